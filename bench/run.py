@@ -1,0 +1,603 @@
+"""``make bench``: Papote against the raw limit of its own stack, in one run.
+
+For every row of the table in docs/performance.md this script starts each server fresh as a
+subprocess pinned to core 0 (``taskset -c 0``), runs bench/loadgen.py pinned to core 1, and reads
+the server's CPU time and RSS from /proc over the recording window only. Targets:
+
+* ``baseline``  bench/baseline_relay.py — the cheapest relay on the same stack, no persistence.
+* ``socketio``  bench/peer_socketio.py — the same relay with python-socketio, no persistence.
+* ``papote``    ``papote serve`` on a fresh SQLite file, synchronous=FULL (the default).
+
+Every figure is printed next to its ratio to the baseline of the same run: the machine is shared
+and absolute numbers drift by ±30 % between runs, while ratios hold within ±5-10 %.
+
+    .venv/bin/python bench/run.py                 # the full table (~5 minutes)
+    .venv/bin/python bench/run.py --quick         # reduced sizes, ~1 minute: development and CI
+    .venv/bin/python bench/run.py --rows 1,4 --targets baseline,papote
+
+Results go to bench/results/<UTC timestamp>.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gzip
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PYTHON = sys.executable
+
+SERVER_CORE = "0"
+LOADGEN_CORE = "1"
+# Rate limits are a protection for real deployments; a benchmark that drives one site from one
+# address at thousands of frames per second would measure the limiter's refusals instead.
+UNLIMITED = "1000000/1second"
+BENCH_PASSWORD = "bench-password-0123456789"  # long enough for any password policy
+BENCH_ORIGIN = "http://shop.bench.test"
+# The issue's targets, each a pure function of the measured figures (see ROWS below).
+CPU_RATIO_MAX = 2.5
+P50_MAX_MS, P99_MAX_MS = 1.0, 5.0
+SUSTAINED_MIN = 5000.0
+SUSTAINED_DELIVERED_MIN, SUSTAINED_P99_MAX_MS = 0.999, 10.0
+SATURATION_RATIO_MIN = 0.4
+SESSION_KIB_MAX, SESSIONS_RSS_MAX_MIB = 40.0, 500.0
+RESUME_MAX_SECS = 2.0
+LOGIN_P99_RATIO_MAX = 2.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port} within {limit} s")
+
+
+def uvicorn_command(app: str, port: int) -> list[str]:
+    # The same uvicorn settings Papote serves with: Sans-I/O websockets, no permessage-deflate
+    # (+25-60 % CPU per message and x2.5 memory per connection, see docs/performance.md).
+    return [
+        PYTHON, "-m", "uvicorn", "--app-dir", str(BENCH), app,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+
+
+@dataclass
+class Server:
+    target: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+    site_key: str = ""
+    agent_emails: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        path = self.workdir / "server.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def papote_env(workdir: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PAPOTE_DATABASE=str(workdir / "papote.db"),
+        PAPOTE_HOST="127.0.0.1",
+        PAPOTE_PORT=str(port),
+        PAPOTE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        PAPOTE_RATE_PER_CONNECTION=UNLIMITED,
+        PAPOTE_RATE_PER_SITE=UNLIMITED,
+        PAPOTE_LOG_LEVEL="warning",
+    )
+    return env
+
+
+def papote_bin() -> list[str]:
+    return [PYTHON, "-m", "papote"]
+
+
+def papote_prepare(workdir: Path, port: int, agents: int) -> tuple[str, list[str]]:
+    """Create the owner, the site and `agents` agent accounts; return (site key, emails)."""
+    env = papote_env(workdir, port)
+    owner = "owner@bench.papote"
+    out = subprocess.run(
+        [*papote_bin(), "init", "--email", owner, "--password", BENCH_PASSWORD,
+         "--site-name", "Bench", "--origin", BENCH_ORIGIN],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    match = re.search(r"pk_[A-Za-z0-9_-]+", out.stdout + out.stderr)
+    if match is None:
+        raise RuntimeError(f"papote init printed no site key: {out.stdout!r} {out.stderr!r}")
+    emails = [owner]
+    for k in range(1, agents):
+        email = f"agent{k}@bench.papote"
+        subprocess.run(
+            [*papote_bin(), "agent", "add", "--email", email, "--password", BENCH_PASSWORD,
+             "--site", match.group(0)],
+            env=env, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        emails.append(email)
+    return match.group(0), emails
+
+
+def start_server(target: str, agents: int = 1) -> Server:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix=f"papote-bench-{target}-"))
+    env = dict(os.environ)
+    site_key, emails = "", []
+    if target == "baseline":
+        command = uvicorn_command("baseline_relay:app", port)
+    elif target == "socketio":
+        command = uvicorn_command("peer_socketio:app", port)
+    else:
+        site_key, emails = papote_prepare(workdir, port, agents)
+        env = papote_env(workdir, port)
+        command = [*papote_bin(), "serve"]
+    logfile = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(
+        ["taskset", "-c", SERVER_CORE, *command],
+        env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    server = Server(target, port, proc, workdir, site_key, emails)
+    try:
+        wait_port(port, proc)
+    except Exception:
+        log(server.log_tail())
+        server.stop()
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def running(target: str, agents: int = 1) -> Iterator[Server]:
+    server = start_server(target, agents)
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is not None:
+            log(f"{target} server died:\n{server.log_tail()}")
+        server.stop()
+
+
+def loadgen(server: Server, **options: Any) -> dict[str, Any]:
+    """Run bench/loadgen.py on the other core against `server`; return its JSON result."""
+    command = [
+        "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"),
+        "--target", server.target, "--port", str(server.port), "--server-pid", str(server.pid),
+    ]  # fmt: skip
+    if server.target == "papote":
+        options.setdefault("site_key", server.site_key)
+        options.setdefault("agent_email", ",".join(server.agent_emails))
+        options.setdefault("password", BENCH_PASSWORD)
+        options.setdefault("origin", BENCH_ORIGIN)
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    budget = float(options.get("warmup", 2)) + float(options.get("duration", 6)) + 300
+    done = subprocess.run(command, capture_output=True, text=True, timeout=budget, cwd=ROOT)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"loadgen failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if done.stderr.strip():
+        result["loadgen_stderr"] = done.stderr[-2000:]
+    return result
+
+
+# ---------------------------------------------------------------- the rows
+
+
+@dataclass
+class Size:
+    """Loads per row; --quick divides them so a run takes about a minute."""
+
+    warmup: float
+    duration: float
+    conns_small: int  # conversations for rows 1, 3, 4 (x2 connections)
+    conns_large: int  # conversations for row 2 (x2 connections)
+    idle_sessions: int
+    resume_visitors: int
+    steps: list[float]
+    pingpong_runs: int
+
+
+FULL = Size(2.0, 6.0, 100, 1000, 10_000, 1000, [2500, 5000, 7500, 10000, 15000, 20000], 3)
+QUICK = Size(1.0, 3.0, 50, 250, 1000, 200, [2500, 5000, 10000], 1)
+
+# Agents per conversation: a live-chat agent works several conversations at once; one agent
+# socket per 10 conversations also keeps the number of logins (argon2, ~0.1 s each) small.
+CONVERSATIONS_PER_AGENT = 10
+
+
+def agents_for(conversations: int) -> int:
+    return max(1, conversations // CONVERSATIONS_PER_AGENT)
+
+
+def ratio(value: float, base: float) -> float:
+    return value / base if base else float("nan")
+
+
+Row = dict[str, Any]
+
+
+def row1_cpu(targets: list[str], size: Size) -> Row:
+    n = size.conns_small
+    out: Row = {"row": 1, "what": "server CPU µs per delivered message, 5k msgs/s", "runs": {}}
+    for target in targets:
+        with running(target, agents_for(n)) as server:
+            out["runs"][target] = loadgen(
+                server, mode="open", rate=5000, conversations=n, agents=agents_for(n),
+                warmup=size.warmup, duration=size.duration,
+            )  # fmt: skip
+    return out
+
+
+def row2_latency(targets: list[str], size: Size) -> Row:
+    n = size.conns_large
+    out: Row = {"row": 2, "what": f"latency visitor → agent, 1k msgs/s, {2 * n} conns", "runs": {}}
+    for target in targets:
+        with running(target, n) as server:
+            out["runs"][target] = loadgen(
+                server, mode="open", rate=1000, conversations=n, agents=n, direction="v2a",
+                warmup=size.warmup, duration=size.duration,
+            )  # fmt: skip
+    return out
+
+
+def row3_sustained(targets: list[str], size: Size) -> Row:
+    n = size.conns_small
+    out: Row = {"row": 3, "what": "highest rate with ≥ 99.9 % delivered, p99 ≤ 10 ms", "runs": {}}
+    for target in targets:
+        steps: list[dict[str, Any]] = []
+        best = 0.0
+        for rate in size.steps:
+            with running(target, agents_for(n)) as server:
+                result = loadgen(
+                    server, mode="open", rate=rate, conversations=n, agents=agents_for(n),
+                    warmup=size.warmup, duration=size.duration,
+                )  # fmt: skip
+            ok = (
+                result["delivered_ratio"] >= SUSTAINED_DELIVERED_MIN
+                and result["latency"]["p99_ms"] <= SUSTAINED_P99_MAX_MS
+            )
+            steps.append({"rate": rate, "ok": ok, **result})
+            if not ok:
+                break
+            best = rate
+        out["runs"][target] = {"sustained_rate": best, "steps": steps}
+    return out
+
+
+def row4_saturation(targets: list[str], size: Size) -> Row:
+    n = size.conns_small
+    out: Row = {"row": 4, "what": "saturation throughput (closed loop), median", "runs": {}}
+    for target in targets:
+        runs = []
+        for _ in range(size.pingpong_runs):
+            with running(target, agents_for(n)) as server:
+                runs.append(
+                    loadgen(
+                        server,
+                        mode="pingpong",
+                        conversations=n,
+                        agents=agents_for(n),
+                        window=8,
+                        warmup=size.warmup,
+                        duration=size.duration,
+                    )
+                )
+        out["runs"][target] = {
+            "throughput": statistics.median(r["throughput"] for r in runs),
+            "all": [r["throughput"] for r in runs],
+            "detail": runs,
+        }
+    return out
+
+
+def row5_memory(targets: list[str], size: Size) -> Row:
+    n = size.idle_sessions
+    out: Row = {"row": 5, "what": f"memory per idle visitor session, {n} sessions", "runs": {}}
+    for target in targets:
+        with running(target) as server:
+            out["runs"][target] = loadgen(
+                server, mode="idle", conversations=n, agents=1, warmup=0, duration=2
+            )
+    return out
+
+
+def row6_resume(targets: list[str], size: Size) -> Row:
+    n = size.resume_visitors
+    out: Row = {
+        "row": 6,
+        "what": f"resume: {n} visitors drop together, traffic goes on",
+        "runs": {},
+    }
+    if "papote" in targets:
+        with running("papote", agents_for(n)) as server:
+            out["runs"]["papote"] = loadgen(
+                server, mode="resume", rate=1000, conversations=n, agents=agents_for(n),
+                warmup=size.warmup, duration=size.duration, drop=1.0,
+            )  # fmt: skip
+    return out
+
+
+def row7_logins(targets: list[str], size: Size) -> Row:
+    n = size.conns_small
+    out: Row = {"row": 7, "what": "login storm: 20 logins during 1k msgs/s", "runs": {}}
+    if "papote" in targets:
+        runs = {}
+        for label, logins in (("quiet", 0), ("storm", 20)):
+            with running("papote", max(20, agents_for(n))) as server:
+                runs[label] = loadgen(
+                    server, mode="open", rate=1000, conversations=n, agents=agents_for(n),
+                    warmup=size.warmup, duration=size.duration, logins=logins,
+                )  # fmt: skip
+        out["runs"]["papote"] = runs
+    return out
+
+
+def row8_widget(targets: list[str], size: Size) -> Row:
+    out: Row = {"row": 8, "what": "widget: gzip sizes of loader and panel", "runs": {}}
+    sizes: dict[str, int] = {}
+    for pattern in ("server/papote/static/build/*.js", "widget/dist/*.js"):
+        for path in sorted(ROOT.glob(pattern)):
+            sizes[str(path.relative_to(ROOT))] = len(gzip.compress(path.read_bytes(), 9))
+    out["runs"]["papote"] = {"gzip_bytes": sizes}
+    return out
+
+
+ROWS: dict[int, Callable[[list[str], Size], Row]] = {
+    1: row1_cpu,
+    2: row2_latency,
+    3: row3_sustained,
+    4: row4_saturation,
+    5: row5_memory,
+    6: row6_resume,
+    7: row7_logins,
+    8: row8_widget,
+}
+
+
+# ---------------------------------------------------------------- the table
+
+
+def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
+    """(target, figure, vs baseline, verdict) lines for one row."""
+    runs = row["runs"]
+    lines: list[tuple[str, str, str, str]] = []
+
+    def add(target: str, figure: str, versus: str = "", verdict: str = "") -> None:
+        lines.append((target, figure, versus, verdict))
+
+    n = row["row"]
+    if n in (1, 2):
+        base = runs.get("baseline")
+        for target, r in runs.items():
+            lat = r["latency"]
+            cpu = r["server_cpu_us_per_msg"]
+            figure = (
+                f"{cpu:.1f} µs/msg, p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
+                f"{r['delivered_ratio'] * 100:.2f} % delivered, CPU {r['server_cpu_pct']:.0f} %"
+            )
+            versus = ""
+            if base is not None and target != "baseline":
+                versus = (
+                    f"CPU x{ratio(cpu, base['server_cpu_us_per_msg']):.2f}, "
+                    f"p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
+                )
+            verdict = ""
+            if target == "papote" and n == 1 and base is not None:
+                ok = ratio(cpu, base["server_cpu_us_per_msg"]) <= CPU_RATIO_MAX
+                peer = runs.get("socketio")
+                if peer is not None:
+                    ok = ok and cpu < peer["server_cpu_us_per_msg"]
+                verdict = "PASS" if ok else "MISS"
+            if target == "papote" and n == 2:
+                ok = lat["p50_ms"] <= P50_MAX_MS and lat["p99_ms"] <= P99_MAX_MS
+                verdict = "PASS" if ok else "MISS"
+            add(target, figure, versus, verdict)
+    elif n == 3:
+        base = runs.get("baseline")
+        for target, r in runs.items():
+            last = r["steps"][-1]
+            figure = (
+                f"{r['sustained_rate']:.0f} msgs/s (last step {last['rate']:.0f}: "
+                f"p99 {last['latency']['p99_ms']:.1f} ms, {last['delivered_ratio'] * 100:.2f} %)"
+            )
+            versus = ""
+            if base is not None and target != "baseline":
+                versus = f"x{ratio(r['sustained_rate'], base['sustained_rate']):.2f}"
+            verdict = ""
+            if target == "papote":
+                verdict = "PASS" if r["sustained_rate"] >= SUSTAINED_MIN else "MISS"
+            add(target, figure, versus, verdict)
+    elif n == 4:
+        base = runs.get("baseline")
+        for target, r in runs.items():
+            figure = (
+                f"{r['throughput']:.0f} msgs/s (runs: {', '.join(f'{t:.0f}' for t in r['all'])})"
+            )
+            versus, verdict = "", ""
+            if base is not None and target != "baseline":
+                rr = ratio(r["throughput"], base["throughput"])
+                versus = f"x{rr:.2f}"
+                if target == "papote":
+                    verdict = "PASS" if rr >= SATURATION_RATIO_MIN else "MISS"
+            add(target, figure, versus, verdict)
+    elif n == 5:
+        base = runs.get("baseline")
+        for target, r in runs.items():
+            figure = (
+                f"{r['kib_per_session']:.1f} KiB/session, {r['rss_after_mib']:.0f} MiB at "
+                f"{r['sessions']} sessions, {r['connects_per_sec']:.0f} connects/s"
+            )
+            versus, verdict = "", ""
+            if base is not None and target != "baseline":
+                versus = (
+                    f"memory x{ratio(r['kib_per_session'], base['kib_per_session']):.2f}, "
+                    f"connects x{ratio(r['connects_per_sec'], base['connects_per_sec']):.2f}"
+                )
+            if target == "papote":
+                ok = r["kib_per_session"] <= SESSION_KIB_MAX
+                if r["sessions"] >= 10_000:
+                    ok = ok and r["rss_after_mib"] <= SESSIONS_RSS_MAX_MIB
+                verdict = "PASS" if ok else "MISS"
+            add(target, figure, versus, verdict)
+    elif n == 6:
+        r = runs.get("papote")
+        if r is not None:
+            ok = (
+                r["resumed"] == r["visitors"]
+                and r["missing"] == 0
+                and r["duplicates"] == 0
+                and r["conversations_out_of_order"] == 0
+                and r["resume_max_secs"] <= RESUME_MAX_SECS
+            )
+            add(
+                "papote",
+                f"{r['resumed']}/{r['visitors']} resumed, max {r['resume_max_secs']:.2f} s, "
+                f"{r['acked_messages']} acked: {r['missing']} missing, {r['duplicates']} dup, "
+                f"{r['conversations_out_of_order']} out of order",
+                "",
+                "PASS" if ok else "MISS",
+            )
+    elif n == 7:
+        r = runs.get("papote")
+        if r is not None:
+            quiet, storm = r["quiet"]["latency"]["p99_ms"], r["storm"]["latency"]["p99_ms"]
+            logins = r["storm"].get("login_secs") or [float("nan")]
+            add(
+                "papote",
+                f"p99 {quiet:.2f} → {storm:.2f} ms; slowest login {max(logins):.2f} s",
+                f"x{ratio(storm, quiet):.2f}",
+                "PASS" if ratio(storm, quiet) <= LOGIN_P99_RATIO_MAX else "MISS",
+            )
+    elif n == 8:
+        sizes = runs["papote"]["gzip_bytes"]
+        figure = ", ".join(f"{k}: {v} B" for k, v in sizes.items()) or "no built bundle found"
+        add("papote", figure, "", "")
+    return lines
+
+
+def print_table(rows: list[Row]) -> None:
+    print()
+    print(f"{'#':<3}{'target':<10}{'figure':<88}{'vs baseline':<30}verdict")
+    for row in rows:
+        print(f"{row['row']:<3}{row['what']}")
+        for target, figure, versus, verdict in verdicts(row):
+            print(f"{'':<3}{target:<10}{figure:<88}{versus:<30}{verdict}")
+    print()
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for name in ("uvicorn", "websockets", "starlette", "msgpack", "aiosqlite", "socketio"):
+        with contextlib.suppress(Exception):
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "?")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "versions": versions,
+        "commit": commit,
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8")
+    parser.add_argument("--targets", default="baseline,socketio,papote")
+    args = parser.parse_args(argv)
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        parser.error("needs taskset and two cores: server on core 0, load generator on core 1")
+    size = QUICK if args.quick else FULL
+    targets = args.targets.split(",")
+    # The baseline runs first in every row: ratios are only meaningful within one run.
+    targets.sort(key=["baseline", "socketio", "papote"].index)
+    if (
+        "papote" in targets
+        and subprocess.run([*papote_bin(), "--help"], capture_output=True, cwd=ROOT).returncode
+    ):
+        log("papote is not runnable here (python -m papote --help failed); skipping it")
+        targets.remove("papote")
+    rows: list[Row] = []
+    report: dict[str, Any] = {"machine": machine(), "quick": args.quick, "rows": rows}
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"{stamp}.json"
+    failures = 0
+    for number in (int(x) for x in args.rows.split(",")):
+        log(f"row {number}")
+        try:
+            rows.append(ROWS[number](targets, size))
+        except Exception as error:  # one broken row must not hide the others' figures
+            failures += 1
+            log(f"row {number} failed: {error}")
+            rows.append({"row": number, "what": f"FAILED: {error}", "runs": {}})
+        out.write_text(json.dumps(report, indent=1, default=str))
+    print_table(rows)
+    log(f"results written to {out.relative_to(ROOT)}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from papote.cli import main
+
+raise SystemExit(main())

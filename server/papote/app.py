@@ -1,0 +1,215 @@
+"""The Starlette application and the `Papote` object every part of a running server shares.
+
+`create_app(config)` wires store → bus → hub → chat; the lifespan opens the store (migrations, integrity
+check), starts the idle reaper, and on shutdown closes every socket with 1001 and flushes the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from limits import storage, strategies
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from papote.accounts import Accounts
+from papote.bus import Bus, BusEvent
+from papote.bus.local import LocalBus
+from papote.config import Config
+from papote.connections import Hub
+from papote.conversations import Chat, agent_author, public_topic, site_topic, visitor_summary
+from papote.errors import CloseCode
+from papote.routing import Presence
+from papote.store import Site, Store, Visitor
+from papote.store.sqlite import SqliteStore
+
+log = logging.getLogger("papote")
+
+#: How often the reaper looks for silent sockets; the timeout itself is `Config.idle_timeout_secs`.
+REAP_EVERY_SECS = 5.0
+
+
+class Papote:
+    """The running server's parts. One per process; handed to endpoints, never a global."""
+
+    def __init__(self, config: Config, store: Store | None = None, bus: Bus | None = None) -> None:
+        self.config = config
+        self.store: Store = store or SqliteStore(config.database, config.synchronous)
+        self.bus: Bus = bus or LocalBus()
+        self.hub = Hub(self.bus)
+        self.presence = Presence()
+        self.chat = Chat(self.store, self.bus, config, self.presence)
+        self.accounts = Accounts(self.store, config)
+        self.limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+        self.live_sessions: set[Any] = set()
+        self._sites_by_key: dict[str, Site] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.store.open()
+        await self.bus.start()
+        self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
+        log.info("papote ready: database %s, epoch %s", self.config.database, self.store.epoch)
+
+    async def stop(self) -> None:
+        self.close_all_sockets(CloseCode.GOING_AWAY, "server restarting; reconnect and resume")
+        if self._reaper:
+            self._reaper.cancel()
+        # Give sockets a moment to send their close frames, then let handlers finish their writes.
+        for _ in range(50):
+            if not self.live_sessions:
+                break
+            await asyncio.sleep(0.02)
+        await self.chat.drain()
+        await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.bus.stop()
+        await self.store.close()
+
+    def close_all_sockets(self, code: CloseCode, reason: str) -> None:
+        for session in list(self.live_sessions):
+            session.request_close(code, reason)
+
+    async def _reap_idle(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_EVERY_SECS)
+            deadline = time.monotonic() - self.config.idle_timeout_secs
+            for session in list(self.live_sessions):
+                if session.last_seen < deadline:
+                    session.request_close(CloseCode.IDLE, "no frame for too long")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
+    # -- sites (cached: read on every visitor hello) ------------------------------------------------
+    async def site_by_key(self, key: str) -> Site | None:
+        site = self._sites_by_key.get(key)
+        if site is None:
+            site = await self.store.get_site_by_key(key)
+            if site is not None:
+                self._sites_by_key[key] = site
+        return site
+
+    async def site_by_id(self, site_id: str) -> Site | None:
+        for site in self._sites_by_key.values():
+            if site.id == site_id:
+                return site
+        site = await self.store.get_site(site_id)
+        if site is not None:
+            self._sites_by_key[site.key] = site
+        return site
+
+    def site_changed(self, site: Site) -> None:
+        self._sites_by_key[site.key] = site
+
+    # -- presence ------------------------------------------------------------------------------------
+    async def agents_online(self, site_id: str) -> int:
+        members = [a.id for a, _ in await self.store.list_agents(site_id)]
+        return len(self.presence.online(members))
+
+    async def presence_list(self, site_ids: list[str]) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for site_id in site_ids:
+            members = await self.store.list_agents(site_id)
+            loads = await self.store.agent_loads([a.id for a, _ in members])
+            for agent, role in members:
+                entry = seen.setdefault(agent.id, {
+                    **agent_author(agent), "status": self.presence.effective(agent.id),
+                    "capacity": self.presence.capacity.get(agent.id, agent.capacity),
+                    "load": loads.get(agent.id, 0), "sites": {},
+                })
+                entry["sites"][site_id] = role
+        return list(seen.values())
+
+    async def announce_presence(self, agent_id: str) -> None:
+        agent = await self.chat.agent(agent_id)
+        if agent is None:
+            return
+        memberships = await self.store.memberships(agent_id)
+        load = (await self.store.agent_loads([agent_id])).get(agent_id, 0)
+        frame = {"t": "presence", "agent": {
+            **agent_author(agent), "status": self.presence.effective(agent_id),
+            "capacity": self.presence.capacity.get(agent_id, agent.capacity), "load": load}}
+        for m in memberships:
+            await self.bus.publish(site_topic(m.site_id), BusEvent(frame))
+            site = await self.site_by_id(m.site_id)
+            if site is not None:
+                await self.bus.publish(public_topic(m.site_id), BusEvent({
+                    "t": "availability", "agents_online": await self.agents_online(m.site_id),
+                    "open_now": _open_now(site)}))
+
+    async def publish_visitor(self, visitor: Visitor, event: dict[str, Any] | None = None) -> None:
+        """Live visitor context for the site's agents (current page, attributes, tracked events)."""
+        frame: dict[str, Any] = {"t": "visitor", "visitor": visitor_summary(visitor, full=True),
+                                 "online": True}
+        if event is not None:
+            frame["event"] = event
+        await self.bus.publish(site_topic(visitor.site_id), BusEvent(frame))
+
+    async def visitor_left(self, visitor_id: str) -> None:
+        if self.hub.connections_of(visitor_id):
+            return
+        visitor = await self.store.get_visitor(visitor_id)
+        if visitor is not None:
+            await self.bus.publish(site_topic(visitor.site_id), BusEvent(
+                {"t": "visitor", "visitor": visitor_summary(visitor, full=True), "online": False}))
+
+
+def _open_now(site: Site) -> bool:
+    from papote.sites import opening, settings_of
+
+    return opening(settings_of(site))[0]
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())
+
+
+def create_app(config: Config | None = None, papote: Papote | None = None) -> Starlette:
+    from papote.web import api, static
+    from papote.web.agent_ws import AgentSession
+    from papote.web.visitor_ws import VisitorSession
+
+    config = config or Config.from_env()
+    papote = papote or Papote(config)
+
+    async def visitor_socket(ws: WebSocket) -> None:
+        await VisitorSession(ws, papote).run()
+
+    async def agent_socket(ws: WebSocket) -> None:
+        await AgentSession(ws, papote).run()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await papote.start()
+        if config.demo:
+            from papote.demo import ensure_demo
+
+            await ensure_demo(papote)
+        try:
+            yield
+        finally:
+            await papote.stop()
+
+    routes = [
+        WebSocketRoute("/ws/visitor", visitor_socket),
+        WebSocketRoute("/ws/agent", agent_socket),
+        Route("/healthz", static.healthz),
+        *api.routes(),
+        *static.routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.papote = papote
+    return app

@@ -1,0 +1,99 @@
+"""One configuration object, read once from ``PAPOTE_*`` environment variables and frozen.
+
+Every setting is listed in the README's configuration table; `Config.from_env` is the only reader of the
+environment, so tests build a `Config(...)` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str = "./papote.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: The URL browsers use to reach this server; its origin is the only one allowed on /ws/agent.
+    public_url: str = ""
+    #: FULL: an acknowledged message survives a power cut. NORMAL survives a process crash only.
+    synchronous: str = "FULL"
+    #: 64 KiB: a chat frame is a few hundred bytes; the cap bounds what a hostile client can make us buffer.
+    max_frame_bytes: int = 65536
+    #: 4000 characters: a long support message fits; a pasted log file goes through an attachment.
+    max_body_chars: int = 4000
+    #: Clients ping every 25 s because NATs commonly drop idle TCP after 60 s.
+    heartbeat_secs: int = 25
+    #: A socket silent for 60 s (two missed heartbeats plus slack) is reaped.
+    idle_timeout_secs: int = 60
+    #: Frames queued for one connection before it counts as a slow consumer and is cut off (it resumes later).
+    send_queue_frames: int = 512
+    #: A gap larger than this is not replayed frame by frame: the client reloads the latest page instead.
+    resume_limit: int = 1000
+    #: Per-connection frame budget (limits syntax). Generous for typing bursts, fatal for floods.
+    rate_per_connection: str = "120/10second"
+    #: Per-site budget for frames from all its visitors together.
+    rate_per_site: str = "3000/10second"
+    #: Agent sessions end after this long, whatever their activity.
+    session_hours: int = 12
+    #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes.
+    lockout_failures: int = 10
+    lockout_window_secs: int = 900
+    log_level: str = "info"
+    #: Create (or reuse) a demo site and agent at start, for `make run`.
+    demo: bool = False
+    demo_email: str = "agent@demo.papote"
+    demo_password: str = "papote-demo"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("PAPOTE_" + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, raw, type(getattr(cls, f.name, "")))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("PAPOTE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+        if not 1024 <= self.max_frame_bytes <= 16 * 1024 * 1024:
+            raise ValueError("PAPOTE_MAX_FRAME_BYTES must be between 1 KiB and 16 MiB")
+        if self.heartbeat_secs >= self.idle_timeout_secs:
+            raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"PAPOTE_{name.upper()} must be an integer, got {raw!r}") from None
+    return raw

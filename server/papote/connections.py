@@ -1,0 +1,143 @@
+"""Live connections on this node: who is connected, what each listens to, and a bounded queue each.
+
+Fan-out never waits on a socket. A bus event is pushed (already encoded) onto each listening connection's
+queue without blocking; a writer task per connection drains it to the socket. A connection whose queue
+is full is a slow consumer: it is closed with 4009 and will resume from the store, so one stalled phone
+never slows the other chats on this node, and memory stays bounded (queue length × frame size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from papote.authz import Principal
+from papote.bus import Bus, BusEvent
+from papote.errors import CloseCode
+from papote.protocol import Endpoint
+from papote.types import PrincipalKind
+
+log = logging.getLogger("papote.connections")
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Connection:
+    principal: Principal
+    endpoint: Endpoint
+    queue_limit: int
+    #: Called once when the connection must be closed (slow consumer, revoked session…).
+    on_close: Callable[[CloseCode, str], None]
+    id: int = field(default_factory=lambda: next(_ids))
+    topics: set[str] = field(default_factory=set)
+    #: Conversations an agent asked for explicitly (kept when assignment changes).
+    explicit: set[str] = field(default_factory=set)
+    queue: asyncio.Queue[bytes] = field(init=False)
+    closed: bool = False
+    #: Set by the agent endpoint: decides which conversations an agent follows as assignments change.
+    on_conversation: Callable[[Connection, dict[str, object]], None] | None = None
+    #: Digest of the agent session this socket authenticated with (logout closes only its sockets).
+    session: str | None = None
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.queue_limit)
+
+    def push(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.close(CloseCode.SLOW_CONSUMER, "send queue overflowed; reconnect and resume")
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_close(code, reason)
+
+    def listen(self, topic: str, event: BusEvent) -> None:
+        """Bus listener: decide what this connection receives, then queue it."""
+        if event.origin == self.id or self.closed:
+            return
+        frame = event.frame
+        kind = frame["t"]
+        if kind == "_revoke":
+            if frame.get("session") in (None, self.session):
+                self.close(CloseCode.SESSION_REVOKED, "session ended")
+            return
+        if self.endpoint is Endpoint.VISITOR:
+            # Notes never reach a visitor, whatever topic carried them.
+            if kind == "message" and frame.get("kind") == "note":
+                return
+            if kind == "conversation" and frame.get("audience") == "agent":
+                return
+        else:
+            if kind == "conversation" and frame.get("audience") == "visitor":
+                return
+            if kind == "conversation" and self.on_conversation is not None:
+                self.on_conversation(self, frame)
+        self.push(event.encoded)
+
+
+class Hub:
+    """The registry of this node's connections, and their bus subscriptions."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.connections: dict[int, Connection] = {}
+        self.by_principal: dict[str, set[Connection]] = {}
+
+    def add(self, conn: Connection) -> None:
+        self.connections[conn.id] = conn
+        self.by_principal.setdefault(conn.principal.id, set()).add(conn)
+        self.subscribe(conn, f"{conn.principal.kind.value}:{conn.principal.id}")
+
+    def remove(self, conn: Connection) -> None:
+        conn.closed = True
+        self.connections.pop(conn.id, None)
+        peers = self.by_principal.get(conn.principal.id)
+        if peers is not None:
+            peers.discard(conn)
+            if not peers:
+                del self.by_principal[conn.principal.id]
+        for topic in list(conn.topics):
+            self.unsubscribe(conn, topic)
+
+    def rebind(self, conn: Connection, principal: Principal) -> None:
+        """The connection now speaks for another principal (a visitor who identified): new topics."""
+        for topic in list(conn.topics):
+            self.unsubscribe(conn, topic)
+        peers = self.by_principal.get(conn.principal.id)
+        if peers is not None:
+            peers.discard(conn)
+            if not peers:
+                del self.by_principal[conn.principal.id]
+        conn.principal = principal
+        self.by_principal.setdefault(principal.id, set()).add(conn)
+        self.subscribe(conn, f"{principal.kind.value}:{principal.id}")
+
+    def subscribe(self, conn: Connection, topic: str) -> None:
+        if topic not in conn.topics:
+            conn.topics.add(topic)
+            self.bus.subscribe(topic, conn.listen)
+
+    def unsubscribe(self, conn: Connection, topic: str) -> None:
+        if topic in conn.topics:
+            conn.topics.discard(topic)
+            self.bus.unsubscribe(topic, conn.listen)
+
+    def connections_of(self, principal_id: str) -> set[Connection]:
+        return self.by_principal.get(principal_id, set())
+
+    def count(self, kind: PrincipalKind | None = None) -> int:
+        if kind is None:
+            return len(self.connections)
+        return sum(1 for c in self.connections.values() if c.principal.kind is kind)
+
+    def close_all(self, code: CloseCode, reason: str) -> None:
+        for conn in list(self.connections.values()):
+            conn.close(code, reason)

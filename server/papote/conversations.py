@@ -1,0 +1,513 @@
+"""The conversation rules: send, resume, read, typing, and every state change, for any principal.
+
+`Chat` is the one service both the WebSocket endpoints and the REST API call. Each method authorizes
+through `authz.authorize`, writes through the store (committed before it returns), then publishes on the
+bus what changed. It returns frames for the caller to send; it never touches a socket.
+
+A message's trip: `send` → `store.append` (seq assigned, deduped on client_msg_id, COMMIT) → the caller
+sends `ack` → the bus carries the `message` frame to every connection on `conv:<id>` (agents, the
+visitor's other tabs and devices). State changes are `event` messages in the same seq stream, plus a
+`conversation` frame for inboxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from papote.authz import Action, ConversationRef, Principal, authorize
+from papote.bus import Bus, BusEvent
+from papote.config import Config
+from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.ids import now_ms
+from papote.routing import Candidate, Presence, pick_agent, wait_estimate
+from papote.sites import settings_of
+from papote.store import Agent, Appended, Conversation, Message, NewMessage, Store, Visitor
+from papote.types import Frame, PrincipalKind
+
+log = logging.getLogger("papote.chat")
+
+#: Conversation refs cached for authorization: ~150 bytes each, so 100k is ~15 MB for a hot path with
+#: no database read.
+REF_CACHE = 100_000
+#: The page a client gets when it cannot be caught up message by message.
+PAGE = 50
+#: Recent closed conversations used for the wait estimate.
+HANDLING_SAMPLE = 50
+
+
+def conv_topic(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def site_topic(site_id: str) -> str:
+    return f"site:{site_id}"
+
+
+def public_topic(site_id: str) -> str:
+    """Every visitor connection of a site: availability changes."""
+    return f"public:{site_id}"
+
+
+def visitor_topic(visitor_id: str) -> str:
+    return f"visitor:{visitor_id}"
+
+
+def agent_topic(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+def agent_author(agent: Agent) -> dict[str, Any]:
+    return {"kind": "agent", "id": agent.id, "name": agent.name, "avatar": agent.avatar}
+
+
+def message_frame(m: Message) -> Frame:
+    frame: Frame = {
+        "t": "message",
+        "conversation": m.conversation_id,
+        "seq": m.seq,
+        "ts": m.created_at,
+        "kind": m.kind,
+        "author": {"kind": m.author_kind, "id": m.author_id, "name": m.author_name},
+        "body": m.body,
+        "client_msg_id": m.client_msg_id,
+    }
+    if m.event is not None:
+        frame["event"] = m.event
+        frame["data"] = m.data
+    return frame
+
+
+def message_dict(m: Message) -> Frame:
+    """A message as it appears inside other frames (history, summaries): no `t`."""
+    frame = message_frame(m)
+    del frame["t"]
+    return frame
+
+
+def visitor_summary(v: Visitor, *, full: bool = False) -> Frame:
+    out: Frame = {"id": v.id, "name": v.name, "email": v.email, "verified": v.verified}
+    if full:
+        out.update(
+            page=v.page, pages=v.pages, device=v.device, attributes=v.attributes,
+            created_at=v.created_at, last_seen=v.last_seen, user_id=v.user_id,
+        )
+    return out
+
+
+class Chat:
+    def __init__(self, store: Store, bus: Bus, config: Config, presence: Presence) -> None:
+        self.store = store
+        self.bus = bus
+        self.config = config
+        self.presence = presence
+        self._refs: OrderedDict[str, ConversationRef] = OrderedDict()
+        self._agents: dict[str, Agent] = {}
+        self._route_locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lookups -------------------------------------------------------------------------------------
+    async def ref(self, conversation_id: str) -> ConversationRef:
+        ref = self._refs.get(conversation_id)
+        if ref is None:
+            conv = await self.store.get_conversation(conversation_id)
+            if conv is None:
+                raise NotFound()
+            ref = self._remember(conv)
+        return ref
+
+    def _remember(self, conv: Conversation) -> ConversationRef:
+        ref = ConversationRef(conv.id, conv.site_id, conv.visitor_id)
+        self._refs[conv.id] = ref
+        if len(self._refs) > REF_CACHE:
+            self._refs.popitem(last=False)
+        return ref
+
+    def forget_visitor(self, visitor_id: str) -> None:
+        """After a merge the refs of the merged visitor are stale."""
+        for cid in [c for c, r in self._refs.items() if r.visitor_id == visitor_id]:
+            del self._refs[cid]
+
+    async def conversation_for(self, principal: Principal, conversation_id: str, action: Action) -> Conversation:
+        ref = await self.ref(conversation_id)
+        authorize(principal, action, ref.site_id, ref)
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None:
+            raise NotFound()
+        return conv
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            agent = await self.store.get_agent(agent_id)
+            if agent is not None:
+                self._agents[agent_id] = agent
+        return agent
+
+    def agent_changed(self, agent: Agent) -> None:
+        self._agents[agent.id] = agent
+
+    # -- summaries -----------------------------------------------------------------------------------
+    async def summaries(
+        self, convs: list[Conversation], reader: Principal
+    ) -> list[Frame]:
+        """Conversation summaries as `reader` sees them (read positions, unread, queue, last message)."""
+        if not convs:
+            return []
+        ids = [c.id for c in convs]
+        reads = await self.store.reads(ids)
+        unread = await self.store.count_unread(ids, reader.kind.value, reader.id)
+        is_visitor = reader.kind is PrincipalKind.VISITOR
+        visitors = {} if is_visitor else await self.store.get_visitors([c.visitor_id for c in convs])
+        out = []
+        for conv in convs:
+            frame = await self._summary(conv, "visitor" if is_visitor else "agent",
+                                        visitors.get(conv.visitor_id))
+            marks = reads.get(conv.id, {})
+            mine = marks.get(reader.id, ("", 0))[1]
+            peer_kind = "agent" if is_visitor else "visitor"
+            frame["read_seq"] = mine
+            frame["peer_read_seq"] = max((s for k, s in marks.values() if k == peer_kind), default=0)
+            frame["unread"] = unread.get(conv.id, 0)
+            last = await self.store.messages_before(conv.id, None, 1, include_notes=not is_visitor)
+            frame["last_message"] = message_dict(last[0]) if last else None
+            out.append(frame)
+        return out
+
+    async def _summary(self, conv: Conversation, audience: str, visitor: Visitor | None = None) -> Frame:
+        assignee = await self.agent(conv.assignee_id) if conv.assignee_id else None
+        site = await self.store.get_site(conv.site_id)
+        frame: Frame = {
+            "id": conv.id,
+            "site": site.key if site else "",
+            "status": conv.status,
+            "assignee": agent_author(assignee) if assignee else None,
+            "last_seq": conv.last_seq,
+            "created_at": conv.created_at,
+            "updated_at": conv.updated_at,
+            "queue": None,
+        }
+        if audience == "agent":
+            if visitor is None:
+                visitor = await self.store.get_visitor(conv.visitor_id)
+            frame.update(
+                visitor=visitor_summary(visitor) if visitor else None,
+                labels=conv.labels,
+                contact_email=conv.contact_email,
+                rating=conv.rating,
+                rating_comment=conv.rating_comment,
+                site_id=conv.site_id,
+            )
+        return frame
+
+    async def publish_conversation(self, conv: Conversation) -> None:
+        """Tell the site's agents and the visitor's connections that a conversation changed."""
+        agent_view = await self._summary(conv, "agent")
+        visitor_view = await self._summary(conv, "visitor")
+        await self.bus.publish(
+            site_topic(conv.site_id), BusEvent({"t": "conversation", "audience": "agent",
+                                                "conversation": agent_view})
+        )
+        await self.bus.publish(
+            visitor_topic(conv.visitor_id),
+            BusEvent({"t": "conversation", "audience": "visitor", "conversation": visitor_view}),
+        )
+
+    # -- messages ------------------------------------------------------------------------------------
+    async def send(
+        self,
+        principal: Principal,
+        conversation_id: str | None,
+        client_msg_id: str,
+        body: str,
+        *,
+        note: bool = False,
+        origin: int | None = None,
+    ) -> tuple[Frame, Appended]:
+        """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
+        if conversation_id is None:
+            if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
+                raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
+            site_id = principal.site_id
+            authorize(principal, Action.WRITE, site_id)
+        else:
+            ref = await self.ref(conversation_id)
+            site_id = ref.site_id
+            authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
+        author = principal.author()
+        appended = await self.store.append(
+            NewMessage(
+                site_id=site_id,
+                conversation_id=conversation_id,
+                author_kind=author["kind"],
+                author_id=principal.id,
+                author_name=principal.name,
+                kind="note" if note else "text",
+                body=body,
+                client_msg_id=client_msg_id,
+                visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
+            )
+        )
+        message = appended.message
+        ack: Frame = {
+            "t": "ack",
+            "client_msg_id": client_msg_id,
+            "conversation": message.conversation_id,
+            "seq": message.seq,
+            "ts": message.created_at,
+        }
+        if appended.duplicate:
+            return ack, appended
+        conv = appended.conversation
+        if appended.created:
+            self._remember(conv)
+            await self.publish_conversation(conv)
+        if appended.reopened is not None:
+            await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(appended.reopened)))
+            await self.publish_conversation(conv)
+        await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(message), origin))
+        if appended.created or appended.reopened is not None:
+            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id))
+        return ack, appended
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
+    async def drain(self) -> None:
+        """Wait for background routing (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def event(
+        self, conv: Conversation, event: str, actor: Principal | None, data: dict[str, Any] | None = None
+    ) -> Message:
+        author = actor.author() if actor else {"kind": "system", "id": ""}
+        appended = await self.store.append(
+            NewMessage(
+                site_id=conv.site_id, conversation_id=conv.id, author_kind=author["kind"],
+                author_id=author["id"], author_name=actor.name if actor else "", kind="event",
+                body="", event=event, data=data,
+            )
+        )
+        await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(appended.message)))
+        return appended.message
+
+    async def history(
+        self, principal: Principal, epoch: str, positions: dict[str, int]
+    ) -> list[Frame]:
+        """Answer `resume`: the gap of each conversation, read from the store."""
+        frames: list[Frame] = []
+        include_notes = principal.kind is not PrincipalKind.VISITOR
+        same_epoch = epoch == self.store.epoch
+        for cid, last_seq in positions.items():
+            try:
+                ref = await self.ref(cid)
+                authorize(principal, Action.READ, ref.site_id, ref)
+            except NotFound:
+                frames.append({"t": "error", "code": "not_found", "message": "no such conversation",
+                               "conversation": cid, "frame": "resume"})
+                continue
+            if same_epoch:
+                msgs = await self.store.messages_after(
+                    cid, last_seq, self.config.resume_limit + 1, include_notes=include_notes
+                )
+                if len(msgs) <= self.config.resume_limit:
+                    conv = await self.store.get_conversation(cid)
+                    frames.append({"t": "history", "conversation": cid, "recovered": True,
+                                   "messages": [message_dict(m) for m in msgs], "more": False,
+                                   "last_seq": conv.last_seq if conv else last_seq})
+                    continue
+            frames.append(await self.page(principal, cid, None, PAGE, recovered=False))
+        return frames
+
+    async def page(
+        self, principal: Principal, cid: str, before_seq: int | None, limit: int, *, recovered: bool = True
+    ) -> Frame:
+        ref = await self.ref(cid)
+        authorize(principal, Action.READ, ref.site_id, ref)
+        include_notes = principal.kind is not PrincipalKind.VISITOR
+        msgs = await self.store.messages_before(cid, before_seq, limit + 1, include_notes=include_notes)
+        more = len(msgs) > limit
+        msgs = msgs[-limit:]
+        conv = await self.store.get_conversation(cid)
+        return {"t": "history", "conversation": cid, "recovered": recovered,
+                "messages": [message_dict(m) for m in msgs], "more": more,
+                "last_seq": conv.last_seq if conv else 0}
+
+    async def mark_read(self, principal: Principal, cid: str, seq: int, origin: int | None) -> int:
+        ref = await self.ref(cid)
+        authorize(principal, Action.READ, ref.site_id, ref)
+        kind = "visitor" if principal.kind is PrincipalKind.VISITOR else "agent"
+        stored = await self.store.set_read(cid, principal.id, kind, seq)
+        await self.bus.publish(
+            conv_topic(cid),
+            BusEvent({"t": "read", "conversation": cid, "reader": principal.author(), "seq": stored},
+                     origin),
+        )
+        return stored
+
+    async def typing(self, principal: Principal, cid: str, on: bool, origin: int | None) -> None:
+        ref = await self.ref(cid)
+        authorize(principal, Action.READ, ref.site_id, ref)
+        await self.bus.publish(
+            conv_topic(cid),
+            BusEvent({"t": "typing", "conversation": cid, "author": principal.author(), "on": on}, origin),
+        )
+
+    # -- state changes -------------------------------------------------------------------------------
+    async def assign(
+        self, actor: Principal, cid: str, agent_id: str, *, claim: bool = False, note: str | None = None
+    ) -> Conversation:
+        conv = await self.conversation_for(actor, cid, Action.HANDLE)
+        if conv.status != "open":
+            raise Conflict("the conversation is closed; reopen it first")
+        target = await self.agent(agent_id)
+        roles = await self.store.memberships(agent_id) if target else []
+        if target is None or target.disabled or conv.site_id not in {m.site_id for m in roles}:
+            raise NotFound("no such agent on this site")
+        async with self._lock(conv.site_id):
+            conv = await self.store.get_conversation(cid) or conv
+            if claim and conv.assignee_id not in (None, agent_id):
+                raise Conflict("already assigned to another agent")
+            previous = conv.assignee_id
+            if previous == agent_id:
+                return conv
+            conv = await self._set_assignee(conv, target)
+        if note:
+            await self.send(actor, cid, f"transfer-{now_ms()}-{agent_id[-8:]}", note, note=True)
+        event = "transferred" if previous and not claim else "assigned"
+        data: dict[str, Any] = {"agent": agent_author(target)}
+        if event == "transferred":
+            prev = await self.agent(previous) if previous else None
+            data["from"] = agent_author(prev) if prev else None
+        await self.event(conv, event, actor, data)
+        await self.publish_conversation(conv)
+        await self.publish_queue(conv.site_id)
+        return conv
+
+    async def _set_assignee(self, conv: Conversation, agent: Agent) -> Conversation:
+        now = now_ms()
+        conv = await self.store.update_conversation(conv.id, assignee_id=agent.id, assigned_at=now)
+        self.agent_changed(await self.store.update_agent(agent.id, last_assigned_at=now))
+        return conv
+
+    async def close(self, actor: Principal, cid: str) -> Conversation:
+        conv = await self.conversation_for(actor, cid, Action.HANDLE)
+        if conv.status == "closed":
+            return conv
+        conv = await self.store.update_conversation(cid, status="closed", closed_at=now_ms())
+        await self.event(conv, "closed", actor)
+        await self.publish_conversation(conv)
+        self._spawn(self.route(conv.site_id))
+        return conv
+
+    async def reopen(self, actor: Principal, cid: str) -> Conversation:
+        conv = await self.conversation_for(actor, cid, Action.HANDLE)
+        if conv.status == "open":
+            return conv
+        conv = await self.store.update_conversation(cid, status="open", closed_at=None)
+        await self.event(conv, "reopened", actor)
+        await self.publish_conversation(conv)
+        if conv.assignee_id is None:
+            self._spawn(self.route(conv.site_id))
+        return conv
+
+    async def label(self, actor: Principal, cid: str, add: list[str], remove: list[str]) -> Conversation:
+        conv = await self.conversation_for(actor, cid, Action.HANDLE)
+        labels = [lb for lb in conv.labels if lb not in remove]
+        labels += [lb for lb in add if lb not in labels]
+        if len(labels) > 20:
+            raise Conflict("a conversation has at most 20 labels")
+        conv = await self.store.update_conversation(cid, labels=labels)
+        await self.publish_conversation(conv)
+        return conv
+
+    async def rate(self, visitor: Principal, cid: str, rating: int, comment: str) -> Conversation:
+        conv = await self.conversation_for(visitor, cid, Action.RATE)
+        conv = await self.store.update_conversation(cid, rating=rating, rating_comment=comment)
+        await self.event(conv, "rated", visitor, {"rating": rating, "comment": comment})
+        await self.publish_conversation(conv)
+        return conv
+
+    async def contact(self, visitor: Principal, email: str, cid: str | None) -> None:
+        await self.store.update_visitor(visitor.id, email=email)
+        if cid is not None:
+            conv = await self.conversation_for(visitor, cid, Action.WRITE)
+            conv = await self.store.update_conversation(cid, contact_email=email)
+            await self.event(conv, "contact", visitor, {"email": email})
+            await self.publish_conversation(conv)
+
+    # -- routing -------------------------------------------------------------------------------------
+    def _lock(self, site_id: str) -> asyncio.Lock:
+        lock = self._route_locks.get(site_id)
+        if lock is None:
+            lock = self._route_locks[site_id] = asyncio.Lock()
+        return lock
+
+    async def route(self, site_id: str, returning_visitor: str | None = None) -> None:
+        """Assign queued conversations of a site while agents have free slots; update the queue."""
+        site = await self.store.get_site(site_id)
+        if site is None:
+            return
+        if settings_of(site)["routing"] == "auto":
+            async with self._lock(site_id):
+                members = [a for a, _ in await self.store.list_agents(site_id) if not a.disabled]
+                online = {a.id: a for a in members if a.id in self.presence.online([a.id])}
+                assigned: list[tuple[Conversation, Agent]] = []
+                if online:
+                    loads = await self.store.agent_loads(list(online))
+                    for conv in await self.store.queued(site_id):
+                        candidates = [
+                            Candidate(a.id, loads[a.id], self.presence.capacity.get(a.id, a.capacity),
+                                      a.last_assigned_at)
+                            for a in online.values()
+                        ]
+                        preferred = None
+                        if returning_visitor is not None and conv.visitor_id == returning_visitor:
+                            preferred = await self.store.last_agent_for_visitor(conv.visitor_id)
+                        chosen = pick_agent(candidates, preferred)
+                        if chosen is None:
+                            break
+                        conv = await self._set_assignee(conv, online[chosen])
+                        online[chosen] = self._agents[chosen]
+                        loads[chosen] += 1
+                        assigned.append((conv, online[chosen]))
+            for conv, agent in assigned:
+                await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
+                await self.publish_conversation(conv)
+        await self.publish_queue(site_id)
+
+    async def publish_queue(self, site_id: str) -> None:
+        queued = await self.store.queued(site_id)
+        if not queued:
+            return
+        members = [a.id for a, _ in await self.store.list_agents(site_id)]
+        online = len(self.presence.online(members))
+        handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
+        for position, conv in enumerate(queued, start=1):
+            frame = {"t": "queue", "conversation": conv.id, "position": position,
+                     "wait_secs": wait_estimate(position, handling, online)}
+            await self.bus.publish(visitor_topic(conv.visitor_id), BusEvent(frame))
+
+    async def queue_position(self, conv: Conversation) -> Frame | None:
+        if conv.status != "open" or conv.assignee_id is not None:
+            return None
+        queued = await self.store.queued(conv.site_id)
+        ids = [c.id for c in queued]
+        if conv.id not in ids:
+            return None
+        members = [a.id for a, _ in await self.store.list_agents(conv.site_id)]
+        online = len(self.presence.online(members))
+        handling = await self.store.handling_times(conv.site_id, HANDLING_SAMPLE)
+        position = ids.index(conv.id) + 1
+        return {"position": position, "wait_secs": wait_estimate(position, handling, online)}
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

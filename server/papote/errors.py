@@ -1,0 +1,125 @@
+"""Errors Papote raises, with the codes that reach clients.
+
+Hierarchy::
+
+    PapoteError                 base; carries an ErrorCode, answered as an `error` frame or a JSON error
+    ├── ProtocolError           a frame that cannot be understood (bad_frame, unknown_type, bad_field, too_large)
+    ├── AuthError               unauthorized, identity_rejected, locked
+    ├── NotFound                not_found — also what a principal gets for what it may not see
+    ├── Forbidden               forbidden — it may see the thing but not do that
+    ├── Conflict                conflict — client_msg_id reused with another body, impossible state change
+    └── RateLimited             rate_limited
+
+Close codes for WebSockets are listed in `CloseCode`; both tables are documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class ErrorCode(str, Enum):
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"
+    TOO_LARGE = "too_large"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"
+    IDENTITY_REJECTED = "identity_rejected"
+    LOCKED = "locked"
+    INTERNAL = "internal"
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self]
+
+
+_HTTP_STATUS = {
+    ErrorCode.BAD_FRAME: 400,
+    ErrorCode.UNKNOWN_TYPE: 400,
+    ErrorCode.BAD_FIELD: 400,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.IDENTITY_REJECTED: 401,
+    ErrorCode.LOCKED: 423,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001  # server restart: reconnect and resume
+    TOO_BIG = 1009
+    BAD_HELLO = 4000
+    UNAUTHORIZED = 4001
+    ORIGIN_NOT_ALLOWED = 4003
+    SITE_NOT_FOUND = 4004
+    VERSION_UNSUPPORTED = 4005
+    RATE_LIMITED = 4008
+    SLOW_CONSUMER = 4009
+    SESSION_REVOKED = 4010
+    IDLE = 4011
+
+
+class PapoteError(Exception):
+    """Base class: `code` says what went wrong to a machine, the message to a person."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ProtocolError(PapoteError):
+    """Raised by the protocol core when a frame cannot be decoded or validated."""
+
+    code = ErrorCode.BAD_FRAME
+
+
+class AuthError(PapoteError):
+    """Raised when a credential is missing or wrong (token, session, signature, lockout)."""
+
+    code = ErrorCode.UNAUTHORIZED
+
+
+class NotFound(PapoteError):
+    """Raised when a resource does not exist or the principal may not see it (same answer)."""
+
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, message: str = "not found") -> None:
+        super().__init__(message)
+
+
+class Forbidden(PapoteError):
+    """Raised when the principal may see the resource but not perform the action."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class Conflict(PapoteError):
+    """Raised when a write contradicts what is stored (reused client_msg_id, impossible transition)."""
+
+    code = ErrorCode.CONFLICT
+
+
+class RateLimited(PapoteError):
+    """Raised when a connection, a site or an address goes over its rate limit."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str = "slow down") -> None:
+        super().__init__(message)

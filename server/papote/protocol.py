@@ -1,0 +1,505 @@
+"""The wire protocol core: bytes in, validated commands out; frames in, bytes out. No I/O here.
+
+`ProtocolConnection` is the state machine of one WebSocket as the server sees it. The network layer feeds
+it each binary message with `receive_data`, takes the validated commands from `events_received`, queues
+answers with `send`, and writes what `data_to_send` returns. Validation errors never raise out of
+`receive_data`: they become an `error` frame queued for the client (and, past a budget, a close request),
+so a malformed frame can never crash a connection task. docs/protocol.md is the reference for every field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import msgpack
+
+from papote.errors import CloseCode, ErrorCode, ProtocolError
+from papote.types import Frame
+
+PROTOCOL_VERSION = 1
+#: A client that sends this many invalid frames is closed: a buggy client is told, a hostile one is cut off.
+MAX_ERRORS_PER_CONNECTION = 50
+#: Deep nesting is how decoders are made to recurse; nothing in the protocol needs more than this.
+MAX_DEPTH = 6
+#: Free-form maps (attributes, tracked event data) are bounded in keys so one frame cannot balloon the store.
+MAX_MAP_KEYS = 50
+MAX_STR_IN_DATA = 1000
+
+
+class Endpoint(str, Enum):
+    VISITOR = "visitor"
+    AGENT = "agent"
+
+
+class State(Enum):
+    """A connection first waits for `hello`, then is open until a close is requested."""
+
+    AWAITING_HELLO = 1
+    OPEN = 2
+    CLOSING = 3
+
+
+@dataclass(frozen=True)
+class Command:
+    """One validated client frame. `fields` holds only the documented keys, with defaults filled in."""
+
+    type: str
+    fields: dict[str, Any]
+    ref: int | str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.fields.get(key)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
+class CloseRequested:
+    """The core decided the connection must end (bad hello, too many errors): close with this code."""
+
+    code: CloseCode
+    reason: str
+
+
+# ---------------------------------------------------------------------------------------------------
+# Field validators: each takes the raw value and returns the clean one or raises ProtocolError.
+
+Validator = Callable[[Any], Any]
+
+
+def _bad(name: str, why: str) -> ProtocolError:
+    return ProtocolError(f"field '{name}' {why}", ErrorCode.BAD_FIELD)
+
+
+def text(min_len: int = 0, max_len: int = 1000, pattern: str | None = None) -> Validator:
+    compiled = re.compile(pattern) if pattern else None
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError("must be a string")
+        if len(value) > max_len:
+            raise OverflowError(f"must be at most {max_len} characters")
+        if len(value) < min_len:
+            raise ValueError(f"must be at least {min_len} characters")
+        if compiled is not None and not compiled.fullmatch(value):
+            raise ValueError("has characters that are not allowed")
+        return value
+
+    return check
+
+
+def integer(low: int, high: int) -> Validator:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("must be an integer")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return check
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("must be true or false")
+    return value
+
+
+def one_of(*choices: str) -> Validator:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return str(value)
+
+    return check
+
+
+def list_of(item: Validator, max_items: int) -> Validator:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise TypeError("must be a list")
+        if len(value) > max_items:
+            raise OverflowError(f"must have at most {max_items} items")
+        return [item(v) for v in value]
+
+    return check
+
+
+def record(**spec: tuple[Validator, bool]) -> Validator:
+    """A nested map with its own documented fields: `name=(validator, required)`."""
+
+    def check(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise TypeError("must be a map")
+        return _validate_fields(value, spec)
+
+    return check
+
+
+def seq_map(value: Any) -> dict[str, int]:
+    """`{conversation_id: last_seq}` as sent by `resume`."""
+    if not isinstance(value, dict):
+        raise TypeError("must be a map of conversation id to seq")
+    if len(value) > 500:
+        raise OverflowError("must name at most 500 conversations")
+    clean: dict[str, int] = {}
+    for key, seq in value.items():
+        clean[ID(key)] = integer(0, 2**53)(seq)
+    return clean
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """Free-form data (custom attributes, tracked events): scalars, lists and maps, bounded."""
+    if depth > MAX_DEPTH:
+        raise OverflowError("is nested too deeply")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STR_IN_DATA:
+            raise OverflowError(f"has a string over {MAX_STR_IN_DATA} characters")
+        return value
+    if isinstance(value, list):
+        if len(value) > MAX_MAP_KEYS:
+            raise OverflowError(f"has a list over {MAX_MAP_KEYS} items")
+        return [plain_data(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if len(value) > MAX_MAP_KEYS:
+            raise OverflowError(f"has over {MAX_MAP_KEYS} keys")
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not 0 < len(k) <= 64:
+                raise TypeError("has a key that is not a short string")
+            out[k] = plain_data(v, depth + 1)
+        return out
+    raise TypeError("holds a value that is not plain data")
+
+
+def attributes(value: Any) -> dict[str, Any]:
+    """Custom attributes are flat: a string key to a scalar, so agents can show and filter them."""
+    if not isinstance(value, dict):
+        raise TypeError("must be a map")
+    if len(value) > MAX_MAP_KEYS:
+        raise OverflowError(f"must have at most {MAX_MAP_KEYS} keys")
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", k):
+            raise ValueError("keys must be 1-64 characters of letters, digits, _ . -")
+        if v is not None and not isinstance(v, str | int | float | bool):
+            raise TypeError("values must be strings, numbers, booleans or nil")
+        if isinstance(v, str) and len(v) > 500:
+            raise OverflowError("values must be at most 500 characters")
+        out[k] = v
+    return out
+
+
+ID = text(1, 64, r"[A-Za-z0-9_-]+")
+CLIENT_MSG_ID = text(8, 64, r"[A-Za-z0-9_-]+")
+URL = text(0, 2048)
+EMAIL = text(3, 254, r"[^@\s]+@[^@\s]+\.[^@\s]+")
+NAME = text(0, 120)
+REF_TEXT = text(1, 64)
+PAGE = record(url=(URL, True), title=(text(0, 300), False), referrer=(URL, False))
+
+# ---------------------------------------------------------------------------------------------------
+# Frame schemas per endpoint: {type: {field: (validator, required)}}. A field not listed is dropped.
+
+Spec = dict[str, tuple[Validator, bool]]
+
+_COMMON: dict[str, Spec] = {
+    "resume": {"epoch": (text(0, 64), True), "conversations": (seq_map, True)},
+    "fetch": {
+        "conversation": (ID, True),
+        "before_seq": (integer(1, 2**53), False),
+        "limit": (integer(1, 100), False),
+    },
+    "typing": {"conversation": (ID, True), "on": (boolean, True)},
+    "read": {"conversation": (ID, True), "seq": (integer(0, 2**53), True)},
+    "ping": {"n": (integer(0, 2**53), False)},
+}
+
+_BODY_PLACEHOLDER: Validator = text(1, 4000)  # replaced per connection by the configured limit
+
+VISITOR_FRAMES: dict[str, Spec] = {
+    "hello": {
+        "v": (integer(0, 1000), True),
+        "site": (ID, True),
+        "token": (text(16, 128, r"[A-Za-z0-9_-]+"), False),
+        "link_code": (text(4, 64, r"[A-Za-z0-9_-]+"), False),
+        "locale": (text(2, 16, r"[A-Za-z-]+"), False),
+        "page": (PAGE, False),
+        "device": (
+            record(tz=(text(0, 64), False), lang=(text(0, 35), False), screen=(text(0, 32), False)),
+            False,
+        ),
+    },
+    **_COMMON,
+    "send": {
+        "conversation": (ID, False),
+        "client_msg_id": (CLIENT_MSG_ID, True),
+        "body": (_BODY_PLACEHOLDER, True),
+    },
+    "page": {"url": (URL, True), "title": (text(0, 300), False), "referrer": (URL, False)},
+    "identify": {
+        "user_id": (text(1, 128), True),
+        "hash": (text(64, 64, r"[0-9a-fA-F]+"), False),
+        "jwt": (text(10, 4096), False),
+        "name": (NAME, False),
+        "email": (EMAIL, False),
+    },
+    "set": {"attributes": (attributes, False), "name": (NAME, False), "email": (EMAIL, False)},
+    "track": {"event": (text(1, 64, r"[A-Za-z0-9_.:-]+"), True), "data": (plain_data, False)},
+    "contact": {"email": (EMAIL, True), "conversation": (ID, False)},
+    "rate": {
+        "conversation": (ID, True),
+        "rating": (integer(1, 5), True),
+        "comment": (text(0, 2000), False),
+    },
+    "link": {},
+}
+
+AGENT_FRAMES: dict[str, Spec] = {
+    "hello": {"v": (integer(0, 1000), True)},
+    **_COMMON,
+    "send": {
+        "conversation": (ID, True),
+        "client_msg_id": (CLIENT_MSG_ID, True),
+        "body": (_BODY_PLACEHOLDER, True),
+        "note": (boolean, False),
+    },
+    "subscribe": {"conversations": (list_of(ID, 200), True)},
+    "unsubscribe": {"conversations": (list_of(ID, 200), True)},
+    "claim": {"conversation": (ID, True)},
+    "assign": {"conversation": (ID, True), "agent": (ID, True)},
+    "transfer": {"conversation": (ID, True), "agent": (ID, True), "note": (text(0, 4000), False)},
+    "close": {"conversation": (ID, True)},
+    "reopen": {"conversation": (ID, True)},
+    "label": {
+        "conversation": (ID, True),
+        "add": (list_of(text(1, 40), 20), False),
+        "remove": (list_of(text(1, 40), 20), False),
+    },
+    "status": {
+        "status": (one_of("online", "away", "offline"), True),
+        "capacity": (integer(1, 50), False),
+    },
+}
+
+FRAMES: dict[Endpoint, dict[str, Spec]] = {
+    Endpoint.VISITOR: VISITOR_FRAMES,
+    Endpoint.AGENT: AGENT_FRAMES,
+}
+
+
+def _validate_fields(raw: dict[Any, Any], spec: Spec) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, (check, required) in spec.items():
+        value = raw.get(name)
+        if value is None:
+            if required:
+                raise _bad(name, "is required")
+            clean[name] = None
+            continue
+        try:
+            clean[name] = check(value)
+        except ProtocolError:
+            raise
+        except OverflowError as exc:
+            raise ProtocolError(f"field '{name}' {exc}", ErrorCode.TOO_LARGE) from None
+        except (TypeError, ValueError) as exc:
+            raise _bad(name, str(exc)) from None
+    return clean
+
+
+# ---------------------------------------------------------------------------------------------------
+# Encoding and decoding.
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ProtocolError("MessagePack extension types are not part of the protocol")
+
+
+def decode(data: bytes, max_bytes: int) -> dict[Any, Any]:
+    """Bytes → a raw map, or ProtocolError. Limits are set so a hostile header cannot allocate much."""
+    if len(data) > max_bytes:
+        raise ProtocolError(f"frame is over {max_bytes} bytes", ErrorCode.TOO_LARGE)
+    try:
+        obj = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            max_str_len=max_bytes,
+            max_bin_len=0,
+            max_array_len=1000,
+            max_map_len=1000,
+            max_ext_len=0,
+        )
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises ValueError subclasses, StackError, UnicodeDecodeError…
+        raise ProtocolError(f"not a MessagePack frame ({type(exc).__name__})") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("a frame must be a MessagePack map")
+    if not isinstance(obj.get("t"), str):
+        raise ProtocolError("a frame needs a string 't' naming its type")
+    return obj
+
+
+_PACKER_OPTS: dict[str, Any] = {"use_bin_type": True}
+
+
+def encode(frame: Frame) -> bytes:
+    return msgpack.packb(frame, **_PACKER_OPTS)  # type: ignore[no-any-return]
+
+
+def error_frame(
+    code: ErrorCode, message: str, ref: int | str | None = None, frame: str | None = None
+) -> Frame:
+    out: Frame = {"t": "error", "code": code.value, "message": message}
+    if ref is not None:
+        out["ref"] = ref
+    if frame is not None:
+        out["frame"] = frame
+    return out
+
+
+def _ref_of(raw: dict[Any, Any]) -> int | str | None:
+    ref = raw.get("ref")
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int) and -(2**53) <= ref <= 2**53:
+        return ref
+    if isinstance(ref, str) and 0 < len(ref) <= 64:
+        return ref
+    return None
+
+
+def parse_command(
+    data: bytes, endpoint: Endpoint, max_bytes: int, max_body: int = 4000
+) -> Command:
+    """Decode and validate one client frame for `endpoint`. Raises ProtocolError."""
+    raw = decode(data, max_bytes)
+    kind = raw["t"]
+    spec = FRAMES[endpoint].get(kind)
+    if spec is None:
+        raise ProtocolError(f"unknown frame type '{kind[:32]}'", ErrorCode.UNKNOWN_TYPE)
+    if "body" in spec:
+        spec = {**spec, "body": (text(1, max_body), True)}
+    try:
+        fields = _validate_fields(raw, spec)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.message, exc.code) from None
+    return Command(kind, fields, _ref_of(raw))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The connection state machine.
+
+
+@dataclass
+class ProtocolConnection:
+    """What one WebSocket has said and must be told, without the socket.
+
+    Usage by the network layer::
+
+        conn.receive_data(message_bytes)
+        for event in conn.events_received():   # Command or CloseRequested
+            ...
+        conn.send(frame)
+        for data in conn.data_to_send():
+            await websocket.send_bytes(data)
+    """
+
+    endpoint: Endpoint
+    max_frame_bytes: int = 65536
+    max_body_chars: int = 4000
+    state: State = State.AWAITING_HELLO
+    errors: int = 0
+    _events: list[Command | CloseRequested] = field(default_factory=list)
+    _outgoing: list[bytes] = field(default_factory=list)
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed one binary WebSocket message. Never raises for bad input."""
+        if self.state is State.CLOSING:
+            return
+        try:
+            command = parse_command(data, self.endpoint, self.max_frame_bytes, self.max_body_chars)
+        except ProtocolError as exc:
+            if self.state is State.AWAITING_HELLO:
+                self._close(CloseCode.BAD_HELLO, f"first frame must be a valid hello: {exc.message}")
+                return
+            self.reject(exc, _peek_ref(data), _peek_type(data))
+            return
+        if self.state is State.AWAITING_HELLO:
+            if command.type != "hello":
+                self._close(CloseCode.BAD_HELLO, "first frame must be hello")
+                return
+            if command["v"] != PROTOCOL_VERSION:
+                self._close(
+                    CloseCode.VERSION_UNSUPPORTED,
+                    f"protocol version {command['v']} is not supported (this server speaks 1)",
+                )
+                return
+            self.state = State.OPEN
+        elif command.type == "hello":
+            self.reject(ProtocolError("hello was already received", ErrorCode.BAD_FRAME), command.ref, "hello")
+            return
+        self._events.append(command)
+
+    def events_received(self) -> list[Command | CloseRequested]:
+        events, self._events = self._events, []
+        return events
+
+    def send(self, frame: Frame) -> None:
+        if self.state is not State.CLOSING:
+            self._outgoing.append(encode(frame))
+
+    def reject(self, exc: ProtocolError | Exception, ref: int | str | None, frame: str | None) -> None:
+        """Answer a frame with an error; too many errors end the connection."""
+        code = exc.code if isinstance(exc, ProtocolError) else ErrorCode.INTERNAL
+        message = exc.message if isinstance(exc, ProtocolError) else "internal error"
+        self.send(error_frame(code, message, ref, frame))
+        self.errors += 1
+        if self.errors >= MAX_ERRORS_PER_CONNECTION:
+            self._close(CloseCode.RATE_LIMITED, "too many invalid frames")
+
+    def data_to_send(self) -> list[bytes]:
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def _close(self, code: CloseCode, reason: str) -> None:
+        if self.state is State.CLOSING:
+            return
+        self.state = State.CLOSING
+        self._events.append(CloseRequested(code, reason[:120]))
+
+
+def _peek(data: bytes) -> dict[Any, Any] | None:
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=False,
+                              max_bin_len=0, max_ext_len=0, max_array_len=1000, max_map_len=1000)
+    except Exception:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _peek_ref(data: bytes) -> int | str | None:
+    obj = _peek(data)
+    return _ref_of(obj) if obj is not None else None
+
+
+def _peek_type(data: bytes) -> str | None:
+    obj = _peek(data)
+    kind = obj.get("t") if obj is not None else None
+    return kind[:32] if isinstance(kind, str) else None
+
+
+def frame_types(endpoint: Endpoint) -> Iterable[str]:
+    """Every client frame type an endpoint accepts (the authorization matrix is generated from it)."""
+    return FRAMES[endpoint].keys()

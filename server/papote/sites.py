@@ -1,0 +1,213 @@
+"""A site's settings: their defaults, their validation, and opening hours in the site's time zone.
+
+Settings are one JSON map per site so that adding one needs no migration; `validate_settings` is the
+gate every write passes (CLI, REST API), and `public_settings` is what a visitor's widget may see.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from papote.errors import ErrorCode, PapoteError
+from papote.store import Site
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+DEFAULTS: dict[str, Any] = {
+    "color": "#4f46e5",
+    "position": "right",
+    "greeting": "",
+    #: Expected reply time in seconds, shown as "typically replies in …".
+    "reply_time": 300,
+    "locale": "auto",
+    #: None means always open. Otherwise {"tz": "Europe/Paris", "days": {"mon": [["09:00", "18:00"]]}}.
+    "hours": None,
+    "launcher_icon": None,
+    "custom_css": "",
+    "rules": [],
+    #: "consent": nothing is written to the visitor's storage before they interact. "always": at load.
+    "storage": "consent",
+    #: "auto": the router assigns; "manual": agents pick from the queue.
+    "routing": "auto",
+}
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_RULE_TRIGGERS = {"url", "time_on_page", "event"}
+_OPS = {">", ">=", "<", "<=", "=="}
+
+
+def _bad(message: str) -> PapoteError:
+    return PapoteError(message, ErrorCode.BAD_FIELD)
+
+
+def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge `changes` into `current` (or the defaults) after checking each field."""
+    merged = {**DEFAULTS, **(current or {})}
+    for key, value in changes.items():
+        if key not in DEFAULTS:
+            raise _bad(f"unknown setting '{key}'")
+        merged[key] = _check(key, value)
+    return merged
+
+
+def _check(key: str, value: Any) -> Any:  # noqa: C901 - one branch per setting reads best
+    if key == "color":
+        if not isinstance(value, str) or not _COLOR.fullmatch(value):
+            raise _bad("color must look like #4f46e5")
+    elif key == "position":
+        if value not in ("left", "right"):
+            raise _bad("position must be left or right")
+    elif key in ("greeting",):
+        if not isinstance(value, str) or len(value) > 500:
+            raise _bad(f"{key} must be text of at most 500 characters")
+    elif key == "custom_css":
+        if not isinstance(value, str) or len(value) > 20000 or "</" in value:
+            raise _bad("custom_css must be CSS text of at most 20000 characters")
+    elif key == "reply_time":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 86400:
+            raise _bad("reply_time must be a number of seconds up to a week")
+    elif key == "locale":
+        if value not in ("auto", "en", "fr"):
+            raise _bad("locale must be auto, en or fr")
+    elif key == "launcher_icon":
+        if value is not None and (not isinstance(value, str) or not value.startswith("https://")
+                                  or len(value) > 500):
+            raise _bad("launcher_icon must be an https URL")
+    elif key == "storage":
+        if value not in ("consent", "always"):
+            raise _bad("storage must be consent or always")
+    elif key == "routing":
+        if value not in ("auto", "manual"):
+            raise _bad("routing must be auto or manual")
+    elif key == "hours":
+        value = _check_hours(value)
+    elif key == "rules":
+        value = _check_rules(value)
+    return value
+
+
+def _check_hours(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("tz"), str):
+        raise _bad("hours must be {tz, days}")
+    try:
+        ZoneInfo(value["tz"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad(f"unknown time zone {value['tz']!r}") from None
+    days = value.get("days") or {}
+    if not isinstance(days, dict):
+        raise _bad("hours.days must map mon..sun to [[open, close], …]")
+    clean: dict[str, list[list[str]]] = {}
+    for day, spans in days.items():
+        if day not in DAYS or not isinstance(spans, list):
+            raise _bad("hours.days must map mon..sun to [[open, close], …]")
+        clean[day] = []
+        for span in spans:
+            if (not isinstance(span, list) or len(span) != 2
+                    or not all(isinstance(t, str) and _TIME.fullmatch(t) for t in span)
+                    or span[0] >= span[1]):
+                raise _bad("each opening span is [\"HH:MM\", \"HH:MM\"] with open before close")
+            clean[day].append([span[0], span[1]])
+    return {"tz": value["tz"], "days": clean}
+
+
+def _check_rules(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise _bad("rules must be a list of at most 50 rules")
+    clean = []
+    for rule in value:
+        if not isinstance(rule, dict) or rule.get("trigger") not in _RULE_TRIGGERS:
+            raise _bad("each rule needs a trigger: url, time_on_page or event")
+        rid, message = rule.get("id"), rule.get("message")
+        if not isinstance(rid, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", rid):
+            raise _bad("each rule needs an id of letters, digits, _ or -")
+        if not isinstance(message, str) or not 0 < len(message) <= 1000:
+            raise _bad("each rule needs a message of at most 1000 characters")
+        out: dict[str, Any] = {"id": rid, "trigger": rule["trigger"], "message": message}
+        if rule["trigger"] == "url":
+            if not isinstance(rule.get("url"), str) or len(rule["url"]) > 500:
+                raise _bad("a url rule needs a url pattern (* is a wildcard)")
+            out["url"] = rule["url"]
+        if rule.get("seconds") is not None or rule["trigger"] == "time_on_page":
+            seconds = rule.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= 3600:
+                raise _bad("seconds must be 0 to 3600")
+            out["seconds"] = seconds
+        if rule["trigger"] == "event":
+            if not isinstance(rule.get("event"), str) or not 0 < len(rule["event"]) <= 64:
+                raise _bad("an event rule needs the event name")
+            out["event"] = rule["event"]
+            cond = rule.get("condition")
+            if cond is not None:
+                if (not isinstance(cond, dict) or not isinstance(cond.get("field"), str)
+                        or cond.get("op") not in _OPS
+                        or not isinstance(cond.get("value"), int | float | str)):
+                    raise _bad("a condition is {field, op, value} with op one of > >= < <= ==")
+                out["condition"] = {"field": cond["field"], "op": cond["op"], "value": cond["value"]}
+        clean.append(out)
+    return clean
+
+
+def settings_of(site: Site) -> dict[str, Any]:
+    return {**DEFAULTS, **site.settings}
+
+
+def opening(settings: dict[str, Any], now: datetime | None = None) -> tuple[bool, int | None]:
+    """(open now?, next opening as epoch ms or None). No hours configured means always open."""
+    hours = settings.get("hours")
+    if not hours:
+        return True, None
+    tz = ZoneInfo(hours["tz"])
+    local = (now or datetime.now(tz)).astimezone(tz)
+    days = hours.get("days") or {}
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        for start, end in sorted(days.get(DAYS[day.weekday()], [])):
+            h1, m1 = map(int, start.split(":"))
+            h2, m2 = map(int, end.split(":"))
+            opens = datetime(day.year, day.month, day.day, h1, m1, tzinfo=tz)
+            closes = datetime(day.year, day.month, day.day, h2, m2, tzinfo=tz)
+            if offset == 0 and opens <= local < closes:
+                return True, None
+            if opens > local:
+                return False, int(opens.timestamp() * 1000)
+    return False, None
+
+
+def public_settings(site: Site, agents_online: int, now: datetime | None = None) -> dict[str, Any]:
+    """What the widget is told about the site in `welcome` (never secrets or origins)."""
+    s = settings_of(site)
+    open_now, next_open = opening(s, now)
+    return {
+        "name": site.name,
+        "color": s["color"],
+        "position": s["position"],
+        "greeting": s["greeting"],
+        "reply_time": s["reply_time"],
+        "locale": s["locale"],
+        "hours": s["hours"],
+        "open_now": open_now,
+        "next_open": next_open,
+        "agents_online": agents_online,
+        "launcher_icon": s["launcher_icon"],
+        "custom_css": s["custom_css"],
+        "rules": s["rules"],
+        "storage": s["storage"],
+    }
+
+
+def normalise_origin(origin: str) -> str:
+    """`https://Shop.example:443/` → `https://shop.example`: how browsers send the Origin header."""
+    origin = origin.strip().rstrip("/")
+    m = re.fullmatch(r"(https?)://([^/:]+)(?::(\d+))?", origin, re.IGNORECASE)
+    if not m:
+        raise _bad(f"{origin!r} is not an origin like https://shop.example")
+    scheme, host, port = m.group(1).lower(), m.group(2).lower(), m.group(3)
+    if port and not ((scheme == "https" and port == "443") or (scheme == "http" and port == "80")):
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"

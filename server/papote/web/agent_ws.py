@@ -1,0 +1,173 @@
+"""`/ws/agent`: the console's socket. Authenticated by the session cookie; Origin must be our own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from papote.authz import Action, Principal
+from papote.connections import Connection
+from papote.conversations import agent_author, conv_topic, site_topic
+from papote.errors import CloseCode, NotFound
+from papote.ids import digest
+from papote.protocol import Command, Endpoint
+from papote.store import Agent, ConversationQuery
+from papote.types import AgentStatus, PrincipalKind, Role
+from papote.web.live import LiveSession
+
+#: Open conversations listed in `welcome`; the inbox pages through the REST API beyond that.
+WELCOME_CONVERSATIONS = 200
+
+
+class AgentSession(LiveSession):
+    endpoint = Endpoint.AGENT
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.agent: Agent | None = None
+        self.session_digest: str | None = None
+
+    async def pre_accept(self) -> CloseCode | None:
+        papote = self.papote
+        if self.ws.headers.get("origin", "").rstrip("/") != papote.config.origin:
+            return CloseCode.ORIGIN_NOT_ALLOWED
+        token = self.ws.cookies.get(papote.accounts.cookie_name)
+        self.agent = await papote.accounts.agent_for_session(token)
+        if self.agent is None:
+            return CloseCode.UNAUTHORIZED
+        self.session_digest = digest(token or "")
+        return None
+
+    async def on_hello(self, hello: Command) -> Connection:
+        papote = self.papote
+        agent = self.agent
+        assert agent is not None
+        memberships = await papote.store.memberships(agent.id)
+        roles = {m.site_id: Role(m.role) for m in memberships}
+        principal = Principal(PrincipalKind.AGENT, agent.id, agent.name, roles=roles, avatar=agent.avatar)
+        conn = Connection(principal, Endpoint.AGENT, papote.config.send_queue_frames, self.request_close)
+        conn.on_conversation = self._follow
+        conn.session = self.session_digest
+        papote.hub.add(conn)
+        self.conn = conn
+        status = agent.status if agent.status in ("online", "away") else AgentStatus.ONLINE.value
+        papote.presence.connected(agent.id, status, agent.capacity)
+        convs = await papote.store.list_conversations(
+            ConversationQuery(site_ids=list(roles), status="open", limit=WELCOME_CONVERSATIONS)
+        )
+        for site_id in roles:
+            papote.hub.subscribe(conn, site_topic(site_id))
+        for conv in convs:
+            if conv.assignee_id in (None, agent.id):
+                papote.hub.subscribe(conn, conv_topic(conv.id))
+        sites = [await papote.site_by_id(s) for s in roles]
+        summaries = await papote.chat.summaries(convs, principal)
+        for summary, conv in zip(summaries, convs, strict=True):
+            summary["queue"] = await papote.chat.queue_position(conv)
+        self.send({
+            "t": "welcome",
+            "v": 1,
+            "epoch": papote.store.epoch,
+            "agent": {**agent_author(agent), "email": agent.email, "status": status,
+                      "capacity": agent.capacity},
+            "sites": [{"id": s.id, "key": s.key, "name": s.name, "role": roles[s.id].value}
+                      for s in sites if s is not None],
+            "conversations": summaries,
+            "agents": await papote.presence_list(list(roles)),
+            "heartbeat": papote.config.heartbeat_secs,
+            "max_body": papote.config.max_body_chars,
+        })
+        await papote.announce_presence(agent.id)
+        for site_id in roles:
+            papote.spawn(papote.chat.route(site_id))
+        return conn
+
+    def _follow(self, conn: Connection, frame: dict[str, Any]) -> None:
+        """Follow live the conversations this agent handles or could pick up; drop the others."""
+        conv = frame.get("conversation")
+        if not isinstance(conv, dict):
+            return
+        cid = conv.get("id")
+        if not isinstance(cid, str):
+            return
+        assignee = conv.get("assignee") or {}
+        mine_or_queue = conv.get("status") == "open" and assignee.get("id") in (None, conn.principal.id)
+        if mine_or_queue or cid in conn.explicit:
+            self.papote.hub.subscribe(conn, conv_topic(cid))
+        else:
+            self.papote.hub.unsubscribe(conn, conv_topic(cid))
+
+    async def on_command(self, command: Command) -> None:  # noqa: C901 - a dispatch table reads best
+        papote = self.papote
+        chat = papote.chat
+        conn = self.conn
+        assert conn is not None and self.agent is not None
+        principal = conn.principal
+        kind = command.type
+        cid = command.get("conversation")
+        if kind == "send":
+            ack, _ = await chat.send(principal, cid, command["client_msg_id"], command["body"],
+                                     note=bool(command.get("note")), origin=conn.id)
+            if command.ref is not None:
+                ack["ref"] = command.ref
+            self.send(ack)
+            return
+        if kind == "ping":
+            self.send({"t": "pong", "n": command.get("n")})
+            return
+        if kind == "resume":
+            for frame in await chat.history(principal, command["epoch"], command["conversations"]):
+                if frame["t"] == "history":
+                    conn.explicit.add(frame["conversation"])
+                    papote.hub.subscribe(conn, conv_topic(frame["conversation"]))
+                self.send(frame)
+            return
+        if kind == "fetch":
+            self.send(await chat.page(principal, cid, command.get("before_seq"),
+                                      command.get("limit", 50)))
+            return
+        if kind == "typing":
+            await chat.typing(principal, cid, command["on"], conn.id)
+            return
+        if kind == "read":
+            await chat.mark_read(principal, cid, command["seq"], conn.id)
+            return
+        if kind in ("subscribe", "unsubscribe"):
+            for one in command["conversations"]:
+                if kind == "subscribe":
+                    try:
+                        await chat.conversation_for(principal, one, Action.READ)
+                    except NotFound:
+                        continue
+                    conn.explicit.add(one)
+                    papote.hub.subscribe(conn, conv_topic(one))
+                else:
+                    conn.explicit.discard(one)
+                    papote.hub.unsubscribe(conn, conv_topic(one))
+        elif kind == "claim":
+            await chat.assign(principal, cid, principal.id, claim=True)
+        elif kind == "assign":
+            await chat.assign(principal, cid, command["agent"])
+        elif kind == "transfer":
+            await chat.assign(principal, cid, command["agent"], note=command.get("note"))
+        elif kind == "close":
+            await chat.close(principal, cid)
+        elif kind == "reopen":
+            await chat.reopen(principal, cid)
+        elif kind == "label":
+            await chat.label(principal, cid, command.get("add") or [], command.get("remove") or [])
+        elif kind == "status":
+            capacity = command.get("capacity")
+            changes: dict[str, Any] = {"status": command["status"]}
+            if capacity is not None:
+                changes["capacity"] = capacity
+            self.agent = await papote.store.update_agent(self.agent.id, **changes)
+            chat.agent_changed(self.agent)
+            papote.presence.set(self.agent.id, command["status"], capacity)
+            await papote.announce_presence(self.agent.id)
+            for site_id in principal.roles:
+                papote.spawn(chat.route(site_id))
+        self.send({"t": "ok", "ref": command.ref})
+
+    def on_closed(self) -> None:
+        if self.agent is not None and self.papote.presence.disconnected(self.agent.id):
+            self.papote.spawn(self.papote.announce_presence(self.agent.id))

@@ -1,0 +1,654 @@
+"""The REST API (JSON) for the console, site owners and integrations. OpenAPI at /api/openapi.json.
+
+Authentication: the agent session cookie (set by `POST /api/login`), or `Authorization: Bearer <API key>`
+for server-to-server calls scoped to one site. Every conversation access goes through `authz.authorize`
+like the WebSocket does; what a principal may not see is `404 not_found`, as if it did not exist.
+Writes with the cookie must be `application/json` (a cross-site form cannot send that), on top of the
+SameSite=Strict cookie.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from papote.accounts import Accounts
+from papote.authz import Action, Principal, authorize
+from papote.bus import BusEvent
+from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
+from papote.errors import AuthError, ErrorCode, Forbidden, NotFound, PapoteError
+from papote.ids import digest, new_id
+from papote.sites import normalise_origin, validate_settings
+from papote.snippet import render_snippet
+from papote.store import Agent, ConversationQuery, Site
+from papote.types import PrincipalKind, Role
+
+Handler = Callable[[Request, Principal | None], Awaitable[Any]]
+
+#: A JSON body larger than this is refused before parsing (settings with custom CSS fit easily).
+MAX_JSON_BYTES = 256 * 1024
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    auth: str = "agent"  # "none", "agent" (cookie), "any" (cookie or API key)
+    body: dict[str, Any] = field(default_factory=dict)  # JSON schema properties of the request body
+    query: list[str] = field(default_factory=list)
+
+
+def error_response(exc: PapoteError) -> JSONResponse:
+    return JSONResponse({"error": {"code": exc.code.value, "message": exc.message}},
+                        status_code=exc.code.http_status)
+
+
+def papote_of(request: Request) -> Any:
+    return request.app.state.papote
+
+
+async def principal_of(request: Request, auth: str) -> Principal | None:
+    papote = papote_of(request)
+    accounts: Accounts = papote.accounts
+    if auth == "none":
+        return None
+    header = request.headers.get("authorization", "")
+    if auth == "any" and header.lower().startswith("bearer "):
+        site_id = await accounts.site_for_api_key(header[7:].strip())
+        if site_id is None:
+            raise AuthError("unknown API key")
+        return Principal(PrincipalKind.API_KEY, f"key:{site_id}", "API", site_id=site_id)
+    agent = await accounts.agent_for_session(request.cookies.get(accounts.cookie_name))
+    if agent is None:
+        raise AuthError("sign in first")
+    memberships = await papote.store.memberships(agent.id)
+    return Principal(PrincipalKind.AGENT, agent.id, agent.name,
+                     roles={m.site_id: Role(m.role) for m in memberships}, avatar=agent.avatar)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        raise PapoteError("body too large", ErrorCode.TOO_LARGE)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise PapoteError("malformed JSON", ErrorCode.BAD_FRAME) from None
+    if not isinstance(body, dict):
+        raise PapoteError("the body must be a JSON object", ErrorCode.BAD_FRAME)
+    return body
+
+
+def field_str(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000,
+              min_len: int = 0) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise PapoteError(f"field '{name}' is required", ErrorCode.BAD_FIELD)
+        return None
+    if not isinstance(value, str) or not min_len <= len(value) <= max_len:
+        raise PapoteError(f"field '{name}' must be text of {min_len} to {max_len} characters",
+                          ErrorCode.BAD_FIELD)
+    return value
+
+
+def need(value: str | None) -> str:
+    assert value is not None
+    return value
+
+
+def int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PapoteError(f"'{name}' must be an integer", ErrorCode.BAD_FIELD) from None
+    if not low <= value <= high:
+        raise PapoteError(f"'{name}' must be between {low} and {high}", ErrorCode.BAD_FIELD)
+    return value
+
+
+# -- serialisers -----------------------------------------------------------------------------------
+
+
+def site_json(site: Site, *, secrets: bool = False) -> dict[str, Any]:
+    from papote.sites import settings_of
+
+    out: dict[str, Any] = {"id": site.id, "key": site.key, "name": site.name, "origins": site.origins,
+                           "settings": settings_of(site), "created_at": site.created_at}
+    if secrets:
+        out["secrets"] = site.secrets
+    return out
+
+
+def agent_json(agent: Agent, role: str | None = None) -> dict[str, Any]:
+    return {**agent_author(agent), "email": agent.email, "disabled": agent.disabled,
+            "status": agent.status, "capacity": agent.capacity, "role": role}
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+async def site_for(request: Request, principal: Principal | None, action: Action) -> Site:
+    assert principal is not None
+    papote = papote_of(request)
+    site = await papote.site_by_key(request.path_params["key"])
+    if site is None:
+        raise NotFound("no such site")
+    authorize(principal, action, site.id)
+    return site
+
+
+# -- handlers ----------------------------------------------------------------------------------------
+
+
+async def login(request: Request, _: Principal | None) -> Response:
+    papote = papote_of(request)
+    body = await json_body(request)
+    email = need(field_str(body, "email", max_len=254))
+    password = need(field_str(body, "password", max_len=256))
+    result = await papote.accounts.login(email, password)
+    memberships = await papote.store.memberships(result.agent.id)
+    response = JSONResponse({"agent": agent_json(result.agent),
+                             "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})
+    response.set_cookie(
+        papote.accounts.cookie_name, result.session_token, max_age=papote.config.session_hours * 3600,
+        path="/", secure=papote.config.secure_cookies, httponly=True, samesite="strict",
+    )
+    return response
+
+
+async def logout(request: Request, principal: Principal | None) -> Response:
+    papote = papote_of(request)
+    token = request.cookies.get(papote.accounts.cookie_name)
+    if token:
+        await papote.accounts.logout(token)
+        if principal is not None:
+            await papote.bus.publish(agent_topic(principal.id),
+                                     BusEvent({"t": "_revoke", "session": digest(token)}))
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(papote.accounts.cookie_name, path="/")
+    return response
+
+
+async def me(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    agent = await papote.store.get_agent(principal.id)
+    sites = await papote.store.list_sites(principal.id)
+    return {"agent": agent_json(agent),
+            "sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites]}
+
+
+async def change_password(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    body = await json_body(request)
+    agent = await papote.store.get_agent(principal.id)
+    await papote.accounts.change_password(
+        agent, need(field_str(body, "current", max_len=256)), need(field_str(body, "new", max_len=256))
+    )
+    await papote.bus.publish(agent_topic(principal.id), BusEvent({"t": "_revoke"}))
+    return {"ok": True}
+
+
+async def list_sites(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    if principal.kind is PrincipalKind.API_KEY:
+        site = await papote.site_by_id(principal.site_id)
+        return {"sites": [site_json(site)] if site else []}
+    sites = await papote.store.list_sites(principal.id)
+    return {"sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites]}
+
+
+async def create_site(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    body = await json_body(request)
+    name = need(field_str(body, "name", max_len=120, min_len=1))
+    origins = [normalise_origin(o) for o in _str_list(body.get("origins") or [], "origins")]
+    settings = validate_settings(body.get("settings") or {})
+    site = await papote.store.create_site(name, origins, settings)
+    await papote.store.set_membership(site.id, principal.id, Role.OWNER.value)
+    return JSONResponse(site_json(site, secrets=True), status_code=201)
+
+
+async def get_site(request: Request, principal: Principal | None) -> Any:
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    assert principal is not None
+    admin = principal.kind is PrincipalKind.AGENT and principal.roles[site.id].rank >= Role.ADMIN.rank
+    return site_json(site, secrets=admin)
+
+
+async def update_site(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = need(field_str(body, "name", max_len=120, min_len=1))
+    if "origins" in body:
+        changes["origins"] = [normalise_origin(o) for o in _str_list(body["origins"], "origins")]
+    if "settings" in body:
+        if not isinstance(body["settings"], dict):
+            raise PapoteError("settings must be an object", ErrorCode.BAD_FIELD)
+        changes["settings"] = validate_settings(body["settings"], site.settings)
+    site = await papote.store.update_site(site.id, **changes)
+    papote.site_changed(site)
+    return site_json(site, secrets=True)
+
+
+async def rotate_secret(request: Request, principal: Principal | None) -> Any:
+    """A new secret becomes current; the previous one stays valid until the next rotation."""
+    import secrets as random
+
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    fresh = random.token_hex(32)
+    site = await papote.store.update_site(site.id, secrets=[fresh, *site.secrets[:1]])
+    papote.site_changed(site)
+    return {"secrets": site.secrets}
+
+
+async def snippet(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    return {"snippet": render_snippet(site.key, papote.config.base_url)}
+
+
+async def list_site_agents(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    agents = await papote.store.list_agents(site.id)
+    loads = await papote.store.agent_loads([a.id for a, _ in agents])
+    return {"agents": [{**agent_json(a, role), "presence": papote.presence.effective(a.id),
+                        "load": loads.get(a.id, 0)} for a, role in agents]}
+
+
+async def add_site_agent(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
+    role = _role(body.get("role", "agent"), principal, site)
+    agent = await papote.store.get_agent_by_email(email)
+    if agent is None:
+        password = field_str(body, "password", required=True, max_len=256)
+        agent = await papote.accounts.create_agent(email, need(password),
+                                                   field_str(body, "name", required=False) or "")
+    await papote.store.set_membership(site.id, agent.id, role)
+    return JSONResponse(agent_json(agent, role), status_code=201)
+
+
+async def update_site_agent(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    agents = dict((a.id, (a, r)) for a, r in await papote.store.list_agents(site.id))
+    target = agents.get(request.path_params["agent_id"])
+    if target is None:
+        raise NotFound("no such agent on this site")
+    agent, role = target
+    if "role" in body:
+        role = _role(body["role"], principal, site)
+        await papote.store.set_membership(site.id, agent.id, role)
+    if "disabled" in body:
+        if not isinstance(body["disabled"], bool):
+            raise PapoteError("disabled must be true or false", ErrorCode.BAD_FIELD)
+        assert principal is not None
+        if agent.id == principal.id:
+            raise Forbidden("you cannot disable yourself")
+        agent = await papote.store.update_agent(agent.id, disabled=int(body["disabled"]))
+        papote.chat.agent_changed(agent)
+        if agent.disabled:
+            await papote.store.delete_sessions(agent_id=agent.id)
+            await papote.bus.publish(agent_topic(agent.id), BusEvent({"t": "_revoke"}))
+    return agent_json(agent, role)
+
+
+def _role(value: Any, principal: Principal | None, site: Site) -> str:
+    assert principal is not None
+    try:
+        role = Role(value)
+    except ValueError:
+        raise PapoteError("role must be owner, admin or agent", ErrorCode.BAD_FIELD) from None
+    mine = principal.roles.get(site.id)
+    if mine is None or role.rank > mine.rank:
+        raise Forbidden("you cannot grant a role above your own")
+    return role.value
+
+
+def _str_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > 50 or not all(isinstance(v, str) for v in value):
+        raise PapoteError(f"'{name}' must be a list of at most 50 strings", ErrorCode.BAD_FIELD)
+    return value
+
+
+async def list_keys(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    keys = await papote.store.list_api_keys(site.id)
+    return {"keys": [{"id": k.id, "name": k.name, "created_at": k.created_at} for k in keys]}
+
+
+async def create_key(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    key_id, secret = await papote.accounts.create_api_key(
+        site.id, need(field_str(body, "name", max_len=80, min_len=1))
+    )
+    # The secret is shown once: only its digest is kept.
+    return JSONResponse({"id": key_id, "key": secret}, status_code=201)
+
+
+async def delete_key(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    if not await papote.store.delete_api_key(site.id, request.path_params["key_id"]):
+        raise NotFound("no such key")
+    return {"ok": True}
+
+
+async def list_canned(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    items = await papote.store.list_canned(site.id)
+    return {"canned": [{"id": c.id, "shortcut": c.shortcut, "body": c.body} for c in items]}
+
+
+async def save_canned(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    shortcut = need(field_str(body, "shortcut", max_len=40, min_len=1))
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", shortcut):
+        raise PapoteError("a shortcut is letters, digits, _ or -", ErrorCode.BAD_FIELD)
+    item = await papote.store.save_canned(site.id, shortcut,
+                                          need(field_str(body, "body", max_len=4000, min_len=1)))
+    return JSONResponse({"id": item.id, "shortcut": item.shortcut, "body": item.body}, status_code=201)
+
+
+async def delete_canned(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    if not await papote.store.delete_canned(site.id, request.path_params["canned_id"]):
+        raise NotFound("no such canned response")
+    return {"ok": True}
+
+
+async def list_conversations(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    site_ids = principal.site_ids
+    key = request.query_params.get("site")
+    if key:
+        site = await papote.site_by_key(key)
+        if site is None or site.id not in site_ids:
+            raise NotFound("no such site")
+        site_ids = [site.id]
+    status = request.query_params.get("status")
+    if status not in (None, "", "open", "closed"):
+        raise PapoteError("status must be open or closed", ErrorCode.BAD_FIELD)
+    q = request.query_params.get("q")
+    if q is not None and len(q) > 200:
+        raise PapoteError("q is at most 200 characters", ErrorCode.BAD_FIELD)
+    assignee = request.query_params.get("assignee")
+    if assignee == "me":
+        assignee = principal.id
+    query = ConversationQuery(
+        site_ids=site_ids, status=status or None, assignee_id=assignee or None,
+        unassigned=request.query_params.get("unassigned") in ("1", "true"),
+        visitor_id=request.query_params.get("visitor") or None, text=q or None,
+        limit=int_param(request, "limit", 50, 1, 200) or 50,
+        before_updated_at=int_param(request, "before", None, 0, 2**62),
+    )
+    convs = await papote.store.list_conversations(query)
+    return {"conversations": await papote.chat.summaries(convs, principal)}
+
+
+async def get_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    conv = await papote.chat.conversation_for(principal, request.path_params["cid"], Action.READ)
+    [summary] = await papote.chat.summaries([conv], principal)
+    visitor = await papote.store.get_visitor(conv.visitor_id)
+    summary["visitor"] = visitor_summary(visitor, full=True) if visitor else None
+    summary["events"] = [{"name": e.name, "data": e.data, "at": e.at}
+                         for e in await papote.store.visitor_events(conv.visitor_id)]
+    summary["queue"] = await papote.chat.queue_position(conv)
+    return summary
+
+
+async def get_messages(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    cid = request.path_params["cid"]
+    limit = int_param(request, "limit", 50, 1, 200) or 50
+    after = int_param(request, "after_seq", None, 0, 2**53)
+    if after is not None:
+        await papote.chat.conversation_for(principal, cid, Action.READ)
+        msgs = await papote.store.messages_after(cid, after, limit, include_notes=True)
+        return {"messages": [message_dict(m) for m in msgs]}
+    frame = await papote.chat.page(principal, cid, int_param(request, "before_seq", None, 1, 2**53), limit)
+    return {"messages": frame["messages"], "more": frame["more"], "last_seq": frame["last_seq"]}
+
+
+async def post_message(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    body = await json_body(request)
+    note = body.get("note", False)
+    if not isinstance(note, bool):
+        raise PapoteError("note must be true or false", ErrorCode.BAD_FIELD)
+    client_msg_id = field_str(body, "client_msg_id", required=False, max_len=64, min_len=8)
+    if client_msg_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", client_msg_id):
+        raise PapoteError("client_msg_id is letters, digits, _ or -", ErrorCode.BAD_FIELD)
+    ack, _ = await papote.chat.send(
+        principal, request.path_params["cid"], client_msg_id or new_id("api"),
+        need(field_str(body, "body", max_len=papote.config.max_body_chars, min_len=1)), note=note,
+    )
+    del ack["t"]
+    return JSONResponse(ack, status_code=201)
+
+
+async def conversation_action(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    cid = request.path_params["cid"]
+    action = request.path_params["action"]
+    chat = papote.chat
+    body = await json_body(request) if action in ("assign", "label") else {}
+    if action == "close":
+        conv = await chat.close(principal, cid)
+    elif action == "reopen":
+        conv = await chat.reopen(principal, cid)
+    elif action == "assign":
+        conv = await chat.assign(principal, cid, need(field_str(body, "agent", max_len=64)),
+                                 note=field_str(body, "note", required=False, max_len=4000))
+    elif action == "label":
+        conv = await chat.label(principal, cid, _str_list(body.get("add") or [], "add"),
+                                _str_list(body.get("remove") or [], "remove"))
+    else:
+        raise NotFound("no such action")
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
+async def transcript(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    papote = papote_of(request)
+    conv = await papote.chat.conversation_for(principal, request.path_params["cid"], Action.READ)
+    lines = []
+    after = 0
+    while True:
+        msgs = await papote.store.messages_after(conv.id, after, 500, include_notes=False)
+        if not msgs:
+            break
+        for m in msgs:
+            if m.kind == "text":
+                from datetime import UTC, datetime
+
+                when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+                who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
+                lines.append(f"[{when} UTC] {who}: {m.body}")
+        after = msgs[-1].seq
+    return PlainTextResponse("\n".join(lines) + "\n", headers={
+        "content-disposition": f'attachment; filename="conversation-{conv.id}.txt"'})
+
+
+async def get_visitor(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    visitor = await papote.store.get_visitor(request.path_params["vid"])
+    if visitor is None:
+        raise NotFound()
+    authorize(principal, Action.READ, visitor.site_id)
+    convs = await papote.store.list_conversations(
+        ConversationQuery(site_ids=[visitor.site_id], visitor_id=visitor.id, limit=50))
+    return {"visitor": visitor_summary(visitor, full=True),
+            "conversations": await papote.chat.summaries(convs, principal),
+            "events": [{"name": e.name, "data": e.data, "at": e.at}
+                       for e in await papote.store.visitor_events(visitor.id)]}
+
+
+async def openapi(request: Request, _: Principal | None) -> Any:
+    return openapi_document()
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", "/api/login", "Sign in; sets the session cookie", login, "none",
+             {"email": {"type": "string"}, "password": {"type": "string"}}),
+    Endpoint("POST", "/api/logout", "Sign out; closes this session's sockets", logout),
+    Endpoint("GET", "/api/me", "The signed-in agent and their sites", me),
+    Endpoint("POST", "/api/me/password", "Change my password (ends my other sessions)", change_password,
+             body={"current": {"type": "string"}, "new": {"type": "string"}}),
+    Endpoint("GET", "/api/sites", "Sites I belong to", list_sites, "any"),
+    Endpoint("POST", "/api/sites", "Create a site (I become its owner)", create_site,
+             body={"name": {"type": "string"}, "origins": {"type": "array"}, "settings": {"type": "object"}}),
+    Endpoint("GET", "/api/sites/{key}", "A site", get_site),
+    Endpoint("PATCH", "/api/sites/{key}", "Change a site's name, origins or settings", update_site,
+             body={"name": {"type": "string"}, "origins": {"type": "array"}, "settings": {"type": "object"}}),
+    Endpoint("POST", "/api/sites/{key}/secrets/rotate", "Rotate the identity-verification secret",
+             rotate_secret),
+    Endpoint("GET", "/api/sites/{key}/snippet", "The embed snippet", snippet),
+    Endpoint("GET", "/api/sites/{key}/agents", "Agents of a site", list_site_agents),
+    Endpoint("POST", "/api/sites/{key}/agents", "Add an agent to a site", add_site_agent,
+             body={"email": {"type": "string"}, "password": {"type": "string"},
+                   "name": {"type": "string"}, "role": {"type": "string"}}),
+    Endpoint("PATCH", "/api/sites/{key}/agents/{agent_id}", "Change an agent's role or disable them",
+             update_site_agent, body={"role": {"type": "string"}, "disabled": {"type": "boolean"}}),
+    Endpoint("GET", "/api/sites/{key}/keys", "API keys of a site", list_keys),
+    Endpoint("POST", "/api/sites/{key}/keys", "Create an API key (shown once)", create_key,
+             body={"name": {"type": "string"}}),
+    Endpoint("DELETE", "/api/sites/{key}/keys/{key_id}", "Revoke an API key", delete_key),
+    Endpoint("GET", "/api/sites/{key}/canned", "Canned responses", list_canned),
+    Endpoint("POST", "/api/sites/{key}/canned", "Create or replace a canned response", save_canned,
+             body={"shortcut": {"type": "string"}, "body": {"type": "string"}}),
+    Endpoint("DELETE", "/api/sites/{key}/canned/{canned_id}", "Delete a canned response", delete_canned),
+    Endpoint("GET", "/api/conversations", "List, filter and search conversations", list_conversations,
+             "any", query=["site", "status", "assignee", "unassigned", "visitor", "q", "limit", "before"]),
+    Endpoint("GET", "/api/conversations/{cid}", "A conversation with its visitor's context",
+             get_conversation, "any"),
+    Endpoint("GET", "/api/conversations/{cid}/messages", "Messages, by page or after a seq",
+             get_messages, "any", query=["before_seq", "after_seq", "limit"]),
+    Endpoint("POST", "/api/conversations/{cid}/messages", "Send a message or a private note",
+             post_message, "any",
+             {"body": {"type": "string"}, "client_msg_id": {"type": "string"}, "note": {"type": "boolean"}}),
+    Endpoint("POST", "/api/conversations/{cid}/{action}", "close, reopen, assign or label",
+             conversation_action, "any",
+             {"agent": {"type": "string"}, "note": {"type": "string"}, "add": {"type": "array"},
+              "remove": {"type": "array"}}),
+    Endpoint("GET", "/api/conversations/{cid}/transcript", "Plain-text transcript", transcript, "any"),
+    Endpoint("GET", "/api/visitors/{vid}", "A visitor, their conversations and tracked events",
+             get_visitor, "any"),
+    Endpoint("GET", "/api/openapi.json", "This document", openapi, "none"),
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for ep in ENDPOINTS:
+        op: dict[str, Any] = {
+            "summary": ep.summary,
+            "operationId": ep.handler.__name__,
+            "responses": {"200": {"description": "OK"}, "4XX": {"$ref": "#/components/responses/Error"}},
+        }
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in re.findall(r"{(\w+)}", ep.path)]
+        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+                   for q in ep.query]
+        if params:
+            op["parameters"] = params
+        if ep.body:
+            op["requestBody"] = {"content": {"application/json": {"schema": {
+                "type": "object", "properties": ep.body}}}}
+        if ep.auth != "none":
+            op["security"] = [{"session": []}] + ([{"apiKey": []}] if ep.auth == "any" else [])
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Papote API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "papote_session"},
+                "apiKey": {"type": "http", "scheme": "bearer"},
+            },
+            "responses": {"Error": {"description": "An error with a machine-readable code",
+                                    "content": {"application/json": {"schema": {
+                                        "type": "object", "properties": {"error": {
+                                            "type": "object", "properties": {
+                                                "code": {"type": "string",
+                                                         "enum": [c.value for c in ErrorCode]},
+                                                "message": {"type": "string"}}}}}}}}},
+        },
+    }
+
+
+def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = await principal_of(request, ep.auth)
+            result = await ep.handler(request, principal)
+        except PapoteError as exc:
+            return error_response(exc)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+
+    endpoint.__name__ = ep.handler.__name__
+    return endpoint
+
+
+def routes() -> list[Route]:
+    by_path: dict[str, list[Endpoint]] = {}
+    for ep in ENDPOINTS:
+        by_path.setdefault(ep.path, []).append(ep)
+    out = []
+    for path, eps in by_path.items():
+        if len(eps) == 1:
+            out.append(Route(path, _wrap(eps[0]), methods=[eps[0].method]))
+            continue
+        table = {ep.method: _wrap(ep) for ep in eps}
+
+        async def dispatch(request: Request, table: dict[str, Any] = table) -> Response:
+            return await table[request.method](request)  # type: ignore[no-any-return]
+
+        out.append(Route(path, dispatch, methods=list(table)))
+    return out
+

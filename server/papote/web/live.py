@@ -1,0 +1,248 @@
+"""The life of one WebSocket, shared by the visitor and agent endpoints. It moves bytes; rules live elsewhere.
+
+    accept → first frame `hello` (10 s) → `welcome` → loop: receive → protocol core → handler → queue
+                                                         writer task: queue → socket
+
+Every answer and every fanned-out frame goes through the connection's bounded queue, so frames leave in
+the order they were decided and one writer owns the socket. A handler error becomes an `error` frame;
+an unexpected exception is logged and answered `internal` — the connection and the server carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from limits import parse
+from starlette.websockets import WebSocket
+
+from papote.connections import Connection
+from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
+from papote.protocol import Command, CloseRequested, Endpoint, ProtocolConnection, encode, error_frame
+from papote.types import Frame
+
+if TYPE_CHECKING:
+    from papote.app import Papote
+
+log = logging.getLogger("papote.live")
+
+#: A client has this long after the socket opens to say hello; then the slot is given back.
+HELLO_TIMEOUT_SECS = 10.0
+#: The per-connection limiter is consulted every this many frames with that cost, which keeps its
+#: ~13 µs per call off most frames while a flood is still stopped within a few frames.
+RATE_CHECK_EVERY = 8
+
+
+class LiveSession(ABC):
+    endpoint: Endpoint
+
+    def __init__(self, ws: WebSocket, papote: Papote) -> None:
+        self.ws = ws
+        self.papote = papote
+        config = papote.config
+        self.protocol = ProtocolConnection(self.endpoint, config.max_frame_bytes, config.max_body_chars)
+        self.conn: Connection | None = None
+        self.last_seen = time.monotonic()
+        self._close: tuple[CloseCode, str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._uncounted = 0
+        self._rate_item = parse(config.rate_per_connection)
+        self._site_rate_item = parse(config.rate_per_site)
+
+    # -- to be provided by each endpoint ------------------------------------------------------------
+    @abstractmethod
+    async def pre_accept(self) -> CloseCode | None:
+        """Checks that need no frame (Origin, session cookie). A code refuses the socket."""
+
+    @abstractmethod
+    async def on_hello(self, hello: Command) -> Connection:
+        """Authenticate, queue `welcome`, return the registered connection."""
+
+    @abstractmethod
+    async def on_command(self, command: Command) -> None:
+        """Handle one validated frame after hello."""
+
+    def on_closed(self) -> None:  # noqa: B027 - optional hook
+        """Called once the connection is gone (presence, typing)."""
+
+    @property
+    def site_id(self) -> str | None:
+        return None
+
+    # -- the loop ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._task = asyncio.current_task()
+        refusal = await self.pre_accept()
+        await self.ws.accept()
+        if refusal is not None:
+            await self._close_socket(refusal, refusal.name.lower())
+            return
+        try:
+            conn = await self._handshake()
+            if conn is None:
+                return
+            self.conn = conn
+            self.papote.live_sessions.add(self)
+            self._writer = asyncio.create_task(self._write_loop(conn), name=f"papote-writer-{conn.id}")
+            await self._read_loop()
+        except asyncio.CancelledError:
+            # Cancelled by `request_close` (slow consumer, revoked session, idle, shutdown): a decision
+            # of ours, not a crash. Anything else cancelling us is re-raised.
+            if self._close is None:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        finally:
+            await self._finish()
+
+    async def _handshake(self) -> Connection | None:
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), HELLO_TIMEOUT_SECS)
+        except TimeoutError:
+            await self._close_socket(CloseCode.BAD_HELLO, "no hello within 10 s")
+            return None
+        data = self._bytes_of(message)
+        if data is None:
+            if message["type"] != "websocket.disconnect":
+                await self._close_socket(CloseCode.BAD_HELLO, "frames are binary MessagePack")
+            return None
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, CloseRequested):
+                await self._close_socket(event.code, event.reason)
+                return None
+            try:
+                return await self.on_hello(event)
+            except _Refused as refused:
+                await self._close_socket(refused.code, refused.reason)
+                return None
+        return None
+
+    async def _read_loop(self) -> None:
+        assert self.conn is not None
+        conn = self.conn
+        protocol = self.protocol
+        receive = self.ws.receive
+        while True:
+            message = await receive()
+            self.last_seen = time.monotonic()
+            data = self._bytes_of(message)
+            if data is None:
+                if message["type"] == "websocket.disconnect":
+                    return
+                protocol.reject(PapoteError("frames are binary MessagePack", ErrorCode.BAD_FRAME),
+                                None, None)
+                self._flush_protocol(conn)
+                continue
+            protocol.receive_data(data)
+            for event in protocol.events_received():
+                if isinstance(event, CloseRequested):
+                    self._flush_protocol(conn)
+                    self.request_close(event.code, event.reason)
+                    return
+                await self._dispatch(event)
+            self._flush_protocol(conn)
+
+    async def _dispatch(self, command: Command) -> None:
+        assert self.conn is not None
+        try:
+            self._rate_check()
+            await self.on_command(command)
+        except PapoteError as exc:
+            self.send(error_frame(exc.code, exc.message, command.ref, command.type))
+            if isinstance(exc, RateLimited):
+                self.protocol.errors += 1
+        except Exception:
+            log.exception("handler failed on %s frame", command.type)
+            self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
+                                  command.ref, command.type))
+
+    def _rate_check(self) -> None:
+        self._uncounted += 1
+        if self._uncounted < RATE_CHECK_EVERY:
+            return
+        cost, self._uncounted = self._uncounted, 0
+        limiter = self.papote.limiter
+        assert self.conn is not None
+        if not limiter.hit(self._rate_item, "conn", str(self.conn.id), cost=cost):
+            raise RateLimited("too many frames on this connection; slow down")
+        site = self.site_id
+        if site is not None and not limiter.hit(self._site_rate_item, "site", site, cost=cost):
+            raise RateLimited("this site is sending too many frames; slow down")
+
+    def _flush_protocol(self, conn: Connection) -> None:
+        for data in self.protocol.data_to_send():
+            conn.push(data)
+
+    def send(self, frame: Frame) -> None:
+        if self.conn is not None:
+            self.conn.push(encode(frame))
+
+    async def _write_loop(self, conn: Connection) -> None:
+        queue = conn.queue
+        send = self.ws.send
+        try:
+            while True:
+                data = await queue.get()
+                await send({"type": "websocket.send", "bytes": data})
+        except (OSError, RuntimeError):
+            # The socket went away under us; the read loop sees the disconnect and cleans up.
+            self.request_close(CloseCode.NORMAL, "socket gone")
+
+    # -- closing -------------------------------------------------------------------------------------
+    def request_close(self, code: CloseCode, reason: str) -> None:
+        """Close from anywhere (a bus listener, the idle reaper, shutdown): the read loop stops."""
+        if self._close is not None:
+            return
+        self._close = (code, reason)
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+
+    async def _finish(self) -> None:
+        self.papote.live_sessions.discard(self)
+        if self.conn is not None:
+            self.papote.hub.remove(self.conn)
+            with contextlib.suppress(Exception):
+                self.on_closed()
+        if self._writer is not None:
+            if self._close is not None and self.conn is not None:
+                # Let already-queued frames (an error, the last acks) leave before the close frame.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(self._drain(self.conn), 1.0)
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+        if self._close is not None:
+            await self._close_socket(*self._close)
+
+    async def _drain(self, conn: Connection) -> None:
+        while not conn.queue.empty():
+            await asyncio.sleep(0.01)
+
+    async def _close_socket(self, code: CloseCode, reason: str) -> None:
+        # A stalled peer may never let the close frame out; uvicorn's keepalive reaps it then.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(int(code), reason[:120]), 2.0)
+
+    @staticmethod
+    def _bytes_of(message: dict[str, object]) -> bytes | None:
+        if message["type"] != "websocket.receive":
+            return None
+        data = message.get("bytes")
+        return data if isinstance(data, bytes) else None
+
+
+class _Refused(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def refuse(code: CloseCode, reason: str) -> _Refused:
+    """Raised from `on_hello` to close the socket with a documented code."""
+    return _Refused(code, reason)

@@ -1,0 +1,86 @@
+"""Files served to browsers: the widget bundles, the agent console, and the demo shop page.
+
+The bundles are built by `make build` (esbuild) into `papote/static/build/`; the server only reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from papote.snippet import render_snippet
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+BUILD = STATIC / "build"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+\.(js|css|map|svg|png|woff2|mp3)")
+#: The loader is fetched on every page view of every site: short cache so fixes roll out within minutes.
+WIDGET_MAX_AGE = 300
+#: The console's policy: our own scripts only, no framing, sockets to ourselves.
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+async def healthz(request: Request) -> Response:
+    papote = request.app.state.papote
+    return JSONResponse({"ok": True, "epoch": papote.store.epoch, "connections": len(papote.live_sessions)})
+
+
+def _asset(folder: Path, name: str, max_age: int) -> Response:
+    if not _SAFE_NAME.fullmatch(name):
+        return Response("not found", status_code=404)
+    path = folder / name
+    if not path.is_file():
+        return Response("not found", status_code=404)
+    return FileResponse(path, headers={"cache-control": f"public, max-age={max_age}",
+                                       "access-control-allow-origin": "*",
+                                       "x-content-type-options": "nosniff"})
+
+
+async def widget_asset(request: Request) -> Response:
+    return _asset(BUILD / "widget", request.path_params["name"], WIDGET_MAX_AGE)
+
+
+async def console_asset(request: Request) -> Response:
+    return _asset(BUILD / "console", request.path_params["name"], 60)
+
+
+async def console_page(request: Request) -> Response:
+    index = BUILD / "console" / "index.html"
+    if not index.is_file():
+        return HTMLResponse("<h1>The agent console is not built</h1><p>Run <code>make build</code>.</p>",
+                            status_code=503)
+    return HTMLResponse(index.read_text(), headers={
+        "content-security-policy": CONSOLE_CSP, "x-frame-options": "DENY",
+        "referrer-policy": "same-origin", "cache-control": "no-cache"})
+
+
+async def demo_page(request: Request) -> Response:
+    papote = request.app.state.papote
+    key = request.query_params.get("site") or getattr(papote, "demo_site_key", None)
+    site = await papote.site_by_key(key) if key else None
+    if site is None:
+        return HTMLResponse("<h1>No demo site</h1><p>Start with <code>make run</code>, or pass "
+                            "<code>?site=KEY</code>.</p>", status_code=404)
+    page = (STATIC / "demo" / "shop.html").read_text()
+    return HTMLResponse(page.replace("<!--PAPOTE_SNIPPET-->",
+                                     render_snippet(site.key, papote.config.base_url)))
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/console", status_code=302)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", root),
+        Route("/widget/{name}", widget_asset),
+        Route("/console", console_page),
+        Route("/console/{name}", console_asset),
+        Route("/demo", demo_page),
+    ]

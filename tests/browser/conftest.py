@@ -1,0 +1,86 @@
+"""Browser fixtures: a fresh widget build, Chromium through Playwright, and a signed-in agent.
+
+The server comes from the shared `papote_server` fixture (tests/conftest.py): a real uvicorn
+process on a free loopback port with a temporary database, serving the demo shop at /demo.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from .agent import Agent
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("PAPOTE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def widget_build() -> str:
+    """Builds loader.js and panel.js once per run; the build itself fails above the size budgets."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to build the widget (npm ci, then npm run build)")
+    if not (ROOT / "node_modules" / "esbuild").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300)
+    done = subprocess.run(
+        [node, "widget/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"widget build failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest_asyncio.fixture
+async def browser(widget_build: str) -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    yield ctx
+    await ctx.close()
+
+
+@pytest_asyncio.fixture
+async def page(context: BrowserContext) -> Page:
+    return await open_page(context)
+
+
+async def open_page(context: BrowserContext) -> Page:
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    # Widget errors show up in the test output instead of vanishing.
+    page.on("pageerror", lambda error: print(f"page error: {error}"))
+    return page
+
+
+@pytest_asyncio.fixture
+async def agent(papote_server: Any) -> AsyncIterator[Agent]:
+    signed_in = await Agent.sign_in(
+        papote_server.base_url, papote_server.agent_email, papote_server.agent_password
+    )
+    await signed_in.connect()
+    yield signed_in
+    await signed_in.aclose()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import PapoteServer
+
+
+@pytest.fixture
+def papote_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    """A real server subprocess on a free port with its own SQLite file, an owner agent and a site."""
+    server = PapoteServer(tmp_path)
+    server.init()
+    server.start()
+    yield server
+    server.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n----- server log -----\n" + server.logs()[-20000:])
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if report.when == "call":  # type: ignore[attr-defined]
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

@@ -1,0 +1,164 @@
+"""Slow consumer: one visitor stops reading while its conversation floods; nobody else notices.
+
+The slow visitor's socket has a tiny receive buffer and is never read, so the server's frames for
+it pile up. Protocol §7.6: the server cuts it off (4009) instead of buffering without bound or
+stalling the writer. Meanwhile normal visitors keep chatting to an agent: their p99 latency must
+stay under 250 ms (reliability-anchors F6) and the server's RSS must stay bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+
+import msgpack
+import pytest
+from websockets.asyncio.client import connect
+
+from .client import Closed, Session, Visitor, login, open_agent, ws_url
+from .conftest import OWNER_EMAIL, PASSWORD, SITE_ORIGIN, ServerProcess
+
+P99_MAX_MS = 250.0
+RSS_GROWTH_MAX_MIB = 50.0
+# The flood: protocol-maximum bodies as fast as the agent's socket takes them, bounded in count.
+FLOOD_BODY = "z" * 4000
+FLOOD_MESSAGES = 3000
+# Small on purpose: the kernel would otherwise buffer megabytes for the slow reader on loopback.
+SLOW_RCVBUF = 4096
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def slow_visitor(server: ServerProcess) -> tuple[Session, str]:
+    """A visitor that starts a conversation, then never reads again."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    session = Session()
+    session.ws = await connect(
+        ws_url(server.base_url, "/ws/visitor"),
+        sock=sock,
+        origin=SITE_ORIGIN,  # type: ignore[arg-type]
+        compression=None,
+        ping_interval=None,
+        max_queue=1,  # the library stops reading from the socket once one message waits
+    )
+    await session.ws.send(msgpack.packb({"t": "hello", "v": 1, "site": server.site_key}))
+    while msgpack.unpackb(await session.ws.recv())["t"] != "welcome":
+        pass
+    await session.ws.send(
+        msgpack.packb(
+            {"t": "send", "ref": 1, "conversation": None, "client_msg_id": "slow-0000001",
+             "body": "I will stop reading now"}
+        )
+    )  # fmt: skip
+    while True:
+        frame = msgpack.unpackb(await session.ws.recv())
+        if frame["t"] == "ack":
+            return session, frame["conversation"]
+
+
+async def run_slow_consumer(server: ServerProcess, normal: int, seconds: float) -> dict[str, object]:
+    await asyncio.to_thread(server.start)
+    assert server.proc is not None
+    cookie = await login(server.base_url, OWNER_EMAIL, PASSWORD)
+    agent, _ = await open_agent(server.base_url, cookie)
+    slow, slow_conversation = await slow_visitor(server)
+    visitors = [Visitor(server.base_url, server.site_key, SITE_ORIGIN) for _ in range(normal)]
+    for i, visitor in enumerate(visitors):
+        await visitor.connect()
+        await visitor.send(f"normal-{i:05d}-0", "hello")
+    rss_before = rss_mib(server.proc.pid)
+
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def agent_reader() -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                frame = await asyncio.wait_for(agent.frames.get(), 0.5)
+                if frame["t"] == "message" and frame.get("client_msg_id") in sent_at:
+                    latencies.append(time.perf_counter() - sent_at[frame["client_msg_id"]])
+
+    async def chatter(i: int, visitor: Visitor) -> None:
+        n = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            n += 1
+            cmid = f"normal-{i:05d}-{n}"
+            sent_at[cmid] = time.perf_counter()
+            await visitor.send(cmid, "how are you?")
+            await asyncio.sleep(0.2)  # 5 msgs/s per visitor: a busy chat
+
+    async def flood() -> int:
+        for n in range(FLOOD_MESSAGES):
+            try:
+                await agent.send_raw(
+                    msgpack.packb(
+                        {"t": "send", "conversation": slow_conversation,
+                         "client_msg_id": f"flood-{n:07d}", "body": FLOOD_BODY}
+                    )
+                )  # fmt: skip
+            except Closed:
+                return n
+            if n % 50 == 0:
+                await asyncio.sleep(0.01)  # keep the flood bounded in rate as well as count
+        return FLOOD_MESSAGES
+
+    reader = asyncio.create_task(agent_reader())
+    flooded, *_ = await asyncio.gather(flood(), *(chatter(i, v) for i, v in enumerate(visitors)))
+    await asyncio.sleep(0.5)
+    done.set()
+    await reader
+    rss_after = rss_mib(server.proc.pid)
+
+    # Now read the slow socket: the server must have ended it (4009), not kept it queued.
+    slow_code: int | None = None
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(10):
+            async for _ in slow.ws:  # type: ignore[union-attr]
+                pass
+    assert slow.ws is not None
+    if slow.ws.close_rcvd is not None:
+        slow_code = slow.ws.close_rcvd.code
+    ordered = sorted(latencies)
+    for visitor in visitors:
+        await visitor.session.close()
+    await agent.close()
+    return {
+        "p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000 if ordered else float("inf"),
+        "deliveries": len(ordered),
+        "flooded": flooded,
+        "slow_close_code": slow_code,
+        "slow_state": str(slow.ws.state),
+        "rss_growth_mib": rss_after - rss_before,
+    }
+
+
+def check(result: dict[str, object]) -> None:
+    print(result)
+    assert result["deliveries"], result
+    assert float(result["p99_ms"]) < P99_MAX_MS, result  # type: ignore[arg-type]
+    assert result["slow_close_code"] == 4009, result
+    assert float(result["rss_growth_mib"]) < RSS_GROWTH_MAX_MIB, result  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_slow_consumer_is_cut_off(server_process: ServerProcess) -> None:
+    check(await run_slow_consumer(server_process, normal=50, seconds=4))
+
+
+@pytest.mark.soak
+@pytest.mark.asyncio
+async def test_slow_consumer_full_size(server_process: ServerProcess) -> None:
+    check(await run_slow_consumer(server_process, normal=200, seconds=10))

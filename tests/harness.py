@@ -1,0 +1,232 @@
+"""Test harness: a real Papote server in a subprocess on a free port, and protocol clients.
+
+`PapoteServer` runs `python -m papote serve` against a temporary SQLite file, so tests exercise the very
+code path production uses (uvicorn, websockets-sansio, the real store). Its log is kept and printed
+when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PapoteServer:
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    env_extra: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    site_key: str = ""
+    site_secret: str = ""
+    agent_email: str = "owner@papote.test"
+    agent_password: str = "correct-horse-battery"
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.workdir / "papote.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "server.log"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPOTE_")}
+        env.update(
+            PAPOTE_DATABASE=str(self.db_path),
+            PAPOTE_HOST="127.0.0.1",
+            PAPOTE_PORT=str(self.port),
+            PAPOTE_LOG_LEVEL="info",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.env_extra)
+        return env
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "papote", *args], env=self.env(), capture_output=True, text=True,
+            timeout=60,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"papote {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    def init(self) -> None:
+        out = self.cli("init", "--email", self.agent_email, "--password", self.agent_password,
+                       "--site-name", "Test shop", "--origin", self.base_url)
+        for line in out.splitlines():
+            if line.startswith("Site:"):
+                self.site_key = line.split("key ")[1].rstrip(")")
+            if line.startswith("Identity-verification secret:"):
+                self.site_secret = line.split(": ")[1].strip()
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "papote", "serve"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        self.starts += 1
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited at start:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not come up:\n{self.logs()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- HTTP helpers ----------------------------------------------------------------------------------
+    def http(self, method: str, path: str, body: Any = None, cookie: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if body is not None:
+            req.add_header("content-type", "application/json")
+        if cookie:
+            req.add_header("cookie", cookie)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw = r.read()
+                status, hdrs = r.status, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            raw, status, hdrs = e.read(), e.code, dict(e.headers)
+        ctype = hdrs.get("content-type", hdrs.get("Content-Type", ""))
+        payload = json.loads(raw) if raw and "json" in ctype else raw.decode(errors="replace")
+        return status, payload, hdrs
+
+    def login(self, email: str | None = None, password: str | None = None) -> str:
+        status, body, headers = self.http("POST", "/api/login", {
+            "email": email or self.agent_email, "password": password or self.agent_password})
+        if status != 200:
+            raise RuntimeError(f"login failed: {status} {body}")
+        cookie = headers.get("set-cookie") or headers.get("Set-Cookie") or ""
+        return cookie.split(";")[0]
+
+
+def new_msg_id() -> str:
+    return "m-" + uuid.uuid4().hex
+
+
+class Client:
+    """A protocol client: msgpack frames over a real WebSocket, with a buffer of received frames."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self.welcome: dict[str, Any] = {}
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(msgpack.packb(frame, use_bin_type=True))
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        data = await asyncio.wait_for(self.ws.recv(), timeout)
+        assert isinstance(data, bytes), "the server sends binary frames only"
+        frame = msgpack.unpackb(data, raw=False)
+        self.frames.append(frame)
+        return frame  # type: ignore[no-any-return]
+
+    async def expect(self, t: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """Receive until a frame of type `t` (whose fields match) arrives; others are kept in `frames`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {t} frame matching {match}; got {[f['t'] for f in self.frames[-10:]]}")
+            frame = await self.recv(left)
+            if frame["t"] == t and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Everything that arrives within `seconds`."""
+        got = []
+        try:
+            while True:
+                got.append(await self.recv(seconds))
+        except (TimeoutError, asyncio.TimeoutError):
+            return got
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def visitor(server: PapoteServer, token: str | None = None, origin: str | None = None,
+                  site: str | None = None, **hello: Any) -> Client:
+    ws = await connect(server.ws_url + "/ws/visitor", origin=origin or server.base_url,  # type: ignore[arg-type]
+                       max_size=2**20)
+    client = Client(ws)
+    frame = {"t": "hello", "v": 1, "site": site or server.site_key, **hello}
+    if token:
+        frame["token"] = token
+    await client.send(frame)
+    client.welcome = await client.expect("welcome")
+    return client
+
+
+async def agent(server: PapoteServer, cookie: str | None = None) -> Client:
+    cookie = cookie or server.login()
+    ws = await connect(server.ws_url + "/ws/agent", origin=server.base_url,  # type: ignore[arg-type]
+                       additional_headers={"cookie": cookie}, max_size=2**22)
+    client = Client(ws)
+    await client.send({"t": "hello", "v": 1})
+    client.welcome = await client.expect("welcome")
+    return client

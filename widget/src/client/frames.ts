@@ -1,0 +1,233 @@
+// The vocabulary of docs/protocol.md as TypeScript types. Field names are the wire names, so a
+// frame decoded from MessagePack can be used as is. Only what a client reads is typed precisely;
+// the agent console extends these with its own frames (presence, visitor…).
+
+export const PROTOCOL_VERSION = 1;
+
+export type AuthorKind = "visitor" | "agent" | "system";
+
+export interface Author {
+  kind: AuthorKind;
+  id: string;
+  name: string;
+  avatar?: string | null;
+}
+
+export type MessageKind = "text" | "note" | "event";
+
+export interface Message {
+  conversation: string;
+  seq: number;
+  ts: number;
+  kind: MessageKind;
+  author: Author;
+  body: string;
+  client_msg_id?: string | null;
+  event?: string | null;
+  data?: Record<string, unknown> | null;
+}
+
+export interface QueueInfo {
+  position: number;
+  wait_secs: number | null;
+}
+
+export interface Conversation {
+  id: string;
+  site: string;
+  status: "open" | "closed";
+  assignee?: Author | null;
+  last_seq: number;
+  read_seq: number;
+  peer_read_seq: number;
+  unread: number;
+  queue?: QueueInfo | null;
+  labels?: string[];
+  created_at: number;
+  updated_at: number;
+  last_message?: Message | null;
+}
+
+/** A site owner's proactive rule (welcome.site.rules). */
+export interface ProactiveRule {
+  id: string;
+  trigger: "url" | "time_on_page" | "event";
+  url?: string;
+  seconds?: number;
+  event?: string;
+  condition?: { field: string; op: ">" | ">=" | "<" | "<=" | "=="; value: unknown };
+  message: string;
+}
+
+export interface SiteInfo {
+  name: string;
+  color?: string | null;
+  position?: "right" | "left" | null;
+  greeting?: string | null;
+  /** Free text set by the owner ("a few minutes"), or seconds when computed. */
+  reply_time?: string | number | null;
+  locale?: string | null;
+  hours?: unknown;
+  open_now?: boolean;
+  /** When the site opens next (ms since epoch), nil when open or unknown. */
+  next_open?: number | null;
+  agents_online?: number;
+  launcher_icon?: string | null;
+  rules?: ProactiveRule[];
+  /** The owner's extra CSS for the widget (applied inside its shadow root). */
+  custom_css?: string | null;
+  /** The owner lets the widget store its token before the visitor interacts. */
+  storage?: "consent" | "always" | null;
+}
+
+export interface VisitorInfo {
+  id: string;
+  name: string;
+  email: string;
+  verified: boolean;
+}
+
+export interface PageInfo {
+  url: string;
+  title: string;
+  referrer?: string;
+}
+
+export type Ref = number | string;
+
+// ---- server → client ----
+
+export interface WelcomeFrame {
+  t: "welcome";
+  v: number;
+  epoch: string;
+  token?: string;
+  visitor?: VisitorInfo;
+  site?: SiteInfo;
+  conversations: Conversation[];
+  heartbeat: number;
+  max_body?: number;
+  [extra: string]: unknown;
+}
+export interface HistoryFrame {
+  t: "history";
+  conversation: string;
+  recovered: boolean;
+  messages: Message[];
+  more: boolean;
+  last_seq: number;
+}
+export interface AckFrame {
+  t: "ack";
+  ref?: Ref;
+  client_msg_id: string;
+  conversation: string;
+  seq: number;
+  ts: number;
+}
+export interface MessageFrame extends Message {
+  t: "message";
+}
+export interface ConversationFrame {
+  t: "conversation";
+  conversation: Conversation;
+}
+export interface TypingFrame {
+  t: "typing";
+  conversation: string;
+  author: Author;
+  on: boolean;
+}
+export interface ReadFrame {
+  t: "read";
+  conversation: string;
+  reader: Author;
+  seq: number;
+}
+export interface QueueFrame {
+  t: "queue";
+  conversation: string;
+  position: number;
+  wait_secs: number | null;
+}
+export interface AvailabilityFrame {
+  t: "availability";
+  agents_online: number;
+  open_now: boolean;
+}
+export interface IdentifiedFrame {
+  t: "identified";
+  visitor: VisitorInfo;
+  token: string;
+  conversations: Conversation[];
+}
+export interface LinkFrame {
+  t: "link";
+  code: string;
+  expires_at: number;
+}
+export interface OkFrame {
+  t: "ok";
+  ref?: Ref;
+}
+export interface PongFrame {
+  t: "pong";
+  n?: number;
+}
+export interface ErrorFrame {
+  t: "error";
+  code: string;
+  message: string;
+  ref?: Ref;
+  frame?: string;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | HistoryFrame
+  | AckFrame
+  | MessageFrame
+  | ConversationFrame
+  | TypingFrame
+  | ReadFrame
+  | QueueFrame
+  | AvailabilityFrame
+  | IdentifiedFrame
+  | LinkFrame
+  | OkFrame
+  | PongFrame
+  | ErrorFrame;
+
+// ---- client → server ----
+
+/** Any client frame: a map with `t`. The client module does not restrict the set, so the
+ * agent console can send its own frames (claim, assign…) through the same connection. */
+export interface ClientFrame {
+  t: string;
+  ref?: Ref;
+  [field: string]: unknown;
+}
+
+export interface SendFrame extends ClientFrame {
+  t: "send";
+  conversation: string | null;
+  client_msg_id: string;
+  body: string;
+}
+
+/** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4003, 4004, 4005, 4010]);
+
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  badHello: 4000,
+  unauthorized: 4001,
+  originNotAllowed: 4003,
+  siteNotFound: 4004,
+  versionUnsupported: 4005,
+  rateLimited: 4008,
+  slowConsumer: 4009,
+  sessionRevoked: 4010,
+  idle: 4011,
+} as const;

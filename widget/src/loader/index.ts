@@ -1,0 +1,220 @@
+// The loader: what every page view pays for, so it stays under 5 KB gzip. It turns the snippet's
+// queued stub into the real `Papote(...)` function, draws the bubble in a Shadow DOM, and fetches
+// the panel (connection + chat UI) only when it is needed: a click, an API call that needs the
+// server, or a returning visitor (who may have unread replies).
+
+import { SiteStorage, StorageKey, bestStore } from "../client/storage";
+import { launcherStrings } from "../i18n/launcher";
+import { browserLanguages, format, pickLocale, toLocale } from "../i18n/locale";
+import type { ApiEvent, LoaderHost, MountPanel, PanelApi, PapoteSettings } from "./host";
+import { launcherCss } from "./style";
+
+declare const PANEL_VERSION: string; // set by widget/build.mjs: a hash of panel.js, for caching
+
+interface Stub {
+  (...args: unknown[]): void;
+  q?: ArrayLike<unknown>[];
+  k?: string;
+  u?: string;
+  loaded?: boolean;
+  _attach?: (mount: MountPanel) => void;
+}
+
+type Listener = (payload: unknown) => void;
+
+const CHAT_ICON =
+  '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
+const CLOSE_ICON =
+  '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
+
+// Commands that need the server: calling one loads the panel (without opening it).
+const NEEDS_PANEL = ["open", "toggle", "identify", "set", "track"];
+
+function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): void {
+  const stub = w.Papote;
+  if (!stub || stub.loaded || !stub.k || !stub.u) return; // loaded twice, or no snippet
+  const d = document;
+  const settings: PapoteSettings = w.papoteSettings || {};
+  const storage = new SiteStorage(stub.k, bestStore(), settings.storage === "always");
+  const listeners: Partial<Record<ApiEvent, Listener[]>> = {};
+  let panel: PanelApi | null = null;
+  let panelRequested = false;
+  const waiting: unknown[][] = []; // commands for the panel while it loads
+  let open = false;
+  let unread = Number(storage.get(StorageKey.unread)) || 0;
+  let ready = false;
+
+  // A "continue on another device" link: take the code and clean the URL so a reload or a
+  // shared screenshot does not carry it further.
+  let linkCode: string | null = null;
+  const match = /(?:^#|&)papote=([A-Za-z0-9_-]{4,64})/.exec(location.hash);
+  if (match) {
+    linkCode = match[1];
+    const hash = location.hash.replace(match[0], "").replace(/^#&/, "#");
+    history.replaceState(history.state, "", location.pathname + location.search + (hash === "#" ? "" : hash));
+  }
+
+  const element = d.createElement("papote-widget");
+  const shadow = element.attachShadow({ mode: "open" });
+  const style = d.createElement("style");
+  style.textContent = launcherCss;
+  const frame = d.createElement("div");
+  frame.className = "root";
+  const launcher = d.createElement("button");
+  launcher.className = "launcher";
+  launcher.type = "button";
+  const badge = d.createElement("span");
+  badge.className = "badge";
+  badge.setAttribute("aria-hidden", "true");
+  frame.append(launcher);
+  shadow.append(style, frame);
+
+  const host: LoaderHost = {
+    siteKey: stub.k,
+    baseUrl: stub.u.replace(/\/+$/, ""),
+    settings,
+    storage,
+    shadow,
+    frame,
+    launcher,
+    locale: pickLocale(storage.get(StorageKey.locale), settings.locale, ...browserLanguages()),
+    linkCode,
+    emit(event, payload) {
+      for (const fn of listeners[event] || []) {
+        try {
+          fn(payload);
+        } catch (err) {
+          console.error("papote:", err);
+        }
+      }
+    },
+    setUnread(count) {
+      if (count === unread) return;
+      unread = count;
+      storage.set(StorageKey.unread, String(count));
+      drawLauncher();
+      host.emit("unread", count);
+    },
+    setOpen(isOpen) {
+      if (isOpen === open) return;
+      open = isOpen;
+      if (open) storage.set(StorageKey.open, "1");
+      else storage.remove(StorageKey.open);
+      drawLauncher();
+      host.emit(open ? "open" : "close");
+    },
+    setLook(color, position) {
+      if (color && /^#[0-9a-f]{3,8}$/i.test(color)) frame.style.setProperty("--papote-color", color);
+      const side = settings.position || position;
+      frame.classList.toggle("left", side === "left");
+    },
+    setLocale(locale, remember) {
+      host.locale = locale;
+      if (remember) storage.set(StorageKey.locale, locale);
+      drawLauncher();
+      panel?.setLocale(locale);
+    },
+    consent() {
+      storage.enable();
+    },
+  };
+
+  function drawLauncher(): void {
+    const strings = launcherStrings[host.locale];
+    launcher.innerHTML = open ? CLOSE_ICON : CHAT_ICON; // our own constant markup, never user data
+    let label = open ? strings.closeChat : strings.openChat;
+    if (unread > 0 && !open) {
+      badge.textContent = unread > 99 ? "99+" : String(unread);
+      launcher.append(badge);
+      label += ", " + format(strings.unread, { n: unread });
+    }
+    launcher.setAttribute("aria-label", label);
+    launcher.setAttribute("aria-expanded", String(open));
+  }
+
+  function loadPanel(): void {
+    if (panelRequested) return;
+    panelRequested = true;
+    const script = d.createElement("script");
+    script.async = true;
+    script.src = `${host.baseUrl}/widget/panel.js?v=${PANEL_VERSION}`;
+    script.onerror = () => {
+      panelRequested = false; // a later click tries again
+    };
+    d.head.appendChild(script);
+  }
+
+  function command(args: ArrayLike<unknown>): void {
+    const [name, ...rest] = Array.prototype.slice.call(args) as [unknown, ...unknown[]];
+    if (typeof name !== "string") return;
+    switch (name) {
+      case "on":
+      case "off": {
+        const [event, fn] = rest as [ApiEvent, Listener];
+        if (typeof fn !== "function") return;
+        const list = (listeners[event] = listeners[event] || []);
+        if (name === "on") {
+          list.push(fn);
+          if (event === "ready" && ready) fn(undefined);
+        } else listeners[event] = list.filter((l) => l !== fn);
+        return;
+      }
+      case "show":
+      case "hide":
+        element.style.display = name === "hide" ? "none" : "";
+        return;
+      case "setLocale": {
+        const locale = toLocale(rest[0] as string);
+        if (locale) host.setLocale(locale, true);
+        return;
+      }
+      case "reset":
+        for (const key of Object.values(StorageKey)) storage.remove(key);
+        unread = 0;
+        drawLauncher();
+        break; // the panel, if loaded, also forgets its connection
+      case "close":
+        if (!panel) return;
+        break;
+      default:
+        if (NEEDS_PANEL.indexOf(name) < 0) return;
+        if (name === "open" || name === "toggle") host.consent();
+        loadPanel();
+    }
+    if (panel) panel.command(name, rest);
+    else if (panelRequested) waiting.push([name, ...rest]);
+  }
+
+  const api: Stub = function (...args: unknown[]) {
+    command(args);
+  };
+  api.k = stub.k;
+  api.u = stub.u;
+  api.loaded = true;
+  api._attach = (mount) => {
+    if (panel) return;
+    panel = mount(host);
+    for (const args of waiting.splice(0)) panel.command(args[0] as string, args.slice(1));
+  };
+
+  launcher.addEventListener("click", () => command([open ? "close" : "open"]));
+  drawLauncher();
+  (d.body || d.documentElement).appendChild(element);
+
+  for (const args of stub.q || []) command(args);
+  w.Papote = api;
+
+  // A returning visitor may have unread replies, an open panel to restore or messages still in
+  // the outbox: connect at once. A site that opted into storage also wants page context and its
+  // proactive rules for everyone, so connect when the page is idle.
+  if (linkCode || storage.get(StorageKey.open)) {
+    host.consent();
+    command(["open"]);
+  } else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) loadPanel();
+  else if (settings.storage === "always") setTimeout(loadPanel, 1500);
+
+  ready = true;
+  host.emit("ready");
+}
+
+boot(window as Window & { Papote?: Stub; papoteSettings?: PapoteSettings });

@@ -1,0 +1,103 @@
+// The panel bundle: loaded by the loader on demand, it opens the visitor's connection and draws
+// the chat. It registers itself with the loader through `Papote._attach`.
+
+import type { Message } from "../client/frames";
+import { format } from "../i18n/locale";
+import { panelStrings } from "../i18n/panel";
+import type { LoaderHost, MountPanel, PanelApi } from "../loader/host";
+import { beep, notify, showTitleCount } from "./attention";
+import { VisitorSession } from "./session";
+import { panelCss } from "./style";
+import { PanelView } from "./view";
+
+const mount: MountPanel = (host: LoaderHost): PanelApi => {
+  const style = document.createElement("style");
+  style.textContent = panelCss;
+  host.shadow.append(style);
+
+  const session = new VisitorSession(host);
+  const view = new PanelView(host, session);
+
+  session.onChanged(() => {
+    view.draw();
+    // The title count is only for replies the visitor has not seen: drawn from the same number.
+    showTitleCount(session.unread());
+  });
+  document.addEventListener("visibilitychange", () => showTitleCount(session.unread()));
+
+  session.onProactive = () => view.open(false);
+
+  // The owner's theme, scoped to our shadow root like the rest of our CSS.
+  const customCss = document.createElement("style");
+  host.shadow.append(customCss);
+  session.onSite = (site) => {
+    customCss.textContent = site.custom_css || "";
+  };
+
+  session.conn.on("message", ({ message, live }) => {
+    if (!live || message.kind !== "text" || message.author.kind === "visitor") return;
+    replyArrived(message);
+  });
+
+  session.conn.on("rejected", ({ item }) => {
+    session.rejected.push(item);
+    view.draw();
+  });
+
+  function replyArrived(message: Message): void {
+    const t = panelStrings[host.locale];
+    const name = message.author.name || t.agent;
+    host.emit("message", {
+      conversation: message.conversation,
+      seq: message.seq,
+      body: message.body,
+      author: { kind: message.author.kind, name: message.author.name },
+    });
+    if (view.isOpen) view.announce(format(t.newMessage, { name, body: message.body }));
+    const unseen = !view.visible;
+    if (unseen && host.settings.sound !== false) beep();
+    if (document.visibilityState === "hidden") {
+      notify(format(t.notification, { site: session.site?.name || "" }), message.body, () => view.open());
+    }
+  }
+
+  session.start();
+
+  return {
+    command(name, args) {
+      switch (name) {
+        case "open":
+          view.open();
+          break;
+        case "close":
+          view.close();
+          break;
+        case "toggle":
+          view.toggle();
+          break;
+        case "identify":
+          if (isRecord(args[0])) session.identify(args[0]);
+          break;
+        case "set":
+          if (isRecord(args[0])) session.set(args[0]);
+          break;
+        case "track":
+          if (typeof args[0] === "string") session.track(args[0], isRecord(args[1]) ? args[1] : undefined);
+          break;
+        case "reset":
+          session.reset();
+          break;
+      }
+    },
+    setLocale() {
+      view.applyStrings();
+    },
+  };
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const papote = (window as unknown as { Papote?: { _attach?: (m: MountPanel) => void } }).Papote;
+if (papote && typeof papote._attach === "function") papote._attach(mount);

@@ -1,0 +1,414 @@
+// The visitor's side of the protocol on top of the shared Connection: the token, the hello, the
+// site's settings, page context, identity, proactive rules, queue and availability. It draws
+// nothing; the view reads its state and listens to `changed`.
+
+import { Connection, ConnectionState, socketUrl } from "../client/connection";
+import type {
+  Author,
+  ClientFrame,
+  Conversation,
+  Message,
+  ProactiveRule,
+  QueueInfo,
+  ServerFrame,
+  SiteInfo,
+  VisitorInfo,
+} from "../client/frames";
+import { Outbox, type OutboxItem, type OutboxStore } from "../client/outbox";
+import { StorageKey } from "../client/storage";
+import type { LoaderHost } from "../loader/host";
+import { toLocale } from "../i18n/locale";
+import { RuleRunner } from "./rules";
+
+// An agent's typing indicator that never got its "off" (the agent closed the tab) fades after this.
+const TYPING_EXPIRY_MS = 30_000;
+// SPAs set the new title a moment after pushState; wait for it before reporting the page.
+const PAGE_SETTLE_MS = 300;
+
+export interface ProactiveNote {
+  rule: ProactiveRule;
+  ts: number;
+}
+
+export interface LinkInfo {
+  code: string;
+  expires_at: number;
+}
+
+/** One line of the conversation as the view shows it: a stored message, or one of ours still in
+ * the outbox. */
+export type Line =
+  | { kind: "message"; message: Message; mine: boolean }
+  | { kind: "pending"; item: OutboxItem; state: "pending" | "sending" };
+
+type Changed = () => void;
+
+export class VisitorSession {
+  readonly conn: Connection;
+  site: SiteInfo | null = null;
+  visitor: VisitorInfo | null = null;
+  agentsOnline = 0;
+  openNow = true;
+  maxBody = 4000;
+  readonly queue = new Map<string, QueueInfo>();
+  readonly typing = new Map<string, { author: Author; until: number }>();
+  readonly proactive: ProactiveNote[] = [];
+  link: LinkInfo | null = null;
+  rejected: OutboxItem[] = [];
+  readonly rules: RuleRunner;
+  private linkCode: string | null;
+  private lastPage = "";
+  private changedListeners: Changed[] = [];
+  private retriedWithoutToken = false;
+
+  constructor(private readonly host: LoaderHost) {
+    this.linkCode = host.linkCode;
+    const storage = host.storage;
+    const outboxStore: OutboxStore = {
+      load: () => storage.getJSON<OutboxItem[]>(StorageKey.outbox, []),
+      save: (items) => (items.length ? storage.setJSON(StorageKey.outbox, items) : storage.remove(StorageKey.outbox)),
+    };
+    const fired = new Set<string>(storage.getJSON<string[]>(StorageKey.firedRules, []));
+    this.rules = new RuleRunner({
+      fired: {
+        has: (id) => fired.has(id),
+        add: (id) => {
+          fired.add(id);
+          storage.setJSON(StorageKey.firedRules, [...fired]);
+        },
+      },
+      onFire: (rule) => {
+        this.proactive.push({ rule, ts: Date.now() });
+        this.emitChanged();
+        this.onProactive?.(rule);
+      },
+      // performance.now() counts from the navigation start: the time on this page.
+      secondsOnPage: () => performance.now() / 1000,
+    });
+    this.conn = new Connection({
+      url: socketUrl(host.baseUrl, "/ws/visitor"),
+      hello: () => this.hello(),
+      self: () => ({ kind: "visitor", id: this.visitor?.id ?? "", name: this.visitor?.name ?? "" }),
+      outbox: new Outbox(outboxStore),
+    });
+    this.conn.on("frame", (frame) => this.onFrame(frame));
+    this.conn.on("change", () => this.emitChanged());
+    this.conn.on("state", () => this.emitChanged());
+    this.conn.on("closed", ({ code }) => {
+      // The server refused our token (expired, revoked): start over as a new visitor, once.
+      if (code === 4001 && !this.retriedWithoutToken) {
+        this.retriedWithoutToken = true;
+        storage.remove(StorageKey.token);
+        this.conn.start();
+      }
+    });
+    this.watchPages();
+  }
+
+  onProactive: ((rule: ProactiveRule) => void) | null = null;
+  onSite: ((site: SiteInfo) => void) | null = null;
+
+  onChanged(fn: Changed): void {
+    this.changedListeners.push(fn);
+  }
+
+  private emitChanged(): void {
+    for (const fn of this.changedListeners) fn();
+  }
+
+  start(): void {
+    this.conn.start();
+  }
+
+  private hello(): ClientFrame {
+    const frame: ClientFrame = {
+      t: "hello",
+      v: 1,
+      site: this.host.siteKey,
+      locale: this.host.locale,
+      page: this.page(),
+      device: {
+        tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        lang: navigator.language,
+        screen: `${screen.width}x${screen.height}`,
+      },
+    };
+    const token = this.host.storage.get(StorageKey.token);
+    if (token) frame.token = token;
+    if (this.linkCode) frame.link_code = this.linkCode;
+    return frame;
+  }
+
+  private page(): { url: string; title: string; referrer?: string } {
+    // Cut to the protocol's limits (url 2048, title 300): a frame over them would be refused whole.
+    const page: { url: string; title: string; referrer?: string } = {
+      url: location.href.slice(0, 2048),
+      title: document.title.slice(0, 300),
+    };
+    if (document.referrer) page.referrer = document.referrer.slice(0, 2048);
+    return page;
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    switch (frame.t) {
+      case "welcome":
+        this.linkCode = null; // used once
+        if (frame.token) this.host.storage.set(StorageKey.token, frame.token);
+        if (frame.visitor) this.visitor = frame.visitor;
+        if (frame.max_body) this.maxBody = frame.max_body;
+        if (frame.site) {
+          this.site = frame.site;
+          this.agentsOnline = frame.site.agents_online ?? 0;
+          this.openNow = frame.site.open_now ?? true;
+          this.host.setLook(frame.site.color, frame.site.position);
+          // The owner's language for the site applies unless the visitor or the page chose one.
+          const siteLocale = toLocale(frame.site.locale);
+          const chosen = this.host.storage.get(StorageKey.locale) || this.host.settings.locale;
+          if (siteLocale && !chosen && siteLocale !== this.host.locale) this.host.setLocale(siteLocale, false);
+          this.onSite?.(frame.site);
+          if (frame.site.storage === "always") this.host.consent();
+          this.rules.setRules(frame.site.rules, location.href);
+          this.replayEarlyEvents();
+        }
+        for (const c of frame.conversations ?? []) if (c.queue) this.queue.set(c.id, c.queue);
+        this.lastPage = location.href;
+        break;
+      case "identified":
+        this.visitor = frame.visitor;
+        this.host.storage.set(StorageKey.token, frame.token);
+        break;
+      case "queue":
+        this.queue.set(frame.conversation, { position: frame.position, wait_secs: frame.wait_secs });
+        break;
+      case "conversation":
+        if (frame.conversation.queue) this.queue.set(frame.conversation.id, frame.conversation.queue);
+        else this.queue.delete(frame.conversation.id);
+        break;
+      case "availability":
+        this.agentsOnline = frame.agents_online;
+        this.openNow = frame.open_now;
+        break;
+      case "typing":
+        if (frame.author.kind === "visitor") break;
+        if (frame.on) this.typing.set(frame.conversation, { author: frame.author, until: Date.now() + TYPING_EXPIRY_MS });
+        else this.typing.delete(frame.conversation);
+        break;
+      case "message":
+        // A message from the typist ends their typing.
+        if (frame.author.kind !== "visitor") this.typing.delete(frame.conversation);
+        break;
+      case "link":
+        this.link = { code: frame.code, expires_at: frame.expires_at };
+        break;
+      default:
+        return;
+    }
+    this.emitChanged();
+  }
+
+  // ---- what the view reads ----
+
+  get connected(): boolean {
+    return this.conn.state === ConnectionState.Open;
+  }
+
+  /** The conversation the panel shows: the most recently active one (an open one first). */
+  current(): Conversation | null {
+    let best: Conversation | null = null;
+    for (const view of this.conn.timeline.conversations.values()) {
+      const c = view.summary;
+      if (!c) continue;
+      if (
+        !best ||
+        (c.status === "open" && best.status !== "open") ||
+        (c.status === best.status && (c.updated_at ?? 0) > (best.updated_at ?? 0))
+      ) {
+        best = c;
+      }
+    }
+    return best;
+  }
+
+  lines(): Line[] {
+    const current = this.current();
+    const out: Line[] = [];
+    const stored = new Set<string>();
+    if (current) {
+      for (const message of this.conn.timeline.view(current.id).messages) {
+        if (message.kind === "note") continue;
+        if (message.client_msg_id) stored.add(message.client_msg_id);
+        out.push({ kind: "message", message, mine: message.author.kind === "visitor" });
+      }
+    }
+    const state = this.connected ? "sending" : "pending";
+    for (const item of this.conn.outbox.items()) {
+      if (stored.has(item.client_msg_id)) continue;
+      if (item.conversation !== null && current && item.conversation !== current.id) continue;
+      out.push({ kind: "pending", item, state: this.connected ? this.conn.deliveryState(item.client_msg_id) : state });
+    }
+    return out;
+  }
+
+  /** Replies not yet read, over all the visitor's conversations. */
+  unread(): number {
+    let total = 0;
+    for (const view of this.conn.timeline.conversations.values()) {
+      const summary = view.summary;
+      if (!summary) continue;
+      if (!view.synced && !view.messages.length) {
+        total += summary.unread ?? 0;
+        continue;
+      }
+      const readSeq = summary.read_seq ?? 0;
+      for (const m of view.messages) {
+        if (m.seq > readSeq && m.kind === "text" && m.author.kind !== "visitor") total++;
+      }
+    }
+    return total;
+  }
+
+  typingIn(conversation: string | undefined): Author | null {
+    if (!conversation) return null;
+    const entry = this.typing.get(conversation);
+    if (!entry || entry.until < Date.now()) return null;
+    return entry.author;
+  }
+
+  // ---- what the visitor does ----
+
+  sendMessage(body: string): void {
+    this.host.consent();
+    const current = this.current();
+    this.conn.sendMessage(body, current ? current.id : null);
+    this.sendTyping(false);
+  }
+
+  private typingSentAt = 0;
+  private typingOn = false;
+
+  sendTyping(on: boolean): void {
+    const conversation = this.current()?.id;
+    if (!conversation || !this.connected) return;
+    const now = Date.now();
+    // "on" at most every 3 s: the agent's indicator stays up without a frame per keystroke.
+    if (on && this.typingOn && now - this.typingSentAt < 3000) return;
+    if (!on && !this.typingOn) return;
+    this.typingOn = on;
+    this.typingSentAt = now;
+    this.conn.send({ t: "typing", conversation, on }, false);
+  }
+
+  markRead(): void {
+    const current = this.current();
+    if (!current) return;
+    // Only replies count: telling the server we read our own message would be noise.
+    const messages = this.conn.timeline.view(current.id).messages;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      if (messages[i].author.kind === "visitor") continue;
+      if (messages[i].seq > (current.read_seq ?? 0)) this.conn.markRead(current.id, messages[i].seq);
+      return;
+    }
+  }
+
+  fetchEarlier(): void {
+    const current = this.current();
+    if (!current) return;
+    const first = this.conn.timeline.view(current.id).messages[0];
+    if (first) this.conn.send({ t: "fetch", conversation: current.id, before_seq: first.seq, limit: 50 }, false);
+  }
+
+  leaveEmail(email: string): void {
+    this.host.consent();
+    const frame: ClientFrame = { t: "contact", email };
+    const current = this.current();
+    if (current) frame.conversation = current.id;
+    this.conn.send(frame);
+    if (this.visitor) this.visitor = { ...this.visitor, email };
+    this.emitChanged();
+  }
+
+  rate(conversation: string, rating: number, comment: string): void {
+    const frame: ClientFrame = { t: "rate", conversation, rating };
+    if (comment) frame.comment = comment;
+    this.conn.send(frame);
+  }
+
+  requestLink(): void {
+    this.host.consent();
+    this.conn.send({ t: "link" }, false);
+  }
+
+  identify(payload: Record<string, unknown>): void {
+    this.conn.send({ t: "identify", ...pick(payload, ["user_id", "hash", "jwt", "name", "email"]) });
+  }
+
+  set(payload: Record<string, unknown>): void {
+    const { name, email, ...attributes } = payload;
+    const frame: ClientFrame = { t: "set", attributes };
+    if (typeof name === "string") frame.name = name;
+    if (typeof email === "string") frame.email = email;
+    this.conn.send(frame);
+  }
+
+  track(event: string, data: Record<string, unknown> | undefined): void {
+    const frame: ClientFrame = { t: "track", event };
+    if (data && typeof data === "object") frame.data = data;
+    this.conn.send(frame);
+    // Before the welcome the rules are not known yet: the runner has none and ignores the event,
+    // so keep it for then.
+    if (this.site) this.rules.onEvent(event, data);
+    else this.earlyEvents.push([event, data]);
+  }
+
+  private earlyEvents: [string, Record<string, unknown> | undefined][] = [];
+
+  /** After the first welcome: replay host events that came before the rules were known. */
+  replayEarlyEvents(): void {
+    for (const [event, data] of this.earlyEvents.splice(0)) this.rules.onEvent(event, data);
+  }
+
+  /** Logout on a shared computer: forget everything and become a new anonymous visitor. */
+  reset(): void {
+    this.conn.stop();
+    this.conn.timeline.clear();
+    this.conn.outbox.clear();
+    this.host.storage.remove(StorageKey.token);
+    this.visitor = null;
+    this.queue.clear();
+    this.typing.clear();
+    this.proactive.length = 0;
+    this.link = null;
+    this.conn.epoch = "";
+    this.emitChanged();
+    this.conn.start();
+  }
+
+  // ---- page context ----
+
+  private watchPages(): void {
+    const report = () => setTimeout(() => this.reportPage(), PAGE_SETTLE_MS);
+    for (const method of ["pushState", "replaceState"] as const) {
+      const original = history[method];
+      history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
+        const result = original.apply(this, args);
+        report();
+        return result;
+      };
+    }
+    window.addEventListener("popstate", report);
+    window.addEventListener("hashchange", report);
+  }
+
+  private reportPage(): void {
+    if (location.href === this.lastPage) return;
+    this.lastPage = location.href;
+    this.conn.send({ t: "page", ...this.page() }, false);
+    this.rules.onUrl(location.href);
+  }
+}
+
+function pick(source: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) if (source[key] !== undefined && source[key] !== null) out[key] = source[key];
+  return out;
+}

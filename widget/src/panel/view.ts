@@ -1,0 +1,456 @@
+// The chat panel's DOM. The skeleton is built once; `draw()` redraws the parts that depend on the
+// session (batched to one redraw per frame). The message list is rebuilt whole: a visitor's
+// conversation is short, and a rebuild cannot drift out of sync with the timeline.
+
+import type { Conversation, Message } from "../client/frames";
+import { type PanelStrings, panelStrings } from "../i18n/panel";
+import { format } from "../i18n/locale";
+import type { LoaderHost } from "../loader/host";
+import { h, linkify, safeImageUrl } from "./dom";
+import type { Line, VisitorSession } from "./session";
+
+const SEND_ICON =
+  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M3 20.5v-7l9-1.5-9-1.5v-7L22 12z"/></svg>';
+const CLOSE_ICON =
+  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
+// Within this many px of the bottom, the visitor is "following" the conversation: keep them there.
+const STICK_TO_BOTTOM_PX = 48;
+
+export class PanelView {
+  isOpen = false;
+  private readonly panel: HTMLElement;
+  private readonly title = h("div", { class: "title" });
+  private readonly status = h("div", { class: "status" });
+  private readonly closeButton = h("button", { class: "icon", type: "button" });
+  private readonly banner = h("div", { class: "banner", role: "status" });
+  private readonly notice = h("div", { class: "notice" });
+  private readonly log = h("div", { class: "log" });
+  private readonly extras = h("div");
+  private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
+  private readonly sendButton = h("button", { class: "btn", type: "submit" });
+  private readonly linkButton = h("button", { class: "linkbtn", type: "button" });
+  private readonly live = h("div", { class: "sr", "aria-live": "polite", "aria-atomic": "true" });
+  private drawQueued = false;
+  private readonly rated = new Set<string>();
+  private rating = 0;
+  private emailSaved = "";
+
+  constructor(
+    private readonly host: LoaderHost,
+    private readonly session: VisitorSession,
+  ) {
+    this.closeButton.innerHTML = CLOSE_ICON; // constant markup
+    this.closeButton.addEventListener("click", () => this.close(true));
+    const form = h(
+      "form",
+      { class: "composer", onsubmit: (e) => this.submit(e) },
+      this.textarea,
+      this.sendButton,
+    );
+    this.textarea.addEventListener("keydown", (e) => {
+      // Enter sends, Shift+Enter breaks the line; not while an IME is composing (Japanese, Chinese…).
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) this.submit(e);
+    });
+    this.textarea.addEventListener("input", () => {
+      this.host.consent();
+      this.autosize();
+      this.session.sendTyping(this.textarea.value.trim().length > 0);
+    });
+    this.linkButton.addEventListener("click", () => this.session.requestLink());
+    this.panel = h(
+      "section",
+      { class: "panel", role: "dialog", hidden: true },
+      h("header", { class: "head" }, h("div", { class: "who" }, this.title, this.status), this.closeButton),
+      this.banner,
+      this.notice,
+      this.log,
+      this.extras,
+      form,
+      h("div", { class: "foot" }, this.linkButton),
+      this.live,
+    );
+    this.panel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        this.close(true);
+      }
+    });
+    host.frame.append(this.panel);
+    this.applyStrings();
+    this.watchViewport();
+    document.addEventListener("visibilitychange", () => this.draw());
+  }
+
+  private get t(): PanelStrings {
+    return panelStrings[this.host.locale];
+  }
+
+  applyStrings(): void {
+    const t = this.t;
+    this.textarea.setAttribute("aria-label", t.message);
+    this.textarea.placeholder = t.placeholder;
+    this.sendButton.setAttribute("aria-label", t.send);
+    this.sendButton.title = t.send;
+    this.sendButton.innerHTML = SEND_ICON;
+    this.closeButton.setAttribute("aria-label", t.close);
+    this.linkButton.textContent = t.continueDevice;
+    this.panel.lang = this.host.locale;
+    this.draw();
+  }
+
+  // ---- open / close ----
+
+  open(focus = true): void {
+    this.host.consent();
+    if (!this.isOpen) {
+      this.isOpen = true;
+      this.panel.hidden = false;
+      this.host.frame.classList.add("open");
+      this.host.setOpen(true);
+      this.fitViewport();
+    }
+    this.drawNow();
+    this.scrollToBottom();
+    if (focus) this.textarea.focus({ preventScroll: true });
+  }
+
+  close(byVisitor = false): void {
+    if (byVisitor) this.host.consent();
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.panel.hidden = true;
+    this.host.frame.classList.remove("open");
+    this.host.setOpen(false);
+    if (byVisitor) this.host.launcher.focus();
+    this.draw();
+  }
+
+  toggle(): void {
+    if (this.isOpen) this.close(true);
+    else this.open();
+  }
+
+  /** Says a new message out loud for screen-reader users. */
+  announce(text: string): void {
+    this.live.textContent = text;
+  }
+
+  get visible(): boolean {
+    return this.isOpen && document.visibilityState === "visible";
+  }
+
+  // ---- drawing ----
+
+  draw(): void {
+    if (this.drawQueued) return;
+    this.drawQueued = true;
+    // A microtask, not requestAnimationFrame: rAF does not run in a hidden tab, and the unread
+    // count and title must still update there.
+    queueMicrotask(() => this.drawNow());
+  }
+
+  private drawNow(): void {
+    this.drawQueued = false;
+    const s = this.session;
+    const t = this.t;
+    const site = s.site;
+    const siteName = site?.name || "";
+    this.title.textContent = siteName;
+    this.panel.setAttribute("aria-label", format(t.dialog, { site: siteName }));
+    this.textarea.maxLength = s.maxBody;
+
+    const available = s.openNow && s.agentsOnline > 0;
+    let status = available ? t.online : "";
+    if (available && site?.reply_time) status += ` · ${format(t.replyTimeText, { time: this.replyTime(site.reply_time) })}`;
+    this.status.textContent = status;
+
+    this.banner.hidden = s.connected;
+    this.banner.textContent = navigator.onLine === false ? t.offline : t.connecting;
+
+    this.notice.hidden = available || !site;
+    if (!available) {
+      let text = t.away;
+      if (site?.next_open) text += " " + format(t.nextOpen, { when: this.when(site.next_open) });
+      this.notice.textContent = text;
+    }
+
+    if (this.isOpen) {
+      this.drawLog();
+      this.drawExtras(available);
+      if (this.visible) s.markRead();
+    }
+    this.host.setUnread(s.unread());
+  }
+
+  private drawLog(): void {
+    const s = this.session;
+    const t = this.t;
+    const log = this.log;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < STICK_TO_BOTTOM_PX;
+    const scrollTop = log.scrollTop;
+    const current = s.current();
+    const items: Node[] = [];
+    const view = current ? s.conn.timeline.view(current.id) : null;
+    if (view?.more) {
+      items.push(h("button", { class: "earlier", type: "button", onclick: () => s.fetchEarlier() }, t.earlier));
+    }
+    items.push(this.siteBubble(s.site?.greeting || t.greeting));
+    let lastDay = "";
+    // Proactive messages sit where they happened in time, among the stored ones.
+    const proactive = s.proactive.slice();
+    for (const line of s.lines()) {
+      const ts = line.kind === "message" ? line.message.ts : line.item.created_at;
+      const day = new Date(ts).toDateString();
+      if (day !== lastDay) {
+        lastDay = day;
+        items.push(h("div", { class: "day" }, this.dayLabel(ts)));
+      }
+      while (proactive.length && proactive[0].ts <= ts) items.push(this.siteBubble(proactive.shift()!.rule.message));
+      const node = this.lineNode(line, current);
+      if (node) items.push(node);
+    }
+    for (const item of s.rejected) {
+      items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
+    }
+    for (const note of proactive) items.push(this.siteBubble(note.rule.message));
+    const typist = s.typingIn(current?.id);
+    if (typist) items.push(h("div", { class: "typing" }, format(t.typing, { name: typist.name || t.agent })));
+    log.replaceChildren(...items);
+    if (atBottom) this.scrollToBottom();
+    else log.scrollTop = scrollTop;
+  }
+
+  private lineNode(line: Line, current: Conversation | null): Node | null {
+    const t = this.t;
+    if (line.kind === "pending") {
+      return this.bubble(line.item.body, true, null, t[line.state], line.state, line.item.created_at);
+    }
+    const m = line.message;
+    if (m.kind === "event") return this.eventNode(m);
+    if (line.mine) {
+      const read = current && (current.peer_read_seq ?? 0) >= m.seq;
+      return this.bubble(m.body, true, null, read ? t.read : t.sent, read ? "read" : "sent", m.ts, m.seq);
+    }
+    return this.bubble(m.body, false, m, null, null, m.ts, m.seq);
+  }
+
+  private eventNode(m: Message): Node | null {
+    const t = this.t;
+    const agent = (m.data?.agent as { name?: string } | undefined)?.name || m.author.name || t.agent;
+    const text: Record<string, string> = {
+      assigned: format(t.assigned, { name: agent }),
+      transferred: format(t.transferred, { name: agent }),
+      closed: t.closed,
+      reopened: t.reopened,
+    };
+    const label = m.event ? text[m.event] : undefined;
+    return label ? h("div", { class: "event" }, label) : null;
+  }
+
+  private bubble(
+    body: string,
+    mine: boolean,
+    from: Message | null,
+    stateLabel: string | null,
+    state: string | null,
+    ts: number,
+    seq?: number,
+  ): HTMLElement {
+    const meta = h("div", { class: "meta" }, this.time(ts));
+    if (stateLabel) meta.append(" · ", h("span", { class: "state" }, stateLabel));
+    const bubble = h("div", { class: "bubble" });
+    if (from && from.author.name) bubble.append(h("div", { class: "author" }, from.author.name));
+    bubble.append(h("div", { class: "body" }, linkify(body)), meta);
+    const row = h("div", { class: mine ? "msg mine" : "msg", "data-state": state, "data-seq": seq });
+    if (!mine) row.append(this.avatar(from?.author.name || this.session.site?.name || "", from?.author.avatar));
+    row.append(bubble);
+    return row;
+  }
+
+  private siteBubble(text: string): HTMLElement {
+    const row = h("div", { class: "msg", "data-kind": "site" });
+    row.append(this.avatar(this.session.site?.name || "", this.session.site?.launcher_icon), h("div", { class: "bubble" }, linkify(text)));
+    return row;
+  }
+
+  private avatar(name: string, url: string | null | undefined): HTMLElement {
+    const box = h("div", { class: "avatar", "aria-hidden": "true" });
+    const src = safeImageUrl(url);
+    if (src) box.append(h("img", { src, alt: "" }));
+    else box.textContent = name.trim().slice(0, 1).toUpperCase();
+    return box;
+  }
+
+  private drawExtras(available: boolean): void {
+    const s = this.session;
+    const t = this.t;
+    const current = s.current();
+    const boxes: Node[] = [];
+
+    const queue = current ? s.queue.get(current.id) : undefined;
+    if (queue && current?.status === "open" && queue.position > 0) {
+      const text =
+        queue.wait_secs != null
+          ? format(t.queue, { position: queue.position, minutes: Math.max(1, Math.ceil(queue.wait_secs / 60)) })
+          : format(t.queueNoEta, { position: queue.position });
+      boxes.push(h("div", { class: "box", role: "status", "data-kind": "queue" }, text));
+    }
+
+    if (current?.status === "closed") {
+      const view = s.conn.timeline.view(current.id);
+      const alreadyRated = this.rated.has(current.id) || view.messages.some((m) => m.event === "rated");
+      boxes.push(alreadyRated ? h("div", { class: "box" }, this.rated.has(current.id) ? t.thanks : t.closedNotice) : this.ratingForm(current.id));
+    }
+
+    const email = this.emailSaved || s.visitor?.email;
+    if (!available && s.site) {
+      if (email) boxes.push(h("div", { class: "box small" }, format(t.emailSaved, { email })));
+      else boxes.push(this.contactForm());
+    }
+
+    if (s.link) {
+      const url = `${location.href.split("#")[0]}#papote=${s.link.code}`;
+      boxes.push(
+        h(
+          "div",
+          { class: "box", "data-kind": "link" },
+          h("div", { class: "small" }, t.linkHelp),
+          h("div", { class: "code" }, s.link.code),
+          h("div", { class: "small" }, url),
+          h("div", { class: "small" }, format(t.linkExpires, { time: this.when(s.link.expires_at) })),
+        ),
+      );
+    }
+    // Keep a form the visitor is typing in: rebuilding it would drop their focus and text.
+    if (this.extras.contains(this.host.shadow.activeElement)) return;
+    this.extras.replaceChildren(...boxes);
+  }
+
+  private ratingForm(conversation: string): HTMLElement {
+    const t = this.t;
+    const comment = h("textarea", { rows: 2, "aria-label": t.comment, placeholder: t.comment });
+    const submit = h("button", { class: "btn", type: "submit", disabled: this.rating === 0 }, t.sendRating);
+    const stars = h("div", { class: "row stars", role: "group", "aria-label": t.rateTitle });
+    for (let n = 1; n <= 5; n++) {
+      const star = h("button", { type: "button", "aria-pressed": String(n === this.rating), "aria-label": format(t.rateStar, { n }) }, `★ ${n}`);
+      star.addEventListener("click", () => {
+        this.rating = n;
+        for (const b of stars.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === star));
+        submit.disabled = false;
+      });
+      stars.append(star);
+    }
+    return h(
+      "form",
+      {
+        class: "box",
+        "data-kind": "rate",
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (!this.rating) return;
+          this.host.consent();
+          this.session.rate(conversation, this.rating, comment.value.trim());
+          this.rated.add(conversation);
+          this.rating = 0;
+          this.textarea.focus(); // the form is about to disappear: keep focus somewhere useful
+          this.draw();
+        },
+      },
+      h("div", {}, t.rateTitle),
+      stars,
+      comment,
+      h("div", { class: "row" }, submit),
+    );
+  }
+
+  private contactForm(): HTMLElement {
+    const t = this.t;
+    const input = h("input", { type: "email", required: true, autocomplete: "email", "aria-label": t.email, placeholder: t.email });
+    return h(
+      "form",
+      {
+        class: "box",
+        "data-kind": "contact",
+        onsubmit: (e) => {
+          e.preventDefault();
+          const email = input.value.trim();
+          if (!email) return;
+          this.emailSaved = email;
+          this.session.leaveEmail(email);
+          this.textarea.focus();
+          this.draw();
+        },
+      },
+      h("div", { class: "small" }, t.leaveEmail),
+      h("div", { class: "row" }, input, h("button", { class: "btn", type: "submit" }, t.save)),
+    );
+  }
+
+  // ---- input ----
+
+  private submit(event: Event): void {
+    event.preventDefault();
+    const body = this.textarea.value.trim();
+    if (!body) return;
+    this.session.sendMessage(body.slice(0, this.session.maxBody));
+    this.textarea.value = "";
+    this.autosize();
+    this.drawNow();
+    this.scrollToBottom();
+  }
+
+  private autosize(): void {
+    this.textarea.style.height = "auto";
+    this.textarea.style.height = `${Math.min(this.textarea.scrollHeight, 120)}px`;
+  }
+
+  private scrollToBottom(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // ---- mobile ----
+
+  /** On a phone the panel fills the screen; visualViewport shrinks when the on-screen keyboard
+   * opens, so size the panel to it and the input stays above the keyboard. */
+  private watchViewport(): void {
+    const vv = window.visualViewport;
+    if (!vv) return;
+    vv.addEventListener("resize", () => this.fitViewport());
+    vv.addEventListener("scroll", () => this.fitViewport());
+  }
+
+  private fitViewport(): void {
+    const vv = window.visualViewport;
+    const style = this.panel.style;
+    if (vv && this.isOpen && window.innerWidth <= 480) {
+      style.height = `${vv.height}px`;
+      style.top = `${vv.offsetTop}px`;
+      style.bottom = "auto";
+    } else {
+      style.height = style.top = style.bottom = "";
+    }
+  }
+
+  // ---- formatting (in the visitor's own time zone: the browser's) ----
+
+  private time(ts: number): string {
+    return new Intl.DateTimeFormat(this.host.locale, { hour: "2-digit", minute: "2-digit" }).format(ts);
+  }
+
+  private when(ts: number): string {
+    return new Intl.DateTimeFormat(this.host.locale, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(ts);
+  }
+
+  private dayLabel(ts: number): string {
+    const day = new Date(ts).toDateString();
+    if (day === new Date().toDateString()) return this.t.today;
+    if (day === new Date(Date.now() - 86_400_000).toDateString()) return this.t.yesterday;
+    return new Intl.DateTimeFormat(this.host.locale, { dateStyle: "medium" }).format(ts);
+  }
+
+  private replyTime(value: string | number): string {
+    if (typeof value === "string") return value;
+    const minutes = Math.max(1, Math.round(value / 60));
+    return minutes < 90 ? format(this.t.replyMinutes, { n: minutes }) : format(this.t.replyHours, { n: Math.round(minutes / 60) });
+  }
+}
