@@ -27,7 +27,6 @@ import gzip
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -62,6 +61,10 @@ SATURATION_RATIO_MIN = 0.4
 SESSION_KIB_MAX, SESSIONS_RSS_MAX_MIB = 40.0, 500.0
 RESUME_MAX_SECS = 2.0
 LOGIN_P99_RATIO_MAX = 2.0
+# Other engineers' suites share this box. A window in which other processes used more than this
+# share of a core is measured again (up to NOISY_RETRIES times) and flagged if it stays noisy.
+NOISY_OTHERS_PCT = 25.0
+NOISY_RETRIES = 2
 
 
 def log(message: str) -> None:
@@ -102,7 +105,7 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     workdir: Path
-    site_key: str = ""
+    site_keys: list[str] = field(default_factory=list)
     agent_emails: list[str] = field(default_factory=list)
 
     @property
@@ -142,41 +145,29 @@ def papote_bin() -> list[str]:
     return [PYTHON, "-m", "papote"]
 
 
-def papote_prepare(workdir: Path, port: int, agents: int) -> tuple[str, list[str]]:
-    """Create the owner, the site and `agents` agent accounts; return (site key, emails)."""
-    env = papote_env(workdir, port)
-    owner = "owner@bench.papote"
-    out = subprocess.run(
-        [*papote_bin(), "init", "--email", owner, "--password", BENCH_PASSWORD,
-         "--site-name", "Bench", "--origin", BENCH_ORIGIN],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+def papote_prepare(workdir: Path, port: int, agents: int) -> tuple[list[str], list[str]]:
+    """`agents` sites with one owner agent each; return (site keys, emails), index-aligned."""
+    done = subprocess.run(
+        [PYTHON, str(BENCH / "papote_setup.py"), str(workdir / "papote.db"), str(agents),
+         BENCH_PASSWORD, BENCH_ORIGIN],
+        env=papote_env(workdir, port), capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
-    match = re.search(r"pk_[A-Za-z0-9_-]+", out.stdout + out.stderr)
-    if match is None:
-        raise RuntimeError(f"papote init printed no site key: {out.stdout!r} {out.stderr!r}")
-    emails = [owner]
-    for k in range(1, agents):
-        email = f"agent{k}@bench.papote"
-        subprocess.run(
-            [*papote_bin(), "agent", "add", "--email", email, "--password", BENCH_PASSWORD,
-             "--site", match.group(0)],
-            env=env, capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
-        emails.append(email)
-    return match.group(0), emails
+    created = json.loads(done.stdout.strip().splitlines()[-1])
+    return [c["site_key"] for c in created], [c["email"] for c in created]
 
 
 def start_server(target: str, agents: int = 1) -> Server:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix=f"papote-bench-{target}-"))
     env = dict(os.environ)
-    site_key, emails = "", []
+    site_keys: list[str] = []
+    emails: list[str] = []
     if target == "baseline":
         command = uvicorn_command("baseline_relay:app", port)
     elif target == "socketio":
         command = uvicorn_command("peer_socketio:app", port)
     else:
-        site_key, emails = papote_prepare(workdir, port, agents)
+        site_keys, emails = papote_prepare(workdir, port, agents)
         env = papote_env(workdir, port)
         command = [*papote_bin(), "serve"]
     logfile = (workdir / "server.log").open("wb")
@@ -184,7 +175,7 @@ def start_server(target: str, agents: int = 1) -> Server:
         ["taskset", "-c", SERVER_CORE, *command],
         env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
-    server = Server(target, port, proc, workdir, site_key, emails)
+    server = Server(target, port, proc, workdir, site_keys, emails)
     try:
         wait_port(port, proc)
     except Exception:
@@ -206,13 +197,29 @@ def running(target: str, agents: int = 1) -> Iterator[Server]:
 
 
 def loadgen(server: Server, **options: Any) -> dict[str, Any]:
+    """Run the load generator; on a busy machine retry (same server), keeping the quietest run."""
+    best: dict[str, Any] | None = None
+    for attempt in range(1 + NOISY_RETRIES):
+        result = loadgen_once(server, **options)
+        if best is None or result.get("others_cpu_pct", 0) < best.get("others_cpu_pct", 0):
+            best = result
+        noise = result.get("others_cpu_pct", 0.0)
+        if noise <= NOISY_OTHERS_PCT or options.get("mode") in ("idle", "resume"):
+            break
+        log(f"{server.target}: other processes used {noise:.0f} % CPU meanwhile; again ({attempt + 1})")
+    assert best is not None
+    best["noisy"] = best.get("others_cpu_pct", 0.0) > NOISY_OTHERS_PCT
+    return best
+
+
+def loadgen_once(server: Server, **options: Any) -> dict[str, Any]:
     """Run bench/loadgen.py on the other core against `server`; return its JSON result."""
     command = [
         "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"),
         "--target", server.target, "--port", str(server.port), "--server-pid", str(server.pid),
     ]  # fmt: skip
     if server.target == "papote":
-        options.setdefault("site_key", server.site_key)
+        options.setdefault("site_key", ",".join(server.site_keys))
         options.setdefault("agent_email", ",".join(server.agent_emails))
         options.setdefault("password", BENCH_PASSWORD)
         options.setdefault("origin", BENCH_ORIGIN)
@@ -245,12 +252,12 @@ class Size:
     pingpong_runs: int
 
 
-FULL = Size(2.0, 6.0, 100, 1000, 10_000, 1000, [2500, 5000, 7500, 10000, 15000, 20000], 3)
-QUICK = Size(1.0, 3.0, 50, 250, 1000, 200, [2500, 5000, 10000], 1)
+FULL = Size(2.0, 6.0, 180, 1800, 10_000, 1000, [1000, 2500, 5000, 7500, 10000, 15000, 20000], 3)
+QUICK = Size(1.0, 3.0, 90, 450, 1000, 200, [1000, 2500, 5000, 10000], 1)
 
-# Agents per conversation: a live-chat agent works several conversations at once; one agent
-# socket per 10 conversations also keeps the number of logins (argon2, ~0.1 s each) small.
-CONVERSATIONS_PER_AGENT = 10
+# A live-chat agent works several conversations at once. 9 per agent makes row 2's 1,800
+# conversations exactly 2,000 connections, and keeps logins (argon2, ~20 ms each) few.
+CONVERSATIONS_PER_AGENT = 9
 
 
 def agents_for(conversations: int) -> int:
@@ -278,11 +285,13 @@ def row1_cpu(targets: list[str], size: Size) -> Row:
 
 def row2_latency(targets: list[str], size: Size) -> Row:
     n = size.conns_large
-    out: Row = {"row": 2, "what": f"latency visitor → agent, 1k msgs/s, {2 * n} conns", "runs": {}}
+    conns = n + agents_for(n)
+    out: Row = {"row": 2, "what": f"latency visitor → agent, 1k msgs/s, {conns} conns", "runs": {}}
     for target in targets:
-        with running(target, n) as server:
+        with running(target, agents_for(n)) as server:
             out["runs"][target] = loadgen(
-                server, mode="open", rate=1000, conversations=n, agents=n, direction="v2a",
+                server, mode="open", rate=1000, conversations=n, agents=agents_for(n),
+                direction="v2a",
                 warmup=size.warmup, duration=size.duration,
             )  # fmt: skip
     return out
@@ -343,9 +352,7 @@ def row5_memory(targets: list[str], size: Size) -> Row:
     out: Row = {"row": 5, "what": f"memory per idle visitor session, {n} sessions", "runs": {}}
     for target in targets:
         with running(target) as server:
-            out["runs"][target] = loadgen(
-                server, mode="idle", conversations=n, agents=1, warmup=0, duration=2
-            )
+            out["runs"][target] = loadgen(server, mode="idle", conversations=n, agents=1, warmup=0, duration=2)
     return out
 
 
@@ -422,6 +429,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
             figure = (
                 f"{cpu:.1f} µs/msg, p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
                 f"{r['delivered_ratio'] * 100:.2f} % delivered, CPU {r['server_cpu_pct']:.0f} %"
+                + (" (noisy)" if r.get("noisy") else "")
             )
             versus = ""
             if base is not None and target != "baseline":
@@ -458,9 +466,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
     elif n == 4:
         base = runs.get("baseline")
         for target, r in runs.items():
-            figure = (
-                f"{r['throughput']:.0f} msgs/s (runs: {', '.join(f'{t:.0f}' for t in r['all'])})"
-            )
+            figure = f"{r['throughput']:.0f} msgs/s (runs: {', '.join(f'{t:.0f}' for t in r['all'])})"
             versus, verdict = "", ""
             if base is not None and target != "baseline":
                 rr = ratio(r["throughput"], base["throughput"])
@@ -560,9 +566,7 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
     parser.add_argument("--rows", default="1,2,3,4,5,6,7,8")
     parser.add_argument("--targets", default="baseline,socketio,papote")
@@ -573,10 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = args.targets.split(",")
     # The baseline runs first in every row: ratios are only meaningful within one run.
     targets.sort(key=["baseline", "socketio", "papote"].index)
-    if (
-        "papote" in targets
-        and subprocess.run([*papote_bin(), "--help"], capture_output=True, cwd=ROOT).returncode
-    ):
+    if "papote" in targets and subprocess.run([*papote_bin(), "--help"], capture_output=True, cwd=ROOT).returncode:
         log("papote is not runnable here (python -m papote --help failed); skipping it")
         targets.remove("papote")
     rows: list[Row] = []

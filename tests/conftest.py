@@ -3,9 +3,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+import contextlib
+from collections.abc import AsyncIterator
 
-from tests.harness import PapoteServer
+import pytest
+import pytest_asyncio
+
+from tests.harness import OPEN_CLIENTS, PapoteServer
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Protocol clients opened by a test are closed with it (no socket outlives its test)."""
+    yield
+    while OPEN_CLIENTS:
+        client = OPEN_CLIENTS.pop()
+        with contextlib.suppress(Exception):
+            await client.ws.close()
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ class Papote:
 
     # -- sites (cached: read on every visitor hello) ------------------------------------------------
     async def site_by_key(self, key: str) -> Site | None:
-        site = self._sites_by_key.get(key)
+        site: Site | None = self._sites_by_key.get(key)
         if site is None:
             site = await self.store.get_site_by_key(key)
             if site is not None:
@@ -105,10 +105,10 @@ class Papote:
         for site in self._sites_by_key.values():
             if site.id == site_id:
                 return site
-        site = await self.store.get_site(site_id)
-        if site is not None:
-            self._sites_by_key[site.key] = site
-        return site
+        found = await self.store.get_site(site_id)
+        if found is not None:
+            self._sites_by_key[found.key] = found
+        return found
 
     def site_changed(self, site: Site) -> None:
         self._sites_by_key[site.key] = site

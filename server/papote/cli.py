@@ -239,7 +239,7 @@ class _GracefulServer:
                         await asyncio.sleep(0.02)
                     uvicorn.Server.handle_exit(self, sig, frame)
 
-                loop.create_task(goodbye())
+                self.goodbye = loop.create_task(goodbye())  # kept: a bare task may be collected
 
         self.server = Server(config)
 

@@ -370,14 +370,14 @@ class Chat:
         roles = await self.store.memberships(agent_id) if target else []
         if target is None or target.disabled or conv.site_id not in {m.site_id for m in roles}:
             raise NotFound("no such agent on this site")
-        async with self._lock(conv.site_id):
-            conv = await self.store.get_conversation(cid) or conv
-            if claim and conv.assignee_id not in (None, agent_id):
-                raise Conflict("already assigned to another agent")
-            previous = conv.assignee_id
-            if previous == agent_id:
-                return conv
-            conv = await self._set_assignee(conv, target)
+        previous = conv.assignee_id
+        if previous == agent_id:
+            return conv
+        updated = await self.store.assign(cid, agent_id, now_ms(), only_if_unassigned=claim)
+        if updated is None:
+            raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
+        conv = updated
+        self._agents.pop(agent_id, None)
         if note:
             await self.send(actor, cid, f"transfer-{now_ms()}-{agent_id[-8:]}", note, note=True)
         event = "transferred" if previous and not claim else "assigned"
@@ -388,12 +388,6 @@ class Chat:
         await self.event(conv, event, actor, data)
         await self.publish_conversation(conv)
         await self.publish_queue(conv.site_id)
-        return conv
-
-    async def _set_assignee(self, conv: Conversation, agent: Agent) -> Conversation:
-        now = now_ms()
-        conv = await self.store.update_conversation(conv.id, assignee_id=agent.id, assigned_at=now)
-        self.agent_changed(await self.store.update_agent(agent.id, last_assigned_at=now))
         return conv
 
     async def close(self, actor: Principal, cid: str) -> Conversation:
@@ -473,10 +467,15 @@ class Chat:
                         chosen = pick_agent(candidates, preferred)
                         if chosen is None:
                             break
-                        conv = await self._set_assignee(conv, online[chosen])
-                        online[chosen] = self._agents[chosen]
+                        now = now_ms()
+                        taken = await self.store.assign(conv.id, chosen, now, only_if_unassigned=True)
+                        if taken is None:
+                            continue  # closed or claimed meanwhile: nothing to do for it
+                        agent = online[chosen]
+                        agent.last_assigned_at = now
+                        self._agents.pop(chosen, None)
                         loads[chosen] += 1
-                        assigned.append((conv, online[chosen]))
+                        assigned.append((taken, agent))
             for conv, agent in assigned:
                 await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
                 await self.publish_conversation(conv)

@@ -54,7 +54,7 @@ def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = 
     return merged
 
 
-def _check(key: str, value: Any) -> Any:  # noqa: C901 - one branch per setting reads best
+def _check(key: str, value: Any) -> Any:
     if key == "color":
         if not isinstance(value, str) or not _COLOR.fullmatch(value):
             raise _bad("color must look like #4f46e5")

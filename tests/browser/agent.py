@@ -71,6 +71,11 @@ class Agent:
                 else:
                     self.frames.put_nowait(frame)
 
+    async def send(self, frame: Frame) -> None:
+        """Sends a frame that gets no answer (typing, read)."""
+        assert self.ws is not None
+        await self.ws.send(msgpack.packb(frame))
+
     async def request(self, frame: Frame) -> Frame:
         """Sends with a fresh ref; returns the ack, ok or error that answers it."""
         assert self.ws is not None

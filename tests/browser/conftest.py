@@ -39,19 +39,22 @@ def widget_build() -> str:
         pytest.fail("node is needed to build the widget (npm ci, then npm run build)")
     if not (ROOT / "node_modules" / "esbuild").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300)
-    done = subprocess.run(
-        [node, "widget/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([node, "widget/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"widget build failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-@pytest_asyncio.fixture
-async def browser(widget_build: str) -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture
+async def browser(widget_build: str, chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield chromium
         await chromium.close()
 
@@ -78,9 +81,7 @@ async def open_page(context: BrowserContext) -> Page:
 
 @pytest_asyncio.fixture
 async def agent(papote_server: Any) -> AsyncIterator[Agent]:
-    signed_in = await Agent.sign_in(
-        papote_server.base_url, papote_server.agent_email, papote_server.agent_password
-    )
+    signed_in = await Agent.sign_in(papote_server.base_url, papote_server.agent_email, papote_server.agent_password)
     await signed_in.connect()
     yield signed_in
     await signed_in.aclose()

@@ -7,14 +7,15 @@ other side with an agent speaking the protocol.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
 
 from .agent import Agent
-from .conftest import open_page
+from .conftest import ROOT, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -22,7 +23,7 @@ DELIVERED = re.compile(r"^(sent|read)$")
 
 
 def demo_url(server: Any) -> str:
-    return f"{server.base_url}/demo"
+    return f"{server.base_url}/demo?site={server.site_key}"
 
 
 async def open_chat(page: Page, name: str = "Open chat") -> None:
@@ -33,6 +34,11 @@ async def open_chat(page: Page, name: str = "Open chat") -> None:
 async def write(page: Page, text: str, send: str = "Send") -> None:
     await page.get_by_role("textbox", name="Message").fill(text)
     await page.get_by_role("button", name=send, exact=True).click()
+
+
+def said(page: Page, text: str) -> Any:
+    """A message bubble in the widget with this text (not the screen-reader announcement of it)."""
+    return page.locator("papote-widget .msg", has_text=text)
 
 
 def own(page: Page, text: str) -> Any:
@@ -49,8 +55,14 @@ async def test_open_send_and_the_agents_reply_arrives(papote_server: Any, page: 
 
     message = await agent.visitor_message("Do you ship to Lyon?")
     conversation = message["conversation"]
-    await agent.request({"t": "typing", "conversation": conversation, "on": True})
+    await agent.send({"t": "typing", "conversation": conversation, "on": True})
     await expect(page.locator("papote-widget .typing")).to_be_visible()
+
+    # Typing goes the other way too.
+    await page.get_by_role("textbox", name="Message").press_sequentially("Grea")
+    typing = await agent.next("typing", lambda f: f["conversation"] == conversation)
+    assert typing["on"] is True and typing["author"]["kind"] == "visitor"
+    await page.get_by_role("textbox", name="Message").fill("")
 
     await agent.reply(conversation, "Yes, in 2 days. Details: https://example.com/shipping")
     reply = page.locator("papote-widget .msg:not(.mine)", has_text="Yes, in 2 days.")
@@ -66,7 +78,7 @@ async def test_open_send_and_the_agents_reply_arrives(papote_server: Any, page: 
     read = await agent.next("read", lambda f: f["conversation"] == conversation)
     assert read["reader"]["kind"] == "visitor"
     # ...and shows "Seen" once the agent has read the visitor's message.
-    await agent.request({"t": "read", "conversation": conversation, "seq": message["seq"]})
+    await agent.send({"t": "read", "conversation": conversation, "seq": message["seq"]})
     await expect(own(page, "Do you ship to Lyon?")).to_have_attribute("data-state", "read")
 
     # Escape closes the panel and gives focus back to the launcher.
@@ -81,19 +93,19 @@ async def test_reload_keeps_the_history(papote_server: Any, page: Page, agent: A
     await write(page, "Is the lamp dimmable?")
     message = await agent.visitor_message("Is the lamp dimmable?")
     await agent.reply(message["conversation"], "It is, with any standard dimmer.")
-    await expect(page.get_by_text("It is, with any standard dimmer.")).to_be_visible()
+    await expect(said(page, "It is, with any standard dimmer.")).to_be_visible()
 
     await page.reload()
     # The panel was open: it comes back open, with the whole conversation.
     await expect(own(page, "Is the lamp dimmable?")).to_have_attribute("data-state", DELIVERED)
-    await expect(page.get_by_text("It is, with any standard dimmer.")).to_be_visible()
+    await expect(said(page, "It is, with any standard dimmer.")).to_be_visible()
 
     # Closed before the next page: it stays closed, and the history is there on opening.
     await page.get_by_role("button", name="Close", exact=True).click()
     await page.reload()
     await expect(page.get_by_role("textbox", name="Message")).to_be_hidden()
     await open_chat(page)
-    await expect(page.get_by_text("It is, with any standard dimmer.")).to_be_visible()
+    await expect(said(page, "It is, with any standard dimmer.")).to_be_visible()
 
 
 async def test_offline_messages_are_delivered_once_when_the_network_returns(
@@ -122,9 +134,40 @@ async def test_offline_messages_are_delivered_once_when_the_network_returns(
     await expect(own(page, "Written in the tunnel")).to_have_count(1)
 
 
-async def test_two_tabs_stay_in_sync(
+async def test_a_pending_message_survives_a_reload_and_is_sent_once(
     papote_server: Any, context: BrowserContext, page: Page, agent: Agent
 ) -> None:
+    # The page loads but its chat socket cannot get through (a captive portal, a dead proxy).
+    blocked = True
+
+    async def socket_route(ws: WebSocketRoute) -> None:
+        if blocked:
+            await ws.close(code=1011, reason="blocked by the test")
+        else:
+            ws.connect_to_server()
+
+    await context.route_web_socket(re.compile(r".*/ws/visitor$"), socket_route)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    await write(page, "Written before the reload")
+    await expect(own(page, "Written before the reload")).to_have_attribute("data-state", "pending")
+
+    await page.reload()
+    # Still there after the reload, still waiting: it lives in the outbox in storage.
+    await expect(own(page, "Written before the reload")).to_have_attribute("data-state", "pending")
+
+    blocked = False
+    await expect(own(page, "Written before the reload")).to_have_attribute(
+        "data-state",
+        DELIVERED,
+        timeout=40_000,  # the next try comes after the backoff delay
+    )
+    conversation = (await agent.visitor_message("Written before the reload"))["conversation"]
+    stored = [m["body"] for m in await agent.messages(conversation) if m.get("kind") == "text"]
+    assert stored == ["Written before the reload"]
+
+
+async def test_two_tabs_stay_in_sync(papote_server: Any, context: BrowserContext, page: Page, agent: Agent) -> None:
     await page.goto(demo_url(papote_server))
     await open_chat(page)
     await write(page, "Written in tab one")
@@ -132,14 +175,14 @@ async def test_two_tabs_stay_in_sync(
 
     second = await open_page(context)
     await second.goto(demo_url(papote_server))
-    await expect(second.get_by_text("Written in tab one")).to_be_visible()
+    await expect(said(second, "Written in tab one")).to_be_visible()
 
     await write(second, "Written in tab two")
-    await expect(page.get_by_text("Written in tab two")).to_be_visible()
+    await expect(said(page, "Written in tab two")).to_be_visible()
 
     await agent.reply(conversation, "I see both of your tabs.")
-    await expect(page.get_by_text("I see both of your tabs.")).to_be_visible()
-    await expect(second.get_by_text("I see both of your tabs.")).to_be_visible()
+    await expect(said(page, "I see both of your tabs.")).to_be_visible()
+    await expect(said(second, "I see both of your tabs.")).to_be_visible()
 
 
 async def test_a_proactive_rule_fires_on_track_once(papote_server: Any, page: Page, agent: Agent) -> None:
@@ -166,7 +209,7 @@ async def test_a_proactive_rule_fires_on_track_once(papote_server: Any, page: Pa
     )
     await page.goto(demo_url(papote_server))
     await page.get_by_role("button", name="Add to cart").click()
-    await expect(page.get_by_text("Free shipping on orders over 40 €!")).to_be_visible()
+    await expect(said(page, "Free shipping on orders over 40 €!")).to_be_visible()
     await expect(page.get_by_text("Want a volume discount?")).to_have_count(0)
 
     # Closing the panel is an interaction: from then on the widget remembers the rule fired.
@@ -221,6 +264,10 @@ papote-widget { font-size: 50px !important; color: purple !important; line-heigh
 async def test_host_css_does_not_change_the_widget(papote_server: Any, page: Page) -> None:
     await page.goto(demo_url(papote_server))
     await open_chat(page)
+    # Measure once the site's look (colour) has arrived and with the mouse off the launcher.
+    await expect(page.locator("papote-widget .banner")).to_be_hidden()
+    await page.mouse.move(0, 0)
+    await page.wait_for_timeout(300)
     before = await page.evaluate(COMPUTED)
     await page.add_style_tag(content=HOSTILE_CSS)
     after = await page.evaluate(COMPUTED)
@@ -233,3 +280,17 @@ async def test_size_budgets_are_enforced_by_the_build(widget_build: str) -> None
     sizes = dict(re.findall(r"^(\w+)\.js\s+\d+ B\s+gzip\s+(\d+) B", widget_build, re.MULTILINE))
     assert int(sizes["loader"]) <= 5 * 1024
     assert int(sizes["panel"]) <= 40 * 1024
+
+
+async def test_widget_unit_tests_pass(widget_build: str) -> None:
+    """The protocol client's and the rules' own tests (node's test runner), so CI runs them too."""
+    node = await asyncio.create_subprocess_exec(
+        "node",
+        "widget/test/run.mjs",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(node.communicate(), 120)
+    assert node.returncode == 0, output.decode()
+    assert re.search(r"^# fail 0$", output.decode(), re.MULTILINE)

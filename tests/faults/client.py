@@ -78,8 +78,7 @@ class Session:
         except ConnectionClosed:
             pass
         finally:
-            if self.ws.close_rcvd is not None:
-                self.close_code = self.ws.close_rcvd.code
+            self.close_code = self.ws.close_code
             for waiter in self.pending.values():
                 if not waiter.done():
                     waiter.set_exception(Closed(self.close_code))
@@ -114,6 +113,14 @@ class Session:
                     return frame
                 if frame["t"] == "_closed":
                     raise Closed(frame["code"])
+
+    async def next_frame_any(self) -> dict[str, Any]:
+        """The next unsolicited frame, whatever its type; Closed if the socket ended."""
+        async with asyncio.timeout(ANSWER_SECS):
+            frame = await self.frames.get()
+        if frame["t"] == "_closed":
+            raise Closed(frame["code"])
+        return frame
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -154,9 +161,7 @@ class Visitor:
     async def resume(self) -> list[dict[str, Any]]:
         """Resume every known conversation; return the history frames, one per conversation."""
         wanted = dict(self.last_seq)
-        await self.session.send_raw(
-            msgpack.packb({"t": "resume", "epoch": self.epoch, "conversations": wanted})
-        )
+        await self.session.send_raw(msgpack.packb({"t": "resume", "epoch": self.epoch, "conversations": wanted}))
         pages = []
         for _ in wanted:
             page = await self.session.next_frame("history")
@@ -182,9 +187,7 @@ class Visitor:
         if answer["t"] != "ack":
             raise AssertionError(f"send {client_msg_id} answered {answer}")
         self.conversation = answer["conversation"]
-        self.last_seq[answer["conversation"]] = max(
-            self.last_seq.get(answer["conversation"], 0), answer["seq"]
-        )
+        self.last_seq[answer["conversation"]] = max(self.last_seq.get(answer["conversation"], 0), answer["seq"])
         return Ack(answer["client_msg_id"], answer["conversation"], answer["seq"])
 
 
@@ -212,16 +215,12 @@ async def login(base_url: str, email: str, password: str) -> str:
     if head[0].split()[1] != "200":
         raise AssertionError(f"login failed: {head[0]}")
     return "; ".join(
-        line.split(":", 1)[1].strip().split(";", 1)[0]
-        for line in head[1:]
-        if line.lower().startswith("set-cookie:")
+        line.split(":", 1)[1].strip().split(";", 1)[0] for line in head[1:] if line.lower().startswith("set-cookie:")
     )
 
 
 async def open_agent(base_url: str, cookie: str) -> tuple[Session, dict[str, Any]]:
     session = Session()
-    await session.open(
-        ws_url(base_url, "/ws/agent"), {"Origin": base_url.rstrip("/"), "Cookie": cookie}
-    )
+    await session.open(ws_url(base_url, "/ws/agent"), {"Origin": base_url.rstrip("/"), "Cookie": cookie})
     await session.send_raw(msgpack.packb({"t": "hello", "v": 1}))
     return session, await session.next_frame("welcome")

@@ -75,9 +75,7 @@ class ServerProcess:
             PAPOTE_PUBLIC_URL=self.base_url,
             PAPOTE_RATE_PER_CONNECTION=UNLIMITED,
             PAPOTE_RATE_PER_SITE=UNLIMITED,
-            PYTHONPATH=os.pathsep.join(
-                [str(ROOT / "server"), str(HERE), env.get("PYTHONPATH", "")]
-            ),
+            PYTHONPATH=os.pathsep.join([str(ROOT / "server"), str(HERE), env.get("PYTHONPATH", "")]),
         )
         env.update(self.extra_env)
         return env

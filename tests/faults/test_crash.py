@@ -47,9 +47,7 @@ RESEND_EVERY = 7
 SOCKET_ERRORS = (Closed, OSError, TimeoutError, InvalidHandshake, InvalidStatus)
 
 
-async def visitor_loop(
-    server: ServerProcess, index: int, report: CrashReport, stop: asyncio.Event
-) -> None:
+async def visitor_loop(server: ServerProcess, index: int, report: CrashReport, stop: asyncio.Event) -> None:
     visitor = Visitor(server.base_url, server.site_key, SITE_ORIGIN)
     connected = False
     attempt = 0
@@ -73,9 +71,7 @@ async def visitor_loop(
                         ack = await visitor.send(old, f"body of {old}")
                         if (ack.conversation, ack.seq) != report.acked[old]:
                             again = (ack.conversation, ack.seq)
-                            report.retry_mismatches.append(
-                                f"{old}: first {report.acked[old]}, retry {again}"
-                            )
+                            report.retry_mismatches.append(f"{old}: first {report.acked[old]}, retry {again}")
             try:
                 ack = await visitor.send(pending, f"body of {pending}")
             except AssertionError as refused:
@@ -99,9 +95,7 @@ async def visitor_loop(
     await visitor.session.close()
 
 
-async def run_crash(
-    server: ServerProcess, *, kills: int, visitors: int, up_secs: tuple[float, float]
-) -> CrashReport:
+async def run_crash(server: ServerProcess, *, kills: int, visitors: int, up_secs: tuple[float, float]) -> CrashReport:
     report = CrashReport()
     started = time.monotonic()
     await asyncio.to_thread(server.start)
@@ -128,8 +122,7 @@ def check_database(server: ServerProcess, report: CrashReport) -> None:
     report.integrity.append(server.integrity())
     with contextlib.closing(sqlite3.connect(server.database)) as db:
         rows = db.execute(
-            "SELECT conversation_id, seq, client_msg_id FROM messages"
-            " WHERE client_msg_id LIKE 'crash-%'"
+            "SELECT conversation_id, seq, client_msg_id FROM messages WHERE client_msg_id LIKE 'crash-%'"
         ).fetchall()
         report.duplicates = db.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE client_msg_id IS NOT NULL"
@@ -166,14 +159,14 @@ def assert_nothing_lost(report: CrashReport, min_acks: int) -> None:
 
 @pytest.mark.asyncio
 async def test_kill9_loses_no_acked_message(server_process: ServerProcess) -> None:
-    report = await run_crash(server_process, kills=5, visitors=8, up_secs=(0.3, 1.0))
-    assert_nothing_lost(report, min_acks=100)
+    report = await run_crash(server_process, kills=5, visitors=20, up_secs=(0.3, 1.0))
+    assert_nothing_lost(report, min_acks=200)
 
 
 @pytest.mark.soak
 @pytest.mark.asyncio
 async def test_kill9_fifty_times(server_process: ServerProcess) -> None:
-    report = await run_crash(server_process, kills=50, visitors=20, up_secs=(0.3, 1.5))
+    report = await run_crash(server_process, kills=50, visitors=50, up_secs=(0.3, 1.5))
     assert_nothing_lost(report, min_acks=5000)
 
 

@@ -129,8 +129,7 @@ async def run_slow_consumer(server: ServerProcess, normal: int, seconds: float) 
             async for _ in slow.ws:  # type: ignore[union-attr]
                 pass
     assert slow.ws is not None
-    if slow.ws.close_rcvd is not None:
-        slow_code = slow.ws.close_rcvd.code
+    slow_code = slow.ws.close_code
     ordered = sorted(latencies)
     for visitor in visitors:
         await visitor.session.close()

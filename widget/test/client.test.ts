@@ -179,3 +179,16 @@ test("read frames move the peer's read position, never backwards", () => {
   ws.deliver({ t: "read", conversation: "c_1", reader: { kind: "agent", id: "a_1", name: "Léa" }, seq: 1 });
   assert.equal(conn.timeline.view("c_1").summary?.peer_read_seq, 2);
 });
+
+test("site storage holds writes back until the visitor interacts", async () => {
+  const { MemoryStore, SiteStorage } = await import("../src/client/storage");
+  const backend = new MemoryStore();
+  const storage = new SiteStorage("pk_1", backend, false);
+  storage.set("token", "vt_secret");
+  assert.equal(storage.get("token"), "vt_secret", "readable from memory meanwhile");
+  assert.equal(backend.get("papote:pk_1:token"), null, "but not written to the browser");
+  storage.enable();
+  assert.equal(backend.get("papote:pk_1:token"), "vt_secret");
+  storage.remove("token");
+  assert.equal(backend.get("papote:pk_1:token"), null);
+});

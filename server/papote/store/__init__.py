@@ -148,6 +148,15 @@ class ApiKey:
 
 
 @dataclass(slots=True)
+class Invite:
+    site_id: str
+    email: str
+    role: str
+    created_by: str
+    expires_at: Millis
+
+
+@dataclass(slots=True)
 class CannedResponse:
     id: str
     site_id: str
@@ -249,6 +258,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete_api_key(self, site_id: str, key_id: str) -> bool: ...
 
+    @abc.abstractmethod
+    async def create_invite(self, token_hash: str, invite: Invite) -> None: ...
+    @abc.abstractmethod
+    async def get_invite(self, token_hash: str, now: Millis) -> Invite | None: ...
+    @abc.abstractmethod
+    async def delete_invite(self, token_hash: str) -> None: ...
+
     # -- visitors ------------------------------------------------------------------------------------
     @abc.abstractmethod
     async def create_visitor(self, site_id: str, token_hash: str) -> Visitor: ...
@@ -295,6 +311,13 @@ class Store(abc.ABC):
     async def list_conversations(self, query: ConversationQuery) -> list[Conversation]: ...
     @abc.abstractmethod
     async def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation: ...
+    @abc.abstractmethod
+    async def assign(
+        self, conversation_id: str, agent_id: str, at: Millis, *, only_if_unassigned: bool
+    ) -> Conversation | None:
+        """Set the assignee of an open conversation in one atomic step; None when it is closed (or,
+        with `only_if_unassigned`, already taken): routing and claims race safely, across nodes too."""
+
     @abc.abstractmethod
     async def messages_after(
         self, conversation_id: str, after_seq: int, limit: int, *, include_notes: bool

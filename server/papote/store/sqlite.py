@@ -14,6 +14,7 @@ every second, off the commit path, because SQLite's automatic checkpoint stalls 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -34,6 +35,7 @@ from papote.store import (
     CannedResponse,
     Conversation,
     ConversationQuery,
+    Invite,
     Membership,
     Message,
     NewMessage,
@@ -156,6 +158,19 @@ class SqliteStore(Store):
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def open(self) -> None:
+        try:
+            await self._open()
+        except BaseException:
+            # A half-open store must not leave connection threads behind (they keep the process alive).
+            for conn in [self._writer, *self._readers]:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            self._writer = None
+            self._readers.clear()
+            raise
+
+    async def _open(self) -> None:
         writer = await aiosqlite.connect(self.path, isolation_level=None)
         self._writer = writer
         await writer.execute("PRAGMA journal_mode=WAL")
@@ -243,7 +258,7 @@ class SqliteStore(Store):
             try:
                 # aiosqlite runs `_run_batch` in the connection's own thread: the only way to do a whole
                 # batch in a single thread hop (its public calls are one hop per statement).
-                outcomes = await writer._execute(_run_batch, writer._conn, batch)
+                outcomes = await writer._execute(_run_batch, writer._conn, batch)  # type: ignore[no-untyped-call]
             except Exception as exc:
                 log.exception("write batch of %d failed; nothing in it was committed", len(batch))
                 for job in batch:
@@ -493,6 +508,27 @@ class SqliteStore(Store):
 
         return await self._write(job)
 
+    async def create_invite(self, token_hash: str, invite: Invite) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO invites(token_hash, site_id, email, role, created_by, expires_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (token_hash, invite.site_id, invite.email, invite.role, invite.created_by,
+                 invite.expires_at),
+            )
+        )
+
+    async def get_invite(self, token_hash: str, now: int) -> Invite | None:
+        row = await self._one(
+            "SELECT site_id, email, role, created_by, expires_at FROM invites "
+            "WHERE token_hash=? AND expires_at>?",
+            (token_hash, now),
+        )
+        return Invite(*row) if row else None
+
+    async def delete_invite(self, token_hash: str) -> None:
+        await self._write(lambda c: c.execute("DELETE FROM invites WHERE token_hash=?", (token_hash,)))
+
     # -- visitors ------------------------------------------------------------------------------------
     async def create_visitor(self, site_id: str, token_hash: str) -> Visitor:
         now = now_ms()
@@ -694,6 +730,24 @@ class SqliteStore(Store):
             ).fetchone()
             if row is None:
                 raise NotFound("no such conversation")
+            return _conv(row)
+
+        return await self._write(job)
+
+    async def assign(
+        self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool
+    ) -> Conversation | None:
+        def job(conn: sqlite3.Connection) -> Conversation | None:
+            row = conn.execute(
+                "UPDATE conversations SET assignee_id=?, assigned_at=?, updated_at=? "
+                "WHERE id=? AND status='open'"
+                + (" AND assignee_id IS NULL" if only_if_unassigned else "")
+                + f" RETURNING {_CONV_COLS}",
+                (agent_id, at, at, conversation_id),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE agents SET last_assigned_at=? WHERE id=?", (at, agent_id))
             return _conv(row)
 
         return await self._write(job)

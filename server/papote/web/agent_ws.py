@@ -96,7 +96,7 @@ class AgentSession(LiveSession):
         else:
             self.papote.hub.unsubscribe(conn, conv_topic(cid))
 
-    async def on_command(self, command: Command) -> None:  # noqa: C901 - a dispatch table reads best
+    async def on_command(self, command: Command) -> None:
         papote = self.papote
         chat = papote.chat
         conn = self.conn

@@ -145,7 +145,7 @@ def agent_json(agent: Agent, role: str | None = None) -> dict[str, Any]:
 async def site_for(request: Request, principal: Principal | None, action: Action) -> Site:
     assert principal is not None
     papote = papote_of(request)
-    site = await papote.site_by_key(request.path_params["key"])
+    site: Site | None = await papote.site_by_key(request.path_params["key"])
     if site is None:
         raise NotFound("no such site")
     authorize(principal, action, site.id)
@@ -582,7 +582,7 @@ ENDPOINTS: list[Endpoint] = [
 
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for ep in ENDPOINTS:
+    for ep in all_endpoints():
         op: dict[str, Any] = {
             "summary": ep.summary,
             "operationId": ep.handler.__name__,
@@ -635,9 +635,16 @@ def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def all_endpoints() -> list[Endpoint]:
+    """The core endpoints plus the console's (reports, invites), in matching order."""
+    from papote.web import console_api
+
+    return [*console_api.ENDPOINTS, *ENDPOINTS]
+
+
 def routes() -> list[Route]:
     by_path: dict[str, list[Endpoint]] = {}
-    for ep in ENDPOINTS:
+    for ep in all_endpoints():
         by_path.setdefault(ep.path, []).append(ep)
     out = []
     for path, eps in by_path.items():

@@ -15,14 +15,15 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from limits import parse
 from starlette.websockets import WebSocket
 
 from papote.connections import Connection
 from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
-from papote.protocol import Command, CloseRequested, Endpoint, ProtocolConnection, encode, error_frame
+from papote.protocol import CloseRequested, Command, Endpoint, ProtocolConnection, encode, error_frame
 from papote.types import Frame
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ class LiveSession(ABC):
             while True:
                 data = await queue.get()
                 await send({"type": "websocket.send", "bytes": data})
+                queue.task_done()
         except (OSError, RuntimeError):
             # The socket went away under us; the read loop sees the disconnect and cleans up.
             self.request_close(CloseCode.NORMAL, "socket gone")
@@ -220,8 +222,7 @@ class LiveSession(ABC):
             await self._close_socket(*self._close)
 
     async def _drain(self, conn: Connection) -> None:
-        while not conn.queue.empty():
-            await asyncio.sleep(0.01)
+        await conn.queue.join()
 
     async def _close_socket(self, code: CloseCode, reason: str) -> None:
         # A stalled peer may never let the close frame out; uvicorn's keepalive reaps it then.
@@ -229,7 +230,7 @@ class LiveSession(ABC):
             await asyncio.wait_for(self.ws.close(int(code), reason[:120]), 2.0)
 
     @staticmethod
-    def _bytes_of(message: dict[str, object]) -> bytes | None:
+    def _bytes_of(message: MutableMapping[str, Any]) -> bytes | None:
         if message["type"] != "websocket.receive":
             return None
         data = message.get("bytes")

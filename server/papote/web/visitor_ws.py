@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from papote.authz import Principal
-from papote.conversations import conv_topic, public_topic, visitor_summary
 from papote.connections import Connection
+from papote.conversations import conv_topic, public_topic, visitor_summary
 from papote.errors import AuthError, CloseCode, Conflict, ErrorCode, NotFound
 from papote.identity import (
     LINK_CODE_TTL_MS,
@@ -135,7 +135,7 @@ class VisitorSession(LiveSession):
         if isinstance(conv, dict) and isinstance(conv.get("id"), str):
             self.papote.hub.subscribe(conn, conv_topic(conv["id"]))
 
-    async def on_command(self, command: Command) -> None:  # noqa: C901 - a dispatch table reads best
+    async def on_command(self, command: Command) -> None:
         papote = self.papote
         chat = papote.chat
         conn = self.conn

@@ -12,6 +12,7 @@ import {
   type AckFrame,
   type Author,
   type ClientFrame,
+  type Conversation,
   type ConversationFrame,
   type ErrorFrame,
   FINAL_CLOSE_CODES,
@@ -75,6 +76,9 @@ export interface ConnectionOptions {
   /** Which conversations to resume after a welcome; default: those the welcome lists plus those
    * already in the timeline. The console narrows this to what it shows. */
   resumeIds?(welcome: WelcomeFrame, timeline: Timeline): Iterable<string>;
+  /** Whether a `conversation` frame makes us resume (and so subscribe to) that conversation;
+   * default yes. The console follows only what an agent may act on, not every chat of the site. */
+  follow?(conversation: Conversation): boolean;
   WebSocket?: typeof WebSocket;
   random?: () => number;
   clock?: Clock;
@@ -197,10 +201,10 @@ export class Connection {
     }
     socket.binaryType = "arraybuffer";
     this.socket = socket;
-    socket.onopen = () => {
-      this.write(this.options.hello());
-      this.armDeadline(WELCOME_TIMEOUT_MS);
-    };
+    // A black-holed network can leave a socket "connecting" for minutes: the deadline covers the
+    // TCP/TLS handshake and the welcome together.
+    this.armDeadline(WELCOME_TIMEOUT_MS);
+    socket.onopen = () => this.write(this.options.hello());
     socket.onmessage = (event: MessageEvent) => this.receive(event.data);
     socket.onclose = (event: CloseEvent) => this.closed(event.code, event.reason);
     // An error is always followed by a close event, which does the work.
@@ -220,7 +224,8 @@ export class Connection {
     if (!socket) return;
     socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
     try {
-      socket.close(code, reason);
+      // Browsers only let a page close with 1000 or 3000–4999, and a reason of ≤ 123 bytes.
+      socket.close(code >= 3000 && code <= 4999 ? code : 1000, reason.slice(0, 60));
     } catch {
       // Already closed.
     }
@@ -351,10 +356,16 @@ export class Connection {
       case "error":
         this.onError(frame);
         break;
-      case "identified":
+      case "identified": {
+        // The identified person's conversations replace the anonymous visitor's: the server
+        // merged what belongs to them, and anything else is no longer ours to show.
+        const ids = new Set(frame.conversations.map((c) => c.id));
+        for (const id of [...this.timeline.conversations.keys()]) if (!ids.has(id)) this.timeline.conversations.delete(id);
         for (const c of frame.conversations) this.timeline.upsertSummary(c);
-        this.resume(frame.conversations.map((c) => c.id));
+        this.resume(ids);
+        this.emit("change", undefined);
         break;
+      }
     }
     this.emit("frame", frame);
   }
@@ -426,7 +437,7 @@ export class Connection {
         conversation: frame.conversation,
         seq: frame.seq,
         ts: frame.ts,
-        kind: "text",
+        kind: item.note ? "note" : "text",
         author: this.options.self(),
         body: item.body,
         client_msg_id: item.client_msg_id,
@@ -452,7 +463,7 @@ export class Connection {
       next.read_seq = Math.max(current.read_seq ?? 0, next.read_seq ?? 0);
     }
     this.timeline.upsertSummary(next);
-    this.resume([next.id]);
+    if (this.options.follow?.(next) ?? true) this.resume([next.id]);
     this.emit("change", undefined);
   }
 
@@ -485,9 +496,10 @@ export class Connection {
   // ---- outbox ----
 
   /** Writes a message: it is kept (with its client_msg_id) until the server acknowledges it, and
-   * sent now if connected, otherwise after the next resume. `conversation` nil starts one. */
-  sendMessage(body: string, conversation: string | null): OutboxItem {
-    const item = this.outbox.add(conversation, body, this.clock.now());
+   * sent now if connected, otherwise after the next resume. `conversation` nil starts one.
+   * `note` (agents only) makes it a private note. */
+  sendMessage(body: string, conversation: string | null, options: { note?: boolean } = {}): OutboxItem {
+    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true);
     this.flush();
     this.emit("change", undefined);
     return item;
@@ -527,6 +539,8 @@ export class Connection {
         client_msg_id: item.client_msg_id,
         body: item.body,
       };
+      // Only the console writes notes; the visitor endpoint would refuse the field.
+      if (item.note) frame.note = true;
       if (this.write(frame)) this.inFlight.add(item.client_msg_id);
     }
   }

@@ -11,6 +11,8 @@ export interface OutboxItem {
   conversation: string | null;
   body: string;
   created_at: number;
+  /** An agent's private note (console only): sent with `note: true`, never shown to the visitor. */
+  note?: boolean;
 }
 
 export interface OutboxStore {
@@ -45,8 +47,9 @@ export class Outbox {
     return this.store.load();
   }
 
-  add(conversation: string | null, body: string, now: number): OutboxItem {
+  add(conversation: string | null, body: string, now: number, note = false): OutboxItem {
     const item: OutboxItem = { client_msg_id: newClientMsgId(), conversation, body, created_at: now };
+    if (note) item.note = true;
     this.store.save([...this.store.load(), item]);
     return item;
   }

@@ -161,7 +161,7 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       }
       case "show":
       case "hide":
-        element.style.display = name === "hide" ? "none" : "";
+        frame.style.display = name === "hide" ? "none" : "";
         return;
       case "setLocale": {
         const locale = toLocale(rest[0] as string);
@@ -202,6 +202,8 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   (d.body || d.documentElement).appendChild(element);
 
   for (const args of stub.q || []) command(args);
+  // Page code that kept a reference to the stub still reaches us.
+  stub.q = { push: command } as unknown as ArrayLike<unknown>[];
   w.Papote = api;
 
   // A returning visitor may have unread replies, an open panel to restore or messages still in

@@ -25,7 +25,7 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
   });
   document.addEventListener("visibilitychange", () => showTitleCount(session.unread()));
 
-  session.onProactive = () => view.open(false);
+  session.onProactive = () => view.open(false, false);
 
   // The owner's theme, scoped to our shadow root like the rest of our CSS.
   const customCss = document.createElement("style");

@@ -22,6 +22,8 @@ import { RuleRunner } from "./rules";
 
 // An agent's typing indicator that never got its "off" (the agent closed the tab) fades after this.
 const TYPING_EXPIRY_MS = 30_000;
+// Without a keystroke for this long, the visitor is no longer typing.
+const TYPING_IDLE_MS = 5_000;
 // SPAs set the new title a moment after pushState; wait for it before reporting the page.
 const PAGE_SETTLE_MS = 300;
 
@@ -103,6 +105,10 @@ export class VisitorSession {
       }
     });
     this.watchPages();
+    // Another tab of this site wrote to the outbox (or sent from it): redraw the pending lines.
+    window.addEventListener("storage", (event) => {
+      if (event.key && event.key.startsWith(`papote:${host.siteKey}:`)) this.emitChanged();
+    });
   }
 
   onProactive: ((rule: ProactiveRule) => void) | null = null;
@@ -180,18 +186,24 @@ export class VisitorSession {
       case "queue":
         this.queue.set(frame.conversation, { position: frame.position, wait_secs: frame.wait_secs });
         break;
-      case "conversation":
-        if (frame.conversation.queue) this.queue.set(frame.conversation.id, frame.conversation.queue);
-        else this.queue.delete(frame.conversation.id);
+      case "conversation": {
+        // A summary without queue info does not mean "left the queue"; an agent or a close does.
+        const c = frame.conversation;
+        if (c.queue) this.queue.set(c.id, c.queue);
+        else if (c.assignee || c.status === "closed") this.queue.delete(c.id);
         break;
+      }
       case "availability":
         this.agentsOnline = frame.agents_online;
         this.openNow = frame.open_now;
         break;
       case "typing":
         if (frame.author.kind === "visitor") break;
-        if (frame.on) this.typing.set(frame.conversation, { author: frame.author, until: Date.now() + TYPING_EXPIRY_MS });
-        else this.typing.delete(frame.conversation);
+        if (frame.on) {
+          this.typing.set(frame.conversation, { author: frame.author, until: Date.now() + TYPING_EXPIRY_MS });
+          // Redraw when it expires, in case the "off" never comes.
+          setTimeout(() => this.emitChanged(), TYPING_EXPIRY_MS + 100);
+        } else this.typing.delete(frame.conversation);
         break;
       case "message":
         // A message from the typist ends their typing.
@@ -240,11 +252,13 @@ export class VisitorSession {
         out.push({ kind: "message", message, mine: message.author.kind === "visitor" });
       }
     }
+    // Connected, a waiting message is on its way (or waits a moment for its conversation's id);
+    // not connected, it waits for the network.
     const state = this.connected ? "sending" : "pending";
     for (const item of this.conn.outbox.items()) {
       if (stored.has(item.client_msg_id)) continue;
       if (item.conversation !== null && current && item.conversation !== current.id) continue;
-      out.push({ kind: "pending", item, state: this.connected ? this.conn.deliveryState(item.client_msg_id) : state });
+      out.push({ kind: "pending", item, state });
     }
     return out;
   }
@@ -285,10 +299,14 @@ export class VisitorSession {
 
   private typingSentAt = 0;
   private typingOn = false;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
 
   sendTyping(on: boolean): void {
     const conversation = this.current()?.id;
     if (!conversation || !this.connected) return;
+    // The visitor stopped typing without sending or clearing: say so after a pause.
+    clearTimeout(this.typingIdle);
+    if (on) this.typingIdle = setTimeout(() => this.sendTyping(false), TYPING_IDLE_MS);
     const now = Date.now();
     // "on" at most every 3 s: the agent's indicator stays up without a frame per keystroke.
     if (on && this.typingOn && now - this.typingSentAt < 3000) return;

@@ -13,7 +13,7 @@ export const panelCss = `
 button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}
 .banner{padding:6px 12px;font-size:13px;background:#fff4e5;color:#7a4100;border-bottom:1px solid #f3d7b0}
 .notice{padding:8px 14px;font-size:13px;background:#f4f6fa;color:#3d4450;border-bottom:1px solid #e6e9ef}
-.log{flex:1;overflow-y:auto;padding:12px 12px 4px;display:flex;flex-direction:column;gap:6px;background:#fafbfc;overscroll-behavior:contain}
+.log{flex:1;min-height:120px;overflow-y:auto;padding:12px 12px 4px;display:flex;flex-direction:column;gap:6px;background:#fafbfc;overscroll-behavior:contain}
 .day{align-self:center;font-size:12px;color:#6b7280;margin:8px 0 2px}
 .event{align-self:center;font-size:12px;color:#6b7280;text-align:center;max-width:90%}
 .msg{display:flex;gap:8px;align-items:flex-end;max-width:85%}
@@ -30,9 +30,10 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{
 .msg[data-state=rejected] .bubble{background:#fde8e8;color:#8a1c1c}
 .typing{font-size:12px;color:#6b7280;font-style:italic;padding:2px 4px}
 .earlier{align-self:center;border:0;background:none;color:#1d4ed8;cursor:pointer;font:inherit;font-size:13px;padding:4px}
+.extras{flex:none;max-height:45%;overflow-y:auto}
 .box{padding:10px 12px;border-top:1px solid #e6e9ef;font-size:14px;display:flex;flex-direction:column;gap:8px}
 .row{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
-.stars button{width:40px;height:40px;border:1px solid #cfd5dd;border-radius:8px;background:#fff;cursor:pointer;font:inherit;font-size:16px}
+.stars button{height:40px;padding:0 10px;white-space:nowrap;border:1px solid #cfd5dd;border-radius:8px;background:#fff;color:#1f2328;cursor:pointer;font:inherit;font-size:15px}
 .stars button[aria-pressed=true]{background:var(--papote-color);color:var(--papote-ink);border-color:transparent}
 input,textarea{font:inherit;font-size:16px;color:#1f2328;background:#fff;border:1px solid #cfd5dd;border-radius:10px;padding:8px 10px;margin:0;min-width:0}
 input{flex:1}

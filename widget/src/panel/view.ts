@@ -25,7 +25,7 @@ export class PanelView {
   private readonly banner = h("div", { class: "banner", role: "status" });
   private readonly notice = h("div", { class: "notice" });
   private readonly log = h("div", { class: "log" });
-  private readonly extras = h("div");
+  private readonly extras = h("div", { class: "extras" });
   private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
   private readonly sendButton = h("button", { class: "btn", type: "submit" });
   private readonly linkButton = h("button", { class: "linkbtn", type: "button" });
@@ -100,8 +100,9 @@ export class PanelView {
 
   // ---- open / close ----
 
-  open(focus = true): void {
-    this.host.consent();
+  /** `byVisitor` false: opened by a proactive rule, which is not the visitor interacting. */
+  open(focus = true, byVisitor = true): void {
+    if (byVisitor) this.host.consent();
     if (!this.isOpen) {
       this.isOpen = true;
       this.panel.hidden = false;
@@ -317,7 +318,7 @@ export class PanelView {
           h("div", { class: "small" }, t.linkHelp),
           h("div", { class: "code" }, s.link.code),
           h("div", { class: "small" }, url),
-          h("div", { class: "small" }, format(t.linkExpires, { time: this.when(s.link.expires_at) })),
+          h("div", { class: "small" }, format(t.linkExpires, { time: this.time(s.link.expires_at) })),
         ),
       );
     }

@@ -151,3 +151,13 @@ CREATE TABLE canned_responses (
     body     TEXT NOT NULL,
     UNIQUE (site_id, shortcut)
 );
+
+-- An owner or admin invites someone by link: the link carries a token whose digest is kept here.
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    site_id    TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+    email      TEXT NOT NULL COLLATE NOCASE,
+    role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'agent')),
+    created_by TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);

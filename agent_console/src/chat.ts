@@ -1,0 +1,427 @@
+// One open conversation: header with actions, labels, the messages, and the reply box.
+//
+// A ChatView lives as long as its tab: the reply box keeps its text, caret and note mode while the
+// rest redraws around it. Messages are rebuilt only when something in them changed.
+
+import { h, mount } from "./dom";
+import { type Desk } from "./desk";
+import { t, time } from "./i18n";
+import type { AgentConversation, CannedResponse, Message } from "./types";
+
+export function visitorLabel(desk: Desk, conv: AgentConversation | null, visitorId?: string): string {
+  const name = desk.visitorName(conv, visitorId);
+  if (name) return name;
+  const id = visitorId ?? conv?.visitor?.id ?? conv?.id ?? "";
+  return t("anonymous", { id: id.slice(-4) });
+}
+
+/** Fills {name}, {email}, {agent}, {site} in a canned response; unknown variables stay visible. */
+export function expandCanned(body: string, vars: Record<string, string>): string {
+  return body.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? vars[name] : whole));
+}
+
+function eventText(m: Message): string {
+  const data = (m.data ?? {}) as Record<string, unknown>;
+  const agentName = (data.agent as { name?: string } | undefined)?.name ?? "";
+  const fromName = (data.from as { name?: string } | undefined)?.name ?? "";
+  const who = m.author.name || (m.author.kind === "system" ? t("system") : m.author.kind === "visitor" ? t("visitor") : "");
+  switch (m.event) {
+    case "created":
+      return t("evCreated");
+    case "assigned":
+      return t("evAssigned", { agent: agentName });
+    case "transferred":
+      return t("evTransferred", { from: fromName, agent: agentName });
+    case "closed":
+      return t("evClosed", { name: who });
+    case "reopened":
+      return t("evReopened", { name: who });
+    case "rated": {
+      const comment = typeof data.comment === "string" && data.comment ? ` — “${data.comment}”` : "";
+      return t("evRated", { rating: String(data.rating ?? "?") }) + comment;
+    }
+    case "contact":
+      return t("evContact", { email: String(data.email ?? "") });
+    default:
+      return m.event ?? "";
+  }
+}
+
+export class ChatView {
+  readonly root: HTMLElement;
+  private readonly header = h("div", { class: "chat-header" });
+  private readonly labelChips = h("div", { class: "label-chips" });
+  private readonly labelInput: HTMLInputElement;
+  private readonly transferBox = h("div", { class: "transfer-box", attrs: { hidden: true } });
+  private readonly messages = h("div", { class: "messages", attrs: { role: "log", "aria-live": "polite" } });
+  private readonly typingLine = h("div", { class: "typing-line", attrs: { "aria-live": "polite" } });
+  private readonly cannedList = h("ul", { class: "canned-list", attrs: { role: "listbox", hidden: true } });
+  readonly textarea: HTMLTextAreaElement;
+  private readonly noteToggle: HTMLInputElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly composer: HTMLElement;
+  private signature = "";
+  private cannedMatches: CannedResponse[] = [];
+  private cannedIndex = 0;
+
+  constructor(
+    private readonly desk: Desk,
+    readonly id: string,
+  ) {
+    this.labelInput = h("input", {
+      class: "label-input",
+      attrs: { type: "text", "aria-label": t("addLabel"), placeholder: t("addLabel"), maxlength: 40 },
+      on: {
+        keydown: (e) => {
+          if (e.key !== "Enter") return;
+          e.preventDefault();
+          const label = this.labelInput.value.trim();
+          if (!label) return;
+          this.desk.action({ t: "label", conversation: this.id, add: [label] });
+          this.labelInput.value = "";
+        },
+      },
+    });
+    this.textarea = h("textarea", {
+      class: "reply",
+      attrs: { "aria-label": t("reply"), rows: 3, placeholder: t("replyPlaceholder") },
+      props: { value: desk.drafts.get(id) ?? "" },
+      on: {
+        input: () => this.onInput(),
+        keydown: (e) => this.onKeydown(e),
+        blur: () => setTimeout(() => this.hideCanned(), 150),
+      },
+    });
+    this.noteToggle = h("input", {
+      attrs: { type: "checkbox" },
+      props: { checked: desk.noteMode.get(id) ?? false },
+      on: { change: () => this.setNoteMode(this.noteToggle.checked) },
+    });
+    this.sendButton = h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.submit() } }, t("send"));
+    this.composer = h(
+      "div",
+      { class: "composer" },
+      this.cannedList,
+      this.textarea,
+      h("div", { class: "composer-bar" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), this.sendButton),
+    );
+    this.root = h(
+      "section",
+      { class: "chat", attrs: { "data-conversation": id, "aria-label": t("reply") } },
+      this.header,
+      h("div", { class: "labels-row" }, h("span", { class: "muted" }, t("labels"), ": "), this.labelChips, this.labelInput),
+      this.transferBox,
+      this.messages,
+      this.typingLine,
+      this.composer,
+    );
+    this.applyNoteMode();
+  }
+
+  focus(): void {
+    this.textarea.focus();
+  }
+
+  // ---- composer ----
+
+  setNoteMode(on: boolean): void {
+    this.desk.noteMode.set(this.id, on);
+    this.noteToggle.checked = on;
+    this.applyNoteMode();
+  }
+
+  toggleNote(): void {
+    this.setNoteMode(!(this.desk.noteMode.get(this.id) ?? false));
+    this.textarea.focus();
+  }
+
+  private applyNoteMode(): void {
+    const note = this.desk.noteMode.get(this.id) ?? false;
+    this.composer.classList.toggle("note-mode", note);
+    this.textarea.placeholder = note ? t("notePlaceholder") : t("replyPlaceholder");
+    this.sendButton.textContent = note ? t("addNote") : t("send");
+  }
+
+  private onInput(): void {
+    this.desk.drafts.set(this.id, this.textarea.value);
+    this.desk.saveDrafts();
+    this.desk.typed(this.id);
+    this.updateCanned();
+  }
+
+  private submit(): void {
+    const body = this.textarea.value.trim();
+    if (!body) return;
+    const max = (this.desk.conn.welcome?.max_body as number | undefined) ?? 4000;
+    this.desk.send(this.id, body.slice(0, max), this.desk.noteMode.get(this.id) ?? false);
+    this.textarea.value = "";
+    this.desk.drafts.delete(this.id);
+    this.desk.saveDrafts();
+    this.hideCanned();
+  }
+
+  private onKeydown(e: KeyboardEvent): void {
+    if (!this.cannedList.hidden && this.cannedMatches.length) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const n = this.cannedMatches.length;
+        this.cannedIndex = (this.cannedIndex + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+        this.renderCanned();
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        this.insertCanned(this.cannedMatches[this.cannedIndex]);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        this.hideCanned();
+        return;
+      }
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this.submit();
+    }
+  }
+
+  /** The `/word` right before the caret, if any. */
+  private cannedToken(): { start: number; word: string } | null {
+    const caret = this.textarea.selectionStart ?? this.textarea.value.length;
+    const before = this.textarea.value.slice(0, caret);
+    const m = /(^|\s)\/([\w-]*)$/.exec(before);
+    if (!m) return null;
+    return { start: caret - m[2].length - 1, word: m[2].toLowerCase() };
+  }
+
+  private updateCanned(): void {
+    const token = this.cannedToken();
+    const conv = this.desk.summary(this.id);
+    const all = conv ? (this.desk.canned.get(conv.site) ?? []) : [];
+    if (!token || !all.length) {
+      this.hideCanned();
+      return;
+    }
+    this.cannedMatches = all.filter((c) => c.shortcut.toLowerCase().startsWith(token.word)).slice(0, 8);
+    this.cannedIndex = 0;
+    if (!this.cannedMatches.length) {
+      this.hideCanned();
+      return;
+    }
+    this.renderCanned();
+  }
+
+  private renderCanned(): void {
+    mount(
+      this.cannedList,
+      this.cannedMatches.map((c, i) =>
+        h(
+          "li",
+          {
+            class: i === this.cannedIndex ? "selected" : "",
+            attrs: { role: "option", "aria-selected": i === this.cannedIndex ? "true" : "false" },
+            on: {
+              mousedown: (e) => {
+                e.preventDefault();
+                this.insertCanned(c);
+              },
+            },
+          },
+          h("strong", null, "/" + c.shortcut),
+          " ",
+          h("span", { class: "muted" }, c.body.slice(0, 80)),
+        ),
+      ),
+    );
+    this.cannedList.hidden = false;
+  }
+
+  private hideCanned(): void {
+    this.cannedList.hidden = true;
+    this.cannedMatches = [];
+  }
+
+  private insertCanned(c: CannedResponse): void {
+    const token = this.cannedToken();
+    const conv = this.desk.summary(this.id);
+    const site = conv ? this.desk.siteOf(conv) : undefined;
+    const visitor = conv?.visitor ? this.desk.visitors.get(conv.visitor.id) : undefined;
+    const text = expandCanned(c.body, {
+      name: visitor?.name || conv?.visitor?.name || t("there"),
+      email: visitor?.email || conv?.visitor?.email || "",
+      agent: this.desk.me.name,
+      site: site?.name ?? "",
+    });
+    const value = this.textarea.value;
+    const caret = this.textarea.selectionStart ?? value.length;
+    const start = token ? token.start : caret;
+    this.textarea.value = value.slice(0, start) + text + value.slice(caret);
+    const pos = start + text.length;
+    this.textarea.setSelectionRange(pos, pos);
+    this.desk.drafts.set(this.id, this.textarea.value);
+    this.desk.saveDrafts();
+    this.hideCanned();
+    this.textarea.focus();
+  }
+
+  // ---- actions ----
+
+  claim(): void {
+    this.desk.action({ t: "claim", conversation: this.id });
+  }
+
+  private showTransfer(conv: AgentConversation): void {
+    const agents = this.desk.agentsOfSite(conv.site_id).filter((a) => a.id !== conv.assignee?.id);
+    const select = h(
+      "select",
+      { attrs: { "aria-label": t("selectAgent") } },
+      agents.map((a) =>
+        h("option", { attrs: { value: a.id } }, `${a.name || a.id} — ${t(a.status)} (${a.load}/${a.capacity})`),
+      ),
+    );
+    const note = h("textarea", { attrs: { "aria-label": t("transferNote"), rows: 2, placeholder: t("transferNote"), maxlength: 4000 } });
+    const done = (): void => {
+      this.transferBox.hidden = true;
+      this.transferBox.replaceChildren();
+    };
+    mount(
+      this.transferBox,
+      h("label", null, t("selectAgent"), " ", select),
+      note,
+      h(
+        "div",
+        { class: "row" },
+        h(
+          "button",
+          {
+            class: "primary",
+            attrs: { type: "button" },
+            on: {
+              click: () => {
+                if (!select.value) return;
+                const text = note.value.trim();
+                if (text) this.desk.action({ t: "transfer", conversation: this.id, agent: select.value, note: text });
+                else this.desk.action({ t: "assign", conversation: this.id, agent: select.value });
+                done();
+              },
+            },
+          },
+          t("confirm"),
+        ),
+        h("button", { attrs: { type: "button" }, on: { click: done } }, t("cancel")),
+      ),
+    );
+    this.transferBox.hidden = false;
+    select.focus();
+  }
+
+  // ---- drawing ----
+
+  update(): void {
+    const desk = this.desk;
+    const conv = desk.summary(this.id);
+    const view = desk.conn.timeline.conversations.get(this.id);
+    if (!conv) {
+      mount(this.header, h("h2", null, "…"));
+      return;
+    }
+    const mine = conv.assignee?.id === desk.me.id;
+    const open = conv.status === "open";
+    const site = desk.siteOf(conv);
+    mount(
+      this.header,
+      h(
+        "div",
+        { class: "chat-title" },
+        h("h2", null, visitorLabel(desk, conv)),
+        h(
+          "span",
+          { class: "muted" },
+          [site && desk.sites.length > 1 ? site.name + " · " : "", conv.assignee ? t("assignedTo", { name: conv.assignee.name }) : t("unassigned")].join(""),
+          " · ",
+          open ? t("statusOpen") : t("statusClosed"),
+        ),
+      ),
+      h(
+        "div",
+        { class: "chat-actions" },
+        open && !mine && !conv.assignee ? h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.claim() } }, t("claim")) : null,
+        open && !mine && conv.assignee ? h("button", { attrs: { type: "button" }, on: { click: () => this.claim() } }, t("claim")) : null,
+        open ? h("button", { attrs: { type: "button" }, on: { click: () => this.showTransfer(conv) } }, conv.assignee ? t("transfer") : t("assign")) : null,
+        open
+          ? h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "close", conversation: this.id }) } }, t("close"))
+          : h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "reopen", conversation: this.id }) } }, t("reopen")),
+      ),
+    );
+    mount(
+      this.labelChips,
+      (conv.labels ?? []).map((label) =>
+        h(
+          "span",
+          { class: "chip" },
+          label,
+          h(
+            "button",
+            {
+              class: "chip-x",
+              attrs: { type: "button", "aria-label": t("removeLabel", { label }) },
+              on: { click: () => desk.action({ t: "label", conversation: this.id, remove: [label] }) },
+            },
+            "×",
+          ),
+        ),
+      ),
+    );
+    const typingName = desk.isTyping(this.id);
+    this.typingLine.textContent = typingName !== null ? t("typing", { name: typingName || t("visitor") }) : "";
+
+    const pending = desk.conn.outbox.items().filter((i) => i.conversation === this.id);
+    const messages = view?.messages ?? [];
+    const sig = [messages.length, (messages.length ? messages[messages.length - 1].seq : 0), conv.peer_read_seq ?? 0, pending.length, view?.more, conv.visitor?.name].join("|");
+    if (sig === this.signature) return;
+    this.signature = sig;
+    const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
+    const peerRead = conv.peer_read_seq ?? 0;
+    let lastAgentText = -1;
+    messages.forEach((m, i) => {
+      if (m.kind === "text" && m.author.kind === "agent") lastAgentText = i;
+    });
+    mount(
+      this.messages,
+      view?.more
+        ? h("button", { class: "link", attrs: { type: "button" }, on: { click: () => desk.fetchOlder(this.id) } }, t("loadOlder"))
+        : null,
+      messages.map((m, i) => this.renderMessage(m, i === lastAgentText && m.seq <= peerRead)),
+      pending.map((p) =>
+        h(
+          "div",
+          { class: "msg agent mine pending" + (p.note ? " note" : ""), attrs: { "data-state": "sending" } },
+          h("div", { class: "body" }, p.body),
+          h("div", { class: "meta" }, t("sending")),
+        ),
+      ),
+    );
+    if (atBottom || this.messages.dataset.drawn !== "1") this.messages.scrollTop = this.messages.scrollHeight;
+    this.messages.dataset.drawn = "1";
+  }
+
+  private renderMessage(m: Message, seen: boolean): HTMLElement {
+    if (m.kind === "event") {
+      return h("div", { class: "event", attrs: { "data-seq": m.seq, "data-event": m.event ?? "" } }, eventText(m), " · ", time(m.ts));
+    }
+    const mine = m.author.kind === "agent" && m.author.id === this.desk.me.id;
+    const classes = ["msg", m.author.kind];
+    if (mine) classes.push("mine");
+    if (m.kind === "note") classes.push("note");
+    const author =
+      m.author.kind === "visitor" ? visitorLabel(this.desk, this.desk.summary(this.id), m.author.id) : m.author.name || t("agent");
+    return h(
+      "div",
+      { class: classes.join(" "), attrs: { "data-seq": m.seq, "data-kind": m.kind } },
+      h("div", { class: "author" }, m.kind === "note" ? h("span", { class: "note-badge" }, t("noteBadge")) : null, author),
+      h("div", { class: "body" }, m.body),
+      h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null),
+    );
+  }
+}

@@ -1,0 +1,304 @@
+// The inbox page: queues with live counts, search and site filter on the left; chat tabs in the
+// middle; the visitor's context on the right.
+
+import { api } from "./api";
+import { ChatView, visitorLabel } from "./chat";
+import { renderContext } from "./context";
+import { h, mount } from "./dom";
+import { type Desk } from "./desk";
+import { duration, t, time } from "./i18n";
+import type { AgentConversation } from "./types";
+
+export type Queue = "unassigned" | "mine" | "open" | "closed";
+const QUEUES: { id: Queue; label: "unassigned" | "mine" | "allOpen" | "closed" }[] = [
+  { id: "unassigned", label: "unassigned" },
+  { id: "mine", label: "mine" },
+  { id: "open", label: "allOpen" },
+  { id: "closed", label: "closed" },
+];
+
+export class Inbox {
+  readonly root: HTMLElement;
+  queue: Queue = "mine";
+  site = "";
+  private q = "";
+  private searchResults: AgentConversation[] | null = null;
+  private searchTimer = 0;
+  private readonly queueNav = h("nav", { class: "queues", attrs: { "aria-label": t("inbox") } });
+  private readonly list = h("ul", { class: "conv-list" });
+  private readonly team = h("section", { class: "team", attrs: { "aria-label": t("team") } });
+  private readonly tabsBar = h("div", { class: "tabs", attrs: { role: "tablist" } });
+  private readonly chatSlot = h("div", { class: "chat-slot" });
+  private readonly context = h("aside", { class: "context", attrs: { "aria-label": t("visitor") } });
+  readonly search: HTMLInputElement;
+  private readonly siteSelect: HTMLSelectElement;
+  private readonly views = new Map<string, ChatView>();
+  private loadedVisitor = new Set<string>();
+
+  constructor(private readonly desk: Desk) {
+    this.search = h("input", {
+      attrs: { type: "search", "aria-label": t("search"), placeholder: t("searchPlaceholder") },
+      on: { input: () => this.onSearch() },
+    });
+    this.siteSelect = h("select", {
+      attrs: { "aria-label": t("site") },
+      on: {
+        change: () => {
+          this.site = this.siteSelect.value;
+          this.refreshRemote();
+          this.render();
+        },
+      },
+    });
+    this.root = h(
+      "div",
+      { class: "inbox" },
+      h("aside", { class: "sidebar" }, h("div", { class: "filters" }, this.siteSelect, this.search), this.queueNav, this.list, this.team),
+      h("main", { class: "chats" }, this.tabsBar, this.chatSlot),
+      this.context,
+    );
+  }
+
+  // ---- queues ----
+
+  private inQueue(c: AgentConversation, queue: Queue): boolean {
+    if (this.site && c.site !== this.site) return false;
+    switch (queue) {
+      case "unassigned":
+        return c.status === "open" && !c.assignee;
+      case "mine":
+        return c.status === "open" && c.assignee?.id === this.desk.me.id;
+      case "open":
+        return c.status === "open";
+      case "closed":
+        return c.status === "closed";
+    }
+  }
+
+  private matches(c: AgentConversation): boolean {
+    if (!this.q) return true;
+    const q = this.q.toLowerCase();
+    const v = c.visitor;
+    const last = this.desk.lastOf(c.id);
+    return [v?.name, v?.email, this.desk.visitorName(c), last?.body].some((s) => (s ?? "").toLowerCase().includes(q));
+  }
+
+  private rows(queue: Queue): AgentConversation[] {
+    const byId = new Map<string, AgentConversation>();
+    for (const c of this.desk.all()) byId.set(c.id, c);
+    // Server-side search also finds older messages' text; live state wins for what we know.
+    for (const c of this.searchResults ?? []) if (!byId.has(c.id)) byId.set(c.id, c);
+    const rows = [...byId.values()].filter((c) => this.inQueue(c, queue) && (this.matches(c) || this.searchResults?.some((r) => r.id === c.id)));
+    if (queue === "unassigned") rows.sort((a, b) => a.created_at - b.created_at); // first come, first served
+    else rows.sort((a, b) => (this.desk.lastOf(b.id)?.ts ?? b.updated_at) - (this.desk.lastOf(a.id)?.ts ?? a.updated_at));
+    return rows;
+  }
+
+  private onSearch(): void {
+    this.q = this.search.value.trim();
+    clearTimeout(this.searchTimer);
+    this.render();
+    this.searchTimer = window.setTimeout(() => this.refreshRemote(), 250);
+  }
+
+  /** Closed conversations and full-text search come from the REST API. */
+  refreshRemote(): void {
+    const site = this.site || null;
+    void this.desk.loadClosed(site, this.q || null).catch(() => undefined);
+    if (!this.q) {
+      this.searchResults = null;
+      return;
+    }
+    const params = new URLSearchParams({ q: this.q, limit: "100" });
+    if (site) params.set("site", site);
+    const asked = this.q;
+    api<{ conversations: AgentConversation[] }>("GET", `/api/conversations?${params}`)
+      .then((data) => {
+        if (asked !== this.q) return;
+        this.searchResults = data.conversations;
+        this.desk.remember(data.conversations);
+        this.render();
+      })
+      .catch(() => undefined);
+  }
+
+  // ---- chats ----
+
+  open(id: string): void {
+    this.desk.open(id);
+    this.render();
+    this.views.get(id)?.focus();
+  }
+
+  activeView(): ChatView | null {
+    return this.desk.active ? (this.views.get(this.desk.active) ?? null) : null;
+  }
+
+  step(delta: number): void {
+    const tabs = this.desk.tabs;
+    if (!tabs.length) return;
+    const i = this.desk.active ? tabs.indexOf(this.desk.active) : -1;
+    this.open(tabs[(i + delta + tabs.length) % tabs.length]);
+  }
+
+  nth(n: number): void {
+    const id = this.desk.tabs[n];
+    if (id) this.open(id);
+  }
+
+  closeActive(): void {
+    if (this.desk.active) this.closeTab(this.desk.active);
+  }
+
+  private closeTab(id: string): void {
+    this.desk.closeTab(id);
+    this.views.delete(id);
+    this.render();
+  }
+
+  // ---- drawing ----
+
+  render(): void {
+    const desk = this.desk;
+    // Site filter options (sites arrive with the welcome).
+    if (this.siteSelect.options.length !== desk.sites.length + 1) {
+      mount(
+        this.siteSelect,
+        h("option", { attrs: { value: "" } }, t("allSites")),
+        desk.sites.map((s) => h("option", { attrs: { value: s.key } }, s.name)),
+      );
+      this.siteSelect.value = this.site;
+    }
+    mount(
+      this.queueNav,
+      QUEUES.map(({ id, label }) => {
+        const count = this.rows(id).length;
+        return h(
+          "button",
+          {
+            class: "queue" + (this.queue === id ? " active" : ""),
+            attrs: { type: "button", "data-queue": id, "aria-pressed": this.queue === id ? "true" : "false" },
+            on: {
+              click: () => {
+                this.queue = id;
+                if (id === "closed") this.refreshRemote();
+                this.render();
+              },
+            },
+          },
+          h("span", null, t(label)),
+          " ",
+          h("span", { class: "count" }, String(count)),
+        );
+      }),
+    );
+    const siteId = desk.sites.find((s) => s.key === this.site)?.id;
+    const team = desk.agentsOfSite(siteId).sort((a, b) => (a.name || "").localeCompare(b.name || ""));
+    mount(
+      this.team,
+      h("h3", null, t("team")),
+      h(
+        "ul",
+        null,
+        team.map((a) =>
+          h(
+            "li",
+            { attrs: { "data-agent": a.id } },
+            h("span", { class: "dot " + a.status, attrs: { title: t(a.status) } }),
+            h("span", null, a.name || a.id, a.id === desk.me.id ? ` (${t("me")})` : ""),
+            h("span", { class: "load muted small", attrs: { title: t("capacity") } }, `${t(a.status)} · ${a.load}/${a.capacity}`),
+          ),
+        ),
+      ),
+    );
+    const rows = this.rows(this.queue);
+    mount(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : h("li", { class: "empty muted" }, t("noConversations")));
+
+    mount(
+      this.tabsBar,
+      desk.tabs.map((id, i) => {
+        const conv = desk.summary(id);
+        const unread = desk.unreadOf(id);
+        const active = desk.active === id;
+        return h(
+          "div",
+          { class: "tab" + (active ? " active" : ""), attrs: { "data-conversation": id } },
+          h(
+            "button",
+            {
+              class: "tab-open",
+              attrs: { type: "button", role: "tab", "aria-selected": active ? "true" : "false", title: `Alt+${i + 1}` },
+              on: { click: () => this.open(id) },
+            },
+            visitorLabel(desk, conv),
+            unread && !active ? h("span", { class: "badge unread", attrs: { "aria-label": `${unread} unread` } }, String(unread)) : null,
+            desk.isTyping(id) !== null ? h("span", { class: "dots", attrs: { "aria-hidden": "true" } }, " …") : null,
+          ),
+          h("button", { class: "tab-close", attrs: { type: "button", "aria-label": t("closeTab") }, on: { click: () => this.closeTab(id) } }, "×"),
+        );
+      }),
+    );
+
+    const active = desk.active;
+    if (!active) {
+      mount(this.chatSlot, h("p", { class: "placeholder muted" }, t("noChatOpen")));
+      mount(this.context);
+      return;
+    }
+    let view = this.views.get(active);
+    if (!view) {
+      view = new ChatView(desk, active);
+      this.views.set(active, view);
+    }
+    if (this.chatSlot.firstChild !== view.root) mount(this.chatSlot, view.root);
+    view.update();
+    const conv = desk.summary(active);
+    const vid = conv?.visitor?.id;
+    if (vid && !this.loadedVisitor.has(vid + active)) {
+      this.loadedVisitor.add(vid + active);
+      void desk.loadVisitor(vid);
+    }
+    renderContext(this.context, desk, conv, (id) => this.open(id));
+  }
+
+  private renderRow(c: AgentConversation, index: number): HTMLElement {
+    const desk = this.desk;
+    const last = desk.lastOf(c.id);
+    const shown = desk.previewOf(c.id);
+    const unread = desk.unreadOf(c.id);
+    const site = desk.siteOf(c);
+    const waiting = !c.assignee && c.status === "open";
+    const preview = shown ? (shown.kind === "note" ? `${t("noteBadge")}: ${shown.body}` : shown.body) : "";
+    return h(
+      "li",
+      null,
+      h(
+        "button",
+        {
+          class: "conv" + (desk.active === c.id ? " active" : "") + (unread ? " has-unread" : ""),
+          attrs: { type: "button", "data-conversation": c.id },
+          on: { click: () => this.open(c.id) },
+        },
+        h(
+          "div",
+          { class: "conv-top" },
+          h("span", { class: "conv-name" }, visitorLabel(desk, c)),
+          unread ? h("span", { class: "badge unread" }, String(unread)) : null,
+          h("span", { class: "muted small" }, time(last?.ts ?? c.updated_at)),
+        ),
+        h("div", { class: "conv-preview" }, preview.slice(0, 120)),
+        h(
+          "div",
+          { class: "conv-meta muted small" },
+          desk.sites.length > 1 && site ? site.name + " · " : "",
+          waiting
+            ? `${t("queuePosition", { n: index + 1 })} · ${t("waiting", { time: duration((Date.now() - c.created_at) / 1000) })}`
+            : c.assignee
+              ? t("assignedTo", { name: c.assignee.id === desk.me.id ? t("me") : c.assignee.name })
+              : "",
+          (c.labels ?? []).length ? " · " + (c.labels ?? []).join(", ") : "",
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,154 @@
+// The reports page: per site (or one agent), summary numbers, a chart over time drawn as inline SVG,
+// the per-agent table, and the CSV export (a plain download link: the cookie rides along).
+
+import { api, query } from "./api";
+import { h, mount, svg } from "./dom";
+import { type Desk } from "./desk";
+import { duration, lang, t } from "./i18n";
+
+interface Stats {
+  conversations: number;
+  first_response_median_s: number | null;
+  first_response_p90_s: number | null;
+  wait_median_s: number | null;
+  resolution_median_s: number | null;
+  ratings: number;
+  rating_avg: number | null;
+  csat_pct: number | null;
+  missed: number;
+}
+
+interface ReportData {
+  from: number;
+  to: number;
+  bucket: "hour" | "day";
+  summary: Stats;
+  series: (Stats & { start: number })[];
+  agents: (Stats & { agent: string | null; name: string })[];
+}
+
+const RANGES: Record<string, number> = { last24h: 86_400_000, last7: 7 * 86_400_000, last30: 30 * 86_400_000 };
+
+let state = { site: "", agent: "", range: "last7" };
+
+export async function renderReports(main: HTMLElement, desk: Desk): Promise<void> {
+  if (!state.site || !desk.sites.some((s) => s.key === state.site)) state.site = desk.sites[0]?.key ?? "";
+  const body = h("div", { class: "report-body" });
+  const redraw = (): void => void renderReports(main, desk);
+  const siteSelect = h(
+    "select",
+    { attrs: { "aria-label": t("site") }, on: { change: () => ((state = { ...state, site: siteSelect.value, agent: "" }), redraw()) } },
+    desk.sites.map((s) => h("option", { attrs: { value: s.key }, props: { selected: s.key === state.site } }, s.name)),
+  );
+  const agents = desk.agentsOfSite(desk.sites.find((s) => s.key === state.site)?.id);
+  const agentSelect = h(
+    "select",
+    { attrs: { "aria-label": t("agent") }, on: { change: () => ((state = { ...state, agent: agentSelect.value }), redraw()) } },
+    h("option", { attrs: { value: "" } }, t("allAgents")),
+    agents.map((a) => h("option", { attrs: { value: a.id }, props: { selected: a.id === state.agent } }, a.name || a.id)),
+  );
+  const rangeSelect = h(
+    "select",
+    { attrs: { "aria-label": t("range") }, on: { change: () => ((state = { ...state, range: rangeSelect.value }), redraw()) } },
+    Object.keys(RANGES).map((r) => h("option", { attrs: { value: r }, props: { selected: r === state.range } }, t(r as "last7"))),
+  );
+  const now = Date.now();
+  const params = {
+    from: now - RANGES[state.range],
+    to: now + 60_000,
+    agent: state.agent || null,
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  };
+  const base = `/api/sites/${encodeURIComponent(state.site)}/reports`;
+  const csv = h("a", { class: "button", attrs: { href: base + "/csv" + query(params), download: "" } }, t("downloadCsv"));
+  mount(main, h("div", { class: "reports" }, h("h1", null, t("reports")), h("div", { class: "row report-filters" }, siteSelect, agentSelect, rangeSelect, csv), body));
+  if (!state.site) return;
+  let data: ReportData;
+  try {
+    data = await api<ReportData>("GET", base + query(params));
+  } catch (err) {
+    mount(body, h("p", { class: "form-error" }, t("error", { message: String((err as Error).message) })));
+    return;
+  }
+  const s = data.summary;
+  const names = new Map(desk.agentsOfSite(undefined).map((a) => [a.id, a.name]));
+  mount(
+    body,
+    h(
+      "div",
+      { class: "cards" },
+      card(t("conversations"), String(s.conversations), "conversations"),
+      card(t("firstResponse"), duration(s.first_response_median_s), "first-response"),
+      card(t("firstResponseP90"), duration(s.first_response_p90_s), "first-response-p90"),
+      card(t("waitTime"), duration(s.wait_median_s), "wait"),
+      card(t("resolution"), duration(s.resolution_median_s), "resolution"),
+      card(
+        t("satisfaction"),
+        s.rating_avg === null ? t("noData") : `${s.rating_avg.toLocaleString(lang)}/5 · ${s.csat_pct ?? 0}%`,
+        "satisfaction",
+        t("ratingsCount", { n: s.ratings }),
+      ),
+      card(t("missed"), String(s.missed), "missed"),
+    ),
+    chart(data),
+    h("h2", null, t("byAgent")),
+    h(
+      "table",
+      { class: "table agents-report" },
+      h("thead", null, h("tr", null, [t("agent"), t("conversations"), t("firstResponse"), t("resolution"), t("satisfaction"), t("missed")].map((c) => h("th", null, c)))),
+      h(
+        "tbody",
+        null,
+        data.agents.map((a) =>
+          h(
+            "tr",
+            null,
+            h("td", null, a.agent ? a.name || names.get(a.agent) || a.agent : t("unassignedAgent")),
+            h("td", null, String(a.conversations)),
+            h("td", null, duration(a.first_response_median_s)),
+            h("td", null, duration(a.resolution_median_s)),
+            h("td", null, a.rating_avg === null ? t("noData") : `${a.rating_avg}/5`),
+            h("td", null, String(a.missed)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function card(label: string, value: string, id: string, sub = ""): HTMLElement {
+  return h("div", { class: "stat", attrs: { "data-stat": id } }, h("div", { class: "muted small" }, label), h("div", { class: "stat-value" }, value), sub ? h("div", { class: "muted small" }, sub) : null);
+}
+
+/** Bars: conversations per bucket; line: median first response. No chart library, no canvas. */
+function chart(data: ReportData): Element {
+  const W = 720;
+  const H = 200;
+  const pad = 28;
+  const n = Math.max(1, data.series.length);
+  const maxCount = Math.max(1, ...data.series.map((p) => p.conversations));
+  const frts = data.series.map((p) => p.first_response_median_s ?? 0);
+  const maxFrt = Math.max(1, ...frts);
+  const bw = (W - 2 * pad) / n;
+  const fmt = new Intl.DateTimeFormat(lang, data.bucket === "hour" ? { hour: "2-digit" } : { day: "numeric", month: "short" });
+  const bars: SVGElement[] = [];
+  const points: string[] = [];
+  const labelEvery = Math.ceil(n / 10);
+  data.series.forEach((p, i) => {
+    const x = pad + i * bw;
+    const bh = ((H - 2 * pad) * p.conversations) / maxCount;
+    bars.push(svg("rect", { x: x + 1, y: H - pad - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" }, svg("title", {}, `${fmt.format(p.start)}: ${p.conversations}`)));
+    if (i % labelEvery === 0) bars.push(svg("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle", class: "axis" }, fmt.format(p.start)));
+    if (p.first_response_median_s !== null) points.push(`${x + bw / 2},${H - pad - ((H - 2 * pad) * p.first_response_median_s) / maxFrt}`);
+  });
+  const figure = svg(
+    "svg",
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `${t("conversations")} / ${t("firstResponse")}` },
+    svg("line", { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, class: "axis-line" }),
+    svg("text", { x: pad, y: 14, class: "axis" }, `${t("conversations")} (max ${maxCount})`),
+    svg("text", { x: W - pad, y: 14, "text-anchor": "end", class: "axis frt" }, `${t("firstResponse")} (max ${duration(maxFrt)})`),
+    ...bars,
+  );
+  if (points.length > 1) figure.append(svg("polyline", { points: points.join(" "), class: "frt-line" }));
+  return h("figure", { class: "chart-box" }, figure);
+}

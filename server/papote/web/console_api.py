@@ -1,0 +1,177 @@
+"""REST endpoints that serve the agent console beyond the core: reports, CSV export, invitations.
+
+Declared with the same `Endpoint` records as web/api.py, which mounts them and lists them in OpenAPI.
+
+Invitations: an owner or admin invites an email with a role and gets a one-time link
+`/console#invite=TOKEN`. The token travels in the fragment, so it never reaches a server log or a
+Referer header; the console posts it in a JSON body. Only its digest is stored. Accepting creates the
+agent (name + password) or, when the email already has an account, adds the role after checking that
+account's password — an invitation link must never be a way into someone else's account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from papote.authz import Action, Principal
+from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
+from papote.ids import digest, new_secret, now_ms
+from papote.reports import BUCKETS, MAX_BUCKETS, Report, build_report, to_csv
+from papote.sites import settings_of
+from papote.store import Invite, Site
+from papote.web.api import (
+    Endpoint,
+    _role,
+    agent_json,
+    field_str,
+    int_param,
+    json_body,
+    need,
+    papote_of,
+    site_for,
+)
+
+#: An invitation link works for a week: long enough for a weekend, short enough to expire if forwarded.
+INVITE_TTL_MS = 7 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+#: Without `from`, a report covers the last 30 days.
+DEFAULT_RANGE_MS = 30 * DAY_MS
+
+
+# -- reports -----------------------------------------------------------------------------------------
+
+
+async def _report(request: Request, principal: Principal | None) -> tuple[Report, Site, dict[str, Any]]:
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    now = now_ms()
+    until = int_param(request, "to", now, 0, 2**53) or now
+    since = int_param(request, "from", until - DEFAULT_RANGE_MS, 0, 2**53) or 0
+    if since >= until:
+        raise PapoteError("'from' must be before 'to'", ErrorCode.BAD_FIELD)
+    bucket = request.query_params.get("bucket") or ("hour" if until - since <= 2 * DAY_MS else "day")
+    if bucket not in BUCKETS:
+        raise PapoteError("bucket must be hour or day", ErrorCode.BAD_FIELD)
+    span = 3_600_000 if bucket == "hour" else DAY_MS
+    if (until - since) / span > MAX_BUCKETS:
+        raise PapoteError(f"at most {MAX_BUCKETS} {bucket}s per report", ErrorCode.BAD_FIELD)
+    hours = settings_of(site).get("hours") or {}
+    tz = request.query_params.get("tz") or hours.get("tz") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PapoteError(f"unknown time zone {tz!r}", ErrorCode.BAD_FIELD) from None
+    rows = await papote.store.report_rows(site.id, since, until)
+    report = build_report(rows, since, until, now, bucket=bucket, tz=tz,
+                          agent_id=request.query_params.get("agent") or None)
+    meta = {"site": site.key, "from": since, "to": until, "bucket": bucket, "tz": tz,
+            "agent": request.query_params.get("agent") or None}
+    return report, site, meta
+
+
+async def get_report(request: Request, principal: Principal | None) -> Any:
+    papote = papote_of(request)
+    report, site, meta = await _report(request, principal)
+    names = {a.id: a.name for a, _ in await papote.store.list_agents(site.id)}
+    return {
+        **meta,
+        "summary": report.summary.as_dict(),
+        "series": [{"start": start, **s.as_dict()} for start, s in report.series],
+        "agents": [{"agent": agent_id, "name": names.get(agent_id, "") if agent_id else "",
+                    **s.as_dict()} for agent_id, s in report.agents.items()],
+    }
+
+
+async def get_report_csv(request: Request, principal: Principal | None) -> Response:
+    report, _, meta = await _report(request, principal)
+    name = f"papote-report-{meta['site']}" + (f"-{meta['agent']}" if meta["agent"] else "") + ".csv"
+    return PlainTextResponse(to_csv(report, meta["tz"]), media_type="text/csv", headers={
+        "content-disposition": f'attachment; filename="{name}"'})
+
+
+# -- invitations -------------------------------------------------------------------------------------
+
+
+async def create_invite(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
+    if "@" not in email:
+        raise PapoteError("an invitation needs a valid email", ErrorCode.BAD_FIELD)
+    role = _role(body.get("role", "agent"), principal, site)
+    token = new_secret("inv")
+    expires_at = now_ms() + INVITE_TTL_MS
+    await papote.store.create_invite(digest(token), Invite(site.id, email, role, principal.id, expires_at))
+    return JSONResponse({"email": email, "role": role, "expires_at": expires_at, "token": token,
+                         "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
+                        status_code=201)
+
+
+async def inspect_invite(request: Request, _: Principal | None) -> Any:
+    papote = papote_of(request)
+    body = await json_body(request)
+    token = need(field_str(body, "token", max_len=128, min_len=8))
+    invite = await papote.store.get_invite(digest(token), now_ms())
+    if invite is None:
+        raise NotFound("this invitation has expired or was already used")
+    site = await papote.site_by_id(invite.site_id)
+    existing = await papote.store.get_agent_by_email(invite.email)
+    return {"email": invite.email, "role": invite.role, "site": site.name if site else "",
+            "existing": existing is not None, "expires_at": invite.expires_at}
+
+
+async def accept_invite(request: Request, _: Principal | None) -> Response:
+    papote = papote_of(request)
+    body = await json_body(request)
+    token = need(field_str(body, "token", max_len=128, min_len=8))
+    password = need(field_str(body, "password", max_len=256))
+    invite = await papote.store.get_invite(digest(token), now_ms())
+    if invite is None:
+        raise NotFound("this invitation has expired or was already used")
+    agent = await papote.store.get_agent_by_email(invite.email)
+    if agent is None:
+        name = (field_str(body, "name", required=False, max_len=120) or "").strip()
+        agent = await papote.accounts.create_agent(invite.email, password, name)
+    # Logging in checks the password of an existing account (with the lockout) and mints the session.
+    try:
+        result = await papote.accounts.login(invite.email, password)
+    except AuthError as exc:
+        if exc.code is ErrorCode.UNAUTHORIZED:
+            raise AuthError("this email already has an account: enter its password") from None
+        raise
+    memberships = {m.site_id: m.role for m in await papote.store.memberships(agent.id)}
+    current = memberships.get(invite.site_id)
+    # Accepting never lowers a role the agent already holds on the site.
+    rank = {"agent": 0, "admin": 1, "owner": 2}
+    if current is None or rank[invite.role] > rank.get(current, 0):
+        await papote.store.set_membership(invite.site_id, agent.id, invite.role)
+    await papote.store.delete_invite(digest(token))
+    memberships = await papote.store.memberships(agent.id)
+    response = JSONResponse({"agent": agent_json(result.agent),
+                             "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})
+    response.set_cookie(
+        papote.accounts.cookie_name, result.session_token, max_age=papote.config.session_hours * 3600,
+        path="/", secure=papote.config.secure_cookies, httponly=True, samesite="strict",
+    )
+    return response
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/api/sites/{key}/reports", "Reports of a site or one agent, with a series over time",
+             get_report, query=["from", "to", "bucket", "tz", "agent"]),
+    Endpoint("GET", "/api/sites/{key}/reports/csv", "The same report as CSV", get_report_csv,
+             query=["from", "to", "bucket", "tz", "agent"]),
+    Endpoint("POST", "/api/sites/{key}/invites", "Invite an agent by email (returns a one-time link)",
+             create_invite, body={"email": {"type": "string"}, "role": {"type": "string"}}),
+    Endpoint("POST", "/api/invites/inspect", "What an invitation is for (before accepting it)",
+             inspect_invite, "none", {"token": {"type": "string"}}),
+    Endpoint("POST", "/api/invites/accept", "Accept an invitation: set name and password, sign in",
+             accept_invite, "none",
+             {"token": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string"}}),
+]

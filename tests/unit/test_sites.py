@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from papote.errors import PapoteError
+from papote.sites import normalise_origin, opening, validate_settings
+
+HOURS = {"tz": "Europe/Paris", "days": {"mon": [["09:00", "12:00"], ["14:00", "18:00"]], "tue": [["09:00", "18:00"]]}}
+
+
+def test_defaults_and_merge() -> None:
+    s = validate_settings({"color": "#112233", "hours": HOURS})
+    assert s["color"] == "#112233" and s["routing"] == "auto" and s["hours"]["tz"] == "Europe/Paris"
+
+
+@pytest.mark.parametrize("changes", [
+    {"color": "red"}, {"nope": 1}, {"hours": {"tz": "Mars/Olympus", "days": {}}},
+    {"hours": {"tz": "UTC", "days": {"mon": [["18:00", "09:00"]]}}},
+    {"rules": [{"id": "x", "trigger": "event", "message": "hi"}]},
+    {"custom_css": "</style><script>"}, {"launcher_icon": "javascript:alert(1)"},
+])
+def test_bad_settings_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(PapoteError):
+        validate_settings(changes)
+
+
+def test_opening_hours_in_the_sites_zone() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    s = validate_settings({"hours": HOURS})
+    assert opening(s, datetime(2026, 11, 23, 10, 0, tzinfo=paris)) == (True, None)  # a Monday
+    open_now, next_open = opening(s, datetime(2026, 11, 23, 12, 30, tzinfo=paris))
+    assert not open_now and next_open == int(datetime(2026, 11, 23, 14, 0, tzinfo=paris).timestamp() * 1000)
+    open_now, next_open = opening(s, datetime(2026, 11, 24, 19, 0, tzinfo=paris))  # Tuesday evening
+    assert not open_now and next_open == int(datetime(2026, 11, 30, 9, 0, tzinfo=paris).timestamp() * 1000)
+    assert opening(validate_settings({}), None) == (True, None)
+
+
+def test_origins_are_normalised() -> None:
+    assert normalise_origin("https://Shop.Example:443/") == "https://shop.example"
+    assert normalise_origin("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    with pytest.raises(PapoteError):
+        normalise_origin("shop.example")

@@ -1,0 +1,168 @@
+"""The SQLite store on a real file: the delivery contract's constraints, group commit, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from papote.errors import Conflict, NotFound
+from papote.store import NewMessage, Site, Visitor
+from papote.store.sqlite import SqliteStore
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(str(tmp_path / "t.db"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def site_and_visitor(store: SqliteStore) -> tuple[Site, Visitor]:
+    site = await store.create_site("Shop", ["https://shop.test"], {})
+    visitor = await store.create_visitor(site.id, "tokenhash")
+    return site, visitor
+
+
+def text(site: Site, visitor: Visitor, cid: str | None, body: str, cmid: str) -> NewMessage:
+    return NewMessage(site.id, cid, "visitor", visitor.id, "", "text", body, cmid, visitor_id=visitor.id)
+
+
+@pytest.mark.asyncio
+async def test_first_send_creates_the_conversation_and_seq_counts_up(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    first = await store.append(text(site, visitor, None, "hello", "cmid-0001"))
+    assert first.created and first.message.seq == 1
+    cid = first.conversation.id
+    second = await store.append(text(site, visitor, cid, "again", "cmid-0002"))
+    assert second.message.seq == 2 and not second.created
+    assert [m.body for m in await store.messages_after(cid, 0, 10, include_notes=False)] == ["hello", "again"]
+
+
+@pytest.mark.asyncio
+async def test_retry_returns_the_original_and_never_creates_twice(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    first = await store.append(text(site, visitor, None, "hello", "cmid-0001"))
+    retry = await store.append(text(site, visitor, None, "hello", "cmid-0001"))
+    assert retry.duplicate and retry.message.seq == 1
+    assert retry.conversation.id == first.conversation.id
+
+
+@pytest.mark.asyncio
+async def test_same_id_other_body_is_a_conflict_and_overwrites_nothing(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    first = await store.append(text(site, visitor, None, "hello", "cmid-0001"))
+    with pytest.raises(Conflict):
+        await store.append(text(site, visitor, first.conversation.id, "changed", "cmid-0001"))
+    [only] = await store.messages_after(first.conversation.id, 0, 10, include_notes=True)
+    assert only.body == "hello"
+
+
+@pytest.mark.asyncio
+async def test_concurrent_appends_get_distinct_contiguous_seqs_in_few_batches(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    batches_before = store.batches
+    results = await asyncio.gather(*[
+        store.append(text(site, visitor, cid, f"m{i}", f"cmid-{i:05d}")) for i in range(1000)
+    ])
+    seqs = sorted(r.message.seq for r in results)
+    assert seqs == list(range(2, 1002))
+    # Group commit: a thousand waiting appends share a handful of transactions.
+    assert store.batches - batches_before <= 10
+
+
+@pytest.mark.asyncio
+async def test_a_failing_job_does_not_undo_its_batch_neighbours(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    good = store.append(text(site, visitor, cid, "good", "cmid-good1"))
+    bad = store.append(text(site, visitor, "c_missing", "bad", "cmid-bad01"))
+    conflict = store.append(text(site, visitor, cid, "other body", "cmid-start"))
+    results = await asyncio.gather(good, bad, conflict, return_exceptions=True)
+    assert results[0].message.body == "good"  # type: ignore[union-attr]
+    assert isinstance(results[1], NotFound) and isinstance(results[2], Conflict)
+    assert len(await store.messages_after(cid, 0, 10, include_notes=True)) == 2
+
+
+@pytest.mark.asyncio
+async def test_writing_to_another_sites_conversation_is_not_found(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    other = await store.create_site("Other", [], {})
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    with pytest.raises(NotFound):
+        await store.append(NewMessage(other.id, cid, "visitor", visitor.id, "", "text", "x", "cmid-xxxxx"))
+
+
+@pytest.mark.asyncio
+async def test_visitor_write_reopens_a_closed_conversation(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    await store.update_conversation(cid, status="closed", closed_at=1)
+    again = await store.append(text(site, visitor, cid, "one more thing", "cmid-again"))
+    assert again.reopened is not None and again.reopened.seq == 2 and again.message.seq == 3
+    assert again.conversation.status == "open"
+
+
+@pytest.mark.asyncio
+async def test_reads_only_move_forward_and_drive_unread(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id
+    for i in range(2, 5):
+        await store.append(text(site, visitor, cid, str(i), f"cmid-0000{i}"))
+    assert (await store.count_unread([cid], "agent", "a_1"))[cid] == 4
+    assert await store.set_read(cid, "a_1", "agent", 3) == 3
+    assert await store.set_read(cid, "a_1", "agent", 1) == 3
+    assert await store.set_read(cid, "a_1", "agent", 99) == 4  # capped at last_seq
+    assert (await store.count_unread([cid], "agent", "a_1"))[cid] == 0
+
+
+@pytest.mark.asyncio
+async def test_notes_are_hidden_unless_asked_for(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id
+    await store.append(NewMessage(site.id, cid, "agent", "a_1", "Léa", "note", "secret", "note-0001"))
+    assert [m.kind for m in await store.messages_after(cid, 0, 10, include_notes=True)] == ["text", "note"]
+    assert [m.kind for m in await store.messages_after(cid, 0, 10, include_notes=False)] == ["text"]
+
+
+@pytest.mark.asyncio
+async def test_epoch_survives_reopen_and_schema_is_versioned(tmp_path: Path) -> None:
+    path = str(tmp_path / "e.db")
+    first = SqliteStore(path)
+    await first.open()
+    epoch = first.epoch
+    await first.close()
+    again = SqliteStore(path)
+    await again.open()
+    assert again.epoch == epoch and epoch.startswith("e_")
+    await again.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] >= 1
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.asyncio
+async def test_a_corrupt_file_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    store = SqliteStore(str(path))
+    with pytest.raises((RuntimeError, sqlite3.DatabaseError)):
+        await store.open()
+
+
+@pytest.mark.asyncio
+async def test_merge_moves_conversations_and_tokens(store: SqliteStore) -> None:
+    site, anon = await site_and_visitor(store)
+    known = await store.create_visitor(site.id, "knownhash")
+    cid = (await store.append(text(site, anon, None, "a", "cmid-00001"))).conversation.id
+    await store.merge_visitor(anon.id, known.id)
+    conv = await store.get_conversation(cid)
+    assert conv is not None and conv.visitor_id == known.id
+    moved = await store.get_visitor_by_token(site.id, "tokenhash")
+    assert moved is not None and moved.id == known.id
