@@ -107,7 +107,7 @@ export class ChatView {
     );
     this.root = h(
       "section",
-      { class: "chat", attrs: { "data-conversation": id, "aria-label": t("reply") } },
+      { class: "chat", attrs: { "data-conversation": id } },
       this.header,
       h("div", { class: "labels-row" }, h("span", { class: "muted" }, t("labels"), ": "), this.labelChips, this.labelInput),
       this.transferBox,
@@ -347,7 +347,6 @@ export class ChatView {
         "div",
         { class: "chat-actions" },
         open && !mine && !conv.assignee ? h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.claim() } }, t("claim")) : null,
-        open && !mine && conv.assignee ? h("button", { attrs: { type: "button" }, on: { click: () => this.claim() } }, t("claim")) : null,
         open ? h("button", { attrs: { type: "button" }, on: { click: () => this.showTransfer(conv) } }, conv.assignee ? t("transfer") : t("assign")) : null,
         open
           ? h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "close", conversation: this.id }) } }, t("close"))

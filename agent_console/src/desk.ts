@@ -95,6 +95,26 @@ export class Desk {
   tabs: string[] = [];
   private draftTimer = 0;
 
+  /** Open tabs survive a reload of this browser tab (sessionStorage: not shared, not kept). */
+  private saveTabs(): void {
+    try {
+      sessionStorage.setItem(storageKey("tabs", this.me.id), JSON.stringify({ tabs: this.tabs, active: this.active }));
+    } catch {
+      // Tabs are a convenience.
+    }
+  }
+
+  private restoreTabs(): void {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(storageKey("tabs", this.me.id)) ?? "null") as { tabs: string[]; active: string | null } | null;
+      if (!saved) return;
+      this.tabs = saved.tabs.filter((id) => typeof id === "string").slice(0, 20);
+      this.active = saved.active && this.tabs.includes(saved.active) ? saved.active : (this.tabs[0] ?? null);
+    } catch {
+      // Start with no tabs.
+    }
+  }
+
   /** Keeps drafts across reloads; written at most every half second while typing. */
   saveDrafts(): void {
     clearTimeout(this.draftTimer);
@@ -148,6 +168,8 @@ export class Desk {
   }
 
   start(): void {
+    this.restoreTabs();
+    for (const id of this.tabs) void this.loadConversation(id);
     this.conn.start();
   }
 
@@ -335,6 +357,8 @@ export class Desk {
   open(id: string): void {
     if (!this.tabs.includes(id)) this.tabs.push(id);
     this.active = id;
+    this.saveTabs();
+    void this.loadConversation(id);
     this.conn.resume([id]);
     this.markRead(id);
     this.events.change();
@@ -345,6 +369,7 @@ export class Desk {
     if (i < 0) return;
     this.tabs.splice(i, 1);
     if (this.active === id) this.active = this.tabs[Math.min(i, this.tabs.length - 1)] ?? null;
+    this.saveTabs();
     this.events.change();
   }
 
@@ -426,6 +451,24 @@ export class Desk {
       this.events.change();
     } catch {
       // The panel shows what the summary had.
+    }
+  }
+
+  private readonly fetching = new Set<string>();
+
+  /** A conversation we have no summary of (a past one from the context panel, a restored tab). */
+  async loadConversation(id: string): Promise<void> {
+    if (this.summary(id) || this.fetching.has(id)) return;
+    this.fetching.add(id);
+    try {
+      const conv = await api<AgentConversation & { visitor: VisitorFull }>("GET", `/api/conversations/${encodeURIComponent(id)}`);
+      if (!this.conn.timeline.conversations.get(id)?.summary) this.closedExtra.set(id, conv);
+      this.remember([conv]);
+      this.events.change();
+    } catch {
+      // Gone or not ours any more: the tab says so by staying empty.
+    } finally {
+      this.fetching.delete(id);
     }
   }
 

@@ -7,6 +7,8 @@ visitors are protocol clients (tests/harness.py), which is all the console can t
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 import shutil
 import subprocess
@@ -393,6 +395,11 @@ async def test_tabs_shortcuts_french_and_resume_after_restart(papote_server: Pap
     await expect(page.get_by_role("textbox", name="Reply")).to_have_value("")
     await page.keyboard.press("Alt+2")
     await expect(page.get_by_role("textbox", name="Reply")).to_have_value("draft for Ben")
+    # A reload keeps the open tabs and the drafts.
+    await asyncio.sleep(0.7)
+    await page.reload()
+    await expect(page.locator(".tab")).to_have_count(2)
+    await expect(page.get_by_role("textbox", name="Reply")).to_have_value("draft for Ben")
     # A message in the chat not in front: an unread badge on its tab.
     await v1.send({"t": "send", "ref": 5, "conversation": c1, "client_msg_id": new_msg_id(), "body": "Hello?"})
     await expect(page.locator(f".tab[data-conversation='{c1}'] .badge.unread")).to_have_text("1")
@@ -427,3 +434,38 @@ async def test_tabs_shortcuts_french_and_resume_after_restart(papote_server: Pap
     await expect(page.locator("[data-queue=mine]")).to_contain_text("Les miennes")
     for v in (v1, v2, v1b):
         await v.close()
+
+
+async def test_tablet_width_and_a_verified_visitor(papote_server: PapoteServer, console_build: str,
+                                                  browser: Browser) -> None:
+    server = papote_server
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 820, "height": 1180}, has_touch=True)
+    try:
+        page = await open_page(ctx)
+        await sign_in(page, server)
+        v = await visitor(server)
+        user_id = "customer-42"
+        digest = hmac.new(server.site_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+        await v.send({"t": "identify", "ref": 1, "user_id": user_id, "hash": digest, "name": "Zoé",
+                      "email": "zoe@example.test"})
+        await v.expect("identified")
+        await v.send({"t": "send", "ref": 2, "conversation": None, "client_msg_id": new_msg_id(),
+                      "body": "Bonjour"})
+        conv = str((await v.expect("ack"))["conversation"])
+        await queue(page, "mine")
+        await row(page, conv).click()
+        context_panel = page.locator(".context")
+        await expect(context_panel.locator(".visitor-name")).to_have_text("Zoé")
+        await expect(context_panel.locator(".badge.verified")).to_have_text("Verified")
+        await expect(context_panel).to_contain_text("zoe@example.test")
+        reply = page.get_by_role("textbox", name="Reply")
+        await expect(reply).to_be_in_viewport()
+        await reply.fill("Bonjour Zoé")
+        await reply.press("Enter")
+        said = await v.expect("message", conversation=conv, kind="text")
+        assert said["body"] == "Bonjour Zoé"
+        # Nothing overflows sideways at this width.
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 820
+        await v.close()
+    finally:
+        await ctx.close()

@@ -22,7 +22,7 @@ from limits import parse
 from starlette.websockets import WebSocket
 
 from papote.connections import Connection
-from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
+from papote.errors import CloseCode, ErrorCode, PapoteError, ProtocolError, RateLimited
 from papote.protocol import CloseRequested, Command, Endpoint, ProtocolConnection, encode, error_frame
 from papote.types import Frame
 
@@ -135,8 +135,7 @@ class LiveSession(ABC):
             if data is None:
                 if message["type"] == "websocket.disconnect":
                     return
-                protocol.reject(PapoteError("frames are binary MessagePack", ErrorCode.BAD_FRAME),
-                                None, None)
+                protocol.reject(ProtocolError("frames are binary MessagePack"), None, None)
                 self._flush_protocol(conn)
                 continue
             protocol.receive_data(data)

@@ -36,6 +36,8 @@ export interface LoaderHost {
   setLook(color: string | null | undefined, position: string | null | undefined): void;
   /** Switches language; `remember` keeps the choice for the next pages (setLocale does). */
   setLocale(locale: Locale, remember: boolean): void;
+  /** Adds CSS to the shadow root; returns a function that replaces it (for the owner's custom CSS). */
+  addCss(css: string): (css: string) => void;
   /** The visitor interacted: from now on the widget may write to storage. */
   consent(): void;
 }

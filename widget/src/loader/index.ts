@@ -56,8 +56,26 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
 
   const element = d.createElement("papote-widget");
   const shadow = element.attachShadow({ mode: "open" });
-  const style = d.createElement("style");
-  style.textContent = launcherCss;
+
+  // Constructed stylesheets are not inline styles, so a host page whose Content-Security-Policy
+  // forbids 'unsafe-inline' styles still shows the widget; <style> is the fallback for old browsers.
+  function addCss(css: string): (css: string) => void {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet];
+      return (next) => sheet.replaceSync(next);
+    } catch {
+      const style = d.createElement("style");
+      style.textContent = css;
+      shadow.append(style);
+      return (next) => {
+        style.textContent = next;
+      };
+    }
+  }
+
+  addCss(launcherCss);
   const frame = d.createElement("div");
   frame.className = "root";
   const launcher = d.createElement("button");
@@ -67,7 +85,7 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   badge.className = "badge";
   badge.setAttribute("aria-hidden", "true");
   frame.append(launcher);
-  shadow.append(style, frame);
+  shadow.append(frame);
 
   const host: LoaderHost = {
     siteKey: stub.k,
@@ -114,6 +132,7 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       drawLauncher();
       panel?.setLocale(locale);
     },
+    addCss,
     consent() {
       storage.enable();
     },

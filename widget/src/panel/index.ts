@@ -11,9 +11,7 @@ import { panelCss } from "./style";
 import { PanelView } from "./view";
 
 const mount: MountPanel = (host: LoaderHost): PanelApi => {
-  const style = document.createElement("style");
-  style.textContent = panelCss;
-  host.shadow.append(style);
+  host.addCss(panelCss);
 
   const session = new VisitorSession(host);
   const view = new PanelView(host, session);
@@ -27,12 +25,9 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
 
   session.onProactive = () => view.open(false, false);
 
-  // The owner's theme, scoped to our shadow root like the rest of our CSS.
-  const customCss = document.createElement("style");
-  host.shadow.append(customCss);
-  session.onSite = (site) => {
-    customCss.textContent = site.custom_css || "";
-  };
+  // The owner's theme, scoped to our shadow root like the rest of our CSS, and after it so it wins.
+  const setCustomCss = host.addCss("");
+  session.onSite = (site) => setCustomCss(site.custom_css || "");
 
   session.conn.on("message", ({ message, live }) => {
     if (!live || message.kind !== "text" || message.author.kind === "visitor") return;

@@ -1,0 +1,127 @@
+"""The console's REST endpoints (web/console_api.py) against a real server: reports and invitations."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.harness import PapoteServer, agent, new_msg_id, visitor
+
+
+def test_invitation_is_single_use_and_cannot_take_over_an_account(papote_server: PapoteServer) -> None:
+    server = papote_server
+    owner = server.login()
+    status, invite, _ = server.http("POST", f"/api/sites/{server.site_key}/invites",
+                                    {"email": "Dana@Papote.test", "role": "admin"}, cookie=owner)
+    assert status == 201
+    assert invite["email"] == "dana@papote.test"
+    assert invite["url"].endswith("/console#invite=" + invite["token"])
+
+    status, info, _ = server.http("POST", "/api/invites/inspect", {"token": invite["token"]})
+    assert status == 200
+    assert info == {"email": "dana@papote.test", "role": "admin", "site": "Test shop", "existing": False,
+                    "expires_at": invite["expires_at"]}
+
+    status, body, headers = server.http("POST", "/api/invites/accept", {
+        "token": invite["token"], "name": "Dana", "password": "dana-password-1"})
+    assert status == 200
+    assert body["agent"]["name"] == "Dana"
+    assert "papote_session=" in headers.get("set-cookie", "")
+    status, _, _ = server.http("POST", "/api/invites/accept", {
+        "token": invite["token"], "name": "Eve", "password": "eve-password-12"})
+    assert status == 404
+
+    # Inviting an email that has an account: accepting needs that account's password.
+    status, invite2, _ = server.http("POST", f"/api/sites/{server.site_key}/invites",
+                                     {"email": server.agent_email, "role": "agent"}, cookie=owner)
+    assert status == 201
+    status, info, _ = server.http("POST", "/api/invites/inspect", {"token": invite2["token"]})
+    assert info["existing"] is True
+    status, body, _ = server.http("POST", "/api/invites/accept", {
+        "token": invite2["token"], "password": "guessing-wrong"})
+    assert status == 401
+    # ...and accepting never lowers the role the account already has.
+    status, _, _ = server.http("POST", "/api/invites/accept", {
+        "token": invite2["token"], "password": server.agent_password})
+    assert status == 200
+    status, me, _ = server.http("GET", "/api/me", cookie=server.login())
+    assert me["sites"][0]["role"] == "owner"
+
+
+def test_an_agent_cannot_invite_and_an_admin_cannot_invite_an_owner(papote_server: PapoteServer) -> None:
+    server = papote_server
+    for email, role in (("agent@papote.test", "agent"), ("admin@papote.test", "admin")):
+        server.cli("agent", "create", "--site", server.site_key, "--email", email, "--password",
+                   "long-enough-pw", "--role", role)
+    as_agent = server.login("agent@papote.test", "long-enough-pw")
+    status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/invites",
+                                  {"email": "x@papote.test", "role": "agent"}, cookie=as_agent)
+    assert status == 403
+    as_admin = server.login("admin@papote.test", "long-enough-pw")
+    status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/invites",
+                                  {"email": "x@papote.test", "role": "owner"}, cookie=as_admin)
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
+    status, _, _ = server.http("POST", "/api/invites/inspect", {"token": "inv_not-a-real-token"})
+    assert status == 404
+
+
+async def _handled_conversation(server: PapoteServer, rating: int | None) -> tuple[str, str]:
+    """A visitor asks, the agent claims, answers and closes; the visitor may then rate."""
+    a = await agent(server)
+    v = await visitor(server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "hi"})
+    cid = str((await v.expect("ack"))["conversation"])
+    await a.send({"t": "claim", "ref": 9, "conversation": cid})
+    await a.expect("ok", ref=9)
+    await a.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(), "body": "hello"})
+    await a.expect("ack")
+    await a.send({"t": "close", "ref": 3, "conversation": cid})
+    await a.expect("ok", ref=3)
+    if rating is not None:
+        await v.send({"t": "rate", "ref": 2, "conversation": cid, "rating": rating})
+        await v.expect("ok", ref=2)
+    await v.close()
+    await a.close()
+    return cid, str(a.welcome["agent"]["id"])
+
+
+def test_reports_and_csv(papote_server: PapoteServer) -> None:
+    server = papote_server
+    _, agent_id = asyncio.run(_handled_conversation(server, None))
+    asyncio.run(_handled_conversation(server, 4))
+    cookie = server.login()
+    status, report, _ = server.http("GET", f"/api/sites/{server.site_key}/reports?tz=Europe/Paris",
+                                    cookie=cookie)
+    assert status == 200
+    assert report["summary"]["conversations"] == 2
+    assert report["summary"]["rating_avg"] == 4
+    assert report["summary"]["ratings"] == 1
+    assert report["summary"]["first_response_median_s"] is not None
+    assert report["bucket"] == "day" and len(report["series"]) in (30, 31)
+    assert agent_id in [row["agent"] for row in report["agents"]]
+
+    status, mine, _ = server.http("GET", f"/api/sites/{server.site_key}/reports?agent={agent_id}",
+                                  cookie=cookie)
+    assert mine["summary"]["conversations"] >= 1
+    assert mine["summary"]["resolution_median_s"] is not None
+    status, csv, headers = server.http("GET", f"/api/sites/{server.site_key}/reports/csv", cookie=cookie)
+    assert status == 200
+    assert headers.get("content-type", "").startswith("text/csv")
+    assert csv.splitlines()[-1].startswith("total,2,")
+    status, body, _ = server.http("GET", f"/api/sites/{server.site_key}/reports?bucket=week", cookie=cookie)
+    assert status == 400 and body["error"]["code"] == "bad_field"
+    status, _, _ = server.http("GET", f"/api/sites/{server.site_key}/reports")
+    assert status == 401
+
+
+@pytest.mark.xfail(strict=True, reason="store.append reopens a closed conversation on any visitor-authored "
+                                       "row, including the `rated` event (fix requested in store/sqlite.py)")
+def test_rating_a_closed_conversation_keeps_it_closed_and_assigned(papote_server: PapoteServer) -> None:
+    server = papote_server
+    cid, agent_id = asyncio.run(_handled_conversation(server, 5))
+    status, conv, _ = server.http("GET", f"/api/conversations/{cid}", cookie=server.login())
+    assert status == 200
+    assert conv["status"] == "closed"
+    assert conv["assignee"]["id"] == agent_id
