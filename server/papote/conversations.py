@@ -107,6 +107,7 @@ class Chat:
         self._agents: dict[str, Agent] = {}
         self._route_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._site_keys: dict[str, str] = {}  # site keys never change
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:
@@ -161,6 +162,7 @@ class Chat:
         unread = await self.store.count_unread(ids, reader.kind.value, reader.id)
         is_visitor = reader.kind is PrincipalKind.VISITOR
         visitors = {} if is_visitor else await self.store.get_visitors([c.visitor_id for c in convs])
+        queue = await self.queue_positions(convs)
         out = []
         for conv in convs:
             frame = await self._summary(conv, "visitor" if is_visitor else "agent",
@@ -171,17 +173,24 @@ class Chat:
             frame["read_seq"] = mine
             frame["peer_read_seq"] = max((s for k, s in marks.values() if k == peer_kind), default=0)
             frame["unread"] = unread.get(conv.id, 0)
+            frame["queue"] = queue.get(conv.id)
             last = await self.store.messages_before(conv.id, None, 1, include_notes=not is_visitor)
             frame["last_message"] = message_dict(last[0]) if last else None
             out.append(frame)
         return out
 
+    async def _site_key(self, site_id: str) -> str:
+        key = self._site_keys.get(site_id)
+        if key is None:
+            site = await self.store.get_site(site_id)
+            key = self._site_keys[site_id] = site.key if site else ""
+        return key
+
     async def _summary(self, conv: Conversation, audience: str, visitor: Visitor | None = None) -> Frame:
         assignee = await self.agent(conv.assignee_id) if conv.assignee_id else None
-        site = await self.store.get_site(conv.site_id)
         frame: Frame = {
             "id": conv.id,
-            "site": site.key if site else "",
+            "site": await self._site_key(conv.site_id),
             "status": conv.status,
             "assignee": agent_author(assignee) if assignee else None,
             "last_seq": conv.last_seq,
@@ -493,18 +502,20 @@ class Chat:
                      "wait_secs": wait_estimate(position, handling, online)}
             await self.bus.publish(visitor_topic(conv.visitor_id), BusEvent(frame))
 
-    async def queue_position(self, conv: Conversation) -> Frame | None:
-        if conv.status != "open" or conv.assignee_id is not None:
-            return None
-        queued = await self.store.queued(conv.site_id)
-        ids = [c.id for c in queued]
-        if conv.id not in ids:
-            return None
-        members = [a.id for a, _ in await self.store.list_agents(conv.site_id)]
-        online = len(self.presence.online(members))
-        handling = await self.store.handling_times(conv.site_id, HANDLING_SAMPLE)
-        position = ids.index(conv.id) + 1
-        return {"position": position, "wait_secs": wait_estimate(position, handling, online)}
+    async def queue_positions(self, convs: list[Conversation]) -> dict[str, Frame]:
+        """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue."""
+        out: dict[str, Frame] = {}
+        waiting = {c.site_id for c in convs if c.status == "open" and c.assignee_id is None}
+        for site_id in waiting:
+            queued = await self.store.queued(site_id)
+            if not queued:
+                continue
+            members = [a.id for a, _ in await self.store.list_agents(site_id)]
+            online = len(self.presence.online(members))
+            handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
+            for position, conv in enumerate(queued, start=1):
+                out[conv.id] = {"position": position, "wait_secs": wait_estimate(position, handling, online)}
+        return out
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -72,7 +72,7 @@ async def test_resume_gets_exactly_the_gap(papote_server: PapoteServer) -> None:
     token, epoch = v.welcome["token"], v.welcome["epoch"]  # type: ignore[attr-defined]
     await a.expect("message", conversation=cid, kind="text")
     await v.send({"t": "read", "conversation": cid, "seq": 1})  # type: ignore[attr-defined]
-    last_seen = max(f.get("seq", 0) for f in v.frames + [{"seq": 1}])  # type: ignore[attr-defined]
+    last_seen = max(f.get("seq", 0) for f in [*v.frames, {"seq": 1}])  # type: ignore[attr-defined]
     await v.ws.close()  # type: ignore[attr-defined]
     sent = []
     for i in range(5):

@@ -217,7 +217,8 @@ async def test_identity_verification(papote_server: PapoteServer) -> None:
 
 async def test_continue_on_another_device_with_a_link_code(papote_server: PapoteServer) -> None:
     laptop = await visitor(papote_server)
-    await laptop.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "from laptop"})
+    await laptop.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),
+                       "body": "from laptop"})
     cid = (await laptop.expect("ack", ref=1))["conversation"]
     await laptop.send({"t": "link", "ref": 2})
     link = await laptop.expect("link", ref=2)

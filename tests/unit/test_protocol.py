@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from papote.errors import CloseCode, ErrorCode, ProtocolError
 from papote.protocol import (
-    Command,
     CloseRequested,
+    Command,
     Endpoint,
     ProtocolConnection,
     State,

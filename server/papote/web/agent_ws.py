@@ -61,8 +61,6 @@ class AgentSession(LiveSession):
                 papote.hub.subscribe(conn, conv_topic(conv.id))
         sites = [await papote.site_by_id(s) for s in roles]
         summaries = await papote.chat.summaries(convs, principal)
-        for summary, conv in zip(summaries, convs, strict=True):
-            summary["queue"] = await papote.chat.queue_position(conv)
         self.send({
             "t": "welcome",
             "v": 1,

@@ -430,7 +430,6 @@ async def get_conversation(request: Request, principal: Principal | None) -> Any
     summary["visitor"] = visitor_summary(visitor, full=True) if visitor else None
     summary["events"] = [{"name": e.name, "data": e.data, "at": e.at}
                          for e in await papote.store.visitor_events(conv.visitor_id)]
-    summary["queue"] = await papote.chat.queue_position(conv)
     return summary
 
 

@@ -112,8 +112,7 @@ class VisitorSession(LiveSession):
         )
         principal = self.conn.principal
         summaries = await papote.chat.summaries(convs, principal)
-        for summary, conv in zip(summaries, convs, strict=True):
-            summary["queue"] = await papote.chat.queue_position(conv)
+        for conv in convs:
             papote.hub.subscribe(self.conn, conv_topic(conv.id))
         frame: dict[str, Any] = {
             "t": "welcome",
