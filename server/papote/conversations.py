@@ -437,8 +437,11 @@ class Chat:
         await self.publish_conversation(conv)
         return conv
 
-    async def contact(self, visitor: Principal, email: str, cid: str | None) -> None:
-        await self.store.update_visitor(visitor.id, email=email)
+    async def contact(
+        self, visitor: Principal, email: str, cid: str | None, *, update_visitor: bool = True
+    ) -> None:
+        if update_visitor:
+            await self.store.update_visitor(visitor.id, email=email)
         if cid is not None:
             conv = await self.conversation_for(visitor, cid, Action.WRITE)
             conv = await self.store.update_conversation(cid, contact_email=email)

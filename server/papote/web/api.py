@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -193,6 +195,29 @@ async def me(request: Request, principal: Principal | None) -> Any:
             "sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites]}
 
 
+async def update_me(request: Request, principal: Principal | None) -> Any:
+    """An agent's own display name, avatar URL and default capacity."""
+    assert principal is not None
+    papote = papote_of(request)
+    body = await json_body(request)
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = need(field_str(body, "name", max_len=80, min_len=1))
+    if "avatar" in body:
+        avatar = field_str(body, "avatar", required=False, max_len=500)
+        if avatar is not None and not avatar.startswith("https://"):
+            raise PapoteError("avatar must be an https URL", ErrorCode.BAD_FIELD)
+        changes["avatar"] = avatar
+    if "capacity" in body:
+        capacity = body["capacity"]
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 50:
+            raise PapoteError("capacity must be 1 to 50", ErrorCode.BAD_FIELD)
+        changes["capacity"] = capacity
+    agent = await papote.store.update_agent(principal.id, **changes)
+    papote.chat.agent_changed(agent)
+    return {"agent": agent_json(agent)}
+
+
 async def change_password(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
@@ -254,11 +279,9 @@ async def update_site(request: Request, principal: Principal | None) -> Any:
 
 async def rotate_secret(request: Request, principal: Principal | None) -> Any:
     """A new secret becomes current; the previous one stays valid until the next rotation."""
-    import secrets as random
-
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    fresh = random.token_hex(32)
+    fresh = secrets.token_hex(32)
     site = await papote.store.update_site(site.id, secrets=[fresh, *site.secrets[:1]])
     papote.site_changed(site)
     return {"secrets": site.secrets}
@@ -500,8 +523,6 @@ async def transcript(request: Request, principal: Principal | None) -> Response:
             break
         for m in msgs:
             if m.kind == "text":
-                from datetime import UTC, datetime
-
                 when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
                 who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
                 lines.append(f"[{when} UTC] {who}: {m.body}")
@@ -534,6 +555,8 @@ ENDPOINTS: list[Endpoint] = [
              {"email": {"type": "string"}, "password": {"type": "string"}}),
     Endpoint("POST", "/api/logout", "Sign out; closes this session's sockets", logout),
     Endpoint("GET", "/api/me", "The signed-in agent and their sites", me),
+    Endpoint("PATCH", "/api/me", "Change my name, avatar or capacity", update_me,
+             body={"name": {"type": "string"}, "avatar": {"type": "string"}, "capacity": {"type": "integer"}}),
     Endpoint("POST", "/api/me/password", "Change my password (ends my other sessions)", change_password,
              body={"current": {"type": "string"}, "new": {"type": "string"}}),
     Endpoint("GET", "/api/sites", "Sites I belong to", list_sites, "any"),
@@ -619,9 +642,17 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
+            content_type = request.headers.get("content-type", "")
+            if request.method in _WRITES and content_type and not content_type.startswith("application/json"):
+                # A cross-site HTML form can only send form or text bodies: refusing them is CSRF defence
+                # in depth, on top of the SameSite=Strict session cookie.
+                raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
             principal = await principal_of(request, ep.auth)
             result = await ep.handler(request, principal)
         except PapoteError as exc:

@@ -203,7 +203,10 @@ class VisitorSession(LiveSession):
                                                               "at": now_ms()})
             self._ok(command)
         elif kind == "contact":
-            await chat.contact(principal, command["email"], command.get("conversation"))
+            # A verified visitor's email comes from the site's signature; the one left here only goes
+            # on the conversation, as where to send the reply.
+            await chat.contact(principal, command["email"], command.get("conversation"),
+                               update_visitor=not self.visitor.verified)
             self.visitor = await papote.store.get_visitor(self.visitor.id) or self.visitor
             self._ok(command)
         elif kind == "rate":
