@@ -9,6 +9,7 @@ so a malformed frame can never crash a connection task. docs/protocol.md is the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -380,6 +381,12 @@ def _ref_of(raw: dict[Any, Any]) -> int | str | None:
     return None
 
 
+@functools.cache
+def _with_body_limit(endpoint: Endpoint, kind: str, max_body: int) -> Spec:
+    """The frame's spec with the configured body limit (built once per limit, not per frame)."""
+    return {**FRAMES[endpoint][kind], "body": (text(1, max_body), True)}
+
+
 def parse_command(
     data: bytes, endpoint: Endpoint, max_bytes: int, max_body: int = 4000
 ) -> Command:
@@ -390,7 +397,7 @@ def parse_command(
     if spec is None:
         raise ProtocolError(f"unknown frame type '{kind[:32]}'", ErrorCode.UNKNOWN_TYPE)
     if "body" in spec:
-        spec = {**spec, "body": (text(1, max_body), True)}
+        spec = _with_body_limit(endpoint, kind, max_body)
     try:
         fields = _validate_fields(raw, spec)
     except ProtocolError as exc:
