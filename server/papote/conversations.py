@@ -493,33 +493,28 @@ class Chat:
                 await self.publish_conversation(conv)
         await self.publish_queue(site_id)
 
-    async def publish_queue(self, site_id: str) -> None:
+    async def site_queue(self, site_id: str) -> list[tuple[Conversation, Frame]]:
+        """The site's waiting conversations, first come first, each with {position, wait_secs}."""
         queued = await self.store.queued(site_id)
         if not queued:
-            return
+            return []
         members = [a.id for a, _ in await self.store.list_agents(site_id)]
         online = len(self.presence.online(members))
         handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
-        for position, conv in enumerate(queued, start=1):
-            frame = {"t": "queue", "conversation": conv.id, "position": position,
-                     "wait_secs": wait_estimate(position, handling, online)}
+        return [(conv, {"position": n, "wait_secs": wait_estimate(n, handling, online)})
+                for n, conv in enumerate(queued, start=1)]
+
+    async def publish_queue(self, site_id: str) -> None:
+        for conv, place in await self.site_queue(site_id):
+            frame = {"t": "queue", "conversation": conv.id, **place}
             await self.bus.publish(visitor_topic(conv.visitor_id), BusEvent(frame))
 
     async def queue_positions(self, convs: list[Conversation]) -> dict[str, Frame]:
         """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue."""
         out: dict[str, Frame] = {}
-        waiting = {c.site_id for c in convs if c.status == "open" and c.assignee_id is None}
-        for site_id in waiting:
-            queued = await self.store.queued(site_id)
-            if not queued:
-                continue
-            members = [a.id for a, _ in await self.store.list_agents(site_id)]
-            online = len(self.presence.online(members))
-            handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
-            for position, conv in enumerate(queued, start=1):
-                out[conv.id] = {"position": position, "wait_secs": wait_estimate(position, handling, online)}
+        for site_id in {c.site_id for c in convs if c.status == "open" and c.assignee_id is None}:
+            out.update((conv.id, place) for conv, place in await self.site_queue(site_id))
         return out
-
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
