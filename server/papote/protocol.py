@@ -398,11 +398,11 @@ def parse_command(
         raise ProtocolError(f"unknown frame type '{kind[:32]}'", ErrorCode.UNKNOWN_TYPE)
     if "body" in spec:
         spec = _with_body_limit(endpoint, kind, max_body)
-    try:
-        fields = _validate_fields(raw, spec)
-    except ProtocolError as exc:
-        raise ProtocolError(exc.message, exc.code) from None
-    return Command(kind, fields, _ref_of(raw))
+    ref = _ref_of(raw)
+    if ref is None and raw.get("ref") is not None:
+        raise ProtocolError("field 'ref' must be an integer or a string of 1 to 64 characters", ErrorCode.BAD_FIELD)
+    fields = _validate_fields(raw, spec)
+    return Command(kind, fields, ref)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -179,3 +179,11 @@ def test_valid_msgpack_of_any_shape_is_answered(kind: str, fields: dict[str, Any
     sent = errors_sent(conn)
     # Either a validated command, or exactly one error frame: never an exception, never silence.
     assert len(events) + len(sent) == 1
+
+
+def test_a_ref_out_of_shape_is_a_bad_field() -> None:
+    conn = opened()
+    conn.receive_data(pack({"t": "ping", "ref": "r" * 500}))
+    assert conn.events_received() == []
+    [error] = errors_sent(conn)
+    assert error["code"] == "bad_field" and "ref" in error["message"] and "ref" not in error
