@@ -69,13 +69,20 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
     return;
   }
   const path = `/api/sites/${encodeURIComponent(current)}`;
-  const [site, agentsData, cannedData, keysData, snippetData] = await Promise.all([
-    api<SiteFull>("GET", path),
-    api<{ agents: AgentRow[] }>("GET", path + "/agents"),
-    api<{ canned: CannedResponse[] }>("GET", path + "/canned"),
-    api<{ keys: { id: string; name: string; created_at: number }[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
-    api<{ snippet: string }>("GET", path + "/snippet"),
-  ]);
+  let loaded: [SiteFull, { agents: AgentRow[] }, { canned: CannedResponse[] }, { keys: { id: string; name: string; created_at: number }[] }, { snippet: string }];
+  try {
+    loaded = await Promise.all([
+      api<SiteFull>("GET", path),
+      api<{ agents: AgentRow[] }>("GET", path + "/agents"),
+      api<{ canned: CannedResponse[] }>("GET", path + "/canned"),
+      api<{ keys: { id: string; name: string; created_at: number }[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
+      api<{ snippet: string }>("GET", path + "/snippet"),
+    ]);
+  } catch (err) {
+    mount(main, h("p", { class: "form-error" }, t("error", { message: (err as Error).message })));
+    return;
+  }
+  const [site, agentsData, cannedData, keysData, snippetData] = loaded;
   const redraw = (): void => void renderAdmin(main, desk);
   const picker = h(
     "select",
@@ -128,8 +135,8 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     const span = s.hours?.days?.[d]?.[0];
     return {
       day: d,
-      open: h("input", { attrs: { type: "time", "aria-label": `${t(d)} open` }, props: { value: span?.[0] ?? "" } }),
-      close: h("input", { attrs: { type: "time", "aria-label": `${t(d)} close` }, props: { value: span?.[1] ?? "" } }),
+      open: h("input", { attrs: { type: "time", "aria-label": t("opensAt", { day: t(d) }) }, props: { value: span?.[0] ?? "" } }),
+      close: h("input", { attrs: { type: "time", "aria-label": t("closesAt", { day: t(d) }) }, props: { value: span?.[1] ?? "" } }),
     };
   });
   const rules = h("textarea", { class: "code", attrs: { rows: 4 }, props: { value: JSON.stringify(s.rules, null, 2) } });

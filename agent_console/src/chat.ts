@@ -373,7 +373,7 @@ export class ChatView {
       ),
     );
     const typingName = desk.isTyping(this.id);
-    this.typingLine.textContent = typingName !== null ? t("typing", { name: typingName || t("visitor") }) : "";
+    this.typingLine.textContent = typingName !== null ? t("typing", { name: typingName || visitorLabel(desk, conv) }) : "";
 
     const pending = desk.conn.outbox.items().filter((i) => i.conversation === this.id);
     const messages = view?.messages ?? [];

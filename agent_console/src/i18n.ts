@@ -190,6 +190,11 @@ const en = {
   visitorOnline: "On the site now",
   visitorOffline: "Left the site",
   team: "Team",
+  profile: "Profile",
+  avatar: "Avatar (https URL)",
+  unreadCount: "{n} unread",
+  opensAt: "{day} opens",
+  closesAt: "{day} closes",
 };
 
 export type Key = keyof typeof en;
@@ -383,6 +388,11 @@ const fr: Record<Key, string> = {
   visitorOnline: "Sur le site",
   visitorOffline: "A quitté le site",
   team: "Équipe",
+  profile: "Profil",
+  avatar: "Avatar (URL https)",
+  unreadCount: "{n} non lus",
+  opensAt: "{day} ouverture",
+  closesAt: "{day} fermeture",
 };
 
 const TABLES: Record<string, Record<Key, string>> = { en, fr };

@@ -231,7 +231,7 @@ export class Inbox {
               on: { click: () => this.open(id) },
             },
             visitorLabel(desk, conv),
-            unread && !active ? h("span", { class: "badge unread", attrs: { "aria-label": `${unread} unread` } }, String(unread)) : null,
+            unread && !active ? h("span", { class: "badge unread", attrs: { "aria-label": t("unreadCount", { n: unread }) } }, String(unread)) : null,
             desk.isTyping(id) !== null ? h("span", { class: "dots", attrs: { "aria-hidden": "true" } }, " …") : null,
           ),
           h("button", { class: "tab-close", attrs: { type: "button", "aria-label": t("closeTab") }, on: { click: () => this.closeTab(id) } }, "×"),

@@ -342,8 +342,19 @@ class Shell {
     );
   }
 
+  private focusBeforeHelp: HTMLElement | null = null;
+
   toggleHelp(show?: boolean): void {
-    this.help.hidden = show === undefined ? !this.help.hidden : !show;
+    const showing = show === undefined ? this.help.hidden : show;
+    this.help.hidden = !showing;
+    // Focus goes into the dialog and back where it was, so keyboard users are never lost.
+    if (showing) {
+      this.focusBeforeHelp = document.activeElement as HTMLElement | null;
+      this.help.querySelector("button")?.focus();
+    } else {
+      this.focusBeforeHelp?.focus();
+      this.focusBeforeHelp = null;
+    }
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -380,6 +391,42 @@ class Shell {
 
   // ---- account ----
 
+  /** Display name (what visitors see on replies), avatar and default capacity. */
+  private profileForm(): HTMLElement {
+    const me = this.desk.me;
+    const name = h("input", { attrs: { type: "text", id: "me-name", maxlength: 80, required: true }, props: { value: me.name } });
+    const avatar = h("input", { attrs: { type: "url", id: "me-avatar", placeholder: "https://…" }, props: { value: me.avatar ?? "" } });
+    const status = h("p", { class: "form-status", attrs: { role: "status" } });
+    return h(
+      "form",
+      {
+        class: "card",
+        on: {
+          submit: (e) => {
+            e.preventDefault();
+            api<{ agent: Me }>("PATCH", "/api/me", { name: name.value.trim(), avatar: avatar.value.trim() || null })
+              .then((data) => {
+                this.desk.me = { ...this.desk.me, name: data.agent.name, avatar: data.agent.avatar };
+                this.statusDrawn = "";
+                this.render();
+                status.textContent = t("saved");
+              })
+              .catch((err: unknown) => {
+                status.textContent = errorText(err);
+              });
+          },
+        },
+      },
+      h("h2", null, t("profile")),
+      h("label", { attrs: { for: "me-name" } }, t("yourName")),
+      name,
+      h("label", { attrs: { for: "me-avatar" } }, t("avatar")),
+      avatar,
+      status,
+      h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
+    );
+  }
+
   private renderAccount(): void {
     const current = h("input", { attrs: { type: "password", id: "pw-current", autocomplete: "current-password" } });
     const fresh = h("input", { attrs: { type: "password", id: "pw-new", autocomplete: "new-password", minlength: 8 } });
@@ -395,6 +442,7 @@ class Shell {
           this.statusDrawn = "";
           this.go("account");
         }),
+        this.profileForm(),
         h(
           "form",
           {

@@ -45,6 +45,7 @@ class Papote:
         self.hub = Hub(self.bus)
         self.presence = Presence()
         self.chat = Chat(self.store, self.bus, config, self.presence)
+        self.chat.on_load_change = self.announce_presence
         self.accounts = Accounts(self.store, config)
         self.limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
         self.live_sessions: set[Any] = set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from papote.authz import Action, ConversationRef, Principal, authorize
@@ -108,6 +109,8 @@ class Chat:
         self._route_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
+        #: Set by the application to announce presence (with load) when assignments change.
+        self.on_load_change: Callable[[str], Awaitable[None]] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:
@@ -279,7 +282,24 @@ class Chat:
         await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(message), origin))
         if appended.created or appended.reopened is not None:
             self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id))
+        elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == "open"
+              and conv.assignee_id is None):
+            # The agent who answers a waiting conversation takes it: the visitor has their person, the
+            # queue moves on, and reports credit the right agent.
+            self._spawn(self._claim_on_reply(principal, conv.id))
         return ack, appended
+
+    async def _claim_on_reply(self, agent: Principal, cid: str) -> None:
+        try:
+            await self.assign(agent, cid, agent.id, claim=True)
+        except (Conflict, NotFound):
+            pass  # someone else took it, or it closed, in the meantime
+
+    async def load_changed(self, *agent_ids: str | None) -> None:
+        """An agent's number of open conversations changed: their `presence` frame says so."""
+        if self.on_load_change is not None:
+            for agent_id in {a for a in agent_ids if a}:
+                await self.on_load_change(agent_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -397,6 +417,7 @@ class Chat:
         await self.event(conv, event, actor, data)
         await self.publish_conversation(conv)
         await self.publish_queue(conv.site_id)
+        await self.load_changed(agent_id, previous)
         return conv
 
     async def close(self, actor: Principal, cid: str) -> Conversation:
@@ -406,6 +427,7 @@ class Chat:
         conv = await self.store.update_conversation(cid, status="closed", closed_at=now_ms())
         await self.event(conv, "closed", actor)
         await self.publish_conversation(conv)
+        await self.load_changed(conv.assignee_id)
         self._spawn(self.route(conv.site_id))
         return conv
 
@@ -491,6 +513,7 @@ class Chat:
             for conv, agent in assigned:
                 await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
                 await self.publish_conversation(conv)
+                await self.load_changed(agent.id)
         await self.publish_queue(site_id)
 
     async def site_queue(self, site_id: str) -> list[tuple[Conversation, Frame]]:

@@ -365,6 +365,9 @@ async def test_invitation_then_password_change(papote_server: PapoteServer, cons
     await expect(other.get_by_role("alert")).to_have_text("This invitation has expired or was already used.")
 
     await carol.get_by_role("button", name="Account").click()
+    await carol.get_by_label("Your name").fill("Carol C.")
+    await carol.locator("form", has=carol.get_by_label("Your name")).get_by_role("button", name="Save").click()
+    await expect(carol.locator(".status-box .me")).to_have_text("Carol C.")
     await carol.get_by_label("Current password").fill("carol-long-password")
     await carol.get_by_label("New password").fill("carol-newer-password")
     await carol.get_by_role("button", name="Change password").click()

@@ -250,3 +250,25 @@ async def test_a_reply_in_a_hidden_tab_shows_in_the_title_and_notifies(
     assert await page.evaluate("window.notified") == ["New message from Test shop: Your answer is here."]
     await page.evaluate(HIDE_TAB, False)
     await page.wait_for_function(f"document.title === {title!r}")
+
+
+async def test_the_widget_is_styled_under_a_strict_style_policy(papote_server: Any, page: Page) -> None:
+    # A host page that forbids inline styles: the widget's CSS comes as constructed stylesheets.
+    policy = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; "
+        f"connect-src 'self' {papote_server.base_url.replace('http', 'ws', 1)}"
+    )
+
+    async def with_policy(route: Any) -> None:
+        response = await route.fetch()
+        await route.fulfill(response=response, headers={**response.headers, "content-security-policy": policy})
+
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    await page.route(re.compile(r".*/demo\?.*"), with_policy)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    launcher = page.locator("papote-widget .launcher")
+    assert await launcher.evaluate("e => getComputedStyle(e).position") == "fixed"
+    assert await launcher.evaluate("e => getComputedStyle(e).width") == "56px"
+    assert not [v for v in violations if "style" in v and "papote" in v.lower()], violations

@@ -18,7 +18,7 @@ import time
 import pytest
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from .client import Closed, Visitor
+from .client import Ack, Closed, Visitor
 from .conftest import SITE_ORIGIN, ServerProcess
 
 ALL_BACK_SECS = 30.0
@@ -29,8 +29,12 @@ BACKOFF_BASE_SECS, BACKOFF_CAP_SECS = 0.5, 30.0
 CONNECT_GATE = 200
 
 
-async def back_with_backoff(visitor: Visitor, gate: asyncio.Semaphore) -> int:
-    """Reconnect and resume like the widget; return the number of attempts it took."""
+async def back_with_backoff(visitor: Visitor, gate: asyncio.Semaphore, index: int) -> tuple[int, Ack]:
+    """Reconnect and resume like the widget, then send again (the same id on a retry).
+
+    "Back" means the message sent after the restart was acknowledged: a socket accepted by the
+    old server in its last moments does not count. Returns (attempts, ack).
+    """
     attempt = 0
     while True:
         await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP_SECS, BACKOFF_BASE_SECS * 2**attempt)))
@@ -39,7 +43,7 @@ async def back_with_backoff(visitor: Visitor, gate: asyncio.Semaphore) -> int:
             async with gate:
                 await visitor.connect()
                 await visitor.resume()
-            return attempt
+            return attempt, await visitor.send(f"storm-{index:05d}-2", "after the restart")
         except (Closed, OSError, TimeoutError, InvalidHandshake, InvalidStatus):
             await visitor.session.close()
 
@@ -57,17 +61,18 @@ async def run_storm(server: ServerProcess, visitors: int) -> dict[str, float]:
         acked[ack.client_msg_id] = (ack.conversation, ack.seq)
 
     await asyncio.gather(*(first(i, v) for i, v in enumerate(crowd)))
-    await asyncio.to_thread(server.stop)  # every socket closes with 1001
-    restarted = time.monotonic()
+    # Every socket closes with 1001 and every visitor starts reconnecting at once, while the
+    # server is still down: the first attempts fail and the backoff spreads the rest.
+    stopping = asyncio.create_task(asyncio.to_thread(server.stop))
+    returns = asyncio.gather(*(back_with_backoff(v, gate, i) for i, v in enumerate(crowd)))
+    await stopping
     await asyncio.to_thread(server.start)
-    attempts = await asyncio.wait_for(asyncio.gather(*(back_with_backoff(v, gate) for v in crowd)), ALL_BACK_SECS)
+    restarted = time.monotonic()
+    outcomes = await asyncio.wait_for(returns, ALL_BACK_SECS)
     all_back = time.monotonic() - restarted
-
-    async def second(i: int, visitor: Visitor) -> None:
-        ack = await visitor.send(f"storm-{i:05d}-2", "after the restart")
+    attempts = [n for n, _ in outcomes]
+    for _, ack in outcomes:
         acked[ack.client_msg_id] = (ack.conversation, ack.seq)
-
-    await asyncio.gather(*(second(i, v) for i, v in enumerate(crowd)))
     for visitor in crowd:
         await visitor.session.close()
     await asyncio.to_thread(server.stop)

@@ -51,3 +51,18 @@ async def test_away_agents_get_nothing_and_presence_is_broadcast(papote_server: 
     assert (await v.expect("queue", conversation=cid))["position"] == 1
     await a.send({"t": "status", "ref": 2, "status": "online"})
     assert (await v.expect("message", event="assigned"))["conversation"] == cid
+
+
+async def test_first_reply_claims_a_waiting_conversation(papote_server: PapoteServer) -> None:
+    a = await agent(papote_server)
+    await a.send({"t": "status", "ref": 1, "status": "away"})  # so routing leaves it in the queue
+    await a.expect("ok", ref=1)
+    v = await visitor(papote_server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "hello?"})
+    cid = (await v.expect("ack", ref=1))["conversation"]
+    await a.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Here!"})
+    await a.expect("ack", ref=2)
+    assigned = await v.expect("message", event="assigned")
+    assert assigned["data"]["agent"]["id"] == a.welcome["agent"]["id"]
+    presence = await a.expect("presence")
+    assert presence["agent"]["load"] == 1

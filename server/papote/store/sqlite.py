@@ -948,9 +948,9 @@ def _append(conn: sqlite3.Connection, new: NewMessage) -> Appended:
     if conv_row is None:
         raise NotFound("no such conversation")
     reopened: Message | None = None
-    if conv_row[3] == "closed" and new.author_kind == "visitor":
-        # A visitor writing to a closed conversation reopens it: the seq just taken goes to the
-        # `reopened` event, the message takes the next one.
+    if conv_row[3] == "closed" and new.author_kind == "visitor" and new.kind == "text":
+        # A visitor writing to a closed conversation reopens it (rating it or leaving an email does
+        # not): the seq just taken goes to the `reopened` event, the message takes the next one.
         reopened = Message(conversation_id, conv_row[5], "event", "visitor", new.author_id,
                            new.author_name, None, "", "reopened", None, now)
         _insert_message(conn, reopened)

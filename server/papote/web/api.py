@@ -215,6 +215,9 @@ async def update_me(request: Request, principal: Principal | None) -> Any:
         changes["capacity"] = capacity
     agent = await papote.store.update_agent(principal.id, **changes)
     papote.chat.agent_changed(agent)
+    for conn in papote.hub.connections_of(agent.id):  # live sockets write under the new name at once
+        conn.principal.name, conn.principal.avatar = agent.name, agent.avatar
+    await papote.announce_presence(agent.id)
     return {"agent": agent_json(agent)}
 
 

@@ -83,9 +83,11 @@ class VisitorSession(LiveSession):
         changes: dict[str, Any] = {"last_seen": now_ms()}
         if hello.get("page"):
             changes["page"] = hello["page"]
-        if hello.get("device") or hello.get("locale"):
-            changes["device"] = {**visitor.device, **(hello.get("device") or {}),
-                                 "locale": hello.get("locale") or visitor.device.get("locale")}
+        # The browser's own User-Agent (not a field the page can forge more than the header) lets agents
+        # see browser and OS; capped, since it is shown, not parsed, here.
+        changes["device"] = {**visitor.device, **(hello.get("device") or {}),
+                             "locale": hello.get("locale") or visitor.device.get("locale"),
+                             "ua": self.ws.headers.get("user-agent", "")[:300]}
         visitor = await store.update_visitor(visitor.id, **changes)
         self.visitor = visitor
         conn = Connection(self._principal(), Endpoint.VISITOR, papote.config.send_queue_frames,
