@@ -272,3 +272,28 @@ async def test_the_widget_is_styled_under_a_strict_style_policy(papote_server: A
     assert await launcher.evaluate("e => getComputedStyle(e).position") == "fixed"
     assert await launcher.evaluate("e => getComputedStyle(e).width") == "56px"
     assert not [v for v in violations if "style" in v and "papote" in v.lower()], violations
+
+
+async def test_the_sites_look_and_storage_mode_apply_before_any_interaction(
+    papote_server: Any, context: BrowserContext, agent: Agent
+) -> None:
+    await agent.update_site(
+        papote_server.site_key,
+        {
+            "color": "#0a7d32",
+            "position": "left",
+            "launcher_icon": "https://cdn.shop.invalid/bubble.png",
+            "storage": "always",
+            "rules": [{"id": "lamps", "trigger": "url", "url": "*p=lamps*", "message": "Looking for a lamp?"}],
+        },
+    )
+    # No papoteSettings on the page: the loader learns the site's look and storage mode itself.
+    page = await open_page(context)
+    await page.route("https://cdn.shop.invalid/**", lambda route: route.abort())
+    await page.goto(demo_url(papote_server))
+    launcher = page.get_by_role("button", name="Open chat")
+    await expect(launcher).to_have_css("background-color", "rgb(10, 125, 50)")
+    await expect(launcher).to_have_css("left", "20px")
+    await expect(launcher.locator("img")).to_have_attribute("src", "https://cdn.shop.invalid/bubble.png")
+    await page.get_by_role("link", name="Lamps").click()
+    await expect(said(page, "Looking for a lamp?")).to_be_visible()

@@ -182,14 +182,14 @@ class SqliteStore(Store):
     async def _open(self) -> None:
         writer = await aiosqlite.connect(self.path, isolation_level=None)
         self._writer = writer
-        await writer.execute("PRAGMA journal_mode=WAL")
-        await writer.execute(f"PRAGMA synchronous={self.synchronous}")
-        await writer.execute("PRAGMA foreign_keys=ON")
-        await writer.execute("PRAGMA busy_timeout=5000")
+        await writer.execute_fetchall("PRAGMA journal_mode=WAL")
+        await writer.execute_fetchall(f"PRAGMA synchronous={self.synchronous}")
+        await writer.execute_fetchall("PRAGMA foreign_keys=ON")
+        await writer.execute_fetchall("PRAGMA busy_timeout=5000")
         # Checkpoints are ours (see module docstring); keep the WAL file from growing without bound.
-        await writer.execute("PRAGMA wal_autocheckpoint=0")
-        await writer.execute("PRAGMA journal_size_limit=67108864")
-        await writer.execute("PRAGMA cache_size=-16000")
+        await writer.execute_fetchall("PRAGMA wal_autocheckpoint=0")
+        await writer.execute_fetchall("PRAGMA journal_size_limit=67108864")
+        await writer.execute_fetchall("PRAGMA cache_size=-16000")
         await self._migrate(writer)
         async with writer.execute("PRAGMA integrity_check") as cur:
             verdict = (await cur.fetchone() or ["?"])[0]
@@ -200,9 +200,9 @@ class SqliteStore(Store):
         self.epoch = row[0] if row else ""
         for _ in range(READERS):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await reader.execute("PRAGMA query_only=1")
-            await reader.execute("PRAGMA busy_timeout=5000")
-            await reader.execute("PRAGMA cache_size=-8000")
+            await reader.execute_fetchall("PRAGMA query_only=1")
+            await reader.execute_fetchall("PRAGMA busy_timeout=5000")
+            await reader.execute_fetchall("PRAGMA cache_size=-8000")
             self._readers.append(reader)
         self._writer_task = asyncio.create_task(self._write_loop(), name="papote-store-writer")
         self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="papote-checkpoint")
@@ -237,7 +237,7 @@ class SqliteStore(Store):
             await reader.close()
         self._readers.clear()
         if self._writer:
-            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._writer.close()
             self._writer = None
 
@@ -288,7 +288,9 @@ class SqliteStore(Store):
         while True:
             await asyncio.sleep(CHECKPOINT_SECS)
             try:
-                await self._readers[0].execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # Fetch the result row rather than rely on the cursor being collected: a statement left
+                # un-stepped holds a read transaction open, and later reads on it see an old snapshot.
+                await self._readers[0].execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:
                 log.warning("checkpoint failed", exc_info=True)
 

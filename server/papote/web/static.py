@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from papote.sites import settings_of
 from papote.snippet import render_snippet
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -19,6 +20,8 @@ BUILD = STATIC / "build"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+\.(js|css|map|svg|png|woff2|mp3)")
 #: The loader is fetched on every page view of every site: short cache so fixes roll out within minutes.
 WIDGET_MAX_AGE = 300
+#: A changed colour or icon reaches every visitor within a minute.
+SITE_LOOK_MAX_AGE = 60
 #: The console's policy: our own scripts only, no framing, sockets to ourselves.
 CONSOLE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
@@ -44,6 +47,20 @@ def _asset(folder: Path, name: str, max_age: int) -> Response:
 
 async def widget_asset(request: Request) -> Response:
     return _asset(BUILD / "widget", request.path_params["name"], WIDGET_MAX_AGE)
+
+
+async def widget_site(request: Request) -> Response:
+    """The look of a site's bubble, fetched by the loader at page load (before any socket): colour,
+    side, launcher icon, locale, storage mode. Public by nature (it is in every page's widget)."""
+    papote = request.app.state.papote
+    site = await papote.site_by_key(request.path_params["key"])
+    if site is None:
+        return JSONResponse({"error": {"code": "not_found", "message": "no such site"}}, status_code=404,
+                            headers={"access-control-allow-origin": "*"})
+    s = settings_of(site)
+    look = {k: s[k] for k in ("color", "position", "launcher_icon", "locale", "storage")}
+    return JSONResponse(look, headers={"cache-control": f"public, max-age={SITE_LOOK_MAX_AGE}",
+                                       "access-control-allow-origin": "*"})
 
 
 async def console_asset(request: Request) -> Response:
@@ -79,6 +96,7 @@ async def root(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/", root),
+        Route("/widget/site/{key}", widget_site),
         Route("/widget/{name}", widget_asset),
         Route("/console", console_page),
         Route("/console/{name}", console_asset),

@@ -138,9 +138,19 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
     },
   };
 
+  // The site's own launcher icon (an https URL from its settings), shown while the panel is closed.
+  let icon: string | null = null;
+
   function drawLauncher(): void {
     const strings = launcherStrings[host.locale];
-    launcher.innerHTML = open ? CLOSE_ICON : CHAT_ICON; // our own constant markup, never user data
+    launcher.innerHTML = open || !icon ? (open ? CLOSE_ICON : CHAT_ICON) : ""; // constant markup only
+    if (icon && !open) {
+      const img = d.createElement("img");
+      img.src = icon;
+      img.alt = "";
+      img.className = "brand";
+      launcher.append(img);
+    }
     let label = open ? strings.closeChat : strings.openChat;
     if (unread > 0 && !open) {
       badge.textContent = unread > 99 ? "99+" : String(unread);
@@ -233,6 +243,25 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
     command(["open"]);
   } else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) loadPanel();
   else if (settings.storage === "always") setTimeout(loadPanel, 1500);
+
+  // The site's look (colour, side, icon) and storage mode, before any socket: a first-time visitor
+  // sees the site's bubble, not ours, and a site that opted into storage gets page context and its
+  // proactive rules from the first page. A failure leaves the default look; nothing else depends on it.
+  fetch(`${host.baseUrl}/widget/site/${encodeURIComponent(stub.k)}`, { credentials: "omit" })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string } | null) => {
+      if (!look) return;
+      host.setLook(look.color, look.position);
+      if (typeof look.launcher_icon === "string" && /^https:\/\//.test(look.launcher_icon)) {
+        icon = look.launcher_icon;
+        drawLauncher();
+      }
+      if (look.storage === "always" && !settings.storage) {
+        host.consent();
+        if (!panelRequested) setTimeout(loadPanel, 1500);
+      }
+    })
+    .catch(() => undefined);
 
   ready = true;
   host.emit("ready");

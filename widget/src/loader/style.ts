@@ -10,6 +10,7 @@ export const launcherCss = `
 .launcher:hover{transform:scale(1.06)}
 .launcher:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
 .left .launcher{right:auto;left:20px}
+.launcher .brand{width:100%;height:100%;border-radius:50%;object-fit:cover;pointer-events:none}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d92d20;color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
 @media (prefers-reduced-motion:reduce){.launcher{transition:none}}
 `;
