@@ -151,7 +151,8 @@ class PapoteServer:
                 raw = r.read()
                 status, hdrs = r.status, dict(r.headers)
         except urllib.error.HTTPError as e:
-            raw, status, hdrs = e.read(), e.code, dict(e.headers)
+            with e:  # an error response holds its socket until closed
+                raw, status, hdrs = e.read(), e.code, dict(e.headers)
         ctype = hdrs.get("content-type", hdrs.get("Content-Type", ""))
         payload = json.loads(raw) if raw and "json" in ctype else raw.decode(errors="replace")
         return status, payload, hdrs

@@ -404,6 +404,9 @@ class Chat:
             return conv
         updated = await self.store.assign(cid, agent_id, now_ms(), only_if_unassigned=claim)
         if updated is None:
+            current = await self.store.get_conversation(cid)
+            if current is not None and current.status == "open" and current.assignee_id == agent_id:
+                return current  # routing gave it to this very agent meanwhile: the claim holds
             raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
         conv = updated
         self._agents.pop(agent_id, None)

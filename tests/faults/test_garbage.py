@@ -211,7 +211,6 @@ async def answer_to(server: ServerProcess, data: bytes | str) -> str:
         await visitor.session.close()
 
 
-@pytest.mark.xfail(reason="known server bug: a text frame is answered `error internal`")
 @pytest.mark.asyncio
 async def test_text_frame_is_refused_cleanly(server_process: ServerProcess) -> None:
     # Protocol §0: text WebSocket messages are refused; `internal` means a bug (§5).
@@ -219,7 +218,6 @@ async def test_text_frame_is_refused_cleanly(server_process: ServerProcess) -> N
     assert answer in ("error bad_frame", "close 1003"), answer
 
 
-@pytest.mark.xfail(reason="known server bug: a ping with a 500-character ref gets a pong")
 @pytest.mark.asyncio
 async def test_overlong_ref_is_refused(server_process: ServerProcess) -> None:
     # Protocol §2: `ref` is an integer or a string of at most 64 characters.

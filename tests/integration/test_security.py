@@ -251,10 +251,10 @@ async def test_unknown_http_route_and_bad_json(papote_server: PapoteServer) -> N
 
     req = urllib.request.Request(papote_server.base_url + "/api/login", data=b"{not json", method="POST",
                                  headers={"content-type": "application/json"})
-    try:
+    with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=5)
-    except urllib.error.HTTPError as e:
-        assert e.code == 400
+    info.value.close()
+    assert info.value.code == 400
     with pytest.raises(InvalidStatus):
         async with connect(papote_server.ws_url + "/ws/nothing"):
             pass

@@ -166,3 +166,17 @@ async def test_merge_moves_conversations_and_tokens(store: SqliteStore) -> None:
     assert conv is not None and conv.visitor_id == known.id
     moved = await store.get_visitor_by_token(site.id, "tokenhash")
     assert moved is not None and moved.id == known.id
+
+
+@pytest.mark.asyncio
+async def test_reads_see_every_commit_after_background_checkpoints(store: SqliteStore) -> None:
+    # Guard: a statement left un-stepped on a reader (the checkpoint's result row) would keep a read
+    # transaction open there, and that reader would serve an old snapshot.
+    import papote.store.sqlite as sqlite_module
+
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id
+    await asyncio.sleep(sqlite_module.CHECKPOINT_SECS * 1.5)
+    await store.append(text(site, visitor, cid, "b", "cmid-00002"))
+    for _ in range(sqlite_module.READERS * 2):  # every reader connection, round robin
+        assert [m.body for m in await store.messages_after(cid, 0, 10, include_notes=False)] == ["a", "b"]
