@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from papote.accounts import Accounts
+from papote.accounts import Accounts, LoginResult
 from papote.authz import Action, Principal, authorize
 from papote.bus import BusEvent
 from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
@@ -162,7 +162,11 @@ async def login(request: Request, _: Principal | None) -> Response:
     body = await json_body(request)
     email = need(field_str(body, "email", max_len=254))
     password = need(field_str(body, "password", max_len=256))
-    result = await papote.accounts.login(email, password)
+    return await signed_in(papote, await papote.accounts.login(email, password))
+
+
+async def signed_in(papote: Any, result: LoginResult) -> Response:
+    """The answer to a successful sign-in (login, accepted invitation): the agent, and the cookie."""
     memberships = await papote.store.memberships(result.agent.id)
     response = JSONResponse({"agent": agent_json(result.agent),
                              "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})

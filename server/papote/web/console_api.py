@@ -26,12 +26,12 @@ from papote.store import Invite, Site
 from papote.web.api import (
     Endpoint,
     _role,
-    agent_json,
     field_str,
     int_param,
     json_body,
     need,
     papote_of,
+    signed_in,
     site_for,
 )
 
@@ -152,14 +152,7 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
     if current is None or rank[invite.role] > rank.get(current, 0):
         await papote.store.set_membership(invite.site_id, agent.id, invite.role)
     await papote.store.delete_invite(digest(token))
-    memberships = await papote.store.memberships(agent.id)
-    response = JSONResponse({"agent": agent_json(result.agent),
-                             "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})
-    response.set_cookie(
-        papote.accounts.cookie_name, result.session_token, max_age=papote.config.session_hours * 3600,
-        path="/", secure=papote.config.secure_cookies, httponly=True, samesite="strict",
-    )
-    return response
+    return await signed_in(papote, result)
 
 
 ENDPOINTS: list[Endpoint] = [
