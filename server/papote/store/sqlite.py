@@ -921,9 +921,10 @@ def _append(conn: sqlite3.Connection, new: NewMessage) -> Appended:
         ).fetchone()
         if row is not None:
             first = _msg(row)
-            if first.body != new.body or (
-                new.conversation_id is not None and first.conversation_id != new.conversation_id
-            ):
+            # Same author, same id, same body: the same message, whatever conversation the retry names
+            # (a client that sent "new conversation" may have learned its id since). The ack it gets
+            # back carries the real one.
+            if first.body != new.body:
                 raise Conflict("client_msg_id was already used for a different message")
             conv_row = conn.execute(
                 f"SELECT {_CONV_COLS} FROM conversations WHERE id=?", (first.conversation_id,)

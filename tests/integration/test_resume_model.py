@@ -1,0 +1,175 @@
+"""A model of the delivery contract, checked against a real server by hypothesis.
+
+The visitor sends, drops the connection before or after the ack, reconnects, resumes and retries, in
+whatever order hypothesis likes. The invariants: every message is stored once; a retry gets the seq
+of the first ack; what the client holds after `resume` equals a fresh fetch of the store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgpack
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from websockets.sync.client import ClientConnection, connect
+
+from tests.harness import PapoteServer
+
+SERVER: PapoteServer | None = None
+COOKIE = ""
+
+
+class VisitorModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        assert SERVER is not None
+        self.server = SERVER
+        self.ws: ClientConnection | None = None
+        self.token: str | None = None
+        self.epoch = ""
+        self.conversation: str | None = None
+        self.sent: dict[str, str] = {}  # client_msg_id → body: everything the visitor ever sent
+        self.sent_to: dict[str, str | None] = {}  # client_msg_id → the conversation named when first sent
+        self.acked: dict[str, int] = {}  # client_msg_id → seq of its first ack
+        self.pending: set[str] = set()  # sent, ack never seen
+        self.view: dict[int, str] = {}  # what the client believes is stored: seq → body
+        self.last_seq = 0
+        self.ref = 0
+        self.connect()
+
+    # -- the client ----------------------------------------------------------------------------------
+    def frame(self, frame: dict[str, Any]) -> None:
+        assert self.ws is not None
+        self.ws.send(msgpack.packb(frame, use_bin_type=True))
+
+    def until(self, kind: str, **match: Any) -> dict[str, Any]:
+        assert self.ws is not None
+        while True:
+            frame = msgpack.unpackb(self.ws.recv(timeout=10), raw=False)
+            assert frame["t"] != "error", frame
+            if frame["t"] == "message" and frame.get("kind") == "text":
+                self.see(frame)
+            if frame["t"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame  # type: ignore[no-any-return]
+
+    def see(self, message: dict[str, Any]) -> None:
+        self.view[message["seq"]] = message["body"]
+        self.last_seq = max(self.last_seq, message["seq"])
+
+    def connect(self) -> None:
+        # Entered by hand: the socket lives across rules, not within one block.
+        self.ws = connect(self.server.ws_url + "/ws/visitor", origin=self.server.base_url).__enter__()  # type: ignore[arg-type]
+        hello: dict[str, Any] = {"t": "hello", "v": 1, "site": self.server.site_key}
+        if self.token:
+            hello["token"] = self.token
+        self.frame(hello)
+        welcome = self.until("welcome")
+        self.token = welcome.get("token", self.token)
+        self.epoch = welcome["epoch"]
+        if self.conversation is None and welcome["conversations"]:
+            # A first message whose ack was lost did start a conversation: carry on in it, as the widget does.
+            self.conversation = welcome["conversations"][0]["id"]
+
+    def acknowledge(self, cmid: str, ack: dict[str, Any]) -> None:
+        if cmid in self.acked:
+            assert ack["seq"] == self.acked[cmid], "a retry got another seq than the first ack"
+        self.acked[cmid] = ack["seq"]
+        self.pending.discard(cmid)
+        self.conversation = ack["conversation"]
+        self.view[ack["seq"]] = self.sent[cmid]
+        self.last_seq = max(self.last_seq, ack["seq"])
+
+    # -- rules ---------------------------------------------------------------------------------------
+    @precondition(lambda self: self.ws is not None)
+    @rule(body=st.text(min_size=1, max_size=30).filter(str.strip), wait=st.booleans())
+    def send(self, body: str, wait: bool) -> None:
+        cmid = "m-" + uuid.uuid4().hex
+        self.sent[cmid] = body
+        self.sent_to[cmid] = self.conversation
+        self.pending.add(cmid)
+        self.ref += 1
+        self.frame({"t": "send", "ref": self.ref, "conversation": self.conversation, "client_msg_id": cmid,
+                    "body": body})
+        if wait:
+            self.acknowledge(cmid, self.until("ack", client_msg_id=cmid))
+        else:
+            self.drop()  # the train enters the tunnel before the ack comes back
+
+    @precondition(lambda self: self.ws is not None)
+    @rule()
+    def drop(self) -> None:
+        assert self.ws is not None
+        self.ws.close()
+        self.ws = None
+
+    @precondition(lambda self: self.ws is None)
+    @rule()
+    def reconnect_and_resume(self) -> None:
+        self.connect()
+        if self.conversation is not None:
+            self.frame({"t": "resume", "epoch": self.epoch, "conversations": {self.conversation: self.last_seq}})
+            history = self.until("history", conversation=self.conversation)
+            assert history["recovered"] is True
+            for message in history["messages"]:
+                if message["kind"] == "text":
+                    self.see(message)
+            assert self.view == self.fresh_fetch(), "state after resume differs from a fresh fetch"
+
+    @precondition(lambda self: self.ws is not None and self.pending)
+    @rule(data=st.data())
+    def retry(self, data: st.DataObject) -> None:
+        cmid = data.draw(st.sampled_from(sorted(self.pending)))
+        self.ref += 1
+        # A retry repeats the original frame: same id, same body, same conversation (even nil).
+        self.frame({"t": "send", "ref": self.ref, "conversation": self.sent_to[cmid], "client_msg_id": cmid,
+                    "body": self.sent[cmid]})
+        self.acknowledge(cmid, self.until("ack", client_msg_id=cmid))
+
+    # -- invariants ----------------------------------------------------------------------------------
+    def fresh_fetch(self) -> dict[int, str]:
+        if self.conversation is None:
+            return {}
+        status, body, _ = self.server.http("GET", f"/api/conversations/{self.conversation}/messages?after_seq=0"
+                                                  "&limit=200", cookie=COOKIE)
+        assert status == 200, body
+        return {m["seq"]: m["body"] for m in body["messages"] if m["kind"] == "text"}
+
+    @invariant()
+    def acked_messages_are_stored_once(self) -> None:
+        if not self.acked:
+            return
+        stored = self.fresh_fetch()
+        for cmid, seq in self.acked.items():
+            assert stored.get(seq) == self.sent[cmid], "an acknowledged message is missing or changed"
+        assert len(set(stored.values())) <= len(self.sent)
+        assert len(stored) == len({seq for seq in stored}), "a seq appears twice"
+
+    def teardown(self) -> None:
+        # Whatever was left pending is retried once more: everything the visitor wrote ends up stored,
+        # each exactly once.
+        if self.ws is None and self.token is not None:
+            self.connect()
+        for cmid in sorted(self.pending):
+            self.frame({"t": "send", "ref": 0, "conversation": self.sent_to[cmid], "client_msg_id": cmid,
+                        "body": self.sent[cmid]})
+            self.acknowledge(cmid, self.until("ack", client_msg_id=cmid))
+        stored = self.fresh_fetch()
+        assert sorted(stored.values()) == sorted(self.sent.values())
+        assert sorted(stored) == sorted(self.acked.values())
+        if self.ws is not None:
+            self.ws.close()
+
+
+def test_send_drop_retry_resume_model(papote_server: PapoteServer) -> None:
+    global SERVER, COOKIE
+    SERVER, COOKIE = papote_server, papote_server.login()
+    try:
+        run_state_machine_as_test(VisitorModel, settings=settings(
+            max_examples=25, stateful_step_count=12, deadline=None,
+            suppress_health_check=[HealthCheck.too_slow]))
+    finally:
+        SERVER = None
+
