@@ -181,6 +181,7 @@ class Client:
         OPEN_CLIENTS.append(self)
         self.ws = ws
         self.frames: list[dict[str, Any]] = []
+        self.backlog: list[dict[str, Any]] = []
         self.welcome: dict[str, Any] = {}
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -194,7 +195,11 @@ class Client:
         return frame  # type: ignore[no-any-return]
 
     async def expect(self, t: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-        """Receive until a frame of type `t` (whose fields match) arrives; others are kept in `frames`."""
+        """The first frame of type `t` (whose fields match), received earlier or now. Frames it passes
+        over stay available to later calls: answers may overtake each other (acks of pipelined sends)."""
+        for i, frame in enumerate(self.backlog):
+            if frame["t"] == t and all(frame.get(k) == v for k, v in match.items()):
+                return self.backlog.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -203,6 +208,7 @@ class Client:
             frame = await self.recv(left)
             if frame["t"] == t and all(frame.get(k) == v for k, v in match.items()):
                 return frame
+            self.backlog.append(frame)
 
     async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
         """Everything that arrives within `seconds`."""

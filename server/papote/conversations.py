@@ -239,21 +239,34 @@ class Chat:
         origin: int | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
+        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note)
+        return await self.complete(principal, stored, note=note, origin=origin)
+
+    async def submit(
+        self,
+        principal: Principal,
+        conversation_id: str | None,
+        client_msg_id: str,
+        body: str,
+        *,
+        note: bool = False,
+    ) -> asyncio.Future[Appended]:
+        """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
+        connection can submit its next frame while this one commits; appends keep submission order."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
             site_id = principal.site_id
             authorize(principal, Action.WRITE, site_id)
         else:
-            ref = await self.ref(conversation_id)
+            ref = self._refs.get(conversation_id) or await self.ref(conversation_id)
             site_id = ref.site_id
             authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
-        author = principal.author()
-        appended = await self.store.append(
+        return self.store.append_nowait(
             NewMessage(
                 site_id=site_id,
                 conversation_id=conversation_id,
-                author_kind=author["kind"],
+                author_kind="visitor" if principal.kind is PrincipalKind.VISITOR else "agent",
                 author_id=principal.id,
                 author_name=principal.name,
                 kind="note" if note else "text",
@@ -262,10 +275,17 @@ class Chat:
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
             )
         )
+
+    async def complete(
+        self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,
+        origin: int | None = None,
+    ) -> tuple[Frame, Appended]:
+        """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
+        appended = await stored
         message = appended.message
         ack: Frame = {
             "t": "ack",
-            "client_msg_id": client_msg_id,
+            "client_msg_id": message.client_msg_id,
             "conversation": message.conversation_id,
             "seq": message.seq,
             "ts": message.created_at,

@@ -10,6 +10,7 @@ means the message is on disk, so the caller may send `ack`.
 from __future__ import annotations
 
 import abc
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,12 +299,17 @@ class Store(abc.ABC):
 
     # -- conversations and messages -----------------------------------------------------------------
     @abc.abstractmethod
-    async def append(self, new: NewMessage) -> Appended:
-        """Store a message under the next seq of its conversation; committed on return.
+    def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
+        """Queue a message for the next seq of its conversation; the future resolves after COMMIT.
 
-        Raises NotFound for an unknown conversation and Conflict when `client_msg_id` was already used by
+        Appends queued by one caller are stored in the order they were queued. The future fails with
+        NotFound for an unknown conversation, and Conflict when `client_msg_id` was already used by
         this author with another body.
         """
+
+    async def append(self, new: NewMessage) -> Appended:
+        """`append_nowait`, awaited: committed on return."""
+        return await self.append_nowait(new)
 
     @abc.abstractmethod
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...

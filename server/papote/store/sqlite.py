@@ -242,12 +242,15 @@ class SqliteStore(Store):
             self._writer = None
 
     # -- the writer ----------------------------------------------------------------------------------
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> T:
+    def _submit(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> asyncio.Future[T]:
         if self._writer_task is None or self._writer_task.done():
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(fn, future, checked))
-        return await future
+        return future
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> T:
+        return await self._submit(fn, checked=checked)
 
     async def _write_loop(self) -> None:
         assert self._writer is not None
@@ -677,8 +680,8 @@ class SqliteStore(Store):
         return await self._write(job)
 
     # -- conversations and messages -----------------------------------------------------------------
-    async def append(self, new: NewMessage) -> Appended:
-        return await self._write(lambda conn: _append(conn, new), checked=True)
+    def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
+        return self._submit(lambda conn: _append(conn, new), checked=True)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._one(f"SELECT {_CONV_COLS} FROM conversations WHERE id=?", (conversation_id,))

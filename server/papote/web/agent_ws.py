@@ -103,11 +103,9 @@ class AgentSession(LiveSession):
         kind = command.type
         cid = command.get("conversation")
         if kind == "send":
-            ack, _ = await chat.send(principal, cid, command["client_msg_id"], command["body"],
-                                     note=bool(command.get("note")), origin=conn.id)
-            if command.ref is not None:
-                ack["ref"] = command.ref
-            self.send(ack)
+            note = bool(command.get("note"))
+            stored = await chat.submit(principal, cid, command["client_msg_id"], command["body"], note=note)
+            await self.pipeline(command, chat.complete(principal, stored, note=note, origin=conn.id))
             return
         if kind == "ping":
             self.send({"t": "pong", "n": command.get("n")})

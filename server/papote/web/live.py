@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from limits import parse
@@ -33,6 +33,9 @@ log = logging.getLogger("papote.live")
 
 #: A client has this long after the socket opens to say hello; then the slot is given back.
 HELLO_TIMEOUT_SECS = 10.0
+#: Sends a connection may have waiting for their commit at once. Reading goes on while they commit
+#: (a phone flushing its outbox is not held to one message per fsync); past this, reading waits.
+MAX_SENDS_IN_FLIGHT = 64
 #: The per-connection limiter is consulted every this many frames with that cost, which keeps its
 #: ~13 µs per call off most frames while a flood is still stopped within a few frames.
 RATE_CHECK_EVERY = 8
@@ -52,6 +55,8 @@ class LiveSession(ABC):
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._uncounted = 0
+        self._in_flight = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
+        self._completions: set[asyncio.Task[None]] = set()
         self._rate_item = parse(config.rate_per_connection)
         self._site_rate_item = parse(config.rate_per_site)
 
@@ -161,6 +166,36 @@ class LiveSession(ABC):
             self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
                                   command.ref, command.type))
 
+    async def pipeline(
+        self, command: Command, completion: Awaitable[tuple[Frame, Any]],
+        on_ack: Callable[[Frame], None] | None = None,
+    ) -> None:
+        """Finish a submitted send in the background: its `ack` (or error) goes out once committed,
+        while this connection reads its next frames. Acks carry `ref` and `client_msg_id`, so they may
+        overtake each other; a conversation's seqs still follow the order the sends were read in."""
+        await self._in_flight.acquire()
+
+        async def finish() -> None:
+            try:
+                ack, _ = await completion
+                if command.ref is not None:
+                    ack["ref"] = command.ref
+                if on_ack is not None:
+                    on_ack(ack)
+                self.send(ack)
+            except PapoteError as exc:
+                self.send(error_frame(exc.code, exc.message, command.ref, command.type))
+            except Exception:
+                log.exception("send failed")
+                self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
+                                      command.ref, command.type))
+            finally:
+                self._in_flight.release()
+
+        task = asyncio.create_task(finish())
+        self._completions.add(task)
+        task.add_done_callback(self._completions.discard)
+
     def _rate_check(self) -> None:
         self._uncounted += 1
         if self._uncounted < RATE_CHECK_EVERY:
@@ -204,6 +239,9 @@ class LiveSession(ABC):
             self._task.cancel()
 
     async def _finish(self) -> None:
+        if self._completions:
+            # Sends already read are committing: their acks should leave before the close frame.
+            await asyncio.wait(set(self._completions), timeout=2.0)
         self.papote.live_sessions.discard(self)
         if self.conn is not None:
             self.papote.hub.remove(self.conn)

@@ -144,14 +144,13 @@ class VisitorSession(LiveSession):
         principal = conn.principal
         kind = command.type
         if kind == "send":
-            ack, appended = await chat.send(
-                principal, command.get("conversation"), command["client_msg_id"], command["body"],
-                origin=conn.id,
+            stored = await chat.submit(principal, command.get("conversation"), command["client_msg_id"],
+                                       command["body"])
+            await self.pipeline(
+                command, chat.complete(principal, stored, origin=conn.id),
+                # Following a conversation this send may just have started: before its ack goes out.
+                lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
             )
-            papote.hub.subscribe(conn, conv_topic(appended.message.conversation_id))
-            if command.ref is not None:
-                ack["ref"] = command.ref
-            self.send(ack)
         elif kind == "resume":
             for cid in command["conversations"]:
                 try:
