@@ -23,6 +23,9 @@ from papote.types import PrincipalKind
 log = logging.getLogger("papote.connections")
 
 _ids = itertools.count(1)
+#: Live frames held for one conversation while its resume is read; past this the client gets them as
+#: they come (out of order with the history, still deduplicable by seq).
+MAX_HELD = 256
 
 
 @dataclass(eq=False)
@@ -42,6 +45,9 @@ class Connection:
     on_conversation: Callable[[Connection, dict[str, object]], None] | None = None
     #: Digest of the agent session this socket authenticated with (logout closes only its sockets).
     session: str | None = None
+    #: Conversations being resumed: their live frames wait here until the history has been queued, so
+    #: the client gets the gap, then what followed, in seq order and once.
+    holding: dict[str, list[BusEvent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_limit)
@@ -80,7 +86,30 @@ class Connection:
                 return
             if kind == "conversation" and self.on_conversation is not None:
                 self.on_conversation(self, frame)
+        if self.holding:
+            cid = frame.get("conversation")
+            if isinstance(cid, str) and cid in self.holding:
+                held = self.holding[cid]
+                held.append(event)
+                if len(held) > MAX_HELD:  # a client that never resumes does not get to grow this
+                    self.release(cid, 0)
+                return
         self.push(event.encoded)
+
+    def hold(self, conversation_id: str) -> None:
+        self.holding.setdefault(conversation_id, [])
+
+    def release_all(self) -> None:
+        for cid in list(self.holding):
+            self.release(cid, 0)
+
+    def release(self, conversation_id: str, upto_seq: int) -> None:
+        """The history up to `upto_seq` is queued: send what was held after it, skipping what it had."""
+        for event in self.holding.pop(conversation_id, []):
+            seq = event.frame.get("seq")
+            if isinstance(seq, int) and seq <= upto_seq:
+                continue
+            self.push(event.encoded)
 
 
 class Hub:

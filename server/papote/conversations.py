@@ -21,8 +21,10 @@ from typing import Any
 from papote.authz import Action, ConversationRef, Principal, authorize
 from papote.bus import Bus, BusEvent
 from papote.config import Config
+from papote.connections import Connection
 from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.ids import now_ms
+from papote.protocol import encode
 from papote.routing import Candidate, Presence, pick_agent, wait_estimate
 from papote.sites import settings_of
 from papote.store import Agent, Appended, Conversation, Message, NewMessage, Store, Visitor
@@ -346,10 +348,43 @@ class Chat:
         await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(appended.message)))
         return appended.message
 
+    async def resume(
+        self, conn: Connection, epoch: str, positions: dict[str, int], follow: Callable[[str], None]
+    ) -> list[str]:
+        """Answer `resume` on a live connection: `follow` each conversation it may read, and queue its
+        history; live frames that race the read are held and released after it, so the client sees
+        the gap then what followed, in order and without duplicates. Returns the ids it follows."""
+        allowed: list[str] = []
+        for cid in positions:
+            try:
+                ref = await self.ref(cid)
+                authorize(conn.principal, Action.READ, ref.site_id, ref)
+            except NotFound:
+                continue
+            allowed.append(cid)
+            conn.hold(cid)
+            follow(cid)
+        try:
+            frames = await self.history(conn.principal, epoch, positions)
+        except BaseException:
+            for cid in allowed:
+                conn.release(cid, 0)
+            raise
+        for frame in frames:
+            conn.push(encode(frame))
+            if frame["t"] == "history":
+                cid = frame["conversation"]
+                seqs = [m["seq"] for m in frame["messages"]]
+                upto = max(seqs) if seqs else positions[cid] if frame["recovered"] else 0
+                conn.release(cid, upto)
+        # Conversations followed since `welcome` but not named here: what they held goes out now.
+        conn.release_all()
+        return allowed
+
     async def history(
         self, principal: Principal, epoch: str, positions: dict[str, int]
     ) -> list[Frame]:
-        """Answer `resume`: the gap of each conversation, read from the store."""
+        """The `history` frames answering `resume`: the gap of each conversation, read from the store."""
         frames: list[Frame] = []
         include_notes = principal.kind is not PrincipalKind.VISITOR
         same_epoch = epoch == self.store.epoch

@@ -174,3 +174,35 @@ async def test_many_visitors_concurrently(papote_server: PapoteServer) -> None:
         m = await a.expect("message", kind="text")
         seen.add(m["conversation"])
     assert seen == cids
+
+
+async def test_resume_during_live_traffic_is_in_order_and_once(papote_server: PapoteServer) -> None:
+    a = await agent(papote_server)
+    v, cid = await start_conversation(papote_server)
+    token = v.welcome["token"]  # type: ignore[attr-defined]
+    await a.expect("message", conversation=cid, kind="text")
+    await v.ws.close()  # type: ignore[attr-defined]
+    for i in range(30):  # a gap to replay
+        await a.send({"t": "send", "conversation": cid, "client_msg_id": new_msg_id(), "body": f"gap {i}"})
+
+    async def traffic() -> None:  # and messages still flowing while the visitor resumes
+        for i in range(40):
+            await a.send({"t": "send", "conversation": cid, "client_msg_id": new_msg_id(), "body": f"live {i}"})
+            await asyncio.sleep(0.002)
+
+    flowing = asyncio.create_task(traffic())
+    back = await visitor(papote_server, token=token)
+    await back.send({"t": "resume", "epoch": back.welcome["epoch"], "conversations": {cid: 1}})
+    await flowing
+    seqs: list[int] = []
+    bodies: list[str] = []
+    deadline = asyncio.get_running_loop().time() + 10
+    while "live 39" not in bodies and asyncio.get_running_loop().time() < deadline:
+        frame = await back.recv(5)
+        batch = frame["messages"] if frame["t"] == "history" else [frame] if frame["t"] == "message" else []
+        for m in batch:
+            if m["kind"] == "text":
+                seqs.append(m["seq"])
+                bodies.append(m["body"])
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), "out of order or twice"
+    assert bodies == [f"gap {i}" for i in range(30)] + [f"live {i}" for i in range(40)]

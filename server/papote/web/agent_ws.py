@@ -58,6 +58,7 @@ class AgentSession(LiveSession):
             papote.hub.subscribe(conn, site_topic(site_id))
         for conv in convs:
             if conv.assignee_id in (None, agent.id):
+                conn.hold(conv.id)  # until the console's `resume`, as for visitors
                 papote.hub.subscribe(conn, conv_topic(conv.id))
         sites = [await papote.site_by_id(s) for s in roles]
         summaries = await papote.chat.summaries(convs, principal)
@@ -111,11 +112,11 @@ class AgentSession(LiveSession):
             self.send({"t": "pong", "n": command.get("n")})
             return
         if kind == "resume":
-            for frame in await chat.history(principal, command["epoch"], command["conversations"]):
-                if frame["t"] == "history":
-                    conn.explicit.add(frame["conversation"])
-                    papote.hub.subscribe(conn, conv_topic(frame["conversation"]))
-                self.send(frame)
+            def follow(cid: str) -> None:
+                conn.explicit.add(cid)
+                papote.hub.subscribe(conn, conv_topic(cid))
+
+            await chat.resume(conn, command["epoch"], command["conversations"], follow)
             return
         if kind == "fetch":
             self.send(await chat.page(principal, cid, command.get("before_seq"),

@@ -154,6 +154,9 @@ class LiveSession(ABC):
 
     async def _dispatch(self, command: Command) -> None:
         assert self.conn is not None
+        if self.conn.holding and command.type != "resume":
+            # The client skipped `resume`: stop holding the live frames of its conversations.
+            self.conn.release_all()
         try:
             self._rate_check()
             await self.on_command(command)

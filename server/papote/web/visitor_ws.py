@@ -7,7 +7,7 @@ from typing import Any
 from papote.authz import Principal
 from papote.connections import Connection
 from papote.conversations import conv_topic, public_topic, visitor_summary
-from papote.errors import AuthError, CloseCode, Conflict, ErrorCode, NotFound
+from papote.errors import AuthError, CloseCode, Conflict, ErrorCode
 from papote.identity import (
     LINK_CODE_TTL_MS,
     VerifiedIdentity,
@@ -115,6 +115,8 @@ class VisitorSession(LiveSession):
         principal = self.conn.principal
         summaries = await papote.chat.summaries(convs, principal)
         for conv in convs:
+            # Held until the client's `resume` (its first frame after welcome) has its history queued.
+            self.conn.hold(conv.id)
             papote.hub.subscribe(self.conn, conv_topic(conv.id))
         frame: dict[str, Any] = {
             "t": "welcome",
@@ -152,15 +154,8 @@ class VisitorSession(LiveSession):
                 lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
             )
         elif kind == "resume":
-            for cid in command["conversations"]:
-                try:
-                    ref = await chat.ref(cid)
-                except NotFound:
-                    continue
-                if ref.visitor_id == principal.id:
-                    papote.hub.subscribe(conn, conv_topic(cid))
-            for frame in await chat.history(principal, command["epoch"], command["conversations"]):
-                self.send(frame)
+            await chat.resume(conn, command["epoch"], command["conversations"],
+                              lambda cid: papote.hub.subscribe(conn, conv_topic(cid)))
         elif kind == "fetch":
             frame = await chat.page(principal, command["conversation"], command.get("before_seq"),
                                     command.get("limit", 50))
