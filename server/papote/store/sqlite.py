@@ -45,6 +45,20 @@ from papote.store import (
     Visitor,
     VisitorEvent,
 )
+from papote.store.sqlite_append import append_one
+from papote.store.sqlite_rows import (
+    AGENT_COLS,
+    CONV_COLS,
+    MSG_COLS,
+    SITE_COLS,
+    VISITOR_COLS,
+    agent_of,
+    conv_of,
+    dumps,
+    msg_of,
+    site_of,
+    visitor_of,
+)
 
 log = logging.getLogger("papote.store")
 T = TypeVar("T")
@@ -57,56 +71,6 @@ CHECKPOINT_SECS = 1.0
 READERS = 2
 #: Pages visited kept per visitor for the agents' context panel.
 PAGES_KEPT = 20
-
-_CONV_COLS = (
-    "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
-    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at"
-)
-_MSG_COLS = (
-    "conversation_id, seq, kind, author_kind, author_id, author_name, client_msg_id, body, event, "
-    "data, created_at"
-)
-_AGENT_COLS = (
-    "id, email, name, password_hash, avatar, disabled, status, capacity, last_assigned_at, created_at"
-)
-_VISITOR_COLS = (
-    "id, site_id, user_id, name, email, verified, attributes, page, pages, device, created_at, last_seen"
-)
-_SITE_COLS = "id, key, name, origins, secrets, settings, created_at"
-
-
-def _conv(row: Sequence[Any]) -> Conversation:
-    return Conversation(
-        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],
-        row[10], row[11], row[12], row[13], row[14],
-    )
-
-
-def _msg(row: Sequence[Any]) -> Message:
-    return Message(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-        json.loads(row[9]) if row[9] else None, row[10],
-    )
-
-
-def _agent(row: Sequence[Any]) -> Agent:
-    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8], row[9])
-
-
-def _visitor(row: Sequence[Any]) -> Visitor:
-    return Visitor(
-        row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]), json.loads(row[7]),
-        json.loads(row[8]), json.loads(row[9]), row[10], row[11],
-    )
-
-
-def _site(row: Sequence[Any]) -> Site:
-    return Site(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), json.loads(row[5]), row[6])
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
 
 @dataclass(slots=True)
 class _Job:
@@ -317,32 +281,32 @@ class SqliteStore(Store):
 
         def job(conn: sqlite3.Connection) -> Site:
             conn.execute(
-                f"INSERT INTO sites({_SITE_COLS}) VALUES (?,?,?,?,?,?,?)",
-                (site.id, site.key, site.name, _dumps(site.origins), _dumps(site.secrets),
-                 _dumps(site.settings), site.created_at),
+                f"INSERT INTO sites({SITE_COLS}) VALUES (?,?,?,?,?,?,?)",
+                (site.id, site.key, site.name, dumps(site.origins), dumps(site.secrets),
+                 dumps(site.settings), site.created_at),
             )
             return site
 
         return await self._write(job)
 
     async def get_site(self, site_id: str) -> Site | None:
-        row = await self._one(f"SELECT {_SITE_COLS} FROM sites WHERE id=?", (site_id,))
-        return _site(row) if row else None
+        row = await self._one(f"SELECT {SITE_COLS} FROM sites WHERE id=?", (site_id,))
+        return site_of(row) if row else None
 
     async def get_site_by_key(self, key: str) -> Site | None:
-        row = await self._one(f"SELECT {_SITE_COLS} FROM sites WHERE key=?", (key,))
-        return _site(row) if row else None
+        row = await self._one(f"SELECT {SITE_COLS} FROM sites WHERE key=?", (key,))
+        return site_of(row) if row else None
 
     async def list_sites(self, agent_id: str | None = None) -> list[Site]:
         if agent_id is None:
-            rows = await self._all(f"SELECT {_SITE_COLS} FROM sites ORDER BY created_at")
+            rows = await self._all(f"SELECT {SITE_COLS} FROM sites ORDER BY created_at")
         else:
             rows = await self._all(
-                f"SELECT {', '.join('s.' + c.strip() for c in _SITE_COLS.split(','))} FROM sites s "
+                f"SELECT {', '.join('s.' + c.strip() for c in SITE_COLS.split(','))} FROM sites s "
                 "JOIN memberships m ON m.site_id=s.id WHERE m.agent_id=? ORDER BY s.created_at",
                 (agent_id,),
             )
-        return [_site(r) for r in rows]
+        return [site_of(r) for r in rows]
 
     async def update_site(
         self,
@@ -357,20 +321,20 @@ class SqliteStore(Store):
         if name is not None:
             changes["name"] = name
         if origins is not None:
-            changes["origins"] = _dumps(origins)
+            changes["origins"] = dumps(origins)
         if secrets is not None:
-            changes["secrets"] = _dumps(secrets)
+            changes["secrets"] = dumps(secrets)
         if settings is not None:
-            changes["settings"] = _dumps(settings)
+            changes["settings"] = dumps(settings)
 
         def job(conn: sqlite3.Connection) -> Site:
             if changes:
                 sets = ", ".join(f"{k}=?" for k in changes)
                 conn.execute(f"UPDATE sites SET {sets} WHERE id=?", (*changes.values(), site_id))
-            row = conn.execute(f"SELECT {_SITE_COLS} FROM sites WHERE id=?", (site_id,)).fetchone()
+            row = conn.execute(f"SELECT {SITE_COLS} FROM sites WHERE id=?", (site_id,)).fetchone()
             if row is None:
                 raise NotFound("no such site")
-            return _site(row)
+            return site_of(row)
 
         return await self._write(job)
 
@@ -381,7 +345,7 @@ class SqliteStore(Store):
         def job(conn: sqlite3.Connection) -> Agent:
             try:
                 conn.execute(
-                    f"INSERT INTO agents({_AGENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO agents({AGENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (agent.id, agent.email, agent.name, agent.password_hash, None, 0, agent.status,
                      agent.capacity, 0, agent.created_at),
                 )
@@ -392,24 +356,24 @@ class SqliteStore(Store):
         return await self._write(job)
 
     async def get_agent(self, agent_id: str) -> Agent | None:
-        row = await self._one(f"SELECT {_AGENT_COLS} FROM agents WHERE id=?", (agent_id,))
-        return _agent(row) if row else None
+        row = await self._one(f"SELECT {AGENT_COLS} FROM agents WHERE id=?", (agent_id,))
+        return agent_of(row) if row else None
 
     async def get_agent_by_email(self, email: str) -> Agent | None:
-        row = await self._one(f"SELECT {_AGENT_COLS} FROM agents WHERE email=?", (email,))
-        return _agent(row) if row else None
+        row = await self._one(f"SELECT {AGENT_COLS} FROM agents WHERE email=?", (email,))
+        return agent_of(row) if row else None
 
     async def list_agents(self, site_id: str | None = None) -> list[tuple[Agent, str | None]]:
         if site_id is None:
-            rows = await self._all(f"SELECT {_AGENT_COLS}, NULL FROM agents ORDER BY created_at")
+            rows = await self._all(f"SELECT {AGENT_COLS}, NULL FROM agents ORDER BY created_at")
         else:
-            cols = ", ".join("a." + c.strip() for c in _AGENT_COLS.split(","))
+            cols = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
             rows = await self._all(
                 f"SELECT {cols}, m.role FROM agents a JOIN memberships m ON m.agent_id=a.id "
                 "WHERE m.site_id=? ORDER BY a.created_at",
                 (site_id,),
             )
-        return [(_agent(r), r[10]) for r in rows]
+        return [(agent_of(r), r[10]) for r in rows]
 
     _AGENT_FIELDS = frozenset(
         {"name", "password_hash", "avatar", "disabled", "status", "capacity", "last_assigned_at", "email"}
@@ -424,10 +388,10 @@ class SqliteStore(Store):
             if changes:
                 sets = ", ".join(f"{k}=?" for k in changes)
                 conn.execute(f"UPDATE agents SET {sets} WHERE id=?", (*changes.values(), agent_id))
-            row = conn.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id=?", (agent_id,)).fetchone()
+            row = conn.execute(f"SELECT {AGENT_COLS} FROM agents WHERE id=?", (agent_id,)).fetchone()
             if row is None:
                 raise NotFound("no such agent")
-            return _agent(row)
+            return agent_of(row)
 
         return await self._write(job)
 
@@ -562,32 +526,32 @@ class SqliteStore(Store):
         return await self._write(job)
 
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
-        row = await self._one(f"SELECT {_VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,))
-        return _visitor(row) if row else None
+        row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,))
+        return visitor_of(row) if row else None
 
     async def get_visitors(self, visitor_ids: list[str]) -> dict[str, Visitor]:
         if not visitor_ids:
             return {}
         marks = ",".join("?" * len(visitor_ids))
         rows = await self._all(
-            f"SELECT {_VISITOR_COLS} FROM visitors WHERE id IN ({marks})", list(set(visitor_ids))
+            f"SELECT {VISITOR_COLS} FROM visitors WHERE id IN ({marks})", list(set(visitor_ids))
         )
-        return {r[0]: _visitor(r) for r in rows}
+        return {r[0]: visitor_of(r) for r in rows}
 
     async def get_visitor_by_token(self, site_id: str, token_hash: str) -> Visitor | None:
-        cols = ", ".join("v." + c.strip() for c in _VISITOR_COLS.split(","))
+        cols = ", ".join("v." + c.strip() for c in VISITOR_COLS.split(","))
         row = await self._one(
             f"SELECT {cols} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
             "WHERE t.token_hash=? AND v.site_id=?",
             (token_hash, site_id),
         )
-        return _visitor(row) if row else None
+        return visitor_of(row) if row else None
 
     async def get_visitor_by_user(self, site_id: str, user_id: str) -> Visitor | None:
         row = await self._one(
-            f"SELECT {_VISITOR_COLS} FROM visitors WHERE site_id=? AND user_id=?", (site_id, user_id)
+            f"SELECT {VISITOR_COLS} FROM visitors WHERE site_id=? AND user_id=?", (site_id, user_id)
         )
-        return _visitor(row) if row else None
+        return visitor_of(row) if row else None
 
     _VISITOR_FIELDS = frozenset(
         {"name", "email", "verified", "attributes", "page", "device", "user_id", "last_seen"}
@@ -598,7 +562,7 @@ class SqliteStore(Store):
         if unknown:
             raise ValueError(f"cannot change {unknown}")
         values = {
-            k: (_dumps(v) if k in {"attributes", "page", "device"} else v) for k, v in changes.items()
+            k: (dumps(v) if k in {"attributes", "page", "device"} else v) for k, v in changes.items()
         }
         page = changes.get("page")
 
@@ -611,11 +575,11 @@ class SqliteStore(Store):
                 pages = json.loads(row[0]) if row else []
                 if not pages or pages[-1].get("url") != page.get("url"):
                     pages = [*pages, {**page, "at": now_ms()}][-PAGES_KEPT:]
-                    conn.execute("UPDATE visitors SET pages=? WHERE id=?", (_dumps(pages), visitor_id))
-            row = conn.execute(f"SELECT {_VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,)).fetchone()
+                    conn.execute("UPDATE visitors SET pages=? WHERE id=?", (dumps(pages), visitor_id))
+            row = conn.execute(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,)).fetchone()
             if row is None:
                 raise NotFound("no such visitor")
-            return _visitor(row)
+            return visitor_of(row)
 
         return await self._write(job)
 
@@ -648,7 +612,7 @@ class SqliteStore(Store):
         await self._write(
             lambda c: c.execute(
                 "INSERT INTO visitor_events(visitor_id, name, data, at) VALUES (?,?,?,?)",
-                (visitor_id, event.name, _dumps(event.data), event.at or now_ms()),
+                (visitor_id, event.name, dumps(event.data), event.at or now_ms()),
             )
         )
 
@@ -681,11 +645,11 @@ class SqliteStore(Store):
 
     # -- conversations and messages -----------------------------------------------------------------
     def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
-        return self._submit(lambda conn: _append(conn, new), checked=True)
+        return self._submit(lambda conn: append_one(conn, new), checked=True)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
-        row = await self._one(f"SELECT {_CONV_COLS} FROM conversations WHERE id=?", (conversation_id,))
-        return _conv(row) if row else None
+        row = await self._one(f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (conversation_id,))
+        return conv_of(row) if row else None
 
     async def list_conversations(self, query: ConversationQuery) -> list[Conversation]:
         if not query.site_ids:
@@ -716,11 +680,11 @@ class SqliteStore(Store):
             )
             params += [needle, needle, needle, needle]
         sql = (
-            f"SELECT {_CONV_COLS} FROM conversations WHERE {' AND '.join(where)} "
+            f"SELECT {CONV_COLS} FROM conversations WHERE {' AND '.join(where)} "
             "ORDER BY updated_at DESC LIMIT ?"
         )
         rows = await self._all(sql, (*params, query.limit))
-        return [_conv(r) for r in rows]
+        return [conv_of(r) for r in rows]
 
     _CONV_FIELDS = frozenset(
         {"status", "assignee_id", "labels", "contact_email", "rating", "rating_comment", "assigned_at",
@@ -731,7 +695,7 @@ class SqliteStore(Store):
         unknown = set(changes) - self._CONV_FIELDS
         if unknown:
             raise ValueError(f"cannot change {unknown}")
-        values = {k: (_dumps(v) if k == "labels" else v) for k, v in changes.items()}
+        values = {k: (dumps(v) if k == "labels" else v) for k, v in changes.items()}
 
         def job(conn: sqlite3.Connection) -> Conversation:
             if values:
@@ -740,11 +704,11 @@ class SqliteStore(Store):
                     f"UPDATE conversations SET {sets} WHERE id=?", (*values.values(), conversation_id)
                 )
             row = conn.execute(
-                f"SELECT {_CONV_COLS} FROM conversations WHERE id=?", (conversation_id,)
+                f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (conversation_id,)
             ).fetchone()
             if row is None:
                 raise NotFound("no such conversation")
-            return _conv(row)
+            return conv_of(row)
 
         return await self._write(job)
 
@@ -756,13 +720,13 @@ class SqliteStore(Store):
                 "UPDATE conversations SET assignee_id=?, assigned_at=?, updated_at=? "
                 "WHERE id=? AND status='open'"
                 + (" AND assignee_id IS NULL" if only_if_unassigned else "")
-                + f" RETURNING {_CONV_COLS}",
+                + f" RETURNING {CONV_COLS}",
                 (agent_id, at, at, conversation_id),
             ).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE agents SET last_assigned_at=? WHERE id=?", (at, agent_id))
-            return _conv(row)
+            return conv_of(row)
 
         return await self._write(job)
 
@@ -771,22 +735,22 @@ class SqliteStore(Store):
     ) -> list[Message]:
         notes = "" if include_notes else "AND kind!='note'"
         rows = await self._all(
-            f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id=? AND seq>? {notes} "
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=? AND seq>? {notes} "
             "ORDER BY seq LIMIT ?",
             (conversation_id, after_seq, limit),
         )
-        return [_msg(r) for r in rows]
+        return [msg_of(r) for r in rows]
 
     async def messages_before(
         self, conversation_id: str, before_seq: int | None, limit: int, *, include_notes: bool
     ) -> list[Message]:
         notes = "" if include_notes else "AND kind!='note'"
         rows = await self._all(
-            f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id=? AND seq<? {notes} "
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=? AND seq<? {notes} "
             "ORDER BY seq DESC LIMIT ?",
             (conversation_id, before_seq if before_seq is not None else 2**62, limit),
         )
-        return [_msg(r) for r in reversed(rows)]
+        return [msg_of(r) for r in reversed(rows)]
 
     async def set_read(self, conversation_id: str, participant_id: str, kind: str, seq: int) -> int:
         def job(conn: sqlite3.Connection) -> int:
@@ -850,11 +814,11 @@ class SqliteStore(Store):
 
     async def queued(self, site_id: str) -> list[Conversation]:
         rows = await self._all(
-            f"SELECT {_CONV_COLS} FROM conversations WHERE site_id=? AND status='open' "
+            f"SELECT {CONV_COLS} FROM conversations WHERE site_id=? AND status='open' "
             "AND assignee_id IS NULL ORDER BY created_at, id",
             (site_id,),
         )
-        return [_conv(r) for r in rows]
+        return [conv_of(r) for r in rows]
 
     async def handling_times(self, site_id: str, limit: int) -> list[int]:
         rows = await self._all(
@@ -908,76 +872,3 @@ class SqliteStore(Store):
             return cur.rowcount > 0
 
         return await self._write(job)
-
-
-def _append(conn: sqlite3.Connection, new: NewMessage) -> Appended:
-    """Runs in the writer thread inside the batch transaction: dedupe, next seq, insert.
-
-    Every expected refusal (Conflict, NotFound) is raised before the first write, which is what lets
-    this job run without a SAVEPOINT (the hot path saves two statements per message).
-    """
-    now = now_ms()
-    if new.client_msg_id is not None:
-        row = conn.execute(
-            f"SELECT {_MSG_COLS} FROM messages WHERE author_id=? AND client_msg_id=?",
-            (new.author_id, new.client_msg_id),
-        ).fetchone()
-        if row is not None:
-            first = _msg(row)
-            # Same author, same id, same body: the same message, whatever conversation the retry names
-            # (a client that sent "new conversation" may have learned its id since). The ack it gets
-            # back carries the real one.
-            if first.body != new.body:
-                raise Conflict("client_msg_id was already used for a different message")
-            conv_row = conn.execute(
-                f"SELECT {_CONV_COLS} FROM conversations WHERE id=?", (first.conversation_id,)
-            ).fetchone()
-            return Appended(first, _conv(conv_row), duplicate=True)
-    created = False
-    conversation_id = new.conversation_id
-    if conversation_id is None:
-        if new.visitor_id is None:
-            raise NotFound("no conversation to write to")
-        conversation_id = new_id("c")
-        conn.execute(
-            "INSERT INTO conversations(id, site_id, visitor_id, created_at, updated_at) VALUES (?,?,?,?,?)",
-            (conversation_id, new.site_id, new.visitor_id, now, now),
-        )
-        created = True
-    first_response = new.kind == "text" and new.author_kind == "agent"
-    conv_row = conn.execute(
-        "UPDATE conversations SET last_seq=last_seq+1, updated_at=?"
-        + (", first_response_at=COALESCE(first_response_at, ?)" if first_response else "")
-        + f" WHERE id=? AND site_id=? RETURNING {_CONV_COLS}",
-        (now, now, conversation_id, new.site_id) if first_response else (now, conversation_id, new.site_id),
-    ).fetchone()
-    if conv_row is None:
-        raise NotFound("no such conversation")
-    reopened: Message | None = None
-    if conv_row[3] == "closed" and new.author_kind == "visitor" and new.kind == "text":
-        # A visitor writing to a closed conversation reopens it (rating it or leaving an email does
-        # not): the seq just taken goes to the `reopened` event, the message takes the next one.
-        reopened = Message(conversation_id, conv_row[5], "event", "visitor", new.author_id,
-                           new.author_name, None, "", "reopened", None, now)
-        _insert_message(conn, reopened)
-        conv_row = conn.execute(
-            "UPDATE conversations SET status='open', closed_at=NULL, assignee_id=NULL, assigned_at=NULL, "
-            f"last_seq=last_seq+1 WHERE id=? RETURNING {_CONV_COLS}",
-            (conversation_id,),
-        ).fetchone()
-    conversation = _conv(conv_row)
-    message = Message(
-        conversation_id, conversation.last_seq, new.kind, new.author_kind, new.author_id,
-        new.author_name, new.client_msg_id, new.body, new.event, new.data, now,
-    )
-    _insert_message(conn, message)
-    return Appended(message, conversation, created=created, reopened=reopened)
-
-
-def _insert_message(conn: sqlite3.Connection, message: Message) -> None:
-    conn.execute(
-        f"INSERT INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (message.conversation_id, message.seq, message.kind, message.author_kind, message.author_id,
-         message.author_name, message.client_msg_id, message.body, message.event,
-         _dumps(message.data) if message.data is not None else None, message.created_at),
-    )

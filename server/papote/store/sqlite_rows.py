@@ -1,0 +1,58 @@
+"""Row shapes of the SQLite store: column lists and their conversion to records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from papote.store import Agent, Conversation, Message, Site, Visitor
+
+CONV_COLS = (
+    "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
+    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at"
+)
+MSG_COLS = (
+    "conversation_id, seq, kind, author_kind, author_id, author_name, client_msg_id, body, event, "
+    "data, created_at"
+)
+AGENT_COLS = (
+    "id, email, name, password_hash, avatar, disabled, status, capacity, last_assigned_at, created_at"
+)
+VISITOR_COLS = (
+    "id, site_id, user_id, name, email, verified, attributes, page, pages, device, created_at, last_seen"
+)
+SITE_COLS = "id, key, name, origins, secrets, settings, created_at"
+
+
+def conv_of(row: Sequence[Any]) -> Conversation:
+    return Conversation(
+        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],
+        row[10], row[11], row[12], row[13], row[14],
+    )
+
+
+def msg_of(row: Sequence[Any]) -> Message:
+    return Message(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+        json.loads(row[9]) if row[9] else None, row[10],
+    )
+
+
+def agent_of(row: Sequence[Any]) -> Agent:
+    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8], row[9])
+
+
+def visitor_of(row: Sequence[Any]) -> Visitor:
+    return Visitor(
+        row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]), json.loads(row[7]),
+        json.loads(row[8]), json.loads(row[9]), row[10], row[11],
+    )
+
+
+def site_of(row: Sequence[Any]) -> Site:
+    return Site(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), json.loads(row[5]), row[6])
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
