@@ -180,3 +180,44 @@ async def test_reads_see_every_commit_after_background_checkpoints(store: Sqlite
     await store.append(text(site, visitor, cid, "b", "cmid-00002"))
     for _ in range(sqlite_module.READERS * 2):  # every reader connection, round robin
         assert [m.body for m in await store.messages_after(cid, 0, 10, include_notes=False)] == ["a", "b"]
+
+
+@pytest.mark.asyncio
+async def test_duplicates_inside_one_batch(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    results = await asyncio.gather(
+        store.append(text(site, visitor, cid, "same", "cmid-twice")),
+        store.append(text(site, visitor, cid, "same", "cmid-twice")),
+        store.append(text(site, visitor, cid, "other body", "cmid-twice")),
+        store.append(text(site, visitor, None, "first of a new one", "cmid-new01")),
+        store.append(text(site, visitor, None, "first of a new one", "cmid-new01")),
+        return_exceptions=True,
+    )
+    first, retry, clash, created, created_again = results
+    assert retry.message.seq == first.message.seq and retry.duplicate  # type: ignore[union-attr]
+    assert isinstance(clash, Conflict)
+    assert created.created and created_again.duplicate  # type: ignore[union-attr]
+    assert created_again.conversation.id == created.conversation.id  # type: ignore[union-attr]
+    stored = await store.messages_after(cid, 0, 10, include_notes=True)
+    assert [m.body for m in stored] == ["start", "same"]
+
+
+@pytest.mark.asyncio
+async def test_a_batch_mixing_open_closed_and_foreign_conversations(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    open_cid = (await store.append(text(site, visitor, None, "a", "cmid-open1"))).conversation.id
+    closed_cid = (await store.append(text(site, visitor, None, "b", "cmid-clos1"))).conversation.id
+    await store.update_conversation(closed_cid, status="closed", closed_at=1)
+    other = await store.create_site("Other", [], {})
+    results = await asyncio.gather(
+        store.append(text(site, visitor, open_cid, "a2", "cmid-open2")),
+        store.append(text(site, visitor, closed_cid, "b2", "cmid-clos2")),
+        store.append(text(site, visitor, open_cid, "a3", "cmid-open3")),
+        store.append(NewMessage(other.id, open_cid, "visitor", visitor.id, "", "text", "x", "cmid-evil1")),
+        return_exceptions=True,
+    )
+    a2, b2, a3, evil = results
+    assert (a2.message.seq, a3.message.seq) == (2, 3)  # type: ignore[union-attr]
+    assert b2.reopened is not None and b2.message.seq == 3 and b2.conversation.status == "open"  # type: ignore[union-attr]
+    assert isinstance(evil, NotFound)

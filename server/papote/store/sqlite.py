@@ -45,7 +45,7 @@ from papote.store import (
     Visitor,
     VisitorEvent,
 )
-from papote.store.sqlite_append import append_one
+from papote.store.sqlite_append import append_one, append_run
 from papote.store.sqlite_rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -79,6 +79,8 @@ class _Job:
     #: A job that checks everything before its first write may skip the SAVEPOINT: its expected failures
     #: (PapoteError) leave nothing behind. Any other exception from it aborts the whole batch.
     checked: bool = False
+    #: Set for appends: consecutive ones in a batch are stored together (`append_run`).
+    append: NewMessage | None = None
 
 
 _STOP = object()
@@ -89,7 +91,17 @@ def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[bool, A
     outcomes: list[tuple[bool, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for job in jobs:
+        i = 0
+        while i < len(jobs):
+            job = jobs[i]
+            if job.append is not None:
+                end = i
+                while end < len(jobs) and jobs[end].append is not None:
+                    end += 1
+                outcomes.extend(append_run(conn, [j.append for j in jobs[i:end] if j.append is not None]))
+                i = end
+                continue
+            i += 1
             if job.checked:
                 try:
                     outcomes.append((True, job.fn(conn)))
@@ -206,11 +218,13 @@ class SqliteStore(Store):
             self._writer = None
 
     # -- the writer ----------------------------------------------------------------------------------
-    def _submit(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> asyncio.Future[T]:
+    def _submit(
+        self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: NewMessage | None = None
+    ) -> asyncio.Future[T]:
         if self._writer_task is None or self._writer_task.done():
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future, checked))
+        self._queue.put_nowait(_Job(fn, future, checked, append))
         return future
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> T:
@@ -645,7 +659,7 @@ class SqliteStore(Store):
 
     # -- conversations and messages -----------------------------------------------------------------
     def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
-        return self._submit(lambda conn: append_one(conn, new), checked=True)
+        return self._submit(lambda conn: append_one(conn, new), checked=True, append=new)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._one(f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (conversation_id,))
