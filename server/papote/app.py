@@ -13,11 +13,11 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from limits import storage, strategies
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from papote import ratelimits
 from papote.accounts import Accounts
 from papote.bus import Bus, BusEvent
 from papote.bus.local import LocalBus
@@ -47,7 +47,7 @@ class Papote:
         self.chat = Chat(self.store, self.bus, config, self.presence)
         self.chat.on_load_change = self.announce_presence
         self.accounts = Accounts(self.store, config)
-        self.limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+        self.limiter = ratelimits.limiter()
         self.live_sessions: set[Any] = set()
         self._sites_by_key: dict[str, Site] = {}
         self._background: set[asyncio.Task[Any]] = set()
