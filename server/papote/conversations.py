@@ -284,16 +284,36 @@ class Chat:
     ) -> tuple[Frame, Appended]:
         """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
         appended = await stored
-        message = appended.message
-        ack: Frame = {
-            "t": "ack",
-            "client_msg_id": message.client_msg_id,
-            "conversation": message.conversation_id,
-            "seq": message.seq,
-            "ts": message.created_at,
-        }
-        if appended.duplicate:
+        ack = self.finish_simple(principal, appended, note=note, origin=origin)
+        if ack is not None:
             return ack, appended
+        return await self.finish(principal, appended, note=note, origin=origin), appended
+
+    @staticmethod
+    def _ack(message: Message) -> Frame:
+        return {"t": "ack", "client_msg_id": message.client_msg_id, "conversation": message.conversation_id,
+                "seq": message.seq, "ts": message.created_at}
+
+    def finish_simple(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+    ) -> Frame | None:
+        """The common end of a send, without awaiting: a message to a conversation that neither started,
+        reopened nor waits for an agent. Returns the `ack`, or None when `finish` must do the rest."""
+        if appended.duplicate:
+            return self._ack(appended.message)
+        conv = appended.conversation
+        if appended.created or appended.reopened is not None:
+            return None
+        if principal.kind is PrincipalKind.AGENT and not note and conv.status == "open" and conv.assignee_id is None:
+            return None
+        self.bus.publish_nowait(conv_topic(conv.id), BusEvent(message_frame(appended.message), origin))
+        return self._ack(appended.message)
+
+    async def finish(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+    ) -> Frame:
+        """The end of a send that changes more than the message list: inboxes, routing, claims."""
+        message = appended.message
         conv = appended.conversation
         if appended.created:
             self._remember(conv)
@@ -309,7 +329,7 @@ class Chat:
             # The agent who answers a waiting conversation takes it: the visitor has their person, the
             # queue moves on, and reports credit the right agent.
             self._spawn(self._claim_on_reply(principal, conv.id))
-        return ack, appended
+        return self._ack(message)
 
     async def _claim_on_reply(self, agent: Principal, cid: str) -> None:
         try:

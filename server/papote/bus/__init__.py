@@ -10,6 +10,7 @@ to send (encoded once, whatever the number of listeners), never state that only 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,9 @@ class BusEvent:
 
 Listener = Callable[[str, BusEvent], None]
 
+#: Publications started from synchronous code, kept referenced until they are done.
+_PENDING: set[asyncio.Future[None]] = set()
+
 
 class Bus(abc.ABC):
     """Publish/subscribe by topic. Listeners are plain callables that must not block."""
@@ -45,6 +49,12 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def publish(self, topic: str, event: BusEvent) -> None: ...
+
+    def publish_nowait(self, topic: str, event: BusEvent) -> None:
+        """Publish from synchronous code (a future's callback): delivery order follows call order."""
+        task = asyncio.ensure_future(self.publish(topic, event))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the broker, if any."""

@@ -28,6 +28,9 @@ class LocalBus(Bus):
     async def publish(self, topic: str, event: BusEvent) -> None:
         self.deliver(topic, event)
 
+    def publish_nowait(self, topic: str, event: BusEvent) -> None:
+        self.deliver(topic, event)
+
     def deliver(self, topic: str, event: BusEvent) -> None:
         # Copy: a listener may unsubscribe (its connection closing) while we iterate.
         for listener in tuple(self._listeners.get(topic, ())):

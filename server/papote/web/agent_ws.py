@@ -106,7 +106,7 @@ class AgentSession(LiveSession):
         if kind == "send":
             note = bool(command.get("note"))
             stored = await chat.submit(principal, cid, command["client_msg_id"], command["body"], note=note)
-            await self.pipeline(command, chat.complete(principal, stored, note=note, origin=conn.id))
+            await self.pipeline(command, stored, note=note)
             return
         if kind == "ping":
             self.send({"t": "pong", "n": command.get("n")})

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from limits import parse
@@ -170,39 +170,71 @@ class LiveSession(ABC):
             self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
                                   command.ref, command.type))
 
-    async def pipeline(
-        self, command: Command, completion: Awaitable[tuple[Frame, Any]],
-        on_ack: Callable[[Frame], None] | None = None,
-    ) -> None:
-        """Finish a submitted send in the background: its `ack` (or error) goes out once committed,
-        while this connection reads its next frames. Acks carry `ref` and `client_msg_id`, so they may
-        overtake each other; a conversation's seqs still follow the order the sends were read in."""
+    async def pipeline(self, command: Command, stored: asyncio.Future[Any], note: bool = False,
+                       on_ack: Callable[[Frame], None] | None = None) -> None:
+        """Finish a submitted send once committed — its `ack` (or error) and fan-out — while this
+        connection reads its next frames. Most sends finish in the future's callback, without a task
+        of their own; those that start or reopen a conversation, or claim one, get a task. Acks carry
+        `ref` and `client_msg_id`, so they may overtake each other; a conversation's seqs still follow
+        the order the sends were read in."""
         while self._in_flight >= MAX_SENDS_IN_FLIGHT:
             self._room.clear()
             await self._room.wait()
         self._in_flight += 1
+        assert self.conn is not None
+        principal = self.conn.principal
+        origin = self.conn.id
+        chat = self.papote.chat
 
-        async def finish() -> None:
-            try:
-                ack, _ = await completion
-                if command.ref is not None:
-                    ack["ref"] = command.ref
-                if on_ack is not None:
-                    on_ack(ack)
-                self.send(ack)
-            except PapoteError as exc:
+        def done(ack: Frame) -> None:
+            if command.ref is not None:
+                ack["ref"] = command.ref
+            if on_ack is not None:
+                on_ack(ack)
+            self.send(ack)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, PapoteError):
                 self.send(error_frame(exc.code, exc.message, command.ref, command.type))
-            except Exception:
-                log.exception("send failed")
+            else:
+                log.error("send failed", exc_info=exc)
                 self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
                                       command.ref, command.type))
-            finally:
-                self._in_flight -= 1
-                self._room.set()
 
-        task = asyncio.create_task(finish())
-        self._completions.add(task)
-        task.add_done_callback(self._completions.discard)
+        def settled() -> None:
+            self._in_flight -= 1
+            self._room.set()
+
+        async def finish_later(appended: Any) -> None:
+            try:
+                done(await chat.finish(principal, appended, note=note, origin=origin))
+            except Exception as exc:
+                failed(exc)
+            finally:
+                settled()
+
+        def on_stored(future: asyncio.Future[Any]) -> None:
+            exc = future.exception()
+            if exc is not None:
+                failed(exc)
+                settled()
+                return
+            appended = future.result()
+            try:
+                ack = chat.finish_simple(principal, appended, note=note, origin=origin)
+            except Exception as error:
+                failed(error)
+                settled()
+                return
+            if ack is None:
+                task = asyncio.create_task(finish_later(appended))
+                self._completions.add(task)
+                task.add_done_callback(self._completions.discard)
+                return
+            done(ack)
+            settled()
+
+        stored.add_done_callback(on_stored)
 
     def _rate_check(self) -> None:
         self._uncounted += 1
@@ -247,9 +279,13 @@ class LiveSession(ABC):
             self._task.cancel()
 
     async def _finish(self) -> None:
-        if self._completions:
+        if self._in_flight:
             # Sends already read are committing: their acks should leave before the close frame.
-            await asyncio.wait(set(self._completions), timeout=2.0)
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while self._in_flight and asyncio.get_running_loop().time() < deadline:
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), 0.1)
         self.papote.live_sessions.discard(self)
         if self.conn is not None:
             self.papote.hub.remove(self.conn)

@@ -149,9 +149,9 @@ class VisitorSession(LiveSession):
             stored = await chat.submit(principal, command.get("conversation"), command["client_msg_id"],
                                        command["body"])
             await self.pipeline(
-                command, chat.complete(principal, stored, origin=conn.id),
+                command, stored,
                 # Following a conversation this send may just have started: before its ack goes out.
-                lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
+                on_ack=lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
             )
         elif kind == "resume":
             await chat.resume(conn, command["epoch"], command["conversations"],
