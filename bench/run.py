@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import datetime
 import gzip
+import importlib.metadata
 import json
 import os
 import platform
@@ -47,6 +48,10 @@ PYTHON = sys.executable
 
 SERVER_CORE = "0"
 LOADGEN_CORE = "1"
+# `--priority`: run the server and the load generator at this niceness. On a machine shared with
+# other test suites, their processes then yield the two cores to the measurement (needs root).
+PRIORITY_NICE = "-10"
+PREFIX: list[str] = []  # set from --priority in main()
 # Rate limits are a protection for real deployments; a benchmark that drives one site from one
 # address at thousands of frames per second would measure the limiter's refusals instead.
 UNLIMITED = "1000000/1second"
@@ -62,9 +67,10 @@ SESSION_KIB_MAX, SESSIONS_RSS_MAX_MIB = 40.0, 500.0
 RESUME_MAX_SECS = 2.0
 LOGIN_P99_RATIO_MAX = 2.0
 LOADER_GZIP_MAX, PANEL_GZIP_MAX = 5 * 1024, 40 * 1024  # ARCHITECTURE.md's size budgets
-# Other engineers' suites share this box. A window in which other processes used more than this
-# share of a core is measured again (up to NOISY_RETRIES times) and flagged if it stays noisy.
-NOISY_OTHERS_PCT = 25.0
+# Other engineers' suites share this box. A window in which other work used more than this share
+# of the server's or the load generator's core is measured again, up to NOISY_RETRIES times, and
+# flagged "(noisy)" if it stays so.
+NOISY_WAIT_PCT = 15.0
 NOISY_RETRIES = 2
 
 
@@ -173,7 +179,7 @@ def start_server(target: str, agents: int = 1) -> Server:
         command = [*papote_bin(), "serve"]
     logfile = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, *command],
+        [*PREFIX, "taskset", "-c", SERVER_CORE, *command],
         env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     server = Server(target, port, proc, workdir, site_keys, emails)
@@ -197,26 +203,31 @@ def running(target: str, agents: int = 1) -> Iterator[Server]:
         server.stop()
 
 
+def disturbance(result: dict[str, Any]) -> float:
+    """CPU used by other work on the server's or the load generator's core, in % of the window."""
+    return max(result.get("others_on_server_core_pct", 0.0), result.get("others_on_loadgen_core_pct", 0.0))
+
+
 def loadgen(server: Server, **options: Any) -> dict[str, Any]:
-    """Run the load generator; on a busy machine retry (same server), keeping the quietest run."""
+    """Run the load generator; if other work delayed it or the server, retry (same server) and
+    keep the least disturbed run."""
     best: dict[str, Any] | None = None
     for attempt in range(1 + NOISY_RETRIES):
         result = loadgen_once(server, **options)
-        if best is None or result.get("others_cpu_pct", 0) < best.get("others_cpu_pct", 0):
+        if best is None or disturbance(result) < disturbance(best):
             best = result
-        noise = result.get("others_cpu_pct", 0.0)
-        if noise <= NOISY_OTHERS_PCT or options.get("mode") in ("idle", "resume"):
+        if disturbance(result) <= NOISY_WAIT_PCT or options.get("mode") in ("idle", "resume"):
             break
-        log(f"{server.target}: other processes used {noise:.0f} % CPU meanwhile (try {attempt + 1})")
+        log(f"{server.target}: other work took {disturbance(result):.0f} % of a core meanwhile (try {attempt + 1})")
     assert best is not None
-    best["noisy"] = best.get("others_cpu_pct", 0.0) > NOISY_OTHERS_PCT
+    best["noisy"] = disturbance(best) > NOISY_WAIT_PCT
     return best
 
 
 def loadgen_once(server: Server, **options: Any) -> dict[str, Any]:
     """Run bench/loadgen.py on the other core against `server`; return its JSON result."""
     command = [
-        "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"),
+        *PREFIX, "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"),
         "--target", server.target, "--port", str(server.port), "--server-pid", str(server.pid),
     ]  # fmt: skip
     if server.target == "papote":
@@ -253,8 +264,8 @@ class Size:
     pingpong_runs: int
 
 
-FULL = Size(2.0, 6.0, 180, 1800, 10_000, 1000, [1000, 2500, 5000, 7500, 10000, 15000, 20000], 3)
-QUICK = Size(1.0, 3.0, 90, 450, 1000, 200, [1000, 2500, 5000, 10000], 1)
+FULL = Size(2.0, 6.0, 180, 1800, 10_000, 1000, [250, 500, 1000, 2500, 5000, 7500, 10000, 15000, 20000], 3)
+QUICK = Size(1.0, 3.0, 90, 450, 1000, 200, [500, 1000, 2500, 5000, 10000], 1)
 
 # A live-chat agent works several conversations at once. 9 per agent makes row 2's 1,800
 # conversations exactly 2,000 connections, and keeps logins (argon2, ~20 ms each) few.
@@ -451,7 +462,13 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                 peer = runs.get("socketio")
                 if peer is not None:
                     ok = ok and cpu < peer["server_cpu_us_per_msg"]
-                verdict = "PASS" if ok else "MISS"
+                # A server that cannot carry the rate is charged its saturated cost, which is no
+                # pass: the figure is per message *at 5k msgs/s*.
+                # "Carrying" the rate means row 3's criterion: ≥ 99.9 % delivered, p99 ≤ 10 ms.
+                saturated = (
+                    r["delivered_ratio"] < SUSTAINED_DELIVERED_MIN or lat["p99_ms"] > SUSTAINED_P99_MAX_MS
+                )
+                verdict = "MISS (saturated)" if saturated else ("PASS" if ok else "MISS")
             if target == "papote" and n == 2:
                 ok = lat["p50_ms"] <= P50_MAX_MS and lat["p99_ms"] <= P99_MAX_MS
                 verdict = "PASS" if ok else "MISS"
@@ -533,11 +550,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
     elif n == 8:
         sizes = runs["papote"]["gzip_bytes"]
         figure = ", ".join(f"{k}: {v} B" for k, v in sizes.items()) or "no built bundle found"
-        ok = (
-            bool(sizes)
-            and sizes.get("loader.js", 0) <= LOADER_GZIP_MAX
-            and sizes.get("panel.js", 0) <= PANEL_GZIP_MAX
-        )
+        ok = bool(sizes) and sizes.get("loader.js", 0) <= LOADER_GZIP_MAX and sizes.get("panel.js", 0) <= PANEL_GZIP_MAX
         add("papote", figure, "", "PASS" if ok else "MISS")
     return lines
 
@@ -575,10 +588,9 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for name in ("uvicorn", "websockets", "starlette", "msgpack", "aiosqlite", "socketio"):
-        with contextlib.suppress(Exception):
-            module = __import__(name)
-            versions[name] = getattr(module, "__version__", "?")
+    for name in ("uvicorn", "websockets", "starlette", "msgpack", "aiosqlite", "python-socketio", "picows"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
@@ -598,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
     parser.add_argument("--rows", default="1,2,3,4,5,6,7,8")
     parser.add_argument("--targets", default="baseline,socketio,papote")
+    parser.add_argument("--priority", action="store_true", help=f"nice {PRIORITY_NICE} (root)")
     args = parser.parse_args(argv)
+    # Turn SIGTERM into SystemExit so every `running()` block stops its server on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.priority:
+        PREFIX[:] = ["nice", "-n", PRIORITY_NICE]
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
         parser.error("needs taskset and two cores: server on core 0, load generator on core 1")
     size = QUICK if args.quick else FULL
@@ -609,7 +626,12 @@ def main(argv: list[str] | None = None) -> int:
         log("papote is not runnable here (python -m papote --help failed); skipping it")
         targets.remove("papote")
     rows: list[Row] = []
-    report: dict[str, Any] = {"machine": machine(), "quick": args.quick, "rows": rows}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "quick": args.quick,
+        "priority": args.priority,
+        "rows": rows,
+    }
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}.json"

@@ -323,7 +323,7 @@ class Chat:
             await self.publish_conversation(conv)
         await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(message), origin))
         if appended.created or appended.reopened is not None:
-            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id))
+            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv))
         elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == "open"
               and conv.assignee_id is None):
             # The agent who answers a waiting conversation takes it: the visitor has their person, the
@@ -555,19 +555,27 @@ class Chat:
             lock = self._route_locks[site_id] = asyncio.Lock()
         return lock
 
-    async def route(self, site_id: str, returning_visitor: str | None = None) -> None:
-        """Assign queued conversations of a site while agents have free slots; update the queue."""
+    async def route(
+        self, site_id: str, returning_visitor: str | None = None, newcomer: Conversation | None = None
+    ) -> None:
+        """Assign queued conversations of a site while agents have free slots; update the queue.
+
+        `newcomer` is a conversation that just joined the line: when nobody could take anything, only
+        its visitor needs a `queue` frame (the others' places did not move)."""
         site = await self.store.get_site(site_id)
         if site is None:
             return
+        assigned: list[tuple[Conversation, Agent]] = []
         if settings_of(site)["routing"] == "auto":
             async with self._lock(site_id):
                 members = [a for a, _ in await self.store.list_agents(site_id) if not a.disabled]
                 online = {a.id: a for a in members if a.id in self.presence.online([a.id])}
-                assigned: list[tuple[Conversation, Agent]] = []
                 if online:
                     loads = await self.store.agent_loads(list(online))
-                    for conv in await self.store.queued(site_id):
+                    free = sum(max(0, self.presence.capacity.get(a.id, a.capacity) - loads[a.id])
+                               for a in online.values())
+                    # Only the head of the line can be served now: read no further than the free slots.
+                    for conv in await self.store.queued(site_id, limit=free + 1) if free else []:
                         candidates = [
                             Candidate(a.id, loads[a.id], self.presence.capacity.get(a.id, a.capacity),
                                       a.last_assigned_at)
@@ -592,6 +600,12 @@ class Chat:
                 await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
                 await self.publish_conversation(conv)
                 await self.load_changed(agent.id)
+        if newcomer is not None and not assigned:
+            place = (await self.queue_positions([newcomer])).get(newcomer.id)
+            if place is not None:
+                await self.bus.publish(visitor_topic(newcomer.visitor_id),
+                                       BusEvent({"t": "queue", "conversation": newcomer.id, **place}))
+            return
         await self.publish_queue(site_id)
 
     async def site_queue(self, site_id: str) -> list[tuple[Conversation, Frame]]:
@@ -611,10 +625,21 @@ class Chat:
             await self.bus.publish(visitor_topic(conv.visitor_id), BusEvent(frame))
 
     async def queue_positions(self, convs: list[Conversation]) -> dict[str, Frame]:
-        """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue."""
+        """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue
+        (a count per conversation: a reconnecting crowd does not each read the whole line)."""
+        places = await self.store.queue_places(convs)
         out: dict[str, Frame] = {}
-        for site_id in {c.site_id for c in convs if c.status == "open" and c.assignee_id is None}:
-            out.update((conv.id, place) for conv, place in await self.site_queue(site_id))
+        estimates: dict[str, tuple[list[int], int]] = {}
+        for conv in convs:
+            place = places.get(conv.id)
+            if place is None:
+                continue
+            if conv.site_id not in estimates:
+                members = [a.id for a, _ in await self.store.list_agents(conv.site_id)]
+                estimates[conv.site_id] = (await self.store.handling_times(conv.site_id, HANDLING_SAMPLE),
+                                           len(self.presence.online(members)))
+            handling, online = estimates[conv.site_id]
+            out[conv.id] = {"position": place, "wait_secs": wait_estimate(place, handling, online)}
         return out
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -21,29 +21,34 @@ from papote.store import sqlite as sqlite_store
 # still makes progress (readers see committed rows only).
 COMMIT_EVERY_SECS = 0.5
 
+_real_run_batch = sqlite_store._run_batch
 _last_commit = time.monotonic()
 
 
+class _CommitLater:
+    """The writer connection as the real `_run_batch` sees it, except that COMMIT is mostly a no-op
+    and BEGIN joins the transaction still open. Wrapping (not copying) the batch runner keeps the
+    mutant true to whatever the store does today."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        global _last_commit
+        if sql == "BEGIN IMMEDIATE" and self._conn.in_transaction:
+            return self._conn.cursor()
+        if sql == "COMMIT":
+            if time.monotonic() - _last_commit < COMMIT_EVERY_SECS:
+                return self._conn.cursor()  # the bug: the caller acks now, durable or not
+            _last_commit = time.monotonic()
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 def _run_batch_without_commit(conn: sqlite3.Connection, jobs: list[Any]) -> list[tuple[bool, Any]]:
-    global _last_commit
-    if not conn.in_transaction:
-        conn.execute("BEGIN IMMEDIATE")
-    outcomes: list[tuple[bool, Any]] = []
-    for job in jobs:
-        conn.execute("SAVEPOINT job")
-        try:
-            value = job.fn(conn)
-        except Exception as exc:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            outcomes.append((False, exc))
-        else:
-            conn.execute("RELEASE job")
-            outcomes.append((True, value))
-    if time.monotonic() - _last_commit > COMMIT_EVERY_SECS:
-        conn.execute("COMMIT")
-        _last_commit = time.monotonic()
-    return outcomes  # the bug: the caller acks now, durable or not
+    return _real_run_batch(_CommitLater(conn), jobs)  # type: ignore[arg-type]
 
 
 sqlite_store._run_batch = _run_batch_without_commit  # type: ignore[assignment]

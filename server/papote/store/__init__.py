@@ -351,8 +351,12 @@ class Store(abc.ABC):
         """Open conversations assigned to each agent (routing compares them to capacity)."""
 
     @abc.abstractmethod
-    async def queued(self, site_id: str) -> list[Conversation]:
-        """Open, unassigned conversations of a site, first come first."""
+    async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:
+        """Open, unassigned conversations of a site, first come first (the first `limit` of them)."""
+
+    @abc.abstractmethod
+    async def queue_places(self, conversations: list[Conversation]) -> dict[str, int]:
+        """1-based places in their site's queue of those of `conversations` that wait for an agent."""
 
     @abc.abstractmethod
     async def handling_times(self, site_id: str, limit: int) -> list[int]:

@@ -826,13 +826,26 @@ class SqliteStore(Store):
         loads.update({r[0]: r[1] for r in rows})
         return loads
 
-    async def queued(self, site_id: str) -> list[Conversation]:
+    async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:
         rows = await self._all(
-            f"SELECT {CONV_COLS} FROM conversations WHERE site_id=? AND status='open' "
-            "AND assignee_id IS NULL ORDER BY created_at, id",
-            (site_id,),
+            f"SELECT {CONV_COLS} FROM conversations INDEXED BY conversations_queue WHERE site_id=? "
+            "AND status='open' AND assignee_id IS NULL ORDER BY created_at, id LIMIT ?",
+            (site_id, -1 if limit is None else limit),
         )
         return [conv_of(r) for r in rows]
+
+    async def queue_places(self, conversations: list[Conversation]) -> dict[str, int]:
+        places: dict[str, int] = {}
+        for conv in conversations:
+            if conv.status != "open" or conv.assignee_id is not None:
+                continue
+            row = await self._one(
+                "SELECT COUNT(*) FROM conversations INDEXED BY conversations_queue WHERE site_id=? "
+                "AND status='open' AND assignee_id IS NULL AND (created_at<? OR (created_at=? AND id<?))",
+                (conv.site_id, conv.created_at, conv.created_at, conv.id),
+            )
+            places[conv.id] = int(row[0]) + 1
+        return places
 
     async def handling_times(self, site_id: str, limit: int) -> list[int]:
         rows = await self._all(
