@@ -214,6 +214,9 @@ class LiveSession(ABC):
                 settled()
 
         def on_stored(future: asyncio.Future[Any]) -> None:
+            if future.cancelled():  # the store went away before committing: nothing was acknowledged
+                settled()
+                return
             exc = future.exception()
             if exc is not None:
                 failed(exc)
