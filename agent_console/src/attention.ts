@@ -2,6 +2,7 @@
 // title. A missed message is the complaint agents make most about chat consoles, so all three fire
 // for new conversations and for new messages in chats that are mine (or waiting for anyone).
 
+import { playTones } from "../../widget/src/client/tones";
 import { t } from "./i18n";
 
 const BASE_TITLE = "Papote";
@@ -23,18 +24,7 @@ export function unlockSound(): void {
 export function chime(): void {
   if (!audio) return;
   try {
-    const now = audio.currentTime;
-    for (const [i, freq] of [880, 1320].entries()) {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, now + i * 0.12);
-      gain.gain.exponentialRampToValueAtTime(0.2, now + i * 0.12 + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.12 + 0.25);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(now + i * 0.12);
-      osc.stop(now + i * 0.12 + 0.3);
-    }
+    playTones(audio, [880, 1320], 0.2, 0.3);
   } catch {
     // Sound is a nicety.
   }

@@ -26,6 +26,7 @@ from papote.connections import Hub
 from papote.conversations import Chat, agent_author, public_topic, site_topic, visitor_summary
 from papote.errors import CloseCode
 from papote.routing import Presence
+from papote.sites import opening, settings_of
 from papote.store import Site, Store, Visitor
 from papote.store.sqlite import SqliteStore
 
@@ -168,8 +169,6 @@ class Papote:
 
 
 def _open_now(site: Site) -> bool:
-    from papote.sites import opening, settings_of
-
     return opening(settings_of(site))[0]
 
 

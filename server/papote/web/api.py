@@ -314,7 +314,7 @@ async def add_site_agent(request: Request, principal: Principal | None) -> Any:
     site = await site_for(request, principal, Action.MANAGE_SITE)
     body = await json_body(request)
     email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
-    role = _role(body.get("role", "agent"), principal, site)
+    role = grantable_role(body.get("role", "agent"), principal, site)
     agent = await papote.store.get_agent_by_email(email)
     if agent is None:
         password = field_str(body, "password", required=True, max_len=256)
@@ -334,7 +334,7 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
         raise NotFound("no such agent on this site")
     agent, role = target
     if "role" in body:
-        role = _role(body["role"], principal, site)
+        role = grantable_role(body["role"], principal, site)
         await papote.store.set_membership(site.id, agent.id, role)
     if "disabled" in body:
         if not isinstance(body["disabled"], bool):
@@ -350,7 +350,7 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     return agent_json(agent, role)
 
 
-def _role(value: Any, principal: Principal | None, site: Site) -> str:
+def grantable_role(value: Any, principal: Principal | None, site: Site) -> str:
     assert principal is not None
     try:
         role = Role(value)

@@ -25,8 +25,8 @@ from papote.sites import settings_of
 from papote.store import Invite, Site
 from papote.web.api import (
     Endpoint,
-    _role,
     field_str,
+    grantable_role,
     int_param,
     json_body,
     need,
@@ -104,7 +104,7 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
     email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
     if "@" not in email:
         raise PapoteError("an invitation needs a valid email", ErrorCode.BAD_FIELD)
-    role = _role(body.get("role", "agent"), principal, site)
+    role = grantable_role(body.get("role", "agent"), principal, site)
     token = new_secret("inv")
     expires_at = now_ms() + INVITE_TTL_MS
     await papote.store.create_invite(digest(token), Invite(site.id, email, role, principal.id, expires_at))

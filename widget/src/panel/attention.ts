@@ -2,6 +2,8 @@
 // count in the tab title, a short beep, and a system notification if they already allowed them
 // (we never ask: a permission prompt from a chat bubble is the kind of thing people hate).
 
+import { playTones } from "../client/tones";
+
 let baseTitle: string | null = null;
 let ourTitle: string | null = null;
 let audio: AudioContext | null = null;
@@ -26,18 +28,7 @@ export function beep(): void {
     if (!Ctor) return;
     audio = audio || new Ctor();
     if (audio.state === "suspended") void audio.resume().catch(() => undefined);
-    const start = audio.currentTime;
-    for (const [i, freq] of [660, 880].entries()) {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, start + i * 0.12);
-      gain.gain.exponentialRampToValueAtTime(0.15, start + i * 0.12 + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.12 + 0.11);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(start + i * 0.12);
-      osc.stop(start + i * 0.12 + 0.12);
-    }
+    playTones(audio, [660, 880], 0.15, 0.12);
   } catch {
     // No sound is fine.
   }
