@@ -168,6 +168,7 @@ class Chat:
         is_visitor = reader.kind is PrincipalKind.VISITOR
         visitors = {} if is_visitor else await self.store.get_visitors([c.visitor_id for c in convs])
         queue = await self.queue_positions(convs)
+        latest = await self.store.last_messages(ids, include_notes=not is_visitor)
         out = []
         for conv in convs:
             frame = await self._summary(conv, "visitor" if is_visitor else "agent",
@@ -179,8 +180,8 @@ class Chat:
             frame["peer_read_seq"] = max((s for k, s in marks.values() if k == peer_kind), default=0)
             frame["unread"] = unread.get(conv.id, 0)
             frame["queue"] = queue.get(conv.id)
-            last = await self.store.messages_before(conv.id, None, 1, include_notes=not is_visitor)
-            frame["last_message"] = message_dict(last[0]) if last else None
+            last = latest.get(conv.id)
+            frame["last_message"] = message_dict(last) if last else None
             out.append(frame)
         return out
 

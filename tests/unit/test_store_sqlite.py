@@ -221,3 +221,16 @@ async def test_a_batch_mixing_open_closed_and_foreign_conversations(store: Sqlit
     assert (a2.message.seq, a3.message.seq) == (2, 3)  # type: ignore[union-attr]
     assert b2.reopened is not None and b2.message.seq == 3 and b2.conversation.status == "open"  # type: ignore[union-attr]
     assert isinstance(evil, NotFound)
+
+
+@pytest.mark.asyncio
+async def test_last_messages_in_one_read(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    a = (await store.append(text(site, visitor, None, "a1", "cmid-a0001"))).conversation.id
+    b = (await store.append(text(site, visitor, None, "b1", "cmid-b0001"))).conversation.id
+    await store.append(text(site, visitor, a, "a2", "cmid-a0002"))
+    await store.append(NewMessage(site.id, a, "agent", "a_1", "Léa", "note", "secret", "note-a0003"))
+    seen_by_agents = await store.last_messages([a, b, "c_missing"], include_notes=True)
+    seen_by_visitor = await store.last_messages([a, b], include_notes=False)
+    assert {k: m.body for k, m in seen_by_agents.items()} == {a: "secret", b: "b1"}
+    assert {k: m.body for k, m in seen_by_visitor.items()} == {a: "a2", b: "b1"}

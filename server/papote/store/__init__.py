@@ -335,6 +335,10 @@ class Store(abc.ABC):
         """The latest `limit` messages before `before_seq` (None: the end), oldest first."""
 
     @abc.abstractmethod
+    async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
+        """The latest message of each conversation (for inbox previews), in one read."""
+
+    @abc.abstractmethod
     async def set_read(self, conversation_id: str, participant_id: str, kind: str, seq: int) -> int:
         """Move a read position forward (never back); returns the stored read_seq."""
 

@@ -766,6 +766,21 @@ class SqliteStore(Store):
         )
         return [msg_of(r) for r in reversed(rows)]
 
+    async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
+        if not conversation_ids:
+            return {}
+        notes = "" if include_notes else "AND l.kind!='note'"
+        values = ",".join("(?)" for _ in conversation_ids)
+        cols = ", ".join("m." + c.strip() for c in MSG_COLS.split(","))
+        # Per id: the newest seq by a backwards walk of the primary key, then that one row.
+        rows = await self._all(
+            f"WITH ids(c) AS (VALUES {values}) SELECT {cols} FROM ids JOIN messages m "
+            "ON m.conversation_id=ids.c AND m.seq=(SELECT l.seq FROM messages l WHERE l.conversation_id=ids.c "
+            f"{notes} ORDER BY l.seq DESC LIMIT 1)",
+            conversation_ids,
+        )
+        return {r[0]: msg_of(r) for r in rows}
+
     async def set_read(self, conversation_id: str, participant_id: str, kind: str, seq: int) -> int:
         def job(conn: sqlite3.Connection) -> int:
             row = conn.execute(
