@@ -338,7 +338,10 @@ export class Desk {
     if (!prev || prev.seq <= message.seq) this.lastMessage.set(message.conversation, message);
     const fromMe = message.author.kind === "agent" && message.author.id === this.me.id;
     if (message.author.kind === "visitor") this.typing.delete(message.conversation);
-    if (!live || fromMe || message.kind === "event") return;
+    // New to this console: pushed live, or replayed by a resume past the last message it knew (a
+    // message written while it reconnected arrives in the history, once, not as a live frame).
+    const fresh = live || (prev !== undefined && message.seq > prev.seq);
+    if (!fresh || fromMe || message.kind === "event") return;
     if (this.isReading(message.conversation)) {
       this.markRead(message.conversation);
     } else {

@@ -26,6 +26,9 @@ _ids = itertools.count(1)
 #: Live frames held for one conversation while its resume is read; past this the client gets them as
 #: they come (out of order with the history, still deduplicable by seq).
 MAX_HELD = 256
+#: A client sends `resume` as its first frame after `welcome`, within milliseconds; holding longer
+#: would only delay the live frames of one that does not.
+RESUME_GRACE_SECS = 1.0
 
 
 @dataclass(eq=False)
@@ -98,6 +101,14 @@ class Connection:
 
     def hold(self, conversation_id: str) -> None:
         self.holding.setdefault(conversation_id, [])
+
+    def hold_until_resume(self, conversation_ids: list[str]) -> None:
+        """Followed at `welcome`: hold their live frames for the client's `resume`, but not for long —
+        a client that does not resume at once gets them as they come."""
+        for cid in conversation_ids:
+            self.hold(cid)
+        if conversation_ids:
+            asyncio.get_running_loop().call_later(RESUME_GRACE_SECS, self.release_all)
 
     def release_all(self) -> None:
         for cid in list(self.holding):

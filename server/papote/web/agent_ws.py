@@ -56,10 +56,10 @@ class AgentSession(LiveSession):
         )
         for site_id in roles:
             papote.hub.subscribe(conn, site_topic(site_id))
-        for conv in convs:
-            if conv.assignee_id in (None, agent.id):
-                conn.hold(conv.id)  # until the console's `resume`, as for visitors
-                papote.hub.subscribe(conn, conv_topic(conv.id))
+        following = [conv.id for conv in convs if conv.assignee_id in (None, agent.id)]
+        conn.hold_until_resume(following)  # as for visitors
+        for cid in following:
+            papote.hub.subscribe(conn, conv_topic(cid))
         sites = [await papote.site_by_id(s) for s in roles]
         summaries = await papote.chat.summaries(convs, principal)
         self.send({

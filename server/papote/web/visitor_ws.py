@@ -114,9 +114,9 @@ class VisitorSession(LiveSession):
         )
         principal = self.conn.principal
         summaries = await papote.chat.summaries(convs, principal)
+        # Held until the client's `resume` (its first frame after welcome) has its history queued.
+        self.conn.hold_until_resume([conv.id for conv in convs])
         for conv in convs:
-            # Held until the client's `resume` (its first frame after welcome) has its history queued.
-            self.conn.hold(conv.id)
             papote.hub.subscribe(self.conn, conv_topic(conv.id))
         frame: dict[str, Any] = {
             "t": "welcome",
