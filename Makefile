@@ -35,7 +35,7 @@ lint: install
 	.venv/bin/mypy
 	npm run check
 
-bench: install build
+bench: install build chromium
 	$(PY) -m bench.run
 
 soak: install build chromium
