@@ -218,10 +218,10 @@ def serve(config: Config) -> int:
     return 0
 
 
-#: Allocations between two young-generation collections (CPython's default is 700). A chat frame
-#: allocates a few dozen container objects (dicts, closures, dataclasses) that reference counting frees
-#: at once; scanning for cycles every 700 of them cost 10-15 % of the server's CPU at saturation
-#: (docs/performance.md). Cyclic garbage still goes, a little later.
+#: Net new container objects between two young-generation collections (CPython's default is 700). A
+#: busy server holds thousands of frames, futures and closures in flight; at 700 the collector walked
+#: them hundreds of times a second, 10-15 % of the CPU at saturation (docs/performance.md). Cyclic
+#: garbage still goes, a little later.
 GC_YOUNG_THRESHOLD = 20_000
 
 

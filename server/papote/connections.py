@@ -26,9 +26,11 @@ _ids = itertools.count(1)
 #: Live frames held for one conversation while its resume is read; past this the client gets them as
 #: they come (out of order with the history, still deduplicable by seq).
 MAX_HELD = 256
-#: A client sends `resume` as its first frame after `welcome`, within milliseconds; holding longer
-#: would only delay the live frames of one that does not.
-RESUME_GRACE_SECS = 1.0
+#: A client sends `resume` as its first frame after `welcome`, within milliseconds — but on a server busy
+#: with a reconnect storm that frame may wait seconds to be read, and releasing the hold before it would
+#: send live frames ahead of a history that repeats them (1 s did, in the resume benchmark). Only a
+#: client that never resumes waits this long; any other frame from it releases the hold at once.
+RESUME_GRACE_SECS = 10.0
 
 
 @dataclass(eq=False)
@@ -51,6 +53,12 @@ class Connection:
     #: Conversations being resumed: their live frames wait here until the history has been queued, so
     #: the client gets the gap, then what followed, in seq order and once.
     holding: dict[str, list[BusEvent]] = field(default_factory=dict)
+    #: Held conversations whose `resume` is reading their history right now: only that resume releases
+    #: them (with the seq its history reached), never the welcome's grace timer.
+    resuming: set[str] = field(default_factory=set)
+    #: Per resumed conversation, the last seq its history reached. A message committed just before the
+    #: history read but fanned out just after it would otherwise reach this client twice.
+    replayed_upto: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_limit)
@@ -89,9 +97,13 @@ class Connection:
                 return
             if kind == "conversation" and self.on_conversation is not None:
                 self.on_conversation(self, frame)
+        cid = frame.get("conversation")
+        if not isinstance(cid, str):
+            cid = ""  # a `conversation` frame carries the whole conversation, not its id
+        if kind == "message" and self.replayed_upto and frame.get("seq", 0) <= self.replayed_upto.get(cid, 0):
+            return
         if self.holding:
-            cid = frame.get("conversation")
-            if isinstance(cid, str) and cid in self.holding:
+            if cid in self.holding:
                 held = self.holding[cid]
                 held.append(event)
                 if len(held) > MAX_HELD:  # a client that never resumes does not get to grow this
@@ -111,15 +123,25 @@ class Connection:
             asyncio.get_running_loop().call_later(RESUME_GRACE_SECS, self.release_all)
 
     def release_all(self) -> None:
+        """Send everything held, except what a resume in progress will release itself: released now,
+        those frames would overtake (and then repeat) the history being read."""
         for cid in list(self.holding):
-            self.release(cid, 0)
+            if cid not in self.resuming:
+                self.release(cid, 0)
+
+    def resume_started(self, conversation_id: str) -> None:
+        self.hold(conversation_id)
+        self.resuming.add(conversation_id)
 
     def release(self, conversation_id: str, upto_seq: int) -> None:
         """The history up to `upto_seq` is queued: send what was held after it, skipping what it had."""
+        self.resuming.discard(conversation_id)
+        if upto_seq > self.replayed_upto.get(conversation_id, 0):
+            self.replayed_upto[conversation_id] = upto_seq
         for event in self.holding.pop(conversation_id, []):
-            seq = event.frame.get("seq")
-            if isinstance(seq, int) and seq <= upto_seq:
-                continue
+            frame = event.frame
+            if frame["t"] == "message" and frame.get("seq", 0) <= upto_seq:
+                continue  # the history had it (other frames, read marks included, still go)
             self.push(event.encoded)
 
 

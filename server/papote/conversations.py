@@ -383,7 +383,7 @@ class Chat:
             except NotFound:
                 continue
             allowed.append(cid)
-            conn.hold(cid)
+            conn.resume_started(cid)
             follow(cid)
         try:
             frames = await self.history(conn.principal, epoch, positions)

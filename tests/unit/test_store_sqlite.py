@@ -234,3 +234,28 @@ async def test_last_messages_in_one_read(store: SqliteStore) -> None:
     seen_by_visitor = await store.last_messages([a, b], include_notes=False)
     assert {k: m.body for k, m in seen_by_agents.items()} == {a: "secret", b: "b1"}
     assert {k: m.body for k, m in seen_by_visitor.items()} == {a: "a2", b: "b1"}
+
+
+@pytest.mark.asyncio
+async def test_point_reads_see_each_commit_and_fall_back_when_the_wal_is_busy(store: SqliteStore) -> None:
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id
+    # Read on the loop's own connection right after the ack: the commit is visible.
+    assert (await store.get_conversation(cid)).last_seq == 1  # type: ignore[union-attr]
+    await store.append(text(site, visitor, cid, "b", "cmid-00002"))
+    assert (await store.last_messages([cid], include_notes=False))[cid].body == "b"
+    # The same visitor asked for twice (two conversations) is one row, not a binding error.
+    assert list(await store.get_visitors([visitor.id, visitor.id])) == [visitor.id]
+
+    class Busy:
+        def execute(self, *_: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        def close(self) -> None:
+            pass
+
+    inline, store._inline = store._inline, Busy()  # type: ignore[assignment]
+    try:
+        assert (await store.get_conversation(cid)).last_seq == 2  # type: ignore[union-attr]
+    finally:
+        store._inline = inline

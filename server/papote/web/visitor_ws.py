@@ -23,6 +23,10 @@ from papote.store import ConversationQuery, Site, Visitor, VisitorEvent
 from papote.types import PrincipalKind
 from papote.web.live import LiveSession, refuse
 
+#: How fresh `last_seen` is kept. A hello that changes nothing else (a socket back after a network blip,
+#: a server restart) writes nothing if the visitor was seen this recently: a storm of such reconnects
+#: would otherwise be a storm of commits. Agents read it as "seen N minutes ago".
+LAST_SEEN_RESOLUTION_MS = 60_000
 #: Conversations listed in `welcome`: the recent ones; older ones stay reachable through the REST API.
 WELCOME_CONVERSATIONS = 10
 
@@ -80,15 +84,19 @@ class VisitorSession(LiveSession):
             visitor = await store.create_visitor(site.id, digest(fresh_token))
         if fresh_token is not None:
             self.token = fresh_token
-        changes: dict[str, Any] = {"last_seen": now_ms()}
-        if hello.get("page"):
+        now = now_ms()
+        changes: dict[str, Any] = {}
+        if hello.get("page") and hello["page"] != visitor.page:
             changes["page"] = hello["page"]
         # The browser's own User-Agent (not a field the page can forge more than the header) lets agents
         # see browser and OS; capped, since it is shown, not parsed, here.
-        changes["device"] = {**visitor.device, **(hello.get("device") or {}),
-                             "locale": hello.get("locale") or visitor.device.get("locale"),
-                             "ua": self.ws.headers.get("user-agent", "")[:300]}
-        visitor = await store.update_visitor(visitor.id, **changes)
+        device = {**visitor.device, **(hello.get("device") or {}),
+                  "locale": hello.get("locale") or visitor.device.get("locale"),
+                  "ua": self.ws.headers.get("user-agent", "")[:300]}
+        if device != visitor.device:
+            changes["device"] = device
+        if changes or now - visitor.last_seen >= LAST_SEEN_RESOLUTION_MS:
+            visitor = await store.update_visitor(visitor.id, last_seen=now, **changes)
         self.visitor = visitor
         conn = Connection(self._principal(), Endpoint.VISITOR, papote.config.send_queue_frames,
                           self.request_close)
