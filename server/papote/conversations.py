@@ -111,6 +111,13 @@ class Chat:
         self._route_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
+        #: Per conversation, the last fan-out left to `finish` (it awaits summaries or routing). Messages
+        #: committed after it wait their turn behind it, even those that need no more than a publish:
+        #: one batch can commit a reply that starts a claim and, after the claim, more replies, and
+        #: those must not overtake the first on its way to the visitor.
+        self._fanout_tails: dict[str, asyncio.Future[None]] = {}
+        #: (conversation, seq) → (the fan-out to wait for, this one's own), from `finish_simple` to `finish`.
+        self._fanout_turns: dict[tuple[str, int], tuple[asyncio.Future[None] | None, asyncio.Future[None]]] = {}
         #: Set by the application to announce presence (with load) when assignments change.
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
 
@@ -303,17 +310,41 @@ class Chat:
         if appended.duplicate:
             return self._ack(appended.message)
         conv = appended.conversation
-        if appended.created or appended.reopened is not None:
-            return None
-        if principal.kind is PrincipalKind.AGENT and not note and conv.status == "open" and conv.assignee_id is None:
-            return None
-        self.bus.publish_nowait(conv_topic(conv.id), BusEvent(message_frame(appended.message), origin))
-        return self._ack(appended.message)
+        more = appended.created or appended.reopened is not None or (
+            principal.kind is PrincipalKind.AGENT and not note and conv.status == "open" and conv.assignee_id is None
+        )
+        if not more and conv.id not in self._fanout_tails:
+            self.bus.publish_nowait(conv_topic(conv.id), BusEvent(message_frame(appended.message), origin))
+            return self._ack(appended.message)
+        # Its turn is taken now, in commit order: a later message settled in this same turn of the loop
+        # queues behind it.
+        previous = self._fanout_tails.get(conv.id)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fanout_tails[conv.id] = mine
+        self._fanout_turns[(conv.id, appended.message.seq)] = (previous, mine)
+        return None
 
     async def finish(
         self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
     ) -> Frame:
-        """The end of a send that changes more than the message list: inboxes, routing, claims."""
+        """The end of a send that changes more than the message list (inboxes, routing, claims), or that
+        waits for such a send of its conversation to finish first. Called after `finish_simple`."""
+        message = appended.message
+        conv = appended.conversation
+        previous, mine = self._fanout_turns.pop((conv.id, message.seq), (None, None))
+        try:
+            if previous is not None:
+                await previous
+            return await self._finish(principal, appended, note=note, origin=origin)
+        finally:
+            if mine is not None:
+                mine.set_result(None)
+                if self._fanout_tails.get(conv.id) is mine:
+                    del self._fanout_tails[conv.id]
+
+    async def _finish(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+    ) -> Frame:
         message = appended.message
         conv = appended.conversation
         if appended.created:

@@ -268,7 +268,7 @@ class LiveSession(ABC):
                 data = await queue.get()
                 await send({"type": "websocket.send", "bytes": data})
                 queue.task_done()
-        except (OSError, RuntimeError):
+        except Exception:  # OSError, or starlette's WebSocketDisconnect for it
             # The socket went away under us; the read loop sees the disconnect and cleans up.
             self.request_close(CloseCode.NORMAL, "socket gone")
 
