@@ -352,11 +352,13 @@ def decode(data: bytes, max_bytes: int) -> dict[Any, Any]:
     return obj
 
 
-_PACKER_OPTS: dict[str, Any] = {"use_bin_type": True}
+#: One packer for the process: `packb` builds a new one per call. Frames are encoded on the event loop
+#: only, never from two threads at once.
+_pack = msgpack.Packer(use_bin_type=True).pack
 
 
 def encode(frame: Frame) -> bytes:
-    return msgpack.packb(frame, **_PACKER_OPTS)  # type: ignore[no-any-return]
+    return _pack(frame)  # type: ignore[no-any-return]
 
 
 def error_frame(
