@@ -1,9 +1,9 @@
-"""The embedded store: SQLite in WAL mode through aiosqlite, one writer with group commit.
+"""The embedded store: SQLite in WAL mode, one writer thread with group commit, readers through aiosqlite.
 
-Writes never run concurrently. Every write is a *job* (a function of a sqlite3 connection) put on one
-queue; a single writer task takes everything waiting (up to `MAX_BATCH`), runs it in the writer
-connection's thread inside one `BEGIN IMMEDIATE … COMMIT`, each job under its own SAVEPOINT so one failing
-job does not undo its neighbours, and only then resolves the callers' futures. One thread hop and one
+Writes never run concurrently. Every write is a *job* (a function of a sqlite3 connection) queued on the
+event loop; whenever the writer thread is idle, everything waiting (up to `MAX_BATCH`) goes to it as one
+batch, run inside one `BEGIN IMMEDIATE … COMMIT`, each job under its own SAVEPOINT so one failing job
+does not undo its neighbours, and only then are the callers' futures resolved. One thread hop and one
 fsync per batch, whatever its size: at 5k msgs/s with `synchronous=FULL` that is the difference between
 keeping up and not (this disk does ~4-5k fsyncs/s; see docs/operations.md).
 
@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -63,6 +65,7 @@ from papote.store.sqlite_rows import (
     site_of,
     visitor_of,
 )
+from papote.store.sqlite_writer import Outcome, WriterThread
 
 log = logging.getLogger("papote.store")
 T = TypeVar("T")
@@ -102,7 +105,8 @@ class _Job:
     append: NewMessage | None = None
 
 
-_STOP = object()
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    conn.executescript(script)
 
 
 def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[bool, Any]]:
@@ -150,12 +154,14 @@ class SqliteStore(Store):
         self.path = path
         self.synchronous = synchronous.upper()
         self.epoch = ""
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: WriterThread | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._inline: sqlite3.Connection | None = None
         self._next_reader = 0
-        self._queue: asyncio.Queue[_Job | object] = asyncio.Queue()
-        self._writer_task: asyncio.Task[None] | None = None
+        self._waiting: deque[_Job] = deque()  # jobs for the next batch
+        self._committing = False  # a batch is in the writer thread
+        self._next_batch: asyncio.Handle | None = None  # scheduled start of the next batch
+        self._drained: asyncio.Event | None = None  # set by the last batch once the store is closing
         self._checkpoint_task: asyncio.Task[None] | None = None
         #: How well group commit batches (tests and profiling read them).
         self.batches = 0
@@ -171,10 +177,12 @@ class SqliteStore(Store):
             await self._open()
         except BaseException:
             # A half-open store must not leave connection threads behind (they keep the process alive).
-            for conn in [self._writer, *self._readers]:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
+            for conn in self._readers:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if self._writer is not None:
+                with contextlib.suppress(Exception):
+                    await self._writer.stop()
             self._writer = None
             self._readers.clear()
             if self._inline is not None:
@@ -183,23 +191,18 @@ class SqliteStore(Store):
             raise
 
     async def _open(self) -> None:
-        writer = await aiosqlite.connect(self.path, isolation_level=None)
+        writer = WriterThread(self.path)
+        await writer.start()
         self._writer = writer
-        await writer.execute_fetchall("PRAGMA journal_mode=WAL")
-        await writer.execute_fetchall(f"PRAGMA synchronous={self.synchronous}")
-        await writer.execute_fetchall("PRAGMA foreign_keys=ON")
-        await writer.execute_fetchall("PRAGMA busy_timeout=5000")
-        # Checkpoints are ours (see module docstring); keep the WAL file from growing without bound.
-        await writer.execute_fetchall("PRAGMA wal_autocheckpoint=0")
-        await writer.execute_fetchall("PRAGMA journal_size_limit=67108864")
-        await writer.execute_fetchall("PRAGMA cache_size=-16000")
-        await self._migrate(writer)
-        async with writer.execute("PRAGMA integrity_check") as cur:
-            verdict = (await cur.fetchone() or ["?"])[0]
+        await writer.call(self._prepare)
+        version = await writer.call(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
+        for name, script in self._migrations(version):
+            log.info("applying migration %s", name)
+            await writer.call(functools.partial(_run_script, script=script))
+        verdict = await writer.call(lambda c: (c.execute("PRAGMA integrity_check").fetchone() or ["?"])[0])
         if verdict != "ok":
             raise RuntimeError(f"database {self.path} failed integrity_check: {verdict}")
-        async with writer.execute("SELECT value FROM meta WHERE key='epoch'") as cur:
-            row = await cur.fetchone()
+        row = await writer.call(lambda c: c.execute("SELECT value FROM meta WHERE key='epoch'").fetchone())
         self.epoch = row[0] if row else ""
         for _ in range(READERS):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
@@ -213,12 +216,25 @@ class SqliteStore(Store):
         inline.execute("PRAGMA query_only=1")
         inline.execute("PRAGMA cache_size=-8000")
         self._inline = inline
-        self._writer_task = asyncio.create_task(self._write_loop(), name="papote-store-writer")
         self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="papote-checkpoint")
 
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        async with conn.execute("PRAGMA user_version") as cur:
-            version = (await cur.fetchone() or [0])[0]
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA synchronous={self.synchronous}",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+            # Checkpoints are ours (see module docstring); keep the WAL file from growing without bound.
+            "PRAGMA wal_autocheckpoint=0",
+            "PRAGMA journal_size_limit=67108864",
+            "PRAGMA cache_size=-16000",
+        ):
+            conn.execute(pragma).fetchall()
+
+    @staticmethod
+    def _migrations(version: int) -> list[tuple[str, str]]:
+        """The migration scripts newer than `version`, each as one transaction that also sets it."""
+        out: list[tuple[str, str]] = []
         folder = resources.files("papote.store") / "migrations"
         scripts = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
         for name in scripts:
@@ -230,79 +246,87 @@ class SqliteStore(Store):
                 # The epoch names this database: a restored backup or a new file gets a new one, and
                 # clients holding seqs from another epoch reload instead of trusting them.
                 sql += f"\nINSERT INTO meta(key, value) VALUES ('epoch', 'e_{secrets.token_hex(8)}');"
-            log.info("applying migration %s", name)
-            await conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;"
-            )
+            out.append((name, f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;"))
+        return out
 
     async def close(self) -> None:
         if self._checkpoint_task:
             self._checkpoint_task.cancel()
             await asyncio.gather(self._checkpoint_task, return_exceptions=True)
-        if self._writer_task:
-            self._queue.put_nowait(_STOP)
-            await self._writer_task
+        if self._writer is not None and (self._waiting or self._committing):
+            # What was queued before the close is written, then the store shuts.
+            self._drained = asyncio.Event()
+            await self._drained.wait()
         for reader in self._readers:
             await reader.close()
         self._readers.clear()
         if self._inline is not None:
             self._inline.close()
             self._inline = None
-        if self._writer:
-            await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._writer.close()
-            self._writer = None
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.call(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+            await writer.stop()
 
     # -- the writer ----------------------------------------------------------------------------------
     def _submit(
         self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: NewMessage | None = None
     ) -> asyncio.Future[T]:
-        if self._writer_task is None or self._writer_task.done():
+        if self._writer is None or self._drained is not None:
             raise RuntimeError("store is not open")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future, checked, append))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._waiting.append(_Job(fn, future, checked, append))
         self._submitted += 1
+        if not self._committing and self._next_batch is None:
+            self._schedule(loop)
         return future
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> T:
         return await self._submit(fn, checked=checked)
 
-    async def _write_loop(self) -> None:
-        assert self._writer is not None
-        writer = self._writer
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is _STOP:
-                break
-            if self._busy() and self._queue.qsize() < GATHER_ENOUGH:
-                await asyncio.sleep(GATHER_SECS)
-            batch: list[_Job] = [first]  # type: ignore[list-item]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is _STOP:
-                    stopping = True  # finish what was queued before the stop, then leave
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            try:
-                # aiosqlite runs `_run_batch` in the connection's own thread: the only way to do a whole
-                # batch in a single thread hop (its public calls are one hop per statement).
-                outcomes = await writer._execute(_run_batch, writer._conn, batch)  # type: ignore[no-untyped-call]
-            except Exception as exc:
-                log.exception("write batch of %d failed; nothing in it was committed", len(batch))
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-                continue
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the next batch: on the next turn of the loop (jobs submitted in this one join it), or
+        GATHER_SECS later under load."""
+        if self._busy() and len(self._waiting) < GATHER_ENOUGH:
+            self._next_batch = loop.call_later(GATHER_SECS, self._start_batch)
+        else:
+            self._next_batch = loop.call_soon(self._start_batch)
+
+    def _start_batch(self) -> None:
+        self._next_batch = None
+        if not self._waiting or self._writer is None:
+            return
+        count = min(len(self._waiting), MAX_BATCH)
+        batch = [self._waiting.popleft() for _ in range(count)]
+        self._committing = True
+        self._writer.submit(lambda conn: _run_batch(conn, batch), lambda outcome: self._settle(batch, outcome))
+
+    def _settle(self, batch: list[_Job], outcome: Outcome) -> None:
+        """On the loop, in the turn that learns the batch is committed (or failed): resolve its futures,
+        then start the next batch."""
+        self._committing = False
+        ok, value = outcome
+        if ok:
             self.batches += 1
             self.jobs += len(batch)
-            for job, (ok, value) in zip(batch, outcomes, strict=True):
+            for job, (job_ok, job_value) in zip(batch, value, strict=True):
                 if job.future.done():
                     continue
-                if ok:
-                    job.future.set_result(value)
+                if job_ok:
+                    job.future.set_result(job_value)
                 else:
+                    job.future.set_exception(job_value)
+        else:
+            log.error("write batch of %d failed; nothing in it was committed", len(batch), exc_info=value)
+            for job in batch:
+                if not job.future.done():
                     job.future.set_exception(value)
+        if self._waiting:
+            if self._next_batch is None:
+                self._schedule(asyncio.get_running_loop())
+        elif self._drained is not None:
+            self._drained.set()
 
     def _busy(self) -> bool:
         """Whether writes arrive fast enough for a commit to wait for company (see GATHER_ABOVE_PER_SEC)."""
