@@ -259,3 +259,21 @@ async def test_point_reads_see_each_commit_and_fall_back_when_the_wal_is_busy(st
         assert (await store.get_conversation(cid)).last_seq == 2  # type: ignore[union-attr]
     finally:
         store._inline = inline
+
+
+@pytest.mark.asyncio
+async def test_the_wal_starts_over_under_steady_writes(store: SqliteStore, tmp_path: Path) -> None:
+    # A checkpoint from a reader never catches up with a writer that commits all the time; without the
+    # writer finishing it between batches the WAL only grows (every commit appending to the file).
+    site, visitor = await site_and_visitor(store)
+    first = await store.append(text(site, visitor, None, "hello", "cmid-start"))
+    cid = first.message.conversation_id
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3 * 1.0 + 0.5  # three checkpoints (CHECKPOINT_SECS)
+    n = 0
+    while loop.time() < deadline:
+        await store.append(text(site, visitor, cid, f"m{n}", f"cmid-{n:06d}"))
+        n += 1
+    written = store.batches * 3 * 4096  # each commit writes at least three pages to the WAL
+    size = (tmp_path / "t.db-wal").stat().st_size
+    assert size < written / 2, f"WAL of {size} bytes after {store.batches} commits: it never started over"
