@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from papote.authz import Principal
 from papote.bus.local import LocalBus
@@ -18,14 +15,6 @@ from papote.routing import Presence
 from papote.store import Appended, NewMessage
 from papote.store.sqlite import SqliteStore
 from papote.types import PrincipalKind, Role
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(str(tmp_path / "t.db"))
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest.mark.asyncio

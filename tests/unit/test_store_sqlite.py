@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from papote.errors import Conflict, NotFound
 from papote.store import NewMessage, Site, Visitor
+from papote.store import sqlite as sqlite_store
 from papote.store.sqlite import SqliteStore
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(str(tmp_path / "t.db"))
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def site_and_visitor(store: SqliteStore) -> tuple[Site, Visitor]:
@@ -262,18 +253,25 @@ async def test_point_reads_see_each_commit_and_fall_back_when_the_wal_is_busy(st
 
 
 @pytest.mark.asyncio
-async def test_the_wal_starts_over_under_steady_writes(store: SqliteStore, tmp_path: Path) -> None:
+async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A checkpoint from a reader never catches up with a writer that commits all the time; without the
     # writer finishing it between batches the WAL only grows (every commit appending to the file).
-    site, visitor = await site_and_visitor(store)
-    first = await store.append(text(site, visitor, None, "hello", "cmid-start"))
-    cid = first.message.conversation_id
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 3 * 1.0 + 0.5  # three checkpoints (CHECKPOINT_SECS)
-    n = 0
-    while loop.time() < deadline:
-        await store.append(text(site, visitor, cid, f"m{n}", f"cmid-{n:06d}"))
-        n += 1
-    written = store.batches * 3 * 4096  # each commit writes at least three pages to the WAL
-    size = (tmp_path / "t.db-wal").stat().st_size
-    assert size < written / 2, f"WAL of {size} bytes after {store.batches} commits: it never started over"
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_SECS", 0.1)  # twenty checkpoints in the run below
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    try:
+        site, visitor = await site_and_visitor(store)
+        first = await store.append(text(site, visitor, None, "hello", "cmid-start"))
+        cid = first.message.conversation_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        n = 0
+        while loop.time() < deadline:
+            await store.append(text(site, visitor, cid, f"m{n}", f"cmid-{n:06d}"))
+            n += 1
+        written = store.batches * 3 * 4096  # each commit writes at least three pages to the WAL
+        size = (tmp_path / "t.db-wal").stat().st_size
+    finally:
+        await store.close()
+    # Started over every ~0.1 s, the file holds a few checkpoints' worth; never started over, all of it.
+    assert size < written / 3, f"WAL of {size} bytes after {store.batches} commits: it never started over"
