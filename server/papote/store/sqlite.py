@@ -80,8 +80,8 @@ READERS = 2
 PAGES_KEPT = 20
 #: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
 INLINE_IDS_MAX = 20
-#: Group commit with a gathering window, only under load. On a virtual disk each fsync costs ~150 µs of
-#: CPU (the virtio doorbell traps to the host, docs/performance.md), whatever it carries. Above this rate
+#: Group commit with a gathering window, only under load. On a virtual disk a commit's fsync costs ~190 µs
+#: of CPU (the virtio doorbell traps to the host, docs/performance.md), whatever the commit carries. Above this rate
 #: of writes a commit first waits GATHER_SECS for company: at 5k msgs/s the writer thread's share of the
 #: core fell from ~38 % to ~28 % and p99 from 6-13 ms to 7-8 ms, for ~1 ms more at p50. Below it (a busy
 #: site sends a few hundred a second) every write commits at once: latency first.
