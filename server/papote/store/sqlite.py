@@ -11,8 +11,9 @@ Reads use separate connections (WAL readers never block the writer). Point reads
 the rows of a handful of conversations — run on the event loop's own connection: the read takes ~5-10 µs
 where a hop to a reader thread and back costs ~60-90 µs, and a visitor's reconnect makes several of
 them. Anything that scans (search, history pages, reports, long lists) goes to the reader threads, so it
-never stalls the loop. Checkpoints run from a reader every second, off the commit path, because
-SQLite's automatic checkpoint stalls the committing writer.
+never stalls the loop. SQLite's automatic checkpoint is off because it stalls the committing writer:
+every second a reader copies the bulk of the WAL, off the commit path, and the writer finishes between
+two batches, so the WAL starts over (`_checkpoint_loop`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from papote.store.sqlite_rows import (
     site_of,
     visitor_of,
 )
-from papote.store.sqlite_writer import Outcome, WriterThread
+from papote.store.sqlite_writer import Outcome, WriterThread, resolve
 
 log = logging.getLogger("papote.store")
 T = TypeVar("T")
@@ -315,18 +316,12 @@ class SqliteStore(Store):
         if ok:
             self.batches += 1
             self.jobs += len(batch)
-            for job, (job_ok, job_value) in zip(batch, value, strict=True):
-                if job.future.done():
-                    continue
-                if job_ok:
-                    job.future.set_result(job_value)
-                else:
-                    job.future.set_exception(job_value)
+            for job, job_outcome in zip(batch, value, strict=True):
+                resolve(job.future, job_outcome)
         else:
             log.error("write batch of %d failed; nothing in it was committed", len(batch), exc_info=value)
             for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(value)
+                resolve(job.future, outcome)
         if self._waiting:
             if self._next_batch is None:
                 self._schedule(asyncio.get_running_loop())

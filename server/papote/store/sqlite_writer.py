@@ -24,6 +24,16 @@ Outcome = tuple[bool, Any]
 _STOP = None
 
 
+def resolve(future: asyncio.Future[Any], outcome: Outcome) -> None:
+    """Give `future` the outcome of a call, unless its caller gave up on it already."""
+    if future.done():
+        return
+    if outcome[0]:
+        future.set_result(outcome[1])
+    else:
+        future.set_exception(outcome[1])
+
+
 class WriterThread:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -50,16 +60,7 @@ class WriterThread:
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
-
-        def done(outcome: Outcome) -> None:
-            if future.done():
-                return
-            if outcome[0]:
-                future.set_result(outcome[1])
-            else:
-                future.set_exception(outcome[1])
-
-        self.submit(fn, done)
+        self.submit(fn, lambda outcome: resolve(future, outcome))
         return await future
 
     async def stop(self) -> None:
@@ -72,7 +73,7 @@ class WriterThread:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None)
         except BaseException as exc:
             self._open_error = exc
             self._ready.set()
