@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from papote import cli
-from papote.store import sqlite as sqlite_store
+from papote.store.sqlite import engine as sqlite_store
 
 # Long enough that most kills land inside an uncommitted window, short enough that the server
 # still makes progress (readers see committed rows only).

@@ -10,8 +10,8 @@ import pytest
 
 from papote.errors import Conflict, NotFound
 from papote.store import NewMessage, Site, Visitor
-from papote.store import sqlite as sqlite_store
 from papote.store.sqlite import SqliteStore
+from papote.store.sqlite import engine as sqlite_store
 
 
 async def site_and_visitor(store: SqliteStore) -> tuple[Site, Visitor]:
@@ -163,7 +163,7 @@ async def test_merge_moves_conversations_and_tokens(store: SqliteStore) -> None:
 async def test_reads_see_every_commit_after_background_checkpoints(store: SqliteStore) -> None:
     # Guard: a statement left un-stepped on a reader (the checkpoint's result row) would keep a read
     # transaction open there, and that reader would serve an old snapshot.
-    import papote.store.sqlite as sqlite_module
+    import papote.store.sqlite.engine as sqlite_module
 
     site, visitor = await site_and_visitor(store)
     cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id

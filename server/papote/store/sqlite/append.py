@@ -7,7 +7,7 @@ import sqlite3
 from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import Appended, Message, NewMessage
-from papote.store.sqlite_rows import CONV_COLS, MSG_COLS, conv_of, dumps, msg_of
+from papote.store.sqlite.rows import CONV_COLS, MSG_COLS, conv_of, dumps, msg_of
 
 
 def append_one(conn: sqlite3.Connection, new: NewMessage) -> Appended:

@@ -1,39 +1,17 @@
-"""The embedded store: SQLite in WAL mode, one writer thread with group commit, readers through aiosqlite.
+"""The SQLite store's queries: every `Store` method as SQL, written through the engine's writer.
 
-Writes never run concurrently. Every write is a *job* (a function of a sqlite3 connection) queued on the
-event loop; whenever the writer thread is idle, everything waiting (up to `MAX_BATCH`) goes to it as one
-batch, run inside one `BEGIN IMMEDIATE … COMMIT`, each job under its own SAVEPOINT so one failing job
-does not undo its neighbours, and only then are the callers' futures resolved. One thread hop and one
-fsync per batch, whatever its size: at 5k msgs/s with `synchronous=FULL` that is the difference between
-keeping up and not (this disk does ~4-5k fsyncs/s; see docs/operations.md).
-
-Reads use separate connections (WAL readers never block the writer). Point reads — a row by its key, or
-the rows of a handful of conversations — run on the event loop's own connection: the read takes ~5-10 µs
-where a hop to a reader thread and back costs ~60-90 µs, and a visitor's reconnect makes several of
-them. Anything that scans (search, history pages, reports, long lists) goes to the reader threads, so it
-never stalls the loop. SQLite's automatic checkpoint is off because it stalls the committing writer:
-every second a reader copies the bulk of the WAL, off the commit path, and the writer finishes between
-two batches, so the WAL starts over (`_checkpoint_loop`).
+The engine (`engine.py`) owns the connections, the writer thread, group commit and checkpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import json
-import logging
 import secrets
 import sqlite3
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
-import aiosqlite
-
-from papote.errors import Conflict, NotFound, PapoteError
+from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import (
     Agent,
@@ -52,8 +30,9 @@ from papote.store import (
     Visitor,
     VisitorEvent,
 )
-from papote.store.sqlite_append import append_one, append_run
-from papote.store.sqlite_rows import (
+from papote.store.sqlite.append import append_one
+from papote.store.sqlite.engine import SqliteEngine
+from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
     MSG_COLS,
@@ -66,318 +45,14 @@ from papote.store.sqlite_rows import (
     site_of,
     visitor_of,
 )
-from papote.store.sqlite_writer import Outcome, WriterThread, resolve
 
-log = logging.getLogger("papote.store")
-T = TypeVar("T")
-
-#: Jobs per transaction. Bigger batches amortise the fsync further but delay the first ack of the batch.
-MAX_BATCH = 256
-#: Checkpoint this often; short enough that the WAL stays small under load (see `_checkpoint_loop`).
-CHECKPOINT_SECS = 1.0
-#: Readers run in their own threads; two let a slow history read not block a resume.
-READERS = 2
 #: Pages visited kept per visitor for the agents' context panel.
 PAGES_KEPT = 20
 #: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
 INLINE_IDS_MAX = 20
-#: Group commit with a gathering window, only under load. On a virtual disk a commit's fsync costs ~190 µs
-#: of CPU (the virtio doorbell traps to the host, docs/performance.md), whatever the commit carries. Above this rate
-#: of writes a commit first waits GATHER_SECS for company: at 5k msgs/s the writer thread's share of the
-#: core fell from ~38 % to ~28 % and p99 from 6-13 ms to 7-8 ms, for ~1 ms more at p50. Below it (a busy
-#: site sends a few hundred a second) every write commits at once: latency first.
-GATHER_ABOVE_PER_SEC = 2500.0
-#: One tick of the event loop's timer (libuv counts in milliseconds).
-GATHER_SECS = 0.001
-#: A batch this big already amortises its fsync: no waiting for more.
-GATHER_ENOUGH = 8
-#: The write rate is measured over windows this long.
-RATE_WINDOW_SECS = 0.1
 
 
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
-    future: asyncio.Future[Any]
-    #: A job that checks everything before its first write may skip the SAVEPOINT: its expected failures
-    #: (PapoteError) leave nothing behind. Any other exception from it aborts the whole batch.
-    checked: bool = False
-    #: Set for appends: consecutive ones in a batch are stored together (`append_run`).
-    append: NewMessage | None = None
-
-
-def _checkpoint_rest(conn: sqlite3.Connection) -> None:
-    """In the writer thread, between batches (a checkpoint inside a transaction would do nothing)."""
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    conn.executescript(script)
-
-
-def _run_batch(conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[bool, Any]]:
-    """Runs in the writer thread: the whole batch is one transaction, each job one savepoint."""
-    outcomes: list[tuple[bool, Any]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        i = 0
-        while i < len(jobs):
-            job = jobs[i]
-            if job.append is not None:
-                end = i
-                while end < len(jobs) and jobs[end].append is not None:
-                    end += 1
-                outcomes.extend(append_run(conn, [j.append for j in jobs[i:end] if j.append is not None]))
-                i = end
-                continue
-            i += 1
-            if job.checked:
-                try:
-                    outcomes.append((True, job.fn(conn)))
-                except PapoteError as exc:
-                    outcomes.append((False, exc))
-                continue
-            conn.execute("SAVEPOINT job")
-            try:
-                value = job.fn(conn)
-            except Exception as exc:
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                outcomes.append((False, exc))
-            else:
-                conn.execute("RELEASE job")
-                outcomes.append((True, value))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes
-
-
-class SqliteStore(Store):
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
-        self.path = path
-        self.synchronous = synchronous.upper()
-        self.epoch = ""
-        self._writer: WriterThread | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        self._inline: sqlite3.Connection | None = None
-        self._next_reader = 0
-        self._waiting: deque[_Job] = deque()  # jobs for the next batch
-        self._committing = False  # a batch is in the writer thread
-        self._next_batch: asyncio.Handle | None = None  # scheduled start of the next batch
-        self._drained: asyncio.Event | None = None  # set by the last batch once the store is closing
-        self._checkpoint_task: asyncio.Task[None] | None = None
-        #: How well group commit batches (tests and profiling read them).
-        self.batches = 0
-        self.jobs = 0
-        self._submitted = 0
-        self._rate = 0.0  # writes per second over the last window
-        self._rate_at = 0.0
-        self._rate_mark = 0
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    async def open(self) -> None:
-        try:
-            await self._open()
-        except BaseException:
-            # A half-open store must not leave connection threads behind (they keep the process alive).
-            for conn in self._readers:
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            if self._writer is not None:
-                with contextlib.suppress(Exception):
-                    await self._writer.stop()
-            self._writer = None
-            self._readers.clear()
-            if self._inline is not None:
-                self._inline.close()
-                self._inline = None
-            raise
-
-    async def _open(self) -> None:
-        writer = WriterThread(self.path)
-        await writer.start()
-        self._writer = writer
-        await writer.call(self._prepare)
-        version = await writer.call(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
-        for name, script in self._migrations(version):
-            log.info("applying migration %s", name)
-            await writer.call(functools.partial(_run_script, script=script))
-        verdict = await writer.call(lambda c: (c.execute("PRAGMA integrity_check").fetchone() or ["?"])[0])
-        if verdict != "ok":
-            raise RuntimeError(f"database {self.path} failed integrity_check: {verdict}")
-        row = await writer.call(lambda c: c.execute("SELECT value FROM meta WHERE key='epoch'").fetchone())
-        self.epoch = row[0] if row else ""
-        for _ in range(READERS):
-            reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await reader.execute_fetchall("PRAGMA query_only=1")
-            await reader.execute_fetchall("PRAGMA busy_timeout=5000")
-            await reader.execute_fetchall("PRAGMA cache_size=-8000")
-            self._readers.append(reader)
-        # No busy timeout: a point read that finds the WAL index busy takes a reader thread instead of
-        # making the event loop wait.
-        inline = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        inline.execute("PRAGMA query_only=1")
-        inline.execute("PRAGMA cache_size=-8000")
-        self._inline = inline
-        self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="papote-checkpoint")
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            f"PRAGMA synchronous={self.synchronous}",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-            # Checkpoints are ours (see module docstring); keep the WAL file from growing without bound.
-            "PRAGMA wal_autocheckpoint=0",
-            "PRAGMA journal_size_limit=67108864",
-            "PRAGMA cache_size=-16000",
-        ):
-            conn.execute(pragma).fetchall()
-
-    @staticmethod
-    def _migrations(version: int) -> list[tuple[str, str]]:
-        """The migration scripts newer than `version`, each as one transaction that also sets it."""
-        out: list[tuple[str, str]] = []
-        folder = resources.files("papote.store") / "migrations"
-        scripts = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
-        for name in scripts:
-            number = int(name.split("_", 1)[0])
-            if number <= version:
-                continue
-            sql = (folder / name).read_text()
-            if number == 1:
-                # The epoch names this database: a restored backup or a new file gets a new one, and
-                # clients holding seqs from another epoch reload instead of trusting them.
-                sql += f"\nINSERT INTO meta(key, value) VALUES ('epoch', 'e_{secrets.token_hex(8)}');"
-            out.append((name, f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;"))
-        return out
-
-    async def close(self) -> None:
-        if self._checkpoint_task:
-            self._checkpoint_task.cancel()
-            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
-        if self._writer is not None and (self._waiting or self._committing):
-            # What was queued before the close is written, then the store shuts.
-            self._drained = asyncio.Event()
-            await self._drained.wait()
-        for reader in self._readers:
-            await reader.close()
-        self._readers.clear()
-        if self._inline is not None:
-            self._inline.close()
-            self._inline = None
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            await writer.call(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
-            await writer.stop()
-
-    # -- the writer ----------------------------------------------------------------------------------
-    def _submit(
-        self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: NewMessage | None = None
-    ) -> asyncio.Future[T]:
-        if self._writer is None or self._drained is not None:
-            raise RuntimeError("store is not open")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._waiting.append(_Job(fn, future, checked, append))
-        self._submitted += 1
-        if not self._committing and self._next_batch is None:
-            self._schedule(loop)
-        return future
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False) -> T:
-        return await self._submit(fn, checked=checked)
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the next batch: on the next turn of the loop (jobs submitted in this one join it), or
-        GATHER_SECS later under load."""
-        if self._busy() and len(self._waiting) < GATHER_ENOUGH:
-            self._next_batch = loop.call_later(GATHER_SECS, self._start_batch)
-        else:
-            self._next_batch = loop.call_soon(self._start_batch)
-
-    def _start_batch(self) -> None:
-        self._next_batch = None
-        if not self._waiting or self._writer is None:
-            return
-        count = min(len(self._waiting), MAX_BATCH)
-        batch = [self._waiting.popleft() for _ in range(count)]
-        self._committing = True
-        self._writer.submit(lambda conn: _run_batch(conn, batch), lambda outcome: self._settle(batch, outcome))
-
-    def _settle(self, batch: list[_Job], outcome: Outcome) -> None:
-        """On the loop, in the turn that learns the batch is committed (or failed): resolve its futures,
-        then start the next batch."""
-        self._committing = False
-        ok, value = outcome
-        if ok:
-            self.batches += 1
-            self.jobs += len(batch)
-            for job, job_outcome in zip(batch, value, strict=True):
-                resolve(job.future, job_outcome)
-        else:
-            log.error("write batch of %d failed; nothing in it was committed", len(batch), exc_info=value)
-            for job in batch:
-                resolve(job.future, outcome)
-        if self._waiting:
-            if self._next_batch is None:
-                self._schedule(asyncio.get_running_loop())
-        elif self._drained is not None:
-            self._drained.set()
-
-    def _busy(self) -> bool:
-        """Whether writes arrive fast enough for a commit to wait for company (see GATHER_ABOVE_PER_SEC)."""
-        now = asyncio.get_running_loop().time()
-        elapsed = now - self._rate_at
-        if elapsed >= RATE_WINDOW_SECS:
-            # A quiet spell longer than the window counts as that window's rate: the first write after
-            # a pause commits at once.
-            self._rate = (self._submitted - self._rate_mark) / elapsed
-            self._rate_at, self._rate_mark = now, self._submitted
-        return self._rate >= GATHER_ABOVE_PER_SEC
-
-    async def _checkpoint_loop(self) -> None:
-        """Keep the WAL short: it is rewritten from its start only once a checkpoint has copied every
-        frame in it back to the database, and under steady writes a checkpoint from another connection
-        never catches up with the frames committed while it runs. Left so, the WAL grew by ~15 MB/s
-        at 1k msgs/s (180 MB in 12 s), and every commit appended to it, so each fsync also had to
-        journal the file's new size. So: a reader copies the bulk, off the commit path; then the writer,
-        between two batches, copies the few frames committed meanwhile (~1 ms), and its next
-        transaction starts the WAL over."""
-        while True:
-            await asyncio.sleep(CHECKPOINT_SECS)
-            try:
-                # Fetch the result row rather than rely on the cursor being collected: a statement left
-                # un-stepped holds a read transaction open, and later reads on it see an old snapshot.
-                await self._readers[0].execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-                if self._writer is not None and self._drained is None:
-                    await self._writer.call(_checkpoint_rest)
-            except sqlite3.Error:
-                log.warning("checkpoint failed", exc_info=True)
-
-    # -- reading helpers -----------------------------------------------------------------------------
-    def _reader(self) -> aiosqlite.Connection:
-        self._next_reader = (self._next_reader + 1) % len(self._readers)
-        return self._readers[self._next_reader]
-
-    async def _all(self, sql: str, params: Sequence[Any] = (), *, point: bool = False) -> list[Any]:
-        """Rows of `sql`; a `point` read (bounded, by index) runs on the loop's connection."""
-        if point and self._inline is not None:
-            try:
-                # fetchall steps the statement to its end, which closes its read transaction at once.
-                return self._inline.execute(sql, params).fetchall()
-            except sqlite3.OperationalError:
-                pass  # busy (a checkpoint holds the WAL index): read from a thread, which may wait
-        return list(await self._reader().execute_fetchall(sql, params))
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """One row by key: always a point read."""
-        rows = await self._all(sql, params, point=True)
-        return rows[0] if rows else None
-
+class SqliteStore(SqliteEngine, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def create_site(self, name: str, origins: list[str], settings: dict[str, Any]) -> Site:
         site = Site(
