@@ -21,7 +21,7 @@ from websockets.exceptions import InvalidHandshake
 from .client import Closed, Session, Visitor, ws_url
 from .conftest import SITE_ORIGIN, ServerProcess
 
-# Protocol limits the garbage aims at (docs/protocol.md §6, server/papote/protocol.py).
+# Protocol limits the garbage aims at (docs/protocol.md §6, server/papote/protocol/).
 MAX_FRAME_BYTES = 64 * 1024
 NESTING = 200  # far beyond the protocol's depth limit, well inside msgpack's own
 # A loopback error answer slower than this is a missing answer.

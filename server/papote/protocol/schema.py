@@ -1,10 +1,7 @@
-"""The wire protocol core: bytes in, validated commands out; frames in, bytes out. No I/O here.
+"""The frame tables: every client frame type each endpoint accepts, and the fields of each.
 
-`ProtocolConnection` is the state machine of one WebSocket as the server sees it. The network layer feeds
-it each binary message with `receive_data`, takes the validated commands from `events_received`, queues
-answers with `send`, and writes what `data_to_send` returns. Validation errors never raise out of
-`receive_data`: they become an `error` frame queued for the client (and, past a budget, a close request),
-so a malformed frame can never crash a connection task. docs/protocol.md is the reference for every field.
+`parse_command` turns one binary message into a validated `Command` or raises `ProtocolError` with the
+documented code (docs/protocol.md §5): `bad_frame`, `unknown_type`, `bad_field` or `too_large`.
 """
 
 from __future__ import annotations
@@ -12,18 +9,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import msgpack
+from papote.errors import ErrorCode, ProtocolError
+from papote.protocol.wire import decode, ref_of
 
-from papote.errors import CloseCode, ErrorCode, ProtocolError
-from papote.types import Frame
-
-PROTOCOL_VERSION = 1
-#: A client that sends this many invalid frames is closed: a buggy client is told, a hostile one is cut off.
-MAX_ERRORS_PER_CONNECTION = 50
 #: Deep nesting is how decoders are made to recurse; nothing in the protocol needs more than this.
 MAX_DEPTH = 6
 #: Free-form maps (attributes, tracked event data) are bounded in keys so one frame cannot balloon the store.
@@ -34,14 +26,6 @@ MAX_STR_IN_DATA = 1000
 class Endpoint(str, Enum):
     VISITOR = "visitor"
     AGENT = "agent"
-
-
-class State(Enum):
-    """A connection first waits for `hello`, then is open until a close is requested."""
-
-    AWAITING_HELLO = 1
-    OPEN = 2
-    CLOSING = 3
 
 
 @dataclass(frozen=True)
@@ -58,14 +42,6 @@ class Command:
     def get(self, key: str, default: Any = None) -> Any:
         value = self.fields.get(key)
         return default if value is None else value
-
-
-@dataclass(frozen=True)
-class CloseRequested:
-    """The core decided the connection must end (bad hello, too many errors): close with this code."""
-
-    code: CloseCode
-    reason: str
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -317,72 +293,6 @@ def _validate_fields(raw: dict[Any, Any], spec: Spec) -> dict[str, Any]:
     return clean
 
 
-# ---------------------------------------------------------------------------------------------------
-# Encoding and decoding.
-
-
-def _refuse_ext(code: int, data: bytes) -> Any:
-    raise ProtocolError("MessagePack extension types are not part of the protocol")
-
-
-def decode(data: bytes, max_bytes: int) -> dict[Any, Any]:
-    """Bytes → a raw map, or ProtocolError. Limits are set so a hostile header cannot allocate much."""
-    if len(data) > max_bytes:
-        raise ProtocolError(f"frame is over {max_bytes} bytes", ErrorCode.TOO_LARGE)
-    try:
-        obj = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            ext_hook=_refuse_ext,
-            max_str_len=max_bytes,
-            max_bin_len=0,
-            max_array_len=1000,
-            max_map_len=1000,
-            max_ext_len=0,
-        )
-    except ProtocolError:
-        raise
-    except Exception as exc:  # msgpack raises ValueError subclasses, StackError, UnicodeDecodeError…
-        raise ProtocolError(f"not a MessagePack frame ({type(exc).__name__})") from None
-    if not isinstance(obj, dict):
-        raise ProtocolError("a frame must be a MessagePack map")
-    if not isinstance(obj.get("t"), str):
-        raise ProtocolError("a frame needs a string 't' naming its type")
-    return obj
-
-
-#: One packer for the process: `packb` builds a new one per call. Frames are encoded on the event loop
-#: only, never from two threads at once.
-_pack = msgpack.Packer(use_bin_type=True).pack
-
-
-def encode(frame: Frame) -> bytes:
-    return _pack(frame)  # type: ignore[no-any-return]
-
-
-def error_frame(
-    code: ErrorCode, message: str, ref: int | str | None = None, frame: str | None = None
-) -> Frame:
-    out: Frame = {"t": "error", "code": code.value, "message": message}
-    if ref is not None:
-        out["ref"] = ref
-    if frame is not None:
-        out["frame"] = frame
-    return out
-
-
-def _ref_of(raw: dict[Any, Any]) -> int | str | None:
-    ref = raw.get("ref")
-    if isinstance(ref, bool):
-        return None
-    if isinstance(ref, int) and -(2**53) <= ref <= 2**53:
-        return ref
-    if isinstance(ref, str) and 0 < len(ref) <= 64:
-        return ref
-    return None
-
-
 @functools.cache
 def _with_body_limit(endpoint: Endpoint, kind: str, max_body: int) -> Spec:
     """The frame's spec with the configured body limit (built once per limit, not per frame)."""
@@ -400,113 +310,13 @@ def parse_command(
         raise ProtocolError(f"unknown frame type '{kind[:32]}'", ErrorCode.UNKNOWN_TYPE)
     if "body" in spec:
         spec = _with_body_limit(endpoint, kind, max_body)
-    ref = _ref_of(raw)
+    ref = ref_of(raw)
     if ref is None and raw.get("ref") is not None:
         raise ProtocolError("field 'ref' must be an integer or a string of 1 to 64 characters", ErrorCode.BAD_FIELD)
     fields = _validate_fields(raw, spec)
     return Command(kind, fields, ref)
 
 
-# ---------------------------------------------------------------------------------------------------
-# The connection state machine.
-
-
-@dataclass
-class ProtocolConnection:
-    """What one WebSocket has said and must be told, without the socket.
-
-    Usage by the network layer::
-
-        conn.receive_data(message_bytes)
-        for event in conn.events_received():   # Command or CloseRequested
-            ...
-        conn.send(frame)
-        for data in conn.data_to_send():
-            await websocket.send_bytes(data)
-    """
-
-    endpoint: Endpoint
-    max_frame_bytes: int = 65536
-    max_body_chars: int = 4000
-    state: State = State.AWAITING_HELLO
-    errors: int = 0
-    _events: list[Command | CloseRequested] = field(default_factory=list)
-    _outgoing: list[bytes] = field(default_factory=list)
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed one binary WebSocket message. Never raises for bad input."""
-        if self.state is State.CLOSING:
-            return
-        try:
-            command = parse_command(data, self.endpoint, self.max_frame_bytes, self.max_body_chars)
-        except ProtocolError as exc:
-            if self.state is State.AWAITING_HELLO:
-                self._close(CloseCode.BAD_HELLO, f"first frame must be a valid hello: {exc.message}")
-                return
-            self.reject(exc, _peek_ref(data), _peek_type(data))
-            return
-        if self.state is State.AWAITING_HELLO:
-            if command.type != "hello":
-                self._close(CloseCode.BAD_HELLO, "first frame must be hello")
-                return
-            if command["v"] != PROTOCOL_VERSION:
-                self._close(
-                    CloseCode.VERSION_UNSUPPORTED,
-                    f"protocol version {command['v']} is not supported (this server speaks 1)",
-                )
-                return
-            self.state = State.OPEN
-        elif command.type == "hello":
-            self.reject(ProtocolError("hello was already received", ErrorCode.BAD_FRAME), command.ref, "hello")
-            return
-        self._events.append(command)
-
-    def events_received(self) -> list[Command | CloseRequested]:
-        events, self._events = self._events, []
-        return events
-
-    def send(self, frame: Frame) -> None:
-        if self.state is not State.CLOSING:
-            self._outgoing.append(encode(frame))
-
-    def reject(self, exc: ProtocolError | Exception, ref: int | str | None, frame: str | None) -> None:
-        """Answer a frame with an error; too many errors end the connection."""
-        code = exc.code if isinstance(exc, ProtocolError) else ErrorCode.INTERNAL
-        message = exc.message if isinstance(exc, ProtocolError) else "internal error"
-        self.send(error_frame(code, message, ref, frame))
-        self.errors += 1
-        if self.errors >= MAX_ERRORS_PER_CONNECTION:
-            self._close(CloseCode.RATE_LIMITED, "too many invalid frames")
-
-    def data_to_send(self) -> list[bytes]:
-        out, self._outgoing = self._outgoing, []
-        return out
-
-    def _close(self, code: CloseCode, reason: str) -> None:
-        if self.state is State.CLOSING:
-            return
-        self.state = State.CLOSING
-        self._events.append(CloseRequested(code, reason[:120]))
-
-
-def _peek(data: bytes) -> dict[Any, Any] | None:
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False,
-                              max_bin_len=0, max_ext_len=0, max_array_len=1000, max_map_len=1000)
-    except Exception:
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def _peek_ref(data: bytes) -> int | str | None:
-    obj = _peek(data)
-    return _ref_of(obj) if obj is not None else None
-
-
-def _peek_type(data: bytes) -> str | None:
-    obj = _peek(data)
-    kind = obj.get("t") if obj is not None else None
-    return kind[:32] if isinstance(kind, str) else None
 
 
 def frame_types(endpoint: Endpoint) -> Iterable[str]:

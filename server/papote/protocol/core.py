@@ -1,0 +1,116 @@
+"""The connection state machine: bytes in, validated commands out; frames in, bytes out. No I/O here.
+
+`ProtocolConnection` is the state machine of one WebSocket as the server sees it. The network layer feeds
+it each binary message with `receive_data`, takes the validated commands from `events_received`, queues
+answers with `send`, and writes what `data_to_send` returns. Validation errors never raise out of
+`receive_data`: they become an `error` frame queued for the client (and, past a budget, a close request),
+so a malformed frame can never crash a connection task. docs/protocol.md is the reference for every field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from papote.errors import CloseCode, ErrorCode, ProtocolError
+from papote.protocol.schema import Command, Endpoint, parse_command
+from papote.protocol.wire import encode, error_frame, peek_ref, peek_type
+from papote.types import Frame
+
+PROTOCOL_VERSION = 1
+#: A client that sends this many invalid frames is closed: a buggy client is told, a hostile one is cut off.
+MAX_ERRORS_PER_CONNECTION = 50
+
+
+class State(Enum):
+    """A connection first waits for `hello`, then is open until a close is requested."""
+
+    AWAITING_HELLO = 1
+    OPEN = 2
+    CLOSING = 3
+
+
+@dataclass(frozen=True)
+class CloseRequested:
+    """The core decided the connection must end (bad hello, too many errors): close with this code."""
+
+    code: CloseCode
+    reason: str
+
+
+@dataclass
+class ProtocolConnection:
+    """What one WebSocket has said and must be told, without the socket.
+
+    Usage by the network layer::
+
+        conn.receive_data(message_bytes)
+        for event in conn.events_received():   # Command or CloseRequested
+            ...
+        conn.send(frame)
+        for data in conn.data_to_send():
+            await websocket.send_bytes(data)
+    """
+
+    endpoint: Endpoint
+    max_frame_bytes: int = 65536
+    max_body_chars: int = 4000
+    state: State = State.AWAITING_HELLO
+    errors: int = 0
+    _events: list[Command | CloseRequested] = field(default_factory=list)
+    _outgoing: list[bytes] = field(default_factory=list)
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed one binary WebSocket message. Never raises for bad input."""
+        if self.state is State.CLOSING:
+            return
+        try:
+            command = parse_command(data, self.endpoint, self.max_frame_bytes, self.max_body_chars)
+        except ProtocolError as exc:
+            if self.state is State.AWAITING_HELLO:
+                self._close(CloseCode.BAD_HELLO, f"first frame must be a valid hello: {exc.message}")
+                return
+            self.reject(exc, peek_ref(data), peek_type(data))
+            return
+        if self.state is State.AWAITING_HELLO:
+            if command.type != "hello":
+                self._close(CloseCode.BAD_HELLO, "first frame must be hello")
+                return
+            if command["v"] != PROTOCOL_VERSION:
+                self._close(
+                    CloseCode.VERSION_UNSUPPORTED,
+                    f"protocol version {command['v']} is not supported (this server speaks 1)",
+                )
+                return
+            self.state = State.OPEN
+        elif command.type == "hello":
+            self.reject(ProtocolError("hello was already received", ErrorCode.BAD_FRAME), command.ref, "hello")
+            return
+        self._events.append(command)
+
+    def events_received(self) -> list[Command | CloseRequested]:
+        events, self._events = self._events, []
+        return events
+
+    def send(self, frame: Frame) -> None:
+        if self.state is not State.CLOSING:
+            self._outgoing.append(encode(frame))
+
+    def reject(self, exc: ProtocolError | Exception, ref: int | str | None, frame: str | None) -> None:
+        """Answer a frame with an error; too many errors end the connection."""
+        code = exc.code if isinstance(exc, ProtocolError) else ErrorCode.INTERNAL
+        message = exc.message if isinstance(exc, ProtocolError) else "internal error"
+        self.send(error_frame(code, message, ref, frame))
+        self.errors += 1
+        if self.errors >= MAX_ERRORS_PER_CONNECTION:
+            self._close(CloseCode.RATE_LIMITED, "too many invalid frames")
+
+    def data_to_send(self) -> list[bytes]:
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def _close(self, code: CloseCode, reason: str) -> None:
+        if self.state is State.CLOSING:
+            return
+        self.state = State.CLOSING
+        self._events.append(CloseRequested(code, reason[:120]))
