@@ -20,7 +20,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from papote.config import Config
-from papote.errors import AuthError, ErrorCode
+from papote.errors import AuthError, Busy, ErrorCode
 from papote.ids import digest, new_secret, now_ms
 from papote.store import Agent, Store
 
@@ -45,17 +45,41 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
-#: One hashing thread: sign-ins queue behind each other instead of taking every core from the chats.
-_HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="papote-argon2", initializer=_lower_priority)
+class HashPool:
+    """A few threads for argon2, and a bounded line in front of them.
 
+    A job counts from its submission until its thread finishes it — not until its caller stops waiting,
+    since a cancelled request (a client that hung up) leaves its hash running. When `workers + queue`
+    jobs are counted, the next is refused with `Busy` at once: a flood of sign-ins is shed in
+    microseconds instead of queueing for minutes in front of everyone else's.
+    """
 
-async def _hashing(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
+    def __init__(self, workers: int, queue: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="papote-argon2",
+                                            initializer=_lower_priority)
+        self.limit = workers + queue
+        self._lock = threading.Lock()
+        self.pending = 0
 
+    def _done(self, _: object) -> None:
+        with self._lock:
+            self.pending -= 1
 
-async def hash_password(password: str) -> str:
-    check_password_policy(password)
-    return await _hashing(HASHER.hash, password)
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self.pending >= self.limit:
+                raise Busy("too many sign-ins at once; retry in a moment")
+            self.pending += 1
+        try:
+            job = self._executor.submit(fn, *args)
+        except BaseException:
+            self._done(None)
+            raise
+        job.add_done_callback(self._done)
+        return await asyncio.wrap_future(job)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def check_password_policy(password: str) -> None:
@@ -82,6 +106,11 @@ class Accounts:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
+        self.hashing = HashPool(config.hash_workers, config.hash_queue)
+
+    async def hash_password(self, password: str) -> str:
+        check_password_policy(password)
+        return await self.hashing.run(HASHER.hash, password)
 
     @property
     def cookie_name(self) -> str:
@@ -95,7 +124,7 @@ class Accounts:
         failures = await self.store.count_login_failures(email, window_start)
         agent = await self.store.get_agent_by_email(email)
         # Always pay for one verification, even when locked or unknown: timing reveals nothing.
-        ok = await _hashing(_verify, agent.password_hash if agent else _DUMMY_HASH, password)
+        ok = await self.hashing.run(_verify, agent.password_hash if agent else _DUMMY_HASH, password)
         if failures >= self.config.lockout_failures:
             raise AuthError(
                 "too many failed sign-ins; try again in 15 minutes", ErrorCode.LOCKED
@@ -106,7 +135,7 @@ class Accounts:
         await self.store.clear_login_failures(email)
         if HASHER.check_needs_rehash(agent.password_hash):
             agent = await self.store.update_agent(
-                agent.id, password_hash=await _hashing(HASHER.hash, password)
+                agent.id, password_hash=await self.hashing.run(HASHER.hash, password)
             )
         token = new_secret("ps")
         expires = now + self.config.session_hours * 3600 * 1000
@@ -126,10 +155,16 @@ class Accounts:
         await self.store.delete_sessions(token_hash=digest(token))
 
     async def change_password(self, agent: Agent, current: str, new: str) -> None:
-        ok = await _hashing(_verify, agent.password_hash, current)
-        if not ok:
+        """Check `current` like a sign-in would (a wrong one counts towards the account's lockout: a
+        stolen session must not become an unlimited password oracle), then store `new`."""
+        check_password_policy(new)
+        window_start = now_ms() - self.config.lockout_window_secs * 1000
+        if await self.store.count_login_failures(agent.email, window_start) >= self.config.lockout_failures:
+            raise AuthError("too many wrong passwords; try again in 15 minutes", ErrorCode.LOCKED)
+        if not await self.hashing.run(_verify, agent.password_hash, current):
+            await self.store.record_login_failure(agent.email, now_ms())
             raise AuthError("the current password is wrong")
-        await self.store.update_agent(agent.id, password_hash=await hash_password(new))
+        await self.store.update_agent(agent.id, password_hash=await self.hash_password(new))
         # Every other session ends: a changed password must lock out whoever knew the old one.
         await self.store.delete_sessions(agent_id=agent.id)
 
@@ -138,7 +173,7 @@ class Accounts:
         if "@" not in email or len(email) > 254:
             raise AuthError("an agent needs a valid email", ErrorCode.BAD_FIELD)
         return await self.store.create_agent(
-            email, name or email.split("@")[0], await hash_password(password)
+            email, name or email.split("@")[0], await self.hash_password(password)
         )
 
     async def create_api_key(self, site_id: str, name: str) -> tuple[str, str]:

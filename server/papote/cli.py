@@ -24,9 +24,11 @@ from typing import Any
 
 from papote.config import Config
 from papote.errors import CloseCode, PapoteError
+from papote.members import Seat, check_operator_role_change
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
 from papote.store.sqlite import SqliteStore
+from papote.types import Role
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +169,9 @@ async def _agent_create(ctx: Any, config: Config) -> int:
     if agent is None:
         password = _ask(args.password, "Password", secret=True)
         agent = await papote.accounts.create_agent(email, password, args.name)
+    seats = {a.id: Seat(a.id, Role(r or "agent")) for a, r in await papote.store.list_agents(site.id)}
+    if agent.id in seats:
+        check_operator_role_change(seats[agent.id], Role(role), list(seats.values()))
     await papote.store.set_membership(site.id, agent.id, role)
     print(agent.id)
     return 0

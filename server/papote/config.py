@@ -43,6 +43,11 @@ class Config:
     #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes.
     lockout_failures: int = 10
     lockout_window_secs: int = 900
+    #: Threads hashing passwords (argon2id, ~20 ms of CPU each). One leaves the other cores to the chats.
+    hash_workers: int = 1
+    #: Hashes waiting for a thread beyond those running; more are refused `503 busy` at once. 32 × 20 ms
+    #: bounds a sign-in's wait near 0.7 s, so a login flood sheds instead of delaying everyone.
+    hash_queue: int = 32
     log_level: str = "info"
     #: Create (or reuse) a demo site and agent at start, for `make run`.
     demo: bool = False
@@ -84,6 +89,8 @@ class Config:
             raise ValueError("PAPOTE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if not 1024 <= self.max_frame_bytes <= 16 * 1024 * 1024:
             raise ValueError("PAPOTE_MAX_FRAME_BYTES must be between 1 KiB and 16 MiB")
+        if not 1 <= self.hash_workers <= 64 or not 0 <= self.hash_queue <= 10000:
+            raise ValueError("PAPOTE_HASH_WORKERS must be 1 to 64 and PAPOTE_HASH_QUEUE 0 to 10000")
         if self.heartbeat_secs >= self.idle_timeout_secs:
             raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
 

@@ -83,7 +83,11 @@ class Connection:
         frame = event.frame
         kind = frame["t"]
         if kind == "_revoke":
-            if frame.get("session") in (None, self.session):
+            site = frame.get("site")
+            if site is not None:  # a membership ended or was disabled: the rest of the account stays
+                if site in self.principal.roles:
+                    self.close(CloseCode.MEMBERSHIP_CHANGED, "your access to a site changed; reconnect")
+            elif frame.get("session") in (None, self.session) and frame.get("keep") != self.session:
                 self.close(CloseCode.SESSION_REVOKED, "session ended")
             return
         if self.endpoint is Endpoint.VISITOR:

@@ -8,7 +8,8 @@ Hierarchy::
     ├── NotFound                not_found — also what a principal gets for what it may not see
     ├── Forbidden               forbidden — it may see the thing but not do that
     ├── Conflict                conflict — client_msg_id reused with another body, impossible state change
-    └── RateLimited             rate_limited
+    ├── RateLimited             rate_limited
+    └── Busy                    busy — a bounded queue is full (password hashing): retry in a moment
 
 Close codes for WebSockets are listed in `CloseCode`; both tables are documented in docs/protocol.md.
 """
@@ -30,6 +31,7 @@ class ErrorCode(str, Enum):
     RATE_LIMITED = "rate_limited"
     IDENTITY_REJECTED = "identity_rejected"
     LOCKED = "locked"
+    BUSY = "busy"
     INTERNAL = "internal"
 
     @property
@@ -49,6 +51,7 @@ _HTTP_STATUS = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.IDENTITY_REJECTED: 401,
     ErrorCode.LOCKED: 423,
+    ErrorCode.BUSY: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -66,6 +69,7 @@ class CloseCode(IntEnum):
     SLOW_CONSUMER = 4009
     SESSION_REVOKED = 4010
     IDLE = 4011
+    MEMBERSHIP_CHANGED = 4012  # removed from (or disabled on) a site: reconnect, the welcome lists the rest
 
 
 class PapoteError(Exception):
@@ -122,4 +126,13 @@ class RateLimited(PapoteError):
     code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str = "slow down") -> None:
+        super().__init__(message)
+
+
+class Busy(PapoteError):
+    """Raised when a bounded queue is full: the request is shed at once rather than left to wait."""
+
+    code = ErrorCode.BUSY
+
+    def __init__(self, message: str = "the server is busy; retry in a moment") -> None:
         super().__init__(message)

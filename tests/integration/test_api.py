@@ -86,9 +86,8 @@ async def test_canned_responses_and_roles(papote_server: PapoteServer) -> None:
     status, item, _ = papote_server.http("POST", base + "/canned", {"shortcut": "hi", "body": "Hello {name}!"},
                                          cookie=owner)
     assert status == 201
-    status, added, _ = papote_server.http("POST", base + "/agents", {
-        "email": "agent2@papote.test", "password": "agent-two-pass", "role": "agent"}, cookie=owner)
-    assert status == 201 and added["role"] == "agent"
+    papote_server.cli("agent", "create", "--site", papote_server.site_key, "--email", "agent2@papote.test",
+                      "--password", "agent-two-pass", "--role", "agent")
     plain = papote_server.login("agent2@papote.test", "agent-two-pass")
     status, listing, _ = papote_server.http("GET", base + "/canned", cookie=plain)
     assert [c["shortcut"] for c in listing["canned"]] == ["hi"]

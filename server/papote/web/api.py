@@ -25,8 +25,17 @@ from papote.accounts import Accounts, LoginResult
 from papote.authz import Action, Principal, authorize
 from papote.bus import BusEvent
 from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
-from papote.errors import AuthError, ErrorCode, Forbidden, NotFound, PapoteError
+from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
 from papote.ids import digest, new_id
+from papote.members import (
+    Seat,
+    check_acts_on,
+    check_change_role,
+    check_grant,
+    check_leave,
+    check_transfer,
+    parse_role,
+)
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
 from papote.store import Agent, ConversationQuery, Site
@@ -50,8 +59,10 @@ class Endpoint:
 
 
 def error_response(exc: PapoteError) -> JSONResponse:
+    # A shed request may come back soon: say when, as RFC 9110 lets a 503 do.
+    headers = {"retry-after": "1"} if exc.code is ErrorCode.BUSY else None
     return JSONResponse({"error": {"code": exc.code.value, "message": exc.message}},
-                        status_code=exc.code.http_status)
+                        status_code=exc.code.http_status, headers=headers)
 
 
 def papote_of(request: Request) -> Any:
@@ -309,56 +320,92 @@ async def list_site_agents(request: Request, principal: Principal | None) -> Any
                         "load": loads.get(a.id, 0)} for a, role in agents]}
 
 
-async def add_site_agent(request: Request, principal: Principal | None) -> Any:
-    papote = papote_of(request)
-    site = await site_for(request, principal, Action.MANAGE_SITE)
-    body = await json_body(request)
-    email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
-    role = grantable_role(body.get("role", "agent"), principal, site)
-    agent = await papote.store.get_agent_by_email(email)
-    if agent is None:
-        password = field_str(body, "password", required=True, max_len=256)
-        agent = await papote.accounts.create_agent(email, need(password),
-                                                   field_str(body, "name", required=False) or "")
-    await papote.store.set_membership(site.id, agent.id, role)
-    return JSONResponse(agent_json(agent, role), status_code=201)
+async def _seats(papote: Any, site: Site, principal: Principal | None) -> tuple[Seat, dict[str, Seat]]:
+    """The acting member's seat and every member's, read fresh (a role may have changed since sign-in)."""
+    assert principal is not None
+    seats = {a.id: Seat(a.id, Role(r or "agent"), a.disabled) for a, r in await papote.store.list_agents(site.id)}
+    me = seats.get(principal.id)
+    if me is None:
+        raise NotFound("no such site")
+    return me, seats
+
+
+def _target(request: Request, seats: dict[str, Seat]) -> Seat:
+    target = seats.get(request.path_params["agent_id"])
+    if target is None:
+        raise NotFound("no such agent on this site")
+    return target
 
 
 async def update_site_agent(request: Request, principal: Principal | None) -> Any:
+    """Change a member's role or disable them: only on a member of lower rank than mine (members.py)."""
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
     body = await json_body(request)
-    agents = dict((a.id, (a, r)) for a, r in await papote.store.list_agents(site.id))
-    target = agents.get(request.path_params["agent_id"])
-    if target is None:
-        raise NotFound("no such agent on this site")
-    agent, role = target
-    if "role" in body:
-        role = grantable_role(body["role"], principal, site)
-        await papote.store.set_membership(site.id, agent.id, role)
-    if "disabled" in body:
-        if not isinstance(body["disabled"], bool):
-            raise PapoteError("disabled must be true or false", ErrorCode.BAD_FIELD)
-        assert principal is not None
-        if agent.id == principal.id:
-            raise Forbidden("you cannot disable yourself")
-        agent = await papote.store.update_agent(agent.id, disabled=int(body["disabled"]))
+    role = parse_role(body["role"]) if "role" in body else None
+    disabled = body.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise PapoteError("disabled must be true or false", ErrorCode.BAD_FIELD)
+    me, seats = await _seats(papote, site, principal)
+    target = _target(request, seats)
+    check_acts_on(me, target)
+    if role is not None:
+        check_change_role(me, target, role)
+        await papote.store.set_membership(site.id, target.agent_id, role.value)
+    agent = await papote.store.get_agent(target.agent_id)
+    assert agent is not None
+    if disabled is not None:
+        agent = await papote.store.update_agent(agent.id, disabled=int(disabled))
         papote.chat.agent_changed(agent)
         if agent.disabled:
             await papote.store.delete_sessions(agent_id=agent.id)
             await papote.bus.publish(agent_topic(agent.id), BusEvent({"t": "_revoke"}))
-    return agent_json(agent, role)
+    return agent_json(agent, (role or target.role).value)
+
+
+async def remove_site_agent(request: Request, principal: Principal | None) -> Any:
+    """Remove a member of lower rank from the site, or leave it myself (not as its last owner)."""
+    assert principal is not None
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.VIEW_SITE)
+    me, seats = await _seats(papote, site, principal)
+    target = _target(request, seats)
+    if target.agent_id == me.agent_id:
+        check_leave(me, list(seats.values()))
+    else:
+        authorize(principal, Action.MANAGE_SITE, site.id)
+        check_acts_on(me, target)
+    await papote.store.set_membership(site.id, target.agent_id, None)
+    await papote.bus.publish(agent_topic(target.agent_id), BusEvent({"t": "_revoke", "site": site.id}))
+    return {"ok": True}
+
+
+async def transfer_site(request: Request, principal: Principal | None) -> Any:
+    """An owner hands the site over: the member named becomes owner, and the owner becomes an admin.
+    The new owner is promoted before the old one steps down, so the site is never without an owner."""
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    body = await json_body(request)
+    target_id = need(field_str(body, "agent", max_len=64, min_len=1))
+    me, seats = await _seats(papote, site, principal)
+    target = seats.get(target_id)
+    if target is None:
+        raise NotFound("no such agent on this site")
+    check_transfer(me, target)
+    await papote.store.set_membership(site.id, target.agent_id, Role.OWNER.value)
+    await papote.store.set_membership(site.id, me.agent_id, Role.ADMIN.value)
+    agents = {a.id: (a, r) for a, r in await papote.store.list_agents(site.id)}
+    return {"agents": [agent_json(a, r) for a, r in (agents[target.agent_id], agents[me.agent_id])]}
 
 
 def grantable_role(value: Any, principal: Principal | None, site: Site) -> str:
+    """The role an invitation from `principal` may carry (admin or agent, up to their own rank)."""
     assert principal is not None
-    try:
-        role = Role(value)
-    except ValueError:
-        raise PapoteError("role must be owner, admin or agent", ErrorCode.BAD_FIELD) from None
+    role = parse_role(value)
     mine = principal.roles.get(site.id)
-    if mine is None or role.rank > mine.rank:
-        raise Forbidden("you cannot grant a role above your own")
+    if mine is None:
+        raise NotFound("no such site")
+    check_grant(mine, role)
     return role.value
 
 
@@ -576,11 +623,14 @@ ENDPOINTS: list[Endpoint] = [
              rotate_secret),
     Endpoint("GET", "/api/sites/{key}/snippet", "The embed snippet", snippet),
     Endpoint("GET", "/api/sites/{key}/agents", "Agents of a site", list_site_agents),
-    Endpoint("POST", "/api/sites/{key}/agents", "Add an agent to a site", add_site_agent,
-             body={"email": {"type": "string"}, "password": {"type": "string"},
-                   "name": {"type": "string"}, "role": {"type": "string"}}),
-    Endpoint("PATCH", "/api/sites/{key}/agents/{agent_id}", "Change an agent's role or disable them",
+    Endpoint("PATCH", "/api/sites/{key}/agents/{agent_id}",
+             "Change the role of a member of lower rank, or disable them on this site",
              update_site_agent, body={"role": {"type": "string"}, "disabled": {"type": "boolean"}}),
+    Endpoint("DELETE", "/api/sites/{key}/agents/{agent_id}",
+             "Remove a member of lower rank from the site, or leave it (my own id)", remove_site_agent),
+    Endpoint("POST", "/api/sites/{key}/transfer",
+             "Hand the site's ownership to a member (an owner only; I become an admin)", transfer_site,
+             body={"agent": {"type": "string"}}),
     Endpoint("GET", "/api/sites/{key}/keys", "API keys of a site", list_keys),
     Endpoint("POST", "/api/sites/{key}/keys", "Create an API key (shown once)", create_key,
              body={"name": {"type": "string"}}),

@@ -2,11 +2,12 @@
 
 Declared with the same `Endpoint` records as web/api.py, which mounts them and lists them in OpenAPI.
 
-Invitations: an owner or admin invites an email with a role and gets a one-time link
+Invitations: an owner or admin invites an email with a role (admin or agent) and gets a one-time link
 `/console#invite=TOKEN`. The token travels in the fragment, so it never reaches a server log or a
 Referer header; the console posts it in a JSON body. Only its digest is stored. Accepting creates the
 agent (name + password) or, when the email already has an account, adds the role after checking that
-account's password — an invitation link must never be a way into someone else's account.
+account's password — an invitation link must never be a way into someone else's account. Joining a
+site always takes the account's own consent: nobody is made a member by someone else.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from papote.authz import Action, Principal
-from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
+from papote.errors import AuthError, Conflict, ErrorCode, NotFound, PapoteError
 from papote.ids import digest, new_secret, now_ms
+from papote.members import check_grant
 from papote.reports import BUCKETS, MAX_BUCKETS, Report, build_report, to_csv
 from papote.sites import settings_of
 from papote.store import Invite, Site
+from papote.types import Role
 from papote.web.api import (
     Endpoint,
     field_str,
@@ -97,14 +100,24 @@ async def get_report_csv(request: Request, principal: Principal | None) -> Respo
 
 
 async def create_invite(request: Request, principal: Principal | None) -> Any:
+    """Invite an email to the site. The answer is the same whether or not the email has an account:
+    an account joins a site only by accepting, and an inviter learns nothing about other tenants."""
     assert principal is not None
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
     body = await json_body(request)
+    if "password" in body:
+        # The old "add an agent with a password" form: people now choose their own when they accept.
+        raise PapoteError("an invitation carries no password: the person sets theirs when accepting",
+                          ErrorCode.BAD_FIELD)
     email = need(field_str(body, "email", max_len=254, min_len=3)).strip().lower()
     if "@" not in email:
         raise PapoteError("an invitation needs a valid email", ErrorCode.BAD_FIELD)
     role = grantable_role(body.get("role", "agent"), principal, site)
+    # Who is on the team is no secret to its admins (they list it); whether an email has an account
+    # elsewhere is, so only this site's own members are told apart.
+    if any(a.email == email for a, _ in await papote.store.list_agents(site.id)):
+        raise Conflict("this email is already a member of the site")
     token = new_secret("inv")
     expires_at = now_ms() + INVITE_TTL_MS
     await papote.store.create_invite(digest(token), Invite(site.id, email, role, principal.id, expires_at))
@@ -113,17 +126,39 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
                         status_code=201)
 
 
+async def _live_invite(papote: Any, token: str) -> Invite:
+    """The invitation behind `token`, if it still works: unexpired, unused, and its author still holds
+    a role at least as high as the one it grants on the site (a disabled or demoted author's
+    invitations die with their power)."""
+    invite: Invite | None = await papote.store.get_invite(digest(token), now_ms())
+    if invite is not None and await _author_may_grant(papote, invite):
+        return invite
+    raise NotFound("this invitation has expired or was withdrawn")
+
+
+async def _author_may_grant(papote: Any, invite: Invite) -> bool:
+    author = await papote.store.get_agent(invite.created_by)
+    if author is None or author.disabled:
+        return False
+    held = {m.site_id: m.role for m in await papote.store.memberships(author.id)}.get(invite.site_id)
+    if held is None:
+        return False
+    try:
+        check_grant(Role(held), Role(invite.role))
+    except PapoteError:
+        return False
+    return True
+
+
 async def inspect_invite(request: Request, _: Principal | None) -> Any:
+    """What an invitation is for. It does not say whether the email has an account (that would let
+    any admin probe emails by inviting them): the console offers both "create" and "sign in"."""
     papote = papote_of(request)
     body = await json_body(request)
-    token = need(field_str(body, "token", max_len=128, min_len=8))
-    invite = await papote.store.get_invite(digest(token), now_ms())
-    if invite is None:
-        raise NotFound("this invitation has expired or was already used")
+    invite = await _live_invite(papote, need(field_str(body, "token", max_len=128, min_len=8)))
     site = await papote.site_by_id(invite.site_id)
-    existing = await papote.store.get_agent_by_email(invite.email)
     return {"email": invite.email, "role": invite.role, "site": site.name if site else "",
-            "existing": existing is not None, "expires_at": invite.expires_at}
+            "expires_at": invite.expires_at}
 
 
 async def accept_invite(request: Request, _: Principal | None) -> Response:
@@ -131,9 +166,7 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
     body = await json_body(request)
     token = need(field_str(body, "token", max_len=128, min_len=8))
     password = need(field_str(body, "password", max_len=256))
-    invite = await papote.store.get_invite(digest(token), now_ms())
-    if invite is None:
-        raise NotFound("this invitation has expired or was already used")
+    invite = await _live_invite(papote, token)
     agent = await papote.store.get_agent_by_email(invite.email)
     if agent is None:
         name = (field_str(body, "name", required=False, max_len=120) or "").strip()
@@ -145,14 +178,16 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
         if exc.code is ErrorCode.UNAUTHORIZED:
             raise AuthError("this email already has an account: enter its password") from None
         raise
-    memberships = {m.site_id: m.role for m in await papote.store.memberships(agent.id)}
-    current = memberships.get(invite.site_id)
-    # Accepting never lowers a role the agent already holds on the site.
-    rank = {"agent": 0, "admin": 1, "owner": 2}
-    if current is None or rank[invite.role] > rank.get(current, 0):
-        await papote.store.set_membership(invite.site_id, agent.id, invite.role)
+    await _join(papote, invite, agent.id)
     await papote.store.delete_invite(digest(token))
     return await signed_in(papote, result)
+
+
+async def _join(papote: Any, invite: Invite, agent_id: str) -> None:
+    """Accepting never lowers a role the agent already holds on the site."""
+    current = {m.site_id: m.role for m in await papote.store.memberships(agent_id)}.get(invite.site_id)
+    if current is None or Role(invite.role).rank > Role(current).rank:
+        await papote.store.set_membership(invite.site_id, agent_id, invite.role)
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -160,7 +195,9 @@ ENDPOINTS: list[Endpoint] = [
              get_report, query=["from", "to", "bucket", "tz", "agent"]),
     Endpoint("GET", "/api/sites/{key}/reports/csv", "The same report as CSV", get_report_csv,
              query=["from", "to", "bucket", "tz", "agent"]),
-    Endpoint("POST", "/api/sites/{key}/invites", "Invite an agent by email (returns a one-time link)",
+    Endpoint("POST", "/api/sites/{key}/invites", "Invite someone by email (returns a one-time link)",
+             create_invite, body={"email": {"type": "string"}, "role": {"type": "string"}}),
+    Endpoint("POST", "/api/sites/{key}/agents", "Add a member: the same invitation as …/invites",
              create_invite, body={"email": {"type": "string"}, "role": {"type": "string"}}),
     Endpoint("POST", "/api/invites/inspect", "What an invitation is for (before accepting it)",
              inspect_invite, "none", {"token": {"type": "string"}}),

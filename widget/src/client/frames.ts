@@ -230,4 +230,5 @@ export const CloseCode = {
   slowConsumer: 4009,
   sessionRevoked: 4010,
   idle: 4011,
+  membershipChanged: 4012,
 } as const;
