@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from papote.config import Config
 from papote.errors import AuthError, Busy, ErrorCode
 from papote.ids import digest, new_secret, now_ms
-from papote.store import Agent, Store
+from papote.store import Agent, AgentChanges, Store
 
 T = TypeVar("T")
 
@@ -135,11 +135,14 @@ class Accounts:
         await self.store.clear_login_failures(email)
         if HASHER.check_needs_rehash(agent.password_hash):
             agent = await self.store.update_agent(
-                agent.id, password_hash=await self.hashing.run(HASHER.hash, password)
+                agent.id, AgentChanges(password_hash=await self.hashing.run(HASHER.hash, password))
             )
         token = new_secret("ps")
         expires = now + self.config.session_hours * 3600 * 1000
         await self.store.create_session(digest(token), agent.id, expires)
+        # Expired sessions go at each sign-in: a table that only grows with the sign-ins, and no
+        # periodic job to run once across nodes.
+        await self.store.delete_sessions(expired_at=now)
         return LoginResult(agent, token)
 
     async def agent_for_session(self, token: str | None) -> Agent | None:
@@ -164,7 +167,7 @@ class Accounts:
         if not await self.hashing.run(_verify, agent.password_hash, current):
             await self.store.record_login_failure(agent.email, now_ms())
             raise AuthError("the current password is wrong")
-        await self.store.update_agent(agent.id, password_hash=await self.hash_password(new))
+        await self.store.update_agent(agent.id, AgentChanges(password_hash=await self.hash_password(new)))
         # Every other session ends: a changed password must lock out whoever knew the old one.
         await self.store.delete_sessions(agent_id=agent.id)
 

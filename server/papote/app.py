@@ -28,7 +28,7 @@ from papote.errors import CloseCode
 from papote.routing import Presence
 from papote.sites import opening, settings_of
 from papote.store import Site, Store, Visitor
-from papote.store.sqlite import SqliteStore
+from papote.store.factory import store_for
 
 log = logging.getLogger("papote")
 
@@ -41,7 +41,7 @@ class Papote:
 
     def __init__(self, config: Config, store: Store | None = None, bus: Bus | None = None) -> None:
         self.config = config
-        self.store: Store = store or SqliteStore(config.database, config.synchronous)
+        self.store: Store = store or store_for(config)
         self.bus: Bus = bus or LocalBus()
         self.hub = Hub(self.bus)
         self.presence = Presence()
@@ -60,7 +60,7 @@ class Papote:
         await self.store.open()
         await self.bus.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
-        log.info("papote ready: database %s, epoch %s", self.config.database, self.store.epoch)
+        log.info("papote ready: database %s, epoch %s", self.config.database_shown, self.store.epoch)
 
     async def stop(self) -> None:
         self.close_all_sockets(CloseCode.GOING_AWAY, "server restarting; reconnect and resume")
@@ -122,9 +122,10 @@ class Papote:
 
     async def presence_list(self, site_ids: list[str]) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for site_id in site_ids:
-            members = await self.store.list_agents(site_id)
-            loads = await self.store.agent_loads([a.id for a, _ in members])
+        # Two reads for any number of sites: on PostgreSQL each read is a round trip.
+        teams = await self.store.site_members(site_ids)
+        loads = await self.store.agent_loads(list({a.id for team in teams.values() for a, _ in team}))
+        for site_id, members in teams.items():
             for agent, role in members:
                 entry = seen.setdefault(agent.id, {
                     **agent_author(agent), "status": self.presence.effective(agent.id),
@@ -143,13 +144,14 @@ class Papote:
         frame = {"t": "presence", "agent": {
             **agent_author(agent), "status": self.presence.effective(agent_id),
             "capacity": self.presence.capacity.get(agent_id, agent.capacity), "load": load}}
+        teams = await self.store.site_members([m.site_id for m in memberships])
         for m in memberships:
             await self.bus.publish(site_topic(m.site_id), BusEvent(frame))
             site = await self.site_by_id(m.site_id)
             if site is not None:
+                online = len(self.presence.online([a.id for a, _ in teams[m.site_id]]))
                 await self.bus.publish(public_topic(m.site_id), BusEvent({
-                    "t": "availability", "agents_online": await self.agents_online(m.site_id),
-                    "open_now": _open_now(site)}))
+                    "t": "availability", "agents_online": online, "open_now": _open_now(site)}))
 
     async def publish_visitor(self, visitor: Visitor, event: dict[str, Any] | None = None) -> None:
         """Live visitor context for the site's agents (current page, attributes, tracked events)."""

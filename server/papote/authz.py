@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from papote.errors import Forbidden, NotFound
-from papote.types import PrincipalKind, Role
+from papote.types import AuthorKind, PrincipalKind, Role
 
 
 class Action(Enum):
@@ -55,6 +55,15 @@ class Principal:
     site_id: str | None = None  # a visitor's or an API key's one site
     roles: dict[str, Role] = field(default_factory=dict)  # an agent's sites
     avatar: str | None = None
+
+    @property
+    def author_kind(self) -> AuthorKind:
+        """How this principal's messages are stored: an API key writes as an agent."""
+        if self.kind is PrincipalKind.VISITOR:
+            return AuthorKind.VISITOR
+        if self.kind is PrincipalKind.SYSTEM:
+            return AuthorKind.SYSTEM
+        return AuthorKind.AGENT
 
     def author(self) -> dict[str, Any]:
         return {"kind": self.kind.value if self.kind is not PrincipalKind.API_KEY else "agent",

@@ -27,7 +27,6 @@ from papote.errors import CloseCode, PapoteError
 from papote.members import Seat, check_operator_role_change
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
-from papote.store.sqlite import SqliteStore
 from papote.types import Role
 
 
@@ -119,12 +118,12 @@ async def _init(ctx: Any, config: Config) -> int:
     password = _ask(args.password, "Password", secret=True)
     name = _ask(args.site_name, "Site name")
     origins = args.origin or [_ask(None, "Origin")]
-    store: SqliteStore = papote.store
+    store = papote.store
     agent = await store.get_agent_by_email(email.lower())
     if agent is None:
         agent = await papote.accounts.create_agent(email, password)
     site = await store.create_site(name, [normalise_origin(o) for o in origins], validate_settings({}))
-    await store.set_membership(site.id, agent.id, "owner")
+    await store.set_membership(site.id, agent.id, Role.OWNER)
     print(f"Owner: {agent.email}")
     print(f"Site:  {site.name} (key {site.key})")
     print(f"Identity-verification secret: {site.secrets[0]}")
@@ -143,7 +142,7 @@ async def _site_create(ctx: Any, config: Config) -> int:
         agent = await papote.store.get_agent_by_email(args.owner.lower())
         if agent is None:
             raise PapoteError(f"no agent with email {args.owner}")
-        await papote.store.set_membership(site.id, agent.id, "owner")
+        await papote.store.set_membership(site.id, agent.id, Role.OWNER)
     print(site.key)
     return 0
 
@@ -172,7 +171,7 @@ async def _agent_create(ctx: Any, config: Config) -> int:
     seats = {a.id: Seat(a.id, Role(r or "agent")) for a, r in await papote.store.list_agents(site.id)}
     if agent.id in seats:
         check_operator_role_change(seats[agent.id], Role(role), list(seats.values()))
-    await papote.store.set_membership(site.id, agent.id, role)
+    await papote.store.set_membership(site.id, agent.id, Role(role))
     print(agent.id)
     return 0
 

@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 
 @dataclass(frozen=True)
 class Config:
+    #: Where the store lives: a file path or `sqlite:///path` (SQLite, one process), or
+    #: `postgresql://user@host:port/db` (PostgreSQL, any number of nodes).
     database: str = "./papote.db"
+    #: PostgreSQL connections per node: one carries the append batches, the others reads and other
+    #: writes. Nodes × pool must stay under the server's max_connections (100 by default).
+    database_pool: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
     #: The URL browsers use to reach this server; its origin is the only one allowed on /ws/agent.
@@ -84,7 +89,32 @@ class Config:
         config.validate()
         return config
 
+    @property
+    def database_backend(self) -> str:
+        """"postgres" or "sqlite", from the form of `database`."""
+        return "postgres" if self.database.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    @property
+    def database_path(self) -> str:
+        """The SQLite file (`sqlite:///x.db` and `x.db` name the same one)."""
+        return self.database[len("sqlite://"):] if self.database.startswith("sqlite://") else self.database
+
+    @property
+    def database_shown(self) -> str:
+        """`database` as logs may show it: a PostgreSQL URL without its password."""
+        parts = urlsplit(self.database)
+        if self.database_backend != "postgres" or parts.password is None:
+            return self.database
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
     def validate(self) -> None:
+        if "://" in self.database and self.database_backend != "postgres" and not self.database.startswith(
+            "sqlite:///"
+        ):
+            raise ValueError("PAPOTE_DATABASE must be a path, sqlite:///path or postgresql://…")
+        if not 1 <= self.database_pool <= 500:
+            raise ValueError("PAPOTE_DATABASE_POOL must be between 1 and 500")
         if self.synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("PAPOTE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if not 1024 <= self.max_frame_bytes <= 16 * 1024 * 1024:

@@ -27,8 +27,18 @@ from papote.ids import now_ms
 from papote.protocol import encode
 from papote.routing import Candidate, Presence, pick_agent, wait_estimate
 from papote.sites import settings_of
-from papote.store import Agent, Appended, Conversation, Message, NewMessage, Store, Visitor
-from papote.types import Frame, PrincipalKind
+from papote.store import (
+    Agent,
+    Appended,
+    Conversation,
+    ConversationChanges,
+    Message,
+    NewMessage,
+    Store,
+    Visitor,
+    VisitorChanges,
+)
+from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
 
 log = logging.getLogger("papote.chat")
 
@@ -171,7 +181,7 @@ class Chat:
             return []
         ids = [c.id for c in convs]
         reads = await self.store.reads(ids)
-        unread = await self.store.count_unread(ids, reader.kind.value, reader.id)
+        unread = await self.store.count_unread(ids, reader.author_kind, reader.id)
         is_visitor = reader.kind is PrincipalKind.VISITOR
         visitors = {} if is_visitor else await self.store.get_visitors([c.visitor_id for c in convs])
         queue = await self.queue_positions(convs)
@@ -276,10 +286,10 @@ class Chat:
             NewMessage(
                 site_id=site_id,
                 conversation_id=conversation_id,
-                author_kind="visitor" if principal.kind is PrincipalKind.VISITOR else "agent",
+                author_kind=AuthorKind.VISITOR if principal.kind is PrincipalKind.VISITOR else AuthorKind.AGENT,
                 author_id=principal.id,
                 author_name=principal.name,
-                kind="note" if note else "text",
+                kind=MessageKind.NOTE if note else MessageKind.TEXT,
                 body=body,
                 client_msg_id=client_msg_id,
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
@@ -311,7 +321,8 @@ class Chat:
             return self._ack(appended.message)
         conv = appended.conversation
         more = appended.created or appended.reopened is not None or (
-            principal.kind is PrincipalKind.AGENT and not note and conv.status == "open" and conv.assignee_id is None
+            principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
+            and conv.assignee_id is None
         )
         if not more and conv.id not in self._fanout_tails:
             self.bus.publish_nowait(conv_topic(conv.id), BusEvent(message_frame(appended.message), origin))
@@ -356,7 +367,7 @@ class Chat:
         await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(message), origin))
         if appended.created or appended.reopened is not None:
             self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv))
-        elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == "open"
+        elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
               and conv.assignee_id is None):
             # The agent who answers a waiting conversation takes it: the visitor has their person, the
             # queue moves on, and reports credit the right agent.
@@ -389,11 +400,12 @@ class Chat:
     async def event(
         self, conv: Conversation, event: str, actor: Principal | None, data: dict[str, Any] | None = None
     ) -> Message:
-        author = actor.author() if actor else {"kind": "system", "id": ""}
         appended = await self.store.append(
             NewMessage(
-                site_id=conv.site_id, conversation_id=conv.id, author_kind=author["kind"],
-                author_id=author["id"], author_name=actor.name if actor else "", kind="event",
+                site_id=conv.site_id, conversation_id=conv.id,
+                author_kind=actor.author_kind if actor else AuthorKind.SYSTEM,
+                author_id=actor.id if actor else "", author_name=actor.name if actor else "",
+                kind=MessageKind.EVENT,
                 body="", event=event, data=data,
             )
         )
@@ -478,7 +490,7 @@ class Chat:
     async def mark_read(self, principal: Principal, cid: str, seq: int, origin: int | None) -> int:
         ref = await self.ref(cid)
         authorize(principal, Action.READ, ref.site_id, ref)
-        kind = "visitor" if principal.kind is PrincipalKind.VISITOR else "agent"
+        kind = AuthorKind.VISITOR if principal.kind is PrincipalKind.VISITOR else AuthorKind.AGENT
         stored = await self.store.set_read(cid, principal.id, kind, seq)
         await self.bus.publish(
             conv_topic(cid),
@@ -500,7 +512,7 @@ class Chat:
         self, actor: Principal, cid: str, agent_id: str, *, claim: bool = False, note: str | None = None
     ) -> Conversation:
         conv = await self.conversation_for(actor, cid, Action.HANDLE)
-        if conv.status != "open":
+        if conv.status != ConversationStatus.OPEN:
             raise Conflict("the conversation is closed; reopen it first")
         target = await self.agent(agent_id)
         roles = await self.store.memberships(agent_id) if target else []
@@ -512,7 +524,7 @@ class Chat:
         updated = await self.store.assign(cid, agent_id, now_ms(), only_if_unassigned=claim)
         if updated is None:
             current = await self.store.get_conversation(cid)
-            if current is not None and current.status == "open" and current.assignee_id == agent_id:
+            if current is not None and current.status == ConversationStatus.OPEN and current.assignee_id == agent_id:
                 return current  # routing gave it to this very agent meanwhile: the claim holds
             raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
         conv = updated
@@ -532,9 +544,11 @@ class Chat:
 
     async def close(self, actor: Principal, cid: str) -> Conversation:
         conv = await self.conversation_for(actor, cid, Action.HANDLE)
-        if conv.status == "closed":
+        if conv.status == ConversationStatus.CLOSED:
             return conv
-        conv = await self.store.update_conversation(cid, status="closed", closed_at=now_ms())
+        conv = await self.store.update_conversation(
+            cid, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=now_ms())
+        )
         await self.event(conv, "closed", actor)
         await self.publish_conversation(conv)
         await self.load_changed(conv.assignee_id)
@@ -543,9 +557,11 @@ class Chat:
 
     async def reopen(self, actor: Principal, cid: str) -> Conversation:
         conv = await self.conversation_for(actor, cid, Action.HANDLE)
-        if conv.status == "open":
+        if conv.status == ConversationStatus.OPEN:
             return conv
-        conv = await self.store.update_conversation(cid, status="open", closed_at=None)
+        conv = await self.store.update_conversation(
+            cid, ConversationChanges(status=ConversationStatus.OPEN, closed_at=None)
+        )
         await self.event(conv, "reopened", actor)
         await self.publish_conversation(conv)
         if conv.assignee_id is None:
@@ -558,13 +574,15 @@ class Chat:
         labels += [lb for lb in add if lb not in labels]
         if len(labels) > 20:
             raise Conflict("a conversation has at most 20 labels")
-        conv = await self.store.update_conversation(cid, labels=labels)
+        conv = await self.store.update_conversation(cid, ConversationChanges(labels=labels))
         await self.publish_conversation(conv)
         return conv
 
     async def rate(self, visitor: Principal, cid: str, rating: int, comment: str) -> Conversation:
         conv = await self.conversation_for(visitor, cid, Action.RATE)
-        conv = await self.store.update_conversation(cid, rating=rating, rating_comment=comment)
+        conv = await self.store.update_conversation(
+            cid, ConversationChanges(rating=rating, rating_comment=comment)
+        )
         await self.event(conv, "rated", visitor, {"rating": rating, "comment": comment})
         await self.publish_conversation(conv)
         return conv
@@ -573,10 +591,10 @@ class Chat:
         self, visitor: Principal, email: str, cid: str | None, *, update_visitor: bool = True
     ) -> None:
         if update_visitor:
-            await self.store.update_visitor(visitor.id, email=email)
+            await self.store.update_visitor(visitor.id, VisitorChanges(email=email))
         if cid is not None:
             conv = await self.conversation_for(visitor, cid, Action.WRITE)
-            conv = await self.store.update_conversation(cid, contact_email=email)
+            conv = await self.store.update_conversation(cid, ConversationChanges(contact_email=email))
             await self.event(conv, "contact", visitor, {"email": email})
             await self.publish_conversation(conv)
 
@@ -661,13 +679,16 @@ class Chat:
         (a count per conversation: a reconnecting crowd does not each read the whole line)."""
         places = await self.store.queue_places(convs)
         out: dict[str, Frame] = {}
+        if not places:
+            return out
         estimates: dict[str, tuple[list[int], int]] = {}
+        teams = await self.store.site_members(list({c.site_id for c in convs if c.id in places}))
         for conv in convs:
             place = places.get(conv.id)
             if place is None:
                 continue
             if conv.site_id not in estimates:
-                members = [a.id for a, _ in await self.store.list_agents(conv.site_id)]
+                members = [a.id for a, _ in teams[conv.site_id]]
                 estimates[conv.site_id] = (await self.store.handling_times(conv.site_id, HANDLING_SAMPLE),
                                            len(self.presence.online(members)))
             handling, online = estimates[conv.site_id]

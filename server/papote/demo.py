@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from papote.sites import validate_settings
+from papote.types import Role
 
 log = logging.getLogger("papote.demo")
 
@@ -35,7 +36,7 @@ async def ensure_demo(papote: Any) -> None:
     agent = await store.get_agent_by_email(config.demo_email)
     if agent is None:
         agent = await papote.accounts.create_agent(config.demo_email, config.demo_password, "Léa")
-    await store.set_membership(site.id, agent.id, "owner")
+    await store.set_membership(site.id, agent.id, Role.OWNER)
     papote.demo_site_key = site.key
     papote.site_changed(site)
     log.info("demo site %s ready", site.key)

@@ -35,7 +35,7 @@ class Seat:
 
 def parse_role(value: object) -> Role:
     try:
-        return Role(value)
+        return Role(value if isinstance(value, str) else "")
     except ValueError:
         raise PapoteError("role must be owner, admin or agent", ErrorCode.BAD_FIELD) from None
 

@@ -1,8 +1,10 @@
-"""The vocabulary of Papote, shared by every layer (kept deliberately tiny)."""
+"""The vocabulary of Papote, shared by every layer (kept deliberately tiny).
+
+The enums are `StrEnum`s: they compare equal to, format as and are stored as their plain values."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 #: A decoded MessagePack frame, before or after validation.
@@ -11,7 +13,7 @@ Frame = dict[str, Any]
 Millis = int
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     """Who is acting: the authorization function decides on (site, conversation, principal)."""
 
     VISITOR = "visitor"
@@ -20,18 +22,26 @@ class PrincipalKind(str, Enum):
     SYSTEM = "system"
 
 
-class ConversationStatus(str, Enum):
+class ConversationStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
 
 
-class MessageKind(str, Enum):
+class AuthorKind(StrEnum):
+    """Who wrote a message, as stored and as on the wire (an API key writes as an agent)."""
+
+    VISITOR = "visitor"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class MessageKind(StrEnum):
     TEXT = "text"
     NOTE = "note"  # private to agents; never reaches a visitor
     EVENT = "event"  # a state change, in the same seq stream so resume replays it
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """An agent's role on one site; each includes the powers of the ones below it."""
 
     AGENT = "agent"
@@ -43,7 +53,7 @@ class Role(str, Enum):
         return {"agent": 0, "admin": 1, "owner": 2}[self.value]
 
 
-class AgentStatus(str, Enum):
+class AgentStatus(StrEnum):
     ONLINE = "online"
     AWAY = "away"
     OFFLINE = "offline"

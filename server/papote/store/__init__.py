@@ -1,7 +1,13 @@
 """The Store interface: everything Papote keeps, behind one narrow async API.
 
-`SqliteStore` (store/sqlite.py) is the embedded default. A PostgreSQL store implements the same class for
-several server nodes; nothing above this package knows which one runs. Records are plain dataclasses.
+`SqliteStore` (store/sqlite/) is the embedded default; `PostgresStore` (store/postgres/) serves several
+server nodes. Nothing above this package knows which one runs. Records are plain dataclasses whose
+status and kind fields are the enums of papote.types; changes are typed change sets (`AgentChanges`,
+`ConversationChanges`, `VisitorChanges`: a field left at `KEEP` is not touched).
+
+The rules (store/rules.py) live above the backends: this class builds new records (ids, defaults,
+secrets) and plans every append (first response, reopen) before a backend stores them, and the
+backends call the same rule functions for what must hold inside their transaction (a retry's dedupe).
 
 Every write that a client will be told about is committed before the call returns: `append` returning
 means the message is on disk, so the caller may send `ack`.
@@ -11,10 +17,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from papote.types import Millis
+from papote.ids import new_id, now_ms
+from papote.store import rules
+from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 
 @dataclass(slots=True)
@@ -36,7 +45,7 @@ class Agent:
     password_hash: str
     avatar: str | None
     disabled: bool
-    status: str
+    status: AgentStatus
     capacity: int
     last_assigned_at: Millis
     created_at: Millis
@@ -46,7 +55,7 @@ class Agent:
 class Membership:
     site_id: str
     agent_id: str
-    role: str
+    role: Role
 
 
 @dataclass(slots=True)
@@ -70,7 +79,7 @@ class Conversation:
     id: str
     site_id: str
     visitor_id: str
-    status: str
+    status: ConversationStatus
     assignee_id: str | None
     last_seq: int
     labels: list[str]
@@ -88,8 +97,8 @@ class Conversation:
 class Message:
     conversation_id: str
     seq: int
-    kind: str
-    author_kind: str
+    kind: MessageKind
+    author_kind: AuthorKind
     author_id: str
     author_name: str
     client_msg_id: str | None
@@ -105,10 +114,10 @@ class NewMessage:
 
     site_id: str
     conversation_id: str | None
-    author_kind: str
+    author_kind: AuthorKind
     author_id: str
     author_name: str
-    kind: str
+    kind: MessageKind
     body: str
     client_msg_id: str | None = None
     event: str | None = None
@@ -131,7 +140,7 @@ class Appended:
 @dataclass(slots=True)
 class ConversationQuery:
     site_ids: list[str]
-    status: str | None = None
+    status: ConversationStatus | None = None
     assignee_id: str | None = None
     unassigned: bool = False
     visitor_id: str | None = None
@@ -152,7 +161,7 @@ class ApiKey:
 class Invite:
     site_id: str
     email: str
-    role: str
+    role: Role
     created_by: str
     expires_at: Millis
 
@@ -183,6 +192,65 @@ class VisitorEvent:
     at: Millis = 0
 
 
+class Keep(enum.Enum):
+    """The value of a change-set field that is not to change (None is a value: it clears a column)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def changed(changes: AgentChanges | ConversationChanges | VisitorChanges) -> dict[str, Any]:
+    """{column: new value} of the fields a change set touches, in declaration order."""
+    out: dict[str, Any] = {}
+    for f in fields(changes):
+        value = getattr(changes, f.name)
+        if value is not KEEP:
+            out[f.name] = value
+    return out
+
+
+@dataclass(slots=True)
+class AgentChanges:
+    name: str | Keep = KEEP
+    email: str | Keep = KEEP
+    password_hash: str | Keep = KEEP
+    avatar: str | Keep | None = KEEP
+    disabled: bool | Keep = KEEP
+    status: AgentStatus | Keep = KEEP
+    capacity: int | Keep = KEEP
+    last_assigned_at: Millis | Keep = KEEP
+
+
+@dataclass(slots=True)
+class ConversationChanges:
+    status: ConversationStatus | Keep = KEEP
+    assignee_id: str | Keep | None = KEEP
+    labels: list[str] | Keep = KEEP
+    contact_email: str | Keep = KEEP
+    rating: int | Keep | None = KEEP
+    rating_comment: str | Keep = KEEP
+    assigned_at: Millis | Keep | None = KEEP
+    closed_at: Millis | Keep | None = KEEP
+    updated_at: Millis | Keep = KEEP
+    visitor_id: str | Keep = KEEP
+
+
+@dataclass(slots=True)
+class VisitorChanges:
+    """`page` is the page being visited: the backend also extends the trail (`rules.visited`)."""
+
+    name: str | Keep = KEEP
+    email: str | Keep = KEEP
+    verified: bool | Keep = KEEP
+    attributes: dict[str, Any] | Keep = KEEP
+    page: dict[str, Any] | Keep = KEEP
+    device: dict[str, Any] | Keep = KEEP
+    user_id: str | Keep | None = KEEP
+    last_seen: Millis | Keep = KEEP
+
+
 class Store(abc.ABC):
     """Persistence for sites, people, conversations and messages. All methods are coroutine-safe."""
 
@@ -198,8 +266,14 @@ class Store(abc.ABC):
         """Flush every pending write, then close."""
 
     # -- sites ---------------------------------------------------------------------------------------
+    async def create_site(self, name: str, origins: list[str], settings: dict[str, Any]) -> Site:
+        """A new site with a fresh public key and one freshly minted signing secret."""
+        site = Site(new_id("s"), new_id("pk"), name, origins, [rules.new_site_secret()], settings, now_ms())
+        await self.insert_site(site)
+        return site
+
     @abc.abstractmethod
-    async def create_site(self, name: str, origins: list[str], settings: dict[str, Any]) -> Site: ...
+    async def insert_site(self, site: Site) -> None: ...
     @abc.abstractmethod
     async def get_site(self, site_id: str) -> Site | None: ...
     @abc.abstractmethod
@@ -218,20 +292,42 @@ class Store(abc.ABC):
     ) -> Site: ...
 
     # -- agents and sessions -------------------------------------------------------------------------
+    async def create_agent(self, email: str, name: str, password_hash: str) -> Agent:
+        """A new agent with the defaults of `rules`; Conflict when the email is taken."""
+        agent = Agent(new_id("a"), email, name, password_hash, None, False, rules.DEFAULT_AGENT_STATUS,
+                      rules.DEFAULT_CAPACITY, 0, now_ms())
+        await self.insert_agent(agent)
+        return agent
+
     @abc.abstractmethod
-    async def create_agent(self, email: str, name: str, password_hash: str) -> Agent: ...
+    async def insert_agent(self, agent: Agent) -> None:
+        """Store a new agent; Conflict when another has the same email."""
     @abc.abstractmethod
     async def get_agent(self, agent_id: str) -> Agent | None: ...
     @abc.abstractmethod
     async def get_agent_by_email(self, email: str) -> Agent | None: ...
-    @abc.abstractmethod
-    async def list_agents(self, site_id: str | None = None) -> list[tuple[Agent, str | None]]:
-        """Agents with their role on `site_id` (or None when listing all)."""
+    async def list_agents(self, site_id: str | None = None) -> list[tuple[Agent, Role | None]]:
+        """Agents with their role on `site_id` (every agent, with no role, when it is None)."""
+        if site_id is None:
+            return [(agent, None) for agent in await self.all_agents()]
+        return list(await self.members(site_id))
 
     @abc.abstractmethod
-    async def update_agent(self, agent_id: str, **changes: Any) -> Agent: ...
+    async def all_agents(self) -> list[Agent]:
+        """Every agent, oldest first."""
+
     @abc.abstractmethod
-    async def set_membership(self, site_id: str, agent_id: str, role: str | None) -> None:
+    async def site_members(self, site_ids: list[str]) -> dict[str, list[tuple[Agent, Role]]]:
+        """{site id: its agents with their role, oldest first} for several sites in one read."""
+
+    async def members(self, site_id: str) -> list[tuple[Agent, Role]]:
+        """The agents of one site with their role."""
+        return (await self.site_members([site_id]))[site_id]
+
+    @abc.abstractmethod
+    async def update_agent(self, agent_id: str, changes: AgentChanges) -> Agent: ...
+    @abc.abstractmethod
+    async def set_membership(self, site_id: str, agent_id: str, role: Role | None) -> None:
         """Grant a role on a site, or remove the agent from it with `role=None`."""
 
     @abc.abstractmethod
@@ -249,9 +345,18 @@ class Store(abc.ABC):
         """The agent id of a live session, or None."""
 
     @abc.abstractmethod
-    async def delete_sessions(self, *, token_hash: str | None = None, agent_id: str | None = None) -> None: ...
+    async def delete_sessions(
+        self, *, token_hash: str | None = None, agent_id: str | None = None, expired_at: Millis | None = None
+    ) -> None:
+        """Delete one session, every session of an agent, or every session expired at `expired_at`."""
+
+    async def create_api_key(self, site_id: str, key_hash: str, name: str) -> ApiKey:
+        key = ApiKey(new_id("k"), site_id, name, now_ms())
+        await self.insert_api_key(key, key_hash)
+        return key
+
     @abc.abstractmethod
-    async def create_api_key(self, site_id: str, key_hash: str, name: str) -> ApiKey: ...
+    async def insert_api_key(self, key: ApiKey, key_hash: str) -> None: ...
     @abc.abstractmethod
     async def get_api_key(self, key_hash: str) -> ApiKey | None: ...
     @abc.abstractmethod
@@ -267,8 +372,15 @@ class Store(abc.ABC):
     async def delete_invite(self, token_hash: str) -> None: ...
 
     # -- visitors ------------------------------------------------------------------------------------
+    async def create_visitor(self, site_id: str, token_hash: str) -> Visitor:
+        """A new anonymous visitor, found again by `token_hash`."""
+        now = now_ms()
+        visitor = Visitor(new_id("v"), site_id, None, "", "", False, {}, {}, [], {}, now, now)
+        await self.insert_visitor(visitor, token_hash)
+        return visitor
+
     @abc.abstractmethod
-    async def create_visitor(self, site_id: str, token_hash: str) -> Visitor: ...
+    async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None: ...
     @abc.abstractmethod
     async def get_visitor(self, visitor_id: str) -> Visitor | None: ...
     @abc.abstractmethod
@@ -278,7 +390,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_visitor_by_user(self, site_id: str, user_id: str) -> Visitor | None: ...
     @abc.abstractmethod
-    async def update_visitor(self, visitor_id: str, **changes: Any) -> Visitor: ...
+    async def update_visitor(self, visitor_id: str, changes: VisitorChanges) -> Visitor:
+        """Apply `changes`; a `page` also extends the trail as `rules.visited` says, atomically."""
     @abc.abstractmethod
     async def add_visitor_token(self, visitor_id: str, token_hash: str) -> None: ...
     @abc.abstractmethod
@@ -298,14 +411,20 @@ class Store(abc.ABC):
         """The visitor id a live link code points to; the code is used up."""
 
     # -- conversations and messages -----------------------------------------------------------------
-    @abc.abstractmethod
     def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
         """Queue a message for the next seq of its conversation; the future resolves after COMMIT.
 
-        Appends queued by one caller are stored in the order they were queued. The future fails with
-        NotFound for an unknown conversation, and Conflict when `client_msg_id` was already used by
-        this author with another body.
+        Appends queued by one caller are stored in the order they were queued: a connection pipelines
+        its sends (it queues the next before the previous one commits) and its acks and seqs must come
+        out in the order of its frames. The future fails with NotFound for an unknown conversation, and
+        Conflict when `client_msg_id` was already used by this author with another body (`rules.is_retry`).
+        Seqs have no holes and no duplicates: the dedupe runs before a seq is taken.
         """
+        return self.queue_append(rules.plan_append(new))
+
+    @abc.abstractmethod
+    def queue_append(self, plan: rules.AppendPlan) -> asyncio.Future[Appended]:
+        """Store an append as planned, with `append_nowait`'s guarantees (order per caller, after COMMIT)."""
 
     async def append(self, new: NewMessage) -> Appended:
         """`append_nowait`, awaited: committed on return."""
@@ -316,7 +435,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_conversations(self, query: ConversationQuery) -> list[Conversation]: ...
     @abc.abstractmethod
-    async def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation: ...
+    async def update_conversation(self, conversation_id: str, changes: ConversationChanges) -> Conversation: ...
     @abc.abstractmethod
     async def assign(
         self, conversation_id: str, agent_id: str, at: Millis, *, only_if_unassigned: bool
@@ -339,17 +458,26 @@ class Store(abc.ABC):
         """The latest message of each conversation (for inbox previews), in one read."""
 
     @abc.abstractmethod
-    async def set_read(self, conversation_id: str, participant_id: str, kind: str, seq: int) -> int:
-        """Move a read position forward (never back); returns the stored read_seq."""
+    async def set_read(self, conversation_id: str, participant_id: str, kind: AuthorKind, seq: int) -> int:
+        """Move a read position forward (never back, never past the conversation's last seq); returns
+        the stored read_seq."""
 
     @abc.abstractmethod
     async def reads(self, conversation_ids: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """{conversation: {participant_id: (kind, read_seq)}}."""
 
-    @abc.abstractmethod
     async def count_unread(
-        self, conversation_ids: list[str], reader_kind: str, reader_id: str
-    ) -> dict[str, int]: ...
+        self, conversation_ids: list[str], reader_kind: AuthorKind, reader_id: str
+    ) -> dict[str, int]:
+        """{conversation: messages the reader has not read yet}, as `rules.counts_as_unread` counts."""
+        kind, authors = rules.counts_as_unread(reader_kind)
+        return await self.count_after_read(conversation_ids, reader_id, kind, authors)
+
+    @abc.abstractmethod
+    async def count_after_read(
+        self, conversation_ids: list[str], reader_id: str, kind: MessageKind, authors: frozenset[AuthorKind]
+    ) -> dict[str, int]:
+        """{conversation: messages of `kind` by `authors` after the reader's read_seq} (0 when none)."""
     @abc.abstractmethod
     async def agent_loads(self, agent_ids: list[str]) -> dict[str, int]:
         """Open conversations assigned to each agent (routing compares them to capacity)."""
@@ -360,7 +488,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def queue_places(self, conversations: list[Conversation]) -> dict[str, int]:
-        """1-based places in their site's queue of those of `conversations` that wait for an agent."""
+        """1-based places in their site's queue of those of `conversations` that wait for an agent, in
+        one read whatever their number (a reconnecting crowd asks for many at once)."""
 
     @abc.abstractmethod
     async def handling_times(self, site_id: str, limit: int) -> list[int]:

@@ -10,8 +10,8 @@ from papote.conversations import agent_author, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
 from papote.ids import digest
 from papote.protocol import Command, Endpoint
-from papote.store import Agent, ConversationQuery
-from papote.types import AgentStatus, PrincipalKind, Role
+from papote.store import Agent, AgentChanges, ConversationQuery
+from papote.types import AgentStatus, ConversationStatus, PrincipalKind, Role
 from papote.web.live import LiveSession
 
 #: Open conversations listed in `welcome`; the inbox pages through the REST API beyond that.
@@ -52,7 +52,7 @@ class AgentSession(LiveSession):
         status = agent.status if agent.status in ("online", "away") else AgentStatus.ONLINE.value
         papote.presence.connected(agent.id, status, agent.capacity)
         convs = await papote.store.list_conversations(
-            ConversationQuery(site_ids=list(roles), status="open", limit=WELCOME_CONVERSATIONS)
+            ConversationQuery(site_ids=list(roles), status=ConversationStatus.OPEN, limit=WELCOME_CONVERSATIONS)
         )
         for site_id in roles:
             papote.hub.subscribe(conn, site_topic(site_id))
@@ -154,10 +154,10 @@ class AgentSession(LiveSession):
             await chat.label(principal, cid, command.get("add") or [], command.get("remove") or [])
         elif kind == "status":
             capacity = command.get("capacity")
-            changes: dict[str, Any] = {"status": command["status"]}
+            changes = AgentChanges(status=AgentStatus(command["status"]))
             if capacity is not None:
-                changes["capacity"] = capacity
-            self.agent = await papote.store.update_agent(self.agent.id, **changes)
+                changes.capacity = capacity
+            self.agent = await papote.store.update_agent(self.agent.id, changes)
             chat.agent_changed(self.agent)
             papote.presence.set(self.agent.id, command["status"], capacity)
             await papote.announce_presence(self.agent.id)

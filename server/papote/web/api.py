@@ -38,8 +38,8 @@ from papote.members import (
 )
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
-from papote.store import Agent, ConversationQuery, Site
-from papote.types import PrincipalKind, Role
+from papote.store import Agent, AgentChanges, ConversationQuery, Site
+from papote.types import ConversationStatus, MessageKind, PrincipalKind, Role
 
 Handler = Callable[[Request, Principal | None], Awaitable[Any]]
 
@@ -215,20 +215,20 @@ async def update_me(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
-    changes: dict[str, Any] = {}
+    changes = AgentChanges()
     if "name" in body:
-        changes["name"] = need(field_str(body, "name", max_len=80, min_len=1))
+        changes.name = need(field_str(body, "name", max_len=80, min_len=1))
     if "avatar" in body:
         avatar = field_str(body, "avatar", required=False, max_len=500)
         if avatar is not None and not avatar.startswith("https://"):
             raise PapoteError("avatar must be an https URL", ErrorCode.BAD_FIELD)
-        changes["avatar"] = avatar
+        changes.avatar = avatar
     if "capacity" in body:
         capacity = body["capacity"]
         if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 50:
             raise PapoteError("capacity must be 1 to 50", ErrorCode.BAD_FIELD)
-        changes["capacity"] = capacity
-    agent = await papote.store.update_agent(principal.id, **changes)
+        changes.capacity = capacity
+    agent = await papote.store.update_agent(principal.id, changes)
     papote.chat.agent_changed(agent)
     for conn in papote.hub.connections_of(agent.id):  # live sockets write under the new name at once
         conn.principal.name, conn.principal.avatar = agent.name, agent.avatar
@@ -355,7 +355,7 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     agent = await papote.store.get_agent(target.agent_id)
     assert agent is not None
     if disabled is not None:
-        agent = await papote.store.update_agent(agent.id, disabled=int(disabled))
+        agent = await papote.store.update_agent(agent.id, AgentChanges(disabled=disabled))
         papote.chat.agent_changed(agent)
         if agent.disabled:
             await papote.store.delete_sessions(agent_id=agent.id)
@@ -398,7 +398,7 @@ async def transfer_site(request: Request, principal: Principal | None) -> Any:
     return {"agents": [agent_json(a, r) for a, r in (agents[target.agent_id], agents[me.agent_id])]}
 
 
-def grantable_role(value: Any, principal: Principal | None, site: Site) -> str:
+def grantable_role(value: Any, principal: Principal | None, site: Site) -> Role:
     """The role an invitation from `principal` may carry (admin or agent, up to their own rank)."""
     assert principal is not None
     role = parse_role(value)
@@ -406,7 +406,7 @@ def grantable_role(value: Any, principal: Principal | None, site: Site) -> str:
     if mine is None:
         raise NotFound("no such site")
     check_grant(mine, role)
-    return role.value
+    return role
 
 
 def _str_list(value: Any, name: str) -> list[str]:
@@ -488,7 +488,8 @@ async def list_conversations(request: Request, principal: Principal | None) -> A
     if assignee == "me":
         assignee = principal.id
     query = ConversationQuery(
-        site_ids=site_ids, status=status or None, assignee_id=assignee or None,
+        site_ids=site_ids, status=ConversationStatus(status) if status else None,
+        assignee_id=assignee or None,
         unassigned=request.query_params.get("unassigned") in ("1", "true"),
         visitor_id=request.query_params.get("visitor") or None, text=q or None,
         limit=int_param(request, "limit", 50, 1, 200) or 50,
@@ -576,7 +577,7 @@ async def transcript(request: Request, principal: Principal | None) -> Response:
         if not msgs:
             break
         for m in msgs:
-            if m.kind == "text":
+            if m.kind == MessageKind.TEXT:
                 when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
                 who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
                 lines.append(f"[{when} UTC] {who}: {m.body}")

@@ -19,7 +19,7 @@ from papote.identity import (
 from papote.ids import digest, now_ms
 from papote.protocol import Command, Endpoint
 from papote.sites import normalise_origin, public_settings
-from papote.store import ConversationQuery, Site, Visitor, VisitorEvent
+from papote.store import ConversationQuery, Site, Visitor, VisitorChanges, VisitorEvent
 from papote.types import PrincipalKind
 from papote.web.live import LiveSession, refuse
 
@@ -85,18 +85,21 @@ class VisitorSession(LiveSession):
         if fresh_token is not None:
             self.token = fresh_token
         now = now_ms()
-        changes: dict[str, Any] = {}
+        changes = VisitorChanges(last_seen=now)
+        touched = False
         if hello.get("page") and hello["page"] != visitor.page:
-            changes["page"] = hello["page"]
+            changes.page = hello["page"]
+            touched = True
         # The browser's own User-Agent (not a field the page can forge more than the header) lets agents
         # see browser and OS; capped, since it is shown, not parsed, here.
         device = {**visitor.device, **(hello.get("device") or {}),
                   "locale": hello.get("locale") or visitor.device.get("locale"),
                   "ua": self.ws.headers.get("user-agent", "")[:300]}
         if device != visitor.device:
-            changes["device"] = device
-        if changes or now - visitor.last_seen >= LAST_SEEN_RESOLUTION_MS:
-            visitor = await store.update_visitor(visitor.id, last_seen=now, **changes)
+            changes.device = device
+            touched = True
+        if touched or now - visitor.last_seen >= LAST_SEEN_RESOLUTION_MS:
+            visitor = await store.update_visitor(visitor.id, changes)
         self.visitor = visitor
         conn = Connection(self._principal(), Endpoint.VISITOR, papote.config.send_queue_frames,
                           self.request_close)
@@ -177,24 +180,25 @@ class VisitorSession(LiveSession):
         elif kind == "page":
             page = {"url": command["url"], "title": command.get("title", ""),
                     "referrer": command.get("referrer", "")}
-            self.visitor = await papote.store.update_visitor(self.visitor.id, page=page,
-                                                             last_seen=now_ms())
+            self.visitor = await papote.store.update_visitor(
+                self.visitor.id, VisitorChanges(page=page, last_seen=now_ms())
+            )
             await papote.publish_visitor(self.visitor)
         elif kind == "identify":
             await self._identify(command)
         elif kind == "set":
-            changes: dict[str, Any] = {}
+            changes = VisitorChanges()
             if command.get("attributes") is not None:
                 merged = {**self.visitor.attributes, **command["attributes"]}
                 if len(merged) > 100:
                     raise Conflict("a visitor has at most 100 custom attributes")
-                changes["attributes"] = {k: v for k, v in merged.items() if v is not None}
+                changes.attributes = {k: v for k, v in merged.items() if v is not None}
             if command.get("name") is not None and not self.visitor.verified:
-                changes["name"] = command["name"]
+                changes.name = command["name"]
             if command.get("email") is not None and not self.visitor.verified:
-                changes["email"] = command["email"]
-            if changes:
-                self.visitor = await papote.store.update_visitor(self.visitor.id, **changes)
+                changes.email = command["email"]
+            if changes != VisitorChanges():
+                self.visitor = await papote.store.update_visitor(self.visitor.id, changes)
                 principal.name = self.visitor.name
                 await papote.publish_visitor(self.visitor)
             self._ok(command)
@@ -250,14 +254,14 @@ class VisitorSession(LiveSession):
             target = known
         else:
             target = current
-        changes: dict[str, Any] = {"user_id": identity.user_id, "verified": True}
+        changes = VisitorChanges(user_id=identity.user_id, verified=True)
         name = identity.name or command.get("name")
         email = identity.email or command.get("email")
         if name:
-            changes["name"] = name
+            changes.name = name
         if email:
-            changes["email"] = email
-        target = await store.update_visitor(target.id, **changes)
+            changes.email = email
+        target = await store.update_visitor(target.id, changes)
         # New identity, new token: a token seen before identification cannot ride on it (fixation).
         if self.token is not None:
             await store.delete_visitor_token(digest(self.token))

@@ -7,15 +7,19 @@ import sqlite3
 from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import Appended, Message, NewMessage
+from papote.store.rules import AppendPlan, is_retry, reopened_event
 from papote.store.sqlite.rows import CONV_COLS, MSG_COLS, conv_of, dumps, msg_of
+from papote.types import ConversationStatus
 
 
-def append_one(conn: sqlite3.Connection, new: NewMessage) -> Appended:
+def append_one(conn: sqlite3.Connection, plan: AppendPlan) -> Appended:
     """Runs in the writer thread inside the batch transaction: dedupe, next seq, insert.
 
     Every expected refusal (Conflict, NotFound) is raised before the first write, which is what lets
-    this job run without a SAVEPOINT (the hot path saves two statements per message).
+    this job run without a SAVEPOINT (the hot path saves two statements per message). The writer is
+    alone, so the dedupe and the seq it then takes cannot interleave with another append.
     """
+    new = plan.new
     now = now_ms()
     if new.client_msg_id is not None:
         row = conn.execute(
@@ -24,11 +28,7 @@ def append_one(conn: sqlite3.Connection, new: NewMessage) -> Appended:
         ).fetchone()
         if row is not None:
             first = msg_of(row)
-            # Same author, same id, same body: the same message, whatever conversation the retry names
-            # (a client that sent "new conversation" may have learned its id since). The ack it gets
-            # back carries the real one.
-            if first.body != new.body:
-                raise Conflict("client_msg_id was already used for a different message")
+            is_retry(first, new)  # raises Conflict for another body
             conv_row = conn.execute(
                 f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (first.conversation_id,)
             ).fetchone()
@@ -44,7 +44,7 @@ def append_one(conn: sqlite3.Connection, new: NewMessage) -> Appended:
             (conversation_id, new.site_id, new.visitor_id, now, now),
         )
         created = True
-    first_response = new.kind == "text" and new.author_kind == "agent"
+    first_response = plan.first_response
     conv_row = conn.execute(
         "UPDATE conversations SET last_seq=last_seq+1, updated_at=?"
         + (", first_response_at=COALESCE(first_response_at, ?)" if first_response else "")
@@ -54,11 +54,9 @@ def append_one(conn: sqlite3.Connection, new: NewMessage) -> Appended:
     if conv_row is None:
         raise NotFound("no such conversation")
     reopened: Message | None = None
-    if conv_row[3] == "closed" and new.author_kind == "visitor" and new.kind == "text":
-        # A visitor writing to a closed conversation reopens it (rating it or leaving an email does
-        # not): the seq just taken goes to the `reopened` event, the message takes the next one.
-        reopened = Message(conversation_id, conv_row[5], "event", "visitor", new.author_id,
-                           new.author_name, None, "", "reopened", None, now)
+    if conv_row[3] == ConversationStatus.CLOSED and plan.reopens:
+        # The seq just taken goes to the `reopened` event, the message takes the next one.
+        reopened = reopened_event(conversation_id, conv_row[5], new, now)
         insert_message(conn, reopened)
         conv_row = conn.execute(
             "UPDATE conversations SET status='open', closed_at=NULL, assignee_id=NULL, assigned_at=NULL, "
@@ -88,7 +86,7 @@ def insert_message(conn: sqlite3.Connection, message: Message) -> None:
 DEDUPE_CHUNK = 100
 
 
-def append_run(conn: sqlite3.Connection, news: list[NewMessage]) -> list[tuple[bool, object]]:
+def append_run(conn: sqlite3.Connection, plans: list[AppendPlan]) -> list[tuple[bool, object]]:
     """Append a run of messages queued together, with a few statements for the whole run.
 
     The common case — messages to open conversations — costs one dedupe query per 100 messages, one
@@ -98,6 +96,7 @@ def append_run(conn: sqlite3.Connection, news: list[NewMessage]) -> list[tuple[b
     (whose rows it then sees when it looks for duplicates). Outcomes come back in the order of `news`:
     (True, Appended) or (False, the Conflict or NotFound to raise).
     """
+    news = [p.new for p in plans]
     now = now_ms()
     outcomes: list[tuple[bool, object] | None] = [None] * len(news)
     by_conversation: dict[tuple[str, str], list[int]] = {}
@@ -126,7 +125,7 @@ def append_run(conn: sqlite3.Connection, news: list[NewMessage]) -> list[tuple[b
                     seen[key] = new
         if not fresh:
             continue
-        first_response = any(news[i].kind == "text" and news[i].author_kind == "agent" for i in fresh)
+        first_response = any(plans[i].first_response for i in fresh)
         conv_row = conn.execute(
             "UPDATE conversations SET last_seq=last_seq+?, updated_at=?"
             + (", first_response_at=COALESCE(first_response_at, ?)" if first_response else "")
@@ -156,7 +155,7 @@ def append_run(conn: sqlite3.Connection, news: list[NewMessage]) -> list[tuple[b
         )
     for i in sorted(careful):
         try:
-            outcomes[i] = (True, append_one(conn, news[i]))
+            outcomes[i] = (True, append_one(conn, plans[i]))
         except (Conflict, NotFound) as exc:
             outcomes[i] = (False, exc)
     settled = [o for o in outcomes if o is not None]
@@ -183,7 +182,9 @@ def _existing(conn: sqlite3.Connection, news: list[NewMessage]) -> dict[tuple[st
 
 
 def _retry_outcome(conn: sqlite3.Connection, new: NewMessage, first: Message) -> tuple[bool, object]:
-    if first.body != new.body:
-        return False, Conflict("client_msg_id was already used for a different message")
+    try:
+        is_retry(first, new)
+    except Conflict as exc:
+        return False, exc
     row = conn.execute(f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (first.conversation_id,)).fetchone()
     return True, Appended(first, conv_of(row), duplicate=True)

@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from papote.errors import PapoteError
-from papote.store import NewMessage
+from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_run
 
 log = logging.getLogger("papote.store")
@@ -159,7 +159,7 @@ class _Job:
     #: (PapoteError) leave nothing behind. Any other exception from it aborts the whole batch.
     checked: bool = False
     #: Set for appends: consecutive ones in a batch are stored together (`append_run`).
-    append: NewMessage | None = None
+    append: AppendPlan | None = None
 
 
 def _checkpoint_rest(conn: sqlite3.Connection) -> None:
@@ -332,7 +332,7 @@ class SqliteEngine:
 
     # -- the writer ----------------------------------------------------------------------------------
     def _submit(
-        self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: NewMessage | None = None
+        self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: AppendPlan | None = None
     ) -> asyncio.Future[T]:
         if self._writer is None or self._drained is not None:
             raise RuntimeError("store is not open")

@@ -7,6 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from papote.store import Agent, Conversation, Message, Site, Visitor
+from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Role
+
+# Stored strings to enum members by dict (an Enum call costs ~10x more, per row of every history read).
+STATUS = {m.value: m for m in ConversationStatus}
+KIND = {m.value: m for m in MessageKind}
+AUTHOR = {m.value: m for m in AuthorKind}
+AGENT_STATUS = {m.value: m for m in AgentStatus}
+ROLE = {m.value: m for m in Role}
 
 CONV_COLS = (
     "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
@@ -27,20 +35,22 @@ SITE_COLS = "id, key, name, origins, secrets, settings, created_at"
 
 def conv_of(row: Sequence[Any]) -> Conversation:
     return Conversation(
-        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],
+        row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],
         row[10], row[11], row[12], row[13], row[14],
     )
 
 
 def msg_of(row: Sequence[Any]) -> Message:
     return Message(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+        row[0], row[1], KIND[row[2]], AUTHOR[row[3]], row[4], row[5], row[6], row[7], row[8],
         json.loads(row[9]) if row[9] else None, row[10],
     )
 
 
 def agent_of(row: Sequence[Any]) -> Agent:
-    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8], row[9])
+    return Agent(
+        row[0], row[1], row[2], row[3], row[4], bool(row[5]), AGENT_STATUS[row[6]], row[7], row[8], row[9]
+    )
 
 
 def visitor_of(row: Sequence[Any]) -> Visitor:

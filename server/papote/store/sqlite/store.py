@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sqlite3
 from typing import Any
 
@@ -15,27 +14,32 @@ from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import (
     Agent,
+    AgentChanges,
     ApiKey,
     Appended,
     CannedResponse,
     Conversation,
+    ConversationChanges,
     ConversationQuery,
     Invite,
     Membership,
     Message,
-    NewMessage,
     ReportRow,
     Site,
     Store,
     Visitor,
+    VisitorChanges,
     VisitorEvent,
+    changed,
 )
+from papote.store.rules import AppendPlan, visited
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
     MSG_COLS,
+    ROLE,
     SITE_COLS,
     VISITOR_COLS,
     agent_of,
@@ -45,29 +49,22 @@ from papote.store.sqlite.rows import (
     site_of,
     visitor_of,
 )
+from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
-#: Pages visited kept per visitor for the agents' context panel.
-PAGES_KEPT = 20
 #: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
 INLINE_IDS_MAX = 20
 
 
 class SqliteStore(SqliteEngine, Store):
     # -- sites ---------------------------------------------------------------------------------------
-    async def create_site(self, name: str, origins: list[str], settings: dict[str, Any]) -> Site:
-        site = Site(
-            new_id("s"), new_id("pk"), name, origins, [secrets.token_hex(32)], settings, now_ms()
-        )
-
-        def job(conn: sqlite3.Connection) -> Site:
-            conn.execute(
+    async def insert_site(self, site: Site) -> None:
+        await self._write(
+            lambda conn: conn.execute(
                 f"INSERT INTO sites({SITE_COLS}) VALUES (?,?,?,?,?,?,?)",
                 (site.id, site.key, site.name, dumps(site.origins), dumps(site.secrets),
                  dumps(site.settings), site.created_at),
             )
-            return site
-
-        return await self._write(job)
+        )
 
     async def get_site(self, site_id: str) -> Site | None:
         row = await self._one(f"SELECT {SITE_COLS} FROM sites WHERE id=?", (site_id,))
@@ -119,21 +116,19 @@ class SqliteStore(SqliteEngine, Store):
         return await self._write(job)
 
     # -- agents --------------------------------------------------------------------------------------
-    async def create_agent(self, email: str, name: str, password_hash: str) -> Agent:
-        agent = Agent(new_id("a"), email, name, password_hash, None, False, "offline", 5, 0, now_ms())
-
-        def job(conn: sqlite3.Connection) -> Agent:
+    async def insert_agent(self, agent: Agent) -> None:
+        def job(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     f"INSERT INTO agents({AGENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (agent.id, agent.email, agent.name, agent.password_hash, None, 0, agent.status,
-                     agent.capacity, 0, agent.created_at),
+                    (agent.id, agent.email, agent.name, agent.password_hash, agent.avatar,
+                     int(agent.disabled), agent.status, agent.capacity, agent.last_assigned_at,
+                     agent.created_at),
                 )
             except sqlite3.IntegrityError:
-                raise Conflict(f"an agent with email {email} already exists") from None
-            return agent
+                raise Conflict(f"an agent with email {agent.email} already exists") from None
 
-        return await self._write(job)
+        await self._write(job)
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         row = await self._one(f"SELECT {AGENT_COLS} FROM agents WHERE id=?", (agent_id,))
@@ -143,32 +138,34 @@ class SqliteStore(SqliteEngine, Store):
         row = await self._one(f"SELECT {AGENT_COLS} FROM agents WHERE email=?", (email,))
         return agent_of(row) if row else None
 
-    async def list_agents(self, site_id: str | None = None) -> list[tuple[Agent, str | None]]:
-        if site_id is None:
-            rows = await self._all(f"SELECT {AGENT_COLS}, NULL FROM agents ORDER BY created_at")
-        else:
-            cols = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
-            rows = await self._all(
-                f"SELECT {cols}, m.role FROM agents a JOIN memberships m ON m.agent_id=a.id "
-                "WHERE m.site_id=? ORDER BY a.created_at",
-                (site_id,),
-                point=True,  # a site's team: every visitor's welcome counts who is online
-            )
-        return [(agent_of(r), r[10]) for r in rows]
+    async def all_agents(self) -> list[Agent]:
+        return [agent_of(r) for r in await self._all(f"SELECT {AGENT_COLS} FROM agents ORDER BY created_at")]
 
-    _AGENT_FIELDS = frozenset(
-        {"name", "password_hash", "avatar", "disabled", "status", "capacity", "last_assigned_at", "email"}
-    )
+    async def site_members(self, site_ids: list[str]) -> dict[str, list[tuple[Agent, Role]]]:
+        out: dict[str, list[tuple[Agent, Role]]] = {s: [] for s in site_ids}
+        if not site_ids:
+            return out
+        cols = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT {cols}, m.role, m.site_id FROM agents a JOIN memberships m ON m.agent_id=a.id "
+            f"WHERE m.site_id IN ({marks}) ORDER BY a.created_at",
+            site_ids,
+            point=len(site_ids) <= INLINE_IDS_MAX,  # a site's team: every visitor's welcome counts who is online
+        )
+        for r in rows:
+            out[r[11]].append((agent_of(r), ROLE[r[10]]))
+        return out
 
-    async def update_agent(self, agent_id: str, **changes: Any) -> Agent:
-        unknown = set(changes) - self._AGENT_FIELDS
-        if unknown:
-            raise ValueError(f"cannot change {unknown}")
+    async def update_agent(self, agent_id: str, changes: AgentChanges) -> Agent:
+        values = changed(changes)
+        if "disabled" in values:
+            values["disabled"] = int(values["disabled"])
 
         def job(conn: sqlite3.Connection) -> Agent:
-            if changes:
-                sets = ", ".join(f"{k}=?" for k in changes)
-                conn.execute(f"UPDATE agents SET {sets} WHERE id=?", (*changes.values(), agent_id))
+            if values:
+                sets = ", ".join(f"{k}=?" for k in values)
+                conn.execute(f"UPDATE agents SET {sets} WHERE id=?", (*values.values(), agent_id))
             row = conn.execute(f"SELECT {AGENT_COLS} FROM agents WHERE id=?", (agent_id,)).fetchone()
             if row is None:
                 raise NotFound("no such agent")
@@ -176,7 +173,7 @@ class SqliteStore(SqliteEngine, Store):
 
         return await self._write(job)
 
-    async def set_membership(self, site_id: str, agent_id: str, role: str | None) -> None:
+    async def set_membership(self, site_id: str, agent_id: str, role: Role | None) -> None:
         def job(conn: sqlite3.Connection) -> None:
             if role is None:
                 conn.execute("DELETE FROM memberships WHERE site_id=? AND agent_id=?", (site_id, agent_id))
@@ -193,7 +190,7 @@ class SqliteStore(SqliteEngine, Store):
         rows = await self._all(
             "SELECT site_id, agent_id, role FROM memberships WHERE agent_id=?", (agent_id,), point=True
         )
-        return [Membership(*r) for r in rows]
+        return [Membership(r[0], r[1], ROLE[r[2]]) for r in rows]
 
     async def record_login_failure(self, email: str, at: int) -> None:
         await self._write(
@@ -210,16 +207,12 @@ class SqliteStore(SqliteEngine, Store):
         await self._write(lambda c: c.execute("DELETE FROM login_failures WHERE email=?", (email,)))
 
     async def create_session(self, token_hash: str, agent_id: str, expires_at: int) -> None:
-        now = now_ms()
-
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sessions WHERE expires_at<?", (now,))
-            conn.execute(
+        await self._write(
+            lambda conn: conn.execute(
                 "INSERT INTO sessions(token_hash, agent_id, created_at, expires_at) VALUES (?,?,?,?)",
-                (token_hash, agent_id, now, expires_at),
+                (token_hash, agent_id, now_ms(), expires_at),
             )
-
-        await self._write(job)
+        )
 
     async def get_session(self, token_hash: str, now: int) -> str | None:
         row = await self._one(
@@ -230,22 +223,22 @@ class SqliteStore(SqliteEngine, Store):
         return str(row[0]) if row else None
 
     async def delete_sessions(
-        self, *, token_hash: str | None = None, agent_id: str | None = None
+        self, *, token_hash: str | None = None, agent_id: str | None = None, expired_at: int | None = None
     ) -> None:
+        if expired_at is not None:
+            await self._write(lambda c: c.execute("DELETE FROM sessions WHERE expires_at<?", (expired_at,)))
         if token_hash is not None:
             await self._write(lambda c: c.execute("DELETE FROM sessions WHERE token_hash=?", (token_hash,)))
         if agent_id is not None:
             await self._write(lambda c: c.execute("DELETE FROM sessions WHERE agent_id=?", (agent_id,)))
 
-    async def create_api_key(self, site_id: str, key_hash: str, name: str) -> ApiKey:
-        key = ApiKey(new_id("k"), site_id, name, now_ms())
+    async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
         await self._write(
             lambda c: c.execute(
                 "INSERT INTO api_keys(id, site_id, key_hash, name, created_at) VALUES (?,?,?,?,?)",
-                (key.id, site_id, key_hash, name, key.created_at),
+                (key.id, key.site_id, key_hash, key.name, key.created_at),
             )
         )
-        return key
 
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
         row = await self._one(
@@ -283,28 +276,24 @@ class SqliteStore(SqliteEngine, Store):
             "WHERE token_hash=? AND expires_at>?",
             (token_hash, now),
         )
-        return Invite(*row) if row else None
+        return Invite(row[0], row[1], ROLE[row[2]], row[3], row[4]) if row else None
 
     async def delete_invite(self, token_hash: str) -> None:
         await self._write(lambda c: c.execute("DELETE FROM invites WHERE token_hash=?", (token_hash,)))
 
     # -- visitors ------------------------------------------------------------------------------------
-    async def create_visitor(self, site_id: str, token_hash: str) -> Visitor:
-        now = now_ms()
-        visitor = Visitor(new_id("v"), site_id, None, "", "", False, {}, {}, [], {}, now, now)
-
-        def job(conn: sqlite3.Connection) -> Visitor:
+    async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO visitors(id, site_id, created_at, last_seen) VALUES (?,?,?,?)",
-                (visitor.id, site_id, now, now),
+                (visitor.id, visitor.site_id, visitor.created_at, visitor.last_seen),
             )
             conn.execute(
                 "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES (?,?,?)",
-                (token_hash, visitor.id, now),
+                (token_hash, visitor.id, visitor.created_at),
             )
-            return visitor
 
-        return await self._write(job)
+        await self._write(job)
 
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,))
@@ -335,18 +324,12 @@ class SqliteStore(SqliteEngine, Store):
         )
         return visitor_of(row) if row else None
 
-    _VISITOR_FIELDS = frozenset(
-        {"name", "email", "verified", "attributes", "page", "device", "user_id", "last_seen"}
-    )
-
-    async def update_visitor(self, visitor_id: str, **changes: Any) -> Visitor:
-        unknown = set(changes) - self._VISITOR_FIELDS
-        if unknown:
-            raise ValueError(f"cannot change {unknown}")
-        values = {
-            k: (dumps(v) if k in {"attributes", "page", "device"} else v) for k, v in changes.items()
-        }
-        page = changes.get("page")
+    async def update_visitor(self, visitor_id: str, changes: VisitorChanges) -> Visitor:
+        plain = changed(changes)
+        values = {k: (dumps(v) if k in {"attributes", "page", "device"} else v) for k, v in plain.items()}
+        if "verified" in values:
+            values["verified"] = int(values["verified"])
+        page = plain.get("page")
 
         def job(conn: sqlite3.Connection) -> Visitor:
             if values:
@@ -354,9 +337,8 @@ class SqliteStore(SqliteEngine, Store):
                 conn.execute(f"UPDATE visitors SET {sets} WHERE id=?", (*values.values(), visitor_id))
             if page:
                 row = conn.execute("SELECT pages FROM visitors WHERE id=?", (visitor_id,)).fetchone()
-                pages = json.loads(row[0]) if row else []
-                if not pages or pages[-1].get("url") != page.get("url"):
-                    pages = [*pages, {**page, "at": now_ms()}][-PAGES_KEPT:]
+                pages = visited(json.loads(row[0]) if row else [], page, now_ms())
+                if pages is not None:
                     conn.execute("UPDATE visitors SET pages=? WHERE id=?", (dumps(pages), visitor_id))
             row = conn.execute(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,)).fetchone()
             if row is None:
@@ -426,8 +408,8 @@ class SqliteStore(SqliteEngine, Store):
         return await self._write(job)
 
     # -- conversations and messages -----------------------------------------------------------------
-    def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:
-        return self._submit(lambda conn: append_one(conn, new), checked=True, append=new)
+    def queue_append(self, plan: AppendPlan) -> asyncio.Future[Appended]:
+        return self._submit(lambda conn: append_one(conn, plan), checked=True, append=plan)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._one(f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (conversation_id,))
@@ -470,16 +452,8 @@ class SqliteStore(SqliteEngine, Store):
         rows = await self._all(sql, (*params, query.limit), point=point)
         return [conv_of(r) for r in rows]
 
-    _CONV_FIELDS = frozenset(
-        {"status", "assignee_id", "labels", "contact_email", "rating", "rating_comment", "assigned_at",
-         "closed_at", "updated_at", "visitor_id"}
-    )
-
-    async def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation:
-        unknown = set(changes) - self._CONV_FIELDS
-        if unknown:
-            raise ValueError(f"cannot change {unknown}")
-        values = {k: (dumps(v) if k == "labels" else v) for k, v in changes.items()}
+    async def update_conversation(self, conversation_id: str, changes: ConversationChanges) -> Conversation:
+        values = {k: (dumps(v) if k == "labels" else v) for k, v in changed(changes).items()}
 
         def job(conn: sqlite3.Connection) -> Conversation:
             if values:
@@ -552,7 +526,7 @@ class SqliteStore(SqliteEngine, Store):
         )
         return {r[0]: msg_of(r) for r in rows}
 
-    async def set_read(self, conversation_id: str, participant_id: str, kind: str, seq: int) -> int:
+    async def set_read(self, conversation_id: str, participant_id: str, kind: AuthorKind, seq: int) -> int:
         def job(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "INSERT INTO reads(conversation_id, participant_id, participant_kind, read_seq) "
@@ -580,21 +554,19 @@ class SqliteStore(SqliteEngine, Store):
             out[conv][who] = (kind, seq)
         return out
 
-    async def count_unread(
-        self, conversation_ids: list[str], reader_kind: str, reader_id: str
+    async def count_after_read(
+        self, conversation_ids: list[str], reader_id: str, kind: MessageKind, authors: frozenset[AuthorKind]
     ) -> dict[str, int]:
         if not conversation_ids:
             return {}
         marks = ",".join("?" * len(conversation_ids))
-        # A visitor's unread are agents' texts; an agent's are the visitor's texts. Events and notes
-        # never count: they do not ask for an answer.
-        other = "m.author_kind!='visitor'" if reader_kind == "visitor" else "m.author_kind='visitor'"
+        who = ",".join("?" * len(authors))
         rows = await self._all(
             f"SELECT m.conversation_id, COUNT(*) FROM messages m WHERE m.conversation_id IN ({marks}) "
-            f"AND m.kind='text' AND {other} AND m.seq > COALESCE((SELECT read_seq FROM reads r "
+            f"AND m.kind=? AND m.author_kind IN ({who}) AND m.seq > COALESCE((SELECT read_seq FROM reads r "
             "WHERE r.conversation_id=m.conversation_id AND r.participant_id=?), 0) "
             "GROUP BY m.conversation_id",
-            (*conversation_ids, reader_id),
+            (*conversation_ids, kind, *sorted(authors), reader_id),
             point=len(conversation_ids) <= INLINE_IDS_MAX,
         )
         counts = dict.fromkeys(conversation_ids, 0)
@@ -623,17 +595,22 @@ class SqliteStore(SqliteEngine, Store):
         return [conv_of(r) for r in rows]
 
     async def queue_places(self, conversations: list[Conversation]) -> dict[str, int]:
-        places: dict[str, int] = {}
-        for conv in conversations:
-            if conv.status != "open" or conv.assignee_id is not None:
-                continue
-            row = await self._one(
-                "SELECT COUNT(*) FROM conversations INDEXED BY conversations_queue WHERE site_id=? "
-                "AND status='open' AND assignee_id IS NULL AND (created_at<? OR (created_at=? AND id<?))",
-                (conv.site_id, conv.created_at, conv.created_at, conv.id),
-            )
-            places[conv.id] = int(row[0]) + 1
-        return places
+        ids = list({c.id for c in conversations if c.status == ConversationStatus.OPEN and c.assignee_id is None})
+        if not ids:
+            return {}
+        values = ",".join("(?)" for _ in ids)
+        # Per waiting conversation, as stored now (it may have been taken since the caller read it):
+        # those ahead of it in its site's line, by the queue index.
+        rows = await self._all(
+            f"WITH ids(c) AS (VALUES {values}) SELECT q.id, (SELECT COUNT(*) FROM conversations o "
+            "INDEXED BY conversations_queue WHERE o.site_id=q.site_id AND o.status='open' "
+            "AND o.assignee_id IS NULL AND (o.created_at<q.created_at OR (o.created_at=q.created_at "
+            "AND o.id<q.id))) FROM ids JOIN conversations q ON q.id=ids.c "
+            "WHERE q.status='open' AND q.assignee_id IS NULL",
+            ids,
+            point=len(ids) <= INLINE_IDS_MAX,
+        )
+        return {r[0]: int(r[1]) + 1 for r in rows}
 
     async def handling_times(self, site_id: str, limit: int) -> list[int]:
         rows = await self._all(

@@ -1,0 +1,13 @@
+"""The store a configuration names: SQLite (a path or `sqlite:///path`, the default). The only place
+that knows which classes exist."""
+
+from __future__ import annotations
+
+from papote.config import Config
+from papote.store import Store
+
+
+def store_for(config: Config) -> Store:
+    from papote.store.sqlite import SqliteStore
+
+    return SqliteStore(config.database_path, config.synchronous)

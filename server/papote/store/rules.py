@@ -1,0 +1,98 @@
+"""The rules every store obeys, written once, above the backends.
+
+A backend stores and finds; it does not decide. What a retry of a `client_msg_id` means, which message is
+a first response, when a visitor reopens a closed conversation, what counts as unread, how a new agent or
+site starts out, how many pages a visitor's trail keeps: all of it is here, as pure functions and
+constants, and the SQLite and PostgreSQL stores call these (inside their own transactions where a rule
+must hold atomically, e.g. the dedupe under the conversation's lock).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from papote.errors import Conflict
+from papote.types import AgentStatus, AuthorKind, MessageKind, Millis
+
+if TYPE_CHECKING:
+    from papote.store import Message, NewMessage
+
+#: A new agent takes this many conversations at once until they say otherwise (routing's capacity).
+DEFAULT_CAPACITY = 5
+#: A new agent is offline until a console connects and says otherwise.
+DEFAULT_AGENT_STATUS = AgentStatus.OFFLINE
+#: Pages visited kept per visitor for the agents' context panel: enough to see how they got here, small
+#: enough to ride along in every visitor summary.
+PAGES_KEPT = 20
+#: Bytes of entropy in a site's signing secret (hex-encoded: 64 characters).
+SITE_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class AppendPlan:
+    """An append as the rules decided it, before storage: what the backend does besides the insert."""
+
+    new: NewMessage
+    #: The conversation's `first_response_at` is set now if it is still empty.
+    first_response: bool
+    #: If the conversation is closed, it reopens: a `reopened` event takes the next seq, the message the
+    #: one after (both in the same transaction), and the assignment is cleared for routing to start over.
+    reopens: bool
+
+
+def plan_append(new: NewMessage) -> AppendPlan:
+    """What appending `new` implies besides storing it."""
+    text = new.kind == MessageKind.TEXT
+    return AppendPlan(
+        new,
+        # A first response is an agent's text to the visitor: notes and events do not answer anybody.
+        first_response=text and new.author_kind == AuthorKind.AGENT,
+        # A visitor writing to a closed conversation reopens it (rating it or leaving an email does not).
+        reopens=text and new.author_kind == AuthorKind.VISITOR,
+    )
+
+
+def is_retry(first: Message, new: NewMessage) -> bool:
+    """Whether `new` repeats `first`, the message already stored under the same (author, client_msg_id).
+
+    Same author, same id, same body: the same message, whatever conversation the retry names (a client
+    that sent "new conversation" may have learned its id since); the caller acks with the stored copy.
+    Same id, another body: a client bug or a forgery, refused (`Conflict`) and nothing stored.
+    """
+    if first.body != new.body:
+        raise Conflict("client_msg_id was already used for a different message")
+    return True
+
+
+def reopened_event(conversation_id: str, seq: int, new: NewMessage, at: Millis) -> Message:
+    """The `reopened` event a visitor's message to a closed conversation is preceded by."""
+    from papote.store import Message
+
+    return Message(conversation_id, seq, MessageKind.EVENT, AuthorKind.VISITOR, new.author_id,
+                   new.author_name, None, "", "reopened", None, at)
+
+
+def counts_as_unread(reader_kind: AuthorKind) -> tuple[MessageKind, frozenset[AuthorKind]]:
+    """The message kind and the author kinds that count as unread for a reader of `reader_kind`.
+
+    A visitor's unread are the agents' (and the system's) texts; an agent's are the visitor's texts.
+    Events and notes never count: they do not ask for an answer.
+    """
+    if reader_kind == AuthorKind.VISITOR:
+        return MessageKind.TEXT, frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM})
+    return MessageKind.TEXT, frozenset({AuthorKind.VISITOR})
+
+
+def visited(pages: list[dict[str, Any]], page: dict[str, Any], at: Millis) -> list[dict[str, Any]] | None:
+    """The visitor's trail after visiting `page`, or None when it does not change (a reload of the page
+    last seen is not a new visit)."""
+    if pages and pages[-1].get("url") == page.get("url"):
+        return None
+    return [*pages, {**page, "at": at}][-PAGES_KEPT:]
+
+
+def new_site_secret() -> str:
+    """A fresh signing secret for identity tokens (docs/identity.md)."""
+    return secrets.token_hex(SITE_SECRET_BYTES)
