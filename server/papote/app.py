@@ -19,12 +19,13 @@ from starlette.websockets import WebSocket
 
 from papote import ratelimits
 from papote.accounts import Accounts
-from papote.bus import Bus, BusEvent
+from papote.bus import Bus
 from papote.bus.local import LocalBus
 from papote.config import Config
 from papote.connections import Hub
 from papote.conversations import Chat, agent_author, public_topic, site_topic, visitor_summary
 from papote.errors import CloseCode
+from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.routing import Presence
 from papote.sites import opening, settings_of
 from papote.store import Site, Store, Visitor
@@ -141,33 +142,28 @@ class Papote:
             return
         memberships = await self.store.memberships(agent_id)
         load = (await self.store.agent_loads([agent_id])).get(agent_id, 0)
-        frame = {"t": "presence", "agent": {
-            **agent_author(agent), "status": self.presence.effective(agent_id),
-            "capacity": self.presence.capacity.get(agent_id, agent.capacity), "load": load}}
+        event = PresenceChanged(agent_author(agent), self.presence.effective(agent_id),
+                                self.presence.capacity.get(agent_id, agent.capacity), load)
         teams = await self.store.site_members([m.site_id for m in memberships])
         for m in memberships:
-            await self.bus.publish(site_topic(m.site_id), BusEvent(frame))
+            self.bus.publish(site_topic(m.site_id), event)
             site = await self.site_by_id(m.site_id)
             if site is not None:
                 online = len(self.presence.online([a.id for a, _ in teams[m.site_id]]))
-                await self.bus.publish(public_topic(m.site_id), BusEvent({
-                    "t": "availability", "agents_online": online, "open_now": _open_now(site)}))
+                self.bus.publish(public_topic(m.site_id), AvailabilityChanged(m.site_id, online, _open_now(site)))
 
     async def publish_visitor(self, visitor: Visitor, event: dict[str, Any] | None = None) -> None:
         """Live visitor context for the site's agents (current page, attributes, tracked events)."""
-        frame: dict[str, Any] = {"t": "visitor", "visitor": visitor_summary(visitor, full=True),
-                                 "online": True}
-        if event is not None:
-            frame["event"] = event
-        await self.bus.publish(site_topic(visitor.site_id), BusEvent(frame))
+        self.bus.publish(site_topic(visitor.site_id),
+                         VisitorChanged(visitor_summary(visitor, full=True), True, event))
 
     async def visitor_left(self, visitor_id: str) -> None:
         if self.hub.connections_of(visitor_id):
             return
         visitor = await self.store.get_visitor(visitor_id)
         if visitor is not None:
-            await self.bus.publish(site_topic(visitor.site_id), BusEvent(
-                {"t": "visitor", "visitor": visitor_summary(visitor, full=True), "online": False}))
+            self.bus.publish(site_topic(visitor.site_id),
+                             VisitorChanged(visitor_summary(visitor, full=True), False))
 
 
 def _open_now(site: Site) -> bool:

@@ -1,24 +1,38 @@
 """Live connections on this node: who is connected, what each listens to, and a bounded queue each.
 
-Fan-out never waits on a socket. A bus event is pushed (already encoded) onto each listening connection's
-queue without blocking; a writer task per connection drains it to the socket. A connection whose queue
-is full is a slow consumer: it is closed with 4009 and will resume from the store, so one stalled phone
-never slows the other chats on this node, and memory stays bounded (queue length × frame size).
+Fan-out never waits on a socket. A bus event is rendered for the connection's audience (frames.py; once
+per audience and publication, however many connections share it), pushed onto each listening
+connection's queue without blocking, and a writer task per connection drains it to the socket. A
+connection whose queue is full is a slow consumer: it is closed with 4009 and will resume from the
+store, so one stalled phone never slows the other chats on this node, and memory stays bounded (queue
+length × frame size).
+
+`resume` is here too: it follows the conversations a client names, waits for those subscriptions to be
+live on the broker, then queues the history the conversation service reads, holding the live frames that
+race it (see `Connection.hold`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from papote.authz import Principal
-from papote.bus import Bus, BusEvent
+from papote.bus import NODE_ID, Bus, BusEvent
+from papote.bus.topics import conv_topic
 from papote.errors import CloseCode
-from papote.protocol import Endpoint
+from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Revoked, Typing
+from papote.frames import SHARED_FRAMES, may_see, render
+from papote.protocol import Endpoint, encode
 from papote.types import PrincipalKind
+
+if TYPE_CHECKING:
+    from papote.conversations import Chat
 
 log = logging.getLogger("papote.connections")
 
@@ -31,6 +45,39 @@ MAX_HELD = 256
 #: send live frames ahead of a history that repeats them (1 s did, in the resume benchmark). Only a
 #: client that never resumes waits this long; any other frame from it releases the hold at once.
 RESUME_GRACE_SECS = 10.0
+#: How long a resume waits for its subscriptions to be live on the broker before reading the history
+#: anyway. A broker that is down must not stop clients catching up from the store; what they miss live
+#: meanwhile reaches them through the gap repair when the broker is back.
+SUBSCRIBE_WAIT_SECS = 2.0
+
+AUDIENCES = (Endpoint.VISITOR, Endpoint.AGENT)
+
+
+def rendered(bus_event: BusEvent, audience: Endpoint) -> bytes | None:
+    """The encoded frame `audience` may see for this publication (None: nothing), rendered once."""
+    cache = bus_event.rendered
+    if cache is None:
+        cache = bus_event.rendered = {}
+    elif audience in cache:
+        return cache[audience]
+    event = bus_event.event
+    shared = SHARED_FRAMES.get(type(event))
+    if shared is not None:  # one encoding, then each audience sees it or not
+        data = encode(shared(event))
+        for each in AUDIENCES:
+            cache[each] = data if may_see(event, each) else None
+        return cache[audience]
+    frame = render(event, audience)
+    cache[audience] = found = None if frame is None else encode(frame)
+    return found
+
+
+def _held_under(bus_event: BusEvent) -> str:
+    """The conversation whose hold a publication waits behind ("" for none: inbox and site frames)."""
+    event = bus_event.event
+    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged):
+        return event.conversation_id
+    return ""
 
 
 @dataclass(eq=False)
@@ -40,14 +87,15 @@ class Connection:
     queue_limit: int
     #: Called once when the connection must be closed (slow consumer, revoked session…).
     on_close: Callable[[CloseCode, str], None]
-    id: int = field(default_factory=lambda: next(_ids))
+    #: The publisher name on the bus: this node's id and a counter, unique across nodes.
+    id: str = field(default_factory=lambda: f"{NODE_ID}.{next(_ids)}")
     topics: set[str] = field(default_factory=set)
     #: Conversations an agent asked for explicitly (kept when assignment changes).
     explicit: set[str] = field(default_factory=set)
     queue: asyncio.Queue[bytes] = field(init=False)
     closed: bool = False
     #: Set by the agent endpoint: decides which conversations an agent follows as assignments change.
-    on_conversation: Callable[[Connection, dict[str, object]], None] | None = None
+    on_conversation: Callable[[Connection, ConversationChanged], None] | None = None
     #: Digest of the agent session this socket authenticated with (logout closes only its sockets).
     session: str | None = None
     #: Conversations being resumed: their live frames wait here until the history has been queued, so
@@ -76,44 +124,38 @@ class Connection:
             self.closed = True
             self.on_close(code, reason)
 
-    def listen(self, topic: str, event: BusEvent) -> None:
-        """Bus listener: decide what this connection receives, then queue it."""
-        if event.origin == self.id or self.closed:
+    def listen(self, topic: str, bus_event: BusEvent) -> None:
+        """Bus listener: decide what this connection receives, render it for its audience, queue it."""
+        if bus_event.origin == self.id or self.closed:
             return
-        frame = event.frame
-        kind = frame["t"]
-        if kind == "_revoke":
-            site = frame.get("site")
-            if site is not None:  # a membership ended or was disabled: the rest of the account stays
-                if site in self.principal.roles:
+        event = bus_event.event
+        kind = type(event)
+        if kind is MessageAppended:  # the hot path: most publications are messages
+            if self.replayed_upto and event.seq <= self.replayed_upto.get(event.conversation_id, 0):  # type: ignore[union-attr]
+                return
+        elif kind is Revoked:
+            assert isinstance(event, Revoked)
+            if event.site is not None:  # a membership ended or was disabled: the rest of the account stays
+                if event.site in self.principal.roles:
                     self.close(CloseCode.MEMBERSHIP_CHANGED, "your access to a site changed; reconnect")
-            elif frame.get("session") in (None, self.session) and frame.get("keep") != self.session:
+            elif event.session in (None, self.session) and event.keep != self.session:
                 self.close(CloseCode.SESSION_REVOKED, "session ended")
             return
-        if self.endpoint is Endpoint.VISITOR:
-            # Notes never reach a visitor, whatever topic carried them.
-            if kind == "message" and frame.get("kind") == "note":
-                return
-            if kind == "conversation" and frame.get("audience") == "agent":
-                return
-        else:
-            if kind == "conversation" and frame.get("audience") == "visitor":
-                return
-            if kind == "conversation" and self.on_conversation is not None:
-                self.on_conversation(self, frame)
-        cid = frame.get("conversation")
-        if not isinstance(cid, str):
-            cid = ""  # a `conversation` frame carries the whole conversation, not its id
-        if kind == "message" and self.replayed_upto and frame.get("seq", 0) <= self.replayed_upto.get(cid, 0):
-            return
+        elif kind is ConversationChanged and self.on_conversation is not None:
+            self.on_conversation(self, event)  # type: ignore[arg-type]
         if self.holding:
+            cid = _held_under(bus_event)
             if cid in self.holding:
                 held = self.holding[cid]
-                held.append(event)
+                held.append(bus_event)
                 if len(held) > MAX_HELD:  # a client that never resumes does not get to grow this
                     self.release(cid, 0)
                 return
-        self.push(event.encoded)
+        cache = bus_event.rendered
+        data = cache[self.endpoint] if cache is not None and self.endpoint in cache else rendered(
+            bus_event, self.endpoint)
+        if data is not None:
+            self.push(data)
 
     def hold(self, conversation_id: str) -> None:
         self.holding.setdefault(conversation_id, [])
@@ -142,11 +184,13 @@ class Connection:
         self.resuming.discard(conversation_id)
         if upto_seq > self.replayed_upto.get(conversation_id, 0):
             self.replayed_upto[conversation_id] = upto_seq
-        for event in self.holding.pop(conversation_id, []):
-            frame = event.frame
-            if frame["t"] == "message" and frame.get("seq", 0) <= upto_seq:
+        for bus_event in self.holding.pop(conversation_id, []):
+            event = bus_event.event
+            if isinstance(event, MessageAppended) and event.message.seq <= upto_seq:
                 continue  # the history had it (other frames, read marks included, still go)
-            self.push(event.encoded)
+            data = rendered(bus_event, self.endpoint)
+            if data is not None:
+                self.push(data)
 
 
 class Hub:
@@ -154,7 +198,7 @@ class Hub:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self.connections: dict[int, Connection] = {}
+        self.connections: dict[str, Connection] = {}
         self.by_principal: dict[str, set[Connection]] = {}
 
     def add(self, conn: Connection) -> None:
@@ -186,10 +230,12 @@ class Hub:
         self.by_principal.setdefault(principal.id, set()).add(conn)
         self.subscribe(conn, f"{principal.kind.value}:{principal.id}")
 
-    def subscribe(self, conn: Connection, topic: str) -> None:
+    def subscribe(self, conn: Connection, topic: str) -> Awaitable[None]:
+        """Follow `topic` on `conn` now; the result completes once the broker delivers it too."""
         if topic not in conn.topics:
             conn.topics.add(topic)
-            self.bus.subscribe(topic, conn.listen)
+            return self.bus.subscribe(topic, conn.listen)
+        return self.bus.live(topic)
 
     def unsubscribe(self, conn: Connection, topic: str) -> None:
         if topic in conn.topics:
@@ -207,3 +253,49 @@ class Hub:
     def close_all(self, code: CloseCode, reason: str) -> None:
         for conn in list(self.connections.values()):
             conn.close(code, reason)
+
+    async def resume(
+        self, conn: Connection, chat: Chat, epoch: str, positions: dict[str, int],
+        follow: Callable[[str], object] | None = None,
+    ) -> list[str]:
+        """Answer `resume` on a live connection: follow each conversation it may read (`follow` adds an
+        endpoint's own bookkeeping), wait until those subscriptions are live, then queue each history;
+        live frames that race the read are held and released after it, so the client sees the gap then
+        what followed, in order and without duplicates. Returns the ids it follows."""
+        allowed = await chat.readable(conn.principal, positions)
+        waits: list[Awaitable[None]] = []
+        for cid in allowed:
+            conn.resume_started(cid)
+            if follow is not None:
+                follow(cid)
+            waits.append(self.subscribe(conn, conv_topic(cid)))
+        try:
+            await _all_live(waits)
+            frames = await chat.history(conn.principal, epoch, positions)
+        except BaseException:
+            for cid in allowed:
+                conn.release(cid, 0)
+            raise
+        for frame in frames:
+            conn.push(encode(frame))
+            if frame["t"] == "history":
+                cid = frame["conversation"]
+                seqs = [m["seq"] for m in frame["messages"]]
+                upto = max(seqs) if seqs else positions[cid] if frame["recovered"] else 0
+                conn.release(cid, upto)
+        # Conversations followed since `welcome` but not named here: what they held goes out now.
+        conn.release_all()
+        return allowed
+
+
+async def _all_live(waits: Iterable[Awaitable[None]]) -> None:
+    pending = [w for w in waits if not _done(w)]
+    if not pending:
+        return
+    with contextlib.suppress(TimeoutError):
+        # Shielded: giving up waiting must not cancel the subscription itself.
+        await asyncio.wait_for(asyncio.gather(*(asyncio.shield(w) for w in pending)), SUBSCRIBE_WAIT_SECS)
+
+
+def _done(awaitable: Awaitable[None]) -> bool:
+    return not isinstance(awaitable, asyncio.Future) or awaitable.done()

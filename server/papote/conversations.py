@@ -5,9 +5,10 @@ through `authz.authorize`, writes through the store (committed before it returns
 bus what changed. It returns frames for the caller to send; it never touches a socket.
 
 A message's trip: `send` → `store.append` (seq assigned, deduped on client_msg_id, COMMIT) → the caller
-sends `ack` → the bus carries the `message` frame to every connection on `conv:<id>` (agents, the
-visitor's other tabs and devices). State changes are `event` messages in the same seq stream, plus a
-`conversation` frame for inboxes.
+sends `ack` → the bus carries a `MessageAppended` event to every connection on `conv:<id>` (agents, the
+visitor's other tabs and devices), each of which renders the frame its audience may see. State changes
+are `event` messages in the same seq stream, plus a `ConversationChanged` event for inboxes. Events are
+published only after the store has committed what they describe.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from papote.authz import Action, ConversationRef, Principal, authorize
-from papote.bus import Bus, BusEvent
+from papote.bus import Bus
+from papote.bus.topics import agent_topic, conv_topic, public_topic, site_topic, visitor_topic
 from papote.config import Config
-from papote.connections import Connection
 from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Typing
+from papote.frames import agent_author, conversation_view, message_dict, message_frame, visitor_summary
 from papote.ids import now_ms
-from papote.protocol import encode
+from papote.protocol import Endpoint
 from papote.routing import Candidate, Presence, pick_agent, wait_estimate
 from papote.sites import settings_of
 from papote.store import (
@@ -51,63 +54,8 @@ PAGE = 50
 HANDLING_SAMPLE = 50
 
 
-def conv_topic(conversation_id: str) -> str:
-    return f"conv:{conversation_id}"
-
-
-def site_topic(site_id: str) -> str:
-    return f"site:{site_id}"
-
-
-def public_topic(site_id: str) -> str:
-    """Every visitor connection of a site: availability changes."""
-    return f"public:{site_id}"
-
-
-def visitor_topic(visitor_id: str) -> str:
-    return f"visitor:{visitor_id}"
-
-
-def agent_topic(agent_id: str) -> str:
-    return f"agent:{agent_id}"
-
-
-def agent_author(agent: Agent) -> dict[str, Any]:
-    return {"kind": "agent", "id": agent.id, "name": agent.name, "avatar": agent.avatar}
-
-
-def message_frame(m: Message) -> Frame:
-    frame: Frame = {
-        "t": "message",
-        "conversation": m.conversation_id,
-        "seq": m.seq,
-        "ts": m.created_at,
-        "kind": m.kind,
-        "author": {"kind": m.author_kind, "id": m.author_id, "name": m.author_name},
-        "body": m.body,
-        "client_msg_id": m.client_msg_id,
-    }
-    if m.event is not None:
-        frame["event"] = m.event
-        frame["data"] = m.data
-    return frame
-
-
-def message_dict(m: Message) -> Frame:
-    """A message as it appears inside other frames (history, summaries): no `t`."""
-    frame = message_frame(m)
-    del frame["t"]
-    return frame
-
-
-def visitor_summary(v: Visitor, *, full: bool = False) -> Frame:
-    out: Frame = {"id": v.id, "name": v.name, "email": v.email, "verified": v.verified}
-    if full:
-        out.update(
-            page=v.page, pages=v.pages, device=v.device, attributes=v.attributes,
-            created_at=v.created_at, last_seen=v.last_seen, user_id=v.user_id,
-        )
-    return out
+__all__ = ["Chat", "agent_author", "agent_topic", "conv_topic", "message_dict", "message_frame",
+           "public_topic", "site_topic", "visitor_summary", "visitor_topic"]
 
 
 class Chat:
@@ -211,41 +159,28 @@ class Chat:
 
     async def _summary(self, conv: Conversation, audience: str, visitor: Visitor | None = None) -> Frame:
         assignee = await self.agent(conv.assignee_id) if conv.assignee_id else None
-        frame: Frame = {
-            "id": conv.id,
-            "site": await self._site_key(conv.site_id),
-            "status": conv.status,
-            "assignee": agent_author(assignee) if assignee else None,
-            "last_seq": conv.last_seq,
-            "created_at": conv.created_at,
-            "updated_at": conv.updated_at,
-            "queue": None,
-        }
         if audience == "agent":
             if visitor is None:
                 visitor = await self.store.get_visitor(conv.visitor_id)
-            frame.update(
-                visitor=visitor_summary(visitor) if visitor else None,
-                labels=conv.labels,
-                contact_email=conv.contact_email,
-                rating=conv.rating,
-                rating_comment=conv.rating_comment,
-                site_id=conv.site_id,
-            )
-        return frame
+            return conversation_view(conv, await self._site_key(conv.site_id),
+                                     agent_author(assignee) if assignee else None,
+                                     visitor_summary(visitor) if visitor else None, Endpoint.AGENT)
+        return conversation_view(conv, await self._site_key(conv.site_id),
+                                 agent_author(assignee) if assignee else None, None, Endpoint.VISITOR)
+
+    async def conversation_changed(self, conv: Conversation) -> ConversationChanged:
+        """The event for a conversation's new state, with what its summaries show."""
+        assignee = await self.agent(conv.assignee_id) if conv.assignee_id else None
+        visitor = await self.store.get_visitor(conv.visitor_id)
+        return ConversationChanged(conv, await self._site_key(conv.site_id),
+                                   agent_author(assignee) if assignee else None,
+                                   visitor_summary(visitor) if visitor else None)
 
     async def publish_conversation(self, conv: Conversation) -> None:
         """Tell the site's agents and the visitor's connections that a conversation changed."""
-        agent_view = await self._summary(conv, "agent")
-        visitor_view = await self._summary(conv, "visitor")
-        await self.bus.publish(
-            site_topic(conv.site_id), BusEvent({"t": "conversation", "audience": "agent",
-                                                "conversation": agent_view})
-        )
-        await self.bus.publish(
-            visitor_topic(conv.visitor_id),
-            BusEvent({"t": "conversation", "audience": "visitor", "conversation": visitor_view}),
-        )
+        event = await self.conversation_changed(conv)
+        self.bus.publish(site_topic(conv.site_id), event)
+        self.bus.publish(visitor_topic(conv.visitor_id), event)
 
     # -- messages ------------------------------------------------------------------------------------
     async def send(
@@ -256,7 +191,7 @@ class Chat:
         body: str,
         *,
         note: bool = False,
-        origin: int | None = None,
+        origin: str | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
         stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note)
@@ -298,7 +233,7 @@ class Chat:
 
     async def complete(
         self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,
-        origin: int | None = None,
+        origin: str | None = None,
     ) -> tuple[Frame, Appended]:
         """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
         appended = await stored
@@ -313,7 +248,7 @@ class Chat:
                 "seq": message.seq, "ts": message.created_at}
 
     def finish_simple(
-        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
     ) -> Frame | None:
         """The common end of a send, without awaiting: a message to a conversation that neither started,
         reopened nor waits for an agent. Returns the `ack`, or None when `finish` must do the rest."""
@@ -325,7 +260,7 @@ class Chat:
             and conv.assignee_id is None
         )
         if not more and conv.id not in self._fanout_tails:
-            self.bus.publish_nowait(conv_topic(conv.id), BusEvent(message_frame(appended.message), origin))
+            self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message), origin)
             return self._ack(appended.message)
         # Its turn is taken now, in commit order: a later message settled in this same turn of the loop
         # queues behind it.
@@ -336,7 +271,7 @@ class Chat:
         return None
 
     async def finish(
-        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
     ) -> Frame:
         """The end of a send that changes more than the message list (inboxes, routing, claims), or that
         waits for such a send of its conversation to finish first. Called after `finish_simple`."""
@@ -354,7 +289,7 @@ class Chat:
                     del self._fanout_tails[conv.id]
 
     async def _finish(
-        self, principal: Principal, appended: Appended, *, note: bool = False, origin: int | None = None
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
     ) -> Frame:
         message = appended.message
         conv = appended.conversation
@@ -362,9 +297,9 @@ class Chat:
             self._remember(conv)
             await self.publish_conversation(conv)
         if appended.reopened is not None:
-            await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(appended.reopened)))
+            self.bus.publish(conv_topic(conv.id), MessageAppended(appended.reopened))
             await self.publish_conversation(conv)
-        await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(message), origin))
+        self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
         if appended.created or appended.reopened is not None:
             self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv))
         elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
@@ -409,40 +344,19 @@ class Chat:
                 body="", event=event, data=data,
             )
         )
-        await self.bus.publish(conv_topic(conv.id), BusEvent(message_frame(appended.message)))
+        self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message))
         return appended.message
 
-    async def resume(
-        self, conn: Connection, epoch: str, positions: dict[str, int], follow: Callable[[str], None]
-    ) -> list[str]:
-        """Answer `resume` on a live connection: `follow` each conversation it may read, and queue its
-        history; live frames that race the read are held and released after it, so the client sees
-        the gap then what followed, in order and without duplicates. Returns the ids it follows."""
+    async def readable(self, principal: Principal, conversation_ids: Iterable[str]) -> list[str]:
+        """Those of `conversation_ids` that exist and `principal` may read (a resume follows them)."""
         allowed: list[str] = []
-        for cid in positions:
+        for cid in conversation_ids:
             try:
                 ref = await self.ref(cid)
-                authorize(conn.principal, Action.READ, ref.site_id, ref)
+                authorize(principal, Action.READ, ref.site_id, ref)
             except NotFound:
                 continue
             allowed.append(cid)
-            conn.resume_started(cid)
-            follow(cid)
-        try:
-            frames = await self.history(conn.principal, epoch, positions)
-        except BaseException:
-            for cid in allowed:
-                conn.release(cid, 0)
-            raise
-        for frame in frames:
-            conn.push(encode(frame))
-            if frame["t"] == "history":
-                cid = frame["conversation"]
-                seqs = [m["seq"] for m in frame["messages"]]
-                upto = max(seqs) if seqs else positions[cid] if frame["recovered"] else 0
-                conn.release(cid, upto)
-        # Conversations followed since `welcome` but not named here: what they held goes out now.
-        conn.release_all()
         return allowed
 
     async def history(
@@ -487,25 +401,18 @@ class Chat:
                 "messages": [message_dict(m) for m in msgs], "more": more,
                 "last_seq": conv.last_seq if conv else 0}
 
-    async def mark_read(self, principal: Principal, cid: str, seq: int, origin: int | None) -> int:
+    async def mark_read(self, principal: Principal, cid: str, seq: int, origin: str | None) -> int:
         ref = await self.ref(cid)
         authorize(principal, Action.READ, ref.site_id, ref)
         kind = AuthorKind.VISITOR if principal.kind is PrincipalKind.VISITOR else AuthorKind.AGENT
         stored = await self.store.set_read(cid, principal.id, kind, seq)
-        await self.bus.publish(
-            conv_topic(cid),
-            BusEvent({"t": "read", "conversation": cid, "reader": principal.author(), "seq": stored},
-                     origin),
-        )
+        self.bus.publish(conv_topic(cid), ReadMarked(cid, principal.author(), stored), origin)
         return stored
 
-    async def typing(self, principal: Principal, cid: str, on: bool, origin: int | None) -> None:
+    async def typing(self, principal: Principal, cid: str, on: bool, origin: str | None) -> None:
         ref = await self.ref(cid)
         authorize(principal, Action.READ, ref.site_id, ref)
-        await self.bus.publish(
-            conv_topic(cid),
-            BusEvent({"t": "typing", "conversation": cid, "author": principal.author(), "on": on}, origin),
-        )
+        self.bus.publish(conv_topic(cid), Typing(cid, principal.author(), on), origin)
 
     # -- state changes -------------------------------------------------------------------------------
     async def assign(
@@ -653,8 +560,8 @@ class Chat:
         if newcomer is not None and not assigned:
             place = (await self.queue_positions([newcomer])).get(newcomer.id)
             if place is not None:
-                await self.bus.publish(visitor_topic(newcomer.visitor_id),
-                                       BusEvent({"t": "queue", "conversation": newcomer.id, **place}))
+                self.bus.publish(visitor_topic(newcomer.visitor_id),
+                                 QueueChanged(newcomer.id, place["position"], place["wait_secs"]))
             return
         await self.publish_queue(site_id)
 
@@ -671,8 +578,8 @@ class Chat:
 
     async def publish_queue(self, site_id: str) -> None:
         for conv, place in await self.site_queue(site_id):
-            frame = {"t": "queue", "conversation": conv.id, **place}
-            await self.bus.publish(visitor_topic(conv.visitor_id), BusEvent(frame))
+            self.bus.publish(visitor_topic(conv.visitor_id),
+                             QueueChanged(conv.id, place["position"], place["wait_secs"]))
 
     async def queue_positions(self, convs: list[Conversation]) -> dict[str, Frame]:
         """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue

@@ -7,7 +7,9 @@ import pytest
 from papote.authz import Principal
 from papote.bus import BusEvent
 from papote.connections import Connection
+from papote.events import MessageAppended, ReadMarked
 from papote.protocol import Endpoint, decode
+from papote.store import Message
 from papote.types import PrincipalKind
 
 
@@ -17,7 +19,8 @@ def visitor_connection() -> Connection:
 
 
 def live(seq: int) -> BusEvent:
-    return BusEvent({"t": "message", "conversation": "c_1", "seq": seq, "kind": "text", "body": str(seq)})
+    return BusEvent(MessageAppended(Message("c_1", seq, "text", "visitor", "v_1", "", None, str(seq), None,
+                                            None, 0)))
 
 
 def queued_seqs(conn: Connection) -> list[int]:
@@ -57,7 +60,7 @@ async def test_a_client_that_does_not_resume_gets_its_held_frames() -> None:
 async def test_a_message_fanned_out_after_the_history_that_had_it_is_not_sent_twice() -> None:
     conn = visitor_connection()
     conn.resume_started("c_1")
-    conn.listen("conversation:c_1", BusEvent({"t": "read", "conversation": "c_1", "seq": 3}))
+    conn.listen("conversation:c_1", BusEvent(ReadMarked("c_1", {"kind": "agent", "id": "a_1"}, 3)))
     # Seq 7 was committed before the history read and is in it; its fan-out comes after the release.
     conn.release("c_1", 7)
     conn.listen("conversation:c_1", live(7))

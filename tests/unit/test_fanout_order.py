@@ -32,7 +32,7 @@ async def test_replies_committed_after_a_claim_wait_for_the_reply_that_started_i
     bus = LocalBus()
     chat = Chat(store, bus, Config.from_env({}), Presence())
     seen: list[int] = []
-    bus.subscribe(conv_topic(cid), lambda topic, event: seen.append(event.frame["seq"]))
+    bus.subscribe(conv_topic(cid), lambda topic, event: seen.append(event.event.seq))
     principal = Principal(PrincipalKind.AGENT, agent.id, "Ann", roles={site.id: Role.AGENT})
     waiting = await store.append(NewMessage(site.id, cid, "agent", agent.id, "Ann", "text", "hello", "a-1"))
     later = await store.append(NewMessage(site.id, cid, "agent", agent.id, "Ann", "text", "more", "a-2"))

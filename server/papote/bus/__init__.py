@@ -1,63 +1,130 @@
-"""The Bus: how "conversation X advanced" reaches every connection that cares, on any node.
+"""The Bus: how a domain event reaches every connection that follows its topic, on any node.
 
-Topics name what changed: ``conv:<id>`` (messages, typing, reads, state of one conversation),
-``site:<id>`` (inbox changes and presence for a site's agents), ``visitor:<id>`` (a visitor's other tabs
-and devices), ``agent:<id>`` (an agent's own sockets: session revoked). Delivery is best effort: a listener
-that misses an event repairs it with `resume`, which reads the store. So an event carries the frame ready
-to send (encoded once, whatever the number of listeners), never state that only lives here.
+Topics (bus/topics.py) name what changed. A publication is a `BusEvent`: the domain event (events.py)
+and the publisher — node id + connection id, so the sender is not sent its own echo (it has its ack)
+and connection 17 of one node is never mistaken for connection 17 of another. The bus never carries
+a wire frame: each connection renders the frame its audience may see (frames.py), once per audience
+per node thanks to the cache on the `BusEvent`.
+
+`publish` is synchronous: it hands the event to this node's listeners at once, in call order (which is
+commit order for a conversation), and queues it for the broker if there is one. `subscribe` registers
+the listener at once and returns an awaitable that completes when the subscription is live on the
+broker: resume reads the history only after that, so nothing committed in between is missed.
+
+Delivery between nodes is best effort (bus/broker.py repairs gaps from the store); `LocalBus` is the
+one-process bus, where nothing is ever lost.
 """
 
 from __future__ import annotations
 
-import abc
-import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
 
-from papote.protocol import encode
-from papote.types import Frame
+from papote.events import Event
+
+log = logging.getLogger("papote.bus")
+
+#: This process's name on the bus: 64 random bits, new at every start (a restarted node is a new
+#: publisher; nothing is keyed on it across restarts).
+NODE_ID = secrets.token_hex(8)
 
 
 @dataclass(slots=True)
 class BusEvent:
-    frame: Frame
-    #: The connection the event came from, so the sender is not sent its own echo (it has its ack).
-    origin: int | None = None
-    _encoded: bytes | None = field(default=None, repr=False)
-
-    @property
-    def encoded(self) -> bytes:
-        if self._encoded is None:
-            self._encoded = encode(self.frame)
-        return self._encoded
+    event: Event
+    #: The publisher, `<node>.<connection>`: the connection it came from gets no echo. None: the server.
+    origin: str | None = None
+    #: Encoded frames per audience, filled by the first connection of each audience (connections.py).
+    rendered: dict[Any, bytes | None] | None = None
 
 
 Listener = Callable[[str, BusEvent], None]
 
-#: Publications started from synchronous code, kept referenced until they are done.
-_PENDING: set[asyncio.Future[None]] = set()
+
+class _Ready:
+    """An awaitable that is already done (a subscription on a bus with no broker)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # pragma: no cover - makes this a generator
 
 
-class Bus(abc.ABC):
+READY: Awaitable[None] = _Ready()
+
+
+class Bus:
     """Publish/subscribe by topic. Listeners are plain callables that must not block."""
 
-    @abc.abstractmethod
-    def subscribe(self, topic: str, listener: Listener) -> None: ...
+    def __init__(self, node: str | None = None) -> None:
+        self.node = node or NODE_ID
+        self._listeners: dict[str, list[Listener]] = {}
 
-    @abc.abstractmethod
-    def unsubscribe(self, topic: str, listener: Listener) -> None: ...
+    # -- subscriptions -------------------------------------------------------------------------------
+    def subscribe(self, topic: str, listener: Listener) -> Awaitable[None]:
+        """Listen to `topic` from now on; await the result to know the broker delivers it too."""
+        listeners = self._listeners.get(topic)
+        if listeners is None:
+            listeners = self._listeners[topic] = []
+            self._topic_added(topic)
+        if listener not in listeners:
+            listeners.append(listener)
+        return self.live(topic)
 
-    @abc.abstractmethod
-    async def publish(self, topic: str, event: BusEvent) -> None: ...
+    def unsubscribe(self, topic: str, listener: Listener) -> None:
+        listeners = self._listeners.get(topic)
+        if listeners and listener in listeners:
+            listeners.remove(listener)
+            if not listeners:
+                del self._listeners[topic]
+                self._topic_removed(topic)
 
-    def publish_nowait(self, topic: str, event: BusEvent) -> None:
-        """Publish from synchronous code (a future's callback): delivery order follows call order."""
-        task = asyncio.ensure_future(self.publish(topic, event))
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
+    def live(self, topic: str) -> Awaitable[None]:
+        """Completes once `topic`'s subscription is live on the broker (at once without one)."""
+        return READY
 
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    def topics(self) -> int:
+        return len(self._listeners)
+
+    # -- publishing ----------------------------------------------------------------------------------
+    def publish(self, topic: str, event: Event, origin: str | None = None) -> None:
+        """Hand `event` to this node's listeners now, and to the other nodes' through the broker."""
+        bus_event = BusEvent(event, origin)
+        self.deliver(topic, bus_event)
+        self._send(topic, bus_event)
+
+    def deliver(self, topic: str, bus_event: BusEvent) -> None:
+        """Call this node's listeners of `topic`, in subscription order."""
+        listeners = self._listeners.get(topic)
+        if not listeners:
+            return
+        # Copy: a listener may unsubscribe (its connection closing) while we iterate.
+        for listener in tuple(listeners):
+            try:
+                listener(topic, bus_event)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("bus listener failed on %s", topic)
+
+    # -- hooks for brokers ---------------------------------------------------------------------------
+    def _topic_added(self, topic: str) -> None:
+        """The first listener of `topic` on this node arrived."""
+
+    def _topic_removed(self, topic: str) -> None:
+        """The last listener of `topic` on this node left."""
+
+    def _send(self, topic: str, bus_event: BusEvent) -> None:
+        """Carry a publication to the other nodes."""
+
+    async def start(self) -> None:
         """Connect to the broker, if any."""
 
-    async def stop(self) -> None:  # noqa: B027 - optional hook
+    async def stop(self) -> None:
         """Disconnect."""
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for /healthz: the bus kind, and for brokers their connection and repair counters."""
+        return {"kind": "local", "topics": self.topics()}

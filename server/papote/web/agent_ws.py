@@ -8,6 +8,7 @@ from papote.authz import Action, Principal
 from papote.connections import Connection
 from papote.conversations import agent_author, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
+from papote.events import ConversationChanged
 from papote.ids import digest
 from papote.protocol import Command, Endpoint
 from papote.store import Agent, AgentChanges, ConversationQuery
@@ -80,16 +81,11 @@ class AgentSession(LiveSession):
             papote.spawn(papote.chat.route(site_id))
         return conn
 
-    def _follow(self, conn: Connection, frame: dict[str, Any]) -> None:
+    def _follow(self, conn: Connection, event: ConversationChanged) -> None:
         """Follow live the conversations this agent handles or could pick up; drop the others."""
-        conv = frame.get("conversation")
-        if not isinstance(conv, dict):
-            return
-        cid = conv.get("id")
-        if not isinstance(cid, str):
-            return
-        assignee = conv.get("assignee") or {}
-        mine_or_queue = conv.get("status") == "open" and assignee.get("id") in (None, conn.principal.id)
+        conv = event.conversation
+        cid = conv.id
+        mine_or_queue = conv.status == "open" and conv.assignee_id in (None, conn.principal.id)
         if mine_or_queue or cid in conn.explicit:
             self.papote.hub.subscribe(conn, conv_topic(cid))
         else:
@@ -116,7 +112,7 @@ class AgentSession(LiveSession):
                 conn.explicit.add(cid)
                 papote.hub.subscribe(conn, conv_topic(cid))
 
-            await chat.resume(conn, command["epoch"], command["conversations"], follow)
+            await papote.hub.resume(conn, chat, command["epoch"], command["conversations"], follow)
             return
         if kind == "fetch":
             self.send(await chat.page(principal, cid, command.get("before_seq"),

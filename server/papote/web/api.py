@@ -23,9 +23,9 @@ from starlette.routing import Route
 
 from papote.accounts import Accounts, LoginResult
 from papote.authz import Action, Principal, authorize
-from papote.bus import BusEvent
 from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
 from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
+from papote.events import Revoked
 from papote.ids import digest, new_id
 from papote.members import (
     Seat,
@@ -194,8 +194,7 @@ async def logout(request: Request, principal: Principal | None) -> Response:
     if token:
         await papote.accounts.logout(token)
         if principal is not None:
-            await papote.bus.publish(agent_topic(principal.id),
-                                     BusEvent({"t": "_revoke", "session": digest(token)}))
+            papote.bus.publish(agent_topic(principal.id), Revoked(digest(token)))
     response = JSONResponse({"ok": True})
     response.delete_cookie(papote.accounts.cookie_name, path="/")
     return response
@@ -244,7 +243,7 @@ async def change_password(request: Request, principal: Principal | None) -> Any:
     await papote.accounts.change_password(
         agent, need(field_str(body, "current", max_len=256)), need(field_str(body, "new", max_len=256))
     )
-    await papote.bus.publish(agent_topic(principal.id), BusEvent({"t": "_revoke"}))
+    papote.bus.publish(agent_topic(principal.id), Revoked())
     return {"ok": True}
 
 
@@ -359,7 +358,7 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
         papote.chat.agent_changed(agent)
         if agent.disabled:
             await papote.store.delete_sessions(agent_id=agent.id)
-            await papote.bus.publish(agent_topic(agent.id), BusEvent({"t": "_revoke"}))
+            papote.bus.publish(agent_topic(agent.id), Revoked())
     return agent_json(agent, (role or target.role).value)
 
 
@@ -376,7 +375,7 @@ async def remove_site_agent(request: Request, principal: Principal | None) -> An
         authorize(principal, Action.MANAGE_SITE, site.id)
         check_acts_on(me, target)
     await papote.store.set_membership(site.id, target.agent_id, None)
-    await papote.bus.publish(agent_topic(target.agent_id), BusEvent({"t": "_revoke", "site": site.id}))
+    papote.bus.publish(agent_topic(target.agent_id), Revoked(site=site.id))
     return {"ok": True}
 
 

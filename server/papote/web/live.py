@@ -171,7 +171,7 @@ class LiveSession(ABC):
                                   command.ref, command.type))
 
     async def pipeline(self, command: Command, stored: asyncio.Future[Any], note: bool = False,
-                       on_ack: Callable[[Frame], None] | None = None) -> None:
+                       on_ack: Callable[[Frame], object] | None = None) -> None:
         """Finish a submitted send once committed — its `ack` (or error) and fan-out — while this
         connection reads its next frames. Most sends finish in the future's callback, without a task
         of their own; those that start or reopen a conversation, or claim one, get a task. Acks carry

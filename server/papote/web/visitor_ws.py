@@ -8,6 +8,7 @@ from papote.authz import Principal
 from papote.connections import Connection
 from papote.conversations import conv_topic, public_topic, visitor_summary
 from papote.errors import AuthError, CloseCode, Conflict, ErrorCode
+from papote.events import ConversationChanged
 from papote.identity import (
     LINK_CODE_TTL_MS,
     VerifiedIdentity,
@@ -143,11 +144,9 @@ class VisitorSession(LiveSession):
             frame["token"] = token
         return frame
 
-    def _follow(self, conn: Connection, frame: dict[str, Any]) -> None:
+    def _follow(self, conn: Connection, event: ConversationChanged) -> None:
         """Another tab started or changed a conversation: follow it live on this connection too."""
-        conv = frame.get("conversation") or {}
-        if isinstance(conv, dict) and isinstance(conv.get("id"), str):
-            self.papote.hub.subscribe(conn, conv_topic(conv["id"]))
+        self.papote.hub.subscribe(conn, conv_topic(event.conversation.id))
 
     async def on_command(self, command: Command) -> None:
         papote = self.papote
@@ -165,8 +164,7 @@ class VisitorSession(LiveSession):
                 on_ack=lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
             )
         elif kind == "resume":
-            await chat.resume(conn, command["epoch"], command["conversations"],
-                              lambda cid: papote.hub.subscribe(conn, conv_topic(cid)))
+            await papote.hub.resume(conn, chat, command["epoch"], command["conversations"])
         elif kind == "fetch":
             frame = await chat.page(principal, command["conversation"], command.get("before_seq"),
                                     command.get("limit", 50))
