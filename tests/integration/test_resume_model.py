@@ -3,6 +3,11 @@
 The visitor sends, drops the connection before or after the ack, reconnects, resumes and retries, in
 whatever order hypothesis likes. The invariants: every message is stored once; a retry gets the seq
 of the first ack; what the client holds after `resume` equals a fresh fetch of the store.
+
+A first message (no conversation yet) whose ack is lost may still be committing when the visitor
+reconnects; if the visitor then writes again before it commits, that second first message starts a
+conversation of its own, and the retry of the first is acknowledged in the first one. So the model
+keeps what the client holds per conversation, as the widget does.
 """
 
 from __future__ import annotations
@@ -33,10 +38,10 @@ class VisitorModel(RuleBasedStateMachine):
         self.conversation: str | None = None
         self.sent: dict[str, str] = {}  # client_msg_id → body: everything the visitor ever sent
         self.sent_to: dict[str, str | None] = {}  # client_msg_id → the conversation named when first sent
-        self.acked: dict[str, int] = {}  # client_msg_id → seq of its first ack
+        self.acked: dict[str, tuple[str, int]] = {}  # client_msg_id → (conversation, seq) of its first ack
         self.pending: set[str] = set()  # sent, ack never seen
-        self.view: dict[int, str] = {}  # what the client believes is stored: seq → body
-        self.last_seq = 0
+        # What the client believes is stored, per conversation: seq → body.
+        self.views: dict[str, dict[int, str]] = {}
         self.ref = 0
         self.connect()
 
@@ -56,8 +61,10 @@ class VisitorModel(RuleBasedStateMachine):
                 return frame  # type: ignore[no-any-return]
 
     def see(self, message: dict[str, Any]) -> None:
-        self.view[message["seq"]] = message["body"]
-        self.last_seq = max(self.last_seq, message["seq"])
+        self.views.setdefault(message["conversation"], {})[message["seq"]] = message["body"]
+
+    def last_seq(self, conversation: str) -> int:
+        return max(self.views.get(conversation, {}), default=0)
 
     def connect(self) -> None:
         # Entered by hand: the socket lives across rules, not within one block.
@@ -72,15 +79,16 @@ class VisitorModel(RuleBasedStateMachine):
         if self.conversation is None and welcome["conversations"]:
             # A first message whose ack was lost did start a conversation: carry on in it, as the widget does.
             self.conversation = welcome["conversations"][0]["id"]
+            self.views.setdefault(self.conversation, {})  # known, nothing held yet: resume it from 0
 
     def acknowledge(self, cmid: str, ack: dict[str, Any]) -> None:
+        where = (ack["conversation"], ack["seq"])
         if cmid in self.acked:
-            assert ack["seq"] == self.acked[cmid], "a retry got another seq than the first ack"
-        self.acked[cmid] = ack["seq"]
+            assert where == self.acked[cmid], "a retry got another seq than the first ack"
+        self.acked[cmid] = where
         self.pending.discard(cmid)
         self.conversation = ack["conversation"]
-        self.view[ack["seq"]] = self.sent[cmid]
-        self.last_seq = max(self.last_seq, ack["seq"])
+        self.views.setdefault(ack["conversation"], {})[ack["seq"]] = self.sent[cmid]
 
     # -- rules ---------------------------------------------------------------------------------------
     @precondition(lambda self: self.ws is not None)
@@ -109,14 +117,17 @@ class VisitorModel(RuleBasedStateMachine):
     @rule()
     def reconnect_and_resume(self) -> None:
         self.connect()
-        if self.conversation is not None:
-            self.frame({"t": "resume", "epoch": self.epoch, "conversations": {self.conversation: self.last_seq}})
-            history = self.until("history", conversation=self.conversation)
-            assert history["recovered"] is True
-            for message in history["messages"]:
-                if message["kind"] == "text":
-                    self.see(message)
-            assert self.view == self.fresh_fetch(), "state after resume differs from a fresh fetch"
+        if self.views:
+            self.frame({"t": "resume", "epoch": self.epoch,
+                        "conversations": {cid: self.last_seq(cid) for cid in self.views}})
+            for cid in self.views:
+                history = self.until("history", conversation=cid)
+                assert history["recovered"] is True
+                for message in history["messages"]:
+                    if message["kind"] == "text":
+                        self.see({**message, "conversation": cid})
+            for cid, view in self.views.items():
+                assert view == self.fresh_fetch(cid), "state after resume differs from a fresh fetch"
 
     @precondition(lambda self: self.ws is not None and self.pending)
     @rule(data=st.data())
@@ -129,23 +140,24 @@ class VisitorModel(RuleBasedStateMachine):
         self.acknowledge(cmid, self.until("ack", client_msg_id=cmid))
 
     # -- invariants ----------------------------------------------------------------------------------
-    def fresh_fetch(self) -> dict[int, str]:
-        if self.conversation is None:
-            return {}
-        status, body, _ = self.server.http("GET", f"/api/conversations/{self.conversation}/messages?after_seq=0"
+    def fresh_fetch(self, conversation: str) -> dict[int, str]:
+        status, body, _ = self.server.http("GET", f"/api/conversations/{conversation}/messages?after_seq=0"
                                                   "&limit=200", cookie=COOKIE)
         assert status == 200, body
         return {m["seq"]: m["body"] for m in body["messages"] if m["kind"] == "text"}
+
+    def stored(self) -> dict[tuple[str, int], str]:
+        """Every text message of every conversation the client was acknowledged in."""
+        return {(cid, seq): text for cid in {*self.views} for seq, text in self.fresh_fetch(cid).items()}
 
     @invariant()
     def acked_messages_are_stored_once(self) -> None:
         if not self.acked:
             return
-        stored = self.fresh_fetch()
-        for cmid, seq in self.acked.items():
-            assert stored.get(seq) == self.sent[cmid], "an acknowledged message is missing or changed"
-        assert len(set(stored.values())) <= len(self.sent)
-        assert len(stored) == len({seq for seq in stored}), "a seq appears twice"
+        stored = self.stored()
+        for cmid, where in self.acked.items():
+            assert stored.get(where) == self.sent[cmid], "an acknowledged message is missing or changed"
+        assert len(stored) <= len(self.sent), "a message is stored twice"
 
     def teardown(self) -> None:
         # Whatever was left pending is retried once more: everything the visitor wrote ends up stored,
@@ -156,7 +168,7 @@ class VisitorModel(RuleBasedStateMachine):
             self.frame({"t": "send", "ref": 0, "conversation": self.sent_to[cmid], "client_msg_id": cmid,
                         "body": self.sent[cmid]})
             self.acknowledge(cmid, self.until("ack", client_msg_id=cmid))
-        stored = self.fresh_fetch()
+        stored = self.stored()
         assert sorted(stored.values()) == sorted(self.sent.values())
         assert sorted(stored) == sorted(self.acked.values())
         if self.ws is not None:
