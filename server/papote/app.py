@@ -205,7 +205,7 @@ def create_app(config: Config | None = None, papote: Papote | None = None) -> St
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
         Route("/healthz", static.healthz),
-        *api.routes(),
+        *api.routes(config),
         *static.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -118,7 +118,8 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
     }
     real = {"cid": cid, "key": server.site_key, "vid": vid, "action": "close"}
     fake = {"cid": "c_doesnotexist", "key": "pk_doesnotexist", "vid": "v_doesnotexist", "action": "close"}
-    bodies = {"POST": {"body": "x", "name": "n", "shortcut": "s", "email": "e@x.test", "agent": "a_x"},
+    bodies = {"POST": {"body": "x", "name": "n", "shortcut": "s", "email": "e@x.test", "agent": "a_x",
+                       "password": "password-x-1"},
               "PATCH": {"name": "n"}, "DELETE": None, "GET": None}
     checked = 0
     for ep in all_endpoints():

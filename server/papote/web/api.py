@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from papote.accounts import Accounts, LoginResult
 from papote.authz import Action, Principal, authorize
+from papote.config import Config
 from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
 from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
 from papote.events import Revoked
@@ -40,6 +41,9 @@ from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
 from papote.store import Agent, AgentChanges, ConversationQuery, Site
 from papote.types import ConversationStatus, MessageKind, PrincipalKind, Role
+from papote.web import api_schemas as shapes
+from papote.web.api_schemas import ref
+from papote.web.schema import Schema, check_supported, query_value, validate
 
 Handler = Callable[[Request, Principal | None], Awaitable[Any]]
 
@@ -49,13 +53,29 @@ MAX_JSON_BYTES = 256 * 1024
 
 @dataclass
 class Endpoint:
+    """One REST route: what it does, who may call it, and the schemas it accepts and answers.
+
+    The schemas are both the OpenAPI document and the validation `_wrap` runs before the handler: a body
+    or query parameter that does not fit is refused with `bad_field` and the handler never sees it."""
+
     method: str
     path: str
     summary: str
     handler: Handler
     auth: str = "agent"  # "none", "agent" (cookie), "any" (cookie or API key)
-    body: dict[str, Any] = field(default_factory=dict)  # JSON schema properties of the request body
-    query: list[str] = field(default_factory=list)
+    #: The JSON request body's schema, or a function of the configuration that gives it.
+    body: Schema | Callable[[Config], Schema] | None = None
+    #: Query parameters: name → schema (typed: integers and booleans are read from their text).
+    query: dict[str, Schema] = field(default_factory=dict)
+    #: The success answer: its schema (JSON) and status, or a media type for text answers.
+    response: Schema = field(default_factory=lambda: ref("Ok"))
+    status: int = 200
+    media_type: str = "application/json"
+    #: OpenAPI's operationId when the handler's name is taken (one handler behind two paths).
+    operation_id: str | None = None
+
+    def body_schema(self, config: Config) -> Schema | None:
+        return self.body(config) if callable(self.body) else self.body
 
 
 def error_response(exc: PapoteError) -> JSONResponse:
@@ -88,19 +108,91 @@ async def principal_of(request: Request, auth: str) -> Principal | None:
                      roles={m.site_id: Role(m.role) for m in memberships}, avatar=agent.avatar)
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
-    raw = await request.body()
+#: Nesting deeper than any schema here describes is refused before anything walks it.
+MAX_JSON_DEPTH = 32
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Bytes → a JSON value, or a coded error: never an uncaught exception, whatever the bytes."""
     if len(raw) > MAX_JSON_BYTES:
         raise PapoteError("body too large", ErrorCode.TOO_LARGE)
     try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise PapoteError("malformed JSON", ErrorCode.BAD_FRAME) from None
-    if not isinstance(body, dict):
-        raise PapoteError("the body must be a JSON object", ErrorCode.BAD_FRAME)
-    return body
+    _check_plain(value)
+    return value
+
+
+def _check_plain(value: Any) -> None:
+    """Depth within MAX_JSON_DEPTH, and text that is valid Unicode (JSON lets `\\ud800` through, and
+    a lone surrogate fails later, when the store encodes it)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise PapoteError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", ErrorCode.BAD_FRAME)
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                _check_text(k)
+                stack.append((v, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise PapoteError("JSON text holds an unpaired surrogate", ErrorCode.BAD_FRAME) from None
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, checked against its Endpoint's body schema (once, then kept).
+
+    Handlers call it after they have found the resource they act on, so that a principal who may not
+    see a site or a conversation gets `not_found` whatever the body holds."""
+    checked = getattr(request.state, "json_body", None)
+    if checked is not None:
+        return checked  # type: ignore[no-any-return]
+    ep: Endpoint | None = getattr(request.state, "endpoint", None)
+    schema = ep.body_schema(papote_of(request).config) if ep is not None else None
+    raw = await request.body()
+    if not raw and schema is not None and "required" not in schema:
+        body: Any = {}  # every field is optional: no body is an empty change
+    else:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
+        body = parse_json(raw or b"{}")
+        if not isinstance(body, dict):
+            raise PapoteError("the body must be a JSON object", ErrorCode.BAD_FRAME)
+    if schema is not None:
+        body = validate(schema, body)
+    request.state.json_body = body
+    return body  # type: ignore[no-any-return]
+
+
+def params(request: Request) -> dict[str, Any]:
+    """The query parameters its Endpoint declares, validated and typed; a declared default stands in
+    for one not sent. Parameters it does not declare are not read."""
+    checked = getattr(request.state, "query", None)
+    if checked is not None:
+        return checked  # type: ignore[no-any-return]
+    ep: Endpoint = request.state.endpoint
+    out: dict[str, Any] = {}
+    for name, schema in ep.query.items():
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise PapoteError(f"'{name}' is given more than once", ErrorCode.BAD_FIELD)
+        out[name] = query_value(schema, values[0], name) if values else schema.get("default")
+    request.state.query = out
+    return out
 
 
 def field_str(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000,
@@ -216,17 +308,11 @@ async def update_me(request: Request, principal: Principal | None) -> Any:
     body = await json_body(request)
     changes = AgentChanges()
     if "name" in body:
-        changes.name = need(field_str(body, "name", max_len=80, min_len=1))
+        changes.name = body["name"]
     if "avatar" in body:
-        avatar = field_str(body, "avatar", required=False, max_len=500)
-        if avatar is not None and not avatar.startswith("https://"):
-            raise PapoteError("avatar must be an https URL", ErrorCode.BAD_FIELD)
-        changes.avatar = avatar
+        changes.avatar = body["avatar"]
     if "capacity" in body:
-        capacity = body["capacity"]
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 50:
-            raise PapoteError("capacity must be 1 to 50", ErrorCode.BAD_FIELD)
-        changes.capacity = capacity
+        changes.capacity = body["capacity"]
     agent = await papote.store.update_agent(principal.id, changes)
     papote.chat.agent_changed(agent)
     for conn in papote.hub.connections_of(agent.id):  # live sockets write under the new name at once
@@ -471,28 +557,17 @@ async def list_conversations(request: Request, principal: Principal | None) -> A
     assert principal is not None
     papote = papote_of(request)
     site_ids = principal.site_ids
-    key = request.query_params.get("site")
-    if key:
-        site = await papote.site_by_key(key)
+    q = params(request)
+    if q["site"]:
+        site = await papote.site_by_key(q["site"])
         if site is None or site.id not in site_ids:
             raise NotFound("no such site")
         site_ids = [site.id]
-    status = request.query_params.get("status")
-    if status not in (None, "", "open", "closed"):
-        raise PapoteError("status must be open or closed", ErrorCode.BAD_FIELD)
-    q = request.query_params.get("q")
-    if q is not None and len(q) > 200:
-        raise PapoteError("q is at most 200 characters", ErrorCode.BAD_FIELD)
-    assignee = request.query_params.get("assignee")
-    if assignee == "me":
-        assignee = principal.id
+    assignee = principal.id if q["assignee"] == "me" else q["assignee"]
     query = ConversationQuery(
-        site_ids=site_ids, status=ConversationStatus(status) if status else None,
-        assignee_id=assignee or None,
-        unassigned=request.query_params.get("unassigned") in ("1", "true"),
-        visitor_id=request.query_params.get("visitor") or None, text=q or None,
-        limit=int_param(request, "limit", 50, 1, 200) or 50,
-        before_updated_at=int_param(request, "before", None, 0, 2**62),
+        site_ids=site_ids, status=ConversationStatus(q["status"]) if q["status"] else None,
+        assignee_id=assignee, unassigned=bool(q["unassigned"]), visitor_id=q["visitor"], text=q["q"] or None,
+        limit=q["limit"], before_updated_at=q["before"],
     )
     convs = await papote.store.list_conversations(query)
     return {"conversations": await papote.chat.summaries(convs, principal)}
@@ -514,13 +589,12 @@ async def get_messages(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     cid = request.path_params["cid"]
-    limit = int_param(request, "limit", 50, 1, 200) or 50
-    after = int_param(request, "after_seq", None, 0, 2**53)
-    if after is not None:
+    q = params(request)
+    if q["after_seq"] is not None:
         await papote.chat.conversation_for(principal, cid, Action.READ)
-        msgs = await papote.store.messages_after(cid, after, limit, include_notes=True)
+        msgs = await papote.store.messages_after(cid, q["after_seq"], q["limit"], include_notes=True)
         return {"messages": [message_dict(m) for m in msgs]}
-    frame = await papote.chat.page(principal, cid, int_param(request, "before_seq", None, 1, 2**53), limit)
+    frame = await papote.chat.page(principal, cid, q["before_seq"], q["limit"])
     return {"messages": frame["messages"], "more": frame["more"], "last_seq": frame["last_seq"]}
 
 
@@ -528,39 +602,43 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
-    note = body.get("note", False)
-    if not isinstance(note, bool):
-        raise PapoteError("note must be true or false", ErrorCode.BAD_FIELD)
-    client_msg_id = field_str(body, "client_msg_id", required=False, max_len=64, min_len=8)
-    if client_msg_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", client_msg_id):
-        raise PapoteError("client_msg_id is letters, digits, _ or -", ErrorCode.BAD_FIELD)
-    ack, _ = await papote.chat.send(
-        principal, request.path_params["cid"], client_msg_id or new_id("api"),
-        need(field_str(body, "body", max_len=papote.config.max_body_chars, min_len=1)), note=note,
-    )
+    ack, _ = await papote.chat.send(principal, request.path_params["cid"],
+                                    body.get("client_msg_id") or new_id("api"), body["body"],
+                                    note=body.get("note", False))
     del ack["t"]
     return JSONResponse(ack, status_code=201)
 
 
-async def conversation_action(request: Request, principal: Principal | None) -> Any:
+async def close_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
-    papote = papote_of(request)
-    cid = request.path_params["cid"]
-    action = request.path_params["action"]
-    chat = papote.chat
-    body = await json_body(request) if action in ("assign", "label") else {}
-    if action == "close":
-        conv = await chat.close(principal, cid)
-    elif action == "reopen":
-        conv = await chat.reopen(principal, cid)
-    elif action == "assign":
-        conv = await chat.assign(principal, cid, need(field_str(body, "agent", max_len=64)),
-                                 note=field_str(body, "note", required=False, max_len=4000))
-    elif action == "label":
-        conv = await chat.label(principal, cid, _str_list(body.get("add") or [], "add"),
-                                _str_list(body.get("remove") or [], "remove"))
-    else:
-        raise NotFound("no such action")
+    chat = papote_of(request).chat
+    conv = await chat.close(principal, request.path_params["cid"])
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
+async def reopen_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    chat = papote_of(request).chat
+    conv = await chat.reopen(principal, request.path_params["cid"])
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
+async def assign_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    chat = papote_of(request).chat
+    body = await json_body(request)
+    conv = await chat.assign(principal, request.path_params["cid"], body["agent"], note=body.get("note"))
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
+async def label_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    chat = papote_of(request).chat
+    body = await json_body(request)
+    conv = await chat.label(principal, request.path_params["cid"], body.get("add") or [], body.get("remove") or [])
     [summary] = await chat.summaries([conv], principal)
     return summary
 
@@ -601,102 +679,71 @@ async def get_visitor(request: Request, principal: Principal | None) -> Any:
 
 
 async def openapi(request: Request, _: Principal | None) -> Any:
-    return openapi_document()
+    from papote.web.openapi import openapi_document
+
+    return openapi_document(papote_of(request).config)
 
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/login", "Sign in; sets the session cookie", login, "none",
-             {"email": {"type": "string"}, "password": {"type": "string"}}),
+             body=shapes.LOGIN, response=shapes.SIGNED_IN),
     Endpoint("POST", "/api/logout", "Sign out; closes this session's sockets", logout),
-    Endpoint("GET", "/api/me", "The signed-in agent and their sites", me),
+    Endpoint("GET", "/api/me", "The signed-in agent and their sites", me, response=shapes.ME),
     Endpoint("PATCH", "/api/me", "Change my name, avatar or capacity", update_me,
-             body={"name": {"type": "string"}, "avatar": {"type": "string"}, "capacity": {"type": "integer"}}),
+             body=shapes.UPDATE_ME, response=shapes.AGENT_ONLY),
     Endpoint("POST", "/api/me/password", "Change my password (ends my other sessions)", change_password,
-             body={"current": {"type": "string"}, "new": {"type": "string"}}),
-    Endpoint("GET", "/api/sites", "Sites I belong to", list_sites, "any"),
+             body=shapes.CHANGE_PASSWORD),
+    Endpoint("GET", "/api/sites", "Sites I belong to", list_sites, "any", response=shapes.SITES),
     Endpoint("POST", "/api/sites", "Create a site (I become its owner)", create_site,
-             body={"name": {"type": "string"}, "origins": {"type": "array"}, "settings": {"type": "object"}}),
-    Endpoint("GET", "/api/sites/{key}", "A site", get_site),
+             body=shapes.CREATE_SITE, response=ref("SiteWithSecrets"), status=201),
+    Endpoint("GET", "/api/sites/{key}", "A site (with its secrets for admins and owners)", get_site,
+             response=ref("Site")),
     Endpoint("PATCH", "/api/sites/{key}", "Change a site's name, origins or settings", update_site,
-             body={"name": {"type": "string"}, "origins": {"type": "array"}, "settings": {"type": "object"}}),
+             body=shapes.UPDATE_SITE, response=ref("SiteWithSecrets")),
     Endpoint("POST", "/api/sites/{key}/secrets/rotate", "Rotate the identity-verification secret",
-             rotate_secret),
-    Endpoint("GET", "/api/sites/{key}/snippet", "The embed snippet", snippet),
-    Endpoint("GET", "/api/sites/{key}/agents", "Agents of a site", list_site_agents),
+             rotate_secret, response=shapes.SECRETS),
+    Endpoint("GET", "/api/sites/{key}/snippet", "The embed snippet", snippet, response=shapes.SNIPPET),
+    Endpoint("GET", "/api/sites/{key}/agents", "Agents of a site", list_site_agents,
+             response=shapes.SITE_AGENTS),
     Endpoint("PATCH", "/api/sites/{key}/agents/{agent_id}",
              "Change the role of a member of lower rank, or disable them on this site",
-             update_site_agent, body={"role": {"type": "string"}, "disabled": {"type": "boolean"}}),
+             update_site_agent, body=shapes.UPDATE_AGENT, response=ref("Agent")),
     Endpoint("DELETE", "/api/sites/{key}/agents/{agent_id}",
              "Remove a member of lower rank from the site, or leave it (my own id)", remove_site_agent),
     Endpoint("POST", "/api/sites/{key}/transfer",
              "Hand the site's ownership to a member (an owner only; I become an admin)", transfer_site,
-             body={"agent": {"type": "string"}}),
-    Endpoint("GET", "/api/sites/{key}/keys", "API keys of a site", list_keys),
+             body=shapes.TRANSFER, response=shapes.TRANSFERRED),
+    Endpoint("GET", "/api/sites/{key}/keys", "API keys of a site", list_keys, response=shapes.KEYS),
     Endpoint("POST", "/api/sites/{key}/keys", "Create an API key (shown once)", create_key,
-             body={"name": {"type": "string"}}),
+             body=shapes.CREATE_KEY, response=shapes.NEW_KEY, status=201),
     Endpoint("DELETE", "/api/sites/{key}/keys/{key_id}", "Revoke an API key", delete_key),
-    Endpoint("GET", "/api/sites/{key}/canned", "Canned responses", list_canned),
+    Endpoint("GET", "/api/sites/{key}/canned", "Canned responses", list_canned, response=shapes.CANNED),
     Endpoint("POST", "/api/sites/{key}/canned", "Create or replace a canned response", save_canned,
-             body={"shortcut": {"type": "string"}, "body": {"type": "string"}}),
+             body=shapes.SAVE_CANNED, response=shapes.CANNED_ITEM, status=201),
     Endpoint("DELETE", "/api/sites/{key}/canned/{canned_id}", "Delete a canned response", delete_canned),
     Endpoint("GET", "/api/conversations", "List, filter and search conversations", list_conversations,
-             "any", query=["site", "status", "assignee", "unassigned", "visitor", "q", "limit", "before"]),
+             "any", query=shapes.LIST_CONVERSATIONS_QUERY, response=shapes.CONVERSATIONS),
     Endpoint("GET", "/api/conversations/{cid}", "A conversation with its visitor's context",
-             get_conversation, "any"),
+             get_conversation, "any", response=ref("ConversationDetail")),
     Endpoint("GET", "/api/conversations/{cid}/messages", "Messages, by page or after a seq",
-             get_messages, "any", query=["before_seq", "after_seq", "limit"]),
+             get_messages, "any", query=shapes.MESSAGES_QUERY, response=shapes.MESSAGES),
     Endpoint("POST", "/api/conversations/{cid}/messages", "Send a message or a private note",
-             post_message, "any",
-             {"body": {"type": "string"}, "client_msg_id": {"type": "string"}, "note": {"type": "boolean"}}),
-    Endpoint("POST", "/api/conversations/{cid}/{action}", "close, reopen, assign or label",
-             conversation_action, "any",
-             {"agent": {"type": "string"}, "note": {"type": "string"}, "add": {"type": "array"},
-              "remove": {"type": "array"}}),
-    Endpoint("GET", "/api/conversations/{cid}/transcript", "Plain-text transcript", transcript, "any"),
+             post_message, "any", body=lambda config: shapes.post_message(config.max_body_chars),
+             response=shapes.ACK, status=201),
+    Endpoint("POST", "/api/conversations/{cid}/close", "Close a conversation", close_conversation, "any",
+             response=ref("Conversation")),
+    Endpoint("POST", "/api/conversations/{cid}/reopen", "Reopen a closed conversation", reopen_conversation,
+             "any", response=ref("Conversation")),
+    Endpoint("POST", "/api/conversations/{cid}/assign", "Assign a conversation to an agent of its site",
+             assign_conversation, "any", body=shapes.ASSIGN, response=ref("Conversation")),
+    Endpoint("POST", "/api/conversations/{cid}/label", "Add and remove labels", label_conversation, "any",
+             body=shapes.LABEL_CHANGE, response=ref("Conversation")),
+    Endpoint("GET", "/api/conversations/{cid}/transcript", "Plain-text transcript", transcript, "any",
+             media_type="text/plain"),
     Endpoint("GET", "/api/visitors/{vid}", "A visitor, their conversations and tracked events",
-             get_visitor, "any"),
-    Endpoint("GET", "/api/openapi.json", "This document", openapi, "none"),
+             get_visitor, "any", response=shapes.VISITOR_DETAIL),
+    Endpoint("GET", "/api/openapi.json", "This document", openapi, "none", response={"type": "object"}),
 ]
-
-
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for ep in all_endpoints():
-        op: dict[str, Any] = {
-            "summary": ep.summary,
-            "operationId": ep.handler.__name__,
-            "responses": {"200": {"description": "OK"}, "4XX": {"$ref": "#/components/responses/Error"}},
-        }
-        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for p in re.findall(r"{(\w+)}", ep.path)]
-        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
-                   for q in ep.query]
-        if params:
-            op["parameters"] = params
-        if ep.body:
-            op["requestBody"] = {"content": {"application/json": {"schema": {
-                "type": "object", "properties": ep.body}}}}
-        if ep.auth != "none":
-            op["security"] = [{"session": []}] + ([{"apiKey": []}] if ep.auth == "any" else [])
-        paths.setdefault(ep.path, {})[ep.method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Papote API", "version": "1"},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "papote_session"},
-                "apiKey": {"type": "http", "scheme": "bearer"},
-            },
-            "responses": {"Error": {"description": "An error with a machine-readable code",
-                                    "content": {"application/json": {"schema": {
-                                        "type": "object", "properties": {"error": {
-                                            "type": "object", "properties": {
-                                                "code": {"type": "string",
-                                                         "enum": [c.value for c in ErrorCode]},
-                                                "message": {"type": "string"}}}}}}}}},
-        },
-    }
 
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -704,6 +751,7 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        request.state.endpoint = ep
         try:
             content_type = request.headers.get("content-type", "")
             if request.method in _WRITES and content_type and not content_type.startswith("application/json"):
@@ -711,12 +759,14 @@ def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 # in depth, on top of the SameSite=Strict session cookie.
                 raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
             principal = await principal_of(request, ep.auth)
+            if ep.query:
+                params(request)
             result = await ep.handler(request, principal)
         except PapoteError as exc:
             return error_response(exc)
         if isinstance(result, Response):
             return result
-        return JSONResponse(result)
+        return JSONResponse(result, status_code=ep.status)
 
     endpoint.__name__ = ep.handler.__name__
     return endpoint
@@ -729,9 +779,15 @@ def all_endpoints() -> list[Endpoint]:
     return [*console_api.ENDPOINTS, *ENDPOINTS]
 
 
-def routes() -> list[Route]:
+def routes(config: Config | None = None) -> list[Route]:
     by_path: dict[str, list[Endpoint]] = {}
     for ep in all_endpoints():
+        # A schema may only say what `validate` enforces: checked once, at start-up.
+        body = ep.body_schema(config or Config())
+        if body is not None:
+            check_supported(body, f"{ep.method} {ep.path} body")
+        for name, schema in ep.query.items():
+            check_supported(schema, f"{ep.method} {ep.path} ?{name}")
         by_path.setdefault(ep.path, []).append(ep)
     out = []
     for path, eps in by_path.items():
@@ -745,4 +801,3 @@ def routes() -> list[Route]:
 
         out.append(Route(path, dispatch, methods=list(table)))
     return out
-

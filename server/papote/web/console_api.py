@@ -13,7 +13,6 @@ site always takes the account's own consent: nobody is made a member by someone 
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -22,18 +21,19 @@ from papote.authz import Action, Principal
 from papote.errors import AuthError, Conflict, ErrorCode, NotFound, PapoteError
 from papote.ids import digest, new_secret, now_ms
 from papote.members import check_grant
-from papote.reports import BUCKETS, MAX_BUCKETS, Report, build_report, to_csv
+from papote.reports import MAX_BUCKETS, Report, build_report, to_csv
 from papote.sites import settings_of
 from papote.store import Invite, Site
 from papote.types import Role
+from papote.web import api_schemas as shapes
 from papote.web.api import (
     Endpoint,
     field_str,
     grantable_role,
-    int_param,
     json_body,
     need,
     papote_of,
+    params,
     signed_in,
     site_for,
 )
@@ -52,27 +52,20 @@ async def _report(request: Request, principal: Principal | None) -> tuple[Report
     papote = papote_of(request)
     site = await site_for(request, principal, Action.VIEW_SITE)
     now = now_ms()
-    until = int_param(request, "to", now, 0, 2**53) or now
-    since = int_param(request, "from", until - DEFAULT_RANGE_MS, 0, 2**53) or 0
-    if since >= until:
-        raise PapoteError("'from' must be before 'to'", ErrorCode.BAD_FIELD)
-    bucket = request.query_params.get("bucket") or ("hour" if until - since <= 2 * DAY_MS else "day")
-    if bucket not in BUCKETS:
-        raise PapoteError("bucket must be hour or day", ErrorCode.BAD_FIELD)
+    q = params(request)
+    until = now if q["to"] is None else q["to"]
+    since = max(0, until - DEFAULT_RANGE_MS) if q["from"] is None else q["from"]
+    # A `from` at or after `to` is an empty range: its report counts nothing.
+    since = min(since, until)
+    bucket = q["bucket"] or ("hour" if until - since <= 2 * DAY_MS else "day")
     span = 3_600_000 if bucket == "hour" else DAY_MS
-    if (until - since) / span > MAX_BUCKETS:
-        raise PapoteError(f"at most {MAX_BUCKETS} {bucket}s per report", ErrorCode.BAD_FIELD)
+    # At most MAX_BUCKETS buckets: an older `from` moves up to fit, and the answer's `from` says so.
+    since = max(since, until - MAX_BUCKETS * span)
     hours = settings_of(site).get("hours") or {}
-    tz = request.query_params.get("tz") or hours.get("tz") or "UTC"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PapoteError(f"unknown time zone {tz!r}", ErrorCode.BAD_FIELD) from None
+    tz = q["tz"] or hours.get("tz") or "UTC"
     rows = await papote.store.report_rows(site.id, since, until)
-    report = build_report(rows, since, until, now, bucket=bucket, tz=tz,
-                          agent_id=request.query_params.get("agent") or None)
-    meta = {"site": site.key, "from": since, "to": until, "bucket": bucket, "tz": tz,
-            "agent": request.query_params.get("agent") or None}
+    report = build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=q["agent"])
+    meta = {"site": site.key, "from": since, "to": until, "bucket": bucket, "tz": tz, "agent": q["agent"]}
     return report, site, meta
 
 
@@ -192,16 +185,16 @@ async def _join(papote: Any, invite: Invite, agent_id: str) -> None:
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/sites/{key}/reports", "Reports of a site or one agent, with a series over time",
-             get_report, query=["from", "to", "bucket", "tz", "agent"]),
+             get_report, query=shapes.REPORT_QUERY, response=shapes.REPORT),
     Endpoint("GET", "/api/sites/{key}/reports/csv", "The same report as CSV", get_report_csv,
-             query=["from", "to", "bucket", "tz", "agent"]),
+             query=shapes.REPORT_QUERY, media_type="text/csv"),
     Endpoint("POST", "/api/sites/{key}/invites", "Invite someone by email (returns a one-time link)",
-             create_invite, body={"email": {"type": "string"}, "role": {"type": "string"}}),
+             create_invite, body=shapes.CREATE_INVITE, response=shapes.INVITE, status=201),
     Endpoint("POST", "/api/sites/{key}/agents", "Add a member: the same invitation as …/invites",
-             create_invite, body={"email": {"type": "string"}, "role": {"type": "string"}}),
+             create_invite, body=shapes.CREATE_INVITE, response=shapes.INVITE, status=201,
+             operation_id="add_site_agent"),
     Endpoint("POST", "/api/invites/inspect", "What an invitation is for (before accepting it)",
-             inspect_invite, "none", {"token": {"type": "string"}}),
+             inspect_invite, "none", body=shapes.INSPECT_INVITE, response=shapes.INVITE_INFO),
     Endpoint("POST", "/api/invites/accept", "Accept an invitation: set name and password, sign in",
-             accept_invite, "none",
-             {"token": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string"}}),
+             accept_invite, "none", body=shapes.ACCEPT_INVITE, response=shapes.SIGNED_IN),
 ]

@@ -1,0 +1,245 @@
+"""What the REST API accepts and answers, as JSON Schemas: the one source for OpenAPI and validation.
+
+Request schemas (bodies, query parameters) are enforced by `papote.web.schema.validate` before a
+handler runs. Response schemas are published under `components.schemas` and checked by the API
+conformance test (tests/integration/test_openapi_conformance.py). The same limits as the WebSocket
+protocol apply where a field means the same thing (ids, client_msg_id, labels).
+
+No rule here compares one field with another (JSON Schema cannot say it): where two fields meet, the
+server gives the pair a meaning instead of refusing it. A report's `from` at or after its `to` is an
+empty range; a range of more than 400 buckets starts later (the answer's `from` says where); an opening
+span whose close is not after its open runs past midnight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import available_timezones
+
+from papote.errors import ErrorCode
+from papote.sites import DAYS
+from papote.web.schema import (
+    MAX_SAFE_INT,
+    Schema,
+    any_json,
+    array,
+    boolean,
+    enum,
+    integer,
+    nullable,
+    number,
+    obj,
+    string,
+)
+
+# -- request fields ------------------------------------------------------------------------------------
+
+ID = string(1, 64, pattern="^[A-Za-z0-9_-]+$", description="an opaque id")
+CLIENT_MSG_ID = string(8, 64, pattern="^[A-Za-z0-9_-]+$",
+                       description="the sender's idempotency key: a retry with the same one is stored once")
+ROLE = enum("owner", "admin", "agent")
+#: Anything with an @ that is not at either end (the address is trimmed and lower-cased).
+EMAIL = string(3, 254, pattern="^[^@]+@[^@]+$")
+PASSWORD_NEW = string(8, 256, description="8 to 256 characters")
+PASSWORD = string(0, 256)
+HTTPS_URL = string(9, 500, pattern="^https://", description="an https URL")
+#: How a browser writes an Origin header; a trailing slash and upper-case letters are normalised away.
+ORIGIN = string(8, 300, pattern="^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._-]+(:[0-9]{1,5})?/?$",
+                description="an origin such as https://shop.example (scheme, host, optional port)")
+TIME_ZONES = sorted(available_timezones())
+TIME_ZONE = enum(*TIME_ZONES, description="an IANA time zone name")
+HHMM = string(5, 5, pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")
+LABEL = string(1, 40)
+
+HOURS = nullable(obj({
+    "tz": TIME_ZONE,
+    "days": obj({day: array(array(HHMM, 2, 2), 10) for day in DAYS}, closed=True,
+                description="mon..sun → a list of [open, close] spans; a close not after its open is "
+                            "on the next day (22:00 to 02:00), and 00:00 to 00:00 is the whole day"),
+}, required=["tz"], description="opening hours; null means always open"))
+
+_RULE_COMMON: dict[str, Schema] = {
+    "id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+    "message": string(1, 1000),
+    "seconds": nullable(integer(0, 3600)),
+}
+RULE = {"oneOf": [
+    obj({**_RULE_COMMON, "trigger": {"const": "url"}, "url": string(0, 500)},
+        required=["id", "trigger", "message", "url"], description="shows when the page URL matches (* is a wildcard)"),
+    obj({**_RULE_COMMON, "trigger": {"const": "time_on_page"}, "seconds": integer(0, 3600)},
+        required=["id", "trigger", "message", "seconds"], description="shows after this many seconds on a page"),
+    obj({**_RULE_COMMON, "trigger": {"const": "event"}, "event": string(1, 64),
+         "condition": nullable(obj({"field": string(0, 64), "op": enum(">", ">=", "<", "<=", "=="),
+                                    "value": {"anyOf": [number(), string(0, 500)]}},
+                                   required=["field", "op", "value"]))},
+        required=["id", "trigger", "message", "event"], description="shows when the page tracks this event"),
+]}
+
+SETTINGS = obj({
+    "color": string(7, 7, pattern="^#[0-9a-fA-F]{6}$"),
+    "position": enum("left", "right"),
+    "greeting": string(0, 500),
+    "reply_time": integer(0, 7 * 86400, description="typical reply time in seconds"),
+    "locale": enum("auto", "en", "fr"),
+    "hours": HOURS,
+    "launcher_icon": nullable(HTTPS_URL),
+    "custom_css": {**string(0, 20000), "not": {"pattern": "</"}, "description": "CSS without `</`"},
+    "rules": array(RULE, 50),
+    "storage": enum("consent", "always"),
+    "routing": enum("auto", "manual"),
+}, closed=True, description="only the settings named change; the others keep their values")
+
+# -- request bodies ------------------------------------------------------------------------------------
+
+LOGIN = obj({"email": string(0, 254), "password": PASSWORD}, required=["email", "password"])
+UPDATE_ME = obj({"name": string(1, 80), "avatar": nullable(HTTPS_URL), "capacity": integer(1, 50)})
+CHANGE_PASSWORD = obj({"current": PASSWORD, "new": PASSWORD_NEW}, required=["current", "new"])
+SITE_FIELDS: dict[str, Schema] = {"name": string(1, 120), "origins": array(ORIGIN, 50), "settings": SETTINGS}
+CREATE_SITE = obj(SITE_FIELDS, required=["name"])
+UPDATE_SITE = obj(SITE_FIELDS)
+UPDATE_AGENT = obj({"role": ROLE, "disabled": boolean()})
+TRANSFER = obj({"agent": ID}, required=["agent"], description="the member who becomes the owner")
+CREATE_KEY = obj({"name": string(1, 80)}, required=["name"])
+SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body": string(1, 4000)},
+                  required=["shortcut", "body"])
+
+
+def post_message(max_body_chars: int) -> Schema:
+    return obj({"body": string(1, max_body_chars), "client_msg_id": CLIENT_MSG_ID,
+                "note": boolean(description="a private note, seen by agents only")}, required=["body"])
+
+
+ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])
+LABEL_CHANGE = obj({"add": nullable(array(LABEL, 20)), "remove": nullable(array(LABEL, 20))})
+CREATE_INVITE = {**obj({"email": EMAIL, "role": {**ROLE, "default": "agent"}}, required=["email"],
+                       description="no password: the person chooses theirs when accepting"),
+                 "not": {"required": ["password"]}}
+INVITE_TOKEN = string(8, 128)
+INSPECT_INVITE = obj({"token": INVITE_TOKEN}, required=["token"])
+ACCEPT_INVITE = obj({"token": INVITE_TOKEN, "password": PASSWORD_NEW, "name": nullable(string(0, 120))},
+                    required=["token", "password"])
+
+# -- query parameters ----------------------------------------------------------------------------------
+
+LIST_CONVERSATIONS_QUERY: dict[str, Schema] = {
+    "site": string(0, 64, description="a site key: only this site's conversations"),
+    "status": enum("open", "closed"),
+    "assignee": string(1, 64, description="an agent id, or `me`"),
+    "unassigned": boolean(description="only conversations nobody is assigned"),
+    "visitor": string(1, 64, description="a visitor id"),
+    "q": string(0, 200, description="words searched in messages, visitor names and emails"),
+    "limit": integer(1, 200, default=50),
+    "before": integer(0, 2**62, description="updated_at of the last conversation of the previous page"),
+}
+MESSAGES_QUERY: dict[str, Schema] = {
+    "before_seq": integer(1, MAX_SAFE_INT, description="the page before this seq (newest page without it)"),
+    "after_seq": integer(0, MAX_SAFE_INT, description="every message after this seq, oldest first"),
+    "limit": integer(1, 200, default=50),
+}
+#: Reports reach the year 3000 (calendar arithmetic stops at 9999).
+MAX_REPORT_MS = 32_503_680_000_000
+REPORT_QUERY: dict[str, Schema] = {
+    "from": integer(0, MAX_REPORT_MS, description="start, epoch ms (default: 30 days before `to`); at or "
+                                                 "after `to` the report is empty; moved up to fit 400 buckets"),
+    "to": integer(0, MAX_REPORT_MS, description="end, epoch ms (default: now)"),
+    "bucket": enum("hour", "day", description="series step (default: hour up to two days, else day); "
+                                              "at most 400 buckets per report"),
+    "tz": {**TIME_ZONE, "description": "time zone of the buckets (default: the site's, else UTC)"},
+    "agent": string(1, 64, description="only this agent's conversations"),
+}
+
+# -- responses -----------------------------------------------------------------------------------------
+
+_STR = string(0, 100000)
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_MS = {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _record(properties: dict[str, Schema], **extra: Any) -> Schema:
+    """A response object: every property listed is always present."""
+    return obj(properties, required=list(properties), **extra)
+
+
+OK = _record({"ok": {"const": True}})
+AUTHOR = _record({"kind": enum("agent", "visitor", "system"), "id": nullable(_STR), "name": nullable(_STR)})
+AGENT_AUTHOR = _record({"kind": {"const": "agent"}, "id": _STR, "name": _STR, "avatar": nullable(_STR)})
+AGENT = _record({**AGENT_AUTHOR["properties"], "email": _STR, "disabled": boolean(),
+                 "status": enum("online", "away", "offline"), "capacity": _INT, "role": nullable(ROLE)})
+SITE_AGENT = _record({**AGENT["properties"], "presence": enum("online", "away", "offline"), "load": _INT})
+SITE = _record({"id": _STR, "key": _STR, "name": _STR, "origins": array(_STR, 1000),
+                "settings": {"type": "object"}, "created_at": _MS},
+               description="`secrets` (the identity-verification secrets, current first) is shown to admins")
+SITE["properties"]["secrets"] = array(_STR, 2)
+SITE_WITH_SECRETS = {**SITE, "required": [*SITE["required"], "secrets"]}
+MY_SITE = {**SITE, "properties": {**SITE["properties"], "role": ROLE}, "required": [*SITE["required"], "role"]}
+MESSAGE = obj({"conversation": _STR, "seq": _INT, "ts": _MS, "kind": _STR, "author": ref("Author"),
+               "body": _STR, "client_msg_id": nullable(_STR), "event": nullable(_STR),
+               "data": nullable({"type": "object"})},
+              required=["conversation", "seq", "ts", "kind", "author", "body", "client_msg_id"])
+VISITOR_SHORT = _record({"id": _STR, "name": _STR, "email": _STR, "verified": boolean()})
+VISITOR = _record({**VISITOR_SHORT["properties"], "page": {"type": "object"},
+                   "pages": {"type": "array"}, "device": {"type": "object"}, "attributes": {"type": "object"},
+                   "created_at": _MS, "last_seen": _MS, "user_id": nullable(_STR)})
+CONVERSATION = _record({
+    "id": _STR, "site": _STR, "site_id": _STR, "status": enum("open", "closed"),
+    "assignee": nullable(ref("AgentAuthor")), "last_seq": _INT, "created_at": _MS, "updated_at": _MS,
+    "queue": nullable(_record({"position": _INT, "wait_secs": nullable(_INT)})),
+    "visitor": nullable(ref("VisitorShort")), "labels": array(_STR, 1000),
+    "contact_email": _STR, "rating": nullable(_INT), "rating_comment": nullable(_STR),
+    "read_seq": _INT, "peer_read_seq": _INT, "unread": _INT, "last_message": nullable(ref("Message")),
+})
+EVENT = _record({"name": _STR, "data": any_json(), "at": _MS})
+CONVERSATION_DETAIL = {**CONVERSATION,
+                       "properties": {**CONVERSATION["properties"], "visitor": nullable(ref("Visitor")),
+                                      "events": array(ref("Event"), 100000)},
+                       "required": [*CONVERSATION["required"], "events"]}
+_STAT = nullable(_NUM)
+REPORT_SUMMARY = _record({"conversations": _INT, "first_response_median_s": _STAT, "first_response_p90_s": _STAT,
+                          "wait_median_s": _STAT, "wait_p90_s": _STAT, "resolution_median_s": _STAT,
+                          "resolution_p90_s": _STAT, "ratings": _INT, "rating_avg": _STAT, "csat_pct": _STAT,
+                          "missed": _INT})
+ERROR = _record({"error": _record({"code": enum(*(c.value for c in ErrorCode)), "message": _STR})},
+                description="every refusal: a machine-readable code and a message for people")
+
+#: Named shapes, published under components.schemas.
+COMPONENTS: dict[str, Schema] = {
+    "Error": ERROR, "Ok": OK, "Author": AUTHOR, "AgentAuthor": AGENT_AUTHOR, "Agent": AGENT,
+    "SiteAgent": SITE_AGENT, "Site": SITE, "SiteWithSecrets": SITE_WITH_SECRETS, "MySite": MY_SITE,
+    "Message": MESSAGE, "VisitorShort": VISITOR_SHORT, "Visitor": VISITOR, "Conversation": CONVERSATION,
+    "ConversationDetail": CONVERSATION_DETAIL, "Event": EVENT, "ReportSummary": REPORT_SUMMARY,
+}
+
+SIGNED_IN = _record({"agent": ref("Agent"),
+                     "sites": array(_record({"id": _STR, "role": ROLE}), 10000)})
+ME = _record({"agent": ref("Agent"), "sites": array(ref("MySite"), 10000)})
+AGENT_ONLY = _record({"agent": ref("Agent")})
+SITES = _record({"sites": array({"anyOf": [ref("MySite"), ref("Site")]}, 10000)})
+SECRETS = _record({"secrets": array(_STR, 2, 1)})
+SNIPPET = _record({"snippet": _STR})
+SITE_AGENTS = _record({"agents": array(ref("SiteAgent"), 100000)})
+KEYS = _record({"keys": array(_record({"id": _STR, "name": _STR, "created_at": _MS}), 100000)})
+NEW_KEY = _record({"id": _STR, "key": _STR}, description="the key's secret, shown this once only")
+CANNED_ITEM = _record({"id": _STR, "shortcut": _STR, "body": _STR})
+CANNED = _record({"canned": array(CANNED_ITEM, 100000)})
+CONVERSATIONS = _record({"conversations": array(ref("Conversation"), 200)})
+MESSAGES = obj({"messages": array(ref("Message"), 200), "more": boolean(), "last_seq": _INT},
+               required=["messages"], description="`more` and `last_seq` come with pages (not with after_seq)")
+ACK = _record({"client_msg_id": _STR, "conversation": _STR, "seq": _INT, "ts": _MS})
+VISITOR_DETAIL = _record({"visitor": ref("Visitor"), "conversations": array(ref("Conversation"), 50),
+                          "events": array(ref("Event"), 100000)})
+REPORT = _record({
+    "site": _STR, "from": _MS, "to": _MS, "bucket": enum("hour", "day"), "tz": _STR, "agent": nullable(_STR),
+    "summary": ref("ReportSummary"),
+    "series": array({"allOf": [ref("ReportSummary"), _record({"start": {
+        "type": "integer", "description": "the bucket's start, epoch ms, aligned in `tz` (may precede `from`)"}})]},
+        100000),
+    "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
+})
+INVITE = _record({"email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
+INVITE_INFO = _record({"email": _STR, "role": ROLE, "site": _STR, "expires_at": _MS})
+TRANSFERRED = _record({"agents": array(ref("Agent"), 2, 2, description="the new owner, then me")})

@@ -1,0 +1,76 @@
+"""The OpenAPI 3.1 document of the REST API, built from the Endpoint tables (served at /api/openapi.json).
+
+Each operation carries the schemas its Endpoint declares — the same objects the server validates
+requests with — its success answer, and the coded error answer every refusal uses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from papote.accounts import SECURE_SESSION_COOKIE, SESSION_COOKIE
+from papote.config import Config
+from papote.web.api import Endpoint, all_endpoints
+from papote.web.api_schemas import COMPONENTS, ID, ref
+
+#: Path parameters are opaque ids; one that names nothing (or nothing the caller may see) is `not_found`.
+PATH_PARAMETER = ID
+
+ERROR_ANSWER = {"description": "Refused: `error.code` says why (docs/protocol.md, error codes)",
+                "content": {"application/json": {"schema": ref("Error")}}}
+
+
+def _success(ep: Endpoint) -> dict[str, Any]:
+    if ep.media_type != "application/json":
+        return {"description": "OK", "content": {ep.media_type: {"schema": {"type": "string"}}}}
+    return {"description": "Created" if ep.status == 201 else "OK",
+            "content": {"application/json": {"schema": ep.response}}}
+
+
+def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": ep.summary,
+        "operationId": ep.operation_id or ep.handler.__name__,
+        "responses": {str(ep.status): _success(ep), "4XX": {"$ref": "#/components/responses/Error"}},
+    }
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETER}
+        for name in re.findall(r"{(\w+)}", ep.path)
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": schema,
+         **({"description": schema["description"]} if "description" in schema else {})}
+        for name, schema in ep.query.items()
+    ]
+    if parameters:
+        op["parameters"] = parameters
+    body = ep.body_schema(config)
+    if body is not None:
+        op["requestBody"] = {"required": "required" in body,
+                             "content": {"application/json": {"schema": body}}}
+    if ep.auth != "none":
+        op["security"] = [{"session": []}] + ([{"apiKey": []}] if ep.auth == "any" else [])
+    return op
+
+
+def openapi_document(config: Config) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for ep in all_endpoints():
+        paths.setdefault(ep.path, {})[ep.method.lower()] = operation(ep, config)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Papote API", "version": "1",
+                 "description": "Sign in with POST /api/login (the session cookie), or send "
+                                "`Authorization: Bearer <API key>` where an operation allows it."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie",
+                            "name": SECURE_SESSION_COOKIE if config.secure_cookies else SESSION_COOKIE},
+                "apiKey": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": COMPONENTS,
+            "responses": {"Error": ERROR_ANSWER},
+        },
+    }
