@@ -109,9 +109,8 @@ def _check_hours(value: Any) -> Any:
         clean[day] = []
         for span in spans:
             if (not isinstance(span, list) or len(span) != 2
-                    or not all(isinstance(t, str) and _TIME.fullmatch(t) for t in span)
-                    or span[0] >= span[1]):
-                raise _bad("each opening span is [\"HH:MM\", \"HH:MM\"] with open before close")
+                    or not all(isinstance(t, str) and _TIME.fullmatch(t) for t in span)):
+                raise _bad("each opening span is [\"HH:MM\", \"HH:MM\"]")
             clean[day].append([span[0], span[1]])
     return {"tz": value["tz"], "days": clean}
 
@@ -158,25 +157,31 @@ def settings_of(site: Site) -> dict[str, Any]:
 
 
 def opening(settings: dict[str, Any], now: datetime | None = None) -> tuple[bool, int | None]:
-    """(open now?, next opening as epoch ms or None). No hours configured means always open."""
+    """(open now?, next opening as epoch ms or None). No hours configured means always open.
+
+    A span whose close is not after its open ends on the next day: ["22:00", "02:00"] is overnight,
+    ["00:00", "00:00"] the whole day. So yesterday's spans are looked at too."""
     hours = settings.get("hours")
     if not hours:
         return True, None
     tz = ZoneInfo(hours["tz"])
     local = (now or datetime.now(tz)).astimezone(tz)
     days = hours.get("days") or {}
-    for offset in range(8):
+    next_open: datetime | None = None
+    for offset in range(-1, 8):
         day = local.date() + timedelta(days=offset)
         for start, end in sorted(days.get(DAYS[day.weekday()], [])):
             h1, m1 = map(int, start.split(":"))
             h2, m2 = map(int, end.split(":"))
             opens = datetime(day.year, day.month, day.day, h1, m1, tzinfo=tz)
             closes = datetime(day.year, day.month, day.day, h2, m2, tzinfo=tz)
-            if offset == 0 and opens <= local < closes:
+            if closes <= opens:
+                closes += timedelta(days=1)
+            if opens <= local < closes:
                 return True, None
-            if opens > local:
-                return False, int(opens.timestamp() * 1000)
-    return False, None
+            if opens > local and (next_open is None or opens < next_open):
+                next_open = opens
+    return False, int(next_open.timestamp() * 1000) if next_open else None
 
 
 def public_settings(site: Site, agents_online: int, now: datetime | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def test_defaults_and_merge() -> None:
 
 @pytest.mark.parametrize("changes", [
     {"color": "red"}, {"nope": 1}, {"hours": {"tz": "Mars/Olympus", "days": {}}},
-    {"hours": {"tz": "UTC", "days": {"mon": [["18:00", "09:00"]]}}},
+    {"hours": {"tz": "UTC", "days": {"mon": [["18:00", "9:00"]]}}},
     {"rules": [{"id": "x", "trigger": "event", "message": "hi"}]},
     {"custom_css": "</style><script>"}, {"launcher_icon": "javascript:alert(1)"},
 ])
@@ -36,6 +36,17 @@ def test_opening_hours_in_the_sites_zone() -> None:
     open_now, next_open = opening(s, datetime(2026, 11, 24, 19, 0, tzinfo=paris))  # Tuesday evening
     assert not open_now and next_open == int(datetime(2026, 11, 30, 9, 0, tzinfo=paris).timestamp() * 1000)
     assert opening(validate_settings({}), None) == (True, None)
+
+
+def test_a_span_that_closes_before_it_opens_runs_overnight() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    s = validate_settings({"hours": {"tz": "Europe/Paris", "days": {"mon": [["22:00", "02:00"]],
+                                                                   "wed": [["00:00", "00:00"]]}}})
+    assert opening(s, datetime(2026, 11, 23, 23, 0, tzinfo=paris)) == (True, None)  # Monday night
+    assert opening(s, datetime(2026, 11, 24, 1, 30, tzinfo=paris)) == (True, None)  # Tuesday, small hours
+    open_now, next_open = opening(s, datetime(2026, 11, 24, 2, 0, tzinfo=paris))
+    assert not open_now and next_open == int(datetime(2026, 11, 25, 0, 0, tzinfo=paris).timestamp() * 1000)
+    assert opening(s, datetime(2026, 11, 25, 23, 59, tzinfo=paris)) == (True, None)  # all of Wednesday
 
 
 def test_origins_are_normalised() -> None:
