@@ -2,7 +2,7 @@
 
     papote serve
     papote init --email E --password P --site-name N --origin URL
-    papote site create --name N --origin URL [--owner EMAIL]
+    papote site create --name N --origin URL [--owner EMAIL]   (prints the key, then the secret)
     papote site list
     papote agent create --site KEY --email E --password P --role R [--name NAME]
     papote agent list [--site KEY]
@@ -143,7 +143,10 @@ async def _site_create(ctx: Any, config: Config) -> int:
         if agent is None:
             raise PapoteError(f"no agent with email {args.owner}")
         await papote.store.set_membership(site.id, agent.id, Role.OWNER)
+    # The key alone on the first line (scripts read it with `head -1`), then the secret the site's
+    # backend signs identities with: shown here and, later, to the site's owners and admins only.
     print(site.key)
+    print(f"Identity-verification secret: {site.secrets[0]}")
     return 0
 
 

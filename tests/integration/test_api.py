@@ -95,3 +95,13 @@ async def test_canned_responses_and_roles(papote_server: PapoteServer) -> None:
     assert status == 403 and body["error"]["code"] == "forbidden"
     status, body, _ = papote_server.http("PATCH", base, {"name": "Mine now"}, cookie=plain)
     assert status == 403
+
+
+async def test_site_create_prints_the_key_then_the_identity_secret(papote_server: PapoteServer) -> None:
+    out = papote_server.cli("site", "create", "--name", "Shop B", "--origin", "https://b.example",
+                            "--owner", papote_server.agent_email).splitlines()
+    assert len(out) == 2 and out[0].startswith("pk_")
+    label, secret = out[1].split(": ")
+    assert label == "Identity-verification secret" and len(secret) == 64
+    status, site, _ = papote_server.http("GET", f"/api/sites/{out[0]}", cookie=papote_server.login())
+    assert status == 200 and site["secrets"] == [secret]

@@ -63,7 +63,7 @@ async def test_websocket_matrix(papote_server: PapoteServer) -> None:
     owner = await visitor(server)
     await owner.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "secret"})
     cid = (await owner.expect("ack", ref=1))["conversation"]
-    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", site_b, "--email", "b@papote.test", "--password", "password-b-1",
                "--role", "owner")
     foreigners = {
@@ -106,7 +106,7 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
     await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "secret"})
     cid = (await v.expect("ack", ref=1))["conversation"]
     vid = v.welcome["visitor"]["id"]
-    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", site_b, "--email", "b@papote.test", "--password", "password-b-1",
                "--role", "owner")
     cookie_b = server.login("b@papote.test", "password-b-1")

@@ -32,7 +32,7 @@ def test_invitation_is_single_use_and_cannot_take_over_an_account(papote_server:
     assert status == 404
 
     # Inviting an email that has an account (on another site): accepting needs that account's password.
-    other = server.cli("site", "create", "--name", "Other", "--origin", server.base_url).strip()
+    other = server.cli("site", "create", "--name", "Other", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", other, "--email", "frank@papote.test", "--password",
                "frank-password-1", "--role", "owner")
     status, invite2, _ = server.http("POST", f"/api/sites/{server.site_key}/invites",

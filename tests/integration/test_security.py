@@ -104,7 +104,8 @@ async def test_another_sites_agent_and_visitor_see_nothing(papote_server: Papote
     v = await visitor(papote_server)
     await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "site A"})
     cid = (await v.expect("ack", ref=1))["conversation"]
-    other_key = papote_server.cli("site", "create", "--name", "Site B", "--origin", papote_server.base_url).strip()
+    other_key = papote_server.cli("site", "create", "--name", "Site B",
+                                  "--origin", papote_server.base_url).splitlines()[0]
     papote_server.cli("agent", "create", "--site", other_key, "--email", "b@papote.test",
                       "--password", "password-b-123", "--role", "owner")
     cookie_b = papote_server.login("b@papote.test", "password-b-123")
