@@ -105,3 +105,12 @@ async def test_site_create_prints_the_key_then_the_identity_secret(papote_server
     assert label == "Identity-verification secret" and len(secret) == 64
     status, site, _ = papote_server.http("GET", f"/api/sites/{out[0]}", cookie=papote_server.login())
     assert status == 200 and site["secrets"] == [secret]
+
+
+async def test_a_method_a_path_lacks_is_405_with_that_paths_methods(papote_server: PapoteServer) -> None:
+    # /close, /assign… once shared one `{action}` route with /transcript, whose 405 then said POST.
+    status, _, headers = papote_server.http("DELETE", "/api/conversations/c_x/transcript")
+    allow = {m.strip() for m in (headers.get("allow") or headers.get("Allow") or "").split(",")}
+    assert status == 405 and "GET" in allow and "POST" not in allow
+    status, _, headers = papote_server.http("GET", "/api/conversations/c_x/close")
+    assert status == 405 and (headers.get("allow") or headers.get("Allow")) == "POST"

@@ -39,7 +39,10 @@ CHECKS = ",".join([
 
 def _config(server: PapoteServer, fixed: dict[str, str], api_key: str) -> str:
     params = "\n".join(f'"path.{name}" = {json.dumps(value)}' for name, value in fixed.items())
+    # Like the console, every request says it is no cross-site form (the CSRF rule of docs/rest-api.md).
     return f"""
+headers = {{ "X-Papote-Request" = "1" }}
+
 [auth.dynamic.openapi.session]
 path = "/api/login"
 payload = {{ email = {json.dumps(server.agent_email)}, password = {json.dumps(server.agent_password)} }}
