@@ -44,6 +44,8 @@ class PapoteServer:
     agent_email: str = "owner@papote.test"
     agent_password: str = "correct-horse-battery"
     starts: int = 0
+    #: The command that runs the server (a test may run a deliberately broken build instead).
+    launcher: list[str] = field(default_factory=lambda: [sys.executable, "-m", "papote"])
 
     @property
     def base_url(self) -> str:
@@ -96,7 +98,7 @@ class PapoteServer:
         # is a ResourceWarning, an error under this project's warning filters).
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "papote", "serve"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
+                [*self.launcher, "serve"], env=self.env(), stdout=log, stderr=subprocess.STDOUT
             )
         self.starts += 1
         deadline = time.monotonic() + 20

@@ -19,8 +19,8 @@ from starlette.websockets import WebSocket
 
 from papote import ratelimits
 from papote.accounts import Accounts
-from papote.bus import Bus
-from papote.bus.local import LocalBus
+from papote.bus import Bus, bus_for
+from papote.bus.broker import BrokerBus
 from papote.config import Config
 from papote.connections import Hub
 from papote.conversations import Chat, agent_author, public_topic, site_topic, visitor_summary
@@ -28,7 +28,7 @@ from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.routing import Presence
 from papote.sites import opening, settings_of
-from papote.store import Site, Store, Visitor
+from papote.store import Message, Site, Store, Visitor
 from papote.store.factory import store_for
 
 log = logging.getLogger("papote")
@@ -43,7 +43,9 @@ class Papote:
     def __init__(self, config: Config, store: Store | None = None, bus: Bus | None = None) -> None:
         self.config = config
         self.store: Store = store or store_for(config)
-        self.bus: Bus = bus or LocalBus()
+        self.bus: Bus = bus or bus_for(config.bus, config.bus_check_secs)
+        if isinstance(self.bus, BrokerBus):
+            self.bus.repair.history = StoreHistory(self.store)
         self.hub = Hub(self.bus)
         self.presence = Presence()
         self.chat = Chat(self.store, self.bus, config, self.presence)
@@ -61,7 +63,8 @@ class Papote:
         await self.store.open()
         await self.bus.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
-        log.info("papote ready: database %s, epoch %s", self.config.database_shown, self.store.epoch)
+        log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
+                 self.config.bus_shown, self.bus.node, self.store.epoch)
 
     async def stop(self) -> None:
         self.close_all_sockets(CloseCode.GOING_AWAY, "server restarting; reconnect and resume")
@@ -164,6 +167,25 @@ class Papote:
         if visitor is not None:
             self.bus.publish(site_topic(visitor.site_id),
                              VisitorChanged(visitor_summary(visitor, full=True), False))
+
+
+class StoreHistory:
+    """What the bus's gap repair reads: positions and messages, notes included (each connection renders
+    what its audience may see)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def positions(self, conversation_ids: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for cid in conversation_ids:
+            conv = await self.store.get_conversation(cid)
+            if conv is not None:
+                out[cid] = conv.last_seq
+        return out
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        return await self.store.messages_after(conversation_id, after_seq, limit, include_notes=True)
 
 
 def _open_now(site: Site) -> bool:

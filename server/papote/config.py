@@ -58,6 +58,12 @@ class Config:
     demo: bool = False
     demo_email: str = "agent@demo.papote"
     demo_password: str = "papote-demo"
+    #: How connections on several nodes hear of each other's events: `local` (one process, the default),
+    #: `redis://host:6379/0` or `nats://host:4222`.
+    bus: str = "local"
+    #: Every this many seconds a node compares the conversations it follows with the store and repairs
+    #: what the broker lost (it also does after every broker reconnect).
+    bus_check_secs: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -108,7 +114,19 @@ class Config:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
         return parts._replace(netloc=netloc).geturl()
 
+    @property
+    def bus_shown(self) -> str:
+        """`bus` as logs may show it: without a password."""
+        parts = urlsplit(self.bus)
+        if parts.password is None:
+            return self.bus
+        return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
     def validate(self) -> None:
+        if self.bus != "local" and not self.bus.startswith(("redis://", "rediss://", "nats://", "tls://")):
+            raise ValueError("PAPOTE_BUS must be local, redis://… or nats://…")
+        if not 1 <= self.bus_check_secs <= 3600:
+            raise ValueError("PAPOTE_BUS_CHECK_SECS must be between 1 and 3600")
         if "://" in self.database and self.database_backend != "postgres" and not self.database.startswith(
             "sqlite:///"
         ):

@@ -1,0 +1,208 @@
+"""Gap repair: what makes "nothing lost" true when live fan-out between nodes is best effort.
+
+A broker loses publications (a subscriber reconnecting, a broker restart, a slow subscriber cut off:
+measured for Redis pub/sub and NATS core in research §D). Seq gaps are normal for a client (notes are
+hidden from visitors), so no client can notice; the node must. For every conversation that has
+listeners on this node, `GapRepair` keeps the last seq it delivered:
+
+* a message at `delivered + 1` goes out at once; at or below `delivered` it is a duplicate and dropped;
+* past `delivered + 1`, the missing range is read from the store and delivered first, in seq order,
+  and whatever arrives meanwhile waits behind it. The store assigns seqs under the conversation's lock,
+  so once seq N is committed every seq below it is too: the read never finds a hole;
+* the last message of a burst has no successor to reveal its loss, so `check` compares each followed
+  conversation's position in the store with `delivered` — every `check_secs`, and at once after every
+  broker reconnect — and repairs the difference.
+
+A node that starts following a conversation reads its position first (the baseline): a publication
+that arrives before that read finishes waits for it, then goes out unless the baseline already had it.
+Typing, read marks and the like pass straight through: they are best effort and carry no seq.
+
+`repairs` counts the repairs that found messages missing, `repaired` the messages they delivered
+(/healthz shows both under `bus`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from papote.bus import BusEvent
+from papote.bus.topics import conv_topic
+from papote.events import MessageAppended
+from papote.store import Message
+
+log = logging.getLogger("papote.bus")
+
+#: Messages read from the store per repair query; a longer gap takes several (each delivered in order).
+REPAIR_BATCH = 500
+
+
+class History(Protocol):
+    """What the repair reads from the store (the node adapts its `Store`)."""
+
+    async def positions(self, conversation_ids: list[str]) -> dict[str, int]:
+        """The last committed seq of each conversation (missing ones left out)."""
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        """Every message (notes included) after `after_seq`, in seq order."""
+
+
+@dataclass(slots=True)
+class _Followed:
+    #: The last seq handed to this node's listeners; None until the baseline is read.
+    delivered: int | None = None
+    #: Publications waiting for a baseline read or a repair in progress.
+    pending: list[BusEvent] = field(default_factory=list)
+    busy: bool = True
+
+
+class GapRepair:
+    def __init__(self, deliver: Callable[[str, BusEvent], None]) -> None:
+        self._deliver = deliver
+        self.history: History | None = None
+        self._followed: dict[str, _Followed] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.repairs = 0
+        self.repaired = 0
+
+    # -- following -----------------------------------------------------------------------------------
+    def follow(self, conversation_id: str) -> asyncio.Task[None] | None:
+        """This node starts following a conversation: read its baseline. Returns the read's task."""
+        if conversation_id in self._followed or self.history is None:
+            return None
+        state = self._followed[conversation_id] = _Followed()
+        return self._spawn(self._settle(conversation_id, state, baseline=True))
+
+    def unfollow(self, conversation_id: str) -> None:
+        self._followed.pop(conversation_id, None)
+
+    def following(self) -> list[str]:
+        return list(self._followed)
+
+    # -- delivery ------------------------------------------------------------------------------------
+    def offer(self, topic: str, conversation_id: str, bus_event: BusEvent) -> None:
+        """A publication for `conv:<id>`, local or from the broker: deliver it in seq order."""
+        state = self._followed.get(conversation_id)
+        event = bus_event.event
+        if state is None or type(event) is not MessageAppended:
+            self._deliver(topic, bus_event)
+            return
+        if state.busy:
+            state.pending.append(bus_event)
+            return
+        seq = event.message.seq
+        assert state.delivered is not None
+        if seq <= state.delivered:
+            return  # a duplicate: a repair or the baseline had it
+        if seq == state.delivered + 1:
+            state.delivered = seq
+            self._deliver(topic, bus_event)
+            return
+        state.busy = True
+        state.pending.append(bus_event)
+        self._spawn(self._settle(conversation_id, state))
+
+    async def check(self, conversation_ids: Iterable[str] | None = None) -> None:
+        """Compare positions in the store with what was delivered; repair what is behind."""
+        if self.history is None:
+            return
+        ids = list(self._followed) if conversation_ids is None else [
+            c for c in conversation_ids if c in self._followed]
+        if not ids:
+            return
+        positions = await self.history.positions(ids)
+        for cid, last in positions.items():
+            state = self._followed.get(cid)
+            if state is None or state.busy or state.delivered is None or last <= state.delivered:
+                continue
+            state.busy = True
+            self._spawn(self._settle(cid, state, upto=last))
+
+    # -- the repair itself ---------------------------------------------------------------------------
+    async def _settle(self, cid: str, state: _Followed, *, baseline: bool = False, upto: int = 0) -> None:
+        """Bring `state` up to date: the baseline or the store's missing range, then what waited."""
+        assert self.history is not None
+        topic = conv_topic(cid)
+        try:
+            if baseline:
+                found = (await self.history.positions([cid])).get(cid, 0)
+                waiting = [e.event.message.seq for e in state.pending
+                           if type(e.event) is MessageAppended]
+                # What arrived since the subscription goes out even if the baseline counts it.
+                state.delivered = min([found, *[s - 1 for s in waiting]])
+            while self._followed.get(cid) is state:
+                assert state.delivered is not None
+                before = state.delivered
+                held = {e.event.message.seq: e for e in state.pending
+                        if type(e.event) is MessageAppended}
+                others = [e for e in state.pending if type(e.event) is not MessageAppended]
+                state.pending = []
+                target = max([upto, *held])
+                upto = 0
+                if target > state.delivered + 1 or (target == state.delivered + 1 and target not in held):
+                    await self._read_missing(cid, topic, state, target, held)
+                for seq in sorted(held):
+                    if seq == state.delivered + 1:
+                        state.delivered = seq
+                        self._deliver(topic, held[seq])
+                    elif seq > state.delivered:
+                        state.pending.append(held[seq])  # still a gap: the next round reads it
+                for event in others:
+                    self._deliver(topic, event)
+                if not state.pending:
+                    break
+                if state.delivered == before:
+                    # The store does not have what was published (it cannot happen with a store that
+                    # commits seqs in order): deliver as is rather than loop.
+                    for event in state.pending:
+                        state.delivered = max(state.delivered, event.event.message.seq)  # type: ignore[union-attr]
+                        self._deliver(topic, event)
+                    state.pending = []
+                    break
+        except Exception:
+            # The store is unreachable: what waited goes out as it is; the next check repairs.
+            log.exception("gap repair of %s failed", cid)
+            for event in state.pending:
+                self._deliver(topic, event)
+            state.pending = []
+            if state.delivered is None:
+                state.delivered = 0
+        finally:
+            state.busy = False
+
+    async def _read_missing(
+        self, cid: str, topic: str, state: _Followed, target: int, held: dict[int, BusEvent]
+    ) -> None:
+        assert self.history is not None and state.delivered is not None
+        found = 0
+        while state.delivered < target:
+            batch = await self.history.messages_after(cid, state.delivered, min(REPAIR_BATCH,
+                                                                                  target - state.delivered))
+            if not batch:
+                break
+            for message in batch:
+                if message.seq <= state.delivered:
+                    continue
+                live = held.pop(message.seq, None)
+                if live is None:
+                    found += 1
+                state.delivered = message.seq
+                self._deliver(topic, live if live is not None else BusEvent(MessageAppended(message)))
+        if found:
+            self.repairs += 1
+            self.repaired += found
+            log.info("gap repair: %d message(s) of %s read from the store", found, cid)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
