@@ -205,10 +205,15 @@ export class VisitorSession {
           setTimeout(() => this.emitChanged(), TYPING_EXPIRY_MS + 100);
         } else this.typing.delete(frame.conversation);
         break;
-      case "message":
-        // A message from the typist ends their typing.
-        if (frame.author.kind !== "visitor") this.typing.delete(frame.conversation);
+      case "message": {
+        // A message from the typist ends their typing; a system event (an assignment that lands just
+        // after the agent started typing) does not.
+        const typist = this.typing.get(frame.conversation)?.author;
+        if (typist && typist.kind === frame.author.kind && typist.id === frame.author.id) {
+          this.typing.delete(frame.conversation);
+        }
         break;
+      }
       case "link":
         this.link = { code: frame.code, expires_at: frame.expires_at };
         break;
