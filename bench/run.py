@@ -153,7 +153,9 @@ def papote_env(workdir: Path, port: int) -> dict[str, str]:
         PAPOTE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         PAPOTE_RATE_PER_CONNECTION=UNLIMITED,
         PAPOTE_RATE_PER_SITE=UNLIMITED,
+        PAPOTE_RATE_NEW_VISITORS=UNLIMITED,  # thousands of visitors from one loopback address
         PAPOTE_LOG_LEVEL="warning",
+        PAPOTE_DEMO="1",  # row 8 renders the demo shop page, served only in demo mode
     )
     return env
 

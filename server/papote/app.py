@@ -30,6 +30,7 @@ from papote.routing import Presence
 from papote.sites import opening, settings_of
 from papote.store import Message, Site, Store, Visitor
 from papote.store.factory import store_for
+from papote.visitors import Visitors
 
 log = logging.getLogger("papote")
 
@@ -52,6 +53,9 @@ class Papote:
         self.chat.on_load_change = self.announce_presence
         self.accounts = Accounts(self.store, config)
         self.limiter = ratelimits.limiter()
+        #: Exact per-key budgets (sites, client addresses), asked on the hot path.
+        self.budgets = ratelimits.Budgets()
+        self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.live_sessions: set[Any] = set()
         self._sites_by_key: dict[str, Site] = {}
         self._background: set[asyncio.Task[Any]] = set()

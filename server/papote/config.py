@@ -43,6 +43,9 @@ class Config:
     rate_per_connection: str = "120/10second"
     #: Per-site budget for frames from all its visitors together.
     rate_per_site: str = "3000/10second"
+    #: New anonymous visitors one client address may create. A widget without storage consent creates
+    #: one per page view, so an office behind one NAT needs room; a script minting thousands does not.
+    rate_new_visitors: str = "120/10minute"
     #: Agent sessions end after this long, whatever their activity.
     session_hours: int = 12
     #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes.
@@ -141,6 +144,13 @@ class Config:
             raise ValueError("PAPOTE_HASH_WORKERS must be 1 to 64 and PAPOTE_HASH_QUEUE 0 to 10000")
         if self.heartbeat_secs >= self.idle_timeout_secs:
             raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
+        from limits import parse
+
+        for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors"):
+            try:
+                parse(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"PAPOTE_{name.upper()} must be a rate such as 120/10second") from None
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:

@@ -75,6 +75,7 @@ class ServerProcess:
             PAPOTE_PUBLIC_URL=self.base_url,
             PAPOTE_RATE_PER_CONNECTION=UNLIMITED,
             PAPOTE_RATE_PER_SITE=UNLIMITED,
+            PAPOTE_RATE_NEW_VISITORS=UNLIMITED,
             PYTHONPATH=os.pathsep.join([str(ROOT / "server"), str(HERE), env.get("PYTHONPATH", "")]),
         )
         env.update(self.extra_env)

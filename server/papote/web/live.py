@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from papote.connections import Connection
 from papote.errors import CloseCode, ErrorCode, PapoteError, ProtocolError, RateLimited
 from papote.protocol import CloseRequested, Command, Endpoint, ProtocolConnection, encode, error_frame
+from papote.ratelimits import Window
 from papote.types import Frame
 
 if TYPE_CHECKING:
@@ -36,9 +37,9 @@ HELLO_TIMEOUT_SECS = 10.0
 #: Sends a connection may have waiting for their commit at once. Reading goes on while they commit
 #: (a phone flushing its outbox is not held to one message per fsync); past this, reading waits.
 MAX_SENDS_IN_FLIGHT = 64
-#: The per-connection limiter is consulted every this many frames with that cost, which keeps its
-#: ~13 µs per call off most frames while a flood is still stopped within a few frames.
-RATE_CHECK_EVERY = 8
+#: A connection refused this many frames for its rate within one window is closed 4008: a client told
+#: `rate_limited` slows down; one that keeps sending is flooding, and reading its frames is work too.
+RATE_REFUSALS_BEFORE_CLOSE = 20
 
 
 class LiveSession(ABC):
@@ -54,11 +55,11 @@ class LiveSession(ABC):
         self._close: tuple[CloseCode, str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._uncounted = 0
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a send in flight finishes (cheaper than a Semaphore)
         self._completions: set[asyncio.Task[None]] = set()
-        self._rate_item = parse(config.rate_per_connection)
+        #: Every frame after hello is counted, on this connection and on its site (ratelimits.py).
+        self._rate = Window(parse(config.rate_per_connection))
         self._site_rate_item = parse(config.rate_per_site)
 
     # -- to be provided by each endpoint ------------------------------------------------------------
@@ -151,6 +152,9 @@ class LiveSession(ABC):
                     self.request_close(event.code, event.reason)
                     return
                 await self._dispatch(event)
+                if self._close is not None:  # closed by a handler (a flood): stop reading
+                    self._flush_protocol(conn)
+                    return
             self._flush_protocol(conn)
 
     async def _dispatch(self, command: Command) -> None:
@@ -163,8 +167,6 @@ class LiveSession(ABC):
             await self.on_command(command)
         except PapoteError as exc:
             self.send(error_frame(exc.code, exc.message, command.ref, command.type))
-            if isinstance(exc, RateLimited):
-                self.protocol.errors += 1
         except Exception:
             log.exception("handler failed on %s frame", command.type)
             self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
@@ -240,16 +242,17 @@ class LiveSession(ABC):
         stored.add_done_callback(on_stored)
 
     def _rate_check(self) -> None:
-        self._uncounted += 1
-        if self._uncounted < RATE_CHECK_EVERY:
-            return
-        cost, self._uncounted = self._uncounted, 0
-        limiter = self.papote.limiter
-        assert self.conn is not None
-        if not limiter.hit(self._rate_item, "conn", str(self.conn.id), cost=cost):
+        """Count this frame against the connection's and the site's budgets; refuse it over either.
+        A connection that keeps sending once refused is closed 4008 (the site's budget closes nobody:
+        one visitor's frame is not proof that this visitor floods)."""
+        now = self.last_seen
+        window = self._rate
+        if not window.hit(now):
+            if window.refused >= RATE_REFUSALS_BEFORE_CLOSE:
+                self.request_close(CloseCode.RATE_LIMITED, "too many frames on this connection")
             raise RateLimited("too many frames on this connection; slow down")
         site = self.site_id
-        if site is not None and not limiter.hit(self._site_rate_item, "site", site, cost=cost):
+        if site is not None and not self.papote.budgets.hit(self._site_rate_item, "site", site, now):
             raise RateLimited("this site is sending too many frames; slow down")
 
     def _flush_protocol(self, conn: Connection) -> None:

@@ -49,6 +49,8 @@ export const WELCOME_TIMEOUT_MS = 15_000;
 export const MAX_QUEUED_FRAMES = 100;
 // A send the server could not take now (rate_limited, internal) is tried again after this.
 export const SEND_RETRY_MS = 5_000;
+// A `resume` names at most this many conversations (docs/protocol.md §3): more go in several.
+export const MAX_RESUME_IDS = 100;
 // Errors after which a message can never be stored: retrying would only fail again.
 const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden"]);
 
@@ -359,6 +361,12 @@ export class Connection {
       case "identified": {
         // The identified person's conversations replace the anonymous visitor's: the server
         // merged what belongs to them, and anything else is no longer ours to show.
+        if (frame.switched) {
+          // Another person on a shared browser: the previous one's unsent messages are theirs,
+          // not the new person's to send.
+          this.outbox.clear();
+          this.inFlight.clear();
+        }
         const ids = new Set(frame.conversations.map((c) => c.id));
         for (const id of [...this.timeline.conversations.keys()]) if (!ids.has(id)) this.timeline.conversations.delete(id);
         for (const c of frame.conversations) this.timeline.upsertSummary(c);
@@ -386,7 +394,7 @@ export class Connection {
     this.epoch = frame.epoch;
     this.setState(ConnectionState.Open);
     this.scheduleHeartbeat();
-    this.write({ t: "resume", epoch, conversations: this.timeline.cursor(ids) });
+    this.writeResume(epoch, [...ids], true);
     for (const id of ids) this.resumed.add(id);
     const queued = this.queued;
     this.queued = [];
@@ -399,7 +407,16 @@ export class Connection {
     const fresh = [...ids].filter((id) => !this.resumed.has(id));
     if (!fresh.length || this.state !== ConnectionState.Open) return;
     for (const id of fresh) this.resumed.add(id);
-    this.write({ t: "resume", epoch: this.epoch, conversations: this.timeline.cursor(fresh) });
+    this.writeResume(this.epoch, fresh, false);
+  }
+
+  /** One `resume` per MAX_RESUME_IDS conversations; after a welcome, one even for none (it also
+   * tells the server the held live frames may go). */
+  private writeResume(epoch: string, ids: string[], always: boolean): void {
+    if (always && !ids.length) this.write({ t: "resume", epoch, conversations: {} });
+    for (let i = 0; i < ids.length; i += MAX_RESUME_IDS) {
+      this.write({ t: "resume", epoch, conversations: this.timeline.cursor(ids.slice(i, i + MAX_RESUME_IDS)) });
+    }
   }
 
   private onHistory(frame: HistoryFrame): void {

@@ -159,6 +159,9 @@ export interface IdentifiedFrame {
   t: "identified";
   visitor: VisitorInfo;
   token: string;
+  /** This client was verified as another user: nothing of that person's (conversations, unsent
+   * messages, token) is ours any more. */
+  switched: boolean;
   conversations: Conversation[];
 }
 export interface LinkFrame {

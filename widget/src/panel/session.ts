@@ -180,6 +180,16 @@ export class VisitorSession {
         this.lastPage = location.href;
         break;
       case "identified":
+        if (frame.switched) {
+          // Another person on a shared browser: drop what the previous one left here, their
+          // token first (the server revoked it too).
+          this.host.storage.remove(StorageKey.token);
+          this.queue.clear();
+          this.typing.clear();
+          this.proactive.length = 0;
+          this.link = null;
+          this.rejected = [];
+        }
         this.visitor = frame.visitor;
         this.host.storage.set(StorageKey.token, frame.token);
         break;
