@@ -144,6 +144,8 @@ class PapoteServer:
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         if body is not None:
             req.add_header("content-type", "application/json")
+        elif method not in ("GET", "HEAD"):
+            req.add_header("x-papote-request", "1")  # what a client sends with a body-less write (CSRF)
         if cookie:
             req.add_header("cookie", cookie)
         for k, v in (headers or {}).items():

@@ -17,6 +17,10 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
     // The server only takes writes as application/json: a cross-site form cannot send that.
     init.headers = { "content-type": "application/json" };
     init.body = JSON.stringify(body);
+  } else if (method !== "GET" && method !== "HEAD") {
+    // A write without a body says it is ours with a header no other origin can send without a
+    // CORS preflight (docs/operations.md, "Security model").
+    init.headers = { "x-papote-request": "1" };
   }
   let response: Response;
   try {

@@ -3,13 +3,17 @@
 Authentication: the agent session cookie (set by `POST /api/login`), or `Authorization: Bearer <API key>`
 for server-to-server calls scoped to one site. Every conversation access goes through `authz.authorize`
 like the WebSocket does; what a principal may not see is `404 not_found`, as if it did not exist.
-Writes with the cookie must be `application/json` (a cross-site form cannot send that), on top of the
-SameSite=Strict cookie.
+Every write (POST, PUT, PATCH, DELETE) that is not authenticated by an API key — the cookie's, and the
+unauthenticated sign-in ones — must say `Content-Type: application/json` (even with no body) or carry an
+`X-Papote-Request` header. A page of another origin, a sibling subdomain included (the same *site* to
+SameSite=Strict), can send neither without a CORS preflight, which this server never grants: so no other
+page can make a signed-in browser write (docs/operations.md, "Security model").
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -49,6 +53,10 @@ Handler = Callable[[Request, Principal | None], Awaitable[Any]]
 
 #: A JSON body larger than this is refused before parsing (settings with custom CSS fit easily).
 MAX_JSON_BYTES = 256 * 1024
+#: The header a client without a JSON body may send instead, to show it is not a cross-site form.
+CSRF_HEADER = "x-papote-request"
+
+log = logging.getLogger("papote.api")
 
 
 @dataclass
@@ -122,7 +130,9 @@ def parse_json(raw: bytes) -> Any:
         raise PapoteError("body too large", ErrorCode.TOO_LARGE)
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except RecursionError:
+        raise PapoteError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", ErrorCode.BAD_FRAME) from None
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise PapoteError("malformed JSON", ErrorCode.BAD_FRAME) from None
     _check_plain(value)
     return value
@@ -193,6 +203,7 @@ def params(request: Request) -> dict[str, Any]:
         out[name] = query_value(schema, values[0], name) if values else schema.get("default")
     request.state.query = out
     return out
+
 
 
 def field_str(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000,
@@ -749,21 +760,38 @@ ENDPOINTS: list[Endpoint] = [
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def check_write(request: Request, ep: Endpoint) -> None:
+    """Refuse a write another origin's page could have made a signed-in browser send (CSRF)."""
+    if request.method not in _WRITES:
+        return
+    content_type = request.headers.get("content-type", "").lower()
+    json_type = content_type.startswith("application/json")
+    if content_type and not json_type:
+        # A cross-site HTML form can only send form or text bodies.
+        raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
+    if ep.auth == "any" and request.headers.get("authorization", "").lower().startswith("bearer "):
+        return  # an API key is not something a browser attaches by itself
+    if not json_type and CSRF_HEADER not in request.headers:
+        # A body-less POST is a "simple" request a page of a sibling origin can send with the cookie.
+        raise PapoteError("a write needs Content-Type: application/json (even with no body) or an "
+                          "X-Papote-Request header", ErrorCode.BAD_FRAME)
+
+
 def _wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.endpoint = ep
         try:
-            content_type = request.headers.get("content-type", "")
-            if request.method in _WRITES and content_type and not content_type.startswith("application/json"):
-                # A cross-site HTML form can only send form or text bodies: refusing them is CSRF defence
-                # in depth, on top of the SameSite=Strict session cookie.
-                raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
+            check_write(request, ep)
             principal = await principal_of(request, ep.auth)
             if ep.query:
                 params(request)
             result = await ep.handler(request, principal)
         except PapoteError as exc:
             return error_response(exc)
+        except Exception:
+            # A bug, not bad input: logged, and answered with a code like any other error.
+            log.exception("%s %s failed", request.method, ep.path)
+            return error_response(PapoteError("internal error", ErrorCode.INTERNAL))
         if isinstance(result, Response):
             return result
         return JSONResponse(result, status_code=ep.status)
