@@ -24,6 +24,7 @@ from typing import Any
 
 from papote.config import Config
 from papote.errors import CloseCode, PapoteError
+from papote.logs import install_redaction
 from papote.members import Seat, check_operator_role_change
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
@@ -198,6 +199,7 @@ def serve(config: Config) -> int:
 
     from papote.app import Papote, create_app
 
+    install_redaction()  # before any record: credentials never reach a log, at any level
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     papote = Papote(config)
     app = create_app(config, papote)

@@ -29,7 +29,7 @@ from papote.errors import CloseCode
 from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Revoked, Typing
 from papote.frames import SHARED_FRAMES, may_see, render
 from papote.protocol import Endpoint, encode
-from papote.types import PrincipalKind
+from papote.types import Frame, PrincipalKind
 
 if TYPE_CHECKING:
     from papote.conversations import Chat
@@ -271,7 +271,12 @@ class Hub:
             waits.append(self.subscribe(conn, conv_topic(cid)))
         try:
             await _all_live(waits)
-            frames = await chat.history(conn.principal, epoch, positions)
+            # Ids it may not read are answered here, not looked up a second time by `history`.
+            readable = set(allowed)
+            frames: list[Frame] = [
+                {"t": "error", "code": "not_found", "message": "no such conversation", "conversation": cid,
+                 "frame": "resume"} for cid in positions if cid not in readable]
+            frames += await chat.history(conn.principal, epoch, {cid: positions[cid] for cid in allowed})
         except BaseException:
             for cid in allowed:
                 conn.release(cid, 0)

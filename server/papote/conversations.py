@@ -52,6 +52,8 @@ REF_CACHE = 100_000
 PAGE = 50
 #: Recent closed conversations used for the wait estimate.
 HANDLING_SAMPLE = 50
+#: Messages read back to find whether a closed conversation was rated since its latest closing.
+RATING_LOOKBACK = 50
 
 
 __all__ = ["Chat", "agent_author", "agent_topic", "conv_topic", "message_dict", "message_frame",
@@ -69,6 +71,7 @@ class Chat:
         self._route_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
+        self._rating: set[str] = set()  # conversations whose rating is being stored
         #: Per conversation, the last fan-out left to `finish` (it awaits summaries or routing). Messages
         #: committed after it wait their turn behind it, even those that need no more than a publish:
         #: one batch can commit a reply that starts a claim and, after the claim, more replies, and
@@ -486,13 +489,36 @@ class Chat:
         return conv
 
     async def rate(self, visitor: Principal, cid: str, rating: int, comment: str) -> Conversation:
+        """The visitor's rating of a closed conversation: one per closing (reopened and closed again,
+        it may be rated again). An open conversation, or one already rated since it closed, is
+        `conflict`."""
         conv = await self.conversation_for(visitor, cid, Action.RATE)
-        conv = await self.store.update_conversation(
-            cid, ConversationChanges(rating=rating, rating_comment=comment)
-        )
-        await self.event(conv, "rated", visitor, {"rating": rating, "comment": comment})
+        if conv.status != ConversationStatus.CLOSED:
+            raise Conflict("only a closed conversation can be rated")
+        if cid in self._rating or await self._rated_since_closing(conv):
+            raise Conflict("this conversation was already rated since it closed")
+        self._rating.add(cid)  # two tabs rating at once: the second is refused, not stored
+        try:
+            conv = await self.store.update_conversation(
+                cid, ConversationChanges(rating=rating, rating_comment=comment)
+            )
+            await self.event(conv, "rated", visitor, {"rating": rating, "comment": comment})
+        finally:
+            self._rating.discard(cid)
         await self.publish_conversation(conv)
         return conv
+
+    async def _rated_since_closing(self, conv: Conversation) -> bool:
+        if conv.rating is None:
+            return False  # never rated: no need to read the events
+        # Once closed, only events follow until it reopens: the latest closing is among the last few.
+        recent = await self.store.messages_before(conv.id, None, RATING_LOOKBACK, include_notes=False)
+        for message in reversed(recent):
+            if message.event == "rated":
+                return True
+            if message.event == "closed":
+                return False
+        return True  # a rating and no closing in sight: refuse rather than rate twice
 
     async def contact(
         self, visitor: Principal, email: str, cid: str | None, *, update_visitor: bool = True

@@ -3,7 +3,7 @@
 * Anonymous: on first contact the server mints a token (256 random bits), stores only its SHA-256 and
   hands it over in the `welcome` frame — never in a URL. A client-chosen token is never accepted.
 * Identified: the site's backend vouches for its user with HMAC-SHA256(secret, user_id) (hex) or an HS256
-  JWT (`sub`, `exp`, optional `name`, `email`) signed with one of the site's two live secrets. Checks are
+  JWT (`sub`, `exp`, optional `nbf`, `name`, `email`) signed with one of the site's two live secrets. Checks are
   constant-time. A bad signature raises `AuthError(identity_rejected)`: never a silent downgrade.
 * Continue on another device: a short-lived single-use link code, stored hashed, that binds a second
   browser to the same visitor.
@@ -113,6 +113,11 @@ def verify_jwt(secrets_: list[str], token: str, now: float | None = None) -> Ver
         raise _rejected("the JWT has expired or has no 'exp'")
     if exp - now > JWT_MAX_LIFETIME_SECS:
         raise _rejected("the JWT lives too long; mint short-lived tokens")
+    nbf = claims.get("nbf")
+    if nbf is not None and (isinstance(nbf, bool) or not isinstance(nbf, int | float)
+                            or nbf - JWT_LEEWAY_SECS > now):
+        # RFC 7519 §4.1.5: not to be accepted before `nbf` (with the same leeway as `exp`).
+        raise _rejected("the JWT is not valid yet ('nbf')")
     name, email = claims.get("name"), claims.get("email")
     return VerifiedIdentity(
         sub,

@@ -1,7 +1,8 @@
 """Browser fixtures: a fresh widget build, Chromium through Playwright, and a signed-in agent.
 
 The server comes from the shared `papote_server` fixture (tests/conftest.py): a real uvicorn
-process on a free loopback port with a temporary database, serving the demo shop at /demo.
+process on a free loopback port with a temporary database, here in demo mode so that it serves the
+demo shop at /demo.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.harness import PapoteServer
 
 from .agent import Agent
 
@@ -29,6 +32,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture
+def papote_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    """The shared server fixture, in demo mode: the demo shop page (/demo) is served only then."""
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_DEMO": "1"})
+    server.init()
+    server.start()
+    yield server
+    server.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n----- server log -----\n" + server.logs()[-20000:])
 
 
 @pytest.fixture(scope="session")

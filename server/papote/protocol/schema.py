@@ -21,6 +21,10 @@ MAX_DEPTH = 6
 #: Free-form maps (attributes, tracked event data) are bounded in keys so one frame cannot balloon the store.
 MAX_MAP_KEYS = 50
 MAX_STR_IN_DATA = 1000
+#: Conversations one `resume` may name. Each costs a lookup, and an unknown one is a lookup for nothing:
+#: the cap bounds what one frame can cost. A client following more sends several (the widget and the
+#: console split theirs).
+MAX_RESUME_CONVERSATIONS = 100
 
 
 class Endpoint(str, Enum):
@@ -123,8 +127,8 @@ def seq_map(value: Any) -> dict[str, int]:
     """`{conversation_id: last_seq}` as sent by `resume`."""
     if not isinstance(value, dict):
         raise TypeError("must be a map of conversation id to seq")
-    if len(value) > 500:
-        raise OverflowError("must name at most 500 conversations")
+    if len(value) > MAX_RESUME_CONVERSATIONS:
+        raise OverflowError(f"must name at most {MAX_RESUME_CONVERSATIONS} conversations")
     clean: dict[str, int] = {}
     for key, seq in value.items():
         clean[ID(key)] = integer(0, 2**53)(seq)

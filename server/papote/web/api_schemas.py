@@ -145,7 +145,8 @@ REPORT_QUERY: dict[str, Schema] = {
     "bucket": enum("hour", "day", description="series step (default: hour up to two days, else day); "
                                               "at most 400 buckets per report"),
     "tz": {**TIME_ZONE, "description": "time zone of the buckets (default: the site's, else UTC)"},
-    "agent": string(1, 64, description="only this agent's conversations"),
+    # An id's characters only: it also names the CSV file (Content-Disposition).
+    "agent": {**ID, "description": "only this agent's conversations"},
 }
 
 # -- responses -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ site always takes the account's own consent: nobody is made a member by someone 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -85,6 +86,8 @@ async def get_report(request: Request, principal: Principal | None) -> Any:
 async def get_report_csv(request: Request, principal: Principal | None) -> Response:
     report, _, meta = await _report(request, principal)
     name = f"papote-report-{meta['site']}" + (f"-{meta['agent']}" if meta["agent"] else "") + ".csv"
+    # Both parts are ids ([A-Za-z0-9_-]); this keeps the header safe should that ever change.
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return PlainTextResponse(to_csv(report, meta["tz"]), media_type="text/csv", headers={
         "content-disposition": f'attachment; filename="{name}"'})
 

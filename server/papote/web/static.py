@@ -6,6 +6,7 @@ The bundles are built by `make build` (esbuild) into `papote/static/build/`; the
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 from starlette.requests import Request
@@ -78,16 +79,34 @@ async def console_page(request: Request) -> Response:
         "referrer-policy": "same-origin", "cache-control": "no-cache"})
 
 
+def demo_csp(nonce: str) -> str:
+    """The demo shop's policy: its own inline script and the snippet by nonce, the widget from this
+    server, sockets to this server; the widget's Shadow DOM styles are inline."""
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' https: data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    )
+
+
 async def demo_page(request: Request) -> Response:
+    """The demo shop of `make run`. Served only when `PAPOTE_DEMO` is on: on a real server it would be a
+    page of our origin that embeds any site's widget by its key."""
     papote = request.app.state.papote
+    if not papote.config.demo:
+        return Response("not found", status_code=404)
     key = request.query_params.get("site") or getattr(papote, "demo_site_key", None)
     site = await papote.site_by_key(key) if key else None
     if site is None:
         return HTMLResponse("<h1>No demo site</h1><p>Start with <code>make run</code>, or pass "
                             "<code>?site=KEY</code>.</p>", status_code=404)
+    nonce = secrets.token_urlsafe(16)
     page = (STATIC / "demo" / "shop.html").read_text()
-    return HTMLResponse(page.replace("<!--PAPOTE_SNIPPET-->",
-                                     render_snippet(site.key, papote.config.base_url)))
+    page = page.replace("<!--PAPOTE_SNIPPET-->", render_snippet(site.key, papote.config.base_url))
+    page = page.replace("<script>", f'<script nonce="{nonce}">')
+    return HTMLResponse(page, headers={"content-security-policy": demo_csp(nonce), "x-frame-options": "DENY",
+                                       "referrer-policy": "same-origin", "cache-control": "no-store",
+                                       "x-content-type-options": "nosniff"})
 
 
 async def root(request: Request) -> Response:

@@ -298,9 +298,20 @@ export class PanelView {
     }
 
     if (current?.status === "closed") {
-      const view = s.conn.timeline.view(current.id);
-      const alreadyRated = this.rated.has(current.id) || view.messages.some((m) => m.event === "rated");
-      boxes.push(alreadyRated ? h("div", { class: "box" }, this.rated.has(current.id) ? t.thanks : t.closedNotice) : this.ratingForm(current.id));
+      // One rating per closing: a conversation reopened and closed again may be rated again.
+      const messages = s.conn.timeline.view(current.id).messages;
+      let closing = 0;
+      let ratedSince = false;
+      for (let i = messages.length - 1; i >= 0; i--) {
+        if (messages[i].event === "rated") ratedSince = true;
+        if (messages[i].event === "closed") {
+          closing = messages[i].seq;
+          break;
+        }
+      }
+      const key = `${current.id}@${closing}`;
+      const thanked = this.rated.has(key);
+      boxes.push(thanked || ratedSince ? h("div", { class: "box" }, thanked ? t.thanks : t.closedNotice) : this.ratingForm(current.id, key));
     }
 
     const email = this.emailSaved || s.visitor?.email;
@@ -327,7 +338,7 @@ export class PanelView {
     this.extras.replaceChildren(...boxes);
   }
 
-  private ratingForm(conversation: string): HTMLElement {
+  private ratingForm(conversation: string, key: string): HTMLElement {
     const t = this.t;
     const comment = h("textarea", { rows: 2, "aria-label": t.comment, placeholder: t.comment });
     const submit = h("button", { class: "btn", type: "submit", disabled: this.rating === 0 }, t.sendRating);
@@ -351,7 +362,7 @@ export class PanelView {
           if (!this.rating) return;
           this.host.consent();
           this.session.rate(conversation, this.rating, comment.value.trim());
-          this.rated.add(conversation);
+          this.rated.add(key);
           this.rating = 0;
           this.textarea.focus(); // the form is about to disappear: keep focus somewhere useful
           this.draw();
