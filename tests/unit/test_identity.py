@@ -36,6 +36,8 @@ def test_jwt_claims() -> None:
         sign_jwt(NEW, {"sub": "u-1"}),
         sign_jwt(NEW, {"exp": time.time() + 600}),
         sign_jwt(NEW, {"sub": "u-1", "exp": time.time() + 10 * 86400}),
+        sign_jwt(NEW, {"sub": "u-1", "exp": time.time() + 7200, "nbf": time.time() + 3600}),
+        sign_jwt(NEW, {"sub": "u-1", "exp": time.time() + 600, "nbf": "soon"}),
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1LTEiLCJleHAiOjk5OTk5OTk5OTl9.",
         "not.a.jwt",
         "nodots",

@@ -37,3 +37,25 @@ def test_busy_traffic_does_not_start_a_thread_per_hit() -> None:
         threading.Thread.start = original  # type: ignore[method-assign]
     assert started <= 2, f"{started} clean-up threads for 2000 hits"
     assert threading.active_count() <= before + 2
+
+
+def test_a_window_counts_every_hit_exactly() -> None:
+    from papote.ratelimits import Window
+
+    window = Window(parse("120/10second"))
+    assert sum(window.hit(100.0 + i / 1000) for i in range(600)) == 120
+    assert window.refused == 480
+    assert window.hit(110.0)  # the next window starts with a full budget and no refusals
+    assert window.refused == 0
+
+
+def test_budgets_are_per_key_and_expired_ones_are_swept() -> None:
+    from papote.ratelimits import Budgets
+
+    budgets = Budgets()
+    item = parse("3/1second")
+    assert [budgets.hit(item, "site", "a", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert budgets.hit(item, "site", "b", 0.0)
+    assert len(budgets) == 2
+    assert budgets.hit(item, "site", "c", 5.0)  # a new key after the others expired sweeps them
+    assert len(budgets) == 1

@@ -156,6 +156,9 @@ async def test_merge_moves_conversations_and_tokens(store: Store) -> None:
     assert conv is not None and conv.visitor_id == known.id
     moved = await store.get_visitor_by_token(site.id, "tokenhash")
     assert moved is not None and moved.id == known.id
+    # The merged visitor's dedupe keys moved too: a retry under the new identity is the first copy.
+    again = await store.append(text(site, known, None, "a", "cmid-00001"))
+    assert again.duplicate and again.message.seq == 1 and again.conversation.id == cid
 
 
 @pytest.mark.asyncio

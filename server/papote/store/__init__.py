@@ -398,7 +398,10 @@ class Store(abc.ABC):
     async def delete_visitor_token(self, token_hash: str) -> None: ...
     @abc.abstractmethod
     async def merge_visitor(self, from_id: str, into_id: str) -> None:
-        """Move every conversation of `from_id` to `into_id` (an anonymous visitor who identified)."""
+        """Move everything of `from_id` to `into_id` (an anonymous visitor who identified): conversations,
+        tokens, tracked events, read positions, and the authorship of its messages — with it their
+        dedupe keys, so exactly-once holds across the merge (a retried `client_msg_id` gets its first
+        ack). Any entry point's visitor (a channel's contact later) merges the same way."""
 
     @abc.abstractmethod
     async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None: ...

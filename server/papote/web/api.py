@@ -55,6 +55,10 @@ Handler = Callable[[Request, Principal | None], Awaitable[Any]]
 MAX_JSON_BYTES = 256 * 1024
 #: The header a client without a JSON body may send instead, to show it is not a cross-site form.
 CSRF_HEADER = "x-papote-request"
+CSRF_RULE = ("Every write (POST, PUT, PATCH, DELETE) not authenticated by an API key must carry "
+             "`Content-Type: application/json` (even with no body, which counts as {}) or an "
+             "`X-Papote-Request` header with any value; otherwise it is refused 400 bad_frame. "
+             "Writes with `Authorization: Bearer <API key>` need neither.")
 
 log = logging.getLogger("papote.api")
 
@@ -757,12 +761,12 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def check_write(request: Request, ep: Endpoint) -> None:
     """Refuse a write another origin's page could have made a signed-in browser send (CSRF)."""
-    if request.method not in _WRITES:
+    if request.method not in WRITES:
         return
     content_type = request.headers.get("content-type", "").lower()
     json_type = content_type.startswith("application/json")

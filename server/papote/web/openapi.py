@@ -11,7 +11,7 @@ from typing import Any
 
 from papote.accounts import SECURE_SESSION_COOKIE, SESSION_COOKIE
 from papote.config import Config
-from papote.web.api import Endpoint, all_endpoints
+from papote.web.api import CSRF_RULE, WRITES, Endpoint, all_endpoints
 from papote.web.api_schemas import COMPONENTS, ID, ref
 
 #: Path parameters are opaque ids; one that names nothing (or nothing the caller may see) is `not_found`.
@@ -43,6 +43,9 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
          **({"description": schema["description"]} if "description" in schema else {})}
         for name, schema in ep.query.items()
     ]
+    if ep.method in WRITES:
+        parameters.append({"name": "X-Papote-Request", "in": "header", "required": False,
+                           "schema": {"type": "string"}, "description": CSRF_RULE})
     if parameters:
         op["parameters"] = parameters
     body = ep.body_schema(config)
@@ -62,7 +65,8 @@ def openapi_document(config: Config) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Papote API", "version": "1",
                  "description": "Sign in with POST /api/login (the session cookie), or send "
-                                "`Authorization: Bearer <API key>` where an operation allows it."},
+                                "`Authorization: Bearer <API key>` where an operation allows it. "
+                                + CSRF_RULE},
         "paths": paths,
         "components": {
             "securitySchemes": {

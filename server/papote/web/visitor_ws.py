@@ -180,9 +180,11 @@ class VisitorSession(LiveSession):
         site = await papote.site_by_id(self.site.id) or self.site
         proof = Proof(command["user_id"], command.get("hash"), command.get("jwt"), command.get("name"),
                       command.get("email"))
-        done = await papote.visitors.identify(site, self.visitor, self.token, proof)
+        held = self.token
+        done = await papote.visitors.identify(site, self.visitor, held, proof)
         if done.outcome is IdentifyOutcome.MERGED:
             papote.chat.forget_visitor(done.previous.id)
+        self._reconnect_others(done.previous.id if done.outcome is IdentifyOutcome.MERGED else None, held)
         target = done.visitor
         self.token = done.token
         self.visitor = target
@@ -203,6 +205,18 @@ class VisitorSession(LiveSession):
             "conversations": await papote.chat.summaries(convs, conn.principal),
         })
         await papote.publish_visitor(target)
+
+    def _reconnect_others(self, merged_away: str | None, token: str | None) -> None:
+        """Other sockets that speak for what this identify replaced reconnect (1001) and come back as
+        whoever their token now opens: every socket of a visitor merged away (its tokens moved), and
+        the other tabs of this browser (they share its storage, which now holds the new token)."""
+        for session in list(self.papote.live_sessions):
+            if session is self or not isinstance(session, VisitorSession):
+                continue
+            same_browser = token is not None and session.token == token
+            merged = merged_away is not None and session.visitor is not None and session.visitor.id == merged_away
+            if same_browser or merged:
+                session.request_close(CloseCode.GOING_AWAY, "this browser's visitor changed; reconnect")
 
     def on_closed(self) -> None:
         if self.visitor is not None:

@@ -365,6 +365,11 @@ class SqliteStore(SqliteEngine, Store):
             conn.execute("UPDATE visitor_tokens SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
             conn.execute("UPDATE conversations SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
             conn.execute("UPDATE visitor_events SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
+            # Their messages are now the merged person's, and so are their dedupe keys (author_id,
+            # client_msg_id): a send retried under the new identity finds its first copy. Should both
+            # have used one client_msg_id (never with minted UUIDs), the older row keeps its author.
+            conn.execute("UPDATE OR IGNORE messages SET author_id=? WHERE author_id=? AND author_kind='visitor'",
+                         (into_id, from_id))
             conn.execute("UPDATE reads SET participant_id=? WHERE participant_id=? AND NOT EXISTS "
                          "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id "
                          "AND r2.participant_id=?)", (into_id, from_id, into_id))
