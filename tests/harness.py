@@ -153,10 +153,10 @@ class PapoteServer:
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 raw = r.read()
-                status, hdrs = r.status, dict(r.headers)
+                status, hdrs = r.status, _headers(r.headers)
         except urllib.error.HTTPError as e:
             with e:  # an error response holds its socket until closed
-                raw, status, hdrs = e.read(), e.code, dict(e.headers)
+                raw, status, hdrs = e.read(), e.code, _headers(e.headers)
         ctype = hdrs.get("content-type", hdrs.get("Content-Type", ""))
         payload = json.loads(raw) if raw and "json" in ctype else raw.decode(errors="replace")
         return status, payload, hdrs
@@ -166,8 +166,34 @@ class PapoteServer:
             "email": email or self.agent_email, "password": password or self.agent_password})
         if status != 200:
             raise RuntimeError(f"login failed: {status} {body}")
-        cookie = headers.get("set-cookie") or headers.get("Set-Cookie") or ""
-        return cookie.split(";")[0]
+        return session_cookie(headers)
+
+
+def _headers(message: Any) -> dict[str, str]:
+    """Response headers as a dict; several Set-Cookie headers are kept, one per line."""
+    out = dict(message)
+    cookies = message.get_all("set-cookie") or []
+    if cookies:
+        out.pop("Set-Cookie", None)
+        out["set-cookie"] = "\n".join(cookies)
+    return out
+
+
+def cookies_set(headers: dict[str, str]) -> dict[str, str]:
+    """name → value of every cookie a response set."""
+    out = {}
+    for line in headers.get("set-cookie", "").splitlines():
+        name, _, value = line.split(";", 1)[0].partition("=")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def session_cookie(headers: dict[str, str]) -> str:
+    """The `Cookie` header value that carries the session a response set."""
+    for name, value in cookies_set(headers).items():
+        if name.endswith("papote_session"):
+            return f"{name}={value}"
+    return ""
 
 
 def new_msg_id() -> str:

@@ -1,8 +1,10 @@
 """Agents' credentials: argon2id passwords, login with lockout, session cookies, API keys.
 
-Hashing and verifying run in a worker thread: each costs ~20 ms of CPU by design, and the event loop
-carries every chat on this node. Unknown emails are checked against a dummy hash so that "no such user"
-and "wrong password" take the same time.
+Hashing and verifying run on a small bounded pool (`HashPool`): each costs ~20 ms of CPU by design, the
+event loop carries every chat on this node, and a flood is shed with `503 busy` rather than queued.
+Unknown emails are checked against a dummy hash so that "no such user" and "wrong password" take the
+same time. The lockout counts failures per account, per client address and per device (see `_standing`
+and docs/operations.md, "Security model").
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from papote.config import Config
-from papote.errors import AuthError, Busy, ErrorCode
+from papote.errors import AuthError, Busy, ErrorCode, RateLimited
 from papote.ids import digest, new_secret, now_ms
 from papote.store import Agent, AgentChanges, Store
 
@@ -34,6 +36,12 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 SESSION_COOKIE = "papote_session"
 SECURE_SESSION_COOKIE = "__Host-papote_session"
+#: A browser that signed in keeps this cookie; it does not authenticate anything, it only tells the
+#: lockout "this device has signed in to this account before" (OWASP's device cookies).
+DEVICE_COOKIE = "papote_device"
+SECURE_DEVICE_COOKIE = "__Host-papote_device"
+#: A device unseen for a year is forgotten (and its cookie lives as long: 400 days is browsers' cap).
+DEVICE_TTL_MS = 365 * 24 * 3600 * 1000
 
 _DUMMY_HASH = HASHER.hash("papote-timing-equaliser")
 
@@ -97,9 +105,26 @@ def _verify(stored: str, password: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """Where a sign-in (or a password check) comes from, as the lockout sees it."""
+
+    address: str  # the client address, an IPv6 one cut to its /64 (addresses.address_key)
+    device: str | None = None  # the device cookie's value, when the browser sent one
+
+
+@dataclass(frozen=True)
 class LoginResult:
     agent: Agent
     session_token: str
+    #: The device cookie to (re)set: this browser has now signed in to this account.
+    device_token: str
+
+
+@dataclass(frozen=True)
+class _Standing:
+    device: str  # the device cookie's digest, or ""
+    trusted: bool
+    locked: bool
 
 
 class Accounts:
@@ -117,22 +142,44 @@ class Accounts:
         # `__Host-` demands Secure, so it is only usable when served over https.
         return SECURE_SESSION_COOKIE if self.config.secure_cookies else SESSION_COOKIE
 
-    async def login(self, email: str, password: str) -> LoginResult:
+    @property
+    def device_cookie_name(self) -> str:
+        return SECURE_DEVICE_COOKIE if self.config.secure_cookies else DEVICE_COOKIE
+
+    async def _standing(self, email: str, agent: Agent | None, attempt: Attempt, now: int) -> _Standing:
+        """How the lockout judges this attempt; raises `RateLimited` when it may not even be tried.
+
+        A device that signed in to this account before is judged by its own failures only: a flood from
+        elsewhere, which locks the account for every other device, does not lock its owner out. Every
+        other attempt counts against the account's failures from untrusted devices and, first, against
+        its address's: an address that keeps failing is refused before any hashing, whatever it tries.
+        """
+        device = digest(attempt.device) if attempt.device and len(attempt.device) <= 128 else ""
+        trusted = bool(device) and agent is not None and await self.store.trusted_device(
+            device, agent.id, now - DEVICE_TTL_MS)
+        failures = await self.store.sign_in_failures(
+            email, attempt.address, device, now - self.config.lockout_window_secs * 1000)
+        if not trusted and failures.address >= self.config.lockout_address_failures:
+            raise RateLimited("too many failed sign-ins from your network; try again in 15 minutes")
+        counted = failures.device if trusted else failures.account
+        return _Standing(device, trusted, counted >= self.config.lockout_failures)
+
+    async def _failed(self, email: str, attempt: Attempt, standing: _Standing, now: int) -> None:
+        await self.store.record_sign_in_failure(email, attempt.address, standing.device, standing.trusted, now)
+
+    async def login(self, email: str, password: str, attempt: Attempt) -> LoginResult:
         email = email.strip().lower()
         now = now_ms()
-        window_start = now - self.config.lockout_window_secs * 1000
-        failures = await self.store.count_login_failures(email, window_start)
         agent = await self.store.get_agent_by_email(email)
+        standing = await self._standing(email, agent, attempt, now)
         # Always pay for one verification, even when locked or unknown: timing reveals nothing.
         ok = await self.hashing.run(_verify, agent.password_hash if agent else _DUMMY_HASH, password)
-        if failures >= self.config.lockout_failures:
-            raise AuthError(
-                "too many failed sign-ins; try again in 15 minutes", ErrorCode.LOCKED
-            )
+        if standing.locked:
+            raise AuthError("too many failed sign-ins; try again in 15 minutes", ErrorCode.LOCKED)
         if agent is None or not ok or agent.disabled:
-            await self.store.record_login_failure(email, now)
+            await self._failed(email, attempt, standing, now)
             raise AuthError("wrong email or password")
-        await self.store.clear_login_failures(email)
+        await self.store.clear_sign_in_failures(email, attempt.address, standing.device)
         if HASHER.check_needs_rehash(agent.password_hash):
             agent = await self.store.update_agent(
                 agent.id, AgentChanges(password_hash=await self.hashing.run(HASHER.hash, password))
@@ -143,7 +190,10 @@ class Accounts:
         # Expired sessions go at each sign-in: a table that only grows with the sign-ins, and no
         # periodic job to run once across nodes.
         await self.store.delete_sessions(expired_at=now)
-        return LoginResult(agent, token)
+        device_token = attempt.device if standing.device else new_secret("pd")
+        assert device_token is not None
+        await self.store.remember_device(digest(device_token), agent.id, now, now - DEVICE_TTL_MS)
+        return LoginResult(agent, token, device_token)
 
     async def agent_for_session(self, token: str | None) -> Agent | None:
         if not token or len(token) > 128:
@@ -157,19 +207,22 @@ class Accounts:
     async def logout(self, token: str) -> None:
         await self.store.delete_sessions(token_hash=digest(token))
 
-    async def change_password(self, agent: Agent, current: str, new: str) -> None:
-        """Check `current` like a sign-in would (a wrong one counts towards the account's lockout: a
-        stolen session must not become an unlimited password oracle), then store `new`."""
+    async def change_password(self, agent: Agent, current: str, new: str, attempt: Attempt,
+                              session_token: str) -> None:
+        """Check `current` like a sign-in would (a wrong one counts towards the lockout: a stolen
+        session must not become an unlimited password oracle), store `new`, and end every session of
+        the account but this one."""
         check_password_policy(new)
-        window_start = now_ms() - self.config.lockout_window_secs * 1000
-        if await self.store.count_login_failures(agent.email, window_start) >= self.config.lockout_failures:
+        now = now_ms()
+        standing = await self._standing(agent.email, agent, attempt, now)
+        if standing.locked:
             raise AuthError("too many wrong passwords; try again in 15 minutes", ErrorCode.LOCKED)
         if not await self.hashing.run(_verify, agent.password_hash, current):
-            await self.store.record_login_failure(agent.email, now_ms())
+            await self._failed(agent.email, attempt, standing, now)
             raise AuthError("the current password is wrong")
         await self.store.update_agent(agent.id, AgentChanges(password_hash=await self.hash_password(new)))
-        # Every other session ends: a changed password must lock out whoever knew the old one.
-        await self.store.delete_sessions(agent_id=agent.id)
+        # The other sessions end: a changed password must lock out whoever knew the old one.
+        await self.store.delete_other_sessions(agent.id, digest(session_token))
 
     async def create_agent(self, email: str, password: str, name: str = "") -> Agent:
         email = email.strip().lower()

@@ -89,12 +89,22 @@ class Papote:
             session.request_close(code, reason)
 
     async def _reap_idle(self) -> None:
+        from papote.web.agent_ws import check_sessions
+
+        checked = time.monotonic()
+        every = min(REAP_EVERY_SECS, float(self.config.session_check_secs))
         while True:
-            await asyncio.sleep(REAP_EVERY_SECS)
+            await asyncio.sleep(every)
             deadline = time.monotonic() - self.config.idle_timeout_secs
             for session in list(self.live_sessions):
                 if session.last_seen < deadline:
                     session.request_close(CloseCode.IDLE, "no frame for too long")
+            if time.monotonic() - checked >= self.config.session_check_secs:
+                checked = time.monotonic()
+                try:
+                    await check_sessions(self)
+                except Exception:  # a failed check is retried next time; the reaper must go on
+                    log.warning("session check failed", exc_info=True)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -6,6 +6,11 @@
     papote site list
     papote agent create --site KEY --email E --password P --role R [--name NAME]
     papote agent list [--site KEY]
+    papote agent disable --email E      (server-wide: every site, every session; only the CLI undoes it)
+    papote agent enable --email E
+    papote operator grant --email E     (operators may create sites through the API)
+    papote operator revoke --email E
+    papote operator list
 
 Every setting comes from PAPOTE_* environment variables (see the README); `--database` overrides
 PAPOTE_DATABASE for the set-up commands.
@@ -28,6 +33,7 @@ from papote.logs import install_redaction
 from papote.members import Seat, check_operator_role_change
 from papote.sites import normalise_origin, validate_settings
 from papote.snippet import render_snippet
+from papote.store import AgentChanges
 from papote.types import Role
 
 
@@ -63,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     agent_create.add_argument("--role", choices=["owner", "admin", "agent"])
     agent_list = agent.add_parser("list")
     agent_list.add_argument("--site", help="site key")
+    for action in ("disable", "enable"):
+        agent.add_parser(action, help=f"{action} an account on the whole server").add_argument("--email")
+
+    operator = sub.add_parser("operator", help="server operators").add_subparsers(dest="action", required=True)
+    for action in ("grant", "revoke"):
+        operator.add_parser(action).add_argument("--email")
+    operator.add_parser("list")
 
     args = parser.parse_args(argv)
     try:
@@ -82,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         ("site", "list"): _site_list,
         ("agent", "create"): _agent_create,
         ("agent", "list"): _agent_list,
+        ("agent", "disable"): _agent_disable,
+        ("agent", "enable"): _agent_enable,
+        ("operator", "grant"): _operator_grant,
+        ("operator", "revoke"): _operator_revoke,
+        ("operator", "list"): _operator_list,
     }
     handler = handlers[(args.command, getattr(args, "action", None))]
     try:
@@ -125,7 +143,9 @@ async def _init(ctx: Any, config: Config) -> int:
         agent = await papote.accounts.create_agent(email, password)
     site = await store.create_site(name, [normalise_origin(o) for o in origins], validate_settings({}))
     await store.set_membership(site.id, agent.id, Role.OWNER)
-    print(f"Owner: {agent.email}")
+    # Whoever runs `init` installed the server: they operate it (and may create sites from the console).
+    await store.set_operator(agent.id, True)
+    print(f"Owner: {agent.email} (server operator)")
     print(f"Site:  {site.name} (key {site.key})")
     print(f"Identity-verification secret: {site.secrets[0]}")
     print("\nPaste this snippet before </body> on every page of the site:\n")
@@ -172,7 +192,7 @@ async def _agent_create(ctx: Any, config: Config) -> int:
     if agent is None:
         password = _ask(args.password, "Password", secret=True)
         agent = await papote.accounts.create_agent(email, password, args.name)
-    seats = {a.id: Seat(a.id, Role(r or "agent")) for a, r in await papote.store.list_agents(site.id)}
+    seats = {a.id: Seat(a.id, Role(m.role)) for a, m in await papote.store.team(site.id)}
     if agent.id in seats:
         check_operator_role_change(seats[agent.id], Role(role), list(seats.values()))
     await papote.store.set_membership(site.id, agent.id, Role(role))
@@ -188,9 +208,65 @@ async def _agent_list(ctx: Any, config: Config) -> int:
         if site is None:
             raise PapoteError(f"no site with key {args.site}")
         site_id = site.id
-    for agent, role in await papote.store.list_agents(site_id):
-        state = "disabled" if agent.disabled else "active"
-        print(f"{agent.id}\t{agent.email}\t{agent.name}\t{role or '-'}\t{state}")
+    operators = {a.id for a in await papote.store.operators()}
+    if site_id is None:
+        rows = [(a, None, False) for a, _ in await papote.store.list_agents()]
+    else:
+        rows = [(a, m.role, m.disabled) for a, m in await papote.store.team(site_id)]
+    for agent, role, member_disabled in rows:
+        state = "disabled" if agent.disabled else "disabled-on-site" if member_disabled else "active"
+        extra = "\toperator" if agent.id in operators else ""
+        print(f"{agent.id}\t{agent.email}\t{agent.name}\t{role or '-'}\t{state}{extra}")
+    return 0
+
+
+async def _account(papote: Any, email: str | None) -> Any:
+    address = _ask(email, "Email").strip().lower()
+    agent = await papote.store.get_agent_by_email(address)
+    if agent is None:
+        raise PapoteError(f"no agent with email {address}")
+    return agent
+
+
+async def _agent_disable(ctx: Any, config: Config) -> int:
+    """The operator's server-wide disable: no sign-in, no session, on any site. Live sockets close
+    within PAPOTE_SESSION_CHECK_SECS (the server checks their sessions)."""
+    args, papote = ctx
+    agent = await _account(papote, args.email)
+    await papote.store.update_agent(agent.id, AgentChanges(disabled=True))
+    await papote.store.delete_sessions(agent_id=agent.id)
+    print(f"disabled {agent.id} {agent.email}: signed out everywhere, cannot sign in")
+    return 0
+
+
+async def _agent_enable(ctx: Any, config: Config) -> int:
+    args, papote = ctx
+    agent = await _account(papote, args.email)
+    await papote.store.update_agent(agent.id, AgentChanges(disabled=False))
+    print(f"enabled {agent.id} {agent.email}: may sign in again (disabled site memberships stay so)")
+    return 0
+
+
+async def _operator_grant(ctx: Any, config: Config) -> int:
+    args, papote = ctx
+    agent = await _account(papote, args.email)
+    await papote.store.set_operator(agent.id, True)
+    print(f"{agent.email} is a server operator")
+    return 0
+
+
+async def _operator_revoke(ctx: Any, config: Config) -> int:
+    args, papote = ctx
+    agent = await _account(papote, args.email)
+    await papote.store.set_operator(agent.id, False)
+    print(f"{agent.email} is no longer a server operator")
+    return 0
+
+
+async def _operator_list(ctx: Any, config: Config) -> int:
+    _, papote = ctx
+    for agent in await papote.store.operators():
+        print(f"{agent.id}\t{agent.email}\t{agent.name}")
     return 0
 
 

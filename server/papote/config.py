@@ -48,9 +48,19 @@ class Config:
     rate_new_visitors: str = "120/10minute"
     #: Agent sessions end after this long, whatever their activity.
     session_hours: int = 12
-    #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes.
+    #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes — for every device but those
+    #: that signed in to it before, each of which gets its own 10.
     lockout_failures: int = 10
     lockout_window_secs: int = 900
+    #: Failures from one client address (any email) before that address is refused for the window: an
+    #: office behind one NAT makes a few typos; a guessing script makes thousands.
+    lockout_address_failures: int = 30
+    #: Who may create sites through the API: "operators" (accounts flagged by `papote operator grant`;
+    #: `papote init` flags its own) or "anyone" signed in. The CLI always may.
+    site_creation: str = "operators"
+    #: How often live console sockets check that their session still holds (ended by the CLI, expired):
+    #: the bus closes them at once when the server itself ends a session.
+    session_check_secs: int = 10
     #: Threads hashing passwords (argon2id, ~20 ms of CPU each). One leaves the other cores to the chats.
     hash_workers: int = 1
     #: Hashes waiting for a thread beyond those running; more are refused `503 busy` at once. 32 × 20 ms
@@ -140,6 +150,8 @@ class Config:
             raise ValueError("PAPOTE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if not 1024 <= self.max_frame_bytes <= 16 * 1024 * 1024:
             raise ValueError("PAPOTE_MAX_FRAME_BYTES must be between 1 KiB and 16 MiB")
+        if self.site_creation not in {"operators", "anyone"}:
+            raise ValueError("PAPOTE_SITE_CREATION must be operators or anyone")
         if not 1 <= self.hash_workers <= 64 or not 0 <= self.hash_queue <= 10000:
             raise ValueError("PAPOTE_HASH_WORKERS must be 1 to 64 and PAPOTE_HASH_QUEUE 0 to 10000")
         if self.heartbeat_secs >= self.idle_timeout_secs:

@@ -135,8 +135,8 @@ class Connection:
                 return
         elif kind is Revoked:
             assert isinstance(event, Revoked)
-            if event.site is not None:  # a membership ended or was disabled: the rest of the account stays
-                if event.site in self.principal.roles:
+            if event.site is not None:  # a membership began, ended or was disabled: the rest of the account stays
+                if event.site in self.principal.roles or event.joined:
                     self.close(CloseCode.MEMBERSHIP_CHANGED, "your access to a site changed; reconnect")
             elif event.session in (None, self.session) and event.keep != self.session:
                 self.close(CloseCode.SESSION_REVOKED, "session ended")

@@ -111,11 +111,14 @@ class Revoked:
 
     `session` is the digest of one session's token, or None for every session of the agent; `keep` one
     session spared (the one that changed the password); `site` set: only the agent's access to that
-    site ended, so only sockets that hold a role there close (and reconnect without it)."""
+    site ended, so only sockets that hold a role there close (and reconnect without it); with `joined`,
+    the agent gained that site (an accepted invitation, a site created): every socket of the agent
+    closes, to reconnect with it."""
 
     session: str | None = None
     keep: str | None = None
     site: str | None = None
+    joined: bool = False
 
 
 Event = (

@@ -6,9 +6,14 @@ Each test is the regression test of a finding of issue 11 (High 1, High 2, the a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from tests.harness import PapoteServer
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.harness import Client, PapoteServer, agent
 
 PASSWORD = "long-enough-pw"
 
@@ -44,7 +49,7 @@ def test_adding_an_existing_account_is_an_invitation_it_must_accept(papote_serve
         answers[email] = (status, sorted(body))
     # The same answer whether or not the email has an account: nothing to enumerate.
     assert answers["bob@papote.test"] == answers["nobody@papote.test"] == (
-        201, ["email", "expires_at", "role", "token", "url"])
+        201, ["email", "expires_at", "id", "role", "token", "url"])
     assert "bob@papote.test" not in roster(server, server.site_key, owner)
     status, me, _ = server.http("GET", "/api/me", cookie=server.login("bob@papote.test", PASSWORD))
     assert [s["key"] for s in me["sites"]] == [other]
@@ -184,3 +189,141 @@ def test_password_guesses_through_a_stolen_session_are_limited(papote_server: Pa
     status, body, _ = server.http("POST", "/api/me/password", {"current": server.agent_password,
                                                                "new": "a-new-password-1"}, cookie=cookie)
     assert (status, code(body)) == (423, "locked")
+
+
+async def closed_with(client: Client, timeout: float = 20) -> int | None:
+    """The close code the server ends this socket with (frames before it are skipped)."""
+    try:
+        while True:
+            await client.recv(timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.fixture
+def checking_server(tmp_path: Path) -> Iterator[PapoteServer]:
+    """Live sockets check their session every second (what the CLI ends, the server learns that way)."""
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SESSION_CHECK_SECS": "1"})
+    server.init()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.asyncio
+async def test_disabling_a_member_acts_on_that_site_only(papote_server: PapoteServer) -> None:
+    server = papote_server
+    site_a = server.site_key
+    owner = server.login()
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    bob_id, bob = member(server, site_b, "bob@papote.test", "owner")
+    server.cli("agent", "create", "--site", site_a, "--email", "bob@papote.test", "--role", "agent")
+    socket = await agent(server, bob)
+    assert sorted(s["key"] for s in socket.welcome["sites"]) == sorted([site_a, site_b])
+    # Before: the account was disabled on the whole server (401 everywhere, login refused).
+    status, body, _ = server.http("PATCH", f"/api/sites/{site_a}/agents/{bob_id}", {"disabled": True}, cookie=owner)
+    assert status == 200 and body["disabled"] is True and body["account_disabled"] is False
+    assert await closed_with(socket) == 4012
+    status, me, _ = server.http("GET", "/api/me", cookie=bob)
+    assert status == 200 and [s["key"] for s in me["sites"]] == [site_b]
+    status, body, _ = server.http("GET", f"/api/sites/{site_a}", cookie=bob)
+    assert (status, code(body)) == (404, "not_found")
+    status, _, _ = server.http("GET", f"/api/sites/{site_b}/agents", cookie=bob)
+    assert status == 200
+    again = await agent(server, server.login("bob@papote.test", PASSWORD))
+    assert [s["key"] for s in again.welcome["sites"]] == [site_b]
+    # The team still lists Bob, disabled, so that he can be enabled again.
+    assert roster(server, site_a, owner)["bob@papote.test"]["disabled"] is True
+    status, body, _ = server.http("PATCH", f"/api/sites/{site_a}/agents/{bob_id}", {"disabled": False}, cookie=owner)
+    assert status == 200 and body["disabled"] is False
+    status, me, _ = server.http("GET", "/api/me", cookie=bob)
+    assert sorted(s["key"] for s in me["sites"]) == sorted([site_a, site_b])
+
+
+@pytest.mark.asyncio
+async def test_a_server_wide_disable_is_the_operators_and_no_site_undoes_it(
+        checking_server: PapoteServer) -> None:
+    server = checking_server
+    site = server.site_key
+    owner = server.login()
+    bob_id, bob = member(server, site, "bob@papote.test", "agent")
+    socket = await agent(server, bob)
+    out = server.cli("agent", "disable", "--email", "bob@papote.test")
+    assert out == f"disabled {bob_id} bob@papote.test: signed out everywhere, cannot sign in\n"
+    assert await closed_with(socket) == 4010
+    status, _, _ = server.http("GET", "/api/me", cookie=bob)
+    assert status == 401
+    # A site's owner "re-enabling" Bob changes his membership, not the operator's decision.
+    status, body, _ = server.http("PATCH", f"/api/sites/{site}/agents/{bob_id}", {"disabled": False}, cookie=owner)
+    assert status == 200 and body["account_disabled"] is True
+    status, body, _ = server.http("POST", "/api/login", {"email": "bob@papote.test", "password": PASSWORD})
+    assert (status, code(body)) == (401, "unauthorized")
+    assert "disabled" in server.cli("agent", "list", "--site", site)
+    out = server.cli("agent", "enable", "--email", "bob@papote.test")
+    assert out.startswith(f"enabled {bob_id} bob@papote.test")
+    server.login("bob@papote.test", PASSWORD)
+
+
+def test_creating_sites_is_a_server_level_permission(papote_server: PapoteServer) -> None:
+    server = papote_server
+    _, agent_cookie = member(server, server.site_key, "agent@papote.test", "agent")
+    # Before: any signed-in account, even an agent of another site, could own new sites.
+    status, body, _ = server.http("POST", "/api/sites", {"name": "Mine", "origins": []}, cookie=agent_cookie)
+    assert (status, code(body)) == (403, "forbidden")
+    status, me, _ = server.http("GET", "/api/me", cookie=agent_cookie)
+    assert (me["operator"], me["can_create_sites"]) == (False, False)
+    # `papote init` made its account an operator; `papote operator grant` makes others.
+    owner = server.login()
+    status, me, _ = server.http("GET", "/api/me", cookie=owner)
+    assert (me["operator"], me["can_create_sites"]) == (True, True)
+    status, _, _ = server.http("POST", "/api/sites", {"name": "Second"}, cookie=owner)
+    assert status == 201
+    assert server.cli("operator", "grant", "--email", "agent@papote.test") == "agent@papote.test is a server operator\n"
+    status, _, _ = server.http("POST", "/api/sites", {"name": "Mine"}, cookie=agent_cookie)
+    assert status == 201
+    assert "agent@papote.test" in server.cli("operator", "list")
+
+
+def test_anyone_may_create_sites_when_the_server_says_so(tmp_path: Path) -> None:
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SITE_CREATION": "anyone"})
+    server.init()
+    server.start()
+    try:
+        _, cookie = member(server, server.site_key, "agent@papote.test", "agent")
+        status, _, _ = server.http("POST", "/api/sites", {"name": "Mine"}, cookie=cookie)
+        assert status == 201
+    finally:
+        server.stop()
+
+
+def test_pending_invitations_are_listed_accepted_declined_and_withdrawn(papote_server: PapoteServer) -> None:
+    server = papote_server
+    site = server.site_key
+    owner = server.login()
+    other = server.cli("site", "create", "--name", "Other", "--origin", server.base_url).strip()
+    _, bob = member(server, other, "bob@papote.test", "owner")
+    _, carol = member(server, other, "carol@papote.test", "agent")
+    sent = {}
+    for email in ("bob@papote.test", "carol@papote.test", "dan@papote.test"):
+        status, invite, _ = server.http("POST", f"/api/sites/{site}/invites", {"email": email, "role": "admin"},
+                                        cookie=owner)
+        sent[email] = invite["id"]
+    status, listing, _ = server.http("GET", f"/api/sites/{site}/invites", cookie=owner)
+    assert [(i["email"], i["role"], i["valid"]) for i in listing["invites"]] == [
+        ("bob@papote.test", "admin", True), ("carol@papote.test", "admin", True), ("dan@papote.test", "admin", True)]
+    # Each account sees its own invitation, and nobody else's.
+    status, mine, _ = server.http("GET", "/api/me/invites", cookie=bob)
+    assert [(i["id"], i["site"]["key"], i["site"]["name"]) for i in mine["invites"]] == [
+        (sent["bob@papote.test"], site, "Test shop")]
+    status, body, _ = server.http("POST", f"/api/me/invites/{sent['carol@papote.test']}/accept", {}, cookie=bob)
+    assert (status, code(body)) == (404, "not_found")
+    status, body, _ = server.http("POST", f"/api/me/invites/{sent['bob@papote.test']}/accept", {}, cookie=bob)
+    assert status == 200 and body["site"]["role"] == "admin"
+    assert roster(server, site, owner)["bob@papote.test"]["role"] == "admin"
+    status, _, _ = server.http("POST", f"/api/me/invites/{sent['carol@papote.test']}/decline", {}, cookie=carol)
+    assert status == 200
+    status, _, _ = server.http("DELETE", f"/api/sites/{site}/invites/{sent['dan@papote.test']}", cookie=owner)
+    assert status == 200
+    status, listing, _ = server.http("GET", f"/api/sites/{site}/invites", cookie=owner)
+    assert listing["invites"] == []
+    assert "carol@papote.test" not in roster(server, site, owner)

@@ -164,7 +164,7 @@ async def test_logout_and_disable_close_agent_sockets(papote_server: PapoteServe
     assert info.value.rcvd is not None and info.value.rcvd.code == 4010
     status, _, _ = papote_server.http("GET", "/api/me", cookie=cookie)
     assert status == 401
-    # Disabling an agent ends their sockets too.
+    # Disabling an agent on a site closes their sockets that carry it (4012: reconnect without the site).
     papote_server.cli("agent", "create", "--site", papote_server.site_key, "--email", "c@papote.test",
                       "--password", "password-c-123", "--role", "agent")
     cookie_c = papote_server.login("c@papote.test", "password-c-123")
@@ -178,7 +178,7 @@ async def test_logout_and_disable_close_agent_sockets(papote_server: PapoteServe
     with pytest.raises(ConnectionClosed) as info:
         while True:
             await c.recv(5)
-    assert info.value.rcvd is not None and info.value.rcvd.code == 4010
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4012
 
 
 async def test_http_writes_need_json(papote_server: PapoteServer) -> None:

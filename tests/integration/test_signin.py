@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
-from tests.harness import PapoteServer
+from tests.harness import PapoteServer, agent, cookies_set
 
 
 def code(body: Any) -> str | None:
@@ -46,3 +47,82 @@ def test_a_login_flood_is_shed_with_503_busy_instead_of_queued(tight_server: Pap
     assert all(a[:2] == (401, "unauthorized") for a in answers if a[0] != 503), answers
     # Once the flood is over, signing in works at once.
     assert server.login().startswith("papote_session=")
+
+
+def sign_in(server: PapoteServer, password: str | None = None, *, device: str | None = None,
+            address: str | None = None, email: str | None = None) -> tuple[int, Any, dict[str, str]]:
+    """POST /api/login from a browser with (or without) a device cookie, behind a proxy that forwards
+    `address` (the server trusts X-Forwarded-For from loopback, as from a local reverse proxy)."""
+    headers = {}
+    if address:
+        headers["x-forwarded-for"] = address
+    cookie = f"papote_device={device}" if device else None
+    return server.http("POST", "/api/login", {"email": email or server.agent_email,
+                                              "password": password or server.agent_password},
+                       cookie=cookie, headers=headers)
+
+
+def test_a_flood_of_wrong_passwords_does_not_lock_the_owner_out_of_a_known_device(
+        papote_server: PapoteServer) -> None:
+    server = papote_server
+    status, _, headers = sign_in(server, address="198.51.100.7")
+    assert status == 200
+    device = cookies_set(headers)["papote_device"]
+    assert "Max-Age=31536000" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
+    # Someone elsewhere guesses: ten failures lock the account for every device it does not know...
+    for _ in range(10):
+        status, body, _ = sign_in(server, "wrong-guess-123", address="203.0.113.9")
+        assert (status, code(body)) == (401, "unauthorized")
+    status, body, _ = sign_in(server, address="203.0.113.9")
+    assert (status, code(body)) == (423, "locked")
+    status, body, _ = sign_in(server, address="198.51.100.7")
+    assert (status, code(body)) == (423, "locked")
+    # ...but its owner's browser, which signed in before, still gets in (before: locked like the rest).
+    status, body, _ = sign_in(server, device=device, address="198.51.100.7")
+    assert status == 200, body
+    # A device cookie is no key: a wrong password from it is refused, and counted against that device.
+    for _ in range(10):
+        status, body, _ = sign_in(server, "wrong-guess-123", device=device)
+        assert (status, code(body)) == (401, "unauthorized")
+    status, body, _ = sign_in(server, device=device)
+    assert (status, code(body)) == (423, "locked")
+
+
+def test_an_address_that_keeps_failing_is_refused_and_only_it(papote_server: PapoteServer) -> None:
+    server = papote_server
+    for i in range(30):  # thirty accounts, three guesses each: no account reaches its own lockout
+        status, body, _ = sign_in(server, "wrong-guess-123", email=f"user{i % 10}@papote.test",
+                                  address="203.0.113.50")
+        assert (status, code(body)) == (401, "unauthorized")
+    # Before: only accounts were counted, so this address could go on guessing other emails forever.
+    status, body, _ = sign_in(server, address="203.0.113.50")
+    assert (status, code(body)) == (429, "rate_limited")
+    status, _, _ = sign_in(server, address="203.0.113.51")
+    assert status == 200
+    # IPv6: a host picks any address of its /64, so the /64 is what is counted.
+    for i in range(30):
+        sign_in(server, "wrong-guess-123", email=f"v6{i % 10}@papote.test", address=f"2001:db8:1:2::{i + 1:x}")
+    status, body, _ = sign_in(server, address="2001:db8:1:2:ffff::1")
+    assert (status, code(body)) == (429, "rate_limited")
+
+
+@pytest.mark.asyncio
+async def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(papote_server: PapoteServer) -> None:
+    server = papote_server
+    here, there = server.login(), server.login()
+    here_socket, there_socket = await agent(server, here), await agent(server, there)
+    status, body, _ = server.http("POST", "/api/me/password", {"current": server.agent_password,
+                                                               "new": "a-new-password-1"}, cookie=here)
+    assert status == 200, body
+    # Before: this session ended too, although the API said "other sessions".
+    status, _, _ = server.http("GET", "/api/me", cookie=here)
+    assert status == 200
+    status, _, _ = server.http("GET", "/api/me", cookie=there)
+    assert status == 401
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await there_socket.recv(10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4010
+    await here_socket.send({"t": "ping", "n": 7})
+    assert (await here_socket.expect("pong", timeout=10))["n"] == 7
+    assert server.login(password="a-new-password-1")

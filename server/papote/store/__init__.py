@@ -56,6 +56,8 @@ class Membership:
     site_id: str
     agent_id: str
     role: Role
+    #: Disabled on this site only (by a member of higher rank); the account and its other sites go on.
+    disabled: bool = False
 
 
 @dataclass(slots=True)
@@ -164,6 +166,17 @@ class Invite:
     role: Role
     created_by: str
     expires_at: Millis
+    id: str = ""
+    created_at: Millis = 0
+
+
+@dataclass(slots=True)
+class LoginFailures:
+    """Failed sign-ins in the lockout window, counted three ways."""
+
+    account: int  # for this email, from devices it does not trust
+    address: int  # from this client address, to any email, from untrusted devices
+    device: int  # for this email, from this very device
 
 
 @dataclass(slots=True)
@@ -318,7 +331,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def site_members(self, site_ids: list[str]) -> dict[str, list[tuple[Agent, Role]]]:
-        """{site id: its agents with their role, oldest first} for several sites in one read."""
+        """{site id: its active agents (not disabled there) with their role, oldest first}, in one read."""
 
     async def members(self, site_id: str) -> list[tuple[Agent, Role]]:
         """The agents of one site with their role."""
@@ -331,7 +344,9 @@ class Store(abc.ABC):
         """Grant a role on a site, or remove the agent from it with `role=None`."""
 
     @abc.abstractmethod
-    async def memberships(self, agent_id: str) -> list[Membership]: ...
+    async def memberships(self, agent_id: str) -> list[Membership]:
+        """The agent's active memberships (a disabled one gives no access, so it is left out)."""
+
     @abc.abstractmethod
     async def record_login_failure(self, email: str, at: Millis) -> None: ...
     @abc.abstractmethod
@@ -512,3 +527,51 @@ class Store(abc.ABC):
     async def save_canned(self, site_id: str, shortcut: str, body: str) -> CannedResponse: ...
     @abc.abstractmethod
     async def delete_canned(self, site_id: str, canned_id: str) -> bool: ...
+
+    # -- teams and sign-ins (docs/operations.md, "Security model") -----------------------------------
+    @abc.abstractmethod
+    async def team(self, site_id: str) -> list[tuple[Agent, Membership]]:
+        """Every member of a site, disabled ones too (`members` gives the active ones)."""
+
+    @abc.abstractmethod
+    async def membership(self, site_id: str, agent_id: str) -> Membership | None: ...
+    @abc.abstractmethod
+    async def set_member_disabled(self, site_id: str, agent_id: str, disabled: bool) -> None: ...
+    @abc.abstractmethod
+    async def is_operator(self, agent_id: str) -> bool: ...
+    @abc.abstractmethod
+    async def set_operator(self, agent_id: str, operator: bool) -> None: ...
+    @abc.abstractmethod
+    async def operators(self) -> list[Agent]: ...
+    @abc.abstractmethod
+    async def trusted_device(self, token_hash: str, agent_id: str, since: Millis) -> bool:
+        """Whether this device signed in to this account, and was seen since `since`."""
+
+    @abc.abstractmethod
+    async def remember_device(self, token_hash: str, agent_id: str, at: Millis, forget_before: Millis) -> None:
+        """Trust the device for the account (or refresh it); forget devices unseen since `forget_before`."""
+
+    @abc.abstractmethod
+    async def record_sign_in_failure(self, email: str, address: str, device: str, trusted: bool,
+                                     at: Millis) -> None: ...
+    @abc.abstractmethod
+    async def sign_in_failures(self, email: str, address: str, device: str, since: Millis) -> LoginFailures: ...
+    @abc.abstractmethod
+    async def clear_sign_in_failures(self, email: str, address: str, device: str) -> None:
+        """After a success: forget this email's failures from this address or this device (only)."""
+
+    @abc.abstractmethod
+    async def delete_other_sessions(self, agent_id: str, keep_token_hash: str) -> None: ...
+    @abc.abstractmethod
+    async def live_sessions(self, token_hashes: list[str], now: Millis) -> set[str]:
+        """Those of `token_hashes` that are unexpired sessions of enabled accounts."""
+
+    @abc.abstractmethod
+    async def list_invites(self, now: Millis, *, site_id: str | None = None,
+                           email: str | None = None) -> list[Invite]:
+        """Unexpired invitations of a site, or to an email."""
+
+    @abc.abstractmethod
+    async def get_invite_by_id(self, invite_id: str, now: Millis) -> Invite | None: ...
+    @abc.abstractmethod
+    async def delete_invite_by_id(self, invite_id: str) -> bool: ...

@@ -25,11 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from papote.accounts import Accounts, LoginResult
+from papote.accounts import DEVICE_TTL_MS, Accounts, Attempt, LoginResult
+from papote.addresses import address_key
 from papote.authz import Action, Principal, authorize
 from papote.config import Config
 from papote.conversations import agent_author, agent_topic, message_dict, visitor_summary
-from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
+from papote.errors import AuthError, ErrorCode, Forbidden, NotFound, PapoteError
 from papote.events import Revoked
 from papote.ids import digest, new_id
 from papote.members import (
@@ -254,9 +255,12 @@ def site_json(site: Site, *, secrets: bool = False) -> dict[str, Any]:
     return out
 
 
-def agent_json(agent: Agent, role: str | None = None) -> dict[str, Any]:
-    return {**agent_author(agent), "email": agent.email, "disabled": agent.disabled,
-            "status": agent.status, "capacity": agent.capacity, "role": role}
+def agent_json(agent: Agent, role: str | None = None, *, disabled: bool = False) -> dict[str, Any]:
+    """`disabled`: on the site listed (a membership's own state); `account_disabled`: on the whole
+    server, by its operator (the CLI), which no site's admin can undo."""
+    return {**agent_author(agent), "email": agent.email, "disabled": disabled,
+            "account_disabled": agent.disabled, "status": agent.status, "capacity": agent.capacity,
+            "role": role}
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -280,7 +284,14 @@ async def login(request: Request, _: Principal | None) -> Response:
     body = await json_body(request)
     email = need(field_str(body, "email", max_len=254))
     password = need(field_str(body, "password", max_len=256))
-    return await signed_in(papote, await papote.accounts.login(email, password))
+    return await signed_in(papote, await papote.accounts.login(email, password, attempt_of(request)))
+
+
+def attempt_of(request: Request) -> Attempt:
+    """Where this request comes from, for the lockout: its client address and its device cookie."""
+    papote = papote_of(request)
+    return Attempt(address_key(request.client.host if request.client else None),
+                   request.cookies.get(papote.accounts.device_cookie_name))
 
 
 async def signed_in(papote: Any, result: LoginResult) -> Response:
@@ -290,6 +301,10 @@ async def signed_in(papote: Any, result: LoginResult) -> Response:
                              "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})
     response.set_cookie(
         papote.accounts.cookie_name, result.session_token, max_age=papote.config.session_hours * 3600,
+        path="/", secure=papote.config.secure_cookies, httponly=True, samesite="strict",
+    )
+    response.set_cookie(
+        papote.accounts.device_cookie_name, result.device_token, max_age=DEVICE_TTL_MS // 1000,
         path="/", secure=papote.config.secure_cookies, httponly=True, samesite="strict",
     )
     return response
@@ -312,8 +327,10 @@ async def me(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     agent = await papote.store.get_agent(principal.id)
     sites = await papote.store.list_sites(principal.id)
+    operator = await papote.store.is_operator(principal.id)
     return {"agent": agent_json(agent),
-            "sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites]}
+            "sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites],
+            "operator": operator, "can_create_sites": operator or papote.config.site_creation == "anyone"}
 
 
 async def update_me(request: Request, principal: Principal | None) -> Any:
@@ -341,10 +358,13 @@ async def change_password(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     body = await json_body(request)
     agent = await papote.store.get_agent(principal.id)
+    token = request.cookies.get(papote.accounts.cookie_name) or ""
     await papote.accounts.change_password(
-        agent, need(field_str(body, "current", max_len=256)), need(field_str(body, "new", max_len=256))
+        agent, need(field_str(body, "current", max_len=256)), need(field_str(body, "new", max_len=256)),
+        attempt_of(request), token,
     )
-    papote.bus.publish(agent_topic(principal.id), Revoked())
+    # The other sessions' sockets close; this one's stay open, as this session does.
+    papote.bus.publish(agent_topic(principal.id), Revoked(keep=digest(token)))
     return {"ok": True}
 
 
@@ -361,12 +381,15 @@ async def list_sites(request: Request, principal: Principal | None) -> Any:
 async def create_site(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
+    if papote.config.site_creation != "anyone" and not await papote.store.is_operator(principal.id):
+        # A shared server's tenants do not get to multiply themselves (PAPOTE_SITE_CREATION).
+        raise Forbidden("creating sites is reserved to this server's operators")
     body = await json_body(request)
     name = need(field_str(body, "name", max_len=120, min_len=1))
     origins = [normalise_origin(o) for o in _str_list(body.get("origins") or [], "origins")]
     settings = validate_settings(body.get("settings") or {})
     site = await papote.store.create_site(name, origins, settings)
-    await papote.store.set_membership(site.id, principal.id, Role.OWNER.value)
+    await papote.store.set_membership(site.id, principal.id, Role.OWNER)
     return JSONResponse(site_json(site, secrets=True), status_code=201)
 
 
@@ -414,16 +437,16 @@ async def snippet(request: Request, principal: Principal | None) -> Any:
 async def list_site_agents(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.VIEW_SITE)
-    agents = await papote.store.list_agents(site.id)
-    loads = await papote.store.agent_loads([a.id for a, _ in agents])
-    return {"agents": [{**agent_json(a, role), "presence": papote.presence.effective(a.id),
-                        "load": loads.get(a.id, 0)} for a, role in agents]}
+    members = await papote.store.team(site.id)
+    loads = await papote.store.agent_loads([a.id for a, _ in members])
+    return {"agents": [{**agent_json(a, m.role, disabled=m.disabled), "presence": papote.presence.effective(a.id),
+                        "load": loads.get(a.id, 0)} for a, m in members]}
 
 
 async def _seats(papote: Any, site: Site, principal: Principal | None) -> tuple[Seat, dict[str, Seat]]:
     """The acting member's seat and every member's, read fresh (a role may have changed since sign-in)."""
     assert principal is not None
-    seats = {a.id: Seat(a.id, Role(r or "agent"), a.disabled) for a, r in await papote.store.list_agents(site.id)}
+    seats = {a.id: Seat(a.id, Role(m.role), m.disabled) for a, m in await papote.store.team(site.id)}
     me = seats.get(principal.id)
     if me is None:
         raise NotFound("no such site")
@@ -451,16 +474,17 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     check_acts_on(me, target)
     if role is not None:
         check_change_role(me, target, role)
-        await papote.store.set_membership(site.id, target.agent_id, role.value)
+        await papote.store.set_membership(site.id, target.agent_id, role)
     agent = await papote.store.get_agent(target.agent_id)
     assert agent is not None
-    if disabled is not None:
-        agent = await papote.store.update_agent(agent.id, AgentChanges(disabled=disabled))
-        papote.chat.agent_changed(agent)
-        if agent.disabled:
-            await papote.store.delete_sessions(agent_id=agent.id)
-            papote.bus.publish(agent_topic(agent.id), Revoked())
-    return agent_json(agent, (role or target.role).value)
+    if disabled is not None and disabled != target.disabled:
+        # On this site only: the member's sockets that carry this site close (4012) and reconnect
+        # without it; the account, its sessions and its other sites go on.
+        await papote.store.set_member_disabled(site.id, agent.id, disabled)
+        papote.bus.publish(agent_topic(agent.id), Revoked(site=site.id))
+        papote.spawn(papote.announce_presence(agent.id))
+    return agent_json(agent, (role or target.role).value,
+                      disabled=target.disabled if disabled is None else disabled)
 
 
 async def remove_site_agent(request: Request, principal: Principal | None) -> Any:
@@ -492,10 +516,11 @@ async def transfer_site(request: Request, principal: Principal | None) -> Any:
     if target is None:
         raise NotFound("no such agent on this site")
     check_transfer(me, target)
-    await papote.store.set_membership(site.id, target.agent_id, Role.OWNER.value)
-    await papote.store.set_membership(site.id, me.agent_id, Role.ADMIN.value)
-    agents = {a.id: (a, r) for a, r in await papote.store.list_agents(site.id)}
-    return {"agents": [agent_json(a, r) for a, r in (agents[target.agent_id], agents[me.agent_id])]}
+    await papote.store.set_membership(site.id, target.agent_id, Role.OWNER)
+    await papote.store.set_membership(site.id, me.agent_id, Role.ADMIN)
+    agents = {a.id: (a, m) for a, m in await papote.store.team(site.id)}
+    return {"agents": [agent_json(a, m.role, disabled=m.disabled)
+                       for a, m in (agents[target.agent_id], agents[me.agent_id])]}
 
 
 def grantable_role(value: Any, principal: Principal | None, site: Site) -> Role:

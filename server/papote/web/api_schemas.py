@@ -170,7 +170,10 @@ OK = _record({"ok": {"const": True}})
 AUTHOR = _record({"kind": enum("agent", "visitor", "system"), "id": nullable(_STR), "name": nullable(_STR)})
 AGENT_AUTHOR = _record({"kind": {"const": "agent"}, "id": _STR, "name": _STR, "avatar": nullable(_STR)})
 AGENT = _record({**AGENT_AUTHOR["properties"], "email": _STR, "disabled": boolean(),
-                 "status": enum("online", "away", "offline"), "capacity": _INT, "role": nullable(ROLE)})
+                 "account_disabled": boolean(), "status": enum("online", "away", "offline"), "capacity": _INT,
+                 "role": nullable(ROLE)},
+                description="in a site's team, `disabled` is the membership's state on that site and "
+                            "`account_disabled` the server operator's disable of the whole account")
 SITE_AGENT = _record({**AGENT["properties"], "presence": enum("online", "away", "offline"), "load": _INT})
 SITE = _record({"id": _STR, "key": _STR, "name": _STR, "origins": array(_STR, 1000),
                 "settings": {"type": "object"}, "created_at": _MS},
@@ -217,7 +220,8 @@ COMPONENTS: dict[str, Schema] = {
 
 SIGNED_IN = _record({"agent": ref("Agent"),
                      "sites": array(_record({"id": _STR, "role": ROLE}), 10000)})
-ME = _record({"agent": ref("Agent"), "sites": array(ref("MySite"), 10000)})
+ME = _record({"agent": ref("Agent"), "sites": array(ref("MySite"), 10000), "operator": boolean(),
+              "can_create_sites": boolean()})
 AGENT_ONLY = _record({"agent": ref("Agent")})
 SITES = _record({"sites": array({"anyOf": [ref("MySite"), ref("Site")]}, 10000)})
 SECRETS = _record({"secrets": array(_STR, 2, 1)})
@@ -241,6 +245,14 @@ REPORT = _record({
         100000),
     "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
 })
-INVITE = _record({"email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
+INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
+INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),
+                      "created_at": _MS, "expires_at": _MS, "valid": boolean()},
+                     description="`valid` is false once its author lost the power to grant its role")
+SITE_INVITES = _record({"invites": array(INVITATION, 100000)})
+MY_INVITES = _record({"invites": array({**INVITATION, "properties": {
+    **INVITATION["properties"], "site": _record({"id": _STR, "key": _STR, "name": _STR})},
+    "required": [*INVITATION["required"], "site"]}, 100000)})
+ACCEPTED = _record({"site": _record({"id": _STR, "key": _STR, "name": _STR, "role": ROLE})})
 INVITE_INFO = _record({"email": _STR, "role": ROLE, "site": _STR, "expires_at": _MS})
 TRANSFERRED = _record({"agents": array(ref("Agent"), 2, 2, description="the new owner, then me")})

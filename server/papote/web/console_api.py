@@ -19,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from papote.authz import Action, Principal
+from papote.conversations import agent_topic
 from papote.errors import AuthError, Conflict, ErrorCode, NotFound, PapoteError
-from papote.ids import digest, new_secret, now_ms
+from papote.events import Revoked
+from papote.ids import digest, new_id, new_secret, now_ms
 from papote.members import check_grant
 from papote.reports import MAX_BUCKETS, Report, build_report, to_csv
 from papote.sites import settings_of
@@ -29,6 +31,7 @@ from papote.types import Role
 from papote.web import api_schemas as shapes
 from papote.web.api import (
     Endpoint,
+    attempt_of,
     field_str,
     grantable_role,
     json_body,
@@ -112,14 +115,92 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
     role = grantable_role(body.get("role", "agent"), principal, site)
     # Who is on the team is no secret to its admins (they list it); whether an email has an account
     # elsewhere is, so only this site's own members are told apart.
-    if any(a.email == email for a, _ in await papote.store.list_agents(site.id)):
+    if any(a.email == email for a, _ in await papote.store.team(site.id)):
         raise Conflict("this email is already a member of the site")
     token = new_secret("inv")
-    expires_at = now_ms() + INVITE_TTL_MS
-    await papote.store.create_invite(digest(token), Invite(site.id, email, role, principal.id, expires_at))
-    return JSONResponse({"email": email, "role": role, "expires_at": expires_at, "token": token,
-                         "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
+    now = now_ms()
+    invite = Invite(site.id, email, role, principal.id, now + INVITE_TTL_MS, new_id("i"), now)
+    await papote.store.create_invite(digest(token), invite)
+    return JSONResponse({"id": invite.id, "email": email, "role": role, "expires_at": invite.expires_at,
+                         "token": token, "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
                         status_code=201)
+
+
+async def _invite_json(papote: Any, invite: Invite, *, site: bool = False) -> dict[str, Any]:
+    author = await papote.store.get_agent(invite.created_by)
+    out: dict[str, Any] = {
+        "id": invite.id, "email": invite.email, "role": invite.role,
+        "invited_by": {"id": invite.created_by, "name": author.name if author else ""},
+        "created_at": invite.created_at, "expires_at": invite.expires_at,
+        "valid": await _author_may_grant(papote, invite),
+    }
+    if site:
+        found = await papote.site_by_id(invite.site_id)
+        out["site"] = {"id": invite.site_id, "key": found.key if found else "", "name": found.name if found else ""}
+    return out
+
+
+async def list_site_invites(request: Request, principal: Principal | None) -> Any:
+    """The site's pending invitations; `valid: false` when its author lost the power to grant it."""
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    invites = await papote.store.list_invites(now_ms(), site_id=site.id)
+    return {"invites": [await _invite_json(papote, i) for i in invites]}
+
+
+async def withdraw_invite(request: Request, principal: Principal | None) -> Any:
+    """Withdraw a pending invitation: any admin or owner, for a role they could grant themselves."""
+    assert principal is not None
+    papote = papote_of(request)
+    site = await site_for(request, principal, Action.MANAGE_SITE)
+    invite = await papote.store.get_invite_by_id(request.path_params["invite_id"], now_ms())
+    if invite is None or invite.site_id != site.id:
+        raise NotFound("no such invitation")
+    check_grant(principal.roles[site.id], Role(invite.role))
+    await papote.store.delete_invite_by_id(invite.id)
+    return {"ok": True}
+
+
+async def _my_invite(request: Request, principal: Principal | None) -> tuple[Any, Invite, str]:
+    assert principal is not None
+    papote = papote_of(request)
+    agent = await papote.store.get_agent(principal.id)
+    invite = await papote.store.get_invite_by_id(request.path_params["invite_id"], now_ms())
+    # Another email's invitation looks exactly like none.
+    if invite is None or agent is None or invite.email != agent.email:
+        raise NotFound("no such invitation")
+    return papote, invite, agent.id
+
+
+async def my_invites(request: Request, principal: Principal | None) -> Any:
+    """Invitations to my email that still work: the console offers to accept or decline them."""
+    assert principal is not None
+    papote = papote_of(request)
+    agent = await papote.store.get_agent(principal.id)
+    invites = await papote.store.list_invites(now_ms(), email=agent.email) if agent else []
+    listed = [await _invite_json(papote, i, site=True) for i in invites]
+    return {"invites": [i for i in listed if i["valid"]]}
+
+
+async def accept_my_invite(request: Request, principal: Principal | None) -> Any:
+    """Accept, signed in: no password to type again, the session is the consent."""
+    papote, invite, agent_id = await _my_invite(request, principal)
+    if not await _author_may_grant(papote, invite):
+        raise NotFound("this invitation has expired or was withdrawn")
+    await _join(papote, invite, agent_id)
+    await papote.store.delete_invite_by_id(invite.id)
+    # My console sockets reconnect, and their new welcome carries the site.
+    papote.bus.publish(agent_topic(agent_id), Revoked(site=invite.site_id, joined=True))
+    site = await papote.site_by_id(invite.site_id)
+    role = {m.site_id: m.role for m in await papote.store.memberships(agent_id)}.get(invite.site_id)
+    return {"site": {"id": invite.site_id, "key": site.key if site else "", "name": site.name if site else "",
+                     "role": role}}
+
+
+async def decline_my_invite(request: Request, _principal: Principal | None) -> Any:
+    papote, invite, _ = await _my_invite(request, _principal)
+    await papote.store.delete_invite_by_id(invite.id)
+    return {"ok": True}
 
 
 async def _live_invite(papote: Any, token: str) -> Invite:
@@ -169,7 +250,7 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
         agent = await papote.accounts.create_agent(invite.email, password, name)
     # Logging in checks the password of an existing account (with the lockout) and mints the session.
     try:
-        result = await papote.accounts.login(invite.email, password)
+        result = await papote.accounts.login(invite.email, password, attempt_of(request))
     except AuthError as exc:
         if exc.code is ErrorCode.UNAUTHORIZED:
             raise AuthError("this email already has an account: enter its password") from None
@@ -196,6 +277,14 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/sites/{key}/agents", "Add a member: the same invitation as …/invites",
              create_invite, body=shapes.CREATE_INVITE, response=shapes.INVITE, status=201,
              operation_id="add_site_agent"),
+    Endpoint("GET", "/api/sites/{key}/invites", "Pending invitations of a site", list_site_invites,
+             response=shapes.SITE_INVITES),
+    Endpoint("DELETE", "/api/sites/{key}/invites/{invite_id}", "Withdraw a pending invitation", withdraw_invite),
+    Endpoint("GET", "/api/me/invites", "Invitations to my email, to accept or decline", my_invites,
+             response=shapes.MY_INVITES),
+    Endpoint("POST", "/api/me/invites/{invite_id}/accept", "Accept an invitation (signed in)", accept_my_invite,
+             response=shapes.ACCEPTED),
+    Endpoint("POST", "/api/me/invites/{invite_id}/decline", "Decline an invitation", decline_my_invite),
     Endpoint("POST", "/api/invites/inspect", "What an invitation is for (before accepting it)",
              inspect_invite, "none", body=shapes.INSPECT_INVITE, response=shapes.INVITE_INFO),
     Endpoint("POST", "/api/invites/accept", "Accept an invitation: set name and password, sign in",

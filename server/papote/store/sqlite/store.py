@@ -34,7 +34,6 @@ from papote.store import (
 )
 from papote.store.rules import AppendPlan, visited
 from papote.store.sqlite.append import append_one
-from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -49,13 +48,14 @@ from papote.store.sqlite.rows import (
     site_of,
     visitor_of,
 )
+from papote.store.sqlite.teams import TeamQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 #: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
 INLINE_IDS_MAX = 20
 
 
-class SqliteStore(SqliteEngine, Store):
+class SqliteStore(TeamQueries, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
@@ -80,7 +80,7 @@ class SqliteStore(SqliteEngine, Store):
         else:
             rows = await self._all(
                 f"SELECT {', '.join('s.' + c.strip() for c in SITE_COLS.split(','))} FROM sites s "
-                "JOIN memberships m ON m.site_id=s.id WHERE m.agent_id=? ORDER BY s.created_at",
+                "JOIN memberships m ON m.site_id=s.id WHERE m.agent_id=? AND m.disabled=0 ORDER BY s.created_at",
                 (agent_id,),
             )
         return [site_of(r) for r in rows]
@@ -149,7 +149,7 @@ class SqliteStore(SqliteEngine, Store):
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
             f"SELECT {cols}, m.role, m.site_id FROM agents a JOIN memberships m ON m.agent_id=a.id "
-            f"WHERE m.site_id IN ({marks}) ORDER BY a.created_at",
+            f"WHERE m.site_id IN ({marks}) AND m.disabled=0 ORDER BY a.created_at",
             site_ids,
             point=len(site_ids) <= INLINE_IDS_MAX,  # a site's team: every visitor's welcome counts who is online
         )
@@ -188,7 +188,8 @@ class SqliteStore(SqliteEngine, Store):
 
     async def memberships(self, agent_id: str) -> list[Membership]:
         rows = await self._all(
-            "SELECT site_id, agent_id, role FROM memberships WHERE agent_id=?", (agent_id,), point=True
+            "SELECT site_id, agent_id, role FROM memberships WHERE agent_id=? AND disabled=0", (agent_id,),
+            point=True,
         )
         return [Membership(r[0], r[1], ROLE[r[2]]) for r in rows]
 
@@ -263,20 +264,20 @@ class SqliteStore(SqliteEngine, Store):
     async def create_invite(self, token_hash: str, invite: Invite) -> None:
         await self._write(
             lambda c: c.execute(
-                "INSERT INTO invites(token_hash, site_id, email, role, created_by, expires_at) "
-                "VALUES (?,?,?,?,?,?)",
+                "INSERT INTO invites(token_hash, site_id, email, role, created_by, expires_at, id, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
                 (token_hash, invite.site_id, invite.email, invite.role, invite.created_by,
-                 invite.expires_at),
+                 invite.expires_at, invite.id or new_id("i"), invite.created_at or now_ms()),
             )
         )
 
     async def get_invite(self, token_hash: str, now: int) -> Invite | None:
         row = await self._one(
-            "SELECT site_id, email, role, created_by, expires_at FROM invites "
+            "SELECT site_id, email, role, created_by, expires_at, id, created_at FROM invites "
             "WHERE token_hash=? AND expires_at>?",
             (token_hash, now),
         )
-        return Invite(row[0], row[1], ROLE[row[2]], row[3], row[4]) if row else None
+        return Invite(row[0], row[1], ROLE[row[2]], row[3], row[4], row[5], row[6]) if row else None
 
     async def delete_invite(self, token_hash: str) -> None:
         await self._write(lambda c: c.execute("DELETE FROM invites WHERE token_hash=?", (token_hash,)))
