@@ -5,6 +5,7 @@ import { api } from "./api";
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
+import { type AgentRow, type Invitation, teamSection } from "./team";
 import type { CannedResponse } from "./types";
 
 interface SiteFull {
@@ -28,16 +29,6 @@ interface SiteFull {
   };
 }
 
-interface AgentRow {
-  id: string;
-  name: string;
-  email: string;
-  role: string;
-  disabled: boolean;
-  presence: string;
-  load: number;
-  capacity: number;
-}
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 let current = "";
@@ -69,7 +60,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
     return;
   }
   const path = `/api/sites/${encodeURIComponent(current)}`;
-  let loaded: [SiteFull, { agents: AgentRow[] }, { canned: CannedResponse[] }, { keys: { id: string; name: string; created_at: number }[] }, { snippet: string }];
+  let loaded: [SiteFull, { agents: AgentRow[] }, { canned: CannedResponse[] }, { keys: { id: string; name: string; created_at: number }[] }, { snippet: string }, { invites: Invitation[] }];
   try {
     loaded = await Promise.all([
       api<SiteFull>("GET", path),
@@ -77,12 +68,14 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       api<{ canned: CannedResponse[] }>("GET", path + "/canned"),
       api<{ keys: { id: string; name: string; created_at: number }[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
       api<{ snippet: string }>("GET", path + "/snippet"),
+      api<{ invites: Invitation[] }>("GET", path + "/invites"),
     ]);
   } catch (err) {
     mount(main, h("p", { class: "form-error" }, t("error", { message: (err as Error).message })));
     return;
   }
-  const [site, agentsData, cannedData, keysData, snippetData] = loaded;
+  const [site, agentsData, cannedData, keysData, snippetData, invitesData] = loaded;
+  const myRole = manageable.find((s) => s.key === current)?.role ?? "agent";
   const redraw = (): void => void renderAdmin(main, desk);
   const picker = h(
     "select",
@@ -99,7 +92,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       settingsForm(site, path),
       snippetSection(snippetData.snippet),
       secretsSection(site, path),
-      agentsSection(agentsData.agents, path, redraw),
+      teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
     ),
@@ -273,98 +266,6 @@ function secretsSection(site: SiteFull, path: string): HTMLElement {
       },
       t("rotate"),
     ),
-    status,
-  );
-}
-
-function roleSelect(value: string, onChange: (role: string) => void, label: string): HTMLSelectElement {
-  const select = h(
-    "select",
-    { attrs: { "aria-label": label }, on: { change: () => onChange(select.value) } },
-    (["agent", "admin", "owner"] as const).map((r) =>
-      h("option", { attrs: { value: r }, props: { selected: r === value } }, t(r === "agent" ? "roleAgent" : r === "admin" ? "roleAdmin" : "roleOwner")),
-    ),
-  );
-  return select;
-}
-
-function agentsSection(agents: AgentRow[], path: string, redraw: () => void): HTMLElement {
-  const status = note();
-  const email = h("input", { attrs: { type: "email", placeholder: "agent@example.com", "aria-label": t("email") } });
-  let role = "agent";
-  const link = h("div", { class: "invite-link" });
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", null, t("agents")),
-    h(
-      "table",
-      { class: "table" },
-      h("thead", null, h("tr", null, [t("name"), t("email"), t("role"), t("status"), ""].map((c) => h("th", null, c)))),
-      h(
-        "tbody",
-        null,
-        agents.map((a) =>
-          h(
-            "tr",
-            { attrs: { "data-agent": a.id } },
-            h("td", null, a.name),
-            h("td", null, a.email),
-            h(
-              "td",
-              null,
-              roleSelect(
-                a.role,
-                (r) =>
-                  void api("PATCH", `${path}/agents/${encodeURIComponent(a.id)}`, { role: r })
-                    .then(() => ok(status))
-                    .catch((err: unknown) => fail(status, err)),
-                `${t("role")} ${a.name}`,
-              ),
-            ),
-            h("td", null, a.disabled ? t("disabled") : `${t(a.presence as "online")} ${a.load}/${a.capacity}`),
-            h(
-              "td",
-              null,
-              h(
-                "button",
-                {
-                  attrs: { type: "button" },
-                  on: {
-                    click: () =>
-                      void api("PATCH", `${path}/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled })
-                        .then(redraw)
-                        .catch((err: unknown) => fail(status, err)),
-                  },
-                },
-                a.disabled ? t("enable") : t("disable"),
-              ),
-            ),
-          ),
-        ),
-      ),
-    ),
-    h(
-      "form",
-      {
-        class: "row",
-        on: {
-          submit: (e) => {
-            e.preventDefault();
-            api<{ url: string; email: string }>("POST", path + "/invites", { email: email.value, role })
-              .then((data) => {
-                mount(link, h("p", null, t("inviteLink", { email: data.email })), h("input", { class: "code", attrs: { readonly: true, "aria-label": t("invitation") }, props: { value: data.url } }));
-                email.value = "";
-              })
-              .catch((err: unknown) => fail(status, err));
-          },
-        },
-      },
-      email,
-      roleSelect("agent", (r) => (role = r), t("role")),
-      h("button", { class: "primary", attrs: { type: "submit" } }, t("invite")),
-    ),
-    link,
     status,
   );
 }

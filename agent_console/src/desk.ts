@@ -187,14 +187,16 @@ export class Desk {
     return (this.conn.timeline.conversations.get(id)?.summary as AgentConversation | null) ?? this.closedExtra.get(id) ?? null;
   }
 
-  /** Every conversation known: the live ones, plus closed ones fetched for the Closed queue. */
+  /** Every conversation known: the live ones, plus closed ones fetched for the Closed queue — of the
+   * sites I still belong to (a membership that ends or is disabled closes the socket with 4012, and the
+   * next welcome lists the sites left). */
   all(): AgentConversation[] {
     const out = new Map<string, AgentConversation>();
     for (const c of this.closedExtra.values()) out.set(c.id, c);
     for (const view of this.conn.timeline.conversations.values()) {
       if (view.summary) out.set(view.id, view.summary as AgentConversation);
     }
-    return [...out.values()];
+    return [...out.values()].filter((c) => !this.welcomed || this.siteOf(c) !== undefined);
   }
 
   unreadOf(id: string): number {

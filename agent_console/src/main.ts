@@ -10,6 +10,7 @@ import { LANGS, lang, setLang, t } from "./i18n";
 import { Inbox } from "./inbox";
 import { renderAdmin } from "./admin";
 import { renderReports } from "./reports";
+import { mySitesSection } from "./team";
 import type { AgentStatus } from "./types";
 
 type PageName = "inbox" | "admin" | "reports" | "account";
@@ -19,6 +20,8 @@ const root = document.getElementById("app") ?? document.body;
 function errorText(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.code === "locked") return t("locked");
+    if (err.code === "busy") return t("busy");
+    if (err.code === "rate_limited") return t("tooManyFromHere");
     if (err.code === "network") return t("networkError");
     return err.message;
   }
@@ -91,7 +94,7 @@ function inviteToken(): string | null {
 }
 
 async function showInvite(token: string): Promise<void> {
-  let info: { email: string; role: string; site: string; existing: boolean };
+  let info: { email: string; role: string; site: string };
   try {
     info = await api("POST", "/api/invites/inspect", { token });
   } catch {
@@ -99,9 +102,21 @@ async function showInvite(token: string): Promise<void> {
     showLogin(t("inviteInvalid"));
     return;
   }
+  // Whether the email has an account is not told (nobody may probe emails with invitations): the
+  // person says so, and the server checks the password of an existing account.
   const name = h("input", { attrs: { type: "text", id: "invite-name", autocomplete: "name", maxlength: 120 } });
   const password = h("input", {
-    attrs: { type: "password", id: "invite-password", autocomplete: info.existing ? "current-password" : "new-password", minlength: 8, required: true },
+    attrs: { type: "password", id: "invite-password", autocomplete: "new-password", minlength: 8, required: true },
+  });
+  const nameField = h("div", { class: "field" }, h("label", { attrs: { for: "invite-name" } }, t("yourName")), name);
+  const existing = h("input", {
+    attrs: { type: "checkbox", id: "invite-existing" },
+    on: {
+      change: () => {
+        nameField.hidden = existing.checked;
+        password.autocomplete = existing.checked ? "current-password" : "new-password";
+      },
+    },
   });
   const status = h("p", { class: "form-error", attrs: { role: "alert" } });
   const form = h(
@@ -111,7 +126,7 @@ async function showInvite(token: string): Promise<void> {
       on: {
         submit: (e) => {
           e.preventDefault();
-          api("POST", "/api/invites/accept", { token, name: name.value, password: password.value })
+          api("POST", "/api/invites/accept", existing.checked ? { token, password: password.value } : { token, name: name.value, password: password.value })
             .then(() => {
               history.replaceState(null, "", location.pathname);
               return boot();
@@ -125,7 +140,8 @@ async function showInvite(token: string): Promise<void> {
     h("h1", null, t("invitation")),
     h("p", null, t("inviteFor", { site: info.site, role: info.role })),
     h("p", { class: "muted" }, info.email),
-    info.existing ? h("p", null, t("existingAccount")) : [h("label", { attrs: { for: "invite-name" } }, t("yourName")), name],
+    h("label", { class: "check" }, existing, " ", t("haveAccount")),
+    nameField,
     h("label", { attrs: { for: "invite-password" } }, t("password")),
     password,
     status,
@@ -168,7 +184,6 @@ class Shell {
       },
       error: (_code, message) => this.toast(message),
       ended: () => {
-        // A password change ends every session, this one too: that page says so itself.
         if (this.leaving) return;
         this.desk.stop();
         showLogin(t("sessionEnded"));
@@ -428,6 +443,7 @@ class Shell {
   }
 
   private renderAccount(): void {
+    const sites = h("div");
     const current = h("input", { attrs: { type: "password", id: "pw-current", autocomplete: "current-password" } });
     const fresh = h("input", { attrs: { type: "password", id: "pw-new", autocomplete: "new-password", minlength: 8 } });
     const status = h("p", { class: "form-error", attrs: { role: "alert" } });
@@ -450,14 +466,15 @@ class Shell {
             on: {
               submit: (e) => {
                 e.preventDefault();
-                this.leaving = true;
+                // The other sessions end; this one goes on (docs/accounts.md).
                 api("POST", "/api/me/password", { current: current.value, new: fresh.value })
                   .then(() => {
-                    this.desk.stop();
-                    showLogin(t("passwordChanged"));
+                    current.value = fresh.value = "";
+                    status.classList.remove("form-error");
+                    status.textContent = t("passwordKept");
                   })
                   .catch((err: unknown) => {
-                    this.leaving = false;
+                    status.classList.add("form-error");
                     status.textContent = errorText(err);
                   });
               },
@@ -471,8 +488,10 @@ class Shell {
           status,
           h("button", { class: "primary", attrs: { type: "submit" } }, t("changePassword")),
         ),
+        sites,
       ),
     );
+    void mySitesSection(this.desk.me, () => this.render()).then((section) => mount(sites, section));
   }
 }
 

@@ -138,3 +138,113 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
     # And the owner does get through, so the matrix is not denying everyone.
     status, body, _ = server.http("GET", f"/api/conversations/{cid}", cookie=owner_cookie)
     assert status == 200 and body["id"] == cid
+
+
+# -- the team matrix: every route that acts on a member or an invitation ---------------------------------
+
+#: How each route that acts on an agent is called, and what an admin of the site gets for a member of
+#: lower rank (the other cells are the same for every route: 403 for equal or higher rank, and for a
+#: member of another site or an account on no site, exactly what an id that does not exist gets).
+ON_AGENT: dict[tuple[str, str], tuple[Any, int]] = {
+    ("PATCH", "/api/sites/{key}/agents/{agent_id}"): ({"disabled": True}, 200),
+    ("DELETE", "/api/sites/{key}/agents/{agent_id}"): (None, 200),
+    ("POST", "/api/sites/{key}/transfer"): ({"agent": "{agent_id}"}, 403),  # only an owner hands over
+}
+#: Routes naming an invitation: its own site's (or its own email's) works, any other is a missing one.
+ON_INVITE: dict[tuple[str, str], Any] = {
+    ("DELETE", "/api/sites/{key}/invites/{invite_id}"): None,
+    ("POST", "/api/me/invites/{invite_id}/accept"): {},
+    ("POST", "/api/me/invites/{invite_id}/decline"): {},
+}
+
+
+def acts_on_agent(ep: Any) -> bool:
+    return ep.path.startswith("/api/sites/{key}") and ("{agent_id}" in ep.path or "agent" in ep.body)
+
+
+def test_every_route_acting_on_a_member_or_an_invitation_is_classified() -> None:
+    for ep in all_endpoints():
+        if acts_on_agent(ep):
+            assert (ep.method, ep.path) in ON_AGENT, f"classify {ep.method} {ep.path} in ON_AGENT"
+        if "{invite_id}" in ep.path:
+            assert (ep.method, ep.path) in ON_INVITE, f"classify {ep.method} {ep.path} in ON_INVITE"
+
+
+def _call(server: PapoteServer, method: str, path: str, body: Any, key: str, agent_id: str,
+          cookie: str) -> tuple[int, str | None]:
+    if isinstance(body, dict):
+        body = {k: (agent_id if v == "{agent_id}" else v) for k, v in body.items()}
+    status, answer, _ = server.http(method, fill(path, {"key": key, "agent_id": agent_id}), body, cookie=cookie)
+    return status, answer["error"]["code"] if isinstance(answer, dict) and "error" in answer else None
+
+
+def _account(server: PapoteServer, site: str, email: str, role: str) -> tuple[str, str]:
+    server.cli("agent", "create", "--site", site, "--email", email, "--password", "matrix-password", "--role", role)
+    cookie = server.login(email, "matrix-password")
+    _, me, _ = server.http("GET", "/api/me", cookie=cookie)
+    return str(me["agent"]["id"]), cookie
+
+
+def test_team_matrix(papote_server: PapoteServer) -> None:
+    server = papote_server
+    site = server.site_key
+    owner = server.login()
+    _, me, _ = server.http("GET", "/api/me", cookie=owner)
+    owner_id = me["agent"]["id"]
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    _, admin = _account(server, site, "admin@papote.test", "admin")
+    admin2_id, _ = _account(server, site, "admin2@papote.test", "admin")
+    foreign_id, foreign = _account(server, site_b, "foreign@papote.test", "owner")
+    # An account on no site: it joined B by invitation, then left.
+    _, invite, _ = server.http("POST", f"/api/sites/{site_b}/invites", {"email": "loner@papote.test"}, cookie=foreign)
+    status, _, headers = server.http("POST", "/api/invites/accept", {"token": invite["token"], "name": "Loner",
+                                                                     "password": "matrix-password"})
+    assert status == 200
+    loner = headers["set-cookie"].split(";")[0]
+    _, me, _ = server.http("GET", "/api/me", cookie=loner)
+    loner_id = me["agent"]["id"]
+    assert server.http("DELETE", f"/api/sites/{site_b}/agents/{loner_id}", cookie=loner)[0] == 200
+
+    checked = 0
+    for ep in all_endpoints():
+        if not acts_on_agent(ep):
+            continue
+        body, lower_answer = ON_AGENT[(ep.method, ep.path)]
+        lower_id, _ = _account(server, site, f"lower-{checked}@papote.test", "agent")
+        missing = _call(server, ep.method, ep.path, body, site, "a_doesnotexist", admin)
+        cells: dict[str, tuple[str, Any]] = {
+            "same site, lower rank": (lower_id, lower_answer),
+            "same site, equal rank": (admin2_id, (403, "forbidden")),
+            "same site, higher rank": (owner_id, (403, "forbidden")),
+            "another site": (foreign_id, missing),
+            "no membership": (loner_id, missing),
+        }
+        for cell, (target, expected) in cells.items():
+            got = _call(server, ep.method, ep.path, body, site, target, admin)
+            assert (got[0] if isinstance(expected, int) else got) == expected, (
+                f"admin {ep.method} {ep.path} on {cell}: {got}, expected {expected}")
+        assert missing[0] in (403, 404), f"{ep.method} {ep.path}: a missing agent gives {missing}"
+        # The owner of another site gets nothing here, whoever the target.
+        for target in (lower_id, admin2_id, owner_id):
+            got = _call(server, ep.method, ep.path, body, site, target, foreign)
+            assert got == (404, "not_found"), f"another site's owner {ep.method} {ep.path}: {got}"
+        checked += 1
+    assert checked == len(ON_AGENT)
+    # An owner, though, does hand the site over to a member of lower rank.
+    lower_id, _ = _account(server, site, "heir@papote.test", "admin")
+    assert _call(server, "POST", "/api/sites/{key}/transfer", {"agent": lower_id}, site, lower_id, owner)[0] == 200
+
+    # Invitations: one of this site for the loner, one of site B for the admin's email.
+    _, mine, _ = server.http("POST", f"/api/sites/{site}/invites", {"email": "loner@papote.test"}, cookie=admin)
+    _, theirs, _ = server.http("POST", f"/api/sites/{site_b}/invites", {"email": "admin@papote.test"},
+                               cookie=foreign)
+    for (method, path), body in ON_INVITE.items():
+        for who, cookie, foreign_invite in (("admin", admin, mine["id"] if "/me/" in path else theirs["id"]),
+                                            ("other-site owner", foreign, mine["id"])):
+            values = {"key": site if who == "admin" else site_b, "invite_id": foreign_invite}
+            got = server.http(method, fill(path, values), body, cookie=cookie)[:2]
+            none = server.http(method, fill(path, {**values, "invite_id": "i_doesnotexist"}), body, cookie=cookie)[:2]
+            assert (got[0], got[1]["error"]["code"]) == (none[0], none[1]["error"]["code"]) == (404, "not_found"), (
+                f"{who} {method} {path} on another's invitation: {got} vs {none}")
+    # ...while the loner's own invitation is theirs to accept.
+    assert server.http("POST", f"/api/me/invites/{mine['id']}/accept", {}, cookie=loner)[0] == 200

@@ -390,6 +390,8 @@ async def create_site(request: Request, principal: Principal | None) -> Any:
     settings = validate_settings(body.get("settings") or {})
     site = await papote.store.create_site(name, origins, settings)
     await papote.store.set_membership(site.id, principal.id, Role.OWNER)
+    # My console sockets reconnect, and their new welcome carries the site.
+    papote.bus.publish(agent_topic(principal.id), Revoked(site=site.id, joined=True))
     return JSONResponse(site_json(site, secrets=True), status_code=201)
 
 
