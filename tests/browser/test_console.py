@@ -371,10 +371,123 @@ async def test_invitation_then_password_change(papote_server: PapoteServer, cons
     await carol.get_by_label("Current password").fill("carol-long-password")
     await carol.get_by_label("New password").fill("carol-newer-password")
     await carol.get_by_role("button", name="Change password").click()
-    await expect(carol.get_by_role("alert")).to_contain_text("Password changed")
-    await sign_in(carol, server, "carol@papote.test", "carol-newer-password")
+    # This session goes on (the others end): the console stays signed in.
+    await expect(carol.get_by_role("alert")).to_have_text("Password changed. Your other sessions were signed out.")
+    await carol.get_by_role("button", name="Inbox").click()
+    await expect(carol.locator("[data-queue=mine] .count")).to_be_visible()
     await carol.get_by_role("button", name="Sign out").click()
     await expect(carol.get_by_role("button", name="Sign in")).to_be_visible()
+    await sign_in(carol, server, "carol@papote.test", "carol-newer-password")
+
+
+async def sites_of(page: Page) -> list[str]:
+    return sorted(await page.evaluate("window.papoteConsole.desk.sites.map(s => s.key)"))
+
+
+async def eventually_sites(page: Page, expected: list[str], timeout: float = 20) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (got := await sites_of(page)) != sorted(expected):
+        assert loop.time() < deadline, f"the console's sites are {got}, not {sorted(expected)}"
+        await asyncio.sleep(0.2)
+
+
+async def test_team_invitation_to_an_existing_account_disable_on_one_site_and_hand_over(
+        papote_server: PapoteServer, console_build: str, context: BrowserContext,
+        second_context: BrowserContext) -> None:
+    server = papote_server
+    site_b = server.cli("site", "create", "--name", "Bob's shop", "--origin", server.base_url).strip()
+    server.cli("agent", "create", "--site", site_b, "--email", BOB_EMAIL, "--password", BOB_PASSWORD,
+               "--name", "Bob", "--role", "owner")
+    owner = await open_page(context)
+    owner.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sign_in(owner, server)
+    await owner.get_by_role("button", name="Site settings").click()
+    team = owner.locator(".team-admin")
+    # Only admin and agent can be granted; ownership is handed over.
+    invite_role = team.locator("form").get_by_label("Role")
+    assert await invite_role.locator("option").all_inner_texts() == ["Agent", "Admin"]
+    await team.get_by_label("Email").fill(BOB_EMAIL)
+    await invite_role.select_option("admin")
+    await team.get_by_role("button", name="Invite").click()
+    await expect(team.get_by_label("Invitation")).to_have_value(re.compile("/console#invite="))
+    pending = team.locator(".invites li")
+    await expect(pending).to_have_count(1)
+    await expect(pending).to_contain_text(BOB_EMAIL)
+    await expect(pending).to_contain_text("Invited by")
+    # Bob is not on the team until he accepts.
+    await expect(team.locator(f"tr:has-text('{BOB_EMAIL}')")).to_have_count(0)
+
+    bob = await open_page(second_context)
+    bob.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sign_in(bob, server, BOB_EMAIL, BOB_PASSWORD)
+    assert await sites_of(bob) == [site_b]
+    await bob.get_by_role("button", name="Account").click()
+    mine = bob.locator(".my-invites li")
+    await expect(mine).to_contain_text("Test shop, as Admin")
+    await mine.get_by_role("button", name="Accept").click()
+    await expect(bob.locator(".sites li")).to_have_count(2)
+    await eventually_sites(bob, [server.site_key, site_b])  # the socket reconnected with the new site
+
+    # The owner disables Bob on this site only: Bob's console drops it and keeps his own shop.
+    await owner.get_by_role("button", name="Site settings").click()
+    bob_row = team.locator(f"tr:has-text('{BOB_EMAIL}')")
+    await expect(bob_row.locator(".state")).not_to_have_text("Disabled on this site")
+    await bob_row.get_by_role("button", name="Disable").click()
+    await expect(bob_row.locator(".state")).to_have_text("Disabled on this site")
+    await eventually_sites(bob, [site_b])
+    await expect(bob.get_by_role("button", name="Sign out")).to_be_visible()  # still signed in
+    await bob_row.get_by_role("button", name="Enable").click()
+    await eventually_sites(bob, [server.site_key, site_b])
+
+    # The owner hands the site over: Bob is owner, the former owner an admin who can no longer act on him.
+    await bob_row.get_by_role("button", name="Hand ownership over").click()
+    await expect(bob_row.locator("td").nth(2)).to_have_text("Owner")
+    me_row = team.locator(f"tr:has-text('{server.agent_email}')")
+    await expect(me_row.locator("td").nth(2)).to_have_text("Admin")
+    await expect(bob_row.get_by_role("button")).to_have_count(0)
+    status, listing, _ = server.http("GET", f"/api/sites/{server.site_key}/agents",
+                                     cookie=server.login(BOB_EMAIL, BOB_PASSWORD))
+    assert {a["email"]: a["role"] for a in listing["agents"]} == {server.agent_email: "admin", BOB_EMAIL: "owner"}
+
+
+async def test_an_invitation_link_for_an_existing_account_and_a_new_site(
+        papote_server: PapoteServer, console_build: str, context: BrowserContext,
+        second_context: BrowserContext) -> None:
+    server = papote_server
+    site_b = server.cli("site", "create", "--name", "Elsewhere", "--origin", server.base_url).strip()
+    server.cli("agent", "create", "--site", site_b, "--email", BOB_EMAIL, "--password", BOB_PASSWORD,
+               "--name", "Bob", "--role", "agent")
+    status, invite, _ = server.http("POST", f"/api/sites/{server.site_key}/invites", {"email": BOB_EMAIL},
+                                    cookie=server.login())
+    assert status == 201
+    bob = await open_page(second_context)
+    await bob.goto(invite["url"])
+    await expect(bob.get_by_text("You are invited to Test shop as agent.")).to_be_visible()
+    await bob.get_by_label("I already have a Papote account").check()
+    await expect(bob.get_by_label("Your name")).to_be_hidden()
+    await bob.get_by_label("Password").fill(BOB_PASSWORD)
+    await bob.get_by_role("button", name="Accept invitation").click()
+    await expect(bob.get_by_role("button", name="Sign out")).to_be_visible()
+    await eventually_sites(bob, [server.site_key, site_b])
+    # Bob is no server operator: no "New site" form. The owner, who ran `papote init`, has one.
+    await bob.get_by_role("button", name="Account").click()
+    await expect(bob.locator(".sites li")).to_have_count(2)
+    await expect(bob.get_by_role("button", name="Create site")).to_have_count(0)
+    owner = await open_page(context)
+    await sign_in(owner, server)
+    await owner.get_by_role("button", name="Account").click()
+    await owner.get_by_label("Site name").fill("Second shop")
+    await owner.get_by_label("Website origin (https://…)").fill("https://second.example")
+    await owner.get_by_role("button", name="Create site").click()
+    await expect(owner.locator(".sites li")).to_have_count(2)
+    await expect(owner.locator(".sites")).to_contain_text("Second shop — Owner")
+    await expect(owner.get_by_role("button", name="Sign out")).to_be_visible()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while len(await sites_of(owner)) != 2:
+        assert loop.time() < deadline, await sites_of(owner)
+        await asyncio.sleep(0.2)
 
 
 async def test_tabs_shortcuts_french_and_resume_after_restart(papote_server: PapoteServer,

@@ -481,9 +481,9 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     assert agent is not None
     if disabled is not None and disabled != target.disabled:
         # On this site only: the member's sockets that carry this site close (4012) and reconnect
-        # without it; the account, its sessions and its other sites go on.
+        # without it (or, enabled again, with it); the account, its sessions and its other sites go on.
         await papote.store.set_member_disabled(site.id, agent.id, disabled)
-        papote.bus.publish(agent_topic(agent.id), Revoked(site=site.id))
+        papote.bus.publish(agent_topic(agent.id), Revoked(site=site.id, joined=not disabled))
         papote.spawn(papote.announce_presence(agent.id))
     return agent_json(agent, (role or target.role).value,
                       disabled=target.disabled if disabled is None else disabled)
