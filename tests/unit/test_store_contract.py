@@ -470,14 +470,80 @@ async def test_tokens_links_events_and_invites(store: Store) -> None:
     assert await store.get_invite("inv", 1_000) is None
 
 
+def now_far() -> int:
+    return 2**50
+
+
+@pytest.mark.asyncio
+async def test_teams_operators_and_pending_invitations(store: Store) -> None:
+    site, _ = await site_and_visitor(store)
+    other = await store.create_site("Other", [], {})
+    lea = await store.create_agent("lea@shop.test", "Léa", "hash")
+    max_ = await store.create_agent("max@shop.test", "Max", "hash")
+    await store.set_membership(site.id, lea.id, Role.OWNER)
+    await store.set_membership(site.id, max_.id, Role.AGENT)
+    await store.set_membership(other.id, max_.id, Role.OWNER)
+    # Disabled on one site: gone from every active listing of that site, kept in its team.
+    await store.set_member_disabled(site.id, max_.id, True)
+    assert [m.site_id for m in await store.memberships(max_.id)] == [other.id]
+    assert [s.id for s in await store.list_sites(max_.id)] == [other.id]
+    assert [a.id for a, _ in await store.members(site.id)] == [lea.id]
+    team = {a.id: m for a, m in await store.team(site.id)}
+    assert (team[max_.id].role, team[max_.id].disabled, team[lea.id].disabled) == (Role.AGENT, True, False)
+    assert await store.membership(site.id, max_.id) == team[max_.id]
+    assert await store.membership(other.id, lea.id) is None
+    await store.set_member_disabled(site.id, max_.id, False)
+    assert {m.site_id for m in await store.memberships(max_.id)} == {site.id, other.id}
+    # Operators.
+    assert not await store.is_operator(lea.id)
+    await store.set_operator(lea.id, True)
+    assert await store.is_operator(lea.id) and [a.id for a in await store.operators()] == [lea.id]
+    await store.set_operator(lea.id, False)
+    assert await store.operators() == []
+    # Pending invitations, by site, by email, by id.
+    first = Invite(site.id, "zoe@shop.test", Role.ADMIN, lea.id, 5_000, "i_1", 100)
+    second = Invite(other.id, "zoe@shop.test", Role.AGENT, max_.id, 5_000, "i_2", 200)
+    await store.create_invite("h1", first)
+    await store.create_invite("h2", second)
+    assert await store.list_invites(1_000, site_id=site.id) == [first]
+    assert await store.list_invites(1_000, email="zoe@shop.test") == [first, second]
+    assert await store.list_invites(6_000, email="zoe@shop.test") == []
+    assert await store.get_invite_by_id("i_2", 1_000) == second
+    assert await store.get_invite("h1", 1_000) == first
+    assert await store.delete_invite_by_id("i_1") is True
+    assert await store.delete_invite_by_id("i_1") is False
+    assert await store.get_invite("h1", 1_000) is None
+
+
 @pytest.mark.asyncio
 async def test_logins_keys_and_canned_responses(store: Store) -> None:
     site, _ = await site_and_visitor(store)
-    await store.record_login_failure("lea@shop.test", 10)
-    await store.record_login_failure("lea@shop.test", 20)
-    assert await store.count_login_failures("lea@shop.test", 15) == 1
-    await store.clear_login_failures("lea@shop.test")
-    assert await store.count_login_failures("lea@shop.test", 0) == 0
+    lea = await store.create_agent("lea@shop.test", "Léa", "hash")
+    # Failed sign-ins, counted by account (untrusted devices), address (untrusted) and device.
+    await store.record_sign_in_failure("lea@shop.test", "203.0.113.1", "", False, 10)
+    await store.record_sign_in_failure("lea@shop.test", "203.0.113.1", "dev1", True, 20)
+    await store.record_sign_in_failure("max@shop.test", "203.0.113.1", "", False, 30)
+    failures = await store.sign_in_failures("lea@shop.test", "203.0.113.1", "dev1", 5)
+    assert (failures.account, failures.address, failures.device) == (1, 2, 1)
+    assert (await store.sign_in_failures("lea@shop.test", "203.0.113.1", "dev1", 15)).account == 0
+    await store.clear_sign_in_failures("lea@shop.test", "198.51.100.1", "dev1")  # only that device's
+    failures = await store.sign_in_failures("lea@shop.test", "203.0.113.1", "dev1", 0)
+    assert (failures.account, failures.address, failures.device) == (1, 2, 0)
+    # Devices that signed in before, per account, forgotten when unseen.
+    assert not await store.trusted_device("dev1", lea.id, 0)
+    await store.remember_device("dev1", lea.id, 100, 0)
+    assert await store.trusted_device("dev1", lea.id, 50)
+    assert not await store.trusted_device("dev1", lea.id, 150)
+    assert not await store.trusted_device("dev1", "a_other", 0)
+    await store.remember_device("dev2", lea.id, 200, 150)  # dev1 unseen since 100: forgotten
+    assert not await store.trusted_device("dev1", lea.id, 0)
+    # The other sessions end, this one stays; live ones are those unexpired of enabled accounts.
+    await store.create_session("s1", lea.id, now_far())
+    await store.create_session("s2", lea.id, now_far())
+    await store.delete_other_sessions(lea.id, "s1")
+    assert await store.live_sessions(["s1", "s2", "s3"], 0) == {"s1"}
+    await store.update_agent(lea.id, AgentChanges(disabled=True))
+    assert await store.live_sessions(["s1"], 0) == set()
     key = await store.create_api_key(site.id, "keyhash", "CRM")
     assert await store.get_api_key("keyhash") == key
     assert await store.list_api_keys(site.id) == [key]

@@ -193,20 +193,6 @@ class SqliteStore(TeamQueries, Store):
         )
         return [Membership(r[0], r[1], ROLE[r[2]]) for r in rows]
 
-    async def record_login_failure(self, email: str, at: int) -> None:
-        await self._write(
-            lambda c: c.execute("INSERT INTO login_failures(email, at) VALUES (?,?)", (email, at))
-        )
-
-    async def count_login_failures(self, email: str, since: int) -> int:
-        row = await self._one(
-            "SELECT COUNT(*) FROM login_failures WHERE email=? AND at>=?", (email, since)
-        )
-        return int(row[0])
-
-    async def clear_login_failures(self, email: str) -> None:
-        await self._write(lambda c: c.execute("DELETE FROM login_failures WHERE email=?", (email,)))
-
     async def create_session(self, token_hash: str, agent_id: str, expires_at: int) -> None:
         await self._write(
             lambda conn: conn.execute(
