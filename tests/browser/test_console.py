@@ -396,7 +396,7 @@ async def test_team_invitation_to_an_existing_account_disable_on_one_site_and_ha
         papote_server: PapoteServer, console_build: str, context: BrowserContext,
         second_context: BrowserContext) -> None:
     server = papote_server
-    site_b = server.cli("site", "create", "--name", "Bob's shop", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "Bob's shop", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", site_b, "--email", BOB_EMAIL, "--password", BOB_PASSWORD,
                "--name", "Bob", "--role", "owner")
     owner = await open_page(context)
@@ -455,7 +455,7 @@ async def test_an_invitation_link_for_an_existing_account_and_a_new_site(
         papote_server: PapoteServer, console_build: str, context: BrowserContext,
         second_context: BrowserContext) -> None:
     server = papote_server
-    site_b = server.cli("site", "create", "--name", "Elsewhere", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "Elsewhere", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", site_b, "--email", BOB_EMAIL, "--password", BOB_PASSWORD,
                "--name", "Bob", "--role", "agent")
     status, invite, _ = server.http("POST", f"/api/sites/{server.site_key}/invites", {"email": BOB_EMAIL},

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from papote.config import Config
 from papote.protocol import Endpoint, frame_types
 from papote.web.api import all_endpoints
 from tests.harness import Client, PapoteServer, agent, new_msg_id, visitor
@@ -159,7 +160,9 @@ ON_INVITE: dict[tuple[str, str], Any] = {
 
 
 def acts_on_agent(ep: Any) -> bool:
-    return ep.path.startswith("/api/sites/{key}") and ("{agent_id}" in ep.path or "agent" in ep.body)
+    """A site's route that names a member: in its path, or as the `agent` field of its body."""
+    body = ep.body_schema(Config()) or {}
+    return ep.path.startswith("/api/sites/{key}") and ("{agent_id}" in ep.path or "agent" in body.get("properties", {}))
 
 
 def test_every_route_acting_on_a_member_or_an_invitation_is_classified() -> None:
@@ -191,7 +194,7 @@ def test_team_matrix(papote_server: PapoteServer) -> None:
     owner = server.login()
     _, me, _ = server.http("GET", "/api/me", cookie=owner)
     owner_id = me["agent"]["id"]
-    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
     _, admin = _account(server, site, "admin@papote.test", "admin")
     admin2_id, _ = _account(server, site, "admin2@papote.test", "admin")
     foreign_id, foreign = _account(server, site_b, "foreign@papote.test", "owner")

@@ -215,7 +215,7 @@ async def test_disabling_a_member_acts_on_that_site_only(papote_server: PapoteSe
     server = papote_server
     site_a = server.site_key
     owner = server.login()
-    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).strip()
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
     bob_id, bob = member(server, site_b, "bob@papote.test", "owner")
     server.cli("agent", "create", "--site", site_a, "--email", "bob@papote.test", "--role", "agent")
     socket = await agent(server, bob)
@@ -300,7 +300,7 @@ def test_pending_invitations_are_listed_accepted_declined_and_withdrawn(papote_s
     server = papote_server
     site = server.site_key
     owner = server.login()
-    other = server.cli("site", "create", "--name", "Other", "--origin", server.base_url).strip()
+    other = server.cli("site", "create", "--name", "Other", "--origin", server.base_url).splitlines()[0]
     _, bob = member(server, other, "bob@papote.test", "owner")
     _, carol = member(server, other, "carol@papote.test", "agent")
     sent = {}
