@@ -99,8 +99,10 @@ def run_schemathesis(server: PapoteServer, workdir: Path, fixed: dict[str, str],
 
 async def test_the_api_conforms_to_its_openapi_document(tmp_path: Path) -> None:
     server = PapoteServer(tmp_path, env_extra={
-        # Schemathesis signs in with made-up emails by the hundred: the lockout would end its run.
+        # Schemathesis signs in with made-up emails by the hundred, all from one address: the lockouts
+        # (per account and per client address) would end its run.
         "PAPOTE_LOCKOUT_FAILURES": "1000000",
+        "PAPOTE_LOCKOUT_ADDRESS_FAILURES": "1000000",
     })
     server.init()
     server.start()
