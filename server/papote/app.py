@@ -21,12 +21,13 @@ from papote import ratelimits
 from papote.accounts import Accounts
 from papote.bus import Bus, bus_for
 from papote.bus.broker import BrokerBus
+from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
-from papote.conversations import Chat, agent_author, public_topic, site_topic, visitor_summary
+from papote.conversations import CACHE_TTL_SECS, Chat, agent_author, public_topic, site_topic, visitor_summary
 from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
-from papote.routing import Presence
+from papote.presence import Presence
 from papote.sites import opening, settings_of
 from papote.store import Message, Site, Store, Visitor
 from papote.store.factory import store_for
@@ -48,16 +49,20 @@ class Papote:
         if isinstance(self.bus, BrokerBus):
             self.bus.repair.history = StoreHistory(self.store)
         self.hub = Hub(self.bus)
-        self.presence = Presence()
+        self.presence = Presence(self.bus.node)
         self.chat = Chat(self.store, self.bus, config, self.presence)
         self.chat.on_load_change = self.announce_presence
+        self.cluster = Cluster(self)
+        self.chat.on_invalidate = self.cluster.invalidate
         self.accounts = Accounts(self.store, config)
         self.limiter = ratelimits.limiter()
         #: Exact per-key budgets (sites, client addresses), asked on the hot path.
         self.budgets = ratelimits.Budgets()
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
+        self.shared_limits = ratelimits.shared_limits(config)
         self.live_sessions: set[Any] = set()
-        self._sites_by_key: dict[str, Site] = {}
+        #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
+        self._sites_by_key: dict[str, tuple[float, Site]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self.started_at = time.time()
@@ -66,6 +71,7 @@ class Papote:
     async def start(self) -> None:
         await self.store.open()
         await self.bus.start()
+        await self.cluster.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
@@ -81,6 +87,9 @@ class Papote:
             await asyncio.sleep(0.02)
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.cluster.stop()
+        if self.shared_limits is not None:
+            await self.shared_limits.close()
         await self.bus.stop()
         await self.store.close()
 
@@ -114,24 +123,41 @@ class Papote:
 
     # -- sites (cached: read on every visitor hello) ------------------------------------------------
     async def site_by_key(self, key: str) -> Site | None:
-        site: Site | None = self._sites_by_key.get(key)
+        cached = self._sites_by_key.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        site = await self.store.get_site_by_key(key)
         if site is None:
-            site = await self.store.get_site_by_key(key)
-            if site is not None:
-                self._sites_by_key[key] = site
+            self._sites_by_key.pop(key, None)
+        else:
+            self._sites_by_key[key] = (time.monotonic() + CACHE_TTL_SECS, site)
         return site
 
     async def site_by_id(self, site_id: str) -> Site | None:
-        for site in self._sites_by_key.values():
-            if site.id == site_id:
+        now = time.monotonic()
+        for expires, site in self._sites_by_key.values():
+            if site.id == site_id and expires > now:
                 return site
         found = await self.store.get_site(site_id)
         if found is not None:
-            self._sites_by_key[found.key] = found
+            self._sites_by_key[found.key] = (now + CACHE_TTL_SECS, found)
         return found
 
     def site_changed(self, site: Site) -> None:
-        self._sites_by_key[site.key] = site
+        """This node changed `site` (origins, settings, secrets): keep the new copy here and make
+        every other node drop its own, so a removed origin stops working everywhere at once."""
+        self._sites_by_key[site.key] = (time.monotonic() + CACHE_TTL_SECS, site)
+        self.cluster.invalidate("site", site.id)
+
+    def forget(self, kind: str, record_id: str) -> None:
+        """Another node changed a record this node may hold a copy of."""
+        if kind == "site":
+            for key in [k for k, (_, s) in self._sites_by_key.items() if s.id == record_id]:
+                del self._sites_by_key[key]
+        elif kind == "agent":
+            self.chat.forget_agent(record_id)
+        elif kind == "visitor":
+            self.chat.forget_visitor(record_id, tell=False)
 
     # -- presence ------------------------------------------------------------------------------------
     async def agents_online(self, site_id: str) -> int:
@@ -147,7 +173,7 @@ class Papote:
             for agent, role in members:
                 entry = seen.setdefault(agent.id, {
                     **agent_author(agent), "status": self.presence.effective(agent.id),
-                    "capacity": self.presence.capacity.get(agent.id, agent.capacity),
+                    "capacity": self.presence.capacity_of(agent.id, agent.capacity),
                     "load": loads.get(agent.id, 0), "sites": {},
                 })
                 entry["sites"][site_id] = role
@@ -160,7 +186,7 @@ class Papote:
         memberships = await self.store.memberships(agent_id)
         load = (await self.store.agent_loads([agent_id])).get(agent_id, 0)
         event = PresenceChanged(agent_author(agent), self.presence.effective(agent_id),
-                                self.presence.capacity.get(agent_id, agent.capacity), load)
+                                self.presence.capacity_of(agent_id, agent.capacity), load)
         teams = await self.store.site_members([m.site_id for m in memberships])
         for m in memberships:
             self.bus.publish(site_topic(m.site_id), event)

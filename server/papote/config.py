@@ -46,6 +46,9 @@ class Config:
     #: New anonymous visitors one client address may create. A widget without storage consent creates
     #: one per page view, so an office behind one NAT needs room; a script minting thousands does not.
     rate_new_visitors: str = "120/10minute"
+    #: Where per-site budgets are counted across nodes: `memory` (each node on its own) or
+    #: `redis://host:6379/0`. Empty: the bus's Redis when PAPOTE_BUS is Redis, else memory.
+    rate_limits: str = ""
     #: Agent sessions end after this long, whatever their activity.
     session_hours: int = 12
     #: Lockout: 10 failures in 15 minutes locks an account for 15 minutes — for every device but those
@@ -138,6 +141,8 @@ class Config:
     def validate(self) -> None:
         if self.bus != "local" and not self.bus.startswith(("redis://", "rediss://", "nats://", "tls://")):
             raise ValueError("PAPOTE_BUS must be local, redis://… or nats://…")
+        if self.rate_limits not in ("", "memory") and not self.rate_limits.startswith(("redis://", "rediss://")):
+            raise ValueError("PAPOTE_RATE_LIMITS must be memory or redis://…")
         if not 1 <= self.bus_check_secs <= 3600:
             raise ValueError("PAPOTE_BUS_CHECK_SECS must be between 1 and 3600")
         if "://" in self.database and self.database_backend != "postgres" and not self.database.startswith(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -27,8 +28,9 @@ from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Typing
 from papote.frames import agent_author, conversation_view, message_dict, message_frame, visitor_summary
 from papote.ids import now_ms
+from papote.presence import Presence
 from papote.protocol import Endpoint
-from papote.routing import Candidate, Presence, pick_agent, wait_estimate
+from papote.routing import Candidate, pick_agent, wait_estimate
 from papote.sites import settings_of
 from papote.store import (
     Agent,
@@ -50,10 +52,16 @@ log = logging.getLogger("papote.chat")
 REF_CACHE = 100_000
 #: The page a client gets when it cannot be caught up message by message.
 PAGE = 50
+#: A cached agent or site is read again after this long, even if no node said it changed (the
+#: invalidation on the bus is the fast path; this is the safety net when the broker lost it).
+CACHE_TTL_SECS = 5.0
 #: Recent closed conversations used for the wait estimate.
 HANDLING_SAMPLE = 50
 #: Messages read back to find whether a closed conversation was rated since its latest closing.
 RATING_LOOKBACK = 50
+#: Assignments the store may refuse in one routing pass (another node took the conversation or the
+#: agent's last slot) before this node leaves the rest of the line to the node that is winning.
+ROUTE_REFUSALS = 8
 
 
 __all__ = ["Chat", "agent_author", "agent_topic", "conv_topic", "message_dict", "message_frame",
@@ -67,7 +75,8 @@ class Chat:
         self.config = config
         self.presence = presence
         self._refs: OrderedDict[str, ConversationRef] = OrderedDict()
-        self._agents: dict[str, Agent] = {}
+        #: Agents by id, each with the monotonic time its copy expires.
+        self._agents: dict[str, tuple[float, Agent]] = {}
         self._route_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
@@ -81,6 +90,8 @@ class Chat:
         self._fanout_turns: dict[tuple[str, int], tuple[asyncio.Future[None] | None, asyncio.Future[None]]] = {}
         #: Set by the application to announce presence (with load) when assignments change.
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
+        #: Set by the application to tell the other nodes a cached record changed (kind, id).
+        self.on_invalidate: Callable[[str, str], None] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:
@@ -99,10 +110,12 @@ class Chat:
             self._refs.popitem(last=False)
         return ref
 
-    def forget_visitor(self, visitor_id: str) -> None:
-        """After a merge the refs of the merged visitor are stale."""
+    def forget_visitor(self, visitor_id: str, *, tell: bool = True) -> None:
+        """After a merge the refs of the merged visitor are stale (on every node: `tell` them)."""
         for cid in [c for c, r in self._refs.items() if r.visitor_id == visitor_id]:
             del self._refs[cid]
+        if tell and self.on_invalidate is not None:
+            self.on_invalidate("visitor", visitor_id)
 
     async def conversation_for(self, principal: Principal, conversation_id: str, action: Action) -> Conversation:
         ref = await self.ref(conversation_id)
@@ -113,15 +126,22 @@ class Chat:
         return conv
 
     async def agent(self, agent_id: str) -> Agent | None:
-        agent = self._agents.get(agent_id)
-        if agent is None:
-            agent = await self.store.get_agent(agent_id)
-            if agent is not None:
-                self._agents[agent_id] = agent
+        cached = self._agents.get(agent_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        agent = await self.store.get_agent(agent_id)
+        if agent is not None:
+            self._agents[agent_id] = (time.monotonic() + CACHE_TTL_SECS, agent)
         return agent
 
     def agent_changed(self, agent: Agent) -> None:
-        self._agents[agent.id] = agent
+        """This node changed `agent`: keep the new copy, and tell the other nodes to drop theirs."""
+        self._agents[agent.id] = (time.monotonic() + CACHE_TTL_SECS, agent)
+        if self.on_invalidate is not None:
+            self.on_invalidate("agent", agent.id)
+
+    def forget_agent(self, agent_id: str) -> None:
+        self._agents.pop(agent_id, None)
 
     # -- summaries -----------------------------------------------------------------------------------
     async def summaries(
@@ -539,12 +559,20 @@ class Chat:
         return lock
 
     async def route(
-        self, site_id: str, returning_visitor: str | None = None, newcomer: Conversation | None = None
+        self, site_id: str, returning_visitor: str | None = None, newcomer: Conversation | None = None,
+        *, quiet: bool = False,
     ) -> None:
         """Assign queued conversations of a site while agents have free slots; update the queue.
 
         `newcomer` is a conversation that just joined the line: when nobody could take anything, only
-        its visitor needs a `queue` frame (the others' places did not move)."""
+        its visitor needs a `queue` frame (the others' places did not move). `quiet`: when nothing was
+        assigned, nobody's place moved either (the periodic sweep).
+
+        The asyncio lock orders this node's routing of a site; across nodes, each assignment is one
+        store transaction that takes the conversation only if still unassigned and the agent only
+        below capacity (`Store.assign(within_capacity=…)`), so two nodes routing one site at once can
+        neither assign a conversation twice nor fill an agent's slot twice. A refusal means another
+        node moved first: the loads are read again and routing goes on."""
         site = await self.store.get_site(site_id)
         if site is None:
             return
@@ -555,12 +583,15 @@ class Chat:
                 online = {a.id: a for a in members if a.id in self.presence.online([a.id])}
                 if online:
                     loads = await self.store.agent_loads(list(online))
-                    free = sum(max(0, self.presence.capacity.get(a.id, a.capacity) - loads[a.id])
+                    free = sum(max(0, self.presence.capacity_of(a.id, a.capacity) - loads[a.id])
                                for a in online.values())
                     # Only the head of the line can be served now: read no further than the free slots.
-                    for conv in await self.store.queued(site_id, limit=free + 1) if free else []:
+                    line = await self.store.queued(site_id, limit=free + 1) if free else []
+                    at, refusals = 0, 0
+                    while at < len(line):
+                        conv = line[at]
                         candidates = [
-                            Candidate(a.id, loads[a.id], self.presence.capacity.get(a.id, a.capacity),
+                            Candidate(a.id, loads[a.id], self.presence.capacity_of(a.id, a.capacity),
                                       a.last_assigned_at)
                             for a in online.values()
                         ]
@@ -571,9 +602,21 @@ class Chat:
                         if chosen is None:
                             break
                         now = now_ms()
-                        taken = await self.store.assign(conv.id, chosen, now, only_if_unassigned=True)
+                        taken = await self.store.assign(
+                            conv.id, chosen, now, only_if_unassigned=True,
+                            within_capacity=self.presence.capacity_of(chosen, online[chosen].capacity))
                         if taken is None:
-                            continue  # closed or claimed meanwhile: nothing to do for it
+                            # Another node moved first: it took this conversation (or it closed), or
+                            # it filled the agent's last slot. Read again and go on, first in line first.
+                            refusals += 1
+                            if refusals > ROUTE_REFUSALS:
+                                break  # another node is routing this site right now: it carries on
+                            loads = await self.store.agent_loads(list(online))
+                            current = await self.store.get_conversation(conv.id)
+                            if current is None or current.status != ConversationStatus.OPEN or current.assignee_id:
+                                at += 1
+                            continue
+                        at += 1
                         agent = online[chosen]
                         agent.last_assigned_at = now
                         self._agents.pop(chosen, None)
@@ -583,6 +626,8 @@ class Chat:
                 await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
                 await self.publish_conversation(conv)
                 await self.load_changed(agent.id)
+        if quiet and not assigned:
+            return
         if newcomer is not None and not assigned:
             place = (await self.queue_positions([newcomer])).get(newcomer.id)
             if place is not None:

@@ -121,14 +121,37 @@ class Revoked:
     joined: bool = False
 
 
+@dataclass(slots=True)
+class NodePresence:
+    """One node's agents: who is connected to it, with the status and capacity each chose.
+
+    Nodes exchange these on the `cluster` topic (presence.py): every heartbeat, at once when one
+    changes, and on request (`ask`: a node that just started wants everybody's). No connection sees it."""
+
+    node: str
+    #: {agent id: [status, capacity]} for every agent with a socket on `node`.
+    agents: dict[str, list[Any]]
+    #: How long this snapshot holds if no other follows (the node may have died).
+    ttl_secs: float
+    ask: bool = False
+
+
+@dataclass(slots=True)
+class CacheInvalidated:
+    """A record other nodes may cache changed: they drop their copy (`kind` site, agent or visitor)."""
+
+    kind: str
+    id: str
+
+
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
-    | QueueChanged | VisitorChanged | Revoked
+    | QueueChanged | VisitorChanged | Revoked | NodePresence | CacheInvalidated
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
-                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked)
+                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, NodePresence, CacheInvalidated)
 }

@@ -13,6 +13,7 @@ None when the audience may not see it at all. The rules, in one table:
 | PresenceChanged      | no (agents' loads are internal) | yes                      |
 | VisitorChanged       | no (another visitor's context)  | yes                      |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
+| NodePresence, CacheInvalidated | never: node-to-node, on a topic no connection follows |  |
 
 Pure functions of their arguments: tested without sockets (tests/unit/test_frames.py).
 """
@@ -24,9 +25,11 @@ from typing import Any
 
 from papote.events import (
     AvailabilityChanged,
+    CacheInvalidated,
     ConversationChanged,
     Event,
     MessageAppended,
+    NodePresence,
     PresenceChanged,
     QueueChanged,
     ReadMarked,
@@ -151,6 +154,10 @@ def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
 
+def _never(event: NodePresence | CacheInvalidated, audience: Audience) -> Frame | None:
+    return None
+
+
 #: Events whose frame is the same for every audience that may see it (`may_see` says which may): the
 #: frame is encoded once per publication, not once per audience — most of the fan-out is messages.
 SHARED_FRAMES: dict[type[Any], Callable[[Any], Frame]] = {
@@ -166,6 +173,9 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     QueueChanged: _queue,
     VisitorChanged: _visitor,
     Revoked: _revoked,
+    # Node-to-node housekeeping on the `cluster` topic, which no connection follows.
+    NodePresence: _never,
+    CacheInvalidated: _never,
 }
 
 

@@ -1,4 +1,4 @@
-"""Who answers: agent presence, the choice of an agent, the queue and its honest wait estimate.
+"""Who answers: the choice of an agent, the queue and its honest wait estimate.
 
 The decisions here are pure functions of their inputs (tested without a server); `Chat` in
 conversations.py does the I/O around them.
@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-
-from papote.types import AgentStatus
 
 
 @dataclass(frozen=True)
@@ -53,43 +51,3 @@ def wait_estimate(position: int, handling_ms: list[int], agents_online: int) -> 
         return None
     median_secs = statistics.median(handling_ms) / 1000
     return max(1, math.ceil(position * median_secs / agents_online))
-
-
-class Presence:
-    """Which agents are connected to this node, and the status each chose.
-
-    On several nodes, presence is shared through the bus (`presence` frames on the site topics); this
-    registry is the local truth for the agents connected here.
-    """
-
-    def __init__(self) -> None:
-        self.status: dict[str, str] = {}
-        self.capacity: dict[str, int] = {}
-        self.sockets: dict[str, int] = {}
-
-    def connected(self, agent_id: str, status: str, capacity: int) -> None:
-        self.sockets[agent_id] = self.sockets.get(agent_id, 0) + 1
-        self.status[agent_id] = status
-        self.capacity[agent_id] = capacity
-
-    def disconnected(self, agent_id: str) -> bool:
-        """Returns True when that was the agent's last socket (they are now offline)."""
-        left = self.sockets.get(agent_id, 0) - 1
-        if left <= 0:
-            self.sockets.pop(agent_id, None)
-            return True
-        self.sockets[agent_id] = left
-        return False
-
-    def set(self, agent_id: str, status: str, capacity: int | None = None) -> None:
-        self.status[agent_id] = status
-        if capacity is not None:
-            self.capacity[agent_id] = capacity
-
-    def effective(self, agent_id: str) -> str:
-        if agent_id not in self.sockets:
-            return AgentStatus.OFFLINE.value
-        return self.status.get(agent_id, AgentStatus.OFFLINE.value)
-
-    def online(self, agent_ids: list[str]) -> list[str]:
-        return [a for a in agent_ids if self.effective(a) == AgentStatus.ONLINE.value]

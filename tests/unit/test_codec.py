@@ -9,9 +9,11 @@ from papote.bus.codec import CodecError, decode, encode
 from papote.events import (
     EVENT_TYPES,
     AvailabilityChanged,
+    CacheInvalidated,
     ConversationChanged,
     Event,
     MessageAppended,
+    NodePresence,
     PresenceChanged,
     QueueChanged,
     ReadMarked,
@@ -37,6 +39,9 @@ EVENTS: list[Event] = [
     VisitorChanged({"id": "v_1", "page": {"url": "https://shop.test/"}}, False, {"name": "cart", "data": {}}),
     Revoked("3f" * 32),
     Revoked(),
+    NodePresence("9f" * 8, {"a_1": ["online", 3], "a_2": ["away", 5]}, 15.0),
+    NodePresence("9f" * 8, {}, 15.0, True),
+    CacheInvalidated("site", "s_1"),
 ]
 
 

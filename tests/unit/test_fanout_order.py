@@ -11,7 +11,7 @@ from papote.authz import Principal
 from papote.bus.local import LocalBus
 from papote.config import Config
 from papote.conversations import Chat, conv_topic
-from papote.routing import Presence
+from papote.presence import Presence
 from papote.store import Appended, NewMessage
 from papote.store.sqlite import SqliteStore
 from papote.types import PrincipalKind, Role

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from papote.routing import Candidate, Presence, pick_agent, wait_estimate
+from papote.presence import Presence
+from papote.routing import Candidate, pick_agent, wait_estimate
 
 
 def test_most_free_slots_wins() -> None:

@@ -578,3 +578,42 @@ async def test_lists_search_pages_and_reports(store: Store) -> None:
     rows = await store.report_rows(site.id, 0, 10**14)
     assert [r.conversation_id for r in rows] == ids
     assert await store.last_agent_for_visitor(visitor.id) is None
+
+
+@pytest.mark.asyncio
+async def test_assignment_within_capacity_never_fills_a_slot_twice(store: Store) -> None:
+    """Routing on several nodes at once: however the assignments interleave, an agent ends with at
+    most `within_capacity` open conversations and each conversation with one assignee."""
+    site, _ = await site_and_visitor(store)
+    convs = []
+    for i in range(12):
+        v = await store.create_visitor(site.id, f"cap{i}")
+        convs.append((await store.append(text(site, v, None, "hi", f"cap-{i}"))).conversation)
+    agents = [await store.create_agent(f"cap{i}@shop.test", f"A{i}", "hash") for i in range(2)]
+    # Every conversation offered to both agents at once, as two nodes routing the same line would.
+    results = await asyncio.gather(*(
+        store.assign(c.id, a.id, 100 + n, only_if_unassigned=True, within_capacity=3)
+        for n, c in enumerate(convs) for a in agents
+    ))
+    taken = [r for r in results if r is not None]
+    assert len(taken) == 6
+    assert len({t.id for t in taken}) == 6  # no conversation assigned twice
+    assert await store.agent_loads([a.id for a in agents]) == {agents[0].id: 3, agents[1].id: 3}
+    # A closed conversation frees a slot; the capacity counts open conversations only.
+    await store.update_conversation(taken[0].id, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=5))
+    owner = taken[0].assignee_id
+    assert owner is not None
+    free = [c for c in convs if c.id not in {t.id for t in taken}]
+    again = await store.assign(free[0].id, owner, 200, only_if_unassigned=True, within_capacity=3)
+    assert again is not None and again.assignee_id == owner
+    assert await store.assign(free[1].id, owner, 201, only_if_unassigned=True, within_capacity=3) is None
+
+
+@pytest.mark.asyncio
+async def test_a_singleton_job_runs_on_one_caller_at_a_time(store: Store) -> None:
+    async with store.singleton("contract.job") as first:
+        assert first
+        async with store.singleton("contract.other") as other:
+            assert other  # another job's lock is independent
+    async with store.singleton("contract.job") as again:
+        assert again  # released at the end of the block

@@ -2,12 +2,15 @@
 
 ``conv:<id>`` carries one conversation's messages (in seq order), read marks and typing; ``site:<id>``
 inbox changes and presence for a site's agents; ``public:<id>`` availability for a site's visitors;
-``visitor:<id>`` and ``agent:<id>`` one principal's own sockets (other tabs and devices, revocations).
+``visitor:<id>`` and ``agent:<id>`` one principal's own sockets (other tabs and devices, revocations);
+``cluster`` the nodes' own housekeeping (presence snapshots, cache invalidations), which no connection
+follows.
 """
 
 from __future__ import annotations
 
 CONVERSATION_PREFIX = "conv:"
+CLUSTER = "cluster"
 
 
 def conv_topic(conversation_id: str) -> str:

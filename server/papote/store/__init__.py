@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import enum
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -278,6 +280,16 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Flush every pending write, then close."""
 
+    @contextlib.asynccontextmanager
+    async def singleton(self, job: str) -> AsyncIterator[bool]:
+        """Whether this node runs `job` now: True for one node at a time across every node sharing
+        this store (the leader lock of periodic jobs). The claim lasts while the block runs.
+
+        One SQLite file serves one process, so here it is always True; PostgreSQL holds
+        `pg_try_advisory_xact_lock` in a transaction for the block (a transaction-level lock, which
+        survives transaction pooling where a session lock would not)."""
+        yield True
+
     # -- sites ---------------------------------------------------------------------------------------
     async def create_site(self, name: str, origins: list[str], settings: dict[str, Any]) -> Site:
         """A new site with a fresh public key and one freshly minted signing secret."""
@@ -450,10 +462,15 @@ class Store(abc.ABC):
     async def update_conversation(self, conversation_id: str, changes: ConversationChanges) -> Conversation: ...
     @abc.abstractmethod
     async def assign(
-        self, conversation_id: str, agent_id: str, at: Millis, *, only_if_unassigned: bool
+        self, conversation_id: str, agent_id: str, at: Millis, *, only_if_unassigned: bool,
+        within_capacity: int | None = None,
     ) -> Conversation | None:
         """Set the assignee of an open conversation in one atomic step; None when it is closed (or,
-        with `only_if_unassigned`, already taken): routing and claims race safely, across nodes too."""
+        with `only_if_unassigned`, already taken): routing and claims race safely, across nodes too.
+
+        With `within_capacity`, also None unless the agent holds fewer open conversations than that:
+        the agent's row is locked while counting, so two nodes routing at once cannot both fill the
+        agent's last slot (the cross-node routing lock: conversation row + agent row, one transaction)."""
 
     @abc.abstractmethod
     async def messages_after(

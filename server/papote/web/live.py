@@ -252,8 +252,14 @@ class LiveSession(ABC):
                 self.request_close(CloseCode.RATE_LIMITED, "too many frames on this connection")
             raise RateLimited("too many frames on this connection; slow down")
         site = self.site_id
-        if site is not None and not self.papote.budgets.hit(self._site_rate_item, "site", site, now):
-            raise RateLimited("this site is sending too many frames; slow down")
+        if site is not None:
+            if not self.papote.budgets.hit(self._site_rate_item, "site", site, now):
+                raise RateLimited("this site is sending too many frames; slow down")
+            shared = self.papote.shared_limits
+            if shared is not None:
+                if shared.blocked(site):
+                    raise RateLimited("this site is sending too many frames; slow down")
+                shared.hit(self._site_rate_item, site)
 
     def _flush_protocol(self, conn: Connection) -> None:
         for data in self.protocol.data_to_send():

@@ -33,7 +33,8 @@ CONSOLE_CSP = (
 async def healthz(request: Request) -> Response:
     papote = request.app.state.papote
     return JSONResponse({"ok": True, "epoch": papote.store.epoch, "connections": len(papote.live_sessions),
-                         "node": papote.bus.node, "bus": papote.bus.stats()})
+                         "node": papote.bus.node, "bus": papote.bus.stats(),
+                         "cluster": papote.cluster.stats()})
 
 
 def _asset(folder: Path, name: str, max_age: int) -> Response:

@@ -463,15 +463,22 @@ class SqliteStore(TeamQueries, Store):
         return await self._write(job)
 
     async def assign(
-        self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool
+        self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool,
+        within_capacity: int | None = None,
     ) -> Conversation | None:
+        # One writer: the UPDATE and its count run with no other write in between, which is the lock.
+        capacity = ("" if within_capacity is None else
+                    " AND (SELECT COUNT(*) FROM conversations WHERE assignee_id=? AND status='open') < ?")
+        args = () if within_capacity is None else (agent_id, within_capacity)
+
         def job(conn: sqlite3.Connection) -> Conversation | None:
             row = conn.execute(
                 "UPDATE conversations SET assignee_id=?, assigned_at=?, updated_at=? "
                 "WHERE id=? AND status='open'"
                 + (" AND assignee_id IS NULL" if only_if_unassigned else "")
+                + capacity
                 + f" RETURNING {CONV_COLS}",
-                (agent_id, at, at, conversation_id),
+                (agent_id, at, at, conversation_id, *args),
             ).fetchone()
             if row is None:
                 return None

@@ -1,0 +1,139 @@
+"""What the nodes of one deployment share besides the store: presence, cache invalidation, the leader.
+
+Every node follows the `cluster` topic (no connection does):
+
+* `NodePresence` snapshots (presence.py): each node sends its own every `HEARTBEAT_SECS` and at once
+  when one of its agents changes; a node that starts asks for everybody's. Snapshots expire, so a
+  killed node's agents go offline everywhere; the node with the smallest id among those alive tells
+  the agents' sites (one `presence` frame each, not one per node).
+* `CacheInvalidated`: a node that changed a site (origins, settings, secrets), an agent or merged a
+  visitor tells the others, which drop their copy at once; every cached copy also expires after
+  `CACHE_TTL_SECS` in case the broker lost the message (app.py).
+* Periodic jobs run on one node at a time: the `Store.singleton` leader lock (a transaction-level
+  advisory lock on PostgreSQL). Today's job is the routing sweep: a conversation that joined the line
+  on one node while an agent connected to another, before their snapshots crossed, would otherwise
+  wait for the next event on that site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from papote.bus import BusEvent
+from papote.bus.topics import CLUSTER
+from papote.events import CacheInvalidated, NodePresence
+from papote.presence import HEARTBEAT_SECS
+
+if TYPE_CHECKING:
+    from papote.app import Papote
+
+log = logging.getLogger("papote.cluster")
+
+#: The loop's tick: how late a silent node's agents may be noticed beyond their snapshot's lifetime.
+TICK_SECS = 1.0
+#: The routing sweep's period. Every node wakes at the same wall-clock slots and one takes the lock.
+SWEEP_SECS = 5.0
+#: The leader keeps its lock at least this long, so that a node whose clock runs a little behind
+#: finds it taken rather than free again (NTP keeps nodes within milliseconds of each other).
+LEADER_HOLD_SECS = 0.5
+
+
+class Cluster:
+    def __init__(self, papote: Papote) -> None:
+        self.papote = papote
+        self.presence = papote.presence
+        self._task: asyncio.Task[None] | None = None
+        self._publish_soon = False
+        self._last_sent = 0.0
+        self.sweeps = 0
+        self.snapshots_heard = 0
+        self.invalidations_heard = 0
+
+    async def start(self) -> None:
+        self.presence.on_local_change = self._local_change
+        await self.papote.bus.subscribe(CLUSTER, self._heard)
+        self._send(ask=True)
+        self._task = asyncio.create_task(self._run(), name="papote-cluster")
+
+    async def stop(self) -> None:
+        self.presence.on_local_change = None
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        # A graceful stop: the others need not wait for the snapshot to expire.
+        self.presence.sockets.clear()
+        self._send()
+        self.papote.bus.unsubscribe(CLUSTER, self._heard)
+
+    # -- telling ---------------------------------------------------------------------------------------
+    def invalidate(self, kind: str, record_id: str) -> None:
+        self.papote.bus.publish(CLUSTER, CacheInvalidated(kind, record_id))
+
+    def _local_change(self) -> None:
+        # Coalesce a burst (a crowd of agents reconnecting) into one snapshot per loop turn.
+        if not self._publish_soon:
+            self._publish_soon = True
+            asyncio.get_running_loop().call_soon(self._send)
+
+    def _send(self, ask: bool = False) -> None:
+        self._publish_soon = False
+        self._last_sent = time.monotonic()
+        self.papote.bus.publish(CLUSTER, self.presence.snapshot(ask))
+
+    # -- hearing ---------------------------------------------------------------------------------------
+    def _heard(self, topic: str, bus_event: BusEvent) -> None:
+        event = bus_event.event
+        if isinstance(event, NodePresence):
+            if event.node == self.presence.node:
+                return
+            self.snapshots_heard += 1
+            self.presence.heard(event)
+            if event.ask:
+                self._local_change()
+        elif isinstance(event, CacheInvalidated):
+            self.invalidations_heard += 1
+            self.papote.forget(event.kind, event.id)
+
+    # -- the loop --------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        next_sweep = _next_slot(time.time())
+        while True:
+            await asyncio.sleep(TICK_SECS)
+            try:
+                if time.monotonic() - self._last_sent >= HEARTBEAT_SECS:
+                    self._send()
+                gone = self.presence.expire()
+                if gone and self.presence.nodes()[0] == self.presence.node:
+                    for agent_id in sorted(gone):
+                        await self.papote.announce_presence(agent_id)
+                if time.time() >= next_sweep:
+                    next_sweep = _next_slot(time.time())
+                    await self._sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("cluster tick failed")
+
+    async def _sweep(self) -> None:
+        async with self.papote.store.singleton("papote.route-sweep") as leader:
+            if not leader:
+                return
+            started = time.monotonic()
+            self.sweeps += 1
+            sites = [s.id for s in await self.papote.store.list_sites()]
+            teams = await self.papote.store.site_members(sites)
+            for site_id, members in teams.items():
+                if self.presence.online(a.id for a, _ in members if not a.disabled):
+                    await self.papote.chat.route(site_id, quiet=True)
+            await asyncio.sleep(max(0.0, LEADER_HOLD_SECS - (time.monotonic() - started)))
+
+    def stats(self) -> dict[str, Any]:
+        return {"nodes": len(self.presence.nodes()), "snapshots_heard": self.snapshots_heard,
+                "invalidations_heard": self.invalidations_heard, "sweeps": self.sweeps}
+
+
+def _next_slot(now: float) -> float:
+    return (now // SWEEP_SECS + 1) * SWEEP_SECS
