@@ -18,8 +18,10 @@ Every node follows the `cluster` topic (no connection does):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from papote.bus import BusEvent
@@ -34,6 +36,8 @@ log = logging.getLogger("papote.cluster")
 
 #: The loop's tick: how late a silent node's agents may be noticed beyond their snapshot's lifetime.
 TICK_SECS = 1.0
+#: How long a starting node waits for the cluster topic to be live before asking for snapshots.
+ASK_WAIT_SECS = 5.0
 #: The routing sweep's period. Every node wakes at the same wall-clock slots and one takes the lock.
 SWEEP_SECS = 5.0
 #: The leader keeps its lock at least this long, so that a node whose clock runs a little behind
@@ -53,10 +57,11 @@ class Cluster:
         self.invalidations_heard = 0
 
     async def start(self) -> None:
+        """Follow the cluster topic; never waits for the broker (a node starts with the broker down,
+        and hears the others once it is back)."""
         self.presence.on_local_change = self._local_change
-        await self.papote.bus.subscribe(CLUSTER, self._heard)
-        self._send(ask=True)
-        self._task = asyncio.create_task(self._run(), name="papote-cluster")
+        live = self.papote.bus.subscribe(CLUSTER, self._heard)
+        self._task = asyncio.create_task(self._run(live), name="papote-cluster")
 
     async def stop(self) -> None:
         self.presence.on_local_change = None
@@ -98,7 +103,10 @@ class Cluster:
             self.papote.forget(event.kind, event.id)
 
     # -- the loop --------------------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self, live: Awaitable[None]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(_wait(live)), ASK_WAIT_SECS)
+        self._send(ask=True)  # dropped if the broker is still down: the others' heartbeats will come
         next_sweep = _next_slot(time.time())
         while True:
             await asyncio.sleep(TICK_SECS)
@@ -133,6 +141,10 @@ class Cluster:
     def stats(self) -> dict[str, Any]:
         return {"nodes": len(self.presence.nodes()), "snapshots_heard": self.snapshots_heard,
                 "invalidations_heard": self.invalidations_heard, "sweeps": self.sweeps}
+
+
+async def _wait(live: Awaitable[None]) -> None:
+    await live
 
 
 def _next_slot(now: float) -> float:
