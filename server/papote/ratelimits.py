@@ -166,6 +166,11 @@ class SharedLimits:
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
+        # limits has no close: its redis-py client is the bridge's `storage` (limits 5.x).
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        closing = getattr(client, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 def shared_storage_url(config: Config) -> str | None:
