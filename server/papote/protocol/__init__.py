@@ -1,20 +1,63 @@
-"""The wire protocol, sans-I/O: bytes in, validated commands out; frames in, bytes out.
+"""The wire protocol, sans-I/O: bytes in, typed commands out; frames in, bytes out.
 
-* `core`   — `ProtocolConnection`, the state machine of one WebSocket (hello, budget of errors, close).
-* `schema` — the frame tables per endpoint and `parse_command`, which validates one frame against them.
-* `wire`   — MessagePack decoding with bounds, encoding, the `error` frame.
+* `commands` — one class per client frame type, the frame tables per endpoint, and how a validation
+  failure becomes the documented error code.
+* `core`     — `ProtocolConnection`, the state machine of one WebSocket (hello, budget of errors, close),
+  and `parse_command`, which decodes and validates one frame into its command.
+* `wire`     — MessagePack encoding, a bounded raw decoder, the `error` frame.
 
 docs/protocol.md is the reference for every frame and field; this package enforces it.
 """
 
+from papote.protocol.commands import (
+    AGENT_FRAMES,
+    FRAMES,
+    SHARED,
+    VISITOR_FRAMES,
+    AgentCommand,
+    AgentHello,
+    AgentSend,
+    Assign,
+    Claim,
+    Close,
+    Command,
+    Contact,
+    Endpoint,
+    Fetch,
+    Hello,
+    Identify,
+    Label,
+    Link,
+    Page,
+    Ping,
+    Rate,
+    Read,
+    Reopen,
+    Resume,
+    Send,
+    Set,
+    SharedCommand,
+    Status,
+    Subscribe,
+    Track,
+    Transfer,
+    Typing,
+    Unsubscribe,
+    VisitorCommand,
+    VisitorHello,
+    VisitorSend,
+    frame_type,
+    frame_types,
+)
 from papote.protocol.core import (
     MAX_ERRORS_PER_CONNECTION,
     PROTOCOL_VERSION,
     CloseRequested,
     ProtocolConnection,
     State,
+    build_command,
+    parse_command,
 )
-from papote.protocol.schema import AGENT_FRAMES, FRAMES, VISITOR_FRAMES, Command, Endpoint, frame_types, parse_command
 from papote.protocol.wire import decode, encode, error_frame
 
 __all__ = [
@@ -22,15 +65,48 @@ __all__ = [
     "FRAMES",
     "MAX_ERRORS_PER_CONNECTION",
     "PROTOCOL_VERSION",
+    "SHARED",
     "VISITOR_FRAMES",
+    "AgentCommand",
+    "AgentHello",
+    "AgentSend",
+    "Assign",
+    "Claim",
+    "Close",
     "CloseRequested",
     "Command",
+    "Contact",
     "Endpoint",
+    "Fetch",
+    "Hello",
+    "Identify",
+    "Label",
+    "Link",
+    "Page",
+    "Ping",
     "ProtocolConnection",
+    "Rate",
+    "Read",
+    "Reopen",
+    "Resume",
+    "Send",
+    "Set",
+    "SharedCommand",
     "State",
+    "Status",
+    "Subscribe",
+    "Track",
+    "Transfer",
+    "Typing",
+    "Unsubscribe",
+    "VisitorCommand",
+    "VisitorHello",
+    "VisitorSend",
+    "build_command",
     "decode",
     "encode",
     "error_frame",
+    "frame_type",
     "frame_types",
     "parse_command",
 ]

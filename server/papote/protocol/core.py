@@ -1,19 +1,23 @@
-"""The connection state machine: bytes in, validated commands out; frames in, bytes out. No I/O here.
+"""The connection state machine: bytes in, typed commands out; frames in, bytes out. No I/O here.
 
 `ProtocolConnection` is the state machine of one WebSocket as the server sees it. The network layer feeds
-it each binary message with `receive_data`, takes the validated commands from `events_received`, queues
-answers with `send`, and writes what `data_to_send` returns. Validation errors never raise out of
-`receive_data`: they become an `error` frame queued for the client (and, past a budget, a close request),
-so a malformed frame can never crash a connection task. docs/protocol.md is the reference for every field.
+it each binary message with `receive_data`, takes the commands (protocol/commands.py) from
+`events_received`, queues answers with `send`, and writes what `data_to_send` returns. Validation errors
+never raise out of `receive_data`: they become an `error` frame queued for the client (and, past a budget,
+a close request), so a malformed frame can never crash a connection task. docs/protocol.md is the
+reference for every field.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, TypeVar, Union
+
+import msgspec
 
 from papote.errors import CloseCode, ErrorCode, ProtocolError
-from papote.protocol.schema import Command, Endpoint, parse_command
+from papote.protocol.commands import FRAMES, Command, Endpoint, Hello, Send, protocol_error
 from papote.protocol.wire import encode, error_frame, peek_ref, peek_type
 from papote.types import Frame
 
@@ -38,6 +42,49 @@ class CloseRequested:
     reason: str
 
 
+def _refuse_ext(code: int, data: memoryview) -> Any:
+    raise ProtocolError("MessagePack extension types are not part of the protocol")
+
+
+#: One decoder per endpoint, for the union of its command classes (tagged by `t`).
+_DECODERS: dict[Endpoint, msgspec.msgpack.Decoder[Command]] = {
+    endpoint: msgspec.msgpack.Decoder(Union[classes], ext_hook=_refuse_ext)  # noqa: UP007
+    for endpoint, classes in FRAMES.items()
+}
+
+
+def parse_command(data: bytes, endpoint: Endpoint, max_bytes: int, max_body: int = 4000) -> Command:
+    """Decode and validate one client frame for `endpoint`. Raises ProtocolError with its code."""
+    if len(data) > max_bytes:
+        raise ProtocolError(f"frame is over {max_bytes} bytes", ErrorCode.TOO_LARGE)
+    try:
+        command = _DECODERS[endpoint].decode(data)
+    except msgspec.ValidationError as exc:
+        raise protocol_error(str(exc)) from None
+    except ProtocolError:
+        raise
+    except Exception as exc:  # DecodeError (malformed, truncated), RecursionError (nesting)…
+        raise ProtocolError(f"not a MessagePack frame ({type(exc).__name__})") from None
+    if isinstance(command, Send) and len(command.body) > max_body:
+        raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
+    return command
+
+
+C = TypeVar("C", bound=Command)
+
+
+def build_command(cls: type[C], fields: dict[str, Any], max_body: int) -> C:
+    """The command `cls` from fields that did not come as a frame (a REST body, later a channel's
+    webhook), validated exactly as a frame is: same rules, same coded errors."""
+    try:
+        command = msgspec.convert(fields, cls)
+    except msgspec.ValidationError as exc:
+        raise protocol_error(str(exc)) from None
+    if isinstance(command, Send) and len(command.body) > max_body:
+        raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
+    return command
+
+
 @dataclass
 class ProtocolConnection:
     """What one WebSocket has said and must be told, without the socket.
@@ -45,7 +92,7 @@ class ProtocolConnection:
     Usage by the network layer::
 
         conn.receive_data(message_bytes)
-        for event in conn.events_received():   # Command or CloseRequested
+        for event in conn.events_received():   # a Command or CloseRequested
             ...
         conn.send(frame)
         for data in conn.data_to_send():
@@ -73,17 +120,17 @@ class ProtocolConnection:
             self.reject(exc, peek_ref(data), peek_type(data))
             return
         if self.state is State.AWAITING_HELLO:
-            if command.type != "hello":
+            if not isinstance(command, Hello):
                 self._close(CloseCode.BAD_HELLO, "first frame must be hello")
                 return
-            if command["v"] != PROTOCOL_VERSION:
+            if command.v != PROTOCOL_VERSION:
                 self._close(
                     CloseCode.VERSION_UNSUPPORTED,
-                    f"protocol version {command['v']} is not supported (this server speaks 1)",
+                    f"protocol version {command.v} is not supported (this server speaks 1)",
                 )
                 return
             self.state = State.OPEN
-        elif command.type == "hello":
+        elif isinstance(command, Hello):
             self.reject(ProtocolError("hello was already received", ErrorCode.BAD_FRAME), command.ref, "hello")
             return
         self._events.append(command)

@@ -1,7 +1,9 @@
-"""MessagePack on the wire: bytes → a bounded raw map, frames → bytes, and the `error` frame's shape.
+"""MessagePack on the wire: frames → bytes, the `error` frame's shape, and a bounded raw decoder.
 
-Limits are applied while decoding, so a hostile header (an array claiming 2^32 items, a string longer
-than the frame) cannot make the decoder allocate before it is refused.
+Client frames are decoded into commands by protocol/core.py; `decode` here gives the raw map (tests and
+tools read server frames with it), and `peek_ref`/`peek_type` read what they can of a frame that failed
+validation. Limits are applied while decoding, so a hostile header (an array claiming 2^32 items, a
+string longer than the frame) cannot make the decoder allocate before it is refused.
 """
 
 from __future__ import annotations

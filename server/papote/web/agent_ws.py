@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from papote.authz import Action, Principal
 from papote.connections import Connection
@@ -10,7 +10,21 @@ from papote.conversations import agent_author, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
 from papote.events import ConversationChanged
 from papote.ids import digest, now_ms
-from papote.protocol import Command, Endpoint
+from papote.protocol import (
+    AgentCommand,
+    AgentHello,
+    AgentSend,
+    Assign,
+    Claim,
+    Close,
+    Endpoint,
+    Label,
+    Reopen,
+    Status,
+    Subscribe,
+    Transfer,
+    Unsubscribe,
+)
 from papote.store import Agent, AgentChanges, ConversationQuery
 from papote.types import AgentStatus, ConversationStatus, PrincipalKind, Role
 from papote.web.live import LiveSession
@@ -19,7 +33,7 @@ from papote.web.live import LiveSession
 WELCOME_CONVERSATIONS = 200
 
 
-class AgentSession(LiveSession):
+class AgentSession(LiveSession[AgentHello, AgentCommand]):
     endpoint = Endpoint.AGENT
 
     def __init__(self, *args: Any) -> None:
@@ -38,7 +52,7 @@ class AgentSession(LiveSession):
         self.session_digest = digest(token or "")
         return None
 
-    async def on_hello(self, hello: Command) -> Connection:
+    async def on_hello(self, hello: AgentHello) -> Connection:
         papote = self.papote
         agent = self.agent
         assert agent is not None
@@ -91,74 +105,60 @@ class AgentSession(LiveSession):
         else:
             self.papote.hub.unsubscribe(conn, conv_topic(cid))
 
-    async def on_command(self, command: Command) -> None:
+    def resumed(self, conversation_id: str) -> None:
+        """A conversation named in `resume` stays followed whoever it is assigned to, as if subscribed."""
+        assert self.conn is not None
+        self.conn.explicit.add(conversation_id)
+
+    async def on_command(self, command: AgentCommand) -> None:
         papote = self.papote
         chat = papote.chat
         conn = self.conn
         assert conn is not None and self.agent is not None
         principal = conn.principal
-        kind = command.type
-        cid = command.get("conversation")
-        if kind == "send":
-            note = bool(command.get("note"))
-            stored = await chat.submit(principal, cid, command["client_msg_id"], command["body"], note=note)
-            await self.pipeline(command, stored, note=note)
-            return
-        if kind == "ping":
-            self.send({"t": "pong", "n": command.get("n")})
-            return
-        if kind == "resume":
-            def follow(cid: str) -> None:
-                conn.explicit.add(cid)
-                papote.hub.subscribe(conn, conv_topic(cid))
-
-            await papote.hub.resume(conn, chat, command["epoch"], command["conversations"], follow)
-            return
-        if kind == "fetch":
-            self.send(await chat.page(principal, cid, command.get("before_seq"),
-                                      command.get("limit", 50)))
-            return
-        if kind == "typing":
-            await chat.typing(principal, cid, command["on"], conn.id)
-            return
-        if kind == "read":
-            await chat.mark_read(principal, cid, command["seq"], conn.id)
-            return
-        if kind in ("subscribe", "unsubscribe"):
-            for one in command["conversations"]:
-                if kind == "subscribe":
+        match command:
+            case AgentSend():
+                note = bool(command.note)
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
+                                           note=note)
+                await self.pipeline(command, stored, note=note)
+                return  # answered by its ack
+            case Subscribe():
+                for one in command.conversations:
                     try:
                         await chat.conversation_for(principal, one, Action.READ)
                     except NotFound:
                         continue
                     conn.explicit.add(one)
                     papote.hub.subscribe(conn, conv_topic(one))
-                else:
+            case Unsubscribe():
+                for one in command.conversations:
                     conn.explicit.discard(one)
                     papote.hub.unsubscribe(conn, conv_topic(one))
-        elif kind == "claim":
-            await chat.assign(principal, cid, principal.id, claim=True)
-        elif kind == "assign":
-            await chat.assign(principal, cid, command["agent"])
-        elif kind == "transfer":
-            await chat.assign(principal, cid, command["agent"], note=command.get("note"))
-        elif kind == "close":
-            await chat.close(principal, cid)
-        elif kind == "reopen":
-            await chat.reopen(principal, cid)
-        elif kind == "label":
-            await chat.label(principal, cid, command.get("add") or [], command.get("remove") or [])
-        elif kind == "status":
-            capacity = command.get("capacity")
-            changes = AgentChanges(status=AgentStatus(command["status"]))
-            if capacity is not None:
-                changes.capacity = capacity
-            self.agent = await papote.store.update_agent(self.agent.id, changes)
-            chat.agent_changed(self.agent)
-            papote.presence.set(self.agent.id, command["status"], capacity)
-            await papote.announce_presence(self.agent.id)
-            for site_id in principal.roles:
-                papote.spawn(chat.route(site_id))
+            case Claim():
+                await chat.assign(principal, command.conversation, principal.id, claim=True)
+            case Assign():
+                await chat.assign(principal, command.conversation, command.agent)
+            case Transfer():
+                await chat.assign(principal, command.conversation, command.agent, note=command.note)
+            case Close():
+                await chat.close(principal, command.conversation)
+            case Reopen():
+                await chat.reopen(principal, command.conversation)
+            case Label():
+                await chat.label(principal, command.conversation, command.add or [], command.remove or [])
+            case Status():
+                changes = AgentChanges(status=AgentStatus(command.status))
+                if command.capacity is not None:
+                    changes.capacity = command.capacity
+                self.agent = await papote.store.update_agent(self.agent.id, changes)
+                chat.agent_changed(self.agent)
+                papote.presence.set(self.agent.id, command.status, command.capacity)
+                await papote.announce_presence(self.agent.id)
+                for site_id in principal.roles:
+                    papote.spawn(chat.route(site_id))
+            case _:
+                assert_never(command)
         self.send({"t": "ok", "ref": command.ref})
 
     def on_closed(self) -> None:

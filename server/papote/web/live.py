@@ -16,14 +16,28 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, assert_never, cast
 
 from limits import parse
 from starlette.websockets import WebSocket
 
 from papote.connections import Connection
 from papote.errors import CloseCode, ErrorCode, PapoteError, ProtocolError, RateLimited
-from papote.protocol import CloseRequested, Command, Endpoint, ProtocolConnection, encode, error_frame
+from papote.protocol import (
+    CloseRequested,
+    Command,
+    Endpoint,
+    Fetch,
+    Hello,
+    Ping,
+    ProtocolConnection,
+    Read,
+    Resume,
+    SharedCommand,
+    Typing,
+    encode,
+    error_frame,
+)
 from papote.ratelimits import Window
 from papote.types import Frame
 
@@ -41,8 +55,15 @@ MAX_SENDS_IN_FLIGHT = 64
 #: `rate_limited` slows down; one that keeps sending is flooding, and reading its frames is work too.
 RATE_REFUSALS_BEFORE_CLOSE = 20
 
+HelloT = TypeVar("HelloT", bound=Hello)
+#: The commands only this endpoint accepts (the shared ones are handled here, once).
+CommandT = TypeVar("CommandT", bound=Command)
 
-class LiveSession(ABC):
+
+class LiveSession(ABC, Generic[HelloT, CommandT]):
+    """One socket of an endpoint whose first frame is a `HelloT` and whose own commands are `CommandT`.
+    The protocol core decodes for `endpoint`, so what it hands over is always one of those classes."""
+
     endpoint: Endpoint
 
     def __init__(self, ws: WebSocket, papote: Papote) -> None:
@@ -68,14 +89,17 @@ class LiveSession(ABC):
         """Checks that need no frame (Origin, session cookie). A code refuses the socket."""
 
     @abstractmethod
-    async def on_hello(self, hello: Command) -> Connection:
+    async def on_hello(self, hello: HelloT) -> Connection:
         """Authenticate, queue `welcome`, return the registered connection."""
 
     @abstractmethod
-    async def on_command(self, command: Command) -> None:
-        """Handle one validated frame after hello."""
+    async def on_command(self, command: CommandT) -> None:
+        """Handle one of the endpoint's own frames after hello (`match` on its classes)."""
 
-    def on_closed(self) -> None:  # noqa: B027 - optional hook
+    def resumed(self, conversation_id: str) -> None:
+        """The endpoint's own bookkeeping for a conversation `resume` follows (the hub subscribes)."""
+
+    def on_closed(self) -> None:
         """Called once the connection is gone (presence, typing)."""
 
     @property
@@ -124,7 +148,7 @@ class LiveSession(ABC):
                 await self._close_socket(event.code, event.reason)
                 return None
             try:
-                return await self.on_hello(event)
+                return await self.on_hello(cast(HelloT, event))  # the core lets only a hello through first
             except _Refused as refused:
                 await self._close_socket(refused.code, refused.reason)
                 return None
@@ -159,18 +183,41 @@ class LiveSession(ABC):
 
     async def _dispatch(self, command: Command) -> None:
         assert self.conn is not None
-        if self.conn.holding and command.type != "resume":
+        if self.conn.holding and not isinstance(command, Resume):
             # The client skipped `resume`: stop holding the live frames of its conversations.
             self.conn.release_all()
         try:
             self._rate_check()
-            await self.on_command(command)
+            if isinstance(command, SharedCommand):
+                await self._on_shared(command)
+            else:
+                await self.on_command(cast(CommandT, command))  # decoded for this endpoint: one of its own
         except PapoteError as exc:
             self.send(error_frame(exc.code, exc.message, command.ref, command.type))
         except Exception:
             log.exception("handler failed on %s frame", command.type)
             self.send(error_frame(ErrorCode.INTERNAL, "internal error; nothing was stored",
                                   command.ref, command.type))
+
+    async def _on_shared(self, command: SharedCommand) -> None:
+        """The frames both endpoints accept, with the same meaning on both."""
+        assert self.conn is not None
+        conn = self.conn
+        chat = self.papote.chat
+        match command:
+            case Resume():
+                await self.papote.hub.resume(conn, chat, command.epoch, command.conversations, self.resumed)
+            case Fetch():
+                self.send(await chat.page(conn.principal, command.conversation, command.before_seq,
+                                          command.limit or Fetch.DEFAULT_LIMIT))
+            case Typing():
+                await chat.typing(conn.principal, command.conversation, command.on, conn.id)
+            case Read():
+                await chat.mark_read(conn.principal, command.conversation, command.seq, conn.id)
+            case Ping():
+                self.send({"t": "pong", "n": command.n})
+            case _:
+                assert_never(command)
 
     async def pipeline(self, command: Command, stored: asyncio.Future[Any], note: bool = False,
                        on_ack: Callable[[Frame], object] | None = None) -> None:

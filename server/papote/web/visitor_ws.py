@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from papote.authz import Principal
 from papote.connections import Connection
 from papote.conversations import conv_topic, public_topic, visitor_summary
 from papote.errors import CloseCode, RateLimited
 from papote.events import ConversationChanged
-from papote.protocol import Command, Endpoint
+from papote.protocol import (
+    Contact,
+    Endpoint,
+    Identify,
+    Link,
+    Page,
+    Rate,
+    Set,
+    Track,
+    VisitorCommand,
+    VisitorHello,
+    VisitorSend,
+)
 from papote.sites import normalise_origin, public_settings
 from papote.store import Site, Visitor
 from papote.types import PrincipalKind
@@ -20,7 +32,7 @@ from papote.web.live import LiveSession, refuse
 WELCOME_CONVERSATIONS = 10
 
 
-class VisitorSession(LiveSession):
+class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
     endpoint = Endpoint.VISITOR
 
     def __init__(self, *args: Any) -> None:
@@ -45,9 +57,9 @@ class VisitorSession(LiveSession):
             return False
         return origin in site.origins
 
-    async def on_hello(self, hello: Command) -> Connection:
+    async def on_hello(self, hello: VisitorHello) -> Connection:
         papote = self.papote
-        site = await papote.site_by_key(hello["site"])
+        site = await papote.site_by_key(hello.site)
         if site is None:
             raise refuse(CloseCode.SITE_NOT_FOUND, "no such site")
         if not self._origin_allowed(site):
@@ -55,14 +67,15 @@ class VisitorSession(LiveSession):
         self.site = site
         client = self.ws.client
         try:
-            arrival = await papote.visitors.arrive(site, token=hello.get("token"), link_code=hello.get("link_code"),
+            arrival = await papote.visitors.arrive(site, token=hello.token, link_code=hello.link_code,
                                                    address=client.host if client else None)
         except RateLimited as exc:
             raise refuse(CloseCode.RATE_LIMITED, exc.message) from None
         self.token = arrival.token
         fresh_token = arrival.token if arrival.minted else None
-        visitor = await papote.visitors.seen(arrival.visitor, page=hello.get("page"), device=hello.get("device"),
-                                             locale=hello.get("locale"),
+        visitor = await papote.visitors.seen(arrival.visitor, page=dict(hello.page) if hello.page else None,
+                                             device=dict(hello.device) if hello.device else None,
+                                             locale=hello.locale,
                                              user_agent=self.ws.headers.get("user-agent", ""))
         self.visitor = visitor
         conn = Connection(self._principal(), Endpoint.VISITOR, papote.config.send_queue_frames,
@@ -73,7 +86,7 @@ class VisitorSession(LiveSession):
         self.conn = conn
         welcome = await self._welcome(fresh_token)
         self.send(welcome)
-        if hello.get("page"):
+        if hello.page:
             await papote.publish_visitor(visitor)
         return conn
 
@@ -109,77 +122,63 @@ class VisitorSession(LiveSession):
         """Another tab started or changed a conversation: follow it live on this connection too."""
         self.papote.hub.subscribe(conn, conv_topic(event.conversation.id))
 
-    async def on_command(self, command: Command) -> None:
+    async def on_command(self, command: VisitorCommand) -> None:
         papote = self.papote
         chat = papote.chat
         conn = self.conn
         assert conn is not None and self.visitor is not None and self.site is not None
         principal = conn.principal
-        kind = command.type
-        if kind == "send":
-            stored = await chat.submit(principal, command.get("conversation"), command["client_msg_id"],
-                                       command["body"])
-            await self.pipeline(
-                command, stored,
-                # Following a conversation this send may just have started: before its ack goes out.
-                on_ack=lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
-            )
-        elif kind == "resume":
-            await papote.hub.resume(conn, chat, command["epoch"], command["conversations"])
-        elif kind == "fetch":
-            frame = await chat.page(principal, command["conversation"], command.get("before_seq"),
-                                    command.get("limit", 50))
-            self.send(frame)
-        elif kind == "typing":
-            await chat.typing(principal, command["conversation"], command["on"], conn.id)
-        elif kind == "read":
-            await chat.mark_read(principal, command["conversation"], command["seq"], conn.id)
-        elif kind == "ping":
-            self.send({"t": "pong", "n": command.get("n")})
-        elif kind == "page":
-            page = {"url": command["url"], "title": command.get("title", ""),
-                    "referrer": command.get("referrer", "")}
-            self.visitor = await papote.visitors.visit_page(self.visitor, page)
-            await papote.publish_visitor(self.visitor)
-        elif kind == "identify":
-            await self._identify(command)
-        elif kind == "set":
-            changed = await papote.visitors.set_details(self.visitor, attributes=command.get("attributes"),
-                                                        name=command.get("name"), email=command.get("email"))
-            if changed is not None:
-                self.visitor = changed
-                principal.name = changed.name
-                await papote.publish_visitor(changed)
-            self._ok(command)
-        elif kind == "track":
-            event = await papote.visitors.track(self.visitor, command["event"], command.get("data") or {})
-            await papote.publish_visitor(self.visitor, event={"name": event.name, "data": event.data,
-                                                              "at": event.at})
-            self._ok(command)
-        elif kind == "contact":
-            # A verified visitor's email comes from the site's signature; the one left here only goes
-            # on the conversation, as where to send the reply.
-            await chat.contact(principal, command["email"], command.get("conversation"),
-                               update_visitor=not self.visitor.verified)
-            self.visitor = await papote.visitors.refresh(self.visitor)
-            self._ok(command)
-        elif kind == "rate":
-            await chat.rate(principal, command["conversation"], command["rating"],
-                            command.get("comment", ""))
-            self._ok(command)
-        elif kind == "link":
-            code, expires = await papote.visitors.link_code(self.visitor)
-            self.send({"t": "link", "code": code, "expires_at": expires, "ref": command.ref})
+        match command:
+            case VisitorSend():
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body)
+                await self.pipeline(
+                    command, stored,
+                    # Following a conversation this send may just have started: before its ack goes out.
+                    on_ack=lambda ack: papote.hub.subscribe(conn, conv_topic(ack["conversation"])),
+                )
+            case Page():
+                page = {"url": command.url, "title": command.title or "", "referrer": command.referrer or ""}
+                self.visitor = await papote.visitors.visit_page(self.visitor, page)
+                await papote.publish_visitor(self.visitor)
+            case Identify():
+                await self._identify(command)
+            case Set():
+                changed = await papote.visitors.set_details(self.visitor, attributes=command.attributes,
+                                                            name=command.name, email=command.email)
+                if changed is not None:
+                    self.visitor = changed
+                    principal.name = changed.name
+                    await papote.publish_visitor(changed)
+                self._ok(command)
+            case Track():
+                event = await papote.visitors.track(self.visitor, command.event, command.data or {})
+                await papote.publish_visitor(self.visitor, event={"name": event.name, "data": event.data,
+                                                                  "at": event.at})
+                self._ok(command)
+            case Contact():
+                # A verified visitor's email comes from the site's signature; the one left here only goes
+                # on the conversation, as where to send the reply.
+                await chat.contact(principal, command.email, command.conversation,
+                                   update_visitor=not self.visitor.verified)
+                self.visitor = await papote.visitors.refresh(self.visitor)
+                self._ok(command)
+            case Rate():
+                await chat.rate(principal, command.conversation, command.rating, command.comment or "")
+                self._ok(command)
+            case Link():
+                code, expires = await papote.visitors.link_code(self.visitor)
+                self.send({"t": "link", "code": code, "expires_at": expires, "ref": command.ref})
+            case _:
+                assert_never(command)
 
-    def _ok(self, command: Command) -> None:
+    def _ok(self, command: VisitorCommand) -> None:
         self.send({"t": "ok", "ref": command.ref})
 
-    async def _identify(self, command: Command) -> None:
+    async def _identify(self, command: Identify) -> None:
         papote = self.papote
         assert self.visitor is not None and self.site is not None and self.conn is not None
         site = await papote.site_by_id(self.site.id) or self.site
-        proof = Proof(command["user_id"], command.get("hash"), command.get("jwt"), command.get("name"),
-                      command.get("email"))
+        proof = Proof(command.user_id, command.hash, command.jwt, command.name, command.email)
         held = self.token
         done = await papote.visitors.identify(site, self.visitor, held, proof)
         if done.outcome is IdentifyOutcome.MERGED:
