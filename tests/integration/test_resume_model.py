@@ -118,15 +118,18 @@ class VisitorModel(RuleBasedStateMachine):
     def reconnect_and_resume(self) -> None:
         self.connect()
         if self.views:
+            # A live frame read meanwhile may reveal a conversation that an in-flight first message
+            # started: it joins `views` but was not asked for here.
+            asked = list(self.views)
             self.frame({"t": "resume", "epoch": self.epoch,
-                        "conversations": {cid: self.last_seq(cid) for cid in self.views}})
-            for cid in self.views:
+                        "conversations": {cid: self.last_seq(cid) for cid in asked}})
+            for cid in asked:
                 history = self.until("history", conversation=cid)
                 assert history["recovered"] is True
                 for message in history["messages"]:
                     if message["kind"] == "text":
                         self.see({**message, "conversation": cid})
-            for cid, view in self.views.items():
+            for cid, view in list(self.views.items()):
                 stored = self.fresh_fetch(cid)
                 # A send dropped before its ack may commit after this history was read: the client
                 # gets it live a moment later (or as the ack of its retry). Only such a message may
