@@ -105,13 +105,8 @@ class SqliteStore(TeamQueries, Store):
             changes["settings"] = dumps(settings)
 
         def job(conn: sqlite3.Connection) -> Site:
-            if changes:
-                sets = ", ".join(f"{k}=?" for k in changes)
-                conn.execute(f"UPDATE sites SET {sets} WHERE id=?", (*changes.values(), site_id))
-            row = conn.execute(f"SELECT {SITE_COLS} FROM sites WHERE id=?", (site_id,)).fetchone()
-            if row is None:
-                raise NotFound("no such site")
-            return site_of(row)
+            set_columns(conn, "sites", site_id, changes)
+            return site_of(read_back(conn, "sites", SITE_COLS, site_id, "no such site"))
 
         return await self._write(job)
 
@@ -163,13 +158,8 @@ class SqliteStore(TeamQueries, Store):
             values["disabled"] = int(values["disabled"])
 
         def job(conn: sqlite3.Connection) -> Agent:
-            if values:
-                sets = ", ".join(f"{k}=?" for k in values)
-                conn.execute(f"UPDATE agents SET {sets} WHERE id=?", (*values.values(), agent_id))
-            row = conn.execute(f"SELECT {AGENT_COLS} FROM agents WHERE id=?", (agent_id,)).fetchone()
-            if row is None:
-                raise NotFound("no such agent")
-            return agent_of(row)
+            set_columns(conn, "agents", agent_id, values)
+            return agent_of(read_back(conn, "agents", AGENT_COLS, agent_id, "no such agent"))
 
         return await self._write(job)
 
@@ -319,18 +309,13 @@ class SqliteStore(TeamQueries, Store):
         page = plain.get("page")
 
         def job(conn: sqlite3.Connection) -> Visitor:
-            if values:
-                sets = ", ".join(f"{k}=?" for k in values)
-                conn.execute(f"UPDATE visitors SET {sets} WHERE id=?", (*values.values(), visitor_id))
+            set_columns(conn, "visitors", visitor_id, values)
             if page:
                 row = conn.execute("SELECT pages FROM visitors WHERE id=?", (visitor_id,)).fetchone()
                 pages = visited(json.loads(row[0]) if row else [], page, now_ms())
                 if pages is not None:
                     conn.execute("UPDATE visitors SET pages=? WHERE id=?", (dumps(pages), visitor_id))
-            row = conn.execute(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,)).fetchone()
-            if row is None:
-                raise NotFound("no such visitor")
-            return visitor_of(row)
+            return visitor_of(read_back(conn, "visitors", VISITOR_COLS, visitor_id, "no such visitor"))
 
         return await self._write(job)
 
@@ -448,17 +433,8 @@ class SqliteStore(TeamQueries, Store):
         values = {k: (dumps(v) if k == "labels" else v) for k, v in changed(changes).items()}
 
         def job(conn: sqlite3.Connection) -> Conversation:
-            if values:
-                sets = ", ".join(f"{k}=?" for k in values)
-                conn.execute(
-                    f"UPDATE conversations SET {sets} WHERE id=?", (*values.values(), conversation_id)
-                )
-            row = conn.execute(
-                f"SELECT {CONV_COLS} FROM conversations WHERE id=?", (conversation_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFound("no such conversation")
-            return conv_of(row)
+            set_columns(conn, "conversations", conversation_id, values)
+            return conv_of(read_back(conn, "conversations", CONV_COLS, conversation_id, "no such conversation"))
 
         return await self._write(job)
 
@@ -663,3 +639,19 @@ class SqliteStore(TeamQueries, Store):
             return cur.rowcount > 0
 
         return await self._write(job)
+
+
+def set_columns(conn: sqlite3.Connection, table: str, row_id: str, values: dict[str, Any]) -> None:
+    """UPDATE the named columns of one row by id; nothing to change writes nothing. Table and column
+    names come from this module and the typed change sets, never from a client."""
+    if values:
+        sets = ", ".join(f"{k}=?" for k in values)
+        conn.execute(f"UPDATE {table} SET {sets} WHERE id=?", (*values.values(), row_id))
+
+
+def read_back(conn: sqlite3.Connection, table: str, cols: str, row_id: str, missing: str) -> Any:
+    """The row as it stands after an update, in the same transaction; NotFound when there is none."""
+    row = conn.execute(f"SELECT {cols} FROM {table} WHERE id=?", (row_id,)).fetchone()
+    if row is None:
+        raise NotFound(missing)
+    return row
