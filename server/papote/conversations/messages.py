@@ -1,0 +1,191 @@
+"""Posting a message, and the assignments a message brings about: `send` in its two halves (`submit`
+queues the append, `complete` acks after COMMIT and fans out in commit order), the claim an agent's reply
+to a waiting conversation makes, and `assign` (claim or transfer, whose note is itself a message)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from papote.authz import Action, Principal, authorize
+from papote.bus.topics import conv_topic
+from papote.conversations.queue import Queue
+from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.events import MessageAppended
+from papote.frames import agent_author
+from papote.ids import now_ms
+from papote.store import (
+    Appended,
+    Conversation,
+    Message,
+    NewMessage,
+)
+from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
+
+
+class Messages(Queue):
+    async def send(
+        self,
+        principal: Principal,
+        conversation_id: str | None,
+        client_msg_id: str,
+        body: str,
+        *,
+        note: bool = False,
+        origin: str | None = None,
+    ) -> tuple[Frame, Appended]:
+        """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
+        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note)
+        return await self.complete(principal, stored, note=note, origin=origin)
+
+    async def submit(
+        self,
+        principal: Principal,
+        conversation_id: str | None,
+        client_msg_id: str,
+        body: str,
+        *,
+        note: bool = False,
+    ) -> asyncio.Future[Appended]:
+        """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
+        connection can submit its next frame while this one commits; appends keep submission order."""
+        if conversation_id is None:
+            if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
+                raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
+            site_id = principal.site_id
+            authorize(principal, Action.WRITE, site_id)
+        else:
+            ref = self._refs.get(conversation_id) or await self.ref(conversation_id)
+            site_id = ref.site_id
+            authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
+        return self.store.append_nowait(
+            NewMessage(
+                site_id=site_id,
+                conversation_id=conversation_id,
+                author_kind=AuthorKind.VISITOR if principal.kind is PrincipalKind.VISITOR else AuthorKind.AGENT,
+                author_id=principal.id,
+                author_name=principal.name,
+                kind=MessageKind.NOTE if note else MessageKind.TEXT,
+                body=body,
+                client_msg_id=client_msg_id,
+                visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
+            )
+        )
+
+    async def complete(
+        self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,
+        origin: str | None = None,
+    ) -> tuple[Frame, Appended]:
+        """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
+        appended = await stored
+        ack = self.finish_simple(principal, appended, note=note, origin=origin)
+        if ack is not None:
+            return ack, appended
+        return await self.finish(principal, appended, note=note, origin=origin), appended
+
+    @staticmethod
+    def _ack(message: Message) -> Frame:
+        return {"t": "ack", "client_msg_id": message.client_msg_id, "conversation": message.conversation_id,
+                "seq": message.seq, "ts": message.created_at}
+
+    def finish_simple(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
+    ) -> Frame | None:
+        """The common end of a send, without awaiting: a message to a conversation that neither started,
+        reopened nor waits for an agent. Returns the `ack`, or None when `finish` must do the rest."""
+        if appended.duplicate:
+            return self._ack(appended.message)
+        conv = appended.conversation
+        more = appended.created or appended.reopened is not None or (
+            principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
+            and conv.assignee_id is None
+        )
+        if not more and conv.id not in self._fanout_tails:
+            self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message), origin)
+            return self._ack(appended.message)
+        # Its turn is taken now, in commit order: a later message settled in this same turn of the loop
+        # queues behind it.
+        previous = self._fanout_tails.get(conv.id)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fanout_tails[conv.id] = mine
+        self._fanout_turns[(conv.id, appended.message.seq)] = (previous, mine)
+        return None
+
+    async def finish(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
+    ) -> Frame:
+        """The end of a send that changes more than the message list (inboxes, routing, claims), or that
+        waits for such a send of its conversation to finish first. Called after `finish_simple`."""
+        message = appended.message
+        conv = appended.conversation
+        previous, mine = self._fanout_turns.pop((conv.id, message.seq), (None, None))
+        try:
+            if previous is not None:
+                await previous
+            return await self._finish(principal, appended, note=note, origin=origin)
+        finally:
+            if mine is not None:
+                mine.set_result(None)
+                if self._fanout_tails.get(conv.id) is mine:
+                    del self._fanout_tails[conv.id]
+
+    async def _finish(
+        self, principal: Principal, appended: Appended, *, note: bool = False, origin: str | None = None
+    ) -> Frame:
+        message = appended.message
+        conv = appended.conversation
+        if appended.created:
+            self._remember(conv)
+            await self.publish_conversation(conv)
+        if appended.reopened is not None:
+            self.bus.publish(conv_topic(conv.id), MessageAppended(appended.reopened))
+            await self.publish_conversation(conv)
+        self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
+        if appended.created or appended.reopened is not None:
+            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv))
+        elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
+              and conv.assignee_id is None):
+            # The agent who answers a waiting conversation takes it: the visitor has their person, the
+            # queue moves on, and reports credit the right agent.
+            self._spawn(self._claim_on_reply(principal, conv.id))
+        return self._ack(message)
+
+    async def _claim_on_reply(self, agent: Principal, cid: str) -> None:
+        try:
+            await self.assign(agent, cid, agent.id, claim=True)
+        except (Conflict, NotFound):
+            pass  # someone else took it, or it closed, in the meantime
+
+    async def assign(
+        self, actor: Principal, cid: str, agent_id: str, *, claim: bool = False, note: str | None = None
+    ) -> Conversation:
+        conv = await self.conversation_for(actor, cid, Action.HANDLE)
+        if conv.status != ConversationStatus.OPEN:
+            raise Conflict("the conversation is closed; reopen it first")
+        target = await self.agent(agent_id)
+        roles = await self.store.memberships(agent_id) if target else []
+        if target is None or target.disabled or conv.site_id not in {m.site_id for m in roles}:
+            raise NotFound("no such agent on this site")
+        previous = conv.assignee_id
+        if previous == agent_id:
+            return conv
+        updated = await self.store.assign(cid, agent_id, now_ms(), only_if_unassigned=claim)
+        if updated is None:
+            current = await self.store.get_conversation(cid)
+            if current is not None and current.status == ConversationStatus.OPEN and current.assignee_id == agent_id:
+                return current  # routing gave it to this very agent meanwhile: the claim holds
+            raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
+        conv = updated
+        self._agents.pop(agent_id, None)
+        if note:
+            await self.send(actor, cid, f"transfer-{now_ms()}-{agent_id[-8:]}", note, note=True)
+        event = "transferred" if previous and not claim else "assigned"
+        data: dict[str, Any] = {"agent": agent_author(target)}
+        if event == "transferred":
+            prev = await self.agent(previous) if previous else None
+            data["from"] = agent_author(prev) if prev else None
+        await self.event(conv, event, actor, data)
+        await self.publish_conversation(conv)
+        await self.publish_queue(conv.site_id)
+        await self.load_changed(agent_id, previous)
+        return conv

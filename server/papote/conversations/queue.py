@@ -1,0 +1,149 @@
+"""The queue: who waits and who takes what. Routing assigns a site's waiting conversations to its online
+agents (the pure choice is `routing.pick_agent`), and each visitor in line hears their place and wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+from papote.bus.topics import visitor_topic
+from papote.conversations.base import ChatBase
+from papote.events import QueueChanged
+from papote.frames import agent_author
+from papote.ids import now_ms
+from papote.routing import Candidate, pick_agent, wait_estimate
+from papote.sites import settings_of
+from papote.store import (
+    Agent,
+    Conversation,
+)
+from papote.types import ConversationStatus, Frame
+
+#: Recent closed conversations used for the wait estimate.
+HANDLING_SAMPLE = 50
+
+#: Assignments the store may refuse in one routing pass (another node took the conversation or the
+#: agent's last slot) before this node leaves the rest of the line to the node that is winning.
+ROUTE_REFUSALS = 8
+
+
+class Queue(ChatBase):
+    def _lock(self, site_id: str) -> asyncio.Lock:
+        lock = self._route_locks.get(site_id)
+        if lock is None:
+            lock = self._route_locks[site_id] = asyncio.Lock()
+        return lock
+
+    async def route(
+        self, site_id: str, returning_visitor: str | None = None, newcomer: Conversation | None = None,
+        *, quiet: bool = False,
+    ) -> None:
+        """Assign queued conversations of a site while agents have free slots; update the queue.
+
+        `newcomer` is a conversation that just joined the line: when nobody could take anything, only
+        its visitor needs a `queue` frame (the others' places did not move). `quiet`: when nothing was
+        assigned, nobody's place moved either (the periodic sweep).
+
+        The asyncio lock orders this node's routing of a site; across nodes, each assignment is one
+        store transaction that takes the conversation only if still unassigned and the agent only
+        below capacity (`Store.assign(within_capacity=…)`), so two nodes routing one site at once can
+        neither assign a conversation twice nor fill an agent's slot twice. A refusal means another
+        node moved first: the loads are read again and routing goes on."""
+        site = await self.store.get_site(site_id)
+        if site is None:
+            return
+        assigned: list[tuple[Conversation, Agent]] = []
+        if settings_of(site)["routing"] == "auto":
+            async with self._lock(site_id):
+                members = [a for a, _ in await self.store.list_agents(site_id) if not a.disabled]
+                online = {a.id: a for a in members if a.id in self.presence.online([a.id])}
+                if online:
+                    loads = await self.store.agent_loads(list(online))
+                    free = sum(max(0, self.presence.capacity_of(a.id, a.capacity) - loads[a.id])
+                               for a in online.values())
+                    # Only the head of the line can be served now: read no further than the free slots.
+                    line = await self.store.queued(site_id, limit=free + 1) if free else []
+                    at, refusals = 0, 0
+                    while at < len(line):
+                        conv = line[at]
+                        candidates = [
+                            Candidate(a.id, loads[a.id], self.presence.capacity_of(a.id, a.capacity),
+                                      a.last_assigned_at)
+                            for a in online.values()
+                        ]
+                        preferred = None
+                        if returning_visitor is not None and conv.visitor_id == returning_visitor:
+                            preferred = await self.store.last_agent_for_visitor(conv.visitor_id)
+                        chosen = pick_agent(candidates, preferred)
+                        if chosen is None:
+                            break
+                        now = now_ms()
+                        taken = await self.store.assign(
+                            conv.id, chosen, now, only_if_unassigned=True,
+                            within_capacity=self.presence.capacity_of(chosen, online[chosen].capacity))
+                        if taken is None:
+                            # Another node moved first: it took this conversation (or it closed), or
+                            # it filled the agent's last slot. Read again and go on, first in line first.
+                            refusals += 1
+                            if refusals > ROUTE_REFUSALS:
+                                break  # another node is routing this site right now: it carries on
+                            loads = await self.store.agent_loads(list(online))
+                            current = await self.store.get_conversation(conv.id)
+                            if current is None or current.status != ConversationStatus.OPEN or current.assignee_id:
+                                at += 1
+                            continue
+                        at += 1
+                        agent = online[chosen]
+                        agent.last_assigned_at = now
+                        self._agents.pop(chosen, None)
+                        loads[chosen] += 1
+                        assigned.append((taken, agent))
+            for conv, agent in assigned:
+                await self.event(conv, "assigned", None, {"agent": agent_author(agent)})
+                await self.publish_conversation(conv)
+                await self.load_changed(agent.id)
+        if quiet and not assigned:
+            return
+        if newcomer is not None and not assigned:
+            place = (await self.queue_positions([newcomer])).get(newcomer.id)
+            if place is not None:
+                self.bus.publish(visitor_topic(newcomer.visitor_id),
+                                 QueueChanged(newcomer.id, place["position"], place["wait_secs"]))
+            return
+        await self.publish_queue(site_id)
+
+    async def site_queue(self, site_id: str) -> list[tuple[Conversation, Frame]]:
+        """The site's waiting conversations, first come first, each with {position, wait_secs}."""
+        queued = await self.store.queued(site_id)
+        if not queued:
+            return []
+        members = [a.id for a, _ in await self.store.list_agents(site_id)]
+        online = len(self.presence.online(members))
+        handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
+        return [(conv, {"position": n, "wait_secs": wait_estimate(n, handling, online)})
+                for n, conv in enumerate(queued, start=1)]
+
+    async def publish_queue(self, site_id: str) -> None:
+        for conv, place in await self.site_queue(site_id):
+            self.bus.publish(visitor_topic(conv.visitor_id),
+                             QueueChanged(conv.id, place["position"], place["wait_secs"]))
+
+    async def queue_positions(self, convs: list[Conversation]) -> dict[str, Frame]:
+        """{conversation id: {position, wait_secs}} for those of `convs` that wait in their site's queue
+        (a count per conversation: a reconnecting crowd does not each read the whole line)."""
+        places = await self.store.queue_places(convs)
+        out: dict[str, Frame] = {}
+        if not places:
+            return out
+        estimates: dict[str, tuple[list[int], int]] = {}
+        teams = await self.store.site_members(list({c.site_id for c in convs if c.id in places}))
+        for conv in convs:
+            place = places.get(conv.id)
+            if place is None:
+                continue
+            if conv.site_id not in estimates:
+                members = [a.id for a, _ in teams[conv.site_id]]
+                estimates[conv.site_id] = (await self.store.handling_times(conv.site_id, HANDLING_SAMPLE),
+                                           len(self.presence.online(members)))
+            handling, online = estimates[conv.site_id]
+            out[conv.id] = {"position": place, "wait_secs": wait_estimate(place, handling, online)}
+        return out
