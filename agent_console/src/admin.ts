@@ -123,16 +123,9 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   );
   const replyTime = h("input", { attrs: { type: "number", min: 0, max: 10080 }, props: { value: String(Math.round(s.reply_time / 60)) } });
   const alwaysOpen = h("input", { attrs: { type: "checkbox" }, props: { checked: !s.hours } });
-  const tz = h("input", { attrs: { type: "text", placeholder: "Europe/Paris" }, props: { value: s.hours?.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone } });
-  const dayInputs = DAYS.map((d) => {
-    const span = s.hours?.days?.[d]?.[0];
-    return {
-      day: d,
-      open: h("input", { attrs: { type: "time", "aria-label": t("opensAt", { day: t(d) }) }, props: { value: span?.[0] ?? "" } }),
-      close: h("input", { attrs: { type: "time", "aria-label": t("closesAt", { day: t(d) }) }, props: { value: span?.[1] ?? "" } }),
-    };
-  });
-  const rules = h("textarea", { class: "code", attrs: { rows: 4 }, props: { value: JSON.stringify(s.rules, null, 2) } });
+  const [tz, zones] = timeZoneInput(s.hours?.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const week = hoursEditor(s.hours?.days ?? {});
+  const rules = rulesEditor(s.rules as Rule[]);
   const storage = h(
     "select",
     null,
@@ -153,15 +146,11 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       on: {
         submit: (e) => {
           e.preventDefault();
-          let parsedRules: unknown;
-          try {
-            parsedRules = JSON.parse(rules.value || "[]");
-          } catch {
-            fail(status, new Error(t("rules")));
+          const days = week.read();
+          if (typeof days === "string") {
+            fail(status, new Error(days));
             return;
           }
-          const days: Record<string, [string, string][]> = {};
-          for (const d of dayInputs) if (d.open.value && d.close.value) days[d.day] = [[d.open.value, d.close.value]];
           api("PATCH", path, {
             name: name.value,
             origins: origins.value.split("\n").map((o) => o.trim()).filter(Boolean),
@@ -174,7 +163,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               locale: locale.value,
               reply_time: Math.max(0, Math.round(Number(replyTime.value) * 60)),
               hours: alwaysOpen.checked ? null : { tz: tz.value.trim(), days },
-              rules: parsedRules,
+              rules: rules.read(),
               storage: storage.value,
               routing: routing.value,
             },
@@ -198,13 +187,162 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       h("legend", null, t("hours")),
       h("label", null, alwaysOpen, " ", t("alwaysOpen")),
       field(t("timezone"), tz, "site-tz"),
-      h("div", { class: "days" }, dayInputs.map((d) => h("div", { class: "day" }, h("span", null, t(d.day)), d.open, d.close))),
+      zones,
+      week.root,
     ),
-    field(t("rules"), rules, "site-rules"),
+    rules.root,
     h("div", { class: "grid2" }, field(t("storage"), storage, "site-storage"), field(t("routing"), routing, "site-routing")),
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );
+}
+
+/** Every IANA zone this browser knows, as suggestions for a text box that filters as one types (a
+ * select of ~400 options is not searchable). The server checks the name whatever is typed. */
+function timeZoneInput(value: string): [HTMLInputElement, HTMLElement] {
+  const known = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
+  const zones = known.includes("UTC") ? known : [...known, "UTC"];
+  const input = h("input", {
+    attrs: { type: "text", list: "site-tz-list", placeholder: "Europe/Paris", autocomplete: "off", spellcheck: "false" },
+    props: { value },
+  });
+  return [input, h("datalist", { attrs: { id: "site-tz-list" } }, zones.map((z) => h("option", { attrs: { value: z } })))];
+}
+
+type Span = [string, string];
+
+/** The week's opening spans: any number per day (a lunch break is two spans), each with its own
+ * remove button. `read()` returns the days to save, or the reason they cannot be saved. */
+function hoursEditor(initial: Record<string, Span[]>): { root: HTMLElement; read: () => Record<string, Span[]> | string } {
+  const rows = new Map<string, HTMLElement>();
+  const spanRow = (day: string, span: Span | null): HTMLElement => {
+    const open = h("input", { class: "span-open", attrs: { type: "time", "aria-label": t("opensAt", { day: t(day as Day) }) }, props: { value: span?.[0] ?? "" } });
+    const close = h("input", { class: "span-close", attrs: { type: "time", "aria-label": t("closesAt", { day: t(day as Day) }) }, props: { value: span?.[1] ?? "" } });
+    const item: HTMLElement = h(
+      "li",
+      { class: "span" },
+      open,
+      h("span", { attrs: { "aria-hidden": "true" } }, "–"),
+      close,
+      h("button", { class: "link", attrs: { type: "button", "aria-label": t("removeSpan", { day: t(day as Day) }) }, on: { click: () => item.remove() } }, "×"),
+    );
+    return item;
+  };
+  const root = h(
+    "ul",
+    { class: "days" },
+    DAYS.map((d) => {
+      const list = h("ul", { class: "spans" }, (initial[d] ?? []).map((span) => spanRow(d, span)));
+      rows.set(d, list);
+      return h(
+        "li",
+        { class: "day", attrs: { role: "group", "aria-label": t(d) } },
+        h("span", { class: "day-name" }, t(d)),
+        list,
+        h("button", { class: "link", attrs: { type: "button", "aria-label": t("addSpan", { day: t(d) }) }, on: { click: () => list.append(spanRow(d, null)) } }, "+ " + t("addSpanShort")),
+      );
+    }),
+  );
+  const read = (): Record<string, Span[]> | string => {
+    const days: Record<string, Span[]> = {};
+    for (const [day, list] of rows) {
+      for (const item of list.querySelectorAll<HTMLElement>(".span")) {
+        const open = item.querySelector<HTMLInputElement>(".span-open")?.value ?? "";
+        const close = item.querySelector<HTMLInputElement>(".span-close")?.value ?? "";
+        if (!open && !close) continue; // an empty row is no span
+        if (!open || !close) return t("spanIncomplete", { day: t(day as Day) });
+        (days[day] ??= []).push([open, close]);
+      }
+    }
+    return days;
+  };
+  return { root, read };
+}
+
+type Day = (typeof DAYS)[number];
+
+interface Rule {
+  id: string;
+  trigger: "url" | "time_on_page" | "event";
+  message: string;
+  url?: string;
+  seconds?: number | null;
+  event?: string;
+  condition?: { field: string; op: string; value: number | string } | null;
+}
+
+const OPS = [">", ">=", "<", "<=", "=="];
+
+/** Proactive rules as a form, one card per rule; what is saved is the same JSON the API takes. */
+function rulesEditor(initial: Rule[]): { root: HTMLElement; read: () => Rule[] } {
+  const list = h("ol", { class: "rules" });
+  const readers = new Map<HTMLElement, () => Rule>();
+  let made = 0;
+  const add = (rule: Rule): void => {
+    const n = ++made;
+    const id = `rule-${n}`;
+    const ruleId = h("input", { attrs: { type: "text", pattern: "[A-Za-z0-9_-]+", maxlength: 40, required: true }, props: { value: rule.id } });
+    const trigger = h(
+      "select",
+      null,
+      (["url", "time_on_page", "event"] as const).map((v) => h("option", { attrs: { value: v }, props: { selected: rule.trigger === v } }, t(`trigger_${v}`))),
+    );
+    const message = h("textarea", { attrs: { rows: 2, maxlength: 1000, required: true }, props: { value: rule.message } });
+    const url = h("input", { attrs: { type: "text", maxlength: 500, placeholder: "https://shop.example/cart*" }, props: { value: rule.url ?? "" } });
+    const seconds = h("input", { attrs: { type: "number", min: 0, max: 3600 }, props: { value: rule.seconds == null ? "" : String(rule.seconds) } });
+    const event = h("input", { attrs: { type: "text", maxlength: 64 }, props: { value: rule.event ?? "" } });
+    const condField = h("input", { attrs: { type: "text", maxlength: 64 }, props: { value: rule.condition?.field ?? "" } });
+    const condOp = h("select", null, OPS.map((op) => h("option", { attrs: { value: op }, props: { selected: (rule.condition?.op ?? ">") === op } }, op)));
+    const condValue = h("input", { attrs: { type: "text", maxlength: 500 }, props: { value: rule.condition ? String(rule.condition.value) : "" } });
+    const urlField = field(t("ruleUrl"), url, `${id}-url`);
+    const eventFields = h(
+      "div",
+      { class: "rule-event" },
+      field(t("ruleEvent"), event, `${id}-event`),
+      h("div", { class: "grid3" }, field(t("ruleCondField"), condField, `${id}-cf`), field(t("ruleCondOp"), condOp, `${id}-co`), field(t("ruleCondValue"), condValue, `${id}-cv`)),
+    );
+    const shape = (): void => {
+      urlField.hidden = trigger.value !== "url";
+      eventFields.hidden = trigger.value !== "event";
+    };
+    trigger.addEventListener("change", shape);
+    shape();
+    const item: HTMLElement = h(
+      "li",
+      { class: "rule", attrs: { role: "group", "aria-label": t("ruleN", { n }) } },
+      h("div", { class: "grid2" }, field(t("ruleId"), ruleId, `${id}-id`), field(t("ruleTrigger"), trigger, `${id}-trigger`)),
+      field(t("ruleMessage"), message, `${id}-message`),
+      urlField,
+      field(t("ruleSeconds"), seconds, `${id}-seconds`),
+      eventFields,
+      h("button", { attrs: { type: "button" }, on: { click: () => (readers.delete(item), item.remove()) } }, t("removeRule", { n })),
+    );
+    readers.set(item, () => {
+      const out: Rule = { id: ruleId.value.trim(), trigger: trigger.value as Rule["trigger"], message: message.value };
+      if (out.trigger === "url") out.url = url.value.trim();
+      if (seconds.value !== "") out.seconds = Number(seconds.value);
+      if (out.trigger === "event") {
+        out.event = event.value.trim();
+        if (condField.value.trim()) {
+          const raw = condValue.value.trim();
+          const num = Number(raw);
+          out.condition = { field: condField.value.trim(), op: condOp.value, value: raw !== "" && Number.isFinite(num) ? num : raw };
+        }
+      }
+      return out;
+    });
+    list.append(item);
+  };
+  for (const rule of initial) add(rule);
+  const root = h(
+    "fieldset",
+    { class: "rules-box" },
+    h("legend", null, t("rules")),
+    h("p", { class: "muted small" }, t("rulesHelp")),
+    list,
+    h("button", { attrs: { type: "button" }, on: { click: () => add({ id: `rule-${Date.now().toString(36)}`, trigger: "url", message: "" }) } }, t("addRule")),
+  );
+  return { root, read: () => [...list.querySelectorAll<HTMLElement>(".rule")].map((item) => readers.get(item)!()) };
 }
 
 function snippetSection(snippet: string): HTMLElement {
@@ -240,8 +378,31 @@ function snippetSection(snippet: string): HTMLElement {
   );
 }
 
+/** A secret signs visitors' identities: it stays masked until someone asks to see it, so a screen
+ * share or a look over the shoulder does not leak it. */
+function secretItem(secret: string, n: number): HTMLElement {
+  const shown = h("code", { class: "secret masked" }, "•".repeat(16));
+  const button: HTMLButtonElement = h(
+    "button",
+    {
+      attrs: { type: "button", "aria-pressed": "false", "aria-label": t("revealSecret", { n }) },
+      on: {
+        click: () => {
+          const reveal = button.getAttribute("aria-pressed") !== "true";
+          button.setAttribute("aria-pressed", String(reveal));
+          button.textContent = reveal ? t("hide") : t("reveal");
+          shown.textContent = reveal ? secret : "•".repeat(16);
+          shown.classList.toggle("masked", !reveal);
+        },
+      },
+    },
+    t("reveal"),
+  );
+  return h("li", null, shown, " ", button);
+}
+
 function secretsSection(site: SiteFull, path: string): HTMLElement {
-  const list = h("ul", { class: "secrets" }, (site.secrets ?? []).map((s) => h("li", null, h("code", null, s))));
+  const list = h("ul", { class: "secrets" }, (site.secrets ?? []).map((s, i) => secretItem(s, i + 1)));
   const status = note();
   return h(
     "section",
@@ -257,7 +418,7 @@ function secretsSection(site: SiteFull, path: string): HTMLElement {
             if (!confirm(t("rotateConfirm"))) return;
             api<{ secrets: string[] }>("POST", path + "/secrets/rotate", {})
               .then((data) => {
-                mount(list, data.secrets.map((s) => h("li", null, h("code", null, s))));
+                mount(list, data.secrets.map((s, i) => secretItem(s, i + 1)));
                 ok(status);
               })
               .catch((err: unknown) => fail(status, err));

@@ -40,9 +40,21 @@ function pageLine(page: Page): HTMLElement {
   return h("li", null, h("span", { class: "page-title" }, title), page.url && page.title ? h("div", { class: "muted small url" }, page.url) : null);
 }
 
-function row(label: string, value: Node | string | null): HTMLElement | null {
+function row(label: string, value: Node | string | null, wide = false): HTMLElement | null {
   if (value === null || value === "") return null;
-  return h("div", { class: "kv" }, h("dt", null, label), h("dd", null, value));
+  return h("div", { class: wide ? "kv wide" : "kv" }, h("dt", null, label), h("dd", null, value));
+}
+
+/** An email with break opportunities after the @ and before each dot: a long address wraps between
+ * its parts (jean-baptiste.delacroix@ / entreprise.example), not in the middle of one. */
+export function emailText(email: string): HTMLElement | string {
+  if (!email) return "";
+  const out = h("span", { class: "email" });
+  email.split(/(?=\.)|(?<=@)/).forEach((part, i) => {
+    if (i) out.append(h("wbr"));
+    out.append(part);
+  });
+  return out;
 }
 
 export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConversation | null, openChat: (id: string) => void): void {
@@ -75,7 +87,7 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
     h(
       "dl",
       { class: "kvs" },
-      row(t("email"), email),
+      row(t("email"), emailText(email), true),
       row(t("currentPage"), visitor?.page ? h("span", { class: "current-page" }, visitor.page.title || visitor.page.url || "") : null),
       row(t("browser"), [describeBrowser(ua), typeof device.screen === "string" ? device.screen : ""].filter(Boolean).join(" · ")),
       row(t("language"), String(device.lang ?? device.locale ?? "")),

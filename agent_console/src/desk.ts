@@ -87,6 +87,9 @@ export class Desk {
   readonly typing = new Map<string, { name: string; until: number }>();
   readonly unread = new Map<string, number>();
   readonly lastMessage = new Map<string, Message>();
+  /** The latest text or note per conversation, for list previews: an `assigned` or `closed` event
+   * coming after the visitor's question must not blank the preview. */
+  readonly lastSaid = new Map<string, Message>();
   /** Closed conversations fetched over REST (the welcome lists open ones only). */
   readonly closedExtra = new Map<string, AgentConversation>();
   readonly canned = new Map<string, CannedResponse[]>();
@@ -207,7 +210,7 @@ export class Desk {
   previewOf(id: string): Message | null {
     const messages = this.conn.timeline.conversations.get(id)?.messages ?? [];
     for (let i = messages.length - 1; i >= 0; i--) if (messages[i].kind !== "event") return messages[i];
-    const known = this.lastMessage.get(id) ?? this.summary(id)?.last_message ?? null;
+    const known = this.lastSaid.get(id) ?? this.summary(id)?.last_message ?? null;
     return known && known.kind !== "event" ? known : null;
   }
 
@@ -305,7 +308,7 @@ export class Desk {
     for (const c of frame.conversations) {
       // Server counts are the truth after a (re)connect; later conversation frames carry none.
       this.unread.set(c.id, c.unread ?? 0);
-      if (c.last_message) this.lastMessage.set(c.id, c.last_message);
+      if (c.last_message) this.heard(c.id, c.last_message);
     }
     void this.loadCanned();
   }
@@ -335,9 +338,17 @@ export class Desk {
     }
   }
 
+  /** Keeps the latest message, and the latest said one, of its conversation. */
+  private heard(id: string, message: Message): Message | undefined {
+    const prev = this.lastMessage.get(id);
+    if (!prev || prev.seq <= message.seq) this.lastMessage.set(id, message);
+    const said = this.lastSaid.get(id);
+    if (message.kind !== "event" && (!said || said.seq <= message.seq)) this.lastSaid.set(id, message);
+    return prev;
+  }
+
   private onMessage(message: Message, live: boolean): void {
-    const prev = this.lastMessage.get(message.conversation);
-    if (!prev || prev.seq <= message.seq) this.lastMessage.set(message.conversation, message);
+    const prev = this.heard(message.conversation, message);
     const fromMe = message.author.kind === "agent" && message.author.id === this.me.id;
     if (message.author.kind === "visitor") this.typing.delete(message.conversation);
     // New to this console: pushed live, or replayed by a resume past the last message it knew (a
@@ -484,7 +495,7 @@ export class Desk {
     const data = await api<{ conversations: AgentConversation[] }>("GET", `/api/conversations?${params}`);
     for (const c of data.conversations) {
       if (!this.conn.timeline.conversations.get(c.id)?.summary) this.closedExtra.set(c.id, c);
-      if (c.last_message) this.lastMessage.set(c.id, c.last_message);
+      if (c.last_message) this.heard(c.id, c.last_message);
     }
     this.remember(data.conversations);
     this.events.change();

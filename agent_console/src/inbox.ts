@@ -212,7 +212,7 @@ export class Inbox {
       ),
     );
     const rows = this.rows(this.queue);
-    mount(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : h("li", { class: "empty muted" }, t("noConversations")));
+    mount(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : this.emptyList());
 
     mount(
       this.tabsBar,
@@ -259,6 +259,37 @@ export class Inbox {
       void desk.loadVisitor(vid);
     }
     renderContext(this.context, desk, conv, (id) => this.open(id));
+  }
+
+  /** An empty queue. While searching, it says where the matches are instead (a hit under Closed
+   * must not look like no hit at all), with a button to go there. */
+  private emptyList(): HTMLElement {
+    if (!this.q) return h("li", { class: "empty muted" }, t("noConversations"));
+    const elsewhere = QUEUES.filter(({ id }) => id !== this.queue && id !== "open")
+      .map((q) => ({ ...q, n: this.rows(q.id).length }))
+      .filter((q) => q.n > 0);
+    if (!elsewhere.length) return h("li", { class: "empty muted", attrs: { role: "status" } }, t("searchNowhere"));
+    return h(
+      "li",
+      { class: "empty search-elsewhere", attrs: { role: "status" } },
+      h("span", { class: "muted" }, t("noConversations")),
+      elsewhere.map(({ id, label, n }) =>
+        h(
+          "button",
+          {
+            class: "link",
+            attrs: { type: "button" },
+            on: {
+              click: () => {
+                this.queue = id;
+                this.render();
+              },
+            },
+          },
+          t("searchElsewhere", { queue: t(label), n }),
+        ),
+      ),
+    );
   }
 
   private renderRow(c: AgentConversation, index: number): HTMLElement {

@@ -10,16 +10,22 @@ from papote.types import Role
 
 log = logging.getLogger("papote.demo")
 
-DEMO_SITE = "Demo shop"
+#: The name of the shop the demo page shows (static/demo/shop.html): the console and the widget's
+#: header say the same name as the page the visitor is on.
+DEMO_SITE = "Atelier Lumière"
+#: What the demo site was called before; a database made then is renamed, not given a second site.
+OLD_DEMO_SITES = ("Demo shop",)
 
 
 async def ensure_demo(papote: Any) -> None:
     """Create the demo site and agent once; later starts reuse them (the database keeps them)."""
     store = papote.store
     config = papote.config
-    sites = [s for s in await store.list_sites() if s.name == DEMO_SITE]
+    sites = [s for s in await store.list_sites() if s.name == DEMO_SITE or s.name in OLD_DEMO_SITES]
     if sites:
         site = sites[0]
+        if site.name != DEMO_SITE:
+            site = await store.update_site(site.id, name=DEMO_SITE)
     else:
         settings = validate_settings({
             "greeting": "Hi! Questions about an order or a product? We're here.",

@@ -15,6 +15,9 @@ from papote.errors import ErrorCode, PapoteError
 from papote.store import Site
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Opening spans per day: a morning, an afternoon and an evening fit many times over; the API schema
+#: says the same.
+MAX_SPANS = 10
 
 DEFAULTS: dict[str, Any] = {
     "color": "#4f46e5",
@@ -106,13 +109,44 @@ def _check_hours(value: Any) -> Any:
     for day, spans in days.items():
         if day not in DAYS or not isinstance(spans, list):
             raise _bad("hours.days must map mon..sun to [[open, close], …]")
+        if len(spans) > MAX_SPANS:
+            raise _bad(f"hours.days.{day} has more than {MAX_SPANS} spans")
         clean[day] = []
         for span in spans:
             if (not isinstance(span, list) or len(span) != 2
                     or not all(isinstance(t, str) and _TIME.fullmatch(t) for t in span)):
                 raise _bad("each opening span is [\"HH:MM\", \"HH:MM\"]")
             clean[day].append([span[0], span[1]])
+        clean[day] = _merged(clean[day])
     return {"tz": value["tz"], "days": clean}
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+def _merged(spans: list[list[str]]) -> list[list[str]]:
+    """A day's spans in order, those that overlap or touch made one: 09:00–13:00 with 12:00–18:00 is
+    09:00–18:00 (a pair with a meaning rather than a refusal, as the API's rules go). A close not
+    after its open is on the next day, as `opening` reads it; a span of 24 hours or more is written
+    [start, start]."""
+    day = 24 * 60
+    ranges = []
+    for start, end in spans:
+        a, b = _minutes(start), _minutes(end)
+        ranges.append([a, b if b > a else b + day])
+    ranges.sort()
+    out: list[list[int]] = []
+    for a, b in ranges:
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [[_hhmm(a), _hhmm(a if b - a >= day else b)] for a, b in out]
 
 
 def _check_rules(value: Any) -> list[dict[str, Any]]:

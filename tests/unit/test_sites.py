@@ -21,6 +21,7 @@ def test_defaults_and_merge() -> None:
     {"hours": {"tz": "UTC", "days": {"mon": [["18:00", "9:00"]]}}},
     {"rules": [{"id": "x", "trigger": "event", "message": "hi"}]},
     {"custom_css": "</style><script>"}, {"launcher_icon": "javascript:alert(1)"},
+    {"hours": {"tz": "UTC", "days": {"mon": [["10:00", "11:00"]] * 11}}},
 ])
 def test_bad_settings_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(PapoteError):
@@ -54,3 +55,20 @@ def test_origins_are_normalised() -> None:
     assert normalise_origin("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
     with pytest.raises(PapoteError):
         normalise_origin("shop.example")
+
+
+def test_several_spans_a_day_are_kept_in_order_and_overlaps_merged() -> None:
+    """A lunch break is two spans; given out of order, they are stored in order, both of them. Spans
+    that overlap or touch become one, the whole day absorbs any other span, overnight spans keep
+    their next-day close."""
+    days = {"mon": [["14:00", "18:00"], ["09:00", "12:30"]],
+            "tue": [["09:00", "13:00"], ["12:00", "18:00"], ["18:00", "19:00"]],
+            "wed": [["00:00", "00:00"], ["12:00", "18:00"]],
+            "thu": [["22:00", "02:00"], ["23:00", "03:00"]],
+            "fri": [["20:00", "02:00"], ["08:00", "21:00"]]}
+    s = validate_settings({"hours": {"tz": "UTC", "days": days}})
+    assert s["hours"]["days"] == {"mon": [["09:00", "12:30"], ["14:00", "18:00"]],
+                                  "tue": [["09:00", "19:00"]],
+                                  "wed": [["00:00", "00:00"]],
+                                  "thu": [["22:00", "03:00"]],
+                                  "fri": [["08:00", "02:00"]]}

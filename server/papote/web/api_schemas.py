@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
-from papote.sites import DAYS
+from papote.sites import DAYS, MAX_SPANS
 from papote.web.schema import (
     MAX_SAFE_INT,
     Schema,
@@ -53,9 +53,10 @@ LABEL = string(1, 40)
 
 HOURS = nullable(obj({
     "tz": TIME_ZONE,
-    "days": obj({day: array(array(HHMM, 2, 2), 10) for day in DAYS}, closed=True,
-                description="mon..sun → a list of [open, close] spans; a close not after its open is "
-                            "on the next day (22:00 to 02:00), and 00:00 to 00:00 is the whole day"),
+    "days": obj({day: array(array(HHMM, 2, 2), MAX_SPANS) for day in DAYS}, closed=True,
+                description="mon..sun → a list of [open, close] spans, stored in order; a close not "
+                            "after its open is on the next day (22:00 to 02:00), 00:00 to 00:00 is the "
+                            "whole day; spans of one day that overlap are stored as one"),
 }, required=["tz"], description="opening hours; null means always open"))
 
 _RULE_COMMON: dict[str, Schema] = {

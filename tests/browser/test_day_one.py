@@ -1,0 +1,249 @@
+"""What a newcomer hit on day one (issue 14 §4), each in Chromium through accessible names.
+
+Agents are browsers on `/console`; visitors are protocol clients or the widget on the demo shop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.harness import PapoteServer, new_msg_id, visitor
+
+from .conftest import open_page
+from .test_console import console_build, queue, row, sign_in  # noqa: F401 (console_build is a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+
+#: Where an element pokes out of the box that holds it, or overlaps its day's name: (what, how).
+LAYOUT_FAULTS = """(box) => {
+  const faults = [];
+  const outer = box.getBoundingClientRect();
+  for (const el of box.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width) continue;
+    if (r.right > outer.right + 0.5 || r.left < outer.left - 0.5) faults.push([el.outerHTML.slice(0, 80), 'overflows']);
+  }
+  for (const day of box.querySelectorAll('.day')) {
+    const name = day.querySelector('.day-name, span').getBoundingClientRect();
+    for (const input of day.querySelectorAll('input, button')) {
+      const r = input.getBoundingClientRect();
+      const apart = r.left >= name.right || r.right <= name.left || r.top >= name.bottom || r.bottom <= name.top;
+      if (!apart) faults.push([day.textContent, 'overlaps its day name']);
+    }
+  }
+  return faults;
+}"""
+
+
+async def settings_page(page: Page, server: PapoteServer) -> None:
+    await sign_in(page, server)
+    await page.get_by_role("button", name="Site settings").click()
+    await expect(page.get_by_label("Time zone")).to_be_visible()
+
+
+def site_settings(server: PapoteServer) -> dict[str, Any]:
+    status, site, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=server.login())
+    assert status == 200, site
+    return site["settings"]  # type: ignore[no-any-return]
+
+
+async def test_opening_hours_with_a_lunch_break_a_time_zone_and_rules_as_a_form(
+    papote_server: PapoteServer, console_build: str, browser: Browser  # noqa: F811
+) -> None:
+    server = papote_server
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
+    try:
+        page = await open_page(ctx)
+        await settings_page(page, server)
+        await page.get_by_label("Always open").uncheck()
+        zone = page.get_by_role("combobox", name="Time zone")
+        await zone.fill("Europe/Paris")
+        # The time-zone box suggests every zone the browser knows, so typing finds one.
+        assert await page.locator("#site-tz-list option[value='Europe/Paris']").count() == 1
+        # Monday with a lunch break: two spans.
+        monday = page.get_by_role("group", name="Mon")
+        await monday.get_by_role("button", name="Add opening hours on Mon").click()
+        await monday.get_by_role("button", name="Add opening hours on Mon").click()
+        await monday.get_by_label("Mon opens").nth(0).fill("09:00")
+        await monday.get_by_label("Mon closes").nth(0).fill("12:30")
+        await monday.get_by_label("Mon opens").nth(1).fill("14:00")
+        await monday.get_by_label("Mon closes").nth(1).fill("18:00")
+        tuesday = page.get_by_role("group", name="Tue")
+        await tuesday.get_by_role("button", name="Add opening hours on Tue").click()
+        await tuesday.get_by_label("Tue opens").fill("10:00")
+        await tuesday.get_by_label("Tue closes").fill("16:00")
+
+        # A proactive rule, written in a form rather than JSON.
+        await page.get_by_role("button", name="Add rule").click()
+        rule = page.get_by_role("group", name="Rule 1")
+        await rule.get_by_label("Rule id").fill("big-cart")
+        await rule.get_by_label("Shows").select_option(label="When the page tracks an event")
+        await rule.get_by_label("Message", exact=True).fill("Any question before you check out?")
+        await expect(rule.get_by_label("URL pattern (* is a wildcard)")).to_be_hidden()
+        await rule.get_by_label("Event name").fill("add_to_cart")
+        await rule.get_by_label("If field").fill("value")
+        await rule.get_by_label("is", exact=True).select_option(">")
+        await rule.get_by_label("Value", exact=True).fill("40")
+
+        # Nothing pokes out of the hours box or overlaps a day's name, at a laptop and a small screen.
+        hours_box = page.locator("fieldset", has=page.get_by_label("Always open"))
+        for width in (1366, 1024):
+            await page.set_viewport_size({"width": width, "height": 768})
+            assert await hours_box.evaluate(LAYOUT_FAULTS) == [], width
+            assert await page.evaluate("document.documentElement.scrollWidth") <= width
+
+        form = page.locator("form.settings")
+        await form.get_by_role("button", name="Save").click()
+        await expect(form.get_by_role("status")).to_have_text("Saved.")
+        saved = site_settings(server)
+        assert saved["hours"] == {"tz": "Europe/Paris",
+                                  "days": {"mon": [["09:00", "12:30"], ["14:00", "18:00"]],
+                                           "tue": [["10:00", "16:00"]]}}
+        assert saved["rules"] == [{"id": "big-cart", "trigger": "event", "event": "add_to_cart",
+                                   "message": "Any question before you check out?",
+                                   "condition": {"field": "value", "op": ">", "value": 40}}]
+
+        # Back on the page, both spans and the rule are there to edit; removing one span saves the rest.
+        await page.reload()
+        await page.get_by_role("button", name="Site settings").click()
+        monday = page.get_by_role("group", name="Mon")
+        await expect(monday.get_by_label("Mon opens")).to_have_count(2)
+        await expect(monday.get_by_label("Mon closes").nth(1)).to_have_value("18:00")
+        await expect(page.get_by_role("group", name="Rule 1").get_by_label("Event name")).to_have_value("add_to_cart")
+        await monday.get_by_role("button", name="Remove these hours on Mon").nth(0).click()
+        form = page.locator("form.settings")
+        await form.get_by_role("button", name="Save").click()
+        await expect(form.get_by_role("status")).to_have_text("Saved.")
+        assert site_settings(server)["hours"]["days"]["mon"] == [["14:00", "18:00"]]
+
+        # Spans that overlap are saved as one: nothing typed is dropped.
+        monday = page.get_by_role("group", name="Mon")
+        await monday.get_by_role("button", name="Add opening hours on Mon").click()
+        await monday.get_by_label("Mon opens").nth(1).fill("17:00")
+        await monday.get_by_label("Mon closes").nth(1).fill("19:00")
+        await form.get_by_role("button", name="Save").click()
+        await expect(form.get_by_role("status")).to_have_text("Saved.")
+        assert site_settings(server)["hours"]["days"]["mon"] == [["14:00", "19:00"]]
+    finally:
+        await ctx.close()
+
+
+async def test_the_identity_secret_is_hidden_until_revealed(
+    papote_server: PapoteServer, console_build: str, context: BrowserContext  # noqa: F811
+) -> None:
+    server = papote_server
+    page = await open_page(context)
+    await settings_page(page, server)
+    secrets = page.locator("ul.secrets")
+    await expect(secrets).to_be_visible()
+    assert server.site_secret not in await page.locator("body").inner_text()
+    show = page.get_by_role("button", name="Show secret 1")
+    await show.click()
+    await expect(show).to_have_attribute("aria-pressed", "true")
+    await expect(secrets).to_contain_text(server.site_secret)
+    await show.click()
+    await expect(secrets).not_to_contain_text(server.site_secret)
+
+
+async def test_search_says_where_its_results_are(
+    papote_server: PapoteServer, console_build: str, context: BrowserContext  # noqa: F811
+) -> None:
+    server = papote_server
+    v = await visitor(server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),
+                  "body": "Do you ship to Reykjavik?"})
+    conv = str((await v.expect("ack"))["conversation"])
+    status, _, _ = server.http("POST", f"/api/conversations/{conv}/close", cookie=server.login())
+    assert status == 200
+    page = await open_page(context)
+    await sign_in(page, server)
+    await queue(page, "mine")
+    await page.get_by_role("searchbox", name="Search").fill("reykjavik")
+    where = page.get_by_role("button", name="Found under Closed: 1")
+    await expect(where).to_be_visible()
+    await where.click()
+    await expect(row(page, conv)).to_be_visible()
+    await expect(page.locator("[data-queue=closed]")).to_have_attribute("aria-pressed", "true")
+    # A search that matches nothing anywhere says so.
+    await page.get_by_role("searchbox", name="Search").fill("zanzibar")
+    await expect(page.locator(".conv-list")).to_contain_text("No conversation matches.")
+    await v.close()
+
+
+#: For each line break inside the element's text, the characters on either side of it.
+LINE_BREAKS = """(el) => {
+  const text = el.textContent, out = [];
+  const node = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const chars = [];
+  for (let n = node.nextNode(); n; n = node.nextNode())
+    for (let i = 0; i < n.length; i++) {
+      const range = document.createRange();
+      range.setStart(n, i); range.setEnd(n, i + 1);
+      chars.push(range.getClientRects()[0].top);
+    }
+  for (let i = 1; i < chars.length; i++) if (chars[i] > chars[i - 1] + 2) out.push(text[i - 1] + text[i]);
+  return out;
+}"""
+
+
+async def test_a_long_email_wraps_between_its_parts(
+    papote_server: PapoteServer, console_build: str, context: BrowserContext  # noqa: F811
+) -> None:
+    server = papote_server
+    email = "jean-baptiste.delacroix-montgomery@entreprise-exemple.example"
+    v = await visitor(server)
+    await v.send({"t": "set", "ref": 1, "name": "Jean-Baptiste", "email": email})
+    await v.expect("ok")
+    await v.send({"t": "send", "ref": 2, "conversation": None, "client_msg_id": new_msg_id(),
+                  "body": "Bonjour"})
+    conv = str((await v.expect("ack"))["conversation"])
+    page = await open_page(context)
+    await sign_in(page, server)
+    await queue(page, "open")
+    await row(page, conv).click()
+    shown = page.locator(".context .email")
+    await expect(shown).to_have_text(email)
+    breaks = await shown.evaluate(LINE_BREAKS)
+    assert breaks, "the address is wider than the panel: it must wrap somewhere"
+    for pair in breaks:
+        assert pair[0] in "@-" or pair[1] == ".", f"{email} breaks inside a word: {breaks}"
+    box = await page.locator(".context").bounding_box()
+    inner = await shown.bounding_box()
+    assert box is not None and inner is not None and inner["x"] + inner["width"] <= box["x"] + box["width"]
+    await v.close()
+
+
+async def test_the_demo_sites_name_is_the_shop_on_its_page(papote_server: PapoteServer, page: Page) -> None:
+    await page.goto(papote_server.base_url + "/demo")
+    brand = (await page.locator(".brand").inner_text()).strip()
+    await page.get_by_role("button", name="Open chat").click()
+    await expect(page.get_by_role("dialog", name=f"Chat with {brand}")).to_be_visible()
+
+
+async def test_the_preview_shows_what_the_visitor_said_not_the_assignment(
+    papote_server: PapoteServer, console_build: str, context: BrowserContext  # noqa: F811
+) -> None:
+    server = papote_server
+    page = await open_page(context)
+    await sign_in(page, server)
+    v = await visitor(server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),
+                  "body": "Is the Solène lamp dimmable?"})
+    conv = str((await v.expect("ack"))["conversation"])
+    await v.expect("message", conversation=conv, kind="event", event="assigned")
+    await queue(page, "mine")
+    await expect(row(page, conv).locator(".conv-preview")).to_have_text("Is the Solène lamp dimmable?")
+    # After a reload the list comes from the server's summaries: same preview.
+    await page.reload()
+    await expect(page.locator("[data-queue=mine] .count")).to_have_text("1")
+    await queue(page, "mine")
+    await expect(row(page, conv).locator(".conv-preview")).to_have_text("Is the Solène lamp dimmable?")
+    # And once closed, the Closed list previews the last thing said, not "closed".
+    status, _, _ = server.http("POST", f"/api/conversations/{conv}/close", cookie=server.login())
+    assert status == 200
+    await queue(page, "closed")
+    await expect(row(page, conv).locator(".conv-preview")).to_have_text("Is the Solène lamp dimmable?")
+    await v.close()
