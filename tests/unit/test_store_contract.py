@@ -211,6 +211,9 @@ async def test_last_messages_in_one_read(store: Store) -> None:
     b = (await store.append(text(site, visitor, None, "b1", "cmid-b0001"))).conversation.id
     await store.append(text(site, visitor, a, "a2", "cmid-a0002"))
     await store.append(NewMessage(site.id, a, AGENT, "a_1", "Léa", NOTE, "secret", "note-a0003"))
+    # Events after what was said are no preview: an auto-assigned chat shows the visitor's question.
+    await store.append(NewMessage(site.id, a, SYSTEM, "", "", EVENT, "", None, event="assigned"))
+    await store.append(NewMessage(site.id, b, SYSTEM, "", "", EVENT, "", None, event="closed"))
     seen_by_agents = await store.last_messages([a, b, "c_missing"], include_notes=True)
     seen_by_visitor = await store.last_messages([a, b], include_notes=False)
     assert {k: m.body for k, m in seen_by_agents.items()} == {a: "secret", b: "b1"}

@@ -484,7 +484,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
-        """The latest message of each conversation (for inbox previews), in one read."""
+        """The latest text or note of each conversation (notes only with `include_notes`), in one read:
+        inbox previews show what someone said, never an event (`assigned`, `closed`) that came after."""
 
     @abc.abstractmethod
     async def set_read(self, conversation_id: str, participant_id: str, kind: AuthorKind, seq: int) -> int:

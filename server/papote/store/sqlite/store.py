@@ -488,14 +488,14 @@ class SqliteStore(TeamQueries, Store):
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
             return {}
-        notes = "" if include_notes else "AND l.kind!='note'"
+        kinds = "l.kind!='event'" if include_notes else "l.kind='text'"
         values = ",".join("(?)" for _ in conversation_ids)
         cols = ", ".join("m." + c.strip() for c in MSG_COLS.split(","))
         # Per id: the newest seq by a backwards walk of the primary key, then that one row.
         rows = await self._all(
             f"WITH ids(c) AS (VALUES {values}) SELECT {cols} FROM ids JOIN messages m "
             "ON m.conversation_id=ids.c AND m.seq=(SELECT l.seq FROM messages l WHERE l.conversation_id=ids.c "
-            f"{notes} ORDER BY l.seq DESC LIMIT 1)",
+            f"AND {kinds} ORDER BY l.seq DESC LIMIT 1)",
             conversation_ids,
             point=len(conversation_ids) <= INLINE_IDS_MAX,
         )
