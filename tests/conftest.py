@@ -1,13 +1,55 @@
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
 
+from tests import postgres
 from tests.harness import OPEN_CLIENTS, PapoteServer
+
+T = TypeVar("T")
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend", choices=[*BACKENDS, "both"], default=os.environ.get("PAPOTE_TEST_BACKEND", "both"),
+        help="store backend(s) for the tests that take a `backend` (default: both, or $PAPOTE_TEST_BACKEND)",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    chosen = str(config.getoption("--backend"))
+    return list(BACKENDS) if chosen == "both" else [chosen]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses the `backend` fixture (or marked `both_backends`) runs once per chosen backend."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected_backends(metafunc.config))
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code, on a loop of its own in another thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """This test run's own PostgreSQL database (dropped at the end): its URL."""
+    if not postgres.available():
+        pytest.fail(f"PostgreSQL is not answering on {postgres.HOST}:{postgres.PORT} (.ci/run starts it)")
+    database_url = run_sync(postgres.create_database())
+    yield database_url
+    run_sync(postgres.drop_database(database_url))
 
 
 @pytest_asyncio.fixture(autouse=True)

@@ -18,8 +18,9 @@ class Config:
     #: Where the store lives: a file path or `sqlite:///path` (SQLite, one process), or
     #: `postgresql://user@host:port/db` (PostgreSQL, any number of nodes).
     database: str = "./papote.db"
-    #: PostgreSQL connections per node: one carries the append batches, the others reads and other
-    #: writes. Nodes × pool must stay under the server's max_connections (100 by default).
+    #: PostgreSQL connections per node: up to 4 (half of them) are the append lanes, each carrying
+    #: batches of appends; the others are a pool for reads and other writes (store/postgres/engine.py).
+    #: Nodes × pool must stay under the server's max_connections (100 by default).
     database_pool: int = 10
     host: str = "127.0.0.1"
     port: int = 8000

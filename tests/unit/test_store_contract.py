@@ -29,6 +29,8 @@ from papote.store import (
 )
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Role
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest_asyncio.fixture
 async def store(any_store: Store) -> Store:
