@@ -464,11 +464,11 @@ class PostgresStore(TeamQueries, Store):
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
             return {}
-        notes = "" if include_notes else "AND l.kind<>'note'"
-        # Per id: the newest row by a backwards walk of the primary key.
+        kinds = "l.kind<>'event'" if include_notes else "l.kind='text'"
+        # Per id: the newest row said (never an event) by a backwards walk of the primary key.
         rows = await self._all(
             f"SELECT m.* FROM unnest($1::text[]) AS ids(c) CROSS JOIN LATERAL (SELECT {prefixed(MSG_COLS, 'l')} "
-            f"FROM messages l WHERE l.conversation_id=ids.c {notes} ORDER BY l.seq DESC LIMIT 1) m",
+            f"FROM messages l WHERE l.conversation_id=ids.c AND {kinds} ORDER BY l.seq DESC LIMIT 1) m",
             list(set(conversation_ids)),
         )
         return {r[0]: msg_of(r) for r in rows}
