@@ -307,7 +307,23 @@ async def test_only_a_visitors_text_reopens(store: Store) -> None:
     assert again.reopened is not None and again.reopened.event == "reopened"
     assert again.conversation.status == ConversationStatus.OPEN and again.conversation.closed_at is None
     assert again.conversation.assignee_id is None
+    assert again.reopened.data is None  # nobody had it
     await assert_contiguous(store, cid)
+
+
+@pytest.mark.asyncio
+async def test_a_reopen_keeps_who_had_the_conversation(store: Store) -> None:
+    """The reopen clears the assignee; its event says who it was, so routing can give it back."""
+    site, visitor = await site_and_visitor(store)
+    agent = await store.create_agent("lea@shop.test", "Léa", "hash")
+    cid = (await store.append(text(site, visitor, None, "hi", "cmid-1"))).conversation.id
+    assert await store.assign(cid, agent.id, 10, only_if_unassigned=True) is not None
+    await store.update_conversation(cid, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=20))
+    again = await store.append(text(site, visitor, cid, "still there?", "cmid-2"))
+    assert again.reopened is not None and again.reopened.data == {"assignee": agent.id}
+    assert again.conversation.assignee_id is None
+    stored = await store.messages_after(cid, 0, 10, include_notes=False)
+    assert [m.data for m in stored if m.event == "reopened"] == [{"assignee": agent.id}]
 
 
 @pytest.mark.asyncio

@@ -142,7 +142,10 @@ class Messages(Queue):
             await self.publish_conversation(conv)
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
         if appended.created or appended.reopened is not None:
-            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv))
+            # A reopened conversation goes back to the agent who had it, if they can take it.
+            had = (appended.reopened.data or {}).get("assignee") if appended.reopened is not None else None
+            self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv,
+                                   last_agent=had))
         elif (principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
               and conv.assignee_id is None):
             # The agent who answers a waiting conversation takes it: the visitor has their person, the

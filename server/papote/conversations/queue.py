@@ -35,13 +35,14 @@ class Queue(ChatBase):
 
     async def route(
         self, site_id: str, returning_visitor: str | None = None, newcomer: Conversation | None = None,
-        *, quiet: bool = False,
+        *, quiet: bool = False, last_agent: str | None = None,
     ) -> None:
         """Assign queued conversations of a site while agents have free slots; update the queue.
 
         `newcomer` is a conversation that just joined the line: when nobody could take anything, only
         its visitor needs a `queue` frame (the others' places did not move). `quiet`: when nothing was
-        assigned, nobody's place moved either (the periodic sweep).
+        assigned, nobody's place moved either (the periodic sweep). `last_agent`: who had `newcomer`
+        before it reopened (the reopen cleared its assignee): they get it back if they have a slot.
 
         The asyncio lock orders this node's routing of a site; across nodes, each assignment is one
         store transaction that takes the conversation only if still unassigned and the agent only
@@ -71,7 +72,9 @@ class Queue(ChatBase):
                             for a in online.values()
                         ]
                         preferred = None
-                        if returning_visitor is not None and conv.visitor_id == returning_visitor:
+                        if newcomer is not None and conv.id == newcomer.id and last_agent is not None:
+                            preferred = last_agent
+                        elif returning_visitor is not None and conv.visitor_id == returning_visitor:
                             preferred = await self.store.last_agent_for_visitor(conv.visitor_id)
                         chosen = pick_agent(candidates, preferred)
                         if chosen is None:

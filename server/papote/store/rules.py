@@ -66,12 +66,16 @@ def is_retry(first: Message, new: NewMessage) -> bool:
     return True
 
 
-def reopened_event(conversation_id: str, seq: int, new: NewMessage, at: Millis) -> Message:
-    """The `reopened` event a visitor's message to a closed conversation is preceded by."""
+def reopened_event(conversation_id: str, seq: int, new: NewMessage, at: Millis,
+                   assignee_id: str | None = None) -> Message:
+    """The `reopened` event a visitor's message to a closed conversation is preceded by. The reopen
+    clears the assignee (the conversation goes back through routing), so the event keeps who had it,
+    `{"assignee": id}`: routing offers it to that agent first."""
     from papote.store import Message
 
+    data = {"assignee": assignee_id} if assignee_id else None
     return Message(conversation_id, seq, MessageKind.EVENT, AuthorKind.VISITOR, new.author_id,
-                   new.author_name, None, "", "reopened", None, at)
+                   new.author_name, None, "", "reopened", data, at)
 
 
 def counts_as_unread(reader_kind: AuthorKind) -> tuple[MessageKind, frozenset[AuthorKind]]:

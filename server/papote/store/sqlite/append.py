@@ -56,7 +56,7 @@ def append_one(conn: sqlite3.Connection, plan: AppendPlan) -> Appended:
     reopened: Message | None = None
     if conv_row[3] == ConversationStatus.CLOSED and plan.reopens:
         # The seq just taken goes to the `reopened` event, the message takes the next one.
-        reopened = reopened_event(conversation_id, conv_row[5], new, now)
+        reopened = reopened_event(conversation_id, conv_row[5], new, now, assignee_id=conv_row[4])
         insert_message(conn, reopened)
         conv_row = conn.execute(
             "UPDATE conversations SET status='open', closed_at=NULL, assignee_id=NULL, assigned_at=NULL, "
