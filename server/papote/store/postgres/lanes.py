@@ -90,7 +90,9 @@ def outcome_of(plan: AppendPlan, row: Any, now: int) -> tuple[bool, Any]:
     cid, seq = row[3], row[4]
     message = Message(cid, seq, new.kind, new.author_kind, new.author_id, new.author_name, new.client_msg_id,
                       new.body, new.event, new.data, now)
-    reopened = reopened_event(cid, row[2], new, now) if row[2] is not None else None
+    # The last column (migration 0003): the reopened event's data, naming who had the conversation.
+    had = (row[29] or {}).get("assignee") if row[2] is not None else None
+    reopened = reopened_event(cid, row[2], new, now, assignee_id=had) if row[2] is not None else None
     return True, Appended(message, conversation, created=bool(row[1]), reopened=reopened)
 
 
