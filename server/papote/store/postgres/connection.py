@@ -14,9 +14,17 @@ CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,  # pg_terminate_backend, a fast shutdown
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    # The client's side of a socket that went away mid-call ("connection is closed", a write to a
+    # reset socket). Its InterfaceError also covers arguments it could not encode (ClientDataError,
+    # below), which callers catch first: those are the caller's, not the connection's.
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
     OSError,
 )
+
+#: Arguments the client could not encode (an InterfaceError, not the server's DataError).
+ClientDataError = asyncpg.exceptions._base.DataError
 
 
 def dumps(value: Any) -> str:

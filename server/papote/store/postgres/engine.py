@@ -31,7 +31,12 @@ from typing import Any, TypeVar
 import asyncpg
 
 from papote.errors import Busy
-from papote.store.postgres.connection import CONNECTION_LOST, prepare_connection, reset_connection
+from papote.store.postgres.connection import (
+    CONNECTION_LOST,
+    ClientDataError,
+    prepare_connection,
+    reset_connection,
+)
 from papote.store.postgres.lanes import Lanes
 
 log = logging.getLogger("papote.store")
@@ -164,6 +169,8 @@ class PostgresEngine:
         """A read on a connection found dead is tried again on another (reads change nothing)."""
         try:
             return await call(self.pool)
+        except ClientDataError:
+            raise
         except CONNECTION_LOST:
             log.warning("database connection lost during a read; trying once more", exc_info=True)
             return await call(self.pool)
@@ -181,12 +188,16 @@ class PostgresEngine:
         """One writing statement, its own transaction; the row it returns (or None)."""
         try:
             return await self.pool.fetchrow(sql, *args)
+        except ClientDataError:
+            raise
         except CONNECTION_LOST as exc:
             raise Busy("the database connection was lost; retry in a moment") from exc
 
     async def _execute(self, sql: str, *args: Any) -> str:
         try:
             return str(await self.pool.execute(sql, *args))
+        except ClientDataError:
+            raise
         except CONNECTION_LOST as exc:
             raise Busy("the database connection was lost; retry in a moment") from exc
 
@@ -195,5 +206,7 @@ class PostgresEngine:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 return await job(conn)
+        except ClientDataError:
+            raise
         except CONNECTION_LOST as exc:
             raise Busy("the database connection was lost; retry in a moment") from exc

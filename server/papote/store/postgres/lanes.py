@@ -34,7 +34,7 @@ import asyncpg
 from papote.errors import Busy, Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import Appended, Message
-from papote.store.postgres.connection import CONNECTION_LOST, dumps
+from papote.store.postgres.connection import CONNECTION_LOST, ClientDataError, dumps
 from papote.store.postgres.rows import AUTHOR, KIND, conv_of
 from papote.store.rules import AppendPlan, is_retry, reopened_event
 
@@ -161,6 +161,8 @@ class Lane:
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 rows = await self._call(plans, now)
+            except ClientDataError:
+                break
             except CONNECTION_LOST:
                 log.warning("database connection of append lane %d lost; %d appends fail", self.index,
                             len(batch), exc_info=True)
@@ -183,6 +185,9 @@ class Lane:
         for plan, future in batch:
             try:
                 [row] = await self._call([plan], now)
+            except ClientDataError as exc:
+                log.warning("append refused before it was sent: %s", exc)
+                _settle(future, (False, exc))
             except CONNECTION_LOST:
                 await self._drop()
                 _settle(future, (False, Busy("the database connection was lost; retry in a moment")))
