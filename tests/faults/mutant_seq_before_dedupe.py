@@ -21,7 +21,9 @@ from papote import cli
 from papote.store.postgres import engine
 
 MUTANT_SQL = """
-CREATE OR REPLACE FUNCTION papote_append(
+DROP FUNCTION papote_append(text[], text[], text[], text[], text[], text[], text[], text[], text[], text[],
+                            text[], text[], boolean[], boolean[], bigint);
+CREATE FUNCTION papote_append(
     p_conversation text[], p_site text[], p_visitor text[], p_new_id text[], p_author_kind text[],
     p_author_id text[], p_author_name text[], p_kind text[], p_body text[], p_client_msg_id text[],
     p_event text[], p_data text[], p_first_response boolean[], p_reopens boolean[], p_now bigint
@@ -33,14 +35,14 @@ CREATE OR REPLACE FUNCTION papote_append(
     o_c_id text, o_c_site_id text, o_c_visitor_id text, o_c_status text, o_c_assignee_id text,
     o_c_last_seq bigint, o_c_labels jsonb, o_c_contact_email text, o_c_rating integer,
     o_c_rating_comment text, o_c_created_at bigint, o_c_updated_at bigint, o_c_assigned_at bigint,
-    o_c_first_response_at bigint, o_c_closed_at bigint
+    o_c_first_response_at bigint, o_c_closed_at bigint, o_reopened_data jsonb
 ) LANGUAGE plpgsql AS $$
 DECLARE
     cid text; conv conversations%ROWTYPE; msg messages%ROWTYPE; inserted integer;
 BEGIN
     PERFORM 1 FROM conversations WHERE id = ANY(p_conversation) ORDER BY id FOR UPDATE;
     FOR i IN 1..coalesce(array_length(p_body, 1), 0) LOOP
-        o_created := false; o_reopened_seq := NULL;
+        o_created := false; o_reopened_seq := NULL; o_reopened_data := NULL;
         cid := p_conversation[i];
         IF cid IS NULL THEN
             cid := p_new_id[i];
