@@ -40,9 +40,11 @@ TICK_SECS = 1.0
 ASK_WAIT_SECS = 5.0
 #: The routing sweep's period. Every node wakes at the same wall-clock slots and one takes the lock.
 SWEEP_SECS = 5.0
-#: The leader keeps its lock at least this long, so that a node whose clock runs a little behind
-#: finds it taken rather than free again (NTP keeps nodes within milliseconds of each other).
-LEADER_HOLD_SECS = 0.5
+#: The leader keeps its lock until this long after the slot began, so that a node that wakes late —
+#: its clock a little behind (NTP keeps nodes within milliseconds), its event loop busy for a moment —
+#: finds it taken rather than free again. Measured from the slot, not from the end of the sweep: what
+#: matters is how late the last node may wake. It ties up one pool connection 40 % of the time.
+LEADER_HOLD_SECS = 2.0
 
 
 class Cluster:
@@ -50,6 +52,7 @@ class Cluster:
         self.papote = papote
         self.presence = papote.presence
         self._task: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._publish_soon = False
         self._last_sent = 0.0
         self.sweeps = 0
@@ -62,12 +65,14 @@ class Cluster:
         self.presence.on_local_change = self._local_change
         live = self.papote.bus.subscribe(CLUSTER, self._heard)
         self._task = asyncio.create_task(self._run(live), name="papote-cluster")
+        self._sweeper = asyncio.create_task(self._sweep_every_slot(), name="papote-route-sweep")
 
     async def stop(self) -> None:
         self.presence.on_local_change = None
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         # A graceful stop: the others need not wait for the snapshot to expire.
         self.presence.sockets.clear()
         self._send()
@@ -107,7 +112,6 @@ class Cluster:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(_wait(live)), ASK_WAIT_SECS)
         self._send(ask=True)  # dropped if the broker is still down: the others' heartbeats will come
-        next_sweep = _next_slot(time.time())
         while True:
             await asyncio.sleep(TICK_SECS)
             try:
@@ -117,26 +121,35 @@ class Cluster:
                 if gone and self.presence.nodes()[0] == self.presence.node:
                     for agent_id in sorted(gone):
                         await self.papote.announce_presence(agent_id)
-                if time.time() >= next_sweep:
-                    next_sweep = _next_slot(time.time())
-                    await self._sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("cluster tick failed")
 
-    async def _sweep(self) -> None:
+    async def _sweep_every_slot(self) -> None:
+        """Wake at each slot of the wall clock (not at the next tick: nodes ticking a second apart
+        would each find the lock free in turn) and sweep if this node takes the lock."""
+        while True:
+            slot = _next_slot(time.time())
+            await asyncio.sleep(max(0.0, slot - time.time()))
+            try:
+                await self._sweep(slot)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("routing sweep failed")
+
+    async def _sweep(self, slot: float) -> None:
         async with self.papote.store.singleton("papote.route-sweep") as leader:
             if not leader:
                 return
-            started = time.monotonic()
             self.sweeps += 1
             sites = [s.id for s in await self.papote.store.list_sites()]
             teams = await self.papote.store.site_members(sites)
             for site_id, members in teams.items():
                 if self.presence.online(a.id for a, _ in members if not a.disabled):
                     await self.papote.chat.route(site_id, quiet=True)
-            await asyncio.sleep(max(0.0, LEADER_HOLD_SECS - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, slot + LEADER_HOLD_SECS - time.time()))
 
     def stats(self) -> dict[str, Any]:
         return {"nodes": len(self.presence.nodes()), "snapshots_heard": self.snapshots_heard,
