@@ -27,8 +27,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from papote.bus.broker import BrokerBus
+from papote.bus.topics import CLUSTER, agent_topic
 from papote.config import Config
 from papote.errors import CloseCode, PapoteError
+from papote.events import CacheInvalidated, Revoked
 from papote.logs import install_redaction
 from papote.members import Seat, check_operator_role_change
 from papote.sites import normalise_origin, validate_settings
@@ -236,6 +239,7 @@ async def _agent_disable(ctx: Any, config: Config) -> int:
     await papote.store.update_agent(agent.id, AgentChanges(disabled=True))
     await papote.store.delete_sessions(agent_id=agent.id)
     print(f"disabled {agent.id} {agent.email}: signed out everywhere, cannot sign in")
+    await _tell_nodes(papote, [(agent_topic(agent.id), Revoked()), (CLUSTER, CacheInvalidated("agent", agent.id))])
     return 0
 
 
@@ -244,7 +248,43 @@ async def _agent_enable(ctx: Any, config: Config) -> int:
     agent = await _account(papote, args.email)
     await papote.store.update_agent(agent.id, AgentChanges(disabled=False))
     print(f"enabled {agent.id} {agent.email}: may sign in again (disabled site memberships stay so)")
+    await _tell_nodes(papote, [(CLUSTER, CacheInvalidated("agent", agent.id))])
     return 0
+
+
+#: How long the CLI waits for the broker to take its word to the nodes. Past it the change still holds
+#: (it is in the store); the nodes see it at their next session check or cache expiry.
+TELL_NODES_SECS = 5.0
+
+
+async def _tell_nodes(papote: Any, events: list[tuple[str, Any]]) -> None:
+    """Publish what the CLI changed, as a node would, so every node acts at once: its sockets of an
+    ended session close, its cached copy is dropped. Nothing to do on the one-process `local` bus
+    (the server re-reads the store on its own)."""
+    bus = papote.bus
+    if not isinstance(bus, BrokerBus):
+        return
+    await bus.start()
+    try:
+        async with asyncio.timeout(TELL_NODES_SECS):
+            await _until(lambda: bus.connected)
+            before = bus.sent
+            for topic, event in events:
+                bus.publish(topic, event)
+            await _until(lambda: bus.sent >= before + len(events))
+    except TimeoutError:
+        print(f"papote: the broker ({bus.shown_url}) did not answer: live sockets close within "
+              "PAPOTE_SESSION_CHECK_SECS", file=sys.stderr)
+    finally:
+        await bus.stop()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    # The bus keeps counters, not events: look every 20 ms (the CLI runs for a moment, once).
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.02)
 
 
 async def _operator_grant(ctx: Any, config: Config) -> int:
