@@ -25,9 +25,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from papote.errors import CloseCode
+from tests import postgres
 from tests.brokers import Broker
 from tests.harness import ROOT, Client, agent, new_msg_id, visitor
-from tests import postgres
 from tests.nodes import Cluster, Node, cluster
 
 pytestmark = pytest.mark.asyncio
@@ -204,7 +204,8 @@ async def test_a_client_resumes_on_another_node(
         # And the agent moves to the first node: live delivery goes on across the swap.
         await a.close()
         a2 = await resumed_agent(nodes[0], cookie, {cid: page["last_seq"]})
-        await a2.send({"t": "send", "ref": 20, "conversation": cid, "client_msg_id": new_msg_id(), "body": "still here"})
+        await a2.send({"t": "send", "ref": 20, "conversation": cid, "client_msg_id": new_msg_id(),
+                       "body": "still here"})
         ack = await a2.expect("ack", timeout=WAIT_SECS, ref=20)
         live = await back.expect("message", timeout=WAIT_SECS, seq=ack["seq"])
         assert live["body"] == "still here"
