@@ -1,247 +1,28 @@
-"""The Starlette application and the `Papote` object every part of a running server shares.
+"""The Starlette application of one node: its routes, and a lifespan that starts and stops the node.
 
-`create_app(config)` wires store → bus → hub → chat; the lifespan opens the store (migrations, integrity
-check), starts the idle reaper, and on shutdown closes every socket with 1001 and flushes the writer.
+`create_app(config)` builds the node (`papote.node.Papote`) unless one is given, mounts the two
+WebSocket endpoints, the REST API and the static files, and keeps the node on `app.state.papote`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from papote import ratelimits
-from papote.accounts import Accounts
-from papote.bus import Bus, bus_for
-from papote.bus.broker import BrokerBus
-from papote.cluster import Cluster
 from papote.config import Config
-from papote.connections import Hub
-from papote.conversations import CACHE_TTL_SECS, Chat, agent_author, public_topic, site_topic, visitor_summary
-from papote.errors import CloseCode
-from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
-from papote.presence import Presence
-from papote.sites import opening, settings_of
-from papote.store import Message, Site, Store, Visitor
-from papote.store.factory import store_for
-from papote.visitors import Visitors
+from papote.node import Papote
+from papote.web import api, static
+from papote.web.agent_ws import AgentSession
+from papote.web.visitor_ws import VisitorSession
 
-log = logging.getLogger("papote")
-
-#: How often the reaper looks for silent sockets; the timeout itself is `Config.idle_timeout_secs`.
-REAP_EVERY_SECS = 5.0
-
-
-class Papote:
-    """The running server's parts. One per process; handed to endpoints, never a global."""
-
-    def __init__(self, config: Config, store: Store | None = None, bus: Bus | None = None) -> None:
-        self.config = config
-        self.store: Store = store or store_for(config)
-        self.bus: Bus = bus or bus_for(config.bus, config.bus_check_secs)
-        if isinstance(self.bus, BrokerBus):
-            self.bus.repair.history = StoreHistory(self.store)
-        self.hub = Hub(self.bus)
-        self.presence = Presence(self.bus.node)
-        self.chat = Chat(self.store, self.bus, config, self.presence)
-        self.chat.on_load_change = self.announce_presence
-        self.cluster = Cluster(self)
-        self.chat.on_invalidate = self.cluster.invalidate
-        self.accounts = Accounts(self.store, config)
-        self.limiter = ratelimits.limiter()
-        #: Exact per-key budgets (sites, client addresses), asked on the hot path.
-        self.budgets = ratelimits.Budgets()
-        self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
-        self.shared_limits = ratelimits.shared_limits(config)
-        self.live_sessions: set[Any] = set()
-        #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
-        self._sites_by_key: dict[str, tuple[float, Site]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
-        self._reaper: asyncio.Task[None] | None = None
-        self.started_at = time.time()
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    async def start(self) -> None:
-        await self.store.open()
-        await self.bus.start()
-        await self.cluster.start()
-        self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
-        log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
-                 self.config.bus_shown, self.bus.node, self.store.epoch)
-
-    async def stop(self) -> None:
-        self.close_all_sockets(CloseCode.GOING_AWAY, "server restarting; reconnect and resume")
-        if self._reaper:
-            self._reaper.cancel()
-        # Give sockets a moment to send their close frames, then let handlers finish their writes.
-        for _ in range(50):
-            if not self.live_sessions:
-                break
-            await asyncio.sleep(0.02)
-        await self.chat.drain()
-        await asyncio.gather(*list(self._background), return_exceptions=True)
-        await self.cluster.stop()
-        if self.shared_limits is not None:
-            await self.shared_limits.close()
-        await self.bus.stop()
-        await self.store.close()
-
-    def close_all_sockets(self, code: CloseCode, reason: str) -> None:
-        for session in list(self.live_sessions):
-            session.request_close(code, reason)
-
-    async def _reap_idle(self) -> None:
-        from papote.web.agent_ws import check_sessions
-
-        checked = time.monotonic()
-        every = min(REAP_EVERY_SECS, float(self.config.session_check_secs))
-        while True:
-            await asyncio.sleep(every)
-            deadline = time.monotonic() - self.config.idle_timeout_secs
-            for session in list(self.live_sessions):
-                if session.last_seen < deadline:
-                    session.request_close(CloseCode.IDLE, "no frame for too long")
-            if time.monotonic() - checked >= self.config.session_check_secs:
-                checked = time.monotonic()
-                try:
-                    await check_sessions(self)
-                except Exception:  # a failed check is retried next time; the reaper must go on
-                    log.warning("session check failed", exc_info=True)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_log_failure)
-
-    # -- sites (cached: read on every visitor hello) ------------------------------------------------
-    async def site_by_key(self, key: str) -> Site | None:
-        cached = self._sites_by_key.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        site = await self.store.get_site_by_key(key)
-        if site is None:
-            self._sites_by_key.pop(key, None)
-        else:
-            self._sites_by_key[key] = (time.monotonic() + CACHE_TTL_SECS, site)
-        return site
-
-    async def site_by_id(self, site_id: str) -> Site | None:
-        now = time.monotonic()
-        for expires, site in self._sites_by_key.values():
-            if site.id == site_id and expires > now:
-                return site
-        found = await self.store.get_site(site_id)
-        if found is not None:
-            self._sites_by_key[found.key] = (now + CACHE_TTL_SECS, found)
-        return found
-
-    def site_changed(self, site: Site) -> None:
-        """This node changed `site` (origins, settings, secrets): keep the new copy here and make
-        every other node drop its own, so a removed origin stops working everywhere at once."""
-        self._sites_by_key[site.key] = (time.monotonic() + CACHE_TTL_SECS, site)
-        self.cluster.invalidate("site", site.id)
-
-    def forget(self, kind: str, record_id: str) -> None:
-        """Another node changed a record this node may hold a copy of."""
-        if kind == "site":
-            for key in [k for k, (_, s) in self._sites_by_key.items() if s.id == record_id]:
-                del self._sites_by_key[key]
-        elif kind == "agent":
-            self.chat.forget_agent(record_id)
-        elif kind == "visitor":
-            self.chat.forget_visitor(record_id, tell=False)
-
-    # -- presence ------------------------------------------------------------------------------------
-    async def agents_online(self, site_id: str) -> int:
-        members = [a.id for a, _ in await self.store.list_agents(site_id)]
-        return len(self.presence.online(members))
-
-    async def presence_list(self, site_ids: list[str]) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
-        # Two reads for any number of sites: on PostgreSQL each read is a round trip.
-        teams = await self.store.site_members(site_ids)
-        loads = await self.store.agent_loads(list({a.id for team in teams.values() for a, _ in team}))
-        for site_id, members in teams.items():
-            for agent, role in members:
-                entry = seen.setdefault(agent.id, {
-                    **agent_author(agent), "status": self.presence.effective(agent.id),
-                    "capacity": self.presence.capacity_of(agent.id, agent.capacity),
-                    "load": loads.get(agent.id, 0), "sites": {},
-                })
-                entry["sites"][site_id] = role
-        return list(seen.values())
-
-    async def announce_presence(self, agent_id: str) -> None:
-        agent = await self.chat.agent(agent_id)
-        if agent is None:
-            return
-        memberships = await self.store.memberships(agent_id)
-        load = (await self.store.agent_loads([agent_id])).get(agent_id, 0)
-        event = PresenceChanged(agent_author(agent), self.presence.effective(agent_id),
-                                self.presence.capacity_of(agent_id, agent.capacity), load)
-        teams = await self.store.site_members([m.site_id for m in memberships])
-        for m in memberships:
-            self.bus.publish(site_topic(m.site_id), event)
-            site = await self.site_by_id(m.site_id)
-            if site is not None:
-                online = len(self.presence.online([a.id for a, _ in teams[m.site_id]]))
-                self.bus.publish(public_topic(m.site_id), AvailabilityChanged(m.site_id, online, _open_now(site)))
-
-    async def publish_visitor(self, visitor: Visitor, event: dict[str, Any] | None = None) -> None:
-        """Live visitor context for the site's agents (current page, attributes, tracked events)."""
-        self.bus.publish(site_topic(visitor.site_id),
-                         VisitorChanged(visitor_summary(visitor, full=True), True, event))
-
-    async def visitor_left(self, visitor_id: str) -> None:
-        if self.hub.connections_of(visitor_id):
-            return
-        visitor = await self.store.get_visitor(visitor_id)
-        if visitor is not None:
-            self.bus.publish(site_topic(visitor.site_id),
-                             VisitorChanged(visitor_summary(visitor, full=True), False))
-
-
-class StoreHistory:
-    """What the bus's gap repair reads: positions and messages, notes included (each connection renders
-    what its audience may see)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def positions(self, conversation_ids: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for cid in conversation_ids:
-            conv = await self.store.get_conversation(cid)
-            if conv is not None:
-                out[cid] = conv.last_seq
-        return out
-
-    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        return await self.store.messages_after(conversation_id, after_seq, limit, include_notes=True)
-
-
-def _open_now(site: Site) -> bool:
-    return opening(settings_of(site))[0]
-
-
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task failed", exc_info=task.exception())
+__all__ = ["Papote", "create_app"]
 
 
 def create_app(config: Config | None = None, papote: Papote | None = None) -> Starlette:
-    from papote.web import api, static
-    from papote.web.agent_ws import AgentSession
-    from papote.web.visitor_ws import VisitorSession
-
     config = config or Config.from_env()
     papote = papote or Papote(config)
 

@@ -124,7 +124,7 @@ def _ask(value: str | None, prompt: str, secret: bool = False) -> str:
 
 
 async def _with_store(config: Config, args: Any, handler: Callable[[Any, Config], Awaitable[int]]) -> int:
-    from papote.app import Papote
+    from papote.node import Papote
 
     papote = Papote(config)
     await papote.store.open()
@@ -313,7 +313,8 @@ async def _operator_list(ctx: Any, config: Config) -> int:
 def serve(config: Config) -> int:
     import uvicorn
 
-    from papote.app import Papote, create_app
+    from papote.app import create_app
+    from papote.node import Papote
 
     install_redaction()  # before any record: credentials never reach a log, at any level
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from papote.bus import BusEvent
 from papote.bus.topics import CLUSTER
@@ -30,7 +30,10 @@ from papote.events import CacheInvalidated, NodePresence
 from papote.presence import HEARTBEAT_SECS
 
 if TYPE_CHECKING:
-    from papote.app import Papote
+    from papote.bus import Bus
+    from papote.conversations import Chat
+    from papote.presence import Presence
+    from papote.store import Store
 
 log = logging.getLogger("papote.cluster")
 
@@ -47,8 +50,21 @@ SWEEP_SECS = 5.0
 LEADER_HOLD_SECS = 2.0
 
 
+class Node(Protocol):
+    """What the cluster needs of its node (node.py's `Papote`, which holds the cluster)."""
+
+    bus: Bus
+    presence: Presence
+    store: Store
+    chat: Chat
+
+    def forget(self, kind: str, record_id: str) -> None: ...
+
+    async def announce_presence(self, agent_id: str) -> None: ...
+
+
 class Cluster:
-    def __init__(self, papote: Papote) -> None:
+    def __init__(self, papote: Node) -> None:
         self.papote = papote
         self.presence = papote.presence
         self._task: asyncio.Task[None] | None = None

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from papote.config import Config
 from papote.errors import ErrorCode, PapoteError
-from papote.web.api import MAX_JSON_BYTES, Endpoint, all_endpoints, parse_json
+from papote.web.api import all_endpoints
+from papote.web.http import MAX_JSON_BYTES, Endpoint, parse_json
 from tests.fuzz.strategies import ANY_JSON, near
 from tests.harness import PapoteServer, new_msg_id, visitor
 

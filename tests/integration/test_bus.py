@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from papote.app import StoreHistory
 from papote.bus import BusEvent, bus_for
 from papote.bus.broker import BrokerBus
 from papote.bus.topics import conv_topic
 from papote.events import MessageAppended, Typing
+from papote.node import StoreHistory
 from papote.store import NewMessage
 from papote.store.sqlite import SqliteStore
 from tests.brokers import Broker

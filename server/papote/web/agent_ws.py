@@ -9,7 +9,7 @@ from papote.connections import Connection
 from papote.conversations import agent_author, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
 from papote.events import ConversationChanged
-from papote.ids import digest, now_ms
+from papote.ids import digest
 from papote.protocol import (
     AgentCommand,
     AgentHello,
@@ -165,15 +165,3 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         if self.agent is not None and self.papote.presence.disconnected(self.agent.id):
             self.papote.spawn(self.papote.announce_presence(self.agent.id))
 
-
-async def check_sessions(papote: Any) -> None:
-    """Close the console sockets whose session no longer holds: ended by the CLI (`papote agent
-    disable`, another process), expired, or the account disabled. The server's own revocations close
-    sockets at once through the bus; this catches what the bus cannot carry."""
-    sessions = [s for s in list(papote.live_sessions) if isinstance(s, AgentSession) and s.session_digest]
-    if not sessions:
-        return
-    live = await papote.store.live_sessions(sorted({s.session_digest or '' for s in sessions}), now_ms())
-    for session in sessions:
-        if session.session_digest not in live:
-            session.request_close(CloseCode.SESSION_REVOKED, "session ended")

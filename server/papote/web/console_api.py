@@ -1,6 +1,7 @@
 """REST endpoints that serve the agent console beyond the core: reports, CSV export, invitations.
 
-Declared with the same `Endpoint` records as web/api.py, which mounts them and lists them in OpenAPI.
+Declared with the same `Endpoint` records as the other resources; web/api.py mounts them and lists them
+in OpenAPI.
 
 Invitations: an owner or admin invites an email with a role (admin or agent) and gets a one-time link
 `/console#invite=TOKEN`. The token travels in the fragment, so it never reaches a server log or a
@@ -24,23 +25,15 @@ from papote.errors import AuthError, Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import Revoked
 from papote.ids import digest, new_id, new_secret, now_ms
 from papote.members import check_grant
+from papote.node import Papote
 from papote.reports import MAX_BUCKETS, Report, build_report, to_csv
 from papote.sites import settings_of
 from papote.store import Invite, Site
 from papote.types import Role
 from papote.web import api_schemas as shapes
-from papote.web.api import (
-    Endpoint,
-    attempt_of,
-    field_str,
-    grantable_role,
-    json_body,
-    need,
-    papote_of,
-    params,
-    signed_in,
-    site_for,
-)
+from papote.web.accounts_api import attempt_of, signed_in
+from papote.web.http import Endpoint, field_str, json_body, need, papote_of, params, site_for
+from papote.web.members_api import grantable_role
 
 #: An invitation link works for a week: long enough for a weekend, short enough to expire if forwarded.
 INVITE_TTL_MS = 7 * 24 * 3600 * 1000
@@ -126,7 +119,7 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
                         status_code=201)
 
 
-async def _invite_json(papote: Any, invite: Invite, *, site: bool = False) -> dict[str, Any]:
+async def _invite_json(papote: Papote, invite: Invite, *, site: bool = False) -> dict[str, Any]:
     author = await papote.store.get_agent(invite.created_by)
     out: dict[str, Any] = {
         "id": invite.id, "email": invite.email, "role": invite.role,
@@ -161,7 +154,7 @@ async def withdraw_invite(request: Request, principal: Principal | None) -> Any:
     return {"ok": True}
 
 
-async def _my_invite(request: Request, principal: Principal | None) -> tuple[Any, Invite, str]:
+async def _my_invite(request: Request, principal: Principal | None) -> tuple[Papote, Invite, str]:
     assert principal is not None
     papote = papote_of(request)
     agent = await papote.store.get_agent(principal.id)
@@ -203,7 +196,7 @@ async def decline_my_invite(request: Request, _principal: Principal | None) -> A
     return {"ok": True}
 
 
-async def _live_invite(papote: Any, token: str) -> Invite:
+async def _live_invite(papote: Papote, token: str) -> Invite:
     """The invitation behind `token`, if it still works: unexpired, unused, and its author still holds
     a role at least as high as the one it grants on the site (a disabled or demoted author's
     invitations die with their power)."""
@@ -213,7 +206,7 @@ async def _live_invite(papote: Any, token: str) -> Invite:
     raise NotFound("this invitation has expired or was withdrawn")
 
 
-async def _author_may_grant(papote: Any, invite: Invite) -> bool:
+async def _author_may_grant(papote: Papote, invite: Invite) -> bool:
     author = await papote.store.get_agent(invite.created_by)
     if author is None or author.disabled:
         return False
@@ -260,7 +253,7 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
     return await signed_in(papote, result)
 
 
-async def _join(papote: Any, invite: Invite, agent_id: str) -> None:
+async def _join(papote: Papote, invite: Invite, agent_id: str) -> None:
     """Accepting never lowers a role the agent already holds on the site."""
     current = {m.site_id: m.role for m in await papote.store.memberships(agent_id)}.get(invite.site_id)
     if current is None or Role(invite.role).rank > Role(current).rank:

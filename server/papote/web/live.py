@@ -42,7 +42,7 @@ from papote.ratelimits import Window
 from papote.types import Frame
 
 if TYPE_CHECKING:
-    from papote.app import Papote
+    from papote.node import Papote
 
 log = logging.getLogger("papote.live")
 
@@ -65,6 +65,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
     The protocol core decodes for `endpoint`, so what it hands over is always one of those classes."""
 
     endpoint: Endpoint
+    #: The digest of the console session this socket rides on (agents only: see agent_ws.py).
+    session_digest: str | None = None
 
     def __init__(self, ws: WebSocket, papote: Papote) -> None:
         self.ws = ws

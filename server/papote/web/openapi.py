@@ -11,8 +11,8 @@ from typing import Any
 
 from papote.accounts import SECURE_SESSION_COOKIE, SESSION_COOKIE
 from papote.config import Config
-from papote.web.api import CSRF_RULE, WRITES, Endpoint, all_endpoints
 from papote.web.api_schemas import COMPONENTS, ID, ref
+from papote.web.http import CSRF_RULE, WRITES, Endpoint
 
 #: Path parameters are opaque ids; one that names nothing (or nothing the caller may see) is `not_found`.
 PATH_PARAMETER = ID
@@ -57,9 +57,9 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
     return op
 
 
-def openapi_document(config: Config) -> dict[str, Any]:
+def openapi_document(config: Config, endpoints: list[Endpoint]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for ep in all_endpoints():
+    for ep in endpoints:
         paths.setdefault(ep.path, {})[ep.method.lower()] = operation(ep, config)
     return {
         "openapi": "3.1.0",
