@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from papote.authz import Principal
 from papote.config import Config
 from papote.errors import AuthError, Busy, ErrorCode, RateLimited
 from papote.ids import digest, new_secret, now_ms
 from papote.store import Agent, AgentChanges, Store
+from papote.types import PrincipalKind, Role
 
 T = TypeVar("T")
 
@@ -203,6 +205,26 @@ class Accounts:
             return None
         agent = await self.store.get_agent(agent_id)
         return agent if agent and not agent.disabled else None
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        return await self.store.get_agent(agent_id)
+
+    async def agent_by_email(self, email: str) -> Agent | None:
+        return await self.store.get_agent_by_email(email)
+
+    async def principal(self, agent: Agent) -> Principal:
+        """The agent as authorization sees them: their role on each site, read fresh."""
+        memberships = await self.store.memberships(agent.id)
+        return Principal(PrincipalKind.AGENT, agent.id, agent.name,
+                         roles={m.site_id: Role(m.role) for m in memberships}, avatar=agent.avatar)
+
+    async def is_operator(self, agent_id: str) -> bool:
+        """Operators run the server (granted by the CLI): they may create sites on a shared server."""
+        return await self.store.is_operator(agent_id)
+
+    async def update_agent(self, agent_id: str, changes: AgentChanges) -> Agent:
+        """An agent's own profile (name, avatar, capacity) or status."""
+        return await self.store.update_agent(agent_id, changes)
 
     async def logout(self, token: str) -> None:
         await self.store.delete_sessions(token_hash=digest(token))

@@ -25,10 +25,13 @@ from papote.conversations import CACHE_TTL_SECS, Chat, agent_author, public_topi
 from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
+from papote.invites import Invites
 from papote.presence import Presence
-from papote.sites import opening, settings_of
+from papote.reports import Reports
+from papote.sites import Sites, opening, settings_of
 from papote.store import Message, Site, Store, Visitor
 from papote.store.factory import store_for
+from papote.team import Team
 from papote.visitors import Visitors
 
 log = logging.getLogger("papote")
@@ -67,6 +70,10 @@ class Papote:
         self.limiter = ratelimits.limiter()
         #: Exact per-key budgets (sites, client addresses), asked on the hot path.
         self.budgets = ratelimits.Budgets()
+        self.sites = Sites(self.store)
+        self.team = Team(self.store)
+        self.invites = Invites(self.store)
+        self.reports = Reports(self.store)
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
         self.live_sessions: set[LiveSocket] = set()
@@ -75,6 +82,11 @@ class Papote:
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self.started_at = time.time()
+
+    @property
+    def epoch(self) -> str:
+        """What clients resume against: the store's epoch (a new database is a new epoch)."""
+        return self.store.epoch
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:

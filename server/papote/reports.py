@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from papote.store import ReportRow
+from papote.store import ReportRow, Store
 from papote.types import Millis
 
 #: An unanswered conversation counts as missed after this long (or as soon as it is closed).
@@ -182,3 +182,15 @@ def to_csv(report: Report, tz: str = "UTC") -> str:
 
 def _cell(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+class Reports:
+    """The one read a report needs, then `build_report`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def build(self, site_id: str, since: Millis, until: Millis, now: Millis, *, bucket: str, tz: str,
+                    agent_id: str | None) -> Report:
+        rows = await self.store.report_rows(site_id, since, until)
+        return build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=agent_id)

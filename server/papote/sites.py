@@ -2,6 +2,8 @@
 
 Settings are one JSON map per site so that adding one needs no migration; `validate_settings` is the
 gate every write passes (CLI, REST API), and `public_settings` is what a visitor's widget may see.
+`Sites` is the service the REST API calls to create and change sites, their secrets, API keys and
+canned responses.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from papote.errors import ErrorCode, PapoteError
-from papote.store import Site
+from papote.store import ApiKey, CannedResponse, Site, Store, rules
+from papote.types import Role
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Opening spans per day: a morning, an afternoon and an evening fit many times over; the API schema
@@ -40,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _RULE_TRIGGERS = {"url", "time_on_page", "event"}
+#: A canned response's shortcut, typed after `/` in the console.
+_SHORTCUT = re.compile(r"[A-Za-z0-9_-]+")
 _OPS = {">", ">=", "<", "<=", "=="}
 
 
@@ -250,3 +255,47 @@ def normalise_origin(origin: str) -> str:
     if port and not ((scheme == "https" and port == "443") or (scheme == "http" and port == "80")):
         return f"{scheme}://{host}:{port}"
     return f"{scheme}://{host}"
+
+
+class Sites:
+    """The service the REST API calls to create and change sites and what belongs to one: its secrets,
+    API keys and canned responses. (The node keeps the cache of sites by key, read on every hello.)"""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def of_agent(self, agent_id: str) -> list[Site]:
+        return await self.store.list_sites(agent_id)
+
+    async def create(self, name: str, origins: list[str], settings: dict[str, Any], owner_id: str) -> Site:
+        """A new site, and its creator as its owner."""
+        site = await self.store.create_site(name, origins, settings)
+        await self.store.set_membership(site.id, owner_id, Role.OWNER)
+        return site
+
+    async def update(self, site_id: str, *, name: str | None = None, origins: list[str] | None = None,
+                     settings: dict[str, Any] | None = None) -> Site:
+        return await self.store.update_site(site_id, name=name, origins=origins, settings=settings)
+
+    async def rotate_secret(self, site: Site) -> Site:
+        """A new secret becomes current; the previous one stays valid until the next rotation."""
+        return await self.store.update_site(site.id, secrets=[rules.new_site_secret(), *site.secrets[:1]])
+
+    async def api_keys(self, site_id: str) -> list[ApiKey]:
+        return await self.store.list_api_keys(site_id)
+
+    async def revoke_api_key(self, site_id: str, key_id: str) -> bool:
+        """False when the site has no such key."""
+        return await self.store.delete_api_key(site_id, key_id)
+
+    async def canned(self, site_id: str) -> list[CannedResponse]:
+        return await self.store.list_canned(site_id)
+
+    async def save_canned(self, site_id: str, shortcut: str, body: str) -> CannedResponse:
+        """Create or replace the canned response of `shortcut` (letters, digits, _ or -)."""
+        if not _SHORTCUT.fullmatch(shortcut):
+            raise _bad("a shortcut is letters, digits, _ or -")
+        return await self.store.save_canned(site_id, shortcut, body)
+
+    async def delete_canned(self, site_id: str, canned_id: str) -> bool:
+        return await self.store.delete_canned(site_id, canned_id)

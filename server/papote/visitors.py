@@ -225,6 +225,13 @@ class Visitors:
         await self.store.add_visitor_event(visitor.id, event)
         return event
 
+    async def get(self, visitor_id: str) -> Visitor | None:
+        return await self.store.get_visitor(visitor_id)
+
+    async def events(self, visitor_id: str) -> list[VisitorEvent]:
+        """The visitor's tracked events, most recent first."""
+        return await self.store.visitor_events(visitor_id)
+
     async def refresh(self, visitor: Visitor) -> Visitor:
         return await self.store.get_visitor(visitor.id) or visitor
 

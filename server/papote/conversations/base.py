@@ -20,14 +20,7 @@ from papote.events import ConversationChanged, MessageAppended
 from papote.frames import agent_author, conversation_view, visitor_summary
 from papote.presence import Presence
 from papote.protocol import Endpoint
-from papote.store import (
-    Agent,
-    Conversation,
-    Message,
-    NewMessage,
-    Store,
-    Visitor,
-)
+from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
 from papote.types import AuthorKind, Frame, MessageKind
 
 log = logging.getLogger("papote.chat")

@@ -7,11 +7,7 @@ from papote.authz import Action, Principal
 from papote.conversations.queue import Queue
 from papote.errors import Conflict
 from papote.ids import now_ms
-from papote.store import (
-    Conversation,
-    ConversationChanges,
-    VisitorChanges,
-)
+from papote.store import Conversation, ConversationChanges, VisitorChanges
 from papote.types import ConversationStatus
 
 #: Messages read back to find whether a closed conversation was rated since its latest closing.

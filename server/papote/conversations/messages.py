@@ -14,12 +14,7 @@ from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
-from papote.store import (
-    Appended,
-    Conversation,
-    Message,
-    NewMessage,
-)
+from papote.store import Appended, Conversation, Message, NewMessage
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
 
 

@@ -12,10 +12,7 @@ from papote.frames import agent_author
 from papote.ids import now_ms
 from papote.routing import Candidate, pick_agent, wait_estimate
 from papote.sites import settings_of
-from papote.store import (
-    Agent,
-    Conversation,
-)
+from papote.store import Agent, Conversation
 from papote.types import ConversationStatus, Frame
 
 #: Recent closed conversations used for the wait estimate.

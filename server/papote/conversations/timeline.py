@@ -11,13 +11,14 @@ from papote.conversations.queue import Queue
 from papote.errors import NotFound
 from papote.events import ReadMarked, Typing
 from papote.frames import message_dict
-from papote.store import (
-    Conversation,
-)
+from papote.store import Conversation, ConversationQuery, Message
 from papote.types import AuthorKind, Frame, PrincipalKind
 
 #: The page a client gets when it cannot be caught up message by message.
 PAGE = 50
+
+#: Messages read at a time for a transcript.
+TRANSCRIPT_BATCH = 500
 
 
 class Timeline(Queue):
@@ -103,6 +104,27 @@ class Timeline(Queue):
         return {"t": "history", "conversation": cid, "recovered": recovered,
                 "messages": [message_dict(m) for m in msgs], "more": more,
                 "last_seq": conv.last_seq if conv else 0}
+
+    async def find(self, query: ConversationQuery) -> list[Conversation]:
+        """Conversations matching `query`, whose `site_ids` the caller limits to those it may read."""
+        return await self.store.list_conversations(query)
+
+    async def messages_after(self, principal: Principal, cid: str, after_seq: int, limit: int) -> list[Message]:
+        """Up to `limit` messages after `after_seq`, as `principal` may see them (notes for agents)."""
+        await self.conversation_for(principal, cid, Action.READ)
+        return await self.store.messages_after(
+            cid, after_seq, limit, include_notes=principal.kind is not PrincipalKind.VISITOR)
+
+    async def transcript(self, principal: Principal, cid: str) -> tuple[Conversation, list[Message]]:
+        """The whole conversation for a transcript: every message and event, notes left out."""
+        conv = await self.conversation_for(principal, cid, Action.READ)
+        messages: list[Message] = []
+        while True:
+            batch = await self.store.messages_after(conv.id, messages[-1].seq if messages else 0,
+                                                    TRANSCRIPT_BATCH, include_notes=False)
+            if not batch:
+                return conv, messages
+            messages.extend(batch)
 
     async def mark_read(self, principal: Principal, cid: str, seq: int, origin: str | None) -> int:
         ref = await self.ref(cid)

@@ -37,7 +37,7 @@ def attempt_of(request: Request) -> Attempt:
 
 async def signed_in(papote: Papote, result: LoginResult) -> Response:
     """The answer to a successful sign-in (login, accepted invitation): the agent, and the cookie."""
-    memberships = await papote.store.memberships(result.agent.id)
+    memberships = await papote.team.memberships(result.agent.id)
     response = JSONResponse({"agent": agent_json(result.agent),
                              "sites": [{"id": m.site_id, "role": m.role} for m in memberships]})
     response.set_cookie(
@@ -66,11 +66,11 @@ async def logout(request: Request, principal: Principal | None) -> Response:
 async def me(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
-    agent = await papote.store.get_agent(principal.id)
+    agent = await papote.accounts.agent(principal.id)
     if agent is None:
         raise AuthError("sign in first")  # the account went between the session check and here
-    sites = await papote.store.list_sites(principal.id)
-    operator = await papote.store.is_operator(principal.id)
+    sites = await papote.sites.of_agent(principal.id)
+    operator = await papote.accounts.is_operator(principal.id)
     return {"agent": agent_json(agent),
             "sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites],
             "operator": operator, "can_create_sites": operator or papote.config.site_creation == "anyone"}
@@ -88,7 +88,7 @@ async def update_me(request: Request, principal: Principal | None) -> Any:
         changes.avatar = body["avatar"]
     if "capacity" in body:
         changes.capacity = body["capacity"]
-    agent = await papote.store.update_agent(principal.id, changes)
+    agent = await papote.accounts.update_agent(principal.id, changes)
     papote.chat.agent_changed(agent)
     for conn in papote.hub.connections_of(agent.id):  # live sockets write under the new name at once
         conn.principal.name, conn.principal.avatar = agent.name, agent.avatar
@@ -100,7 +100,7 @@ async def change_password(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
-    agent = await papote.store.get_agent(principal.id)
+    agent = await papote.accounts.agent(principal.id)
     if agent is None:
         raise AuthError("sign in first")
     token = request.cookies.get(papote.accounts.cookie_name) or ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from papote.authz import Action, Principal
+from papote.authz import Action
 from papote.connections import Connection
 from papote.conversations import agent_author, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
@@ -26,7 +26,7 @@ from papote.protocol import (
     Unsubscribe,
 )
 from papote.store import Agent, AgentChanges, ConversationQuery
-from papote.types import AgentStatus, ConversationStatus, PrincipalKind, Role
+from papote.types import AgentStatus, ConversationStatus
 from papote.web.live import LiveSession
 
 #: Open conversations listed in `welcome`; the inbox pages through the REST API beyond that.
@@ -56,9 +56,8 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         papote = self.papote
         agent = self.agent
         assert agent is not None
-        memberships = await papote.store.memberships(agent.id)
-        roles = {m.site_id: Role(m.role) for m in memberships}
-        principal = Principal(PrincipalKind.AGENT, agent.id, agent.name, roles=roles, avatar=agent.avatar)
+        principal = await papote.accounts.principal(agent)
+        roles = principal.roles
         conn = Connection(principal, Endpoint.AGENT, papote.config.send_queue_frames, self.request_close)
         conn.on_conversation = self._follow
         conn.session = self.session_digest
@@ -66,7 +65,7 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         self.conn = conn
         status = agent.status if agent.status in ("online", "away") else AgentStatus.ONLINE.value
         papote.presence.connected(agent.id, status, agent.capacity)
-        convs = await papote.store.list_conversations(
+        convs = await papote.chat.find(
             ConversationQuery(site_ids=list(roles), status=ConversationStatus.OPEN, limit=WELCOME_CONVERSATIONS)
         )
         for site_id in roles:
@@ -80,7 +79,7 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         self.send({
             "t": "welcome",
             "v": 1,
-            "epoch": papote.store.epoch,
+            "epoch": papote.epoch,
             "agent": {**agent_author(agent), "email": agent.email, "status": status,
                       "capacity": agent.capacity},
             "sites": [{"id": s.id, "key": s.key, "name": s.name, "role": roles[s.id].value}
@@ -151,7 +150,7 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
                 changes = AgentChanges(status=AgentStatus(command.status))
                 if command.capacity is not None:
                     changes.capacity = command.capacity
-                self.agent = await papote.store.update_agent(self.agent.id, changes)
+                self.agent = await papote.accounts.update_agent(self.agent.id, changes)
                 chat.agent_changed(self.agent)
                 papote.presence.set(self.agent.id, command.status, command.capacity)
                 await papote.announce_presence(self.agent.id)

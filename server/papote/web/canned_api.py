@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from papote.authz import Action, Principal
-from papote.errors import ErrorCode, NotFound, PapoteError
+from papote.errors import NotFound
 from papote.web import api_schemas as shapes
 from papote.web.http import Endpoint, field_str, json_body, need, papote_of, site_for
 
@@ -17,7 +16,7 @@ from papote.web.http import Endpoint, field_str, json_body, need, papote_of, sit
 async def list_canned(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.VIEW_SITE)
-    items = await papote.store.list_canned(site.id)
+    items = await papote.sites.canned(site.id)
     return {"canned": [{"id": c.id, "shortcut": c.shortcut, "body": c.body} for c in items]}
 
 
@@ -26,17 +25,14 @@ async def save_canned(request: Request, principal: Principal | None) -> Any:
     site = await site_for(request, principal, Action.MANAGE_SITE)
     body = await json_body(request)
     shortcut = need(field_str(body, "shortcut", max_len=40, min_len=1))
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", shortcut):
-        raise PapoteError("a shortcut is letters, digits, _ or -", ErrorCode.BAD_FIELD)
-    item = await papote.store.save_canned(site.id, shortcut,
-                                          need(field_str(body, "body", max_len=4000, min_len=1)))
+    item = await papote.sites.save_canned(site.id, shortcut, need(field_str(body, "body", max_len=4000, min_len=1)))
     return JSONResponse({"id": item.id, "shortcut": item.shortcut, "body": item.body}, status_code=201)
 
 
 async def delete_canned(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    if not await papote.store.delete_canned(site.id, request.path_params["canned_id"]):
+    if not await papote.sites.delete_canned(site.id, request.path_params["canned_id"]):
         raise NotFound("no such canned response")
     return {"ok": True}
 

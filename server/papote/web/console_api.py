@@ -21,12 +21,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from papote.authz import Action, Principal
 from papote.conversations import agent_topic
-from papote.errors import AuthError, Conflict, ErrorCode, NotFound, PapoteError
+from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
 from papote.events import Revoked
-from papote.ids import digest, new_id, new_secret, now_ms
+from papote.ids import now_ms
 from papote.members import check_grant
 from papote.node import Papote
-from papote.reports import MAX_BUCKETS, Report, build_report, to_csv
+from papote.reports import MAX_BUCKETS, Report, to_csv
 from papote.sites import settings_of
 from papote.store import Invite, Site
 from papote.types import Role
@@ -35,8 +35,6 @@ from papote.web.accounts_api import attempt_of, signed_in
 from papote.web.http import Endpoint, field_str, json_body, need, papote_of, params, site_for
 from papote.web.members_api import grantable_role
 
-#: An invitation link works for a week: long enough for a weekend, short enough to expire if forwarded.
-INVITE_TTL_MS = 7 * 24 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
 #: Without `from`, a report covers the last 30 days.
 DEFAULT_RANGE_MS = 30 * DAY_MS
@@ -60,8 +58,7 @@ async def _report(request: Request, principal: Principal | None) -> tuple[Report
     since = max(since, until - MAX_BUCKETS * span)
     hours = settings_of(site).get("hours") or {}
     tz = q["tz"] or hours.get("tz") or "UTC"
-    rows = await papote.store.report_rows(site.id, since, until)
-    report = build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=q["agent"])
+    report = await papote.reports.build(site.id, since, until, now, bucket=bucket, tz=tz, agent_id=q["agent"])
     meta = {"site": site.key, "from": since, "to": until, "bucket": bucket, "tz": tz, "agent": q["agent"]}
     return report, site, meta
 
@@ -69,7 +66,7 @@ async def _report(request: Request, principal: Principal | None) -> tuple[Report
 async def get_report(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     report, site, meta = await _report(request, principal)
-    names = {a.id: a.name for a, _ in await papote.store.list_agents(site.id)}
+    names = await papote.team.names(site.id)
     return {
         **meta,
         "summary": report.summary.as_dict(),
@@ -106,26 +103,19 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
     if "@" not in email:
         raise PapoteError("an invitation needs a valid email", ErrorCode.BAD_FIELD)
     role = grantable_role(body.get("role", "agent"), principal, site)
-    # Who is on the team is no secret to its admins (they list it); whether an email has an account
-    # elsewhere is, so only this site's own members are told apart.
-    if any(a.email == email for a, _ in await papote.store.team(site.id)):
-        raise Conflict("this email is already a member of the site")
-    token = new_secret("inv")
-    now = now_ms()
-    invite = Invite(site.id, email, role, principal.id, now + INVITE_TTL_MS, new_id("i"), now)
-    await papote.store.create_invite(digest(token), invite)
+    invite, token = await papote.invites.create(site.id, email, role, principal.id)
     return JSONResponse({"id": invite.id, "email": email, "role": role, "expires_at": invite.expires_at,
                          "token": token, "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
                         status_code=201)
 
 
 async def _invite_json(papote: Papote, invite: Invite, *, site: bool = False) -> dict[str, Any]:
-    author = await papote.store.get_agent(invite.created_by)
+    author = await papote.accounts.agent(invite.created_by)
     out: dict[str, Any] = {
         "id": invite.id, "email": invite.email, "role": invite.role,
         "invited_by": {"id": invite.created_by, "name": author.name if author else ""},
         "created_at": invite.created_at, "expires_at": invite.expires_at,
-        "valid": await _author_may_grant(papote, invite),
+        "valid": await papote.invites.author_may_grant(invite),
     }
     if site:
         found = await papote.site_by_id(invite.site_id)
@@ -137,7 +127,7 @@ async def list_site_invites(request: Request, principal: Principal | None) -> An
     """The site's pending invitations; `valid: false` when its author lost the power to grant it."""
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    invites = await papote.store.list_invites(now_ms(), site_id=site.id)
+    invites = await papote.invites.of_site(site.id)
     return {"invites": [await _invite_json(papote, i) for i in invites]}
 
 
@@ -146,19 +136,19 @@ async def withdraw_invite(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    invite = await papote.store.get_invite_by_id(request.path_params["invite_id"], now_ms())
+    invite = await papote.invites.by_id(request.path_params["invite_id"])
     if invite is None or invite.site_id != site.id:
         raise NotFound("no such invitation")
     check_grant(principal.roles[site.id], Role(invite.role))
-    await papote.store.delete_invite_by_id(invite.id)
+    await papote.invites.withdraw(invite)
     return {"ok": True}
 
 
 async def _my_invite(request: Request, principal: Principal | None) -> tuple[Papote, Invite, str]:
     assert principal is not None
     papote = papote_of(request)
-    agent = await papote.store.get_agent(principal.id)
-    invite = await papote.store.get_invite_by_id(request.path_params["invite_id"], now_ms())
+    agent = await papote.accounts.agent(principal.id)
+    invite = await papote.invites.by_id(request.path_params["invite_id"])
     # Another email's invitation looks exactly like none.
     if invite is None or agent is None or invite.email != agent.email:
         raise NotFound("no such invitation")
@@ -169,8 +159,8 @@ async def my_invites(request: Request, principal: Principal | None) -> Any:
     """Invitations to my email that still work: the console offers to accept or decline them."""
     assert principal is not None
     papote = papote_of(request)
-    agent = await papote.store.get_agent(principal.id)
-    invites = await papote.store.list_invites(now_ms(), email=agent.email) if agent else []
+    agent = await papote.accounts.agent(principal.id)
+    invites = await papote.invites.to_email(agent.email) if agent else []
     listed = [await _invite_json(papote, i, site=True) for i in invites]
     return {"invites": [i for i in listed if i["valid"]]}
 
@@ -178,46 +168,21 @@ async def my_invites(request: Request, principal: Principal | None) -> Any:
 async def accept_my_invite(request: Request, principal: Principal | None) -> Any:
     """Accept, signed in: no password to type again, the session is the consent."""
     papote, invite, agent_id = await _my_invite(request, principal)
-    if not await _author_may_grant(papote, invite):
+    if not await papote.invites.author_may_grant(invite):
         raise NotFound("this invitation has expired or was withdrawn")
-    await _join(papote, invite, agent_id)
-    await papote.store.delete_invite_by_id(invite.id)
+    await papote.invites.accept(invite, agent_id)
     # My console sockets reconnect, and their new welcome carries the site.
     papote.bus.publish(agent_topic(agent_id), Revoked(site=invite.site_id, joined=True))
     site = await papote.site_by_id(invite.site_id)
-    role = {m.site_id: m.role for m in await papote.store.memberships(agent_id)}.get(invite.site_id)
+    role = await papote.team.role_of(agent_id, invite.site_id)
     return {"site": {"id": invite.site_id, "key": site.key if site else "", "name": site.name if site else "",
                      "role": role}}
 
 
 async def decline_my_invite(request: Request, _principal: Principal | None) -> Any:
     papote, invite, _ = await _my_invite(request, _principal)
-    await papote.store.delete_invite_by_id(invite.id)
+    await papote.invites.withdraw(invite)
     return {"ok": True}
-
-
-async def _live_invite(papote: Papote, token: str) -> Invite:
-    """The invitation behind `token`, if it still works: unexpired, unused, and its author still holds
-    a role at least as high as the one it grants on the site (a disabled or demoted author's
-    invitations die with their power)."""
-    invite: Invite | None = await papote.store.get_invite(digest(token), now_ms())
-    if invite is not None and await _author_may_grant(papote, invite):
-        return invite
-    raise NotFound("this invitation has expired or was withdrawn")
-
-
-async def _author_may_grant(papote: Papote, invite: Invite) -> bool:
-    author = await papote.store.get_agent(invite.created_by)
-    if author is None or author.disabled:
-        return False
-    held = {m.site_id: m.role for m in await papote.store.memberships(author.id)}.get(invite.site_id)
-    if held is None:
-        return False
-    try:
-        check_grant(Role(held), Role(invite.role))
-    except PapoteError:
-        return False
-    return True
 
 
 async def inspect_invite(request: Request, _: Principal | None) -> Any:
@@ -225,7 +190,7 @@ async def inspect_invite(request: Request, _: Principal | None) -> Any:
     any admin probe emails by inviting them): the console offers both "create" and "sign in"."""
     papote = papote_of(request)
     body = await json_body(request)
-    invite = await _live_invite(papote, need(field_str(body, "token", max_len=128, min_len=8)))
+    invite = await papote.invites.live(need(field_str(body, "token", max_len=128, min_len=8)))
     site = await papote.site_by_id(invite.site_id)
     return {"email": invite.email, "role": invite.role, "site": site.name if site else "",
             "expires_at": invite.expires_at}
@@ -236,8 +201,8 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
     body = await json_body(request)
     token = need(field_str(body, "token", max_len=128, min_len=8))
     password = need(field_str(body, "password", max_len=256))
-    invite = await _live_invite(papote, token)
-    agent = await papote.store.get_agent_by_email(invite.email)
+    invite = await papote.invites.live(token)
+    agent = await papote.accounts.agent_by_email(invite.email)
     if agent is None:
         name = (field_str(body, "name", required=False, max_len=120) or "").strip()
         agent = await papote.accounts.create_agent(invite.email, password, name)
@@ -248,16 +213,8 @@ async def accept_invite(request: Request, _: Principal | None) -> Response:
         if exc.code is ErrorCode.UNAUTHORIZED:
             raise AuthError("this email already has an account: enter its password") from None
         raise
-    await _join(papote, invite, agent.id)
-    await papote.store.delete_invite(digest(token))
+    await papote.invites.accept(invite, agent.id, token=token)
     return await signed_in(papote, result)
-
-
-async def _join(papote: Papote, invite: Invite, agent_id: str) -> None:
-    """Accepting never lowers a role the agent already holds on the site."""
-    current = {m.site_id: m.role for m in await papote.store.memberships(agent_id)}.get(invite.site_id)
-    if current is None or Role(invite.role).rank > Role(current).rank:
-        await papote.store.set_membership(invite.site_id, agent_id, invite.role)
 
 
 ENDPOINTS: list[Endpoint] = [

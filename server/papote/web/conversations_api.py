@@ -20,6 +20,9 @@ from papote.web import api_schemas as shapes
 from papote.web.api_schemas import ref
 from papote.web.http import Endpoint, json_body, papote_of, params
 
+#: A visitor's most recent conversations listed with them.
+VISITOR_CONVERSATIONS = 50
+
 
 async def list_conversations(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
@@ -37,7 +40,7 @@ async def list_conversations(request: Request, principal: Principal | None) -> A
         assignee_id=assignee, unassigned=bool(q["unassigned"]), visitor_id=q["visitor"], text=q["q"] or None,
         limit=q["limit"], before_updated_at=q["before"],
     )
-    convs = await papote.store.list_conversations(query)
+    convs = await papote.chat.find(query)
     return {"conversations": await papote.chat.summaries(convs, principal)}
 
 
@@ -46,10 +49,10 @@ async def get_conversation(request: Request, principal: Principal | None) -> Any
     papote = papote_of(request)
     conv = await papote.chat.conversation_for(principal, request.path_params["cid"], Action.READ)
     [summary] = await papote.chat.summaries([conv], principal)
-    visitor = await papote.store.get_visitor(conv.visitor_id)
+    visitor = await papote.visitors.get(conv.visitor_id)
     summary["visitor"] = visitor_summary(visitor, full=True) if visitor else None
     summary["events"] = [{"name": e.name, "data": e.data, "at": e.at}
-                         for e in await papote.store.visitor_events(conv.visitor_id)]
+                         for e in await papote.visitors.events(conv.visitor_id)]
     return summary
 
 
@@ -59,8 +62,7 @@ async def get_messages(request: Request, principal: Principal | None) -> Any:
     cid = request.path_params["cid"]
     q = params(request)
     if q["after_seq"] is not None:
-        await papote.chat.conversation_for(principal, cid, Action.READ)
-        msgs = await papote.store.messages_after(cid, q["after_seq"], q["limit"], include_notes=True)
+        msgs = await papote.chat.messages_after(principal, cid, q["after_seq"], q["limit"])
         return {"messages": [message_dict(m) for m in msgs]}
     frame = await papote.chat.page(principal, cid, q["before_seq"], q["limit"])
     return {"messages": frame["messages"], "more": frame["more"], "last_seq": frame["last_seq"]}
@@ -114,19 +116,13 @@ async def label_conversation(request: Request, principal: Principal | None) -> A
 async def transcript(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     papote = papote_of(request)
-    conv = await papote.chat.conversation_for(principal, request.path_params["cid"], Action.READ)
+    conv, messages = await papote.chat.transcript(principal, request.path_params["cid"])
     lines = []
-    after = 0
-    while True:
-        msgs = await papote.store.messages_after(conv.id, after, 500, include_notes=False)
-        if not msgs:
-            break
-        for m in msgs:
-            if m.kind == MessageKind.TEXT:
-                when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-                who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
-                lines.append(f"[{when} UTC] {who}: {m.body}")
-        after = msgs[-1].seq
+    for m in messages:
+        if m.kind == MessageKind.TEXT:
+            when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
+            lines.append(f"[{when} UTC] {who}: {m.body}")
     return PlainTextResponse("\n".join(lines) + "\n", headers={
         "content-disposition": f'attachment; filename="conversation-{conv.id}.txt"'})
 
@@ -134,16 +130,15 @@ async def transcript(request: Request, principal: Principal | None) -> Response:
 async def get_visitor(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
-    visitor = await papote.store.get_visitor(request.path_params["vid"])
+    visitor = await papote.visitors.get(request.path_params["vid"])
     if visitor is None:
         raise NotFound()
     authorize(principal, Action.READ, visitor.site_id)
-    convs = await papote.store.list_conversations(
-        ConversationQuery(site_ids=[visitor.site_id], visitor_id=visitor.id, limit=50))
+    convs = await papote.visitors.conversations(visitor, VISITOR_CONVERSATIONS)
     return {"visitor": visitor_summary(visitor, full=True),
             "conversations": await papote.chat.summaries(convs, principal),
             "events": [{"name": e.name, "data": e.data, "at": e.at}
-                       for e in await papote.store.visitor_events(visitor.id)]}
+                       for e in await papote.visitors.events(visitor.id)]}
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -20,7 +20,7 @@ from papote.conversations import agent_author
 from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
 from papote.node import Papote
 from papote.store import Agent, Site
-from papote.types import PrincipalKind, Role
+from papote.types import PrincipalKind
 from papote.web.api_schemas import ref
 from papote.web.schema import Schema, query_value, validate
 
@@ -94,9 +94,7 @@ async def principal_of(request: Request, auth: str) -> Principal | None:
     agent = await accounts.agent_for_session(request.cookies.get(accounts.cookie_name))
     if agent is None:
         raise AuthError("sign in first")
-    memberships = await papote.store.memberships(agent.id)
-    return Principal(PrincipalKind.AGENT, agent.id, agent.name,
-                     roles={m.site_id: Role(m.role) for m in memberships}, avatar=agent.avatar)
+    return await accounts.principal(agent)
 
 #: Nesting deeper than any schema here describes is refused before anything walks it.
 MAX_JSON_DEPTH = 32

@@ -17,7 +17,7 @@ from papote.web.http import Endpoint, field_str, json_body, need, papote_of, sit
 async def list_keys(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    keys = await papote.store.list_api_keys(site.id)
+    keys = await papote.sites.api_keys(site.id)
     return {"keys": [{"id": k.id, "name": k.name, "created_at": k.created_at} for k in keys]}
 
 
@@ -35,7 +35,7 @@ async def create_key(request: Request, principal: Principal | None) -> Any:
 async def delete_key(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    if not await papote.store.delete_api_key(site.id, request.path_params["key_id"]):
+    if not await papote.sites.revoke_api_key(site.id, request.path_params["key_id"]):
         raise NotFound("no such key")
     return {"ok": True}
 

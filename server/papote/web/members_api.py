@@ -31,8 +31,8 @@ from papote.web.http import Endpoint, agent_json, field_str, json_body, need, pa
 async def list_site_agents(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.VIEW_SITE)
-    members = await papote.store.team(site.id)
-    loads = await papote.store.agent_loads([a.id for a, _ in members])
+    members = await papote.team.members(site.id)
+    loads = await papote.team.loads([a.id for a, _ in members])
     return {"agents": [{**agent_json(a, m.role, disabled=m.disabled), "presence": papote.presence.effective(a.id),
                         "load": loads.get(a.id, 0)} for a, m in members]}
 
@@ -40,11 +40,7 @@ async def list_site_agents(request: Request, principal: Principal | None) -> Any
 async def _seats(papote: Papote, site: Site, principal: Principal | None) -> tuple[Seat, dict[str, Seat]]:
     """The acting member's seat and every member's, read fresh (a role may have changed since sign-in)."""
     assert principal is not None
-    seats = {a.id: Seat(a.id, Role(m.role), m.disabled) for a, m in await papote.store.team(site.id)}
-    me = seats.get(principal.id)
-    if me is None:
-        raise NotFound("no such site")
-    return me, seats
+    return await papote.team.seat_of(site.id, principal.id)
 
 
 def _target(request: Request, seats: dict[str, Seat]) -> Seat:
@@ -68,13 +64,13 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     check_acts_on(me, target)
     if role is not None:
         check_change_role(me, target, role)
-        await papote.store.set_membership(site.id, target.agent_id, role)
-    agent = await papote.store.get_agent(target.agent_id)
+        await papote.team.set_role(site.id, target.agent_id, role)
+    agent = await papote.accounts.agent(target.agent_id)
     assert agent is not None
     if disabled is not None and disabled != target.disabled:
         # On this site only: the member's sockets that carry this site close (4012) and reconnect
         # without it (or, enabled again, with it); the account, its sessions and its other sites go on.
-        await papote.store.set_member_disabled(site.id, agent.id, disabled)
+        await papote.team.set_disabled(site.id, agent.id, disabled)
         papote.bus.publish(agent_topic(agent.id), Revoked(site=site.id, joined=not disabled))
         papote.spawn(papote.announce_presence(agent.id))
     return agent_json(agent, (role or target.role).value,
@@ -93,7 +89,7 @@ async def remove_site_agent(request: Request, principal: Principal | None) -> An
     else:
         authorize(principal, Action.MANAGE_SITE, site.id)
         check_acts_on(me, target)
-    await papote.store.set_membership(site.id, target.agent_id, None)
+    await papote.team.set_role(site.id, target.agent_id, None)
     papote.bus.publish(agent_topic(target.agent_id), Revoked(site=site.id))
     return {"ok": True}
 
@@ -110,9 +106,8 @@ async def transfer_site(request: Request, principal: Principal | None) -> Any:
     if target is None:
         raise NotFound("no such agent on this site")
     check_transfer(me, target)
-    await papote.store.set_membership(site.id, target.agent_id, Role.OWNER)
-    await papote.store.set_membership(site.id, me.agent_id, Role.ADMIN)
-    agents = {a.id: (a, m) for a, m in await papote.store.team(site.id)}
+    await papote.team.transfer(site.id, me.agent_id, target.agent_id)
+    agents = {a.id: (a, m) for a, m in await papote.team.members(site.id)}
     return {"agents": [agent_json(a, m.role, disabled=m.disabled)
                        for a, m in (agents[target.agent_id], agents[me.agent_id])]}
 

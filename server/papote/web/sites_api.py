@@ -3,7 +3,6 @@ the embed snippet."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -27,22 +26,21 @@ async def list_sites(request: Request, principal: Principal | None) -> Any:
     if principal.kind is PrincipalKind.API_KEY:
         site = await papote.site_by_id(principal.site_id) if principal.site_id else None
         return {"sites": [site_json(site)] if site else []}
-    sites = await papote.store.list_sites(principal.id)
+    sites = await papote.sites.of_agent(principal.id)
     return {"sites": [{**site_json(s), "role": principal.roles[s.id].value} for s in sites]}
 
 
 async def create_site(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
-    if papote.config.site_creation != "anyone" and not await papote.store.is_operator(principal.id):
+    if papote.config.site_creation != "anyone" and not await papote.accounts.is_operator(principal.id):
         # A shared server's tenants do not get to multiply themselves (PAPOTE_SITE_CREATION).
         raise Forbidden("creating sites is reserved to this server's operators")
     body = await json_body(request)
     name = need(field_str(body, "name", max_len=120, min_len=1))
     origins = [normalise_origin(o) for o in str_list(body.get("origins") or [], "origins")]
     settings = validate_settings(body.get("settings") or {})
-    site = await papote.store.create_site(name, origins, settings)
-    await papote.store.set_membership(site.id, principal.id, Role.OWNER)
+    site = await papote.sites.create(name, origins, settings, principal.id)
     # My console sockets reconnect, and their new welcome carries the site.
     papote.bus.publish(agent_topic(principal.id), Revoked(site=site.id, joined=True))
     return JSONResponse(site_json(site, secrets=True), status_code=201)
@@ -68,7 +66,7 @@ async def update_site(request: Request, principal: Principal | None) -> Any:
         if not isinstance(body["settings"], dict):
             raise PapoteError("settings must be an object", ErrorCode.BAD_FIELD)
         changes["settings"] = validate_settings(body["settings"], site.settings)
-    site = await papote.store.update_site(site.id, **changes)
+    site = await papote.sites.update(site.id, **changes)
     papote.site_changed(site)
     return site_json(site, secrets=True)
 
@@ -77,8 +75,7 @@ async def rotate_secret(request: Request, principal: Principal | None) -> Any:
     """A new secret becomes current; the previous one stays valid until the next rotation."""
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
-    fresh = secrets.token_hex(32)
-    site = await papote.store.update_site(site.id, secrets=[fresh, *site.secrets[:1]])
+    site = await papote.sites.rotate_secret(site)
     papote.site_changed(site)
     return {"secrets": site.secrets}
 

@@ -32,7 +32,7 @@ CONSOLE_CSP = (
 
 async def healthz(request: Request) -> Response:
     papote = request.app.state.papote
-    return JSONResponse({"ok": True, "epoch": papote.store.epoch, "connections": len(papote.live_sessions),
+    return JSONResponse({"ok": True, "epoch": papote.epoch, "connections": len(papote.live_sessions),
                          "node": papote.bus.node, "bus": papote.bus.stats(),
                          "cluster": papote.cluster.stats()})
 

@@ -107,7 +107,7 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         frame: dict[str, Any] = {
             "t": "welcome",
             "v": 1,
-            "epoch": papote.store.epoch,
+            "epoch": papote.epoch,
             "visitor": visitor_summary(self.visitor),
             "site": public_settings(self.site, await papote.agents_online(self.site.id)),
             "conversations": summaries,
