@@ -44,9 +44,9 @@ _real_store_for = store_for
 import papote.store.factory as _factory  # noqa: E402
 
 _factory.store_for = _patched_store_for  # type: ignore[assignment]
-import papote.app as _app  # noqa: E402
+import papote.node as _node  # noqa: E402
 
-_app.store_for = _patched_store_for  # type: ignore[attr-defined]
+_node.store_for = _patched_store_for  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     cli.main()
