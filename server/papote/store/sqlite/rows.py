@@ -1,11 +1,14 @@
-"""Row shapes of the SQLite store: column lists and their conversion to records."""
+"""Row shapes of the SQLite store: column lists, their conversion to records, and the update-then-read-back
+pair every update job uses."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from papote.errors import NotFound
 from papote.store import Agent, Conversation, Message, Site, Visitor
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Role
 
@@ -15,6 +18,9 @@ KIND = {m.value: m for m in MessageKind}
 AUTHOR = {m.value: m for m in AuthorKind}
 AGENT_STATUS = {m.value: m for m in AgentStatus}
 ROLE = {m.value: m for m in Role}
+
+#: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
+INLINE_IDS_MAX = 20
 
 CONV_COLS = (
     "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
@@ -66,3 +72,19 @@ def site_of(row: Sequence[Any]) -> Site:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def set_columns(conn: sqlite3.Connection, table: str, row_id: str, values: dict[str, Any]) -> None:
+    """UPDATE the named columns of one row by id; nothing to change writes nothing. Table and column
+    names come from this module and the typed change sets, never from a client."""
+    if values:
+        sets = ", ".join(f"{k}=?" for k in values)
+        conn.execute(f"UPDATE {table} SET {sets} WHERE id=?", (*values.values(), row_id))
+
+
+def read_back(conn: sqlite3.Connection, table: str, cols: str, row_id: str, missing: str) -> Any:
+    """The row as it stands after an update, in the same transaction; NotFound when there is none."""
+    row = conn.execute(f"SELECT {cols} FROM {table} WHERE id=?", (row_id,)).fetchone()
+    if row is None:
+        raise NotFound(missing)
+    return row

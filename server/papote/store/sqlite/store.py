@@ -1,16 +1,16 @@
 """The SQLite store's queries: every `Store` method as SQL, written through the engine's writer.
 
-The engine (`engine.py`) owns the connections, the writer thread, group commit and checkpoints.
+The engine (`engine.py`) owns the connections, the writer thread, group commit and checkpoints; the
+queries of teams and sign-ins (`teams.py`) and of visitors (`visitors.py`) are mixed in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from typing import Any
 
-from papote.errors import Conflict, NotFound
+from papote.errors import Conflict
 from papote.ids import new_id, now_ms
 from papote.store import (
     Agent,
@@ -27,35 +27,31 @@ from papote.store import (
     ReportRow,
     Site,
     Store,
-    Visitor,
-    VisitorChanges,
-    VisitorEvent,
     changed,
 )
-from papote.store.rules import AppendPlan, visited
+from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
+    INLINE_IDS_MAX,
     MSG_COLS,
     ROLE,
     SITE_COLS,
-    VISITOR_COLS,
     agent_of,
     conv_of,
     dumps,
     msg_of,
+    read_back,
+    set_columns,
     site_of,
-    visitor_of,
 )
 from papote.store.sqlite.teams import TeamQueries
+from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
-#: A read over at most this many conversations (a visitor's welcome lists 10) is a point read.
-INLINE_IDS_MAX = 20
 
-
-class SqliteStore(TeamQueries, Store):
+class SqliteStore(TeamQueries, VisitorQueries, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
@@ -257,132 +253,6 @@ class SqliteStore(TeamQueries, Store):
 
     async def delete_invite(self, token_hash: str) -> None:
         await self._write(lambda c: c.execute("DELETE FROM invites WHERE token_hash=?", (token_hash,)))
-
-    # -- visitors ------------------------------------------------------------------------------------
-    async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO visitors(id, site_id, created_at, last_seen) VALUES (?,?,?,?)",
-                (visitor.id, visitor.site_id, visitor.created_at, visitor.last_seen),
-            )
-            conn.execute(
-                "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES (?,?,?)",
-                (token_hash, visitor.id, visitor.created_at),
-            )
-
-        await self._write(job)
-
-    async def get_visitor(self, visitor_id: str) -> Visitor | None:
-        row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,))
-        return visitor_of(row) if row else None
-
-    async def get_visitors(self, visitor_ids: list[str]) -> dict[str, Visitor]:
-        if not visitor_ids:
-            return {}
-        ids = list(set(visitor_ids))  # a visitor with two conversations is asked for twice
-        rows = await self._all(
-            f"SELECT {VISITOR_COLS} FROM visitors WHERE id IN ({','.join('?' * len(ids))})", ids,
-            point=len(ids) <= INLINE_IDS_MAX,
-        )
-        return {r[0]: visitor_of(r) for r in rows}
-
-    async def get_visitor_by_token(self, site_id: str, token_hash: str) -> Visitor | None:
-        cols = ", ".join("v." + c.strip() for c in VISITOR_COLS.split(","))
-        row = await self._one(
-            f"SELECT {cols} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
-            "WHERE t.token_hash=? AND v.site_id=?",
-            (token_hash, site_id),
-        )
-        return visitor_of(row) if row else None
-
-    async def get_visitor_by_user(self, site_id: str, user_id: str) -> Visitor | None:
-        row = await self._one(
-            f"SELECT {VISITOR_COLS} FROM visitors WHERE site_id=? AND user_id=?", (site_id, user_id)
-        )
-        return visitor_of(row) if row else None
-
-    async def update_visitor(self, visitor_id: str, changes: VisitorChanges) -> Visitor:
-        plain = changed(changes)
-        values = {k: (dumps(v) if k in {"attributes", "page", "device"} else v) for k, v in plain.items()}
-        if "verified" in values:
-            values["verified"] = int(values["verified"])
-        page = plain.get("page")
-
-        def job(conn: sqlite3.Connection) -> Visitor:
-            set_columns(conn, "visitors", visitor_id, values)
-            if page:
-                row = conn.execute("SELECT pages FROM visitors WHERE id=?", (visitor_id,)).fetchone()
-                pages = visited(json.loads(row[0]) if row else [], page, now_ms())
-                if pages is not None:
-                    conn.execute("UPDATE visitors SET pages=? WHERE id=?", (dumps(pages), visitor_id))
-            return visitor_of(read_back(conn, "visitors", VISITOR_COLS, visitor_id, "no such visitor"))
-
-        return await self._write(job)
-
-    async def add_visitor_token(self, visitor_id: str, token_hash: str) -> None:
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES (?,?,?)",
-                (token_hash, visitor_id, now_ms()),
-            )
-        )
-
-    async def delete_visitor_token(self, token_hash: str) -> None:
-        await self._write(
-            lambda c: c.execute("DELETE FROM visitor_tokens WHERE token_hash=?", (token_hash,))
-        )
-
-    async def merge_visitor(self, from_id: str, into_id: str) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE visitor_tokens SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
-            conn.execute("UPDATE conversations SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
-            conn.execute("UPDATE visitor_events SET visitor_id=? WHERE visitor_id=?", (into_id, from_id))
-            # Their messages are now the merged person's, and so are their dedupe keys (author_id,
-            # client_msg_id): a send retried under the new identity finds its first copy. Should both
-            # have used one client_msg_id (never with minted UUIDs), the older row keeps its author.
-            conn.execute("UPDATE OR IGNORE messages SET author_id=? WHERE author_id=? AND author_kind='visitor'",
-                         (into_id, from_id))
-            conn.execute("UPDATE reads SET participant_id=? WHERE participant_id=? AND NOT EXISTS "
-                         "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id "
-                         "AND r2.participant_id=?)", (into_id, from_id, into_id))
-            conn.execute("DELETE FROM visitors WHERE id=?", (from_id,))
-
-        await self._write(job)
-
-    async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None:
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO visitor_events(visitor_id, name, data, at) VALUES (?,?,?,?)",
-                (visitor_id, event.name, dumps(event.data), event.at or now_ms()),
-            )
-        )
-
-    async def visitor_events(self, visitor_id: str, limit: int = 50) -> list[VisitorEvent]:
-        rows = await self._all(
-            "SELECT name, data, at FROM visitor_events WHERE visitor_id=? ORDER BY at DESC LIMIT ?",
-            (visitor_id, limit),
-        )
-        return [VisitorEvent(r[0], json.loads(r[1]), r[2]) for r in rows]
-
-    async def create_link_code(self, code_hash: str, visitor_id: str, expires_at: int) -> None:
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO link_codes(code_hash, visitor_id, expires_at) VALUES (?,?,?)",
-                (code_hash, visitor_id, expires_at),
-            )
-        )
-
-    async def take_link_code(self, code_hash: str, now: int) -> str | None:
-        def job(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute(
-                "DELETE FROM link_codes WHERE code_hash=? RETURNING visitor_id, expires_at", (code_hash,)
-            ).fetchone()
-            conn.execute("DELETE FROM link_codes WHERE expires_at<?", (now,))
-            if row is None or row[1] < now:
-                return None
-            return str(row[0])
-
-        return await self._write(job)
 
     # -- conversations and messages -----------------------------------------------------------------
     def queue_append(self, plan: AppendPlan) -> asyncio.Future[Appended]:
@@ -639,19 +509,3 @@ class SqliteStore(TeamQueries, Store):
             return cur.rowcount > 0
 
         return await self._write(job)
-
-
-def set_columns(conn: sqlite3.Connection, table: str, row_id: str, values: dict[str, Any]) -> None:
-    """UPDATE the named columns of one row by id; nothing to change writes nothing. Table and column
-    names come from this module and the typed change sets, never from a client."""
-    if values:
-        sets = ", ".join(f"{k}=?" for k in values)
-        conn.execute(f"UPDATE {table} SET {sets} WHERE id=?", (*values.values(), row_id))
-
-
-def read_back(conn: sqlite3.Connection, table: str, cols: str, row_id: str, missing: str) -> Any:
-    """The row as it stands after an update, in the same transaction; NotFound when there is none."""
-    row = conn.execute(f"SELECT {cols} FROM {table} WHERE id=?", (row_id,)).fetchone()
-    if row is None:
-        raise NotFound(missing)
-    return row
