@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from papote import ratelimits
 from papote.accounts import Accounts
-from papote.bus import Bus, bus_for
+from papote.bus import Bus
 from papote.bus.broker import BrokerBus
+from papote.bus.factory import bus_for
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub

@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from papote.bus import BusEvent, bus_for
+from papote.bus import BusEvent
 from papote.bus.broker import BrokerBus
+from papote.bus.factory import bus_for
 from papote.bus.topics import conv_topic
 from papote.events import MessageAppended, Typing
 from papote.node import StoreHistory

@@ -16,11 +16,6 @@ ALLOWED = {
     # `reopened` event imports the record class inside the function. Records moving to a module of
     # their own ends it.
     ("papote.store.rules", "papote.store"): "records and the Store ABC share store/__init__.py",
-    # `bus_for` picks a backend from PAPOTE_BUS and imports only that one (and its client library);
-    # the backends import the Bus ABC from the package. A bus/factory.py, like store/factory.py, ends it.
-    ("papote.bus", "papote.bus.local"): "bus_for lives in bus/__init__.py",
-    ("papote.bus", "papote.bus.redis"): "bus_for lives in bus/__init__.py",
-    ("papote.bus", "papote.bus.nats"): "bus_for lives in bus/__init__.py",
 }
 
 
