@@ -144,8 +144,7 @@ async def _init(ctx: Any, config: Config) -> int:
     agent = await store.get_agent_by_email(email.lower())
     if agent is None:
         agent = await papote.accounts.create_agent(email, password)
-    site = await store.create_site(name, [normalise_origin(o) for o in origins], validate_settings({}))
-    await store.set_membership(site.id, agent.id, Role.OWNER)
+    site = await papote.sites.create(name, [normalise_origin(o) for o in origins], validate_settings({}), agent.id)
     # Whoever runs `init` installed the server: they operate it (and may create sites from the console).
     await store.set_operator(agent.id, True)
     print(f"Owner: {agent.email} (server operator)")
