@@ -8,7 +8,7 @@ Every node follows the `cluster` topic (no connection does):
   the agents' sites (one `presence` frame each, not one per node).
 * `CacheInvalidated`: a node that changed a site (origins, settings, secrets), an agent or merged a
   visitor tells the others, which drop their copy at once; every cached copy also expires after
-  `CACHE_TTL_SECS` in case the broker lost the message (app.py).
+  `CACHE_TTL_SECS` in case the broker lost the message (node.py).
 * Periodic jobs run on one node at a time: the `Store.singleton` leader lock (a transaction-level
   advisory lock on PostgreSQL). Today's job is the routing sweep: a conversation that joined the line
   on one node while an agent connected to another, before their snapshots crossed, would otherwise
