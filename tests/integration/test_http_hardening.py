@@ -90,6 +90,24 @@ async def test_deeply_nested_json_is_a_coded_400(papote_server: PapoteServer) ->
     assert "Traceback" not in server.logs()
 
 
+async def test_a_nul_in_a_body_a_path_or_a_query_is_a_coded_400(papote_server: PapoteServer) -> None:
+    """No text with U+0000 reaches a store (PostgreSQL cannot keep it): one answer on every backend."""
+    server = papote_server
+    cookie = server.login()
+    json_headers = {"cookie": cookie, "content-type": "application/json"}
+    for method, path, payload in (
+        ("PATCH", f"/api/sites/{server.site_key}", b'{"name": "Shop\\u0000"}'),
+        ("GET", "/api/conversations/c_abc%00def", None),
+        ("GET", "/api/conversations?q=late%00", None),
+    ):
+        status, body, _ = raw(server, method, path, payload, json_headers)
+        assert status == 400, (path, body)
+        assert body["error"]["code"] == "bad_field", (path, body)
+    status, site, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=cookie)
+    assert status == 200 and "\x00" not in site["name"]
+    assert "Traceback" not in server.logs()
+
+
 async def test_the_csv_export_agent_parameter_cannot_shape_the_header(papote_server: PapoteServer) -> None:
     server = papote_server
     cookie = server.login()

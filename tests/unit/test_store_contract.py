@@ -13,7 +13,7 @@ import asyncio
 import pytest
 import pytest_asyncio
 
-from papote.errors import Conflict, NotFound
+from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.store import (
     AgentChanges,
     ConversationChanges,
@@ -639,3 +639,16 @@ async def test_a_singleton_job_runs_on_one_caller_at_a_time(store: Store) -> Non
             assert other  # another job's lock is independent
     async with store.singleton("contract.job") as again:
         assert again  # released at the end of the block
+
+
+@pytest.mark.asyncio
+async def test_text_holding_a_nul_is_refused_alike(store: Store) -> None:
+    """PostgreSQL's text cannot hold U+0000: neither backend takes it, with the same coded refusal."""
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    for bad in (text(site, visitor, cid, "a\x00b", "cmid-nul01"),
+                NewMessage(site.id, cid, SYSTEM, "", "", EVENT, "", None, event="x", data={"k": "\x00"})):
+        with pytest.raises(PapoteError) as info:
+            await store.append(bad)
+        assert info.value.code == ErrorCode.BAD_FIELD
+    assert len(await store.messages_after(cid, 0, 10, include_notes=True)) == 1

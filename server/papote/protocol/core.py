@@ -19,6 +19,7 @@ import msgspec
 from papote.errors import CloseCode, ErrorCode, ProtocolError
 from papote.protocol.commands import FRAMES, Command, Endpoint, Hello, Send, protocol_error
 from papote.protocol.wire import encode, error_frame, peek_ref, peek_type
+from papote.store.rules import NUL_REFUSED, holds_nul
 from papote.types import Frame
 
 PROTOCOL_VERSION = 1
@@ -67,6 +68,9 @@ def parse_command(data: bytes, endpoint: Endpoint, max_bytes: int, max_body: int
         raise ProtocolError(f"not a MessagePack frame ({type(exc).__name__})") from None
     if isinstance(command, Send) and len(command.body) > max_body:
         raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
+    # A NUL inside a MessagePack string is a 0x00 byte: a frame without one (most) needs no walk.
+    if b"\x00" in data and holds_nul(msgspec.to_builtins(command)):
+        raise ProtocolError(NUL_REFUSED, ErrorCode.BAD_FIELD)
     return command
 
 
@@ -82,6 +86,8 @@ def build_command(cls: type[C], fields: dict[str, Any], max_body: int) -> C:
         raise protocol_error(str(exc)) from None
     if isinstance(command, Send) and len(command.body) > max_body:
         raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
+    if holds_nul(fields):
+        raise ProtocolError(NUL_REFUSED, ErrorCode.BAD_FIELD)
     return command
 
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from papote.errors import Conflict
+from papote.errors import Conflict, ErrorCode, PapoteError
 from papote.types import AgentStatus, AuthorKind, MessageKind, Millis
 
 if TYPE_CHECKING:
@@ -30,6 +30,33 @@ PAGES_KEPT = 20
 SITE_SECRET_BYTES = 32
 
 
+#: PostgreSQL's text cannot hold U+0000 (SQLite's can): no store takes it, so both backends answer a
+#: NUL alike, with this refusal, before anything is written.
+NUL_REFUSED = "text may not hold a NUL character (U+0000)"
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a NUL is in `value`: a string, or any string or key inside lists and maps."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
+
+
+def check_storable(*values: Any) -> None:
+    """Refuse (`bad_field`) values a store cannot keep as given: text holding a NUL."""
+    if any(holds_nul(v) for v in values):
+        raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
+
+
 @dataclass(frozen=True, slots=True)
 class AppendPlan:
     """An append as the rules decided it, before storage: what the backend does besides the insert."""
@@ -43,7 +70,8 @@ class AppendPlan:
 
 
 def plan_append(new: NewMessage) -> AppendPlan:
-    """What appending `new` implies besides storing it."""
+    """What appending `new` implies besides storing it; `bad_field` for text no store can keep."""
+    check_storable(new.body, new.author_name, new.client_msg_id, new.event, new.data)
     text = new.kind == MessageKind.TEXT
     return AppendPlan(
         new,

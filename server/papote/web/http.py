@@ -20,6 +20,7 @@ from papote.conversations import agent_author
 from papote.errors import AuthError, ErrorCode, NotFound, PapoteError
 from papote.node import Papote
 from papote.store import Agent, Site
+from papote.store.rules import NUL_REFUSED, holds_nul
 from papote.types import PrincipalKind
 from papote.web.api_schemas import ref
 from papote.web.schema import Schema, query_value, validate
@@ -141,6 +142,14 @@ def _check_text(text: str) -> None:
         text.encode()
     except UnicodeEncodeError:
         raise PapoteError("JSON text holds an unpaired surrogate", ErrorCode.BAD_FRAME) from None
+    if "\x00" in text:
+        raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
+
+
+def _check_url_text(request: Request) -> None:
+    """Path and query parameters are text for the store too: a NUL (`%00`) is refused as in a body."""
+    if holds_nul(list(request.path_params.values())) or holds_nul(list(request.query_params.values())):
+        raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -273,6 +282,7 @@ def wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.endpoint = ep
         try:
+            _check_url_text(request)
             check_write(request, ep)
             principal = await principal_of(request, ep.auth)
             if ep.query:
