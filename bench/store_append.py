@@ -24,11 +24,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import postgres
+
 from papote.store import NewMessage, Store
 from papote.store.postgres import PostgresStore
 from papote.store.sqlite import SqliteStore
 from papote.types import AuthorKind, MessageKind
-from tests import postgres
 
 TARGETS = {"sqlite": None, "pg1": 1, "pg4": 4}
 

@@ -1,9 +1,9 @@
 """The PostgreSQL store's queries: every `Store` method as SQL on the engine's pool.
 
 Each method is one statement, so one round trip, where it can be (several rows written together go as
-data-modifying CTEs); a transaction where a lock must be held between statements (assignment within
-capacity, a visitor's trail, a merge). Lists of ids go as one array (`= ANY($1)`), whatever their
-length. The append path is `lanes.py`; connections, migrations and the leader lock `engine.py`.
+data-modifying CTEs, assignment as the `papote_assign` function); a transaction where a lock must be
+held between statements (a visitor's trail, a merge). Lists of ids go as one array (`= ANY($1)`),
+whatever their length. The append path is `lanes.py`; connections, migrations and the leader lock `engine.py`.
 """
 
 from __future__ import annotations
@@ -409,36 +409,13 @@ class PostgresStore(TeamQueries, Store):
         self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool,
         within_capacity: int | None = None,
     ) -> Conversation | None:
-        async def job(conn: asyncpg.Connection) -> Conversation | None:
-            # The conversation's row, then the agent's: two nodes routing at once queue here, and the
-            # count below sees what the other committed.
-            current = await conn.fetchrow(
-                "SELECT status, assignee_id FROM conversations WHERE id=$1 FOR UPDATE", conversation_id
-            )
-            if current is None or current[0] != ConversationStatus.OPEN:
-                return None
-            if only_if_unassigned and current[1] is not None:
-                return None
-            if within_capacity is not None:
-                # Locked first, counted after, in two statements: under READ COMMITTED a statement that
-                # waited for a lock still reads with the snapshot it started with, and would miss the
-                # assignment the other node just committed.
-                if await conn.fetchval("SELECT 1 FROM agents WHERE id=$1 FOR UPDATE", agent_id) is None:
-                    return None
-                load = await conn.fetchval(
-                    "SELECT count(*) FROM conversations WHERE assignee_id=$1 AND status='open'", agent_id
-                )
-                if load >= within_capacity:
-                    return None
-            row = await conn.fetchrow(
-                "UPDATE conversations SET assignee_id=$2, assigned_at=$3, updated_at=$3 WHERE id=$1 "
-                f"RETURNING {CONV_COLS}",
-                conversation_id, agent_id, at,
-            )
-            await conn.execute("UPDATE agents SET last_assigned_at=$2 WHERE id=$1", agent_id, at)
-            return conv_of(row)
-
-        return await self._transaction(job)
+        # One call of papote_assign (migrations/0004_assign.sql): the conversation's row, then the
+        # agent's, locked in one transaction, the capacity counted under the agent's lock.
+        row = await self._write_row(
+            f"SELECT {CONV_COLS} FROM papote_assign($1, $2, $3, $4, $5)",
+            conversation_id, agent_id, at, only_if_unassigned, within_capacity,
+        )
+        return conv_of(row) if row is not None else None
 
     async def messages_after(
         self, conversation_id: str, after_seq: int, limit: int, *, include_notes: bool
