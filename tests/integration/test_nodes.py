@@ -6,7 +6,9 @@ once each; presence and the number of agents online the same from every node; ro
 at once that never assigns one conversation twice nor fills an agent beyond capacity; a removed
 origin refused by every node within a second; a server-wide `papote agent disable` closing the
 agent's sockets on every node; one site's rate budget spent across nodes; the periodic job run by one
-node at a time. The delivery and routing cases run on Redis and on NATS; the others on Redis.
+node at a time; a message committed while the broker was down delivered once it is back. The
+delivery and routing cases run on Redis and on NATS; the others on Redis. Each mutant of
+tests/faults that these cases stand guard against is run on two nodes and must be caught.
 """
 
 from __future__ import annotations
@@ -162,9 +164,9 @@ async def test_a_visitor_and_an_agent_on_two_nodes_talk_live_in_order_once(
                                                                by_seq[f["seq"]]["client_msg_id"])
 
 
-async def catch_up(client: Client, cid: str, seq: int) -> None:
+async def catch_up(client: Client, cid: str, seq: int, timeout: float = WAIT_SECS) -> None:
     """Read frames until `client` has heard of `seq` in `cid`."""
-    deadline = time.monotonic() + WAIT_SECS
+    deadline = time.monotonic() + timeout
     while _highest(client, cid) < seq:
         left = deadline - time.monotonic()
         assert left > 0, f"seq {seq} never reached the client (it has {_highest(client, cid)})"
@@ -449,3 +451,88 @@ async def test_the_periodic_job_runs_on_one_node_at_a_time(
         await asyncio.sleep(SWEEP_SECS * slots - (time.time() % SWEEP_SECS - SWEEP_SECS / 2))
         ran = sweeps() - before
         assert ran == slots, f"{ran} sweeps in {slots} slots across {len(nodes)} nodes"
+
+
+# -- the mutants of one node, caught across nodes -------------------------------------------------------
+#: The reconnect's re-check reads the store within a second of the broker's return; ten on a busy machine.
+REPAIR_SECS = 10.0
+#: No periodic position check during the test: what is repaired, the reconnect repaired.
+NO_PERIODIC_CHECK = {"PAPOTE_BUS_CHECK_SECS": "3600"}
+
+
+async def broker_outage(nodes: Cluster, broker: Broker) -> dict[str, Any]:
+    """A visitor on node 0 sends while the broker is down; its agent follows on node 1. Once the broker
+    is back no other message follows: only node 1's re-check after its reconnect can deliver it."""
+    cookie = nodes[1].login()
+    v, cid = await start_conversation(nodes[0], nodes.origin)
+    a = await resumed_agent(nodes[1], cookie, {cid: 0})
+    await drain(a)
+    broker.kill()
+    await until(lambda: not any(h["bus"]["connected"] for h in nodes.healthz()), "both nodes to lose the broker")
+    await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),
+                  "body": "sent while the broker was down"})
+    ack = await v.expect("ack", timeout=WAIT_SECS, ref=2)  # committed and acknowledged, broker or not
+    await asyncio.to_thread(broker.start)
+    await asyncio.to_thread(nodes.wait_bus_connected)
+    try:
+        await catch_up(a, cid, ack["seq"], timeout=REPAIR_SECS)
+        delivered = True
+    except (AssertionError, TimeoutError):
+        delivered = False
+    return {"delivered": delivered, "repairs": nodes[1].healthz()["bus"]["repairs"]}
+
+
+async def test_a_message_sent_while_the_broker_is_down_reaches_the_other_node(
+    tmp_path: Path, database: str, any_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    async with cluster(tmp_path, database, any_broker, 2, failed=failed(request),
+                       env_extra=NO_PERIODIC_CHECK) as nodes:
+        result = await broker_outage(nodes, any_broker)
+    assert result["delivered"] and result["repairs"] > 0, result
+
+
+async def test_the_outage_catches_a_reconnect_without_repair_across_nodes(
+    tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    mutant = [sys.executable, "-m", "tests.faults.mutant_bus_reconnect_without_repair"]
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed(request), launcher=mutant,
+                       env_extra=NO_PERIODIC_CHECK) as nodes:
+        result = await broker_outage(nodes, redis_broker)
+    assert not result["delivered"], f"the mutant was not caught: {result}"
+
+
+async def committed_only(nodes: Cluster) -> list[str]:
+    """A visitor on node 0 sends, re-sends one client_msg_id with another body (refused), sends again;
+    its agent follows on node 1. Returns what node 1's agent received that the store does not hold."""
+    cookie = nodes[1].login()
+    v, cid = await start_conversation(nodes[0], nodes.origin, "first")
+    a = await resumed_agent(nodes[1], cookie, {cid: 0})
+    reused = new_msg_id()
+    await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": reused, "body": "second"})
+    await v.expect("ack", timeout=WAIT_SECS, ref=2)
+    await v.send({"t": "send", "ref": 3, "conversation": cid, "client_msg_id": reused, "body": "forged"})
+    assert (await v.expect("error", timeout=WAIT_SECS, ref=3))["code"] == "conflict"
+    await v.send({"t": "send", "ref": 4, "conversation": cid, "client_msg_id": new_msg_id(), "body": "third"})
+    last = await v.expect("ack", timeout=WAIT_SECS, ref=4)
+    await catch_up(a, cid, last["seq"])
+    await drain(a, 0.3)
+    by_seq = {m["seq"]: m for m in stored(nodes[0], cid, cookie)}
+    return [f"seq {f['seq']}: got {f['body']!r}, stored {by_seq.get(f['seq'], {}).get('body')!r}"
+            for f in a.frames if f["t"] == "message" and f["conversation"] == cid
+            and (f["body"], f["client_msg_id"]) != (by_seq.get(f["seq"], {}).get("body"),
+                                                    by_seq.get(f["seq"], {}).get("client_msg_id"))]
+
+
+async def test_other_nodes_get_only_what_was_committed(
+    tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed(request)) as nodes:
+        assert await committed_only(nodes) == []
+
+
+async def test_the_check_catches_a_publish_before_commit_across_nodes(
+    tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    mutant = [sys.executable, "-m", "tests.faults.mutant_publish_before_commit"]
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed(request), launcher=mutant) as nodes:
+        assert await committed_only(nodes), "the mutant was not caught"
