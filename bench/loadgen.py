@@ -17,6 +17,12 @@ Modes (every one bounded in count and time, and it stops by itself):
 * ``resume``    papote only: every visitor drops at once while agents keep sending, then all
                 reconnect and resume; checks that every acked message arrives once and in order.
 
+Several nodes of one deployment (``--port`` and ``--server-pid`` given as comma-separated lists):
+agents go to the nodes in turn, and each visitor to a node chosen like a load balancer without
+affinity would (a third on its agent's node, two thirds elsewhere with three nodes), so most
+messages cross the broker. CPU is the nodes' together, with the broker's (``--broker-pid``) and
+PostgreSQL's backends for the benchmark's database (``--pg-database``) measured beside it.
+
 The send time travels in the message body (``perf_counter_ns`` of this process, which both ends
 of every conversation share), so no clock needs to be synchronised. The result is one JSON object
 on stdout (and in ``--out``).
@@ -316,10 +322,12 @@ class PapoteConn(Conn):
         self.epoch = ""
         self.conversation: str | None = None  # a visitor's own conversation
         self.site = ""
+        self.base = ""  # host:port of the node this connection last opened on
 
     async def open_visitor(self, base: str, site: str, origin: str) -> dict[str, Any]:
         self.welcome = asyncio.get_running_loop().create_future()
         self.site = site
+        self.base = base
         await self.connect(f"ws://{base}/ws/visitor", {"Origin": origin})
         hello: dict[str, Any] = {"t": "hello", "v": 1, "site": site}
         if self.token is not None:
@@ -332,6 +340,7 @@ class PapoteConn(Conn):
 
     async def open_agent(self, base: str, cookie: str) -> dict[str, Any]:
         self.welcome = asyncio.get_running_loop().create_future()
+        self.base = base
         await self.connect(f"ws://{base}/ws/agent", {"Origin": f"http://{base}", "Cookie": cookie})
         self.send(_pack({"t": "hello", "v": 1}))
         welcome = await asyncio.wait_for(self.welcome, 30)
@@ -450,6 +459,49 @@ def core_busy_secs() -> list[float]:
     return busy
 
 
+def postgres_backends(database: str) -> list[int]:
+    """PostgreSQL's backend processes serving `database`, found by their process titles
+    (``postgres: [cluster: ]user database host(port) activity``). The server is shared and not ours
+    to pin or instrument: its WAL writer and checkpointer, which serve every database, are left out."""
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        title = " ".join(proc.info["cmdline"] or [])
+        if not title.startswith("postgres: "):
+            continue
+        words = title[len("postgres: "):].split()
+        if words and words[0].endswith(":"):  # Debian's cluster name, "15/main:"
+            words = words[1:]
+        if len(words) >= 2 and words[1] == database:
+            pids.append(proc.pid)
+    return pids
+
+
+def processes_cpu_secs(pids: list[int]) -> dict[int, float]:
+    """utime+stime of each process (no children), those gone left out."""
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = psutil.Process(pid).cpu_times()
+            out[pid] = times.user + times.system
+    return out
+
+
+async def http_get_json(host: str, port: int, path: str) -> dict[str, Any]:
+    """GET a JSON document (a node's /healthz) over one raw HTTP/1.1 exchange."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"GET {path} on {port}: {head[:100]!r}")
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
 def percentile(sorted_values: list[int], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -480,7 +532,10 @@ class Pair:
 class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.base = f"{args.host}:{args.port}"
+        self.ports: list[int] = args.ports
+        self.pids: list[int] = args.server_pids
+        self.bases = [f"{args.host}:{port}" for port in self.ports]
+        self.base = self.bases[0]
         self.stats = Stats()
         # A fresh prefix per run: Papote dedupes on client_msg_id, so reusing ids across runs
         # against one database would turn sends into retries.
@@ -499,6 +554,9 @@ class Run:
         self.claim_conflicts = 0
         self.cores0: list[float] = []
         self.threads0: dict[int, float] = {}
+        self.nodes0: list[float] = []
+        self.extra0: dict[str, dict[int, float]] = {}
+        self.health0: list[dict[str, Any]] = []
 
     # -- message ids and bodies
 
@@ -575,6 +633,13 @@ class Run:
     def agent_of(self, index: int) -> int:
         return index % self.args.agents
 
+    def agent_node(self, agent: int) -> int:
+        return agent % len(self.bases)
+
+    def visitor_node(self, index: int) -> int:
+        """As a load balancer without affinity would place it: on its agent's node one time in N."""
+        return (self.agent_node(self.agent_of(index)) + 1 + index) % len(self.bases)
+
     async def setup_relay(self, factory: type[BaselineConn] | type[SocketIOConn]) -> None:
         n, a = self.args.conversations, self.args.agents
         conversations = [f"c{self.run_id}{i}" for i in range(n)]
@@ -598,15 +663,16 @@ class Run:
         for k in range(a):
             # One login per agent account; several sockets of one account would all receive the
             # account's conversations, so accounts are not shared between agent connections.
-            cookies.append(await http_login(args.host, args.port, emails[k % len(emails)], args.password))
+            port = self.ports[self.agent_node(k)]
+            cookies.append(await http_login(args.host, port, emails[k % len(emails)], args.password))
         agents = [self.wire(PapoteConn(AGENT)) for _ in range(a)]
-        await self.bounded([ag.open_agent(self.base, cookies[k]) for k, ag in enumerate(agents)])
+        await self.bounded([ag.open_agent(self.bases[self.agent_node(k)], cookies[k]) for k, ag in enumerate(agents)])
         await self.bounded([ag.resume({}) for ag in agents])
         visitors = [self.wire(PapoteConn(VISITOR)) for _ in range(n)]
 
         async def start_visitor(i: int, visitor: PapoteConn) -> None:
             site = sites[self.agent_of(i) % len(sites)]
-            await visitor.open_visitor(self.base, site, args.origin)
+            await visitor.open_visitor(self.bases[self.visitor_node(i)], site, args.origin)
             await visitor.resume({})
             client_msg_id, body, _ = self.make_message("s")  # setup traffic: never recorded
             ack = await visitor.request(
@@ -676,36 +742,82 @@ class Run:
             sent += due
             await asyncio.sleep(TICK_SECS)
 
-    def begin_window(self) -> tuple[float, float, float]:
+    def extra_pids(self) -> dict[str, list[int]]:
+        """Processes measured beside the nodes: the broker, PostgreSQL's backends for our database."""
+        out: dict[str, list[int]] = {}
+        if self.args.broker_pid:
+            out["broker"] = [self.args.broker_pid]
+        if self.args.pg_database:
+            out["postgres"] = postgres_backends(self.args.pg_database)
+        return out
+
+    async def health(self) -> list[dict[str, Any]]:
+        """Every node's /healthz (papote only)."""
+        if self.args.target != "papote":
+            return []
+        return list(await asyncio.gather(*(http_get_json(self.args.host, port, "/healthz") for port in self.ports)))
+
+    async def begin_window(self) -> tuple[float, float, float]:
+        self.health0 = await self.health()
+        self.extra0 = {name: processes_cpu_secs(pids) for name, pids in self.extra_pids().items()}
         self.record_start_ns = now_ns()
         self.record_end_ns = self.record_start_ns + int(self.args.duration * 1e9)
         self.cores0 = core_busy_secs()
-        self.threads0 = thread_cpu_secs(self.args.server_pid)
-        return server_cpu_secs(self.args.server_pid), time.process_time(), sum(self.cores0)
+        self.threads0 = thread_cpu_secs(self.pids[0])
+        self.nodes0 = [server_cpu_secs(pid) for pid in self.pids]
+        return sum(self.nodes0), time.process_time(), sum(self.cores0)
 
-    def end_window(self, cpu0: tuple[float, float, float]) -> dict[str, float]:
+    async def end_window(self, cpu0: tuple[float, float, float]) -> dict[str, Any]:
+        window = self.end_window_now(cpu0)
+        # After the CPU reading: what the nodes hold and what crossed the broker during the window.
+        health = await self.health()
+        if health:
+            window["connections_held"] = [h.get("connections", 0) for h in health]
+            buses = [(h0.get("bus", {}), h1.get("bus", {})) for h0, h1 in zip(self.health0, health, strict=True)]
+            window["bus"] = {key: sum(b1.get(key, 0) - b0.get(key, 0) for b0, b1 in buses)
+                             for key in ("sent", "received", "dropped", "refused", "repairs", "repaired")}
+            window["bus"]["kind"] = health[0].get("bus", {}).get("kind", "")
+        return window
+
+    def end_window_now(self, cpu0: tuple[float, float, float]) -> dict[str, Any]:
         wall = (now_ns() - self.record_start_ns) / 1e9
-        server = server_cpu_secs(self.args.server_pid) - cpu0[0]
+        nodes = [server_cpu_secs(pid) - before for pid, before in zip(self.pids, self.nodes0, strict=True)]
+        server = sum(nodes)
         loadgen = time.process_time() - cpu0[1]
+        # The broker and PostgreSQL's backends: CPU spent inside the window by the processes seen at
+        # its start, plus the whole life of a backend that appeared meanwhile (a pool growing).
+        extra: dict[str, float] = {}
+        for name, pids in self.extra_pids().items():
+            now = processes_cpu_secs(pids)
+            before = self.extra0.get(name, {})
+            extra[name] = sum(t - before.get(pid, 0.0) for pid, t in now.items())
         # Whatever else ran on the box meanwhile (other engineers' test suites): a run with much
         # of it is noisy, and the table says so.
         cores = core_busy_secs()
-        others = sum(cores) - cpu0[2] - server - loadgen
+        others = sum(cores) - cpu0[2] - server - loadgen - sum(extra.values())
         # The server is pinned to core 0 and the load generator to core 1: whatever else ran on
-        # each core is the disturbance (other processes may use either core).
+        # each core is the disturbance (other processes may use either core). The broker is pinned
+        # with the nodes; PostgreSQL's backends run where the kernel puts them, so their time is
+        # taken off core 0's leftover first, then core 1's: it is the measurement, not a disturbance.
         core_used = [b - a for a, b in zip(self.cores0, cores, strict=True)]
+        left = [core_used[0] - server - extra.get("broker", 0.0), core_used[1] - loadgen]
+        postgres = extra.get("postgres", 0.0)
+        on_core0 = min(max(0.0, left[0]), postgres)
+        left = [left[0] - on_core0, left[1] - (postgres - on_core0)]
         return {
             "window_secs": wall,
             "server_cpu_secs": server,
+            "nodes_cpu_secs": nodes,
+            "extra_cpu_secs": extra,
             "loadgen_cpu_secs": loadgen,
             "others_cpu_pct": max(0.0, others / wall * 100),
-            "others_on_server_core_pct": max(0.0, (core_used[0] - server) / wall * 100),
-            "others_on_loadgen_core_pct": max(0.0, (core_used[1] - loadgen) / wall * 100),
+            "others_on_server_core_pct": max(0.0, left[0] / wall * 100),
+            "others_on_loadgen_core_pct": max(0.0, left[1] / wall * 100),
             # Busiest first; for Papote the first is the event loop, the second the SQLite writer.
             "server_threads_cpu_pct": sorted(
                 (
                     round((t - self.threads0.get(tid, 0.0)) / wall * 100, 1)
-                    for tid, t in thread_cpu_secs(self.args.server_pid).items()
+                    for tid, t in thread_cpu_secs(self.pids[0]).items()
                 ),
                 reverse=True,
             )[:4],
@@ -714,10 +826,10 @@ class Run:
     async def run_open(self) -> dict[str, Any]:
         senders = self.senders()
         await self.open_loop(self.args.warmup, senders)
-        cpu0 = self.begin_window()
+        cpu0 = await self.begin_window()
         logins = asyncio.create_task(self.login_storm()) if self.args.logins else None
         await self.open_loop(self.args.duration, senders)
-        window = self.end_window(cpu0)
+        window = await self.end_window(cpu0)
         await self.drain()
         result = self.summary(window)
         result["offered_rate"] = self.args.rate
@@ -732,7 +844,8 @@ class Run:
 
         async def one(k: int) -> float:
             started = time.perf_counter()
-            await http_login(self.args.host, self.args.port, emails[k % len(emails)], self.args.password)
+            await http_login(self.args.host, self.ports[k % len(self.ports)], emails[k % len(emails)],
+                             self.args.password)
             return time.perf_counter() - started
 
         return list(await asyncio.gather(*(one(k) for k in range(self.args.logins))))
@@ -749,19 +862,24 @@ class Run:
             for _ in range(self.args.window):
                 self.send_one(pair.visitor, pair.conversation)
         await asyncio.sleep(self.args.warmup)
-        cpu0 = self.begin_window()
+        cpu0 = await self.begin_window()
         await asyncio.sleep(self.args.duration)
-        window = self.end_window(cpu0)
+        window = await self.end_window(cpu0)
         self.pingpong = False
         await asyncio.sleep(0.5)  # let in-flight frames land before the sockets close
         result = self.summary(window)
         result["throughput"] = self.stats.deliveries_in_window / window["window_secs"]
         return result
 
-    def summary(self, window: dict[str, float]) -> dict[str, Any]:
+    def summary(self, window: dict[str, Any]) -> dict[str, Any]:
         delivered = len(self.stats.delivered)
         deliveries = self.stats.deliveries_in_window if self.args.mode == "pingpong" else delivered
+        per_msg = {f"{name}_cpu_us_per_msg": secs / deliveries * 1e6 if deliveries else float("nan")
+                   for name, secs in window["extra_cpu_secs"].items()}
         return {
+            **per_msg,
+            "nodes_cpu_pct": [secs / window["window_secs"] * 100 for secs in window["nodes_cpu_secs"]],
+            "nodes_rss_mib": [server_rss_bytes(pid) / 2**20 for pid in self.pids],
             **window,
             "sent": self.stats.sent,
             "delivered": delivered,
@@ -774,25 +892,25 @@ class Run:
             "latency": latency_summary(self.stats.latencies_ns),
             "ack_latency": latency_summary(self.stats.ack_latencies_ns),
             "scheduler_behind_max_ms": self.stats.behind_max_ms,
-            "server_rss_mib": server_rss_bytes(self.args.server_pid) / 2**20,
+            "server_rss_mib": sum(server_rss_bytes(pid) for pid in self.pids) / 2**20,
             "errors": self.stats.errors[:20],
         }
 
     async def run_idle(self) -> dict[str, Any]:
         """Open args.conversations visitor sessions and hold them; RSS per session."""
         args = self.args
-        rss0 = server_rss_bytes(args.server_pid)
+        rss0 = sum(server_rss_bytes(pid) for pid in self.pids)
         started = time.perf_counter()
         conns: list[Conn] = []
         if args.target == "papote":
 
-            async def one_visitor() -> None:
+            async def one_visitor(i: int) -> None:
                 conn = self.wire(PapoteConn(VISITOR))
-                await conn.open_visitor(self.base, args.site_key.split(",")[0], args.origin)
+                await conn.open_visitor(self.bases[i % len(self.bases)], args.site_key.split(",")[0], args.origin)
                 await conn.resume({})
                 conns.append(conn)
 
-            await self.bounded([one_visitor() for _ in range(args.conversations)])
+            await self.bounded([one_visitor(i) for i in range(args.conversations)])
         else:
             factory = BaselineConn if args.target == "baseline" else SocketIOConn
 
@@ -804,7 +922,7 @@ class Run:
             await self.bounded([one_relay(i) for i in range(args.conversations)])
         ramp = time.perf_counter() - started
         await asyncio.sleep(args.duration)  # let the server settle (allocator, GC)
-        rss1 = server_rss_bytes(args.server_pid)
+        rss1 = sum(server_rss_bytes(pid) for pid in self.pids)
         alive = sum(1 for c in conns if c.connected)
         return {
             "sessions": len(conns),
@@ -835,7 +953,9 @@ class Run:
             visitor = pair.visitor
             assert isinstance(visitor, PapoteConn)
             visitor.seen = {}
-            await visitor.open_visitor(self.base, visitor.site, args.origin)
+            # With several nodes it comes back on the next one: a resume on a node it never used.
+            node = (self.bases.index(visitor.base) + 1) % len(self.bases)
+            await visitor.open_visitor(self.bases[node], visitor.site, args.origin)
             await visitor.resume({pair.conversation: last_seq[pair.conversation]})
             await asyncio.wait_for(visitor.history[pair.conversation], 30)
             resumed_after.append(time.perf_counter() - reconnect_start)
@@ -904,8 +1024,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--target", choices=["baseline", "socketio", "papote"], required=True)
     p.add_argument("--mode", choices=["open", "pingpong", "idle", "resume"], default="open")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--server-pid", type=int, required=True, help="for CPU time and RSS from /proc")
+    p.add_argument("--port", required=True, help="the server's port, or every node's, comma-separated")
+    p.add_argument("--server-pid", required=True, help="for CPU time and RSS from /proc (one per port)")
+    p.add_argument("--broker-pid", type=int, default=0, help="the bus's broker: CPU time in the window")
+    p.add_argument("--pg-database", default="", help="PostgreSQL database: its backends' CPU in the window")
     p.add_argument("--conversations", type=int, default=100)
     p.add_argument("--agents", type=int, default=0, help="agent connections (0: one per conversation)")
     p.add_argument("--rate", type=float, default=1000.0, help="total msgs/s (open, resume)")
@@ -921,6 +1043,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--password", default="")
     p.add_argument("--out", default="")
     args = p.parse_args(argv)
+    args.ports = [int(x) for x in args.port.split(",")]
+    args.server_pids = [int(x) for x in args.server_pid.split(",")]
+    if len(args.ports) != len(args.server_pids):
+        p.error("one --server-pid per --port")
     if args.agents <= 0:
         args.agents = args.conversations
     # Bounded by construction: refuse loads the shared machine should not take.

@@ -8,6 +8,12 @@ the server's CPU time and RSS from /proc over the recording window only. Targets
 * ``socketio``  bench/peer_socketio.py — the same relay with python-socketio, no persistence.
 * ``papote``    ``papote serve`` on a fresh SQLite file, synchronous=FULL (the default).
 
+Rows 9 and 10 run Papote on PostgreSQL (a throw-away database on the machine's server, see
+bench/cluster.py): row 9 one node on the PostgreSQL store next to one on SQLite; row 10 three nodes
+on PostgreSQL with a Redis bus (a redis-server of our own, pinned with them) against one node of
+the same, and against SQLite. Every node shares core 0, as the single server does: on two cores
+three nodes show what distribution costs, not the capacity three hosts would add.
+
 Row 8 measures the widget instead: its gzip sizes, and the time from navigation start to a visible
 bubble in Chromium (bench/widget_timing.py, on core 1) on the demo shop page served from its own
 origin (core 0), with the bench site's snippet loading the bubble from ``papote serve`` (core 0).
@@ -46,6 +52,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/run.py`: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -144,10 +154,12 @@ class Server:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
-def papote_env(workdir: Path, port: int) -> dict[str, str]:
+def papote_env(workdir: Path, port: int, database: str = "", bus: str = "local") -> dict[str, str]:
+    """A node's settings; `database` a PostgreSQL URL (else a fresh SQLite file in `workdir`)."""
     env = dict(os.environ)
     env.update(
-        PAPOTE_DATABASE=str(workdir / "papote.db"),
+        PAPOTE_DATABASE=database or str(workdir / "papote.db"),
+        PAPOTE_BUS=bus,
         PAPOTE_HOST="127.0.0.1",
         PAPOTE_PORT=str(port),
         PAPOTE_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -157,6 +169,9 @@ def papote_env(workdir: Path, port: int) -> dict[str, str]:
         PAPOTE_LOG_LEVEL="warning",
         PAPOTE_DEMO="1",  # row 8 renders the demo shop page, served only in demo mode
     )
+    if database:
+        # Several nodes starting together would each create the demo shop; rows 9-10 do not use it.
+        env.update(PAPOTE_DEMO="0", PAPOTE_DATABASE_POOL=str(cluster.NODE_POOL))
     return env
 
 
@@ -164,13 +179,17 @@ def papote_bin() -> list[str]:
     return [PYTHON, "-m", "papote"]
 
 
-def papote_prepare(workdir: Path, port: int, agents: int, origin: str) -> tuple[list[str], list[str]]:
+def papote_prepare(
+    workdir: Path, port: int, agents: int, origin: str, database: str = ""
+) -> tuple[list[str], list[str]]:
     """`agents` sites with one owner agent each; return (site keys, emails), index-aligned."""
     done = subprocess.run(
-        [PYTHON, str(BENCH / "papote_setup.py"), str(workdir / "papote.db"), str(agents),
+        [PYTHON, str(BENCH / "papote_setup.py"), database or str(workdir / "papote.db"), str(agents),
          BENCH_PASSWORD, origin],
-        env=papote_env(workdir, port), capture_output=True, text=True, timeout=600, check=True,
+        env=papote_env(workdir, port, database), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"papote_setup.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
     created = json.loads(done.stdout.strip().splitlines()[-1])
     return [c["site_key"] for c in created], [c["email"] for c in created]
 
@@ -215,12 +234,84 @@ def running(target: str, agents: int = 1, origin: str = BENCH_ORIGIN) -> Iterato
         server.stop()
 
 
+@dataclass
+class Nodes:
+    """`papote serve` processes on one PostgreSQL database, with the broker they share (if any)."""
+
+    servers: list[Server]
+    database: str  # the PostgreSQL database's name, whose backends' CPU is measured
+    broker: subprocess.Popen[bytes] | None = None
+    target: str = "papote"
+
+    @property
+    def site_keys(self) -> list[str]:
+        return self.servers[0].site_keys
+
+    @property
+    def agent_emails(self) -> list[str]:
+        return self.servers[0].agent_emails
+
+    def stop(self) -> None:
+        for server in self.servers:
+            if server.proc.poll() is None:
+                server.proc.send_signal(signal.SIGTERM)
+        for server in self.servers:
+            server.stop()
+
+
+def start_nodes(count: int, agents: int, database: tuple[str, str], bus: str = "local",
+                broker: subprocess.Popen[bytes] | None = None) -> Nodes:
+    """`count` nodes on the PostgreSQL database `database` (name, URL), all pinned to the server's
+    core, started together once the first has prepared the sites (and migrated the schema)."""
+    name, url = database
+    ports = [free_port() for _ in range(count)]
+    workdirs = [Path(tempfile.mkdtemp(prefix=f"papote-bench-node{k}-")) for k in range(count)]
+    site_keys, emails = papote_prepare(workdirs[0], ports[0], agents, BENCH_ORIGIN, url)
+    servers = []
+    for port, workdir in zip(ports, workdirs, strict=True):
+        logfile = (workdir / "server.log").open("wb")
+        proc = subprocess.Popen(
+            [*PREFIX, "taskset", "-c", SERVER_CORE, *papote_bin(), "serve"],
+            env=papote_env(workdir, port, url, bus), stdout=logfile, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        servers.append(Server("papote", port, proc, workdir, site_keys, emails))
+    nodes = Nodes(servers, name, broker)
+    try:
+        for server in servers:
+            wait_port(server.port, server.proc)
+    except Exception:
+        for server in servers:
+            log(server.log_tail())
+        nodes.stop()
+        raise
+    return nodes
+
+
+@contextlib.contextmanager
+def running_nodes(count: int, agents: int, bus: str = "local") -> Iterator[Nodes]:
+    """`count` nodes on a throw-away PostgreSQL database; `bus` "local" or "redis" (our own)."""
+    missing = cluster.postgres_store_missing()
+    if missing is not None:
+        raise RuntimeError(missing)
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(cluster.pg_database())
+        bus_url, broker = "local", None
+        if bus == "redis":
+            bus_url, broker = stack.enter_context(cluster.private_redis(PREFIX, SERVER_CORE))
+        nodes = start_nodes(count, agents, database, bus_url, broker)
+        stack.callback(nodes.stop)
+        yield nodes
+        for server in nodes.servers:
+            if server.proc.poll() is not None:
+                log(f"node on {server.port} died:\n{server.log_tail()}")
+
+
 def disturbance(result: dict[str, Any]) -> float:
     """CPU used by other work on the server's or the load generator's core, in % of the window."""
     return float(max(result.get("others_on_server_core_pct", 0.0), result.get("others_on_loadgen_core_pct", 0.0)))
 
 
-def loadgen(server: Server, **options: Any) -> dict[str, Any]:
+def loadgen(server: Server | Nodes, **options: Any) -> dict[str, Any]:
     """Run the load generator; if other work delayed it or the server, retry (same server) and
     keep the least disturbed run."""
     best: dict[str, Any] | None = None
@@ -233,15 +324,21 @@ def loadgen(server: Server, **options: Any) -> dict[str, Any]:
         log(f"{server.target}: other work took {disturbance(result):.0f} % of a core meanwhile (try {attempt + 1})")
     assert best is not None
     best["noisy"] = disturbance(best) > NOISY_WAIT_PCT
+    best["loadavg"] = os.getloadavg()  # how busy the shared machine was, for the record
     return best
 
 
-def loadgen_once(server: Server, **options: Any) -> dict[str, Any]:
+def loadgen_once(server: Server | Nodes, **options: Any) -> dict[str, Any]:
     """Run bench/loadgen.py on the other core against `server`; return its JSON result."""
+    servers = server.servers if isinstance(server, Nodes) else [server]
     command = [
-        *PREFIX, "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"),
-        "--target", server.target, "--port", str(server.port), "--server-pid", str(server.pid),
+        *PREFIX, "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"), "--target", server.target,
+        "--port", ",".join(str(s.port) for s in servers), "--server-pid", ",".join(str(s.pid) for s in servers),
     ]  # fmt: skip
+    if isinstance(server, Nodes):
+        options.setdefault("pg_database", server.database)
+        if server.broker is not None:
+            options.setdefault("broker_pid", server.broker.pid)
     if server.target == "papote":
         options.setdefault("site_key", ",".join(server.site_keys))
         options.setdefault("agent_email", ",".join(server.agent_emails))
@@ -420,6 +517,57 @@ def row7_logins(targets: list[str], size: Size) -> Row:
     return out
 
 
+def row9_postgres(targets: list[str], size: Size) -> Row:
+    """Row 1b's load on one node of each store, in one run: what PostgreSQL costs per message,
+    in the node and in PostgreSQL's own backends."""
+    n = size.conns_small
+    out: Row = {"row": 9, "what": "PostgreSQL store, one node: CPU µs per delivered message, 1k msgs/s", "runs": {}}
+    if "papote" not in targets:
+        return out
+    load = dict(mode="open", rate=1000, conversations=n, agents=agents_for(n), warmup=size.warmup,
+                duration=size.duration)  # fmt: skip
+    with running("papote", agents_for(n)) as server:
+        out["runs"]["sqlite"] = loadgen(server, **load)
+    with running_nodes(1, agents_for(n)) as nodes:
+        out["runs"]["postgres"] = loadgen(nodes, **load)
+    return out
+
+
+#: Row 10's deployments: (label, store, nodes, bus).
+DEPLOYMENTS = (("sqlite", "sqlite", 1, "local"), ("pg+redis×1", "postgres", 1, "redis"),
+               ("pg+redis×3", "postgres", 3, "redis"))
+
+
+def row10_nodes(targets: list[str], size: Size) -> Row:
+    """Three nodes against one, on PostgreSQL with a Redis bus, next to one SQLite node: row 2's
+    connections at 1k msgs/s (CPU per message of the nodes, the broker and PostgreSQL; connections
+    each node holds), then row 4's closed loop (messages per second). All nodes and the broker
+    share core 0, so three nodes have no more CPU than one: the row shows what distribution costs."""
+    n, m = size.conns_large, size.conns_small
+    conns = n + agents_for(n)
+    out: Row = {"row": 10, "what": f"three nodes vs one, PostgreSQL + Redis: 1k msgs/s, {conns} conns", "runs": {}}
+    saturation: Row = {"row": "10b", "what": "three nodes vs one, PostgreSQL + Redis: saturation (closed loop)",
+                       "runs": {}}
+    out["also"] = [saturation]
+    if "papote" not in targets:
+        return out
+    for label, store, count, bus in DEPLOYMENTS:
+        with contextlib.ExitStack() as stack:
+            if store == "sqlite":
+                deployment: Server | Nodes = stack.enter_context(running("papote", agents_for(n)))
+            else:
+                deployment = stack.enter_context(running_nodes(count, agents_for(n), bus))
+            out["runs"][label] = loadgen(
+                deployment, mode="open", rate=1000, conversations=n, agents=agents_for(n), direction="v2a",
+                warmup=size.warmup, duration=size.duration,
+            )  # fmt: skip
+            saturation["runs"][label] = loadgen(
+                deployment, mode="pingpong", conversations=m, agents=agents_for(m), window=8,
+                warmup=size.warmup, duration=size.duration,
+            )  # fmt: skip
+    return out
+
+
 def core_busy_secs() -> list[float]:
     """CPU time spent by processes on each core (user + nice + system): bench/loadgen.py's measure."""
     with open("/proc/stat") as stat:
@@ -524,6 +672,8 @@ ROWS: dict[int, Callable[[list[str], Size], Row]] = {
     6: row6_resume,
     7: row7_logins,
     8: row8_widget,
+    9: row9_postgres,
+    10: row10_nodes,
 }
 
 
@@ -646,6 +796,67 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                 f"x{ratio(storm, quiet):.2f}",
                 "PASS" if ratio(storm, quiet) <= LOGIN_P99_RATIO_MAX else "MISS",
             )
+    elif n == 9:
+        base = runs.get("sqlite")
+        for target, r in runs.items():
+            lat, cpu = r["latency"], r["server_cpu_us_per_msg"]
+            pg = r.get("postgres_cpu_us_per_msg")
+            figure = (
+                f"{cpu:.1f} µs/msg" + (f" + PostgreSQL {pg:.1f} µs/msg" if pg is not None else "")
+                + f", p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
+                f"{r['delivered_ratio'] * 100:.2f} % delivered, CPU {r['server_cpu_pct']:.0f} %"
+                + (" (noisy)" if r.get("noisy") else "")
+            )  # fmt: skip
+            versus = ""
+            if base is not None and target != "sqlite":
+                versus = (
+                    f"vs sqlite: CPU x{ratio(cpu, base['server_cpu_us_per_msg']):.2f}"
+                    + (f" (x{ratio(cpu + pg, base['server_cpu_us_per_msg']):.2f} with PostgreSQL's)" if pg else "")
+                    + f", p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
+                )  # fmt: skip
+            add(target, figure, versus)
+    elif n == 10:
+        base = runs.get("sqlite")
+        for target, r in runs.items():
+            lat, cpu = r["latency"], r["server_cpu_us_per_msg"]
+            held = r.get("connections_held") or [r["connections"]]
+            parts = [f"nodes {cpu:.1f}"]
+            if "broker_cpu_us_per_msg" in r:
+                parts.append(f"broker {r['broker_cpu_us_per_msg']:.1f}")
+            if "postgres_cpu_us_per_msg" in r:
+                parts.append(f"PostgreSQL {r['postgres_cpu_us_per_msg']:.1f}")
+            sent = r.get("bus", {}).get("sent", 0)
+            figure = (
+                f"{', '.join(parts)} µs/msg; p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
+                f"{r['delivered_ratio'] * 100:.2f} % delivered; conns held {'+'.join(str(c) for c in held)}"
+                + (f"; {sent / max(1, r['delivered']):.1f} publications/msg" if sent else "")
+                + (" (noisy)" if r.get("noisy") else "")
+            )  # fmt: skip
+            versus = ""
+            if base is not None and target != "sqlite":
+                total = cpu + r.get("broker_cpu_us_per_msg", 0.0) + r.get("postgres_cpu_us_per_msg", 0.0)
+                one = base["server_cpu_us_per_msg"]
+                versus = (
+                    f"nodes x{ratio(cpu, one):.2f}, all x{ratio(total, one):.2f}, "
+                    f"p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
+                )
+            add(target, figure, versus)
+    elif n == "10b":
+        base = runs.get("sqlite")
+        for target, r in runs.items():
+            parts = [f"nodes {r['server_cpu_us_per_msg']:.1f}"]
+            if "broker_cpu_us_per_msg" in r:
+                parts.append(f"broker {r['broker_cpu_us_per_msg']:.1f}")
+            if "postgres_cpu_us_per_msg" in r:
+                parts.append(f"PostgreSQL {r['postgres_cpu_us_per_msg']:.1f}")
+            figure = (
+                f"{r['throughput']:.0f} msgs/s ({', '.join(parts)} µs/msg; nodes' CPU "
+                f"{'+'.join(f'{c:.0f}' for c in r['nodes_cpu_pct'])} %)" + (" (noisy)" if r.get("noisy") else "")
+            )  # fmt: skip
+            versus = ""
+            if base is not None and target != "sqlite":
+                versus = f"vs sqlite x{ratio(r['throughput'], base['throughput']):.2f}"
+            add(target, figure, versus)
     elif n == 8:
         r = runs["papote"]
         sizes = r["gzip_bytes"]
@@ -677,16 +888,19 @@ def bubble_figure(timing: dict[str, Any]) -> str:
     return "; ".join(parts) + (" (noisy)" if timing.get("noisy") else "")
 
 
+def parts_of(row: Row) -> list[Row]:
+    """A row and the rows measured with it (1b with 1, 10b with 10)."""
+    return [row, *([row["light"]] if "light" in row else []), *row.get("also", [])]
+
+
 def print_table(rows: list[Row]) -> None:
     print()
-    print(f"{'#':<4}{'target':<10}{'figure':<88}{'vs baseline':<30}verdict")
+    print(f"{'#':<4}{'target':<12}{'figure':<88} {'vs baseline':<30} verdict")
     for row in rows:
-        for part in (row, row.get("light")):
-            if part is None:
-                continue
+        for part in parts_of(row):
             print(f"{part['row']:<4}{part['what']}")
             for target, figure, versus, verdict in verdicts(part):
-                print(f"{'':<4}{target:<10}{figure:<88}{versus:<30}{verdict}")
+                print(f"{'':<4}{target:<12}{figure:<88} {versus:<30} {verdict}")
     print()
 
 
@@ -694,9 +908,7 @@ def markdown_table(rows: list[Row]) -> str:
     """The same table as print_table, for docs/performance.md."""
     lines = ["| # | what | target | figure | vs baseline | verdict |", "|---|---|---|---|---|---|"]
     for row in rows:
-        for part in (row, row.get("light")):
-            if part is None:
-                continue
+        for part in parts_of(row):
             for target, figure, versus, verdict in verdicts(part):
                 lines.append(f"| {part['row']} | {part['what']} | {target} | {figure} | {versus} | {verdict} |")
     return "\n".join(lines) + "\n"
@@ -730,7 +942,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,9,10")
     parser.add_argument("--targets", default="baseline,socketio,papote")
     parser.add_argument("--priority", action="store_true", help=f"nice {PRIORITY_NICE} (root)")
     args = parser.parse_args(argv)
