@@ -829,7 +829,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
             figure = (
                 f"{', '.join(parts)} µs/msg; p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
                 f"{r['delivered_ratio'] * 100:.2f} % delivered; conns held {'+'.join(str(c) for c in held)}"
-                + (f"; {sent / max(1, r['delivered']):.1f} publications/msg" if sent else "")
+                + (f"; {sent / max(1, r['deliveries_in_window']):.1f} publications/msg" if sent else "")
                 + (" (noisy)" if r.get("noisy") else "")
             )  # fmt: skip
             versus = ""
