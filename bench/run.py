@@ -287,12 +287,17 @@ def start_nodes(count: int, agents: int, database: tuple[str, str], bus: str = "
     return nodes
 
 
-@contextlib.contextmanager
-def running_nodes(count: int, agents: int, bus: str = "local") -> Iterator[Nodes]:
-    """`count` nodes on a throw-away PostgreSQL database; `bus` "local" or "redis" (our own)."""
+def require_postgres() -> None:
+    """Fail the row at once, with the reason, when the PostgreSQL rows cannot run here."""
     missing = cluster.postgres_store_missing()
     if missing is not None:
         raise RuntimeError(missing)
+
+
+@contextlib.contextmanager
+def running_nodes(count: int, agents: int, bus: str = "local") -> Iterator[Nodes]:
+    """`count` nodes on a throw-away PostgreSQL database; `bus` "local" or "redis" (our own)."""
+    require_postgres()
     with contextlib.ExitStack() as stack:
         database = stack.enter_context(cluster.pg_database())
         bus_url, broker = "local", None
@@ -524,6 +529,7 @@ def row9_postgres(targets: list[str], size: Size) -> Row:
     out: Row = {"row": 9, "what": "PostgreSQL store, one node: CPU µs per delivered message, 1k msgs/s", "runs": {}}
     if "papote" not in targets:
         return out
+    require_postgres()
     load = dict(mode="open", rate=1000, conversations=n, agents=agents_for(n), warmup=size.warmup,
                 duration=size.duration)  # fmt: skip
     with running("papote", agents_for(n)) as server:
@@ -551,6 +557,7 @@ def row10_nodes(targets: list[str], size: Size) -> Row:
     out["also"] = [saturation]
     if "papote" not in targets:
         return out
+    require_postgres()
     for label, store, count, bus in DEPLOYMENTS:
         with contextlib.ExitStack() as stack:
             if store == "sqlite":
@@ -837,7 +844,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                 total = cpu + r.get("broker_cpu_us_per_msg", 0.0) + r.get("postgres_cpu_us_per_msg", 0.0)
                 one = base["server_cpu_us_per_msg"]
                 versus = (
-                    f"nodes x{ratio(cpu, one):.2f}, all x{ratio(total, one):.2f}, "
+                    f"vs sqlite: nodes x{ratio(cpu, one):.2f}, all x{ratio(total, one):.2f}, "
                     f"p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
                 )
             add(target, figure, versus)
