@@ -26,6 +26,7 @@ interface SiteFull {
     rules: unknown[];
     storage: "consent" | "always";
     routing: "auto" | "manual";
+    after_hours: "away" | "online";
   };
 }
 
@@ -138,6 +139,12 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     h("option", { attrs: { value: "auto" }, props: { selected: s.routing === "auto" } }, t("routingAuto")),
     h("option", { attrs: { value: "manual" }, props: { selected: s.routing === "manual" } }, t("routingManual")),
   );
+  const afterHours = h(
+    "select",
+    null,
+    h("option", { attrs: { value: "away" }, props: { selected: s.after_hours !== "online" } }, t("afterHoursAway")),
+    h("option", { attrs: { value: "online" }, props: { selected: s.after_hours === "online" } }, t("afterHoursOnline")),
+  );
   const status = note();
   return h(
     "form",
@@ -166,6 +173,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               rules: rules.read(),
               storage: storage.value,
               routing: routing.value,
+              after_hours: afterHours.value,
             },
           })
             .then(() => ok(status))
@@ -187,6 +195,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       h("legend", null, t("hours")),
       h("label", null, alwaysOpen, " ", t("alwaysOpen")),
       field(t("timezone"), tz, "site-tz"),
+      field(t("afterHours"), afterHours, "site-after-hours"),
       zones,
       week.root,
     ),

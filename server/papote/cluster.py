@@ -25,15 +25,17 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from papote.bus import BusEvent
-from papote.bus.topics import CLUSTER
-from papote.events import CacheInvalidated, NodePresence
+from papote.bus.topics import CLUSTER, public_topic
+from papote.events import AvailabilityChanged, CacheInvalidated, NodePresence
 from papote.presence import HEARTBEAT_SECS
+from papote.sites import answering, settings_of
 
 if TYPE_CHECKING:
     from papote.bus import Bus
     from papote.conversations import Chat
     from papote.presence import Presence
     from papote.store import Store
+    from papote.store import Agent, Site
 
 log = logging.getLogger("papote.cluster")
 
@@ -72,6 +74,8 @@ class Cluster:
         self._publish_soon = False
         self._last_sent = 0.0
         self.sweeps = 0
+        #: Per site, whether it was answering at the last sweep (opening hours): a change is announced.
+        self._answering: dict[str, bool] = {}
         self.snapshots_heard = 0
         self.invalidations_heard = 0
 
@@ -160,12 +164,24 @@ class Cluster:
             if not leader:
                 return
             self.sweeps += 1
-            sites = [s.id for s in await self.papote.store.list_sites()]
+            listed = await self.papote.store.list_sites()
+            sites = [s.id for s in listed]
             teams = await self.papote.store.site_members(sites)
+            self._announce_opening(listed, teams)
             for site_id, members in teams.items():
                 if self.presence.online(a.id for a, _ in members if not a.disabled):
                     await self.papote.chat.route(site_id, quiet=True)
             await asyncio.sleep(max(0.0, slot + LEADER_HOLD_SECS - time.time()))
+
+    def _announce_opening(self, sites: list[Site], teams: dict[str, list[tuple[Agent, Any]]]) -> None:
+        """A site that opened or closed since the last sweep tells its widgets (`availability`), so
+        the widget turns from "away" to "online" when routing starts assigning, not at the next reload."""
+        for site in sites:
+            now_open = answering(settings_of(site))
+            if self._answering.get(site.id, now_open) != now_open:
+                online = len(self.presence.online(a.id for a, _ in teams.get(site.id, []) if not a.disabled))
+                self.papote.bus.publish(public_topic(site.id), AvailabilityChanged(site.id, online, now_open))
+            self._answering[site.id] = now_open
 
     def stats(self) -> dict[str, Any]:
         return {"nodes": len(self.presence.nodes()), "snapshots_heard": self.snapshots_heard,

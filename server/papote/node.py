@@ -29,7 +29,7 @@ from papote.ids import now_ms
 from papote.invites import Invites
 from papote.presence import Presence
 from papote.reports import Reports
-from papote.sites import Sites, opening, settings_of
+from papote.sites import Sites, answering, settings_of
 from papote.store import Message, Site, Store, Visitor
 from papote.store.factory import store_for
 from papote.team import Team
@@ -261,7 +261,7 @@ class StoreHistory:
 
 
 def _open_now(site: Site) -> bool:
-    return opening(settings_of(site))[0]
+    return answering(settings_of(site))
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

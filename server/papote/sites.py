@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "storage": "consent",
     #: "auto": the router assigns; "manual": agents pick from the queue.
     "routing": "auto",
+    #: Outside opening hours: "away" — nobody is assigned and the widget says the team is away;
+    #: "online" — agents who are online pick up anyway, and the widget says someone is there.
+    "after_hours": "away",
 }
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -91,6 +94,9 @@ def _check(key: str, value: Any) -> Any:
     elif key == "routing":
         if value not in ("auto", "manual"):
             raise _bad("routing must be auto or manual")
+    elif key == "after_hours":
+        if value not in ("away", "online"):
+            raise _bad("after_hours must be away or online")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -223,10 +229,18 @@ def opening(settings: dict[str, Any], now: datetime | None = None) -> tuple[bool
     return False, int(next_open.timestamp() * 1000) if next_open else None
 
 
+def answering(settings: dict[str, Any], now: datetime | None = None) -> bool:
+    """Whether the site takes conversations now: within its opening hours, or at any hour when its
+    agents pick up whenever they are online (`after_hours: "online"`). Routing assigns only then, and
+    the widget's `open_now` is this very answer, so the two never contradict each other."""
+    return settings.get("after_hours") == "online" or opening(settings, now)[0]
+
+
 def public_settings(site: Site, agents_online: int, now: datetime | None = None) -> dict[str, Any]:
     """What the widget is told about the site in `welcome` (never secrets or origins)."""
     s = settings_of(site)
     open_now, next_open = opening(s, now)
+    open_now = open_now or s["after_hours"] == "online"
     return {
         "name": site.name,
         "color": s["color"],

@@ -5,6 +5,7 @@ Agents are browsers on `/console`; visitors are protocol clients or the widget o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.harness import PapoteServer, new_msg_id, visitor
 
+from .agent import Agent
 from .conftest import open_page
 from .test_console import console_build, queue, row, sign_in  # noqa: F401 (console_build is a fixture)
 
@@ -247,3 +249,29 @@ async def test_the_preview_shows_what_the_visitor_said_not_the_assignment(
     await queue(page, "closed")
     await expect(row(page, conv).locator(".conv-preview")).to_have_text("Is the Solène lamp dimmable?")
     await v.close()
+
+
+async def test_the_header_and_the_queue_box_give_the_same_wait(papote_server: PapoteServer, page: Page,
+                                                               agent: Agent) -> None:
+    """Under "Typically replies in 2 min" (the site's setting), the box said "about 1 min"."""
+    server = papote_server
+    await agent.update_site(server.site_key, {"routing": "manual", "reply_time": 600})
+    # One conversation handled and closed: the site has a handling time to estimate from.
+    before = await visitor(server)
+    await before.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "Hi"})
+    done = str((await before.expect("ack"))["conversation"])
+    await agent.reply(done, "Hello!")
+    await before.expect("message", conversation=done, event="assigned")
+    await agent.close_conversation(done)
+    await page.goto(f"{server.base_url}/demo?site={server.site_key}")
+    await page.get_by_role("button", name="Open chat").click()
+    header = page.locator("papote-widget .head .status")
+    await expect(header).to_contain_text("Typically replies in 10 min")
+    await page.get_by_role("textbox", name="Message").fill("Anyone there?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    box = page.locator('papote-widget [data-kind="queue"]')
+    await expect(box).to_contain_text(re.compile(r"You are number 1 in line, about \d+ min"))
+    minutes = re.search(r"about (\d+) min", await box.inner_text())
+    assert minutes is not None
+    await expect(header).to_contain_text(f"Typically replies in {minutes.group(1)} min")
+    await before.close()

@@ -20,6 +20,7 @@ from papote.events import ConversationChanged, MessageAppended
 from papote.frames import agent_author, conversation_view, visitor_summary
 from papote.presence import Presence
 from papote.protocol import Endpoint
+from papote.routing import Told
 from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
 from papote.types import AuthorKind, Frame, MessageKind
 
@@ -47,6 +48,9 @@ class ChatBase:
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
         self._rating: set[str] = set()  # conversations whose rating is being stored
+        #: Per site, what each waiting visitor was last told (place, estimate): moving up the line
+        #: never raises an estimate. Pruned to the line whenever the whole line is published.
+        self._told: dict[str, dict[str, Told]] = {}
         #: Per conversation, the last fan-out left to `finish` (it awaits summaries or routing). Messages
         #: committed after it wait their turn behind it, even those that need no more than a publish:
         #: one batch can commit a reply that starts a claim and, after the claim, more replies, and

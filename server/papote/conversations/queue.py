@@ -10,8 +10,8 @@ from papote.conversations.base import ChatBase
 from papote.events import QueueChanged
 from papote.frames import agent_author
 from papote.ids import now_ms
-from papote.routing import Candidate, pick_agent, wait_estimate
-from papote.sites import settings_of
+from papote.routing import Candidate, Told, pick_agent, smoothed_handling, wait_estimate
+from papote.sites import answering, settings_of
 from papote.store import Agent, Conversation
 from papote.types import ConversationStatus, Frame
 
@@ -50,7 +50,9 @@ class Queue(ChatBase):
         if site is None:
             return
         assigned: list[tuple[Conversation, Agent]] = []
-        if settings_of(site)["routing"] == "auto":
+        # Outside opening hours nobody is assigned (unless the site's agents pick up whenever online):
+        # the widget says "away" then, and routing must not say otherwise a second later.
+        if settings_of(site)["routing"] == "auto" and answering(settings_of(site)):
             async with self._lock(site_id):
                 members = [a for a, _ in await self.store.list_agents(site_id) if not a.disabled]
                 online = {a.id: a for a in members if a.id in self.presence.online([a.id])}
@@ -111,16 +113,38 @@ class Queue(ChatBase):
             return
         await self.publish_queue(site_id)
 
+    async def _estimator(self, site_id: str, members: list[Agent]) -> tuple[int, float | None]:
+        """(slots, smoothed handling seconds) for a site's wait estimates: the slots are the online
+        agents' capacities summed; none while the site is not answering (outside opening hours,
+        nobody will be assigned: no estimate rather than a wrong one)."""
+        site = await self.store.get_site(site_id)
+        if site is None or not answering(settings_of(site)):
+            return 0, None
+        online = self.presence.online([a.id for a in members if not a.disabled])
+        slots = sum(self.presence.capacity_of(a.id, a.capacity) for a in members if a.id in online)
+        return slots, smoothed_handling(await self.store.handling_times(site_id, HANDLING_SAMPLE))
+
+    def _tell(self, conv: Conversation, position: int, slots: int, handling: float | None) -> Frame:
+        """A waiting visitor's {position, wait_secs}, remembered so that moving up the line never
+        raises their estimate (`routing.wait_estimate`)."""
+        told = self._told.setdefault(conv.site_id, {})
+        wait = wait_estimate(position, slots, handling, told.get(conv.id))
+        told[conv.id] = Told(position, wait)
+        return {"position": position, "wait_secs": wait}
+
     async def site_queue(self, site_id: str) -> list[tuple[Conversation, Frame]]:
         """The site's waiting conversations, first come first, each with {position, wait_secs}."""
         queued = await self.store.queued(site_id)
         if not queued:
+            self._told.pop(site_id, None)
             return []
-        members = [a.id for a, _ in await self.store.list_agents(site_id)]
-        online = len(self.presence.online(members))
-        handling = await self.store.handling_times(site_id, HANDLING_SAMPLE)
-        return [(conv, {"position": n, "wait_secs": wait_estimate(n, handling, online)})
-                for n, conv in enumerate(queued, start=1)]
+        slots, handling = await self._estimator(site_id, [a for a, _ in await self.store.list_agents(site_id)])
+        # Who left the line is forgotten: what is remembered is bounded by the line's length.
+        waiting = {c.id for c in queued}
+        told = self._told.get(site_id, {})
+        for cid in [c for c in told if c not in waiting]:
+            del told[cid]
+        return [(conv, self._tell(conv, n, slots, handling)) for n, conv in enumerate(queued, start=1)]
 
     async def publish_queue(self, site_id: str) -> None:
         for conv, place in await self.site_queue(site_id):
@@ -134,16 +158,14 @@ class Queue(ChatBase):
         out: dict[str, Frame] = {}
         if not places:
             return out
-        estimates: dict[str, tuple[list[int], int]] = {}
+        estimates: dict[str, tuple[int, float | None]] = {}
         teams = await self.store.site_members(list({c.site_id for c in convs if c.id in places}))
         for conv in convs:
             place = places.get(conv.id)
             if place is None:
                 continue
             if conv.site_id not in estimates:
-                members = [a.id for a, _ in teams[conv.site_id]]
-                estimates[conv.site_id] = (await self.store.handling_times(conv.site_id, HANDLING_SAMPLE),
-                                           len(self.presence.online(members)))
-            handling, online = estimates[conv.site_id]
-            out[conv.id] = {"position": place, "wait_secs": wait_estimate(place, handling, online)}
+                estimates[conv.site_id] = await self._estimator(conv.site_id, [a for a, _ in teams[conv.site_id]])
+            slots, handling = estimates[conv.site_id]
+            out[conv.id] = self._tell(conv, place, slots, handling)
         return out

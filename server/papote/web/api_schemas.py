@@ -88,6 +88,9 @@ SETTINGS = obj({
     "rules": array(RULE, 50),
     "storage": enum("consent", "always"),
     "routing": enum("auto", "manual"),
+    "after_hours": enum("away", "online", description="outside opening hours: away (nobody is assigned, "
+                        "the widget says the team is away) or online (online agents pick up, the widget "
+                        "says someone is there)"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------

@@ -162,7 +162,12 @@ export class PanelView {
 
     const available = s.openNow && s.agentsOnline > 0;
     let status = available ? t.online : "";
-    if (available && site?.reply_time) status += ` · ${format(t.replyTimeText, { time: this.replyTime(site.reply_time) })}`;
+    // In line, the header gives the line's own estimate, the very number of the queue box below.
+    const current = s.current();
+    const queued = current?.status === "open" ? s.queue.get(current.id) : undefined;
+    const wait = queued && queued.position > 0 && queued.wait_secs != null ? queued.wait_secs : null;
+    const reply = wait ?? site?.reply_time;
+    if (available && reply) status += ` · ${format(t.replyTimeText, { time: this.replyTime(reply) })}`;
     this.status.textContent = status;
 
     this.banner.hidden = s.connected;
@@ -289,10 +294,11 @@ export class PanelView {
     const boxes: Node[] = [];
 
     const queue = current ? s.queue.get(current.id) : undefined;
-    if (queue && current?.status === "open" && queue.position > 0) {
+    // Outside hours the notice says the team is away: no place in a line that is not moving.
+    if (available && queue && current?.status === "open" && queue.position > 0) {
       const text =
         queue.wait_secs != null
-          ? format(t.queue, { position: queue.position, minutes: Math.max(1, Math.ceil(queue.wait_secs / 60)) })
+          ? format(t.queue, { position: queue.position, minutes: minutes(queue.wait_secs) })
           : format(t.queueNoEta, { position: queue.position });
       boxes.push(h("div", { class: "box", role: "status", "data-kind": "queue" }, text));
     }
@@ -462,7 +468,13 @@ export class PanelView {
 
   private replyTime(value: string | number): string {
     if (typeof value === "string") return value;
-    const minutes = Math.max(1, Math.round(value / 60));
-    return minutes < 90 ? format(this.t.replyMinutes, { n: minutes }) : format(this.t.replyHours, { n: Math.round(minutes / 60) });
+    const n = minutes(value);
+    return n < 90 ? format(this.t.replyMinutes, { n }) : format(this.t.replyHours, { n: Math.round(n / 60) });
   }
+}
+
+/** Whole minutes for a wait or a reply time, rounded up and at least 1: the header and the queue box
+ * round alike, so they say the same number. */
+function minutes(secs: number): number {
+  return Math.max(1, Math.ceil(secs / 60));
 }
