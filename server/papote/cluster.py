@@ -34,8 +34,7 @@ if TYPE_CHECKING:
     from papote.bus import Bus
     from papote.conversations import Chat
     from papote.presence import Presence
-    from papote.store import Store
-    from papote.store import Agent, Site
+    from papote.store import Agent, Site, Store
 
 log = logging.getLogger("papote.cluster")
 
