@@ -237,14 +237,15 @@ function hoursEditor(initial: Record<string, Span[]>): { root: HTMLElement; read
     );
     return item;
   };
+  // Each day is a named group (its spans and buttons); a list item may not be a group.
   const root = h(
-    "ul",
+    "div",
     { class: "days" },
     DAYS.map((d) => {
       const list = h("ul", { class: "spans" }, (initial[d] ?? []).map((span) => spanRow(d, span)));
       rows.set(d, list);
       return h(
-        "li",
+        "div",
         { class: "day", attrs: { role: "group", "aria-label": t(d) } },
         h("span", { class: "day-name" }, t(d)),
         list,

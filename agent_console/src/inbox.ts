@@ -27,7 +27,9 @@ export class Inbox {
   private readonly queueNav = h("nav", { class: "queues", attrs: { "aria-label": t("inbox") } });
   private readonly list = h("ul", { class: "conv-list" });
   private readonly team = h("section", { class: "team", attrs: { "aria-label": t("team") } });
-  private readonly tabsBar = h("div", { class: "tabs", attrs: { role: "tablist" } });
+  // The open conversations: a list of switches (Alt+1…9), each with its close button. Not an ARIA
+  // tablist, whose children may only be tabs.
+  private readonly tabsBar = h("ul", { class: "tabs", attrs: { "aria-label": t("openChats") } });
   private readonly chatSlot = h("div", { class: "chat-slot" });
   private readonly context = h("aside", { class: "context", attrs: { "aria-label": t("visitor") } });
   readonly search: HTMLInputElement;
@@ -54,7 +56,7 @@ export class Inbox {
       "div",
       { class: "inbox" },
       h("aside", { class: "sidebar" }, h("div", { class: "filters" }, this.siteSelect, this.search), this.queueNav, this.list, this.team),
-      h("main", { class: "chats" }, this.tabsBar, this.chatSlot),
+      h("section", { class: "chats", attrs: { "aria-label": t("chats") } }, h("h1", { class: "sr" }, t("inbox")), this.tabsBar, this.chatSlot),
       this.context,
     );
   }
@@ -221,13 +223,13 @@ export class Inbox {
         const unread = desk.unreadOf(id);
         const active = desk.active === id;
         return h(
-          "div",
+          "li",
           { class: "tab" + (active ? " active" : ""), attrs: { "data-conversation": id } },
           h(
             "button",
             {
               class: "tab-open",
-              attrs: { type: "button", role: "tab", "aria-selected": active ? "true" : "false", title: `Alt+${i + 1}` },
+              attrs: { type: "button", "aria-current": active ? "true" : null, title: `Alt+${i + 1}` },
               on: { click: () => this.open(id) },
             },
             visitorLabel(desk, conv),

@@ -65,7 +65,7 @@ function showLogin(message = ""): void {
     button,
     langPicker(() => showLogin()),
   );
-  mount(root, h("div", { class: "center" }, form));
+  mount(root, h("main", { class: "center" }, form));
   email.focus();
 }
 
@@ -147,7 +147,7 @@ async function showInvite(token: string): Promise<void> {
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("acceptInvite")),
   );
-  mount(root, h("div", { class: "center" }, form));
+  mount(root, h("main", { class: "center" }, form));
 }
 
 // ---- the shell ----
@@ -156,7 +156,7 @@ class Shell {
   readonly desk: Desk;
   readonly inbox: Inbox;
   page: PageName = "inbox";
-  private readonly main = h("div", { class: "page" });
+  private readonly main = h("main", { class: "page" });
   private readonly nav = h("nav", { class: "top-nav" });
   private readonly statusBox = h("div", { class: "status-box" });
   private readonly banner = h("div", { class: "banner", attrs: { role: "status", hidden: true } });

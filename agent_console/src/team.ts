@@ -122,7 +122,7 @@ export function teamSection(agents: AgentRow[], invites: Invitation[], path: str
     h(
       "table",
       { class: "table" },
-      h("thead", null, h("tr", null, [t("name"), t("email"), t("role"), t("status"), ""].map((c) => h("th", null, c)))),
+      h("thead", null, h("tr", null, [t("name"), t("email"), t("role"), t("status")].map((c) => h("th", null, c)), h("th", null, h("span", { class: "sr" }, t("actions"))))),
       h("tbody", null, rows),
     ),
     h(

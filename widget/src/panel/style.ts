@@ -25,7 +25,8 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{
 .mine .bubble a{color:inherit}
 .bubble a{color:#1d4ed8;text-decoration:underline}
 .author{font-size:12px;font-weight:600;color:#4b5563;margin-bottom:2px}
-.meta{font-size:11px;opacity:.75;margin-top:2px;text-align:right}
+.meta{font-size:11px;color:#4b5563;margin-top:2px;text-align:right}
+.mine .meta{color:inherit}
 .msg[data-state=pending] .bubble{opacity:.65}
 .msg[data-state=rejected] .bubble{background:#fde8e8;color:#8a1c1c}
 .typing{font-size:12px;color:#6b7280;font-style:italic;padding:2px 4px}

@@ -60,7 +60,7 @@ export class PanelView {
     this.panel = h(
       "section",
       { class: "panel", role: "dialog", hidden: true },
-      h("header", { class: "head" }, h("div", { class: "who" }, this.title, this.status), this.closeButton),
+      h("div", { class: "head" }, h("div", { class: "who" }, this.title, this.status), this.closeButton),
       this.banner,
       this.notice,
       this.log,

@@ -1,0 +1,115 @@
+"""Accessibility of the widget and the console, held to axe-core in Chromium (issue 14 §5).
+
+axe-core comes from npm (package.json's devDependencies); Playwright injects its `axe.min.js` into
+each page and runs it on the whole document, the widget's open shadow root included. A critical or
+serious violation fails the test; moderate and minor ones are printed. Every page is checked in the
+light and in the dark colour scheme, since each has its own colours to get right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.harness import PapoteServer
+
+from .agent import Agent
+from .conftest import ROOT, open_page
+from .test_console import console_build, row, sign_in, visitor_says
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+
+__all__ = ["console_build"]  # a fixture, used by name
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# What a page may not have; moderate and minor findings are reported, not failed on.
+BLOCKING = ("critical", "serious")
+SCHEMES = ["light", "dark"]
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (axe-core is a devDependency)")
+    return str(AXE)
+
+
+@pytest_asyncio.fixture(params=SCHEMES)
+async def scheme_context(request: pytest.FixtureRequest, browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800},
+                                    color_scheme=request.param,
+                                    # The pages' CSP allows no inline script; axe is injected as one.
+                                    bypass_csp=True)
+    yield ctx
+    await ctx.close()
+
+
+async def audit(page: Page, axe: str, where: str) -> None:
+    """Runs axe on the page as it is now; fails on critical or serious violations, prints the rest."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.add_script_tag(path=axe)
+    results: dict[str, Any] = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    counts: dict[str, int] = {}
+    blocking: list[str] = []
+    for violation in results["violations"]:
+        impact = violation.get("impact") or "minor"
+        counts[impact] = counts.get(impact, 0) + len(violation["nodes"])
+        line = f"{impact} {violation['id']}: " + "; ".join(
+            f"{node['target']} {node.get('failureSummary', '')!r}" for node in violation["nodes"])
+        print(f"{where}: {line}")
+        if impact in BLOCKING:
+            blocking.append(line)
+    print(f"{where}: " + ", ".join(f"{counts.get(i, 0)} {i}" for i in ("critical", "serious", "moderate", "minor")))
+    assert not blocking, f"{where}: axe finds\n" + "\n".join(blocking)
+
+
+def scheme(context: BrowserContext) -> str:
+    return "dark" if "dark" in repr(context) else "light"
+
+
+async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, scheme_context: BrowserContext,
+                                              agent: Agent, axe_script: str) -> None:
+    page = await open_page(scheme_context)
+    await page.goto(f"{papote_server.base_url}/demo?site={papote_server.site_key}")
+    await page.get_by_role("button", name="Open chat").click()
+    await page.get_by_role("textbox", name="Message").fill("Is the lamp dimmable?")
+    await page.get_by_role("button", name="Send").click()
+    message = await agent.visitor_message("Is the lamp dimmable?")
+    await agent.reply(message["conversation"], "It is, with any standard dimmer.")
+    # Both sides of the conversation are on screen, with their times and the visitor's message
+    # state: the small print whose contrast axe checks.
+    widget = page.locator("papote-widget")
+    await expect(widget.locator(".bubble", has_text="It is, with any standard dimmer.")).to_be_visible()
+    await expect(widget.locator(".msg.mine .state")).to_be_visible()
+    await audit(page, axe_script, "demo shop, widget open")
+
+
+async def test_console_pages(papote_server: PapoteServer, scheme_context: BrowserContext, console_build: str,
+                             axe_script: str) -> None:
+    page = await open_page(scheme_context)
+    await page.goto(papote_server.base_url + "/console")
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await audit(page, axe_script, "console sign-in")
+
+    await sign_in(page, papote_server)
+    client, conversation = await visitor_says(papote_server, "Bonjour, is the lamp dimmable?", name="Ada")
+    try:
+        await page.locator("[data-queue=open]").click()
+        await row(page, conversation).click()
+        await expect(page.get_by_role("textbox", name="Reply")).to_be_visible()
+        await expect(page.locator(".messages", has_text="is the lamp dimmable?")).to_be_visible()
+        await audit(page, axe_script, "console inbox, conversation open")
+
+        await page.get_by_role("button", name="Site settings").click()
+        await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()
+        await audit(page, axe_script, "console site settings")
+
+        await page.get_by_role("button", name="Reports").click()
+        await expect(page.get_by_role("heading", name="By agent")).to_be_visible()
+        await audit(page, axe_script, "console reports")
+    finally:
+        await client.close()
