@@ -1,5 +1,5 @@
 """The append path of the PostgreSQL store: lanes of group commit, each one call of `papote_append`
-(migrations/0002_append.sql) per batch.
+per batch (migrations/: 0005 stores the common batch set-based, 0002-0003 message by message).
 
 A lane is one dedicated connection and a queue. Whenever the lane is idle, everything waiting in it
 (up to `MAX_BATCH`) leaves as one batch: one statement, one round trip, one transaction, one commit,
