@@ -29,6 +29,9 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # What a page may not have; moderate and minor findings are reported, not failed on.
 BLOCKING = ("critical", "serious")
 SCHEMES = ["light", "dark"]
+# The surfaces that tell which scheme is on: the widget's panel and the console's page.
+PANEL_BACKGROUND = {"light": "rgb(255, 255, 255)", "dark": "rgb(28, 31, 38)"}
+CONSOLE_BACKGROUND = {"light": "rgb(245, 246, 248)", "dark": "rgb(17, 19, 24)"}
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +41,15 @@ def axe_script() -> str:
     return str(AXE)
 
 
-@pytest_asyncio.fixture(params=SCHEMES)
-async def scheme_context(request: pytest.FixtureRequest, browser: Browser) -> AsyncIterator[BrowserContext]:
+@pytest.fixture(params=SCHEMES)
+def scheme(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def scheme_context(scheme: str, browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800},
-                                    color_scheme=request.param,
+                                    color_scheme=scheme,  # type: ignore[arg-type]
                                     # The pages' CSP allows no inline script; axe is injected as one.
                                     bypass_csp=True)
     yield ctx
@@ -67,12 +75,8 @@ async def audit(page: Page, axe: str, where: str) -> None:
     assert not blocking, f"{where}: axe finds\n" + "\n".join(blocking)
 
 
-def scheme(context: BrowserContext) -> str:
-    return "dark" if "dark" in repr(context) else "light"
-
-
-async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, scheme_context: BrowserContext,
-                                              agent: Agent, axe_script: str) -> None:
+async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, scheme: str,
+                                              scheme_context: BrowserContext, agent: Agent, axe_script: str) -> None:
     page = await open_page(scheme_context)
     await page.goto(f"{papote_server.base_url}/demo?site={papote_server.site_key}")
     await page.get_by_role("button", name="Open chat").click()
@@ -85,14 +89,18 @@ async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, schem
     widget = page.locator("papote-widget")
     await expect(widget.locator(".bubble", has_text="It is, with any standard dimmer.")).to_be_visible()
     await expect(widget.locator(".msg.mine .state")).to_be_visible()
+    # The panel follows the visitor's colour scheme.
+    await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[scheme])
     await audit(page, axe_script, "demo shop, widget open")
 
 
-async def test_console_pages(papote_server: PapoteServer, scheme_context: BrowserContext, console_build: str,
-                             axe_script: str) -> None:
+async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_context: BrowserContext,
+                             console_build: str, axe_script: str) -> None:
     page = await open_page(scheme_context)
     await page.goto(papote_server.base_url + "/console")
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    # The console follows the agent's colour scheme.
+    await expect(page.locator("html")).to_have_css("background-color", CONSOLE_BACKGROUND[scheme])
     await audit(page, axe_script, "console sign-in")
 
     await sign_in(page, papote_server)
