@@ -31,7 +31,7 @@ from papote.store.postgres import PostgresStore
 from papote.store.sqlite import SqliteStore
 from papote.types import AuthorKind, MessageKind
 
-TARGETS = {"sqlite": None, "pg1": 1, "pg4": 4}
+TARGETS = {"sqlite": None, "pg1": 1, "pg2": 2, "pg4": 4}
 
 
 @dataclass
@@ -96,7 +96,7 @@ def batches_of(store: Store) -> int:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", default=",".join(TARGETS), help="sqlite,pg1,pg4")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="sqlite,pg1,pg2,pg4")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--senders", type=int, default=200)
     args = parser.parse_args()
