@@ -5,9 +5,12 @@ the server terminates mid-traffic. The contract both backends keep is test_store
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -22,6 +25,7 @@ from tests import postgres
 from tests.faults import mutant_seq_before_dedupe
 
 LATEST = migrations()[-1][0]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture
@@ -150,6 +154,17 @@ async def test_a_schema_newer_than_the_code_refuses_to_start(database_url: str) 
         await newer.open()
     assert refused.value.code == "schema_too_new" and str(refused.value).startswith("schema_too_new:")
     await newer.close()
+    # A server on it exits at start, and says why.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPOTE_")}
+    env.update(PAPOTE_DATABASE=database_url, PAPOTE_HOST="127.0.0.1", PAPOTE_PORT="0",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "server"), env.get("PYTHONPATH", "")]))
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "papote", "serve", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(server.communicate(), timeout=60)
+    assert server.returncode != 0
+    assert f"schema_too_new: the database is at schema version {LATEST + 1}" in out.decode()
 
 
 @pytest.mark.asyncio
