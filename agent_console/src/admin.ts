@@ -27,6 +27,7 @@ interface SiteFull {
     storage: "consent" | "always";
     routing: "auto" | "manual";
     after_hours: "away" | "online";
+    theme: "auto" | "light" | "dark";
   };
 }
 
@@ -110,6 +111,13 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     null,
     (["right", "left"] as const).map((p) => h("option", { attrs: { value: p }, props: { selected: s.position === p } }, t(p))),
   );
+  const theme = h(
+    "select",
+    null,
+    (["auto", "light", "dark"] as const).map((v) =>
+      h("option", { attrs: { value: v }, props: { selected: s.theme === v } }, t(v === "auto" ? "themeAuto" : v === "light" ? "themeLight" : "themeDark")),
+    ),
+  );
   const greeting = h("textarea", { attrs: { rows: 2, maxlength: 500 }, props: { value: s.greeting } });
   const icon = h("input", { attrs: { type: "url", placeholder: "https://…" }, props: { value: s.launcher_icon ?? "" } });
   const css = h("textarea", { class: "code", attrs: { rows: 4 }, props: { value: s.custom_css } });
@@ -164,6 +172,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
             settings: {
               color: color.value,
               position: position.value,
+              theme: theme.value,
               greeting: greeting.value,
               launcher_icon: icon.value.trim() || null,
               custom_css: css.value,
@@ -185,6 +194,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     field(t("name"), name, "site-name"),
     field(t("origins"), origins, "site-origins"),
     h("div", { class: "grid2" }, field(t("color"), color, "site-color"), field(t("position"), position, "site-position")),
+    field(t("theme"), theme, "site-theme"),
     field(t("greeting"), greeting, "site-greeting"),
     field(t("launcherIcon"), icon, "site-icon"),
     field(t("customCss"), css, "site-css"),

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     #: Outside opening hours: "away" — nobody is assigned and the widget says the team is away;
     #: "online" — agents who are online pick up anyway, and the widget says someone is there.
     "after_hours": "away",
+    #: The widget's colour scheme: "auto" follows the visitor's system (prefers-color-scheme);
+    #: "light" or "dark" holds it, for a site whose pages are always one or the other.
+    "theme": "auto",
 }
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -94,6 +97,9 @@ def _check(key: str, value: Any) -> Any:
     elif key == "routing":
         if value not in ("auto", "manual"):
             raise _bad("routing must be auto or manual")
+    elif key == "theme":
+        if value not in ("auto", "light", "dark"):
+            raise _bad("theme must be auto, light or dark")
     elif key == "after_hours":
         if value not in ("away", "online"):
             raise _bad("after_hours must be away or online")
@@ -256,6 +262,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None)
         "custom_css": s["custom_css"],
         "rules": s["rules"],
         "storage": s["storage"],
+        "theme": s["theme"],
     }
 
 

@@ -121,3 +121,20 @@ async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_co
         await audit(page, axe_script, "console reports")
     finally:
         await client.close()
+
+
+async def test_the_sites_theme_holds_the_widgets_scheme(papote_server: PapoteServer, scheme: str,
+                                                       scheme_context: BrowserContext, agent: Agent,
+                                                       axe_script: str) -> None:
+    # The owner holds the opposite of the visitor's system: the panel follows the site, not the system.
+    theme = "light" if scheme == "dark" else "dark"
+    await agent.update_site(papote_server.site_key, {"theme": theme})
+    page = await open_page(scheme_context)
+    await page.goto(f"{papote_server.base_url}/demo?site={papote_server.site_key}")
+    await page.get_by_role("button", name="Open chat").click()
+    await page.get_by_role("textbox", name="Message").fill("Do you ship to Belgium?")
+    await page.get_by_role("button", name="Send").click()
+    widget = page.locator("papote-widget")
+    await expect(widget.locator(".msg.mine .state")).to_be_visible()
+    await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[theme])
+    await audit(page, axe_script, f"demo shop, widget open, theme {theme}")

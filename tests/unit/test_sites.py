@@ -14,13 +14,14 @@ HOURS = {"tz": "Europe/Paris", "days": {"mon": [["09:00", "12:00"], ["14:00", "1
 def test_defaults_and_merge() -> None:
     s = validate_settings({"color": "#112233", "hours": HOURS})
     assert s["color"] == "#112233" and s["routing"] == "auto" and s["hours"]["tz"] == "Europe/Paris"
+    assert s["theme"] == "auto" and validate_settings({"theme": "dark"})["theme"] == "dark"
 
 
 @pytest.mark.parametrize("changes", [
     {"color": "red"}, {"nope": 1}, {"hours": {"tz": "Mars/Olympus", "days": {}}},
     {"hours": {"tz": "UTC", "days": {"mon": [["18:00", "9:00"]]}}},
     {"rules": [{"id": "x", "trigger": "event", "message": "hi"}]},
-    {"custom_css": "</style><script>"}, {"launcher_icon": "javascript:alert(1)"},
+    {"custom_css": "</style><script>"}, {"launcher_icon": "javascript:alert(1)"}, {"theme": "sepia"},
     {"hours": {"tz": "UTC", "days": {"mon": [["10:00", "11:00"]] * 11}}},
 ])
 def test_bad_settings_are_refused(changes: dict[str, object]) -> None:

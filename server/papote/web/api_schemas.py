@@ -91,6 +91,8 @@ SETTINGS = obj({
     "after_hours": enum("away", "online", description="outside opening hours: away (nobody is assigned, "
                         "the widget says the team is away) or online (online agents pick up, the widget "
                         "says someone is there)"),
+    "theme": enum("auto", "light", "dark", description="the widget's colour scheme; auto follows the "
+                  "visitor's system"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------

@@ -78,6 +78,8 @@ export interface SiteInfo {
   custom_css?: string | null;
   /** The owner lets the widget store its token before the visitor interacts. */
   storage?: "consent" | "always" | null;
+  /** The widget's colour scheme: auto follows the visitor's system. */
+  theme?: "auto" | "light" | "dark" | null;
 }
 
 export interface VisitorInfo {

@@ -32,8 +32,8 @@ export interface LoaderHost {
   emit(event: ApiEvent, payload?: unknown): void;
   setUnread(count: number): void;
   setOpen(open: boolean): void;
-  /** Site look from the welcome: accent colour and side. */
-  setLook(color: string | null | undefined, position: string | null | undefined): void;
+  /** Site look from the welcome: accent colour, side and colour scheme (auto, light or dark). */
+  setLook(color: string | null | undefined, position: string | null | undefined, theme?: string | null): void;
   /** Switches language; `remember` keeps the choice for the next pages (setLocale does). */
   setLocale(locale: Locale, remember: boolean): void;
   /** Adds CSS to the shadow root; returns a function that replaces it (for the owner's custom CSS). */

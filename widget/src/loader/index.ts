@@ -121,8 +121,10 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       drawLauncher();
       host.emit(open ? "open" : "close");
     },
-    setLook(color, position) {
+    setLook(color, position, theme) {
       if (color && /^#[0-9a-f]{3,8}$/i.test(color)) frame.style.setProperty("--papote-color", color);
+      // "auto" (or nothing) leaves the scheme to prefers-color-scheme; the panel's CSS reads these.
+      if (theme) for (const t of ["light", "dark"]) frame.classList.toggle(t, theme === t);
       const side = settings.position || position;
       frame.classList.toggle("left", side === "left");
     },
@@ -249,9 +251,9 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   // proactive rules from the first page. A failure leaves the default look; nothing else depends on it.
   fetch(`${host.baseUrl}/widget/site/${encodeURIComponent(stub.k)}`, { credentials: "omit" })
     .then((r) => (r.ok ? r.json() : null))
-    .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string } | null) => {
+    .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string; theme?: string } | null) => {
       if (!look) return;
-      host.setLook(look.color, look.position);
+      host.setLook(look.color, look.position, look.theme);
       if (typeof look.launcher_icon === "string" && /^https:\/\//.test(look.launcher_icon)) {
         icon = look.launcher_icon;
         drawLauncher();

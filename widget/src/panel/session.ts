@@ -166,7 +166,7 @@ export class VisitorSession {
           this.site = frame.site;
           this.agentsOnline = frame.site.agents_online ?? 0;
           this.openNow = frame.site.open_now ?? true;
-          this.host.setLook(frame.site.color, frame.site.position);
+          this.host.setLook(frame.site.color, frame.site.position, frame.site.theme);
           // The owner's language for the site applies unless the visitor or the page chose one.
           const siteLocale = toLocale(frame.site.locale);
           const chosen = this.host.storage.get(StorageKey.locale) || this.host.settings.locale;

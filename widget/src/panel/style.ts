@@ -1,14 +1,15 @@
 // The panel's CSS, added to the same shadow root as the bubble (see loader/style.ts for how host
 // styles are kept out). Sizes are in px, not rem: rem follows the host page's root font size.
-// Colours are variables: light by default, dark when the visitor's system asks for it (the site's own
-// colour and its ink stay as they are in both). Muted text keeps 4.5:1 on every surface it sits on.
+// Colours are variables: light by default, dark when the visitor's system asks for it or the site's
+// theme setting holds it (.root.light / .root.dark); the site's own colour and its ink stay as they are. Muted text keeps 4.5:1 on every surface it sits on.
 const dark =
   "--p-bg:#1c1f26;--p-fg:#e8eaef;--p-log:#15171c;--p-bubble:#262a33;--p-line:#343945;--p-edge:#4b5260;--p-muted:#a9b0bc;" +
   "--p-link:#93b4ff;--p-note:#232833;--p-note-fg:#cfd6e0;--p-warn:#3b2a10;--p-warn-fg:#ffd08f;--p-warn-line:#6b4b1c;" +
   "--p-bad:#431b1b;--p-bad-fg:#ffc2c2;--p-avatar:#3a4150;--p-avatar-fg:#e3e7ee;color-scheme:dark";
 export const panelCss = `
 .panel{--p-bg:#fff;--p-fg:#1f2328;--p-log:#fafbfc;--p-bubble:#fff;--p-line:#e6e9ef;--p-edge:#cfd5dd;--p-muted:#4b5563;--p-link:#1d4ed8;--p-note:#f4f6fa;--p-note-fg:#3d4450;--p-warn:#fff4e5;--p-warn-fg:#7a4100;--p-warn-line:#f3d7b0;--p-bad:#fde8e8;--p-bad-fg:#8a1c1c;--p-avatar:#d8dee9;--p-avatar-fg:#334}
-@media (prefers-color-scheme:dark){.panel{${dark}}}
+@media (prefers-color-scheme:dark){.root:not(.light) .panel{${dark}}}
+.root.dark .panel{${dark}}
 .panel{position:fixed;z-index:2147483001;right:20px;bottom:90px;width:370px;height:min(600px,calc(100vh - 110px));display:flex;flex-direction:column;background:var(--p-bg);color:var(--p-fg);border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);overflow:hidden;font:inherit}
 .panel[hidden]{display:none}
 .left .panel{right:auto;left:20px}
