@@ -31,6 +31,8 @@ BLOCKING = ("critical", "serious")
 SCHEMES = ["light", "dark"]
 # The surfaces that tell which scheme is on: the widget's panel and the console's page.
 PANEL_BACKGROUND = {"light": "rgb(255, 255, 255)", "dark": "rgb(28, 31, 38)"}
+# A site colour white text is unreadable on (1.4:1).
+PALE = "#ffd84d"
 CONSOLE_BACKGROUND = {"light": "rgb(245, 246, 248)", "dark": "rgb(17, 19, 24)"}
 
 
@@ -123,18 +125,23 @@ async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_co
         await client.close()
 
 
-async def test_the_sites_theme_holds_the_widgets_scheme(papote_server: PapoteServer, scheme: str,
-                                                       scheme_context: BrowserContext, agent: Agent,
-                                                       axe_script: str) -> None:
-    # The owner holds the opposite of the visitor's system: the panel follows the site, not the system.
+async def test_the_sites_theme_and_a_pale_colour(papote_server: PapoteServer, scheme: str,
+                                                 scheme_context: BrowserContext, agent: Agent,
+                                                 axe_script: str) -> None:
+    # The owner holds the opposite of the visitor's system, and picks a pale yellow: the panel follows
+    # the site, not the system, and the text on the yellow turns black to stay readable.
     theme = "light" if scheme == "dark" else "dark"
-    await agent.update_site(papote_server.site_key, {"theme": theme})
+    await agent.update_site(papote_server.site_key, {"theme": theme, "color": PALE})
     page = await open_page(scheme_context)
     await page.goto(f"{papote_server.base_url}/demo?site={papote_server.site_key}")
-    await page.get_by_role("button", name="Open chat").click()
+    launcher = page.get_by_role("button", name="Open chat")
+    await expect(launcher).to_have_css("background-color", "rgb(255, 216, 77)")
+    await expect(launcher).to_have_css("color", "rgb(0, 0, 0)")
+    await launcher.click()
     await page.get_by_role("textbox", name="Message").fill("Do you ship to Belgium?")
     await page.get_by_role("button", name="Send").click()
     widget = page.locator("papote-widget")
     await expect(widget.locator(".msg.mine .state")).to_be_visible()
     await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[theme])
-    await audit(page, axe_script, f"demo shop, widget open, theme {theme}")
+    await expect(widget.locator(".msg.mine .bubble")).to_have_css("color", "rgb(0, 0, 0)")
+    await audit(page, axe_script, f"demo shop, widget open, theme {theme}, colour {PALE}")

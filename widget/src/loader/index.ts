@@ -54,6 +54,19 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
     history.replaceState(history.state, "", location.pathname + location.search + (hash === "#" ? "" : hash));
   }
 
+  // The text on the site's colour (header, the visitor's messages, buttons, the bubble's icon): white
+  // or black, whichever contrasts more. One of the two always reaches 4.58:1 (WCAG asks 4.5), so
+  // an owner's pale yellow gets black text instead of unreadable white.
+  function inkOn(hex: string): string {
+    let l = 0;
+    for (let i = 0; i < 3; i++) {
+      const c = parseInt(hex.slice(1 + 2 * i, 3 + 2 * i), 16) / 255;
+      l += [0.2126, 0.7152, 0.0722][i] * (c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+    }
+    // Contrast with white is 1.05 / (l + 0.05), with black (l + 0.05) / 0.05.
+    return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? "#fff" : "#000";
+  }
+
   const element = d.createElement("papote-widget");
   const shadow = element.attachShadow({ mode: "open" });
 
@@ -122,7 +135,10 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       host.emit(open ? "open" : "close");
     },
     setLook(color, position, theme) {
-      if (color && /^#[0-9a-f]{3,8}$/i.test(color)) frame.style.setProperty("--papote-color", color);
+      if (color && /^#[0-9a-f]{6}$/i.test(color)) {
+        frame.style.setProperty("--papote-color", color);
+        frame.style.setProperty("--papote-ink", inkOn(color));
+      }
       // "auto" (or nothing) leaves the scheme to prefers-color-scheme; the panel's CSS reads these.
       if (theme) for (const t of ["light", "dark"]) frame.classList.toggle(t, theme === t);
       const side = settings.position || position;
