@@ -12,10 +12,9 @@ import pytest
 import pytest_asyncio
 
 from tests import postgres
-from tests.harness import OPEN_CLIENTS, PapoteServer
+from tests.harness import BACKENDS, CREATED_DATABASES, OPEN_CLIENTS, PapoteServer, drop_database
 
 T = TypeVar("T")
-BACKENDS = ("sqlite", "postgres")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,9 +30,28 @@ def selected_backends(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test that uses the `backend` fixture (or marked `both_backends`) runs once per chosen backend."""
+    """A test that uses the `backend` fixture (the store contract) runs once per chosen backend. So does a
+    test marked `both_backends` (or in a module so marked) whose servers take `server_backend`. The id
+    says which: `test_x[sqlite]`, `test_x[postgres]`."""
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", selected_backends(metafunc.config))
+    elif "server_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("server_backend", selected_backends(metafunc.config))
+
+
+@pytest.fixture
+def server_backend() -> str:
+    """The store a test's server runs on: SQLite, unless the test is marked `both_backends`."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_leftover_databases() -> Iterator[None]:
+    """A PostgreSQL database a server created and no test dropped (a test failed before `close()`)
+    goes at the end of the run."""
+    yield
+    for url in list(CREATED_DATABASES):
+        drop_database(url)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -63,13 +81,15 @@ async def close_clients() -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def papote_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
-    """A real server subprocess on a free port with its own SQLite file, an owner agent and a site."""
-    server = PapoteServer(tmp_path)
-    server.init()
-    server.start()
-    yield server
-    server.stop()
+def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    """A real server subprocess on a free port with its own database, an owner agent and a site."""
+    server = PapoteServer(tmp_path, backend=server_backend)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.close()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print("\n----- server log -----\n" + server.logs()[-20000:])

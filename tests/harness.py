@@ -1,28 +1,37 @@
 """Test harness: a real Papote server in a subprocess on a free port, and protocol clients.
 
-`PapoteServer` runs `python -m papote serve` against a temporary SQLite file, so tests exercise the very
-code path production uses (uvicorn, websockets-sansio, the real store). Its log is kept and printed
-when a test fails.
+`PapoteServer` runs `python -m papote serve` against a temporary SQLite file or, with
+`backend="postgres"`, a throw-away PostgreSQL database of its own (created with the server, kept across
+restarts, dropped by `close()`), so tests exercise the very code path production uses (uvicorn,
+websockets-sansio, the real store). `papote init` and every CLI call go to the same database. Its log
+is kept and printed when a test fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,11 +42,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+BACKENDS = ("sqlite", "postgres")
+#: A test server's PostgreSQL pool: small, since many servers share the machine's 100 connections.
+POSTGRES_POOL = "4"
+T = TypeVar("T")
+
+
+def run_async(job: Callable[[], Awaitable[T]]) -> T:
+    """Runs a coroutine to completion from synchronous harness code, inside a test's event loop or not."""
+    async def main() -> T:
+        return await job()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result(timeout=60)
+
+
 @dataclass
 class PapoteServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     env_extra: dict[str, str] = field(default_factory=dict)
+    #: "sqlite" (a file in `workdir`) or "postgres" (a database of its own on the local server).
+    backend: str = "sqlite"
     proc: subprocess.Popen[bytes] | None = None
     site_key: str = ""
     site_secret: str = ""
@@ -46,6 +72,13 @@ class PapoteServer:
     starts: int = 0
     #: The command that runs the server (a test may run a deliberately broken build instead).
     launcher: list[str] = field(default_factory=lambda: [sys.executable, "-m", "papote"])
+    #: The PostgreSQL database's URL once created (several servers may be given the same one: nodes).
+    database_url: str = ""
+    _owns_database: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
 
     @property
     def base_url(self) -> str:
@@ -60,20 +93,49 @@ class PapoteServer:
         return self.workdir / "papote.db"
 
     @property
+    def database(self) -> str:
+        """What PAPOTE_DATABASE names: the SQLite file, or this server's PostgreSQL database (created now)."""
+        if self.backend == "sqlite":
+            return str(self.db_path)
+        if not self.database_url:
+            self.database_url = create_database()
+            self._owns_database = True
+        return self.database_url
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "server.log"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAPOTE_")}
         env.update(
-            PAPOTE_DATABASE=str(self.db_path),
+            PAPOTE_DATABASE=self.database,
             PAPOTE_HOST="127.0.0.1",
             PAPOTE_PORT=str(self.port),
             PAPOTE_LOG_LEVEL="info",
             PYTHONUNBUFFERED="1",
         )
+        if self.backend == "postgres":
+            env["PAPOTE_DATABASE_POOL"] = POSTGRES_POOL
         env.update(self.env_extra)
         return env
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query run straight on this server's database (`?` placeholders, on either backend)."""
+        if self.backend == "sqlite":
+            with contextlib.closing(sqlite3.connect(self.db_path)) as db:
+                return db.execute(query, args).fetchall()
+        parts = query.split("?")
+        numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+        async def fetch() -> list[tuple[Any, ...]]:
+            conn = await asyncpg.connect(self.database)
+            try:
+                return [tuple(row) for row in await conn.fetch(numbered, *args)]
+            finally:
+                await conn.close()
+
+        return run_async(fetch)
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -84,9 +146,11 @@ class PapoteServer:
             raise RuntimeError(f"papote {' '.join(args)} failed: {out.stderr}")
         return out.stdout
 
-    def init(self) -> None:
+    def init(self, *origins: str) -> None:
+        """`papote init`: the owner agent and a site allowing `origins` (this server's own by default)."""
+        allowed = [arg for origin in origins or (self.base_url,) for arg in ("--origin", origin)]
         out = self.cli("init", "--email", self.agent_email, "--password", self.agent_password,
-                       "--site-name", "Test shop", "--origin", self.base_url)
+                       "--site-name", "Test shop", *allowed)
         for line in out.splitlines():
             if line.startswith("Site:"):
                 self.site_key = line.split("key ")[1].rstrip(")")
@@ -134,6 +198,13 @@ class PapoteServer:
         self.stop()
         self.start()
 
+    def close(self) -> None:
+        """Stops the server and drops the PostgreSQL database it created (a SQLite file goes with tmp_path)."""
+        self.stop()
+        if self._owns_database:
+            drop_database(self.database_url)
+            self._owns_database = False
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -167,6 +238,22 @@ class PapoteServer:
         if status != 200:
             raise RuntimeError(f"login failed: {status} {body}")
         return session_cookie(headers)
+
+
+#: Every database a server created and did not drop yet: dropped at the end of the session whatever happened.
+CREATED_DATABASES: list[str] = []
+
+
+def create_database() -> str:
+    url = run_async(postgres.create_database)
+    CREATED_DATABASES.append(url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    run_async(lambda: postgres.drop_database(url))
+    if url in CREATED_DATABASES:
+        CREATED_DATABASES.remove(url)
 
 
 def _headers(message: Any) -> dict[str, str]:

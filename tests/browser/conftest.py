@@ -35,13 +35,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def papote_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
     """The shared server fixture, in demo mode: the demo shop page (/demo) is served only then."""
-    server = PapoteServer(tmp_path, env_extra={"PAPOTE_DEMO": "1"})
-    server.init()
-    server.start()
-    yield server
-    server.stop()
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_DEMO": "1"}, backend=server_backend)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.close()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print("\n----- server log -----\n" + server.logs()[-20000:])
