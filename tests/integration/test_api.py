@@ -6,7 +6,7 @@ import pytest
 
 from tests.harness import PapoteServer, new_msg_id, visitor
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
 
 async def test_openapi_lists_every_route(papote_server: PapoteServer) -> None:

@@ -18,6 +18,8 @@ from papote.protocol import Endpoint, frame_types
 from papote.web.api import all_endpoints
 from tests.harness import Client, PapoteServer, agent, new_msg_id, visitor
 
+pytestmark = pytest.mark.both_backends
+
 #: How each conversation-scoped frame is built against a target conversation id.
 SCOPED: dict[str, Any] = {
     "resume": lambda cid: {"epoch": "", "conversations": {cid: 0}},

@@ -1,15 +1,14 @@
-"""The delivery contract end to end: a real server, real sockets, a real SQLite file."""
+"""The delivery contract end to end: a real server, real sockets, a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
 from tests.harness import PapoteServer, agent, new_msg_id, visitor
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
 
 async def start_conversation(server: PapoteServer, body: str = "hello") -> tuple[object, str]:
@@ -33,9 +32,8 @@ async def test_send_ack_deliver_both_ways(papote_server: PapoteServer) -> None:
 
 async def test_ack_means_on_disk(papote_server: PapoteServer) -> None:
     v, cid = await start_conversation(papote_server, "durable?")
-    with sqlite3.connect(papote_server.db_path) as db:
-        row = db.execute("SELECT body, seq FROM messages WHERE conversation_id=? AND kind='text'", (cid,)).fetchone()
-    assert row == ("durable?", 1)
+    rows = papote_server.sql("SELECT body, seq FROM messages WHERE conversation_id=? AND kind='text'", cid)
+    assert rows == [("durable?", 1)]
 
 
 async def test_retry_of_an_unacked_send_is_stored_once(papote_server: PapoteServer) -> None:
@@ -52,9 +50,7 @@ async def test_retry_of_an_unacked_send_is_stored_once(papote_server: PapoteServ
     await again.send({**frame, "ref": 13, "body": "different"})
     err = await again.expect("error", ref=13)
     assert err["code"] == "conflict"
-    with sqlite3.connect(papote_server.db_path) as db:
-        count = db.execute("SELECT COUNT(*) FROM messages WHERE client_msg_id=?", (cmid,)).fetchone()[0]
-    assert count == 1
+    assert papote_server.sql("SELECT COUNT(*) FROM messages WHERE client_msg_id=?", cmid) == [(1,)]
 
 
 async def test_first_message_retried_never_creates_two_conversations(papote_server: PapoteServer) -> None:
@@ -206,3 +202,24 @@ async def test_resume_during_live_traffic_is_in_order_and_once(papote_server: Pa
                 bodies.append(m["body"])
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), "out of order or twice"
     assert bodies == [f"gap {i}" for i in range(30)] + [f"live {i}" for i in range(40)]
+
+
+async def test_text_holding_u0000_is_refused_and_nothing_is_stored(papote_server: PapoteServer) -> None:
+    """PostgreSQL cannot store U+0000: on every backend a frame or a request holding one gets
+    `bad_field`, never an internal error, and what was there before is untouched."""
+    v, cid = await start_conversation(papote_server, "before")
+    await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),  # type: ignore[attr-defined]
+                  "body": "a\x00b"})
+    refused = await v.expect("error", ref=2)  # type: ignore[attr-defined]
+    assert (refused["code"], refused["message"]) == ("bad_field", "field 'body' holds U+0000, which no text may hold")
+    await v.send({"t": "set", "ref": 3, "name": "N\x00", "attributes": {"plan": "pro\x00"}})  # type: ignore[attr-defined]
+    assert (await v.expect("error", ref=3))["code"] == "bad_field"  # type: ignore[attr-defined]
+    cookie = papote_server.login()
+    status, body, _ = papote_server.http("PATCH", "/api/me", {"name": "x\x00y"}, cookie=cookie)
+    assert (status, body["error"]["code"]) == (400, "bad_field")
+    status, body, _ = papote_server.http("GET", "/api/conversations?q=%00", cookie=cookie)
+    assert (status, body["error"]["code"]) == (400, "bad_field")
+    assert papote_server.sql("SELECT body FROM messages WHERE conversation_id=? AND kind='text'", cid) == [("before",)]
+    # The connection goes on.
+    await v.send({"t": "send", "ref": 4, "conversation": cid, "client_msg_id": new_msg_id(), "body": "after"})  # type: ignore[attr-defined]
+    assert (await v.expect("ack", ref=4))["seq"] == 2  # type: ignore[attr-defined]

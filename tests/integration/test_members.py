@@ -15,6 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.harness import Client, PapoteServer, agent
 
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "long-enough-pw"
 
 
@@ -201,13 +203,15 @@ async def closed_with(client: Client, timeout: float = 20) -> int | None:
 
 
 @pytest.fixture
-def checking_server(tmp_path: Path) -> Iterator[PapoteServer]:
+def checking_server(tmp_path: Path, server_backend: str) -> Iterator[PapoteServer]:
     """Live sockets check their session every second (what the CLI ends, the server learns that way)."""
-    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SESSION_CHECK_SECS": "1"})
-    server.init()
-    server.start()
-    yield server
-    server.stop()
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SESSION_CHECK_SECS": "1"}, backend=server_backend)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.asyncio
@@ -284,16 +288,16 @@ def test_creating_sites_is_a_server_level_permission(papote_server: PapoteServer
     assert "agent@papote.test" in server.cli("operator", "list")
 
 
-def test_anyone_may_create_sites_when_the_server_says_so(tmp_path: Path) -> None:
-    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SITE_CREATION": "anyone"})
-    server.init()
-    server.start()
+def test_anyone_may_create_sites_when_the_server_says_so(tmp_path: Path, server_backend: str) -> None:
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_SITE_CREATION": "anyone"}, backend=server_backend)
     try:
+        server.init()
+        server.start()
         _, cookie = member(server, server.site_key, "agent@papote.test", "agent")
         status, _, _ = server.http("POST", "/api/sites", {"name": "Mine"}, cookie=cookie)
         assert status == 201
     finally:
-        server.stop()
+        server.close()
 
 
 def test_pending_invitations_are_listed_accepted_declined_and_withdrawn(papote_server: PapoteServer) -> None:

@@ -9,7 +9,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.harness import PapoteServer, agent, new_msg_id, visitor
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
 
 async def test_graceful_restart_closes_1001_and_clients_resume(papote_server: PapoteServer) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.harness import PapoteServer, agent, new_msg_id, visitor
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
 
 async def test_capacity_queue_and_drain(papote_server: PapoteServer) -> None:

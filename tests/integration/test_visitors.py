@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from papote.identity import sign_jwt, user_hash
 from tests.harness import Client, PapoteServer, agent, new_msg_id, visitor
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
 
 async def identify(server: PapoteServer, client: Client, user_id: str, ref: int = 90) -> dict[str, Any]:
@@ -152,11 +152,11 @@ async def new_visitor_close_code(server: PapoteServer, address: str, token: str 
         return None
 
 
-async def test_new_anonymous_visitors_are_limited_per_client_address(tmp_path: Path) -> None:
-    server = PapoteServer(tmp_path, env_extra={"PAPOTE_RATE_NEW_VISITORS": "5/10minute"})
-    server.init()
-    server.start()
+async def test_new_anonymous_visitors_are_limited_per_client_address(tmp_path: Path, server_backend: str) -> None:
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_RATE_NEW_VISITORS": "5/10minute"}, backend=server_backend)
     try:
+        server.init()
+        server.start()
         assert [await new_visitor_close_code(server, "203.0.113.7") for _ in range(5)] == [None] * 5
         assert await new_visitor_close_code(server, "203.0.113.7") == 4008
         assert await new_visitor_close_code(server, "203.0.113.7") == 4008
@@ -165,7 +165,7 @@ async def test_new_anonymous_visitors_are_limited_per_client_address(tmp_path: P
         known = await visitor(server)
         assert await new_visitor_close_code(server, "203.0.113.7", token=known.welcome["token"]) is None
     finally:
-        server.stop()
+        server.close()
 
 
 async def test_a_jwt_is_not_accepted_before_its_nbf(papote_server: PapoteServer) -> None:
