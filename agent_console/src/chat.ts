@@ -415,9 +415,14 @@ export class ChatView {
     if (m.kind === "note") classes.push("note");
     const author =
       m.author.kind === "visitor" ? visitorLabel(this.desk, this.desk.summary(this.id), m.author.id) : m.author.name || t("agent");
+    // A reply to a proactive message shows what the widget had said, quoted above the visitor's words.
+    const proactive = (m.data as { proactive?: { message?: unknown } } | null | undefined)?.proactive;
     return h(
       "div",
       { class: classes.join(" "), attrs: { "data-seq": m.seq, "data-kind": m.kind } },
+      typeof proactive?.message === "string"
+        ? h("blockquote", { class: "proactive", attrs: { "aria-label": t("answersProactive") } }, h("span", { class: "muted small" }, t("answersProactive") + ": "), proactive.message)
+        : null,
       h("div", { class: "author" }, m.kind === "note" ? h("span", { class: "note-badge" }, t("noteBadge")) : null, author),
       h("div", { class: "body" }, m.body),
       h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null),

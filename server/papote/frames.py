@@ -63,6 +63,8 @@ def message_frame(m: Message) -> Frame:
     if m.event is not None:
         frame["event"] = m.event
         frame["data"] = m.data
+    elif m.data is not None:
+        frame["data"] = m.data  # a visitor's answer to a proactive message: {proactive: {rule, message}}
     return frame
 
 

@@ -275,3 +275,66 @@ async def test_the_header_and_the_queue_box_give_the_same_wait(papote_server: Pa
     assert minutes is not None
     await expect(header).to_contain_text(f"Typically replies in {minutes.group(1)} min")
     await before.close()
+
+
+async def test_the_rating_is_asked_at_every_close(papote_server: PapoteServer, page: Page, agent: Agent) -> None:
+    """One rating per closing, not once per thread: reopened and closed again, the widget asks again."""
+    server = papote_server
+    await page.goto(f"{server.base_url}/demo?site={server.site_key}")
+    await page.get_by_role("button", name="Open chat").click()
+    message = page.get_by_role("textbox", name="Message")
+    await message.fill("Is the lamp in stock?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    conversation = (await agent.visitor_message("Is the lamp in stock?"))["conversation"]
+    await agent.reply(conversation, "Yes, two left.")
+    await agent.close_conversation(conversation)
+    await page.get_by_role("button", name="5 out of 5").click()
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+    await agent.next("conversation", lambda f: f["conversation"].get("rating") == 5)
+
+    # The visitor comes back to the same thread: it reopens, is answered and closed again.
+    await message.fill("And the shade, in green?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await agent.visitor_message("And the shade, in green?")
+    await agent.reply(conversation, "Green is sold out, sorry.")
+    await agent.close_conversation(conversation)
+    await expect(page.get_by_text("How was this conversation?").first).to_be_visible()
+    await page.get_by_role("button", name="2 out of 5").click()
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+    await agent.next("conversation", lambda f: f["conversation"].get("rating") == 2)
+    stored = [m for m in await agent.messages(conversation) if m.get("event") == "rated"]
+    assert [m["data"]["rating"] for m in stored] == [5, 2]
+
+
+async def test_the_agent_sees_the_proactive_message_the_visitor_answered(
+    papote_server: PapoteServer, console_build: str, context: BrowserContext, agent: Agent  # noqa: F811
+) -> None:
+    server = papote_server
+    offer = "Free shipping on orders over 40 €!"
+    await agent.update_site(server.site_key, {"rules": [
+        {"id": "cart40", "trigger": "event", "event": "add_to_cart",
+         "condition": {"field": "value", "op": ">=", "value": 40}, "message": offer}]})
+    shop = await open_page(context)
+    await shop.goto(f"{server.base_url}/demo?site={server.site_key}")
+    await shop.get_by_role("button", name="Add to cart").click()
+    await expect(shop.locator("papote-widget .msg", has_text=offer)).to_be_visible()
+    await shop.get_by_role("textbox", name="Message").fill("Even to Belgium?")
+    await shop.get_by_role("button", name="Send", exact=True).click()
+    said = await agent.visitor_message("Even to Belgium?")
+    # The message carries what it answers, its text from the site's rule.
+    assert said["data"] == {"proactive": {"rule": "cart40", "message": offer}}
+    # A second message answers nothing.
+    await shop.get_by_role("textbox", name="Message").fill("Thanks")
+    await shop.get_by_role("button", name="Send", exact=True).click()
+    assert "data" not in await agent.visitor_message("Thanks")
+
+    console = await open_page(context)
+    await sign_in(console, server)
+    await queue(console, "open")
+    await row(console, str(said["conversation"])).click()
+    quoted = console.get_by_label("Answering the automatic message")
+    await expect(quoted).to_have_count(1)
+    await expect(quoted).to_contain_text(offer)
+    await expect(console.locator(".msg.visitor", has=quoted)).to_contain_text("Even to Belgium?")

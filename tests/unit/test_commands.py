@@ -198,6 +198,7 @@ def test_a_field_over_its_limit_is_too_large(endpoint: Endpoint, kind: str, fiel
     (Endpoint.VISITOR, "send", "client_msg_id", "has space!", "characters that are not allowed"),
     (Endpoint.VISITOR, "send", "client_msg_id", "trailing-newline\n", "characters that are not allowed"),
     (Endpoint.VISITOR, "send", "body", "", "at least 1 characters"),
+    (Endpoint.VISITOR, "send", "answers", "not a rule id!", "characters that are not allowed"),
     (Endpoint.VISITOR, "read", "seq", -1, "at least 0"),
     (Endpoint.VISITOR, "read", "seq", 2**53 + 1, "at most"),
     (Endpoint.VISITOR, "read", "seq", 2**64 - 1, "at most"),

@@ -41,6 +41,7 @@ class Messages(Queue):
         body: str,
         *,
         note: bool = False,
+        data: dict[str, Any] | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order."""
@@ -64,6 +65,7 @@ class Messages(Queue):
                 body=body,
                 client_msg_id=client_msg_id,
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
+                data=data,
             )
         )
 

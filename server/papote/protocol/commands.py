@@ -55,6 +55,8 @@ Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=_TOKEN_CHARS)]
 ClientMsgId = Annotated[str, Meta(min_length=8, max_length=64, pattern=_TOKEN_CHARS)]
 #: The upper bound is the server's `max_body_chars` setting: `ProtocolConnection` checks it.
 Body = Annotated[str, Meta(min_length=1)]
+#: A proactive rule's id, as sites.py checks it.
+RuleId = Annotated[str, Meta(min_length=1, max_length=40, pattern="^[A-Za-z0-9_-]+$")]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SAFE_INT)]
 Url = Annotated[str, Meta(max_length=2048)]
 Title = Annotated[str, Meta(max_length=300)]
@@ -164,7 +166,11 @@ class VisitorHello(Hello, frozen=True, kw_only=True, tag="hello"):
 
 
 class VisitorSend(Send, frozen=True, kw_only=True, tag="send"):
-    """`conversation` nil starts a conversation (or finds the one this `client_msg_id` started)."""
+    """`conversation` nil starts a conversation (or finds the one this `client_msg_id` started).
+    `answers`: the id of the site's proactive rule whose message this one answers (it is stored with
+    the message, so agents read what the visitor replied to)."""
+
+    answers: RuleId | None = None
 
 
 class Page(Command, frozen=True, kw_only=True, tag="page"):

@@ -22,7 +22,7 @@ from papote.protocol import (
     VisitorHello,
     VisitorSend,
 )
-from papote.sites import normalise_origin, public_settings
+from papote.sites import normalise_origin, public_settings, settings_of
 from papote.store import Site, Visitor
 from papote.types import PrincipalKind
 from papote.visitors import IdentifyOutcome, Proof
@@ -130,7 +130,8 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         principal = conn.principal
         match command:
             case VisitorSend():
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body)
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
+                                           data=answered(self.site, command.answers))
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.
@@ -220,4 +221,15 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
     def on_closed(self) -> None:
         if self.visitor is not None:
             self.papote.spawn(self.papote.visitor_left(self.visitor.id))
+
+
+def answered(site: Site, rule_id: str | None) -> dict[str, Any] | None:
+    """What a visitor's message answers: the site's proactive rule of that id, its text taken from the
+    settings (never from the client). A rule removed meanwhile leaves the message as it is."""
+    if rule_id is None:
+        return None
+    for rule in settings_of(site)["rules"]:
+        if rule["id"] == rule_id:
+            return {"proactive": {"rule": rule_id, "message": rule["message"]}}
+    return None
 

@@ -515,8 +515,8 @@ export class Connection {
   /** Writes a message: it is kept (with its client_msg_id) until the server acknowledges it, and
    * sent now if connected, otherwise after the next resume. `conversation` nil starts one.
    * `note` (agents only) makes it a private note. */
-  sendMessage(body: string, conversation: string | null, options: { note?: boolean } = {}): OutboxItem {
-    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true);
+  sendMessage(body: string, conversation: string | null, options: { note?: boolean; answers?: string } = {}): OutboxItem {
+    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true, options.answers);
     this.flush();
     this.emit("change", undefined);
     return item;
@@ -558,6 +558,7 @@ export class Connection {
       };
       // Only the console writes notes; the visitor endpoint would refuse the field.
       if (item.note) frame.note = true;
+      if (item.answers) frame.answers = item.answers;
       if (this.write(frame)) this.inFlight.add(item.client_msg_id);
     }
   }

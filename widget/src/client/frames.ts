@@ -218,6 +218,8 @@ export interface SendFrame extends ClientFrame {
   conversation: string | null;
   client_msg_id: string;
   body: string;
+  /** The proactive rule whose message this one answers. */
+  answers?: string;
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */

@@ -13,6 +13,8 @@ export interface OutboxItem {
   created_at: number;
   /** An agent's private note (console only): sent with `note: true`, never shown to the visitor. */
   note?: boolean;
+  /** The proactive rule whose message this one answers (widget only). */
+  answers?: string;
 }
 
 export interface OutboxStore {
@@ -47,9 +49,10 @@ export class Outbox {
     return this.store.load();
   }
 
-  add(conversation: string | null, body: string, now: number, note = false): OutboxItem {
+  add(conversation: string | null, body: string, now: number, note = false, answers?: string): OutboxItem {
     const item: OutboxItem = { client_msg_id: newClientMsgId(), conversation, body, created_at: now };
     if (note) item.note = true;
+    if (answers) item.answers = answers;
     this.store.save([...this.store.load(), item]);
     return item;
   }

@@ -30,6 +30,8 @@ const PAGE_SETTLE_MS = 300;
 export interface ProactiveNote {
   rule: ProactiveRule;
   ts: number;
+  /** The visitor wrote after it: their message carries it into the conversation. */
+  answered?: boolean;
 }
 
 export interface LinkInfo {
@@ -308,7 +310,11 @@ export class VisitorSession {
   sendMessage(body: string): void {
     this.host.consent();
     const current = this.current();
-    this.conn.sendMessage(body, current ? current.id : null);
+    // The first message after a proactive one answers it: it goes with the message, for the agents.
+    const note = this.proactive[this.proactive.length - 1];
+    const answers = note && !note.answered ? note.rule.id : undefined;
+    if (note) note.answered = true;
+    this.conn.sendMessage(body, current ? current.id : null, { answers });
     this.sendTyping(false);
   }
 
