@@ -1,7 +1,7 @@
 """Two agents signed in to two nodes of one site, in Chromium: presence, the queue, capacity and a
 transfer behave as on one node (issue 10, "Proof").
 
-Two `papote serve` processes share one throw-away PostgreSQL database and a private redis-server (the
+Two `papote serve` processes (tests/nodes.py) share one throw-away PostgreSQL database and a private redis-server (the
 bus). Agent A's console runs on node 1, agent B's on node 2; the visitor's widget sits on a shop page of
 its own origin and talks to node 2; the other visitors are protocol clients on either node. What is
 checked is what the people see: the consoles' team list, queues and chats, the widget's timeline.
@@ -9,12 +9,12 @@ checked is what the people see: the consoles' team list, queues and chats, the w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import re
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,10 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from papote.snippet import render_snippet
+from tests import postgres
 from tests.brokers import Broker
 from tests.harness import PapoteServer, free_port, new_msg_id, visitor
+from tests.nodes import Node, cluster
 
 from .conftest import open_page
 from .test_console import BOB_EMAIL, BOB_PASSWORD, add_bob, assignee_of, console_build, queue, row, set_capacity
@@ -35,11 +37,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
 __all__ = ["console_build"]  # a fixture the tests below use
 
-#: What crosses nodes goes through the broker and the other node's presence table: on a busy 2-core
-#: machine that may take a few seconds, never this long.
+#: Every wait of the test. What crosses nodes goes through the broker and the other node's presence
+#: table, and three browsers and two servers share a busy 2-core machine: a few seconds, never this long.
 ACROSS_MS = 20_000
-#: The nodes hear each other's presence snapshots within a heartbeat or two; a start under load is slower.
-SEE_EACH_OTHER_SECS = 60.0
 
 
 class Shop:
@@ -81,47 +81,32 @@ class Shop:
 
 @dataclass
 class TwoNodes:
-    one: PapoteServer
-    two: PapoteServer
+    one: Node
+    two: Node
     shop: Shop
 
 
-def see_each_other(node: PapoteServer) -> bool:
-    status, health, _ = node.http("GET", "/healthz")
-    return bool(status == 200 and health["cluster"]["nodes"] == 2 and health["bus"]["connected"])
-
-
-@pytest.fixture
-def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[TwoNodes]:
-    """Node 1 and node 2 on one PostgreSQL database and one private Redis; the site allows the shop."""
+@pytest_asyncio.fixture
+async def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[TwoNodes]:
+    """Node 1 and node 2 (tests/nodes.py) on one PostgreSQL database and one private Redis; the site
+    allows the shop's page."""
     broker = Broker("redis", tmp_path / "redis")
     shop = Shop()
-    env = {"PAPOTE_BUS": broker.url}
-    (tmp_path / "node-1").mkdir()
-    (tmp_path / "node-2").mkdir()
-    one = PapoteServer(tmp_path / "node-1", backend="postgres", env_extra=env)
-    two = PapoteServer(tmp_path / "node-2", backend="postgres", env_extra=env)
+    broker.start()
     try:
-        broker.start()
-        one.init(shop.url)
-        two.database_url, two.site_key, two.site_secret = one.database_url, one.site_key, one.site_secret
-        shop.serve(one.site_key, two)
-        one.start()
-        two.start()
-        deadline = time.monotonic() + SEE_EACH_OTHER_SECS
-        while not (see_each_other(one) and see_each_other(two)):
-            assert time.monotonic() < deadline, "the two nodes never saw each other on the bus"
-            time.sleep(0.05)
-        yield TwoNodes(one, two, shop)
+        async with postgres.database() as url, cluster(tmp_path, url, broker, 2, origin=shop.url,
+                                                       failed=lambda: failed(request)) as two_nodes:
+            shop.serve(two_nodes.site_key, two_nodes[1])
+            await asyncio.to_thread(two_nodes.wait_nodes_see_each_other)
+            yield TwoNodes(two_nodes[0], two_nodes[1], shop)
     finally:
-        two.stop()
-        one.close()
         broker.kill()
         shop.close()
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            for name, node in (("node 1", one), ("node 2", two)):
-                print(f"\n----- {name} log -----\n" + node.logs()[-15000:])
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "rep_call", None)
+    return report is not None and bool(report.failed)
 
 
 @pytest_asyncio.fixture
@@ -174,7 +159,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     widget_row = alice.locator(".conv-list [data-conversation]", has_text="Where is my parcel?")
     await expect(widget_row).to_be_visible(timeout=ACROSS_MS)
     c1 = str(await widget_row.get_attribute("data-conversation"))
-    await expect(count(alice, "mine")).to_have_text("1")
+    await expect(count(alice, "mine")).to_have_text("1", timeout=ACROSS_MS)
     await expect(shop.locator("papote-widget").get_by_text("owner joined the conversation")).to_be_visible(
         timeout=ACROSS_MS)
 
@@ -193,8 +178,8 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     for page in (alice, bob):
         await queue(page, "unassigned")
         await expect(row(page, c3)).to_contain_text("#1 in queue", timeout=ACROSS_MS)
-        await expect(count(page, "unassigned")).to_have_text("1")
-        await expect(count(page, "mine")).to_have_text("1")
+        await expect(count(page, "unassigned")).to_have_text("1", timeout=ACROSS_MS)
+        await expect(count(page, "mine")).to_have_text("1", timeout=ACROSS_MS)
     # Capacity holds on both nodes: nobody was given a second conversation, and each console says so.
     assert await assignee_of(v3, c3, timeout=1) is None
     await expect(teammate(alice, "Bob")).to_contain_text("1/1", timeout=ACROSS_MS)
@@ -209,7 +194,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     for page in (alice, bob):
         await expect(count(page, "unassigned")).to_have_text("0", timeout=ACROSS_MS)
     await expect(row(bob, c3)).to_be_visible(timeout=ACROSS_MS)
-    await expect(count(alice, "mine")).to_have_text("1")
+    await expect(count(alice, "mine")).to_have_text("1", timeout=ACROSS_MS)
     # Bob is done with that one too: he has a free slot for the transfer.
     await row(bob, c3).click()
     await bob.locator(f".chat[data-conversation='{c3}']").get_by_role("button", name="Close").click()
@@ -225,7 +210,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
         timeout=ACROSS_MS)
     await alice.get_by_role("button", name="Transfer").click()
     choose = alice.get_by_label("Choose an agent")
-    await expect(choose.locator("option")).to_have_text([re.compile(r"^Bob — Online")])
+    await expect(choose.locator("option")).to_have_text([re.compile(r"^Bob — Online")], timeout=ACROSS_MS)
     await choose.select_option(index=0)
     await alice.get_by_label("Note for the next agent").fill("Parcel 88 is late")
     await alice.get_by_role("button", name="Confirm").click()
@@ -233,14 +218,14 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     # Bob sees it arrive live on node 2, with the whole history and the note; the visitor sees the change.
     await queue(bob, "mine")
     await expect(row(bob, c1)).to_be_visible(timeout=ACROSS_MS)
-    await expect(count(bob, "mine")).to_have_text("1")
+    await expect(count(bob, "mine")).to_have_text("1", timeout=ACROSS_MS)
     await expect(count(alice, "mine")).to_have_text("0", timeout=ACROSS_MS)
     await row(bob, c1).click()
     history = bob.locator(f".chat[data-conversation='{c1}']")
-    await expect(history.locator(".msg.visitor")).to_contain_text("Where is my parcel?")
-    await expect(history.locator(".msg.agent:not(.note)")).to_contain_text("Let me look that up.")
-    await expect(history.locator(".msg.note")).to_contain_text("Parcel 88 is late")
-    await expect(history.locator(".event[data-event=transferred]")).to_be_visible()
+    await expect(history.locator(".msg.visitor")).to_contain_text("Where is my parcel?", timeout=ACROSS_MS)
+    await expect(history.locator(".msg.agent:not(.note)")).to_contain_text("Let me look that up.", timeout=ACROSS_MS)
+    await expect(history.locator(".msg.note")).to_contain_text("Parcel 88 is late", timeout=ACROSS_MS)
+    await expect(history.locator(".event[data-event=transferred]")).to_be_visible(timeout=ACROSS_MS)
     widget = shop.locator("papote-widget")
     await expect(widget.get_by_text("Transferred to Bob")).to_be_visible(timeout=ACROSS_MS)
     await bob.get_by_role("textbox", name="Reply").fill("Bob here: it ships tomorrow.")
@@ -248,7 +233,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     await expect(widget.locator(".msg:not(.mine)", has_text="Bob here: it ships tomorrow.")).to_be_visible(
         timeout=ACROSS_MS)
     # The note stayed between the agents.
-    await expect(widget.get_by_text("Parcel 88 is late")).to_have_count(0)
+    await expect(widget.get_by_text("Parcel 88 is late")).to_have_count(0, timeout=ACROSS_MS)
     await expect(teammate(alice, "Bob")).to_contain_text("1/1", timeout=ACROSS_MS)
     await expect(teammate(bob, "owner")).to_contain_text("0/1", timeout=ACROSS_MS)
 
