@@ -53,7 +53,8 @@ export class ChatView {
   private readonly labelChips = h("div", { class: "label-chips" });
   private readonly labelInput: HTMLInputElement;
   private readonly transferBox = h("div", { class: "transfer-box", attrs: { hidden: true } });
-  private readonly messages = h("div", { class: "messages", attrs: { role: "log", "aria-live": "polite" } });
+  // Focusable, so that a keyboard can scroll back through a long conversation.
+  private readonly messages = h("div", { class: "messages", attrs: { role: "log", "aria-live": "polite", "aria-label": t("messages"), tabindex: 0 } });
   private readonly typingLine = h("div", { class: "typing-line", attrs: { "aria-live": "polite" } });
   private readonly cannedList = h("ul", { class: "canned-list", attrs: { role: "listbox", hidden: true } });
   readonly textarea: HTMLTextAreaElement;

@@ -95,6 +95,11 @@ async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, schem
     await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[scheme])
     await audit(page, axe_script, "demo shop, widget open")
 
+    # Closed by the agent: the rating box, its star buttons and the comment field.
+    await agent.close_conversation(message["conversation"])
+    await expect(page.get_by_role("group", name="How was this conversation?")).to_be_visible()
+    await audit(page, axe_script, "demo shop, widget open, rating")
+
 
 async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_context: BrowserContext,
                              console_build: str, axe_script: str) -> None:
@@ -121,6 +126,14 @@ async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_co
         await page.get_by_role("button", name="Reports").click()
         await expect(page.get_by_role("heading", name="By agent")).to_be_visible()
         await audit(page, axe_script, "console reports")
+
+        await page.get_by_role("button", name="Account").click()
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await audit(page, axe_script, "console account")
+
+        await page.get_by_role("button", name="Keyboard shortcuts").click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        await audit(page, axe_script, "console keyboard shortcuts")
     finally:
         await client.close()
 

@@ -20,6 +20,7 @@ export const panelCss = `
 .icon{width:36px;height:36px;border:0;border-radius:8px;background:transparent;color:inherit;cursor:pointer;display:flex;align-items:center;justify-content:center;padding:0;font:inherit}
 .icon:hover{background:rgba(255,255,255,.18)}
 button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}
+.log:focus-visible{outline:3px solid #ffbf47;outline-offset:-3px}
 .banner{padding:6px 12px;font-size:13px;background:var(--p-warn);color:var(--p-warn-fg);border-bottom:1px solid var(--p-warn-line)}
 .notice{padding:8px 14px;font-size:13px;background:var(--p-note);color:var(--p-note-fg);border-bottom:1px solid var(--p-line)}
 .log{flex:1;min-height:120px;overflow-y:auto;padding:12px 12px 4px;display:flex;flex-direction:column;gap:6px;background:var(--p-log);overscroll-behavior:contain}

@@ -24,7 +24,9 @@ export class PanelView {
   private readonly closeButton = h("button", { class: "icon", type: "button" });
   private readonly banner = h("div", { class: "banner", role: "status" });
   private readonly notice = h("div", { class: "notice" });
-  private readonly log = h("div", { class: "log" });
+  // Focusable, so that a keyboard can scroll back through a conversation longer than the panel.
+  // A named region rather than role=log: new messages are already announced by the live region.
+  private readonly log = h("div", { class: "log", role: "region", tabindex: 0 });
   private readonly extras = h("div", { class: "extras" });
   private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
   private readonly sendButton = h("button", { class: "btn", type: "submit" });
@@ -88,6 +90,7 @@ export class PanelView {
   applyStrings(): void {
     const t = this.t;
     this.textarea.setAttribute("aria-label", t.message);
+    this.log.setAttribute("aria-label", t.messages);
     this.textarea.placeholder = t.placeholder;
     this.sendButton.setAttribute("aria-label", t.send);
     this.sendButton.title = t.send;
