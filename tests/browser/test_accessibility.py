@@ -3,7 +3,8 @@
 axe-core comes from npm (package.json's devDependencies); Playwright injects its `axe.min.js` into
 each page and runs it on the whole document, the widget's open shadow root included. A critical or
 serious violation fails the test; moderate and minor ones are printed. Every page is checked in the
-light and in the dark colour scheme, since each has its own colours to get right.
+light and in the dark colour scheme, since each has its own colours to get right; the widget also
+at a phone's viewport, where its panel takes the whole screen.
 """
 
 from __future__ import annotations
@@ -158,3 +159,23 @@ async def test_the_sites_theme_and_a_pale_colour(papote_server: PapoteServer, sc
     await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[theme])
     await expect(widget.locator(".msg.mine .bubble")).to_have_css("color", "rgb(0, 0, 0)")
     await audit(page, axe_script, f"demo shop, widget open, theme {theme}, colour {PALE}")
+
+
+async def test_the_widget_at_a_phone_viewport(papote_server: PapoteServer, scheme: str, browser: Browser,
+                                             axe_script: str) -> None:
+    # On a phone the panel takes the whole screen and the launcher hides under it.
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True, color_scheme=scheme,  # type: ignore[arg-type]
+                                    bypass_csp=True)
+    try:
+        page = await open_page(ctx)
+        await page.goto(f"{papote_server.base_url}/demo?site={papote_server.site_key}")
+        await page.get_by_role("button", name="Open chat").click()
+        await page.get_by_role("textbox", name="Message").fill("Can I pay on delivery?")
+        await page.get_by_role("button", name="Send").click()
+        widget = page.locator("papote-widget")
+        await expect(widget.locator(".msg.mine .state")).to_be_visible()
+        await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[scheme])
+        await audit(page, axe_script, "demo shop on a phone, widget open")
+    finally:
+        await ctx.close()
