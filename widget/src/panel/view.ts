@@ -7,6 +7,7 @@ import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
 import { h, linkify, safeImageUrl } from "./dom";
+import { offerState, quickRepliesNode } from "./quick_replies";
 import type { Line, VisitorSession } from "./session";
 
 const SEND_ICON =
@@ -207,7 +208,9 @@ export class PanelView {
     let lastDay = "";
     // Proactive messages sit where they happened in time, among the stored ones.
     const proactive = s.proactive.slice();
-    for (const line of s.lines()) {
+    const lines = s.lines();
+    const offers = offerState(view?.messages ?? [], lines.flatMap((l) => (l.kind === "pending" ? [l.item] : [])));
+    for (const line of lines) {
       const ts = line.kind === "message" ? line.message.ts : line.item.created_at;
       const day = new Date(ts).toDateString();
       if (day !== lastDay) {
@@ -217,6 +220,11 @@ export class PanelView {
       while (proactive.length && proactive[0].ts <= ts) items.push(this.siteBubble(proactive.shift()!.rule.message));
       const node = this.lineNode(line, current);
       if (node) items.push(node);
+      const buttons = line.kind === "message" && quickRepliesNode(line.message, offers, t.quickReplies, (option, label) => {
+        s.chooseQuickReply(line.message.seq, option, label);
+        this.textarea.focus();
+      });
+      if (buttons) items.push(buttons);
     }
     for (const item of s.rejected) {
       items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
