@@ -8,6 +8,7 @@ import { type Desk } from "./desk";
 import { t, time } from "./i18n";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
+import { composerEmoji } from "./emoji";
 import type { AgentConversation, CannedResponse, Message } from "./types";
 
 export function visitorLabel(desk: Desk, conv: AgentConversation | null, visitorId?: string): string {
@@ -102,16 +103,17 @@ export class ChatView {
       on: { change: () => this.setNoteMode(this.noteToggle.checked) },
     });
     this.sendButton = h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.submit() } }, t("send"));
-    this.composer = h(
-      "div",
-      { class: "composer" },
+    this.composer = h("div", { class: "composer" });
+    const emoji = composerEmoji(this.textarea, this.composer);
+    mount(
+      this.composer,
       this.cannedList,
       this.textarea,
       this.quickReplies.root,
       h(
         "div",
         { class: "composer-bar" },
-        h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), this.quickReplies.toggle),
+        h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), emoji.button, this.quickReplies.toggle),
         this.sendButton,
       ),
     );
