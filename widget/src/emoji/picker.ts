@@ -57,7 +57,7 @@ const STRINGS: Record<PickerLocale, Record<CategoryId | "dialog" | "search" | "c
 
 const CSS = `
 .pk{z-index:5;width:316px;max-width:calc(100% - 16px);height:330px;display:flex;flex-direction:column;gap:6px;padding:8px;box-sizing:border-box;background:var(--p-bg,var(--panel,#fff));color:var(--p-fg,var(--fg,#1f2328));border:1px solid var(--p-edge,var(--line,#cfd5dd));border-radius:12px;box-shadow:0 8px 28px rgba(0,0,0,.22);font-size:14px}
-.pk input{width:100%;box-sizing:border-box;font:inherit;font-size:15px;padding:6px 8px;border-radius:8px;border:1px solid var(--p-edge,var(--line,#cfd5dd));background:var(--p-bg,var(--field,#fff));color:inherit}
+.pk input{flex:none;height:auto;width:100%;box-sizing:border-box;font:inherit;font-size:15px;padding:6px 8px;border-radius:8px;border:1px solid var(--p-edge,var(--line,#cfd5dd));background:var(--p-bg,var(--field,#fff));color:inherit}
 .pk-cats{display:flex;gap:2px;flex-wrap:nowrap;overflow-x:auto}
 .pk-cats button{flex:none;width:32px;height:32px;border:0;border-radius:8px;background:transparent;cursor:pointer;font-size:18px;line-height:1;padding:0;color:inherit}
 .pk-cats button[aria-pressed=true]{background:var(--p-note,var(--active,#eef0ff));box-shadow:inset 0 -2px 0 var(--papote-color,var(--accent,#4f46e5))}

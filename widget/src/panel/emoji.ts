@@ -29,5 +29,5 @@ export function composerEmoji(host: LoaderHost, textarea: HTMLTextAreaElement, p
 export const emojiCss = `
 .emo{flex:none;color:var(--p-muted)}
 .emo:hover{background:var(--p-note)}
-.panel>.pk{position:absolute;right:10px;bottom:64px}
+.panel>.pk{position:absolute;right:10px;bottom:100px}
 `;
