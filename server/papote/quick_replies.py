@@ -22,8 +22,12 @@ from papote.types import AuthorKind, MessageKind
 #: Options one message may offer. Past a handful, buttons stop being a quick answer and become a menu
 #: the visitor has to read; ten fits a phone's width in two or three rows.
 MAX_OPTIONS = 10
-#: A button's text: one short line on a phone.
+#: A button's text: one short line on a phone. Not blank: it has a character other than these spaces
+#: (written out: `\s` means different things in the browser's regexes and in Python's), which are
+#: also what is trimmed from its ends.
 MAX_LABEL = 60
+BLANKS = " \t\n\r"
+LABEL_PATTERN = "[^ \t\n\r]"
 #: What the option stands for, for whoever reads the choice (a bot's branch, an integration's code).
 MAX_VALUE = 200
 #: The `data` key of a message that offers options, and of the visitor's message that chose one.
@@ -35,21 +39,23 @@ OFFERED_BY = frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM})
 
 def options_data(options: Iterable[Mapping[str, Any]] | None, *, note: bool) -> dict[str, Any] | None:
     """The `data` of an agent's message offering `options` (each `{label, value?}`, shapes already
-    checked), or None without options. `bad_field` for what a shape cannot say: a private note with
-    options (the visitor never sees a note, so nobody could answer), a blank label, two options alike."""
-    if options is None:
+    checked by the protocol or the REST schema), or None without options.
+
+    Where options meet each other or the message, they get a meaning rather than a refusal, as
+    everywhere two fields meet (web/api_schemas.py): a private note offers nothing (the visitor never
+    sees it, so nobody could answer) and its options are left out; an option whose label repeats an
+    earlier one (trimmed, without case) is left out, since the visitor could not tell which one they
+    pressed. What a shape says is still refused here too (`bad_field`/`too_large`), for callers that
+    did not check it."""
+    if options is None or note:
         return None
     items = list(options)
-    if not items:
-        return None
-    if note:
-        raise PapoteError("field 'quick_replies': a private note cannot offer quick replies", ErrorCode.BAD_FIELD)
     if len(items) > MAX_OPTIONS:
         raise PapoteError(f"field 'quick_replies' must have at most {MAX_OPTIONS} items", ErrorCode.TOO_LARGE)
     seen: set[str] = set()
     stored: list[dict[str, str]] = []
     for item in items:
-        label = str(item.get("label") or "").strip()
+        label = str(item.get("label") or "").strip(BLANKS)
         if not label:
             raise PapoteError("field 'quick_replies.label' must not be blank", ErrorCode.BAD_FIELD)
         if len(label) > MAX_LABEL:
@@ -57,9 +63,7 @@ def options_data(options: Iterable[Mapping[str, Any]] | None, *, note: bool) -> 
                               ErrorCode.TOO_LARGE)
         key = label.casefold()
         if key in seen:
-            # Two buttons alike: the visitor could not tell which one they pressed, nor could the agent.
-            raise PapoteError(f"field 'quick_replies': the label '{label[:MAX_LABEL]}' is there twice",
-                              ErrorCode.BAD_FIELD)
+            continue
         seen.add(key)
         option = {"label": label}
         value = item.get("value")
@@ -70,7 +74,7 @@ def options_data(options: Iterable[Mapping[str, Any]] | None, *, note: bool) -> 
                                   ErrorCode.BAD_FIELD if not value else ErrorCode.TOO_LARGE)
             option["value"] = value
         stored.append(option)
-    return {OPTIONS_KEY: stored}
+    return {OPTIONS_KEY: stored} if stored else None
 
 
 def offered(message: Message) -> list[dict[str, str]]:

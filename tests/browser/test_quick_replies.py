@@ -6,7 +6,7 @@ refused with a coded error."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.harness import PapoteServer, new_msg_id
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 OPTIONS = ["Track my order", "Return an item", "Something else"]
 
 
-def offer(page: Page) -> object:
+def offer(page: Page) -> Locator:
     return page.locator("papote-widget").get_by_role("group", name="Suggested answers")
 
 
@@ -72,15 +72,19 @@ async def test_the_agent_offers_three_the_visitor_taps_one_and_it_stays_answered
         picked = offer(shop).get_by_role("button", name="Return an item")
         await expect(picked).to_have_attribute("aria-pressed", "true")
         await expect(picked).to_be_disabled()
-        await expect(offer(shop).get_by_role("button", name="Track my order")).to_have_attribute("aria-pressed", "false")
+        other = offer(shop).get_by_role("button", name="Track my order")
+        await expect(other).to_have_attribute("aria-pressed", "false")
         # The stored message says which option it chose, with the agent's label.
         texts = [m for m in agent.seen if m.get("t") == "message" and m.get("body") == "Return an item"]
         assert texts and texts[-1]["data"]["quick_reply"]["label"] == "Return an item"
 
         # A bad option list is refused with a coded error, and nothing is shown.
         refused = await agent.request({"t": "send", "conversation": conversation, "client_msg_id": new_msg_id(),
-                                       "body": "Pick one", "quick_replies": [{"label": "Yes"}, {"label": "yes"}]})
+                                       "body": "Pick one", "quick_replies": [{"label": "Yes"}, {"label": "  "}]})
         assert refused["t"] == "error" and refused["code"] == "bad_field"
+        refused = await agent.request({"t": "send", "conversation": conversation, "client_msg_id": new_msg_id(),
+                                       "body": "Pick one", "quick_replies": [{"label": str(n)} for n in range(11)]})
+        assert refused["t"] == "error" and refused["code"] == "too_large"
     finally:
         await widget_ctx.close()
         await console_ctx.close()

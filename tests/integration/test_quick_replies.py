@@ -67,7 +67,6 @@ async def test_options_reach_the_visitor_and_the_choice_reaches_the_agent(papote
 
 
 @pytest.mark.parametrize(("options", "code"), [
-    ([{"label": "A"}, {"label": "a"}], "bad_field"),                        # two alike
     ([{"label": "   "}], "bad_field"),                                      # blank
     ([{"label": "x" * 61}], "too_large"),                                   # over the label's length
     ([{"label": f"option {n}"} for n in range(11)], "too_large"),         # over the count
@@ -88,15 +87,24 @@ async def test_a_bad_option_list_is_refused_with_a_coded_error(papote_server: Pa
     await a.close()
 
 
-async def test_a_private_note_offers_no_options(papote_server: PapoteServer) -> None:
+async def test_where_options_meet_they_get_a_meaning(papote_server: PapoteServer) -> None:
     v, a, cid, _ = await conversation_with_options(papote_server)
+    # A note offers nothing (the visitor never sees it): stored without its options.
     await a.send({"t": "send", "ref": 9, "conversation": cid, "client_msg_id": new_msg_id(), "body": "psst",
                   "note": True, "quick_replies": [{"label": "Yes"}]})
-    assert (await a.expect("error", ref=9))["code"] == "bad_field"
+    await a.expect("ack", ref=9)
     cookie = papote_server.login()
-    status, body, _ = papote_server.http("POST", f"/api/conversations/{cid}/messages", cookie=cookie,
-                                      body={"body": "psst", "note": True, "quick_replies": [{"label": "Yes"}]})
-    assert status == 400 and body["error"]["code"] == "bad_field"
+    status, _, _ = papote_server.http("POST", f"/api/conversations/{cid}/messages", cookie=cookie,
+                                      body={"body": "shh", "note": True, "quick_replies": [{"label": "Yes"}]})
+    assert status == 201
+    assert papote_server.sql("SELECT data FROM messages WHERE conversation_id=? AND kind='note'", cid) == [
+        (None,), (None,)]
+    # A label repeated (trimmed, without case) is left out: the visitor could not tell them apart.
+    await a.send({"t": "send", "ref": 10, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Sure?",
+                  "quick_replies": [{"label": "Yes"}, {"label": " YES "}, {"label": "No"}]})
+    await a.expect("ack", ref=10)
+    got = await v.expect("message", body="Sure?")
+    assert got["data"] == {"quick_replies": [{"label": "Yes"}, {"label": "No"}]}
     await v.close()
     await a.close()
 

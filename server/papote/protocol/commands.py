@@ -68,9 +68,9 @@ AttributeKey = Annotated[str, Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
 AttributeValue = Annotated[str, Meta(max_length=500)] | int | float | bool | None
 LabelName = Annotated[str, Meta(min_length=1, max_length=40)]
 #: Quick replies' bounds, as papote.quick_replies states them with their reasons (kept literal here:
-#: the protocol package imports nothing above it). Blank and repeated labels are refused there.
+#: the protocol package imports nothing above it). A label is not blank; a repeated one is left out there.
 MAX_QUICK_REPLIES = 10
-QuickReplyLabel = Annotated[str, Meta(min_length=1, max_length=60)]
+QuickReplyLabel = Annotated[str, Meta(min_length=1, max_length=60, pattern="[^ \t\n\r]")]
 QuickReplyValue = Annotated[str, Meta(min_length=1, max_length=200)]
 
 

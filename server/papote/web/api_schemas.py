@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
-from papote.quick_replies import MAX_LABEL, MAX_OPTIONS, MAX_VALUE
+from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
 from papote.sites import DAYS, MAX_SPANS
 from papote.web.schema import (
     MAX_SAFE_INT,
@@ -111,7 +111,8 @@ SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body"
                   required=["shortcut", "body"])
 
 
-QUICK_REPLY = obj({"label": string(1, MAX_LABEL), "value": nullable(string(1, MAX_VALUE))}, required=["label"],
+QUICK_REPLY = obj({"label": string(1, MAX_LABEL, pattern=LABEL_PATTERN, description="not blank"),
+                   "value": nullable(string(1, MAX_VALUE))}, required=["label"],
                   description="a button under the message; `value` (the label when absent) is what choosing "
                               "it stands for")
 
@@ -120,8 +121,8 @@ def post_message(max_body_chars: int) -> Schema:
     return obj({"body": string(1, max_body_chars), "client_msg_id": CLIENT_MSG_ID,
                 "note": boolean(description="a private note, seen by agents only"),
                 "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
-                    "options the visitor may tap, shown under the message (not on a note); labels are "
-                    "distinct and not blank"))},
+                    "options the visitor may tap, shown under the message; a note offers none (they are "
+                    "left out), and an option repeating an earlier label (trimmed, without case) is left out"))},
                required=["body"])
 
 

@@ -69,7 +69,9 @@ export function latestOffer(messages: readonly Message[]): number {
  * choice is not known here: the label stands in until the history brings the stored one. */
 export function ownData(item: { body: string; quick_reply?: QuickReplyChoice; quick_replies?: QuickReplyOption[] }): Record<string, unknown> | null {
   if (item.quick_replies?.length) {
-    return { quick_replies: item.quick_replies.map((o) => (o.value ? { label: o.label.trim(), value: o.value } : { label: o.label.trim() })) };
+    // Trimmed of the spaces the server trims (papote/quick_replies.py, BLANKS).
+    const trim = (label: string): string => label.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, "");
+    return { quick_replies: item.quick_replies.map((o) => (o.value ? { label: trim(o.label), value: o.value } : { label: trim(o.label) })) };
   }
   if (item.quick_reply) return { quick_reply: { ...item.quick_reply, label: item.body, value: item.body } };
   return null;
