@@ -66,6 +66,13 @@ async def test_the_agent_offers_three_the_visitor_taps_one_and_it_stays_answered
         await expect(answered.get_by_role("listitem").filter(has_text="Return an item (picked)")).to_be_visible()
         await expect(console.get_by_text("Tapped the quick reply “Return an item”")).to_be_visible()
 
+        # The visitor's other tab (same browser, same visitor) shows it answered too.
+        other_tab = await open_page(widget_ctx)
+        await other_tab.goto(demo_url(server))
+        await expect(offer(other_tab).get_by_role("button", name="Return an item")).to_have_attribute(
+            "aria-pressed", "true")
+        await other_tab.close()
+
         # After a reload the offer is still answered: drawn from the history.
         await shop.reload()
         await expect(own(shop, "Return an item")).to_be_visible()
