@@ -6,6 +6,9 @@
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t, time } from "./i18n";
+import { answeredOffers } from "../../widget/src/client/quick_replies";
+import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
+import { composerEmoji } from "./emoji";
 import type { AgentConversation, CannedResponse, Message } from "./types";
 
 export function visitorLabel(desk: Desk, conv: AgentConversation | null, visitorId?: string): string {
@@ -61,6 +64,7 @@ export class ChatView {
   private readonly noteToggle: HTMLInputElement;
   private readonly sendButton: HTMLButtonElement;
   private readonly composer: HTMLElement;
+  private readonly quickReplies = new QuickReplyEditor();
   private signature = "";
   private cannedMatches: CannedResponse[] = [];
   private cannedIndex = 0;
@@ -99,12 +103,19 @@ export class ChatView {
       on: { change: () => this.setNoteMode(this.noteToggle.checked) },
     });
     this.sendButton = h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.submit() } }, t("send"));
-    this.composer = h(
-      "div",
-      { class: "composer" },
+    this.composer = h("div", { class: "composer" });
+    const emoji = composerEmoji(this.textarea, this.composer);
+    mount(
+      this.composer,
       this.cannedList,
       this.textarea,
-      h("div", { class: "composer-bar" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), this.sendButton),
+      this.quickReplies.root,
+      h(
+        "div",
+        { class: "composer-bar" },
+        h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), emoji.button, this.quickReplies.toggle),
+        this.sendButton,
+      ),
     );
     this.root = h(
       "section",
@@ -141,6 +152,9 @@ export class ChatView {
     this.composer.classList.toggle("note-mode", note);
     this.textarea.placeholder = note ? t("notePlaceholder") : t("replyPlaceholder");
     this.sendButton.textContent = note ? t("addNote") : t("send");
+    // A note reaches no visitor, so it offers no buttons: the editor waits for the next reply.
+    this.quickReplies.toggle.hidden = note;
+    if (note) this.quickReplies.setOpen(false);
   }
 
   private onInput(): void {
@@ -154,7 +168,8 @@ export class ChatView {
     const body = this.textarea.value.trim();
     if (!body) return;
     const max = (this.desk.conn.welcome?.max_body as number | undefined) ?? 4000;
-    this.desk.send(this.id, body.slice(0, max), this.desk.noteMode.get(this.id) ?? false);
+    const note = this.desk.noteMode.get(this.id) ?? false;
+    this.desk.send(this.id, body.slice(0, max), note, note ? [] : this.quickReplies.take());
     this.textarea.value = "";
     this.desk.drafts.delete(this.id);
     this.desk.saveDrafts();
@@ -387,12 +402,13 @@ export class ChatView {
     messages.forEach((m, i) => {
       if (m.kind === "text" && m.author.kind === "agent") lastAgentText = i;
     });
+    const answers = answeredOffers(messages);
     mount(
       this.messages,
       view?.more
         ? h("button", { class: "link", attrs: { type: "button" }, on: { click: () => desk.fetchOlder(this.id) } }, t("loadOlder"))
         : null,
-      messages.map((m, i) => this.renderMessage(m, i === lastAgentText && m.seq <= peerRead)),
+      messages.map((m, i) => this.renderMessage(m, i === lastAgentText && m.seq <= peerRead, answers.get(m.seq))),
       pending.map((p) =>
         h(
           "div",
@@ -406,7 +422,7 @@ export class ChatView {
     this.messages.dataset.drawn = "1";
   }
 
-  private renderMessage(m: Message, seen: boolean): HTMLElement {
+  private renderMessage(m: Message, seen: boolean, picked?: number): HTMLElement {
     if (m.kind === "event") {
       return h("div", { class: "event", attrs: { "data-seq": m.seq, "data-event": m.event ?? "" } }, eventText(m), " · ", time(m.ts));
     }
@@ -425,7 +441,9 @@ export class ChatView {
         ? h("blockquote", { class: "proactive", attrs: { "aria-label": t("answersProactive") } }, h("span", { class: "muted small" }, t("answersProactive") + ": "), proactive.message)
         : null,
       h("div", { class: "author" }, m.kind === "note" ? h("span", { class: "note-badge" }, t("noteBadge")) : null, author),
+      choiceNode(m),
       h("div", { class: "body" }, m.body),
+      offerNode(m, picked),
       h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null),
     );
   }

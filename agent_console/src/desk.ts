@@ -7,6 +7,7 @@
 // Conversation frames broadcast to a site carry no per-reader fields (unread, last message): the desk
 // keeps those itself, from the welcome and then from the live messages it sees.
 
+import type { QuickReplyOption } from "../../widget/src/client/quick_replies";
 import { Connection, ConnectionState, socketUrl } from "../../widget/src/client/connection";
 import { Outbox, type OutboxItem, type OutboxStore } from "../../widget/src/client/outbox";
 import type { ClientFrame, Message, ServerFrame } from "../../widget/src/client/frames";
@@ -396,8 +397,8 @@ export class Desk {
     if (seq > 0) this.conn.markRead(id, seq);
   }
 
-  send(id: string, body: string, note: boolean): void {
-    this.conn.sendMessage(body, id, { note });
+  send(id: string, body: string, note: boolean, quickReplies: QuickReplyOption[] = []): void {
+    this.conn.sendMessage(body, id, { note, quick_replies: quickReplies });
     this.typingOff(id);
   }
 

@@ -96,6 +96,17 @@ async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, schem
     await expect(widget.locator(".panel")).to_have_css("background-color", PANEL_BACKGROUND[scheme])
     await audit(page, axe_script, "demo shop, widget open")
 
+    # Quick replies under the agent's message, then the emoji picker open over the composer.
+    await agent.request({"t": "send", "conversation": message["conversation"], "client_msg_id": "a-qr-0001",
+                         "body": "Which room is it for?", "quick_replies": [{"label": "Living room"},
+                                                                           {"label": "Bedroom"}]})
+    await expect(widget.get_by_role("group", name="Suggested answers").get_by_role("button")).to_have_count(2)
+    await widget.get_by_role("button", name="Emoji").press("Enter")
+    await expect(widget.get_by_role("dialog", name="Emoji picker")).to_be_visible()
+    await audit(page, axe_script, "demo shop, widget open, quick replies and the emoji picker")
+    await page.keyboard.press("Escape")
+    await expect(widget.get_by_role("dialog", name="Emoji picker")).to_be_hidden()
+
     # Closed by the agent: the rating box, its star buttons and the comment field.
     await agent.close_conversation(message["conversation"])
     await expect(page.get_by_role("group", name="How was this conversation?")).to_be_visible()
@@ -119,6 +130,16 @@ async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_co
         await expect(page.get_by_role("textbox", name="Reply")).to_be_visible()
         await expect(page.locator(".messages", has_text="is the lamp dimmable?")).to_be_visible()
         await audit(page, axe_script, "console inbox, conversation open")
+
+        # The reply box's emoji picker and quick-reply editor, open.
+        await page.get_by_role("button", name="Quick replies").click()
+        await page.get_by_role("textbox", name="Suggested answer").fill("Yes")
+        await page.get_by_role("textbox", name="Suggested answer").press("Enter")
+        await page.get_by_role("button", name="Emoji").press("Enter")
+        await expect(page.get_by_role("dialog", name="Emoji picker")).to_be_visible()
+        await audit(page, axe_script, "console inbox, emoji picker and quick replies open")
+        await page.keyboard.press("Escape")
+        await expect(page.get_by_role("dialog", name="Emoji picker")).to_be_hidden()
 
         await page.get_by_role("button", name="Site settings").click()
         await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()

@@ -280,6 +280,9 @@ async def test_size_budgets_are_enforced_by_the_build(widget_build: str) -> None
     sizes = dict(re.findall(r"^(\w+)\.js\s+\d+ B\s+gzip\s+(\d+) B", widget_build, re.MULTILINE))
     assert int(sizes["loader"]) <= 5 * 1024
     assert int(sizes["panel"]) <= 40 * 1024
+    # The emoji picker is a lazily loaded chunk, reported and budgeted on its own.
+    assert int(sizes["emoji"]) <= 16 * 1024
+    assert re.search(r"^emoji\.js .* ok  lazy$", widget_build, re.MULTILINE)
 
 
 async def test_widget_unit_tests_pass(widget_build: str) -> None:

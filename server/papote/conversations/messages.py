@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.bus.topics import conv_topic
 from papote.conversations.queue import Queue
@@ -28,9 +29,10 @@ class Messages(Queue):
         *,
         note: bool = False,
         origin: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
-        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note)
+        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data)
         return await self.complete(principal, stored, note=note, origin=origin)
 
     async def submit(
@@ -68,6 +70,18 @@ class Messages(Queue):
                 data=data,
             )
         )
+
+    async def quick_reply_choice(
+        self, principal: Principal, conversation_id: str | None, seq: int, option: int
+    ) -> dict[str, Any]:
+        """The `data` of a visitor's tap on option `option` of the message at `seq`: read from the
+        store (the label and value are the agent's, never the client's). `bad_field` when that
+        message offers no such option, `not_found` for a conversation the visitor may not read."""
+        if conversation_id is None:
+            raise PapoteError("field 'quick_reply' needs the conversation it answers in", ErrorCode.BAD_FIELD)
+        await self.conversation_for(principal, conversation_id, Action.READ)
+        found = await self.store.messages_before(conversation_id, seq + 1, 1, include_notes=False)
+        return quick_replies.choice_data(found[-1] if found else None, seq, option)
 
     async def complete(
         self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,

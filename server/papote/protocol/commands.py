@@ -67,6 +67,11 @@ AttributeKey = Annotated[str, Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
 #: Custom attributes are flat: a key to a scalar, so agents can show and filter them. nil removes one.
 AttributeValue = Annotated[str, Meta(max_length=500)] | int | float | bool | None
 LabelName = Annotated[str, Meta(min_length=1, max_length=40)]
+#: Quick replies' bounds, as papote.quick_replies states them with their reasons (kept literal here:
+#: the protocol package imports nothing above it). A label is not blank; a repeated one is left out there.
+MAX_QUICK_REPLIES = 10
+QuickReplyLabel = Annotated[str, Meta(min_length=1, max_length=60, pattern="[^ \t\n\r]")]
+QuickReplyValue = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
 class PageInfo(TypedDict):
@@ -75,6 +80,22 @@ class PageInfo(TypedDict):
     url: Url
     title: NotRequired[Title | None]
     referrer: NotRequired[Url | None]
+
+
+class QuickReply(TypedDict):
+    """One option of an agent's message (`send.quick_replies`): the button's text and, optionally,
+    what it stands for (the label when absent)."""
+
+    label: QuickReplyLabel
+    value: NotRequired[QuickReplyValue | None]
+
+
+class QuickReplyChoice(TypedDict):
+    """The option a visitor's message chooses (`send.quick_reply`): the seq of the message that
+    offered it and its index there."""
+
+    seq: Annotated[int, Meta(ge=1, le=MAX_SAFE_INT)]
+    option: Annotated[int, Meta(ge=0, le=MAX_QUICK_REPLIES - 1)]
 
 
 class DeviceInfo(TypedDict):
@@ -171,6 +192,8 @@ class VisitorSend(Send, frozen=True, kw_only=True, tag="send"):
     the message, so agents read what the visitor replied to)."""
 
     answers: RuleId | None = None
+    #: A tap on a quick reply: which option of which message (the conversation must be named).
+    quick_reply: QuickReplyChoice | None = None
 
 
 class Page(Command, frozen=True, kw_only=True, tag="page"):
@@ -230,6 +253,8 @@ class AgentSend(Send, frozen=True, kw_only=True, tag="send"):
     conversation: Id
     #: A private note, never shown to the visitor. nil is false.
     note: bool | None = None
+    #: Buttons offered under the message (never on a note); the visitor's tap is their next message.
+    quick_replies: Annotated[list[QuickReply], Meta(max_length=MAX_QUICK_REPLIES)] | None = None
 
 
 class Subscribe(Command, frozen=True, kw_only=True, tag="subscribe"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
+from papote import quick_replies
 from papote.authz import Action
 from papote.connections import Connection
 from papote.conversations import agent_author, conv_topic, site_topic
@@ -118,8 +119,9 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         match command:
             case AgentSend():
                 note = bool(command.note)
+                data = quick_replies.options_data(command.quick_replies, note=note)
                 stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           note=note)
+                                           note=note, data=data)
                 await self.pipeline(command, stored, note=note)
                 return  # answered by its ack
             case Subscribe():

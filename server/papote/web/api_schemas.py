@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
+from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
 from papote.sites import DAYS, MAX_SPANS
 from papote.web.schema import (
     MAX_SAFE_INT,
@@ -114,9 +115,19 @@ SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body"
                   required=["shortcut", "body"])
 
 
+QUICK_REPLY = obj({"label": string(1, MAX_LABEL, pattern=LABEL_PATTERN, description="not blank"),
+                   "value": nullable(string(1, MAX_VALUE))}, required=["label"],
+                  description="a button under the message; `value` (the label when absent) is what choosing "
+                              "it stands for")
+
+
 def post_message(max_body_chars: int) -> Schema:
     return obj({"body": string(1, max_body_chars), "client_msg_id": CLIENT_MSG_ID,
-                "note": boolean(description="a private note, seen by agents only")}, required=["body"])
+                "note": boolean(description="a private note, seen by agents only"),
+                "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
+                    "options the visitor may tap, shown under the message; a note offers none (they are "
+                    "left out), and an option repeating an earlier label (trimmed, without case) is left out"))},
+               required=["body"])
 
 
 ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])

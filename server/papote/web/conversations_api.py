@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.conversations import message_dict, visitor_summary
 from papote.errors import NotFound
@@ -72,9 +73,10 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
+    note = body.get("note", False)
     ack, _ = await papote.chat.send(principal, request.path_params["cid"],
                                     body.get("client_msg_id") or new_id("api"), body["body"],
-                                    note=body.get("note", False))
+                                    note=note, data=quick_replies.options_data(body.get("quick_replies"), note=note))
     del ack["t"]
     return JSONResponse(ack, status_code=201)
 

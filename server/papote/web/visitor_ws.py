@@ -130,8 +130,13 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         principal = conn.principal
         match command:
             case VisitorSend():
+                data = answered(self.site, command.answers)
+                if command.quick_reply is not None:
+                    choice = await chat.quick_reply_choice(principal, command.conversation,
+                                                           command.quick_reply["seq"], command.quick_reply["option"])
+                    data = {**(data or {}), **choice}
                 stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           data=answered(self.site, command.answers))
+                                           data=data)
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.

@@ -25,7 +25,8 @@ import {
   type ServerFrame,
   type WelcomeFrame,
 } from "./frames";
-import { Outbox, type OutboxItem, MemoryOutboxStore } from "./outbox";
+import { Outbox, type OutboxItem, MemoryOutboxStore, type SendOptions } from "./outbox";
+import { ownData } from "./quick_replies";
 import { Timeline } from "./timeline";
 
 export enum ConnectionState {
@@ -458,6 +459,7 @@ export class Connection {
         author: this.options.self(),
         body: item.body,
         client_msg_id: item.client_msg_id,
+        data: ownData(item),
       });
       if (added) this.emit("message", { message: this.lastOf(frame.conversation, frame.seq), live: true });
       this.resume([frame.conversation]);
@@ -515,8 +517,8 @@ export class Connection {
   /** Writes a message: it is kept (with its client_msg_id) until the server acknowledges it, and
    * sent now if connected, otherwise after the next resume. `conversation` nil starts one.
    * `note` (agents only) makes it a private note. */
-  sendMessage(body: string, conversation: string | null, options: { note?: boolean; answers?: string } = {}): OutboxItem {
-    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true, options.answers);
+  sendMessage(body: string, conversation: string | null, options: SendOptions = {}): OutboxItem {
+    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true, options.answers, options);
     this.flush();
     this.emit("change", undefined);
     return item;
@@ -559,6 +561,8 @@ export class Connection {
       // Only the console writes notes; the visitor endpoint would refuse the field.
       if (item.note) frame.note = true;
       if (item.answers) frame.answers = item.answers;
+      if (item.quick_reply) frame.quick_reply = item.quick_reply;
+      if (item.quick_replies) frame.quick_replies = item.quick_replies;
       if (this.write(frame)) this.inFlight.add(item.client_msg_id);
     }
   }

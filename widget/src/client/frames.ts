@@ -220,6 +220,10 @@ export interface SendFrame extends ClientFrame {
   body: string;
   /** The proactive rule whose message this one answers. */
   answers?: string;
+  /** A tap on a quick reply: which option of which message (docs/protocol.md §3.1). */
+  quick_reply?: { seq: number; option: number };
+  /** Agents: buttons offered under the message. */
+  quick_replies?: { label: string; value?: string }[];
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */

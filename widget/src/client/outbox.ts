@@ -5,6 +5,8 @@
 // The list is re-read from storage on every change rather than cached, because two tabs of the
 // same site share it: a tab that wrote from a stale copy would erase the other tab's message.
 
+import type { QuickReplyChoice, QuickReplyOption } from "./quick_replies";
+
 export interface OutboxItem {
   client_msg_id: string;
   /** nil starts a new conversation; filled in once the first message of it is acknowledged. */
@@ -15,6 +17,17 @@ export interface OutboxItem {
   note?: boolean;
   /** The proactive rule whose message this one answers (widget only). */
   answers?: string;
+  /** The quick reply this message chose (widget) or the ones it offers (console). */
+  quick_reply?: QuickReplyChoice;
+  quick_replies?: QuickReplyOption[];
+}
+
+/** What a message carries besides its text. */
+export interface SendOptions {
+  note?: boolean;
+  answers?: string;
+  quick_reply?: QuickReplyChoice;
+  quick_replies?: QuickReplyOption[];
 }
 
 export interface OutboxStore {
@@ -49,10 +62,12 @@ export class Outbox {
     return this.store.load();
   }
 
-  add(conversation: string | null, body: string, now: number, note = false, answers?: string): OutboxItem {
+  add(conversation: string | null, body: string, now: number, note = false, answers?: string, more: SendOptions = {}): OutboxItem {
     const item: OutboxItem = { client_msg_id: newClientMsgId(), conversation, body, created_at: now };
     if (note) item.note = true;
     if (answers) item.answers = answers;
+    if (more.quick_reply) item.quick_reply = more.quick_reply;
+    if (more.quick_replies?.length) item.quick_replies = more.quick_replies;
     this.store.save([...this.store.load(), item]);
     return item;
   }

@@ -154,4 +154,6 @@ export const StorageKey = {
   unread: "unread",
   open: "open",
   locale: "locale",
+  /** The emoji picker's recent emoji. */
+  emoji: "emoji",
 } as const;

@@ -7,11 +7,13 @@ import { panelStrings } from "../i18n/panel";
 import type { LoaderHost, MountPanel, PanelApi } from "../loader/host";
 import { beep, notify, showTitleCount } from "./attention";
 import { VisitorSession } from "./session";
+import { emojiCss } from "./emoji";
+import { quickRepliesCss } from "./quick_replies";
 import { panelCss } from "./style";
 import { PanelView } from "./view";
 
 const mount: MountPanel = (host: LoaderHost): PanelApi => {
-  host.addCss(panelCss);
+  host.addCss(panelCss + quickRepliesCss + emojiCss);
 
   const session = new VisitorSession(host);
   const view = new PanelView(host, session);

@@ -318,6 +318,15 @@ export class VisitorSession {
     this.sendTyping(false);
   }
 
+  /** A tap on a quick reply: the visitor's next message, the option's label as its text, carrying
+   * which option of which message it chose (a normal send: outbox, client_msg_id, exactly once). */
+  chooseQuickReply(seq: number, option: number, label: string): void {
+    const current = this.current();
+    if (!current) return;
+    this.host.consent();
+    this.conn.sendMessage(label, current.id, { quick_reply: { seq, option } });
+  }
+
   private typingSentAt = 0;
   private typingOn = false;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;

@@ -7,6 +7,9 @@ import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
 import { h, linkify, safeImageUrl } from "./dom";
+import { offerState, quickRepliesNode } from "./quick_replies";
+import { composerEmoji } from "./emoji";
+import type { EmojiButton } from "../emoji/button";
 import type { Line, VisitorSession } from "./session";
 
 const SEND_ICON =
@@ -30,6 +33,7 @@ export class PanelView {
   private readonly extras = h("div", { class: "extras" });
   private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
   private readonly sendButton = h("button", { class: "btn", type: "submit" });
+  private readonly emoji: EmojiButton;
   private readonly linkButton = h("button", { class: "linkbtn", type: "button" });
   private readonly live = h("div", { class: "sr", "aria-live": "polite", "aria-atomic": "true" });
   private drawQueued = false;
@@ -43,10 +47,13 @@ export class PanelView {
   ) {
     this.closeButton.innerHTML = CLOSE_ICON; // constant markup
     this.closeButton.addEventListener("click", () => this.close(true));
+    this.panel = h("section", { class: "panel", role: "dialog", hidden: true });
+    this.emoji = composerEmoji(host, this.textarea, this.panel);
     const form = h(
       "form",
       { class: "composer", onsubmit: (e) => this.submit(e) },
       this.textarea,
+      this.emoji.button,
       this.sendButton,
     );
     this.textarea.addEventListener("keydown", (e) => {
@@ -59,9 +66,7 @@ export class PanelView {
       this.session.sendTyping(this.textarea.value.trim().length > 0);
     });
     this.linkButton.addEventListener("click", () => this.session.requestLink());
-    this.panel = h(
-      "section",
-      { class: "panel", role: "dialog", hidden: true },
+    this.panel.append(
       h("div", { class: "head" }, h("div", { class: "who" }, this.title, this.status), this.closeButton),
       this.banner,
       this.notice,
@@ -95,6 +100,7 @@ export class PanelView {
     this.sendButton.setAttribute("aria-label", t.send);
     this.sendButton.title = t.send;
     this.sendButton.innerHTML = SEND_ICON;
+    this.emoji.applyStrings();
     this.closeButton.setAttribute("aria-label", t.close);
     this.linkButton.textContent = t.continueDevice;
     this.panel.lang = this.host.locale;
@@ -121,6 +127,7 @@ export class PanelView {
   close(byVisitor = false): void {
     if (byVisitor) this.host.consent();
     if (!this.isOpen) return;
+    this.emoji.close();
     this.isOpen = false;
     this.panel.hidden = true;
     this.host.frame.classList.remove("open");
@@ -207,7 +214,9 @@ export class PanelView {
     let lastDay = "";
     // Proactive messages sit where they happened in time, among the stored ones.
     const proactive = s.proactive.slice();
-    for (const line of s.lines()) {
+    const lines = s.lines();
+    const offers = offerState(view?.messages ?? [], lines.flatMap((l) => (l.kind === "pending" ? [l.item] : [])));
+    for (const line of lines) {
       const ts = line.kind === "message" ? line.message.ts : line.item.created_at;
       const day = new Date(ts).toDateString();
       if (day !== lastDay) {
@@ -217,6 +226,11 @@ export class PanelView {
       while (proactive.length && proactive[0].ts <= ts) items.push(this.siteBubble(proactive.shift()!.rule.message));
       const node = this.lineNode(line, current);
       if (node) items.push(node);
+      const buttons = line.kind === "message" && quickRepliesNode(line.message, offers, t.quickReplies, (option, label) => {
+        s.chooseQuickReply(line.message.seq, option, label);
+        this.textarea.focus();
+      });
+      if (buttons) items.push(buttons);
     }
     for (const item of s.rejected) {
       items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
