@@ -118,8 +118,8 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         match command:
             case AgentSend():
                 note = bool(command.note)
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           note=note)
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
+                                           note=note, attachments=command.attachments)
                 await self.pipeline(command, stored, note=note)
                 return  # answered by its ack
             case Subscribe():

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from papote.authz import Action, Principal, authorize
 from papote.conversations import message_dict, visitor_summary
-from papote.errors import NotFound
+from papote.errors import ErrorCode, NotFound, PapoteError
 from papote.ids import new_id
 from papote.store import ConversationQuery
 from papote.types import ConversationStatus, MessageKind
@@ -72,9 +72,14 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
+    if not body.get("body") and not body.get("attachments"):
+        raise PapoteError("field 'body' is required (unless the message carries attachments)", ErrorCode.BAD_FIELD)
+    files = body.get("attachments") or None
+    if files and len(set(files)) != len(files):
+        raise PapoteError("field 'attachments' names a file twice", ErrorCode.BAD_FIELD)
     ack, _ = await papote.chat.send(principal, request.path_params["cid"],
-                                    body.get("client_msg_id") or new_id("api"), body["body"],
-                                    note=body.get("note", False))
+                                    body.get("client_msg_id") or new_id("api"), body.get("body") or "",
+                                    note=body.get("note", False), attachments=files)
     del ack["t"]
     return JSONResponse(ack, status_code=201)
 
@@ -122,7 +127,8 @@ async def transcript(request: Request, principal: Principal | None) -> Response:
         if m.kind == MessageKind.TEXT:
             when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
             who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
-            lines.append(f"[{when} UTC] {who}: {m.body}")
+            files = "".join(f" [{a['name']}]" for a in m.attachments)
+            lines.append(f"[{when} UTC] {who}: {m.body}{files}")
     return PlainTextResponse("\n".join(lines) + "\n", headers={
         "content-disposition": f'attachment; filename="conversation-{conv.id}.txt"'})
 

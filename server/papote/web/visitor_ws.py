@@ -130,8 +130,9 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         principal = conn.principal
         match command:
             case VisitorSend():
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           data=answered(self.site, command.answers))
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
+                                           data=answered(self.site, command.answers),
+                                           attachments=command.attachments)
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.
