@@ -291,9 +291,9 @@ def check_write(request: Request, ep: Endpoint) -> None:
     if ep.auth == "visitor" or (ep.raw_body is not None and ep.auth == "any" and bearer):
         return  # a token in a header: nothing a browser sends by itself
     if ep.raw_body is not None:
-        # A file's bytes come with its own type: the custom header alone shows it is no cross-site form
-        # (a page of another origin cannot set it without a preflight, which is never granted).
-        if CSRF_HEADER not in request.headers:
+        # A file's bytes come with their own type: the custom header shows it is no cross-site form (a
+        # page of another origin cannot set it, nor a JSON type, without a preflight, never granted).
+        if CSRF_HEADER not in request.headers and not json_type:
             raise PapoteError("an upload needs an X-Papote-Request header", ErrorCode.BAD_FRAME)
         return
     if content_type and not json_type:
