@@ -9,6 +9,7 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { backoffDelay } from "./backoff";
 import {
+  type Attachment,
   type AckFrame,
   type Author,
   type ClientFrame,
@@ -458,6 +459,7 @@ export class Connection {
         author: this.options.self(),
         body: item.body,
         client_msg_id: item.client_msg_id,
+        attachments: item.attachments,
       });
       if (added) this.emit("message", { message: this.lastOf(frame.conversation, frame.seq), live: true });
       this.resume([frame.conversation]);
@@ -515,8 +517,13 @@ export class Connection {
   /** Writes a message: it is kept (with its client_msg_id) until the server acknowledges it, and
    * sent now if connected, otherwise after the next resume. `conversation` nil starts one.
    * `note` (agents only) makes it a private note. */
-  sendMessage(body: string, conversation: string | null, options: { note?: boolean; answers?: string } = {}): OutboxItem {
-    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true, options.answers);
+  sendMessage(
+    body: string,
+    conversation: string | null,
+    options: { note?: boolean; answers?: string; attachments?: Attachment[] } = {},
+  ): OutboxItem {
+    const item = this.outbox.add(conversation, body, this.clock.now(), options.note === true, options.answers,
+      options.attachments);
     this.flush();
     this.emit("change", undefined);
     return item;
@@ -559,6 +566,11 @@ export class Connection {
       // Only the console writes notes; the visitor endpoint would refuse the field.
       if (item.note) frame.note = true;
       if (item.answers) frame.answers = item.answers;
+      if (item.attachments && item.attachments.length) {
+        // The files go by id, the same ones on every retry: the server's dedupe covers them too.
+        frame.attachments = item.attachments.map((a) => a.id);
+        if (!item.body) delete frame.body;
+      }
       if (this.write(frame)) this.inFlight.add(item.client_msg_id);
     }
   }

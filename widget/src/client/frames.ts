@@ -25,6 +25,19 @@ export interface Message {
   client_msg_id?: string | null;
   event?: string | null;
   data?: Record<string, unknown> | null;
+  /** Files sent with the message, in the order shown (docs/protocol.md, "Attachments"). */
+  attachments?: Attachment[];
+}
+
+export interface Attachment {
+  id: string;
+  kind: "image" | "file";
+  content_type: string;
+  size: number;
+  name: string;
+  width: number | null;
+  height: number | null;
+  thumbnail: boolean;
 }
 
 export interface QueueInfo {
@@ -80,6 +93,8 @@ export interface SiteInfo {
   storage?: "consent" | "always" | null;
   /** The widget's colour scheme: auto follows the visitor's system. */
   theme?: "auto" | "light" | "dark" | null;
+  /** What the site accepts as attachments (absent from an older server: none). */
+  attachments?: { max_bytes: number; types: string[] };
 }
 
 export interface VisitorInfo {
@@ -217,9 +232,12 @@ export interface SendFrame extends ClientFrame {
   t: "send";
   conversation: string | null;
   client_msg_id: string;
-  body: string;
+  /** Left out when the message is only files. */
+  body?: string;
   /** The proactive rule whose message this one answers. */
   answers?: string;
+  /** Ids of files uploaded first. */
+  attachments?: string[];
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */

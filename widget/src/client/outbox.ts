@@ -1,3 +1,5 @@
+import type { Attachment } from "./frames";
+
 // Messages written but not yet acknowledged. Each gets its client_msg_id when written and keeps
 // it through reloads and reconnects, so the server's dedupe (docs/protocol.md §7.2) turns every
 // retry into the original ack: a message is stored exactly once however often it is sent.
@@ -15,6 +17,8 @@ export interface OutboxItem {
   note?: boolean;
   /** The proactive rule whose message this one answers (widget only). */
   answers?: string;
+  /** Files uploaded first, sent with the message (their ids go in the frame). */
+  attachments?: Attachment[];
 }
 
 export interface OutboxStore {
@@ -49,10 +53,12 @@ export class Outbox {
     return this.store.load();
   }
 
-  add(conversation: string | null, body: string, now: number, note = false, answers?: string): OutboxItem {
+  add(conversation: string | null, body: string, now: number, note = false, answers?: string,
+    attachments?: Attachment[]): OutboxItem {
     const item: OutboxItem = { client_msg_id: newClientMsgId(), conversation, body, created_at: now };
     if (note) item.note = true;
     if (answers) item.answers = answers;
+    if (attachments && attachments.length) item.attachments = attachments;
     this.store.save([...this.store.load(), item]);
     return item;
   }

@@ -49,6 +49,18 @@ const en = {
   reopened: "Conversation reopened",
   earlier: "Show earlier messages",
   notification: "New message from {site}",
+  // Attachments (panel/attachments.ts)
+  attach: "Attach a file",
+  attachments: "Files to send",
+  uploading: "Uploading {name}",
+  uploadFailed: "{name} could not be sent",
+  retry: "Retry",
+  removeFile: "Remove {name}",
+  viewImage: "View image {name}",
+  download: "Download {name}",
+  closeImage: "Close the image",
+  fileTooBig: "This file is too large",
+  filesOff: "Files cannot be sent here",
 };
 
 export type PanelStrings = typeof en;
@@ -101,6 +113,17 @@ const fr: PanelStrings = {
   reopened: "Conversation rouverte",
   earlier: "Voir les messages précédents",
   notification: "Nouveau message de {site}",
+  attach: "Joindre un fichier",
+  attachments: "Fichiers à envoyer",
+  uploading: "Envoi de {name}",
+  uploadFailed: "{name} n'a pas pu être envoyé",
+  retry: "Réessayer",
+  removeFile: "Retirer {name}",
+  viewImage: "Voir l'image {name}",
+  download: "Télécharger {name}",
+  closeImage: "Fermer l'image",
+  fileTooBig: "Ce fichier est trop volumineux",
+  filesOff: "On ne peut pas envoyer de fichiers ici",
 };
 
 export const panelStrings: Record<Locale, PanelStrings> = { en, fr };
