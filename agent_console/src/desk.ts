@@ -9,7 +9,7 @@
 
 import { Connection, ConnectionState, socketUrl } from "../../widget/src/client/connection";
 import { Outbox, type OutboxItem, type OutboxStore } from "../../widget/src/client/outbox";
-import type { ClientFrame, Message, ServerFrame } from "../../widget/src/client/frames";
+import type { Attachment, ClientFrame, Message, ServerFrame } from "../../widget/src/client/frames";
 import type {
   AgentConversation,
   AgentPresence,
@@ -396,8 +396,8 @@ export class Desk {
     if (seq > 0) this.conn.markRead(id, seq);
   }
 
-  send(id: string, body: string, note: boolean): void {
-    this.conn.sendMessage(body, id, { note });
+  send(id: string, body: string, note: boolean, attachments?: Attachment[]): void {
+    this.conn.sendMessage(body, id, { note, attachments });
     this.typingOff(id);
   }
 

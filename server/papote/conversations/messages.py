@@ -66,6 +66,7 @@ class Messages(Queue):
         claimed: list[str] = []
         views: list[dict[str, Any]] = []
         if attachments:
+            attachments = list(dict.fromkeys(attachments))  # a file named twice goes once
             claimed = await self.store.claim_attachments(attachments, site_id, principal.id, client_msg_id)
             found = await self.store.get_attachments(attachments)
             views = [attachment_view(found[i]) for i in attachments if i in found]

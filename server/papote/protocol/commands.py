@@ -137,7 +137,8 @@ class Send(Command, frozen=True, kw_only=True, tag="send"):
     """A message. Each endpoint's send says whether `conversation` is required and what else it takes.
 
     `attachments`: the ids of files the sender uploaded first, in the order shown; a message with files
-    may have no `body` (nil: absent; an empty string is still refused, as it always was)."""
+    may have no `body` (nil: absent; an empty string is still refused, as it always was). A file named
+    twice is sent once (the first place it is named)."""
 
     conversation: Id | None = None
     client_msg_id: ClientMsgId
@@ -148,8 +149,6 @@ class Send(Command, frozen=True, kw_only=True, tag="send"):
         if self.body is None and not self.attachments:
             raise ProtocolError("field 'body' is required (unless the message carries attachments)",
                                 ErrorCode.BAD_FIELD)
-        if self.attachments and len(set(self.attachments)) != len(self.attachments):
-            raise ProtocolError("field 'attachments' names a file twice", ErrorCode.BAD_FIELD)
 
     @property
     def text(self) -> str:

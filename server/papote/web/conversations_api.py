@@ -75,8 +75,6 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     if not body.get("body") and not body.get("attachments"):
         raise PapoteError("field 'body' is required (unless the message carries attachments)", ErrorCode.BAD_FIELD)
     files = body.get("attachments") or None
-    if files and len(set(files)) != len(files):
-        raise PapoteError("field 'attachments' names a file twice", ErrorCode.BAD_FIELD)
     ack, _ = await papote.chat.send(principal, request.path_params["cid"],
                                     body.get("client_msg_id") or new_id("api"), body.get("body") or "",
                                     note=body.get("note", False), attachments=files)

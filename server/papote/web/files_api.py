@@ -43,7 +43,8 @@ DRAIN = 8 * 1024 * 1024
 #: Files never change once stored (a new upload is a new id): a browser may keep them, privately.
 FILE_CACHE = "private, max-age=86400, immutable"
 
-UPLOAD_QUERY = {"name": string(1, 255, description="the file's name, as the sender's device gave it")}
+UPLOAD_QUERY = {"name": {**string(1, 255, description="the file's name, as the sender's device gave it"),
+                         "default": "file"}}
 DOWNLOAD_QUERY = {"download": {**boolean(description="an image too is sent as a download, not shown"),
                                "default": False}}
 
