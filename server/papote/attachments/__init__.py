@@ -88,12 +88,12 @@ class Attachments:
                      data: bytes) -> Attachment:
         """Check, clean and keep one file for `principal` to send on `site`. Refusals are coded and
         store nothing: `too_large` over the site's size, `unsupported_type` for a type it does not
-        allow (or one never allowed: HTML, SVG), `invalid_file` for a file that says it is an image
-        and is not (by its name or declared type) or an image that does not decode."""
+        allow (or one never allowed: HTML, SVG), `invalid_file` for an empty file, a file that says it
+        is an image and is not (by its name or declared type) or an image that does not decode."""
         authorize(principal, Action.WRITE, site.id)
         limits = limits_of(site)
         if not data:
-            raise PapoteError("the file is empty", ErrorCode.BAD_FIELD)
+            raise PapoteError("the file is empty", ErrorCode.INVALID_FILE)
         if len(data) > limits.max_bytes:
             raise PapoteError(f"the file is over {limits.max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
         content_type = sniff.sniff(data, name)

@@ -66,14 +66,17 @@ _RULE_COMMON: dict[str, Schema] = {
 }
 RULE = {"oneOf": [
     obj({**_RULE_COMMON, "trigger": {"const": "url"}, "url": string(0, 500)},
-        required=["id", "trigger", "message", "url"], description="shows when the page URL matches (* is a wildcard)"),
+        required=["id", "trigger", "message", "url"], closed=True,
+        description="shows when the page URL matches (* is a wildcard)"),
     obj({**_RULE_COMMON, "trigger": {"const": "time_on_page"}, "seconds": integer(0, 3600)},
-        required=["id", "trigger", "message", "seconds"], description="shows after this many seconds on a page"),
+        required=["id", "trigger", "message", "seconds"], closed=True,
+        description="shows after this many seconds on a page"),
     obj({**_RULE_COMMON, "trigger": {"const": "event"}, "event": string(1, 64),
          "condition": nullable(obj({"field": string(0, 64), "op": enum(">", ">=", "<", "<=", "=="),
                                     "value": {"anyOf": [number(), string(0, 500)]}},
                                    required=["field", "op", "value"]))},
-        required=["id", "trigger", "message", "event"], description="shows when the page tracks this event"),
+        required=["id", "trigger", "message", "event"], closed=True,
+        description="shows when the page tracks this event"),
 ]}
 
 SETTINGS = obj({
@@ -120,7 +123,9 @@ def post_message(max_body_chars: int) -> Schema:
                 "attachments": array(ID, 10, description="ids of files uploaded first (POST "
                                      "/api/sites/{key}/attachments), in the order shown; with some, "
                                      "`body` may be left out")},
-               description="`body`, `attachments` or both")
+               description="`body`, `attachments` or both",
+               anyOf=[{"required": ["body"]},
+                      {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}])
 
 
 ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])

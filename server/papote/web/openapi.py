@@ -53,7 +53,7 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
         op["parameters"] = parameters
     body = ep.body_schema(config)
     if body is not None:
-        op["requestBody"] = {"required": "required" in body,
+        op["requestBody"] = {"required": "required" in body or "anyOf" in body,
                              "content": {"application/json": {"schema": body}}}
     if ep.raw_body is not None:
         op["requestBody"] = {"required": True, "description": "the file's bytes (its type is sniffed from "
