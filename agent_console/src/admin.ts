@@ -31,6 +31,8 @@ interface SiteFull {
     routing: "auto" | "manual";
     after_hours: "away" | "online";
     theme: "auto" | "light" | "dark";
+    attachments_types?: string[];
+    attachments_max_mb?: number;
   };
 }
 
@@ -158,6 +160,18 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     h("option", { attrs: { value: "away" }, props: { selected: s.after_hours !== "online" } }, t("afterHoursAway")),
     h("option", { attrs: { value: "online" }, props: { selected: s.after_hours === "online" } }, t("afterHoursOnline")),
   );
+  const categories = [
+    ["image", t("catImage")],
+    ["pdf", t("catPdf")],
+    ["text", t("catText")],
+    ["office", t("catOffice")],
+  ] as const;
+  const allowed = new Set(s.attachments_types ?? ["image", "pdf", "text", "office"]);
+  const fileTypes = categories.map(([v, label]) => {
+    const box = h("input", { attrs: { type: "checkbox", value: v }, props: { checked: allowed.has(v) } });
+    return { value: v, box, label: h("label", null, box, " ", label) };
+  });
+  const maxMb = h("input", { attrs: { type: "number", min: 1, max: 25 }, props: { value: String(s.attachments_max_mb ?? 10) } });
   const status = note();
   return h(
     "form",
@@ -190,6 +204,8 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               storage: storage.value,
               routing: routing.value,
               after_hours: afterHours.value,
+              attachments_types: fileTypes.filter((f) => f.box.checked).map((f) => f.value),
+              attachments_max_mb: Math.min(25, Math.max(1, Math.round(Number(maxMb.value) || 10))),
             },
           })
             .then(() => ok(status))
@@ -221,6 +237,13 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     rules.root,
     translations.root,
     h("div", { class: "grid2" }, field(t("storage"), storage, "site-storage"), field(t("routing"), routing, "site-routing")),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, t("attachmentsTypes")),
+      fileTypes.map((f) => f.label),
+      field(t("attachmentsMaxMb"), maxMb, "site-attachments-max"),
+    ),
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );

@@ -5,6 +5,7 @@
 
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
+import { ReplyFiles, attachmentsNode } from "./files";
 import { t, time } from "./i18n";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
@@ -65,6 +66,8 @@ export class ChatView {
   private readonly sendButton: HTMLButtonElement;
   private readonly composer: HTMLElement;
   private readonly quickReplies = new QuickReplyEditor();
+  private readonly files: ReplyFiles;
+  private readonly fileInput: HTMLInputElement;
   private signature = "";
   private cannedMatches: CannedResponse[] = [];
   private cannedIndex = 0;
@@ -103,17 +106,54 @@ export class ChatView {
       on: { change: () => this.setNoteMode(this.noteToggle.checked) },
     });
     this.sendButton = h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.submit() } }, t("send"));
-    this.composer = h("div", { class: "composer" });
+    this.files = new ReplyFiles(() => {
+      const conv = this.desk.summary(this.id);
+      return conv ? this.desk.siteOf(conv)?.key ?? conv.site : undefined;
+    }, () => undefined);
+    this.fileInput = h("input", {
+      attrs: { type: "file", multiple: true, hidden: true },
+      on: {
+        change: () => {
+          if (this.fileInput.files) this.files.add(Array.from(this.fileInput.files));
+          this.fileInput.value = "";
+        },
+      },
+    });
+    const attachButton = h("button", { class: "link attach", attrs: { type: "button" }, on: { click: () => this.fileInput.click() } }, t("attachFile"));
+    this.textarea.addEventListener("paste", (e) => {
+      const pasted = Array.from(e.clipboardData?.files ?? []);
+      if (pasted.length) {
+        e.preventDefault();
+        this.files.add(pasted);
+      }
+    });
+    this.composer = h(
+      "div",
+      {
+        class: "composer",
+        on: {
+          dragover: (e) => e.preventDefault(),
+          drop: (e) => {
+            const dropped = Array.from(e.dataTransfer?.files ?? []);
+            if (dropped.length) {
+              e.preventDefault();
+              this.files.add(dropped);
+            }
+          },
+        },
+      },
+    );
     const emoji = composerEmoji(this.textarea, this.composer);
     mount(
       this.composer,
       this.cannedList,
+      this.files.tray,
       this.textarea,
       this.quickReplies.root,
       h(
         "div",
         { class: "composer-bar" },
-        h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), emoji.button, this.quickReplies.toggle),
+        h("div", { class: "composer-tools" }, attachButton, this.fileInput, h("label", { class: "note-toggle" }, this.noteToggle, " ", t("privateNote")), emoji.button, this.quickReplies.toggle),
         this.sendButton,
       ),
     );
@@ -166,10 +206,12 @@ export class ChatView {
 
   private submit(): void {
     const body = this.textarea.value.trim();
-    if (!body) return;
+    if (this.files.busy()) return; // an upload still running, or failed: retry or remove it first
+    const attachments = this.files.take();
+    if (!body && !attachments.length) return;
     const max = (this.desk.conn.welcome?.max_body as number | undefined) ?? 4000;
     const note = this.desk.noteMode.get(this.id) ?? false;
-    this.desk.send(this.id, body.slice(0, max), note, note ? [] : this.quickReplies.take());
+    this.desk.send(this.id, body.slice(0, max), note, note ? [] : this.quickReplies.take(), attachments);
     this.textarea.value = "";
     this.desk.drafts.delete(this.id);
     this.desk.saveDrafts();
@@ -414,6 +456,7 @@ export class ChatView {
           "div",
           { class: "msg agent mine pending" + (p.note ? " note" : ""), attrs: { "data-state": "sending" } },
           h("div", { class: "body" }, p.body),
+          attachmentsNode(p.attachments),
           h("div", { class: "meta" }, t("sending")),
         ),
       ),
@@ -442,7 +485,8 @@ export class ChatView {
         : null,
       h("div", { class: "author" }, m.kind === "note" ? h("span", { class: "note-badge" }, t("noteBadge")) : null, author),
       choiceNode(m),
-      h("div", { class: "body" }, m.body),
+      m.body ? h("div", { class: "body" }, m.body) : null,
+      attachmentsNode(m.attachments),
       offerNode(m, picked),
       h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null),
     );

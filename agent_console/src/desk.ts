@@ -10,7 +10,7 @@
 import type { QuickReplyOption } from "../../widget/src/client/quick_replies";
 import { Connection, ConnectionState, socketUrl } from "../../widget/src/client/connection";
 import { Outbox, type OutboxItem, type OutboxStore } from "../../widget/src/client/outbox";
-import type { ClientFrame, Message, ServerFrame } from "../../widget/src/client/frames";
+import type { Attachment, ClientFrame, Message, ServerFrame } from "../../widget/src/client/frames";
 import type {
   AgentConversation,
   AgentPresence,
@@ -397,8 +397,8 @@ export class Desk {
     if (seq > 0) this.conn.markRead(id, seq);
   }
 
-  send(id: string, body: string, note: boolean, quickReplies: QuickReplyOption[] = []): void {
-    this.conn.sendMessage(body, id, { note, quick_replies: quickReplies });
+  send(id: string, body: string, note: boolean, quickReplies: QuickReplyOption[] = [], attachments?: Attachment[]): void {
+    this.conn.sendMessage(body, id, { note, quick_replies: quickReplies, attachments });
     this.typingOff(id);
   }
 

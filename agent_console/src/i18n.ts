@@ -284,6 +284,24 @@ const en = {
   passwordKept: "Password changed. Your other sessions were signed out.",
   busy: "The server is busy; try again in a moment.",
   tooManyFromHere: "Too many failed sign-ins from your network; try again later.",
+  // Attachments (files.ts)
+  attachFile: "Attach a file",
+  filesToSend: "Files to send",
+  uploading: "Uploading {name}",
+  uploadFailed: "{name} could not be uploaded",
+  retry: "Retry",
+  removeFile: "Remove {name}",
+  viewImage: "View image {name}",
+  downloadFile: "Download {name}",
+  download: "Download",
+  closeImage: "Close",
+  uploadNetwork: "network error",
+  attachmentsTypes: "Files accepted",
+  attachmentsMaxMb: "Largest file (MB)",
+  catImage: "Images",
+  catPdf: "PDF",
+  catText: "Text",
+  catOffice: "Office documents",
 };
 
 export type Key = keyof typeof en;
@@ -571,6 +589,23 @@ const fr: Record<Key, string> = {
   passwordKept: "Mot de passe changé. Vos autres sessions ont été déconnectées.",
   busy: "Le serveur est occupé ; réessayez dans un instant.",
   tooManyFromHere: "Trop d'échecs de connexion depuis votre réseau ; réessayez plus tard.",
+  attachFile: "Joindre un fichier",
+  filesToSend: "Fichiers à envoyer",
+  uploading: "Envoi de {name}",
+  uploadFailed: "{name} n'a pas pu être envoyé",
+  retry: "Réessayer",
+  removeFile: "Retirer {name}",
+  viewImage: "Voir l'image {name}",
+  downloadFile: "Télécharger {name}",
+  download: "Télécharger",
+  closeImage: "Fermer",
+  uploadNetwork: "erreur réseau",
+  attachmentsTypes: "Fichiers acceptés",
+  attachmentsMaxMb: "Taille maximale d'un fichier (Mo)",
+  catImage: "Images",
+  catPdf: "PDF",
+  catText: "Texte",
+  catOffice: "Documents bureautiques",
 };
 
 const TABLES: Record<string, Record<Key, string>> = { en, fr };

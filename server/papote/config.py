@@ -81,6 +81,13 @@ class Config:
     #: Every this many seconds a node compares the conversations it follows with the store and repairs
     #: what the broker lost (it also does after every broker reconnect).
     bus_check_secs: int = 30
+    #: Where attachments' bytes are kept: `database` (the store's own table; the default with
+    #: PostgreSQL, so every node reads what any wrote), or a folder's path (the default beside a SQLite
+    #: file: `papote.db.attachments/`). papote/attachments/storage.py.
+    attachments: str = ""
+    #: Uploads never sent with a message are deleted after this long: a visitor who picked a file and
+    #: left. A day lets a slow composer finish; the cleanup runs every few minutes, on one node.
+    attachments_unsent_secs: int = 86400
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -160,6 +167,8 @@ class Config:
             raise ValueError("PAPOTE_SITE_CREATION must be operators or anyone")
         if not 1 <= self.hash_workers <= 64 or not 0 <= self.hash_queue <= 10000:
             raise ValueError("PAPOTE_HASH_WORKERS must be 1 to 64 and PAPOTE_HASH_QUEUE 0 to 10000")
+        if not 60 <= self.attachments_unsent_secs <= 30 * 86400:
+            raise ValueError("PAPOTE_ATTACHMENTS_UNSENT_SECS must be between 60 and 2592000")
         if self.heartbeat_secs >= self.idle_timeout_secs:
             raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
         from limits import parse

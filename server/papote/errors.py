@@ -32,6 +32,8 @@ class ErrorCode(str, Enum):
     IDENTITY_REJECTED = "identity_rejected"
     LOCKED = "locked"
     BUSY = "busy"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    INVALID_FILE = "invalid_file"
     INTERNAL = "internal"
 
     @property
@@ -52,6 +54,8 @@ _HTTP_STATUS = {
     ErrorCode.IDENTITY_REJECTED: 401,
     ErrorCode.LOCKED: 423,
     ErrorCode.BUSY: 503,
+    ErrorCode.UNSUPPORTED_TYPE: 415,
+    ErrorCode.INVALID_FILE: 422,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -64,7 +64,13 @@ def message_frame(m: Message) -> Frame:
         frame["event"] = m.event
         frame["data"] = m.data
     elif m.data is not None:
-        frame["data"] = m.data  # a visitor's answer to a proactive message: {proactive: {rule, message}}
+        # A visitor's answer to a proactive message: {proactive: {rule, message}}. The ids of its files
+        # are the store's business: clients get the files themselves, in `attachments`.
+        data = {k: v for k, v in m.data.items() if k != "attachments"}
+        if data:
+            frame["data"] = data
+    if m.attachments:
+        frame["attachments"] = m.attachments
     return frame
 
 

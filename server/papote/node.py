@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from papote import ratelimits
 from papote.accounts import Accounts
+from papote.attachments import Attachments, storage_for
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
@@ -39,6 +40,8 @@ log = logging.getLogger("papote")
 
 #: How often the reaper looks for silent sockets; the timeout itself is `Config.idle_timeout_secs`.
 REAP_EVERY_SECS = 5.0
+#: How often one node deletes uploads never sent (`Config.attachments_unsent_secs` says how old).
+ATTACHMENT_SWEEP_SECS = 300.0
 
 
 class LiveSocket(Protocol):
@@ -77,11 +80,14 @@ class Papote:
         self.reports = Reports(self.store)
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
+        self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
+                                       self.chat.ref)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.started_at = time.time()
 
     @property
@@ -95,6 +101,7 @@ class Papote:
         await self.bus.start()
         await self.cluster.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
+        self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
 
@@ -102,6 +109,8 @@ class Papote:
         self.close_all_sockets(CloseCode.GOING_AWAY, "server restarting; reconnect and resume")
         if self._reaper:
             self._reaper.cancel()
+        if self._sweeper:
+            self._sweeper.cancel()
         # Give sockets a moment to send their close frames, then let handlers finish their writes.
         for _ in range(50):
             if not self.live_sessions:
@@ -118,6 +127,20 @@ class Papote:
     def close_all_sockets(self, code: CloseCode, reason: str) -> None:
         for session in list(self.live_sessions):
             session.request_close(code, reason)
+
+    async def _sweep_attachments(self) -> None:
+        """Delete uploads never sent, on one node at a time (the store's leader lock): two nodes
+        deleting the same rows would only waste work, but the lock keeps it to one pass per period."""
+        while True:
+            await asyncio.sleep(ATTACHMENT_SWEEP_SECS)
+            try:
+                async with self.store.singleton("papote.attachment-sweep") as leader:
+                    if leader:
+                        await self.attachments.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("attachment sweep failed")
 
     async def _reap_idle(self) -> None:
         checked = time.monotonic()

@@ -50,7 +50,15 @@ DEFAULTS: dict[str, Any] = {
     #: The widget's colour scheme: "auto" follows the visitor's system (prefers-color-scheme);
     #: "light" or "dark" holds it, for a site whose pages are always one or the other.
     "theme": "auto",
+    #: Files visitors and agents may attach: categories of papote/attachments/sniff.py (an empty list
+    #: turns attachments off), and the size of one file.
+    "attachments_types": ["image", "pdf", "text", "office"],
+    #: 10 MB: a phone's photo or a scanned invoice fits; the server's cap is ATTACHMENTS_MAX_MB.
+    "attachments_max_mb": 10,
 }
+#: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
+ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
+ATTACHMENTS_MAX_MB = 25
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -129,6 +137,13 @@ def _check(key: str, value: Any) -> Any:
     elif key == "after_hours":
         if value not in ("away", "online"):
             raise _bad("after_hours must be away or online")
+    elif key == "attachments_types":
+        if not isinstance(value, list) or not all(v in ATTACHMENT_CATEGORIES for v in value):
+            raise _bad("attachments_types must list some of " + ", ".join(ATTACHMENT_CATEGORIES))
+        value = [c for c in ATTACHMENT_CATEGORIES if c in value]
+    elif key == "attachments_max_mb":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ATTACHMENTS_MAX_MB:
+            raise _bad(f"attachments_max_mb must be a whole number of MB from 1 to {ATTACHMENTS_MAX_MB}")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -355,7 +370,17 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None)
         "rules": s["rules"],
         "storage": s["storage"],
         "theme": s["theme"],
+        "attachments": _attachment_limits(s),
     }
+
+
+def _attachment_limits(settings: dict[str, Any]) -> dict[str, Any]:
+    """What the widget checks before uploading (the server checks again): bytes per file, and the
+    content types the site's categories allow (an empty list: no attachments)."""
+    from papote.attachments.sniff import CATEGORIES  # papote.attachments builds on this module
+
+    types = sorted(t for c in settings["attachments_types"] for t in CATEGORIES.get(c, {}))
+    return {"max_bytes": settings["attachments_max_mb"] * 1024 * 1024, "types": types}
 
 
 def normalise_origin(origin: str) -> str:

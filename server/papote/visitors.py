@@ -251,6 +251,12 @@ class Visitors:
         await self.store.add_visitor_event(visitor.id, event)
         return event
 
+    async def by_token(self, site: Site, token: str) -> Visitor | None:
+        """The visitor a token opens on this site (the widget's HTTP routes), or None."""
+        if not 16 <= len(token) <= 128:
+            return None
+        return await self.store.get_visitor_by_token(site.id, digest(token))
+
     async def get(self, visitor_id: str) -> Visitor | None:
         return await self.store.get_visitor(visitor_id)
 

@@ -8,7 +8,9 @@ be denied with exactly the answer a conversation (or site, or visitor) that does
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -109,6 +111,15 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
     await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "secret"})
     cid = (await v.expect("ack", ref=1))["conversation"]
     vid = v.welcome["visitor"]["id"]
+    # A file sent in the conversation: its routes join the matrix ({attachment_id}).
+    upload = urllib.request.Request(f"{server.base_url}/api/widget/{server.site_key}/attachments?name=a.txt",
+                                    data=b"a file", method="POST",
+                                    headers={"authorization": f"Bearer {v.welcome['token']}"})
+    with urllib.request.urlopen(upload, timeout=10) as answer:
+        attachment_id = json.loads(answer.read())["id"]
+    await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),
+                  "attachments": [attachment_id]})
+    await v.expect("ack", ref=2)
     site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
     server.cli("agent", "create", "--site", site_b, "--email", "b@papote.test", "--password", "password-b-1",
                "--role", "owner")
@@ -119,14 +130,15 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
         "other-site agent": {"cookie": cookie_b},
         "other-site API key": {"headers": {"authorization": f"Bearer {key_b['key']}"}},
     }
-    real = {"cid": cid, "key": server.site_key, "vid": vid, "action": "close"}
-    fake = {"cid": "c_doesnotexist", "key": "pk_doesnotexist", "vid": "v_doesnotexist", "action": "close"}
+    real = {"cid": cid, "key": server.site_key, "vid": vid, "action": "close", "attachment_id": attachment_id}
+    fake = {"cid": "c_doesnotexist", "key": "pk_doesnotexist", "vid": "v_doesnotexist", "action": "close",
+            "attachment_id": "at_doesnotexist"}
     bodies = {"POST": {"body": "x", "name": "n", "shortcut": "s", "email": "e@x.test", "agent": "a_x",
                        "password": "password-x-1"},
               "PATCH": {"name": "n"}, "DELETE": None, "GET": None}
     checked = 0
     for ep in all_endpoints():
-        if ep.auth == "none" or not re.search(r"{(cid|key|vid)}", ep.path):
+        if ep.auth == "none" or not re.search(r"{(cid|key|vid|attachment_id)}", ep.path):
             continue  # not about a site's resource: sign-in, my own account, the OpenAPI document
         for who, auth in principals.items():
             answers = []
@@ -141,6 +153,8 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
     # And the owner does get through, so the matrix is not denying everyone.
     status, body, _ = server.http("GET", f"/api/conversations/{cid}", cookie=owner_cookie)
     assert status == 200 and body["id"] == cid
+    status, _, _ = server.http("GET", f"/api/attachments/{attachment_id}", cookie=owner_cookie)
+    assert status == 200
 
 
 # -- the team matrix: every route that acts on a member or an invitation ---------------------------------

@@ -14,8 +14,10 @@ import pytest
 import pytest_asyncio
 
 from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.ids import new_id
 from papote.store import (
     AgentChanges,
+    Attachment,
     ConversationChanges,
     ConversationQuery,
     Invite,
@@ -674,3 +676,108 @@ async def test_text_holding_a_nul_is_refused_alike(store: Store) -> None:
             await store.append(bad)
         assert info.value.code == ErrorCode.BAD_FIELD
     assert len(await store.messages_after(cid, 0, 10, include_notes=True)) == 1
+
+
+# -- attachments ---------------------------------------------------------------------------------------
+
+
+def upload_of(site: Site, uploader: str, name: str = "a.pdf", at: int = 1000) -> Attachment:
+    return Attachment(new_id("at"), site.id, VISITOR, uploader, "file", "application/pdf", 3, name,
+                      new_id("fs"), None, None, None, at)
+
+
+@pytest.mark.asyncio
+async def test_attachments_are_claimed_bound_and_read_with_their_message(store: Store) -> None:
+    site, v = await site_and_visitor(store)
+    a, b = upload_of(site, v.id, "one.pdf"), upload_of(site, v.id, "two.pdf")
+    for one in (a, b):
+        await store.insert_attachment(one)
+    assert await store.claim_attachments([b.id, a.id], site.id, v.id, "m-files-1") == [b.id, a.id]
+    new = text(site, v, None, "", "m-files-1")
+    new.data = {"attachments": [b.id, a.id]}
+    first = await store.append(new)
+    await store.bind_attachments([b.id, a.id], first.message.conversation_id, first.message.seq)
+    cid = first.message.conversation_id
+    [read] = await store.messages_after(cid, 0, 10, include_notes=False)
+    assert [x["name"] for x in read.attachments] == ["two.pdf", "one.pdf"]  # in the order sent
+    assert read.attachments[0] == rules.attachment_view((await store.get_attachments([b.id]))[b.id])
+    [page] = await store.messages_before(cid, None, 10, include_notes=True)
+    assert [x["id"] for x in page.attachments] == [b.id, a.id]
+    assert [x["id"] for x in (await store.last_messages([cid], include_notes=False))[cid].attachments] == [b.id, a.id]
+    bound = await store.get_attachment(a.id)
+    assert bound is not None and (bound.conversation_id, bound.seq, bound.client_msg_id) == (cid, 1, "m-files-1")
+    assert await store.message_by_client_id(v.id, "m-files-1") == (cid, 1)
+    # A retry of the same message with the same files claims nothing new and is the same message.
+    assert await store.claim_attachments([b.id, a.id], site.id, v.id, "m-files-1") == []
+    again = text(site, v, cid, "", "m-files-1")
+    again.data = {"attachments": [b.id, a.id]}
+    assert (await store.append(again)).duplicate
+
+
+@pytest.mark.asyncio
+async def test_a_claim_refuses_others_files_and_files_of_another_message(store: Store) -> None:
+    site, v = await site_and_visitor(store)
+    other_site = await store.create_site("Other", [], {})
+    other = await store.create_visitor(site.id, "other-token")
+    mine, theirs = upload_of(site, v.id), upload_of(site, other.id)
+    for one in (mine, theirs):
+        await store.insert_attachment(one)
+    for ids, site_id, who in (([theirs.id], site.id, v.id), ([mine.id], other_site.id, v.id),
+                              (["at_missing"], site.id, v.id), ([mine.id, "at_missing"], site.id, v.id)):
+        with pytest.raises(NotFound):
+            await store.claim_attachments(ids, site_id, who, "m-claim-1")
+    assert (await store.get_attachment(mine.id)).client_msg_id is None  # type: ignore[union-attr]  # all or nothing
+    await store.claim_attachments([mine.id], site.id, v.id, "m-claim-1")
+    with pytest.raises(Conflict):  # sent already, with another message
+        await store.claim_attachments([mine.id], site.id, v.id, "m-claim-2")
+    extra = upload_of(site, v.id)
+    await store.insert_attachment(extra)
+    with pytest.raises(Conflict):  # the same message with another set of files
+        await store.claim_attachments([extra.id], site.id, v.id, "m-claim-1")
+    await store.release_attachments([mine.id], "m-claim-1")
+    assert await store.claim_attachments([mine.id], site.id, v.id, "m-claim-2") == [mine.id]
+
+
+@pytest.mark.asyncio
+async def test_a_retry_with_other_files_is_a_conflict(store: Store) -> None:
+    site, v = await site_and_visitor(store)
+    first = text(site, v, None, "look", "m-other-files")
+    first.data = {"attachments": ["at_a"]}
+    stored = await store.append(first)
+    retry = text(site, v, stored.message.conversation_id, "look", "m-other-files")
+    retry.data = {"attachments": ["at_b"]}
+    with pytest.raises(Conflict):
+        await store.append(retry)
+
+
+@pytest.mark.asyncio
+async def test_unsent_attachments_go_stale_and_are_deleted(store: Store) -> None:
+    site, v = await site_and_visitor(store)
+    old, fresh, sent = upload_of(site, v.id, at=1000), upload_of(site, v.id, at=5000), upload_of(site, v.id, at=900)
+    for one in (old, fresh, sent):
+        await store.insert_attachment(one)
+    await store.claim_attachments([sent.id], site.id, v.id, "m-sent-1")
+    appended = await store.append(text(site, v, None, "x", "m-sent-1"))
+    await store.bind_attachments([sent.id], appended.message.conversation_id, appended.message.seq)
+    assert [a.id for a in await store.stale_attachments(2000, 10)] == [old.id]
+    await store.delete_attachments([old.id])
+    assert await store.get_attachment(old.id) is None
+    assert set(await store.get_attachments([old.id, fresh.id, sent.id])) == {fresh.id, sent.id}
+
+
+@pytest.mark.asyncio
+async def test_blobs_are_kept_read_and_deleted(store: Store) -> None:
+    await store.put_blob("fs_blob_one", b"\x00\x01bytes")
+    assert await store.get_blob("fs_blob_one") == b"\x00\x01bytes"
+    await store.delete_blobs(["fs_blob_one", "fs_never"])
+    assert await store.get_blob("fs_blob_one") is None
+
+
+@pytest.mark.asyncio
+async def test_merge_moves_the_visitors_uploads(store: Store) -> None:
+    site, anonymous = await site_and_visitor(store)
+    known = await store.create_visitor(site.id, "known-token")
+    upload = upload_of(site, anonymous.id)
+    await store.insert_attachment(upload)
+    await store.merge_visitor(anonymous.id, known.id)
+    assert await store.claim_attachments([upload.id], site.id, known.id, "m-after-merge") == [upload.id]

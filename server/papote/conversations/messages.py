@@ -16,6 +16,7 @@ from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
 from papote.store import Appended, Conversation, Message, NewMessage
+from papote.store.rules import attachment_view
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
 
 
@@ -30,9 +31,11 @@ class Messages(Queue):
         note: bool = False,
         origin: str | None = None,
         data: dict[str, Any] | None = None,
+        attachments: list[str] | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
-        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data)
+        stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data,
+                                   attachments=attachments)
         return await self.complete(principal, stored, note=note, origin=origin)
 
     async def submit(
@@ -44,9 +47,15 @@ class Messages(Queue):
         *,
         note: bool = False,
         data: dict[str, Any] | None = None,
+        attachments: list[str] | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
-        connection can submit its next frame while this one commits; appends keep submission order."""
+        connection can submit its next frame while this one commits; appends keep submission order.
+
+        `attachments`: ids of files this principal uploaded to the site. They are claimed for this
+        `client_msg_id` first (refused: `not_found` for one that is not the sender's, `conflict` for one
+        sent with another message), named in the message's data (so a retry with other files is a
+        conflict, as another body is), and keyed to the message once it is committed, before the ack."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -56,7 +65,15 @@ class Messages(Queue):
             ref = self._refs.get(conversation_id) or await self.ref(conversation_id)
             site_id = ref.site_id
             authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
-        return self.store.append_nowait(
+        claimed: list[str] = []
+        views: list[dict[str, Any]] = []
+        if attachments:
+            attachments = list(dict.fromkeys(attachments))  # a file named twice goes once
+            claimed = await self.store.claim_attachments(attachments, site_id, principal.id, client_msg_id)
+            found = await self.store.get_attachments(attachments)
+            views = [attachment_view(found[i]) for i in attachments if i in found]
+            data = {**(data or {}), "attachments": list(attachments)}
+        stored = self.store.append_nowait(
             NewMessage(
                 site_id=site_id,
                 conversation_id=conversation_id,
@@ -70,6 +87,24 @@ class Messages(Queue):
                 data=data,
             )
         )
+        if not attachments:
+            return stored
+        return asyncio.ensure_future(self._bind_files(stored, attachments, claimed, client_msg_id, views))
+
+    async def _bind_files(self, stored: asyncio.Future[Appended], ids: list[str], claimed: list[str],
+                          client_msg_id: str, views: list[dict[str, Any]]) -> Appended:
+        """Once the message is committed, key its files to it (then it is acked, with them); if it was
+        refused, give back the files this send claimed, so they can be sent again."""
+        try:
+            appended = await stored
+        except PapoteError:
+            await self.store.release_attachments(claimed, client_msg_id)
+            raise
+        message = appended.message
+        await self.store.bind_attachments(ids, message.conversation_id, message.seq)
+        if not appended.duplicate:
+            message.attachments = views
+        return appended
 
     async def quick_reply_choice(
         self, principal: Principal, conversation_id: str | None, seq: int, option: int

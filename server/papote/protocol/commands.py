@@ -36,6 +36,8 @@ MAX_RESUME_CONVERSATIONS = 100
 MAX_SUBSCRIBE_CONVERSATIONS = 200
 #: Deep nesting is how decoders are made to recurse; nothing in the protocol needs more than this.
 MAX_DEPTH = 6
+#: Files one message may carry (each uploaded first: docs/protocol.md, "Attachments").
+MAX_ATTACHMENTS = 10
 #: Free-form maps (attributes, tracked event data) are bounded in keys so one frame cannot balloon the store.
 MAX_MAP_KEYS = 50
 MAX_STR_IN_DATA = 1000
@@ -153,11 +155,26 @@ class Fetch(Command, frozen=True, kw_only=True, tag="fetch"):
 
 
 class Send(Command, frozen=True, kw_only=True, tag="send"):
-    """A message. Each endpoint's send says whether `conversation` is required and what else it takes."""
+    """A message. Each endpoint's send says whether `conversation` is required and what else it takes.
+
+    `attachments`: the ids of files the sender uploaded first, in the order shown; a message with files
+    may have no `body` (nil: absent; an empty string is still refused, as it always was). A file named
+    twice is sent once (the first place it is named)."""
 
     conversation: Id | None = None
     client_msg_id: ClientMsgId
-    body: Body
+    body: Body | None = None
+    attachments: Annotated[list[Id], Meta(max_length=MAX_ATTACHMENTS)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.body is None and not self.attachments:
+            raise ProtocolError("field 'body' is required (unless the message carries attachments)",
+                                ErrorCode.BAD_FIELD)
+
+    @property
+    def text(self) -> str:
+        """The body, empty when the message is only files."""
+        return self.body or ""
 
 
 class Typing(Command, frozen=True, kw_only=True, tag="typing"):

@@ -66,7 +66,7 @@ def parse_command(data: bytes, endpoint: Endpoint, max_bytes: int, max_body: int
         raise
     except Exception as exc:  # DecodeError (malformed, truncated), RecursionError (nesting)…
         raise ProtocolError(f"not a MessagePack frame ({type(exc).__name__})") from None
-    if isinstance(command, Send) and len(command.body) > max_body:
+    if isinstance(command, Send) and len(command.text) > max_body:
         raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
     # A NUL inside a MessagePack string is a 0x00 byte: a frame without one (most) needs no walk.
     if b"\x00" in data and holds_nul(msgspec.to_builtins(command)):
@@ -84,7 +84,7 @@ def build_command(cls: type[C], fields: dict[str, Any], max_body: int) -> C:
         command = msgspec.convert(fields, cls)
     except msgspec.ValidationError as exc:
         raise protocol_error(str(exc)) from None
-    if isinstance(command, Send) and len(command.body) > max_body:
+    if isinstance(command, Send) and len(command.text) > max_body:
         raise ProtocolError(f"field 'body' must be at most {max_body} characters", ErrorCode.TOO_LARGE)
     if holds_nul(fields):
         raise ProtocolError(NUL_REFUSED, ErrorCode.BAD_FIELD)

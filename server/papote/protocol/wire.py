@@ -81,8 +81,9 @@ def ref_of(raw: dict[Any, Any]) -> int | str | None:
 
 def _peek(data: bytes) -> dict[Any, Any] | None:
     try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False,
-                              max_bin_len=0, max_ext_len=0, max_array_len=1000, max_map_len=1000)
+        # Binary and ext values are read too (the frame is bounded already): refusing them made a frame
+        # holding one lose its `ref`, so its error could not be matched to it.
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=False, max_array_len=1000, max_map_len=1000)
     except Exception:
         return None
     return obj if isinstance(obj, dict) else None

@@ -114,6 +114,38 @@ class Message:
     event: str | None
     data: dict[str, Any] | None
     created_at: Millis
+    #: The files sent with the message, as clients see them (`rules.attachment_view`), in the order
+    #: sent. The message's `data` names them (`{"attachments": [id, …]}`, kept by `append` like any
+    #: data); the reads fill this from the attachments table. Empty for most messages.
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Attachment:
+    """A file uploaded to a site, bound to the message it was sent with (channels will bind theirs the
+    same way: an inbound email's files belong to the message its provider id names).
+
+    Uploaded first, on its own (`uploader_id` may send it), then claimed by the uploader's
+    `client_msg_id` just before the append, and bound to the message's (conversation, seq) once it is
+    committed. Never claimed within a while, it is deleted (`stale_attachments`)."""
+
+    id: str
+    site_id: str
+    uploader_kind: AuthorKind
+    uploader_id: str
+    #: "image" (re-encoded, with a thumbnail and dimensions; shown inline) or "file" (downloaded).
+    kind: str
+    content_type: str
+    size: int
+    name: str
+    storage_key: str
+    thumbnail_key: str | None
+    width: int | None
+    height: int | None
+    created_at: Millis
+    client_msg_id: str | None = None
+    conversation_id: str | None = None
+    seq: int | None = None
 
 
 @dataclass(slots=True)
@@ -446,6 +478,64 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def take_link_code(self, code_hash: str, now: Millis) -> str | None:
         """The visitor id a live link code points to; the code is used up."""
+
+    # -- attachments (papote/attachments/) -----------------------------------------------------------
+    @abc.abstractmethod
+    async def insert_attachment(self, attachment: Attachment) -> None: ...
+    @abc.abstractmethod
+    async def get_attachments(self, attachment_ids: list[str]) -> dict[str, Attachment]:
+        """{id: attachment} of those that exist, in one read."""
+
+    async def get_attachment(self, attachment_id: str) -> Attachment | None:
+        return (await self.get_attachments([attachment_id])).get(attachment_id)
+
+    @abc.abstractmethod
+    async def claim_attachments(self, attachment_ids: list[str], site_id: str, uploader_id: str,
+                                client_msg_id: str) -> list[str]:
+        """Reserve uploads for the message `client_msg_id` of `uploader_id`, atomically, before it is
+        appended; returns the ids claimed by this call (those already claimed by the same message, a
+        retry, are not). NotFound when one does not exist or is another uploader's or site's (the same
+        answer as a missing one); Conflict when one belongs to another message, or when this message
+        already claimed a different set (a retry with other files). Nothing is claimed on a refusal."""
+
+    @abc.abstractmethod
+    async def release_attachments(self, attachment_ids: list[str], client_msg_id: str) -> None:
+        """Undo `claim_attachments` for a message that was not stored (refused): the uploads may be
+        sent again. Bound ones are left alone."""
+
+    @abc.abstractmethod
+    async def bind_attachments(self, attachment_ids: list[str], conversation_id: str, seq: int) -> None:
+        """Key claimed uploads to their committed message (idempotent: a retry binds nothing new)."""
+
+    @abc.abstractmethod
+    async def message_by_client_id(self, author_id: str, client_msg_id: str) -> tuple[str, int] | None:
+        """(conversation, seq) of the message `author_id` stored under `client_msg_id`, if any."""
+
+    @abc.abstractmethod
+    async def stale_attachments(self, before: Millis, limit: int) -> list[Attachment]:
+        """Unbound uploads created before `before`, oldest first (the cleanup deletes them)."""
+
+    @abc.abstractmethod
+    async def delete_attachments(self, attachment_ids: list[str]) -> None:
+        """Forget these rows (their stored bytes are the caller's to delete)."""
+
+    @abc.abstractmethod
+    async def put_blob(self, key: str, data: bytes) -> None:
+        """Keep bytes in the database (the attachment storage of several nodes)."""
+    @abc.abstractmethod
+    async def get_blob(self, key: str) -> bytes | None: ...
+    @abc.abstractmethod
+    async def delete_blobs(self, keys: list[str]) -> None: ...
+
+    async def with_attachments(self, messages: list[Message]) -> list[Message]:
+        """Fill `attachments` of the messages whose data names some, in one read for all of them."""
+        wanted = [m for m in messages if m.data and m.data.get("attachments")]
+        if wanted:
+            found = await self.get_attachments([i for m in wanted for i in rules.attachment_ids(m.data)])
+            for m in wanted:
+                m.attachments = [rules.attachment_view(found[i]) for i in rules.attachment_ids(m.data)
+                                 if i in found]
+        return messages
 
     # -- conversations and messages -----------------------------------------------------------------
     def append_nowait(self, new: NewMessage) -> asyncio.Future[Appended]:

@@ -17,7 +17,7 @@ from papote.errors import Conflict, ErrorCode, PapoteError
 from papote.types import AgentStatus, AuthorKind, MessageKind, Millis
 
 if TYPE_CHECKING:
-    from papote.store import Message, NewMessage
+    from papote.store import Attachment, Message, NewMessage
 
 #: A new agent takes this many conversations at once until they say otherwise (routing's capacity).
 DEFAULT_CAPACITY = 5
@@ -85,13 +85,25 @@ def plan_append(new: NewMessage) -> AppendPlan:
 def is_retry(first: Message, new: NewMessage) -> bool:
     """Whether `new` repeats `first`, the message already stored under the same (author, client_msg_id).
 
-    Same author, same id, same body: the same message, whatever conversation the retry names (a client
+    Same author, same id, same body and files: the same message, whatever conversation the retry names (a client
     that sent "new conversation" may have learned its id since); the caller acks with the stored copy.
     Same id, another body: a client bug or a forgery, refused (`Conflict`) and nothing stored.
     """
-    if first.body != new.body:
+    if first.body != new.body or attachment_ids(first.data) != attachment_ids(new.data):
         raise Conflict("client_msg_id was already used for a different message")
     return True
+
+
+def attachment_ids(data: dict[str, Any] | None) -> list[str]:
+    """The ids of the files a message's data names (`{"attachments": [id, …]}`), in the order sent."""
+    ids = (data or {}).get("attachments") or []
+    return [i for i in ids if isinstance(i, str)]
+
+
+def attachment_view(a: Attachment) -> dict[str, Any]:
+    """An attachment as clients see it inside a message: never where it is stored."""
+    return {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size, "name": a.name,
+            "width": a.width, "height": a.height, "thumbnail": a.thumbnail_key is not None}
 
 
 def reopened_event(conversation_id: str, seq: int, new: NewMessage, at: Millis,

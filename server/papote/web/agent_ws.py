@@ -120,8 +120,8 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
             case AgentSend():
                 note = bool(command.note)
                 data = quick_replies.options_data(command.quick_replies, note=note)
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           note=note, data=data)
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
+                                           note=note, data=data, attachments=command.attachments)
                 await self.pipeline(command, stored, note=note)
                 return  # answered by its ack
             case Subscribe():

@@ -28,6 +28,7 @@ from papote.web import (
     canned_api,
     console_api,
     conversations_api,
+    files_api,
     keys_api,
     members_api,
     sites_api,
@@ -48,7 +49,8 @@ OPENAPI = Endpoint("GET", "/api/openapi.json", "This document", openapi, "none",
 def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
-            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, OPENAPI]
+            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
+            OPENAPI]
 
 
 def routes(config: Config | None = None) -> list[Route]:
@@ -72,5 +74,5 @@ def routes(config: Config | None = None) -> list[Route]:
             return await table[request.method](request)  # type: ignore[no-any-return]
 
         out.append(Route(path, dispatch, methods=list(table)))
-    return out
+    return out + files_api.preflight_routes()
 

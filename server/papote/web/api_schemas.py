@@ -18,7 +18,7 @@ from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
-from papote.sites import DAYS, MAX_SPANS
+from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS
 from papote.web.schema import (
     MAX_SAFE_INT,
     Schema,
@@ -113,6 +113,10 @@ SETTINGS = obj({
                         "says someone is there)"),
     "theme": enum("auto", "light", "dark", description="the widget's colour scheme; auto follows the "
                   "visitor's system"),
+    "attachments_types": array(enum(*ATTACHMENT_CATEGORIES), len(ATTACHMENT_CATEGORIES),
+                               description="the kinds of files visitors and agents may attach (an empty "
+                                           "list turns attachments off)"),
+    "attachments_max_mb": integer(1, ATTACHMENTS_MAX_MB, description="the largest file, in MB"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
@@ -141,8 +145,13 @@ def post_message(max_body_chars: int) -> Schema:
                 "note": boolean(description="a private note, seen by agents only"),
                 "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
                     "options the visitor may tap, shown under the message; a note offers none (they are "
-                    "left out), and an option repeating an earlier label (trimmed, without case) is left out"))},
-               required=["body"])
+                    "left out), and an option repeating an earlier label (trimmed, without case) is left out")),
+                "attachments": array(ID, 10, description="ids of files uploaded first (POST "
+                                     "/api/sites/{key}/attachments), in the order shown; with some, "
+                                     "`body` may be left out")},
+               description="`body`, `attachments` or both",
+               anyOf=[{"required": ["body"]},
+                      {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}])
 
 
 ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])
@@ -217,9 +226,13 @@ SITE = _record({"id": _STR, "key": _STR, "name": _STR, "origins": array(_STR, 10
 SITE["properties"]["secrets"] = array(_STR, 2)
 SITE_WITH_SECRETS = {**SITE, "required": [*SITE["required"], "secrets"]}
 MY_SITE = {**SITE, "properties": {**SITE["properties"], "role": ROLE}, "required": [*SITE["required"], "role"]}
+ATTACHMENT = _record({"id": _STR, "kind": enum("image", "file"), "content_type": _STR, "size": _INT,
+                      "name": _STR, "width": nullable(_INT), "height": nullable(_INT), "thumbnail": boolean()},
+                     description="a file: `image` ones (re-encoded, metadata gone) have their size in pixels "
+                                 "and a thumbnail")
 MESSAGE = obj({"conversation": _STR, "seq": _INT, "ts": _MS, "kind": _STR, "author": ref("Author"),
                "body": _STR, "client_msg_id": nullable(_STR), "event": nullable(_STR),
-               "data": nullable({"type": "object"})},
+               "data": nullable({"type": "object"}), "attachments": array(ref("Attachment"), 10)},
               required=["conversation", "seq", "ts", "kind", "author", "body", "client_msg_id"])
 VISITOR_SHORT = _record({"id": _STR, "name": _STR, "email": _STR, "verified": boolean()})
 VISITOR = _record({**VISITOR_SHORT["properties"], "page": {"type": "object"},
@@ -252,6 +265,7 @@ COMPONENTS: dict[str, Schema] = {
     "SiteAgent": SITE_AGENT, "Site": SITE, "SiteWithSecrets": SITE_WITH_SECRETS, "MySite": MY_SITE,
     "Message": MESSAGE, "VisitorShort": VISITOR_SHORT, "Visitor": VISITOR, "Conversation": CONVERSATION,
     "ConversationDetail": CONVERSATION_DETAIL, "Event": EVENT, "ReportSummary": REPORT_SUMMARY,
+    "Attachment": ATTACHMENT,
 }
 
 SIGNED_IN = _record({"agent": ref("Agent"),

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.conversations import message_dict, visitor_summary
-from papote.errors import NotFound
+from papote.errors import ErrorCode, NotFound, PapoteError
 from papote.ids import new_id
 from papote.store import ConversationQuery
 from papote.types import ConversationStatus, MessageKind
@@ -73,10 +73,14 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     body = await json_body(request)
+    if not body.get("body") and not body.get("attachments"):
+        raise PapoteError("field 'body' is required (unless the message carries attachments)", ErrorCode.BAD_FIELD)
     note = body.get("note", False)
+    files = body.get("attachments") or None
     ack, _ = await papote.chat.send(principal, request.path_params["cid"],
-                                    body.get("client_msg_id") or new_id("api"), body["body"],
-                                    note=note, data=quick_replies.options_data(body.get("quick_replies"), note=note))
+                                    body.get("client_msg_id") or new_id("api"), body.get("body") or "",
+                                    note=note, data=quick_replies.options_data(body.get("quick_replies"), note=note),
+                                    attachments=files)
     del ack["t"]
     return JSONResponse(ack, status_code=201)
 
@@ -124,7 +128,8 @@ async def transcript(request: Request, principal: Principal | None) -> Response:
         if m.kind == MessageKind.TEXT:
             when = datetime.fromtimestamp(m.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
             who = m.author_name or ("Visitor" if m.author_kind == "visitor" else "Agent")
-            lines.append(f"[{when} UTC] {who}: {m.body}")
+            files = "".join(f" [{a['name']}]" for a in m.attachments)
+            lines.append(f"[{when} UTC] {who}: {m.body}{files}")
     return PlainTextResponse("\n".join(lines) + "\n", headers={
         "content-disposition": f'attachment; filename="conversation-{conv.id}.txt"'})
 

@@ -52,7 +52,9 @@ class Endpoint:
     path: str
     summary: str
     handler: Handler
-    auth: str = "agent"  # "none", "agent" (cookie), "any" (cookie or API key)
+    #: "none", "agent" (cookie), "any" (cookie or API key), "visitor" (`Authorization: Bearer <visitor
+    #: token>` for the site named by the path's {key}: the widget's routes, answered with CORS)
+    auth: str = "agent"
     #: The JSON request body's schema, or a function of the configuration that gives it.
     body: Schema | Callable[[Config], Schema] | None = None
     #: Query parameters: name → schema (typed: integers and booleans are read from their text).
@@ -63,6 +65,9 @@ class Endpoint:
     media_type: str = "application/json"
     #: OpenAPI's operationId when the handler's name is taken (one handler behind two paths).
     operation_id: str | None = None
+    #: A request body that is not JSON but raw bytes of any type (a file): its media type in the
+    #: OpenAPI document. The handler reads it (web/files_api.py); the CSRF rule still holds.
+    raw_body: str | None = None
 
     def body_schema(self, config: Config) -> Schema | None:
         return self.body(config) if callable(self.body) else self.body
@@ -87,6 +92,8 @@ async def principal_of(request: Request, auth: str) -> Principal | None:
     if auth == "none":
         return None
     header = request.headers.get("authorization", "")
+    if auth == "visitor":
+        return await visitor_principal(request, header)
     if auth == "any" and header.lower().startswith("bearer "):
         site_id = await accounts.site_for_api_key(header[7:].strip())
         if site_id is None:
@@ -96,6 +103,19 @@ async def principal_of(request: Request, auth: str) -> Principal | None:
     if agent is None:
         raise AuthError("sign in first")
     return await accounts.principal(agent)
+
+async def visitor_principal(request: Request, header: str) -> Principal:
+    """The visitor whose token the widget sent (`Authorization: Bearer <token>`) for the site in the
+    path. The token never travels in a URL. An unknown site is `unauthorized` too: no token is valid
+    for it, and the answer does not say which sites exist."""
+    papote = papote_of(request)
+    site = await papote.site_by_key(request.path_params.get("key", ""))
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    visitor = await papote.visitors.by_token(site, token) if site is not None and token else None
+    if site is None or visitor is None:
+        raise AuthError("send the visitor's token: Authorization: Bearer <token>")
+    return Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
+
 
 #: Nesting deeper than any schema here describes is refused before anything walks it.
 MAX_JSON_DEPTH = 32
@@ -267,6 +287,15 @@ def check_write(request: Request, ep: Endpoint) -> None:
         return
     content_type = request.headers.get("content-type", "").lower()
     json_type = content_type.startswith("application/json")
+    bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+    if ep.auth == "visitor" or (ep.raw_body is not None and ep.auth == "any" and bearer):
+        return  # a token in a header: nothing a browser sends by itself
+    if ep.raw_body is not None:
+        # A file's bytes come with their own type: the custom header shows it is no cross-site form (a
+        # page of another origin cannot set it, nor a JSON type, without a preflight, never granted).
+        if CSRF_HEADER not in request.headers and not json_type:
+            raise PapoteError("an upload needs an X-Papote-Request header", ErrorCode.BAD_FRAME)
+        return
     if content_type and not json_type:
         # A cross-site HTML form can only send form or text bodies.
         raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
@@ -276,6 +305,47 @@ def check_write(request: Request, ep: Endpoint) -> None:
         # A body-less POST is a "simple" request a page of a sibling origin can send with the cookie.
         raise PapoteError("a write needs Content-Type: application/json (even with no body) or an "
                           "X-Papote-Request header", ErrorCode.BAD_FRAME)
+
+
+#: What the widget's routes let a page of an allowed origin send and read.
+CORS_ALLOW_HEADERS = "authorization, content-type, x-papote-request"
+CORS_EXPOSE_HEADERS = "content-disposition, content-length"
+#: A preflight is remembered this long by the browser (Chromium caps it at 2 hours).
+CORS_MAX_AGE = 600
+
+
+async def cors_headers(request: Request) -> dict[str, str]:
+    """CORS headers for the widget's routes: the page's origin echoed when it is one of the site's
+    allowed origins (as the visitor socket checks), else none (the browser then keeps the answer
+    from the page). No credentials mode: the widget authenticates with its token header, not a cookie."""
+    from papote.sites import normalise_origin
+
+    origin = request.headers.get("origin", "")
+    site = await papote_of(request).site_by_key(request.path_params.get("key", ""))
+    try:
+        allowed = site is not None and bool(origin) and normalise_origin(origin) in site.origins
+    except Exception:
+        allowed = False
+    if not allowed:
+        return {"vary": "origin"}
+    return {"access-control-allow-origin": origin, "vary": "origin",
+            "access-control-expose-headers": CORS_EXPOSE_HEADERS}
+
+
+async def _cors(request: Request, ep: Endpoint, response: Response) -> Response:
+    if ep.auth == "visitor":
+        response.headers.update(await cors_headers(request))
+    return response
+
+
+async def preflight(request: Request) -> Response:
+    """`OPTIONS` on a widget route: which methods and headers a page of an allowed origin may use."""
+    headers = await cors_headers(request)
+    if "access-control-allow-origin" in headers:
+        headers.update({"access-control-allow-methods": "GET, POST, OPTIONS",
+                        "access-control-allow-headers": CORS_ALLOW_HEADERS,
+                        "access-control-max-age": str(CORS_MAX_AGE)})
+    return Response(status_code=204, headers=headers)
 
 
 def wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -289,14 +359,14 @@ def wrap(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 params(request)
             result = await ep.handler(request, principal)
         except PapoteError as exc:
-            return error_response(exc)
+            return await _cors(request, ep, error_response(exc))
         except Exception:
             # A bug, not bad input: logged, and answered with a code like any other error.
             log.exception("%s %s failed", request.method, ep.path)
-            return error_response(PapoteError("internal error", ErrorCode.INTERNAL))
+            return await _cors(request, ep, error_response(PapoteError("internal error", ErrorCode.INTERNAL)))
         if isinstance(result, Response):
-            return result
-        return JSONResponse(result, status_code=ep.status)
+            return await _cors(request, ep, result)
+        return await _cors(request, ep, JSONResponse(result, status_code=ep.status))
 
     endpoint.__name__ = ep.handler.__name__
     return endpoint

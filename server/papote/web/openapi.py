@@ -22,6 +22,9 @@ ERROR_ANSWER = {"description": "Refused: `error.code` says why (docs/protocol.md
 
 
 def _success(ep: Endpoint) -> dict[str, Any]:
+    if ep.media_type == "*/*":
+        return {"description": "The file's bytes, of the type it was sniffed as",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
     if ep.media_type != "application/json":
         return {"description": "OK", "content": {ep.media_type: {"schema": {"type": "string"}}}}
     return {"description": "Created" if ep.status == 201 else "OK",
@@ -50,9 +53,15 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
         op["parameters"] = parameters
     body = ep.body_schema(config)
     if body is not None:
-        op["requestBody"] = {"required": "required" in body,
+        op["requestBody"] = {"required": "required" in body or "anyOf" in body,
                              "content": {"application/json": {"schema": body}}}
-    if ep.auth != "none":
+    if ep.raw_body is not None:
+        op["requestBody"] = {"required": True, "description": "the file's bytes (its type is sniffed from "
+                             "them; the declared one is not trusted)",
+                             "content": {ep.raw_body: {"schema": {"type": "string", "format": "binary"}}}}
+    if ep.auth == "visitor":
+        op["security"] = [{"visitorToken": []}]
+    elif ep.auth != "none":
         op["security"] = [{"session": []}] + ([{"apiKey": []}] if ep.auth == "any" else [])
     return op
 
@@ -78,6 +87,8 @@ def openapi_document(config: Config, endpoints: list[Endpoint]) -> dict[str, Any
                 "session": {"type": "apiKey", "in": "cookie",
                             "name": SECURE_SESSION_COOKIE if config.secure_cookies else SESSION_COOKIE},
                 "apiKey": {"type": "http", "scheme": "bearer"},
+                "visitorToken": {"type": "http", "scheme": "bearer",
+                                 "description": "the widget's visitor token, from the socket's `welcome`"},
             },
             "schemas": COMPONENTS,
             "responses": {"Error": ERROR_ANSWER},

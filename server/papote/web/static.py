@@ -85,7 +85,7 @@ def demo_csp(nonce: str) -> str:
     server, sockets to this server; the widget's Shadow DOM styles are inline."""
     return (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' https: data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+        "img-src 'self' https: data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
         "base-uri 'none'; form-action 'self'"
     )
 

@@ -145,8 +145,8 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                     choice = await chat.quick_reply_choice(principal, command.conversation,
                                                            command.quick_reply["seq"], command.quick_reply["option"])
                     data = {**(data or {}), **choice}
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           data=data)
+                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
+                                           data=data, attachments=command.attachments)
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.

@@ -462,6 +462,7 @@ export class Connection {
         body: item.body,
         client_msg_id: item.client_msg_id,
         data: ownData(item),
+        attachments: item.attachments,
       });
       if (added) this.emit("message", { message: this.lastOf(frame.conversation, frame.seq), live: true });
       this.resume([frame.conversation]);
@@ -565,6 +566,11 @@ export class Connection {
       if (item.answers) frame.answers = item.answers;
       if (item.quick_reply) frame.quick_reply = item.quick_reply;
       if (item.quick_replies) frame.quick_replies = item.quick_replies;
+      if (item.attachments && item.attachments.length) {
+        // The files go by id, the same ones on every retry: the server's dedupe covers them too.
+        frame.attachments = item.attachments.map((a) => a.id);
+        if (!item.body) delete frame.body;
+      }
       if (this.write(frame)) this.inFlight.add(item.client_msg_id);
     }
   }

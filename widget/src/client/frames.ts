@@ -25,6 +25,19 @@ export interface Message {
   client_msg_id?: string | null;
   event?: string | null;
   data?: Record<string, unknown> | null;
+  /** Files sent with the message, in the order shown (docs/protocol.md, "Attachments"). */
+  attachments?: Attachment[];
+}
+
+export interface Attachment {
+  id: string;
+  kind: "image" | "file";
+  content_type: string;
+  size: number;
+  name: string;
+  width: number | null;
+  height: number | null;
+  thumbnail: boolean;
 }
 
 export interface QueueInfo {
@@ -92,6 +105,8 @@ export interface SiteInfo {
   storage?: "consent" | "always" | null;
   /** The widget's colour scheme: auto follows the visitor's system. */
   theme?: "auto" | "light" | "dark" | null;
+  /** What the site accepts as attachments (absent from an older server: none). */
+  attachments?: { max_bytes: number; types: string[] };
 }
 
 export interface VisitorInfo {
@@ -241,13 +256,16 @@ export interface SendFrame extends ClientFrame {
   t: "send";
   conversation: string | null;
   client_msg_id: string;
-  body: string;
+  /** Left out when the message is only files. */
+  body?: string;
   /** The proactive rule whose message this one answers. */
   answers?: string;
   /** A tap on a quick reply: which option of which message (docs/protocol.md §3.1). */
   quick_reply?: { seq: number; option: number };
   /** Agents: buttons offered under the message. */
   quick_replies?: { label: string; value?: string }[];
+  /** Ids of files uploaded first. */
+  attachments?: string[];
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */

@@ -1,3 +1,5 @@
+import type { Attachment } from "./frames";
+
 // Messages written but not yet acknowledged. Each gets its client_msg_id when written and keeps
 // it through reloads and reconnects, so the server's dedupe (docs/protocol.md §7.2) turns every
 // retry into the original ack: a message is stored exactly once however often it is sent.
@@ -20,6 +22,8 @@ export interface OutboxItem {
   /** The quick reply this message chose (widget) or the ones it offers (console). */
   quick_reply?: QuickReplyChoice;
   quick_replies?: QuickReplyOption[];
+  /** Files uploaded first, sent with the message (their ids go in the frame). */
+  attachments?: Attachment[];
 }
 
 /** What a message carries besides its text. */
@@ -28,6 +32,7 @@ export interface SendOptions {
   answers?: string;
   quick_reply?: QuickReplyChoice;
   quick_replies?: QuickReplyOption[];
+  attachments?: Attachment[];
 }
 
 export interface OutboxStore {
@@ -68,6 +73,7 @@ export class Outbox {
     if (answers) item.answers = answers;
     if (more.quick_reply) item.quick_reply = more.quick_reply;
     if (more.quick_replies?.length) item.quick_replies = more.quick_replies;
+    if (more.attachments?.length) item.attachments = more.attachments;
     this.store.save([...this.store.load(), item]);
     return item;
   }

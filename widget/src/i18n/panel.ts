@@ -67,6 +67,18 @@ const en = {
   codeLimited: "Too many codes tried. Wait a few minutes, then try again.",
   linked: "You're continuing here the conversation from your other device.",
   qr: "QR code of the link",
+  // Attachments (panel/attachments.ts)
+  attach: "Attach a file",
+  attachments: "Files to send",
+  uploading: "Uploading {name}",
+  uploadFailed: "{name} could not be sent",
+  retry: "Retry",
+  removeFile: "Remove {name}",
+  viewImage: "View image {name}",
+  download: "Download {name}",
+  closeImage: "Close the image",
+  fileTooBig: "This file is too large",
+  filesOff: "Files cannot be sent here",
 };
 
 export type PanelStrings = typeof en;
@@ -135,6 +147,17 @@ const fr: PanelStrings = {
   codeLimited: "Trop de codes essayés. Patientez quelques minutes, puis réessayez.",
   linked: "Vous poursuivez ici la conversation de votre autre appareil.",
   qr: "QR code du lien",
+  attach: "Joindre un fichier",
+  attachments: "Fichiers à envoyer",
+  uploading: "Envoi de {name}",
+  uploadFailed: "{name} n'a pas pu être envoyé",
+  retry: "Réessayer",
+  removeFile: "Retirer {name}",
+  viewImage: "Voir l'image {name}",
+  download: "Télécharger {name}",
+  closeImage: "Fermer l'image",
+  fileTooBig: "Ce fichier est trop volumineux",
+  filesOff: "On ne peut pas envoyer de fichiers ici",
 };
 
 export const panelStrings: Record<Locale, PanelStrings> = { en, fr };

@@ -4,6 +4,7 @@
 
 import { Connection, ConnectionState, socketUrl } from "../client/connection";
 import type {
+  Attachment,
   Author,
   ClientFrame,
   Conversation,
@@ -392,14 +393,19 @@ export class VisitorSession {
 
   // ---- what the visitor does ----
 
-  sendMessage(body: string): void {
+  /** The visitor's token, for the widget's HTTP routes (sent in a header, never in a URL). */
+  token(): string | null {
+    return this.host.storage.get(StorageKey.token);
+  }
+
+  sendMessage(body: string, attachments?: Attachment[]): void {
     this.host.consent();
     const current = this.current();
     // The first message after a proactive one answers it: it goes with the message, for the agents.
     const note = this.proactive[this.proactive.length - 1];
     const answers = note && !note.answered ? note.rule.id : undefined;
     if (note) note.answered = true;
-    const item = this.conn.sendMessage(body, current ? current.id : null, { answers });
+    const item = this.conn.sendMessage(body, current ? current.id : null, { answers, attachments });
     if (!current) {
       this.startedBy = item.client_msg_id;
       this.choice = { kind: "new" };

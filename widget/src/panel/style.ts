@@ -66,6 +66,16 @@ input{flex:1}
 .qr{width:148px;height:148px;align-self:center}
 .error{font-size:13px;color:var(--p-bad-fg);background:var(--p-bad);padding:6px 8px;border-radius:8px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.tray{display:flex;flex-direction:column;gap:4px;padding:0 10px}
+.tray:empty{display:none}
+.upload{display:flex;align-items:center;gap:6px}
+.upload progress{flex:1}
+.files{display:flex;flex-wrap:wrap;gap:6px;margin-top:4px}
+.thumb{padding:0;border:0;background:none;cursor:zoom-in}
+.thumb img{max-width:160px;max-height:160px;border-radius:8px;display:block}
+.card{display:flex;flex-direction:column;gap:2px;padding:6px 8px;border:1px solid currentColor;border-radius:8px}
+.viewer{position:absolute;inset:0;background:rgba(0,0,0,.85);display:flex;flex-direction:column;align-items:center;justify-content:center;gap:10px;z-index:5}
+.viewer .large{max-width:95%;max-height:80%}
 @media (max-width:480px){
 .panel{inset:0;width:auto;height:auto;border-radius:0}
 .root.open .launcher{display:none}

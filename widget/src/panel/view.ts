@@ -2,11 +2,12 @@
 // session (batched to one redraw per frame). The message list is rebuilt whole: a visitor's
 // conversation is short, and a rebuild cannot drift out of sync with the timeline.
 
-import type { Conversation, Message } from "../client/frames";
+import type { Attachment, Conversation, Message } from "../client/frames";
 import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
 import { Continuation } from "./continuation";
+import { Files, formatSize, typeLabel } from "./attachments";
 import { h, linkify, safeImageUrl } from "./dom";
 import { offerState, quickRepliesNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
@@ -45,6 +46,10 @@ export class PanelView {
   private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
   private readonly sendButton = h("button", { class: "btn", type: "submit" });
   private readonly emoji: EmojiButton;
+  private readonly attachButton = h("button", { class: "linkbtn attach", type: "button" }, "📎");
+  private readonly fileInput = h("input", { type: "file", multiple: true, hidden: true });
+  private readonly tray = h("div", { class: "tray", role: "group" });
+  private readonly files: Files;
   private readonly linkButton = h("button", { class: "linkbtn", type: "button" });
   private readonly live = h("div", { class: "sr", "aria-live": "polite", "aria-atomic": "true" });
   private drawQueued = false;
@@ -56,6 +61,7 @@ export class PanelView {
     private readonly host: LoaderHost,
     private readonly session: VisitorSession,
   ) {
+    this.files = new Files(host.baseUrl, host.siteKey, () => session.token(), () => this.draw());
     this.closeButton.innerHTML = CLOSE_ICON; // constant markup
     this.closeButton.addEventListener("click", () => this.close(true));
     this.backButton.innerHTML = BACK_ICON; // constant markup
@@ -66,10 +72,24 @@ export class PanelView {
     const form = (this.composer = h(
       "form",
       { class: "composer", onsubmit: (e) => this.submit(e) },
+      this.attachButton,
+      this.fileInput,
       this.textarea,
       this.emoji.button,
       this.sendButton,
     ));
+    this.attachButton.addEventListener("click", () => this.fileInput.click());
+    this.fileInput.addEventListener("change", () => {
+      if (this.fileInput.files) this.addFiles(Array.from(this.fileInput.files));
+      this.fileInput.value = "";
+    });
+    this.textarea.addEventListener("paste", (e) => {
+      const pasted = Array.from(e.clipboardData?.files || []);
+      if (pasted.length) {
+        e.preventDefault();
+        this.addFiles(pasted);
+      }
+    });
     this.textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter breaks the line; not while an IME is composing (Japanese, Chinese…).
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) this.submit(e);
@@ -93,6 +113,7 @@ export class PanelView {
       this.log,
       this.extras,
       this.continuation.root,
+      this.tray,
       form,
       h("div", { class: "foot" }, this.linkButton),
       this.live,
@@ -101,6 +122,14 @@ export class PanelView {
       if (e.key === "Escape") {
         e.stopPropagation();
         this.close(true);
+      }
+    });
+    this.panel.addEventListener("dragover", (e) => e.preventDefault());
+    this.panel.addEventListener("drop", (e) => {
+      const dropped = Array.from(e.dataTransfer?.files || []);
+      if (dropped.length) {
+        e.preventDefault();
+        this.addFiles(dropped);
       }
     });
     host.frame.append(this.panel);
@@ -122,6 +151,9 @@ export class PanelView {
     this.sendButton.title = t.send;
     this.sendButton.innerHTML = SEND_ICON;
     this.emoji.applyStrings();
+    this.attachButton.setAttribute("aria-label", t.attach);
+    this.attachButton.title = t.attach;
+    this.tray.setAttribute("aria-label", t.attachments);
     this.closeButton.setAttribute("aria-label", t.close);
     this.backButton.setAttribute("aria-label", t.back);
     this.backButton.title = t.back;
@@ -190,6 +222,7 @@ export class PanelView {
     const site = s.site;
     const siteName = site?.name || "";
     this.title.textContent = siteName;
+    this.drawTray();
     this.panel.setAttribute("aria-label", format(t.dialog, { site: siteName }));
     this.textarea.maxLength = s.maxBody;
 
@@ -316,15 +349,17 @@ export class PanelView {
   private lineNode(line: Line, current: Conversation | null): Node | null {
     const t = this.t;
     if (line.kind === "pending") {
-      return this.bubble(line.item.body, true, null, t[line.state], line.state, line.item.created_at);
+      return this.bubble(line.item.body, true, null, t[line.state], line.state, line.item.created_at, undefined,
+        line.item.attachments);
     }
     const m = line.message;
     if (m.kind === "event") return this.eventNode(m);
     if (line.mine) {
       const read = current && (current.peer_read_seq ?? 0) >= m.seq;
-      return this.bubble(m.body, true, null, read ? t.read : t.sent, read ? "read" : "sent", m.ts, m.seq);
+      return this.bubble(m.body, true, null, read ? t.read : t.sent, read ? "read" : "sent", m.ts, m.seq,
+        m.attachments);
     }
-    return this.bubble(m.body, false, m, null, null, m.ts, m.seq);
+    return this.bubble(m.body, false, m, null, null, m.ts, m.seq, m.attachments);
   }
 
   private eventNode(m: Message): Node | null {
@@ -348,12 +383,15 @@ export class PanelView {
     state: string | null,
     ts: number,
     seq?: number,
+    files?: Attachment[],
   ): HTMLElement {
     const meta = h("div", { class: "meta" }, this.time(ts));
     if (stateLabel) meta.append(" · ", h("span", { class: "state" }, stateLabel));
     const bubble = h("div", { class: "bubble" });
     if (from && from.author.name) bubble.append(h("div", { class: "author" }, from.author.name));
-    bubble.append(h("div", { class: "body" }, linkify(body)), meta);
+    if (body) bubble.append(h("div", { class: "body" }, linkify(body)));
+    if (files && files.length) bubble.append(this.attachmentsNode(files));
+    bubble.append(meta);
     const row = h("div", { class: mine ? "msg mine" : "msg", "data-state": state, "data-seq": seq });
     if (!mine) row.append(this.avatar(from?.author.name || this.session.site?.name || "", from?.author.avatar));
     row.append(bubble);
@@ -480,11 +518,73 @@ export class PanelView {
 
   // ---- input ----
 
+  private addFiles(list: File[]): void {
+    const t = this.t;
+    this.host.consent();
+    this.files.add(list, this.session.site?.attachments, t.fileTooBig, t.filesOff);
+  }
+
+  private drawTray(): void {
+    const t = this.t;
+    this.attachButton.hidden = !(this.session.site?.attachments?.types.length ?? 0);
+    this.tray.replaceChildren(
+      ...this.files.uploads.map((u) => {
+        const name = u.file.name || "file";
+        const row = h("div", { class: "upload", "data-state": u.state }, h("span", { class: "small" }, name));
+        if (u.state === "uploading") {
+          row.append(h("progress", { max: 1, value: u.progress, "aria-label": format(t.uploading, { name }) }));
+        }
+        if (u.state === "failed") {
+          row.append(h("span", { class: "small", role: "alert" }, format(t.uploadFailed, { name })));
+          if (u.error !== t.fileTooBig && u.error !== t.filesOff) {
+            row.append(h("button", { class: "linkbtn", type: "button", onclick: () => this.files.retry(u) }, t.retry));
+          }
+        }
+        row.append(h("button", { class: "linkbtn", type: "button", "aria-label": format(t.removeFile, { name }),
+          onclick: () => this.files.remove(u) }, "×"));
+        return row;
+      }),
+    );
+  }
+
+  private attachmentsNode(list: Attachment[]): HTMLElement {
+    const t = this.t;
+    const box = h("div", { class: "files" });
+    for (const a of list) {
+      if (a.kind === "image") {
+        const img = h("img", { alt: a.name, width: Math.min(a.width || 160, 160) });
+        this.files.blobUrl(a.id, a.thumbnail).then((url) => (img.src = url), () => undefined);
+        box.append(h("button", { class: "thumb", type: "button", "aria-label": format(t.viewImage, { name: a.name }),
+          onclick: () => this.showImage(a) }, img));
+      } else {
+        box.append(h("div", { class: "card" },
+          h("div", { class: "small" }, a.name),
+          h("div", { class: "small" }, `${typeLabel(a)} · ${formatSize(a.size)}`),
+          h("button", { class: "linkbtn", type: "button", "aria-label": format(t.download, { name: a.name }),
+            onclick: () => void this.files.download(a) }, "⬇")));
+      }
+    }
+    return box;
+  }
+
+  private showImage(a: Attachment): void {
+    const t = this.t;
+    const img = h("img", { alt: a.name, class: "large" });
+    const close = h("button", { class: "btn", type: "button" }, t.closeImage);
+    const viewer = h("div", { class: "viewer", role: "dialog", "aria-label": a.name }, img, close);
+    close.addEventListener("click", () => viewer.remove());
+    this.files.blobUrl(a.id, false).then((url) => (img.src = url), () => undefined);
+    this.panel.append(viewer);
+    close.focus();
+  }
+
   private submit(event: Event): void {
     event.preventDefault();
     const body = this.textarea.value.trim();
-    if (!body) return;
-    this.session.sendMessage(body.slice(0, this.session.maxBody));
+    if (this.files.busy()) return;
+    const attachments = this.files.take();
+    if (!body && !attachments.length) return;
+    this.session.sendMessage(body.slice(0, this.session.maxBody), attachments);
     this.textarea.value = "";
     this.autosize();
     this.drawNow();

@@ -36,6 +36,7 @@ from papote.store import (
     VisitorEvent,
     changed,
 )
+from papote.store.postgres.attachments import AttachmentQueries
 from papote.store.postgres.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -59,7 +60,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
 
-class PostgresStore(TeamQueries, Store):
+class PostgresStore(AttachmentQueries, TeamQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when
@@ -317,6 +318,9 @@ class PostgresStore(TeamQueries, Store):
                 "WHERE o.author_id=$1 AND o.client_msg_id=m.client_msg_id))",
                 into_id, from_id,
             )
+            # Their uploads too: a file sent before identifying, retried after, is still theirs.
+            await conn.execute("UPDATE attachments SET uploader_id=$1 WHERE uploader_id=$2 "
+                               "AND uploader_kind='visitor'", into_id, from_id)
             await conn.execute(
                 "UPDATE reads SET participant_id=$1 WHERE participant_id=$2 AND NOT EXISTS "
                 "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id AND r2.participant_id=$1)",
@@ -447,7 +451,7 @@ class PostgresStore(TeamQueries, Store):
             f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=$1 AND seq>$2 {notes} ORDER BY seq LIMIT $3",
             conversation_id, after_seq, limit,
         )
-        return [msg_of(r) for r in rows]
+        return await self.with_attachments([msg_of(r) for r in rows])
 
     async def messages_before(
         self, conversation_id: str, before_seq: int | None, limit: int, *, include_notes: bool
@@ -458,7 +462,7 @@ class PostgresStore(TeamQueries, Store):
             "ORDER BY seq DESC LIMIT $3",
             conversation_id, before_seq if before_seq is not None else 2**62, limit,
         )
-        return [msg_of(r) for r in reversed(rows)]
+        return await self.with_attachments([msg_of(r) for r in reversed(rows)])
 
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
@@ -470,7 +474,7 @@ class PostgresStore(TeamQueries, Store):
             f"FROM messages l WHERE l.conversation_id=ids.c AND {kinds} ORDER BY l.seq DESC LIMIT 1) m",
             list(set(conversation_ids)),
         )
-        return {r[0]: msg_of(r) for r in rows}
+        return {m.conversation_id: m for m in await self.with_attachments([msg_of(r) for r in rows])}
 
     async def set_read(self, conversation_id: str, participant_id: str, kind: AuthorKind, seq: int) -> int:
         value = await self._write_row(

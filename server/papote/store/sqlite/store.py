@@ -31,6 +31,7 @@ from papote.store import (
 )
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
+from papote.store.sqlite.attachments import AttachmentQueries
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -51,7 +52,7 @@ from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
-class SqliteStore(TeamQueries, VisitorQueries, Store):
+class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
@@ -342,7 +343,7 @@ class SqliteStore(TeamQueries, VisitorQueries, Store):
             "ORDER BY seq LIMIT ?",
             (conversation_id, after_seq, limit),
         )
-        return [msg_of(r) for r in rows]
+        return await self.with_attachments([msg_of(r) for r in rows])
 
     async def messages_before(
         self, conversation_id: str, before_seq: int | None, limit: int, *, include_notes: bool
@@ -353,7 +354,7 @@ class SqliteStore(TeamQueries, VisitorQueries, Store):
             "ORDER BY seq DESC LIMIT ?",
             (conversation_id, before_seq if before_seq is not None else 2**62, limit),
         )
-        return [msg_of(r) for r in reversed(rows)]
+        return await self.with_attachments([msg_of(r) for r in reversed(rows)])
 
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
@@ -369,7 +370,7 @@ class SqliteStore(TeamQueries, VisitorQueries, Store):
             conversation_ids,
             point=len(conversation_ids) <= INLINE_IDS_MAX,
         )
-        return {r[0]: msg_of(r) for r in rows}
+        return {m.conversation_id: m for m in await self.with_attachments([msg_of(r) for r in rows])}
 
     async def set_read(self, conversation_id: str, participant_id: str, kind: AuthorKind, seq: int) -> int:
         def job(conn: sqlite3.Connection) -> int:

@@ -97,6 +97,9 @@ class VisitorQueries(SqliteEngine):
             # have used one client_msg_id (never with minted UUIDs), the older row keeps its author.
             conn.execute("UPDATE OR IGNORE messages SET author_id=? WHERE author_id=? AND author_kind='visitor'",
                          (into_id, from_id))
+            # Their uploads too: a file sent before identifying, retried after, is still theirs.
+            conn.execute("UPDATE attachments SET uploader_id=? WHERE uploader_id=? AND uploader_kind='visitor'",
+                         (into_id, from_id))
             conn.execute("UPDATE reads SET participant_id=? WHERE participant_id=? AND NOT EXISTS "
                          "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id "
                          "AND r2.participant_id=?)", (into_id, from_id, into_id))

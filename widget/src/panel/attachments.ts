@@ -1,0 +1,160 @@
+// Attachments in the widget: picking, pasting or dropping files, uploading them with progress,
+// retrying a failed upload, and showing the files of messages (images as thumbnails with a larger
+// view, other files as a card to download).
+//
+// The visitor's token never goes in a URL: uploads and downloads carry it in the Authorization
+// header (XMLHttpRequest), and what comes back is shown from a blob: URL. An upload that failed is
+// retried as the same file; the message is sent only once every file is uploaded, with their ids,
+// through the outbox like any message (same client_msg_id on every retry: sent once).
+
+import type { Attachment } from "../client/frames";
+import { h } from "./dom";
+
+export interface Upload {
+  file: File;
+  state: "uploading" | "failed" | "ready";
+  progress: number;
+  error?: string;
+  attachment?: Attachment;
+}
+
+export interface FileLimits {
+  max_bytes: number;
+  types: string[];
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A short name for a content type: "PDF", "JPEG", "DOCX"… */
+export function typeLabel(a: { content_type: string; name: string }): string {
+  const ext = a.name.includes(".") ? a.name.split(".").pop()! : a.content_type.split("/").pop()!;
+  return ext.toUpperCase().slice(0, 8);
+}
+
+export class Files {
+  readonly uploads: Upload[] = [];
+  private readonly blobs = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly base: string,
+    private readonly siteKey: string,
+    private readonly token: () => string | null,
+    private readonly changed: () => void,
+  ) {}
+
+  private url(path: string): string {
+    return `${this.base}/api/widget/${encodeURIComponent(this.siteKey)}/attachments${path}`;
+  }
+
+  add(files: Iterable<File>, limits: FileLimits | undefined, tooBig: string, notAllowed: string): void {
+    for (const file of files) {
+      const upload: Upload = { file, state: "uploading", progress: 0 };
+      this.uploads.push(upload);
+      if (limits && file.size > limits.max_bytes) {
+        upload.state = "failed";
+        upload.error = tooBig;
+      } else if (limits && !limits.types.length) {
+        upload.state = "failed";
+        upload.error = notAllowed;
+      } else {
+        this.start(upload);
+      }
+    }
+    this.changed();
+  }
+
+  /** Sends the file again (after a network error or a 5xx). */
+  retry(upload: Upload): void {
+    upload.state = "uploading";
+    upload.progress = 0;
+    upload.error = undefined;
+    this.start(upload);
+    this.changed();
+  }
+
+  remove(upload: Upload): void {
+    const i = this.uploads.indexOf(upload);
+    if (i >= 0) this.uploads.splice(i, 1);
+    this.changed();
+  }
+
+  busy(): boolean {
+    return this.uploads.some((u) => u.state !== "ready");
+  }
+
+  /** The uploaded files, taken for a message (the tray empties). */
+  take(): Attachment[] {
+    const ready = this.uploads.filter((u) => u.state === "ready").map((u) => u.attachment!);
+    this.uploads.length = 0;
+    this.changed();
+    return ready;
+  }
+
+  private start(upload: Upload): void {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", this.url(`?name=${encodeURIComponent(upload.file.name || "file")}`));
+    const token = this.token();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) {
+        upload.progress = e.loaded / e.total;
+        this.changed();
+      }
+    };
+    xhr.onload = () => {
+      let body: { error?: { message?: string } } & Partial<Attachment> = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON: a proxy's page; the status says enough
+      }
+      if (xhr.status === 201 && body.id) {
+        upload.state = "ready";
+        upload.progress = 1;
+        upload.attachment = body as Attachment;
+      } else {
+        upload.state = "failed";
+        upload.error = body.error?.message || `HTTP ${xhr.status}`;
+      }
+      this.changed();
+    };
+    xhr.onerror = () => {
+      upload.state = "failed";
+      upload.error = "network";
+      this.changed();
+    };
+    xhr.send(upload.file);
+  }
+
+  /** A blob: URL of a file or its thumbnail, fetched once with the token in a header. */
+  blobUrl(id: string, thumbnail: boolean): Promise<string> {
+    const key = `${id}:${thumbnail}`;
+    let found = this.blobs.get(key);
+    if (!found) {
+      found = new Promise<string>((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open("GET", this.url(`/${encodeURIComponent(id)}${thumbnail ? "/thumbnail" : ""}`));
+        const token = this.token();
+        if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+        xhr.responseType = "blob";
+        xhr.onload = () => (xhr.status === 200 ? resolve(URL.createObjectURL(xhr.response as Blob)) : reject(xhr.status));
+        xhr.onerror = () => reject(0);
+        xhr.send();
+      });
+      found.catch(() => this.blobs.delete(key));
+      this.blobs.set(key, found);
+    }
+    return found;
+  }
+
+  /** Downloads a file under its name. */
+  async download(a: Attachment): Promise<void> {
+    const url = await this.blobUrl(a.id, false);
+    const link = h("a", { href: url, download: a.name });
+    link.click();
+  }
+}
