@@ -31,6 +31,7 @@ from papote.store import (
 )
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
+from papote.store.sqlite.push import PushQueries
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -51,7 +52,7 @@ from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
-class SqliteStore(TeamQueries, VisitorQueries, Store):
+class SqliteStore(TeamQueries, VisitorQueries, PushQueries, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
