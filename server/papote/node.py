@@ -28,6 +28,7 @@ from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
 from papote.invites import Invites
 from papote.presence import Presence
+from papote.push import Alerts
 from papote.reports import Reports
 from papote.sites import Sites, answering, settings_of
 from papote.store import Message, Site, Store, Visitor
@@ -77,6 +78,9 @@ class Papote:
         self.reports = Reports(self.store)
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
+        #: Web Push to agents' devices, fed by what this node publishes (push.py).
+        self.alerts = Alerts(self.store, config)
+        self.bus.observe(self.alerts.observe)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -94,6 +98,7 @@ class Papote:
         await self.store.open()
         await self.bus.start()
         await self.cluster.start()
+        await self.alerts.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
@@ -109,6 +114,7 @@ class Papote:
             await asyncio.sleep(0.02)
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.alerts.stop()
         await self.cluster.stop()
         if self.shared_limits is not None:
             await self.shared_limits.close()

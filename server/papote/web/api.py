@@ -30,6 +30,7 @@ from papote.web import (
     conversations_api,
     keys_api,
     members_api,
+    push_api,
     sites_api,
 )
 from papote.web.http import Endpoint, papote_of, wrap
@@ -48,7 +49,8 @@ OPENAPI = Endpoint("GET", "/api/openapi.json", "This document", openapi, "none",
 def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
-            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, OPENAPI]
+            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, OPENAPI,
+            *push_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:
