@@ -598,7 +598,10 @@ async def test_lists_search_pages_and_reports(store: Store) -> None:
     assert [m.seq for m in await store.messages_before(cid, 9, 2, include_notes=False)] == [7, 8]
     assert [m.seq for m in await store.messages_after(cid, 9, 10, include_notes=False)] == [10, 11]
     rows = await store.report_rows(site.id, 0, 10**14)
-    assert [r.conversation_id for r in rows] == ids
+    # In order of creation; conversations started in the same millisecond follow their ids.
+    in_order = sorted(rows, key=lambda r: (r.created_at, r.conversation_id))
+    assert [r.conversation_id for r in rows] == [r.conversation_id for r in in_order]
+    assert {r.conversation_id for r in rows} == set(ids)
     assert await store.last_agent_for_visitor(visitor.id) is None
 
 

@@ -531,7 +531,8 @@ class Store(PushStore, abc.ABC):
         """Who last handled this visitor (a returning visitor goes back to them)."""
 
     @abc.abstractmethod
-    async def report_rows(self, site_id: str, since: Millis, until: Millis) -> list[ReportRow]: ...
+    async def report_rows(self, site_id: str, since: Millis, until: Millis) -> list[ReportRow]:
+        """Conversations created in [since, until), in order of creation (then of id, within one millisecond)."""
 
     # -- canned responses ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -64,16 +64,20 @@ _RULE_COMMON: dict[str, Schema] = {
     "message": string(1, 1000),
     "seconds": nullable(integer(0, 3600)),
 }
+# Closed like the settings around them: a key a rule does not have is refused, not silently dropped.
 RULE = {"oneOf": [
     obj({**_RULE_COMMON, "trigger": {"const": "url"}, "url": string(0, 500)},
-        required=["id", "trigger", "message", "url"], description="shows when the page URL matches (* is a wildcard)"),
+        required=["id", "trigger", "message", "url"], closed=True,
+        description="shows when the page URL matches (* is a wildcard)"),
     obj({**_RULE_COMMON, "trigger": {"const": "time_on_page"}, "seconds": integer(0, 3600)},
-        required=["id", "trigger", "message", "seconds"], description="shows after this many seconds on a page"),
+        required=["id", "trigger", "message", "seconds"], closed=True,
+        description="shows after this many seconds on a page"),
     obj({**_RULE_COMMON, "trigger": {"const": "event"}, "event": string(1, 64),
          "condition": nullable(obj({"field": string(0, 64), "op": enum(">", ">=", "<", "<=", "=="),
                                     "value": {"anyOf": [number(), string(0, 500)]}},
-                                   required=["field", "op", "value"]))},
-        required=["id", "trigger", "message", "event"], description="shows when the page tracks this event"),
+                                   required=["field", "op", "value"], closed=True))},
+        required=["id", "trigger", "message", "event"], closed=True,
+        description="shows when the page tracks this event"),
 ]}
 
 SETTINGS = obj({

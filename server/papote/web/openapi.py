@@ -57,6 +57,11 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
     return op
 
 
+#: Not expressible per field in JSON Schema for keys a body does not describe, so said once for all.
+NUL_RULE = ("No text in a request (a body's strings and keys, described or not, path and query parameters) "
+            "may hold U+0000: 400 bad_field.")
+
+
 def openapi_document(config: Config, endpoints: list[Endpoint]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for ep in endpoints:
@@ -66,7 +71,7 @@ def openapi_document(config: Config, endpoints: list[Endpoint]) -> dict[str, Any
         "info": {"title": "Papote API", "version": "1",
                  "description": "Sign in with POST /api/login (the session cookie), or send "
                                 "`Authorization: Bearer <API key>` where an operation allows it. "
-                                + CSRF_RULE},
+                                + CSRF_RULE + " " + NUL_RULE},
         "paths": paths,
         "components": {
             "securitySchemes": {

@@ -477,7 +477,7 @@ class SqliteStore(TeamQueries, VisitorQueries, PushQueries, Store):
     async def report_rows(self, site_id: str, since: int, until: int) -> list[ReportRow]:
         rows = await self._all(
             "SELECT id, assignee_id, created_at, assigned_at, first_response_at, closed_at, rating "
-            "FROM conversations WHERE site_id=? AND created_at>=? AND created_at<? ORDER BY created_at",
+            "FROM conversations WHERE site_id=? AND created_at>=? AND created_at<? ORDER BY created_at, id",
             (site_id, since, until),
         )
         return [ReportRow(*r) for r in rows]
