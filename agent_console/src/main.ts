@@ -229,7 +229,7 @@ class Shell {
   }
 
   openChat(id: string): void {
-    if (conversationInHash()) history.replaceState(history.state, "", location.pathname + location.search);
+    if (conversationInHash()) this.navigator.adoptEntry();
     this.inbox.open(id);
   }
 

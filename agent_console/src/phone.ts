@@ -65,6 +65,12 @@ export class Navigator {
     this.show(this.place);
   }
 
+  /** Makes the current history entry ours, at the current place, without the address's `#…`: a link
+   * followed inside the console (`#conversation=…`) made an entry the console did not. */
+  adoptEntry(): void {
+    history.replaceState({ papote: 1, depth: this.depth, ...this.place }, "", location.pathname + location.search);
+  }
+
   /** A move: a new history entry where it changes what a phone shows, or the page. */
   go(next: Partial<Place>): void {
     const place: Place = { ...this.place, ...next };

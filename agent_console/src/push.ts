@@ -151,7 +151,7 @@ async function drawNotifications(root: HTMLElement, message: string): Promise<vo
         },
       },
     });
-    return h("label", { class: "check", attrs: { for: `alert-${name}` } }, box, " ", tp(ALERT_LABEL[name]));
+    return h("label", { class: "check", attrs: { for: `alert-${name}` } }, box, h("span", null, tp(ALERT_LABEL[name])));
   });
   const turnOn = async (): Promise<void> => {
     if ((await Notification.requestPermission()) !== "granted") {
