@@ -99,7 +99,13 @@ sw.addEventListener("push", (event: PushEvent) => event.waitUntil(showAlert(even
 sw.addEventListener("notificationclick", (event: NotificationClick) => {
   const conversation = (event.notification.data as { conversation?: string } | null)?.conversation;
   event.notification.close();
-  if (conversation) event.waitUntil(openConversation(conversation));
+  if (!conversation) return;
+  const opening = openConversation(conversation);
+  try {
+    event.waitUntil(opening);
+  } catch {
+    // An event a script dispatched cannot extend the worker's life; the conversation opens all the same.
+  }
 });
 
 // The push service replaced this browser's subscription: tell the server, with the alerts chosen before.
