@@ -97,7 +97,8 @@ export class ChatView {
       on: {
         input: () => this.onInput(),
         keydown: (e) => this.onKeydown(e),
-        blur: () => setTimeout(() => this.hideCanned(), 150),
+        // Unless the box has the focus again by then (a tap on Send, then "/" at once).
+        blur: () => setTimeout(() => document.activeElement !== this.textarea && this.hideCanned(), 150),
       },
     });
     this.noteToggle = h("input", {

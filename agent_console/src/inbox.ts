@@ -6,7 +6,10 @@ import { ChatView, visitorLabel } from "./chat";
 import { renderContext } from "./context";
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
-import { duration, t, time } from "./i18n";
+import { duration, lang, t, time } from "./i18n";
+import { phoneText } from "./i18n_phone";
+import { isPhone, type Place, type Screen } from "./phone";
+import { dismissAlerts } from "./push";
 import type { AgentConversation } from "./types";
 
 export type Queue = "unassigned" | "mine" | "open" | "closed";
@@ -32,6 +35,10 @@ export class Inbox {
   private readonly tabsBar = h("ul", { class: "tabs", attrs: { "aria-label": t("openChats") } });
   private readonly chatSlot = h("div", { class: "chat-slot" });
   private readonly context = h("aside", { class: "context", attrs: { "aria-label": t("visitor") } });
+  private readonly contextBody = h("div", { class: "context-body" });
+  /** Moves between the phone's screens (phone.ts `Navigator.go`); the shell sets it. */
+  navigate: (next: Partial<Place>) => void = (next) => this.showScreen(next.screen ?? "list");
+  back: (to: Screen) => void = (to) => this.showScreen(to);
   readonly search: HTMLInputElement;
   private readonly siteSelect: HTMLSelectElement;
   private readonly views = new Map<string, ChatView>();
@@ -52,13 +59,36 @@ export class Inbox {
         },
       },
     });
+    const tp = (key: "backToList" | "backToChat" | "visitorDetails"): string => phoneText(lang, key);
+    // Shown on a phone only (phone.css): the way back to the list, and to the visitor's context.
+    const chatBar = h(
+      "div",
+      { class: "phone-bar" },
+      h("button", { class: "back", attrs: { type: "button" }, on: { click: () => this.back("list") } }, tp("backToList")),
+      h("button", { attrs: { type: "button" }, on: { click: () => this.navigate({ screen: "context" }) } }, tp("visitorDetails")),
+    );
+    mount(
+      this.context,
+      h("div", { class: "phone-bar" }, h("button", { class: "back", attrs: { type: "button" }, on: { click: () => this.back("chat") } }, tp("backToChat"))),
+      this.contextBody,
+    );
     this.root = h(
       "div",
-      { class: "inbox" },
+      { class: "inbox", attrs: { "data-screen": "list" } },
       h("aside", { class: "sidebar" }, h("div", { class: "filters" }, this.siteSelect, this.search), this.queueNav, this.list, this.team),
-      h("section", { class: "chats", attrs: { "aria-label": t("chats") } }, h("h1", { class: "sr" }, t("inbox")), this.tabsBar, this.chatSlot),
+      h("section", { class: "chats", attrs: { "aria-label": t("chats") } }, h("h1", { class: "sr" }, t("inbox")), chatBar, this.tabsBar, this.chatSlot),
       this.context,
     );
+  }
+
+  /** Which pane a phone shows (every pane shows on wider screens). */
+  showScreen(screen: Screen): void {
+    if (screen !== "list" && !this.desk.active) screen = "list";
+    if (this.root.dataset.screen === screen) return;
+    this.root.dataset.screen = screen;
+    // Focus follows the screen, so a screen reader and a keyboard land on what is now shown.
+    const target = screen === "list" ? this.list.querySelector<HTMLElement>(".conv.active") ?? this.search : screen === "chat" ? this.root.querySelector<HTMLElement>(".chats .phone-bar .back") : this.context.querySelector<HTMLElement>(".back");
+    target?.focus({ preventScroll: true });
   }
 
   // ---- queues ----
@@ -129,7 +159,10 @@ export class Inbox {
   open(id: string): void {
     this.desk.open(id);
     this.render();
-    this.views.get(id)?.focus();
+    dismissAlerts(id);
+    this.navigate({ page: "inbox", screen: "chat", conversation: id });
+    // On a phone the keyboard would cover the conversation: the reply box is one tap away instead.
+    if (!isPhone()) this.views.get(id)?.focus();
   }
 
   activeView(): ChatView | null {
@@ -243,8 +276,9 @@ export class Inbox {
 
     const active = desk.active;
     if (!active) {
+      this.root.dataset.screen = "list";
       mount(this.chatSlot, h("p", { class: "placeholder muted" }, t("noChatOpen")));
-      mount(this.context);
+      mount(this.contextBody);
       return;
     }
     let view = this.views.get(active);
@@ -260,7 +294,7 @@ export class Inbox {
       this.loadedVisitor.add(vid + active);
       void desk.loadVisitor(vid);
     }
-    renderContext(this.context, desk, conv, (id) => this.open(id));
+    renderContext(this.contextBody, desk, conv, (id) => this.open(id));
   }
 
   /** An empty queue. While searching, it says where the matches are instead (a hit under Closed

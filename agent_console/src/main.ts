@@ -12,8 +12,9 @@ import { renderAdmin } from "./admin";
 import { renderReports } from "./reports";
 import { mySitesSection } from "./team";
 import type { AgentStatus } from "./types";
-
-type PageName = "inbox" | "admin" | "reports" | "account";
+import { phoneText } from "./i18n_phone";
+import { conversationInHash, Navigator, type PageName, type Place } from "./phone";
+import { forgetThisDevice, notificationsSection, registerWorker, rememberLanguage } from "./push";
 
 const root = document.getElementById("app") ?? document.body;
 
@@ -77,6 +78,7 @@ function langPicker(redraw: () => void): HTMLElement {
       on: {
         change: () => {
           setLang(select.value);
+          rememberLanguage();
           redraw();
         },
       },
@@ -157,7 +159,9 @@ class Shell {
   readonly inbox: Inbox;
   page: PageName = "inbox";
   private readonly main = h("main", { class: "page" });
-  private readonly nav = h("nav", { class: "top-nav" });
+  private readonly nav = h("nav", { class: "top-nav", attrs: { "aria-label": phoneText(lang, "mainNav") } });
+  private readonly navigator: Navigator;
+  private drawnPage: PageName | null = null;
   private readonly statusBox = h("div", { class: "status-box" });
   private readonly banner = h("div", { class: "banner", attrs: { role: "status", hidden: true } });
   private readonly toasts = h("div", { class: "toasts", attrs: { "aria-live": "assertive" } });
@@ -190,6 +194,9 @@ class Shell {
       },
     });
     this.inbox = new Inbox(this.desk);
+    this.navigator = new Navigator((place) => this.show(place));
+    this.inbox.navigate = (next) => this.navigator.go(next);
+    this.inbox.back = (to) => this.navigator.back(to);
     this.help = this.buildHelp();
     mount(
       root,
@@ -211,20 +218,42 @@ class Shell {
     setInterval(() => this.schedule(), 30_000);
     this.desk.start();
     this.inbox.refreshRemote();
-    this.go("inbox");
+    // A notification's link (or one an agent shared) names a conversation: open it.
+    const wanted = conversationInHash();
+    this.navigator.start({ page: "inbox", screen: "list", conversation: null });
+    if (wanted) this.openChat(wanted);
+    window.addEventListener("hashchange", () => {
+      const id = conversationInHash();
+      if (id) this.openChat(id);
+    });
   }
 
   openChat(id: string): void {
-    this.go("inbox");
+    if (conversationInHash()) this.navigator.adoptEntry();
     this.inbox.open(id);
   }
 
+  /** A move to another page, recorded in history (phone.ts). */
   go(page: PageName): void {
+    this.navigator.go({ page });
+  }
+
+  /** Draws a place: the page, and on the inbox the screen and conversation a phone shows. */
+  private show(place: Place): void {
+    const page = place.page;
     this.page = page;
-    if (page === "inbox") mount(this.main, this.inbox.root);
-    else if (page === "admin") void renderAdmin(this.main, this.desk);
-    else if (page === "reports") void renderReports(this.main, this.desk);
-    else this.renderAccount();
+    if (page !== "inbox" || this.drawnPage !== "inbox") {
+      if (page === "inbox") mount(this.main, this.inbox.root);
+      else if (page === "admin") void renderAdmin(this.main, this.desk);
+      else if (page === "reports") void renderReports(this.main, this.desk);
+      else this.renderAccount();
+    }
+    this.drawnPage = page;
+    if (page === "inbox") {
+      if (place.screen !== "list" && place.conversation && this.desk.active !== place.conversation) this.desk.open(place.conversation);
+      this.inbox.render();
+      this.inbox.showScreen(place.screen);
+    }
     this.render();
   }
 
@@ -301,17 +330,20 @@ class Shell {
       this.statusBox,
       h("span", { class: "me" }, me.name),
       select,
-      h("label", { class: "cap-label" }, t("capacity"), " ", capacity),
+      // On a phone these live on the account page (phone.css hides them here).
+      h("label", { class: "cap-label desk-only" }, t("capacity"), " ", capacity),
       notificationsAvailable()
-        ? h("button", { attrs: { type: "button" }, on: { click: () => void askNotifications().then(() => ((this.statusDrawn = ""), this.render())) } }, t("enableNotifications"))
+        ? h("button", { class: "desk-only", attrs: { type: "button" }, on: { click: () => void askNotifications().then(() => ((this.statusDrawn = ""), this.render())) } }, t("enableNotifications"))
         : null,
-      h("button", { attrs: { type: "button", "aria-label": t("shortcuts") }, on: { click: () => this.toggleHelp() } }, "?"),
-      h("button", { attrs: { type: "button" }, on: { click: () => void this.logout() } }, t("signOut")),
+      h("button", { class: "desk-only", attrs: { type: "button", "aria-label": t("shortcuts") }, on: { click: () => this.toggleHelp() } }, "?"),
+      h("button", { class: "desk-only", attrs: { type: "button" }, on: { click: () => void this.logout() } }, t("signOut")),
     );
   }
 
   private async logout(): Promise<void> {
     this.leaving = true;
+    // This browser stops alerting the agent who leaves it; a slow answer must not hold the sign-out.
+    await Promise.race([forgetThisDevice().catch(() => undefined), new Promise((done) => setTimeout(done, 3_000))]);
     try {
       await api("POST", "/api/logout", {});
     } catch {
@@ -442,6 +474,24 @@ class Shell {
     );
   }
 
+  /** On a phone, what the header keeps on wider screens: capacity and sign-out (phone.css shows it). */
+  private sessionCard(): HTMLElement {
+    const me = this.desk.me;
+    const capacity = h("input", {
+      attrs: { type: "number", id: "session-capacity", min: 1, max: 50 },
+      props: { value: String(me.capacity) },
+      on: { change: () => this.desk.setStatus(this.desk.me.status, Math.max(1, Math.min(50, Number(capacity.value) || 1))) },
+    });
+    return h(
+      "section",
+      { class: "card phone-only", attrs: { "aria-labelledby": "session-title" } },
+      h("h2", { attrs: { id: "session-title" } }, phoneText(lang, "statusAndSession")),
+      h("label", { attrs: { for: "session-capacity" } }, t("capacity")),
+      capacity,
+      h("button", { attrs: { type: "button" }, on: { click: () => void this.logout() } }, t("signOut")),
+    );
+  }
+
   private renderAccount(): void {
     const sites = h("div");
     const current = h("input", { attrs: { type: "password", id: "pw-current", autocomplete: "current-password" } });
@@ -458,7 +508,9 @@ class Shell {
           this.statusDrawn = "";
           this.go("account");
         }),
+        this.sessionCard(),
         this.profileForm(),
+        notificationsSection(),
         h(
           "form",
           {
@@ -496,6 +548,8 @@ class Shell {
 }
 
 let shell: Shell | null = null;
+
+registerWorker((conversation) => shell?.openChat(conversation));
 
 async function boot(): Promise<void> {
   document.documentElement.lang = lang;

@@ -317,6 +317,9 @@ def serve(config: Config) -> int:
 
     install_redaction()  # before any record: credentials never reach a log, at any level
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's URL at INFO: a push endpoint is a browser's secret address (push.py logs
+    # what matters, without it).
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     papote = Papote(config)
     app = create_app(config, papote)
     uv_config = uvicorn.Config(

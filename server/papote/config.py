@@ -88,6 +88,24 @@ class Config:
     #: Uploads never sent with a message are deleted after this long: a visitor who picked a file and
     #: left. A day lets a slow composer finish; the cleanup runs every few minutes, on one node.
     attachments_unsent_secs: int = 86400
+    #: Web Push alerts to agents' devices (docs/operations.md, "Alerts on the phone"); off: no key is
+    #: made, the routes answer and nothing is ever sent.
+    push: bool = True
+    #: The contact a push service may write to about our pushes (VAPID `sub`): `mailto:…` or `https://…`.
+    #: Empty: PAPOTE_PUBLIC_URL when it is https, else mailto:papote@localhost.
+    push_subject: str = ""
+    #: The push services the server posts to, as origins (`*.` = any subdomain): an agent chooses the
+    #: endpoint, so the server must not post wherever one says. These are Chrome's, Firefox's, Edge's
+    #: and Safari's.
+    push_services: str = (
+        "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,https://*.notify.windows.com,"
+        "https://web.push.apple.com,https://*.push.apple.com"
+    )
+    #: Alerts waiting to be sent; beyond, new ones are dropped (and counted): a slow push service must
+    #: never hold memory or the chat's hot path hostage.
+    push_queue: int = 1000
+    #: One push request's limit (connect, send, answer): a push service that hangs costs a slot, not a worker.
+    push_timeout_secs: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -98,6 +116,17 @@ class Config:
     def origin(self) -> str:
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def push_contact(self) -> str:
+        """The VAPID `sub` claim: PAPOTE_PUSH_SUBJECT, or the public https URL, or a local mailto."""
+        if self.push_subject:
+            return self.push_subject
+        return self.base_url if self.base_url.startswith("https://") else "mailto:papote@localhost"
+
+    @property
+    def push_service_list(self) -> list[str]:
+        return [s.strip() for s in self.push_services.split(",") if s.strip()]
 
     @property
     def secure_cookies(self) -> bool:
@@ -169,6 +198,10 @@ class Config:
             raise ValueError("PAPOTE_HASH_WORKERS must be 1 to 64 and PAPOTE_HASH_QUEUE 0 to 10000")
         if not 60 <= self.attachments_unsent_secs <= 30 * 86400:
             raise ValueError("PAPOTE_ATTACHMENTS_UNSENT_SECS must be between 60 and 2592000")
+        if self.push_subject and not self.push_subject.startswith(("mailto:", "https://")):
+            raise ValueError("PAPOTE_PUSH_SUBJECT must be mailto:… or https://…")
+        if not 1 <= self.push_queue <= 100_000 or not 1 <= self.push_timeout_secs <= 120:
+            raise ValueError("PAPOTE_PUSH_QUEUE must be 1 to 100000 and PAPOTE_PUSH_TIMEOUT_SECS 1 to 120")
         if self.heartbeat_secs >= self.idle_timeout_secs:
             raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
         from limits import parse

@@ -29,6 +29,7 @@ from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
 from papote.invites import Invites
 from papote.presence import Presence
+from papote.push import Alerts
 from papote.reports import Reports
 from papote.sites import Sites, answering, settings_of
 from papote.store import Message, Site, Store, Visitor
@@ -82,6 +83,9 @@ class Papote:
         self.shared_limits = ratelimits.shared_limits(config)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
                                        self.chat.ref)
+        #: Web Push to agents' devices, fed by what this node publishes (push.py).
+        self.alerts = Alerts(self.store, config)
+        self.bus.observe(self.alerts.observe)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -100,6 +104,7 @@ class Papote:
         await self.store.open()
         await self.bus.start()
         await self.cluster.start()
+        await self.alerts.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -118,6 +123,7 @@ class Papote:
             await asyncio.sleep(0.02)
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.alerts.stop()
         await self.cluster.stop()
         if self.shared_limits is not None:
             await self.shared_limits.close()

@@ -213,3 +213,42 @@ async def test_the_widget_at_a_phone_viewport(papote_server: PapoteServer, schem
         await audit(page, axe_script, "demo shop on a phone, widget open")
     finally:
         await ctx.close()
+
+
+async def test_the_console_at_a_phone_viewport(papote_server: PapoteServer, scheme: str, browser: Browser,
+                                              console_build: str, axe_script: str) -> None:
+    # One screen at a time there (phone.css): each is audited, with the bottom bar and the back buttons.
+    ctx = await browser.new_context(locale="en-US", viewport={"width": 375, "height": 667}, is_mobile=True,
+                                    has_touch=True, color_scheme=scheme,  # type: ignore[arg-type]
+                                    bypass_csp=True)
+    client, conversation = await visitor_says(papote_server, "Bonjour, is the lamp dimmable?", name="Ada")
+    try:
+        page = await open_page(ctx)
+        await page.goto(papote_server.base_url + "/console")
+        await expect(page.locator("html")).to_have_css("background-color", CONSOLE_BACKGROUND[scheme])
+        await audit(page, axe_script, "console on a phone, sign-in")
+        await page.get_by_label("Email").fill(papote_server.agent_email)
+        await page.get_by_label("Password").fill(papote_server.agent_password)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator("[data-queue=open]").click()
+        await expect(row(page, conversation)).to_be_visible()
+        await audit(page, axe_script, "console on a phone, conversations")
+        await row(page, conversation).click()
+        await expect(page.locator(".messages", has_text="is the lamp dimmable?")).to_be_visible()
+        await audit(page, axe_script, "console on a phone, conversation")
+        await page.get_by_role("button", name="Visitor details").click()
+        await expect(page.locator(".context .visitor-name")).to_have_text("Ada")
+        await audit(page, axe_script, "console on a phone, visitor")
+        nav = page.get_by_role("navigation", name="Main")
+        await nav.get_by_role("button", name="Site settings").click()
+        await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()
+        await audit(page, axe_script, "console on a phone, site settings")
+        await nav.get_by_role("button", name="Reports").click()
+        await expect(page.get_by_role("heading", name="By agent")).to_be_visible()
+        await audit(page, axe_script, "console on a phone, reports")
+        await nav.get_by_role("button", name="Account").click()
+        await expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+        await audit(page, axe_script, "console on a phone, account and notifications")
+    finally:
+        await client.close()
+        await ctx.close()

@@ -267,3 +267,47 @@ def test_team_matrix(papote_server: PapoteServer) -> None:
                 f"{who} {method} {path} on another's invitation: {got} vs {none}")
     # ...while the loner's own invitation is theirs to accept.
     assert server.http("POST", f"/api/me/invites/{mine['id']}/accept", {}, cookie=loner)[0] == 200
+
+
+# -- my devices (Web Push): every route naming a device is its owner's only ------------------------------
+
+#: How each route naming a device is called: another agent's device must be answered as a missing one.
+ON_DEVICE: dict[tuple[str, str], Any] = {
+    ("PATCH", "/api/me/devices/{device_id}"): {"alerts": {"transfer": False}},
+    ("DELETE", "/api/me/devices/{device_id}"): None,
+}
+
+
+def test_every_route_naming_a_device_is_classified() -> None:
+    for ep in all_endpoints():
+        if "{device_id}" in ep.path:
+            assert (ep.method, ep.path) in ON_DEVICE, f"classify {ep.method} {ep.path} in ON_DEVICE"
+
+
+def test_device_matrix(tmp_path: Any, server_backend: str) -> None:
+    endpoint = "https://fcm.googleapis.com/fcm/send/matrix"
+    server = PapoteServer(tmp_path, backend=server_backend)
+    try:
+        server.init()
+        server.start()
+        owner = server.login()
+        keys = {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                "auth": "tBHItJI5svbpez7KI4CCXg"}
+        status, device, _ = server.http("POST", "/api/me/devices", {"endpoint": endpoint, "keys": keys}, cookie=owner)
+        assert status == 201, device
+        site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
+        for email, site in (("same@papote.test", server.site_key), ("other@papote.test", site_b)):
+            server.cli("agent", "create", "--site", site, "--email", email, "--password", "matrix-password",
+                       "--role", "owner")
+            cookie = server.login(email, "matrix-password")
+            for (method, path), body in ON_DEVICE.items():
+                got = server.http(method, fill(path, {"device_id": device["id"]}), body, cookie=cookie)[:2]
+                none = server.http(method, fill(path, {"device_id": "ps_doesnotexist"}), body, cookie=cookie)[:2]
+                assert (got[0], got[1]["error"]["code"]) == (none[0], none[1]["error"]["code"]) == (404, "not_found")
+            assert server.http("GET", "/api/me/devices", cookie=cookie)[1] == {"devices": []}
+        # Untouched, and still the owner's to change.
+        assert server.http("GET", "/api/me/devices", cookie=owner)[1]["devices"] == [device]
+        assert server.http("PATCH", f"/api/me/devices/{device['id']}", {"alerts": {"transfer": False}},
+                           cookie=owner)[0] == 200
+    finally:
+        server.close()

@@ -42,6 +42,9 @@ class BusEvent:
 
 
 Listener = Callable[[str, BusEvent], None]
+#: Sees what this node publishes, and only that (never what arrives from other nodes): work that must
+#: happen once per committed change in the whole cluster, like an alert on a phone (push.py).
+Observer = Callable[[str, Event], None]
 
 
 class _Ready:
@@ -63,6 +66,7 @@ class Bus:
     def __init__(self, node: str | None = None) -> None:
         self.node = node or NODE_ID
         self._listeners: dict[str, list[Listener]] = {}
+        self._observers: list[Observer] = []
 
     # -- subscriptions -------------------------------------------------------------------------------
     def subscribe(self, topic: str, listener: Listener) -> Awaitable[None]:
@@ -91,10 +95,22 @@ class Bus:
         return len(self._listeners)
 
     # -- publishing ----------------------------------------------------------------------------------
+    def observe(self, observer: Observer) -> None:
+        """Call `observer` with every event this node publishes from now on. It must not block."""
+        self._observers.append(observer)
+
+    def _observed(self, topic: str, event: Event) -> None:
+        for observer in self._observers:
+            try:
+                observer(topic, event)
+            except Exception:  # an observer's fault must not stop the publication
+                log.exception("bus observer failed on %s", topic)
+
     def publish(self, topic: str, event: Event, origin: str | None = None) -> None:
         """Hand `event` to this node's listeners now, and to the other nodes' through the broker."""
         bus_event = BusEvent(event, origin)
         self.deliver(topic, bus_event)
+        self._observed(topic, event)
         self._send(topic, bus_event)
 
     def deliver(self, topic: str, bus_event: BusEvent) -> None:

@@ -114,6 +114,7 @@ class BrokerBus(Bus):
     def publish(self, topic: str, event: Event, origin: str | None = None) -> None:
         bus_event = BusEvent(event, origin)
         self.deliver(topic, bus_event)
+        self._observed(topic, event)
         if not self.connected or len(self._outgoing) >= MAX_OUTGOING:
             self.dropped += 1
             return

@@ -12,3 +12,4 @@ from papote.events import Event
 class LocalBus(Bus):
     def publish(self, topic: str, event: Event, origin: str | None = None) -> None:
         self.deliver(topic, BusEvent(event, origin))  # no broker to carry it further
+        self._observed(topic, event)

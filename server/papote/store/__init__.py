@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.push import PushStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 #: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so
@@ -302,7 +303,7 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(abc.ABC):
+class Store(PushStore, abc.ABC):
     """Persistence for sites, people, conversations and messages. All methods are coroutine-safe."""
 
     epoch: str

@@ -133,6 +133,23 @@ CREATE_KEY = obj({"name": string(1, 80)}, required=["name"])
 SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body": string(1, 4000)},
                   required=["shortcut", "body"])
 
+#: Web Push: the alerts a device may get (store/push.py `ALERTS`), each on or off.
+ALERT_CHOICES = obj({
+    "new_conversation": boolean(description="a visitor starts a conversation on one of my sites"),
+    "visitor_reply": boolean(description="a visitor writes in a conversation assigned to me"),
+    "transfer": boolean(description="another agent transfers or assigns a conversation to me"),
+}, closed=True, description="alerts not named keep their value (all on for a new device)")
+SUBSCRIBE_DEVICE = obj({
+    "endpoint": string(12, 2000, pattern="^https?://", description="the push service's URL for this browser "
+                       "(PushSubscription.endpoint); it must belong to a service of PAPOTE_PUSH_SERVICES"),
+    "keys": obj({"p256dh": string(80, 100, pattern="^[A-Za-z0-9_-]+=*$"),
+                 "auth": string(16, 30, pattern="^[A-Za-z0-9_-]+=*$")},
+                required=["p256dh", "auth"], closed=True, description="PushSubscription.toJSON().keys"),
+    "label": string(0, 80, description="what I call this device"),
+    "alerts": ALERT_CHOICES,
+}, required=["endpoint", "keys"])
+CHOOSE_ALERTS = obj({"alerts": ALERT_CHOICES}, required=["alerts"])
+
 
 QUICK_REPLY = obj({"label": string(1, MAX_LABEL, pattern=LABEL_PATTERN, description="not blank"),
                    "value": nullable(string(1, MAX_VALUE))}, required=["label"],
@@ -306,3 +323,10 @@ MY_INVITES = _record({"invites": array({**INVITATION, "properties": {
 ACCEPTED = _record({"site": _record({"id": _STR, "key": _STR, "name": _STR, "role": ROLE})})
 INVITE_INFO = _record({"email": _STR, "role": ROLE, "site": _STR, "expires_at": _MS})
 TRANSFERRED = _record({"agents": array(ref("Agent"), 2, 2, description="the new owner, then me")})
+PUSH_KEY = _record({"public_key": nullable(_STR)},
+                   description="the VAPID public key, base64url (a browser's applicationServerKey); null: "
+                               "alerts are off on this server")
+DEVICE = _record({"id": _STR, "endpoint": _STR, "label": _STR, "created_at": _MS,
+                  "alerts": _record({"new_conversation": boolean(), "visitor_reply": boolean(),
+                                     "transfer": boolean()})})
+DEVICES = _record({"devices": array(DEVICE, 10000)})

@@ -34,7 +34,7 @@ async def healthz(request: Request) -> Response:
     papote = request.app.state.papote
     return JSONResponse({"ok": True, "epoch": papote.epoch, "connections": len(papote.live_sessions),
                          "node": papote.bus.node, "bus": papote.bus.stats(),
-                         "cluster": papote.cluster.stats()})
+                         "cluster": papote.cluster.stats(), "push": papote.alerts.stats()})
 
 
 def _asset(folder: Path, name: str, max_age: int) -> Response:
@@ -68,6 +68,26 @@ async def widget_site(request: Request) -> Response:
 
 async def console_asset(request: Request) -> Response:
     return _asset(BUILD / "console", request.path_params["name"], 60)
+
+
+async def console_manifest(request: Request) -> Response:
+    """The web app manifest: what makes the console installable (name, icons, start URL, standalone)."""
+    path = BUILD / "console" / "manifest.webmanifest"
+    if not path.is_file():
+        return Response("not found", status_code=404)
+    return FileResponse(path, media_type="application/manifest+json",
+                        headers={"cache-control": "no-cache", "x-content-type-options": "nosniff"})
+
+
+async def console_worker(request: Request) -> Response:
+    """The console's service worker. It lives under /console/ but controls /console itself (the page has
+    no trailing slash), which the `Service-Worker-Allowed` header permits; `no-cache` so a new build's
+    worker is found at the next visit (browsers also bypass caches for it after a day)."""
+    path = BUILD / "console" / "sw.js"
+    if not path.is_file():
+        return Response("not found", status_code=404)
+    return FileResponse(path, media_type="text/javascript", headers={
+        "cache-control": "no-cache", "service-worker-allowed": "/console", "x-content-type-options": "nosniff"})
 
 
 async def console_page(request: Request) -> Response:
@@ -120,6 +140,8 @@ def routes() -> list[Route]:
         Route("/widget/site/{key}", widget_site),
         Route("/widget/{name}", widget_asset),
         Route("/console", console_page),
+        Route("/console/manifest.webmanifest", console_manifest),
+        Route("/console/sw.js", console_worker),
         Route("/console/{name}", console_asset),
         Route("/demo", demo_page),
     ]
