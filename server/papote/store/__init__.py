@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.outbox import OutboxStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 
@@ -266,8 +267,9 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(abc.ABC):
-    """Persistence for sites, people, conversations and messages. All methods are coroutine-safe."""
+class Store(OutboxStore):
+    """Persistence for sites, people, conversations and messages, and the outbox of channels
+    (store/outbox.py). All methods are coroutine-safe."""
 
     epoch: str
 

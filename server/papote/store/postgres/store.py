@@ -49,6 +49,7 @@ from papote.store.postgres.rows import (
     site_of,
     visitor_of,
 )
+from papote.store.postgres.outbox import OutboxQueries
 from papote.store.postgres.teams import TeamQueries
 from papote.store.rules import AppendPlan, visited
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
@@ -58,7 +59,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
 
-class PostgresStore(TeamQueries, Store):
+class PostgresStore(TeamQueries, OutboxQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when

@@ -46,12 +46,13 @@ from papote.store.sqlite.rows import (
     set_columns,
     site_of,
 )
+from papote.store.sqlite.outbox import OutboxQueries
 from papote.store.sqlite.teams import TeamQueries
 from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
-class SqliteStore(TeamQueries, VisitorQueries, Store):
+class SqliteStore(TeamQueries, VisitorQueries, OutboxQueries, Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
