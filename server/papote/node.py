@@ -19,6 +19,7 @@ from papote.accounts import Accounts
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
+from papote.channels.email import EmailContinuation
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -77,6 +78,8 @@ class Papote:
         self.reports = Reports(self.store)
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
+        #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
+        self.email = EmailContinuation(self)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -94,6 +97,7 @@ class Papote:
         await self.store.open()
         await self.bus.start()
         await self.cluster.start()
+        await self.email.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
@@ -107,6 +111,7 @@ class Papote:
             if not self.live_sessions:
                 break
             await asyncio.sleep(0.02)
+        await self.email.stop()
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.cluster.stop()

@@ -44,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     #: The widget's colour scheme: "auto" follows the visitor's system (prefers-color-scheme);
     #: "light" or "dark" holds it, for a site whose pages are always one or the other.
     "theme": "auto",
+    #: Email continuation (docs/channels.md): an agent's reply the visitor has not read after
+    #: `email_delay` seconds goes to them by email, when the server has a relay (PAPOTE_SMTP_URL).
+    "email_continuation": True,
+    "email_delay": 120,
+    #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
+    #: "refuse" turns it away at the SMTP level.
+    "email_foreign_sender": "flag",
 }
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -103,6 +110,15 @@ def _check(key: str, value: Any) -> Any:
     elif key == "after_hours":
         if value not in ("away", "online"):
             raise _bad("after_hours must be away or online")
+    elif key == "email_continuation":
+        if not isinstance(value, bool):
+            raise _bad("email_continuation must be true or false")
+    elif key == "email_delay":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 86400:
+            raise _bad("email_delay must be a number of seconds up to a week")
+    elif key == "email_foreign_sender":
+        if value not in ("flag", "refuse"):
+            raise _bad("email_foreign_sender must be flag or refuse")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -242,8 +258,10 @@ def answering(settings: dict[str, Any], now: datetime | None = None) -> bool:
     return settings.get("after_hours") == "online" or opening(settings, now)[0]
 
 
-def public_settings(site: Site, agents_online: int, now: datetime | None = None) -> dict[str, Any]:
-    """What the widget is told about the site in `welcome` (never secrets or origins)."""
+def public_settings(site: Site, agents_online: int, now: datetime | None = None, *,
+                    email: bool = False) -> dict[str, Any]:
+    """What the widget is told about the site in `welcome` (never secrets or origins). `email`: whether
+    this server can send mail at all (PAPOTE_SMTP_URL)."""
     s = settings_of(site)
     open_now, next_open = opening(s, now)
     open_now = open_now or s["after_hours"] == "online"
@@ -263,6 +281,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None)
         "rules": s["rules"],
         "storage": s["storage"],
         "theme": s["theme"],
+        "email_continuation": email and bool(s["email_continuation"]),
     }
 
 

@@ -97,6 +97,11 @@ SETTINGS = obj({
                         "says someone is there)"),
     "theme": enum("auto", "light", "dark", description="the widget's colour scheme; auto follows the "
                   "visitor's system"),
+    "email_continuation": boolean(description="email the visitor the agents' replies they have not read (only "
+                                  "when the server has a relay, PAPOTE_SMTP_URL: see `email_available`)"),
+    "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
+    "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
+                                 "the visitor's: stored and flagged, or refused"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from papote.store import (
     VisitorEvent,
     changed,
 )
+from papote.store.postgres.outbox import OutboxQueries
 from papote.store.postgres.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -49,7 +50,6 @@ from papote.store.postgres.rows import (
     site_of,
     visitor_of,
 )
-from papote.store.postgres.outbox import OutboxQueries
 from papote.store.postgres.teams import TeamQueries
 from papote.store.rules import AppendPlan, visited
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role

@@ -31,6 +31,7 @@ from papote.store import (
 )
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
+from papote.store.sqlite.outbox import OutboxQueries
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
@@ -46,7 +47,6 @@ from papote.store.sqlite.rows import (
     set_columns,
     site_of,
 )
-from papote.store.sqlite.outbox import OutboxQueries
 from papote.store.sqlite.teams import TeamQueries
 from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
