@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import SMTP
 
 log = logging.getLogger("papote.email")
+# aiosmtpd logs every SMTP command at INFO: a line per command of every mail is noise in a server's log.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 #: A reply with a photo or two fits; a mailbox export does not.
 MAX_MAIL_BYTES = 10 * 1024 * 1024

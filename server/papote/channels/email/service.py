@@ -175,8 +175,10 @@ class EmailContinuation:
         code = tokens.conversation_code(cid)
         root = f"<papote.{code}@{self.domain}>"
         earlier = [d.payload.get("message_id", "") for d in await self.store.deliveries(cid) if d.kind == "digest"]
-        inbound = [str((m.data or {}).get("email", {}).get("message_id") or "") for m in messages
-                   if m.author_kind is AuthorKind.VISITOR and m.data and "email" in m.data]
+        # The Message-IDs of replies that came by mail (a `contact` event's data names an email too).
+        inbound = [str(m.data["email"].get("message_id") or "") for m in messages
+                   if m.kind is MessageKind.TEXT and m.author_kind is AuthorKind.VISITOR and m.data
+                   and isinstance(m.data.get("email"), dict)]
         inbound = [i for i in inbound if i]
         thread = list(dict.fromkeys([root, *[e for e in earlier if e], *inbound]))
         threading = render.Threading(
