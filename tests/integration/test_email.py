@@ -40,7 +40,7 @@ class Sink:
         self.stalled = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.stall_next:
             self.stall_next = False
             self.stalled.set()

@@ -59,7 +59,7 @@ Sent from my iPhone
 
 THUNDERBIRD = """Here is the screenshot you asked for.
 
--- 
+--\u0020
 Ann Example
 Head of purchasing, Example Ltd
 

@@ -87,7 +87,8 @@ def test_inbound_kinds() -> None:
     reply = b"From: Ann <Ann@Example.test>\r\nMessage-ID: <a1@x>\r\nIn-Reply-To:\r\n <p.1@m.test>\r\n" \
             b"Subject: Re\r\n\r\nYes!\r\n\r\nOn Mon, Shop wrote:\r\n> hi\r\n"
     mail = read_mail(reply)
-    assert (mail.kind, mail.sender, mail.text, mail.message_id) == (MailKind.REPLY, "ann@example.test", "Yes!", "<a1@x>")
+    assert (mail.kind, mail.sender, mail.text) == (MailKind.REPLY, "ann@example.test", "Yes!")
+    assert mail.message_id == "<a1@x>"
     assert mail.references == ["<p.1@m.test>"]
     ooo = b"From: a@x\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n"
     assert read_mail(ooo).kind is MailKind.AUTOMATIC

@@ -80,6 +80,8 @@ export interface SiteInfo {
   storage?: "consent" | "always" | null;
   /** The widget's colour scheme: auto follows the visitor's system. */
   theme?: "auto" | "light" | "dark" | null;
+  /** The server emails agents' unread replies to the visitor (a relay is configured and the site wants it). */
+  email_continuation?: boolean;
 }
 
 export interface VisitorInfo {
