@@ -28,7 +28,12 @@ interface SiteFull {
     routing: "auto" | "manual";
     after_hours: "away" | "online";
     theme: "auto" | "light" | "dark";
+    email_continuation: boolean;
+    email_delay: number;
+    email_foreign_sender: "flag" | "refuse";
   };
+  /** Whether this server sends email at all (a relay is configured). */
+  email_available?: boolean;
 }
 
 
@@ -153,6 +158,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     h("option", { attrs: { value: "away" }, props: { selected: s.after_hours !== "online" } }, t("afterHoursAway")),
     h("option", { attrs: { value: "online" }, props: { selected: s.after_hours === "online" } }, t("afterHoursOnline")),
   );
+  const email = emailSettings(site);
   const status = note();
   return h(
     "form",
@@ -183,6 +189,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               storage: storage.value,
               routing: routing.value,
               after_hours: afterHours.value,
+              ...email.read(),
             },
           })
             .then(() => ok(status))
@@ -211,9 +218,42 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     ),
     rules.root,
     h("div", { class: "grid2" }, field(t("storage"), storage, "site-storage"), field(t("routing"), routing, "site-routing")),
+    email.root,
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );
+}
+
+/** Email continuation (docs/channels.md): on or off, the delay, and what to do with a reply from another
+ * address. Without a relay on the server, the fieldset says so and the switch is off. */
+function emailSettings(site: SiteFull): { root: HTMLElement; read: () => Record<string, unknown> } {
+  const s = site.settings;
+  const available = site.email_available === true;
+  const on = h("input", { attrs: { type: "checkbox" }, props: { checked: available && s.email_continuation !== false, disabled: !available } });
+  const delay = h("input", { attrs: { type: "number", min: 0, max: 10080 }, props: { value: String(Math.round((s.email_delay ?? 120) / 60)) } });
+  const foreign = h(
+    "select",
+    null,
+    h("option", { attrs: { value: "flag" }, props: { selected: s.email_foreign_sender !== "refuse" } }, t("emailForeignFlag")),
+    h("option", { attrs: { value: "refuse" }, props: { selected: s.email_foreign_sender === "refuse" } }, t("emailForeignRefuse")),
+  );
+  const root = h(
+    "fieldset",
+    null,
+    h("legend", null, t("emailContinuation")),
+    available ? null : h("p", { class: "form-status", attrs: { role: "note" } }, t("emailUnavailable")),
+    h("label", null, on, " ", t("emailContinuationOn")),
+    h("div", { class: "grid2" }, field(t("emailDelay"), delay, "site-email-delay"), field(t("emailForeign"), foreign, "site-email-foreign")),
+  );
+  return {
+    root,
+    // Unavailable: keep the owner's choice as it was, for the day the server gets a relay.
+    read: () => ({
+      ...(available ? { email_continuation: on.checked } : {}),
+      email_delay: Math.max(0, Math.round(Number(delay.value) * 60)),
+      email_foreign_sender: foreign.value,
+    }),
+  };
 }
 
 /** Every IANA zone this browser knows, as suggestions for a text box that filters as one types (a

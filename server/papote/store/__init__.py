@@ -208,6 +208,17 @@ class VisitorEvent:
     at: Millis = 0
 
 
+@dataclass(slots=True)
+class EmailCandidate:
+    """A conversation with messages past its email cursor, whose visitor left an address."""
+
+    conversation: Conversation
+    visitor: Visitor
+    emailed_seq: int
+    #: The visitor's read position in the conversation.
+    read_seq: int = 0
+
+
 class Keep(enum.Enum):
     """The value of a change-set field that is not to change (None is a value: it clears a column)."""
 
@@ -534,6 +545,12 @@ class Store(OutboxStore):
     @abc.abstractmethod
     async def report_rows(self, site_id: str, since: Millis, until: Millis) -> list[ReportRow]:
         """Conversations created in [since, until), in order of creation (then of id, within one millisecond)."""
+
+    # -- channels (the rest of the outbox contract is store/outbox.py) ---------------------------------
+    @abc.abstractmethod
+    async def email_candidates(self, since: Millis, limit: int) -> list[EmailCandidate]:
+        """Conversations updated at or after `since` whose last seq is past their email cursor and whose
+        visitor has an email (their own or the conversation's contact email), least recently updated first."""
 
     # -- canned responses ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from papote.types import Millis
-
-if TYPE_CHECKING:
-    from papote.store import Conversation, Visitor
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -73,25 +70,9 @@ class EmailAddress:
     updated_at: Millis = 0
 
 
-@dataclass(slots=True)
-class EmailCandidate:
-    """A conversation with messages past its email cursor, whose visitor left an address."""
-
-    conversation: Conversation
-    visitor: Visitor
-    emailed_seq: int
-    #: The visitor's read position in the conversation.
-    read_seq: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class OutboxStore(abc.ABC):
-    """The channel part of the Store contract (mixed into `Store`)."""
-
-    @abc.abstractmethod
-    async def email_candidates(self, since: Millis, limit: int) -> list[EmailCandidate]:
-        """Conversations updated at or after `since` whose last seq is past their email cursor and whose
-        visitor has an email (their own or the conversation's contact email), least recently updated first."""
+    """The channel part of the Store contract (mixed into `Store`, which adds `email_candidates`: its
+    records are the store's own)."""
 
     @abc.abstractmethod
     async def advance_email_cursor(self, conversation_id: str, from_seq: int, to_seq: int,

@@ -194,6 +194,9 @@ SITE = _record({"id": _STR, "key": _STR, "name": _STR, "origins": array(_STR, 10
                 "settings": {"type": "object"}, "created_at": _MS},
                description="`secrets` (the identity-verification secrets, current first) is shown to admins")
 SITE["properties"]["secrets"] = array(_STR, 2)
+SITE["properties"]["email_available"] = boolean(
+    description="one site's own view and its changes: whether this server sends email (PAPOTE_SMTP_URL); without "
+                "it the `email_continuation` setting has no effect (docs/channels.md)")
 SITE_WITH_SECRETS = {**SITE, "required": [*SITE["required"], "secrets"]}
 MY_SITE = {**SITE, "properties": {**SITE["properties"], "role": ROLE}, "required": [*SITE["required"], "role"]}
 MESSAGE = obj({"conversation": _STR, "seq": _INT, "ts": _MS, "kind": _STR, "author": ref("Author"),

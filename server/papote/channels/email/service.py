@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from papote.authz import Principal
 from papote.channels.email import render, tokens
@@ -31,15 +31,26 @@ from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
 from papote.channels.email.smtp import parse_smtp_url, send_mail
 from papote.channels.outbox import DeliveryError, Outbox
+from papote.config import Config
+from papote.conversations import Chat
 from papote.errors import Conflict, NotFound, PapoteError
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
-from papote.store import Message, Site
-from papote.store.outbox import AddressState, Delivery, EmailAddress, EmailCandidate
+from papote.store import EmailCandidate, Message, Site, Store
+from papote.store.outbox import AddressState, Delivery, EmailAddress
 from papote.types import AuthorKind, MessageKind, PrincipalKind
 
-if TYPE_CHECKING:
-    from papote.node import Papote
+
+class Host(Protocol):
+    """What the service needs of its node (papote.node.Papote): the store, the configuration, the
+    conversation service a widget send goes through, and the cached sites."""
+
+    store: Store
+    config: Config
+    chat: Chat
+
+    async def site_by_id(self, site_id: str) -> Site | None: ...
+
 
 log = logging.getLogger("papote.email")
 
@@ -67,7 +78,7 @@ def _client_msg_id(message_id: str, raw: bytes) -> str:
 class EmailContinuation:
     """One per node; inert when the server has no relay configured (`config.email_enabled`)."""
 
-    def __init__(self, papote: Papote) -> None:
+    def __init__(self, papote: Host) -> None:
         self.papote = papote
         self.store = papote.store
         self.config = papote.config

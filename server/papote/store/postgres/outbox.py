@@ -13,7 +13,8 @@ from typing import Any
 import asyncpg
 
 from papote.ids import now_ms
-from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress, EmailCandidate
+from papote.store import EmailCandidate
+from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
 from papote.store.postgres.engine import PostgresEngine
 from papote.store.postgres.rows import CONV_COLS, VISITOR_COLS, conv_of, prefixed, visitor_of
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from papote.ids import now_ms
-from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress, EmailCandidate
+from papote.store import EmailCandidate
+from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
 from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import CONV_COLS, VISITOR_COLS, conv_of, dumps, visitor_of
 
