@@ -296,3 +296,74 @@ async def test_a_kill_between_claim_and_send_loses_nothing(mail_server: PapoteSe
     await until(lambda: relay.mails, "the digest, sent after the restart")
     await until(lambda: deliveries(server, cid) == [("digest", "sent", 2)], "the second attempt recorded")
     assert len(relay.mails) == 1 and "Your refund is on its way." in text_of(relay.mails[0])
+
+
+async def test_a_reply_from_another_address_is_flagged_or_refused(mail_server: PapoteServer,
+                                                                 sink: tuple[Sink, int]) -> None:
+    server, (relay, _) = mail_server, sink
+    set_delay(server, 1)
+    a = await agent(server)
+    v, cid = await ann_writes(server)
+    await v.close()
+    await agent_says(a, cid, "Which size?", 2)
+    await until(lambda: relay.mails, "the digest")
+    reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
+
+    await send_reply(server, reply_to, "Size M please (from my work address)", sender="ann@work.test")
+    flagged = await a.expect("message", conversation=cid, body="Size M please (from my work address)", timeout=30)
+    assert flagged["data"]["email"] == {"message_id": flagged["data"]["email"]["message_id"],
+                                        "from": "ann@work.test", "unverified_sender": True}
+    # Ann's own address is not flagged: her reply's data says only where it came from.
+    await send_reply(server, reply_to, "And in blue.")
+    own_reply = await a.expect("message", conversation=cid, body="And in blue.", timeout=30)
+    assert "unverified_sender" not in own_reply["data"]["email"] and own_reply["data"]["email"]["from"] == ANN
+
+    set_delay(server, 1, email_foreign_sender="refuse")
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await send_reply(server, reply_to, "Let me in", sender="mallory@example.test")
+    assert refused.value.code == 550
+    assert "Let me in" not in stored_bodies(server, cid)
+
+
+async def test_two_nodes_send_each_digest_once(tmp_path: Path, sink: tuple[Sink, int]) -> None:
+    """Two nodes on one PostgreSQL database both scan and both send: each due digest goes out once (the
+    scan's leader lock, the cursor's compare-and-set, the claim's SKIP LOCKED)."""
+    relay, port = sink
+    env = {"PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{port}", "PAPOTE_EMAIL_FROM": "support@shop.test",
+           "PAPOTE_EMAIL_DOMAIN": DOMAIN, "PAPOTE_EMAIL_CHECK_SECS": "1", "PAPOTE_SMTP_TIMEOUT_SECS": "5"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    node_a = PapoteServer(tmp_path / "a", backend="postgres", env_extra=dict(env))
+    node_b = PapoteServer(tmp_path / "b", backend="postgres", env_extra=dict(env))
+    try:
+        node_a.init()
+        node_b.database_url = node_a.database
+        node_b.site_key, node_b.site_secret = node_a.site_key, node_a.site_secret
+        await asyncio.to_thread(node_a.start)
+        await asyncio.to_thread(node_b.start)
+        set_delay(node_a, 1)
+        a = await agent(node_a)
+        cids = []
+        for i in range(8):
+            # The shop's page is node A's origin, whichever node the visitor reaches.
+            v = await visitor(node_a if i % 2 else node_b, origin=node_a.base_url)
+            claims = {"sub": f"u{i}", "exp": int(time.time()) + 600, "email": f"u{i}@example.test"}
+            await v.send({"t": "identify", "ref": 9, "user_id": f"u{i}", "jwt": sign_jwt(node_a.site_secret, claims)})
+            await v.expect("identified", ref=9)
+            await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "hi"})
+            cids.append((await v.expect("ack", ref=1))["conversation"])
+            await v.close()
+        for i, cid in enumerate(cids):
+            await agent_says(a, cid, f"Answer {i}", 10 + i)
+        await until(lambda: len(relay.mails) >= 8, "eight digests", timeout=90)
+        await until(lambda: node_a.sql("SELECT count(*) FROM deliveries WHERE status='sent'") == [(8,)],
+                    "eight deliveries recorded as sent")
+        assert sorted(m["To"] for m in relay.mails) == sorted(f"u{i}@example.test" for i in range(8))
+        assert node_a.sql("SELECT count(*), max(attempts) FROM deliveries") == [(8, 1)]
+        # Both nodes kept deciding meanwhile: one more round each finds nothing more to send.
+        seq = await agent_says(a, cids[0], "One more thing", 30)
+        await until(lambda: emailed_seq(node_a, cids[0]) >= seq and len(relay.mails) == 9, "the ninth digest")
+        assert len(relay.mails) == 9
+    finally:
+        node_b.stop()
+        node_a.close()

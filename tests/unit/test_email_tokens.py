@@ -120,3 +120,16 @@ def test_smtp_urls() -> None:
         "relay.test", 2525, "user@x", "p:ss", False, True)
     t = parse_smtp_url("smtps://relay.test?verify=off")
     assert (t.port, t.use_tls, t.start_tls, t.validate_certs, t.username) == (465, True, False, False, None)
+
+
+def test_an_html_only_reply_is_read_from_its_html() -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@example.test>"
+    msg["Message-ID"] = "<h1@x>"
+    msg.set_content('<div dir="ltr">Yes, <b>size M</b>.</div><div class="gmail_quote">On Mon, Shop wrote:'
+                    "<blockquote>Which size?</blockquote></div>", subtype="html")
+    mail = read_mail(msg.as_bytes())
+    assert (mail.kind, mail.text) == (MailKind.REPLY, "Yes, size M.")
+    assert "Which size?" not in mail.text
