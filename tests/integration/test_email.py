@@ -166,6 +166,9 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     a = await agent(server)
     v, cid = await ann_writes(server)
     await v.close()  # Ann leaves before anyone answers
+    await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(),
+                  "body": "Internal: check the warehouse first", "note": True})
+    await a.expect("ack", ref=1)
     await agent_says(a, cid, "It ships tomorrow.", 2)
 
     await until(lambda: relay.mails, "the digest")
@@ -176,6 +179,7 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     token = tokens.parse_reply_address(reply_to, DOMAIN)
     assert token is not None and token.conversation_id == cid
     assert "It ships tomorrow." in text_of(first) and "Where is my order?" not in text_of(first)
+    assert "warehouse" not in first.as_string()  # an internal note never leaves
     assert first.get_body(("html",)) is not None
     unsubscribe = first["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith(server.base_url + "/email/unsubscribe?t=")

@@ -4,8 +4,9 @@ At least once, never zero: a delivery is claimed with a lease (store/outbox.py),
 between the claim and the end of the send leaves it to a later claim once the lease runs out — the mail
 may go twice (the relay took it, the node died before recording so), never not at all. A temporary
 failure (a 4xx, a timeout, a refused connection) is retried with exponential backoff and jitter, up to
-MAX_ATTEMPTS; a permanent one (a 5xx) fails the delivery at once and tells the channel (`on_failed`),
-which for email marks the address as bouncing.
+MAX_ATTEMPTS; a permanent one (a 5xx) fails the delivery at once. Either way the channel is told
+(`on_failed`, with whether the failure was permanent): for email a permanent one marks the address as
+bouncing, while a relay down for hours says nothing about the address.
 
 On PostgreSQL every node runs a worker and the claim's SKIP LOCKED gives each row to one of them; on
 SQLite there is one process. Time is injectable (`clock`), and `run_once` does one round, for tests.
@@ -55,7 +56,7 @@ class Outbox:
     """One channel's worker on this node."""
 
     def __init__(self, store: Store, channel: str, send: Sender, *, lease_ms: int, every_secs: float,
-                 on_failed: Callable[[Delivery, str], Awaitable[None]] | None = None,
+                 on_failed: Callable[[Delivery, str, bool], Awaitable[None]] | None = None,
                  clock: Callable[[], int] = now_ms) -> None:
         self.store = store
         self.channel = channel
@@ -111,7 +112,7 @@ class Outbox:
             log.warning("%s delivery %s failed for good after %d attempt(s): %s", self.channel, delivery.id,
                         delivery.attempts, reason)
             if self.on_failed is not None:
-                await self.on_failed(delivery, reason)
+                await self.on_failed(delivery, reason, permanent)
             return
         retry_at = now + backoff_ms(delivery.attempts)
         await self.store.finish_delivery(delivery.id, DeliveryStatus.QUEUED, now, error=reason[:500],

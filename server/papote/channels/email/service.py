@@ -133,13 +133,23 @@ class EmailContinuation:
     async def scan_once(self, now: int) -> int:
         """Decide every conversation with messages past its cursor; returns the digests queued."""
         queued = 0
-        for candidate in await self.store.email_candidates(now - SCAN_WINDOW_MS, SCAN_BATCH):
-            if self._pending_until.get(candidate.conversation.id, 0) > now:
-                continue
-            try:
-                queued += await self._decide(candidate, now)
-            except Exception:
-                log.warning("email decision for %s failed", candidate.conversation.id, exc_info=True)
+        self._pending_until = {cid: until for cid, until in self._pending_until.items() if until > now}
+        since = now - SCAN_WINDOW_MS
+        while True:
+            # Page through every candidate: those not due yet or waiting for a confirmation stay
+            # candidates, and must not hold the ones behind them back.
+            batch = await self.store.email_candidates(since, SCAN_BATCH)
+            for candidate in batch:
+                if candidate.conversation.id in self._pending_until:
+                    continue
+                try:
+                    queued += await self._decide(candidate, now)
+                except Exception:
+                    log.warning("email decision for %s failed", candidate.conversation.id, exc_info=True)
+            last = batch[-1].conversation.updated_at if batch else since
+            if len(batch) < SCAN_BATCH or last <= since:
+                break  # the end (or a whole batch within one millisecond: the next round goes on)
+            since = last
         if queued:
             self.outbox.poke()
         return queued
@@ -233,8 +243,8 @@ class EmailContinuation:
         await send_mail(self.smtp, message, envelope_sender=envelope, recipient=delivery.target,
                         timeout=self.config.smtp_timeout_secs)
 
-    async def _bounced_delivery(self, delivery: Delivery, reason: str) -> None:
-        if "recipient refused" in reason or reason[:1] == "5":
+    async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
+        if permanent:  # the relay refused the address itself: stop mailing it
             await self.store.set_email_state(delivery.site_id, delivery.target, AddressState.BOUNCING)
 
     # -- links ---------------------------------------------------------------------------------------
