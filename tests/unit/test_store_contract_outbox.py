@@ -38,18 +38,19 @@ def delivery(site: Site, visitor: Visitor, cid: str | None, kind: str = "digest"
 
 async def test_candidates_are_conversations_past_their_cursor_with_an_email(store: Store) -> None:
     site, visitor, cid = await conversation(store)
-    _, _, silent = await conversation(store, email="")
-    found = await store.email_candidates(0, 100)
+    silent_site, _, silent = await conversation(store, email="")
+    assert await store.email_candidates([], 0, 100) == []
+    found = await store.email_candidates([site.id], 0, 100)
     assert [c.conversation.id for c in found] == [cid]
     assert found[0].emailed_seq == 0 and found[0].read_seq == 0 and found[0].visitor.email == visitor.email
     await store.set_read(cid, visitor.id, AuthorKind.VISITOR, 1)
-    assert (await store.email_candidates(0, 100))[0].read_seq == 1
-    assert await store.email_candidates(now_ms() + 60_000, 100) == []
+    assert (await store.email_candidates([site.id], 0, 100))[0].read_seq == 1
+    assert await store.email_candidates([site.id], now_ms() + 60_000, 100) == []
     # The cursor moves by compare-and-set: a second decision from the same position finds it moved.
     assert await store.advance_email_cursor(cid, 0, 1) is True
     assert await store.advance_email_cursor(cid, 0, 1) is False
-    assert await store.email_candidates(0, 100) == []
-    assert silent not in [c.conversation.id for c in await store.email_candidates(0, 100)]
+    assert await store.email_candidates([site.id], 0, 100) == []
+    assert await store.email_candidates([silent_site.id], 0, 100) == []  # no email: never a candidate
 
 
 async def test_the_digest_and_the_cursor_move_are_one_transaction(store: Store) -> None:

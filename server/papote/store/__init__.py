@@ -548,9 +548,10 @@ class Store(OutboxStore):
 
     # -- channels (the rest of the outbox contract is store/outbox.py) ---------------------------------
     @abc.abstractmethod
-    async def email_candidates(self, since: Millis, limit: int) -> list[EmailCandidate]:
-        """Conversations updated at or after `since` whose last seq is past their email cursor and whose
-        visitor has an email (their own or the conversation's contact email), least recently updated first."""
+    async def email_candidates(self, site_ids: list[str], since: Millis, limit: int) -> list[EmailCandidate]:
+        """Conversations of `site_ids` updated at or after `since` whose last seq is past their email cursor
+        and whose visitor has an email (their own or the conversation's contact email), least recently
+        updated first. Read through the sites' inbox index: the append path gains no index to update."""
 
     # -- canned responses ----------------------------------------------------------------------------
     @abc.abstractmethod

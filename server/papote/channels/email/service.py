@@ -135,10 +135,12 @@ class EmailContinuation:
         queued = 0
         self._pending_until = {cid: until for cid, until in self._pending_until.items() if until > now}
         since = now - SCAN_WINDOW_MS
-        while True:
+        # Only the sites that want continuation are read (a site turning it off is not scanned at all).
+        site_ids = [s.id for s in await self.store.list_sites() if settings_of(s)["email_continuation"]]
+        while site_ids:
             # Page through every candidate: those not due yet or waiting for a confirmation stay
             # candidates, and must not hold the ones behind them back.
-            batch = await self.store.email_candidates(since, SCAN_BATCH)
+            batch = await self.store.email_candidates(site_ids, since, SCAN_BATCH)
             for candidate in batch:
                 if candidate.conversation.id in self._pending_until:
                     continue

@@ -38,7 +38,7 @@ async def _insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
 
 
 class OutboxQueries(PostgresEngine):
-    async def email_candidates(self, since: int, limit: int) -> list[EmailCandidate]:
+    async def email_candidates(self, site_ids: list[str], since: int, limit: int) -> list[EmailCandidate]:
         conv_width = len(CONV_COLS.split(","))
         visitor_width = len(VISITOR_COLS.split(","))
         rows = await self._all(
@@ -47,10 +47,11 @@ class OutboxQueries(PostgresEngine):
             "FROM conversations c JOIN visitors v ON v.id=c.visitor_id "
             "LEFT JOIN email_cursors e ON e.conversation_id=c.id "
             "LEFT JOIN reads r ON r.conversation_id=c.id AND r.participant_id=c.visitor_id "
-            "WHERE c.updated_at >= $1 AND c.last_seq > coalesce(e.emailed_seq, 0) "
+            "WHERE c.site_id = ANY($1::text[]) AND c.status IN ('open', 'closed') "
+            "AND c.updated_at >= $2 AND c.last_seq > coalesce(e.emailed_seq, 0) "
             "AND (v.email <> '' OR c.contact_email <> '') "
-            "ORDER BY c.updated_at, c.id LIMIT $2",
-            since, limit,
+            "ORDER BY c.updated_at, c.id LIMIT $3",
+            site_ids, since, limit,
         )
         out = []
         for row in rows:

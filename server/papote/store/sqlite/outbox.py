@@ -40,7 +40,9 @@ def _insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
 
 
 class OutboxQueries(SqliteEngine):
-    async def email_candidates(self, since: int, limit: int) -> list[EmailCandidate]:
+    async def email_candidates(self, site_ids: list[str], since: int, limit: int) -> list[EmailCandidate]:
+        if not site_ids:
+            return []
         conv_width = len(CONV_COLS.split(","))
         visitor_width = len(VISITOR_COLS.split(","))
         rows = await self._all(
@@ -49,10 +51,11 @@ class OutboxQueries(SqliteEngine):
             "FROM conversations c JOIN visitors v ON v.id=c.visitor_id "
             "LEFT JOIN email_cursors e ON e.conversation_id=c.id "
             "LEFT JOIN reads r ON r.conversation_id=c.id AND r.participant_id=c.visitor_id "
-            "WHERE c.updated_at >= ? AND c.last_seq > coalesce(e.emailed_seq, 0) "
+            f"WHERE c.site_id IN ({','.join('?' * len(site_ids))}) AND c.status IN ('open', 'closed') "
+            "AND c.updated_at >= ? AND c.last_seq > coalesce(e.emailed_seq, 0) "
             "AND (v.email != '' OR c.contact_email != '') "
             "ORDER BY c.updated_at, c.id LIMIT ?",
-            (since, limit),
+            (*site_ids, since, limit),
         )
         out = []
         for row in rows:
