@@ -33,7 +33,12 @@ interface SiteFull {
     theme: "auto" | "light" | "dark";
     attachments_types?: string[];
     attachments_max_mb?: number;
+    email_continuation: boolean;
+    email_delay: number;
+    email_foreign_sender: "flag" | "refuse";
   };
+  /** Whether this server sends email at all (a relay is configured). */
+  email_available?: boolean;
 }
 
 
@@ -172,6 +177,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     return { value: v, box, label: h("label", null, box, " ", label) };
   });
   const maxMb = h("input", { attrs: { type: "number", min: 1, max: 25 }, props: { value: String(s.attachments_max_mb ?? 10) } });
+  const email = emailSettings(site);
   const status = note();
   return h(
     "form",
@@ -206,6 +212,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               after_hours: afterHours.value,
               attachments_types: fileTypes.filter((f) => f.box.checked).map((f) => f.value),
               attachments_max_mb: Math.min(25, Math.max(1, Math.round(Number(maxMb.value) || 10))),
+              ...email.read(),
             },
           })
             .then(() => ok(status))
@@ -244,9 +251,42 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       fileTypes.map((f) => f.label),
       field(t("attachmentsMaxMb"), maxMb, "site-attachments-max"),
     ),
+    email.root,
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );
+}
+
+/** Email continuation (docs/channels.md): on or off, the delay, and what to do with a reply from another
+ * address. Without a relay on the server, the fieldset says so and the switch is off. */
+function emailSettings(site: SiteFull): { root: HTMLElement; read: () => Record<string, unknown> } {
+  const s = site.settings;
+  const available = site.email_available === true;
+  const on = h("input", { attrs: { type: "checkbox" }, props: { checked: available && s.email_continuation !== false, disabled: !available } });
+  const delay = h("input", { attrs: { type: "number", min: 0, max: 10080 }, props: { value: String(Math.round((s.email_delay ?? 120) / 60)) } });
+  const foreign = h(
+    "select",
+    null,
+    h("option", { attrs: { value: "flag" }, props: { selected: s.email_foreign_sender !== "refuse" } }, t("emailForeignFlag")),
+    h("option", { attrs: { value: "refuse" }, props: { selected: s.email_foreign_sender === "refuse" } }, t("emailForeignRefuse")),
+  );
+  const root = h(
+    "fieldset",
+    null,
+    h("legend", null, t("emailContinuation")),
+    available ? null : h("p", { class: "form-status", attrs: { role: "note" } }, t("emailUnavailable")),
+    h("label", null, on, " ", t("emailContinuationOn")),
+    h("div", { class: "grid2" }, field(t("emailDelay"), delay, "site-email-delay"), field(t("emailForeign"), foreign, "site-email-foreign")),
+  );
+  return {
+    root,
+    // Unavailable: keep the owner's choice as it was, for the day the server gets a relay.
+    read: () => ({
+      ...(available ? { email_continuation: on.checked } : {}),
+      email_delay: Math.max(0, Math.round(Number(delay.value) * 60)),
+      email_foreign_sender: foreign.value,
+    }),
+  };
 }
 
 /** Every IANA zone this browser knows, as suggestions for a text box that filters as one types (a

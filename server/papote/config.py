@@ -7,6 +7,7 @@ environment, so tests build a `Config(...)` directly.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -106,6 +107,22 @@ class Config:
     push_queue: int = 1000
     #: One push request's limit (connect, send, answer): a push service that hangs costs a slot, not a worker.
     push_timeout_secs: int = 10
+    #: Email continuation (docs/channels.md). The relay outbound mail goes to: `smtp://user:pass@host:587`
+    #: (STARTTLS when the relay offers it; `?starttls=require` insists), `smtps://…:465` (TLS from the
+    #: start); `?verify=off` accepts a relay's self-signed certificate. Empty: no email is ever sent.
+    smtp_url: str = ""
+    #: The From address of continuation mail (an address of the operator's domain that the relay signs).
+    email_from: str = ""
+    #: The domain of reply addresses (`reply+…@domain`), whose MX reaches PAPOTE_SMTP_LISTEN or a relay
+    #: that forwards to it. Empty: the domain of PAPOTE_EMAIL_FROM.
+    email_domain: str = ""
+    #: `host:port` of the built-in SMTP listener for replies. Empty: no listener (off by default).
+    smtp_listen: str = ""
+    #: How often a node looks for digests to send and deliveries that are due.
+    email_check_secs: int = 5
+    #: One SMTP exchange may take this long; a claimed delivery is leased for twice as long, so a node
+    #: that dies mid-send leaves it to another claim soon after.
+    smtp_timeout_secs: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -147,6 +164,15 @@ class Config:
         config = cls(**values)
         config.validate()
         return config
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether continuation mail can be sent at all: a relay and a sender are configured."""
+        return bool(self.smtp_url and self.email_from)
+
+    @property
+    def reply_domain(self) -> str:
+        return self.email_domain or self.email_from.rpartition("@")[2]
 
     @property
     def database_backend(self) -> str:
@@ -204,6 +230,14 @@ class Config:
             raise ValueError("PAPOTE_PUSH_QUEUE must be 1 to 100000 and PAPOTE_PUSH_TIMEOUT_SECS 1 to 120")
         if self.heartbeat_secs >= self.idle_timeout_secs:
             raise ValueError("PAPOTE_HEARTBEAT_SECS must be below PAPOTE_IDLE_TIMEOUT_SECS")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ValueError("PAPOTE_SMTP_URL must be smtp://… or smtps://…")
+        if self.smtp_url and "@" not in self.email_from:
+            raise ValueError("PAPOTE_EMAIL_FROM must be an email address when PAPOTE_SMTP_URL is set")
+        if self.smtp_listen and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.smtp_listen):
+            raise ValueError("PAPOTE_SMTP_LISTEN must be host:port")
+        if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
+            raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
         from limits import parse
 
         for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors"):

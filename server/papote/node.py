@@ -20,6 +20,7 @@ from papote.attachments import Attachments, storage_for
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
+from papote.channels.email import EmailContinuation
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -86,6 +87,8 @@ class Papote:
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
+        #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
+        self.email = EmailContinuation(self)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -105,6 +108,7 @@ class Papote:
         await self.bus.start()
         await self.cluster.start()
         await self.alerts.start()
+        await self.email.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -121,6 +125,7 @@ class Papote:
             if not self.live_sessions:
                 break
             await asyncio.sleep(0.02)
+        await self.email.stop()
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()

@@ -55,6 +55,13 @@ DEFAULTS: dict[str, Any] = {
     "attachments_types": ["image", "pdf", "text", "office"],
     #: 10 MB: a phone's photo or a scanned invoice fits; the server's cap is ATTACHMENTS_MAX_MB.
     "attachments_max_mb": 10,
+    #: Email continuation (docs/channels.md): an agent's reply the visitor has not read after
+    #: `email_delay` seconds goes to them by email, when the server has a relay (PAPOTE_SMTP_URL).
+    "email_continuation": True,
+    "email_delay": 120,
+    #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
+    #: "refuse" turns it away at the SMTP level.
+    "email_foreign_sender": "flag",
 }
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
@@ -144,6 +151,15 @@ def _check(key: str, value: Any) -> Any:
     elif key == "attachments_max_mb":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ATTACHMENTS_MAX_MB:
             raise _bad(f"attachments_max_mb must be a whole number of MB from 1 to {ATTACHMENTS_MAX_MB}")
+    elif key == "email_continuation":
+        if not isinstance(value, bool):
+            raise _bad("email_continuation must be true or false")
+    elif key == "email_delay":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 86400:
+            raise _bad("email_delay must be a number of seconds up to a week")
+    elif key == "email_foreign_sender":
+        if value not in ("flag", "refuse"):
+            raise _bad("email_foreign_sender must be flag or refuse")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -347,8 +363,10 @@ def answering(settings: dict[str, Any], now: datetime | None = None) -> bool:
     return settings.get("after_hours") == "online" or opening(settings, now)[0]
 
 
-def public_settings(site: Site, agents_online: int, now: datetime | None = None) -> dict[str, Any]:
-    """What the widget is told about the site in `welcome` (never secrets or origins)."""
+def public_settings(site: Site, agents_online: int, now: datetime | None = None, *,
+                    email: bool = False) -> dict[str, Any]:
+    """What the widget is told about the site in `welcome` (never secrets or origins). `email`: whether
+    this server can send mail at all (PAPOTE_SMTP_URL)."""
     s = settings_of(site)
     open_now, next_open = opening(s, now)
     open_now = open_now or s["after_hours"] == "online"
@@ -371,6 +389,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None)
         "storage": s["storage"],
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
+        "email_continuation": email and bool(s["email_continuation"]),
     }
 
 

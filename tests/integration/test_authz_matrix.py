@@ -311,3 +311,45 @@ def test_device_matrix(tmp_path: Any, server_backend: str) -> None:
                            cookie=owner)[0] == 200
     finally:
         server.close()
+# -- pages reached by a signed token rather than a session (docs/channels.md) ------------------------------
+
+#: Each page and the purpose its token is signed for. A token forged, signed by another site, or naming
+#: nothing gets the same 404 and changes nothing.
+TOKEN_PAGES = {"/email/confirm": "confirm", "/email/unsubscribe": "unsubscribe"}
+
+
+def test_every_token_page_is_classified() -> None:
+    from papote.app import create_app
+
+    paths = {getattr(r, "path", "") for r in create_app(Config()).routes}
+    assert {p for p in paths if p.startswith("/email/")} == set(TOKEN_PAGES)
+
+
+def test_token_page_matrix(papote_server: PapoteServer) -> None:
+    from papote.channels.email.tokens import LinkClaim, sign_link
+
+    server = papote_server
+    cookie = server.login()
+    _, site_a, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=cookie)
+    status, site_b, _ = server.http("POST", "/api/sites", {"name": "B", "origins": [server.base_url]}, cookie=cookie)
+    assert status == 201
+    for path, purpose in TOKEN_PAGES.items():
+        claim = LinkClaim(purpose, site_a["id"], "ann@example.test", "v_x", 2**60)
+        forged = {
+            "another site's secret": sign_link(site_b["secrets"][0], claim),
+            "a made-up secret": sign_link("not-a-secret", claim),
+            "a site that does not exist": sign_link(site_b["secrets"][0], LinkClaim(
+                purpose, "s_doesnotexist", "ann@example.test", "v_x", 2**60)),
+            "another purpose": sign_link(site_a["secrets"][0], LinkClaim(
+                "unsubscribe" if purpose == "confirm" else "confirm", site_a["id"], "ann@example.test", "", 2**60)),
+            "garbage": "x_doesnotexist",
+        }
+        before = server.sql("SELECT site_id, email, state FROM email_addresses")
+        for who, token in forged.items():
+            for method in ("GET", "POST"):
+                status, _, _ = server.http(method, f"{path}?t={token}")
+                assert status == 404, f"{who} {method} {path}: {status}"
+        assert server.sql("SELECT site_id, email, state FROM email_addresses") == before, path
+        # The genuine token does get through, so the matrix is not denying everyone.
+        status, _, _ = server.http("POST", f"{path}?t={sign_link(site_a['secrets'][0], claim)}")
+        assert status == 200, path

@@ -26,6 +26,7 @@ from typing import Any
 from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.store.push import PushStore
+from papote.store.outbox import OutboxStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 #: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so
@@ -244,6 +245,17 @@ class VisitorEvent:
     at: Millis = 0
 
 
+@dataclass(slots=True)
+class EmailCandidate:
+    """A conversation with messages past its email cursor, whose visitor left an address."""
+
+    conversation: Conversation
+    visitor: Visitor
+    emailed_seq: int
+    #: The visitor's read position in the conversation.
+    read_seq: int = 0
+
+
 class Keep(enum.Enum):
     """The value of a change-set field that is not to change (None is a value: it clears a column)."""
 
@@ -303,8 +315,9 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, abc.ABC):
-    """Persistence for sites, people, conversations and messages. All methods are coroutine-safe."""
+class Store(PushStore, OutboxStore):
+    """Persistence for sites, people, conversations and messages, and the outbox of channels
+    (store/outbox.py). All methods are coroutine-safe."""
 
     epoch: str
 
@@ -636,6 +649,13 @@ class Store(PushStore, abc.ABC):
     @abc.abstractmethod
     async def report_rows(self, site_id: str, since: Millis, until: Millis) -> list[ReportRow]:
         """Conversations created in [since, until), in order of creation (then of id, within one millisecond)."""
+
+    # -- channels (the rest of the outbox contract is store/outbox.py) ---------------------------------
+    @abc.abstractmethod
+    async def email_candidates(self, site_ids: list[str], since: Millis, limit: int) -> list[EmailCandidate]:
+        """Conversations of `site_ids` updated at or after `since` whose last seq is past their email cursor
+        and whose visitor has an email (their own or the conversation's contact email), least recently
+        updated first. Read through the sites' inbox index: the append path gains no index to update."""
 
     # -- canned responses ----------------------------------------------------------------------------
     @abc.abstractmethod

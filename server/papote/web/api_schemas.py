@@ -117,6 +117,11 @@ SETTINGS = obj({
                                description="the kinds of files visitors and agents may attach (an empty "
                                            "list turns attachments off)"),
     "attachments_max_mb": integer(1, ATTACHMENTS_MAX_MB, description="the largest file, in MB"),
+    "email_continuation": boolean(description="email the visitor the agents' replies they have not read (only "
+                                  "when the server has a relay, PAPOTE_SMTP_URL: see `email_available`)"),
+    "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
+    "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
+                                 "the visitor's: stored and flagged, or refused"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
@@ -241,6 +246,9 @@ SITE = _record({"id": _STR, "key": _STR, "name": _STR, "origins": array(_STR, 10
                 "settings": {"type": "object"}, "created_at": _MS},
                description="`secrets` (the identity-verification secrets, current first) is shown to admins")
 SITE["properties"]["secrets"] = array(_STR, 2)
+SITE["properties"]["email_available"] = boolean(
+    description="one site's own view and its changes: whether this server sends email (PAPOTE_SMTP_URL); without "
+                "it the `email_continuation` setting has no effect (docs/channels.md)")
 SITE_WITH_SECRETS = {**SITE, "required": [*SITE["required"], "secrets"]}
 MY_SITE = {**SITE, "properties": {**SITE["properties"], "role": ROLE}, "required": [*SITE["required"], "role"]}
 ATTACHMENT = _record({"id": _STR, "kind": enum("image", "file"), "content_type": _STR, "size": _INT,

@@ -50,7 +50,7 @@ async def get_site(request: Request, principal: Principal | None) -> Any:
     site = await site_for(request, principal, Action.VIEW_SITE)
     assert principal is not None
     admin = principal.kind is PrincipalKind.AGENT and principal.roles[site.id].rank >= Role.ADMIN.rank
-    return site_json(site, secrets=admin)
+    return {**site_json(site, secrets=admin), "email_available": papote_of(request).config.email_enabled}
 
 
 async def update_site(request: Request, principal: Principal | None) -> Any:
@@ -68,7 +68,7 @@ async def update_site(request: Request, principal: Principal | None) -> Any:
         changes["settings"] = validate_settings(body["settings"], site.settings)
     site = await papote.sites.update(site.id, **changes)
     papote.site_changed(site)
-    return site_json(site, secrets=True)
+    return {**site_json(site, secrets=True), "email_available": papote.config.email_enabled}
 
 
 async def rotate_secret(request: Request, principal: Principal | None) -> Any:

@@ -107,6 +107,8 @@ export interface SiteInfo {
   theme?: "auto" | "light" | "dark" | null;
   /** What the site accepts as attachments (absent from an older server: none). */
   attachments?: { max_bytes: number; types: string[] };
+  /** The server emails agents' unread replies to the visitor (a relay is configured and the site wants it). */
+  email_continuation?: boolean;
 }
 
 export interface VisitorInfo {

@@ -447,8 +447,11 @@ export class PanelView {
 
     const email = this.emailSaved || s.visitor?.email;
     if (!available && s.site) {
-      if (email) boxes.push(h("div", { class: "box small" }, format(t.emailSaved, { email })));
-      else boxes.push(this.contactForm());
+      // Promise an email only when the server sends them; an address typed here is confirmed first.
+      const mails = s.site.email_continuation === true;
+      const said = !mails ? t.emailKept : s.visitor?.verified && !this.emailSaved ? t.emailSaved : t.emailConfirm;
+      if (email) boxes.push(h("div", { class: "box small" }, format(said, { email })));
+      else boxes.push(this.contactForm(mails));
     }
 
     // Keep a form the visitor is typing in: rebuilding it would drop their focus and text.
@@ -493,7 +496,7 @@ export class PanelView {
     );
   }
 
-  private contactForm(): HTMLElement {
+  private contactForm(mails: boolean): HTMLElement {
     const t = this.t;
     const input = h("input", { type: "email", required: true, autocomplete: "email", "aria-label": t.email, placeholder: t.email });
     return h(
@@ -511,7 +514,7 @@ export class PanelView {
           this.draw();
         },
       },
-      h("div", { class: "small" }, t.leaveEmail),
+      h("div", { class: "small" }, mails ? t.leaveEmail : t.leaveEmailNoMail),
       h("div", { class: "row" }, input, h("button", { class: "btn", type: "submit" }, t.save)),
     );
   }

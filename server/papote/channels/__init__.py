@@ -1,0 +1,10 @@
+"""Channels: how a conversation follows the customer outside the widget.
+
+* `outbox.py` — the worker that claims due deliveries from the store's outbox (store/outbox.py), hands
+  each to its channel's sender, and records the outcome with retries and exponential backoff.
+* `email/` — email continuation: digests of unread agent replies (service.py, render.py), signed reply,
+  confirmation and unsubscribe tokens (tokens.py), outbound SMTP (smtp.py), the inbound SMTP listener
+  (listener.py) with its pure MIME reading (inbound.py) and quote stripping (quotes.py).
+
+docs/channels.md is the site owner's and operator's view.
+"""

@@ -1,0 +1,133 @@
+"""Reading an inbound mail: who sent it, what kind it is, what the person wrote. Pure functions.
+
+The standard library's parser with `policy.default` does the MIME. A mail is one of three kinds: a
+person's reply (stored as the visitor's message), an automatic one (out-of-office, list traffic: dropped,
+RFC 3834's signals), or a bounce (a delivery status report, RFC 3464: the address stops receiving mail).
+Message ids are read with a pattern, never compared as raw header text: a folded header comes back with
+a leading space.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses
+
+from papote.channels.email.quotes import html_to_text, strip_html, strip_text
+
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+#: `Precedence` values that mark mail no person wrote for us to answer.
+_BULK = {"bulk", "auto_reply", "junk", "list"}
+
+
+class MailKind(str, enum.Enum):
+    REPLY = "reply"
+    AUTOMATIC = "automatic"
+    BOUNCE = "bounce"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMail:
+    kind: MailKind
+    message_id: str  # "<…>", or "" when the mail has none
+    sender: str  # the From address, case-folded
+    subject: str
+    #: What the person wrote: quotes and signature stripped.
+    text: str
+    #: The whole text part (or the HTML's text), for the record.
+    full_text: str
+    references: list[str] = field(default_factory=list)
+    #: For a bounce: the addresses it reports as failed.
+    failed: list[str] = field(default_factory=list)
+
+
+def message_ids(value: str | None) -> list[str]:
+    return _MSG_ID.findall(value or "")
+
+
+def _str(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except (ValueError, IndexError):  # a header the parser cannot make sense of is no header
+        return ""
+    return str(value or "").strip()
+
+
+def _sender(msg: EmailMessage) -> str:
+    try:
+        header = msg.get("from")
+        addresses: tuple[Address, ...] = getattr(header, "addresses", ()) if header is not None else ()
+        if addresses:
+            return addresses[0].addr_spec.casefold()
+    except (ValueError, IndexError):
+        pass
+    parsed = getaddresses([_str(msg, "from")])
+    return parsed[0][1].casefold() if parsed else ""
+
+
+def kind_of(msg: EmailMessage, envelope_sender: str | None = None) -> MailKind:
+    if msg.get_content_type() == "multipart/report" and msg.get_param("report-type", "") == "delivery-status":
+        return MailKind.BOUNCE
+    if msg.get("x-failed-recipients"):
+        return MailKind.BOUNCE
+    auto = _str(msg, "auto-submitted").lower()
+    if auto and auto != "no":
+        return MailKind.AUTOMATIC
+    if msg.get("x-autoreply") or msg.get("x-autorespond") or msg.get("x-auto-response-suppress", "").lower() in (
+            "all", "oof"):
+        return MailKind.AUTOMATIC
+    if _str(msg, "precedence").lower() in _BULK or msg.get("list-id"):
+        return MailKind.AUTOMATIC
+    if envelope_sender is not None and envelope_sender.strip("<> ") == "":
+        return MailKind.AUTOMATIC  # a null return path: a notification, never a person's reply
+    return MailKind.REPLY
+
+
+def _failed_recipients(msg: EmailMessage) -> list[str]:
+    out = [a.strip().casefold() for a in _str(msg, "x-failed-recipients").split(",") if a.strip()]
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        # Each per-recipient block is a header block of its own; the parser gives them as sub-messages.
+        for block in part.iter_parts() if part.is_multipart() else []:
+            final = str(block.get("final-recipient") or block.get("original-recipient") or "")
+            if ";" in final:
+                out.append(final.split(";", 1)[1].strip().casefold())
+        raw = part.get_payload()
+        if isinstance(raw, str):
+            out += [m.casefold() for m in re.findall(r"(?im)^final-recipient:\s*[^;]+;\s*(\S+)", raw)]
+    return sorted(set(out))
+
+
+def _texts(msg: EmailMessage) -> tuple[str, str]:
+    """(stripped, full) text of the mail's body: its plain part, else its HTML part."""
+    plain = msg.get_body(preferencelist=("plain",))
+    if plain is not None:
+        content = plain.get_content()
+        full = content if isinstance(content, str) else ""
+        return strip_text(full), full.strip()
+    rich = msg.get_body(preferencelist=("html",))
+    if rich is not None:
+        content = rich.get_content()
+        markup = content if isinstance(content, str) else ""
+        return strip_html(markup), html_to_text(markup)
+    return "", ""
+
+
+def read_mail(raw: bytes, envelope_sender: str | None = None) -> InboundMail:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    kind = kind_of(msg, envelope_sender)
+    ids = message_ids(_str(msg, "message-id"))
+    refs = message_ids(_str(msg, "in-reply-to")) + message_ids(_str(msg, "references"))
+    text, full = ("", "") if kind is MailKind.BOUNCE else _texts(msg)
+    return InboundMail(
+        kind=kind, message_id=ids[0] if ids else "", sender=_sender(msg), subject=_str(msg, "subject"),
+        text=text, full_text=full, references=refs,
+        failed=_failed_recipients(msg) if kind is MailKind.BOUNCE else [],
+    )

@@ -1,0 +1,340 @@
+"""Email continuation, the service: which conversations get a digest and when, confirmation and
+unsubscribing, and replies that come back by mail.
+
+The decision runs on durable state only (store/outbox.py): every `email_check_secs` one node (the
+`singleton` leader lock) reads the conversations with messages past their `emailed_seq` cursor and
+decides each:
+
+* nothing unread by the visitor (their read position covers the agents' messages), or the address is
+  unsubscribed or bouncing: the cursor moves on, no mail;
+* an agent's text unread for the site's `email_delay`: one digest of every unread agent text, queued
+  with the cursor's move in one transaction — so a crash can neither lose the decision nor take it twice;
+* the address was only typed by an anonymous visitor and never confirmed: a content-free confirmation
+  request is queued (once per address and site) and the cursor waits; the digest follows confirmation.
+
+The outbox worker (channels/outbox.py) sends what is queued. Replies arrive through the SMTP listener
+(listener.py), and are stored by the same `Chat.submit` as a widget send, as the visitor, with a
+client_msg_id made from the Message-ID: the same mail delivered three times is one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from typing import Any, Protocol
+
+from papote.authz import Principal
+from papote.channels.email import render, tokens
+from papote.channels.email.inbound import MailKind, read_mail
+from papote.channels.email.listener import start_listener
+from papote.channels.email.smtp import parse_smtp_url, send_mail
+from papote.channels.outbox import DeliveryError, Outbox
+from papote.config import Config
+from papote.conversations import Chat
+from papote.errors import Conflict, NotFound, PapoteError
+from papote.ids import new_id, now_ms
+from papote.sites import settings_of
+from papote.store import EmailCandidate, Message, Site, Store
+from papote.store.outbox import AddressState, Delivery, EmailAddress
+from papote.types import AuthorKind, MessageKind, PrincipalKind
+
+
+class Host(Protocol):
+    """What the service needs of its node (papote.node.Papote): the store, the configuration, the
+    conversation service a widget send goes through, and the cached sites."""
+
+    store: Store
+    config: Config
+    chat: Chat
+
+    async def site_by_id(self, site_id: str) -> Site | None: ...
+
+
+log = logging.getLogger("papote.email")
+
+CHANNEL = "email"
+#: Conversations updated within this window are scanned: a node down for less than this catches up on
+#: its return; older unread replies are not emailed days late.
+SCAN_WINDOW_MS = 3 * 86_400_000
+#: Conversations decided per scan round (the next round takes the rest).
+SCAN_BATCH = 200
+#: A digest carries at most this many messages (the newest): an email, not an archive.
+MAX_DIGEST = 20
+#: Message-IDs kept in References: enough to thread in every client, short enough for any header limit.
+MAX_REFERENCES = 10
+#: A conversation waiting for its address's confirmation is looked at again after this long.
+PENDING_RECHECK_MS = 60_000
+
+
+def _client_msg_id(message_id: str, raw: bytes) -> str:
+    """The dedupe key of an inbound mail: its Message-ID (or, without one, its bytes), hashed to a fixed
+    length so any header fits the column."""
+    source = message_id.encode() if message_id else raw
+    return "email-" + hashlib.sha256(source).hexdigest()[:40]
+
+
+class EmailContinuation:
+    """One per node; inert when the server has no relay configured (`config.email_enabled`)."""
+
+    def __init__(self, papote: Host) -> None:
+        self.papote = papote
+        self.store = papote.store
+        self.config = papote.config
+        self.enabled = self.config.email_enabled
+        self.domain = self.config.reply_domain
+        self.smtp = parse_smtp_url(self.config.smtp_url) if self.config.smtp_url else None
+        self.outbox = Outbox(self.store, CHANNEL, self._send, lease_ms=2 * self.config.smtp_timeout_secs * 1000,
+                             every_secs=self.config.email_check_secs, on_failed=self._bounced_delivery)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Server | None = None
+        self._pending_until: dict[str, int] = {}
+        self._wake = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.enabled:
+            self._tasks.append(asyncio.create_task(self._scan_loop(), name="papote-email-scan"))
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="papote-email-outbox"))
+            log.info("email continuation on: relay %s, replies to *@%s", self.smtp.host if self.smtp else "?",
+                     self.domain)
+        else:
+            log.info("email continuation off: no PAPOTE_SMTP_URL (or PAPOTE_EMAIL_FROM)")
+        if self.config.smtp_listen:
+            self._listener = await start_listener(self, self.config.smtp_listen, self.domain or "papote")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            await self._listener.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    # -- deciding ------------------------------------------------------------------------------------
+    async def _scan_loop(self) -> None:
+        while True:
+            try:
+                async with self.store.singleton("papote.email-scan") as leader:
+                    if leader:
+                        await self.scan_once(now_ms())
+            except Exception:  # the next round tries again: the decision lives in the store
+                log.warning("email scan failed", exc_info=True)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.config.email_check_secs)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def scan_once(self, now: int) -> int:
+        """Decide every conversation with messages past its cursor; returns the digests queued."""
+        queued = 0
+        self._pending_until = {cid: until for cid, until in self._pending_until.items() if until > now}
+        since = now - SCAN_WINDOW_MS
+        # Only the sites that want continuation are read (a site turning it off is not scanned at all).
+        site_ids = [s.id for s in await self.store.list_sites() if settings_of(s)["email_continuation"]]
+        while site_ids:
+            # Page through every candidate: those not due yet or waiting for a confirmation stay
+            # candidates, and must not hold the ones behind them back.
+            batch = await self.store.email_candidates(site_ids, since, SCAN_BATCH)
+            for candidate in batch:
+                if candidate.conversation.id in self._pending_until:
+                    continue
+                try:
+                    queued += await self._decide(candidate, now)
+                except Exception:
+                    log.warning("email decision for %s failed", candidate.conversation.id, exc_info=True)
+            last = batch[-1].conversation.updated_at if batch else since
+            if len(batch) < SCAN_BATCH or last <= since:
+                break  # the end (or a whole batch within one millisecond: the next round goes on)
+            since = last
+        if queued:
+            self.outbox.poke()
+        return queued
+
+    async def _decide(self, c: EmailCandidate, now: int) -> int:
+        conv, visitor = c.conversation, c.visitor
+        site = await self.papote.site_by_id(conv.site_id)
+        if site is None:
+            return 0
+        settings = settings_of(site)
+        messages = await self.store.messages_after(conv.id, c.emailed_seq, MAX_DIGEST * 5, include_notes=False)
+        upto = messages[-1].seq if messages else conv.last_seq
+        seen = max(c.emailed_seq, c.read_seq)
+        unread = [m for m in messages if m.seq > seen and m.kind is MessageKind.TEXT
+                  and m.author_kind is AuthorKind.AGENT]
+        if not unread or not settings["email_continuation"]:
+            await self.store.advance_email_cursor(conv.id, c.emailed_seq, upto)
+            return 0
+        if now - unread[0].created_at < int(settings["email_delay"]) * 1000:
+            return 0  # not due yet: a later round decides
+        trusted = visitor.verified and bool(visitor.email)
+        address = (visitor.email if trusted else (conv.contact_email or visitor.email)).strip().casefold()
+        standing = await self.store.email_address(site.id, address)
+        state = standing.state if standing else None
+        if state in (AddressState.UNSUBSCRIBED, AddressState.BOUNCING):
+            await self.store.advance_email_cursor(conv.id, c.emailed_seq, upto)
+            return 0
+        lang = render.language(visitor.device.get("locale"), settings.get("locale"))
+        if not trusted and state is not AddressState.CONFIRMED:
+            if state is None:
+                await self._ask_confirmation(site, conv.id, visitor.id, address, lang, now)
+            self._pending_until[conv.id] = now + PENDING_RECHECK_MS
+            return 0
+        self._pending_until.pop(conv.id, None)
+        delivery = await self._digest(site, conv.id, visitor.id, address, lang, unread[-MAX_DIGEST:], messages,
+                                      upto, now)
+        if await self.store.advance_email_cursor(conv.id, c.emailed_seq, upto, delivery):
+            log.info("digest of %d message(s) queued for conversation %s", len(unread), conv.id)
+            return 1
+        return 0
+
+    async def _digest(self, site: Site, cid: str, visitor_id: str, address: str, lang: str,
+                      unread: list[Message], messages: list[Message], upto: int, now: int) -> Delivery:
+        code = tokens.conversation_code(cid)
+        root = f"<papote.{code}@{self.domain}>"
+        earlier = [d.payload.get("message_id", "") for d in await self.store.deliveries(cid) if d.kind == "digest"]
+        # The Message-IDs of replies that came by mail (a `contact` event's data names an email too).
+        inbound = [str(m.data["email"].get("message_id") or "") for m in messages
+                   if m.kind is MessageKind.TEXT and m.author_kind is AuthorKind.VISITOR and m.data
+                   and isinstance(m.data.get("email"), dict)]
+        inbound = [i for i in inbound if i]
+        thread = list(dict.fromkeys([root, *[e for e in earlier if e], *inbound]))
+        threading = render.Threading(
+            message_id=f"<papote.{code}.{upto}.{secrets.token_hex(4)}@{self.domain}>",
+            in_reply_to=thread[-1], references=thread[-MAX_REFERENCES:],
+        )
+        payload = render.digest(
+            site.name, lang, unread, reply_to=tokens.reply_address(site.secrets[0], cid, self.domain),
+            unsubscribe=self._link("unsubscribe", site, tokens.LinkClaim("unsubscribe", site.id, address)),
+            threading=threading,
+        )
+        return Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "digest", address, payload,
+                        next_attempt_at=now, created_at=now)
+
+    async def _ask_confirmation(self, site: Site, cid: str, visitor_id: str, address: str, lang: str,
+                                now: int) -> None:
+        claim = tokens.LinkClaim("confirm", site.id, address, visitor_id, now + tokens.CONFIRM_TTL_MS)
+        payload = render.confirmation(site.name, lang, confirm=self._link("confirm", site, claim),
+                                      message_id=f"<papote.confirm.{secrets.token_hex(8)}@{self.domain}>")
+        delivery = Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "confirm", address, payload,
+                            next_attempt_at=now, created_at=now)
+        if await self.store.request_confirmation(EmailAddress(site.id, address, AddressState.PENDING, visitor_id,
+                                                              now), delivery):
+            log.info("confirmation request queued for conversation %s", cid)
+            self.outbox.poke()
+
+    def _link(self, purpose: str, site: Site, claim: tokens.LinkClaim) -> str:
+        return f"{self.config.base_url}/email/{purpose}?t={tokens.sign_link(site.secrets[0], claim)}"
+
+    # -- sending -------------------------------------------------------------------------------------
+    async def _send(self, delivery: Delivery) -> None:
+        if self.smtp is None:
+            raise DeliveryError("no relay configured")
+        payload = delivery.payload
+        message = render.build_message(payload, self.config.email_from, delivery.target)
+        # Bounces come back to the conversation's own signed address, so the listener can tell whose.
+        site = await self.papote.site_by_id(delivery.site_id)
+        if site is None or delivery.conversation_id is None:
+            raise DeliveryError("the site or conversation is gone", permanent=True)
+        envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
+        await send_mail(self.smtp, message, envelope_sender=envelope, recipient=delivery.target,
+                        timeout=self.config.smtp_timeout_secs)
+
+    async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
+        if permanent:  # the relay refused the address itself: stop mailing it
+            await self.store.set_email_state(delivery.site_id, delivery.target, AddressState.BOUNCING)
+
+    # -- links ---------------------------------------------------------------------------------------
+    async def _claim(self, token: str, purpose: str) -> tuple[Site, tokens.LinkClaim]:
+        stated = tokens.read_link(token)
+        site = await self.store.get_site(stated.site_id) if stated else None
+        claim = tokens.verify_link(site.secrets, token, purpose, now_ms()) if site else None
+        if site is None or claim is None:
+            raise NotFound("this link is not valid (or has expired)")
+        return site, claim
+
+    async def confirm(self, token: str) -> tuple[Site, str]:
+        """Confirm an address from its link; NotFound for a forged, foreign or expired one."""
+        site, claim = await self._claim(token, "confirm")
+        await self.store.set_email_state(site.id, claim.email, AddressState.CONFIRMED, claim.visitor_id)
+        self._pending_until.clear()
+        self.poke()
+        return site, claim.email
+
+    async def unsubscribe(self, token: str) -> tuple[Site, str]:
+        site, claim = await self._claim(token, "unsubscribe")
+        await self.store.set_email_state(site.id, claim.email, AddressState.UNSUBSCRIBED)
+        return site, claim.email
+
+    async def check_link(self, token: str, purpose: str) -> Site:
+        return (await self._claim(token, purpose))[0]
+
+    # -- receiving -----------------------------------------------------------------------------------
+    async def _site_of_reply(self, address: str) -> tuple[Site, str] | None:
+        token = tokens.parse_reply_address(address, self.domain) if self.domain else None
+        if token is None:
+            return None
+        conv = await self.store.get_conversation(token.conversation_id)
+        site = await self.papote.site_by_id(conv.site_id) if conv else None
+        if site is None or not tokens.verify_reply(site.secrets, token):
+            return None
+        return site, token.conversation_id
+
+    async def accepts(self, address: str) -> bool:
+        return await self._site_of_reply(address) is not None
+
+    async def receive(self, recipients: list[str], envelope_sender: str | None, raw: bytes) -> str:
+        """Store a reply (or drop an automatic one, or record a bounce); the SMTP answer to give."""
+        target = None
+        for address in recipients:
+            target = await self._site_of_reply(address)
+            if target is not None:
+                break
+        if target is None:
+            return "550 5.1.1 No such reply address"
+        site, cid = target
+        mail = read_mail(raw, envelope_sender)
+        conv = await self.store.get_conversation(cid)
+        visitor = await self.store.get_visitor(conv.visitor_id) if conv else None
+        if conv is None or visitor is None:
+            return "550 5.1.1 No such reply address"
+        expected = (visitor.email if visitor.verified and visitor.email
+                    else (conv.contact_email or visitor.email)).strip().casefold()
+        if mail.kind is MailKind.BOUNCE:
+            for address in mail.failed or [expected]:
+                await self.store.set_email_state(site.id, address, AddressState.BOUNCING)
+            log.info("bounce for conversation %s: %s marked bouncing", cid, mail.failed or [expected])
+            return "250 OK: bounce recorded"
+        if mail.kind is MailKind.AUTOMATIC:
+            log.info("automatic mail for conversation %s dropped", cid)
+            return "250 OK: automatic reply dropped"
+        foreign = mail.sender != expected
+        if foreign and settings_of(site)["email_foreign_sender"] == "refuse":
+            return "550 5.7.1 This address may not reply to this conversation"
+        body = (mail.text or mail.full_text).strip()
+        if not body:
+            return "250 OK: nothing to store"
+        limit = self.config.max_body_chars
+        if len(body) > limit:
+            body = body[:limit - 1] + "…"
+        data: dict[str, Any] = {"email": {"message_id": mail.message_id, "from": mail.sender}}
+        if foreign:
+            data["email"]["unverified_sender"] = True
+        principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
+        try:
+            stored = await self.papote.chat.submit(principal, cid, _client_msg_id(mail.message_id, raw), body,
+                                                   data=data)
+            _, appended = await self.papote.chat.complete(principal, stored)
+        except Conflict:
+            return "250 OK: already stored"  # the same Message-ID with another body: the first one stands
+        except PapoteError as exc:
+            log.warning("reply to %s refused: %s", cid, exc.message)
+            return "550 5.7.1 This reply cannot be stored"
+        log.info("email reply stored in %s as seq %d%s", cid, appended.message.seq,
+                 " (duplicate)" if appended.duplicate else "")
+        return "250 OK"
