@@ -123,7 +123,7 @@ class RedisBus(BrokerBus):
             await asyncio.gather(reader, return_exceptions=True)
         closers: list[Any] = []
         if pubsub is not None:
-            closers.append(pubsub.aclose())  # type: ignore[no-untyped-call]
+            closers.append(pubsub.aclose())  # type: ignore[no-untyped-call,unused-ignore]  # typed in some redis releases
         if client is not None:
             closers.append(client.aclose())
         for closer in closers:
