@@ -25,8 +25,8 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
-from papote.store.push import PushStore
 from papote.store.outbox import OutboxStore
+from papote.store.push import PushStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 #: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so

@@ -37,8 +37,8 @@ from papote.store import (
     changed,
 )
 from papote.store.postgres.attachments import AttachmentQueries
-from papote.store.postgres.push import PushQueries
 from papote.store.postgres.outbox import OutboxQueries
+from papote.store.postgres.push import PushQueries
 from papote.store.postgres.rows import (
     AGENT_COLS,
     CONV_COLS,

@@ -32,8 +32,8 @@ from papote.store import (
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.attachments import AttachmentQueries
-from papote.store.sqlite.push import PushQueries
 from papote.store.sqlite.outbox import OutboxQueries
+from papote.store.sqlite.push import PushQueries
 from papote.store.sqlite.rows import (
     AGENT_COLS,
     CONV_COLS,
