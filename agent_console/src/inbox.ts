@@ -84,6 +84,11 @@ export class Inbox {
   /** Which pane a phone shows (every pane shows on wider screens). */
   showScreen(screen: Screen): void {
     if (screen !== "list" && !this.desk.active) screen = "list";
+    // Back on a phone's list, no conversation is in front of the agent: what arrives counts as unread.
+    if (screen === "list" && isPhone() && this.desk.active) {
+      this.desk.active = null;
+      this.render();
+    }
     if (this.root.dataset.screen === screen) return;
     this.root.dataset.screen = screen;
     // Focus follows the screen, so a screen reader and a keyboard land on what is now shown.

@@ -69,7 +69,8 @@ class Alerts:
         self._workers = [asyncio.create_task(self._work(), name=f"papote-push-{i}") for i in range(WORKERS)]
 
     async def stop(self) -> None:
-        for task in self._workers:
+        # Alerts still queued or on their way are dropped: after a restart they would come late.
+        for task in [*self._workers, *self._sends]:
             task.cancel()
         await asyncio.gather(*self._workers, *self._sends, return_exceptions=True)
         self._workers.clear()

@@ -104,11 +104,16 @@ def service_allowed(endpoint: str, services: list[str]) -> bool:
     `services` are origins (`https://fcm.googleapis.com`), a leading `*.` matching any subdomain
     (`https://*.push.apple.com`). An agent chooses the endpoint, so without this list the server
     would POST wherever an agent says, its own private network included."""
-    parts = urlsplit(endpoint)
-    if parts.username or parts.password or not parts.hostname:
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises on a bad one
+    except ValueError:
+        return False
+    if parts.username or parts.password or not parts.hostname or not parts.hostname.isascii():
+        return False
+    if any(c.isspace() or not c.isprintable() for c in endpoint):
         return False
     host = parts.hostname.lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     for service in services:
         allowed = urlsplit(service.strip())
         if allowed.scheme != parts.scheme or not allowed.hostname:

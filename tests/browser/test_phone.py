@@ -88,12 +88,13 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
         list_box = await page.locator(".conv-list").bounding_box()
         assert list_box is not None and list_box["height"] > 250, list_box
         await expect(page.get_by_role("button", name="Back to conversations")).to_be_hidden()
+        nav = page.get_by_role("navigation", name="Main")
         for name, target in [("queue Open", page.locator("[data-queue=open]")),
                              ("conversation row", row(page, conv)),
                              ("search", page.get_by_role("searchbox", name="Search")),
                              ("site filter", page.get_by_label("Site", exact=True)),
                              ("status", page.get_by_label("Status", exact=True)),
-                             *[(f"bottom bar {n}", page.get_by_role("navigation", name="Main").get_by_role("button", name=n))
+                             *[(f"bottom bar {n}", nav.get_by_role("button", name=n))
                                for n in ("Inbox", "Reports", "Site settings", "Account")]]:
             await touch_size(target, name)
         await no_sideways_scroll(page, "list")
@@ -170,7 +171,6 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
         await expect(row(page, conv)).to_be_visible()
 
         # The other pages, from the bottom bar: site settings (with the team), reports, account.
-        nav = page.get_by_role("navigation", name="Main")
         await nav.get_by_role("button", name="Site settings").click()
         await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()
         await expect(page.get_by_role("heading", name="Agents")).to_be_visible()

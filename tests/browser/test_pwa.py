@@ -143,7 +143,8 @@ async def test_an_alert_shows_and_its_click_opens_the_conversation(
             self.dispatchEvent(new NotificationEvent("notificationclick", {notification: ns[0]})))""")
         await expect(page.locator(".inbox")).to_have_attribute("data-screen", "chat")
         await expect(page.locator(f".chat[data-conversation='{conv}'] .msg.visitor")).to_contain_text("return the lamp")
-        assert await page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") == 0
+        left = await page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)")
+        assert left == 0
 
         # In French when the agent chose French: the worker reads the console's choice.
         await page.get_by_role("navigation", name="Main").get_by_role("button", name="Account").click()

@@ -92,7 +92,8 @@ async def test_alerts_reach_the_devices_that_chose_them(server: PapoteServer, pu
 
     # 1. A new conversation: the owner's phone wants it, Bea's does not.
     v = await visitor(server)
-    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "Where is my order?"})
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),
+                  "body": "Where is my order?"})
     cid = (await v.expect("ack", ref=1))["conversation"]
     settled(server)
     [push] = push_service.wait_for("owner-phone", 1)
