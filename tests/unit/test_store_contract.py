@@ -492,6 +492,25 @@ async def test_tokens_links_events_and_invites(store: Store) -> None:
     assert await store.get_invite("inv", 1_000) is None
 
 
+@pytest.mark.asyncio
+async def test_fired_rules_are_per_visitor_kept_once_and_follow_a_merge(store: Store) -> None:
+    site, anon = await site_and_visitor(store)
+    known = await store.create_visitor(site.id, "knownhash")
+    other = await store.create_visitor(site.id, "otherhash")
+    assert await store.fired_rules(anon.id) == []
+    assert await store.mark_rule_fired(anon.id, "welcome", 10) is True
+    assert await store.mark_rule_fired(anon.id, "welcome", 20) is False  # the first time is kept
+    assert await store.mark_rule_fired(anon.id, "cart", 30) is True
+    assert await store.mark_rule_fired(known.id, "cart", 5) is True
+    assert await store.mark_rule_fired(known.id, "pricing", 40) is True
+    assert await store.fired_rules(anon.id) == ["cart", "welcome"]
+    assert await store.fired_rules(other.id) == []  # another visitor's are not theirs
+    await store.merge_visitor(anon.id, known.id)
+    # Both sets joined; "cart", seen by both, keeps the person's first time (5).
+    assert await store.fired_rules(known.id) == ["pricing", "welcome", "cart"]
+    assert await store.fired_rules(anon.id) == []
+
+
 def now_far() -> int:
     return 2**50
 

@@ -27,6 +27,10 @@ from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
+#: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so
+#: more than this only happens as rules are renamed over the years, and the oldest matter least.
+MAX_FIRED_RULES = 200
+
 
 @dataclass(slots=True)
 class Site:
@@ -422,12 +426,21 @@ class Store(abc.ABC):
         """Move everything of `from_id` to `into_id` (an anonymous visitor who identified): conversations,
         tokens, tracked events, read positions, and the authorship of its messages — with it their
         dedupe keys, so exactly-once holds across the merge (a retried `client_msg_id` gets its first
-        ack). Any entry point's visitor (a channel's contact later) merges the same way."""
+        ack), and the proactive rules already shown to it. Any entry point's visitor (a channel's contact
+        later) merges the same way."""
 
     @abc.abstractmethod
     async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None: ...
     @abc.abstractmethod
     async def visitor_events(self, visitor_id: str, limit: int = 50) -> list[VisitorEvent]: ...
+    @abc.abstractmethod
+    async def mark_rule_fired(self, visitor_id: str, rule_id: str, at: Millis) -> bool:
+        """Record that the site's proactive rule `rule_id` was shown to the visitor (on any of their
+        devices); False when it already was (the first time is kept)."""
+    @abc.abstractmethod
+    async def fired_rules(self, visitor_id: str) -> list[str]:
+        """The proactive rules already shown to the visitor, most recent first, at most
+        `MAX_FIRED_RULES`."""
     @abc.abstractmethod
     async def create_link_code(self, code_hash: str, visitor_id: str, expires_at: Millis) -> None: ...
     @abc.abstractmethod

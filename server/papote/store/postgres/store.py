@@ -16,6 +16,7 @@ import asyncpg
 from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import (
+    MAX_FIRED_RULES,
     Agent,
     AgentChanges,
     ApiKey,
@@ -321,9 +322,30 @@ class PostgresStore(TeamQueries, Store):
                 "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id AND r2.participant_id=$1)",
                 into_id, from_id,
             )
+            # Rules shown to either are shown to the person; a rule both saw keeps its first time.
+            await conn.execute(
+                "INSERT INTO visitor_rules(visitor_id, rule_id, fired_at) "
+                "SELECT $1, rule_id, fired_at FROM visitor_rules WHERE visitor_id=$2 ON CONFLICT DO NOTHING",
+                into_id, from_id,
+            )
             await conn.execute("DELETE FROM visitors WHERE id=$1", from_id)
 
         await self._transaction(job)
+
+    async def mark_rule_fired(self, visitor_id: str, rule_id: str, at: int) -> bool:
+        row = await self._write_row(
+            "INSERT INTO visitor_rules(visitor_id, rule_id, fired_at) VALUES ($1,$2,$3) "
+            "ON CONFLICT DO NOTHING RETURNING rule_id",
+            visitor_id, rule_id, at,
+        )
+        return row is not None
+
+    async def fired_rules(self, visitor_id: str) -> list[str]:
+        rows = await self._all(
+            "SELECT rule_id FROM visitor_rules WHERE visitor_id=$1 ORDER BY fired_at DESC, rule_id LIMIT $2",
+            visitor_id, MAX_FIRED_RULES,
+        )
+        return [str(r[0]) for r in rows]
 
     async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None:
         await self._execute(

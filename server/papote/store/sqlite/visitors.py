@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from papote.ids import now_ms
-from papote.store import Visitor, VisitorChanges, VisitorEvent, changed
+from papote.store import MAX_FIRED_RULES, Visitor, VisitorChanges, VisitorEvent, changed
 from papote.store.rules import visited
 from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import INLINE_IDS_MAX, VISITOR_COLS, dumps, read_back, set_columns, visitor_of
@@ -100,6 +100,9 @@ class VisitorQueries(SqliteEngine):
             conn.execute("UPDATE reads SET participant_id=? WHERE participant_id=? AND NOT EXISTS "
                          "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id "
                          "AND r2.participant_id=?)", (into_id, from_id, into_id))
+            # Rules shown to either are shown to the person; a rule both saw keeps its first time.
+            conn.execute("INSERT OR IGNORE INTO visitor_rules(visitor_id, rule_id, fired_at) "
+                         "SELECT ?, rule_id, fired_at FROM visitor_rules WHERE visitor_id=?", (into_id, from_id))
             conn.execute("DELETE FROM visitors WHERE id=?", (from_id,))
 
         await self._write(job)
@@ -118,6 +121,23 @@ class VisitorQueries(SqliteEngine):
             (visitor_id, limit),
         )
         return [VisitorEvent(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+    async def mark_rule_fired(self, visitor_id: str, rule_id: str, at: int) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            done = conn.execute(
+                "INSERT OR IGNORE INTO visitor_rules(visitor_id, rule_id, fired_at) VALUES (?,?,?)",
+                (visitor_id, rule_id, at),
+            )
+            return done.rowcount == 1
+
+        return await self._write(job)
+
+    async def fired_rules(self, visitor_id: str) -> list[str]:
+        rows = await self._all(
+            "SELECT rule_id FROM visitor_rules WHERE visitor_id=? ORDER BY fired_at DESC, rule_id LIMIT ?",
+            (visitor_id, MAX_FIRED_RULES),
+        )
+        return [str(r[0]) for r in rows]
 
     async def create_link_code(self, code_hash: str, visitor_id: str, expires_at: int) -> None:
         await self._write(
