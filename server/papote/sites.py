@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "color": "#4f46e5",
     "position": "right",
     "greeting": "",
+    #: What the widget says when nobody answers now; "" is the widget's own words, in the visitor's language.
+    "away": "",
+    #: The greeting, the away text and the proactive messages in other languages:
+    #: {"fr": {"greeting": "…", "away": "…", "rules": {rule_id: "…"}}}. A visitor whose language has
+    #: none (or an empty one) reads the texts above. See `localized`.
+    "translations": {},
     #: Expected reply time in seconds, shown as "typically replies in …".
     "reply_time": 300,
     "locale": "auto",
@@ -52,6 +58,15 @@ _RULE_TRIGGERS = {"url", "time_on_page", "event"}
 #: A canned response's shortcut, typed after `/` in the console.
 _SHORTCUT = re.compile(r"[A-Za-z0-9_-]+")
 _OPS = {">", ">=", "<", "<=", "=="}
+#: A translation is keyed by an ISO 639-1 language code: what the widget compares with the visitor's
+#: language (its own words ship in en and fr, but a site may greet in any language).
+_LANGUAGE = re.compile(r"[a-z]{2}")
+_RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+#: Languages a site may translate its texts into: more than a shop keeps up to date, and few enough
+#: that every variant travels in the widget's `welcome` (the widget picks among them as it draws).
+MAX_TRANSLATIONS = 20
+#: The texts a translation may hold.
+TRANSLATED = ("greeting", "away", "rules")
 
 
 def _bad(message: str) -> PapoteError:
@@ -65,6 +80,13 @@ def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = 
         if key not in DEFAULTS:
             raise _bad(f"unknown setting '{key}'")
         merged[key] = _check(key, value)
+    # A translation of a rule the site no longer has would never be read: it goes with the rule.
+    ids = {rule["id"] for rule in merged["rules"]}
+    merged["translations"] = {
+        lang: {**texts, "rules": {rid: m for rid, m in texts.get("rules", {}).items() if rid in ids}}
+        if "rules" in texts else texts
+        for lang, texts in merged["translations"].items()
+    }
     return merged
 
 
@@ -75,7 +97,7 @@ def _check(key: str, value: Any) -> Any:
     elif key == "position":
         if value not in ("left", "right"):
             raise _bad("position must be left or right")
-    elif key in ("greeting",):
+    elif key in ("greeting", "away"):
         if not isinstance(value, str) or len(value) > 500:
             raise _bad(f"{key} must be text of at most 500 characters")
     elif key == "custom_css":
@@ -107,7 +129,71 @@ def _check(key: str, value: Any) -> Any:
         value = _check_hours(value)
     elif key == "rules":
         value = _check_rules(value)
+    elif key == "translations":
+        value = _check_translations(value)
     return value
+
+
+def _check_translations(value: Any) -> dict[str, dict[str, Any]]:
+    """{language: {greeting?, away?, rules?: {rule id: message}}}; an empty text means "the default",
+    so it is not stored."""
+    if not isinstance(value, dict) or len(value) > MAX_TRANSLATIONS:
+        raise _bad(f"translations must map at most {MAX_TRANSLATIONS} language codes to texts")
+    clean: dict[str, dict[str, Any]] = {}
+    for lang, texts in value.items():
+        if not _LANGUAGE.fullmatch(lang):
+            raise _bad(f"translations: {lang[:20]!r} is not a two-letter language code such as fr")
+        if not isinstance(texts, dict) or not set(texts) <= set(TRANSLATED):
+            raise _bad(f"translations.{lang} holds greeting, away and rules only")
+        out: dict[str, Any] = {}
+        for key in ("greeting", "away"):
+            text = texts.get(key, "")
+            if not isinstance(text, str) or len(text) > 500:
+                raise _bad(f"translations.{lang}.{key} must be text of at most 500 characters")
+            if text:
+                out[key] = text
+        messages = texts.get("rules", {})
+        if not isinstance(messages, dict) or len(messages) > 50:
+            raise _bad(f"translations.{lang}.rules must map rule ids to messages")
+        rules_out = {}
+        for rid, message in messages.items():
+            if not _RULE_ID.fullmatch(rid):
+                raise _bad(f"translations.{lang}.rules: {rid[:40]!r} is not a rule id")
+            if not isinstance(message, str) or len(message) > 1000:
+                raise _bad(f"translations.{lang}.rules.{rid} must be text of at most 1000 characters")
+            if message:
+                rules_out[rid] = message
+        if rules_out:
+            out["rules"] = rules_out
+        if out:
+            clean[lang] = out
+    return clean
+
+
+def pick_language(available: Any, preferences: list[str | None]) -> str | None:
+    """The first of the visitor's languages (tags such as fr-CA, in their order of preference) that the
+    site has texts in, by its two-letter base; None when there is none. The widget's `pickTexts` is the
+    same rule."""
+    for tag in preferences:
+        if not tag:
+            continue
+        base = tag.lower().replace("_", "-").split("-")[0]
+        if base in available:
+            return base
+    return None
+
+
+def localized(settings: dict[str, Any], preferences: list[str | None]) -> dict[str, Any]:
+    """The greeting, away text and rule messages a visitor with these languages reads: their
+    language's translation where it has one, the default texts elsewhere."""
+    translations = settings.get("translations") or {}
+    texts = translations.get(pick_language(translations, preferences) or "", {})
+    messages = texts.get("rules", {})
+    return {
+        "greeting": texts.get("greeting") or settings["greeting"],
+        "away": texts.get("away") or settings["away"],
+        "rules": {rule["id"]: messages.get(rule["id"]) or rule["message"] for rule in settings["rules"]},
+    }
 
 
 def _check_hours(value: Any) -> Any:
@@ -252,6 +338,8 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None)
         "color": s["color"],
         "position": s["position"],
         "greeting": s["greeting"],
+        "away": s["away"],
+        "translations": s["translations"],
         "reply_time": s["reply_time"],
         "locale": s["locale"],
         "hours": s["hours"],

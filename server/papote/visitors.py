@@ -5,7 +5,9 @@ comes here rather than to the store, so the rules are the same wherever a person
 Arriving (`arrive`), in this order:
 
 * a single-use link code ("continue on another device") binds this client to the visitor who asked for
-  it, with a token of its own;
+  it, with a token of its own (`redeem` does the same on a socket already open); a code that opens
+  nothing is reported (`Arrival.link_refused`) and the client arrives as if it had none. Codes tried
+  per client address are limited (`LINK_CODE_TRIES`);
 * a token the server minted before finds its visitor;
 * otherwise a new anonymous visitor is created with a fresh token — never the token the client offered,
   and at most `PAPOTE_RATE_NEW_VISITORS` of them per client address (one address minting visitors by
@@ -38,7 +40,7 @@ from typing import Any
 
 from limits import parse
 
-from papote.errors import AuthError, Conflict, ErrorCode, RateLimited
+from papote.errors import AuthError, Conflict, ErrorCode, NotFound, RateLimited
 from papote.identity import (
     LINK_CODE_TTL_MS,
     VerifiedIdentity,
@@ -49,6 +51,7 @@ from papote.identity import (
 )
 from papote.ids import digest, now_ms
 from papote.ratelimits import Budgets
+from papote.sites import settings_of
 from papote.store import Conversation, ConversationQuery, Site, Store, Visitor, VisitorChanges, VisitorEvent
 
 #: How fresh `last_seen` is kept. A hello that changes nothing else (a socket back after a network blip,
@@ -60,6 +63,10 @@ LAST_SEEN_RESOLUTION_MS = 60_000
 MAX_ATTRIBUTES = 100
 #: The browser's User-Agent is shown to agents, not parsed here: capped.
 MAX_USER_AGENT = 300
+#: Link codes tried per client address (in a hello or typed into the widget), right or wrong. A code has
+#: ~50 bits and lives ten minutes: at this pace guessing one is hopeless, while a family behind one
+#: address moving a few chats between devices never meets the limit.
+LINK_CODE_TRIES = "20/10minute"
 
 
 class IdentifyOutcome(str, Enum):
@@ -76,6 +83,9 @@ class Arrival:
     visitor: Visitor
     token: str
     minted: bool
+    #: The hello carried a link code that opened nothing (wrong, used, expired: `not_found`) or came over
+    #: the address's budget of tries (`rate_limited`); the client arrived as if it had none.
+    link_refused: ErrorCode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,7 @@ class Visitors:
         self.store = store
         self._budgets = budgets
         self._new_visitors = parse(new_visitors_rate)
+        self._link_tries = parse(LINK_CODE_TRIES)
 
     # -- arriving ------------------------------------------------------------------------------------
     async def arrive(self, site: Site, *, token: str | None, link_code: str | None,
@@ -113,22 +124,37 @@ class Visitors:
 
         Raises `RateLimited` when a new visitor is needed and `address` already made too many."""
         store = self.store
+        refused: ErrorCode | None = None
         if link_code:
-            visitor_id = await store.take_link_code(digest(link_code), now_ms())
-            linked = await store.get_visitor(visitor_id) if visitor_id else None
-            if linked is not None and linked.site_id == site.id:
-                fresh = mint_visitor_token()
-                await store.add_visitor_token(linked.id, digest(fresh))
-                return Arrival(linked, fresh, minted=True)
+            try:
+                return await self.redeem(site, link_code, address)
+            except (NotFound, RateLimited) as exc:
+                refused = exc.code
         if token:
             known = await store.get_visitor_by_token(site.id, digest(token))
             if known is not None:
-                return Arrival(known, token, minted=False)
+                return Arrival(known, token, minted=False, link_refused=refused)
         # Unknown or absent token: a new anonymous visitor. A client-chosen token is never adopted.
         if address is not None and not self._budgets.hit(self._new_visitors, "new-visitor", address):
             raise RateLimited("too many new visitors from this address; try again later")
         fresh = mint_visitor_token()
-        return Arrival(await store.create_visitor(site.id, digest(fresh)), fresh, minted=True)
+        return Arrival(await store.create_visitor(site.id, digest(fresh)), fresh, minted=True,
+                       link_refused=refused)
+
+    async def redeem(self, site: Site, code: str, address: str | None) -> Arrival:
+        """The visitor a link code was made for, with a new token of its own (the code is used up).
+
+        Raises `NotFound` for a code that is wrong, used, expired or another site's (one answer for all),
+        and `RateLimited` past `LINK_CODE_TRIES` from this address."""
+        if address is not None and not self._budgets.hit(self._link_tries, "link-code", address):
+            raise RateLimited("too many link codes tried from this address; try again later")
+        visitor_id = await self.store.take_link_code(digest(code.strip().upper()), now_ms())
+        linked = await self.store.get_visitor(visitor_id) if visitor_id else None
+        if linked is None or linked.site_id != site.id:
+            raise NotFound("this code is wrong or has expired; ask for a new one on the other device")
+        fresh = mint_visitor_token()
+        await self.store.add_visitor_token(linked.id, digest(fresh))
+        return Arrival(linked, fresh, minted=True)
 
     async def seen(self, visitor: Visitor, *, page: dict[str, Any] | None, device: dict[str, Any] | None,
                    locale: str | None, user_agent: str) -> Visitor:
@@ -234,6 +260,17 @@ class Visitors:
 
     async def refresh(self, visitor: Visitor) -> Visitor:
         return await self.store.get_visitor(visitor.id) or visitor
+
+    async def rule_fired(self, site: Site, visitor: Visitor, rule_id: str) -> None:
+        """The widget showed the site's proactive rule `rule_id` to the visitor: remembered for all their
+        devices. `NotFound` for an id the site has no rule of (renamed meanwhile, or made up)."""
+        if not any(rule["id"] == rule_id for rule in settings_of(site)["rules"]):
+            raise NotFound("the site has no such proactive rule")
+        await self.store.mark_rule_fired(visitor.id, rule_id, now_ms())
+
+    async def fired_rules(self, visitor: Visitor) -> list[str]:
+        """The proactive rules already shown to the visitor, on any device."""
+        return await self.store.fired_rules(visitor.id)
 
     async def link_code(self, visitor: Visitor) -> tuple[str, int]:
         """A single-use code (and its expiry) that lets another device continue as this visitor."""

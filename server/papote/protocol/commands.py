@@ -216,7 +216,25 @@ class Rate(Command, frozen=True, kw_only=True, tag="rate"):
 
 
 class Link(Command, frozen=True, kw_only=True, tag="link"):
-    """Ask for a code to continue this conversation on another device."""
+    """Ask for a code to continue this conversation on another device. With `url` (the page the widget
+    is on, without its fragment, on one of the site's origins) the answer carries the link to open
+    and its QR code."""
+
+    url: Url | None = None
+
+
+class Redeem(Command, frozen=True, kw_only=True, tag="redeem"):
+    """A code from another device, typed in (or read from a link in a tab already open): this socket
+    continues as the visitor who asked for it."""
+
+    code: Annotated[str, Meta(min_length=4, max_length=64, pattern=_TOKEN_CHARS)]
+
+
+class Fired(Command, frozen=True, kw_only=True, tag="fired"):
+    """The widget showed the site's proactive rule `rule`: the server remembers it for the visitor, so
+    their other devices do not show it again."""
+
+    rule: RuleId
 
 
 # -- the agent's (/ws/agent) -------------------------------------------------------------------------
@@ -283,7 +301,7 @@ class Status(Command, frozen=True, kw_only=True, tag="status"):
 # layer handles the shared ones once (web/live.py) and the endpoint handles its own, exhaustively.
 
 SharedCommand: TypeAlias = Resume | Fetch | Typing | Read | Ping
-VisitorCommand: TypeAlias = VisitorSend | Page | Identify | Set | Track | Contact | Rate | Link
+VisitorCommand: TypeAlias = VisitorSend | Page | Identify | Set | Track | Contact | Rate | Link | Redeem | Fired
 AgentCommand: TypeAlias = (
     AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Label | Status
 )

@@ -80,10 +80,25 @@ RULE = {"oneOf": [
         description="shows when the page tracks this event"),
 ]}
 
+TRANSLATION = obj({
+    "greeting": string(0, 500),
+    "away": string(0, 500),
+    "rules": obj({}, additionalProperties=string(0, 1000), maxProperties=50,
+                 propertyNames=string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+                 description="rule id → its message in this language"),
+}, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
+
 SETTINGS = obj({
     "color": string(7, 7, pattern="^#[0-9a-fA-F]{6}$"),
     "position": enum("left", "right"),
     "greeting": string(0, 500),
+    "away": string(0, 500, description="what the widget says when nobody answers now; empty: the widget's "
+                   "own words in the visitor's language"),
+    "translations": obj({}, additionalProperties=TRANSLATION, maxProperties=20,
+                        propertyNames=string(2, 2, pattern="^[a-z]{2}$"),
+                        description="two-letter language code (fr, de…) → the greeting, away text and "
+                                    "proactive messages in that language; a visitor whose language has "
+                                    "none reads the default texts. Translations of removed rules are dropped"),
     "reply_time": integer(0, 7 * 86400, description="typical reply time in seconds"),
     "locale": enum("auto", "en", "fr"),
     "hours": HOURS,

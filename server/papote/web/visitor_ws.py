@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, assert_never
 
 from papote.authz import Principal
 from papote.connections import Connection
 from papote.conversations import conv_topic, public_topic, visitor_summary
-from papote.errors import CloseCode, RateLimited
+from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
 from papote.events import ConversationChanged
 from papote.protocol import (
     Contact,
     Endpoint,
+    Fired,
     Identify,
     Link,
     Page,
     Rate,
+    Redeem,
     Set,
     Track,
     VisitorCommand,
     VisitorHello,
     VisitorSend,
 )
-from papote.sites import normalise_origin, public_settings, settings_of
+from papote.qr import qr_code
+from papote.sites import localized, normalise_origin, public_settings, settings_of
 from papote.store import Site, Visitor
 from papote.types import PrincipalKind
 from papote.visitors import IdentifyOutcome, Proof
@@ -86,6 +90,11 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         self.conn = conn
         welcome = await self._welcome(fresh_token)
         self.send(welcome)
+        if arrival.link_refused is not None:
+            # The page carried a code that opened nothing: the widget says so (it arrived as before).
+            self.send({"t": "error", "code": arrival.link_refused.value, "frame": "hello",
+                       "message": "this code is wrong or has expired" if arrival.link_refused.value == "not_found"
+                       else "too many codes tried; try again later"})
         if hello.page:
             await papote.publish_visitor(visitor)
         return conn
@@ -111,6 +120,7 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
             "visitor": visitor_summary(self.visitor),
             "site": public_settings(self.site, await papote.agents_online(self.site.id)),
             "conversations": summaries,
+            "fired": await papote.visitors.fired_rules(self.visitor),
             "heartbeat": papote.config.heartbeat_secs,
             "max_body": papote.config.max_body_chars,
         }
@@ -131,7 +141,7 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         match command:
             case VisitorSend():
                 stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.body,
-                                           data=answered(self.site, command.answers))
+                                           data=answered(self.site, command.answers, languages(self.visitor)))
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.
@@ -167,10 +177,36 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                 await chat.rate(principal, command.conversation, command.rating, command.comment or "")
                 self._ok(command)
             case Link():
-                code, expires = await papote.visitors.link_code(self.visitor)
-                self.send({"t": "link", "code": code, "expires_at": expires, "ref": command.ref})
+                self.send(await self._link(command))
+            case Redeem():
+                client = self.ws.client
+                arrival = await papote.visitors.redeem(self.site, command.code, client.host if client else None)
+                await self._become(arrival.visitor, arrival.token, "linked", command.ref, switched=True)
+            case Fired():
+                await papote.visitors.rule_fired(self.site, self.visitor, command.rule)
+                self._ok(command)
             case _:
                 assert_never(command)
+
+    async def _link(self, command: Link) -> dict[str, Any]:
+        """A link code; with the page's `url` (on one of the site's origins), the link and its QR code."""
+        assert self.visitor is not None and self.site is not None
+        page = None
+        if command.url is not None:
+            page = command.url.split("#", 1)[0]
+            match = re.match(r"[A-Za-z]+://[^/?#]+", page)
+            try:
+                allowed = match is not None and normalise_origin(match.group(0)) in self.site.origins
+            except PapoteError:
+                allowed = False
+            if not allowed:
+                raise PapoteError("field 'url' must be a page on one of the site's origins", ErrorCode.BAD_FIELD)
+        code, expires = await self.papote.visitors.link_code(self.visitor)
+        frame: dict[str, Any] = {"t": "link", "code": code, "expires_at": expires, "ref": command.ref}
+        if page is not None:
+            frame["url"] = f"{page}#papote={code}"
+            frame["qr"] = qr_code(frame["url"]).as_frame()
+        return frame
 
     def _ok(self, command: VisitorCommand) -> None:
         self.send({"t": "ok", "ref": command.ref})
@@ -185,24 +221,35 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         if done.outcome is IdentifyOutcome.MERGED:
             papote.chat.forget_visitor(done.previous.id)
         self._reconnect_others(done.previous.id if done.outcome is IdentifyOutcome.MERGED else None, held)
-        target = done.visitor
-        self.token = done.token
+        await self._become(done.visitor, done.token, "identified", command.ref,
+                           switched=done.outcome is IdentifyOutcome.SWITCHED)
+
+    async def _become(self, target: Visitor, token: str, answer: str, ref: Any, *, switched: bool) -> None:
+        """This socket speaks for `target` now (identified, or continued with a link code): new principal,
+        new topics, and the client gets the visitor, their token, conversations and fired rules."""
+        papote = self.papote
+        assert self.site is not None and self.conn is not None
+        if answer == "linked":
+            # This browser's other tabs share its storage, which is about to hold the new token.
+            self._reconnect_others(None, self.token)
+        self.token = token
         self.visitor = target
         hub = papote.hub
         conn = self.conn
         # New principal, new topics: the previous person's conversations stop flowing to this socket.
         hub.rebind(conn, self._principal())
-        hub.subscribe(conn, public_topic(site.id))
+        hub.subscribe(conn, public_topic(self.site.id))
         convs = await papote.visitors.conversations(target, WELCOME_CONVERSATIONS)
         for conv in convs:
             hub.subscribe(conn, conv_topic(conv.id))
         self.send({
-            "t": "identified",
-            "ref": command.ref,
+            "t": answer,
+            "ref": ref,
             "visitor": visitor_summary(target),
-            "token": done.token,
-            "switched": done.outcome is IdentifyOutcome.SWITCHED,
+            "token": token,
+            "switched": switched,
             "conversations": await papote.chat.summaries(convs, conn.principal),
+            "fired": await papote.visitors.fired_rules(target),
         })
         await papote.publish_visitor(target)
 
@@ -223,13 +270,21 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
             self.papote.spawn(self.papote.visitor_left(self.visitor.id))
 
 
-def answered(site: Site, rule_id: str | None) -> dict[str, Any] | None:
+def answered(site: Site, rule_id: str | None, languages: list[str | None]) -> dict[str, Any] | None:
     """What a visitor's message answers: the site's proactive rule of that id, its text taken from the
-    settings (never from the client). A rule removed meanwhile leaves the message as it is."""
+    settings (never from the client) in the visitor's language, as their widget showed it. A rule
+    removed meanwhile leaves the message as it is."""
     if rule_id is None:
         return None
-    for rule in settings_of(site)["rules"]:
-        if rule["id"] == rule_id:
-            return {"proactive": {"rule": rule_id, "message": rule["message"]}}
-    return None
+    message = localized(settings_of(site), languages)["rules"].get(rule_id)
+    if message is None:
+        return None
+    return {"proactive": {"rule": rule_id, "message": message}}
+
+
+def languages(visitor: Visitor) -> list[str | None]:
+    """The visitor's languages as their widget said at hello: its own (`locale`), then the browser's."""
+    device = visitor.device
+    return [str(device["locale"]) if device.get("locale") else None,
+            str(device["lang"]) if device.get("lang") else None]
 
