@@ -358,9 +358,11 @@ export class Connection {
       case "error":
         this.onError(frame);
         break;
-      case "identified": {
+      case "identified":
+      case "linked": {
         // The identified person's conversations replace the anonymous visitor's: the server
-        // merged what belongs to them, and anything else is no longer ours to show.
+        // merged what belongs to them, and anything else is no longer ours to show. A code from
+        // another device (`linked`) makes us that device's visitor the same way.
         if (frame.switched) {
           // Another person on a shared browser: the previous one's unsent messages are theirs,
           // not the new person's to send.

@@ -59,11 +59,23 @@ export interface ProactiveRule {
   message: string;
 }
 
+/** A site's texts in one language (welcome.site.translations); a missing text is the default one. */
+export interface SiteTranslation {
+  greeting?: string;
+  away?: string;
+  /** Rule id → its message in this language. */
+  rules?: Record<string, string>;
+}
+
 export interface SiteInfo {
   name: string;
   color?: string | null;
   position?: "right" | "left" | null;
   greeting?: string | null;
+  /** The owner's away text; empty: the widget's own words. */
+  away?: string | null;
+  /** Two-letter language code → the site's texts in that language. */
+  translations?: Record<string, SiteTranslation> | null;
   /** Free text set by the owner ("a few minutes"), or seconds when computed. */
   reply_time?: string | number | null;
   locale?: string | null;
@@ -107,6 +119,8 @@ export interface WelcomeFrame {
   visitor?: VisitorInfo;
   site?: SiteInfo;
   conversations: Conversation[];
+  /** The site's proactive rules already shown to this visitor, on any device. */
+  fired?: string[];
   heartbeat: number;
   max_body?: number;
   [extra: string]: unknown;
@@ -165,11 +179,20 @@ export interface IdentifiedFrame {
    * messages, token) is ours any more. */
   switched: boolean;
   conversations: Conversation[];
+  fired?: string[];
+}
+/** The answer to `redeem`: this socket continues as the visitor who asked for the code. */
+export interface LinkedFrame extends Omit<IdentifiedFrame, "t"> {
+  t: "linked";
 }
 export interface LinkFrame {
   t: "link";
   code: string;
   expires_at: number;
+  /** The page's link with the code, when the `link` frame named the page. */
+  url?: string;
+  /** Its QR code: an SVG path of the dark modules in a `size`×`size` box (quiet zone included). */
+  qr?: { size: number; path: string };
 }
 export interface OkFrame {
   t: "ok";
@@ -198,6 +221,7 @@ export type ServerFrame =
   | QueueFrame
   | AvailabilityFrame
   | IdentifiedFrame
+  | LinkedFrame
   | LinkFrame
   | OkFrame
   | PongFrame

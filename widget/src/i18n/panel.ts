@@ -49,6 +49,22 @@ const en = {
   reopened: "Conversation reopened",
   earlier: "Show earlier messages",
   notification: "New message from {site}",
+  // the visitor's conversations (panel/threads.ts)
+  conversations: "Your conversations",
+  newConversation: "New conversation",
+  back: "Back to your conversations",
+  threadOpen: "Open",
+  threadClosed: "Closed",
+  threadUnread: "{n} unread",
+  noMessages: "No messages yet",
+  // continuing on another device (panel/continuation.ts)
+  enterCode: "Got a code from another device? Enter it to continue here:",
+  code: "Code from your other device",
+  useCode: "Continue",
+  codeWrong: "This code is wrong or has expired. Ask for a new one on your other device.",
+  codeLimited: "Too many codes tried. Wait a few minutes, then try again.",
+  linked: "You're continuing here the conversation from your other device.",
+  qr: "QR code of the link",
 };
 
 export type PanelStrings = typeof en;
@@ -101,6 +117,20 @@ const fr: PanelStrings = {
   reopened: "Conversation rouverte",
   earlier: "Voir les messages précédents",
   notification: "Nouveau message de {site}",
+  conversations: "Vos conversations",
+  newConversation: "Nouvelle conversation",
+  back: "Retour à vos conversations",
+  threadOpen: "En cours",
+  threadClosed: "Terminée",
+  threadUnread: "{n} non lu(s)",
+  noMessages: "Pas encore de message",
+  enterCode: "Vous avez un code d’un autre appareil ? Saisissez-le pour continuer ici :",
+  code: "Code de votre autre appareil",
+  useCode: "Continuer",
+  codeWrong: "Ce code est erroné ou a expiré. Demandez-en un nouveau sur votre autre appareil.",
+  codeLimited: "Trop de codes essayés. Patientez quelques minutes, puis réessayez.",
+  linked: "Vous poursuivez ici la conversation de votre autre appareil.",
+  qr: "QR code du lien",
 };
 
 export const panelStrings: Record<Locale, PanelStrings> = { en, fr };

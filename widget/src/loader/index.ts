@@ -46,13 +46,14 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
 
   // A "continue on another device" link: take the code and clean the URL so a reload or a
   // shared screenshot does not carry it further.
-  let linkCode: string | null = null;
-  const match = /(?:^#|&)papote=([A-Za-z0-9_-]{4,64})/.exec(location.hash);
-  if (match) {
-    linkCode = match[1];
+  function takeCode(): string | null {
+    const match = /(?:^#|&)papote=([A-Za-z0-9_-]{4,64})/.exec(location.hash);
+    if (!match) return null;
     const hash = location.hash.replace(match[0], "").replace(/^#&/, "#");
     history.replaceState(history.state, "", location.pathname + location.search + (hash === "#" ? "" : hash));
+    return match[1];
   }
+  const linkCode = takeCode();
 
   // The text on the site's colour (header, the visitor's messages, buttons, the bubble's icon): white
   // or black, whichever contrasts more. One of the two always reaches 4.58:1 (WCAG asks 4.5), so
@@ -280,6 +281,17 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       }
     })
     .catch(() => undefined);
+
+  // The link opened in a tab that already shows the page: only the fragment changes, no reload. A
+  // panel already connected redeems the code on its socket; one not loaded yet says it in its hello.
+  w.addEventListener("hashchange", () => {
+    const code = takeCode();
+    if (!code) return;
+    host.consent();
+    if (panel) panel.command("redeem", [code]);
+    else host.linkCode = code;
+    command(["open"]);
+  });
 
   ready = true;
   host.emit("ready");

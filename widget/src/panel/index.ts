@@ -82,6 +82,10 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
         case "reset":
           session.reset();
           break;
+        case "redeem":
+          // Only the loader calls this (a link opened in this tab); page code cannot reach it.
+          if (typeof args[0] === "string") session.redeem(args[0]);
+          break;
       }
     },
     setLocale() {

@@ -19,6 +19,7 @@ import { StorageKey } from "../client/storage";
 import type { LoaderHost } from "../loader/host";
 import { toLocale } from "../i18n/locale";
 import { RuleRunner } from "./rules";
+import { type Choice, type Screen, resolveScreen } from "./threads";
 
 // An agent's typing indicator that never got its "off" (the agent closed the tab) fades after this.
 const TYPING_EXPIRY_MS = 30_000;
@@ -37,6 +38,8 @@ export interface ProactiveNote {
 export interface LinkInfo {
   code: string;
   expires_at: number;
+  url?: string;
+  qr?: { size: number; path: string };
 }
 
 /** One line of the conversation as the view shows it: a stored message, or one of ours still in
@@ -58,7 +61,19 @@ export class VisitorSession {
   readonly typing = new Map<string, { author: Author; until: number }>();
   readonly proactive: ProactiveNote[] = [];
   link: LinkInfo | null = null;
+  /** Why the last code from another device opened nothing (`not_found`, `rate_limited`), until one works. */
+  linkError: string | null = null;
+  /** A code from another device continued the conversation on this one: say so once. */
+  linked = false;
   rejected: OutboxItem[] = [];
+  /** Which conversation the panel shows (threads.ts): the visitor's pick, or `auto`. */
+  choice: Choice = { kind: "auto" };
+  /** The message that starts the conversation the visitor asked for: its ack selects it. */
+  private startedBy: string | null = null;
+  /** An identify was sent: the rules wait for its answer, which says what this person was shown. */
+  private identifying = false;
+  private pendingRules: SiteInfo | null = null;
+  private readonly fired: Set<string>;
   readonly rules: RuleRunner;
   private linkCode: string | null;
   private lastPage = "";
@@ -72,17 +87,21 @@ export class VisitorSession {
       load: () => storage.getJSON<OutboxItem[]>(StorageKey.outbox, []),
       save: (items) => (items.length ? storage.setJSON(StorageKey.outbox, items) : storage.remove(StorageKey.outbox)),
     };
-    const fired = new Set<string>(storage.getJSON<string[]>(StorageKey.firedRules, []));
+    const fired = (this.fired = new Set<string>(storage.getJSON<string[]>(StorageKey.firedRules, [])));
     this.rules = new RuleRunner({
       fired: {
         has: (id) => fired.has(id),
         add: (id) => {
           fired.add(id);
           storage.setJSON(StorageKey.firedRules, [...fired]);
+          // The server remembers it for the person, so their other devices do not show it again.
+          this.conn.send({ t: "fired", rule: id });
         },
       },
       onFire: (rule) => {
         this.proactive.push({ rule, ts: Date.now() });
+        // An invitation to talk: shown where the visitor would answer it, not behind the list.
+        if (this.screen().kind === "list") this.choice = { kind: "new" };
         this.emitChanged();
         this.onProactive?.(rule);
       },
@@ -175,13 +194,22 @@ export class VisitorSession {
           if (siteLocale && !chosen && siteLocale !== this.host.locale) this.host.setLocale(siteLocale, false);
           this.onSite?.(frame.site);
           if (frame.site.storage === "always") this.host.consent();
-          this.rules.setRules(frame.site.rules, location.href);
-          this.replayEarlyEvents();
+          this.learnFired(frame.fired);
+          // An identify on its way may say this person was shown some rules on another device.
+          if (this.identifying) this.pendingRules = frame.site;
+          else this.installRules(frame.site);
         }
         for (const c of frame.conversations ?? []) if (c.queue) this.queue.set(c.id, c.queue);
         this.lastPage = location.href;
         break;
       case "identified":
+      case "linked":
+        if (frame.t === "linked") {
+          this.linked = true;
+          this.linkError = null;
+          this.link = null;
+          this.choice = { kind: "auto" };
+        }
         if (frame.switched) {
           // Another person on a shared browser: drop what the previous one left here, their
           // token first (the server revoked it too).
@@ -191,9 +219,30 @@ export class VisitorSession {
           this.proactive.length = 0;
           this.link = null;
           this.rejected = [];
+          this.choice = { kind: "auto" };
         }
         this.visitor = frame.visitor;
         this.host.storage.set(StorageKey.token, frame.token);
+        this.learnFired(frame.fired);
+        this.identifying = false;
+        if (this.pendingRules) this.installRules(this.pendingRules);
+        this.pendingRules = null;
+        break;
+      case "error":
+        if (frame.frame === "identify") {
+          // Not identified: the rules go on with what this browser knows.
+          this.identifying = false;
+          if (this.pendingRules) this.installRules(this.pendingRules);
+          this.pendingRules = null;
+        } else if (frame.frame === "redeem" || frame.frame === "hello") {
+          this.linkError = frame.code;
+        } else return;
+        break;
+      case "ack":
+        if (frame.client_msg_id === this.startedBy) {
+          this.startedBy = null;
+          this.choice = { kind: "thread", id: frame.conversation };
+        }
         break;
       case "queue":
         this.queue.set(frame.conversation, { position: frame.position, wait_secs: frame.wait_secs });
@@ -227,12 +276,24 @@ export class VisitorSession {
         break;
       }
       case "link":
-        this.link = { code: frame.code, expires_at: frame.expires_at };
+        this.link = { code: frame.code, expires_at: frame.expires_at, url: frame.url, qr: frame.qr };
         break;
       default:
         return;
     }
     this.emitChanged();
+  }
+
+  private installRules(site: SiteInfo): void {
+    this.rules.setRules(site.rules, location.href);
+    this.replayEarlyEvents();
+  }
+
+  /** Rules the server says this person was already shown (on any device) are fired here too. */
+  private learnFired(ids: string[] | undefined): void {
+    if (!ids?.length) return;
+    for (const id of ids) this.fired.add(id);
+    this.host.storage.setJSON(StorageKey.firedRules, [...this.fired]);
   }
 
   // ---- what the view reads ----
@@ -241,21 +302,29 @@ export class VisitorSession {
     return this.conn.state === ConnectionState.Open;
   }
 
-  /** The conversation the panel shows: the most recently active one (an open one first). */
+  conversations(): Conversation[] {
+    const out: Conversation[] = [];
+    for (const view of this.conn.timeline.conversations.values()) if (view.summary) out.push(view.summary);
+    return out;
+  }
+
+  /** What the panel shows: the list, a new conversation, or one thread (threads.ts). */
+  screen(): Screen {
+    const pendingNew = this.conn.outbox.items().some((item) => item.conversation === null);
+    return resolveScreen(this.choice, this.conversations(), Date.now(), pendingNew);
+  }
+
+  /** The conversation the panel shows, if it shows one. */
   current(): Conversation | null {
-    let best: Conversation | null = null;
-    for (const view of this.conn.timeline.conversations.values()) {
-      const c = view.summary;
-      if (!c) continue;
-      if (
-        !best ||
-        (c.status === "open" && best.status !== "open") ||
-        (c.status === best.status && (c.updated_at ?? 0) > (best.updated_at ?? 0))
-      ) {
-        best = c;
-      }
-    }
-    return best;
+    const screen = this.screen();
+    if (screen.kind !== "thread") return null;
+    return this.conn.timeline.conversations.get(screen.id)?.summary ?? null;
+  }
+
+  /** The visitor picked a conversation, asked for a new one, or went back to the list. */
+  choose(choice: Choice): void {
+    this.choice = choice;
+    this.emitChanged();
   }
 
   lines(): Line[] {
@@ -274,7 +343,8 @@ export class VisitorSession {
     const state = this.connected ? "sending" : "pending";
     for (const item of this.conn.outbox.items()) {
       if (stored.has(item.client_msg_id)) continue;
-      if (item.conversation !== null && current && item.conversation !== current.id) continue;
+      // A message waiting to start a conversation shows on the new one's screen; others in their own.
+      if (item.conversation !== (current ? current.id : null)) continue;
       out.push({ kind: "pending", item, state });
     }
     return out;
@@ -314,7 +384,11 @@ export class VisitorSession {
     const note = this.proactive[this.proactive.length - 1];
     const answers = note && !note.answered ? note.rule.id : undefined;
     if (note) note.answered = true;
-    this.conn.sendMessage(body, current ? current.id : null, { answers });
+    const item = this.conn.sendMessage(body, current ? current.id : null, { answers });
+    if (!current) {
+      this.startedBy = item.client_msg_id;
+      this.choice = { kind: "new" };
+    }
     this.sendTyping(false);
   }
 
@@ -374,10 +448,20 @@ export class VisitorSession {
 
   requestLink(): void {
     this.host.consent();
-    this.conn.send({ t: "link" }, false);
+    // The page, without its fragment: the server answers the link to it and its QR code.
+    this.conn.send({ t: "link", url: location.href.split("#")[0].slice(0, 2000) }, false);
+  }
+
+  /** A code from another device (typed, or from a link opened in this very tab): continue as them. */
+  redeem(code: string): void {
+    this.host.consent();
+    this.linkError = null;
+    this.conn.send({ t: "redeem", code: code.replace(/[\s-]/g, "").toUpperCase() });
+    this.emitChanged();
   }
 
   identify(payload: Record<string, unknown>): void {
+    this.identifying = true;
     this.conn.send({ t: "identify", ...pick(payload, ["user_id", "hash", "jwt", "name", "email"]) });
   }
 
@@ -417,6 +501,8 @@ export class VisitorSession {
     this.typing.clear();
     this.proactive.length = 0;
     this.link = null;
+    this.linkError = null;
+    this.choice = { kind: "auto" };
     this.conn.epoch = "";
     this.emitChanged();
     this.conn.start();

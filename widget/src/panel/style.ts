@@ -56,6 +56,15 @@ input{flex:1}
 .composer textarea{flex:1;resize:none;max-height:120px;line-height:1.35}
 .foot{padding:4px 12px 8px;background:var(--p-bg);text-align:center}
 .linkbtn{border:0;background:none;color:var(--p-muted);font:inherit;font-size:12px;cursor:pointer;text-decoration:underline}
+.icon[hidden],.threads[hidden],.log[hidden],.extras[hidden],.composer[hidden]{display:none}
+.threads{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:var(--p-log)}
+.threads-title{font-size:15px;margin:0}
+.threads-list{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
+.thread{width:100%;text-align:left;display:flex;flex-direction:column;gap:2px;padding:10px 12px;border:1px solid var(--p-line);border-radius:10px;background:var(--p-bubble);color:var(--p-fg);font:inherit;font-size:14px;cursor:pointer}
+.thread[data-unread] .preview{font-weight:700}
+.preview{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.qr{width:148px;height:148px;align-self:center}
+.error{font-size:13px;color:var(--p-bad-fg);background:var(--p-bad);padding:6px 8px;border-radius:8px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:480px){
 .panel{inset:0;width:auto;height:auto;border-radius:0}

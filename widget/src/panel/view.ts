@@ -6,11 +6,16 @@ import type { Conversation, Message } from "../client/frames";
 import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
+import { Continuation } from "./continuation";
 import { h, linkify, safeImageUrl } from "./dom";
 import type { Line, VisitorSession } from "./session";
+import { type SiteTexts, siteTexts } from "./texts";
+import { byActivity, lastText, threadList, threadUnread } from "./threads";
 
 const SEND_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M3 20.5v-7l9-1.5-9-1.5v-7L22 12z"/></svg>';
+const BACK_ICON =
+  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round" d="M15 5l-7 7 7 7"/></svg>';
 const CLOSE_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
 // Within this many px of the bottom, the visitor is "following" the conversation: keep them there.
@@ -22,6 +27,12 @@ export class PanelView {
   private readonly title = h("div", { class: "title" });
   private readonly status = h("div", { class: "status" });
   private readonly closeButton = h("button", { class: "icon", type: "button" });
+  private readonly backButton = h("button", { class: "icon", type: "button" });
+  // The visitor's conversations (threads.ts), instead of the log and the composer.
+  private readonly threads = h("div", { class: "threads" });
+  private readonly continuation: Continuation;
+  private readonly composer: HTMLFormElement;
+  private linkOpen = false;
   private readonly banner = h("div", { class: "banner", role: "status" });
   private readonly notice = h("div", { class: "notice" });
   // Focusable, so that a keyboard can scroll back through a conversation longer than the panel.
@@ -43,12 +54,15 @@ export class PanelView {
   ) {
     this.closeButton.innerHTML = CLOSE_ICON; // constant markup
     this.closeButton.addEventListener("click", () => this.close(true));
-    const form = h(
+    this.backButton.innerHTML = BACK_ICON; // constant markup
+    this.backButton.addEventListener("click", () => this.session.choose({ kind: "list" }));
+    this.continuation = new Continuation(session);
+    const form = (this.composer = h(
       "form",
       { class: "composer", onsubmit: (e) => this.submit(e) },
       this.textarea,
       this.sendButton,
-    );
+    ));
     this.textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter breaks the line; not while an IME is composing (Japanese, Chinese…).
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) this.submit(e);
@@ -58,15 +72,22 @@ export class PanelView {
       this.autosize();
       this.session.sendTyping(this.textarea.value.trim().length > 0);
     });
-    this.linkButton.addEventListener("click", () => this.session.requestLink());
+    this.linkButton.addEventListener("click", () => {
+      this.linkOpen = true;
+      // A code is for a conversation to take along; on the device that receives one, the field is enough.
+      if (this.session.conversations().length) this.session.requestLink();
+      this.draw();
+    });
     this.panel = h(
       "section",
       { class: "panel", role: "dialog", hidden: true },
-      h("div", { class: "head" }, h("div", { class: "who" }, this.title, this.status), this.closeButton),
+      h("div", { class: "head" }, this.backButton, h("div", { class: "who" }, this.title, this.status), this.closeButton),
       this.banner,
       this.notice,
+      this.threads,
       this.log,
       this.extras,
+      this.continuation.root,
       form,
       h("div", { class: "foot" }, this.linkButton),
       this.live,
@@ -96,6 +117,8 @@ export class PanelView {
     this.sendButton.title = t.send;
     this.sendButton.innerHTML = SEND_ICON;
     this.closeButton.setAttribute("aria-label", t.close);
+    this.backButton.setAttribute("aria-label", t.back);
+    this.backButton.title = t.back;
     this.linkButton.textContent = t.continueDevice;
     this.panel.lang = this.host.locale;
     this.draw();
@@ -178,17 +201,63 @@ export class PanelView {
 
     this.notice.hidden = available || !site;
     if (!available) {
-      let text = t.away;
+      let text = this.texts.away || t.away;
       if (site?.next_open) text += " " + format(t.nextOpen, { when: this.when(site.next_open) });
       this.notice.textContent = text;
     }
 
     if (this.isOpen) {
-      this.drawLog();
-      this.drawExtras(available);
-      if (this.visible) s.markRead();
+      const screen = s.screen();
+      const listing = screen.kind === "list";
+      this.threads.hidden = !listing;
+      this.log.hidden = this.extras.hidden = this.composer.hidden = listing;
+      this.backButton.hidden = listing || !s.conversations().length;
+      if (listing) this.drawThreads();
+      else {
+        this.drawLog();
+        this.drawExtras(available);
+      }
+      this.continuation.draw(this.linkOpen || !!s.linkError || s.linked, t, (ts) => this.time(ts));
+      if (this.visible && !listing) s.markRead();
     }
     this.host.setUnread(s.unread());
+  }
+
+  /** The site's texts in the visitor's language (texts.ts): the widget's own, then the browser's. */
+  private get texts(): SiteTexts {
+    return siteTexts(this.session.site, [this.host.locale, navigator.language]);
+  }
+
+  private drawThreads(): void {
+    const s = this.session;
+    const t = this.t;
+    const rows = byActivity(s.conversations()).map((c) => {
+      const view = s.conn.timeline.view(c.id);
+      const last = lastText(view);
+      return {
+        id: c.id,
+        preview: last ? last.body.slice(0, 80) : "",
+        mine: last?.author.kind === "visitor",
+        when: this.whenShort(c.updated_at),
+        open: c.status === "open",
+        unread: threadUnread(view),
+      };
+    });
+    // Keep the list while the visitor tabs through it: a rebuild would drop their focus.
+    const key = JSON.stringify([rows, this.host.locale]);
+    if (this.threads.dataset.key === key) return;
+    this.threads.dataset.key = key;
+    this.threads.replaceChildren(
+      ...threadList(rows, t, (id) => this.pick(id), () => this.pick(null)),
+    );
+  }
+
+  /** Opens a thread (null: a new conversation) and puts the visitor in the composer. */
+  private pick(id: string | null): void {
+    this.session.choose(id ? { kind: "thread", id } : { kind: "new" });
+    this.drawNow();
+    this.scrollToBottom();
+    this.textarea.focus({ preventScroll: true });
   }
 
   private drawLog(): void {
@@ -203,7 +272,8 @@ export class PanelView {
     if (view?.more) {
       items.push(h("button", { class: "earlier", type: "button", onclick: () => s.fetchEarlier() }, t.earlier));
     }
-    items.push(this.siteBubble(s.site?.greeting || t.greeting));
+    const texts = this.texts;
+    items.push(this.siteBubble(texts.greeting || t.greeting));
     let lastDay = "";
     // Proactive messages sit where they happened in time, among the stored ones.
     const proactive = s.proactive.slice();
@@ -214,14 +284,14 @@ export class PanelView {
         lastDay = day;
         items.push(h("div", { class: "day" }, this.dayLabel(ts)));
       }
-      while (proactive.length && proactive[0].ts <= ts) items.push(this.siteBubble(proactive.shift()!.rule.message));
+      while (proactive.length && proactive[0].ts <= ts) items.push(this.siteBubble(texts.rule(proactive.shift()!.rule)));
       const node = this.lineNode(line, current);
       if (node) items.push(node);
     }
     for (const item of s.rejected) {
       items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
     }
-    for (const note of proactive) items.push(this.siteBubble(note.rule.message));
+    for (const note of proactive) items.push(this.siteBubble(texts.rule(note.rule)));
     const typist = s.typingIn(current?.id);
     if (typist) items.push(h("div", { class: "typing" }, format(t.typing, { name: typist.name || t.agent })));
     log.replaceChildren(...items);
@@ -329,19 +399,6 @@ export class PanelView {
       else boxes.push(this.contactForm());
     }
 
-    if (s.link) {
-      const url = `${location.href.split("#")[0]}#papote=${s.link.code}`;
-      boxes.push(
-        h(
-          "div",
-          { class: "box", "data-kind": "link" },
-          h("div", { class: "small" }, t.linkHelp),
-          h("div", { class: "code" }, s.link.code),
-          h("div", { class: "small" }, url),
-          h("div", { class: "small" }, format(t.linkExpires, { time: this.time(s.link.expires_at) })),
-        ),
-      );
-    }
     // Keep a form the visitor is typing in: rebuilding it would drop their focus and text.
     if (this.extras.contains(this.host.shadow.activeElement)) return;
     this.extras.replaceChildren(...boxes);
@@ -460,6 +517,12 @@ export class PanelView {
 
   private when(ts: number): string {
     return new Intl.DateTimeFormat(this.host.locale, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(ts);
+  }
+
+  /** A thread's last activity: the time today, the date before. */
+  private whenShort(ts: number): string {
+    if (new Date(ts).toDateString() === new Date().toDateString()) return this.time(ts);
+    return new Intl.DateTimeFormat(this.host.locale, { dateStyle: "medium" }).format(ts);
   }
 
   private dayLabel(ts: number): string {
