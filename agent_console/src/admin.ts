@@ -6,6 +6,7 @@ import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
+import { type Translation, translationsEditor } from "./texts";
 import type { CannedResponse } from "./types";
 
 interface SiteFull {
@@ -18,6 +19,8 @@ interface SiteFull {
     color: string;
     position: "left" | "right";
     greeting: string;
+    away?: string;
+    translations?: Record<string, Translation>;
     reply_time: number;
     locale: string;
     hours: { tz: string; days: Record<string, [string, string][]> } | null;
@@ -119,6 +122,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     ),
   );
   const greeting = h("textarea", { attrs: { rows: 2, maxlength: 500 }, props: { value: s.greeting } });
+  const away = h("textarea", { attrs: { rows: 2, maxlength: 500, "aria-describedby": "site-away-help" }, props: { value: s.away ?? "" } });
   const icon = h("input", { attrs: { type: "url", placeholder: "https://…" }, props: { value: s.launcher_icon ?? "" } });
   const css = h("textarea", { class: "code", attrs: { rows: 4 }, props: { value: s.custom_css } });
   const locale = h(
@@ -135,6 +139,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   const [tz, zones] = timeZoneInput(s.hours?.tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
   const week = hoursEditor(s.hours?.days ?? {});
   const rules = rulesEditor(s.rules as Rule[]);
+  const translations = translationsEditor(s.translations ?? {}, s.rules as Rule[]);
   const storage = h(
     "select",
     null,
@@ -174,6 +179,8 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               position: position.value,
               theme: theme.value,
               greeting: greeting.value,
+              away: away.value,
+              translations: translations.read(),
               launcher_icon: icon.value.trim() || null,
               custom_css: css.value,
               locale: locale.value,
@@ -196,6 +203,8 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     h("div", { class: "grid2" }, field(t("color"), color, "site-color"), field(t("position"), position, "site-position")),
     field(t("theme"), theme, "site-theme"),
     field(t("greeting"), greeting, "site-greeting"),
+    field(t("awayText"), away, "site-away"),
+    h("p", { class: "muted small", attrs: { id: "site-away-help" } }, t("awayHelp")),
     field(t("launcherIcon"), icon, "site-icon"),
     field(t("customCss"), css, "site-css"),
     h("div", { class: "grid2" }, field(t("locale"), locale, "site-locale"), field(t("replyTime"), replyTime, "site-reply-time")),
@@ -210,6 +219,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       week.root,
     ),
     rules.root,
+    translations.root,
     h("div", { class: "grid2" }, field(t("storage"), storage, "site-storage"), field(t("routing"), routing, "site-routing")),
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),

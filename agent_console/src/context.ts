@@ -125,21 +125,25 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
           h("h4", null, t("pastConversations")),
           h(
             "ul",
-            { class: "past" },
-            past.map((c) =>
-              h(
-                "li",
-                null,
+            { class: "past", attrs: { "aria-label": t("pastConversations") } },
+            // Most recently active first: what the visitor talked about last is what they come back about.
+            past
+              .slice()
+              .sort((a, b) => (b.updated_at ?? b.created_at) - (a.updated_at ?? a.created_at))
+              .map((c) =>
                 h(
-                  "button",
-                  { class: "link", attrs: { type: "button" }, on: { click: () => openChat(c.id) } },
-                  dateTime(c.created_at),
-                  " — ",
-                  c.last_message?.body?.slice(0, 60) ?? "",
-                  c.status === "closed" ? ` (${t("statusClosed")})` : "",
+                  "li",
+                  null,
+                  h(
+                    "button",
+                    { class: "link", attrs: { type: "button", "data-conversation": c.id }, on: { click: () => openChat(c.id) } },
+                    dateTime(c.created_at),
+                    " — ",
+                    c.last_message?.body?.slice(0, 60) ?? "",
+                    ` (${c.status === "closed" ? t("statusClosed") : t("statusOpen")}, ${t("lastActivity", { when: dateTime(c.updated_at ?? c.created_at) })})`,
+                  ),
                 ),
               ),
-            ),
           ),
         )
       : null,
