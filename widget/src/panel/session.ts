@@ -311,7 +311,11 @@ export class VisitorSession {
   /** What the panel shows: the list, a new conversation, or one thread (threads.ts). */
   screen(): Screen {
     const pendingNew = this.conn.outbox.items().some((item) => item.conversation === null);
-    return resolveScreen(this.choice, this.conversations(), Date.now(), pendingNew);
+    const screen = resolveScreen(this.choice, this.conversations(), Date.now(), pendingNew);
+    // The thread taken up stays on screen: an agent closing it must not swap it for the list under
+    // the visitor's eyes (they are about to rate it).
+    if (this.choice.kind === "auto" && screen.kind === "thread") this.choice = screen;
+    return screen;
   }
 
   /** The conversation the panel shows, if it shows one. */
@@ -477,9 +481,9 @@ export class VisitorSession {
     const frame: ClientFrame = { t: "track", event };
     if (data && typeof data === "object") frame.data = data;
     this.conn.send(frame);
-    // Before the welcome the rules are not known yet: the runner has none and ignores the event,
-    // so keep it for then.
-    if (this.site) this.rules.onEvent(event, data);
+    // Before the welcome the rules are not known yet (nor installed while an identify holds them
+    // back): the runner would ignore the event, so keep it for then.
+    if (this.site && !this.pendingRules) this.rules.onEvent(event, data);
     else this.earlyEvents.push([event, data]);
   }
 
