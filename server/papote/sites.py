@@ -82,11 +82,15 @@ def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = 
         merged[key] = _check(key, value)
     # A translation of a rule the site no longer has would never be read: it goes with the rule.
     ids = {rule["id"] for rule in merged["rules"]}
-    merged["translations"] = {
-        lang: {**texts, "rules": {rid: m for rid, m in texts.get("rules", {}).items() if rid in ids}}
-        if "rules" in texts else texts
-        for lang, texts in merged["translations"].items()
-    }
+    translations: dict[str, dict[str, Any]] = {}
+    for lang, texts in merged["translations"].items():
+        kept = {k: v for k, v in texts.items() if k != "rules"}
+        messages = {rid: m for rid, m in texts.get("rules", {}).items() if rid in ids}
+        if messages:
+            kept["rules"] = messages
+        if kept:
+            translations[lang] = kept
+    merged["translations"] = translations
     return merged
 
 

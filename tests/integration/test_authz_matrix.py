@@ -39,7 +39,7 @@ SCOPED: dict[str, Any] = {
     "label": lambda cid: {"conversation": cid, "add": ["vip"]},
 }
 #: Frames that name no conversation: they act on the sender itself (tested elsewhere).
-UNSCOPED = {"hello", "ping", "page", "identify", "set", "track", "link", "status"}
+UNSCOPED = {"hello", "ping", "page", "identify", "set", "track", "link", "redeem", "fired", "status"}
 #: Frames whose foreign answer is silence rather than an error (nothing is delivered: checked below).
 SILENT = {"unsubscribe"}
 

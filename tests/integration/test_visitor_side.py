@@ -156,7 +156,8 @@ async def test_texts_per_language_are_validated_and_published(papote_server: Pap
     status, body = patch_settings(server, {"rules": RULES[1:]})
     assert status == 200 and body["settings"]["translations"]["fr"].get("rules", {}) == {}
     # The French visitor's answer to a proactive message quotes the French text.
-    status, body = patch_settings(server, {"rules": RULES, "translations": {"fr": {"rules": {"cart": "Livraison offerte"}}}})
+    status, body = patch_settings(server, {"rules": RULES,
+                                           "translations": {"fr": {"rules": {"cart": "Livraison offerte"}}}})
     assert status == 200
     french = await visitor(server, locale="fr", device={"lang": "fr-FR"})
     await french.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from papote.errors import PapoteError
-from papote.sites import normalise_origin, opening, validate_settings
+from papote.sites import localized, normalise_origin, opening, pick_language, validate_settings
 
 HOURS = {"tz": "Europe/Paris", "days": {"mon": [["09:00", "12:00"], ["14:00", "18:00"]], "tue": [["09:00", "18:00"]]}}
 
@@ -73,3 +73,46 @@ def test_several_spans_a_day_are_kept_in_order_and_overlaps_merged() -> None:
                                   "wed": [["00:00", "00:00"]],
                                   "thu": [["22:00", "03:00"]],
                                   "fri": [["08:00", "02:00"]]}
+
+
+RULES = [{"id": "cart", "trigger": "event", "event": "add_to_cart", "message": "Free shipping"},
+         {"id": "promo", "trigger": "url", "url": "*", "message": "Sale"}]
+
+
+def test_texts_per_language_are_cleaned_and_follow_the_rules() -> None:
+    s = validate_settings({"greeting": "Hi!", "rules": RULES, "translations": {
+        "fr": {"greeting": "Bonjour !", "away": "", "rules": {"cart": "Livraison offerte", "promo": ""}},
+        "de": {"greeting": "", "away": ""},
+    }})
+    # Empty texts are the default ones: not stored; a language left with nothing goes.
+    assert s["translations"] == {"fr": {"greeting": "Bonjour !", "rules": {"cart": "Livraison offerte"}}}
+    # Removing a rule removes its translations; the rest stays.
+    s = validate_settings({"rules": RULES[1:]}, s)
+    assert s["translations"] == {"fr": {"greeting": "Bonjour !"}}
+    # A language whose only texts were for removed rules goes too.
+    s = validate_settings({"translations": {"it": {"rules": {"promo": "Saldi"}}}}, s)
+    assert s["translations"] == {"it": {"rules": {"promo": "Saldi"}}}
+    assert validate_settings({"rules": []}, s)["translations"] == {}
+
+
+@pytest.mark.parametrize("translations", [
+    [], {"fra": {}}, {"FR": {}}, {"fr": "Bonjour"}, {"fr": {"title": "x"}}, {"fr": {"greeting": 3}},
+    {"fr": {"away": "x" * 501}}, {"fr": {"rules": {"bad id": "x"}}}, {"fr": {"rules": {"cart": "x" * 1001}}},
+    {"fr": {"rules": ["x"]}}, {f"{chr(97 + i // 26)}{chr(97 + i % 26)}": {} for i in range(21)},
+])
+def test_bad_translations_are_refused_with_bad_field(translations: object) -> None:
+    with pytest.raises(PapoteError) as caught:
+        validate_settings({"translations": translations})
+    assert caught.value.code.value == "bad_field"
+
+
+def test_a_visitor_reads_their_languages_texts_or_the_default() -> None:
+    s = validate_settings({"greeting": "Hi!", "away": "Out.", "rules": RULES,
+                           "translations": {"fr": {"greeting": "Bonjour !", "rules": {"cart": "Livraison offerte"}},
+                                            "de": {"away": "Weg."}}})
+    fr = localized(s, ["fr", "fr-FR"])
+    assert fr == {"greeting": "Bonjour !", "away": "Out.", "rules": {"cart": "Livraison offerte", "promo": "Sale"}}
+    assert localized(s, ["en", "de-AT"])["away"] == "Weg."  # the browser's language when the widget's has none
+    assert localized(s, ["en", None]) == {"greeting": "Hi!", "away": "Out.",
+                                          "rules": {"cart": "Free shipping", "promo": "Sale"}}
+    assert pick_language({"fr": {}}, [None, "FR_ca"]) == "fr"
