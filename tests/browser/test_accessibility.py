@@ -101,6 +101,19 @@ async def test_demo_shop_with_the_widget_open(papote_server: PapoteServer, schem
     await expect(page.get_by_role("group", name="How was this conversation?")).to_be_visible()
     await audit(page, axe_script, "demo shop, widget open, rating")
 
+    # Continuing on another device: the code, the link, its QR code, the field and a refusal.
+    await widget.get_by_role("button", name="Continue on another device").click()
+    await expect(widget.get_by_role("img", name="QR code of the link")).to_be_visible()
+    await widget.get_by_role("textbox", name="Code from your other device").fill("WRONG23456")
+    await widget.get_by_role("button", name="Continue", exact=True).click()
+    await expect(widget.get_by_role("alert")).to_be_visible()
+    await audit(page, axe_script, "demo shop, widget open, another device")
+
+    # Back later: the list of the visitor's conversations.
+    await page.reload()
+    await expect(widget.get_by_role("heading", name="Your conversations")).to_be_visible()
+    await audit(page, axe_script, "demo shop, widget open, the visitor's conversations")
+
 
 async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_context: BrowserContext,
                              console_build: str, axe_script: str) -> None:
