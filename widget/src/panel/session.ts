@@ -27,6 +27,10 @@ const TYPING_EXPIRY_MS = 30_000;
 const TYPING_IDLE_MS = 5_000;
 // SPAs set the new title a moment after pushState; wait for it before reporting the page.
 const PAGE_SETTLE_MS = 300;
+// The rules wait this long at most for an identify's answer (which says what the person was already
+// shown): an answer is a database read away, so this only matters when the socket is in trouble, and
+// then a rule shown twice beats rules that never show.
+const IDENTIFY_WAIT_MS = 5_000;
 
 export interface ProactiveNote {
   rule: ProactiveRule;
@@ -118,6 +122,8 @@ export class VisitorSession {
     this.conn.on("change", () => this.emitChanged());
     this.conn.on("state", () => this.emitChanged());
     this.conn.on("closed", ({ code }) => {
+      // An identify written on this socket will not be answered on the next one.
+      this.identifyAnswered();
       // The server refused our token (expired, revoked): start over as a new visitor, once.
       if (code === 4001 && !this.retriedWithoutToken) {
         this.retriedWithoutToken = true;
@@ -196,8 +202,10 @@ export class VisitorSession {
           if (frame.site.storage === "always") this.host.consent();
           this.learnFired(frame.fired);
           // An identify on its way may say this person was shown some rules on another device.
-          if (this.identifying) this.pendingRules = frame.site;
-          else this.installRules(frame.site);
+          if (this.identifying) {
+            this.pendingRules = frame.site;
+            setTimeout(() => this.identifyAnswered(), IDENTIFY_WAIT_MS);
+          } else this.installRules(frame.site);
         }
         for (const c of frame.conversations ?? []) if (c.queue) this.queue.set(c.id, c.queue);
         this.lastPage = location.href;
@@ -224,17 +232,12 @@ export class VisitorSession {
         this.visitor = frame.visitor;
         this.host.storage.set(StorageKey.token, frame.token);
         this.learnFired(frame.fired);
-        this.identifying = false;
-        if (this.pendingRules) this.installRules(this.pendingRules);
-        this.pendingRules = null;
+        this.identifyAnswered();
         break;
       case "error":
-        if (frame.frame === "identify") {
-          // Not identified: the rules go on with what this browser knows.
-          this.identifying = false;
-          if (this.pendingRules) this.installRules(this.pendingRules);
-          this.pendingRules = null;
-        } else if (frame.frame === "redeem" || frame.frame === "hello") {
+        // Not identified: the rules go on with what this browser knows.
+        if (frame.frame === "identify") this.identifyAnswered();
+        else if (frame.frame === "redeem" || frame.frame === "hello") {
           this.linkError = frame.code;
         } else return;
         break;
@@ -282,6 +285,14 @@ export class VisitorSession {
         return;
     }
     this.emitChanged();
+  }
+
+  /** The identify was answered (or is given up on): the rules held back run now. */
+  private identifyAnswered(): void {
+    this.identifying = false;
+    const site = this.pendingRules;
+    this.pendingRules = null;
+    if (site) this.installRules(site);
   }
 
   private installRules(site: SiteInfo): void {
