@@ -73,7 +73,8 @@ async def test_a_returning_visitor_picks_a_thread_or_starts_a_new_one(
 
     # The old thread is still reachable, with its history; and back again.
     await widget(page).get_by_role("button", name="Back to your conversations").click()
-    await expect(widget(page).get_by_role("button", name=re.compile(r"Yes, E27 and E14\. Open"))).to_be_visible()
+    # Most recent first, and the keyboard lands on it.
+    await expect(widget(page).get_by_role("button", name=re.compile(r"Yes, E27 and E14\. Open"))).to_be_focused()
     await thread.click()
     await expect(own(page, "My lamp arrived broken")).to_be_visible()
     await expect(said(page, "Do you sell bulbs?")).to_have_count(0)

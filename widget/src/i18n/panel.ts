@@ -65,6 +65,7 @@ const en = {
   // continuing on another device (panel/continuation.ts)
   enterCode: "Got a code from another device? Enter it to continue here:",
   code: "Code from your other device",
+  codeShort: "Code",
   useCode: "Continue",
   codeWrong: "This code is wrong or has expired. Ask for a new one on your other device.",
   codeLimited: "Too many codes tried. Wait a few minutes, then try again.",
@@ -148,6 +149,7 @@ const fr: PanelStrings = {
   noMessages: "Pas encore de message",
   enterCode: "Vous avez un code d’un autre appareil ? Saisissez-le pour continuer ici :",
   code: "Code de votre autre appareil",
+  codeShort: "Code",
   useCode: "Continuer",
   codeWrong: "Ce code est erroné ou a expiré. Demandez-en un nouveau sur votre autre appareil.",
   codeLimited: "Trop de codes essayés. Patientez quelques minutes, puis réessayez.",

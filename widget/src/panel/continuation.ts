@@ -8,6 +8,8 @@ import { h } from "./dom";
 import type { VisitorSession } from "./session";
 
 const SVG = "http://www.w3.org/2000/svg";
+const QR_MIN_PX = 112;
+const QR_MAX_PX = 176;
 
 export function qrImage(size: number, path: string, label: string): SVGSVGElement {
   const svg = document.createElementNS(SVG, "svg");
@@ -15,6 +17,11 @@ export function qrImage(size: number, path: string, label: string): SVGSVGElemen
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", label);
   svg.setAttribute("class", "qr");
+  // At least 3 px a module, so a camera (and a screenshot) resolves each one; a long page URL makes a
+  // bigger symbol, up to a size that leaves the conversation visible.
+  const px = String(Math.min(QR_MAX_PX, Math.max(QR_MIN_PX, size * 3)));
+  svg.setAttribute("width", px);
+  svg.setAttribute("height", px);
   // Light modules stay light in dark mode too: a camera needs dark on light.
   const back = document.createElementNS(SVG, "rect");
   back.setAttribute("width", String(size));
@@ -52,9 +59,15 @@ export class Continuation {
     if (s.linked) box.append(h("div", { class: "small", role: "status" }, t.linked));
     if (link) {
       const url = link.url || `${location.href.split("#")[0]}#papote=${link.code}`;
-      box.append(h("div", { class: "small" }, t.linkHelp), h("div", { class: "code" }, link.code), h("div", { class: "small" }, url));
-      if (link.qr) box.append(qrImage(link.qr.size, link.qr.path, t.qr));
-      box.append(h("div", { class: "small" }, format(t.linkExpires, { time: time(link.expires_at) })));
+      // The QR code beside the code and the link: the panel keeps room for the conversation.
+      const words = h(
+        "div",
+        { class: "linkwords" },
+        h("div", { class: "code" }, link.code),
+        h("div", { class: "small" }, url),
+        h("div", { class: "small" }, format(t.linkExpires, { time: time(link.expires_at) })),
+      );
+      box.append(h("div", { class: "small" }, t.linkHelp), h("div", { class: "linkrow" }, link.qr ? qrImage(link.qr.size, link.qr.path, t.qr) : null, words));
     }
     const input = h("input", {
       type: "text",
@@ -63,7 +76,7 @@ export class Continuation {
       spellcheck: "false",
       maxlength: 64,
       "aria-label": t.code,
-      placeholder: t.code,
+      placeholder: t.codeShort,
     });
     input.value = typed;
     const form = h(

@@ -63,7 +63,9 @@ input{flex:1}
 .thread{width:100%;text-align:left;display:flex;flex-direction:column;gap:2px;padding:10px 12px;border:1px solid var(--p-line);border-radius:10px;background:var(--p-bubble);color:var(--p-fg);font:inherit;font-size:14px;cursor:pointer}
 .thread[data-unread] .preview{font-weight:700}
 .preview{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.qr{width:148px;height:148px;align-self:center}
+.linkrow{display:flex;gap:12px;align-items:center}
+.linkwords{display:flex;flex-direction:column;gap:4px;min-width:0}
+.qr{flex:none}
 .error{font-size:13px;color:var(--p-bad-fg);background:var(--p-bad);padding:6px 8px;border-radius:8px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .tray{display:flex;flex-direction:column;gap:4px;padding:0 10px}

@@ -65,7 +65,12 @@ export class PanelView {
     this.closeButton.innerHTML = CLOSE_ICON; // constant markup
     this.closeButton.addEventListener("click", () => this.close(true));
     this.backButton.innerHTML = BACK_ICON; // constant markup
-    this.backButton.addEventListener("click", () => this.session.choose({ kind: "list" }));
+    this.backButton.addEventListener("click", () => {
+      this.session.choose({ kind: "list" });
+      this.drawNow();
+      // The button is gone with the thread: a keyboard user lands on the list's first conversation.
+      this.threads.querySelector("button")?.focus();
+    });
     this.continuation = new Continuation(session);
     this.panel = h("section", { class: "panel", role: "dialog", hidden: true });
     this.emoji = composerEmoji(host, this.textarea, this.panel);
@@ -274,15 +279,19 @@ export class PanelView {
     const rows = byActivity(s.conversations()).map((c) => {
       const view = s.conn.timeline.view(c.id);
       const last = lastText(view);
+      // Live messages do not touch the summary's updated_at: the latest of both is the last activity.
+      const at = Math.max(c.updated_at ?? 0, last?.ts ?? 0);
       return {
         id: c.id,
         preview: last ? last.body.slice(0, 80) : "",
         mine: last?.author.kind === "visitor",
-        when: this.whenShort(c.updated_at),
+        when: this.whenShort(at),
         open: c.status === "open",
         unread: threadUnread(view),
+        at,
       };
     });
+    rows.sort((a, b) => b.at - a.at);
     // Keep the list while the visitor tabs through it: a rebuild would drop their focus.
     const key = JSON.stringify([rows, this.host.locale]);
     if (this.threads.dataset.key === key) return;
