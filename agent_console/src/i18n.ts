@@ -146,7 +146,7 @@ const en = {
   afterHoursAway: "We're away: nobody is assigned, the widget says so",
   afterHoursOnline: "Agents who are online pick up",
   emailContinuation: "Email continuation",
-  emailContinuationOn: "Email the visitor the replies they have not read",
+  emailContinuationOn: "Send the replies the visitor has not read to their inbox",
   emailDelay: "Unread for (minutes)",
   emailForeign: "A reply from another address",
   emailForeignFlag: "Keep it, marked as from another address",

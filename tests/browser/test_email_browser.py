@@ -66,7 +66,7 @@ async def test_the_console_turns_continuation_off_and_on(papote_server: Any, con
     page = await open_page(context)
     await sign_in(page, papote_server)
     await page.get_by_role("button", name="Site settings").click()
-    switch = page.get_by_label("Email the visitor the replies they have not read")
+    switch = page.get_by_label("Send the replies the visitor has not read to their inbox")
     await expect(switch).to_be_checked()
     await expect(page.get_by_text("This server sends no email")).to_have_count(0)
     await switch.uncheck()
@@ -94,7 +94,7 @@ async def test_without_a_relay_the_console_says_continuation_is_off(
         await sign_in(page, server)
         await page.get_by_role("button", name="Site settings").click()
         await expect(page.get_by_text("This server sends no email (PAPOTE_SMTP_URL is not set)")).to_be_visible()
-        await expect(page.get_by_label("Email the visitor the replies they have not read")).to_be_disabled()
+        await expect(page.get_by_label("Send the replies the visitor has not read to their inbox")).to_be_disabled()
         await context.close()
     finally:
         server.close()

@@ -35,6 +35,8 @@ class Sink:
 
     def __init__(self) -> None:
         self.mails: list[EmailMessage] = []
+        #: time.monotonic() of each accepted mail.
+        self.arrived: list[float] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.stall_next = False
         self.stalled = asyncio.Event()
@@ -49,6 +51,7 @@ class Sink:
         msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
         assert isinstance(msg, EmailMessage)
         self.mails.append(msg)
+        self.arrived.append(time.monotonic())
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
@@ -169,9 +172,11 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(),
                   "body": "Internal: check the warehouse first", "note": True})
     await a.expect("ack", ref=1)
+    replied = time.monotonic()
     await agent_says(a, cid, "It ships tomorrow.", 2)
 
     await until(lambda: relay.mails, "the digest")
+    assert relay.arrived[0] - replied >= 1.0, "not before the site's email_delay"
     first = relay.mails[0]
     assert first["To"] == ANN and first["From"].addresses[0].addr_spec == "support@shop.test"
     assert first["Auto-Submitted"] == "auto-generated"
