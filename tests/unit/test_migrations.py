@@ -12,8 +12,8 @@ from importlib import resources
 import pytest
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_migrations_are_numbered_once_each_without_gaps(backend: str) -> None:
-    folder = resources.files(f"papote.store.{backend}") / "migrations"
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_migrations_are_numbered_once_each_without_gaps(engine: str) -> None:
+    folder = resources.files(f"papote.store.{engine}") / "migrations"
     numbers = sorted(int(p.name.split("_", 1)[0]) for p in folder.iterdir() if p.name.endswith(".sql"))
-    assert numbers == list(range(1, len(numbers) + 1)), f"{backend} migrations: {numbers}"
+    assert numbers == list(range(1, len(numbers) + 1)), f"{engine} migrations: {numbers}"
