@@ -501,7 +501,16 @@ export class PanelView {
     const img = h("img", { alt: a.name, class: "large" });
     const close = h("button", { class: "btn", type: "button" }, t.closeImage);
     const viewer = h("div", { class: "viewer", role: "dialog", "aria-label": a.name }, img, close);
-    close.addEventListener("click", () => viewer.remove());
+    const done = (): void => {
+      viewer.remove();
+      this.textarea.focus({ preventScroll: true });
+    };
+    close.addEventListener("click", done);
+    viewer.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      e.stopPropagation(); // closes the image, not the whole chat
+      done();
+    });
     this.files.blobUrl(a.id, false).then((url) => (img.src = url), () => undefined);
     this.panel.append(viewer);
     close.focus();
