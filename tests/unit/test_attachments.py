@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
-from papote.attachments import Attachments, FolderStorage, clean_name, limits_of
+from papote.attachments import UPLOAD_RATE, Attachments, FolderStorage, clean_name, limits_of
 from papote.attachments.images import MAX_PIXELS, clean
 from papote.attachments.sniff import sniff
 from papote.authz import ConversationRef, Principal
 from papote.errors import ErrorCode, PapoteError
 from papote.store import Site, Store
-from papote.types import PrincipalKind
+from papote.types import PrincipalKind, Role
 
 
 def _image(fmt: str, mode: str = "RGB", size: tuple[int, int] = (30, 20), **save: object) -> bytes:
@@ -121,3 +121,20 @@ async def test_the_sweep_deletes_unsent_uploads_with_their_bytes(any_store: Stor
     assert await files.sweep(now=photo.created_at + 3_601_000) == 2
     assert await any_store.get_attachments([photo.id, text.id]) == {}
     assert await storage.get(photo.storage_key) is None and await storage.get(text.storage_key) is None
+
+
+@pytest.mark.asyncio
+async def test_uploads_are_budgeted_per_uploader(any_store: Store, tmp_path: Path) -> None:
+    async def ref(conversation_id: str) -> ConversationRef:
+        raise AssertionError("not needed")
+
+    files = Attachments(any_store, FolderStorage(tmp_path / "files"), 3600, ref)
+    site = await any_store.create_site("Shop", [], {})
+    one = Principal(PrincipalKind.AGENT, "a_one", "", roles={site.id: Role.AGENT})
+    other = Principal(PrincipalKind.AGENT, "a_other", "", roles={site.id: Role.AGENT})
+    for _ in range(UPLOAD_RATE.amount):
+        await files.upload(one, site, "a.txt", "text/plain", b"hello")
+    with pytest.raises(PapoteError) as refused:
+        await files.upload(one, site, "a.txt", "text/plain", b"hello")
+    assert refused.value.code is ErrorCode.RATE_LIMITED
+    await files.upload(other, site, "a.txt", "text/plain", b"hello")  # another's budget is untouched
