@@ -35,6 +35,11 @@ export function typeLabel(a: { content_type: string; name: string }): string {
   return ext.toUpperCase().slice(0, 8);
 }
 
+/** What a message says, for announcements and notifications: its text, or its files' names. */
+export function spoken(message: { body: string; attachments?: Attachment[] }): string {
+  return message.body || (message.attachments ?? []).map((a) => `📎 ${a.name}`).join(", ");
+}
+
 export class Files {
   readonly uploads: Upload[] = [];
   private readonly blobs = new Map<string, Promise<string>>();
