@@ -27,8 +27,9 @@ _real_submit = Chat.submit
 
 
 async def _submit_and_publish(self: Chat, principal: Principal, conversation_id: str | None,
-                              client_msg_id: str, body: str, *, note: bool = False) -> asyncio.Future[Appended]:
-    stored = await _real_submit(self, principal, conversation_id, client_msg_id, body, note=note)
+                              client_msg_id: str, body: str, *, note: bool = False,
+                              **more: Any) -> asyncio.Future[Appended]:
+    stored = await _real_submit(self, principal, conversation_id, client_msg_id, body, note=note, **more)
     if conversation_id is not None:
         conv = await self.store.get_conversation(conversation_id)
         if conv is not None:
