@@ -340,7 +340,9 @@ export class Inbox {
     const unread = desk.unreadOf(c.id);
     const site = desk.siteOf(c);
     const waiting = !c.assignee && c.status === "open";
-    const preview = shown ? (shown.kind === "note" ? `${t("noteBadge")}: ${shown.body}` : shown.body) : "";
+    // A message that is only files previews as their names.
+    const said = shown ? shown.body || (shown.attachments ?? []).map((a) => `📎 ${a.name}`).join(", ") : "";
+    const preview = shown ? (shown.kind === "note" ? `${t("noteBadge")}: ${said}` : said) : "";
     return h(
       "li",
       null,

@@ -21,7 +21,8 @@ from tests.harness import PapoteServer
 
 from .agent import Agent
 from .conftest import open_page
-from .test_console import console_build, queue, row, sign_in  # noqa: F401  (a fixture, and helpers)
+from .test_console import console_build as console_build  # the console's build, a fixture
+from .test_console import queue, row, sign_in
 from .test_widget import demo_url, open_chat
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
@@ -56,8 +57,9 @@ async def attach(page: Page, name: str, data: bytes, mime: str, button: Any) -> 
     await (await chooser.value).set_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
 
 
-async def test_a_photo_to_the_agent_and_a_pdf_back(papote_server: PapoteServer, console_build: str,
-                                                   context: BrowserContext, visitor_context: BrowserContext) -> None:
+@pytest.mark.usefixtures("console_build")
+async def test_a_photo_to_the_agent_and_a_pdf_back(papote_server: PapoteServer, context: BrowserContext,
+                                                   visitor_context: BrowserContext) -> None:
     server = papote_server
     console = await open_page(context)
     await sign_in(console, server)
@@ -140,7 +142,8 @@ async def test_a_failed_upload_is_retried_and_sent_once_on_a_phone(papote_server
     await page.get_by_role("button", name="Retry").click()
     await expect(page.locator("papote-widget .upload[data-state=ready]")).to_have_count(1)
     await page.get_by_role("button", name="Send", exact=True).click()
-    await expect(page.locator("papote-widget .msg.mine").get_by_role("button", name="View image receipt.png")).to_be_visible()
+    sent = page.locator("papote-widget .msg.mine")
+    await expect(sent.get_by_role("button", name="View image receipt.png")).to_be_visible()
     message = await agent.next("message", lambda f: bool(f.get("attachments")))
     assert [a["name"] for a in message["attachments"]] == ["receipt.png"]
     assert server.sql("SELECT count(*) FROM attachments")[0][0] == 1

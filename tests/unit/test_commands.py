@@ -163,10 +163,15 @@ def test_a_valid_frame_is_its_command(endpoint: Endpoint, kind: str) -> None:
 @pytest.mark.parametrize(("endpoint", "kind", "field"), CASES, ids=ids(CASES))
 def test_a_missing_or_nil_field(endpoint: Endpoint, kind: str, field: mi.Field) -> None:
     fields = dict(VALID[endpoint][kind])
-    #: A send's body may be left out only when the message carries attachments (none here).
-    required_unless_files = kind == "send" and field.name == "body"
+    if kind == "send" and field.name == "body":
+        # A send's body may be left out when the message carries attachments, and only then.
+        for without in ({k: v for k, v in fields.items() if k != "body"}, {**fields, "body": None}):
+            assert parse(endpoint, kind, without).body is None
+            error = refused(endpoint, kind, {**without, "attachments": None})
+            assert (error.code, error.message.startswith("field 'body' is required")) == (ErrorCode.BAD_FIELD, True)
+        return
     for without in ({k: v for k, v in fields.items() if k != field.name}, {**fields, field.name: None}):
-        if field.required or required_unless_files:
+        if field.required:
             error = refused(endpoint, kind, without)
             assert error.code is ErrorCode.BAD_FIELD
             assert error.message.startswith(f"field '{field.name}' is required")

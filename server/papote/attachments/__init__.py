@@ -18,11 +18,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from limits import parse
+
 from papote.attachments import images, sniff
 from papote.attachments.storage import AttachmentStorage, DatabaseStorage, FolderStorage, storage_for
 from papote.authz import Action, ConversationRef, Principal, authorize
-from papote.errors import ErrorCode, NotFound, PapoteError
+from papote.errors import ErrorCode, NotFound, PapoteError, RateLimited
 from papote.ids import new_id, now_ms
+from papote.ratelimits import Budgets
 from papote.sites import settings_of
 from papote.store import Attachment, Site, Store
 from papote.types import AuthorKind, Millis, PrincipalKind
@@ -38,6 +41,9 @@ ENCODERS = 2
 SWEEP_BATCH = 500
 #: A file's name as kept and shown: the last path segment, without control characters.
 MAX_NAME = 200
+#: Uploads one uploader may make (per node): a conversation's worth of photos and documents fits
+#: many times over; a script filling the disk with 10 MB files does not.
+UPLOAD_RATE = parse("60/10minute")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,9 @@ def clean_name(name: str, content_type: str) -> str:
 
 class Attachments:
     def __init__(self, store: Store, storage: AttachmentStorage, unsent_secs: int,
-                 ref: Callable[[str], Awaitable[ConversationRef]]) -> None:
+                 ref: Callable[[str], Awaitable[ConversationRef]], budgets: Budgets | None = None) -> None:
         self.store = store
+        self._budgets = budgets or Budgets()
         self._ref = ref
         self.storage = storage
         self.unsent_secs = unsent_secs
@@ -91,6 +98,8 @@ class Attachments:
         allow (or one never allowed: HTML, SVG), `invalid_file` for an empty file, a file that says it
         is an image and is not (by its name or declared type) or an image that does not decode."""
         authorize(principal, Action.WRITE, site.id)
+        if not self._budgets.hit(UPLOAD_RATE, "upload", principal.id):
+            raise RateLimited("too many uploads; try again in a few minutes")
         limits = limits_of(site)
         if not data:
             raise PapoteError("the file is empty", ErrorCode.INVALID_FILE)

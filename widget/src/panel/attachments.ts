@@ -8,6 +8,8 @@
 // through the outbox like any message (same client_msg_id on every retry: sent once).
 
 import type { Attachment } from "../client/frames";
+import { format } from "../i18n/locale";
+import type { PanelStrings } from "../i18n/panel";
 import { h } from "./dom";
 
 export interface Upload {
@@ -33,6 +35,11 @@ export function formatSize(bytes: number): string {
 export function typeLabel(a: { content_type: string; name: string }): string {
   const ext = a.name.includes(".") ? a.name.split(".").pop()! : a.content_type.split("/").pop()!;
   return ext.toUpperCase().slice(0, 8);
+}
+
+/** What a message says, for announcements and notifications: its text, or its files' names. */
+export function spoken(message: { body: string; attachments?: Attachment[] }): string {
+  return message.body || (message.attachments ?? []).map((a) => `📎 ${a.name}`).join(", ");
 }
 
 export class Files {
@@ -157,4 +164,66 @@ export class Files {
     const link = h("a", { href: url, download: a.name });
     link.click();
   }
+}
+
+/** The composer's tray: each file being sent, with its progress, or Retry after a failure. */
+export function trayRows(files: Files, t: PanelStrings): HTMLElement[] {
+  return files.uploads.map((u) => {
+    const name = u.file.name || "file";
+    const row = h("div", { class: "upload", "data-state": u.state }, h("span", { class: "small" }, name));
+    if (u.state === "uploading") {
+      row.append(h("progress", { max: 1, value: u.progress, "aria-label": format(t.uploading, { name }) }));
+    }
+    if (u.state === "failed") {
+      row.append(h("span", { class: "small", role: "alert" }, format(t.uploadFailed, { name })));
+      // Too big or not accepted: retrying cannot help, only removing it.
+      if (u.error !== t.fileTooBig && u.error !== t.filesOff) {
+        row.append(h("button", { class: "linkbtn", type: "button", onclick: () => files.retry(u) }, t.retry));
+      }
+    }
+    row.append(h("button", { class: "linkbtn", type: "button", "aria-label": format(t.removeFile, { name }),
+      onclick: () => files.remove(u) }, "×"));
+    return row;
+  });
+}
+
+/** A message's files: images as thumbnails that open a larger view, the others as cards. `show`
+ * puts the viewer in the panel; `closed` is where focus goes back when it closes. */
+export function filesNode(files: Files, list: Attachment[], t: PanelStrings, show: (viewer: HTMLElement) => void,
+  closed: () => void): HTMLElement {
+  const box = h("div", { class: "files" });
+  for (const a of list) {
+    if (a.kind === "image") {
+      const img = h("img", { alt: a.name, width: Math.min(a.width || 160, 160) });
+      files.blobUrl(a.id, a.thumbnail).then((url) => (img.src = url), () => undefined);
+      box.append(h("button", { class: "thumb", type: "button", "aria-label": format(t.viewImage, { name: a.name }),
+        onclick: () => show(viewer(files, a, t, closed)) }, img));
+    } else {
+      box.append(h("div", { class: "card" },
+        h("div", { class: "small" }, a.name),
+        h("div", { class: "small" }, `${typeLabel(a)} · ${formatSize(a.size)}`),
+        h("button", { class: "linkbtn", type: "button", "aria-label": format(t.download, { name: a.name }),
+          onclick: () => void files.download(a) }, "⬇")));
+    }
+  }
+  return box;
+}
+
+function viewer(files: Files, a: Attachment, t: PanelStrings, closed: () => void): HTMLElement {
+  const img = h("img", { alt: a.name, class: "large" });
+  const close = h("button", { class: "btn", type: "button" }, t.closeImage);
+  const box = h("div", { class: "viewer", role: "dialog", "aria-label": a.name }, img, close);
+  const done = (): void => {
+    box.remove();
+    closed();
+  };
+  close.addEventListener("click", done);
+  box.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.stopPropagation(); // closes the image, not the whole chat
+    done();
+  });
+  files.blobUrl(a.id, false).then((url) => (img.src = url), () => undefined);
+  queueMicrotask(() => close.focus());
+  return box;
 }

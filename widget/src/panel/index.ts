@@ -5,6 +5,7 @@ import type { Message } from "../client/frames";
 import { format } from "../i18n/locale";
 import { panelStrings } from "../i18n/panel";
 import type { LoaderHost, MountPanel, PanelApi } from "../loader/host";
+import { spoken } from "./attachments";
 import { beep, notify, showTitleCount } from "./attention";
 import { VisitorSession } from "./session";
 import { emojiCss } from "./emoji";
@@ -50,11 +51,12 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
       body: message.body,
       author: { kind: message.author.kind, name: message.author.name },
     });
-    if (view.isOpen) view.announce(format(t.newMessage, { name, body: message.body }));
+    const body = spoken(message);
+    if (view.isOpen) view.announce(format(t.newMessage, { name, body }));
     const unseen = !view.visible;
     if (unseen && host.settings.sound !== false) beep();
     if (document.visibilityState === "hidden") {
-      notify(format(t.notification, { site: session.site?.name || "" }), message.body, () => view.open());
+      notify(format(t.notification, { site: session.site?.name || "" }), body, () => view.open());
     }
   }
 

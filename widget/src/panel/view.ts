@@ -7,7 +7,7 @@ import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
 import { Continuation } from "./continuation";
-import { Files, formatSize, typeLabel } from "./attachments";
+import { Files, filesNode, trayRows } from "./attachments";
 import { h, linkify, safeImageUrl } from "./dom";
 import { offerState, quickRepliesNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
@@ -537,57 +537,13 @@ export class PanelView {
   }
 
   private drawTray(): void {
-    const t = this.t;
     this.attachButton.hidden = !(this.session.site?.attachments?.types.length ?? 0);
-    this.tray.replaceChildren(
-      ...this.files.uploads.map((u) => {
-        const name = u.file.name || "file";
-        const row = h("div", { class: "upload", "data-state": u.state }, h("span", { class: "small" }, name));
-        if (u.state === "uploading") {
-          row.append(h("progress", { max: 1, value: u.progress, "aria-label": format(t.uploading, { name }) }));
-        }
-        if (u.state === "failed") {
-          row.append(h("span", { class: "small", role: "alert" }, format(t.uploadFailed, { name })));
-          if (u.error !== t.fileTooBig && u.error !== t.filesOff) {
-            row.append(h("button", { class: "linkbtn", type: "button", onclick: () => this.files.retry(u) }, t.retry));
-          }
-        }
-        row.append(h("button", { class: "linkbtn", type: "button", "aria-label": format(t.removeFile, { name }),
-          onclick: () => this.files.remove(u) }, "×"));
-        return row;
-      }),
-    );
+    this.tray.replaceChildren(...trayRows(this.files, this.t));
   }
 
   private attachmentsNode(list: Attachment[]): HTMLElement {
-    const t = this.t;
-    const box = h("div", { class: "files" });
-    for (const a of list) {
-      if (a.kind === "image") {
-        const img = h("img", { alt: a.name, width: Math.min(a.width || 160, 160) });
-        this.files.blobUrl(a.id, a.thumbnail).then((url) => (img.src = url), () => undefined);
-        box.append(h("button", { class: "thumb", type: "button", "aria-label": format(t.viewImage, { name: a.name }),
-          onclick: () => this.showImage(a) }, img));
-      } else {
-        box.append(h("div", { class: "card" },
-          h("div", { class: "small" }, a.name),
-          h("div", { class: "small" }, `${typeLabel(a)} · ${formatSize(a.size)}`),
-          h("button", { class: "linkbtn", type: "button", "aria-label": format(t.download, { name: a.name }),
-            onclick: () => void this.files.download(a) }, "⬇")));
-      }
-    }
-    return box;
-  }
-
-  private showImage(a: Attachment): void {
-    const t = this.t;
-    const img = h("img", { alt: a.name, class: "large" });
-    const close = h("button", { class: "btn", type: "button" }, t.closeImage);
-    const viewer = h("div", { class: "viewer", role: "dialog", "aria-label": a.name }, img, close);
-    close.addEventListener("click", () => viewer.remove());
-    this.files.blobUrl(a.id, false).then((url) => (img.src = url), () => undefined);
-    this.panel.append(viewer);
-    close.focus();
+    return filesNode(this.files, list, this.t, (viewer) => this.panel.append(viewer),
+      () => this.textarea.focus({ preventScroll: true }));
   }
 
   private submit(event: Event): void {
