@@ -6,7 +6,6 @@ with the subscription's private key. Nothing here reaches past 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -24,15 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from papote.b64url import b64url, unb64url
 from tests.harness import free_port
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -21,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from papote.b64url import b64url, unb64url
 from papote.errors import AuthError, ErrorCode
 from papote.ids import new_secret
 
@@ -69,29 +69,25 @@ def verify_hash(secrets_: list[str], user_id: str, given: str) -> VerifiedIdenti
     return VerifiedIdentity(user_id)
 
 
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
 def sign_jwt(secret: str, claims: dict[str, Any]) -> str:
     """HS256 signing, for tests and for site owners' examples."""
 
     def enc(obj: dict[str, Any]) -> str:
         raw = json.dumps(obj, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return b64url(raw)
 
     head = enc({"alg": "HS256", "typ": "JWT"}) + "." + enc(claims)
     sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
-    return head + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+    return head + "." + b64url(sig)
 
 
 def verify_jwt(secrets_: list[str], token: str, now: float | None = None) -> VerifiedIdentity:
     now = time.time() if now is None else now
     try:
         head_b64, claims_b64, sig_b64 = token.split(".")
-        header = json.loads(_b64decode(head_b64))
-        claims = json.loads(_b64decode(claims_b64))
-        signature = _b64decode(sig_b64)
+        header = json.loads(unb64url(head_b64))
+        claims = json.loads(unb64url(claims_b64))
+        signature = unb64url(sig_b64)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _rejected("malformed JWT") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":

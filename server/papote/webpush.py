@@ -9,7 +9,6 @@ contact (`sub`), with our public key. `push.py` sends what this module builds.
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
+from papote.b64url import b64url, unb64url
 from papote.store.push import PushSubscription, VapidKeys
 
 #: A token lives 12 hours: RFC 8292 allows up to 24, and a clock a few minutes off must not void it.
@@ -33,14 +33,6 @@ class PushRequest:
     url: str
     headers: dict[str, str]
     body: bytes
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def new_keys() -> VapidKeys:

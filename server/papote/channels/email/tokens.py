@@ -19,6 +19,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from papote.b64url import b64url, unb64url
 from papote.types import Millis
 
 #: 80 bits: a forged address is refused at RCPT, one guess per SMTP command, so this is far beyond reach.
@@ -47,7 +48,7 @@ def conversation_code(conversation_id: str) -> str:
     """`c_<22 base64url chars>` → 26 lowercase base32 characters (the same 16 bytes)."""
     if not conversation_id.startswith("c_") or len(conversation_id) != 24:
         raise ValueError(f"not a conversation id: {conversation_id!r}")
-    raw = base64.urlsafe_b64decode(conversation_id[2:] + "==")
+    raw = unb64url(conversation_id[2:])
     return _b32(raw)
 
 
@@ -58,7 +59,7 @@ def conversation_of_code(code: str) -> str | None:
         return None
     if len(raw) != 16:
         return None
-    return "c_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return "c_" + b64url(raw)
 
 
 def reply_mac(secret: str, conversation_id: str) -> str:
@@ -107,24 +108,16 @@ class LinkClaim:
     expires_at: Millis = 0
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def sign_link(secret: str, claim: LinkClaim) -> str:
     payload = "\n".join([claim.purpose, claim.site_id, claim.email, claim.visitor_id, str(claim.expires_at)])
-    return _b64(payload.encode()) + "." + _b64(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES])
+    return b64url(payload.encode()) + "." + b64url(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES])
 
 
 def read_link(token: str) -> LinkClaim | None:
     """The claim a link states, *unverified*: the caller finds the site, then calls `verify_link`."""
     try:
         body, _, _sig = token.partition(".")
-        parts = _unb64(body).decode().split("\n")
+        parts = unb64url(body).decode().split("\n")
         purpose, site_id, email, visitor_id, expires = parts
         return LinkClaim(purpose, site_id, email, visitor_id, int(expires))
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -137,10 +130,10 @@ def verify_link(secrets: list[str], token: str, purpose: str, now: Millis) -> Li
     if claim is None or claim.purpose != purpose:
         return None
     body, _, sig = token.partition(".")
-    payload = _unb64(body).decode()
+    payload = unb64url(body).decode()
     ok = False
     for secret in secrets:
-        ok |= hmac.compare_digest(_b64(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES]), sig)
+        ok |= hmac.compare_digest(b64url(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES]), sig)
     if not ok or (claim.expires_at and claim.expires_at < now):
         return None
     return claim
