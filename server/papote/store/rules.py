@@ -10,10 +10,11 @@ must hold atomically, e.g. the dedupe under the conversation's lock).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from papote.errors import Conflict, ErrorCode, PapoteError
+from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.types import AgentStatus, AuthorKind, MessageKind, Millis
 
 if TYPE_CHECKING:
@@ -140,3 +141,22 @@ def visited(pages: list[dict[str, Any]], page: dict[str, Any], at: Millis) -> li
 def new_site_secret() -> str:
     """A fresh signing secret for identity tokens (docs/identity.md)."""
     return secrets.token_hex(SITE_SECRET_BYTES)
+
+
+def attachments_to_claim(attachment_ids: list[str], found: dict[str, Sequence[Any]], site_id: str,
+                         uploader_id: str, client_msg_id: str, already: set[str]) -> list[str]:
+    """Which of `attachment_ids` a message claims now (the ones no retry of it claimed yet).
+
+    `found` maps each existing id to its row (id, site_id, uploader_id, client_msg_id), read under the
+    backend's lock; `already` is the ids this uploader's `client_msg_id` holds. A file is only ever sent
+    by its uploader on its site, with one message; a retry must name the same files.
+    """
+    for i in attachment_ids:
+        row = found.get(i)
+        if row is None or row[1] != site_id or row[2] != uploader_id:
+            raise NotFound("no such attachment")
+        if row[3] is not None and row[3] != client_msg_id:
+            raise Conflict("this attachment was already sent with another message")
+    if already and already != set(attachment_ids):
+        raise Conflict("client_msg_id was already used for a message with other attachments")
+    return [i for i in attachment_ids if found[i][3] is None]

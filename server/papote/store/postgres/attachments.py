@@ -12,10 +12,10 @@ from typing import Any
 
 import asyncpg
 
-from papote.errors import Conflict, NotFound
 from papote.store import Attachment
 from papote.store.postgres.engine import PostgresEngine
 from papote.store.postgres.rows import AUTHOR
+from papote.store.rules import attachments_to_claim
 
 ATTACHMENT_COLS = (
     "id, site_id, uploader_kind, uploader_id, kind, content_type, size, name, storage_key, thumbnail_key, "
@@ -53,18 +53,10 @@ class AttachmentQueries(PostgresEngine):
             rows = await conn.fetch(
                 "SELECT id, site_id, uploader_id, client_msg_id FROM attachments WHERE id = ANY($1::text[]) "
                 "ORDER BY id FOR UPDATE", list(set(attachment_ids)))
-            found = {r[0]: r for r in rows}
-            for i in attachment_ids:
-                row = found.get(i)
-                if row is None or row[1] != site_id or row[2] != uploader_id:
-                    raise NotFound("no such attachment")
-                if row[3] is not None and row[3] != client_msg_id:
-                    raise Conflict("this attachment was already sent with another message")
             already = {r[0] for r in await conn.fetch(
                 "SELECT id FROM attachments WHERE uploader_id=$1 AND client_msg_id=$2", uploader_id, client_msg_id)}
-            if already and already != set(attachment_ids):
-                raise Conflict("client_msg_id was already used for a message with other attachments")
-            fresh = [i for i in attachment_ids if found[i][3] is None]
+            fresh = attachments_to_claim(attachment_ids, {r[0]: r for r in rows}, site_id, uploader_id,
+                                         client_msg_id, already)
             if fresh:
                 await conn.execute("UPDATE attachments SET client_msg_id=$1 WHERE id = ANY($2::text[]) "
                                    "AND client_msg_id IS NULL", client_msg_id, fresh)

@@ -9,8 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from papote.errors import Conflict, NotFound
 from papote.store import Attachment
+from papote.store.rules import attachments_to_claim
 from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import AUTHOR, INLINE_IDS_MAX
 
@@ -52,18 +52,10 @@ class AttachmentQueries(SqliteEngine):
             rows = conn.execute(
                 f"SELECT id, site_id, uploader_id, client_msg_id FROM attachments "
                 f"WHERE id IN ({_marks(len(attachment_ids))})", attachment_ids).fetchall()
-            found = {r[0]: r for r in rows}
-            for i in attachment_ids:
-                row = found.get(i)
-                if row is None or row[1] != site_id or row[2] != uploader_id:
-                    raise NotFound("no such attachment")
-                if row[3] is not None and row[3] != client_msg_id:
-                    raise Conflict("this attachment was already sent with another message")
             already = {r[0] for r in conn.execute(
                 "SELECT id FROM attachments WHERE uploader_id=? AND client_msg_id=?", (uploader_id, client_msg_id))}
-            if already and already != set(attachment_ids):
-                raise Conflict("client_msg_id was already used for a message with other attachments")
-            fresh = [i for i in attachment_ids if found[i][3] is None]
+            fresh = attachments_to_claim(attachment_ids, {r[0]: r for r in rows}, site_id, uploader_id,
+                                         client_msg_id, already)
             conn.executemany("UPDATE attachments SET client_msg_id=? WHERE id=? AND client_msg_id IS NULL",
                              [(client_msg_id, i) for i in fresh])
             return fresh
