@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from tests import postgres
-from tests.harness import BACKENDS, CREATED_DATABASES, OPEN_CLIENTS, PapoteServer, drop_database
+from tests.harness import BACKENDS, CREATED_DATABASES, OPEN_CLIENTS, PapoteServer, drop_database, serve
 
 T = TypeVar("T")
 
@@ -84,15 +84,7 @@ async def close_clients() -> AsyncIterator[None]:
 def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
     """A real server subprocess on a free port with its own database, an owner agent and a site."""
     server = PapoteServer(tmp_path, backend=server_backend)
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.close()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n----- server log -----\n" + server.logs()[-20000:])
+    yield from serve(server, request)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -22,13 +22,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import msgpack
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests import postgres
@@ -242,6 +243,20 @@ class PapoteServer:
 
 #: Every database a server created and did not drop yet: dropped at the end of the session whatever happened.
 CREATED_DATABASES: list[str] = []
+
+
+def serve(server: PapoteServer, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    """The body of a server fixture (`yield from serve(...)`): init, start, hand it over, close; the end of
+    the server's log is printed under a test that failed."""
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.close()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n----- server log -----\n" + server.logs()[-20000:])
 
 
 def create_database() -> str:

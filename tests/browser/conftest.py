@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.harness import PapoteServer
+from tests.harness import PapoteServer, serve
 
 from .agent import Agent
 
@@ -38,15 +38,7 @@ CHROMIUM_ARGS = [
 def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
     """The shared server fixture, in demo mode: the demo shop page (/demo) is served only then."""
     server = PapoteServer(tmp_path, env_extra={"PAPOTE_DEMO": "1"}, backend=server_backend)
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.close()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n----- server log -----\n" + server.logs()[-20000:])
+    yield from serve(server, request)
 
 
 @pytest.fixture(scope="session")

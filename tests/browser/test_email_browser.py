@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.harness import PapoteServer, free_port
+from tests.harness import PapoteServer, free_port, serve
 
 from .agent import Agent
 from .conftest import open_page
@@ -29,15 +29,7 @@ def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRe
     server = PapoteServer(tmp_path, backend=server_backend, env_extra={
         "PAPOTE_DEMO": "1", "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "PAPOTE_EMAIL_FROM": "support@shop.test"})
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.close()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n----- server log -----\n" + server.logs()[-20000:])
+    yield from serve(server, request)
 
 
 async def test_with_a_relay_the_away_form_promises_the_reply_after_confirmation(

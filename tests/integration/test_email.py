@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP
 
 from papote.channels.email import tokens
 from papote.identity import sign_jwt
-from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, visitor
+from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, serve, visitor
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
@@ -79,15 +79,7 @@ def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
         "PAPOTE_EMAIL_CHECK_SECS": "1",
         "PAPOTE_SMTP_TIMEOUT_SECS": "2",
     })
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.close()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n----- server log -----\n" + server.logs()[-20000:])
+    yield from serve(server, request)
 
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from papote.config import Config
-from tests.harness import PapoteServer, new_msg_id, visitor
+from tests.harness import PapoteServer, new_msg_id, serve, visitor
 from tests.push_service import Browser, FakePushService, vapid_claims
 
 pytestmark = pytest.mark.both_backends
@@ -34,15 +34,7 @@ def server(tmp_path: Path, server_backend: str, push_service: FakePushService,
            request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
     server = PapoteServer(tmp_path, backend=server_backend,
                           env_extra={"PAPOTE_PUSH_SERVICES": push_service.origin})
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.close()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n----- server log -----\n" + server.logs()[-20000:])
+    yield from serve(server, request)
 
 
 def settled(server: PapoteServer, timeout: float = 30) -> dict[str, Any]:
