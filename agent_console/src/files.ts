@@ -5,20 +5,12 @@
 // type and size that downloads. Same origin: the session cookie authenticates every fetch.
 
 import type { Attachment } from "../../widget/src/client/frames";
-import { formatSize, typeLabel } from "../../widget/src/panel/attachments";
+import { formatSize, sendUpload, typeLabel, type Upload } from "../../widget/src/panel/attachments";
 import { h } from "./dom";
 import { t } from "./i18n";
 
-export interface ConsoleUpload {
-  file: File;
-  state: "uploading" | "failed" | "ready";
-  progress: number;
-  error?: string;
-  attachment?: Attachment;
-}
-
 export class ReplyFiles {
-  readonly uploads: ConsoleUpload[] = [];
+  readonly uploads: Upload[] = [];
   readonly tray = h("div", { class: "upload-tray", attrs: { role: "group", "aria-label": t("filesToSend") } });
 
   constructor(
@@ -28,7 +20,7 @@ export class ReplyFiles {
 
   add(files: Iterable<File>): void {
     for (const file of files) {
-      const upload: ConsoleUpload = { file, state: "uploading", progress: 0 };
+      const upload: Upload = { file, state: "uploading", progress: 0 };
       this.uploads.push(upload);
       this.start(upload);
     }
@@ -46,40 +38,13 @@ export class ReplyFiles {
     return ready;
   }
 
-  private start(upload: ConsoleUpload): void {
+  private start(upload: Upload): void {
     const key = this.siteKey();
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/sites/${encodeURIComponent(key ?? "")}/attachments?name=${encodeURIComponent(upload.file.name || "file")}`);
     // Not a form another site could send (docs/operations.md, "Security model").
     xhr.setRequestHeader("X-Papote-Request", "1");
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) {
-        upload.progress = e.loaded / e.total;
-        this.draw();
-      }
-    };
-    xhr.onload = () => {
-      let body: { error?: { message?: string } } & Partial<Attachment> = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        // not JSON: the status says enough
-      }
-      if (xhr.status === 201 && body.id) {
-        upload.state = "ready";
-        upload.attachment = body as Attachment;
-      } else {
-        upload.state = "failed";
-        upload.error = body.error?.message || `HTTP ${xhr.status}`;
-      }
-      this.draw();
-    };
-    xhr.onerror = () => {
-      upload.state = "failed";
-      upload.error = t("uploadNetwork");
-      this.draw();
-    };
-    xhr.send(upload.file);
+    sendUpload(xhr, upload, t("uploadNetwork"), () => this.draw());
   }
 
   private draw(): void {
@@ -104,7 +69,7 @@ export class ReplyFiles {
     this.changed();
   }
 
-  private retry(upload: ConsoleUpload): void {
+  private retry(upload: Upload): void {
     upload.state = "uploading";
     upload.progress = 0;
     upload.error = undefined;
@@ -112,7 +77,7 @@ export class ReplyFiles {
     this.draw();
   }
 
-  private remove(upload: ConsoleUpload): void {
+  private remove(upload: Upload): void {
     const i = this.uploads.indexOf(upload);
     if (i >= 0) this.uploads.splice(i, 1);
     this.draw();

@@ -42,6 +42,41 @@ export function spoken(message: { body: string; attachments?: Attachment[] }): s
   return message.body || (message.attachments ?? []).map((a) => `📎 ${a.name}`).join(", ");
 }
 
+/** Sends `upload.file` on an opened request (widget and console alike), following its progress into
+ * `upload`: ready with the server's record on a 201, failed with the server's message, the status or
+ * `networkError` otherwise. `changed` runs after every step. */
+export function sendUpload(xhr: XMLHttpRequest, upload: Upload, networkError: string, changed: () => void): void {
+  xhr.upload.onprogress = (e) => {
+    if (e.lengthComputable) {
+      upload.progress = e.loaded / e.total;
+      changed();
+    }
+  };
+  xhr.onload = () => {
+    let body: { error?: { message?: string } } & Partial<Attachment> = {};
+    try {
+      body = JSON.parse(xhr.responseText);
+    } catch {
+      // not JSON: a proxy's page; the status says enough
+    }
+    if (xhr.status === 201 && body.id) {
+      upload.state = "ready";
+      upload.progress = 1;
+      upload.attachment = body as Attachment;
+    } else {
+      upload.state = "failed";
+      upload.error = body.error?.message || `HTTP ${xhr.status}`;
+    }
+    changed();
+  };
+  xhr.onerror = () => {
+    upload.state = "failed";
+    upload.error = networkError;
+    changed();
+  };
+  xhr.send(upload.file);
+}
+
 export class Files {
   readonly uploads: Upload[] = [];
   private readonly blobs = new Map<string, Promise<string>>();
@@ -106,35 +141,7 @@ export class Files {
     xhr.open("POST", this.url(`?name=${encodeURIComponent(upload.file.name || "file")}`));
     const token = this.token();
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) {
-        upload.progress = e.loaded / e.total;
-        this.changed();
-      }
-    };
-    xhr.onload = () => {
-      let body: { error?: { message?: string } } & Partial<Attachment> = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        // not JSON: a proxy's page; the status says enough
-      }
-      if (xhr.status === 201 && body.id) {
-        upload.state = "ready";
-        upload.progress = 1;
-        upload.attachment = body as Attachment;
-      } else {
-        upload.state = "failed";
-        upload.error = body.error?.message || `HTTP ${xhr.status}`;
-      }
-      this.changed();
-    };
-    xhr.onerror = () => {
-      upload.state = "failed";
-      upload.error = "network";
-      this.changed();
-    };
-    xhr.send(upload.file);
+    sendUpload(xhr, upload, "network", () => this.changed());
   }
 
   /** A blob: URL of a file or its thumbnail, fetched once with the token in a header. */
