@@ -31,7 +31,7 @@ from papote.store import Attachment, Site, Store
 from papote.types import AuthorKind, Millis, PrincipalKind
 
 __all__ = ["AttachmentStorage", "Attachments", "DatabaseStorage", "FolderStorage", "Limits", "limits_of",
-           "storage_for"]
+           "storage_for", "too_large"]
 
 log = logging.getLogger("papote.attachments")
 
@@ -56,6 +56,12 @@ class Limits:
     def public(self) -> dict[str, object]:
         """What the widget is told (`welcome.site.attachments`), to check before uploading."""
         return {"max_bytes": self.max_bytes, "types": sorted(self.types)}
+
+
+def too_large(max_bytes: int) -> PapoteError:
+    """The refusal of a file over `max_bytes`, said in whole MB (the unit of the site's setting), whether
+    the upload's body or the stored file's check finds it."""
+    return PapoteError(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
 
 
 def limits_of(site: Site) -> Limits:
@@ -104,7 +110,7 @@ class Attachments:
         if not data:
             raise PapoteError("the file is empty", ErrorCode.INVALID_FILE)
         if len(data) > limits.max_bytes:
-            raise PapoteError(f"the file is over {limits.max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+            raise too_large(limits.max_bytes)
         content_type = sniff.sniff(data, name)
         if sniff.claims_image(name, declared_type) and content_type not in sniff.IMAGE_TYPES:
             raise PapoteError("the file says it is an image, but it is not one", ErrorCode.INVALID_FILE)

@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from papote.attachments import limits_of
+from papote.attachments import limits_of, too_large
 from papote.attachments.sniff import IMAGE_TYPES
 from papote.authz import Action, Principal, authorize
-from papote.errors import ErrorCode, NotFound, PapoteError
+from papote.errors import NotFound
 from papote.sites import ATTACHMENTS_MAX_MB
 from papote.store import Attachment
 from papote.store.rules import attachment_view
@@ -62,7 +62,7 @@ async def _body(request: Request, limit: int) -> bytes:
         elif size > limit + DRAIN:
             break
     if size > limit:
-        raise PapoteError(f"the file is over {limit // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+        raise too_large(limit)
     return b"".join(chunks)
 
 
