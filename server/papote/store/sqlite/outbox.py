@@ -14,16 +14,12 @@ from papote.ids import now_ms
 from papote.store import EmailCandidate
 from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import CONV_COLS, VISITOR_COLS, conv_of, dumps, visitor_of
+from papote.store.sqlite.rows import CONV_COLS, VISITOR_COLS, conv_of, dumps, prefixed, visitor_of
 
 DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
                  "next_attempt_at, error, created_at, sent_at")
 _STATUS = {m.value: m for m in DeliveryStatus}
 _STATE = {m.value: m for m in AddressState}
-
-
-def _prefixed(cols: str, alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
 def delivery_of(row: Sequence[Any]) -> Delivery:
@@ -46,7 +42,7 @@ class OutboxQueries(SqliteEngine):
         conv_width = len(CONV_COLS.split(","))
         visitor_width = len(VISITOR_COLS.split(","))
         rows = await self._all(
-            f"SELECT {_prefixed(CONV_COLS, 'c')}, {_prefixed(VISITOR_COLS, 'v')}, "
+            f"SELECT {prefixed(CONV_COLS, 'c')}, {prefixed(VISITOR_COLS, 'v')}, "
             "coalesce(e.emailed_seq, 0), coalesce(r.read_seq, 0) "
             "FROM conversations c JOIN visitors v ON v.id=c.visitor_id "
             "LEFT JOIN email_cursors e ON e.conversation_id=c.id "

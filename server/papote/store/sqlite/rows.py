@@ -39,6 +39,11 @@ VISITOR_COLS = (
 SITE_COLS = "id, key, name, origins, secrets, settings, created_at"
 
 
+def prefixed(cols: str, alias: str) -> str:
+    """`cols` qualified by a table alias, for joins."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
 def conv_of(row: Sequence[Any]) -> Conversation:
     return Conversation(
         row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],

@@ -45,6 +45,7 @@ from papote.store.sqlite.rows import (
     conv_of,
     dumps,
     msg_of,
+    prefixed,
     read_back,
     set_columns,
     site_of,
@@ -78,7 +79,7 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
             rows = await self._all(f"SELECT {SITE_COLS} FROM sites ORDER BY created_at")
         else:
             rows = await self._all(
-                f"SELECT {', '.join('s.' + c.strip() for c in SITE_COLS.split(','))} FROM sites s "
+                f"SELECT {prefixed(SITE_COLS, 's')} FROM sites s "
                 "JOIN memberships m ON m.site_id=s.id WHERE m.agent_id=? AND m.disabled=0 ORDER BY s.created_at",
                 (agent_id,),
             )
@@ -139,7 +140,7 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
         out: dict[str, list[tuple[Agent, Role]]] = {s: [] for s in site_ids}
         if not site_ids:
             return out
-        cols = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
+        cols = prefixed(AGENT_COLS, "a")
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
             f"SELECT {cols}, m.role, m.site_id FROM agents a JOIN memberships m ON m.agent_id=a.id "
@@ -363,7 +364,7 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
             return {}
         kinds = "l.kind!='event'" if include_notes else "l.kind='text'"
         values = ",".join("(?)" for _ in conversation_ids)
-        cols = ", ".join("m." + c.strip() for c in MSG_COLS.split(","))
+        cols = prefixed(MSG_COLS, "m")
         # Per id: the newest seq by a backwards walk of the primary key, then that one row.
         rows = await self._all(
             f"WITH ids(c) AS (VALUES {values}) SELECT {cols} FROM ids JOIN messages m "

@@ -8,7 +8,7 @@ from typing import Any
 
 from papote.store import Agent, Invite, LoginFailures, Membership
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import AGENT_COLS, ROLE, agent_of
+from papote.store.sqlite.rows import AGENT_COLS, ROLE, agent_of, prefixed
 
 _INVITE_COLS = "site_id, email, role, created_by, expires_at, id, created_at"
 
@@ -16,7 +16,7 @@ _INVITE_COLS = "site_id, email, role, created_by, expires_at, id, created_at"
 class TeamQueries(SqliteEngine):
     # -- memberships ---------------------------------------------------------------------------------
     async def team(self, site_id: str) -> list[tuple[Agent, Membership]]:
-        cols = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
+        cols = prefixed(AGENT_COLS, "a")
         rows = await self._all(
             f"SELECT {cols}, m.site_id, m.agent_id, m.role, m.disabled FROM agents a "
             "JOIN memberships m ON m.agent_id=a.id WHERE m.site_id=? ORDER BY a.created_at",

@@ -9,7 +9,7 @@ from papote.ids import now_ms
 from papote.store import MAX_FIRED_RULES, Visitor, VisitorChanges, VisitorEvent, changed
 from papote.store.rules import visited
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import INLINE_IDS_MAX, VISITOR_COLS, dumps, read_back, set_columns, visitor_of
+from papote.store.sqlite.rows import INLINE_IDS_MAX, VISITOR_COLS, dumps, prefixed, read_back, set_columns, visitor_of
 
 
 class VisitorQueries(SqliteEngine):
@@ -42,7 +42,7 @@ class VisitorQueries(SqliteEngine):
         return {r[0]: visitor_of(r) for r in rows}
 
     async def get_visitor_by_token(self, site_id: str, token_hash: str) -> Visitor | None:
-        cols = ", ".join("v." + c.strip() for c in VISITOR_COLS.split(","))
+        cols = prefixed(VISITOR_COLS, "v")
         row = await self._one(
             f"SELECT {cols} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
             "WHERE t.token_hash=? AND v.site_id=?",
