@@ -17,8 +17,9 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AnyStr
 
 from papote.b64url import b64url, unb64url
 from papote.errors import AuthError, ErrorCode
@@ -58,13 +59,18 @@ def user_hash(secret: str, user_id: str) -> str:
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
-def verify_hash(secrets_: list[str], user_id: str, given: str) -> VerifiedIdentity:
-    given = given.lower()
+def signed_by_any(secrets_: list[str], sign: Callable[[str], AnyStr], given: AnyStr) -> bool:
+    """Whether `given` is what `sign` makes under one of the site's live secrets (the current one or the
+    previous one, during a rotation). Every secret is compared, without stopping early, so timing says
+    nothing. Email's reply addresses and links (channels/email/tokens.py) verify with it too."""
     ok = False
     for secret in secrets_:
-        # Compare against every live secret, without stopping early, so timing says nothing.
-        ok |= hmac.compare_digest(user_hash(secret, user_id), given)
-    if not ok:
+        ok |= hmac.compare_digest(sign(secret), given)
+    return ok
+
+
+def verify_hash(secrets_: list[str], user_id: str, given: str) -> VerifiedIdentity:
+    if not signed_by_any(secrets_, lambda secret: user_hash(secret, user_id), given.lower()):
         raise _rejected("the hash does not match this user id")
     return VerifiedIdentity(user_id)
 
@@ -94,11 +100,8 @@ def verify_jwt(secrets_: list[str], token: str, now: float | None = None) -> Ver
         # Only HS256: "none" and algorithm confusion are refused outright.
         raise _rejected("the JWT must use HS256")
     signed = f"{head_b64}.{claims_b64}".encode()
-    ok = False
-    for secret in secrets_:
-        expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
-        ok |= hmac.compare_digest(expected, signature)
-    if not ok:
+    if not signed_by_any(secrets_, lambda secret: hmac.new(secret.encode(), signed, hashlib.sha256).digest(),
+                         signature):
         raise _rejected("the JWT signature does not verify")
     if not isinstance(claims, dict):
         raise _rejected("the JWT claims must be an object")

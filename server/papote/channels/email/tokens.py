@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from papote.b64url import b64url, unb64url
+from papote.identity import signed_by_any
 from papote.types import Millis
 
 #: 80 bits: a forged address is refused at RCPT, one guess per SMTP command, so this is far beyond reach.
@@ -89,10 +90,7 @@ def parse_reply_address(address: str, domain: str) -> ReplyToken | None:
 
 
 def verify_reply(secrets: list[str], token: ReplyToken) -> bool:
-    ok = False
-    for secret in secrets:
-        ok |= hmac.compare_digest(reply_mac(secret, token.conversation_id), token.mac)
-    return ok
+    return signed_by_any(secrets, lambda secret: reply_mac(secret, token.conversation_id), token.mac)
 
 
 # -- links -------------------------------------------------------------------------------------------------
@@ -131,9 +129,7 @@ def verify_link(secrets: list[str], token: str, purpose: str, now: Millis) -> Li
         return None
     body, _, sig = token.partition(".")
     payload = unb64url(body).decode()
-    ok = False
-    for secret in secrets:
-        ok |= hmac.compare_digest(b64url(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES]), sig)
+    ok = signed_by_any(secrets, lambda secret: b64url(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES]), sig)
     if not ok or (claim.expires_at and claim.expires_at < now):
         return None
     return claim
