@@ -32,6 +32,7 @@ import msgpack
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from papote.identity import user_hash
 from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -376,3 +377,10 @@ async def agent(server: PapoteServer, cookie: str | None = None) -> Client:
     await client.send({"t": "hello", "v": 1})
     client.welcome = await client.expect("welcome")
     return client
+
+
+async def identify(server: PapoteServer, client: Client, user_id: str, ref: int = 90) -> dict[str, Any]:
+    """The visitor `client` says it is the site's user `user_id` (hashed with the site's secret)."""
+    await client.send({"t": "identify", "ref": ref, "user_id": user_id,
+                       "hash": user_hash(server.site_secret, user_id)})
+    return await client.expect("identified", ref=ref)

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from papote.identity import user_hash
-from tests.harness import Client, PapoteServer, new_msg_id, visitor
+from tests.harness import PapoteServer, identify, new_msg_id, visitor
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
@@ -21,12 +20,6 @@ def patch_settings(server: PapoteServer, settings: dict[str, Any]) -> tuple[int,
     status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": settings},
                                   cookie=server.login())
     return status, body
-
-
-async def identify(server: PapoteServer, client: Client, user_id: str, ref: int = 90) -> dict[str, Any]:
-    await client.send({"t": "identify", "ref": ref, "user_id": user_id,
-                       "hash": user_hash(server.site_secret, user_id)})
-    return await client.expect("identified", ref=ref)
 
 
 async def test_a_rule_shown_to_a_person_is_known_on_their_other_devices(papote_server: PapoteServer) -> None:

@@ -12,16 +12,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from papote.identity import sign_jwt, user_hash
-from tests.harness import Client, PapoteServer, agent, new_msg_id, visitor
+from papote.identity import sign_jwt
+from tests.harness import Client, PapoteServer, agent, identify, new_msg_id, visitor
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
-
-
-async def identify(server: PapoteServer, client: Client, user_id: str, ref: int = 90) -> dict[str, Any]:
-    await client.send({"t": "identify", "ref": ref, "user_id": user_id,
-                       "hash": user_hash(server.site_secret, user_id)})
-    return await client.expect("identified", ref=ref)
 
 
 async def say(client: Client, body: str, conversation: str | None = None, ref: int = 1) -> dict[str, Any]:
