@@ -2,7 +2,7 @@
 // secrets, agents and invitations, canned responses and API keys. Each section saves on its own.
 
 import { api } from "./api";
-import { h, mount } from "./dom";
+import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
@@ -44,11 +44,6 @@ interface SiteFull {
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 let current = "";
-
-function field(label: string, input: HTMLElement, id: string): HTMLElement {
-  input.id = id;
-  return h("div", { class: "field" }, h("label", { attrs: { for: id } }, label), input);
-}
 
 function note(): HTMLElement {
   return h("p", { class: "form-status", attrs: { role: "status" } });

@@ -62,3 +62,9 @@ export function svg(tag: string, attrs: Record<string, string | number>, ...chil
   for (const child of children) el.append(child);
   return el as SVGElement;
 }
+
+/** A labelled form field: `input` gets `id`, and the label points at it. */
+export function field(label: string, input: HTMLElement, id: string): HTMLElement {
+  input.id = id;
+  return h("div", { class: "field" }, h("label", { attrs: { for: id } }, label), input);
+}

@@ -2,7 +2,7 @@
 // away message and a message per proactive rule. What is saved is the JSON the REST API takes; an empty
 // text means "the default one" and the server does not store it.
 
-import { h } from "./dom";
+import { field, h } from "./dom";
 import { t } from "./i18n";
 
 export interface Translation {
@@ -73,9 +73,4 @@ export function translationsEditor(
     return out;
   };
   return { root, read };
-}
-
-function field(label: string, input: HTMLElement, id: string): HTMLElement {
-  input.id = id;
-  return h("div", { class: "field" }, h("label", { attrs: { for: id } }, label), input);
 }
