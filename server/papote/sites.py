@@ -367,8 +367,6 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
                     email: bool = False) -> dict[str, Any]:
     """What the widget is told about the site in `welcome` (never secrets or origins). `email`: whether
     this server can send mail at all (PAPOTE_SMTP_URL)."""
-    from papote.attachments import limits_of  # papote.attachments builds on this module
-
     s = settings_of(site)
     open_now, next_open = opening(s, now)
     open_now = open_now or s["after_hours"] == "online"
@@ -390,10 +388,18 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "rules": s["rules"],
         "storage": s["storage"],
         "theme": s["theme"],
-        # What the widget checks before uploading (the server checks again); an empty list of types: none.
-        "attachments": limits_of(site).public(),
+        "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),
     }
+
+
+def _attachment_limits(settings: dict[str, Any]) -> dict[str, Any]:
+    """What the widget checks before uploading (the server checks again): bytes per file, and the
+    content types the site's categories allow (an empty list: no attachments)."""
+    from papote.attachments.sniff import CATEGORIES  # papote.attachments builds on this module
+
+    types = sorted(t for c in settings["attachments_types"] for t in CATEGORIES.get(c, {}))
+    return {"max_bytes": settings["attachments_max_mb"] * 1024 * 1024, "types": types}
 
 
 def normalise_origin(origin: str) -> str:
