@@ -18,6 +18,10 @@ class PushQueries(PostgresEngine):
             "WITH ins AS (INSERT INTO meta(key, value) VALUES ('vapid_keys', $1) ON CONFLICT (key) DO NOTHING "
             "RETURNING value) SELECT value FROM ins UNION ALL SELECT value FROM meta WHERE key='vapid_keys' LIMIT 1",
             json.dumps({"private": candidate.private_key, "public": candidate.public_key}))
+        if value is None:
+            # Another node's insert committed while this statement waited on it: its snapshot, taken
+            # before that commit, cannot see the row; a new statement does.
+            value = await self._value("SELECT value FROM meta WHERE key='vapid_keys'")
         stored = json.loads(value)
         return VapidKeys(stored["private"], stored["public"])
 
