@@ -248,8 +248,9 @@ async def cluster(workdir: Path, database: str, broker: Broker, count: int = 2, 
     a socket closed after its server is gone waits for a close handshake that never comes."""
     nodes = Cluster(workdir, database, broker, count, **kwargs)
     await asyncio.to_thread(nodes.init)
-    await asyncio.to_thread(nodes.start)
     try:
+        # Inside the try: a node that does not come up must not leave the others running.
+        await asyncio.to_thread(nodes.start)
         yield nodes
     finally:
         await close_clients()
