@@ -87,6 +87,7 @@ class Papote:
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
+        self.alerts.on_devices_changed = lambda: self.cluster.invalidate("push", "devices")
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
         self.live_sessions: set[LiveSocket] = set()
@@ -224,6 +225,8 @@ class Papote:
             self.chat.forget_agent(record_id)
         elif kind == "visitor":
             self.chat.forget_visitor(record_id, tell=False)
+        elif kind == "push":
+            self.alerts.forget_owners()
 
     # -- presence ------------------------------------------------------------------------------------
     async def agents_online(self, site_id: str) -> int:
