@@ -83,7 +83,7 @@ class Papote:
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
-                                       self.chat.ref, self.budgets)
+                                       self.chat.ref, self.budgets, self.shared_limits)
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
