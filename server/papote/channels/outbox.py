@@ -84,7 +84,9 @@ class Outbox:
     async def run(self) -> None:
         while True:
             try:
-                while await self.run_once() == CLAIM_BATCH:
+                # A full batch may have left more; in an ordered outbox, each sent delivery may have
+                # made the next of its conversation due: look again at once rather than a tick later.
+                while (claimed := await self.run_once()) == CLAIM_BATCH or (self.ordered and claimed):
                     pass
             except Exception:  # a database hiccup: the next round tries again, nothing is lost
                 log.warning("%s outbox round failed", self.channel, exc_info=True)
