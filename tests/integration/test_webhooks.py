@@ -247,6 +247,19 @@ def test_rotation_the_log_and_a_resend(hook_server: PapoteServer, receiver: Rece
     until(lambda: [r["id"] for r in receiver.requests].count(first_id) == 3, "the re-sent event")
     assert server.http("POST", f"{one}/deliveries/d_nope/resend", cookie=cookie)[0] == 404
 
+    # Another site's owner reaches none of it, even naming this endpoint through their own site.
+    site_b = server.cli("site", "create", "--name", "B", "--origin", server.base_url).splitlines()[0]
+    server.cli("agent", "create", "--site", site_b, "--email", "b@papote.test", "--password", "password-b-1",
+               "--role", "owner")
+    cookie_b = server.login("b@papote.test", "password-b-1")
+    theirs = f"/api/sites/{site_b}/webhooks/{endpoint['id']}"
+    for method, path, body in (("PATCH", theirs, {"description": "x"}), ("DELETE", theirs, None),
+                               ("POST", f"{theirs}/rotate", None), ("GET", f"{theirs}/deliveries", None),
+                               ("POST", f"{theirs}/deliveries/{oldest['id']}/resend", None),
+                               ("GET", f"{one}/deliveries", None), ("POST", f"{one}/rotate", None)):
+        status, answer, _ = server.http(method, path, body, cookie=cookie_b)
+        assert (status, answer["error"]["code"]) == (404, "not_found"), (method, path, answer)
+
     # An agent who is not an admin may not see or change endpoints; removing one stops its deliveries.
     server.cli("agent", "create", "--site", server.site_key, "--email", "agent@papote.test", "--password",
                "agent-password-1", "--role", "agent")
@@ -299,7 +312,11 @@ def test_a_private_target_is_refused_by_default(tmp_path: Path, request: pytest.
     for server in serve(PapoteServer(tmp_path), request):
         cookie = server.login()
         for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.0.0.5/hook",
-                    "http://169.254.169.254/latest/meta-data", "ftp://example.com/"):
+                    "http://169.254.169.254/latest/meta-data", "http://no-such-host.invalid/"):
+            status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/webhooks",
+                                          {"url": url, "events": ["message.created"]}, cookie=cookie)
+            assert status == 403 and body["error"]["code"] == "forbidden", (url, body)
+        for url in ("ftp://example.com/", "https://user:pw@example.com/", "https://example.com:99999/"):
             status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/webhooks",
                                           {"url": url, "events": ["message.created"]}, cookie=cookie)
             assert status == 400 and body["error"]["code"] == "bad_field", (url, body)

@@ -25,8 +25,12 @@ from papote.web.schema import Schema, array, boolean, enum, integer, nullable, o
 _STR = string(0, 100000)
 _MS = {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}
 _EVENTS = array(enum(*EVENT_TYPES), len(EVENT_TYPES), 1, description="the event types this endpoint receives")
-_URL = string(8, 2000, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
-              description="an http(s) URL whose host is public (PAPOTE_WEBHOOK_ALLOW_PRIVATE lifts that)")
+#: A port from 0 to 65535 (a larger one is no URL at all).
+_PORT = "(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+_URL = string(10, 2000, pattern=f"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+{_PORT}([/?#][!-~]*)?$",
+              description="an http(s) URL with a host name or IPv4 address (no credentials); a host that "
+                          "does not resolve, or resolves to a non-public address, is 403 unless "
+                          "PAPOTE_WEBHOOK_ALLOW_PRIVATE")
 
 
 def _record(properties: dict[str, Schema], **extra: Any) -> Schema:

@@ -19,7 +19,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from papote.errors import ErrorCode, PapoteError
+from papote.errors import ErrorCode, Forbidden, PapoteError
 
 #: A URL longer than this is refused (the longest real webhook URLs are a few hundred characters).
 MAX_URL = 2000
@@ -51,17 +51,18 @@ def is_public(address: str) -> bool:
 
 
 async def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse (`bad_field`) a URL that is malformed, or whose host does not resolve, or resolves to any
-    address that is not public (unless `allow_private`)."""
+    """Refuse a URL that is malformed (`bad_field`), or whose host does not resolve or resolves to any
+    address that is not public, unless `allow_private` (`forbidden`: a well-formed URL this server will
+    not post to, as push.py refuses a push endpoint outside the browsers' services)."""
     host = check_url(url)
     if allow_private:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
-        raise PapoteError(f"the webhook host {host!r} does not resolve", ErrorCode.BAD_FIELD) from None
+        raise Forbidden(f"the webhook host {host!r} does not resolve") from None
     addresses = {str(info[4][0]) for info in infos}
     private = sorted(a for a in addresses if not is_public(a))
     if not addresses or private:
-        raise PapoteError(f"the webhook host {host!r} is a private or loopback address ({', '.join(private)}); "
-                          "PAPOTE_WEBHOOK_ALLOW_PRIVATE allows it", ErrorCode.BAD_FIELD)
+        raise Forbidden(f"the webhook host {host!r} is a private or loopback address ({', '.join(private)}); "
+                        "PAPOTE_WEBHOOK_ALLOW_PRIVATE allows it")
