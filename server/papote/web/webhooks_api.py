@@ -2,7 +2,7 @@
 channel (a customer's message posted by the site's own systems). docs/channels.md explains both.
 
 Endpoints are the site's settings: the admin role (MANAGE_SITE) and a console session. The inbound API
-is for servers: the site's API key only (an agent's session is refused, it is not a customer)."""
+is for servers: the site's API key only (auth "key": an agent's session is no customer's word)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from starlette.responses import JSONResponse
 from papote.authz import Action, Principal
 from papote.channels.webhooks import EVENT_TYPES
 from papote.channels.webhooks.service import endpoint_json, log_json
-from papote.errors import Forbidden
-from papote.types import PrincipalKind
+from papote.config import Config
 from papote.web.api_schemas import CLIENT_MSG_ID, EMAIL, ID
 from papote.web.http import Endpoint, json_body, papote_of, params, site_for
 from papote.web.schema import Schema, array, boolean, enum, integer, nullable, obj, string
@@ -60,15 +59,16 @@ LOG_QUERY: dict[str, Schema] = {
     "limit": integer(1, 200, default=50),
     "before": {**integer(0, 2**53 - 1), "description": "only deliveries queued before this (epoch ms): the next page"},
 }
-INBOUND_MESSAGE = obj({
-    "contact": obj({"external_id": string(1, 200, description="your system's id for the customer"),
-                    "name": string(0, 200), "email": EMAIL}, required=["external_id"]),
-    "client_msg_id": CLIENT_MSG_ID,
-    "body": string(1, 20000),
-    "conversation": {**ID, "description": "a conversation of this contact; by default their latest (a "
-                                          "closed one reopens), or a new one if they have none"},
-    "new_conversation": boolean(description="start a new conversation even if the contact has one"),
-}, required=["contact", "client_msg_id", "body"])
+def inbound_message_schema(config: Config) -> Schema:
+    return obj({
+        "contact": obj({"external_id": string(1, 200, description="your system's id for the customer"),
+                        "name": string(0, 200), "email": EMAIL}, required=["external_id"]),
+        "client_msg_id": CLIENT_MSG_ID,
+        "body": string(1, config.max_body_chars),
+        "conversation": {**ID, "description": "a conversation of this contact; by default their latest (a "
+                                              "closed one reopens), or a new one if they have none"},
+        "new_conversation": boolean(description="start a new conversation even if the contact has one"),
+    }, required=["contact", "client_msg_id", "body"])
 INBOUND_ACK = _record({"client_msg_id": _STR, "conversation": _STR, "seq": {"type": "integer"}, "ts": _MS,
                        "visitor": _STR, "duplicate": boolean(description="a retry: the first answer again")})
 
@@ -131,8 +131,6 @@ async def inbound_message(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     papote = papote_of(request)
     site = await site_for(request, principal, Action.WRITE)
-    if principal.kind is not PrincipalKind.API_KEY:
-        raise Forbidden("the inbound API takes the site's API key (Authorization: Bearer <key>)")
     body = await json_body(request)
     contact = body["contact"]
     answer = await papote.inbound.post(
@@ -158,5 +156,5 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", f"{_ONE}/deliveries/{{delivery_id}}/resend", "Send a delivery of the log again",
              resend_delivery, response=_record({"id": _STR, "webhook_id": _STR}), status=202),
     Endpoint("POST", "/api/sites/{key}/inbound/messages", "Post a customer's message (inbound API channel)",
-             inbound_message, "any", body=INBOUND_MESSAGE, response=INBOUND_ACK, status=201),
+             inbound_message, "key", body=inbound_message_schema, response=INBOUND_ACK, status=201),
 ]

@@ -62,6 +62,8 @@ DERIVE_BATCH = 200
 #: A site's endpoints are read again after this long when no change was made on this node (another
 #: node's change is seen within it; the scan catches any event queued late meanwhile).
 ENDPOINTS_TTL_SECS = 5.0
+#: Conversations whose site this node remembers (~100 bytes each): past it the memory starts afresh.
+SITE_CACHE = 100_000
 #: A receiver's answer body is not read beyond this (only its status matters; the log keeps a snippet).
 ERROR_SNIPPET = 200
 
@@ -219,7 +221,6 @@ class Webhooks:
         while site_ids:
             batch = await self.store.webhook_candidates(site_ids, since, SCAN_BATCH)
             for candidate in batch:
-                self._site_of[candidate.conversation_id] = candidate.site_id
                 await self.derive(candidate.conversation_id)
                 done += 1
             if len(batch) < SCAN_BATCH or batch[-1].updated_at <= since:
@@ -237,6 +238,8 @@ class Webhooks:
             conv = await self.store.get_conversation(cid)
             if conv is None:
                 return 0
+            if len(self._site_of) >= SITE_CACHE:
+                self._site_of.clear()
             site_id = self._site_of[cid] = conv.site_id
         if site_id not in await self._all_endpoints():
             return 0  # no endpoint: nothing to derive, and no cursor to keep

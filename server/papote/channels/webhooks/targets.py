@@ -59,8 +59,8 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        raise Forbidden(f"the webhook host {host!r} does not resolve") from None
+    except (OSError, UnicodeError):  # UnicodeError: a name IDNA cannot encode (a label over 63 characters)
+        raise Forbidden(f"the webhook host {host[:100]!r} does not resolve") from None
     addresses = {str(info[4][0]) for info in infos}
     private = sorted(a for a in addresses if not is_public(a))
     if not addresses or private:
