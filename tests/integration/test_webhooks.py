@@ -281,7 +281,7 @@ def test_the_inbound_api_is_idempotent_and_authorized(hook_server: PapoteServer,
     status, ack = customer_says(server, key, "crm-4711", "my parcel is late", msg_id)
     assert status == 201 and ack["seq"] == 1 and ack["duplicate"] is False
     status, again = customer_says(server, key, "crm-4711", "my parcel is late", msg_id)
-    assert status == 200 and again["duplicate"] is True
+    assert status == 201 and again["duplicate"] is True
     assert {k: again[k] for k in ("conversation", "seq", "ts")} == {k: ack[k] for k in ("conversation", "seq", "ts")}
     status, clash = customer_says(server, key, "crm-4711", "another body", msg_id)
     assert status == 409 and clash["error"]["code"] == "conflict"

@@ -137,7 +137,7 @@ async def inbound_message(request: Request, principal: Principal | None) -> Any:
         site, external_id=contact["external_id"], name=contact.get("name"), email=contact.get("email"),
         client_msg_id=body["client_msg_id"], body=body["body"], conversation=body.get("conversation"),
         new_conversation=bool(body.get("new_conversation")))
-    return JSONResponse(answer, status_code=200 if answer["duplicate"] else 201)
+    return JSONResponse(answer, status_code=201)  # a retry too, with the first answer (as POST …/messages)
 
 
 _ONE = "/api/sites/{key}/webhooks/{endpoint_id}"

@@ -64,7 +64,8 @@ DERIVE_BATCH = 200
 ENDPOINTS_TTL_SECS = 5.0
 #: Conversations whose site this node remembers (~100 bytes each): past it the memory starts afresh.
 SITE_CACHE = 100_000
-#: A receiver's answer body is not read beyond this (only its status matters; the log keeps a snippet).
+#: A receiver's answer body is not read beyond this many bytes (only its status matters; the log keeps
+#: this much of a refusal's body).
 ERROR_SNIPPET = 200
 
 
@@ -284,10 +285,17 @@ class Webhooks:
             assert self._http is not None
             headers = signing.headers(endpoint.signing_secrets(started), str(delivery.payload["webhook_id"]),
                                       started // 1000, body)
-            response = await self._http.post(endpoint.url, content=body, headers=headers)
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {response.text[:ERROR_SNIPPET]}".strip().rstrip(":")
+            # Streamed: a receiver's answer is read no further than the log's snippet, whatever it sends.
+            async with self._http.stream("POST", endpoint.url, content=body, headers=headers) as response:
+                status = response.status_code
+                if not 200 <= status < 300:
+                    snippet = b""
+                    async for chunk in response.aiter_bytes():
+                        snippet += chunk
+                        if len(snippet) >= ERROR_SNIPPET:
+                            break
+                    text = snippet[:ERROR_SNIPPET].decode(errors="replace")
+                    error = f"HTTP {status}: {text}".strip().rstrip(":")
         except PapoteError as exc:
             error = exc.message
         except httpx.TimeoutException:
