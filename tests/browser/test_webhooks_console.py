@@ -71,6 +71,17 @@ async def test_an_admin_manages_webhooks_in_the_console(papote_server: PapoteSer
     assert status == 201
     await until(lambda: len(receiver.delivered()) == 1, "the event at the receiver")
     assert receiver.delivered()[0]["verified"] == receiver.secrets
+    cookie = await asyncio.to_thread(server.login)
+    endpoints = (await asyncio.to_thread(server.http, "GET", f"/api/sites/{server.site_key}/webhooks", None,
+                                         cookie))[1]["endpoints"]
+    log = f"/api/sites/{server.site_key}/webhooks/{endpoints[0]['id']}/deliveries"
+    recorded: list[Any] = []
+
+    def sent() -> bool:  # the receiver may have answered before the server recorded its answer
+        recorded[:] = server.http("GET", log, cookie=cookie)[1]["deliveries"]
+        return bool(recorded) and recorded[0]["status"] == "sent"
+
+    await until(sent, "the delivery recorded as sent")
 
     await section.get_by_role("button", name="Delivery log").click()
     row = section.locator(".webhook-deliveries tbody tr")
