@@ -3,11 +3,10 @@
 Three steps, each durable before the next:
 
 1. *Deriving.* A message committed on this node is seen by the bus observer (after COMMIT) and its
-   conversation derived at once; every `webhook_check_secs` one node (the `singleton` leader lock) also
-   scans for conversations whose last seq is past their webhook cursor — the ones a crash or another
-   node left behind. Deriving reads the messages past the cursor, makes one delivery per (event,
-   endpoint that wants it) (events.py), and moves the cursor and inserts the deliveries in one
-   transaction. So an event committed is an event delivered, whatever dies when.
+   conversation derived at once; every `webhook_check_secs` each node also scans for conversations
+   whose last seq is past their webhook cursor — the ones a crash or another node left behind.
+   Deriving reads the messages past the cursor, makes one delivery per (event, endpoint that wants
+   it) (events.py), and moves the cursor and inserts the deliveries in one transaction. So an event committed is an event delivered, whatever dies when.
 2. *Sending.* The outbox worker (channels/outbox.py, `ordered`) claims the first unfinished delivery of
    each (endpoint, conversation) and POSTs it, signed with the endpoint's live secrets (signing.py).
    A 2xx is success; anything else, a timeout or a refused connection is retried with backoff until
@@ -202,10 +201,12 @@ class Webhooks:
                 for cid in due:
                     await self.derive(cid)
                 if time.monotonic() >= next_scan:
+                    # Every node scans, without the leader lock: the cursor's compare-and-set already
+                    # makes two derivations of one conversation harmless, and the lock would hold one of
+                    # the pool's connections for the whole scan, while the scan needs others (with the
+                    # other periodic jobs' locks, a small pool would be all held, and wait forever).
                     next_scan = time.monotonic() + self.config.webhook_check_secs
-                    async with self.store.singleton("papote.webhook-scan") as leader:
-                        if leader:
-                            await self.scan_once(now_ms())
+                    await self.scan_once(now_ms())
             except Exception:  # the next round tries again: the cursor lives in the store
                 log.warning("webhook derivation failed", exc_info=True)
             if not self._due:
