@@ -6,7 +6,8 @@ Three steps, each durable before the next:
    conversation derived at once; every `webhook_check_secs` each node also scans for conversations
    whose last seq is past their webhook cursor — the ones a crash or another node left behind.
    Deriving reads the messages past the cursor, makes one delivery per (event, endpoint that wants
-   it) (events.py), and moves the cursor and inserts the deliveries in one transaction. So an event committed is an event delivered, whatever dies when.
+   it) (events.py), and moves the cursor and inserts the deliveries in one transaction. So an event
+   committed is an event delivered, whatever dies when.
 2. *Sending.* The outbox worker (channels/outbox.py, `ordered`) claims the first unfinished delivery of
    each (endpoint, conversation) and POSTs it, signed with the endpoint's live secrets (signing.py).
    A 2xx is success; anything else, a timeout or a refused connection is retried with backoff until
