@@ -227,7 +227,7 @@ async function drawLog(log: HTMLElement, one: string): Promise<void> {
           h(
             "thead",
             null,
-            h("tr", null, h("th", null, t("when")), h("th", null, t("eventType")), h("th", null, t("deliveryStatus")), h("th", null, t("attempts")), h("th")),
+            h("tr", null, h("th", null, t("when")), h("th", null, t("eventType")), h("th", null, t("deliveryStatus")), h("th", null, t("attempts")), h("th", null, t("resend"))),
           ),
           h("tbody", null, rows),
         )
