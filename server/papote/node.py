@@ -21,6 +21,8 @@ from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
+from papote.channels.inbound_api import InboundApi
+from papote.channels.webhooks import Webhooks
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -90,6 +92,11 @@ class Papote:
         self.alerts.on_devices_changed = lambda: self.cluster.invalidate("push", "devices")
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
+        self.webhooks = Webhooks(self)
+        self.bus.observe(self.webhooks.observe)
+        #: Customers' messages posted by a site's own systems (the inbound API channel).
+        self.inbound = InboundApi(self)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -110,6 +117,7 @@ class Papote:
         await self.cluster.start()
         await self.alerts.start()
         await self.email.start()
+        await self.webhooks.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -128,6 +136,7 @@ class Papote:
             await asyncio.sleep(0.02)
         await self.email.stop()
         await self.chat.drain()
+        await self.webhooks.stop()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()
         await self.cluster.stop()
