@@ -29,6 +29,8 @@ from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
 from papote.invites import Invites
+from papote.moderation import Moderation
+from papote.nps import Nps
 from papote.presence import Presence
 from papote.push import Alerts
 from papote.reports import Reports
@@ -89,6 +91,13 @@ class Papote:
         self.bus.observe(self.alerts.observe)
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: Blocks and the spam filter, asked before a visitor's message is stored (moderation.py).
+        self.moderation = Moderation(self)
+        self.moderation.on_invalidate = self.cluster.invalidate
+        self.chat.screen = self.moderation.screen
+        #: The NPS survey offered after a closing (nps.py).
+        self.nps = Nps(self)
+        self.chat.on_closed = self.nps.offer
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -224,6 +233,8 @@ class Papote:
             self.chat.forget_agent(record_id)
         elif kind == "visitor":
             self.chat.forget_visitor(record_id, tell=False)
+        elif kind == "block":
+            self.moderation.forget(record_id)
 
     # -- presence ------------------------------------------------------------------------------------
     async def agents_online(self, site_id: str) -> int:

@@ -122,6 +122,14 @@ SETTINGS = obj({
     "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
+    "spam_words": array(string(1, 60), 500, description="words or phrases that hold a visitor's message for "
+                        "review (compared without case or accents, as whole words)"),
+    "spam_max_links": nullable(integer(0, 1000, description="more links than this in one message hold it; "
+                                       "null turns the rule off")),
+    "spam_rate": nullable(integer(0, 1000, description="more messages than this from one visitor within a "
+                                  "minute hold the next ones; null turns the rule off")),
+    "nps_enabled": boolean(description="offer the NPS survey (0-10) after a conversation closes"),
+    "nps_every_days": integer(1, 3650, description="ask one visitor at most once in this many days"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
