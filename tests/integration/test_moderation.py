@@ -118,7 +118,7 @@ async def test_saved_views_and_the_export_with_labels(server: PapoteServer, cook
     lines = text.strip().split("\n")
     assert lines[0] == "id,created_at,closed_at,status,labels,visitor_id,assignee_id,rating,messages"
     assert any(line.startswith(cid + ",") and ",refund|vip," in line for line in lines)
-    status, raw, _ = server.http("GET", f"/api/sites/{site}/export/conversations?format=json", cookie=cookie)
+    status, raw, _ = server.http("GET", f"/api/sites/{site}/export/conversations/json", cookie=cookie)
     exported = json.loads(raw) if isinstance(raw, str) else raw
     assert [c["labels"] for c in exported["conversations"] if c["id"] == cid] == [["refund", "vip"]]
     # Only owners and admins export.

@@ -52,7 +52,6 @@ CREATE_BLOCK = obj({"visitor": ID, "reason": string(0, 500)}, required=["visitor
 SAVE_VIEW = obj({"name": string(1, 60), "labels": array(LABEL, 20), "status": nullable(enum("open", "closed"))},
                 required=["name"])
 EXPORT_QUERY: dict[str, Schema] = {
-    "format": enum("csv", "json", description="csv (default) or json"),
     "from": integer(0, MAX_REPORT_MS, description="conversations created from, epoch ms (default: 30 days "
                                                  "before `to`)"),
     "to": integer(0, MAX_REPORT_MS, description="conversations created before, epoch ms (default: now)"),
@@ -152,18 +151,25 @@ async def delete_view(request: Request, principal: Principal | None) -> Any:
 
 # -- the insight export ------------------------------------------------------------------------------
 
-async def export_conversations(request: Request, principal: Principal | None) -> Response:
+async def _exported(request: Request, principal: Principal | None) -> tuple[str, int, int, list[dict[str, Any]]]:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
     q = params(request)
     until = now_ms() if q["to"] is None else q["to"]
     since = max(0, until - DEFAULT_RANGE_MS) if q["from"] is None else min(q["from"], until)
-    rows = await papote.store.labelled_conversations(site.id, since, until, EXPORT_MAX)
-    name = f"papote-conversations-{site.key}"
-    if q["format"] == "json":
-        return Response(json.dumps({"site": site.key, "from": since, "to": until, "conversations": rows}),
-                        media_type="application/json",
-                        headers={"content-disposition": f'attachment; filename="{name}.json"'})
+    return site.key, since, until, await papote.store.labelled_conversations(site.id, since, until, EXPORT_MAX)
+
+
+async def export_conversations_json(request: Request, principal: Principal | None) -> Response:
+    key, since, until, rows = await _exported(request, principal)
+    return Response(json.dumps({"site": key, "from": since, "to": until, "conversations": rows}),
+                    media_type="application/json",
+                    headers={"content-disposition": f'attachment; filename="papote-conversations-{key}.json"'})
+
+
+async def export_conversations(request: Request, principal: Principal | None) -> Response:
+    key, _, _, rows = await _exported(request, principal)
+    name = f"papote-conversations-{key}"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -193,5 +199,11 @@ ENDPOINTS: list[Endpoint] = [
              "name replaces it", save_view, body=SAVE_VIEW, response=VIEW),
     Endpoint("DELETE", "/api/sites/{key}/views/{view_id}", "Delete one of my saved views", delete_view),
     Endpoint("GET", "/api/sites/{key}/export/conversations", "Conversations with their labels, for insight "
-             "(CSV or JSON; owners and admins)", export_conversations, query=EXPORT_QUERY, media_type="text/csv"),
+             "(CSV; owners and admins)", export_conversations, query=EXPORT_QUERY, media_type="text/csv"),
+    Endpoint("GET", "/api/sites/{key}/export/conversations/json", "The same export as JSON",
+             export_conversations_json, query=EXPORT_QUERY, response=_record({
+                 "site": _STR, "from": _MS, "to": _MS, "conversations": array(_record({
+                     "id": _STR, "created_at": _MS, "closed_at": nullable(_MS), "status": enum("open", "closed"),
+                     "labels": array(_STR, 20), "visitor_id": _STR, "assignee_id": nullable(_STR),
+                     "rating": nullable(_INT), "messages": _INT}), EXPORT_MAX)})),
 ]
