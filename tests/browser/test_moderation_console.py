@@ -1,0 +1,83 @@
+"""Moderation and NPS in the agent console, in Chromium against a real server: blocking a visitor from
+the context panel (and unblocking), releasing a message the spam filter held from the Moderation page,
+and the NPS answer of a closed conversation on the reports page and in its CSV."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from tests.harness import Client, PapoteServer, new_msg_id
+
+from . import test_console
+from .conftest import open_page
+from .test_console import queue, row, sign_in, visitor_says
+
+#: The console's build, once per session: test_console's fixture, made visible here.
+console_build = test_console.console_build
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio, pytest.mark.usefixtures("console_build")]
+
+
+async def answer_to(client: Client, body: str, conversation: str | None, ref: int) -> dict[str, object]:
+    await client.send({"t": "send", "ref": ref, "conversation": conversation, "client_msg_id": new_msg_id(),
+                       "body": body})
+    while True:
+        frame = await client.recv(10)
+        if frame["t"] in ("ack", "error") and frame.get("ref") == ref:
+            return frame
+
+
+async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, context: BrowserContext) -> None:
+    server = papote_server
+    cookie = server.login()
+    assert server.http("PATCH", f"/api/sites/{server.site_key}",
+                       {"settings": {"spam_words": ["casino"], "nps_enabled": True}}, cookie=cookie)[0] == 200
+    page = await open_page(context)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Block this visitor?"
+    await sign_in(page, server)
+
+    # Block from the context panel: the visitor's next message is refused and never shows.
+    victor, c1 = await visitor_says(server, "I want a refund", name="Victor")
+    await queue(page, "mine")
+    await row(page, c1).click()
+    context_panel = page.locator(".context")
+    await context_panel.get_by_role("button", name="Block visitor").click()
+    await expect(context_panel.locator(".badge.blocked")).to_have_text("Blocked")
+    refused = await answer_to(victor, "you will regret this", c1, 10)
+    assert refused["t"] == "error" and refused["code"] == "blocked"
+    chat = page.locator(f".chat[data-conversation='{c1}']")
+    await context_panel.get_by_role("button", name="Unblock").click()
+    await expect(context_panel.get_by_role("button", name="Block visitor")).to_be_visible()
+    assert (await answer_to(victor, "sorry about that", c1, 11))["t"] == "ack"
+    await expect(chat.locator(".msg.visitor").last).to_contain_text("sorry about that")
+    await expect(chat).not_to_contain_text("you will regret this")
+
+    # A held message, released from the Moderation page, reaches the inbox.
+    spammer, c2 = await visitor_says(server, "Hello")
+    held = await answer_to(spammer, "Play casino now", c2, 12)
+    assert held["code"] == "held"
+    await page.get_by_role("button", name="Moderation").click()
+    item = page.locator(".held-list li", has_text="Play casino now")
+    await expect(item).to_contain_text("listed words")
+    await item.get_by_role("button", name="Release").click()
+    await expect(page.locator(".held")).to_contain_text("No message is waiting for review.")
+    delivered = await spammer.expect("message", body="Play casino now", timeout=10)
+    assert delivered["conversation"] == c2
+
+    # NPS: the close offers the survey, the visitor answers, the reports page shows it.
+    await page.get_by_role("button", name="Inbox").click()
+    await row(page, c1).click()
+    await chat.get_by_role("button", name="Close").click()
+    offer = await victor.expect("message", event="nps", timeout=10)
+    await victor.send({"t": "nps", "ref": 13, "conversation": c1, "survey": offer["data"]["survey"], "score": 3,
+                       "comment": "Too slow"})
+    await victor.expect("ok", ref=13)
+    await expect(chat.locator(".event[data-event=nps_answered]")).to_contain_text("3/10")
+    await page.get_by_role("button", name="Reports").click()
+    await expect(page.locator("[data-stat=nps] .stat-value")).to_have_text("-100")
+    await expect(page.locator("[data-stat=nps]")).to_contain_text("1 answers · 0 promoters · 1 detractors")
+    await expect(page.locator(".nps-comments")).to_contain_text("Too slow")
+    csv = await page.evaluate("fetch(document.querySelector('a[download]').href).then(r => r.text())")
+    assert csv.splitlines()[0].endswith(",nps_responses,nps_score") and csv.splitlines()[-1].endswith(",1,-100")
+    for client in (victor, spammer):
+        await client.close()
