@@ -79,5 +79,24 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     await expect(page.locator(".nps-comments")).to_contain_text("Too slow")
     csv = await page.evaluate("fetch(document.querySelector('a[download]').href).then(r => r.text())")
     assert csv.splitlines()[0].endswith(",nps_responses,nps_score") and csv.splitlines()[-1].endswith(",1,-100")
+
+    # A saved view of a label: the list shows the conversations that carry it, whatever their queue.
+    assert server.http("POST", f"/api/conversations/{c2}/label", {"add": ["refund"]}, cookie=cookie)[0] == 200
+    await page.get_by_role("button", name="Inbox").click()
+    await page.locator(".saved-views summary").click()
+    await page.get_by_role("textbox", name="View name").fill("Refunds")
+    await page.get_by_role("textbox", name="Labels (comma separated)").fill("refund")
+    await page.locator(".view-form").get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("combobox", name="Saved views")).to_have_value(
+        (await server_view_id(server, cookie, "Refunds")))
+    await expect(row(page, c2)).to_be_visible()
+    await expect(row(page, c1)).to_have_count(0)
+    await queue(page, "closed")  # a queue again: the view is set aside
+    await expect(row(page, c1)).to_be_visible()
     for client in (victor, spammer):
         await client.close()
+
+
+async def server_view_id(server: PapoteServer, cookie: str, name: str) -> str:
+    _, views, _ = server.http("GET", f"/api/sites/{server.site_key}/views", cookie=cookie)
+    return str(next(v["id"] for v in views["views"] if v["name"] == name))
