@@ -88,7 +88,7 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     await page.get_by_role("textbox", name="Labels (comma separated)").fill("refund")
     await page.locator(".view-form").get_by_role("button", name="Save").click()
     await expect(page.get_by_role("combobox", name="Saved views")).to_have_value(
-        (await server_view_id(server, cookie, "Refunds")))
+        await server_view_id(server, cookie, "Refunds"))
     await expect(row(page, c2)).to_be_visible()
     await expect(row(page, c1)).to_have_count(0)
     await queue(page, "closed")  # a queue again: the view is set aside
