@@ -11,6 +11,7 @@ import pytest_asyncio
 from papote.ids import new_id, now_ms
 from papote.store import ConversationChanges, NewMessage, Site, Store, Visitor
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
+from papote.store.outbox import Delivery
 from papote.types import AuthorKind, MessageKind
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
@@ -101,3 +102,25 @@ async def test_labelled_conversations_for_the_export(store: Store) -> None:
     rows = await store.labelled_conversations(site.id, 0, now_ms() + 1000, 100)
     assert [(r["id"], r["labels"], r["status"], r["messages"]) for r in rows] == [(cid, ["vip", "refund"], "open", 1)]
     assert await store.labelled_conversations(site.id, 0, 1, 100) == []
+
+
+async def test_the_nps_email_decision_is_taken_once_with_its_mail(store: Store) -> None:
+    site, visitor, cid = await conversation(store)
+    now = now_ms()
+    survey = await store.offer_nps(NpsSurvey(new_id("n"), site.id, cid, visitor.id, now), now - DAY)
+    assert survey is not None
+    assert await store.nps_email_candidates([site.id], now - DAY, now, 10) == []  # offered at `now`: not before
+    assert [s.id for s in await store.nps_email_candidates([site.id], now - DAY, now + 1, 10)] == [survey.id]
+    assert await store.nps_email_candidates([], now - DAY, now + 1, 10) == []
+    mail = Delivery(new_id("d"), site.id, cid, visitor.id, "email", "nps", "ann@example.test", {"subject": "?"},
+                    next_attempt_at=now, created_at=now)
+    racing = await asyncio.gather(*(store.decide_nps_email(survey.id, now, mail if i == 0 else None)
+                                    for i in range(3)))
+    assert sorted(racing) == [False, False, True]
+    assert await store.nps_email_candidates([site.id], now - DAY, now + 1, 10) == []
+    queued = [d for d in await store.deliveries(cid) if d.kind == "nps"]
+    assert len(queued) == (1 if racing[0] else 0)
+    # An answered survey is never a candidate.
+    other = await store.offer_nps(NpsSurvey(new_id("n"), site.id, cid, visitor.id, now + 2 * DAY), now + DAY)
+    assert other is not None and await store.answer_nps(other.id, 7, "", "widget", now + 2 * DAY)
+    assert await store.nps_email_candidates([site.id], now, now + 3 * DAY, 10) == []

@@ -13,6 +13,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from papote.store.outbox import Delivery
 from papote.types import Millis
 
 
@@ -126,6 +127,17 @@ class ModerationStore(abc.ABC):
     @abc.abstractmethod
     async def nps_answers(self, site_id: str, since: Millis, until: Millis) -> list[NpsSurvey]:
         """Surveys of a site answered in [since, until), in order of answer."""
+
+    @abc.abstractmethod
+    async def nps_email_candidates(self, site_ids: list[str], since: Millis, before: Millis,
+                                   limit: int) -> list[NpsSurvey]:
+        """Unanswered surveys of `site_ids` offered in [since, before) whose email decision is not taken
+        yet, oldest first."""
+
+    @abc.abstractmethod
+    async def decide_nps_email(self, survey_id: str, at: Millis, delivery: Delivery | None = None) -> bool:
+        """Take a survey's email decision once (compare-and-set on `emailed_at`), queuing `delivery` (the
+        mail, or None for "no mail") in the same transaction; False when it was already taken."""
 
     @abc.abstractmethod
     async def labelled_conversations(self, site_id: str, since: Millis, until: Millis,

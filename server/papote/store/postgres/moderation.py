@@ -8,7 +8,9 @@ from typing import Any
 import asyncpg
 
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
+from papote.store.outbox import Delivery
 from papote.store.postgres.engine import PostgresEngine
+from papote.store.postgres.outbox import _insert_delivery
 
 _BLOCK = "site_id, visitor_id, blocked_by, reason, created_at"
 _HELD = "id, site_id, conversation_id, visitor_id, author_name, client_msg_id, body, data, reasons, created_at"
@@ -109,6 +111,26 @@ class ModerationQueries(PostgresEngine):
             f"SELECT {_NPS} FROM nps_surveys WHERE site_id=$1 AND answered_at>=$2 AND answered_at<$3 "
             "ORDER BY answered_at, id", site_id, since, until)
         return [NpsSurvey(*r) for r in rows]
+
+    async def nps_email_candidates(self, site_ids: list[str], since: int, before: int,
+                                   limit: int) -> list[NpsSurvey]:
+        rows = await self._all(
+            f"SELECT {_NPS} FROM nps_surveys WHERE emailed_at IS NULL AND score IS NULL AND created_at>=$1 "
+            "AND created_at<$2 AND site_id = ANY($3) ORDER BY created_at, id LIMIT $4",
+            since, before, site_ids, limit)
+        return [NpsSurvey(*r) for r in rows]
+
+    async def decide_nps_email(self, survey_id: str, at: int, delivery: Delivery | None = None) -> bool:
+        async def job(conn: asyncpg.Connection) -> bool:
+            status = await conn.execute("UPDATE nps_surveys SET emailed_at=$1 WHERE id=$2 AND emailed_at IS NULL",
+                                        at, survey_id)
+            if status == "UPDATE 0":
+                return False
+            if delivery is not None:
+                await _insert_delivery(conn, delivery)
+            return True
+
+        return await self._transaction(job)
 
     async def labelled_conversations(self, site_id: str, since: int, until: int, limit: int) -> list[dict[str, Any]]:
         rows = await self._all(

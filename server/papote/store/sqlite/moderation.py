@@ -8,7 +8,9 @@ import sqlite3
 from typing import Any
 
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
+from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
+from papote.store.sqlite.outbox import _insert_delivery
 from papote.store.sqlite.rows import dumps
 
 _HELD = "id, site_id, conversation_id, visitor_id, author_name, client_msg_id, body, data, reasons, created_at"
@@ -111,6 +113,28 @@ class ModerationQueries(SqliteEngine):
             f"SELECT {_NPS} FROM nps_surveys WHERE site_id=? AND answered_at>=? AND answered_at<? "
             "ORDER BY answered_at, id", (site_id, since, until))
         return [NpsSurvey(*r) for r in rows]
+
+    async def nps_email_candidates(self, site_ids: list[str], since: int, before: int,
+                                   limit: int) -> list[NpsSurvey]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT {_NPS} FROM nps_surveys WHERE emailed_at IS NULL AND score IS NULL AND created_at>=? "
+            f"AND created_at<? AND site_id IN ({marks}) ORDER BY created_at, id LIMIT ?",
+            (since, before, *site_ids, limit))
+        return [NpsSurvey(*r) for r in rows]
+
+    async def decide_nps_email(self, survey_id: str, at: int, delivery: Delivery | None = None) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            if conn.execute("UPDATE nps_surveys SET emailed_at=? WHERE id=? AND emailed_at IS NULL",
+                            (at, survey_id)).rowcount == 0:
+                return False
+            if delivery is not None:
+                _insert_delivery(conn, delivery)
+            return True
+
+        return await self._write(job)
 
     async def labelled_conversations(self, site_id: str, since: int, until: int, limit: int) -> list[dict[str, Any]]:
         rows = await self._all(

@@ -48,7 +48,10 @@ CREATE TABLE nps_surveys (
     score           integer CHECK (score BETWEEN 0 AND 10),
     comment         text NOT NULL DEFAULT '',
     answered_at     bigint,
-    channel         text NOT NULL DEFAULT ''
+    channel         text NOT NULL DEFAULT '',
+    -- When the email decision was taken (the survey mailed to a visitor who left, or not): once only.
+    emailed_at      bigint
 );
 CREATE INDEX nps_surveys_visitor ON nps_surveys(visitor_id, created_at);
 CREATE INDEX nps_surveys_site ON nps_surveys(site_id, answered_at);
+CREATE INDEX nps_surveys_unmailed ON nps_surveys(created_at) WHERE emailed_at IS NULL AND score IS NULL;
