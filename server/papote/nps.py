@@ -9,7 +9,7 @@ device of the visitor, and a resume replays it like any event. Answered, the sur
 
 One answer per survey: the first is kept; a second (another tab, a retry, the email link after the
 widget) is answered `ok` and changes nothing. A visitor who left with a confirmed email gets the survey
-by email instead (channels/email/service.py sends it; the link's page records the answer here).
+by email (channels/email/nps_mail.py sends it; the link's page records the answer here).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from papote.channels.outbox import DeliveryError, Outbox
 from papote.config import Config
 from papote.connections import Hub
 from papote.conversations import Chat
-from papote.errors import Conflict, NotFound, PapoteError
+from papote.errors import Conflict, Held, NotFound, PapoteError
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
 from papote.store import EmailCandidate, Message, Site, Store
@@ -343,6 +343,8 @@ class EmailContinuation:
             _, appended = await self.papote.chat.complete(principal, stored)
         except Conflict:
             return "250 OK: already stored"  # the same Message-ID with another body: the first one stands
+        except Held:
+            return "250 OK: held for review"  # stored aside by the spam filter (moderation.py)
         except PapoteError as exc:
             log.warning("reply to %s refused: %s", cid, exc.message)
             return "550 5.7.1 This reply cannot be stored"
