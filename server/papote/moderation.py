@@ -44,6 +44,7 @@ class Moderation:
         self.host = host
         self.store = host.store
         self._blocked: dict[str, tuple[float, frozenset[str]]] = {}
+        self._sites: dict[str, tuple[float, dict[str, Any]]] = {}
         self._recent = RecentSends()
         #: Set by the application to tell the other nodes a site's blocks changed.
         self.on_invalidate: Any = None
@@ -53,16 +54,25 @@ class Moderation:
                      body: str, data: dict[str, Any] | None) -> None:
         if principal.id in await self._blocked_on(site_id):
             raise Blocked()
-        site = await self.host.site_by_id(site_id)
-        if site is None:
-            raise NotFound()
-        verdict = judge(body, settings_of(site), self._recent.count_and_add(principal.id, now_ms()))
+        verdict = judge(body, await self._settings(site_id), self._recent.count_and_add(principal.id, now_ms()))
         if not verdict.held:
             return
         await self.store.hold_message(HeldMessage(
             new_id("h"), site_id, conversation_id, principal.id, principal.name, client_msg_id, body, data,
             list(verdict.reasons), now_ms()))
         raise Held()
+
+    async def _settings(self, site_id: str) -> dict[str, Any]:
+        """The site's settings, cached per site id (the node's cache of sites is keyed by public key)."""
+        cached = self._sites.get(site_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        site = await self.host.site_by_id(site_id)
+        if site is None:
+            raise NotFound()
+        settings = settings_of(site)
+        self._sites[site_id] = (time.monotonic() + CACHE_TTL_SECS, settings)
+        return settings
 
     async def _blocked_on(self, site_id: str) -> frozenset[str]:
         cached = self._blocked.get(site_id)
@@ -73,8 +83,9 @@ class Moderation:
         return ids
 
     def forget(self, site_id: str) -> None:
-        """Another node changed the site's blocks."""
+        """The site's blocks or settings changed (here or on another node)."""
         self._blocked.pop(site_id, None)
+        self._sites.pop(site_id, None)
 
     def _changed(self, site_id: str) -> None:
         self.forget(site_id)

@@ -61,8 +61,10 @@ def count_links(text: str) -> int:
     return len(_LINK.findall(text))
 
 
-def matched_words(text: str, words: Iterable[str]) -> list[str]:
+def matched_words(text: str, words: list[str]) -> list[str]:
     """The listed words or phrases that occur in `text` as whole words."""
+    if not words:
+        return []  # the common case: no list, no normalising of every message
     folded = fold(text)
     found = []
     for word in words:
