@@ -4,7 +4,7 @@
 // does not grow with every feature.
 
 import { api, ApiError } from "./api";
-import { h, mount } from "./dom";
+import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { dateTime, lang } from "./i18n";
 
@@ -37,6 +37,13 @@ const en = {
   score: "Score",
   evNps: "NPS survey offered",
   evNpsAnswered: "NPS answer: {score}/10",
+  spamFilter: "Spam filter",
+  spamWords: "Words that hold a message for review (one per line)",
+  spamMaxLinks: "Most links in one message (empty: no limit)",
+  spamRate: "Most messages a minute from one visitor (empty: no limit)",
+  npsSurvey: "NPS survey",
+  npsOn: "Ask visitors after a conversation closes",
+  npsEvery: "Ask one visitor at most every … days",
 };
 
 type Key = keyof typeof en;
@@ -70,6 +77,13 @@ const fr: Record<Key, string> = {
   score: "Score",
   evNps: "Enquête NPS proposée",
   evNpsAnswered: "Réponse NPS : {score}/10",
+  spamFilter: "Filtre anti-spam",
+  spamWords: "Mots qui retiennent un message pour vérification (un par ligne)",
+  spamMaxLinks: "Nombre maximal de liens par message (vide : sans limite)",
+  spamRate: "Nombre maximal de messages par minute d'un visiteur (vide : sans limite)",
+  npsSurvey: "Enquête NPS",
+  npsOn: "Interroger les visiteurs après la fin d'une conversation",
+  npsEvery: "Interroger un même visiteur au plus tous les … jours",
 };
 
 export function mt(key: Key, vars: Record<string, string> = {}): string {
@@ -210,4 +224,37 @@ export function blockButton(site: string, visitor: string, redraw: () => void): 
     blocked ? mt("unblock") : mt("block"),
   );
   return h("div", { class: "row block-row" }, blocked ? h("span", { class: "badge blocked" }, mt("blockedBadge")) : null, button);
+}
+
+export interface ModerationSettings {
+  spam_words?: string[];
+  spam_max_links?: number | null;
+  spam_rate?: number | null;
+  nps_enabled?: boolean;
+  nps_every_days?: number;
+}
+
+/** The site settings form's fieldsets of the spam filter and the NPS survey (admin.ts). */
+export function moderationSettings(s: ModerationSettings): { root: HTMLElement; read: () => ModerationSettings } {
+  const words = h("textarea", { attrs: { rows: 3 }, props: { value: (s.spam_words ?? []).join("\n") } });
+  const links = h("input", { attrs: { type: "number", min: 0, max: 1000 }, props: { value: s.spam_max_links == null ? "" : String(s.spam_max_links) } });
+  const rate = h("input", { attrs: { type: "number", min: 0, max: 1000 }, props: { value: s.spam_rate == null ? "" : String(s.spam_rate) } });
+  const nps = h("input", { attrs: { type: "checkbox" }, props: { checked: s.nps_enabled === true } });
+  const every = h("input", { attrs: { type: "number", min: 1, max: 3650 }, props: { value: String(s.nps_every_days ?? 90) } });
+  const limit = (input: HTMLInputElement): number | null => (input.value.trim() === "" ? null : Math.max(0, Math.round(Number(input.value))));
+  return {
+    root: h(
+      "div",
+      null,
+      h("fieldset", null, h("legend", null, mt("spamFilter")), field(mt("spamWords"), words, "site-spam-words"), h("div", { class: "grid2" }, field(mt("spamMaxLinks"), links, "site-spam-links"), field(mt("spamRate"), rate, "site-spam-rate"))),
+      h("fieldset", null, h("legend", null, mt("npsSurvey")), h("label", null, nps, " ", mt("npsOn")), field(mt("npsEvery"), every, "site-nps-every")),
+    ),
+    read: () => ({
+      spam_words: [...new Set(words.value.split("\n").map((w) => w.trim()).filter(Boolean))],
+      spam_max_links: limit(links),
+      spam_rate: limit(rate),
+      nps_enabled: nps.checked,
+      nps_every_days: Math.min(3650, Math.max(1, Math.round(Number(every.value) || 90))),
+    }),
+  };
 }

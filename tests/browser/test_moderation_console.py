@@ -30,11 +30,22 @@ async def answer_to(client: Client, body: str, conversation: str | None, ref: in
 async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, context: BrowserContext) -> None:
     server = papote_server
     cookie = server.login()
-    assert server.http("PATCH", f"/api/sites/{server.site_key}",
-                       {"settings": {"spam_words": ["casino"], "nps_enabled": True}}, cookie=cookie)[0] == 200
     page = await open_page(context)
     page.on("dialog", lambda dialog: dialog.accept())  # "Block this visitor?"
     await sign_in(page, server)
+
+    # The spam filter's words and the NPS survey are site settings.
+    await page.get_by_role("button", name="Site settings").click()
+    await page.get_by_label("Words that hold a message for review (one per line)").fill("casino")
+    await page.get_by_label("Ask visitors after a conversation closes").check()
+    await page.get_by_label("Ask one visitor at most every … days").fill("30")
+    settings_form = page.locator("form.settings")
+    await settings_form.get_by_role("button", name="Save").click()
+    await expect(settings_form.get_by_role("status")).to_have_text("Saved.")
+    _, site, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=cookie)
+    s = site["settings"]
+    assert (s["spam_words"], s["nps_enabled"], s["nps_every_days"], s["spam_max_links"]) == (["casino"], True, 30, 3)
+    await page.get_by_role("button", name="Inbox").click()
 
     # Block from the context panel: the visitor's next message is refused and never shows.
     victor, c1 = await visitor_says(server, "I want a refund", name="Victor")
