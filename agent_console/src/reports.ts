@@ -67,7 +67,14 @@ export async function renderReports(main: HTMLElement, desk: Desk): Promise<void
   };
   const base = `/api/sites/${encodeURIComponent(state.site)}/reports`;
   const csv = h("a", { class: "button", attrs: { href: base + "/csv" + query(params), download: "" } }, t("downloadCsv"));
-  mount(main, h("div", { class: "reports" }, h("h1", null, t("reports")), h("div", { class: "row report-filters" }, siteSelect, agentSelect, rangeSelect, csv), body));
+  // The insight export (conversations with their labels) is for owners and admins.
+  const manager = desk.sites.some((x) => x.key === state.site && x.role !== "agent");
+  const period = query({ from: params.from, to: params.to });
+  const exported = `/api/sites/${encodeURIComponent(state.site)}/export/conversations`;
+  const exports = manager
+    ? h("span", { class: "row" }, h("a", { class: "button export", attrs: { href: exported + period, download: "" } }, mt("exportCsv")), h("a", { attrs: { href: exported + "/json" + period, download: "" } }, mt("exportJson")))
+    : null;
+  mount(main, h("div", { class: "reports" }, h("h1", null, t("reports")), h("div", { class: "row report-filters" }, siteSelect, agentSelect, rangeSelect, csv, exports), body));
   if (!state.site) return;
   let data: ReportData;
   try {

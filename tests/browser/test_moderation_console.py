@@ -104,6 +104,12 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     await expect(row(page, c1)).to_have_count(0)
     await queue(page, "closed")  # a queue again: the view is set aside
     await expect(row(page, c1)).to_be_visible()
+
+    # The owner exports the conversations with their labels from the reports page.
+    await page.get_by_role("button", name="Reports").click()
+    exported = await page.evaluate("fetch(document.querySelector('a.export').href).then(r => r.text())")
+    assert exported.startswith("id,created_at,closed_at,status,labels,")
+    assert any(line.startswith(c2 + ",") and ",refund," in line for line in exported.splitlines())
     for client in (victor, spammer):
         await client.close()
 
