@@ -92,24 +92,28 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     assert csv.splitlines()[0].endswith(",nps_responses,nps_score") and csv.splitlines()[-1].endswith(",1,-100")
 
     # A saved view of a label: the list shows the conversations that carry it, whatever their queue.
-    assert server.http("POST", f"/api/conversations/{c2}/label", {"add": ["refund"]}, cookie=cookie)[0] == 200
+    # Victor's conversation (closed) carries the label; the spammer's (open, in "Mine") does not.
+    assert server.http("POST", f"/api/conversations/{c1}/label", {"add": ["refund"]}, cookie=cookie)[0] == 200
     await page.get_by_role("button", name="Inbox").click()
     await page.locator(".saved-views summary").click()
     await page.get_by_role("textbox", name="View name").fill("Refunds")
     await page.get_by_role("textbox", name="Labels (comma separated)").fill("refund")
     await page.locator(".view-form").get_by_role("button", name="Save").click()
-    await expect(page.get_by_role("combobox", name="Saved views")).to_have_value(
-        await server_view_id(server, cookie, "Refunds"))
+    views = page.get_by_role("combobox", name="Saved views")
+    await expect(views.locator("option:checked")).to_have_text("Refunds")  # saved, and chosen
+    await expect(views).to_have_value(await server_view_id(server, cookie, "Refunds"))
+    # The list is the view's: the labelled conversation, closed as it is; not the open one of "Mine".
+    await expect(row(page, c1)).to_be_visible()
+    await expect(row(page, c2)).to_have_count(0)
+    await queue(page, "mine")  # a queue again: the view is set aside
     await expect(row(page, c2)).to_be_visible()
     await expect(row(page, c1)).to_have_count(0)
-    await queue(page, "closed")  # a queue again: the view is set aside
-    await expect(row(page, c1)).to_be_visible()
 
     # The owner exports the conversations with their labels from the reports page.
     await page.get_by_role("button", name="Reports").click()
     exported = await page.evaluate("fetch(document.querySelector('a.export').href).then(r => r.text())")
     assert exported.startswith("id,created_at,closed_at,status,labels,")
-    assert any(line.startswith(c2 + ",") and ",refund," in line for line in exported.splitlines())
+    assert any(line.startswith(c1 + ",") and ",refund," in line for line in exported.splitlines())
     for client in (victor, spammer):
         await client.close()
 
