@@ -15,6 +15,7 @@ import type { EmojiButton } from "../emoji/button";
 import type { Line, VisitorSession } from "./session";
 import { type SiteTexts, siteTexts } from "./texts";
 import { byActivity, lastText, threadList, threadUnread } from "./threads";
+import { pendingSurvey } from "./nps";
 
 const SEND_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M3 20.5v-7l9-1.5-9-1.5v-7L22 12z"/></svg>';
@@ -675,16 +676,3 @@ function minutes(secs: number): number {
   return Math.max(1, Math.ceil(secs / 60));
 }
 
-/** The survey of the latest `nps` offer in a conversation that no `nps_answered` followed, if any. */
-export function pendingSurvey(messages: readonly Message[]): string | null {
-  const answered = new Set<unknown>();
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (m.event === "nps_answered") answered.add(m.data?.survey);
-    if (m.event === "nps") {
-      const survey = m.data?.survey;
-      return typeof survey === "string" && !answered.has(survey) ? survey : null;
-    }
-  }
-  return null;
-}
