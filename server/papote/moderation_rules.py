@@ -33,12 +33,13 @@ MAX_WORD_CHARS = 60
 DEFAULTS: dict[str, Any] = {
     #: Words and phrases that hold a message for review; empty turns the content rule off.
     "spam_words": [],
-    #: More links than this in one message hold it; None turns the rule off. Three lets a visitor
-    #: paste an order page and a screenshot link; spam usually carries many.
-    "spam_max_links": 3,
-    #: More messages than this within RATE_WINDOW_MS hold the next ones; None turns the rule off.
-    #: Twenty a minute is beyond anyone typing, short of pasting.
-    "spam_rate": 20,
+    #: More links than this in one message hold it; None (the default) turns the rule off. Every rule
+    #: is a site's choice: a filter on by default would hold messages a site never asked to review
+    #: (a shop's customers paste order links; a load test sends a message a second). 3 is a good start.
+    "spam_max_links": None,
+    #: More messages than this within RATE_WINDOW_MS hold the next ones; None (the default) turns the
+    #: rule off. 20 a minute is beyond anyone typing, short of pasting.
+    "spam_rate": None,
     #: The NPS survey after a conversation closes (widget, and email to a visitor who left).
     "nps_enabled": False,
     #: A visitor is asked at most once in this many days, whatever the number of their conversations.

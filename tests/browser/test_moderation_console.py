@@ -44,7 +44,7 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     await expect(settings_form.get_by_role("status")).to_have_text("Saved.")
     _, site, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=cookie)
     s = site["settings"]
-    assert (s["spam_words"], s["nps_enabled"], s["nps_every_days"], s["spam_max_links"]) == (["casino"], True, 30, 3)
+    assert (s["spam_words"], s["nps_enabled"], s["nps_every_days"], s["spam_max_links"]) == (["casino"], True, 30, None)
     await page.get_by_role("button", name="Inbox").click()
 
     # Block from the context panel: the visitor's next message is refused and never shows.

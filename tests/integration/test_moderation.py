@@ -93,7 +93,7 @@ async def test_the_filter_holds_a_message_until_an_agent_releases_or_deletes_it(
         assert server.sql("SELECT count(*) FROM messages WHERE body LIKE 'see http%'") == [(0,)]
     finally:
         server.http("PATCH", f"/api/sites/{server.site_key}",
-                    {"settings": {"spam_words": [], "spam_max_links": 3}}, cookie=cookie)
+                    {"settings": {"spam_words": [], "spam_max_links": None}}, cookie=cookie)
 
 
 async def test_saved_views_and_the_export_with_labels(server: PapoteServer, cookie: str) -> None:
@@ -176,3 +176,24 @@ async def test_nps_after_a_close_once_per_window_into_the_reports_and_csv(server
         assert lines[0].endswith(",nps_responses,nps_score") and lines[-1].endswith(",1,100")
     finally:
         server.http("PATCH", f"/api/sites/{site}", {"settings": {"nps_enabled": False}}, cookie=cookie)
+
+
+async def test_the_rate_rule_holds_a_fast_sender_and_only_where_a_site_asks(server: PapoteServer,
+                                                                          cookie: str) -> None:
+    v = await visitor(server)
+    first = await say(v, "one", None, 1)
+    cid = str(first["conversation"])
+    for ref in range(2, 6):  # off by default: a fast sender is not held
+        assert (await say(v, f"quick {ref}", cid, ref))["t"] == "ack"
+    assert server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"spam_rate": 2}},
+                       cookie=cookie)[0] == 200
+    try:
+        fresh = await visitor(server)
+        answers = [await say(fresh, "burst 0", None, 10)]
+        cid2 = str(answers[0]["conversation"])
+        answers += [await say(fresh, f"burst {n}", cid2, 10 + n) for n in (1, 2)]
+        assert [a["t"] if a["t"] == "ack" else a["code"] for a in answers] == ["ack", "ack", "held"]
+        _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/held", cookie=cookie)
+        assert [h["reasons"] for h in listed["held"] if h["body"] == "burst 2"] == [["rate"]]
+    finally:
+        server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"spam_rate": None}}, cookie=cookie)

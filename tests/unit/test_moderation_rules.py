@@ -67,7 +67,9 @@ def test_nps_bands_and_score() -> None:
 def test_settings_are_checked() -> None:
     s = validate_settings({"spam_words": [" casino ", "casino", "bonus"], "nps_enabled": True, "nps_every_days": 30})
     assert s["spam_words"] == ["casino", "bonus"] and s["nps_enabled"] and s["nps_every_days"] == 30
-    assert validate_settings({})["spam_max_links"] == 3 and validate_settings({})["nps_enabled"] is False
+    defaults = validate_settings({})  # every rule is off until a site turns it on
+    assert (defaults["spam_words"], defaults["spam_max_links"], defaults["spam_rate"], defaults["nps_enabled"]) == (
+        [], None, None, False)
     assert check_setting("spam_rate", None) is None
     for key, value in [("spam_words", "casino"), ("spam_words", [""]), ("spam_words", ["x" * 61]),
                        ("spam_max_links", -1), ("spam_rate", True), ("nps_enabled", 1), ("nps_every_days", 0)]:
