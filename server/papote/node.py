@@ -85,10 +85,11 @@ class Papote:
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
-                                       self.chat.ref, self.budgets)
+                                       self.chat.ref, self.budgets, self.shared_limits)
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
+        self.alerts.on_devices_changed = lambda: self.cluster.invalidate("push", "devices")
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
         #: Blocks and the spam filter, asked before a visitor's message is stored (moderation.py).
@@ -237,6 +238,8 @@ class Papote:
             self.chat.forget_visitor(record_id, tell=False)
         elif kind == "block":
             self.moderation.forget(record_id)
+        elif kind == "push":
+            self.alerts.forget_owners()
 
     # -- presence ------------------------------------------------------------------------------------
     async def agents_online(self, site_id: str) -> int:
