@@ -4,6 +4,7 @@
 
 import { api } from "./api";
 import { field, h, mount } from "./dom";
+import { moderationSettings, type ModerationSettings } from "./moderation";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
@@ -176,6 +177,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   });
   const maxMb = h("input", { attrs: { type: "number", min: 1, max: 25 }, props: { value: String(s.attachments_max_mb ?? 10) } });
   const email = emailSettings(site);
+  const moderation = moderationSettings(s as ModerationSettings);
   const status = note();
   return h(
     "form",
@@ -211,6 +213,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               attachments_types: fileTypes.filter((f) => f.box.checked).map((f) => f.value),
               attachments_max_mb: Math.min(25, Math.max(1, Math.round(Number(maxMb.value) || 10))),
               ...email.read(),
+              ...moderation.read(),
             },
           })
             .then(() => ok(status))
@@ -250,6 +253,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       field(t("attachmentsMaxMb"), maxMb, "site-attachments-max"),
     ),
     email.root,
+    moderation.root,
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );

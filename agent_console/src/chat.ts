@@ -7,6 +7,7 @@ import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { ReplyFiles, attachmentsNode } from "./files";
 import { t, time } from "./i18n";
+import { mt } from "./moderation";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
@@ -46,6 +47,12 @@ function eventText(m: Message): string {
     }
     case "contact":
       return t("evContact", { email: String(data.email ?? "") });
+    case "nps":
+      return mt("evNps");
+    case "nps_answered": {
+      const comment = typeof data.comment === "string" && data.comment ? ` — “${data.comment}”` : "";
+      return mt("evNpsAnswered", { score: String(data.score ?? "?") }) + comment;
+    }
     default:
       return m.event ?? "";
   }

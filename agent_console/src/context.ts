@@ -5,6 +5,7 @@ import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { dateTime, t, time } from "./i18n";
 import { visitorLabel } from "./chat";
+import { blockButton } from "./moderation";
 import type { AgentConversation, Page } from "./types";
 
 /** "Chrome 120 on Windows" from a User-Agent string; coarse on purpose (no UA database). */
@@ -84,6 +85,7 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
         ? h("span", { class: desk.visitorOnline.get(vid) ? "badge live" : "badge" }, desk.visitorOnline.get(vid) ? t("visitorOnline") : t("visitorOffline"))
         : null,
     ),
+    blockButton(conv.site, vid, () => renderContext(panel, desk, conv, openChat)),
     h(
       "dl",
       { class: "kvs" },

@@ -11,6 +11,7 @@ import { phoneText } from "./i18n_phone";
 import { isPhone, type Place, type Screen } from "./phone";
 import { dismissAlerts } from "./push";
 import type { AgentConversation } from "./types";
+import { inView, SavedViews, type SavedView } from "./views";
 
 export type Queue = "unassigned" | "mine" | "open" | "closed";
 const QUEUES: { id: Queue; label: "unassigned" | "mine" | "allOpen" | "closed" }[] = [
@@ -43,6 +44,8 @@ export class Inbox {
   private readonly siteSelect: HTMLSelectElement;
   private readonly views = new Map<string, ChatView>();
   private loadedVisitor = new Set<string>();
+  /** The agent's saved views (views.ts): one chosen replaces the queue in the list. */
+  private readonly saved = new SavedViews(() => this.render());
 
   constructor(private readonly desk: Desk) {
     this.search = h("input", {
@@ -75,7 +78,7 @@ export class Inbox {
     this.root = h(
       "div",
       { class: "inbox", attrs: { "data-screen": "list" } },
-      h("aside", { class: "sidebar" }, h("div", { class: "filters" }, this.siteSelect, this.search), this.queueNav, this.list, this.team),
+      h("aside", { class: "sidebar" }, h("div", { class: "filters" }, this.siteSelect, this.search), this.queueNav, this.saved.root, this.list, this.team),
       h("section", { class: "chats", attrs: { "aria-label": t("chats") } }, h("h1", { class: "sr" }, t("inbox")), chatBar, this.tabsBar, this.chatSlot),
       this.context,
     );
@@ -129,6 +132,11 @@ export class Inbox {
     if (queue === "unassigned") rows.sort((a, b) => a.created_at - b.created_at); // first come, first served
     else rows.sort((a, b) => (this.desk.lastOf(b.id)?.ts ?? b.updated_at) - (this.desk.lastOf(a.id)?.ts ?? a.updated_at));
     return rows;
+  }
+
+  private viewRows(view: SavedView, site: string): AgentConversation[] {
+    const rows = this.desk.all().filter((c) => c.site === site && inView(c, view) && this.matches(c));
+    return rows.sort((a, b) => (this.desk.lastOf(b.id)?.ts ?? b.updated_at) - (this.desk.lastOf(a.id)?.ts ?? a.updated_at));
   }
 
   private onSearch(): void {
@@ -221,6 +229,7 @@ export class Inbox {
             on: {
               click: () => {
                 this.queue = id;
+                this.saved.clear();
                 if (id === "closed") this.refreshRemote();
                 this.render();
               },
@@ -251,7 +260,10 @@ export class Inbox {
         ),
       ),
     );
-    const rows = this.rows(this.queue);
+    // Views belong to a site: the filtered one, else the first.
+    const viewSite = this.site || desk.sites[0]?.key || "";
+    void this.saved.load(viewSite).catch(() => undefined);
+    const rows = this.saved.active ? this.viewRows(this.saved.active, viewSite) : this.rows(this.queue);
     mount(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : this.emptyList());
 
     mount(

@@ -10,6 +10,7 @@ import { LANGS, lang, setLang, t } from "./i18n";
 import { Inbox } from "./inbox";
 import { renderAdmin } from "./admin";
 import { renderReports } from "./reports";
+import { mt, renderModeration } from "./moderation";
 import { mySitesSection } from "./team";
 import type { AgentStatus } from "./types";
 import { phoneText } from "./i18n_phone";
@@ -246,6 +247,7 @@ class Shell {
       if (page === "inbox") mount(this.main, this.inbox.root);
       else if (page === "admin") void renderAdmin(this.main, this.desk);
       else if (page === "reports") void renderReports(this.main, this.desk);
+      else if (page === "moderation") void renderModeration(this.main, this.desk);
       else this.renderAccount();
     }
     this.drawnPage = page;
@@ -272,6 +274,7 @@ class Shell {
     const pages: [PageName, string][] = [
       ["inbox", t("inbox")],
       ["reports", t("reports")],
+      ["moderation", mt("moderation")],
       ...(canManage ? ([["admin", t("admin")]] as [PageName, string][]) : []),
       ["account", t("account")],
     ];

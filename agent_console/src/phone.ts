@@ -10,7 +10,7 @@
 export const PHONE_QUERY = "(max-width: 700px)";
 
 export type Screen = "list" | "chat" | "context";
-export type PageName = "inbox" | "admin" | "reports" | "account";
+export type PageName = "inbox" | "admin" | "reports" | "moderation" | "account";
 
 export interface Place {
   page: PageName;

@@ -4,7 +4,8 @@
 import { api, query } from "./api";
 import { h, mount, svg } from "./dom";
 import { type Desk } from "./desk";
-import { duration, lang, t } from "./i18n";
+import { dateTime, duration, lang, t } from "./i18n";
+import { mt } from "./moderation";
 
 interface Stats {
   conversations: number;
@@ -16,6 +17,10 @@ interface Stats {
   rating_avg: number | null;
   csat_pct: number | null;
   missed: number;
+  nps_responses: number;
+  nps_promoters: number;
+  nps_detractors: number;
+  nps_score: number | null;
 }
 
 interface ReportData {
@@ -25,6 +30,7 @@ interface ReportData {
   summary: Stats;
   series: (Stats & { start: number })[];
   agents: (Stats & { agent: string | null; name: string })[];
+  nps_comments: { conversation: string; score: number; comment: string; at: number }[];
 }
 
 const RANGES: Record<string, number> = { last24h: 86_400_000, last7: 7 * 86_400_000, last30: 30 * 86_400_000 };
@@ -61,7 +67,14 @@ export async function renderReports(main: HTMLElement, desk: Desk): Promise<void
   };
   const base = `/api/sites/${encodeURIComponent(state.site)}/reports`;
   const csv = h("a", { class: "button", attrs: { href: base + "/csv" + query(params), download: "" } }, t("downloadCsv"));
-  mount(main, h("div", { class: "reports" }, h("h1", null, t("reports")), h("div", { class: "row report-filters" }, siteSelect, agentSelect, rangeSelect, csv), body));
+  // The insight export (conversations with their labels) is for owners and admins.
+  const manager = desk.sites.some((x) => x.key === state.site && x.role !== "agent");
+  const period = query({ from: params.from, to: params.to });
+  const exported = `/api/sites/${encodeURIComponent(state.site)}/export/conversations`;
+  const exports = manager
+    ? h("span", { class: "row" }, h("a", { class: "button export", attrs: { href: exported + period, download: "" } }, mt("exportCsv")), h("a", { attrs: { href: exported + "/json" + period, download: "" } }, mt("exportJson")))
+    : null;
+  mount(main, h("div", { class: "reports" }, h("h1", null, t("reports")), h("div", { class: "row report-filters" }, siteSelect, agentSelect, rangeSelect, csv, exports), body));
   if (!state.site) return;
   let data: ReportData;
   try {
@@ -89,8 +102,15 @@ export async function renderReports(main: HTMLElement, desk: Desk): Promise<void
         t("ratingsCount", { n: s.ratings }),
       ),
       card(t("missed"), String(s.missed), "missed"),
+      card(
+        mt("nps"),
+        s.nps_score === null ? t("noData") : s.nps_score.toLocaleString(lang),
+        "nps",
+        mt("npsAnswers", { n: String(s.nps_responses), p: String(s.nps_promoters), d: String(s.nps_detractors) }),
+      ),
     ),
     chart(data),
+    npsSection(data),
     h("h2", null, t("byAgent")),
     h(
       "table",
@@ -113,6 +133,41 @@ export async function renderReports(main: HTMLElement, desk: Desk): Promise<void
         ),
       ),
     ),
+  );
+}
+
+/** The NPS trend (buckets with answers) and the latest comments. */
+function npsSection(data: ReportData): HTMLElement | null {
+  if (!data.summary.nps_responses) return null;
+  const fmt = new Intl.DateTimeFormat(lang, data.bucket === "hour" ? { day: "numeric", month: "short", hour: "2-digit" } : { day: "numeric", month: "short" });
+  return h(
+    "section",
+    { class: "nps-report", attrs: { "aria-label": mt("nps") } },
+    h("h2", null, mt("npsTrend")),
+    h(
+      "table",
+      { class: "table nps-trend" },
+      h("thead", null, h("tr", null, [mt("period"), mt("answers"), mt("score")].map((c) => h("th", null, c)))),
+      h(
+        "tbody",
+        null,
+        data.series
+          .filter((p) => p.nps_responses > 0)
+          .map((p) => h("tr", null, h("td", null, fmt.format(p.start)), h("td", null, String(p.nps_responses)), h("td", null, String(p.nps_score ?? "")))),
+      ),
+    ),
+    data.nps_comments.length
+      ? h(
+          "div",
+          null,
+          h("h2", null, mt("npsComments")),
+          h(
+            "ul",
+            { class: "nps-comments" },
+            data.nps_comments.map((c) => h("li", null, h("strong", null, `${c.score}/10`), ` — ${c.comment} `, h("span", { class: "muted small" }, dateTime(c.at)))),
+          ),
+        )
+      : null,
   );
 }
 

@@ -9,7 +9,9 @@ Hierarchy::
     ├── Forbidden               forbidden — it may see the thing but not do that
     ├── Conflict                conflict — client_msg_id reused with another body, impossible state change
     ├── RateLimited             rate_limited
-    └── Busy                    busy — a bounded queue is full (password hashing): retry in a moment
+    ├── Busy                    busy — a bounded queue is full (password hashing): retry in a moment
+    ├── Blocked                 blocked — the visitor is blocked on the site; the message was not stored
+    └── Held                    held — the spam filter kept the message for review (stored aside)
 
 Close codes for WebSockets are listed in `CloseCode`; both tables are documented in docs/protocol.md.
 """
@@ -34,6 +36,10 @@ class ErrorCode(str, Enum):
     BUSY = "busy"
     UNSUPPORTED_TYPE = "unsupported_type"
     INVALID_FILE = "invalid_file"
+    #: The visitor is blocked on this site: the message was not stored (papote/moderation.py).
+    BLOCKED = "blocked"
+    #: The spam filter held the message for an agent's review: stored aside, not delivered yet.
+    HELD = "held"
     INTERNAL = "internal"
 
     @property
@@ -56,6 +62,9 @@ _HTTP_STATUS = {
     ErrorCode.BUSY: 503,
     ErrorCode.UNSUPPORTED_TYPE: 415,
     ErrorCode.INVALID_FILE: 422,
+    ErrorCode.BLOCKED: 403,
+    # Stored, to be delivered once released: accepted, not refused.
+    ErrorCode.HELD: 202,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -139,4 +148,22 @@ class Busy(PapoteError):
     code = ErrorCode.BUSY
 
     def __init__(self, message: str = "the server is busy; retry in a moment") -> None:
+        super().__init__(message)
+
+
+class Blocked(PapoteError):
+    """A blocked visitor's message: refused, not stored (papote/moderation.py)."""
+
+    code = ErrorCode.BLOCKED
+
+    def __init__(self, message: str = "you cannot send messages on this site") -> None:
+        super().__init__(message)
+
+
+class Held(PapoteError):
+    """The spam filter held a visitor's message: stored aside until an agent releases or deletes it."""
+
+    code = ErrorCode.HELD
+
+    def __init__(self, message: str = "your message is waiting for review") -> None:
         super().__init__(message)

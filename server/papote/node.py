@@ -31,6 +31,8 @@ from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
 from papote.invites import Invites
+from papote.moderation import Moderation
+from papote.nps import Nps
 from papote.presence import Presence
 from papote.push import Alerts
 from papote.reports import Reports
@@ -97,6 +99,13 @@ class Papote:
         self.bus.observe(self.webhooks.observe)
         #: Customers' messages posted by a site's own systems (the inbound API channel).
         self.inbound = InboundApi(self)
+        #: Blocks and the spam filter, asked before a visitor's message is stored (moderation.py).
+        self.moderation = Moderation(self)
+        self.moderation.on_invalidate = self.cluster.invalidate
+        self.chat.screen = self.moderation.screen
+        #: The NPS survey offered after a closing (nps.py).
+        self.nps = Nps(self)
+        self.chat.on_closed = self.nps.offer
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -223,6 +232,7 @@ class Papote:
         """This node changed `site` (origins, settings, secrets): keep the new copy here and make
         every other node drop its own, so a removed origin stops working everywhere at once."""
         self._sites_by_key[site.key] = (time.monotonic() + CACHE_TTL_SECS, site)
+        self.moderation.forget(site.id)
         self.cluster.invalidate("site", site.id)
 
     def forget(self, kind: str, record_id: str) -> None:
@@ -230,10 +240,13 @@ class Papote:
         if kind == "site":
             for key in [k for k, (_, s) in self._sites_by_key.items() if s.id == record_id]:
                 del self._sites_by_key[key]
+            self.moderation.forget(record_id)
         elif kind == "agent":
             self.chat.forget_agent(record_id)
         elif kind == "visitor":
             self.chat.forget_visitor(record_id, tell=False)
+        elif kind == "block":
+            self.moderation.forget(record_id)
         elif kind == "push":
             self.alerts.forget_owners()
 

@@ -6,6 +6,9 @@ Every duration is measured from the moment the visitor started the conversation 
 * **wait**: until an agent was assigned (`assigned_at`), the time spent in the queue;
 * **resolution**: until the conversation was closed (`closed_at`), for closed ones only;
 * **satisfaction**: the visitors' ratings (1–5); CSAT is the share of 4 and 5;
+* **NPS**: the answers to the NPS survey (0–10, papote/nps.py), bucketed by when they were answered
+  (a survey follows a closing, often days after the conversation started); the score is % promoters
+  (9–10) − % detractors (0–6), from −100 to 100, and the report lists the latest comments;
 * **missed**: conversations no agent ever answered, once closed or older than `MISSED_AFTER_MS`.
   A conversation a few seconds old is not missed yet: it would make today's numbers lie.
 
@@ -26,18 +29,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from papote.moderation_rules import nps_category, nps_score
 from papote.store import ReportRow, Store
+from papote.store.moderation import NpsSurvey
 from papote.types import Millis
 
 #: An unanswered conversation counts as missed after this long (or as soon as it is closed).
 MISSED_AFTER_MS = 15 * 60 * 1000
 #: The longest range one report may cover, in buckets: a year of days, or two weeks of hours.
 MAX_BUCKETS = 400
+#: NPS comments a report lists, latest first: what a person reads in one go; the CSV has the scores.
+NPS_COMMENTS = 100
 BUCKETS = ("hour", "day")
 
 CSV_COLUMNS = (
     "start", "conversations", "first_response_median_s", "first_response_p90_s", "wait_median_s",
-    "resolution_median_s", "ratings", "rating_avg", "csat_pct", "missed",
+    "resolution_median_s", "ratings", "rating_avg", "csat_pct", "missed", "nps_responses", "nps_score",
 )
 
 
@@ -54,6 +61,11 @@ class Summary:
     rating_avg: float | None = None
     csat_pct: float | None = None
     missed: int = 0
+    nps_responses: int = 0
+    nps_promoters: int = 0
+    nps_passives: int = 0
+    nps_detractors: int = 0
+    nps_score: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,6 +76,8 @@ class Report:
     summary: Summary
     series: list[tuple[Millis, Summary]] = field(default_factory=list)
     agents: dict[str | None, Summary] = field(default_factory=dict)
+    #: The latest NPS answers with a comment: {conversation, score, comment, at}, latest first.
+    nps_comments: list[dict[str, Any]] = field(default_factory=list)
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -85,6 +99,17 @@ def is_missed(row: ReportRow, now: Millis) -> bool:
     if row.first_response_at is not None:
         return False
     return row.closed_at is not None or now - row.created_at >= MISSED_AFTER_MS
+
+
+def add_nps(summary: Summary, answers: Iterable[NpsSurvey]) -> Summary:
+    scores = [a.score for a in answers if a.score is not None]
+    bands = [nps_category(s) for s in scores]
+    summary.nps_responses = len(scores)
+    summary.nps_promoters = bands.count("promoter")
+    summary.nps_passives = bands.count("passive")
+    summary.nps_detractors = bands.count("detractor")
+    summary.nps_score = nps_score(scores)
+    return summary
 
 
 def summarise(rows: Iterable[ReportRow], now: Millis) -> Summary:
@@ -135,9 +160,10 @@ def bucket_starts(since: Millis, until: Millis, bucket: str, tz: ZoneInfo) -> li
 
 def build_report(
     rows: list[ReportRow], since: Millis, until: Millis, now: Millis, *, bucket: str = "day",
-    tz: str = "UTC", agent_id: str | None = None,
+    tz: str = "UTC", agent_id: str | None = None, nps: list[NpsSurvey] | None = None,
 ) -> Report:
-    """The summary, the series and the per-agent breakdown of `rows` (one agent's with `agent_id`)."""
+    """The summary, the series and the per-agent breakdown of `rows` (one agent's with `agent_id`), and
+    the NPS of the site's `nps` answers (a site-wide measure: not split by agent)."""
     zone = ZoneInfo(tz)
     by_agent: dict[str | None, list[ReportRow]] = {}
     for row in rows:
@@ -152,10 +178,21 @@ def build_report(
             if row.created_at >= starts[i]:
                 grouped[i].append(row)
                 break
+    answers = nps or []
+    answered: list[list[NpsSurvey]] = [[] for _ in starts]
+    for answer in answers:
+        for i in range(len(starts) - 1, -1, -1):
+            if (answer.answered_at or 0) >= starts[i]:
+                answered[i].append(answer)
+                break
+    comments = [{"conversation": a.conversation_id, "score": a.score, "comment": a.comment, "at": a.answered_at}
+                for a in sorted(answers, key=lambda a: a.answered_at or 0, reverse=True) if a.comment]
     return Report(
-        summary=summarise(rows, now),
-        series=[(start, summarise(group, now)) for start, group in zip(starts, grouped, strict=True)],
+        summary=add_nps(summarise(rows, now), answers),
+        series=[(start, add_nps(summarise(group, now), a))
+                for start, group, a in zip(starts, grouped, answered, strict=True)],
         agents={a: summarise(r, now) for a, r in by_agent.items()},
+        nps_comments=comments[:NPS_COMMENTS],
     )
 
 
@@ -170,12 +207,13 @@ def to_csv(report: Report, tz: str = "UTC") -> str:
             datetime.fromtimestamp(start / 1000, zone).isoformat(), s.conversations,
             _cell(s.first_response_median_s), _cell(s.first_response_p90_s), _cell(s.wait_median_s),
             _cell(s.resolution_median_s), s.ratings, _cell(s.rating_avg), _cell(s.csat_pct), s.missed,
+            s.nps_responses, _cell(s.nps_score),
         ])
     s = report.summary
     writer.writerow([
         "total", s.conversations, _cell(s.first_response_median_s), _cell(s.first_response_p90_s),
         _cell(s.wait_median_s), _cell(s.resolution_median_s), s.ratings, _cell(s.rating_avg),
-        _cell(s.csat_pct), s.missed,
+        _cell(s.csat_pct), s.missed, s.nps_responses, _cell(s.nps_score),
     ])
     return out.getvalue()
 
@@ -193,4 +231,5 @@ class Reports:
     async def build(self, site_id: str, since: Millis, until: Millis, now: Millis, *, bucket: str, tz: str,
                     agent_id: str | None) -> Report:
         rows = await self.store.report_rows(site_id, since, until)
-        return build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=agent_id)
+        nps = await self.store.nps_answers(site_id, since, until)
+        return build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=agent_id, nps=nps)

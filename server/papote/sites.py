@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from papote import moderation_rules
 from papote.errors import ErrorCode, PapoteError
 from papote.store import ApiKey, CannedResponse, Site, Store, rules
 from papote.types import Role
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
     #: "refuse" turns it away at the SMTP level.
     "email_foreign_sender": "flag",
+    #: Moderation (the spam filter's rules) and the NPS survey: papote/moderation_rules.py.
+    **moderation_rules.DEFAULTS,
 }
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
@@ -160,6 +163,8 @@ def _check(key: str, value: Any) -> Any:
     elif key == "email_foreign_sender":
         if value not in ("flag", "refuse"):
             raise _bad("email_foreign_sender must be flag or refuse")
+    elif key in moderation_rules.DEFAULTS:
+        value = moderation_rules.check_setting(key, value)
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":

@@ -30,6 +30,7 @@ SCOPED: dict[str, Any] = {
     "typing": lambda cid: {"conversation": cid, "on": True},
     "read": lambda cid: {"conversation": cid, "seq": 1},
     "rate": lambda cid: {"conversation": cid, "rating": 3},
+    "nps": lambda cid: {"conversation": cid, "survey": "n_whatever", "score": 9},
     "contact": lambda cid: {"conversation": cid, "email": "a@b.test"},
     "subscribe": lambda cid: {"conversations": [cid]},
     "unsubscribe": lambda cid: {"conversations": [cid]},
@@ -315,7 +316,7 @@ def test_device_matrix(tmp_path: Any, server_backend: str) -> None:
 
 #: Each page and the purpose its token is signed for. A token forged, signed by another site, or naming
 #: nothing gets the same 404 and changes nothing.
-TOKEN_PAGES = {"/email/confirm": "confirm", "/email/unsubscribe": "unsubscribe"}
+TOKEN_PAGES = {"/email/confirm": "confirm", "/email/unsubscribe": "unsubscribe", "/email/nps": "nps"}
 
 
 def test_every_token_page_is_classified() -> None:
@@ -334,7 +335,8 @@ def test_token_page_matrix(papote_server: PapoteServer) -> None:
     status, site_b, _ = server.http("POST", "/api/sites", {"name": "B", "origins": [server.base_url]}, cookie=cookie)
     assert status == 201
     for path, purpose in TOKEN_PAGES.items():
-        claim = LinkClaim(purpose, site_a["id"], "ann@example.test", "v_x", 2**60)
+        # An NPS link also names its survey (a POST without a score only shows the form again).
+        claim = LinkClaim(purpose, site_a["id"], "ann@example.test", "v_x", 2**60, "n_x" if purpose == "nps" else "")
         forged = {
             "another site's secret": sign_link(site_b["secrets"][0], claim),
             "a made-up secret": sign_link("not-a-secret", claim),

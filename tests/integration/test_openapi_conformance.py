@@ -104,10 +104,16 @@ async def _fixtures(server: PapoteServer) -> tuple[dict[str, str], str]:
         if deliveries:
             break
         await asyncio.sleep(0.05)
+    # A message the spam filter holds, and a saved view: their routes get real ids too.
+    assert server.http("PATCH", f"/api/sites/{key}", {"settings": {"spam_words": ["casino"]}}, cookie=owner)[0] == 200
+    await v.send({"t": "send", "ref": 3, "conversation": cid, "client_msg_id": new_msg_id(), "body": "casino"})
+    assert (await v.expect("error", ref=3))["code"] == "held"
+    _, held, _ = server.http("GET", f"/api/sites/{key}/held", cookie=owner)
+    _, view, _ = server.http("POST", f"/api/sites/{key}/views", {"name": "VIP", "labels": ["vip"]}, cookie=owner)
     fixed = {"key": key, "cid": cid, "endpoint_id": endpoint["id"], "delivery_id": deliveries[-1]["id"],
              "vid": v.welcome["visitor"]["id"], "agent_id": agent_id,
              "key_id": created["id"], "canned_id": canned["id"], "attachment_id": attachment_id,
-             "visitor_token": v.welcome["token"]}
+             "held_id": held["held"][0]["id"], "view_id": view["id"], "visitor_token": v.welcome["token"]}
     return fixed, created["key"]
 
 

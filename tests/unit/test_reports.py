@@ -16,6 +16,7 @@ from papote.reports import (
     to_csv,
 )
 from papote.store import ReportRow
+from papote.store.moderation import NpsSurvey
 
 DAY = 24 * 3600 * 1000
 T0 = int(datetime(2026, 3, 2, tzinfo=ZoneInfo("UTC")).timestamp() * 1000)  # a Monday, 00:00 UTC
@@ -109,3 +110,24 @@ def test_csv_has_a_row_per_bucket_and_a_total() -> None:
     assert lines[1].startswith("2026-03-02T00:00:00+00:00,1,4,4,")
     assert lines[2].startswith("2026-03-03T00:00:00+00:00,0,,,")
     assert lines[3].startswith("total,1,")
+
+
+def answer(cid: str, at: int, score: int, comment: str = "") -> NpsSurvey:
+    return NpsSurvey("n_" + cid, "s_1", cid, "v_1", at - 1000, score, comment, at, "widget")
+
+
+def test_nps_score_trend_and_comments() -> None:
+    nps = [answer("c1", T0 + 1_000, 10, "lovely"), answer("c2", T0 + 2_000, 9), answer("c3", T0 + 3_000, 3, "slow"),
+           answer("c4", T0 + DAY + 5, 6)]
+    report = build_report([], T0, T0 + 2 * DAY, T0 + 2 * DAY, nps=nps)
+    s = report.summary
+    assert (s.nps_responses, s.nps_promoters, s.nps_passives, s.nps_detractors) == (4, 2, 0, 2)
+    assert s.nps_score == 0.0
+    # The trend: one score per bucket, by the day of the answer.
+    assert [(x.nps_responses, x.nps_score) for _, x in report.series] == [(3, 33.3), (1, -100.0)]
+    assert [c["comment"] for c in report.nps_comments] == ["slow", "lovely"]  # latest first, only with words
+    lines = to_csv(report).strip().split("\n")
+    assert lines[0].endswith(",nps_responses,nps_score")
+    assert lines[1].endswith(",3,33.3") and lines[2].endswith(",1,-100") and lines[3].endswith(",4,0")
+    # No answers: no score (not zero).
+    assert build_report([], T0, T0 + DAY, T0 + DAY).summary.nps_score is None

@@ -62,6 +62,12 @@ class ChatBase:
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
         #: Set by the application to tell the other nodes a cached record changed (kind, id).
         self.on_invalidate: Callable[[str, str], None] | None = None
+        #: Set by the application: moderation of a visitor's message before it is stored (principal,
+        #: site, conversation, client_msg_id, body, data); raises `Blocked` or `Held` (papote/moderation.py).
+        self.screen: Callable[[Principal, str, str | None, str, str, dict[str, Any] | None],
+                              Awaitable[None]] | None = None
+        #: Set by the application: what follows a closing once it is published (the NPS survey, nps.py).
+        self.on_closed: Callable[[Conversation], Awaitable[Any]] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:

@@ -26,6 +26,8 @@ class Lifecycle(Queue):
         await self.publish_conversation(conv)
         await self.load_changed(conv.assignee_id)
         self._spawn(self.route(conv.site_id))
+        if self.on_closed is not None:
+            await self.on_closed(conv)
         return conv
 
     async def reopen(self, actor: Principal, cid: str) -> Conversation:

@@ -32,10 +32,11 @@ class Messages(Queue):
         origin: str | None = None,
         data: dict[str, Any] | None = None,
         attachments: list[str] | None = None,
+        screened: bool = False,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
         stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data,
-                                   attachments=attachments)
+                                   attachments=attachments, screened=screened)
         return await self.complete(principal, stored, note=note, origin=origin)
 
     async def submit(
@@ -48,6 +49,7 @@ class Messages(Queue):
         note: bool = False,
         data: dict[str, Any] | None = None,
         attachments: list[str] | None = None,
+        screened: bool = False,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order.
@@ -55,7 +57,11 @@ class Messages(Queue):
         `attachments`: ids of files this principal uploaded to the site. They are claimed for this
         `client_msg_id` first (refused: `not_found` for one that is not the sender's, `conflict` for one
         sent with another message), named in the message's data (so a retry with other files is a
-        conflict, as another body is), and keyed to the message once it is committed, before the ack."""
+        conflict, as another body is), and keyed to the message once it is committed, before the ack.
+
+        A visitor's message passes moderation first (`screen`, papote/moderation.py): `blocked` when they
+        are blocked on the site, `held` when the spam filter keeps it for review. `screened`: it already
+        did (an agent releasing a held message)."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -65,6 +71,9 @@ class Messages(Queue):
             ref = self._refs.get(conversation_id) or await self.ref(conversation_id)
             site_id = ref.site_id
             authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
+        if self.screen is not None and principal.kind is PrincipalKind.VISITOR and not screened:
+            await self.screen(principal, site_id, conversation_id, client_msg_id, body,
+                              {**(data or {}), "attachments": attachments} if attachments else data)
         claimed: list[str] = []
         views: list[dict[str, Any]] = []
         if attachments:

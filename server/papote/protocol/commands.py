@@ -255,6 +255,15 @@ class Rate(Command, frozen=True, kw_only=True, tag="rate"):
     comment: Annotated[str, Meta(max_length=2000)] | None = None
 
 
+class NpsAnswer(Command, frozen=True, kw_only=True, tag="nps"):
+    """The visitor's answer to the NPS survey offered in a closed conversation (papote/nps.py)."""
+
+    conversation: Id
+    survey: Id
+    score: Annotated[int, Meta(ge=0, le=10)]
+    comment: Annotated[str, Meta(max_length=2000)] | None = None
+
+
 class Link(Command, frozen=True, kw_only=True, tag="link"):
     """Ask for a code to continue this conversation on another device. With `url` (the page the widget
     is on, without its fragment, on one of the site's origins) the answer carries the link to open
@@ -343,7 +352,9 @@ class Status(Command, frozen=True, kw_only=True, tag="status"):
 # layer handles the shared ones once (web/live.py) and the endpoint handles its own, exhaustively.
 
 SharedCommand: TypeAlias = Resume | Fetch | Typing | Read | Ping
-VisitorCommand: TypeAlias = VisitorSend | Page | Identify | Set | Track | Contact | Rate | Link | Redeem | Fired
+VisitorCommand: TypeAlias = (
+    VisitorSend | Page | Identify | Set | Track | Contact | Rate | NpsAnswer | Link | Redeem | Fired
+)
 AgentCommand: TypeAlias = (
     AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Label | Status
 )

@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.moderation import ModerationStore
 from papote.store.outbox import OutboxStore
 from papote.store.push import PushStore
 from papote.store.webhooks import WebhookStore
@@ -316,9 +317,10 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, WebhookStore):
-    """Persistence for sites, people, conversations and messages, and the outbox of channels
-    (store/outbox.py, store/webhooks.py). All methods are coroutine-safe."""
+class Store(PushStore, OutboxStore, WebhookStore, ModerationStore):
+    """Persistence for sites, people, conversations and messages, the outbox of channels
+    (store/outbox.py, store/webhooks.py), and moderation and NPS (store/moderation.py). All methods are
+    coroutine-safe."""
 
     epoch: str
 

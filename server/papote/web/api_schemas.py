@@ -122,6 +122,14 @@ SETTINGS = obj({
     "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
+    "spam_words": array(string(1, 60), 500, description="words or phrases that hold a visitor's message for "
+                        "review (compared without case or accents, as whole words)"),
+    "spam_max_links": nullable(integer(0, 1000, description="more links than this in one message hold it; "
+                                       "null turns the rule off")),
+    "spam_rate": nullable(integer(0, 1000, description="more messages than this from one visitor within a "
+                                  "minute hold the next ones; null turns the rule off")),
+    "nps_enabled": boolean(description="offer the NPS survey (0-10) after a conversation closes"),
+    "nps_every_days": integer(1, 3650, description="ask one visitor at most once in this many days"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
@@ -280,7 +288,8 @@ _STAT = nullable(_NUM)
 REPORT_SUMMARY = _record({"conversations": _INT, "first_response_median_s": _STAT, "first_response_p90_s": _STAT,
                           "wait_median_s": _STAT, "wait_p90_s": _STAT, "resolution_median_s": _STAT,
                           "resolution_p90_s": _STAT, "ratings": _INT, "rating_avg": _STAT, "csat_pct": _STAT,
-                          "missed": _INT})
+                          "missed": _INT, "nps_responses": _INT, "nps_promoters": _INT, "nps_passives": _INT,
+                          "nps_detractors": _INT, "nps_score": _STAT})
 ERROR = _record({"error": _record({"code": enum(*(c.value for c in ErrorCode)), "message": _STR})},
                 description="every refusal: a machine-readable code and a message for people")
 
@@ -319,6 +328,8 @@ REPORT = _record({
         "type": "integer", "description": "the bucket's start, epoch ms, aligned in `tz` (may precede `from`)"}})]},
         100000),
     "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
+    "nps_comments": array(_record({"conversation": _STR, "score": _INT, "comment": _STR, "at": _MS}), 100,
+                          description="the latest NPS answers with a comment, latest first"),
 })
 INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),

@@ -1,4 +1,6 @@
-"""The two pages an email links to: confirming an address for continuation, and unsubscribing.
+"""The pages an email links to: confirming an address for continuation, unsubscribing, and answering the
+NPS survey (`/email/nps`, channels/email/nps_mail.py: a GET shows the score chosen in the mail with a
+comment box, its form's POST records the answer).
 
 Both are reached from a mail by a signed token (`?t=`, channels/email/tokens.py), not a session. A GET
 only shows a page with a button: mail scanners and link previews fetch every link in a mail, and must not
@@ -10,6 +12,7 @@ the `List-Unsubscribe` header. A forged, foreign or expired token gets 404 and c
 from __future__ import annotations
 
 import html
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -94,8 +97,51 @@ async def unsubscribe_page(request: Request) -> HTMLResponse:
     return await _page_for(request, "unsubscribe")
 
 
+#: The comment of an NPS answer, as in the widget's `nps` frame.
+MAX_NPS_COMMENT = 2000
+#: A form larger than this is no answer to a survey.
+MAX_FORM_BYTES = 16 * 1024
+
+
+async def nps_page(request: Request) -> HTMLResponse:
+    from papote.channels.email.nps_mail import STRINGS
+
+    lang = _lang(request)
+    t = STRINGS[lang]
+    token = request.query_params.get("t", "")
+    papote = papote_of(request)
+    try:
+        site, survey = await papote.email.nps.survey_of(token)
+    except NotFound:
+        return _page(lang, t["invalid"], f"<p>{html.escape(t['invalid'])}</p>", 404)
+    title = t["page_title"].format(site=site.name)
+    if request.method == "POST":
+        raw = await request.body()
+        form = parse_qs(raw[:MAX_FORM_BYTES].decode(errors="replace"))
+        score = (form.get("score") or [""])[0]
+        if score.isdigit() and 0 <= int(score) <= 10:
+            comment = (form.get("comment") or [""])[0][:MAX_NPS_COMMENT]
+            try:
+                await papote.nps.answer_by_link(survey, int(score), comment)
+            except NotFound:
+                return _page(lang, title, f"<p>{html.escape(t['invalid'])}</p>", 404)
+            return _page(lang, title, f"<p>{html.escape(t['thanks'])}</p>")
+    chosen = request.query_params.get("score", "")
+    radios = "".join(
+        f'<label style="display:inline-block;margin:2px 4px"><input type="radio" name="score" value="{n}" required'
+        f'{" checked" if chosen == str(n) else ""}> {n}</label>' for n in range(11))
+    form_html = (f'<p>{html.escape(t["ask"].format(site=site.name))}</p>'
+                 f'<form method="post" action="/email/nps?t={html.escape(token)}">'
+                 f'<fieldset style="border:0;padding:0"><legend>{html.escape(t["hint"])}</legend>{radios}</fieldset>'
+                 f'<p><label>{html.escape(t["comment"])}<br><textarea name="comment" rows="3" cols="40" '
+                 f'maxlength="{MAX_NPS_COMMENT}"></textarea></label></p>'
+                 f'<button type="submit">{html.escape(t["send"])}</button></form>')
+    return _page(lang, title, form_html)
+
+
 def routes() -> list[Route]:
     return [
         Route("/email/confirm", confirm_page, methods=["GET", "POST"]),
         Route("/email/unsubscribe", unsubscribe_page, methods=["GET", "POST"]),
+        Route("/email/nps", nps_page, methods=["GET", "POST"]),
     ]

@@ -16,6 +16,7 @@ from papote.protocol import (
     Fired,
     Identify,
     Link,
+    NpsAnswer,
     Page,
     Rate,
     Redeem,
@@ -181,6 +182,10 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                 self._ok(command)
             case Rate():
                 await chat.rate(principal, command.conversation, command.rating, command.comment or "")
+                self._ok(command)
+            case NpsAnswer():
+                await papote.nps.answer(principal, command.conversation, command.survey, command.score,
+                                        command.comment or "")
                 self._ok(command)
             case Link():
                 self.send(await self._link(command))

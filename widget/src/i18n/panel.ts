@@ -83,6 +83,14 @@ const en = {
   closeImage: "Close the image",
   fileTooBig: "This file is too large",
   filesOff: "Files cannot be sent here",
+  // NPS survey and moderation
+  npsTitle: "How likely are you to recommend {site} to a friend?",
+  npsScore: "{n} out of 10",
+  npsLow: "Not likely",
+  npsHigh: "Very likely",
+  sendNps: "Send",
+  held: "Waiting for review",
+  blocked: "Sorry, your messages can't be delivered on this site.",
 };
 
 export type PanelStrings = typeof en;
@@ -166,6 +174,13 @@ const fr: PanelStrings = {
   closeImage: "Fermer l'image",
   fileTooBig: "Ce fichier est trop volumineux",
   filesOff: "On ne peut pas envoyer de fichiers ici",
+  npsTitle: "Quelle est la probabilité que vous recommandiez {site} à un ami ?",
+  npsScore: "{n} sur 10",
+  npsLow: "Peu probable",
+  npsHigh: "Très probable",
+  sendNps: "Envoyer",
+  held: "En attente de vérification",
+  blocked: "Désolés, vos messages ne peuvent pas être transmis sur ce site.",
 };
 
 export const panelStrings: Record<Locale, PanelStrings> = { en, fr };

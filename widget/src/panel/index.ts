@@ -37,8 +37,11 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
     replyArrived(message);
   });
 
-  session.conn.on("rejected", ({ item }) => {
-    session.rejected.push(item);
+  session.conn.on("rejected", ({ item, error }) => {
+    // Held for review: shown as waiting, until an agent releases it (then it arrives as a message).
+    if (error.code === "held") session.held.push(item);
+    else session.rejected.push(item);
+    if (error.code === "blocked") session.blocked = true;
     view.draw();
   });
 

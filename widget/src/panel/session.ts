@@ -71,6 +71,10 @@ export class VisitorSession {
   /** A code from another device continued the conversation on this one: say so once. */
   linked = false;
   rejected: OutboxItem[] = [];
+  /** Messages the site's spam filter held for review (moderation): shown as waiting. */
+  held: OutboxItem[] = [];
+  /** The site refused a message with `blocked`: the panel says so, politely. */
+  blocked = false;
   /** Which conversation the panel shows (threads.ts): the visitor's pick, or `auto`. */
   choice: Choice = { kind: "auto" };
   /** The message that starts the conversation the visitor asked for: its ack selects it. */
@@ -472,6 +476,12 @@ export class VisitorSession {
 
   rate(conversation: string, rating: number, comment: string): void {
     const frame: ClientFrame = { t: "rate", conversation, rating };
+    if (comment) frame.comment = comment;
+    this.conn.send(frame);
+  }
+
+  answerNps(conversation: string, survey: string, score: number, comment: string): void {
+    const frame: ClientFrame = { t: "nps", conversation, survey, score };
     if (comment) frame.comment = comment;
     this.conn.send(frame);
   }

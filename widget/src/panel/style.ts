@@ -44,8 +44,10 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{
 .extras{flex:none;max-height:45%;overflow-y:auto}
 .box{padding:10px 12px;border-top:1px solid var(--p-line);font-size:14px;display:flex;flex-direction:column;gap:8px}
 .row{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
-.stars button{height:40px;padding:0 10px;white-space:nowrap;border:1px solid var(--p-edge);border-radius:8px;background:var(--p-bg);color:var(--p-fg);cursor:pointer;font:inherit;font-size:15px}
-.stars button[aria-pressed=true]{background:var(--papote-color);color:var(--papote-ink);border-color:transparent}
+.nps{gap:4px}.nps-ends{justify-content:space-between}.msg[data-state=held] .bubble{opacity:.7}
+.stars button,.nps button{height:40px;padding:0 10px;white-space:nowrap;border:1px solid var(--p-edge);border-radius:8px;background:var(--p-bg);color:var(--p-fg);cursor:pointer;font:inherit;font-size:15px}
+.stars button[aria-pressed=true],.nps button[aria-pressed=true]{background:var(--papote-color);color:var(--papote-ink);border-color:transparent}
+.nps button{padding:0 6px;min-width:30px}
 input,textarea{font:inherit;font-size:16px;color:var(--p-fg);background:var(--p-bg);border:1px solid var(--p-edge);border-radius:10px;padding:8px 10px;margin:0;min-width:0}
 input{flex:1}
 .btn{border:0;border-radius:10px;padding:9px 14px;background:var(--papote-color);color:var(--papote-ink);font:inherit;font-size:15px;font-weight:600;cursor:pointer}

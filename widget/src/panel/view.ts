@@ -15,6 +15,7 @@ import type { EmojiButton } from "../emoji/button";
 import type { Line, VisitorSession } from "./session";
 import { type SiteTexts, siteTexts } from "./texts";
 import { byActivity, lastText, threadList, threadUnread } from "./threads";
+import { pendingSurvey } from "./nps";
 
 const SEND_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M3 20.5v-7l9-1.5-9-1.5v-7L22 12z"/></svg>';
@@ -347,6 +348,12 @@ export class PanelView {
     for (const item of s.rejected) {
       items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
     }
+    // A held message released by an agent is in the timeline now: it is no longer waiting.
+    const delivered = new Set(lines.flatMap((l) => (l.kind === "message" && l.message.client_msg_id ? [l.message.client_msg_id] : [])));
+    s.held = s.held.filter((item) => !delivered.has(item.client_msg_id));
+    for (const item of s.held) {
+      items.push(this.bubble(item.body, true, null, t.held, "held", item.created_at));
+    }
     for (const note of proactive) items.push(this.siteBubble(texts.rule(note.rule)));
     const typist = s.typingIn(current?.id);
     if (typist) items.push(h("div", { class: "typing" }, format(t.typing, { name: typist.name || t.agent })));
@@ -451,8 +458,11 @@ export class PanelView {
       }
       const key = `${current.id}@${closing}`;
       const thanked = this.rated.has(key);
-      boxes.push(thanked || ratedSince ? h("div", { class: "box" }, thanked ? t.thanks : t.closedNotice) : this.ratingForm(current.id, key));
+      const survey = pendingSurvey(messages);
+      if (survey && !this.rated.has(survey)) boxes.push(this.npsForm(current.id, survey));
+      else boxes.push(thanked || ratedSince ? h("div", { class: "box" }, thanked ? t.thanks : t.closedNotice) : this.ratingForm(current.id, key));
     }
+    if (s.blocked) boxes.push(h("div", { class: "box", role: "status", "data-kind": "blocked" }, t.blocked));
 
     const email = this.emailSaved || s.visitor?.email;
     if (!available && s.site) {
@@ -500,6 +510,45 @@ export class PanelView {
       },
       h("div", {}, t.rateTitle),
       stars,
+      comment,
+      h("div", { class: "row" }, submit),
+    );
+  }
+
+  /** The NPS survey (0-10 and a comment) the server offered when the conversation closed. */
+  private npsForm(conversation: string, survey: string): HTMLElement {
+    const t = this.t;
+    let score = -1;
+    const comment = h("textarea", { rows: 2, "aria-label": t.comment, placeholder: t.comment });
+    const submit = h("button", { class: "btn", type: "submit", disabled: true }, t.sendNps);
+    const scores = h("div", { class: "row nps", role: "group", "aria-label": format(t.npsTitle, { site: this.session.site?.name || "" }) });
+    for (let n = 0; n <= 10; n++) {
+      const b = h("button", { type: "button", "aria-pressed": "false", "aria-label": format(t.npsScore, { n }) }, String(n));
+      b.addEventListener("click", () => {
+        score = n;
+        for (const o of scores.querySelectorAll("button")) o.setAttribute("aria-pressed", String(o === b));
+        submit.disabled = false;
+      });
+      scores.append(b);
+    }
+    return h(
+      "form",
+      {
+        class: "box",
+        "data-kind": "nps",
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (score < 0) return;
+          this.host.consent();
+          this.session.answerNps(conversation, survey, score, comment.value.trim());
+          this.rated.add(survey);
+          this.textarea.focus();
+          this.draw();
+        },
+      },
+      h("div", {}, format(t.npsTitle, { site: this.session.site?.name || "" })),
+      scores,
+      h("div", { class: "row small nps-ends" }, h("span", {}, t.npsLow), h("span", {}, t.npsHigh)),
       comment,
       h("div", { class: "row" }, submit),
     );
@@ -626,3 +675,4 @@ export class PanelView {
 function minutes(secs: number): number {
   return Math.max(1, Math.ceil(secs / 60));
 }
+

@@ -29,11 +29,13 @@ from papote.authz import Principal
 from papote.channels.email import render, tokens
 from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
+from papote.channels.email.nps_mail import NpsMail
 from papote.channels.email.smtp import parse_smtp_url, send_mail
 from papote.channels.outbox import DeliveryError, Outbox
 from papote.config import Config
+from papote.connections import Hub
 from papote.conversations import Chat
-from papote.errors import Conflict, NotFound, PapoteError
+from papote.errors import Conflict, Held, NotFound, PapoteError
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
 from papote.store import EmailCandidate, Message, Site, Store
@@ -48,6 +50,7 @@ class Host(Protocol):
     store: Store
     config: Config
     chat: Chat
+    hub: Hub
 
     async def site_by_id(self, site_id: str) -> Site | None: ...
 
@@ -91,6 +94,9 @@ class EmailContinuation:
         self._listener: asyncio.Server | None = None
         self._pending_until: dict[str, int] = {}
         self._wake = asyncio.Event()
+        #: The NPS survey by email to visitors who left (nps_mail.py), decided in the same rounds.
+        self.nps = NpsMail(self.store, self.config, self.domain or "papote",
+                           lambda visitor_id: bool(papote.hub.connections_of(visitor_id)), self.unsubscribe_link)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -122,6 +128,8 @@ class EmailContinuation:
                 async with self.store.singleton("papote.email-scan") as leader:
                     if leader:
                         await self.scan_once(now_ms())
+                        if await self.nps.scan_once(now_ms()):
+                            self.outbox.poke()
             except Exception:  # the next round tries again: the decision lives in the store
                 log.warning("email scan failed", exc_info=True)
             try:
@@ -210,7 +218,7 @@ class EmailContinuation:
         )
         payload = render.digest(
             site.name, lang, unread, reply_to=tokens.reply_address(site.secrets[0], cid, self.domain),
-            unsubscribe=self._link("unsubscribe", site, tokens.LinkClaim("unsubscribe", site.id, address)),
+            unsubscribe=self.unsubscribe_link(site, address),
             threading=threading,
         )
         return Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "digest", address, payload,
@@ -227,6 +235,9 @@ class EmailContinuation:
                                                               now), delivery):
             log.info("confirmation request queued for conversation %s", cid)
             self.outbox.poke()
+
+    def unsubscribe_link(self, site: Site, address: str) -> str:
+        return self._link("unsubscribe", site, tokens.LinkClaim("unsubscribe", site.id, address))
 
     def _link(self, purpose: str, site: Site, claim: tokens.LinkClaim) -> str:
         return f"{self.config.base_url}/email/{purpose}?t={tokens.sign_link(site.secrets[0], claim)}"
@@ -332,6 +343,8 @@ class EmailContinuation:
             _, appended = await self.papote.chat.complete(principal, stored)
         except Conflict:
             return "250 OK: already stored"  # the same Message-ID with another body: the first one stands
+        except Held:
+            return "250 OK: held for review"  # stored aside by the spam filter (moderation.py)
         except PapoteError as exc:
             log.warning("reply to %s refused: %s", cid, exc.message)
             return "550 5.7.1 This reply cannot be stored"

@@ -29,6 +29,8 @@ REPLY_MAC_CHARS = 16
 LINK_MAC_BYTES = 16
 #: A confirmation link works for a week: long enough for someone back from a weekend.
 CONFIRM_TTL_MS = 7 * 86_400_000
+#: An NPS survey's link works for a month: answers after that say little about the conversation.
+NPS_TTL_MS = 30 * 86_400_000
 
 _REPLY = re.compile(r"reply\+([a-z2-7]{26})\.([a-z2-7]{16})", re.IGNORECASE)
 
@@ -97,17 +99,25 @@ def verify_reply(secrets: list[str], token: ReplyToken) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class LinkClaim:
-    """What a confirmation or unsubscribe link says: for whom, on which site, until when (0: no end)."""
+    """What a confirmation, unsubscribe or NPS link says: for whom, on which site, until when (0: no end),
+    and for an NPS link the survey it answers."""
 
-    purpose: str  # "confirm" or "unsubscribe"
+    purpose: str  # "confirm", "unsubscribe" or "nps"
     site_id: str
     email: str
     visitor_id: str = ""
     expires_at: Millis = 0
+    survey: str = ""
+
+
+def _payload(claim: LinkClaim) -> str:
+    parts = [claim.purpose, claim.site_id, claim.email, claim.visitor_id, str(claim.expires_at)]
+    # Only NPS links carry a sixth part: the links already in inboxes keep their exact bytes.
+    return "\n".join([*parts, claim.survey] if claim.survey else parts)
 
 
 def sign_link(secret: str, claim: LinkClaim) -> str:
-    payload = "\n".join([claim.purpose, claim.site_id, claim.email, claim.visitor_id, str(claim.expires_at)])
+    payload = _payload(claim)
     return b64url(payload.encode()) + "." + b64url(_mac(secret, "link:" + payload)[:LINK_MAC_BYTES])
 
 
@@ -116,6 +126,9 @@ def read_link(token: str) -> LinkClaim | None:
     try:
         body, _, _sig = token.partition(".")
         parts = unb64url(body).decode().split("\n")
+        if len(parts) == 6:
+            purpose, site_id, email, visitor_id, expires, survey = parts
+            return LinkClaim(purpose, site_id, email, visitor_id, int(expires), survey)
         purpose, site_id, email, visitor_id, expires = parts
         return LinkClaim(purpose, site_id, email, visitor_id, int(expires))
     except (ValueError, binascii.Error, UnicodeDecodeError):
