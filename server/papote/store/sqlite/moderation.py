@@ -10,7 +10,7 @@ from typing import Any
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
 from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.outbox import _insert_delivery
+from papote.store.sqlite.outbox import insert_delivery
 from papote.store.sqlite.rows import dumps
 
 _HELD = "id, site_id, conversation_id, visitor_id, author_name, client_msg_id, body, data, reasons, created_at"
@@ -131,7 +131,7 @@ class ModerationQueries(SqliteEngine):
                             (at, survey_id)).rowcount == 0:
                 return False
             if delivery is not None:
-                _insert_delivery(conn, delivery)
+                insert_delivery(conn, delivery)
             return True
 
         return await self._write(job)
