@@ -62,7 +62,19 @@ DEFAULTS: dict[str, Any] = {
     #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
     #: "refuse" turns it away at the SMTP level.
     "email_foreign_sender": "flag",
+    #: Consent mode (docs/privacy.md): the widget stores nothing and opens no socket before the visitor
+    #: consents (its own prompt, or the page's `Papote('consent')`). Exclusive of `storage: "always"`.
+    "consent_required": False,
+    #: Retention in days (None: kept until erased). Messages older than this go (a conversation left
+    #: empty goes with them); visitors not seen for this long are erased whole; attachments older than
+    #: this are deleted, their messages stay. privacy.py runs it hourly, on one node.
+    "retention_messages_days": None,
+    "retention_visitors_days": None,
+    "retention_attachments_days": None,
 }
+#: The settings of retention, and their range: ten years is longer than any law asks to keep a chat.
+RETENTION_SETTINGS = ("retention_messages_days", "retention_visitors_days", "retention_attachments_days")
+RETENTION_MAX_DAYS = 3650
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
 ATTACHMENTS_MAX_MB = 25
@@ -106,6 +118,8 @@ def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = 
         if kept:
             translations[lang] = kept
     merged["translations"] = translations
+    if merged["consent_required"] and merged["storage"] == "always":
+        raise _bad("consent_required needs storage consent: a widget that must ask first cannot store at load")
     return merged
 
 
@@ -160,6 +174,13 @@ def _check(key: str, value: Any) -> Any:
     elif key == "email_foreign_sender":
         if value not in ("flag", "refuse"):
             raise _bad("email_foreign_sender must be flag or refuse")
+    elif key == "consent_required":
+        if not isinstance(value, bool):
+            raise _bad("consent_required must be true or false")
+    elif key in RETENTION_SETTINGS:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 1 <= value <= RETENTION_MAX_DAYS):
+            raise _bad(f"{key} must be null (keep) or a number of days from 1 to {RETENTION_MAX_DAYS}")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -387,6 +408,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "custom_css": s["custom_css"],
         "rules": s["rules"],
         "storage": s["storage"],
+        "consent_required": s["consent_required"],
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),

@@ -26,6 +26,7 @@ from typing import Any
 from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.store.outbox import OutboxStore
+from papote.store.privacy import PrivacyStore
 from papote.store.push import PushStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
@@ -315,9 +316,9 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore):
-    """Persistence for sites, people, conversations and messages, and the outbox of channels
-    (store/outbox.py). All methods are coroutine-safe."""
+class Store(PushStore, OutboxStore, PrivacyStore):
+    """Persistence for sites, people, conversations and messages, the outbox of channels
+    (store/outbox.py) and what privacy needs (store/privacy.py). All methods are coroutine-safe."""
 
     epoch: str
 

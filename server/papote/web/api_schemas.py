@@ -18,7 +18,14 @@ from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
-from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS
+from papote.sites import (
+    ATTACHMENT_CATEGORIES,
+    ATTACHMENTS_MAX_MB,
+    DAYS,
+    MAX_SPANS,
+    RETENTION_MAX_DAYS,
+    RETENTION_SETTINGS,
+)
 from papote.web.schema import (
     MAX_SAFE_INT,
     Schema,
@@ -122,6 +129,14 @@ SETTINGS = obj({
     "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
+    "consent_required": boolean(description="the widget stores nothing and opens no socket before the "
+                                "visitor consents (its prompt, or the page's Papote('consent')); not with "
+                                "storage always"),
+    **{key: nullable(integer(1, RETENTION_MAX_DAYS, description=f"days; null keeps them ({what})"))
+       for key, what in zip(RETENTION_SETTINGS, ("messages older than this are deleted, a conversation left "
+                                                 "empty with them", "visitors not seen for this long are "
+                                                 "erased whole", "files older than this are deleted; "
+                                                 "their messages stay"), strict=True)},
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
