@@ -141,7 +141,8 @@ async def test_an_export_holds_every_table_of_the_visitor_and_nobody_elses(store
     assert tables["visitors"][0]["attributes"] == {"plan": "ann"}  # JSON decoded on both backends
     assert [m["body"] for m in tables["messages"]] == ["hello from ann", "reply to ann", "note about ann"]
     assert len(tables["visitor_tokens"]) == 2 and tables["conversations"][0]["id"] == cid
-    assert export["files"] == [{"id": attachment.id, "name": "ann.txt", "download": f"/api/attachments/{attachment.id}"}]
+    assert export["files"] == [{"id": attachment.id, "name": "ann.txt",
+                                "download": f"/api/attachments/{attachment.id}"}]
     [entry] = await privacy.audit(site.id, 10)
     assert (entry.action, entry.target, entry.actor_kind, entry.actor_id) == (
         AuditAction.VISITOR_EXPORTED, ann.id, "agent", "a_owner")
@@ -209,12 +210,14 @@ async def test_retention_purges_what_is_older_and_leaves_what_is_newer(store: St
     # Visitors unseen for the period are erased whole; attachments have their own period.
     site = await store.update_site(site.id, settings={"retention_visitors_days": 30, "retention_attachments_days": 30})
     done = await privacy.apply_retention(site, now)
-    assert done["visitors"] == 2 and await store.get_visitor(old.id) is None and await store.get_visitor(mixed.id) is None
+    assert done["visitors"] == 2
+    assert await store.get_visitor(old.id) is None and await store.get_visitor(mixed.id) is None
     assert await store.get_visitor(new.id) is not None
     assert await storage.get(new_file.storage_key) == b"bytes"
 
 
-async def test_retention_goes_in_bounded_batches(store: Store, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_retention_goes_in_bounded_batches(store: Store, world: dict[str, Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import papote.privacy
 
     monkeypatch.setattr(papote.privacy, "RETENTION_BATCH", 2)
