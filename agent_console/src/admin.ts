@@ -6,6 +6,7 @@ import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
+import { auditSection, type PrivacySettings, privacySettings } from "./privacy";
 import { type Translation, translationsEditor } from "./texts";
 import type { CannedResponse } from "./types";
 
@@ -36,7 +37,7 @@ interface SiteFull {
     email_continuation: boolean;
     email_delay: number;
     email_foreign_sender: "flag" | "refuse";
-  };
+  } & PrivacySettings;
   /** Whether this server sends email at all (a relay is configured). */
   email_available?: boolean;
 }
@@ -102,6 +103,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
+      myRole === "owner" ? auditSection(path, desk) : null,
     ),
   );
 }
@@ -173,6 +175,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   });
   const maxMb = h("input", { attrs: { type: "number", min: 1, max: 25 }, props: { value: String(s.attachments_max_mb ?? 10) } });
   const email = emailSettings(site);
+  const privacy = privacySettings(s);
   const status = note();
   return h(
     "form",
@@ -208,6 +211,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               attachments_types: fileTypes.filter((f) => f.box.checked).map((f) => f.value),
               attachments_max_mb: Math.min(25, Math.max(1, Math.round(Number(maxMb.value) || 10))),
               ...email.read(),
+              ...privacy.read(),
             },
           })
             .then(() => ok(status))
@@ -247,6 +251,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
       field(t("attachmentsMaxMb"), maxMb, "site-attachments-max"),
     ),
     email.root,
+    privacy.root,
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );

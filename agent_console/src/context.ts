@@ -5,6 +5,7 @@ import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { dateTime, t, time } from "./i18n";
 import { visitorLabel } from "./chat";
+import { privacyActions } from "./privacy";
 import type { AgentConversation, Page } from "./types";
 
 /** "Chrome 120 on Windows" from a User-Agent string; coarse on purpose (no UA database). */
@@ -147,5 +148,6 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
           ),
         )
       : null,
+    privacyActions(desk, conv),
   );
 }

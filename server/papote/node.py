@@ -86,7 +86,8 @@ class Papote:
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
                                        self.chat.ref, self.budgets)
         #: Export, erasure, retention and the audit log (privacy.py).
-        self.privacy = Privacy(self.store, self.attachments.storage, self.bus, self.chat.forget_visitor)
+        self.privacy = Privacy(self.store, self.attachments.storage, self.bus, self.chat.forget_visitor,
+                               config.lockout_window_secs * 1000)
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)

@@ -82,8 +82,10 @@ class Privacy:
     """The privacy service: one per node (node.py), called by the REST API and the retention loop."""
 
     def __init__(self, store: Store, storage: AttachmentStorage, bus: Bus,
-                 forget_visitor: Callable[[str], None]) -> None:
+                 forget_visitor: Callable[[str], None], sign_in_window_ms: Millis = 15 * 60_000) -> None:
         self.store = store
+        #: Failed sign-ins count for the lockout this long; older ones are deleted by each pass.
+        self.sign_in_window_ms = sign_in_window_ms
         self.storage = storage
         self.bus = bus
         self._forget_visitor = forget_visitor
@@ -176,8 +178,13 @@ class Privacy:
         return done
 
     async def apply_all(self, now: Millis | None = None) -> dict[str, dict[str, int]]:
-        """Every site's retention (those that set one); a failing site does not stop the others."""
+        """Every site's retention (those that set one); a failing site does not stop the others. Also
+        the server's own: failed sign-ins past the lockout window go."""
         self.retention_runs += 1
+        moment = now if now is not None else now_ms()
+        while await self.store.forget_sign_in_failures(moment - self.sign_in_window_ms, RETENTION_BATCH) \
+                == RETENTION_BATCH:
+            pass
         out = {}
         for site in await self.store.list_sites():
             if not cutoffs(settings_of(site), 0):

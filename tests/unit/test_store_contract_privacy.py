@@ -264,3 +264,12 @@ async def test_a_visitor_of_another_site_is_not_found(store: Store, world: dict[
     with pytest.raises(NotFound):
         await world["privacy"].export(world["site"], v.id, OWNER)
     assert await store.get_visitor(v.id) is not None
+
+
+async def test_failed_sign_ins_are_forgotten_past_the_lockout_window(store: Store, world: dict[str, Any]) -> None:
+    now = now_ms()
+    await store.record_sign_in_failure("x@y.test", "203.0.113.0/24", "", False, now - 3_600_000)
+    await store.record_sign_in_failure("x@y.test", "203.0.113.0/24", "", False, now - 60_000)
+    await world["privacy"].apply_all(now)
+    failures = await store.sign_in_failures("x@y.test", "203.0.113.0/24", "", 0)
+    assert (failures.account, failures.address) == (1, 1)

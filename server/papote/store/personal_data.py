@@ -108,7 +108,8 @@ OTHER_TABLES: tuple[Table, ...] = (
     Table("devices", Subject.AGENT, ("token_hash",), ("agent_id", "created_at", "last_seen"),
           erasure="forgotten when unseen for the device lifetime"),
     Table("login_failures", Subject.AGENT, ("email", "address", "device"), ("at", "trusted"),
-          erasure="cleared at the next successful sign-in; the address as PAPOTE_CLIENT_ADDRESSES says"),
+          erasure="deleted by each retention pass once out of the lockout window (15 minutes); the address "
+                   "cut as PAPOTE_CLIENT_ADDRESSES says"),
     Table("invites", Subject.AGENT, ("email", "token_hash"),
           ("site_id", "role", "created_by", "expires_at", "id", "created_at"),
           erasure="deleted when accepted, declined or withdrawn"),

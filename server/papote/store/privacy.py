@@ -101,6 +101,11 @@ class PrivacyStore(abc.ABC):
     async def aged_files(self, site_id: str, before: Millis, limit: int) -> list[StoredFile]:
         """The site's attachments uploaded before `before`, oldest first."""
 
+    @abc.abstractmethod
+    async def forget_sign_in_failures(self, before: Millis, limit: int) -> int:
+        """Delete up to `limit` failed sign-ins older than `before` (an email and an address each, of no
+        use once out of the lockout window); how many."""
+
     # -- the audit log -------------------------------------------------------------------------------
     @abc.abstractmethod
     async def add_audit(self, entry: AuditEntry) -> None:

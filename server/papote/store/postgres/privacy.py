@@ -96,6 +96,12 @@ class PrivacyQueries(PostgresEngine):
             site_id, before, limit)
         return _files(rows)
 
+    async def forget_sign_in_failures(self, before: int, limit: int) -> int:
+        status = await self._execute(
+            "DELETE FROM login_failures WHERE ctid IN (SELECT ctid FROM login_failures WHERE at < $1 LIMIT $2)",
+            before, limit)
+        return int(status.rsplit(" ", 1)[1])
+
     # -- the audit log -------------------------------------------------------------------------------
     async def add_audit(self, entry: AuditEntry) -> None:
         e = entry

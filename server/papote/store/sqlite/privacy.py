@@ -115,6 +115,11 @@ class PrivacyQueries(SqliteEngine):
             (site_id, before, limit))
         return _files(rows)
 
+    async def forget_sign_in_failures(self, before: int, limit: int) -> int:
+        return await self._write(lambda conn: conn.execute(
+            "DELETE FROM login_failures WHERE rowid IN (SELECT rowid FROM login_failures WHERE at < ? LIMIT ?)",
+            (before, limit)).rowcount)
+
     # -- the audit log -------------------------------------------------------------------------------
     async def add_audit(self, entry: AuditEntry) -> None:
         e = entry
