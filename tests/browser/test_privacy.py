@@ -4,12 +4,18 @@ visitor accepts the widget's prompt or the page calls `Papote('consent')`; both 
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import BrowserContext, Page, expect
+from websockets.exceptions import ConnectionClosed
 
 from .agent import Agent
+from .conftest import open_page
+from .test_console import console_build, sign_in, visitor_says  # noqa: F401 (a fixture)
 from .test_widget import demo_url, write
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
@@ -81,3 +87,35 @@ async def test_the_page_gives_consent_with_the_api(papote_server: Any, page: Pag
     assert [url for url in sockets if url.endswith("/ws/visitor")]
     stored = await page.evaluate(STORED)
     assert key + "consent" in stored and key + "token" in stored
+
+
+@pytest.mark.usefixtures("console_build")
+async def test_the_console_exports_and_erases_a_visitor_and_shows_the_audit_log(
+    papote_server: Any, context: BrowserContext
+) -> None:
+    server = papote_server
+    page = await open_page(context)
+    await sign_in(page, server)
+    v, cid = await visitor_says(server, "Please forget me", name="Rosa")
+    await page.locator(f".conv-list [data-conversation='{cid}']").click()
+    panel = page.locator("section.privacy")
+    async with page.expect_download() as waiting:
+        await panel.get_by_role("button", name="Export data").click()
+    download = await waiting.value
+    exported = json.loads(Path(await download.path()).read_text())
+    assert [m["body"] for m in exported["tables"]["messages"] if m["kind"] == "text"] == ["Please forget me"]
+    assert exported["tables"]["visitors"][0]["name"] == "Rosa"
+
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await panel.get_by_role("button", name="Erase visitor").click()
+    await expect(panel.get_by_role("status")).to_have_text("The visitor was erased.")
+    with pytest.raises(ConnectionClosed):
+        for _ in range(100):  # the frames before the close, then the close
+            await v.recv(10)
+    assert v.ws.close_code == 4013
+
+    # The owner's audit log, in the settings, names both acts.
+    await page.get_by_role("button", name="Site settings").click()
+    audit = page.locator("section.audit")
+    await expect(audit).to_contain_text("visitor.erased")
+    await expect(audit).to_contain_text("visitor.exported")
