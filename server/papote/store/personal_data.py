@@ -55,9 +55,12 @@ _CONVERSATIONS = "SELECT id FROM conversations WHERE visitor_id = :visitor"
 #: Tables holding a visitor's data, in erasure order (children first, the visitor row last).
 VISITOR_TABLES: tuple[Table, ...] = (
     Table("email_addresses", Subject.VISITOR, ("email", "visitor_id"), ("site_id", "state", "updated_at"),
-          scope="visitor_id = :visitor OR (site_id, email) IN (SELECT site_id, lower(email) FROM visitors "
-                "WHERE id = :visitor AND email <> '' UNION SELECT site_id, lower(contact_email) FROM "
-                "conversations WHERE visitor_id = :visitor AND contact_email <> '')",
+          # A lookup by the primary key (the visitor's site, their addresses), not an OR: a WITHOUT ROWID
+          # table cannot split an OR by index, and would be read whole for every erasure.
+          scope="site_id = (SELECT site_id FROM visitors WHERE id = :visitor) AND email IN (SELECT email FROM "
+                "email_addresses WHERE visitor_id = :visitor UNION SELECT lower(email) FROM visitors WHERE "
+                "id = :visitor AND email <> '' UNION SELECT lower(contact_email) FROM conversations WHERE "
+                "visitor_id = :visitor AND contact_email <> '')",
           erasure="rows deleted: the address's confirmation or unsubscription is forgotten with it"),
     Table("deliveries", Subject.VISITOR, ("visitor_id", "target", "payload", "error"),
           ("id", "site_id", "conversation_id", "channel", "kind", "status", "attempts", "next_attempt_at",

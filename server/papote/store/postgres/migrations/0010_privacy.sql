@@ -29,3 +29,10 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 CREATE INDEX conversations_age ON conversations(site_id, created_at, id);
 CREATE INDEX visitors_age ON visitors(site_id, last_seen);
 CREATE INDEX attachments_age ON attachments(site_id, created_at);
+
+-- An erasure finds a visitor's rows by these columns (store/personal_data.py's scopes): without them each
+-- erasure — and retention erases visitors by the hundred — would read these tables whole.
+CREATE INDEX deliveries_visitor ON deliveries(visitor_id);
+CREATE INDEX email_addresses_visitor ON email_addresses(visitor_id);
+CREATE INDEX attachments_uploader ON attachments(uploader_id);
+CREATE INDEX link_codes_visitor ON link_codes(visitor_id);
