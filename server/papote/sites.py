@@ -63,7 +63,8 @@ DEFAULTS: dict[str, Any] = {
     #: "refuse" turns it away at the SMTP level.
     "email_foreign_sender": "flag",
     #: Consent mode (docs/privacy.md): the widget stores nothing and opens no socket before the visitor
-    #: consents (its own prompt, or the page's `Papote('consent')`). Exclusive of `storage: "always"`.
+    #: consents (its own prompt, or the page's `Papote('consent')`). It wins over `storage: "always"`,
+    #: which the widget is then told is "consent" (`widget_storage`).
     "consent_required": False,
     #: Retention in days (None: kept until erased). Messages older than this go (a conversation left
     #: empty goes with them); visitors not seen for this long are erased whole; attachments older than
@@ -118,8 +119,6 @@ def validate_settings(changes: dict[str, Any], current: dict[str, Any] | None = 
         if kept:
             translations[lang] = kept
     merged["translations"] = translations
-    if merged["consent_required"] and merged["storage"] == "always":
-        raise _bad("consent_required needs storage consent: a widget that must ask first cannot store at load")
     return merged
 
 
@@ -349,6 +348,12 @@ def settings_of(site: Site) -> dict[str, Any]:
     return {**DEFAULTS, **site.settings}
 
 
+def widget_storage(settings: dict[str, Any]) -> str:
+    """The storage mode the widget is told: consent mode wins over "always" (a widget that must ask
+    first cannot store at load)."""
+    return "consent" if settings["consent_required"] else str(settings["storage"])
+
+
 def opening(settings: dict[str, Any], now: datetime | None = None) -> tuple[bool, int | None]:
     """(open now?, next opening as epoch ms or None). No hours configured means always open.
 
@@ -407,7 +412,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "launcher_icon": s["launcher_icon"],
         "custom_css": s["custom_css"],
         "rules": s["rules"],
-        "storage": s["storage"],
+        "storage": widget_storage(s),
         "consent_required": s["consent_required"],
         "theme": s["theme"],
         "attachments": _attachment_limits(s),

@@ -34,12 +34,18 @@ def test_cutoffs_follow_the_retention_settings() -> None:
 @pytest.mark.parametrize("changes", [
     {"retention_messages_days": 0}, {"retention_visitors_days": 3651}, {"retention_attachments_days": True},
     {"retention_messages_days": "30"}, {"consent_required": "yes"},
-    {"consent_required": True, "storage": "always"},
 ])
 def test_bad_privacy_settings_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(PapoteError) as refused:
         validate_settings(changes)
     assert refused.value.code.value == "bad_field"
+
+
+def test_consent_mode_wins_over_storage_always() -> None:
+    from papote.sites import widget_storage
+
+    assert widget_storage(validate_settings({"consent_required": True, "storage": "always"})) == "consent"
+    assert widget_storage(validate_settings({"storage": "always"})) == "always"
 
 
 def test_privacy_settings_default_to_keeping_and_asking_nothing() -> None:

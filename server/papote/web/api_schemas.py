@@ -130,8 +130,8 @@ SETTINGS = obj({
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
     "consent_required": boolean(description="the widget stores nothing and opens no socket before the "
-                                "visitor consents (its prompt, or the page's Papote('consent')); not with "
-                                "storage always"),
+                                "visitor consents (its prompt, or the page's Papote('consent')); it wins "
+                                "over storage always"),
     **{key: nullable(integer(1, RETENTION_MAX_DAYS, description=f"days; null keeps them ({what})"))
        for key, what in zip(RETENTION_SETTINGS, ("messages older than this are deleted, a conversation left "
                                                  "empty with them", "visitors not seen for this long are "

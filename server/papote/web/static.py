@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from papote.sites import settings_of
+from papote.sites import settings_of, widget_storage
 from papote.snippet import render_snippet
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -62,8 +62,8 @@ async def widget_site(request: Request) -> Response:
         return JSONResponse({"error": {"code": "not_found", "message": "no such site"}}, status_code=404,
                             headers={"access-control-allow-origin": "*"})
     s = settings_of(site)
-    look = {k: s[k] for k in ("color", "position", "launcher_icon", "locale", "storage", "consent_required",
-                                "theme")}
+    look = {k: s[k] for k in ("color", "position", "launcher_icon", "locale", "consent_required", "theme")}
+    look["storage"] = widget_storage(s)
     return JSONResponse(look, headers={"cache-control": f"public, max-age={SITE_LOOK_MAX_AGE}",
                                        "access-control-allow-origin": "*"})
 
