@@ -74,3 +74,14 @@ def test_unclassified_names_what_is_missing_and_what_is_gone() -> None:
     schema["agents"].discard("avatar")
     del schema["meta"]
     assert unclassified(schema) == ["-agents.avatar", "bot_state.conversation_id", "visitors.phone", "-meta.*"]
+
+
+def test_docs_privacy_lists_every_table_and_personal_column() -> None:
+    from tests.harness import ROOT
+
+    text = (ROOT / "docs" / "privacy.md").read_text()
+    for table in TABLES.values():
+        assert f"`{table.name}`" in text, f"docs/privacy.md does not name the table {table.name}"
+        line = next(ln for ln in text.splitlines() if ln.startswith("|") and f"`{table.name}`" in ln)
+        for column in table.personal:
+            assert f"`{column}`" in line, f"docs/privacy.md: {table.name}.{column} is personal data"
