@@ -251,14 +251,14 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       giveConsent();
       return;
     }
-    if ((NEEDS_PANEL.indexOf(name) >= 0 || name === "load") && !allowed()) {
+    if ((NEEDS_PANEL.indexOf(name) >= 0 || name === "_load") && !allowed()) {
       // A visitor's own open, once the site is known to require consent, asks them; anything else waits.
       if (looked && (name === "open" || name === "toggle")) showPrompt();
       else held.push(args);
       return;
     }
     switch (name) {
-      case "load": // the loader's own: a returning visitor's or an idle page's panel
+      case "_load": // the loader's own: a returning visitor's or an idle page's panel
         loadPanel();
         return;
       case "on":
@@ -324,12 +324,13 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   // the outbox: connect at once. A site that opted into storage also wants page context and its
   // proactive rules for everyone, so connect when the page is idle.
   if (linkCode || storage.get(StorageKey.open)) command(["open"]);
-  else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) command(["load"]);
-  else if (settings.storage === "always") setTimeout(() => command(["load"]), 1500);
+  else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) command(["_load"]);
+  else if (settings.storage === "always") setTimeout(() => command(["_load"]), 1500);
 
   // The site's look (colour, side, icon) and storage mode, before any socket: a first-time visitor
   // sees the site's bubble, not ours, and a site that opted into storage gets page context and its
-  // proactive rules from the first page. A failure leaves the default look; nothing else depends on it.
+  // proactive rules from the first page. It also says whether the site requires consent: until it is
+  // known nothing connects unless the visitor consented before, and a failure counts as "required".
   fetch(`${host.baseUrl}/widget/site/${encodeURIComponent(stub.k)}`, { credentials: "omit" })
     .then((r) => (r.ok ? r.json() : null))
     .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string; theme?: string; consent_required?: boolean } | null) => {
@@ -346,10 +347,11 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
       }
       if (look.storage === "always" && !settings.storage && !required) {
         host.consent();
-        if (!panelRequested) setTimeout(() => command(["load"]), 1500);
+        if (!panelRequested) setTimeout(() => command(["_load"]), 1500);
       }
     })
     .catch(() => {
+      if (looked) return; // the look was read; drawing it failed
       looked = required = true;
       for (const args of held.splice(0)) command(args);
     });
