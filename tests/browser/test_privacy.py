@@ -119,3 +119,22 @@ async def test_the_console_exports_and_erases_a_visitor_and_shows_the_audit_log(
     audit = page.locator("section.audit")
     await expect(audit).to_contain_text("visitor.erased")
     await expect(audit).to_contain_text("visitor.exported")
+
+
+async def test_an_erased_visitors_widget_forgets_them(papote_server: Any, page: Page, agent: Agent) -> None:
+    server = papote_server
+    await page.goto(demo_url(server))
+    await page.get_by_role("button", name="Open chat").click()
+    await write(page, "Erase me please")
+    message = await agent.visitor_message("Erase me please")
+    vid = message["author"]["id"]
+    key = f"papote:{server.site_key}:token"
+    assert await page.evaluate(f"localStorage.getItem({key!r})")
+    status, _, _ = server.http("DELETE", f"/api/sites/{server.site_key}/visitors/{vid}", cookie=server.login())
+    assert status == 200
+    for _ in range(100):  # up to 10 s: the socket closes with 4013 and the widget forgets
+        if await page.evaluate(f"localStorage.getItem({key!r})") is None:
+            break
+        await page.wait_for_timeout(100)
+    assert await page.evaluate(f"localStorage.getItem({key!r})") is None
+    await expect(page.locator("papote-widget").get_by_text("Erase me please")).to_have_count(0)
