@@ -127,6 +127,15 @@ async def test_export_erase_audit_and_retention_through_the_api(server: PapoteSe
     assert newest["action"] == "site.settings_changed"
     assert newest["details"] == {"settings": ["color", "retention_messages_days"]}
     assert ("visitor.erased", vid) in actions(server, owner) and ("visitor.exported", vid) in actions(server, owner)
+    status, created, _ = server.http("POST", f"/api/sites/{key}/keys", {"name": "shop backend"}, cookie=admin)
+    assert status == 201
+    status, invite, _ = server.http("POST", f"/api/sites/{key}/invites", {"email": "new@papote.test"}, cookie=admin)
+    assert status == 201
+    assert server.http("DELETE", f"/api/sites/{key}/invites/{invite['id']}", cookie=admin)[0] == 200
+    logged = actions(server, owner)
+    assert ("api_key.created", created["id"]) in logged and ("invite.sent", invite["id"]) in logged
+    assert ("invite.withdrawn", invite["id"]) in logged
+    assert "new@papote.test" not in json.dumps(server.http("GET", f"/api/sites/{key}/audit", cookie=owner)[1])
 
     # Retention: a conversation made two days old in the database itself is purged by the periodic job
     # (every second here), with its file; a fresh one stays.
