@@ -26,6 +26,7 @@ from papote.store.personal_data import VISITOR_TABLES
 from papote.store.postgres import PostgresStore
 from papote.store.privacy import AuditEntry
 from papote.store.sqlite import SqliteStore
+from papote.store.webhooks import WebhookAttempt
 from papote.types import AuthorKind, MessageKind, PrincipalKind
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
@@ -113,6 +114,11 @@ async def person(store: Store, site: Site, storage: FolderStorage, marker: str) 
                                                          f"{marker}@mail.test", {"subject": marker},
                                                          next_attempt_at=now_ms(), created_at=now_ms()))
     await store.set_email_state(site.id, f"{marker}@mail.test", AddressState.CONFIRMED, v.id)
+    # A webhook of the conversation, with one attempt (channels/webhooks): its cursor, delivery and log.
+    hook = Delivery(new_id("d"), site.id, cid, v.id, "webhook", "message.created", "wh_1", {"body": marker},
+                    next_attempt_at=now_ms(), created_at=now_ms())
+    await store.advance_webhook_cursor(cid, 0, 1, [hook])
+    await store.record_webhook_attempt(WebhookAttempt(hook.id, 1, now_ms(), 500, 12, "server error"))
     return v, cid, attachment
 
 

@@ -49,9 +49,9 @@ class Delivery:
     site_id: str
     conversation_id: str | None
     visitor_id: str
-    channel: str  # "email"
-    kind: str  # the channel's own: for email "digest" or "confirm"
-    target: str  # where: an email address
+    channel: str  # "email", "webhook"
+    kind: str  # the channel's own: for email "digest" or "confirm", for a webhook its event type
+    target: str  # where: an email address, a webhook endpoint's id
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED
     attempts: int = 0
@@ -59,6 +59,9 @@ class Delivery:
     error: str = ""
     created_at: Millis = 0
     sent_at: Millis | None = None
+    #: Its place among the deliveries to the same target for the same conversation, for the channels
+    #: that keep order (`claim_ordered_deliveries`); 0 for those that do not.
+    position: int = 0
 
 
 @dataclass(slots=True)

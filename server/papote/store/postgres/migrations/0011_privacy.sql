@@ -24,7 +24,7 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION papote_audit_append_only();
 -- (TRUNCATE, a table owner's act outside the server, is not a row event and is not refused.)
 
--- Retention walks a site's rows oldest first, a bounded batch at a time (sqlite/0009_privacy.sql says why
+-- Retention walks a site's rows oldest first, a bounded batch at a time (sqlite/0010_privacy.sql says why
 -- these cost the append path nothing).
 CREATE INDEX conversations_age ON conversations(site_id, created_at, id);
 CREATE INDEX visitors_age ON visitors(site_id, last_seen);
