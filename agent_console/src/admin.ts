@@ -8,6 +8,7 @@ import { moderationSettings, type ModerationSettings } from "./moderation";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
+import { auditSection, type PrivacySettings, privacySettings } from "./privacy";
 import { type Translation, translationsEditor } from "./texts";
 import type { CannedResponse } from "./types";
 import { webhooksSection } from "./webhooks";
@@ -39,7 +40,7 @@ interface SiteFull {
     email_continuation: boolean;
     email_delay: number;
     email_foreign_sender: "flag" | "refuse";
-  };
+  } & PrivacySettings;
   /** Whether this server sends email at all (a relay is configured). */
   email_available?: boolean;
 }
@@ -106,6 +107,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
       webhooksSection(path),
+      myRole === "owner" ? auditSection(path, desk) : null,
     ),
   );
 }
@@ -178,6 +180,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   const maxMb = h("input", { attrs: { type: "number", min: 1, max: 25 }, props: { value: String(s.attachments_max_mb ?? 10) } });
   const email = emailSettings(site);
   const moderation = moderationSettings(s as ModerationSettings);
+  const privacy = privacySettings(s);
   const status = note();
   return h(
     "form",
@@ -214,6 +217,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               attachments_max_mb: Math.min(25, Math.max(1, Math.round(Number(maxMb.value) || 10))),
               ...email.read(),
               ...moderation.read(),
+              ...privacy.read(),
             },
           })
             .then(() => ok(status))
@@ -254,6 +258,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
     ),
     email.root,
     moderation.root,
+    privacy.root,
     status,
     h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
   );

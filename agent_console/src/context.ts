@@ -6,6 +6,7 @@ import { type Desk } from "./desk";
 import { dateTime, t, time } from "./i18n";
 import { visitorLabel } from "./chat";
 import { blockButton } from "./moderation";
+import { privacyActions } from "./privacy";
 import type { AgentConversation, Page } from "./types";
 
 /** "Chrome 120 on Windows" from a User-Agent string; coarse on purpose (no UA database). */
@@ -149,5 +150,6 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
           ),
         )
       : null,
+    privacyActions(desk, conv),
   );
 }

@@ -330,6 +330,20 @@ const en = {
   catPdf: "PDF",
   catText: "Text",
   catOffice: "Office documents",
+  privacy: "Privacy",
+  exportVisitor: "Export data",
+  eraseVisitor: "Erase visitor",
+  eraseConfirm: "Erase this visitor everywhere: their conversations, messages and files? This cannot be undone.",
+  erasedVisitor: "The visitor was erased.",
+  auditLog: "Audit log",
+  auditEmpty: "Nothing recorded yet.",
+  auditWho: "Who",
+  auditWhat: "What",
+  auditWhen: "When",
+  consentRequired: "Ask visitors' consent before storing anything or connecting",
+  retentionMessages: "Delete messages after (days, empty: keep)",
+  retentionVisitors: "Erase visitors not seen for (days, empty: keep)",
+  retentionAttachments: "Delete files after (days, empty: keep)",
 };
 
 export type Key = keyof typeof en;
@@ -662,6 +676,20 @@ const fr: Record<Key, string> = {
   catPdf: "PDF",
   catText: "Texte",
   catOffice: "Documents bureautiques",
+  privacy: "Confidentialité",
+  exportVisitor: "Exporter les données",
+  eraseVisitor: "Effacer le visiteur",
+  eraseConfirm: "Effacer ce visiteur partout : ses conversations, messages et fichiers ? C'est définitif.",
+  erasedVisitor: "Le visiteur a été effacé.",
+  auditLog: "Journal d'audit",
+  auditEmpty: "Rien d'enregistré pour l'instant.",
+  auditWho: "Qui",
+  auditWhat: "Quoi",
+  auditWhen: "Quand",
+  consentRequired: "Demander le consentement des visiteurs avant de stocker quoi que ce soit ou de se connecter",
+  retentionMessages: "Supprimer les messages après (jours, vide : garder)",
+  retentionVisitors: "Effacer les visiteurs absents depuis (jours, vide : garder)",
+  retentionAttachments: "Supprimer les fichiers après (jours, vide : garder)",
 };
 
 const TABLES: Record<string, Record<Key, string>> = { en, fr };

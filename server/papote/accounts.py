@@ -110,7 +110,9 @@ def _verify(stored: str, password: str) -> bool:
 class Attempt:
     """Where a sign-in (or a password check) comes from, as the lockout sees it."""
 
-    address: str  # the client address, an IPv6 one cut to its /64 (addresses.address_key)
+    #: The client address as it may be stored (addresses.stored_address): "" when none is kept, and
+    #: then no address lockout applies.
+    address: str
     device: str | None = None  # the device cookie's value, when the browser sent one
 
 
@@ -161,7 +163,7 @@ class Accounts:
             device, agent.id, now - DEVICE_TTL_MS)
         failures = await self.store.sign_in_failures(
             email, attempt.address, device, now - self.config.lockout_window_secs * 1000)
-        if not trusted and failures.address >= self.config.lockout_address_failures:
+        if not trusted and attempt.address and failures.address >= self.config.lockout_address_failures:
             raise RateLimited("too many failed sign-ins from your network; try again in 15 minutes")
         counted = failures.device if trusted else failures.account
         return _Standing(device, trusted, counted >= self.config.lockout_failures)

@@ -23,6 +23,8 @@ class Action(Enum):
     HANDLE = "handle"  # claim, assign, transfer, close, reopen, label
     VIEW_SITE = "view_site"  # inbox, reports, canned responses
     MANAGE_SITE = "manage_site"  # settings, secrets, agents, API keys
+    PRIVACY = "privacy"  # export and erase a visitor, run the retention now
+    AUDIT = "audit"  # read the audit log
 
 
 #: The least role each site-level action needs.
@@ -33,6 +35,8 @@ _SITE_ROLE = {
     Action.HANDLE: Role.AGENT,
     Action.VIEW_SITE: Role.AGENT,
     Action.MANAGE_SITE: Role.ADMIN,
+    Action.PRIVACY: Role.ADMIN,
+    Action.AUDIT: Role.OWNER,
 }
 _VISITOR_ACTIONS = {Action.READ, Action.WRITE, Action.RATE}
 _API_KEY_ACTIONS = {Action.READ, Action.WRITE, Action.NOTE, Action.HANDLE, Action.VIEW_SITE}

@@ -10,9 +10,10 @@ Every node follows the `cluster` topic (no connection does):
   visitor tells the others, which drop their copy at once; every cached copy also expires after
   `CACHE_TTL_SECS` in case the broker lost the message (node.py).
 * Periodic jobs run on one node at a time: the `Store.singleton` leader lock (a transaction-level
-  advisory lock on PostgreSQL). Today's job is the routing sweep: a conversation that joined the line
+  advisory lock on PostgreSQL). This module's job is the routing sweep: a conversation that joined the line
   on one node while an agent connected to another, before their snapshots crossed, would otherwise
-  wait for the next event on that site.
+  wait for the next event on that site. node.py runs two more under the same lock: the sweep of
+  attachments never sent, and the sites' retention (privacy.py).
 """
 
 from __future__ import annotations

@@ -123,6 +123,12 @@ class Config:
     #: One SMTP exchange may take this long; a claimed delivery is leased for twice as long, so a node
     #: that dies mid-send leaves it to another claim soon after.
     smtp_timeout_secs: int = 30
+    #: What is stored of a client's address (today: a failed sign-in's, for the lockout; a visitor's
+    #: address is never stored): `truncated` keeps an IPv4 /24 or an IPv6 /48, `full` the address (an
+    #: IPv6 /64), `none` nothing (the lockout then counts per account and per device only).
+    client_addresses: str = "truncated"
+    #: How often one node applies the sites' retention (their `retention_*_days` settings).
+    retention_every_secs: int = 3600
     #: Outgoing webhooks (docs/channels.md, "Webhooks"). Off (the default), an endpoint whose host is or
     #: resolves to a loopback, private, link-local or otherwise non-public address is refused: a site
     #: owner must not make the server post into its operator's network. On: any http(s) host.
@@ -255,6 +261,10 @@ class Config:
             raise ValueError("PAPOTE_SMTP_LISTEN must be host:port")
         if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
             raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
+        if self.client_addresses not in {"truncated", "full", "none"}:
+            raise ValueError("PAPOTE_CLIENT_ADDRESSES must be truncated, full or none")
+        if not 1 <= self.retention_every_secs <= 7 * 86400:
+            raise ValueError("PAPOTE_RETENTION_EVERY_SECS must be between 1 and 604800")
         if not 10 <= self.webhook_retry_ms <= self.webhook_retry_max_ms <= 86_400_000:
             raise ValueError("PAPOTE_WEBHOOK_RETRY_MS must be at least 10 and at most PAPOTE_WEBHOOK_RETRY_MAX_MS "
                              "(at most a day)")

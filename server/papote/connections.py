@@ -26,7 +26,15 @@ from papote.authz import Principal
 from papote.bus import NODE_ID, Bus, BusEvent
 from papote.bus.topics import conv_topic
 from papote.errors import CloseCode
-from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Revoked, Typing
+from papote.events import (
+    ConversationChanged,
+    MessageAppended,
+    QueueChanged,
+    ReadMarked,
+    Revoked,
+    Typing,
+    VisitorErased,
+)
 from papote.frames import SHARED_FRAMES, may_see, render
 from papote.protocol import Endpoint, encode
 from papote.types import Frame, PrincipalKind
@@ -140,6 +148,10 @@ class Connection:
                     self.close(CloseCode.MEMBERSHIP_CHANGED, "your access to a site changed; reconnect")
             elif event.session in (None, self.session) and event.keep != self.session:
                 self.close(CloseCode.SESSION_REVOKED, "session ended")
+            return
+        elif kind is VisitorErased:
+            if event.visitor_id == self.principal.id:  # type: ignore[union-attr]
+                self.close(CloseCode.VISITOR_ERASED, "this visitor was erased")
             return
         elif kind is ConversationChanged and self.on_conversation is not None:
             self.on_conversation(self, event)  # type: ignore[arg-type]

@@ -83,6 +83,7 @@ class CloseCode(IntEnum):
     SESSION_REVOKED = 4010
     IDLE = 4011
     MEMBERSHIP_CHANGED = 4012  # removed from (or disabled on) a site: reconnect, the welcome lists the rest
+    VISITOR_ERASED = 4013  # the site erased this visitor: the widget forgets its token and stays closed
 
 
 class PapoteError(Exception):

@@ -122,6 +122,15 @@ class Revoked:
 
 
 @dataclass(slots=True)
+class VisitorErased:
+    """A visitor was erased (privacy.py): their sockets close with 4013 on every node, and nodes forget
+    what they cached of them. Carries ids only: the person's data is gone."""
+
+    visitor_id: str
+    site_id: str
+
+
+@dataclass(slots=True)
 class NodePresence:
     """One node's agents: who is connected to it, with the status and capacity each chose.
 
@@ -146,12 +155,13 @@ class CacheInvalidated:
 
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
-    | QueueChanged | VisitorChanged | Revoked | NodePresence | CacheInvalidated
+    | QueueChanged | VisitorChanged | Revoked | VisitorErased | NodePresence | CacheInvalidated
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
-                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, NodePresence, CacheInvalidated)
+                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, NodePresence,
+                CacheInvalidated)
 }

@@ -13,6 +13,7 @@ None when the audience may not see it at all. The rules, in one table:
 | PresenceChanged      | no (agents' loads are internal) | yes                      |
 | VisitorChanged       | no (another visitor's context)  | yes                      |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
+| VisitorErased        | never a frame: it closes the visitor's sockets (4013) |    |
 | NodePresence, CacheInvalidated | never: node-to-node, on a topic no connection follows |  |
 
 Pure functions of their arguments: tested without sockets (tests/unit/test_frames.py).
@@ -36,6 +37,7 @@ from papote.events import (
     Revoked,
     Typing,
     VisitorChanged,
+    VisitorErased,
 )
 from papote.protocol import Endpoint
 from papote.store import Agent, Conversation, Message, Visitor
@@ -162,7 +164,7 @@ def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
 
-def _never(event: NodePresence | CacheInvalidated, audience: Audience) -> Frame | None:
+def _never(event: NodePresence | CacheInvalidated | VisitorErased, audience: Audience) -> Frame | None:
     return None
 
 
@@ -181,6 +183,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     QueueChanged: _queue,
     VisitorChanged: _visitor,
     Revoked: _revoked,
+    VisitorErased: _never,  # it closes sockets (connections.py)
     # Node-to-node housekeeping on the `cluster` topic, which no connection follows.
     NodePresence: _never,
     CacheInvalidated: _never,

@@ -34,6 +34,7 @@ from papote.invites import Invites
 from papote.moderation import Moderation
 from papote.nps import Nps
 from papote.presence import Presence
+from papote.privacy import Privacy
 from papote.push import Alerts
 from papote.reports import Reports
 from papote.sites import Sites, answering, settings_of
@@ -88,6 +89,9 @@ class Papote:
         self.shared_limits = ratelimits.shared_limits(config)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
                                        self.chat.ref, self.budgets, self.shared_limits)
+        #: Export, erasure, retention and the audit log (privacy.py).
+        self.privacy = Privacy(self.store, self.attachments.storage, self.bus, self.chat.forget_visitor,
+                               config.lockout_window_secs * 1000)
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
@@ -112,6 +116,7 @@ class Papote:
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
         self.started_at = time.time()
 
     @property
@@ -129,6 +134,7 @@ class Papote:
         await self.webhooks.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
+        self._retention = asyncio.create_task(self._apply_retention(), name="papote-retention")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
 
@@ -138,6 +144,8 @@ class Papote:
             self._reaper.cancel()
         if self._sweeper:
             self._sweeper.cancel()
+        if self._retention:
+            self._retention.cancel()
         # Give sockets a moment to send their close frames, then let handlers finish their writes.
         for _ in range(50):
             if not self.live_sessions:
@@ -171,6 +179,21 @@ class Papote:
                 raise
             except Exception:
                 log.exception("attachment sweep failed")
+
+    async def _apply_retention(self) -> None:
+        """The sites' retention, on one node at a time (the store's leader lock): two nodes purging the
+        same rows would only race for them. The lock is held for the whole pass, so a pass longer than
+        the period is not started twice."""
+        while True:
+            await asyncio.sleep(self.config.retention_every_secs)
+            try:
+                async with self.store.singleton("papote.retention") as leader:
+                    if leader:
+                        await self.privacy.apply_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention pass failed")
 
     async def _reap_idle(self) -> None:
         checked = time.monotonic()

@@ -65,7 +65,20 @@ DEFAULTS: dict[str, Any] = {
     "email_foreign_sender": "flag",
     #: Moderation (the spam filter's rules) and the NPS survey: papote/moderation_rules.py.
     **moderation_rules.DEFAULTS,
+    #: Consent mode (docs/privacy.md): the widget stores nothing and opens no socket before the visitor
+    #: consents (its own prompt, or the page's `Papote('consent')`). It wins over `storage: "always"`,
+    #: which the widget is then told is "consent" (`widget_storage`).
+    "consent_required": False,
+    #: Retention in days (None: kept until erased). Messages older than this go (a conversation left
+    #: empty goes with them); visitors not seen for this long are erased whole; attachments older than
+    #: this are deleted, their messages stay. privacy.py runs it hourly, on one node.
+    "retention_messages_days": None,
+    "retention_visitors_days": None,
+    "retention_attachments_days": None,
 }
+#: The settings of retention, and their range: ten years is longer than any law asks to keep a chat.
+RETENTION_SETTINGS = ("retention_messages_days", "retention_visitors_days", "retention_attachments_days")
+RETENTION_MAX_DAYS = 3650
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
 ATTACHMENTS_MAX_MB = 25
@@ -165,6 +178,13 @@ def _check(key: str, value: Any) -> Any:
             raise _bad("email_foreign_sender must be flag or refuse")
     elif key in moderation_rules.DEFAULTS:
         value = moderation_rules.check_setting(key, value)
+    elif key == "consent_required":
+        if not isinstance(value, bool):
+            raise _bad("consent_required must be true or false")
+    elif key in RETENTION_SETTINGS:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 1 <= value <= RETENTION_MAX_DAYS):
+            raise _bad(f"{key} must be null (keep) or a number of days from 1 to {RETENTION_MAX_DAYS}")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -333,6 +353,12 @@ def settings_of(site: Site) -> dict[str, Any]:
     return {**DEFAULTS, **site.settings}
 
 
+def widget_storage(settings: dict[str, Any]) -> str:
+    """The storage mode the widget is told: consent mode wins over "always" (a widget that must ask
+    first cannot store at load)."""
+    return "consent" if settings["consent_required"] else str(settings["storage"])
+
+
 def opening(settings: dict[str, Any], now: datetime | None = None) -> tuple[bool, int | None]:
     """(open now?, next opening as epoch ms or None). No hours configured means always open.
 
@@ -391,7 +417,8 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "launcher_icon": s["launcher_icon"],
         "custom_css": s["custom_css"],
         "rules": s["rules"],
-        "storage": s["storage"],
+        "storage": widget_storage(s),
+        "consent_required": s["consent_required"],
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),

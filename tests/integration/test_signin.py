@@ -97,12 +97,17 @@ def test_an_address_that_keeps_failing_is_refused_and_only_it(papote_server: Pap
     # Before: only accounts were counted, so this address could go on guessing other emails forever.
     status, body, _ = sign_in(server, address="203.0.113.50")
     assert (status, code(body)) == (429, "rate_limited")
-    status, _, _ = sign_in(server, address="203.0.113.51")
+    # The address is stored truncated (PAPOTE_CLIENT_ADDRESSES=truncated, the default): its /24 is what
+    # is counted, so a neighbour in it is refused too, and another network is not.
+    status, body, _ = sign_in(server, address="203.0.113.51")
+    assert (status, code(body)) == (429, "rate_limited")
+    status, _, _ = sign_in(server, address="198.51.100.51")
     assert status == 200
-    # IPv6: a host picks any address of its /64, so the /64 is what is counted.
+    assert server.sql("SELECT DISTINCT address FROM login_failures WHERE address LIKE '203.%'") == [("203.0.113.0/24",)]
+    # IPv6: a host picks any address of its /64, and the stored /48 is what is counted.
     for i in range(30):
         sign_in(server, "wrong-guess-123", email=f"v6{i % 10}@papote.test", address=f"2001:db8:1:2::{i + 1:x}")
-    status, body, _ = sign_in(server, address="2001:db8:1:2:ffff::1")
+    status, body, _ = sign_in(server, address="2001:db8:1:ffff::1")
     assert (status, code(body)) == (429, "rate_limited")
 
 
@@ -126,3 +131,18 @@ async def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(papo
     await here_socket.send({"t": "ping", "n": 7})
     assert (await here_socket.expect("pong", timeout=10))["n"] == 7
     assert server.login(password="a-new-password-1")
+
+
+def test_with_no_addresses_stored_the_lockout_counts_accounts_and_devices_only(tmp_path: Path) -> None:
+    server = PapoteServer(tmp_path, env_extra={"PAPOTE_CLIENT_ADDRESSES": "none"})
+    server.init()
+    server.start()
+    try:
+        for i in range(31):
+            status, _, _ = sign_in(server, "wrong-guess-123", email=f"user{i % 10}@papote.test", address="203.0.113.50")
+            assert status == 401
+        status, _, _ = sign_in(server, address="203.0.113.50")
+        assert status == 200
+        assert server.sql("SELECT DISTINCT address FROM login_failures") in ([], [("",)])
+    finally:
+        server.close()

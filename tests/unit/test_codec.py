@@ -20,6 +20,7 @@ from papote.events import (
     Revoked,
     Typing,
     VisitorChanged,
+    VisitorErased,
 )
 from papote.store import Conversation, Message
 
@@ -42,6 +43,7 @@ EVENTS: list[Event] = [
     NodePresence("9f" * 8, {"a_1": ["online", 3], "a_2": ["away", 5]}, 15.0),
     NodePresence("9f" * 8, {}, 15.0, True),
     CacheInvalidated("site", "s_1"),
+    VisitorErased("v_1", "s_1"),
 ]
 
 

@@ -27,6 +27,7 @@ from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.store.moderation import ModerationStore
 from papote.store.outbox import OutboxStore
+from papote.store.privacy import PrivacyStore
 from papote.store.push import PushStore
 from papote.store.webhooks import WebhookStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
@@ -317,9 +318,10 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, WebhookStore, ModerationStore):
+class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore):
     """Persistence for sites, people, conversations and messages, the outbox of channels
-    (store/outbox.py, store/webhooks.py), and moderation and NPS (store/moderation.py). All methods are
+    (store/outbox.py, store/webhooks.py), moderation and NPS (store/moderation.py) and what privacy
+    needs (store/privacy.py). All methods are
     coroutine-safe."""
 
     epoch: str

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from papote.accounts import DEVICE_TTL_MS, Attempt, LoginResult
-from papote.addresses import address_key
+from papote.addresses import stored_address
 from papote.authz import Principal
 from papote.conversations import agent_topic
 from papote.errors import AuthError
@@ -29,9 +29,10 @@ async def login(request: Request, _: Principal | None) -> Response:
 
 
 def attempt_of(request: Request) -> Attempt:
-    """Where this request comes from, for the lockout: its client address and its device cookie."""
+    """Where this request comes from, for the lockout: its client address (as much of it as
+    PAPOTE_CLIENT_ADDRESSES lets the database keep) and its device cookie."""
     papote = papote_of(request)
-    return Attempt(address_key(request.client.host if request.client else None),
+    return Attempt(stored_address(request.client.host if request.client else None, papote.config.client_addresses),
                    request.cookies.get(papote.accounts.device_cookie_name))
 
 

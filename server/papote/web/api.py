@@ -32,6 +32,7 @@ from papote.web import (
     keys_api,
     members_api,
     moderation_api,
+    privacy_api,
     push_api,
     sites_api,
     webhooks_api,
@@ -53,7 +54,8 @@ def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
-            OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS]
+            OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS,
+            *privacy_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

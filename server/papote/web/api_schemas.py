@@ -18,7 +18,14 @@ from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
-from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS
+from papote.sites import (
+    ATTACHMENT_CATEGORIES,
+    ATTACHMENTS_MAX_MB,
+    DAYS,
+    MAX_SPANS,
+    RETENTION_MAX_DAYS,
+    RETENTION_SETTINGS,
+)
 from papote.web.schema import (
     MAX_SAFE_INT,
     Schema,
@@ -130,6 +137,14 @@ SETTINGS = obj({
                                   "minute hold the next ones; null turns the rule off")),
     "nps_enabled": boolean(description="offer the NPS survey (0-10) after a conversation closes"),
     "nps_every_days": integer(1, 3650, description="ask one visitor at most once in this many days"),
+    "consent_required": boolean(description="the widget stores nothing and opens no socket before the "
+                                "visitor consents (its prompt, or the page's Papote('consent')); it wins "
+                                "over storage always"),
+    **{key: nullable(integer(1, RETENTION_MAX_DAYS, description=f"days; null keeps them ({what})"))
+       for key, what in zip(RETENTION_SETTINGS, ("messages older than this are deleted, a conversation left "
+                                                 "empty with them", "visitors not seen for this long are "
+                                                 "erased whole", "files older than this are deleted; "
+                                                 "their messages stay"), strict=True)},
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------

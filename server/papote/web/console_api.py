@@ -26,6 +26,7 @@ from papote.events import Revoked
 from papote.ids import now_ms
 from papote.members import check_grant
 from papote.node import Papote
+from papote.privacy import AuditAction
 from papote.reports import MAX_BUCKETS, Report, to_csv
 from papote.sites import settings_of
 from papote.store import Invite, Site
@@ -105,6 +106,8 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
         raise PapoteError("an invitation needs a valid email", ErrorCode.BAD_FIELD)
     role = grantable_role(body.get("role", "agent"), principal, site)
     invite, token = await papote.invites.create(site.id, email, role, principal.id)
+    # The invitation's id, never its email: the log copies no personal data.
+    await papote.privacy.record(site.id, principal, AuditAction.INVITE_SENT, invite.id, {"role": role.value})
     return JSONResponse({"id": invite.id, "email": email, "role": role, "expires_at": invite.expires_at,
                          "token": token, "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
                         status_code=201)
@@ -142,6 +145,7 @@ async def withdraw_invite(request: Request, principal: Principal | None) -> Any:
         raise NotFound("no such invitation")
     check_grant(principal.roles[site.id], Role(invite.role))
     await papote.invites.withdraw(invite)
+    await papote.privacy.record(site.id, principal, AuditAction.INVITE_WITHDRAWN, invite.id)
     return {"ok": True}
 
 

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from papote.authz import Action, Principal
 from papote.errors import NotFound
+from papote.privacy import AuditAction
 from papote.web import api_schemas as shapes
 from papote.web.http import Endpoint, field_str, json_body, need, papote_of, site_for
 
@@ -25,9 +26,9 @@ async def create_key(request: Request, principal: Principal | None) -> Any:
     papote = papote_of(request)
     site = await site_for(request, principal, Action.MANAGE_SITE)
     body = await json_body(request)
-    key_id, secret = await papote.accounts.create_api_key(
-        site.id, need(field_str(body, "name", max_len=80, min_len=1))
-    )
+    name = need(field_str(body, "name", max_len=80, min_len=1))
+    key_id, secret = await papote.accounts.create_api_key(site.id, name)
+    await papote.privacy.record(site.id, principal, AuditAction.API_KEY_CREATED, key_id, {"name": name})
     # The secret is shown once: only its digest is kept.
     return JSONResponse({"id": key_id, "key": secret}, status_code=201)
 
@@ -37,6 +38,7 @@ async def delete_key(request: Request, principal: Principal | None) -> Any:
     site = await site_for(request, principal, Action.MANAGE_SITE)
     if not await papote.sites.revoke_api_key(site.id, request.path_params["key_id"]):
         raise NotFound("no such key")
+    await papote.privacy.record(site.id, principal, AuditAction.API_KEY_REVOKED, request.path_params["key_id"])
     return {"ok": True}
 
 

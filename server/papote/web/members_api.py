@@ -21,6 +21,7 @@ from papote.members import (
     parse_role,
 )
 from papote.node import Papote
+from papote.privacy import AuditAction
 from papote.store import Site
 from papote.types import Role
 from papote.web import api_schemas as shapes
@@ -65,12 +66,17 @@ async def update_site_agent(request: Request, principal: Principal | None) -> An
     if role is not None:
         check_change_role(me, target, role)
         await papote.team.set_role(site.id, target.agent_id, role)
+        if role is not target.role:
+            await papote.privacy.record(site.id, principal, AuditAction.ROLE_CHANGED, target.agent_id,
+                                        {"from": target.role.value, "to": role.value})
     agent = await papote.accounts.agent(target.agent_id)
     assert agent is not None
     if disabled is not None and disabled != target.disabled:
         # On this site only: the member's sockets that carry this site close (4012) and reconnect
         # without it (or, enabled again, with it); the account, its sessions and its other sites go on.
         await papote.team.set_disabled(site.id, agent.id, disabled)
+        await papote.privacy.record(site.id, principal, AuditAction.MEMBER_DISABLED if disabled
+                                    else AuditAction.MEMBER_ENABLED, agent.id)
         papote.bus.publish(agent_topic(agent.id), Revoked(site=site.id, joined=not disabled))
         papote.spawn(papote.announce_presence(agent.id))
     return agent_json(agent, (role or target.role).value,
@@ -90,6 +96,8 @@ async def remove_site_agent(request: Request, principal: Principal | None) -> An
         authorize(principal, Action.MANAGE_SITE, site.id)
         check_acts_on(me, target)
     await papote.team.set_role(site.id, target.agent_id, None)
+    await papote.privacy.record(site.id, principal, AuditAction.MEMBER_REMOVED, target.agent_id,
+                                {"left": target.agent_id == me.agent_id})
     papote.bus.publish(agent_topic(target.agent_id), Revoked(site=site.id))
     return {"ok": True}
 
@@ -107,6 +115,7 @@ async def transfer_site(request: Request, principal: Principal | None) -> Any:
         raise NotFound("no such agent on this site")
     check_transfer(me, target)
     await papote.team.transfer(site.id, me.agent_id, target.agent_id)
+    await papote.privacy.record(site.id, principal, AuditAction.OWNERSHIP_TRANSFERRED, target.agent_id)
     agents = {a.id: (a, m) for a, m in await papote.team.members(site.id)}
     return {"agents": [agent_json(a, m.role, disabled=m.disabled)
                        for a, m in (agents[target.agent_id], agents[me.agent_id])]}

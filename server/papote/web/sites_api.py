@@ -12,8 +12,11 @@ from papote.authz import Action, Principal
 from papote.conversations import agent_topic
 from papote.errors import ErrorCode, Forbidden, PapoteError
 from papote.events import Revoked
-from papote.sites import normalise_origin, validate_settings
+from papote.node import Papote
+from papote.privacy import AuditAction
+from papote.sites import normalise_origin, settings_of, validate_settings
 from papote.snippet import render_snippet
+from papote.store import Site
 from papote.types import PrincipalKind, Role
 from papote.web import api_schemas as shapes
 from papote.web.api_schemas import ref
@@ -66,9 +69,24 @@ async def update_site(request: Request, principal: Principal | None) -> Any:
         if not isinstance(body["settings"], dict):
             raise PapoteError("settings must be an object", ErrorCode.BAD_FIELD)
         changes["settings"] = validate_settings(body["settings"], site.settings)
+    before = site
     site = await papote.sites.update(site.id, **changes)
     papote.site_changed(site)
+    await _audit_update(papote, before, site, principal)
     return {**site_json(site, secrets=True), "email_available": papote.config.email_enabled}
+
+
+async def _audit_update(papote: Papote, before: Site, after: Site, principal: Principal | None) -> None:
+    """What a PATCH changed, by name (a setting's value may be long, and the names say what to look at)."""
+    old, new = settings_of(before), settings_of(after)
+    names = sorted(k for k in new if old.get(k) != new[k])
+    if names:
+        await papote.privacy.record(after.id, principal, AuditAction.SETTINGS_CHANGED, "", {"settings": names})
+    if before.name != after.name:
+        await papote.privacy.record(after.id, principal, AuditAction.SITE_RENAMED, "", {"name": after.name})
+    if before.origins != after.origins:
+        await papote.privacy.record(after.id, principal, AuditAction.ORIGINS_CHANGED, "",
+                                    {"origins": after.origins})
 
 
 async def rotate_secret(request: Request, principal: Principal | None) -> Any:
@@ -77,6 +95,7 @@ async def rotate_secret(request: Request, principal: Principal | None) -> Any:
     site = await site_for(request, principal, Action.MANAGE_SITE)
     site = await papote.sites.rotate_secret(site)
     papote.site_changed(site)
+    await papote.privacy.record(site.id, principal, AuditAction.SECRET_ROTATED)
     return {"secrets": site.secrets}
 
 

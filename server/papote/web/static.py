@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from papote.sites import settings_of
+from papote.sites import settings_of, widget_storage
 from papote.snippet import render_snippet
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -54,14 +54,16 @@ async def widget_asset(request: Request) -> Response:
 
 async def widget_site(request: Request) -> Response:
     """The look of a site's bubble, fetched by the loader at page load (before any socket): colour,
-    side, launcher icon, locale, storage mode, colour scheme. Public by nature (it is in every page's widget)."""
+    side, launcher icon, locale, storage and consent modes, colour scheme. Public by nature (it is in
+    every page's widget)."""
     papote = request.app.state.papote
     site = await papote.site_by_key(request.path_params["key"])
     if site is None:
         return JSONResponse({"error": {"code": "not_found", "message": "no such site"}}, status_code=404,
                             headers={"access-control-allow-origin": "*"})
     s = settings_of(site)
-    look = {k: s[k] for k in ("color", "position", "launcher_icon", "locale", "storage", "theme")}
+    look = {k: s[k] for k in ("color", "position", "launcher_icon", "locale", "consent_required", "theme")}
+    look["storage"] = widget_storage(s)
     return JSONResponse(look, headers={"cache-control": f"public, max-age={SITE_LOOK_MAX_AGE}",
                                        "access-control-allow-origin": "*"})
 

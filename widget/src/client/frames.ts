@@ -271,7 +271,7 @@ export interface SendFrame extends ClientFrame {
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */
-export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4003, 4004, 4005, 4010]);
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4001, 4003, 4004, 4005, 4010, 4013]);
 
 export const CloseCode = {
   normal: 1000,

@@ -156,4 +156,6 @@ export const StorageKey = {
   locale: "locale",
   /** The emoji picker's recent emoji. */
   emoji: "emoji",
+  /** Consent mode: the visitor consented (or the page called `Papote('consent')`). */
+  consent: "consent",
 } as const;

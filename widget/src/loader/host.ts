@@ -9,6 +9,8 @@ export interface PapoteSettings {
   locale?: string;
   /** "always": the site lets the widget store its token before the visitor interacts. */
   storage?: "consent" | "always";
+  /** "required": nothing is stored and no socket opens before the visitor consents (docs/privacy.md). */
+  consent?: "required";
   position?: "right" | "left";
   /** Beep on new replies while the tab is hidden or the panel closed (default true). */
   sound?: boolean;

@@ -43,6 +43,14 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   let open = false;
   let unread = Number(storage.get(StorageKey.unread)) || 0;
   let ready = false;
+  // Consent mode (docs/privacy.md): a site that requires consent gets no storage and no socket before
+  // the visitor accepts the prompt or the page calls Papote('consent'). Until the site's look says
+  // whether it requires it, whatever would connect waits (a failed look counts as "required").
+  let consented = storage.get(StorageKey.consent) === "1";
+  let required = settings.consent === "required";
+  let looked = false;
+  const held: ArrayLike<unknown>[] = []; // commands waiting for consent (or for the look)
+  let prompt: HTMLElement | null = null;
 
   // A "continue on another device" link: take the code and clean the URL so a reload or a
   // shared screenshot does not carry it further.
@@ -192,10 +200,67 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
     d.head.appendChild(script);
   }
 
+  function allowed(): boolean {
+    return consented || (looked && !required);
+  }
+
+  function giveConsent(): void {
+    consented = true;
+    prompt?.remove();
+    prompt = null;
+    storage.enable();
+    storage.set(StorageKey.consent, "1");
+    for (const args of held.splice(0)) command(args);
+  }
+
+  function button(text: string, className: string, act: () => void): HTMLButtonElement {
+    const b = d.createElement("button");
+    b.type = "button";
+    b.className = className;
+    b.textContent = text;
+    b.addEventListener("click", act);
+    return b;
+  }
+
+  // The prompt of consent mode: the visitor asked for the chat; nothing happens before they accept.
+  function showPrompt(): void {
+    if (prompt) return;
+    const t = launcherStrings[host.locale];
+    const box = (prompt = d.createElement("div"));
+    box.className = "consent";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", t.openChat);
+    const text = d.createElement("p");
+    text.textContent = t.consent;
+    const yes = button(t.consentYes, "yes", () => {
+      giveConsent();
+      command(["open"]);
+    });
+    box.append(text, yes, button(t.consentNo, "no", () => {
+      box.remove();
+      prompt = null;
+    }));
+    frame.append(box);
+    yes.focus();
+  }
+
   function command(args: ArrayLike<unknown>): void {
     const [name, ...rest] = Array.prototype.slice.call(args) as [unknown, ...unknown[]];
     if (typeof name !== "string") return;
+    if (name === "consent") {
+      giveConsent();
+      return;
+    }
+    if ((NEEDS_PANEL.indexOf(name) >= 0 || name === "_load") && !allowed()) {
+      // A visitor's own open, once the site is known to require consent, asks them; anything else waits.
+      if (looked && (name === "open" || name === "toggle")) showPrompt();
+      else held.push(args);
+      return;
+    }
     switch (name) {
+      case "_load": // the loader's own: a returning visitor's or an idle page's panel
+        loadPanel();
+        return;
       case "on":
       case "off": {
         const [event, fn] = rest as [ApiEvent, Listener];
@@ -217,7 +282,8 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
         return;
       }
       case "reset":
-        for (const key of Object.values(StorageKey)) storage.remove(key);
+        // The consent stays: it is this browser's answer, and the chat goes on as a new visitor.
+        for (const key of Object.values(StorageKey)) if (key !== StorageKey.consent) storage.remove(key);
         unread = 0;
         drawLauncher();
         break; // the panel, if loaded, also forgets its connection
@@ -257,37 +323,44 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   // A returning visitor may have unread replies, an open panel to restore or messages still in
   // the outbox: connect at once. A site that opted into storage also wants page context and its
   // proactive rules for everyone, so connect when the page is idle.
-  if (linkCode || storage.get(StorageKey.open)) {
-    host.consent();
-    command(["open"]);
-  } else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) loadPanel();
-  else if (settings.storage === "always") setTimeout(loadPanel, 1500);
+  if (linkCode || storage.get(StorageKey.open)) command(["open"]);
+  else if (storage.get(StorageKey.token) || storage.get(StorageKey.outbox)) command(["_load"]);
+  else if (settings.storage === "always") setTimeout(() => command(["_load"]), 1500);
 
   // The site's look (colour, side, icon) and storage mode, before any socket: a first-time visitor
   // sees the site's bubble, not ours, and a site that opted into storage gets page context and its
-  // proactive rules from the first page. A failure leaves the default look; nothing else depends on it.
+  // proactive rules from the first page. It also says whether the site requires consent: until it is
+  // known nothing connects unless the visitor consented before, and a failure counts as "required".
   fetch(`${host.baseUrl}/widget/site/${encodeURIComponent(stub.k)}`, { credentials: "omit" })
     .then((r) => (r.ok ? r.json() : null))
-    .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string; theme?: string } | null) => {
+    .then((look: { color?: string; position?: string; launcher_icon?: string | null; storage?: string; theme?: string; consent_required?: boolean } | null) => {
+      looked = true;
+      if (!look) required = true;
+      else if (look.consent_required) required = true;
+      // What waited for the look goes now, or (consent required) waits for consent; a visitor's open asks.
+      for (const args of held.splice(0)) command(args);
       if (!look) return;
       host.setLook(look.color, look.position, look.theme);
       if (typeof look.launcher_icon === "string" && /^https:\/\//.test(look.launcher_icon)) {
         icon = look.launcher_icon;
         drawLauncher();
       }
-      if (look.storage === "always" && !settings.storage) {
+      if (look.storage === "always" && !settings.storage && !required) {
         host.consent();
-        if (!panelRequested) setTimeout(loadPanel, 1500);
+        if (!panelRequested) setTimeout(() => command(["_load"]), 1500);
       }
     })
-    .catch(() => undefined);
+    .catch(() => {
+      if (looked) return; // the look was read; drawing it failed
+      looked = required = true;
+      for (const args of held.splice(0)) command(args);
+    });
 
   // The link opened in a tab that already shows the page: only the fragment changes, no reload. A
   // panel already connected redeems the code on its socket; one not loaded yet says it in its hello.
   w.addEventListener("hashchange", () => {
     const code = takeCode();
     if (!code) return;
-    host.consent();
     if (panel) panel.command("redeem", [code]);
     else host.linkCode = code;
     command(["open"]);

@@ -12,5 +12,10 @@ export const launcherCss = `
 .left .launcher{right:auto;left:20px}
 .launcher .brand{width:100%;height:100%;border-radius:50%;object-fit:cover;pointer-events:none}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d92d20;color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center;box-shadow:0 0 0 2px #fff}
+.consent{position:fixed;z-index:2147483000;right:20px;bottom:88px;width:300px;max-width:calc(100vw - 40px);padding:16px;border-radius:12px;background:#fff;color:#1f2328;box-shadow:0 4px 20px rgba(0,0,0,.25)}
+.left .consent{right:auto;left:20px}
+.consent p{margin:0 0 12px}
+.consent button{margin:0 8px 0 0;padding:8px 12px;border:1px solid var(--papote-color);border-radius:8px;background:#fff;color:#1f2328;font:inherit;cursor:pointer}
+.consent .yes{background:var(--papote-color);color:var(--papote-ink)}
 @media (prefers-reduced-motion:reduce){.launcher{transition:none}}
 `;

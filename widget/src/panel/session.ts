@@ -129,6 +129,15 @@ export class VisitorSession {
     this.conn.on("closed", ({ code }) => {
       // An identify written on this socket will not be answered on the next one.
       this.identifyAnswered();
+      // The site erased this visitor (docs/privacy.md): forget everything here, and stay closed.
+      if (code === 4013) {
+        for (const key of Object.values(StorageKey)) if (key !== StorageKey.consent) storage.remove(key);
+        this.conn.timeline.clear();
+        this.conn.outbox.clear();
+        this.visitor = null;
+        this.emitChanged();
+        return;
+      }
       // The server refused our token (expired, revoked): start over as a new visitor, once.
       if (code === 4001 && !this.retriedWithoutToken) {
         this.retriedWithoutToken = true;

@@ -39,6 +39,7 @@ from papote.store import (
 from papote.store.postgres.attachments import AttachmentQueries
 from papote.store.postgres.moderation import ModerationQueries
 from papote.store.postgres.outbox import OutboxQueries
+from papote.store.postgres.privacy import PrivacyQueries
 from papote.store.postgres.push import PushQueries
 from papote.store.postgres.rows import (
     AGENT_COLS,
@@ -65,7 +66,7 @@ _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "
 
 
 class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, WebhookQueries,
-                    ModerationQueries, Store):
+                    ModerationQueries, PrivacyQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when

@@ -34,6 +34,7 @@ from papote.store.sqlite.append import append_one
 from papote.store.sqlite.attachments import AttachmentQueries
 from papote.store.sqlite.moderation import ModerationQueries
 from papote.store.sqlite.outbox import OutboxQueries
+from papote.store.sqlite.privacy import PrivacyQueries
 from papote.store.sqlite.push import PushQueries
 from papote.store.sqlite.rows import (
     AGENT_COLS,
@@ -58,7 +59,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
 class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, WebhookQueries,
-                  ModerationQueries,
+                  ModerationQueries, PrivacyQueries,
                   Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
