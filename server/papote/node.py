@@ -21,6 +21,7 @@ from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
+from papote.channels.email.agent_mail import AgentMail
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -89,6 +90,9 @@ class Papote:
         self.bus.observe(self.alerts.observe)
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: Mail to agents: invitations, password resets, "a conversation is waiting" (same outbox).
+        self.agent_mail = AgentMail(self, self.email.outbox.poke)
+        self.bus.observe(self.agent_mail.observe)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -109,6 +113,7 @@ class Papote:
         await self.cluster.start()
         await self.alerts.start()
         await self.email.start()
+        self.agent_mail.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -126,6 +131,7 @@ class Papote:
                 break
             await asyncio.sleep(0.02)
         await self.email.stop()
+        await self.agent_mail.stop()
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()

@@ -323,6 +323,25 @@ def test_every_token_page_is_classified() -> None:
 
     paths = {getattr(r, "path", "") for r in create_app(Config()).routes}
     assert {p for p in paths if p.startswith("/email/")} == set(TOKEN_PAGES)
+    assert {p for p in paths if p.startswith("/password/")} == RESET_PAGES
+
+
+#: Pages reached by an agent's password reset token (random, stored as a digest: not signed by a site).
+RESET_PAGES = {"/password/reset"}
+
+
+def test_reset_page_matrix(papote_server: PapoteServer) -> None:
+    """A reset token unknown, made up or of another shape gets 404 on the page and on the JSON route, and
+    changes no password (a genuine one: tests/integration/test_agent_mail.py)."""
+    server = papote_server
+    before = server.sql("SELECT id, password_hash FROM agents")
+    for token in ("pr_doesnotexist-but-looks-right-0123456789abcdefghijklmnop", "x", ""):
+        for method in ("GET", "POST"):
+            status, _, _ = server.http(method, f"/password/reset?t={token}")
+            assert status in (400, 404), f"{method} /password/reset?t={token!r}: {status}"
+        status, _, _ = server.http("POST", "/api/password/reset", {"token": token, "password": "password-x-1"})
+        assert status in (400, 404)
+    assert server.sql("SELECT id, password_hash FROM agents") == before
 
 
 def test_token_page_matrix(papote_server: PapoteServer) -> None:

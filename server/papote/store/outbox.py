@@ -46,11 +46,13 @@ class AddressState(str, enum.Enum):
 @dataclass(slots=True)
 class Delivery:
     id: str
-    site_id: str
+    site_id: str | None  # None: an agent's own mail (a password reset), which belongs to no site
     conversation_id: str | None
     visitor_id: str
     channel: str  # "email"
-    kind: str  # the channel's own: for email "digest" or "confirm"
+    #: the channel's own: for email "digest", "confirm", "reply" (email channel), "transcript", and the
+    #: agents' "invite", "reset" and "waiting"
+    kind: str
     target: str  # where: an email address
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED

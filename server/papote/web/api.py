@@ -30,6 +30,7 @@ from papote.web import (
     conversations_api,
     files_api,
     keys_api,
+    mail_api,
     members_api,
     push_api,
     sites_api,
@@ -51,7 +52,7 @@ def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
-            OPENAPI, *push_api.ENDPOINTS]
+            OPENAPI, *push_api.ENDPOINTS, *mail_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

@@ -128,6 +128,9 @@ SETTINGS = obj({
 
 LOGIN = obj({"email": string(0, 254), "password": PASSWORD}, required=["email", "password"])
 UPDATE_ME = obj({"name": string(1, 80), "avatar": nullable(HTTPS_URL), "capacity": integer(1, 50)})
+FORGOT_PASSWORD = obj({"email": string(0, 254)}, required=["email"])
+RESET_PASSWORD = obj({"token": string(8, 128), "password": PASSWORD_NEW}, required=["token", "password"])
+UPDATE_MY_MAIL = obj({"waiting": boolean(description="a mail when a visitor writes and no agent is online")})
 CHANGE_PASSWORD = obj({"current": PASSWORD, "new": PASSWORD_NEW}, required=["current", "new"])
 SITE_FIELDS: dict[str, Schema] = {"name": string(1, 120), "origins": array(ORIGIN, 50), "settings": SETTINGS}
 CREATE_SITE = obj(SITE_FIELDS, required=["name"])
@@ -320,7 +323,9 @@ REPORT = _record({
         100000),
     "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
 })
-INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
+INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR,
+                  "emailed": boolean(description="whether the invitation was mailed to the address")})
+MY_MAIL = _record({"waiting": boolean()})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),
                       "created_at": _MS, "expires_at": _MS, "valid": boolean()},
                      description="`valid` is false once its author lost the power to grant its role")

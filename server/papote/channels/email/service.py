@@ -64,6 +64,8 @@ SCAN_BATCH = 200
 MAX_DIGEST = 20
 #: Message-IDs kept in References: enough to thread in every client, short enough for any header limit.
 MAX_REFERENCES = 10
+#: Mail to agents (agent_mail.py): sent from PAPOTE_EMAIL_FROM, and a refusal marks no visitor address.
+AGENT_KINDS = frozenset({"invite", "reset", "waiting"})
 #: A conversation waiting for its address's confirmation is looked at again after this long.
 PENDING_RECHECK_MS = 60_000
 
@@ -237,16 +239,20 @@ class EmailContinuation:
             raise DeliveryError("no relay configured")
         payload = delivery.payload
         message = render.build_message(payload, self.config.email_from, delivery.target)
-        # Bounces come back to the conversation's own signed address, so the listener can tell whose.
-        site = await self.papote.site_by_id(delivery.site_id)
-        if site is None or delivery.conversation_id is None:
-            raise DeliveryError("the site or conversation is gone", permanent=True)
-        envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
+        if delivery.kind in AGENT_KINDS:
+            envelope = self.config.email_from  # an agent's bounce is the operator's to read
+        else:
+            # Bounces come back to the conversation's own signed address, so the listener can tell whose.
+            site = await self.papote.site_by_id(delivery.site_id) if delivery.site_id else None
+            if site is None or delivery.conversation_id is None:
+                raise DeliveryError("the site or conversation is gone", permanent=True)
+            envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
         await send_mail(self.smtp, message, envelope_sender=envelope, recipient=delivery.target,
                         timeout=self.config.smtp_timeout_secs)
 
     async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
-        if permanent:  # the relay refused the address itself: stop mailing it
+        if permanent and delivery.site_id and delivery.kind not in AGENT_KINDS:
+            # The relay refused a visitor's address itself: stop mailing it.
             await self.store.set_email_state(delivery.site_id, delivery.target, AddressState.BOUNCING)
 
     # -- links ---------------------------------------------------------------------------------------

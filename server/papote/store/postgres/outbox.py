@@ -29,7 +29,7 @@ def delivery_of(row: Sequence[Any]) -> Delivery:
                     row[10], row[11], row[12], row[13])
 
 
-async def _insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
+async def insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
     await conn.execute(
         f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
         d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, d.payload,
@@ -80,7 +80,7 @@ class OutboxQueries(PostgresEngine):
             if moved is None:
                 return False
             if delivery is not None:
-                await _insert_delivery(conn, delivery)
+                await insert_delivery(conn, delivery)
             return True
 
         return await self._transaction(job)
@@ -94,7 +94,7 @@ class OutboxQueries(PostgresEngine):
             )
             if inserted is None:
                 return False
-            await _insert_delivery(conn, delivery)
+            await insert_delivery(conn, delivery)
             return True
 
         return await self._transaction(job)

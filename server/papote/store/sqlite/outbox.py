@@ -27,7 +27,7 @@ def delivery_of(row: Sequence[Any]) -> Delivery:
                     _STATUS[row[8]], row[9], row[10], row[11], row[12], row[13])
 
 
-def _insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
+def insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
     conn.execute(
         f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, dumps(d.payload),
@@ -74,7 +74,7 @@ class OutboxQueries(SqliteEngine):
                 (conversation_id, to_seq, now_ms()),
             )
             if delivery is not None:
-                _insert_delivery(conn, delivery)
+                insert_delivery(conn, delivery)
             return True
 
         return await self._write(job)
@@ -88,7 +88,7 @@ class OutboxQueries(SqliteEngine):
             ).fetchone()
             if inserted is None:
                 return False
-            _insert_delivery(conn, delivery)
+            insert_delivery(conn, delivery)
             return True
 
         return await self._write(job)
