@@ -123,6 +123,13 @@ class Config:
     #: One SMTP exchange may take this long; a claimed delivery is leased for twice as long, so a node
     #: that dies mid-send leaves it to another claim soon after.
     smtp_timeout_secs: int = 30
+    #: Postmark's inbound webhook (`POST /api/webhooks/postmark/inbound`, docs/channels.md): the password of
+    #: the HTTP Basic credentials put in the webhook's URL at Postmark. Empty: the route answers 404.
+    postmark_inbound_secret: str = ""
+    #: "A conversation is waiting" is mailed to a site's agents this long after a visitor's text, if by
+    #: then no agent is online and none has answered: a visitor whose agent is just reconnecting (a
+    #: reload, a network change) is no reason to mail the whole team.
+    waiting_mail_secs: int = 60
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -238,6 +245,8 @@ class Config:
             raise ValueError("PAPOTE_SMTP_LISTEN must be host:port")
         if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
             raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
+        if not 0 <= self.waiting_mail_secs <= 86400:
+            raise ValueError("PAPOTE_WAITING_MAIL_SECS must be 0 to 86400")
         from limits import parse
 
         for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors"):

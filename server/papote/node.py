@@ -219,6 +219,7 @@ class Papote:
         """This node changed `site` (origins, settings, secrets): keep the new copy here and make
         every other node drop its own, so a removed origin stops working everywhere at once."""
         self._sites_by_key[site.key] = (time.monotonic() + CACHE_TTL_SECS, site)
+        self.email.support.forget()  # its support address may have changed
         self.cluster.invalidate("site", site.id)
 
     def forget(self, kind: str, record_id: str) -> None:
@@ -226,6 +227,7 @@ class Papote:
         if kind == "site":
             for key in [k for k, (_, s) in self._sites_by_key.items() if s.id == record_id]:
                 del self._sites_by_key[key]
+            self.email.support.forget()
         elif kind == "agent":
             self.chat.forget_agent(record_id)
         elif kind == "visitor":

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from papote.errors import ErrorCode, PapoteError
+from papote.errors import Conflict, ErrorCode, PapoteError
 from papote.store import ApiKey, CannedResponse, Site, Store, rules
 from papote.types import Role
 
@@ -62,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
     #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
     #: "refuse" turns it away at the SMTP level.
     "email_foreign_sender": "flag",
+    #: Email as a channel of its own (docs/channels.md): mail to this address (received by the built-in
+    #: listener or a provider's inbound webhook) starts or continues a conversation; "" is off.
+    "email_support_address": "",
+    #: Mail the visitor the conversation's transcript when it closes (to a confirmed address only).
+    "email_transcript_on_close": False,
 }
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
@@ -73,6 +78,8 @@ _RULE_TRIGGERS = {"url", "time_on_page", "event"}
 #: A canned response's shortcut, typed after `/` in the console.
 _SHORTCUT = re.compile(r"[A-Za-z0-9_-]+")
 _OPS = {">", ">=", "<", "<=", "=="}
+#: A support address: a local part and a domain with a dot, nothing that needs quoting.
+_SUPPORT_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 #: A translation is keyed by an ISO 639-1 language code: what the widget compares with the visitor's
 #: language (its own words ship in en and fr, but a site may greet in any language).
 _LANGUAGE = re.compile(r"[a-z]{2}")
@@ -160,6 +167,13 @@ def _check(key: str, value: Any) -> Any:
     elif key == "email_foreign_sender":
         if value not in ("flag", "refuse"):
             raise _bad("email_foreign_sender must be flag or refuse")
+    elif key == "email_support_address":
+        if not isinstance(value, str) or (value and not _SUPPORT_ADDRESS.fullmatch(value.strip())):
+            raise _bad("email_support_address must be an email address, or empty")
+        value = value.strip().casefold()
+    elif key == "email_transcript_on_close":
+        if not isinstance(value, bool):
+            raise _bad("email_transcript_on_close must be true or false")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -433,6 +447,15 @@ class Sites:
     async def update(self, site_id: str, *, name: str | None = None, origins: list[str] | None = None,
                      settings: dict[str, Any] | None = None) -> Site:
         return await self.store.update_site(site_id, name=name, origins=origins, settings=settings)
+
+    async def check_support_address(self, site_id: str | None, settings: dict[str, Any]) -> None:
+        """An address receives for one site only: another site's is `conflict`."""
+        address = settings.get("email_support_address")
+        if not address:
+            return
+        for other in await self.store.list_sites():
+            if other.id != site_id and settings_of(other)["email_support_address"] == address:
+                raise Conflict("this support address is another site's")
 
     async def rotate_secret(self, site: Site) -> Site:
         """A new secret becomes current; the previous one stays valid until the next rotation."""

@@ -326,6 +326,22 @@ def test_every_token_page_is_classified() -> None:
     assert {p for p in paths if p.startswith("/password/")} == RESET_PAGES
 
 
+#: Mail providers' webhooks: each authenticated by the provider's own credentials, its site named by the
+#: mail's recipient (tests/integration/test_email_webhook.py: no or wrong credentials 401 and nothing
+#: stored, a recipient that is no site's 403). Unconfigured, a webhook is a route that does not exist.
+WEBHOOKS = {("POST", "/api/webhooks/postmark/inbound")}
+
+
+def test_every_webhook_is_classified() -> None:
+    assert {(ep.method, ep.path) for ep in all_endpoints() if ep.path.startswith("/api/webhooks/")} == WEBHOOKS
+
+
+def test_an_unconfigured_webhook_does_not_exist(papote_server: PapoteServer) -> None:
+    for method, path in WEBHOOKS:
+        status, body, _ = papote_server.http(method, path, {"FromFull": {"Email": "a@b.test"}})
+        assert status == 404 and body["error"]["code"] == "not_found", (method, path)
+
+
 #: Pages reached by an agent's password reset token (random, stored as a digest: not signed by a site).
 RESET_PAGES = {"/password/reset"}
 

@@ -11,7 +11,6 @@ the `List-Unsubscribe` header. A forged, foreign or expired token gets 404 and c
 from __future__ import annotations
 
 import html
-
 from urllib.parse import parse_qs
 
 from starlette.requests import Request

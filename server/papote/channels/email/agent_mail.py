@@ -11,9 +11,11 @@ link still works by hand then.
   digest is kept, with its expiry; using it deletes it, sets the password and ends every session in one
   transaction (store/mail.py). Rate-limited per client address and per account (`RESET_PER_ADDRESS`,
   `RESET_PER_ACCOUNT`, in this process).
-* Waiting: when a visitor writes and none of the site's agents is online, every member who has not
-  turned it off gets one mail — once per conversation (`waiting_notices`), not per message. Fed by the
-  domain events this node commits (`observe`, like push.py), so on several nodes it is decided once.
+* Waiting: when a visitor writes and, `waiting_mail_secs` later, none of the site's agents is online
+  and none answered, every member who has not turned it off gets one mail — once per conversation
+  (`waiting_notices`), not per message. Fed by the domain events this node commits (`observe`, like
+  push.py), so on several nodes it is decided once. The grace period lives in this node's memory: a
+  restart within it forgets the text (the visitor's next one is noted again).
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ RESET_PER_ADDRESS = parse("10/hour")
 RESET_PER_ACCOUNT = parse("3/hour")
 #: The excerpt of the visitor's words in "a conversation is waiting".
 EXCERPT_CHARS = 300
-#: Visitor texts waiting to be looked at; beyond, one is dropped (and its conversation may be
-#: announced by the next text).
+#: Conversations waiting to be looked at (for `waiting_mail_secs`); beyond, a new one is not noted (and
+#: may be announced by the visitor's next text).
 QUEUE = 1000
+#: Conversations remembered as announced (the oldest forgotten first; the store keeps them all).
+ANNOUNCED_KEPT = 10_000
 
 
 class Host(Protocol):
@@ -69,7 +73,11 @@ class AgentMail:
         self.config = papote.config
         self.enabled = self.config.email_enabled
         self._poke = poke
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=QUEUE)
+        #: Conversations where a visitor wrote, by id, with the first such text, oldest first.
+        self._pending: dict[str, Message] = {}
+        #: Conversations known to be announced already (the store says so too; this spares the reads).
+        self._announced: dict[str, None] = {}
+        self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -132,33 +140,52 @@ class AgentMail:
 
     # -- a conversation is waiting -------------------------------------------------------------------
     def observe(self, topic: str, event: Event) -> None:
-        """Called by the bus for every event this node publishes: keep the visitors' texts."""
+        """Called by the bus for every event this node publishes: note the conversations where a visitor
+        wrote (the first text of each is enough: it is announced once)."""
         if self._worker is None or not isinstance(event, MessageAppended):
             return
         message = event.message
-        if message.kind is MessageKind.TEXT and message.author_kind is AuthorKind.VISITOR:
-            try:
-                self._queue.put_nowait(message)
-            except asyncio.QueueFull:
-                log.warning("waiting-mail queue full: a visitor text was not looked at")
+        if message.kind is not MessageKind.TEXT or message.author_kind is not AuthorKind.VISITOR:
+            return
+        if message.conversation_id in self._pending or message.conversation_id in self._announced:
+            return
+        if len(self._pending) >= QUEUE:
+            log.warning("waiting-mail queue full: a visitor text was not looked at")
+            return
+        self._pending[message.conversation_id] = message
+        self._wake.set()
 
     async def _work(self) -> None:
+        grace_ms = self.config.waiting_mail_secs * 1000
         while True:
-            message = await self._queue.get()
+            self._wake.clear()  # before looking: a text noted from now on wakes the wait below
+            # Texts arrive in time order: the oldest pending one is the next due.
+            due = [m for m in self._pending.values() if m.created_at + grace_ms <= now_ms()]
+            for message in due:
+                self._pending.pop(message.conversation_id, None)
+                try:
+                    await self.announce(message)
+                except Exception:  # one bad conversation must not stop the worker
+                    log.warning("waiting mail for %s failed", message.conversation_id, exc_info=True)
+            first = next(iter(self._pending.values()), None)
+            wait = (first.created_at + grace_ms - now_ms()) / 1000 if first else 3600.0
             try:
-                await self.announce(message)
-            except Exception:  # one bad conversation must not stop the worker
-                log.warning("waiting mail for %s failed", message.conversation_id, exc_info=True)
+                await asyncio.wait_for(self._wake.wait(), max(0.05, min(wait, 3600.0)))
+            except TimeoutError:
+                pass
 
     async def announce(self, message: Message) -> bool:
-        """Queue "a conversation is waiting" to the site's agents, if none is online and the
-        conversation was not announced before; True when mail was queued."""
+        """Queue "a conversation is waiting" to the site's agents, if none is online, none answered
+        since `message`, and the conversation was not announced before; True when mail was queued."""
         conv = await self.store.get_conversation(message.conversation_id)
         if conv is None or conv.status is not ConversationStatus.OPEN:
             return False
         members = [a for a, m in await self.store.team(conv.site_id) if not a.disabled and not m.disabled]
         if not members or self.papote.presence.online([a.id for a in members]):
             return False
+        since = await self.store.messages_after(conv.id, message.seq, 100, include_notes=False)
+        if any(m.author_kind is AuthorKind.AGENT and m.kind is MessageKind.TEXT for m in since):
+            return False  # someone answered meanwhile (from another device, then left)
         wants = await self.store.waiting_emails([a.id for a in members])
         site = await self.papote.site_by_id(conv.site_id)
         visitor = await self.store.get_visitor(conv.visitor_id)
@@ -179,6 +206,9 @@ class AgentMail:
         # Even with nobody to tell, the conversation counts as announced: an agent opting in later is
         # not mailed about this one.
         done = await self.store.queue_waiting_notice(conv.id, deliveries, now)
+        self._announced[conv.id] = None
+        if len(self._announced) > ANNOUNCED_KEPT:
+            del self._announced[next(iter(self._announced))]
         if done and deliveries:
             log.info("waiting mail queued to %d agent(s) for conversation %s", len(deliveries), conv.id)
             self._queued()

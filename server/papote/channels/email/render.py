@@ -90,6 +90,29 @@ def digest(site_name: str, lang: str, messages: list[Message], *, reply_to: str,
     }
 
 
+def reply(site_name: str, lang: str, messages: list[Message], *, subject: str, reply_to: str,
+          threading: Threading) -> dict[str, Any]:
+    """The payload of agents' replies in a conversation that came by mail (email as a channel): their
+    words as a mail answering the customer's, `Re: <subject>`, signed with each author's name."""
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    for m in messages:
+        text_parts += [m.body, "", f"— {m.author_name}, {site_name}", ""]
+        html_parts.append(f'<div style="margin:0 0 16px"><div style="white-space:pre-wrap">'
+                          f'{html.escape(m.body).replace(chr(10), "<br>")}</div>'
+                          f'<div style="color:#555">— {html.escape(m.author_name)}, '
+                          f'{html.escape(site_name)}</div></div>')
+    subject = subject or STRINGS[lang]["subject"].format(site=site_name)
+    if not subject.lower().startswith(("re:", "re :")):
+        subject = f"Re: {subject}"
+    return {
+        "lang": lang, "from_name": site_name, "subject": subject, "text": "\n".join(text_parts).strip() + "\n",
+        "html": html_page(lang, "".join(html_parts)), "reply_to": reply_to, "unsubscribe": "",
+        "message_id": threading.message_id, "in_reply_to": threading.in_reply_to,
+        "references": threading.references, "seqs": [m.seq for m in messages],
+    }
+
+
 def confirmation(site_name: str, lang: str, *, confirm: str, message_id: str) -> dict[str, Any]:
     """The payload of a confirmation request: no word of the conversation, only the question."""
     s = STRINGS[lang]
