@@ -79,7 +79,9 @@ _RULE_TRIGGERS = {"url", "time_on_page", "event"}
 _SHORTCUT = re.compile(r"[A-Za-z0-9_-]+")
 _OPS = {">", ">=", "<", "<=", "=="}
 #: A support address: a local part and a domain with a dot, nothing that needs quoting.
-_SUPPORT_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+#: (`\x24` is `$`, written so that the JSON Schema pattern has `$` only at its end.)
+SUPPORT_ADDRESS = r"[A-Za-z0-9.!#\x24%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)+"
+_SUPPORT_ADDRESS = re.compile(SUPPORT_ADDRESS)
 #: A translation is keyed by an ISO 639-1 language code: what the widget compares with the visitor's
 #: language (its own words ship in en and fr, but a site may greet in any language).
 _LANGUAGE = re.compile(r"[a-z]{2}")
@@ -168,9 +170,9 @@ def _check(key: str, value: Any) -> Any:
         if value not in ("flag", "refuse"):
             raise _bad("email_foreign_sender must be flag or refuse")
     elif key == "email_support_address":
-        if not isinstance(value, str) or (value and not _SUPPORT_ADDRESS.fullmatch(value.strip())):
+        if not isinstance(value, str) or (value and not _SUPPORT_ADDRESS.fullmatch(value)):
             raise _bad("email_support_address must be an email address, or empty")
-        value = value.strip().casefold()
+        value = value.casefold()
     elif key == "email_transcript_on_close":
         if not isinstance(value, bool):
             raise _bad("email_transcript_on_close must be true or false")

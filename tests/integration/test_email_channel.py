@@ -84,7 +84,7 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
     # Off until the site names its address: the listener refuses the address at RCPT.
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await deliver(server, mail("Hello?"))
-    status, body = await patch_settings(server, server.site_key, {"email_support_address": " Help@Shop.test "})
+    status, body = await patch_settings(server, server.site_key, {"email_support_address": "Help@Shop.test"})
     assert status == 200 and body["settings"]["email_support_address"] == SUPPORT
     cookie = await asyncio.to_thread(server.login)
     status, other, _ = await asyncio.to_thread(server.http, "POST", "/api/sites", {"name": "B"}, cookie)

@@ -18,7 +18,7 @@ from zoneinfo import available_timezones
 
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
-from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS
+from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS, SUPPORT_ADDRESS
 from papote.web.schema import (
     MAX_SAFE_INT,
     Schema,
@@ -122,8 +122,9 @@ SETTINGS = obj({
     "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
-    "email_support_address": string(0, 254, description="mail to this address starts or continues a "
-                                    "conversation (email as a channel); empty: off; another site's: conflict"),
+    "email_support_address": string(0, 254, pattern=f"^({SUPPORT_ADDRESS})?$",
+                                    description="mail to this address starts or continues a conversation "
+                                                "(email as a channel); empty: off; another site's: conflict"),
     "email_transcript_on_close": boolean(description="mail the visitor the transcript when the conversation "
                                          "closes (to a confirmed address)"),
 }, closed=True, description="only the settings named change; the others keep their values")
