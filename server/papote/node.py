@@ -93,6 +93,7 @@ class Papote:
         #: Mail to agents: invitations, password resets, "a conversation is waiting" (same outbox).
         self.agent_mail = AgentMail(self, self.email.outbox.poke)
         self.bus.observe(self.agent_mail.observe)
+        self.bus.observe(self.email.transcripts.observe)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}

@@ -30,6 +30,7 @@ SCOPED: dict[str, Any] = {
     "typing": lambda cid: {"conversation": cid, "on": True},
     "read": lambda cid: {"conversation": cid, "seq": 1},
     "rate": lambda cid: {"conversation": cid, "rating": 3},
+    "transcript": lambda cid: {"conversation": cid},
     "contact": lambda cid: {"conversation": cid, "email": "a@b.test"},
     "subscribe": lambda cid: {"conversations": [cid]},
     "unsubscribe": lambda cid: {"conversations": [cid]},

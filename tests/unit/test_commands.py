@@ -53,6 +53,7 @@ VALID: dict[Endpoint, dict[str, dict[str, Any]]] = {
         "track": {"event": "cart:add", "data": {"sku": "A1", "qty": 2, "tags": ["x"]}},
         "contact": {"email": "ann@shop.test", "conversation": CID},
         "rate": {"conversation": CID, "rating": 5, "comment": "great"},
+        "transcript": {"conversation": CID},
         "link": {"url": "https://shop.example/cart"},
         "redeem": {"code": "ABCDEFGHJK"},
         "fired": {"rule": "cart-40"},

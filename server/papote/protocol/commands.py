@@ -249,6 +249,12 @@ class Contact(Command, frozen=True, kw_only=True, tag="contact"):
     conversation: Id | None = None
 
 
+class Transcript(Command, frozen=True, kw_only=True, tag="transcript"):
+    """Mail me this conversation's transcript (to an address I am known to hold: docs/protocol.md)."""
+
+    conversation: Id
+
+
 class Rate(Command, frozen=True, kw_only=True, tag="rate"):
     conversation: Id
     rating: Annotated[int, Meta(ge=1, le=5)]
@@ -343,7 +349,9 @@ class Status(Command, frozen=True, kw_only=True, tag="status"):
 # layer handles the shared ones once (web/live.py) and the endpoint handles its own, exhaustively.
 
 SharedCommand: TypeAlias = Resume | Fetch | Typing | Read | Ping
-VisitorCommand: TypeAlias = VisitorSend | Page | Identify | Set | Track | Contact | Rate | Link | Redeem | Fired
+VisitorCommand: TypeAlias = (
+    VisitorSend | Page | Identify | Set | Track | Contact | Rate | Link | Redeem | Fired | Transcript
+)
 AgentCommand: TypeAlias = (
     AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Label | Status
 )

@@ -22,36 +22,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 from papote.authz import Principal
 from papote.channels.email import render, tokens
+from papote.channels.email.host import Host
 from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
 from papote.channels.email.smtp import parse_smtp_url, send_mail
 from papote.channels.email.support import SupportInbox, client_msg_id
+from papote.channels.email.transcripts import Transcripts
 from papote.channels.outbox import DeliveryError, Outbox
-from papote.config import Config
-from papote.conversations import Chat
 from papote.errors import Conflict, NotFound, PapoteError
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
-from papote.store import EmailCandidate, Message, Site, Store
+from papote.store import EmailCandidate, Message, Site
 from papote.store.mail import EmailThread
 from papote.store.outbox import AddressState, Delivery, EmailAddress
 from papote.types import AuthorKind, MessageKind, PrincipalKind
-
-
-class Host(Protocol):
-    """What the service needs of its node (papote.node.Papote): the store, the configuration, the
-    conversation service a widget send goes through, and the cached sites."""
-
-    store: Store
-    config: Config
-    chat: Chat
-
-    async def site_by_id(self, site_id: str) -> Site | None: ...
-
 
 log = logging.getLogger("papote.email")
 
@@ -89,6 +77,8 @@ class EmailContinuation:
         self._wake = asyncio.Event()
         #: Mail to sites' support addresses (support.py).
         self.support = SupportInbox(papote)
+        #: Transcripts asked for from the widget or sent at close (transcripts.py).
+        self.transcripts = Transcripts(papote, self.outbox.poke)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,6 +99,7 @@ class EmailContinuation:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transcripts.stop()
 
     def poke(self) -> None:
         self._wake.set()

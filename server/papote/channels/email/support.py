@@ -24,10 +24,11 @@ import hashlib
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from papote.authz import Principal
 from papote.channels.email import tokens
+from papote.channels.email.host import Host
 from papote.channels.email.inbound import InboundMail
 from papote.errors import Conflict, PapoteError
 from papote.ids import now_ms
@@ -36,9 +37,6 @@ from papote.store import Site, Visitor, VisitorChanges
 from papote.store.mail import EmailThread
 from papote.store.outbox import AddressState
 from papote.types import PrincipalKind
-
-if TYPE_CHECKING:
-    from papote.channels.email.service import Host
 
 log = logging.getLogger("papote.email")
 
