@@ -406,6 +406,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),
+        "email_transcripts": email,
     }
 
 

@@ -90,3 +90,21 @@ async def test_without_a_relay_the_console_says_continuation_is_off(
         await context.close()
     finally:
         server.close()
+
+
+async def test_a_closed_conversation_offers_its_transcript(papote_server: Any, browser: Browser, agent: Agent) -> None:
+    """The button asks the server; an address only typed is not one to mail a conversation to, and the
+    widget says so (the mail itself, to a known address: tests/integration/test_transcripts.py)."""
+    context = await browser.new_context(locale="en-US")
+    page = await open_page(context)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    await write(page, "Thanks, that is all.")
+    message = await agent.visitor_message("Thanks, that is all.")
+    await agent.close_conversation(message["conversation"])
+    button = page.get_by_role("button", name="Email me this conversation")
+    await expect(button).to_be_visible()
+    await button.click()
+    await expect(page.get_by_text("We can only email the conversation to an address you have confirmed.")
+                 ).to_be_visible()
+    await context.close()
