@@ -108,3 +108,26 @@ async def test_a_closed_conversation_offers_its_transcript(papote_server: Any, b
     await expect(page.get_by_text("We can only email the conversation to an address you have confirmed.")
                  ).to_be_visible()
     await context.close()
+
+
+async def test_the_console_asks_for_a_reset_link_and_turns_waiting_mail_off(
+    papote_server: Any, console_build: str, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await open_page(context)
+    await page.goto(papote_server.base_url + "/console")
+    await page.get_by_role("button", name="Forgot your password?").click()
+    await expect(page.get_by_role("alert")).to_have_text("Type your email first.")
+    await page.get_by_label("Email").fill("nobody@example.test")
+    await page.get_by_role("button", name="Forgot your password?").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "If an account has this email, a link to choose a new password is on its way (it works for an hour).")
+    await sign_in(page, papote_server)
+    await page.get_by_role("button", name="Account").click()
+    box = page.get_by_label("Email me when a visitor writes and no agent is online")
+    await expect(box).to_be_checked()
+    await box.uncheck()
+    await expect(page.locator("section[aria-labelledby=mail-title] [role=status]")).to_have_text("Saved.")
+    status, prefs, _ = papote_server.http("GET", "/api/me/mail", cookie=papote_server.login())
+    assert status == 200 and prefs == {"waiting": False}
+    await context.close()
