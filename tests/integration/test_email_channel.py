@@ -138,7 +138,8 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
     assert mallory != cid and len(bodies(server, cid)) == 4
 
     # An out-of-office and a bounce to the support address store nothing.
-    before = server.sql("SELECT count(*) FROM messages")
+    # (Texts only: routing may add an `assigned` event to Mallory's conversation meanwhile.)
+    before = server.sql("SELECT count(*) FROM messages WHERE kind='text'")
     await deliver(server, mail("I am away.", headers={"Auto-Submitted": "auto-replied"}))
     await deliver(server, mail("Away", headers={"X-Autoreply": "yes"}))
     dsn = (f"From: MAILER-DAEMON@example.test\r\nTo: {SUPPORT}\r\nMessage-ID: <dsn-9@example.test>\r\n"
@@ -152,7 +153,7 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
             client.sendmail("", [SUPPORT], dsn.encode())
 
     await asyncio.to_thread(null_sender_mail)
-    assert server.sql("SELECT count(*) FROM messages") == before
+    assert server.sql("SELECT count(*) FROM messages WHERE kind='text'") == before
     assert server.sql("SELECT state FROM email_addresses WHERE email='gone@example.test'") == [("bouncing",)]
     await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='reply' AND status='sent'") == [(1,)],
                 "the reply recorded as sent")
