@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve, visitor
 from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]  # the relay fixture, shared with test_email.py
 
 BOB = "bob@papote.test"
@@ -107,7 +107,7 @@ async def test_a_password_reset(mail_server: PapoteServer, sink: tuple[Sink, int
     assert (await http(server, "GET", "/api/me", cookie=cookie))[0] == 401
     with pytest.raises(ConnectionClosed) as closed:
         while True:
-            await bob.recv(10)
+            await bob.recv(30)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4010
     with pytest.raises(RuntimeError):
         await asyncio.to_thread(server.login, BOB, BOB_PASSWORD)

@@ -18,7 +18,7 @@ from papote.channels.email import tokens
 from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve
 from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
 
 SUPPORT = "help@shop.test"

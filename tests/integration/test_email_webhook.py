@@ -20,7 +20,7 @@ from papote.channels.email import tokens
 from tests.harness import PapoteServer, agent, new_msg_id, serve
 from tests.integration.test_email import DOMAIN, Sink, sink, until
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
 
 SECRET = "postmark-inbound-secret-1234"

@@ -14,7 +14,7 @@ from papote.identity import sign_jwt
 from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, serve, visitor
 from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
 
 ANN = "ann@example.test"
