@@ -1,4 +1,5 @@
-"""Inbound webhooks of mail providers: Postmark's inbound (channels/email/postmark.py).
+"""Inbound webhooks of mail providers: Postmark's inbound (channels/email/postmark.py). (Outgoing webhooks
+are another module, web/webhooks_api.py.)
 
 `POST /api/webhooks/postmark/inbound` is authenticated by HTTP Basic credentials that the operator writes
 into the webhook's URL at Postmark (`https://postmark:<secret>@chat.example/api/webhooks/postmark/inbound`):
