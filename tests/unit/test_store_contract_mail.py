@@ -23,20 +23,21 @@ async def store(any_store: Store) -> Store:
     return any_store
 
 
-def mail(kind: str, target: str, site_id: str | None = None, cid: str | None = None) -> Delivery:
+def mail(kind: str, target: str, site_id: str, cid: str | None = None) -> Delivery:
     return Delivery(new_id("d"), site_id, cid, "", "email", kind, target, {"subject": kind}, next_attempt_at=0,
                     created_at=now_ms())
 
 
 async def test_a_reset_link_works_once_and_ends_every_session(store: Store) -> None:
+    site = await store.create_site("Shop", ["https://shop.test"], {})
     agent = await store.create_agent("lea@shop.test", "Léa", "old-hash")
     await store.create_session("session-1", agent.id, now_ms() + 60_000)
     await store.create_session("session-2", agent.id, now_ms() + 60_000)
-    # A reset mail belongs to no site: the delivery is queued with the link, in one transaction.
-    await store.create_password_reset("digest-1", agent.id, now_ms() + 60_000, mail("reset", agent.email))
-    await store.create_password_reset("digest-2", agent.id, now_ms() + 60_000, mail("reset", agent.email))
+    # The delivery is queued with the link, in one transaction.
+    await store.create_password_reset("digest-1", agent.id, now_ms() + 60_000, mail("reset", agent.email, site.id))
+    await store.create_password_reset("digest-2", agent.id, now_ms() + 60_000, mail("reset", agent.email, site.id))
     [claimed, _] = await store.claim_deliveries("email", now_ms(), 1000, 10)
-    assert claimed.site_id is None and claimed.kind == "reset"
+    assert claimed.conversation_id is None and claimed.kind == "reset"
 
     assert await store.reset_password("digest-unknown", now_ms(), "new-hash") is None
     assert await store.reset_password("digest-1", now_ms(), "new-hash") == agent.id
@@ -50,8 +51,9 @@ async def test_a_reset_link_works_once_and_ends_every_session(store: Store) -> N
 
 
 async def test_an_expired_reset_link_changes_nothing(store: Store) -> None:
+    site = await store.create_site("Shop", ["https://shop.test"], {})
     agent = await store.create_agent("lea@shop.test", "Léa", "old-hash")
-    await store.create_password_reset("digest-1", agent.id, now_ms() - 1, mail("reset", agent.email))
+    await store.create_password_reset("digest-1", agent.id, now_ms() - 1, mail("reset", agent.email, site.id))
     await store.create_session("session-1", agent.id, now_ms() + 60_000)
     assert await store.reset_password("digest-1", now_ms(), "new-hash") is None
     got = await store.get_agent(agent.id)
@@ -60,8 +62,9 @@ async def test_an_expired_reset_link_changes_nothing(store: Store) -> None:
 
 
 async def test_two_uses_at_once_one_wins(store: Store) -> None:
+    site = await store.create_site("Shop", ["https://shop.test"], {})
     agent = await store.create_agent("lea@shop.test", "Léa", "old-hash")
-    await store.create_password_reset("digest-1", agent.id, now_ms() + 60_000, mail("reset", agent.email))
+    await store.create_password_reset("digest-1", agent.id, now_ms() + 60_000, mail("reset", agent.email, site.id))
     results = await asyncio.gather(*(store.reset_password("digest-1", now_ms(), f"hash-{i}") for i in range(4)))
     assert sorted(r or "" for r in results) == ["", "", "", agent.id]
 

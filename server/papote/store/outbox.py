@@ -46,7 +46,7 @@ class AddressState(str, enum.Enum):
 @dataclass(slots=True)
 class Delivery:
     id: str
-    site_id: str | None  # None: an agent's own mail (a password reset), which belongs to no site
+    site_id: str
     conversation_id: str | None
     visitor_id: str
     channel: str  # "email"

@@ -127,14 +127,20 @@ class AgentMail:
         if not self.papote.budgets.hit(RESET_PER_ACCOUNT, "reset-account", agent.id):
             log.info("password reset for %s refused: too many asked", agent.id)
             return
+        # The outbox keeps every delivery under a site: a reset mail goes under one of the account's. An
+        # account on no site has nothing to sign in to; the operator can recreate it (`papote agent`).
+        memberships = await self.store.memberships(agent.id)
+        if not memberships:
+            log.info("password reset for %s not sent: the account is on no site", agent.id)
+            return
         token = new_secret("pr")
         now = now_ms()
         url = f"{self.config.base_url.rstrip('/')}/password/reset?t={token}"
         payload = notices.password_reset("en", email=agent.email, url=url, message_id=self._message_id("reset"))
         await self.store.create_password_reset(
             digest(token), agent.id, now + RESET_TTL_MS,
-            Delivery(new_id("d"), None, None, "", CHANNEL, "reset", agent.email, payload, next_attempt_at=now,
-                     created_at=now))
+            Delivery(new_id("d"), memberships[0].site_id, None, "", CHANNEL, "reset", agent.email, payload,
+                     next_attempt_at=now, created_at=now))
         self._queued()
         log.info("password reset link queued for agent %s", agent.id)
 

@@ -252,7 +252,7 @@ class EmailContinuation:
             envelope = self.config.email_from  # an agent's bounce is the operator's to read
         else:
             # Bounces come back to the conversation's own signed address, so the listener can tell whose.
-            site = await self.papote.site_by_id(delivery.site_id) if delivery.site_id else None
+            site = await self.papote.site_by_id(delivery.site_id)
             if site is None or delivery.conversation_id is None:
                 raise DeliveryError("the site or conversation is gone", permanent=True)
             envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
@@ -260,7 +260,7 @@ class EmailContinuation:
                         timeout=self.config.smtp_timeout_secs)
 
     async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
-        if permanent and delivery.site_id and delivery.kind not in AGENT_KINDS:
+        if permanent and delivery.kind not in AGENT_KINDS:
             # The relay refused a visitor's address itself: stop mailing it.
             await self.store.set_email_state(delivery.site_id, delivery.target, AddressState.BOUNCING)
 

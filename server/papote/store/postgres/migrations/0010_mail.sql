@@ -1,9 +1,6 @@
 -- Mail beyond continuation (docs/channels.md): agents' own mail (invitations, password reset, "a
 -- conversation is waiting"), email as a channel of its own, transcripts.
 
--- A delivery may belong to no site: an agent's password reset is the account's, not a site's.
-ALTER TABLE deliveries ALTER COLUMN site_id DROP NOT NULL;
-
 -- Password reset links: only the token's digest is kept; a row is deleted when used (single use).
 CREATE TABLE password_resets (
     token_hash text PRIMARY KEY,

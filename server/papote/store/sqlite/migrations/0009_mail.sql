@@ -1,31 +1,6 @@
 -- Mail beyond continuation (docs/channels.md): agents' own mail (invitations, password reset, "a
 -- conversation is waiting"), email as a channel of its own, transcripts.
 
--- A delivery may belong to no site: an agent's password reset is the account's, not a site's.
--- SQLite cannot drop a NOT NULL in place: the table is rebuilt (nothing references it).
-CREATE TABLE deliveries_rebuilt (
-    id              TEXT PRIMARY KEY,
-    site_id         TEXT REFERENCES sites(id) ON DELETE CASCADE,
-    conversation_id TEXT REFERENCES conversations(id) ON DELETE CASCADE,
-    visitor_id      TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    target          TEXT NOT NULL,
-    payload         TEXT NOT NULL DEFAULT '{}',
-    status          TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    error           TEXT NOT NULL DEFAULT '',
-    created_at      INTEGER NOT NULL,
-    sent_at         INTEGER
-);
-INSERT INTO deliveries_rebuilt SELECT id, site_id, conversation_id, visitor_id, channel, kind, target, payload,
-    status, attempts, next_attempt_at, error, created_at, sent_at FROM deliveries;
-DROP TABLE deliveries;
-ALTER TABLE deliveries_rebuilt RENAME TO deliveries;
-CREATE INDEX deliveries_due ON deliveries(channel, next_attempt_at) WHERE status IN ('queued', 'sending');
-CREATE INDEX deliveries_conversation ON deliveries(conversation_id, created_at);
-
 -- Password reset links: only the token's digest is kept; a row is deleted when used (single use).
 CREATE TABLE password_resets (
     token_hash TEXT PRIMARY KEY,
