@@ -8,6 +8,11 @@
   channel of its own, mail to a site's support address (support.py); Postmark's inbound webhook, its
   JSON read into a mail (postmark.py); transcripts (transcripts.py); and mail to agents — invitations,
   password resets, "a conversation is waiting" (agent_mail.py, notices.py).
+* `webhooks/` — outgoing Standard Webhooks: events derived from the seq stream past a durable cursor
+  (events.py), signed (signing.py), sent in per-conversation order through the outbox (service.py) to
+  allowed targets only (targets.py).
+* `inbound_api.py` — the inbound API channel: a site's servers post a customer's message (by their own
+  id for the customer), stored like a widget send.
 
 docs/channels.md is the site owner's and operator's view.
 """

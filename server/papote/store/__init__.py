@@ -28,6 +28,7 @@ from papote.store import rules
 from papote.store.mail import MailStore
 from papote.store.outbox import OutboxStore
 from papote.store.push import PushStore
+from papote.store.webhooks import WebhookStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 #: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so
@@ -316,9 +317,9 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, MailStore):
+class Store(PushStore, OutboxStore, WebhookStore, MailStore):
     """Persistence for sites, people, conversations and messages, and the outbox of channels
-    (store/outbox.py). All methods are coroutine-safe."""
+    (store/outbox.py, store/webhooks.py). All methods are coroutine-safe."""
 
     epoch: str
 

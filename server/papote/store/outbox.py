@@ -49,11 +49,11 @@ class Delivery:
     site_id: str
     conversation_id: str | None
     visitor_id: str
-    channel: str  # "email"
+    channel: str  # "email", "webhook"
     #: the channel's own: for email "digest", "confirm", "reply" (email channel), "transcript", and the
-    #: agents' "invite", "reset" and "waiting"
+    #: agents' "invite", "reset" and "waiting"; for a webhook its event type
     kind: str
-    target: str  # where: an email address
+    target: str  # where: an email address, a webhook endpoint's id
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED
     attempts: int = 0
@@ -61,6 +61,9 @@ class Delivery:
     error: str = ""
     created_at: Millis = 0
     sent_at: Millis | None = None
+    #: Its place among the deliveries to the same target for the same conversation, for the channels
+    #: that keep order (`claim_ordered_deliveries`); 0 for those that do not.
+    position: int = 0
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ does not know.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -117,6 +118,9 @@ class PostgresEngine:
         self.epoch = ""
         self._pool: asyncpg.Pool | None = None
         self._lanes: Lanes | None = None
+        #: The connection holding this node's job locks (`singleton`), and what serializes its statements.
+        self._locks: asyncpg.Connection | None = None
+        self._locks_guard = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -144,6 +148,10 @@ class PostgresEngine:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+        if self._locks is not None:
+            locks, self._locks = self._locks, None
+            with contextlib.suppress(*CONNECTION_LOST):
+                await locks.close()
 
     @property
     def lanes(self) -> Lanes:
@@ -159,10 +167,33 @@ class PostgresEngine:
 
     @contextlib.asynccontextmanager
     async def singleton(self, job: str) -> AsyncIterator[bool]:
-        """A transaction-level advisory lock named after the job, held on a pool connection while the
-        block runs: one node at a time across every node of this database gets True."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", job))
+        """A session-level advisory lock named after the job, held while the block runs: one node at a
+        time across every node of this database gets True.
+
+        The locks live on one connection of their own, not on a pool connection: a job holding a pool
+        connection for its whole run while its statements wait for another starves the pool once there
+        are as many periodic jobs as connections (they all waited, forever). A session holds any number
+        of advisory locks, so one connection serves every job of the node; its statements are
+        serialized (`_locks_guard`), the locks between them are not. If that connection is lost, the
+        server released its locks: the next round takes them on a new one."""
+        conn = await self._locks_connection()
+        async with self._locks_guard:
+            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", job))
+        try:
+            yield got
+        finally:
+            if got and not conn.is_closed():
+                try:
+                    async with self._locks_guard:
+                        await conn.fetchval("SELECT pg_advisory_unlock(hashtextextended($1, 0))", job)
+                except CONNECTION_LOST:
+                    log.warning("the connection holding job locks was lost; they were released with it")
+
+    async def _locks_connection(self) -> asyncpg.Connection:
+        async with self._locks_guard:
+            if self._locks is None or self._locks.is_closed():
+                self._locks = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT)
+            return self._locks
 
     # -- statements ----------------------------------------------------------------------------------
     async def _retry_once(self, call: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

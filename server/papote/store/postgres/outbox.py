@@ -19,21 +19,21 @@ from papote.store.postgres.engine import PostgresEngine
 from papote.store.postgres.rows import CONV_COLS, VISITOR_COLS, conv_of, prefixed, visitor_of
 
 DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
-                 "next_attempt_at, error, created_at, sent_at")
+                 "next_attempt_at, error, created_at, sent_at, position")
 _STATUS = {m.value: m for m in DeliveryStatus}
 _STATE = {m.value: m for m in AddressState}
 
 
 def delivery_of(row: Sequence[Any]) -> Delivery:
     return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], _STATUS[row[8]], row[9],
-                    row[10], row[11], row[12], row[13])
+                    row[10], row[11], row[12], row[13], row[14])
 
 
 async def insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
     await conn.execute(
-        f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
         d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, d.payload,
-        str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at,
+        str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position,
     )
 
 
