@@ -65,10 +65,67 @@ function showLogin(message = ""): void {
     password,
     status,
     button,
+    h(
+      "button",
+      {
+        class: "link",
+        attrs: { type: "button" },
+        on: {
+          click: () => {
+            if (!email.value.trim()) {
+              status.textContent = t("emailFirst");
+              email.focus();
+              return;
+            }
+            // The same answer whatever the address (docs/rest-api.md, "Forgotten password").
+            api("POST", "/api/password/forgot", { email: email.value.trim() })
+              .then(() => {
+                status.textContent = t("resetSent");
+              })
+              .catch((err: unknown) => {
+                status.textContent = errorText(err);
+              });
+          },
+        },
+      },
+      t("forgotPassword"),
+    ),
     langPicker(() => showLogin()),
   );
   mount(root, h("main", { class: "center" }, form));
   email.focus();
+}
+
+/** The mail I want from Papote: "a conversation is waiting" (on by default). */
+function mailSection(): HTMLElement {
+  const box = h("input", { attrs: { type: "checkbox", id: "mail-waiting" } });
+  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  box.disabled = true;
+  api<{ waiting: boolean }>("GET", "/api/me/mail")
+    .then((prefs) => {
+      box.checked = prefs.waiting;
+      box.disabled = false;
+    })
+    .catch((err: unknown) => {
+      status.textContent = errorText(err);
+    });
+  box.addEventListener("change", () => {
+    api<{ waiting: boolean }>("PATCH", "/api/me/mail", { waiting: box.checked })
+      .then((prefs) => {
+        box.checked = prefs.waiting;
+        status.textContent = t("saved");
+      })
+      .catch((err: unknown) => {
+        status.textContent = errorText(err);
+      });
+  });
+  return h(
+    "section",
+    { class: "card", attrs: { "aria-labelledby": "mail-title" } },
+    h("h2", { attrs: { id: "mail-title" } }, t("mailTitle")),
+    h("label", { attrs: { for: "mail-waiting" } }, box, " ", t("waitingMail")),
+    status,
+  );
 }
 
 function langPicker(redraw: () => void): HTMLElement {
@@ -514,6 +571,7 @@ class Shell {
         this.sessionCard(),
         this.profileForm(),
         notificationsSection(),
+        mailSection(),
         h(
           "form",
           {

@@ -32,7 +32,7 @@ export interface Invitation {
 
 const RANK: Record<string, number> = { agent: 0, admin: 1, owner: 2 };
 /** The link of the invitation just made, shown once by the next drawing of its site's team. */
-let lastLink: { path: string; email: string; url: string } | null = null;
+let lastLink: { path: string; email: string; url: string; emailed: boolean } | null = null;
 
 export function roleLabel(role: string): string {
   const key: Key = role === "owner" ? "roleOwner" : role === "admin" ? "roleAdmin" : "roleAgent";
@@ -112,7 +112,7 @@ export function teamSection(agents: AgentRow[], invites: Invitation[], path: str
   let inviteRole = "agent";
   const link = h("div", { class: "invite-link" });
   if (lastLink?.path === path) {
-    mount(link, h("p", null, t("inviteLink", { email: lastLink.email })), h("input", { class: "code", attrs: { readonly: true, "aria-label": t("invitation") }, props: { value: lastLink.url } }));
+    mount(link, h("p", null, t(lastLink.emailed ? "inviteEmailed" : "inviteLink", { email: lastLink.email })), h("input", { class: "code", attrs: { readonly: true, "aria-label": t("invitation") }, props: { value: lastLink.url } }));
   }
   lastLink = null;
   return h(
@@ -132,10 +132,10 @@ export function teamSection(agents: AgentRow[], invites: Invitation[], path: str
         on: {
           submit: (e) => {
             e.preventDefault();
-            api<{ url: string; email: string }>("POST", path + "/invites", { email: email.value, role: inviteRole })
+            api<{ url: string; email: string; emailed: boolean }>("POST", path + "/invites", { email: email.value, role: inviteRole })
               .then((data) => {
                 // Shown by the redrawn section, which lists the new invitation too.
-                lastLink = { path, email: data.email, url: data.url };
+                lastLink = { path, email: data.email, url: data.url, emailed: data.emailed };
                 redraw();
               })
               .catch(failed(note));

@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from papote.authz import Principal
 from papote.config import Config
-from papote.errors import AuthError, Busy, ErrorCode, RateLimited
+from papote.errors import AuthError, Busy, ErrorCode, NotFound, RateLimited
 from papote.ids import digest, new_secret, now_ms
 from papote.store import Agent, AgentChanges, Store
 from papote.types import PrincipalKind, Role
@@ -247,6 +247,22 @@ class Accounts:
         await self.store.update_agent(agent.id, AgentChanges(password_hash=await self.hash_password(new)))
         # The other sessions end: a changed password must lock out whoever knew the old one.
         await self.store.delete_other_sessions(agent.id, digest(session_token))
+
+    async def reset_link_live(self, token: str) -> bool:
+        return bool(token) and len(token) <= 128 and await self.store.password_reset_live(digest(token), now_ms())
+
+    async def reset_password(self, token: str, new: str) -> str:
+        """Set a new password with a reset link's token (channels/email/agent_mail.py mails it): the
+        token is used up, and every session of the account ends, in one transaction. `not_found` for a
+        token unknown, used or expired. Returns the agent's id (their sockets are closed by the caller)."""
+        check_password_policy(new)
+        if not token or len(token) > 128:
+            raise NotFound("this link is not valid, or has expired")
+        password_hash = await self.hash_password(new)
+        agent_id = await self.store.reset_password(digest(token), now_ms(), password_hash)
+        if agent_id is None:
+            raise NotFound("this link is not valid, or has expired")
+        return agent_id
 
     async def create_agent(self, email: str, password: str, name: str = "") -> Agent:
         email = email.strip().lower()

@@ -129,6 +129,13 @@ class Config:
     client_addresses: str = "truncated"
     #: How often one node applies the sites' retention (their `retention_*_days` settings).
     retention_every_secs: int = 3600
+    #: Postmark's inbound webhook (`POST /api/webhooks/postmark/inbound`, docs/channels.md): the password of
+    #: the HTTP Basic credentials put in the webhook's URL at Postmark. Empty: the route answers 404.
+    postmark_inbound_secret: str = ""
+    #: "A conversation is waiting" is mailed to a site's agents this long after a visitor's text, if by
+    #: then no agent is online and none has answered: a visitor whose agent is just reconnecting (a
+    #: reload, a network change) is no reason to mail the whole team.
+    waiting_mail_secs: int = 60
     #: Outgoing webhooks (docs/channels.md, "Webhooks"). Off (the default), an endpoint whose host is or
     #: resolves to a loopback, private, link-local or otherwise non-public address is refused: a site
     #: owner must not make the server post into its operator's network. On: any http(s) host.
@@ -265,6 +272,8 @@ class Config:
             raise ValueError("PAPOTE_CLIENT_ADDRESSES must be truncated, full or none")
         if not 1 <= self.retention_every_secs <= 7 * 86400:
             raise ValueError("PAPOTE_RETENTION_EVERY_SECS must be between 1 and 604800")
+        if not 0 <= self.waiting_mail_secs <= 86400:
+            raise ValueError("PAPOTE_WAITING_MAIL_SECS must be 0 to 86400")
         if not 10 <= self.webhook_retry_ms <= self.webhook_retry_max_ms <= 86_400_000:
             raise ValueError("PAPOTE_WEBHOOK_RETRY_MS must be at least 10 and at most PAPOTE_WEBHOOK_RETRY_MAX_MS "
                              "(at most a day)")

@@ -21,6 +21,7 @@ from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
+from papote.channels.email.agent_mail import AgentMail
 from papote.channels.inbound_api import InboundApi
 from papote.channels.webhooks import Webhooks
 from papote.cluster import Cluster
@@ -98,6 +99,10 @@ class Papote:
         self.alerts.on_devices_changed = lambda: self.cluster.invalidate("push", "devices")
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: Mail to agents: invitations, password resets, "a conversation is waiting" (same outbox).
+        self.agent_mail = AgentMail(self, self.email.outbox.poke)
+        self.bus.observe(self.agent_mail.observe)
+        self.bus.observe(self.email.transcripts.observe)
         #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
         self.webhooks = Webhooks(self)
         self.bus.observe(self.webhooks.observe)
@@ -131,6 +136,7 @@ class Papote:
         await self.cluster.start()
         await self.alerts.start()
         await self.email.start()
+        self.agent_mail.start()
         await self.webhooks.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
@@ -152,6 +158,7 @@ class Papote:
                 break
             await asyncio.sleep(0.02)
         await self.email.stop()
+        await self.agent_mail.stop()
         await self.chat.drain()
         await self.webhooks.stop()
         await asyncio.gather(*list(self._background), return_exceptions=True)
@@ -256,6 +263,7 @@ class Papote:
         every other node drop its own, so a removed origin stops working everywhere at once."""
         self._sites_by_key[site.key] = (time.monotonic() + CACHE_TTL_SECS, site)
         self.moderation.forget(site.id)
+        self.email.support.forget()  # its support address may have changed
         self.cluster.invalidate("site", site.id)
 
     def forget(self, kind: str, record_id: str) -> None:
@@ -264,6 +272,7 @@ class Papote:
             for key in [k for k, (_, s) in self._sites_by_key.items() if s.id == record_id]:
                 del self._sites_by_key[key]
             self.moderation.forget(record_id)
+            self.email.support.forget()
         elif kind == "agent":
             self.chat.forget_agent(record_id)
         elif kind == "visitor":

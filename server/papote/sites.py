@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from papote import moderation_rules
-from papote.errors import ErrorCode, PapoteError
+from papote.errors import Conflict, ErrorCode, PapoteError
 from papote.store import ApiKey, CannedResponse, Site, Store, rules
 from papote.types import Role
 
@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     "retention_messages_days": None,
     "retention_visitors_days": None,
     "retention_attachments_days": None,
+    #: Email as a channel of its own (docs/channels.md): mail to this address (received by the built-in
+    #: listener or a provider's inbound webhook) starts or continues a conversation; "" is off.
+    "email_support_address": "",
+    #: Mail the visitor the conversation's transcript when it closes (to a confirmed address only).
+    "email_transcript_on_close": False,
 }
 #: The settings of retention, and their range: ten years is longer than any law asks to keep a chat.
 RETENTION_SETTINGS = ("retention_messages_days", "retention_visitors_days", "retention_attachments_days")
@@ -89,6 +94,10 @@ _RULE_TRIGGERS = {"url", "time_on_page", "event"}
 #: A canned response's shortcut, typed after `/` in the console.
 _SHORTCUT = re.compile(r"[A-Za-z0-9_-]+")
 _OPS = {">", ">=", "<", "<=", "=="}
+#: A support address: a local part and a domain with a dot, nothing that needs quoting.
+#: (`\x24` is `$`, written so that the JSON Schema pattern has `$` only at its end.)
+SUPPORT_ADDRESS = r"[A-Za-z0-9.!#\x24%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)+"
+_SUPPORT_ADDRESS = re.compile(SUPPORT_ADDRESS)
 #: A translation is keyed by an ISO 639-1 language code: what the widget compares with the visitor's
 #: language (its own words ship in en and fr, but a site may greet in any language).
 _LANGUAGE = re.compile(r"[a-z]{2}")
@@ -185,6 +194,13 @@ def _check(key: str, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or not 1 <= value <= RETENTION_MAX_DAYS):
             raise _bad(f"{key} must be null (keep) or a number of days from 1 to {RETENTION_MAX_DAYS}")
+    elif key == "email_support_address":
+        if not isinstance(value, str) or (value and not _SUPPORT_ADDRESS.fullmatch(value)):
+            raise _bad("email_support_address must be an email address, or empty")
+        value = value.casefold()
+    elif key == "email_transcript_on_close":
+        if not isinstance(value, bool):
+            raise _bad("email_transcript_on_close must be true or false")
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -422,6 +438,7 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),
+        "email_transcripts": email,
     }
 
 
@@ -465,6 +482,15 @@ class Sites:
     async def update(self, site_id: str, *, name: str | None = None, origins: list[str] | None = None,
                      settings: dict[str, Any] | None = None) -> Site:
         return await self.store.update_site(site_id, name=name, origins=origins, settings=settings)
+
+    async def check_support_address(self, site_id: str | None, settings: dict[str, Any]) -> None:
+        """An address receives for one site only: another site's is `conflict`."""
+        address = settings.get("email_support_address")
+        if not address:
+            return
+        for other in await self.store.list_sites():
+            if other.id != site_id and settings_of(other)["email_support_address"] == address:
+                raise Conflict("this support address is another site's")
 
     async def rotate_secret(self, site: Site) -> Site:
         """A new secret becomes current; the previous one stays valid until the next rotation."""

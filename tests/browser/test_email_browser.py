@@ -90,3 +90,44 @@ async def test_without_a_relay_the_console_says_continuation_is_off(
         await context.close()
     finally:
         server.close()
+
+
+async def test_a_closed_conversation_offers_its_transcript(papote_server: Any, browser: Browser, agent: Agent) -> None:
+    """The button asks the server; an address only typed is not one to mail a conversation to, and the
+    widget says so (the mail itself, to a known address: tests/integration/test_transcripts.py)."""
+    context = await browser.new_context(locale="en-US")
+    page = await open_page(context)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    await write(page, "Thanks, that is all.")
+    message = await agent.visitor_message("Thanks, that is all.")
+    await agent.close_conversation(message["conversation"])
+    button = page.get_by_role("button", name="Email me this conversation")
+    await expect(button).to_be_visible()
+    await button.click()
+    await expect(page.get_by_text("We can only email the conversation to an address you have confirmed.")
+                 ).to_be_visible()
+    await context.close()
+
+
+async def test_the_console_asks_for_a_reset_link_and_turns_waiting_mail_off(
+    papote_server: Any, console_build: str, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await open_page(context)
+    await page.goto(papote_server.base_url + "/console")
+    await page.get_by_role("button", name="Forgot your password?").click()
+    await expect(page.get_by_role("alert")).to_have_text("Type your email first.")
+    await page.get_by_label("Email").fill("nobody@example.test")
+    await page.get_by_role("button", name="Forgot your password?").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "If an account has this email, a link to choose a new password is on its way (it works for an hour).")
+    await sign_in(page, papote_server)
+    await page.get_by_role("button", name="Account").click()
+    box = page.get_by_label("Email me when a visitor writes and no agent is online")
+    await expect(box).to_be_checked()
+    await box.uncheck()
+    await expect(page.locator("section[aria-labelledby=mail-title] [role=status]")).to_have_text("Saved.")
+    status, prefs, _ = papote_server.http("GET", "/api/me/mail", cookie=papote_server.login())
+    assert status == 200 and prefs == {"waiting": False}
+    await context.close()

@@ -31,6 +31,7 @@ SCOPED: dict[str, Any] = {
     "read": lambda cid: {"conversation": cid, "seq": 1},
     "rate": lambda cid: {"conversation": cid, "rating": 3},
     "nps": lambda cid: {"conversation": cid, "survey": "n_whatever", "score": 9},
+    "transcript": lambda cid: {"conversation": cid},
     "contact": lambda cid: {"conversation": cid, "email": "a@b.test"},
     "subscribe": lambda cid: {"conversations": [cid]},
     "unsubscribe": lambda cid: {"conversations": [cid]},
@@ -324,6 +325,41 @@ def test_every_token_page_is_classified() -> None:
 
     paths = {getattr(r, "path", "") for r in create_app(Config()).routes}
     assert {p for p in paths if p.startswith("/email/")} == set(TOKEN_PAGES)
+    assert {p for p in paths if p.startswith("/password/")} == RESET_PAGES
+
+
+#: Mail providers' webhooks: each authenticated by the provider's own credentials, its site named by the
+#: mail's recipient (tests/integration/test_email_webhook.py: no or wrong credentials 401 and nothing
+#: stored, a recipient that is no site's 403). Unconfigured, a webhook is a route that does not exist.
+WEBHOOKS = {("POST", "/api/webhooks/postmark/inbound")}
+
+
+def test_every_webhook_is_classified() -> None:
+    assert {(ep.method, ep.path) for ep in all_endpoints() if ep.path.startswith("/api/webhooks/")} == WEBHOOKS
+
+
+def test_an_unconfigured_webhook_does_not_exist(papote_server: PapoteServer) -> None:
+    for method, path in WEBHOOKS:
+        status, body, _ = papote_server.http(method, path, {"FromFull": {"Email": "a@b.test"}})
+        assert status == 404 and body["error"]["code"] == "not_found", (method, path)
+
+
+#: Pages reached by an agent's password reset token (random, stored as a digest: not signed by a site).
+RESET_PAGES = {"/password/reset"}
+
+
+def test_reset_page_matrix(papote_server: PapoteServer) -> None:
+    """A reset token unknown, made up or of another shape gets 404 on the page and on the JSON route, and
+    changes no password (a genuine one: tests/integration/test_agent_mail.py)."""
+    server = papote_server
+    before = server.sql("SELECT id, password_hash FROM agents")
+    for token in ("pr_doesnotexist-but-looks-right-0123456789abcdefghijklmnop", "x", ""):
+        for method in ("GET", "POST"):
+            status, _, _ = server.http(method, f"/password/reset?t={token}")
+            assert status in (400, 404), f"{method} /password/reset?t={token!r}: {status}"
+        status, _, _ = server.http("POST", "/api/password/reset", {"token": token, "password": "password-x-1"})
+        assert status in (400, 404)
+    assert server.sql("SELECT id, password_hash FROM agents") == before
 
 
 def test_token_page_matrix(papote_server: PapoteServer) -> None:

@@ -51,7 +51,7 @@ def test_adding_an_existing_account_is_an_invitation_it_must_accept(papote_serve
         answers[email] = (status, sorted(body))
     # The same answer whether or not the email has an account: nothing to enumerate.
     assert answers["bob@papote.test"] == answers["nobody@papote.test"] == (
-        201, ["email", "expires_at", "id", "role", "token", "url"])
+        201, ["email", "emailed", "expires_at", "id", "role", "token", "url"])
     assert "bob@papote.test" not in roster(server, server.site_key, owner)
     status, me, _ = server.http("GET", "/api/me", cookie=server.login("bob@papote.test", PASSWORD))
     assert [s["key"] for s in me["sites"]] == [other]

@@ -54,6 +54,7 @@ VALID: dict[Endpoint, dict[str, dict[str, Any]]] = {
         "contact": {"email": "ann@shop.test", "conversation": CID},
         "rate": {"conversation": CID, "rating": 5, "comment": "great"},
         "nps": {"conversation": CID, "survey": "n_abc", "score": 10, "comment": "great"},
+        "transcript": {"conversation": CID},
         "link": {"url": "https://shop.example/cart"},
         "redeem": {"code": "ABCDEFGHJK"},
         "fired": {"rule": "cart-40"},

@@ -21,6 +21,7 @@ from papote.events import VisitorErased
 from papote.ids import new_id, now_ms
 from papote.privacy import DAY_MS, AuditAction, Privacy
 from papote.store import Attachment, NewMessage, Site, Store, Visitor, VisitorChanges, VisitorEvent
+from papote.store.mail import EmailThread
 from papote.store.moderation import Block, HeldMessage, NpsSurvey
 from papote.store.outbox import AddressState, Delivery
 from papote.store.personal_data import VISITOR_TABLES
@@ -127,6 +128,9 @@ async def person(store: Store, site: Site, storage: FolderStorage, marker: str) 
     survey = await store.offer_nps(NpsSurvey(new_id("nps"), site.id, cid, v.id, now_ms()), 0)
     assert survey is not None
     await store.answer_nps(survey.id, 9, f"great, {marker}", "widget", now_ms())
+    # Mail (store/mail.py): the conversation's email thread, and the team told it was waiting.
+    await store.save_email_thread(EmailThread(cid, site.id, f"{marker}@mail.test", f"Order {marker}", now_ms()))
+    await store.queue_waiting_notice(cid, [], now_ms())
     return v, cid, attachment
 
 

@@ -249,6 +249,12 @@ class Contact(Command, frozen=True, kw_only=True, tag="contact"):
     conversation: Id | None = None
 
 
+class Transcript(Command, frozen=True, kw_only=True, tag="transcript"):
+    """Mail me this conversation's transcript (to an address I am known to hold: docs/protocol.md)."""
+
+    conversation: Id
+
+
 class Rate(Command, frozen=True, kw_only=True, tag="rate"):
     conversation: Id
     rating: Annotated[int, Meta(ge=1, le=5)]
@@ -353,7 +359,7 @@ class Status(Command, frozen=True, kw_only=True, tag="status"):
 
 SharedCommand: TypeAlias = Resume | Fetch | Typing | Read | Ping
 VisitorCommand: TypeAlias = (
-    VisitorSend | Page | Identify | Set | Track | Contact | Rate | NpsAnswer | Link | Redeem | Fired
+    VisitorSend | Page | Identify | Set | Track | Contact | Rate | NpsAnswer | Link | Redeem | Fired | Transcript
 )
 AgentCommand: TypeAlias = (
     AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Label | Status

@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.mail import MailStore
 from papote.store.moderation import ModerationStore
 from papote.store.outbox import OutboxStore
 from papote.store.privacy import PrivacyStore
@@ -318,11 +319,10 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore):
+class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore, MailStore):
     """Persistence for sites, people, conversations and messages, the outbox of channels
-    (store/outbox.py, store/webhooks.py), moderation and NPS (store/moderation.py) and what privacy
-    needs (store/privacy.py). All methods are
-    coroutine-safe."""
+    (store/outbox.py, store/webhooks.py), moderation and NPS (store/moderation.py), what privacy needs
+    (store/privacy.py) and agents' mail (store/mail.py). All methods are coroutine-safe."""
 
     epoch: str
 

@@ -50,7 +50,9 @@ class Delivery:
     conversation_id: str | None
     visitor_id: str
     channel: str  # "email", "webhook"
-    kind: str  # the channel's own: for email "digest" or "confirm", for a webhook its event type
+    #: the channel's own: for email "digest", "confirm", "reply" (email channel), "transcript", and the
+    #: agents' "invite", "reset" and "waiting"; for a webhook its event type
+    kind: str
     target: str  # where: an email address, a webhook endpoint's id
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED

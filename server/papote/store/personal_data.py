@@ -54,6 +54,11 @@ _CONVERSATIONS = "SELECT id FROM conversations WHERE visitor_id = :visitor"
 
 #: Tables holding a visitor's data, in erasure order (children first, the visitor row last).
 VISITOR_TABLES: tuple[Table, ...] = (
+    Table("email_threads", Subject.VISITOR, ("address", "subject"), ("conversation_id", "site_id", "created_at"),
+          scope=f"conversation_id IN ({_CONVERSATIONS})",
+          erasure="rows deleted with the conversation: a later mail from the address starts a new one"),
+    Table("waiting_notices", Subject.VISITOR, (), ("conversation_id", "created_at"),
+          scope=f"conversation_id IN ({_CONVERSATIONS})", erasure="rows deleted with the conversation"),
     Table("nps_surveys", Subject.VISITOR, ("visitor_id", "comment"),
           ("id", "site_id", "conversation_id", "created_at", "score", "answered_at", "channel", "emailed_at"),
           scope=f"visitor_id = :visitor OR conversation_id IN ({_CONVERSATIONS})",
@@ -141,6 +146,9 @@ OTHER_TABLES: tuple[Table, ...] = (
           ("id", "site_id", "at", "actor_kind", "action", "target", "details"),
           erasure="append-only: the site's record of who did what; it copies no personal data"),
     Table("saved_views", Subject.NONE, (), ("id", "site_id", "agent_id", "name", "labels", "status", "created_at")),
+    Table("password_resets", Subject.AGENT, ("token_hash",), ("agent_id", "created_at", "expires_at"),
+          erasure="used up by the reset (with the account's other links), else expired after an hour"),
+    Table("agent_mail_prefs", Subject.NONE, (), ("agent_id", "waiting_emails")),
     Table("memberships", Subject.NONE, (), ("site_id", "agent_id", "role", "disabled")),
     Table("webhook_endpoints", Subject.NONE, (),
           ("id", "site_id", "url", "events", "description", "secret", "previous_secret", "previous_until",

@@ -29,7 +29,9 @@ from papote.web import (
     console_api,
     conversations_api,
     files_api,
+    inbound_mail_api,
     keys_api,
+    mail_api,
     members_api,
     moderation_api,
     privacy_api,
@@ -55,7 +57,7 @@ def all_endpoints() -> list[Endpoint]:
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
             OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS,
-            *privacy_api.ENDPOINTS]
+            *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

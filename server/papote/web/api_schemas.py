@@ -25,6 +25,7 @@ from papote.sites import (
     MAX_SPANS,
     RETENTION_MAX_DAYS,
     RETENTION_SETTINGS,
+    SUPPORT_ADDRESS,
 )
 from papote.web.schema import (
     MAX_SAFE_INT,
@@ -145,12 +146,20 @@ SETTINGS = obj({
                                                  "empty with them", "visitors not seen for this long are "
                                                  "erased whole", "files older than this are deleted; "
                                                  "their messages stay"), strict=True)},
+    "email_support_address": string(0, 254, pattern=f"^({SUPPORT_ADDRESS})?$",
+                                    description="mail to this address starts or continues a conversation "
+                                                "(email as a channel); empty: off; another site's: conflict"),
+    "email_transcript_on_close": boolean(description="mail the visitor the transcript when the conversation "
+                                         "closes (to a confirmed address)"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
 
 LOGIN = obj({"email": string(0, 254), "password": PASSWORD}, required=["email", "password"])
 UPDATE_ME = obj({"name": string(1, 80), "avatar": nullable(HTTPS_URL), "capacity": integer(1, 50)})
+FORGOT_PASSWORD = obj({"email": string(0, 254)}, required=["email"])
+RESET_PASSWORD = obj({"token": string(8, 128), "password": PASSWORD_NEW}, required=["token", "password"])
+UPDATE_MY_MAIL = obj({"waiting": boolean(description="a mail when a visitor writes and no agent is online")})
 CHANGE_PASSWORD = obj({"current": PASSWORD, "new": PASSWORD_NEW}, required=["current", "new"])
 SITE_FIELDS: dict[str, Schema] = {"name": string(1, 120), "origins": array(ORIGIN, 50), "settings": SETTINGS}
 CREATE_SITE = obj(SITE_FIELDS, required=["name"])
@@ -346,7 +355,9 @@ REPORT = _record({
     "nps_comments": array(_record({"conversation": _STR, "score": _INT, "comment": _STR, "at": _MS}), 100,
                           description="the latest NPS answers with a comment, latest first"),
 })
-INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
+INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR,
+                  "emailed": boolean(description="whether the invitation was mailed to the address")})
+MY_MAIL = _record({"waiting": boolean()})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),
                       "created_at": _MS, "expires_at": _MS, "valid": boolean()},
                      description="`valid` is false once its author lost the power to grant its role")

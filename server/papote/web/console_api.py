@@ -108,9 +108,12 @@ async def create_invite(request: Request, principal: Principal | None) -> Any:
     invite, token = await papote.invites.create(site.id, email, role, principal.id)
     # The invitation's id, never its email: the log copies no personal data.
     await papote.privacy.record(site.id, principal, AuditAction.INVITE_SENT, invite.id, {"role": role.value})
+    # Mailed to the invitee when the server sends mail; the link is in the answer either way (the
+    # owner may still pass it on by hand).
+    emailed = await papote.agent_mail.invitation(invite, token, principal.name, site)
     return JSONResponse({"id": invite.id, "email": email, "role": role, "expires_at": invite.expires_at,
-                         "token": token, "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}"},
-                        status_code=201)
+                         "token": token, "url": f"{papote.config.base_url.rstrip('/')}/console#invite={token}",
+                         "emailed": emailed}, status_code=201)
 
 
 async def _invite_json(papote: Papote, invite: Invite, *, site: bool = False) -> dict[str, Any]:
@@ -227,7 +230,7 @@ ENDPOINTS: list[Endpoint] = [
              get_report, query=shapes.REPORT_QUERY, response=shapes.REPORT),
     Endpoint("GET", "/api/sites/{key}/reports/csv", "The same report as CSV", get_report_csv,
              query=shapes.REPORT_QUERY, media_type="text/csv"),
-    Endpoint("POST", "/api/sites/{key}/invites", "Invite someone by email (returns a one-time link)",
+    Endpoint("POST", "/api/sites/{key}/invites", "Invite someone by email (mailed; also returns the one-time link)",
              create_invite, body=shapes.CREATE_INVITE, response=shapes.INVITE, status=201),
     Endpoint("POST", "/api/sites/{key}/agents", "Add a member: the same invitation as …/invites",
              create_invite, body=shapes.CREATE_INVITE, response=shapes.INVITE, status=201,

@@ -1,6 +1,7 @@
-"""The pages an email links to: confirming an address for continuation, unsubscribing, and answering the
+"""The pages an email links to: confirming an address for continuation, unsubscribing, answering the
 NPS survey (`/email/nps`, channels/email/nps_mail.py: a GET shows the score chosen in the mail with a
-comment box, its form's POST records the answer).
+comment box, its form's POST records the answer), and an agent's password reset (`/password/reset?t=…`,
+whose form posts the new password back to itself).
 
 Both are reached from a mail by a signed token (`?t=`, channels/email/tokens.py), not a session. A GET
 only shows a page with a button: mail scanners and link previews fetch every link in a mail, and must not
@@ -18,8 +19,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from papote.errors import NotFound
+from papote.accounts import MAX_PASSWORD, MIN_PASSWORD
+from papote.errors import NotFound, RateLimited
 from papote.web.http import papote_of
+from papote.web.mail_api import apply_reset
+
+#: The reset form's body: one password of at most 256 characters, URL-encoded (up to 12 bytes each).
+MAX_FORM_BYTES = 4096
 
 TEXT = {
     "en": {
@@ -32,6 +38,12 @@ TEXT = {
         "unsubscribe_button": "Stop these emails",
         "unsubscribed": "Done: {site} will not email {email} about conversations any more.",
         "invalid": "This link is not valid, or has expired.",
+        "reset_title": "Choose a new password",
+        "reset_label": "New password (8 characters or more)",
+        "reset_button": "Set the password",
+        "reset_done": "Done: your password is changed, and every session signed out. Sign in with it now.",
+        "reset_short": "A password needs 8 to 256 characters.",
+        "reset_busy": "Too many attempts from your network; try again later.",
     },
     "fr": {
         "confirm_title": "Continuer par e-mail",
@@ -44,6 +56,13 @@ TEXT = {
         "unsubscribe_button": "Ne plus recevoir ces e-mails",
         "unsubscribed": "C'est fait : {site} n'écrira plus à {email} au sujet des conversations.",
         "invalid": "Ce lien n'est pas valide, ou a expiré.",
+        "reset_title": "Choisir un nouveau mot de passe",
+        "reset_label": "Nouveau mot de passe (8 caractères ou plus)",
+        "reset_button": "Enregistrer le mot de passe",
+        "reset_done": "C'est fait : votre mot de passe est changé, et toutes les sessions fermées. Connectez-vous "
+                      "avec lui.",
+        "reset_short": "Un mot de passe compte de 8 à 256 caractères.",
+        "reset_busy": "Trop de tentatives depuis votre réseau ; réessayez plus tard.",
     },
 }
 
@@ -99,8 +118,8 @@ async def unsubscribe_page(request: Request) -> HTMLResponse:
 
 #: The comment of an NPS answer, as in the widget's `nps` frame.
 MAX_NPS_COMMENT = 2000
-#: A form larger than this is no answer to a survey.
-MAX_FORM_BYTES = 16 * 1024
+#: A form larger than this is no answer to a survey (a comment of 2,000 characters, percent-encoded).
+MAX_NPS_FORM_BYTES = 16 * 1024
 
 
 async def nps_page(request: Request) -> HTMLResponse:
@@ -117,7 +136,7 @@ async def nps_page(request: Request) -> HTMLResponse:
     title = t["page_title"].format(site=site.name)
     if request.method == "POST":
         raw = await request.body()
-        form = parse_qs(raw[:MAX_FORM_BYTES].decode(errors="replace"))
+        form = parse_qs(raw[:MAX_NPS_FORM_BYTES].decode(errors="replace"))
         score = (form.get("score") or [""])[0]
         if score.isdigit() and 0 <= int(score) <= 10:
             comment = (form.get("comment") or [""])[0][:MAX_NPS_COMMENT]
@@ -139,8 +158,42 @@ async def nps_page(request: Request) -> HTMLResponse:
     return _page(lang, title, form_html)
 
 
+async def reset_page(request: Request) -> HTMLResponse:
+    """GET: the form (a link preview fetching it changes nothing), or 404 for a link unknown, used or
+    expired. POST (the form): the new password, then the answer."""
+    lang = _lang(request)
+    t = TEXT[lang]
+    token = request.query_params.get("t", "")
+    title = t["reset_title"]
+    if request.method == "POST":
+        # A form of one field, read by hand (Starlette's form parser needs python-multipart), bounded.
+        raw = await request.body()
+        fields = parse_qs(raw[:MAX_FORM_BYTES].decode("utf-8", "replace"))
+        password = (fields.get("password") or [""])[0]
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            return _page(lang, title, f"<p>{html.escape(t['reset_short'])}</p>{_reset_form(token, t)}", 400)
+        try:
+            await apply_reset(papote_of(request), request, token, password)
+        except NotFound:
+            return _page(lang, title, f"<p>{html.escape(t['invalid'])}</p>", 404)
+        except RateLimited:
+            return _page(lang, title, f"<p>{html.escape(t['reset_busy'])}</p>", 429)
+        return _page(lang, title, f"<p>{html.escape(t['reset_done'])}</p><p><a href=\"/console\">Papote</a></p>")
+    if not await papote_of(request).accounts.reset_link_live(token):
+        return _page(lang, title, f"<p>{html.escape(t['invalid'])}</p>", 404)
+    return _page(lang, title, _reset_form(token, t))
+
+
+def _reset_form(token: str, t: dict[str, str]) -> str:
+    return (f'<form method="post" action="/password/reset?t={html.escape(token)}"><label>'
+            f'{html.escape(t["reset_label"])}<br><input type="password" name="password" minlength="{MIN_PASSWORD}" '
+            f'maxlength="{MAX_PASSWORD}" autocomplete="new-password" required></label>'
+            f'<p><button type="submit">{html.escape(t["reset_button"])}</button></p></form>')
+
+
 def routes() -> list[Route]:
     return [
+        Route("/password/reset", reset_page, methods=["GET", "POST"]),
         Route("/email/confirm", confirm_page, methods=["GET", "POST"]),
         Route("/email/unsubscribe", unsubscribe_page, methods=["GET", "POST"]),
         Route("/email/nps", nps_page, methods=["GET", "POST"]),

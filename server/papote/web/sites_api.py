@@ -43,6 +43,7 @@ async def create_site(request: Request, principal: Principal | None) -> Any:
     name = need(field_str(body, "name", max_len=120, min_len=1))
     origins = [normalise_origin(o) for o in str_list(body.get("origins") or [], "origins")]
     settings = validate_settings(body.get("settings") or {})
+    await papote.sites.check_support_address(None, settings)
     site = await papote.sites.create(name, origins, settings, principal.id)
     # My console sockets reconnect, and their new welcome carries the site.
     papote.bus.publish(agent_topic(principal.id), Revoked(site=site.id, joined=True))
@@ -69,6 +70,7 @@ async def update_site(request: Request, principal: Principal | None) -> Any:
         if not isinstance(body["settings"], dict):
             raise PapoteError("settings must be an object", ErrorCode.BAD_FIELD)
         changes["settings"] = validate_settings(body["settings"], site.settings)
+        await papote.sites.check_support_address(site.id, changes["settings"])
     before = site
     site = await papote.sites.update(site.id, **changes)
     papote.site_changed(site)

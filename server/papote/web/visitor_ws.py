@@ -22,6 +22,7 @@ from papote.protocol import (
     Redeem,
     Set,
     Track,
+    Transcript,
     VisitorCommand,
     VisitorHello,
     VisitorSend,
@@ -195,6 +196,10 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                 await self._become(arrival.visitor, arrival.token, "linked", command.ref, switched=True)
             case Fired():
                 await papote.visitors.rule_fired(self.site, self.visitor, command.rule)
+                self._ok(command)
+            case Transcript():
+                # Queued (in the outbox) before the answer; the answer says no more than "on its way".
+                await papote.email.transcripts.request(principal, command.conversation)
                 self._ok(command)
             case _:
                 assert_never(command)

@@ -109,6 +109,8 @@ export interface SiteInfo {
   attachments?: { max_bytes: number; types: string[] };
   /** The server emails agents' unread replies to the visitor (a relay is configured and the site wants it). */
   email_continuation?: boolean;
+  /** The server sends mail: a visitor may ask for the transcript (the `transcript` frame). */
+  email_transcripts?: boolean;
 }
 
 export interface VisitorInfo {

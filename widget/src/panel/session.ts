@@ -32,6 +32,8 @@ const PAGE_SETTLE_MS = 300;
 // shown): an answer is a database read away, so this only matters when the socket is in trouble, and
 // then a rule shown twice beats rules that never show.
 const IDENTIFY_WAIT_MS = 5_000;
+/** The refs of `transcript` frames (no other frame of the widget carries a number this high). */
+const TRANSCRIPT_REF = 700_000;
 
 export interface ProactiveNote {
   rule: ProactiveRule;
@@ -68,6 +70,9 @@ export class VisitorSession {
   link: LinkInfo | null = null;
   /** Why the last code from another device opened nothing (`not_found`, `rate_limited`), until one works. */
   linkError: string | null = null;
+  /** The transcript asked for (`transcript` frame): "asking", then "sent" or the refusal's code. */
+  transcript: { conversation: string; state: string } | null = null;
+  private transcriptRef = 0;
   /** A code from another device continued the conversation on this one: say so once. */
   linked = false;
   rejected: OutboxItem[] = [];
@@ -253,7 +258,13 @@ export class VisitorSession {
         if (frame.frame === "identify") this.identifyAnswered();
         else if (frame.frame === "redeem" || frame.frame === "hello") {
           this.linkError = frame.code;
+        } else if (frame.frame === "transcript" && this.transcript) {
+          this.transcript = { ...this.transcript, state: frame.code };
         } else return;
+        break;
+      case "ok":
+        if (frame.ref !== this.transcriptRef || !this.transcript) return;
+        this.transcript = { ...this.transcript, state: "sent" };
         break;
       case "ack":
         if (frame.client_msg_id === this.startedBy) {
@@ -493,6 +504,14 @@ export class VisitorSession {
     const frame: ClientFrame = { t: "nps", conversation, survey, score };
     if (comment) frame.comment = comment;
     this.conn.send(frame);
+  /** Ask for the conversation's transcript by email (the server sends it only to a known address). */
+  requestTranscript(conversation: string): void {
+    this.host.consent();
+    // Refs of its own, well above the connection's: the `ok` is recognised as this one's.
+    this.transcriptRef = TRANSCRIPT_REF + ((this.transcriptRef + 1) % 1000);
+    this.transcript = { conversation, state: "asking" };
+    this.conn.send({ t: "transcript", ref: this.transcriptRef, conversation }, false);
+    this.emitChanged();
   }
 
   requestLink(): void {

@@ -461,6 +461,7 @@ export class PanelView {
       const survey = pendingSurvey(messages);
       if (survey && !this.rated.has(survey)) boxes.push(this.npsForm(current.id, survey));
       else boxes.push(thanked || ratedSince ? h("div", { class: "box" }, thanked ? t.thanks : t.closedNotice) : this.ratingForm(current.id, key));
+      if (s.site?.email_transcripts) boxes.push(this.transcriptBox(current.id));
     }
     if (s.blocked) boxes.push(h("div", { class: "box", role: "status", "data-kind": "blocked" }, t.blocked));
 
@@ -476,6 +477,23 @@ export class PanelView {
     // Keep a form the visitor is typing in: rebuilding it would drop their focus and text.
     if (this.extras.contains(this.host.shadow.activeElement)) return;
     this.extras.replaceChildren(...boxes);
+  }
+
+  /** "Email me this conversation", then what the server said. */
+  private transcriptBox(conversation: string): HTMLElement {
+    const t = this.t;
+    const asked = this.session.transcript?.conversation === conversation ? this.session.transcript.state : null;
+    if (asked && asked !== "asking") {
+      const said = asked === "sent" ? t.transcriptSent : asked === "rate_limited" ? t.transcriptBusy : t.transcriptRefused;
+      return h("div", { class: "box small", role: "status", "data-kind": "transcript" }, said);
+    }
+    const button = h("button", { class: "btn", type: "button", disabled: asked === "asking" }, t.transcript);
+    button.addEventListener("click", () => {
+      // The box is about to change: a focused element inside would hold its redraw back.
+      this.textarea.focus();
+      this.session.requestTranscript(conversation);
+    });
+    return h("div", { class: "box", "data-kind": "transcript" }, button);
   }
 
   private ratingForm(conversation: string, key: string): HTMLElement {

@@ -44,6 +44,8 @@ class InboundMail:
     references: list[str] = field(default_factory=list)
     #: For a bounce: the addresses it reports as failed.
     failed: list[str] = field(default_factory=list)
+    #: The From header's display name ("Ann Smith"), or "".
+    sender_name: str = ""
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -68,6 +70,15 @@ def _sender(msg: EmailMessage) -> str:
         pass
     parsed = getaddresses([_str(msg, "from")])
     return parsed[0][1].casefold() if parsed else ""
+
+
+def _sender_name(msg: EmailMessage) -> str:
+    try:
+        header = msg.get("from")
+        addresses: tuple[Address, ...] = getattr(header, "addresses", ()) if header is not None else ()
+        return addresses[0].display_name.strip()[:120] if addresses else ""
+    except (ValueError, IndexError):
+        return ""
 
 
 def kind_of(msg: EmailMessage, envelope_sender: str | None = None) -> MailKind:
@@ -129,5 +140,5 @@ def read_mail(raw: bytes, envelope_sender: str | None = None) -> InboundMail:
     return InboundMail(
         kind=kind, message_id=ids[0] if ids else "", sender=_sender(msg), subject=_str(msg, "subject"),
         text=text, full_text=full, references=refs,
-        failed=_failed_recipients(msg) if kind is MailKind.BOUNCE else [],
+        failed=_failed_recipients(msg) if kind is MailKind.BOUNCE else [], sender_name=_sender_name(msg),
     )

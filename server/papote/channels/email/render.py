@@ -84,8 +84,31 @@ def digest(site_name: str, lang: str, messages: list[Message], *, reply_to: str,
     )
     return {
         "lang": lang, "from_name": site_name, "subject": s["subject"].format(site=site_name),
-        "text": "\n".join(text_parts), "html": _page(lang, "".join(html_parts)), "reply_to": reply_to,
+        "text": "\n".join(text_parts), "html": html_page(lang, "".join(html_parts)), "reply_to": reply_to,
         "unsubscribe": unsubscribe, "message_id": threading.message_id, "in_reply_to": threading.in_reply_to,
+        "references": threading.references, "seqs": [m.seq for m in messages],
+    }
+
+
+def reply(site_name: str, lang: str, messages: list[Message], *, subject: str, reply_to: str,
+          threading: Threading) -> dict[str, Any]:
+    """The payload of agents' replies in a conversation that came by mail (email as a channel): their
+    words as a mail answering the customer's, `Re: <subject>`, signed with each author's name."""
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    for m in messages:
+        text_parts += [m.body, "", f"— {m.author_name}, {site_name}", ""]
+        html_parts.append(f'<div style="margin:0 0 16px"><div style="white-space:pre-wrap">'
+                          f'{html.escape(m.body).replace(chr(10), "<br>")}</div>'
+                          f'<div style="color:#555">— {html.escape(m.author_name)}, '
+                          f'{html.escape(site_name)}</div></div>')
+    subject = subject or STRINGS[lang]["subject"].format(site=site_name)
+    if not subject.lower().startswith(("re:", "re :")):
+        subject = f"Re: {subject}"
+    return {
+        "lang": lang, "from_name": site_name, "subject": subject, "text": "\n".join(text_parts).strip() + "\n",
+        "html": html_page(lang, "".join(html_parts)), "reply_to": reply_to, "unsubscribe": "",
+        "message_id": threading.message_id, "in_reply_to": threading.in_reply_to,
         "references": threading.references, "seqs": [m.seq for m in messages],
     }
 
@@ -97,13 +120,13 @@ def confirmation(site_name: str, lang: str, *, confirm: str, message_id: str) ->
     return {
         "lang": lang, "from_name": site_name, "subject": s["confirm_subject"].format(site=site_name),
         "text": f"{body}\n\n{action}: {confirm}\n\n{ignore}",
-        "html": _page(lang, f"<p>{html.escape(body)}</p><p><a href=\"{html.escape(confirm)}\">"
+        "html": html_page(lang, f"<p>{html.escape(body)}</p><p><a href=\"{html.escape(confirm)}\">"
                             f"{html.escape(action)}</a></p><p style=\"color:#555\">{html.escape(ignore)}</p>"),
         "reply_to": "", "unsubscribe": "", "message_id": message_id, "in_reply_to": "", "references": [],
     }
 
 
-def _page(lang: str, content: str) -> str:
+def html_page(lang: str, content: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"></head>'
             f'<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111">{content}</body></html>')
 

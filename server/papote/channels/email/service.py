@@ -20,40 +20,27 @@ client_msg_id made from the Message-ID: the same mail delivered three times is o
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 from papote.authz import Principal
 from papote.channels.email import render, tokens
+from papote.channels.email.host import Host
 from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
 from papote.channels.email.nps_mail import NpsMail
 from papote.channels.email.smtp import parse_smtp_url, send_mail
+from papote.channels.email.support import SupportInbox, client_msg_id
+from papote.channels.email.transcripts import Transcripts
 from papote.channels.outbox import DeliveryError, Outbox
-from papote.config import Config
-from papote.connections import Hub
-from papote.conversations import Chat
 from papote.errors import Conflict, Held, NotFound, PapoteError
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
-from papote.store import EmailCandidate, Message, Site, Store
+from papote.store import EmailCandidate, Message, Site
+from papote.store.mail import EmailThread
 from papote.store.outbox import AddressState, Delivery, EmailAddress
 from papote.types import AuthorKind, MessageKind, PrincipalKind
-
-
-class Host(Protocol):
-    """What the service needs of its node (papote.node.Papote): the store, the configuration, the
-    conversation service a widget send goes through, and the cached sites."""
-
-    store: Store
-    config: Config
-    chat: Chat
-    hub: Hub
-
-    async def site_by_id(self, site_id: str) -> Site | None: ...
-
 
 log = logging.getLogger("papote.email")
 
@@ -67,15 +54,10 @@ SCAN_BATCH = 200
 MAX_DIGEST = 20
 #: Message-IDs kept in References: enough to thread in every client, short enough for any header limit.
 MAX_REFERENCES = 10
+#: Mail to agents (agent_mail.py): sent from PAPOTE_EMAIL_FROM, and a refusal marks no visitor address.
+AGENT_KINDS = frozenset({"invite", "reset", "waiting"})
 #: A conversation waiting for its address's confirmation is looked at again after this long.
 PENDING_RECHECK_MS = 60_000
-
-
-def _client_msg_id(message_id: str, raw: bytes) -> str:
-    """The dedupe key of an inbound mail: its Message-ID (or, without one, its bytes), hashed to a fixed
-    length so any header fits the column."""
-    source = message_id.encode() if message_id else raw
-    return "email-" + hashlib.sha256(source).hexdigest()[:40]
 
 
 class EmailContinuation:
@@ -97,6 +79,10 @@ class EmailContinuation:
         #: The NPS survey by email to visitors who left (nps_mail.py), decided in the same rounds.
         self.nps = NpsMail(self.store, self.config, self.domain or "papote",
                            lambda visitor_id: bool(papote.hub.connections_of(visitor_id)), self.unsubscribe_link)
+        #: Mail to sites' support addresses (support.py).
+        self.support = SupportInbox(papote)
+        #: Transcripts asked for from the widget or sent at close (transcripts.py).
+        self.transcripts = Transcripts(papote, self.outbox.poke)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -117,6 +103,7 @@ class EmailContinuation:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transcripts.stop()
 
     def poke(self) -> None:
         self._wake.set()
@@ -143,17 +130,20 @@ class EmailContinuation:
         queued = 0
         self._pending_until = {cid: until for cid, until in self._pending_until.items() if until > now}
         since = now - SCAN_WINDOW_MS
-        # Only the sites that want continuation are read (a site turning it off is not scanned at all).
-        site_ids = [s.id for s in await self.store.list_sites() if settings_of(s)["email_continuation"]]
+        # Only the sites that want continuation or have a support address are read (a site turning both
+        # off is not scanned at all).
+        site_ids = [s.id for s in await self.store.list_sites()
+                    if settings_of(s)["email_continuation"] or settings_of(s)["email_support_address"]]
         while site_ids:
             # Page through every candidate: those not due yet or waiting for a confirmation stay
             # candidates, and must not hold the ones behind them back.
             batch = await self.store.email_candidates(site_ids, since, SCAN_BATCH)
+            threads = await self.store.email_threads([c.conversation.id for c in batch])
             for candidate in batch:
                 if candidate.conversation.id in self._pending_until:
                     continue
                 try:
-                    queued += await self._decide(candidate, now)
+                    queued += await self._decide(candidate, now, threads.get(candidate.conversation.id))
                 except Exception:
                     log.warning("email decision for %s failed", candidate.conversation.id, exc_info=True)
             last = batch[-1].conversation.updated_at if batch else since
@@ -164,7 +154,10 @@ class EmailContinuation:
             self.outbox.poke()
         return queued
 
-    async def _decide(self, c: EmailCandidate, now: int) -> int:
+    async def _decide(self, c: EmailCandidate, now: int, thread: EmailThread | None = None) -> int:
+        """`thread`: the conversation came in by mail to the support address (support.py): agents'
+        replies go to its sender at once, whatever the continuation settings, and need no confirmation
+        (they wrote from that address)."""
         conv, visitor = c.conversation, c.visitor
         site = await self.papote.site_by_id(conv.site_id)
         if site is None:
@@ -175,13 +168,15 @@ class EmailContinuation:
         seen = max(c.emailed_seq, c.read_seq)
         unread = [m for m in messages if m.seq > seen and m.kind is MessageKind.TEXT
                   and m.author_kind is AuthorKind.AGENT]
-        if not unread or not settings["email_continuation"]:
+        if not unread or not (thread is not None or settings["email_continuation"]):
             await self.store.advance_email_cursor(conv.id, c.emailed_seq, upto)
             return 0
-        if now - unread[0].created_at < int(settings["email_delay"]) * 1000:
+        delay = 0 if thread is not None else int(settings["email_delay"])
+        if now - unread[0].created_at < delay * 1000:
             return 0  # not due yet: a later round decides
-        trusted = visitor.verified and bool(visitor.email)
-        address = (visitor.email if trusted else (conv.contact_email or visitor.email)).strip().casefold()
+        trusted = thread is not None or (visitor.verified and bool(visitor.email))
+        address = (thread.address if thread is not None else visitor.email if trusted
+                   else (conv.contact_email or visitor.email)).strip().casefold()
         standing = await self.store.email_address(site.id, address)
         state = standing.state if standing else None
         if state in (AddressState.UNSUBSCRIBED, AddressState.BOUNCING):
@@ -195,29 +190,43 @@ class EmailContinuation:
             return 0
         self._pending_until.pop(conv.id, None)
         delivery = await self._digest(site, conv.id, visitor.id, address, lang, unread[-MAX_DIGEST:], messages,
-                                      upto, now)
+                                      upto, now, thread)
         if await self.store.advance_email_cursor(conv.id, c.emailed_seq, upto, delivery):
-            log.info("digest of %d message(s) queued for conversation %s", len(unread), conv.id)
+            log.info("%s of %d message(s) queued for conversation %s", delivery.kind, len(unread), conv.id)
             return 1
         return 0
 
     async def _digest(self, site: Site, cid: str, visitor_id: str, address: str, lang: str,
-                      unread: list[Message], messages: list[Message], upto: int, now: int) -> Delivery:
+                      unread: list[Message], messages: list[Message], upto: int, now: int,
+                      thread: EmailThread | None = None) -> Delivery:
         code = tokens.conversation_code(cid)
         root = f"<papote.{code}@{self.domain}>"
-        earlier = [d.payload.get("message_id", "") for d in await self.store.deliveries(cid) if d.kind == "digest"]
+        if thread is not None:
+            # The customer's first mail is the thread's root in their client.
+            first = await self.store.messages_after(cid, 0, 1, include_notes=False)
+            email = first[0].data.get("email") if first and first[0].data else None
+            if isinstance(email, dict) and email.get("message_id"):
+                root = str(email["message_id"])
+        earlier = [d.payload.get("message_id", "") for d in await self.store.deliveries(cid)
+                   if d.kind in ("digest", "reply")]
         # The Message-IDs of replies that came by mail (a `contact` event's data names an email too).
         inbound = [str(m.data["email"].get("message_id") or "") for m in messages
                    if m.kind is MessageKind.TEXT and m.author_kind is AuthorKind.VISITOR and m.data
                    and isinstance(m.data.get("email"), dict)]
         inbound = [i for i in inbound if i]
-        thread = list(dict.fromkeys([root, *[e for e in earlier if e], *inbound]))
+        chain = list(dict.fromkeys([root, *[e for e in earlier if e], *inbound]))
         threading = render.Threading(
             message_id=f"<papote.{code}.{upto}.{secrets.token_hex(4)}@{self.domain}>",
-            in_reply_to=thread[-1], references=thread[-MAX_REFERENCES:],
+            in_reply_to=chain[-1], references=chain[-MAX_REFERENCES:],
         )
+        reply_to = tokens.reply_address(site.secrets[0], cid, self.domain)
+        if thread is not None:
+            payload = render.reply(site.name, lang, unread, subject=thread.subject, reply_to=reply_to,
+                                   threading=threading)
+            return Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "reply", address, payload,
+                            next_attempt_at=now, created_at=now)
         payload = render.digest(
-            site.name, lang, unread, reply_to=tokens.reply_address(site.secrets[0], cid, self.domain),
+            site.name, lang, unread, reply_to=reply_to,
             unsubscribe=self.unsubscribe_link(site, address),
             threading=threading,
         )
@@ -248,16 +257,20 @@ class EmailContinuation:
             raise DeliveryError("no relay configured")
         payload = delivery.payload
         message = render.build_message(payload, self.config.email_from, delivery.target)
-        # Bounces come back to the conversation's own signed address, so the listener can tell whose.
-        site = await self.papote.site_by_id(delivery.site_id)
-        if site is None or delivery.conversation_id is None:
-            raise DeliveryError("the site or conversation is gone", permanent=True)
-        envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
+        if delivery.kind in AGENT_KINDS:
+            envelope = self.config.email_from  # an agent's bounce is the operator's to read
+        else:
+            # Bounces come back to the conversation's own signed address, so the listener can tell whose.
+            site = await self.papote.site_by_id(delivery.site_id)
+            if site is None or delivery.conversation_id is None:
+                raise DeliveryError("the site or conversation is gone", permanent=True)
+            envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
         await send_mail(self.smtp, message, envelope_sender=envelope, recipient=delivery.target,
                         timeout=self.config.smtp_timeout_secs)
 
     async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
-        if permanent:  # the relay refused the address itself: stop mailing it
+        if permanent and delivery.kind not in AGENT_KINDS:
+            # The relay refused a visitor's address itself: stop mailing it.
             await self.store.set_email_state(delivery.site_id, delivery.target, AddressState.BOUNCING)
 
     # -- links ---------------------------------------------------------------------------------------
@@ -286,6 +299,24 @@ class EmailContinuation:
         return (await self._claim(token, purpose))[0]
 
     # -- receiving -----------------------------------------------------------------------------------
+    async def _to_support(self, recipients: list[str], envelope_sender: str | None, raw: bytes) -> str:
+        """Mail to a site's support address (support.py); bounces and automatic mail are no message."""
+        for address in recipients:
+            site = await self.support.site_for(address)
+            if site is None:
+                continue
+            mail = read_mail(raw, envelope_sender)
+            if mail.kind is MailKind.BOUNCE:
+                for failed in mail.failed:
+                    await self.store.set_email_state(site.id, failed, AddressState.BOUNCING)
+                log.info("bounce to the support address of %s: %s marked bouncing", site.id, mail.failed)
+                return "250 OK: bounce recorded"
+            if mail.kind is MailKind.AUTOMATIC:
+                log.info("automatic mail to the support address of %s dropped", site.id)
+                return "250 OK: automatic mail dropped"
+            return await self.support.receive(site, mail, raw)
+        return "550 5.1.1 No such address"
+
     async def _site_of_reply(self, address: str) -> tuple[Site, str] | None:
         token = tokens.parse_reply_address(address, self.domain) if self.domain else None
         if token is None:
@@ -297,7 +328,7 @@ class EmailContinuation:
         return site, token.conversation_id
 
     async def accepts(self, address: str) -> bool:
-        return await self._site_of_reply(address) is not None
+        return await self._site_of_reply(address) is not None or await self.support.site_for(address) is not None
 
     async def receive(self, recipients: list[str], envelope_sender: str | None, raw: bytes) -> str:
         """Store a reply (or drop an automatic one, or record a bounce); the SMTP answer to give."""
@@ -307,7 +338,7 @@ class EmailContinuation:
             if target is not None:
                 break
         if target is None:
-            return "550 5.1.1 No such reply address"
+            return await self._to_support(recipients, envelope_sender, raw)
         site, cid = target
         mail = read_mail(raw, envelope_sender)
         conv = await self.store.get_conversation(cid)
@@ -338,7 +369,7 @@ class EmailContinuation:
             data["email"]["unverified_sender"] = True
         principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
         try:
-            stored = await self.papote.chat.submit(principal, cid, _client_msg_id(mail.message_id, raw), body,
+            stored = await self.papote.chat.submit(principal, cid, client_msg_id(mail.message_id, raw), body,
                                                    data=data)
             _, appended = await self.papote.chat.complete(principal, stored)
         except Conflict:

@@ -1,0 +1,221 @@
+"""Mail to agents: the invitation to a team, the password reset link, and "a conversation is waiting".
+
+Each is a delivery of the outbox (store/outbox.py), sent by the same worker as continuation's digests;
+none is queued when the server has no relay (`config.email_enabled`), and the console's invitation
+link still works by hand then.
+
+* Invitation: queued after the invitation is stored (the link carries the one-time token, in the URL's
+  fragment so it never reaches a log: `/console#invite=…`).
+* Password reset: `request_reset` answers nothing about the address (the web route says the same thing
+  whatever it was, and runs this after answering). The link's token is 256 random bits of which only the
+  digest is kept, with its expiry; using it deletes it, sets the password and ends every session in one
+  transaction (store/mail.py). Rate-limited per client address and per account (`RESET_PER_ADDRESS`,
+  `RESET_PER_ACCOUNT`, in this process).
+* Waiting: when a visitor writes and, `waiting_mail_secs` later, none of the site's agents is online
+  and none answered, every member who has not turned it off gets one mail — once per conversation
+  (`waiting_notices`), not per message. Fed by the domain events this node commits (`observe`, like
+  push.py), so on several nodes it is decided once. The grace period lives in this node's memory: a
+  restart within it forgets the text (the visitor's next one is noted again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Protocol
+
+from limits import parse
+
+from papote.channels.email import notices, render
+from papote.config import Config
+from papote.events import Event, MessageAppended
+from papote.ids import digest, new_id, new_secret, now_ms
+from papote.presence import Presence
+from papote.ratelimits import Budgets
+from papote.sites import settings_of
+from papote.store import Invite, Message, Site, Store
+from papote.store.outbox import Delivery
+from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
+
+log = logging.getLogger("papote.email")
+
+CHANNEL = "email"
+#: A reset link works for an hour: time to open the mail, short enough that an old inbox is no key.
+RESET_TTL_MS = 3_600_000
+#: Reset requests: a person asks once or twice; more from one network is someone fishing.
+RESET_PER_ADDRESS = parse("10/hour")
+#: Mails to one account: enough for "I did not get it", not enough to flood someone's inbox.
+RESET_PER_ACCOUNT = parse("3/hour")
+#: The excerpt of the visitor's words in "a conversation is waiting".
+EXCERPT_CHARS = 300
+#: Conversations waiting to be looked at (for `waiting_mail_secs`); beyond, a new one is not noted (and
+#: may be announced by the visitor's next text).
+QUEUE = 1000
+#: Conversations remembered as announced (the oldest forgotten first; the store keeps them all).
+ANNOUNCED_KEPT = 10_000
+
+
+class Host(Protocol):
+    store: Store
+    config: Config
+    presence: Presence
+    budgets: Budgets
+
+    async def site_by_id(self, site_id: str) -> Site | None: ...
+
+
+class AgentMail:
+    def __init__(self, papote: Host, poke: Callable[[], None]) -> None:
+        self.papote = papote
+        self.store = papote.store
+        self.config = papote.config
+        self.enabled = self.config.email_enabled
+        self._poke = poke
+        #: Conversations where a visitor wrote, by id, with the first such text, oldest first.
+        self._pending: dict[str, Message] = {}
+        #: Conversations known to be announced already (the store says so too; this spares the reads).
+        self._announced: dict[str, None] = {}
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.enabled:
+            self._worker = asyncio.create_task(self._work(), name="papote-waiting-mail")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    def _queued(self) -> None:
+        self._poke()
+
+    def _message_id(self, what: str) -> str:
+        return f"<papote.{what}.{secrets.token_hex(8)}@{self.config.reply_domain or 'papote'}>"
+
+    def _lang(self, site: Site | None) -> str:
+        return render.language(None, settings_of(site).get("locale") if site else None)
+
+    # -- invitations ---------------------------------------------------------------------------------
+    async def invitation(self, invite: Invite, token: str, author: str, site: Site) -> bool:
+        """Queue the invitation's mail; False when the server sends no mail."""
+        if not self.enabled:
+            return False
+        now = now_ms()
+        url = f"{self.config.base_url.rstrip('/')}/console#invite={token}"
+        payload = notices.invitation(self._lang(site), site=site.name, author=author, role=Role(invite.role).value,
+                                     url=url, message_id=self._message_id("invite"))
+        await self.store.queue_delivery(Delivery(new_id("d"), site.id, None, "", CHANNEL, "invite", invite.email,
+                                                 payload, next_attempt_at=now, created_at=now))
+        self._queued()
+        return True
+
+    # -- password reset ------------------------------------------------------------------------------
+    def reset_allowed(self, address: str) -> bool:
+        """The client address's budget of reset requests (the route answers 429 beyond it)."""
+        return self.papote.budgets.hit(RESET_PER_ADDRESS, "reset-address", address)
+
+    async def request_reset(self, email: str) -> None:
+        """Mail a reset link to the account with this email, if there is one, it is enabled, and its
+        budget allows; otherwise nothing (and nobody is told which)."""
+        email = email.strip().lower()
+        agent = await self.store.get_agent_by_email(email)
+        if not self.enabled or agent is None or agent.disabled:
+            return
+        if not self.papote.budgets.hit(RESET_PER_ACCOUNT, "reset-account", agent.id):
+            log.info("password reset for %s refused: too many asked", agent.id)
+            return
+        # The outbox keeps every delivery under a site: a reset mail goes under one of the account's. An
+        # account on no site has nothing to sign in to; the operator can recreate it (`papote agent`).
+        memberships = await self.store.memberships(agent.id)
+        if not memberships:
+            log.info("password reset for %s not sent: the account is on no site", agent.id)
+            return
+        token = new_secret("pr")
+        now = now_ms()
+        url = f"{self.config.base_url.rstrip('/')}/password/reset?t={token}"
+        payload = notices.password_reset("en", email=agent.email, url=url, message_id=self._message_id("reset"))
+        await self.store.create_password_reset(
+            digest(token), agent.id, now + RESET_TTL_MS,
+            Delivery(new_id("d"), memberships[0].site_id, None, "", CHANNEL, "reset", agent.email, payload,
+                     next_attempt_at=now, created_at=now))
+        self._queued()
+        log.info("password reset link queued for agent %s", agent.id)
+
+    # -- a conversation is waiting -------------------------------------------------------------------
+    def observe(self, topic: str, event: Event) -> None:
+        """Called by the bus for every event this node publishes: note the conversations where a visitor
+        wrote (the first text of each is enough: it is announced once)."""
+        if self._worker is None or not isinstance(event, MessageAppended):
+            return
+        message = event.message
+        if message.kind is not MessageKind.TEXT or message.author_kind is not AuthorKind.VISITOR:
+            return
+        if message.conversation_id in self._pending or message.conversation_id in self._announced:
+            return
+        if len(self._pending) >= QUEUE:
+            log.warning("waiting-mail queue full: a visitor text was not looked at")
+            return
+        self._pending[message.conversation_id] = message
+        self._wake.set()
+
+    async def _work(self) -> None:
+        grace_ms = self.config.waiting_mail_secs * 1000
+        while True:
+            self._wake.clear()  # before looking: a text noted from now on wakes the wait below
+            # Texts arrive in time order: the oldest pending one is the next due.
+            due = [m for m in self._pending.values() if m.created_at + grace_ms <= now_ms()]
+            for message in due:
+                self._pending.pop(message.conversation_id, None)
+                try:
+                    await self.announce(message)
+                except Exception:  # one bad conversation must not stop the worker
+                    log.warning("waiting mail for %s failed", message.conversation_id, exc_info=True)
+            first = next(iter(self._pending.values()), None)
+            wait = (first.created_at + grace_ms - now_ms()) / 1000 if first else 3600.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.05, min(wait, 3600.0)))
+            except TimeoutError:
+                pass
+
+    async def announce(self, message: Message) -> bool:
+        """Queue "a conversation is waiting" to the site's agents, if none is online, none answered
+        since `message`, and the conversation was not announced before; True when mail was queued."""
+        conv = await self.store.get_conversation(message.conversation_id)
+        if conv is None or conv.status is not ConversationStatus.OPEN:
+            return False
+        members = [a for a, m in await self.store.team(conv.site_id) if not a.disabled and not m.disabled]
+        if not members or self.papote.presence.online([a.id for a in members]):
+            return False
+        since = await self.store.messages_after(conv.id, message.seq, 100, include_notes=False)
+        if any(m.author_kind is AuthorKind.AGENT and m.kind is MessageKind.TEXT for m in since):
+            return False  # someone answered meanwhile (from another device, then left)
+        wants = await self.store.waiting_emails([a.id for a in members])
+        site = await self.papote.site_by_id(conv.site_id)
+        visitor = await self.store.get_visitor(conv.visitor_id)
+        if site is None:
+            return False
+        now = now_ms()
+        url = f"{self.config.base_url.rstrip('/')}/console#conversation={conv.id}"
+        lang = self._lang(site)
+        deliveries = []
+        for agent in members:
+            if not wants.get(agent.id, True):
+                continue
+            payload = notices.waiting(lang, site=site.name, visitor=(visitor.name if visitor else "") or "",
+                                      excerpt=message.body[:EXCERPT_CHARS], url=url,
+                                      message_id=self._message_id("waiting"))
+            deliveries.append(Delivery(new_id("d"), site.id, conv.id, "", CHANNEL, "waiting", agent.email, payload,
+                                       next_attempt_at=now, created_at=now))
+        # Even with nobody to tell, the conversation counts as announced: an agent opting in later is
+        # not mailed about this one.
+        done = await self.store.queue_waiting_notice(conv.id, deliveries, now)
+        self._announced[conv.id] = None
+        if len(self._announced) > ANNOUNCED_KEPT:
+            del self._announced[next(iter(self._announced))]
+        if done and deliveries:
+            log.info("waiting mail queued to %d agent(s) for conversation %s", len(deliveries), conv.id)
+            self._queued()
+        return done and bool(deliveries)

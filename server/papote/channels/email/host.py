@@ -1,0 +1,26 @@
+"""What the email services need of their node (papote.node.Papote), as a protocol: so that they are
+tested with a small stand-in, and import no node."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from papote.config import Config
+from papote.connections import Hub
+from papote.conversations import Chat
+from papote.ratelimits import Budgets
+from papote.store import Site, Store
+
+
+class Host(Protocol):
+    """What the service needs of its node (papote.node.Papote): the store, the configuration, the
+    conversation service a widget send goes through, the connections, and the cached sites."""
+
+    store: Store
+    config: Config
+    chat: Chat
+    budgets: Budgets
+    #: Who is connected on this node (the NPS mail goes only to a visitor who left).
+    hub: Hub
+
+    async def site_by_id(self, site_id: str) -> Site | None: ...

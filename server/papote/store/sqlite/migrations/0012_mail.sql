@@ -1,0 +1,32 @@
+-- Mail beyond continuation (docs/channels.md): agents' own mail (invitations, password reset, "a
+-- conversation is waiting"), email as a channel of its own, transcripts.
+
+-- Password reset links: only the token's digest is kept; a row is deleted when used (single use).
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX password_resets_agent ON password_resets(agent_id);
+
+-- "A conversation is waiting" went out for this conversation: once per conversation, not per message.
+CREATE TABLE waiting_notices (
+    conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+    created_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- An agent's choices about the mail Papote sends them (a row only once they chose).
+CREATE TABLE agent_mail_prefs (
+    agent_id       TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    waiting_emails INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+
+-- Conversations that came in by mail to a site's support address: what the agents' replies thread on.
+CREATE TABLE email_threads (
+    conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+    site_id         TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+    address         TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,132 @@
+"""Postmark's inbound webhook end to end: a real server, real HTTP posts shaped like Postmark's (its
+documented JSON fields, HTTP Basic credentials from the webhook URL), and the same rules as mail by SMTP:
+a new conversation at the support address, replies into their conversation, one message per Message-ID,
+automatic mail dropped, 200 only after COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from papote.channels.email import tokens
+from tests.harness import PapoteServer, agent, new_msg_id, serve
+from tests.integration.test_email import DOMAIN, Sink, sink, until
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
+__all__ = ["sink"]
+
+SECRET = "postmark-inbound-secret-1234"
+SUPPORT = "help@shop.test"
+PATH = "/api/webhooks/postmark/inbound"
+
+
+@pytest.fixture
+def hook_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
+                request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    server = PapoteServer(tmp_path, backend=server_backend, env_extra={
+        "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{sink[1]}",
+        "PAPOTE_EMAIL_FROM": "papote@shop.test",
+        "PAPOTE_EMAIL_DOMAIN": DOMAIN,
+        "PAPOTE_EMAIL_CHECK_SECS": "1",
+        "PAPOTE_POSTMARK_INBOUND_SECRET": SECRET,
+    })
+    yield from serve(server, request)
+
+
+def payload(text: str, *, to: str = SUPPORT, sender: str = "ann@example.test", message_id: str = "",
+            headers: list[dict[str, str]] | None = None, html: str = "", subject: str = "Order 1234") -> dict[str, Any]:
+    """Postmark's inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook)."""
+    return {
+        "FromName": "Ann Smith", "MessageStream": "inbound", "From": sender,
+        "FromFull": {"Email": sender, "Name": "Ann Smith", "MailboxHash": ""},
+        "To": to, "ToFull": [{"Email": to, "Name": "", "MailboxHash": ""}], "Cc": "", "CcFull": [], "Bcc": "",
+        "BccFull": [], "OriginalRecipient": to, "Subject": subject,
+        "MessageID": "73e6d360-66eb-11e1-8e72-" + new_msg_id()[-12:], "ReplyTo": "", "MailboxHash": "",
+        "Date": "Fri, 1 Aug 2026 16:45:32 -04:00", "TextBody": text, "HtmlBody": html,
+        "StrippedTextReply": "", "Tag": "",
+        "Headers": [{"Name": "X-Spam-Status", "Value": "No"},
+                    {"Name": "Message-ID", "Value": message_id or f"<{new_msg_id()}@mail.example.test>"},
+                    *(headers or [])],
+        "Attachments": [],
+    }
+
+
+def post(server: PapoteServer, body: Any, password: str | None = SECRET, raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    req = urllib.request.Request(server.base_url + PATH, data=data, method="POST",
+                                 headers={"content-type": "application/json"})
+    if password is not None:
+        req.add_header("authorization", "Basic " + base64.b64encode(f"postmark:{password}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read() or b"null")
+
+
+async def send(server: PapoteServer, body: Any, password: str | None = SECRET) -> tuple[int, Any]:
+    return await asyncio.to_thread(post, server, body, password)
+
+
+def texts(server: PapoteServer) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in server.sql(
+        "SELECT conversation_id, body FROM messages WHERE kind='text' AND author_kind='visitor' ORDER BY created_at")]
+
+
+async def test_postmark_inbound(hook_server: PapoteServer, sink: tuple[Sink, int]) -> None:
+    server, (relay, _) = hook_server, sink
+    cookie = await asyncio.to_thread(server.login)
+    status, _, _ = await asyncio.to_thread(server.http, "PATCH", f"/api/sites/{server.site_key}",
+                                           {"settings": {"email_support_address": SUPPORT}}, cookie)
+    assert status == 200
+    first = payload("The parcel never came.\n\nSent from my iPhone", message_id="<ann-1@mail.example.test>")
+
+    # No credentials, wrong ones, a body that is no Postmark message: refused, nothing stored.
+    assert (await send(server, first, None))[0] == 401
+    assert (await send(server, first, "wrong-secret"))[0] == 401
+    assert texts(server) == []
+    status, bad = await asyncio.to_thread(post, server, None, SECRET, b"{not json")
+    assert status == 400 and bad["error"]["code"] == "bad_frame"
+    assert (await send(server, {"FromFull": {}}))[0] == 400
+    # A recipient that is no site's: 403 (Postmark stops retrying).
+    status, _ = await send(server, payload("hi", to="nobody@shop.test"))
+    assert status == 403
+
+    # The mail: 200 once stored; Postmark's re-deliveries are the same message.
+    for _ in range(3):
+        status, answer = await send(server, first)
+        assert status == 200 and answer["ok"] is True
+    [(cid, body)] = texts(server)
+    assert body == "Order 1234\n\nThe parcel never came."
+    assert server.sql("SELECT address FROM email_threads WHERE conversation_id=?", cid) == [("ann@example.test",)]
+
+    # The agent answers by mail; Ann's answer comes back through the webhook to the reply address.
+    a = await agent(server)
+    await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Checking."})
+    await a.expect("ack", ref=1)
+    await until(lambda: relay.mails, "the reply by mail")
+    reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
+    assert tokens.parse_reply_address(reply_to, DOMAIN) is not None
+    html_only = payload("", to=reply_to, subject="Re: Order 1234", html=(
+        "<div>Any news?</div><div class=\"gmail_quote\">On Fri, Ann wrote:<blockquote>Checking.</blockquote></div>"),
+        headers=[{"Name": "In-Reply-To", "Value": relay.mails[0]["Message-ID"]}])
+    status, _ = await send(server, html_only)
+    assert status == 200
+    assert [b for c, b in texts(server) if c == cid] == ["Order 1234\n\nThe parcel never came.", "Any news?"]
+
+    # Automatic mail: accepted (200, nothing to retry) and dropped.
+    before = texts(server)
+    for auto in ([{"Name": "Auto-Submitted", "Value": "auto-replied"}], [{"Name": "Precedence", "Value": "bulk"}],
+                 [{"Name": "Return-Path", "Value": "<>"}]):
+        status, answer = await send(server, payload("I am away", headers=auto))
+        assert status == 200 and "dropped" in answer["outcome"]
+    assert texts(server) == before

@@ -1,0 +1,69 @@
+"""Postmark's inbound JSON read into the mail it describes (channels/email/postmark.py), then read like
+any mail (inbound.py). Pure: no server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from papote.channels.email.inbound import MailKind, read_mail
+from papote.channels.email.postmark import PayloadError, read_postmark
+
+
+def payload(**more: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "FromName": "Ann Smith", "From": "ann@example.test",
+        "FromFull": {"Email": "ann@example.test", "Name": "Ann Smith", "MailboxHash": ""},
+        "To": "help@shop.test", "ToFull": [{"Email": "help@shop.test", "Name": "Shop", "MailboxHash": ""}],
+        "CcFull": [{"Email": "boss@shop.test", "Name": "", "MailboxHash": ""}],
+        "OriginalRecipient": "help@shop.test", "Subject": "Order 1234", "MessageID": "pm-0001",
+        "TextBody": "Where is it?\n\nOn Fri, Shop <help@shop.test> wrote:\n> It ships today.\n",
+        "HtmlBody": "<p>Where is it?</p>", "StrippedTextReply": "Where is it?",
+        "Headers": [{"Name": "Message-ID", "Value": "<abc@mail.example.test>"},
+                    {"Name": "In-Reply-To", "Value": "<papote.x@reply.shop.test>"},
+                    {"Name": "X-Spam-Status", "Value": "No"}],
+        "Attachments": [],
+    }
+    base.update(more)
+    return base
+
+
+def test_a_reply_reads_like_one_by_smtp() -> None:
+    got = read_postmark(payload())
+    assert got.recipients == ["help@shop.test", "boss@shop.test"] and got.envelope_sender is None
+    mail = read_mail(got.raw, got.envelope_sender)
+    assert mail.kind is MailKind.REPLY and mail.sender == "ann@example.test" and mail.sender_name == "Ann Smith"
+    assert mail.message_id == "<abc@mail.example.test>" and mail.references == ["<papote.x@reply.shop.test>"]
+    assert mail.text == "Where is it?" and mail.subject == "Order 1234"
+
+
+def test_postmark_s_own_id_stands_in_for_a_missing_message_id() -> None:
+    mail = read_mail(read_postmark(payload(Headers=[])).raw)
+    assert mail.message_id == "<pm-0001@postmark>"
+
+
+def test_html_only_and_automatic_mail() -> None:
+    html_only = read_mail(read_postmark(payload(TextBody="", HtmlBody="<div>Hi there</div>")).raw)
+    assert html_only.text == "Hi there"
+    auto = payload(Headers=[{"Name": "Auto-Submitted", "Value": "auto-replied"}])
+    assert read_mail(read_postmark(auto).raw).kind is MailKind.AUTOMATIC
+    bounce_path = read_postmark(payload(Headers=[{"Name": "Return-Path", "Value": "<>"}]))
+    assert read_mail(bounce_path.raw, bounce_path.envelope_sender).kind is MailKind.AUTOMATIC
+
+
+def test_a_header_cannot_inject_another() -> None:
+    sneaky = payload(Subject="Hi\r\nBcc: victim@example.test",
+                     Headers=[{"Name": "X-Note", "Value": "a\r\nTo: victim@example.test"}])
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(read_postmark(sneaky).raw, policy=policy.default)
+    assert msg["Bcc"] is None and msg.get_all("To") == ["Shop <help@shop.test>"] and msg["X-Note"] is None
+    assert "\n" not in str(msg["Subject"])
+
+
+@pytest.mark.parametrize("bad", [None, [], "text", {"FromFull": {}}, {"FromFull": {"Email": "nobody"}},
+                                 {"FromFull": {"Email": "a@b.test"}}])
+def test_what_is_not_a_postmark_message(bad: Any) -> None:
+    with pytest.raises(PayloadError):
+        read_postmark(bad)

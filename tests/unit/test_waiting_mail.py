@@ -1,0 +1,72 @@
+"""Who gets "a conversation is waiting" (channels/email/agent_mail.py `announce`), on a real store (both
+backends) and the real presence table: nobody when an agent is online or answered, once per
+conversation, never to an agent who turned it off."""
+
+from __future__ import annotations
+
+import pytest
+
+from papote.channels.email.agent_mail import AgentMail
+from papote.config import Config
+from papote.presence import Presence
+from papote.ratelimits import Budgets
+from papote.store import Message, NewMessage, Site, Store
+from papote.types import AgentStatus, AuthorKind, MessageKind, Role
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
+
+
+class Host:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.config = Config(smtp_url="smtp://127.0.0.1:1", email_from="papote@shop.test")
+        self.presence = Presence()
+        self.budgets = Budgets()
+        self.pokes = 0
+
+    async def site_by_id(self, site_id: str) -> Site | None:
+        return await self.store.get_site(site_id)
+
+    def poke(self) -> None:
+        self.pokes += 1
+
+
+async def visitor_text(store: Store, site: Site, body: str, cid: str | None = None) -> Message:
+    visitor = await store.create_visitor(site.id, f"tokenhash-{body}")
+    appended = await store.append(NewMessage(site.id, cid, AuthorKind.VISITOR, visitor.id, "Ann", MessageKind.TEXT,
+                                             body, f"m-{body}", visitor_id=visitor.id))
+    return appended.message
+
+
+async def test_who_is_told(any_store: Store) -> None:
+    store = any_store
+    host = Host(store)
+    mail = AgentMail(host, host.poke)
+    site = await store.create_site("Shop", ["https://shop.test"], {})
+    lea = await store.create_agent("lea@shop.test", "Léa", "h")
+    max_ = await store.create_agent("max@shop.test", "Max", "h")
+    zoe = await store.create_agent("zoe@shop.test", "Zoé", "h")
+    for agent in (lea, max_, zoe):
+        await store.set_membership(site.id, agent.id, Role.AGENT)
+    await store.set_waiting_emails(zoe.id, False)
+
+    # Léa is online: nobody is told, and the conversation is not marked (it may be announced later).
+    host.presence.connected(lea.id, AgentStatus.ONLINE.value, 5)
+    first = await visitor_text(store, site, "first")
+    assert await mail.announce(first) is False
+    assert await store.deliveries(first.conversation_id) == []
+    # Away is not online.
+    host.presence.set(lea.id, AgentStatus.AWAY.value, 5)
+    assert await mail.announce(first) is True
+    assert sorted(d.target for d in await store.deliveries(first.conversation_id)) == [lea.email, max_.email]
+    assert host.pokes == 1
+    # Once per conversation.
+    assert await mail.announce(first) is False
+    assert len(await store.deliveries(first.conversation_id)) == 2
+
+    # An agent answered after the visitor's text: nobody is told.
+    second = await visitor_text(store, site, "second")
+    await store.append(NewMessage(site.id, second.conversation_id, AuthorKind.AGENT, max_.id, "Max", MessageKind.TEXT,
+                                  "On it", "m-answer"))
+    assert await mail.announce(second) is False
+    assert await store.deliveries(second.conversation_id) == []
