@@ -504,6 +504,8 @@ export class VisitorSession {
     const frame: ClientFrame = { t: "nps", conversation, survey, score };
     if (comment) frame.comment = comment;
     this.conn.send(frame);
+  }
+
   /** Ask for the conversation's transcript by email (the server sends it only to a known address). */
   requestTranscript(conversation: string): void {
     this.host.consent();
