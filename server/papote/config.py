@@ -123,6 +123,16 @@ class Config:
     #: One SMTP exchange may take this long; a claimed delivery is leased for twice as long, so a node
     #: that dies mid-send leaves it to another claim soon after.
     smtp_timeout_secs: int = 30
+    #: Messaging channels (docs/channels.md): each provider's API base URL (tests point them at fakes;
+    #: an operator behind an egress proxy may too). Meta's Graph API carries WhatsApp, Messenger and
+    #: Instagram; its version is part of the URL.
+    meta_api_url: str = "https://graph.facebook.com/v21.0"
+    telegram_api_url: str = "https://api.telegram.org"
+    twilio_api_url: str = "https://api.twilio.com"
+    #: How often a node looks for channel deliveries that are due (a reply pokes the worker at once).
+    messaging_check_secs: int = 5
+    #: One provider request's limit; a claimed delivery is leased for three times as long.
+    messaging_timeout_secs: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -236,6 +246,11 @@ class Config:
             raise ValueError("PAPOTE_EMAIL_FROM must be an email address when PAPOTE_SMTP_URL is set")
         if self.smtp_listen and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.smtp_listen):
             raise ValueError("PAPOTE_SMTP_LISTEN must be host:port")
+        for name in ("meta_api_url", "telegram_api_url", "twilio_api_url"):
+            if not getattr(self, name).startswith(("https://", "http://")):
+                raise ValueError(f"PAPOTE_{name.upper()} must be an http(s) URL")
+        if not 1 <= self.messaging_check_secs <= 3600 or not 1 <= self.messaging_timeout_secs <= 120:
+            raise ValueError("PAPOTE_MESSAGING_CHECK_SECS must be 1 to 3600, PAPOTE_MESSAGING_TIMEOUT_SECS 1 to 120")
         if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
             raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
         from limits import parse

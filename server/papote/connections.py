@@ -26,7 +26,15 @@ from papote.authz import Principal
 from papote.bus import NODE_ID, Bus, BusEvent
 from papote.bus.topics import conv_topic
 from papote.errors import CloseCode
-from papote.events import ConversationChanged, MessageAppended, QueueChanged, ReadMarked, Revoked, Typing
+from papote.events import (
+    ConversationChanged,
+    DeliveryChanged,
+    MessageAppended,
+    QueueChanged,
+    ReadMarked,
+    Revoked,
+    Typing,
+)
 from papote.frames import SHARED_FRAMES, may_see, render
 from papote.protocol import Endpoint, encode
 from papote.types import Frame, PrincipalKind
@@ -75,7 +83,7 @@ def rendered(bus_event: BusEvent, audience: Endpoint) -> bytes | None:
 def _held_under(bus_event: BusEvent) -> str:
     """The conversation whose hold a publication waits behind ("" for none: inbox and site frames)."""
     event = bus_event.event
-    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged):
+    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged | DeliveryChanged):
         return event.conversation_id
     return ""
 

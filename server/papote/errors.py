@@ -34,6 +34,8 @@ class ErrorCode(str, Enum):
     BUSY = "busy"
     UNSUPPORTED_TYPE = "unsupported_type"
     INVALID_FILE = "invalid_file"
+    #: A reply a messaging channel cannot carry now (WhatsApp's 24-hour window closed, no template).
+    WINDOW_CLOSED = "window_closed"
     INTERNAL = "internal"
 
     @property
@@ -56,6 +58,7 @@ _HTTP_STATUS = {
     ErrorCode.BUSY: 503,
     ErrorCode.UNSUPPORTED_TYPE: 415,
     ErrorCode.INVALID_FILE: 422,
+    ErrorCode.WINDOW_CLOSED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

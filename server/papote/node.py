@@ -21,6 +21,7 @@ from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
+from papote.channels.messaging.service import Messaging
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -89,6 +90,8 @@ class Papote:
         self.bus.observe(self.alerts.observe)
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: Messaging channels: provider webhooks in, agents' replies out through the outbox.
+        self.messaging = Messaging(self)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -109,6 +112,7 @@ class Papote:
         await self.cluster.start()
         await self.alerts.start()
         await self.email.start()
+        await self.messaging.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -126,6 +130,7 @@ class Papote:
                 break
             await asyncio.sleep(0.02)
         await self.email.stop()
+        await self.messaging.stop()
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()

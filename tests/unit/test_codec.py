@@ -11,6 +11,7 @@ from papote.events import (
     AvailabilityChanged,
     CacheInvalidated,
     ConversationChanged,
+    DeliveryChanged,
     Event,
     MessageAppended,
     NodePresence,
@@ -42,6 +43,7 @@ EVENTS: list[Event] = [
     NodePresence("9f" * 8, {"a_1": ["online", 3], "a_2": ["away", 5]}, 15.0),
     NodePresence("9f" * 8, {}, 15.0, True),
     CacheInvalidated("site", "s_1"),
+    DeliveryChanged("c_1", 9, "whatsapp", "failed", "131047 Re-engagement message"),
 ]
 
 

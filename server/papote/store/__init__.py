@@ -25,7 +25,8 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
-from papote.store.outbox import OutboxStore
+from papote.store.channels import ChannelStore
+from papote.store.outbox import Delivery, OutboxStore
 from papote.store.push import PushStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
@@ -165,6 +166,10 @@ class NewMessage:
     event: str | None = None
     data: dict[str, Any] | None = None
     visitor_id: str | None = None  # needed only to create a conversation
+    #: Outbound deliveries of this message (a reply on a messaging channel), stored in the append's own
+    #: transaction with the seq it takes: a committed message always has its sends queued. A retry (the
+    #: same client_msg_id) stores none again.
+    deliveries: list[Delivery] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -315,7 +320,7 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore):
+class Store(PushStore, OutboxStore, ChannelStore):
     """Persistence for sites, people, conversations and messages, and the outbox of channels
     (store/outbox.py). All methods are coroutine-safe."""
 

@@ -59,6 +59,11 @@ class Delivery:
     error: str = ""
     created_at: Millis = 0
     sent_at: Millis | None = None
+    #: Messaging channels: the message this delivery carries, the channel account it leaves by, and the
+    #: provider's id for it once accepted (its status callbacks name that id).
+    seq: int | None = None
+    account_id: str | None = None
+    provider_msg_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -99,8 +104,9 @@ class OutboxStore(abc.ABC):
 
     @abc.abstractmethod
     async def finish_delivery(self, delivery_id: str, status: DeliveryStatus, at: Millis, *, error: str = "",
-                              retry_at: Millis = 0) -> None:
-        """Record an attempt's outcome: sent, failed for good, or queued again for `retry_at`."""
+                              retry_at: Millis = 0, provider_msg_id: str | None = None) -> None:
+        """Record an attempt's outcome: sent (with the provider's id for it, if it gave one), failed for
+        good, or queued again for `retry_at`."""
 
     @abc.abstractmethod
     async def deliveries(self, conversation_id: str) -> list[Delivery]:

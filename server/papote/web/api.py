@@ -26,6 +26,7 @@ from papote.config import Config
 from papote.web import (
     accounts_api,
     canned_api,
+    channels_api,
     console_api,
     conversations_api,
     files_api,
@@ -51,7 +52,7 @@ def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
-            OPENAPI, *push_api.ENDPOINTS]
+            OPENAPI, *push_api.ENDPOINTS, *channels_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

@@ -37,6 +37,7 @@ from papote.store import (
     changed,
 )
 from papote.store.postgres.attachments import AttachmentQueries
+from papote.store.postgres.channels import ChannelQueries
 from papote.store.postgres.outbox import OutboxQueries
 from papote.store.postgres.push import PushQueries
 from papote.store.postgres.rows import (
@@ -62,7 +63,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
 
-class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, Store):
+class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, ChannelQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when

@@ -32,6 +32,7 @@ from papote.store import (
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.attachments import AttachmentQueries
+from papote.store.sqlite.channels import ChannelQueries
 from papote.store.sqlite.outbox import OutboxQueries
 from papote.store.sqlite.push import PushQueries
 from papote.store.sqlite.rows import (
@@ -55,7 +56,8 @@ from papote.store.sqlite.visitors import VisitorQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
-class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, Store):
+class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, ChannelQueries,
+                  Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
         await self._write(
