@@ -45,9 +45,9 @@ class DeliveryError(Exception):
         self.retry_after_ms = retry_after_ms
 
 
-def backoff_ms(attempts: int, rand: Callable[[], float] = random.random) -> int:
+def backoff_ms(attempts: int, rand: Callable[[], float] = random.random, first_ms: int = FIRST_RETRY_MS) -> int:
     """The wait before the next attempt after `attempts` failed ones, ±20 % so retries do not march in step."""
-    base = min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** max(0, attempts - 1))
+    base = min(MAX_RETRY_MS, first_ms * 2 ** max(0, attempts - 1))
     return int(base * (0.8 + 0.4 * rand()))
 
 
@@ -61,7 +61,7 @@ class Outbox:
     def __init__(self, store: Store, channel: str, send: Sender, *, lease_ms: int, every_secs: float,
                  on_failed: Callable[[Delivery, str, bool], Awaitable[None]] | None = None,
                  on_done: Callable[[Delivery], Awaitable[None]] | None = None,
-                 clock: Callable[[], int] = now_ms) -> None:
+                 first_retry_ms: int = FIRST_RETRY_MS, clock: Callable[[], int] = now_ms) -> None:
         self.store = store
         self.channel = channel
         self.send = send
@@ -70,6 +70,7 @@ class Outbox:
         self.on_failed = on_failed
         #: Told after each attempt was recorded, whatever its outcome (messaging shows it to agents).
         self.on_done = on_done
+        self.first_retry_ms = first_retry_ms
         self.clock = clock
         self._wake = asyncio.Event()
 
@@ -131,7 +132,8 @@ class Outbox:
             if self.on_failed is not None:
                 await self.on_failed(delivery, reason, permanent)
             return
-        wait = backoff_ms(delivery.attempts) if retry_after_ms is None else max(0, retry_after_ms)
+        wait = (backoff_ms(delivery.attempts, first_ms=self.first_retry_ms) if retry_after_ms is None
+                else max(0, retry_after_ms))
         retry_at = now + wait
         await self.store.finish_delivery(delivery.id, DeliveryStatus.QUEUED, now, error=reason[:500],
                                          retry_at=retry_at)

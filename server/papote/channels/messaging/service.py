@@ -54,6 +54,9 @@ log = logging.getLogger("papote.messaging")
 
 #: Characters of a secret shown back after saving: enough to tell two tokens apart, too few to use one.
 HINT_CHARS = 4
+#: A provider's 5xx or timeout is retried after 2 s, then 4, 8… (an HTTP API recovers faster than a mail
+#: relay's greylisting, which the outbox's default of 30 s is for); 8 attempts span about 4 minutes.
+FIRST_RETRY_MS = 2_000
 #: Per-identity locks kept for newcomers; a bounded map (a lock is dropped once its identity is settled).
 MAX_LOCKS = 10_000
 
@@ -82,7 +85,8 @@ class Messaging:
         self.http: httpx.AsyncClient | None = None
         lease = 3 * self.config.messaging_timeout_secs * 1000
         self.outboxes = {kind: Outbox(self.store, kind, self._sender(kind), lease_ms=lease,
-                                      every_secs=self.config.messaging_check_secs, on_done=self._done)
+                                      every_secs=self.config.messaging_check_secs, on_done=self._done,
+                                      first_retry_ms=FIRST_RETRY_MS)
                          for kind in ADAPTERS}
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []

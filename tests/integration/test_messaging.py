@@ -1,0 +1,222 @@
+"""Messaging channels end to end: a real server per backend (SQLite, PostgreSQL), fake providers on loopback
+(tests/providers.py) that sign like the real ones, real HTTP webhooks and real agent WebSockets.
+
+One server per backend for the whole module (each test connects accounts of its own, so they do not
+share customers); waits are on conditions, never fixed sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import selected_backends
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, serve
+from tests.providers import (
+    FakeProviders,
+    meta_body,
+    meta_signature,
+    whatsapp_message,
+    whatsapp_status,
+)
+
+pytestmark = [pytest.mark.asyncio]
+
+APP_SECRET = "app-secret-0123456789"
+VERIFY = "verify-token-42"
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[FakeProviders]:
+    fake = FakeProviders().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           providers: FakeProviders) -> Iterator[PapoteServer]:
+    if request.param not in selected_backends(request.config):
+        pytest.skip(f"--backend leaves {request.param} out")
+    papote = PapoteServer(tmp_path_factory.mktemp(f"messaging-{request.param}"), backend=request.param,
+                          env_extra=providers.env())
+    yield from serve(papote, request)
+
+
+async def until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(condition)
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"waited {timeout} s for {what}")
+
+
+def connect(server: PapoteServer, kind: str, settings: dict[str, str], cookie: str | None = None) -> dict[str, Any]:
+    status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/channels",
+                                  {"kind": kind, "name": f"{kind} support", "settings": settings},
+                                  cookie=cookie or server.login())
+    assert status == 201, body
+    return body  # type: ignore[no-any-return]
+
+
+def whatsapp(server: PapoteServer, number: str, **more: str) -> dict[str, Any]:
+    return connect(server, "whatsapp", {"phone_number_id": number, "access_token": "EAAG-access-token-xyz",
+                                        "app_secret": APP_SECRET, "verify_token": VERIFY, **more})
+
+
+def hook_path(account: dict[str, Any]) -> str:
+    return urllib.parse.urlsplit(account["webhook_url"]).path
+
+
+async def post_meta(http: httpx.AsyncClient, account: dict[str, Any], doc: dict[str, Any],
+                    secret: str = APP_SECRET) -> httpx.Response:
+    body = meta_body(doc)
+    return await http.post(hook_path(account), content=body, headers={
+        "content-type": "application/json", "x-hub-signature-256": meta_signature(secret, body)})
+
+
+def conversations_of(server: PapoteServer, cookie: str) -> list[dict[str, Any]]:
+    status, body, _ = server.http("GET", f"/api/conversations?site={server.site_key}&limit=200", cookie=cookie)
+    assert status == 200
+    return body["conversations"]  # type: ignore[no-any-return]
+
+
+def conversation_of(server: PapoteServer, cookie: str, name: str) -> dict[str, Any] | None:
+    for conv in conversations_of(server, cookie):
+        if conv["visitor"] and conv["visitor"]["name"] == name:
+            return conv
+    return None
+
+
+def messages(server: PapoteServer, cookie: str, cid: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        status, body, _ = server.http("GET", f"/api/conversations/{cid}/messages?after_seq={after}&limit=200",
+                                      cookie=cookie)
+        assert status == 200
+        out.extend(body["messages"])
+        if len(body["messages"]) < 200:
+            return out
+        after = out[-1]["seq"]
+
+
+def channel_of(server: PapoteServer, cookie: str, cid: str) -> dict[str, Any]:
+    status, body, _ = server.http("GET", f"/api/conversations/{cid}/channel", cookie=cookie)
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+async def test_an_account_is_connected_and_its_secrets_never_come_back(server: PapoteServer) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100001")
+    assert account["config"] == {"phone_number_id": "100001"}
+    assert account["secrets"] == {"access_token": "…-xyz", "app_secret": "…6789", "verify_token": "…n-42"}
+    assert account["webhook_url"].endswith(f"/channels/whatsapp/{account['id']}")
+    _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/channels", cookie=cookie)
+    assert APP_SECRET not in json.dumps(listed) and "EAAG-access-token-xyz" not in json.dumps(listed)
+    assert {p["kind"] for p in listed["providers"]} == {"whatsapp", "telegram", "twilio", "messenger", "instagram"}
+    for settings in ({"phone_number_id": "100001"}, {"phone_number_id": "x", "access_token": "EAAG-access-token",
+                                                     "app_secret": APP_SECRET, "verify_token": VERIFY},
+                     {"phone_number_id": "100001", "access_token": "EAAG-access-token", "app_secret": APP_SECRET,
+                      "verify_token": VERIFY, "colour": "red"}):
+        status, body, _ = server.http("POST", f"/api/sites/{server.site_key}/channels",
+                                      {"kind": "whatsapp", "name": "x", "settings": settings}, cookie=cookie)
+        assert (status, body["error"]["code"]) == (400, "bad_field"), settings
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        ok = await http.get(hook_path(account), params={"hub.mode": "subscribe", "hub.verify_token": VERIFY,
+                                                        "hub.challenge": "1158201444"})
+        assert (ok.status_code, ok.text) == (200, "1158201444")
+        bad = await http.get(hook_path(account), params={"hub.mode": "subscribe", "hub.verify_token": "nope",
+                                                         "hub.challenge": "1"})
+        assert bad.status_code == 403
+    assert server.http("DELETE", f"/api/sites/{server.site_key}/channels/{account['id']}", cookie=cookie)[0] == 200
+    _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/channels", cookie=cookie)
+    assert account["id"] not in {c["id"] for c in listed["channels"]}
+
+
+async def test_a_bad_or_missing_signature_stores_nothing(server: PapoteServer) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100002")
+    doc = whatsapp_message("100002", "33600000002", "wamid.forged", "forged", name="Mallory")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        missing = await http.post(hook_path(account), content=meta_body(doc),
+                                  headers={"content-type": "application/json"})
+        forged = await post_meta(http, account, doc, secret="not-the-app-secret")
+        tampered_body = meta_body(doc)
+        tampered = await http.post(hook_path(account), content=tampered_body.replace(b"forged", b"FORGED"),
+                                   headers={"x-hub-signature-256": meta_signature(APP_SECRET, tampered_body)})
+        unknown = await post_meta(http, {"webhook_url": "/channels/whatsapp/ch_doesnotexist"}, doc)
+    assert (missing.status_code, forged.status_code, tampered.status_code) == (401, 403, 403)
+    assert unknown.status_code == 404
+    assert conversation_of(server, cookie, "Mallory") is None
+
+
+async def test_a_thousand_messages_redelivered_and_shuffled_are_stored_once_in_order(server: PapoteServer) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100003")
+    events = [whatsapp_message("100003", "33600000003", f"wamid.bulk{n}", f"message {n} — é", name="Bulk")
+              for n in range(1000)]
+    deliveries = events + random.sample(events, 200)  # 20 % delivered twice
+    random.shuffle(deliveries)
+    limit = asyncio.Semaphore(16)
+
+    async def deliver(http: httpx.AsyncClient, doc: dict[str, Any]) -> int:
+        async with limit:
+            return (await post_meta(http, account, doc)).status_code
+
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+        answers = await asyncio.gather(*(deliver(http, d) for d in deliveries))
+    assert set(answers) == {200}
+    conv = conversation_of(server, cookie, "Bulk")
+    assert conv is not None and conv["visitor"]["channel"] == "whatsapp"
+    stored = messages(server, cookie, conv["id"])
+    texts = [m for m in stored if m["kind"] == "text" and m["author"]["kind"] == "visitor"]
+    assert len(texts) == 1000
+    assert sorted(m["body"] for m in texts) == sorted(f"message {n} — é" for n in range(1000))
+    assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1))
+    # Only one conversation for the customer, whatever the concurrency of the first deliveries.
+    assert len([c for c in conversations_of(server, cookie) if c["visitor"] and c["visitor"]["name"] == "Bulk"]) == 1
+
+
+async def test_a_reply_goes_out_and_its_state_follows_the_furthest_receipt(server: PapoteServer,
+                                                                           providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100004")
+    customer = "33600000004"
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert (await post_meta(http, account, whatsapp_message("100004", customer, "wamid.in4", "Hi!",
+                                                                name="Zoé"))).status_code == 200
+        conv = await until(lambda: conversation_of(server, cookie, "Zoé"), "the conversation")
+        cid = conv["id"]
+        view = channel_of(server, cookie, cid)
+        assert (view["channel"], view["can_send"], view["address"]) == ("whatsapp", True, customer)
+        console = await agent(server, cookie)
+        await console.send({"t": "subscribe", "ref": 1, "conversations": [cid]})
+        before = len(providers.sends("meta"))
+        status, ack, _ = server.http("POST", f"/api/conversations/{cid}/messages",
+                                     {"body": "Hello Zoé", "client_msg_id": new_msg_id()}, cookie=cookie)
+        assert status == 201
+        sent = await until(lambda: providers.sends("meta")[before:], "the send to WhatsApp")
+        assert sent[0].path == "/meta/100004/messages"
+        assert sent[0].body["to"] == customer and sent[0].body["text"]["body"] == "Hello Zoé"
+        assert sent[0].headers["authorization"] == "Bearer EAAG-access-token-xyz"
+        frame = await console.expect("delivery", timeout=20)
+        assert (frame["conversation"], frame["seq"], frame["state"]) == (cid, ack["seq"], "sent")
+        wamid = sent[0].provider_id
+        assert wamid.startswith("wamid.fake")
+        for state in ("read", "delivered", "sent"):  # out of order: the furthest stays
+            assert (await post_meta(http, account, whatsapp_status("100004", wamid, state, customer))).status_code == 200
+        await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "read",
+                    "the read receipt")
+        frame = await console.expect("delivery", timeout=20)
+        assert frame["state"] == "read"
