@@ -48,13 +48,11 @@ def meta_body(doc: dict[str, Any]) -> bytes:
 
 def whatsapp_message(phone_number_id: str, sender: str, wamid: str, text: str, name: str = "Ann",
                      at: int | None = None) -> dict[str, Any]:
-    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id},
+    return _change(phone_number_id, {
         "contacts": [{"profile": {"name": name}, "wa_id": sender}],
         "messages": [{"from": sender, "id": wamid, "timestamp": str(at if at is not None else int(time.time())),
                       "type": "text", "text": {"body": text}}],
-    }}]}]}
+    })
 
 
 def whatsapp_status(phone_number_id: str, wamid: str, status: str, recipient: str,
@@ -63,11 +61,15 @@ def whatsapp_status(phone_number_id: str, wamid: str, status: str, recipient: st
                              "recipient_id": recipient}
     if error_code is not None:
         entry["errors"] = [{"code": error_code, "title": "Re-engagement message"}]
-    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id},
-        "statuses": [entry],
-    }}]}]}
+    return _change(phone_number_id, {"statuses": [entry]})
+
+
+def _change(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    """One WhatsApp webhook change for the number, in the envelope Meta posts."""
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id}, **value}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": value}]}]}
 
 
 @dataclass
@@ -145,7 +147,8 @@ class FakeProviders:
         body = sent.body
         if body.get("messaging_product") == "whatsapp":
             sent.provider_id = f"wamid.fake{next(self._ids)}"
-            return JSONResponse({"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            return JSONResponse({"messaging_product": "whatsapp",
+                                 "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                                  "messages": [{"id": sent.provider_id}]})
         sent.provider_id = f"m_fake{next(self._ids)}"
         return JSONResponse({"recipient_id": body["recipient"]["id"], "message_id": sent.provider_id})

@@ -23,6 +23,7 @@ from tests.providers import (
     FakeProviders,
     meta_body,
     meta_signature,
+    twilio_signature,
     whatsapp_message,
     whatsapp_status,
 )
@@ -215,8 +216,173 @@ async def test_a_reply_goes_out_and_its_state_follows_the_furthest_receipt(serve
         wamid = sent[0].provider_id
         assert wamid.startswith("wamid.fake")
         for state in ("read", "delivered", "sent"):  # out of order: the furthest stays
-            assert (await post_meta(http, account, whatsapp_status("100004", wamid, state, customer))).status_code == 200
+            receipt = whatsapp_status("100004", wamid, state, customer)
+            assert (await post_meta(http, account, receipt)).status_code == 200
         await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "read",
                     "the read receipt")
         frame = await console.expect("delivery", timeout=20)
         assert frame["state"] == "read"
+
+
+async def start_thread(server: PapoteServer, http: httpx.AsyncClient, account: dict[str, Any], number: str,
+                       customer: str, name: str, at: int | None = None) -> str:
+    answer = await post_meta(http, account, whatsapp_message(number, customer, f"wamid.first-{customer}", "Hello",
+                                                             name=name, at=at))
+    assert answer.status_code == 200
+    cookie = server.login()
+    conv = await until(lambda: conversation_of(server, cookie, name), "the conversation")
+    return str(conv["id"])
+
+
+def reply(server: PapoteServer, cookie: str, cid: str, body: str) -> tuple[int, Any]:
+    status, answer, _ = server.http("POST", f"/api/conversations/{cid}/messages",
+                                    {"body": body, "client_msg_id": new_msg_id()}, cookie=cookie)
+    return status, answer
+
+
+async def test_a_429_is_retried_after_its_retry_after_and_a_5xx_or_timeout_with_backoff(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100005")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        cid = await start_thread(server, http, account, "100005", "33600000005", "Rate")
+    providers.retry_after = 2
+    providers.script("meta", "429", "timeout")
+    before = len(providers.sends("meta"))
+    status, ack = reply(server, cookie, cid, "after the limits")
+    assert status == 201
+    sends = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send",
+                        timeout=60)
+    tries = [s for s in providers.sends("meta")[before:] if s.body.get("to") == "33600000005"]
+    assert len(tries) == 3 and sends[0] is tries[-1]
+    # No second attempt before the Retry-After the 429 gave.
+    assert tries[1].at - tries[0].at >= providers.retry_after - 0.1
+    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
+
+
+async def test_outside_the_window_a_reply_is_refused_first_or_goes_as_the_template(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    old = int(time.time()) - 25 * 3600
+    plain = whatsapp(server, "100006")
+    templated = whatsapp(server, "100007", template="follow_up", template_language="fr")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        shut = await start_thread(server, http, plain, "100006", "33600000006", "Late", at=old)
+        templ = await start_thread(server, http, templated, "100007", "33600000007", "Later", at=old)
+    view = channel_of(server, cookie, shut)
+    assert view["can_send"] is False and "24 hours" in view["reason"] and view["window"]["open"] is False
+    last_seq = messages(server, cookie, shut)[-1]["seq"]
+    status, answer = reply(server, cookie, shut, "too late")
+    assert (status, answer["error"]["code"]) == (409, "window_closed")
+    assert messages(server, cookie, shut)[-1]["seq"] == last_seq  # nothing stored
+    view = channel_of(server, cookie, templ)
+    assert view["can_send"] is True and view["window"]["fallback"] == "template"
+    before = len(providers.sends("meta"))
+    assert reply(server, cookie, templ, "Your order shipped")[0] == 201
+    [sent] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the template")
+    assert sent.body["type"] == "template" and sent.body["template"]["name"] == "follow_up"
+    assert sent.body["template"]["language"] == {"code": "fr"}
+    assert sent.body["template"]["components"][0]["parameters"][0]["text"] == "Your order shipped"
+
+
+async def test_the_provider_refusing_for_a_closed_window_fails_the_reply_for_good(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = whatsapp(server, "100008")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        cid = await start_thread(server, http, account, "100008", "33600000008", "Shut")
+    providers.script("meta", "window")
+    status, ack = reply(server, cookie, cid, "refused")
+    assert status == 201
+    state = await until(lambda: channel_of(server, cookie, cid)["deliveries"].get(str(ack["seq"])), "failed",
+                        timeout=30)
+    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "failed",
+                "failed")
+    assert state is not None
+    assert "131047" in channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["error"]
+
+
+async def test_telegram_secret_token_inbound_and_replies(server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = connect(server, "telegram", {"bot_token": "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+                                           "secret_token": "tg-secret_1"})
+    update = {"update_id": 9001, "message": {"message_id": 77, "date": int(time.time()),
+                                             "from": {"id": 4242, "is_bot": False, "first_name": "Tess"},
+                                             "chat": {"id": 4242, "type": "private"}, "text": "Bonjour"}}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        path = hook_path(account)
+        assert (await http.post(path, json=update)).status_code == 401
+        wrong = await http.post(path, json=update, headers={"x-telegram-bot-api-secret-token": "wrong"})
+        assert wrong.status_code == 403
+        assert conversation_of(server, cookie, "Tess") is None
+        for _ in range(3):  # re-delivered: one message
+            answer = await http.post(path, json=update, headers={"x-telegram-bot-api-secret-token": "tg-secret_1"})
+            assert answer.status_code == 200
+    conv = await until(lambda: conversation_of(server, cookie, "Tess"), "the conversation")
+    assert conv["visitor"]["channel"] == "telegram"
+    assert [m["body"] for m in messages(server, cookie, conv["id"]) if m["kind"] == "text"] == ["Bonjour"]
+    providers.retry_after = 1
+    providers.script("telegram", "500", "429")
+    before = len(providers.sends("telegram"))
+    assert reply(server, cookie, conv["id"], "Salut Tess")[0] == 201
+    sent = await until(lambda: [s for s in providers.sends("telegram")[before:] if s.provider_id], "the send")
+    tries = providers.sends("telegram")[before:]
+    assert sent[0].path == "/telegram/bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/sendMessage"
+    assert sent[0].body == {"chat_id": "4242", "text": "Salut Tess"}
+    assert len(tries) == 3 and tries[1].at - tries[0].at >= 1.5  # a 5xx: backoff from 2 s (±20 %)
+    assert tries[2].at - tries[1].at >= 0.9  # the 429's retry_after, from the body
+
+
+async def test_twilio_signed_form_inbound_status_callbacks_and_replies(server: PapoteServer,
+                                                                       providers: FakeProviders) -> None:
+    cookie = server.login()
+    sid = "AC" + "0123456789abcdef" * 2
+    token = "twilio0auth0token0123"
+    account = connect(server, "twilio", {"account_sid": sid, "from_number": "+15550001111", "auth_token": token})
+    url = account["webhook_url"]
+    form = {"MessageSid": "SM" + "a" * 32, "AccountSid": sid, "From": "+33600000009", "To": "+15550001111",
+            "Body": "Where is my parcel?", "NumMedia": "0", "SmsStatus": "received"}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        path = hook_path(account)
+        assert (await http.post(path, data=form)).status_code == 401
+        forged = twilio_signature("wrong-token", url, form)
+        assert (await http.post(path, data=form, headers={"x-twilio-signature": forged})).status_code == 403
+        good = await http.post(path, data=form, headers={"x-twilio-signature": twilio_signature(token, url, form)})
+        assert good.status_code == 200 and good.text == "<Response></Response>"
+        conv = await until(lambda: conversation_of(server, cookie, "+33600000009"), "the conversation")
+        before = len(providers.sends("twilio"))
+        status, ack = reply(server, cookie, conv["id"], "Tomorrow")
+        assert status == 201
+        [sent] = await until(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the send")
+        assert sent.body["To"] == "+33600000009" and sent.body["From"] == "+15550001111"
+        assert sent.body["StatusCallback"] == url and sent.headers["authorization"].startswith("Basic ")
+        for status_word in ("delivered", "sent"):
+            callback = {"MessageSid": sent.provider_id, "AccountSid": sid, "MessageStatus": status_word,
+                        "From": "+15550001111", "To": "+33600000009"}
+            answer = await http.post(path, data=callback,
+                                     headers={"x-twilio-signature": twilio_signature(token, url, callback)})
+            assert answer.status_code == 200
+    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack["seq"])]["state"] == "delivered",
+                "delivered")
+
+
+async def test_messenger_inbound_and_the_human_agent_tag(server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = connect(server, "messenger", {"page_id": "200001", "human_agent": "yes",
+                                            "access_token": "EAAG-page-token-1", "app_secret": APP_SECRET,
+                                            "verify_token": VERIFY})
+    old = (int(time.time()) - 3 * 86400) * 1000
+    doc = {"object": "page", "entry": [{"id": "200001", "time": old, "messaging": [
+        {"sender": {"id": "PSID77"}, "recipient": {"id": "200001"}, "timestamp": old,
+         "message": {"mid": "m_in77", "text": "Any news?"}}]}]}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert (await post_meta(http, account, doc, secret="nope")).status_code == 403
+        assert (await post_meta(http, account, doc)).status_code == 200
+    conv = await until(lambda: conversation_of(server, cookie, "PSID77"), "the conversation")
+    assert channel_of(server, cookie, conv["id"])["window"]["fallback"] == "human_agent"
+    before = len(providers.sends("meta"))
+    assert reply(server, cookie, conv["id"], "Yes: it left today")[0] == 201
+    [sent] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send")
+    assert sent.path == "/meta/200001/messages"
+    assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
+    assert sent.body["recipient"] == {"id": "PSID77"}

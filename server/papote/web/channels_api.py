@@ -18,11 +18,19 @@ _STR = string(0, 100000)
 _MS = {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}
 KINDS = list(ADAPTERS)
 
-CONNECT: Schema = obj({
-    "kind": enum(*KINDS),
-    "name": string(1, 80),
-    "settings": obj({}, description="the provider's fields, as `providers[].fields` lists them; values are text"),
-}, required=["kind", "name", "settings"], closed=True)
+
+
+def _connect(kind: str) -> Schema:
+    """One provider's connect body: its fields, each with the form `Messaging.connect` checks."""
+    fields = ADAPTERS[kind].fields
+    settings = obj({f.name: string(0 if not f.required else 1, 1000,
+                                   pattern=f"^(?:{f.pattern}){'' if f.required else '?'}$", description=f.label)
+                    for f in fields}, required=[f.name for f in fields if f.required], closed=True)
+    return obj({"kind": {"const": kind}, "name": string(1, 80), "settings": settings},
+               required=["kind", "name", "settings"], closed=True)
+
+
+CONNECT: Schema = {"oneOf": [_connect(kind) for kind in KINDS]}
 CHANNEL: Schema = obj({
     "id": _STR, "kind": enum(*KINDS), "name": _STR,
     "config": obj({}, description="the settings shown back"),
