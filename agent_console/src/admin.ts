@@ -1,7 +1,9 @@
 // Site settings for owners and admins: the widget's look and behaviour, the snippet, identity
-// secrets, agents and invitations, canned responses and API keys. Each section saves on its own.
+// secrets, agents and invitations, canned responses, API keys and messaging channels (channels.ts).
+// Each section saves on its own.
 
 import { api } from "./api";
+import { channelsSection } from "./channels";
 import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
@@ -102,6 +104,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
+      channelsSection(path),
     ),
   );
 }

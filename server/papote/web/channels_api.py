@@ -30,7 +30,8 @@ def _connect(kind: str) -> Schema:
                required=["kind", "name", "settings"], closed=True)
 
 
-CONNECT: Schema = {"oneOf": [_connect(kind) for kind in KINDS]}
+CONNECT: Schema = {"type": "object", "required": ["kind", "name", "settings"],
+                   "oneOf": [_connect(kind) for kind in KINDS]}
 CHANNEL: Schema = obj({
     "id": _STR, "kind": enum(*KINDS), "name": _STR,
     "config": obj({}, description="the settings shown back"),
