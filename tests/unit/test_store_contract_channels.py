@@ -38,7 +38,7 @@ async def thread(store: Store) -> tuple[ChannelAccount, ChannelIdentity, str]:
 
 
 def reply(account: ChannelAccount, identity: ChannelIdentity, cid: str) -> Delivery:
-    return Delivery(new_id("d"), account.site_id, cid, identity.visitor_id, "whatsapp", "reply", identity.address,
+    return Delivery(new_id("d"), account.site_id, cid, identity.visitor_id, "messaging", "whatsapp", identity.address,
                     {"to": identity.address}, next_attempt_at=0, created_at=now_ms(), account_id=account.id)
 
 
@@ -69,13 +69,13 @@ async def test_a_reply_and_its_delivery_are_one_append(store: Store) -> None:
     new = NewMessage(account.site_id, cid, AuthorKind.AGENT, agent, "Bob", MessageKind.TEXT, "hi Ann", "r1",
                      deliveries=[d])
     appended = await store.append(new)
-    [stored] = [x for x in await store.deliveries(cid) if x.channel == "whatsapp"]
+    [stored] = [x for x in await store.deliveries(cid) if x.channel == "messaging"]
     assert stored.seq == appended.message.seq and stored.account_id == account.id
     # A retry of the same message queues nothing more.
     again = await store.append(NewMessage(account.site_id, cid, AuthorKind.AGENT, agent, "Bob", MessageKind.TEXT,
                                           "hi Ann", "r1", deliveries=[reply(account, identity, cid)]))
     assert again.duplicate
-    assert len([x for x in await store.deliveries(cid) if x.channel == "whatsapp"]) == 1
+    assert len([x for x in await store.deliveries(cid) if x.channel == "messaging"]) == 1
     assert (await store.message_deliveries(cid))[appended.message.seq].state == "queued"
 
 
@@ -90,10 +90,11 @@ async def test_receipts_in_any_order_end_at_the_furthest_state(store: Store) -> 
         pid = f"wamid.{n}"
         # The first receipt beats our record of the send: kept, and applied once the send is recorded.
         assert await store.record_receipt(account.id, pid, order[0], "", 1) is None
-        [claimed] = await store.claim_deliveries("whatsapp", now_ms(), 1000, 1)
+        [claimed] = await store.claim_deliveries("messaging", now_ms(), 1000, 1)
         await store.finish_delivery(claimed.id, DeliveryStatus.SENT, now_ms(), provider_msg_id=pid)
         state = await store.delivery_state(claimed.id)
         assert state is not None and state.state == order[0] and state.seq == appended.message.seq
+        assert state.channel == "whatsapp"
         for s in order[1:]:
             got = await store.record_receipt(account.id, pid, s, "", 2)
             assert got is not None and got.conversation_id == cid

@@ -55,7 +55,7 @@ class MessageDelivery:
 
     conversation_id: str
     seq: int
-    channel: str
+    channel: str  # the provider (the delivery's kind: whatsapp, telegram…)
     state: str
     error: str = ""
 

@@ -49,8 +49,8 @@ class Delivery:
     site_id: str
     conversation_id: str | None
     visitor_id: str
-    channel: str  # "email"
-    kind: str  # the channel's own: for email "digest" or "confirm"
+    channel: str  # "email" or "messaging"
+    kind: str  # the channel's own: for email "digest" or "confirm"; for messaging the provider
     target: str  # where: an email address
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED

@@ -54,6 +54,8 @@ log = logging.getLogger("papote.messaging")
 
 #: Characters of a secret shown back after saving: enough to tell two tokens apart, too few to use one.
 HINT_CHARS = 4
+#: The outbox channel of every messaging delivery; the delivery's `kind` is the provider.
+CHANNEL = "messaging"
 #: A provider's 5xx or timeout is retried after 2 s, then 4, 8… (an HTTP API recovers faster than a mail
 #: relay's greylisting, which the outbox's default of 30 s is for); 8 attempts span about 4 minutes.
 FIRST_RETRY_MS = 2_000
@@ -84,10 +86,10 @@ class Messaging:
         self.config = papote.config
         self.http: httpx.AsyncClient | None = None
         lease = 3 * self.config.messaging_timeout_secs * 1000
-        self.outboxes = {kind: Outbox(self.store, kind, self._sender(kind), lease_ms=lease,
-                                      every_secs=self.config.messaging_check_secs, on_done=self._done,
-                                      first_retry_ms=FIRST_RETRY_MS)
-                         for kind in ADAPTERS}
+        # One worker for every provider (the delivery's `kind` names it): one claim per round, not five.
+        self.outbox = Outbox(self.store, CHANNEL, self._send, lease_ms=lease,
+                             every_secs=self.config.messaging_check_secs, on_done=self._done,
+                             first_retry_ms=FIRST_RETRY_MS)
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         papote.chat.outbound_for = self.outbound_for
@@ -96,8 +98,7 @@ class Messaging:
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
         self.http = httpx.AsyncClient(timeout=self.config.messaging_timeout_secs)
-        for kind, outbox in self.outboxes.items():
-            self._tasks.append(asyncio.create_task(outbox.run(), name=f"papote-{kind}-outbox"))
+        self._tasks.append(asyncio.create_task(self.outbox.run(), name="papote-messaging-outbox"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -107,8 +108,7 @@ class Messaging:
             await self.http.aclose()
 
     def poke(self) -> None:
-        for outbox in self.outboxes.values():
-            outbox.poke()
+        self.outbox.poke()
 
     def base_url(self, kind: str) -> str:
         url = {"telegram": self.config.telegram_api_url, "twilio": self.config.twilio_api_url}.get(
@@ -270,8 +270,8 @@ class Messaging:
         if not window.can_send:
             raise PapoteError(window.reason or "this channel cannot carry a reply now", ErrorCode.WINDOW_CLOSED)
         payload = adapter.payload(account, identity, body, window, self.webhook_url(account))
-        return [Delivery(new_id("d"), site_id, conversation_id, identity.visitor_id, account.kind,
-                         "reply" if window.open else str(window.fallback), identity.address, payload,
+        return [Delivery(new_id("d"), site_id, conversation_id, identity.visitor_id, CHANNEL, account.kind,
+                         identity.address, payload,
                          next_attempt_at=now, created_at=now, account_id=account.id)]
 
     async def channel_view(self, principal: Principal, conversation_id: str) -> dict[str, Any]:
@@ -296,15 +296,12 @@ class Messaging:
         }
 
     # -- sending -------------------------------------------------------------------------------------
-    def _sender(self, kind: str) -> Any:
-        async def send(delivery: Delivery) -> str:
-            account = await self.store.get_channel_account(delivery.account_id or "")
-            if account is None:
-                raise DeliveryError("the channel account was disconnected", permanent=True)
-            assert self.http is not None, "started"
-            return await ADAPTERS[kind].send(self.http, self.base_url(kind), account, delivery)
-
-        return send
+    async def _send(self, delivery: Delivery) -> str:
+        account = await self.store.get_channel_account(delivery.account_id or "")
+        if account is None:
+            raise DeliveryError("the channel account was disconnected", permanent=True)
+        assert self.http is not None, "started"
+        return await ADAPTERS[account.kind].send(self.http, self.base_url(account.kind), account, delivery)
 
     async def _done(self, delivery: Delivery) -> None:
         if delivery.seq is None or delivery.conversation_id is None:

@@ -15,7 +15,7 @@ ACCOUNT_COLS = "id, site_id, kind, name, config, secrets, created_at"
 IDENTITY_COLS = "account_id, address, site_id, visitor_id, conversation_id, name, last_inbound_at, created_at"
 #: A message's delivery with the provider's latest receipt for it.
 _STATE_SQL = (
-    "SELECT d.seq, d.channel, d.status, d.error, r.state, coalesce(r.error, ''), d.conversation_id "
+    "SELECT d.seq, d.kind, d.status, d.error, r.state, coalesce(r.error, ''), d.conversation_id "
     "FROM deliveries d "
     "LEFT JOIN channel_receipts r ON r.account_id=d.account_id AND r.provider_msg_id=d.provider_msg_id "
 )
