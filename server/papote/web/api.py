@@ -26,6 +26,7 @@ from papote.config import Config
 from papote.web import (
     accounts_api,
     canned_api,
+    channel_hooks,
     channels_api,
     console_api,
     conversations_api,
@@ -41,7 +42,9 @@ from papote.web.schema import check_supported
 
 
 async def openapi(request: Request, _: Principal | None) -> Any:
-    return openapi_document(papote_of(request).config, all_endpoints())
+    document = openapi_document(papote_of(request).config, all_endpoints())
+    document["paths"].update(channel_hooks.openapi_paths())  # providers' webhooks: not JSON API routes
+    return document
 
 
 #: This document's own endpoint.

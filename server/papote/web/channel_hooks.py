@@ -8,6 +8,7 @@ answer (2xx only once what the request carries is committed)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +39,43 @@ async def channel_hook(request: Request) -> Response:
         log.exception("channel webhook %s failed", request.url.path)
         return Response("try again", status_code=503, media_type="text/plain")
     return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The webhook route in the OpenAPI document: not a JSON API operation (the provider's own bodies and
+    signatures), described so that integrators see it beside the rest."""
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    answers = {
+        "200": {"description": "stored (or a Meta handshake's challenge); Twilio gets an empty TwiML "
+                               "`<Response></Response>` as text/xml",
+                "content": {**text, "text/xml": {"schema": {"type": "string"}}}},
+        "400": {"description": "a signed body that cannot be read", "content": text},
+        "401": {"description": "no signature header", "content": text},
+        "403": {"description": "a wrong signature, or a handshake with a wrong verify token", "content": text},
+        "404": {"description": "no such channel (or one of another kind)", "content": text},
+        "405": {"description": "a GET that is no handshake", "content": text},
+        "413": {"description": "a body over 1 MB", "content": text},
+        "503": {"description": "not stored this time: the provider delivers again", "content": text},
+    }
+    params = [
+        {"name": "kind", "in": "path", "required": True,
+         "schema": {"type": "string", "enum": ["whatsapp", "telegram", "twilio", "messenger", "instagram"]}},
+        {"name": "channel_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+    ]
+    summary = ("A messaging provider's webhook (docs/channels.md): signed with the channel's secret "
+               "(X-Hub-Signature-256, X-Telegram-Bot-Api-Secret-Token or X-Twilio-Signature) on the raw body")
+    return {"/channels/{kind}/{channel_id}": {
+        "get": {"operationId": "channel_handshake", "summary": "Meta's subscription check (hub.challenge)",
+                "parameters": [*params, *({"name": name, "in": "query", "required": False,
+                                           "schema": {"type": "string"}}
+                                          for name in ("hub.mode", "hub.verify_token", "hub.challenge"))],
+                "responses": {k: v for k, v in answers.items() if k in ("200", "403", "404", "405")}},
+        "post": {"operationId": "channel_webhook", "summary": summary, "parameters": params,
+                 "requestBody": {"required": False, "content": {
+                     "application/json": {"schema": {}},
+                     "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+                 "responses": answers},
+    }}
 
 
 def routes() -> list[Route]:
