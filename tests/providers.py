@@ -90,6 +90,8 @@ class FakeProviders:
     #: Per kind ("meta", "telegram", "twilio"): scripted answers, used up in order before normal ones.
     scripts: dict[str, list[str]] = field(default_factory=dict)
     retry_after: int = 2
+    #: Set when a "hang" answer took a request: the provider has it, and Papote waits for an answer.
+    hung: threading.Event = field(default_factory=threading.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -125,6 +127,10 @@ class FakeProviders:
             return JSONResponse({"error": {"message": "internal", "code": 1}}, status_code=500)
         if answer == "timeout":
             await asyncio.sleep(5)
+            return JSONResponse({"error": {"message": "late", "code": 2}}, status_code=500)
+        if answer == "hang":  # accepted, then no answer: the caller dies or gives up first
+            self.hung.set()
+            await asyncio.sleep(30)
             return JSONResponse({"error": {"message": "late", "code": 2}}, status_code=500)
         if answer == "window":
             return JSONResponse({"error": {"message": "Re-engagement message", "code": 131047}}, status_code=400)

@@ -386,3 +386,27 @@ async def test_messenger_inbound_and_the_human_agent_tag(server: PapoteServer, p
     assert sent.path == "/meta/200001/messages"
     assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
     assert sent.body["recipient"] == {"id": "PSID77"}
+
+
+async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_once(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    """Last in the module: it kills the shared server (and starts it again)."""
+    cookie = server.login()
+    account = whatsapp(server, "100009")
+    customer = "33600000010"
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        cid = await start_thread(server, http, account, "100009", customer, "Crash")
+    providers.hung.clear()
+    providers.script("meta", "hang")
+    before = len(providers.sends("meta"))
+    status, ack = reply(server, cookie, cid, "survive the crash")
+    assert status == 201
+    await until(providers.hung.is_set, "the provider taking the reply")
+    server.kill()  # SIGKILL while the provider holds the reply and Papote has not recorded it
+    server.start()
+    await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send after restart",
+                timeout=60)
+    tries = [s for s in providers.sends("meta")[before:] if s.body.get("to") == customer]
+    assert len(tries) == 2  # never none; one duplicate at most (no provider takes an idempotency key)
+    cookie = server.login()
+    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
