@@ -140,6 +140,14 @@ async def test_an_account_is_connected_and_its_secrets_never_come_back(server: P
         bad = await http.get(hook_path(account), params={"hub.mode": "subscribe", "hub.verify_token": "nope",
                                                          "hub.challenge": "1"})
         assert bad.status_code == 403
+    # An agent of the site (not an admin) may neither read nor change its channels.
+    email = f"agent-{server.backend}@papote.test"
+    server.cli("agent", "create", "--site", server.site_key, "--email", email, "--password", "agent-password-1",
+               "--role", "agent")
+    agent_cookie = server.login(email, "agent-password-1")
+    assert server.http("GET", f"/api/sites/{server.site_key}/channels", cookie=agent_cookie)[0] == 403
+    assert server.http("DELETE", f"/api/sites/{server.site_key}/channels/{account['id']}",
+                       cookie=agent_cookie)[0] == 403
     assert server.http("DELETE", f"/api/sites/{server.site_key}/channels/{account['id']}", cookie=cookie)[0] == 200
     _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/channels", cookie=cookie)
     assert account["id"] not in {c["id"] for c in listed["channels"]}
