@@ -189,6 +189,13 @@ export class Desk {
     this.conn.on("frame", (frame) => this.onFrame(frame));
     this.conn.on("message", ({ message, live }) => this.onMessage(message, live));
     this.conn.on("change", () => this.events.change());
+    // A reply refused for good (a messaging app's window shut meanwhile): say why, give the text back
+    // to the reply box, and read the channel again so the composer explains.
+    this.conn.on("rejected", ({ item, error }) => {
+      if (item.conversation && !this.drafts.get(item.conversation)) this.drafts.set(item.conversation, item.body);
+      this.events.error(error.code, error.message);
+      if (item.conversation) void this.loadChannel(item.conversation);
+    });
     this.conn.on("state", () => this.events.change());
     this.conn.on("closed", ({ code, final }) => {
       if (final && (code === 4001 || code === 4010)) this.events.ended();

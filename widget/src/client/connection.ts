@@ -53,7 +53,7 @@ export const SEND_RETRY_MS = 5_000;
 // A `resume` names at most this many conversations (docs/protocol.md §3): more go in several.
 export const MAX_RESUME_IDS = 100;
 // Errors after which a message can never be stored: retrying would only fail again.
-const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden"]);
+const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden", "window_closed"]);
 
 export interface Clock {
   now(): number;
