@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, WebhookRefused
+from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, Watermark, WebhookRefused
 from papote.channels.meta import graph
 from papote.channels.meta.messenger import Messenger
 from papote.channels.telegram import Telegram
@@ -126,5 +126,7 @@ def test_messenger_skips_echoes_and_maps_delivery_mids() -> None:
         {"sender": {"id": "U"}, "recipient": {"id": "P"}, "delivery": {"mids": ["m_out"], "watermark": 7}},
         {"sender": {"id": "U"}, "recipient": {"id": "P"}, "delivery": {"watermark": 8}},
     ]}]}
+    doc["entry"][0]["messaging"].append({"sender": {"id": "U"}, "recipient": {"id": "P"}, "read": {"watermark": 9}})
     assert Messenger().parse(fb, hook(json.dumps(doc).encode())) == [
-        Inbound("U", "m1", "hey", 5), Receipt("m_out", "delivered", 7)]
+        Inbound("U", "m1", "hey", 5), Receipt("m_out", "delivered", 7), Watermark("U", "delivered", 8),
+        Watermark("U", "read", 9)]

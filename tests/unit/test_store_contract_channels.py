@@ -103,6 +103,23 @@ async def test_receipts_in_any_order_end_at_the_furthest_state(store: Store) -> 
     assert [states[s].state for s in seqs] == ["read"] * 6
 
 
+async def test_a_watermark_moves_every_reply_sent_before_it(store: Store) -> None:
+    account, identity, cid = await thread(store)
+    seqs = []
+    for n in range(3):
+        appended = await store.append(NewMessage(account.site_id, cid, AuthorKind.AGENT, "a_1", "Bob",
+                                                 MessageKind.TEXT, f"w{n}", f"w{n}",
+                                                 deliveries=[reply(account, identity, cid)]))
+        seqs.append(appended.message.seq)
+        [claimed] = await store.claim_deliveries("messaging", now_ms(), 1000, 1)
+        await store.finish_delivery(claimed.id, DeliveryStatus.SENT, 1000 * (n + 1), provider_msg_id=f"mid.{n}")
+    moved = await store.record_watermark(account.id, cid, "read", 2000)
+    assert sorted(m.seq for m in moved) == seqs[:2] and {m.state for m in moved} == {"read"}
+    assert await store.record_watermark(account.id, cid, "delivered", 2000) == []  # nothing moves back
+    states = await store.message_deliveries(cid)
+    assert [states[s].state for s in seqs] == ["read", "read", "sent"]
+
+
 async def test_the_furthest_state_rule() -> None:
     assert furthest("sending", "", None, "") == ("queued", "")
     assert furthest("sent", "", "delivered", "") == ("delivered", "")

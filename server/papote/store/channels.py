@@ -95,6 +95,13 @@ class ChannelStore(abc.ABC):
         delivery, or None while no delivery is known under that id (the receipt is kept for it)."""
 
     @abc.abstractmethod
+    async def record_watermark(self, account_id: str, conversation_id: str, state: str,
+                               at: Millis) -> list[MessageDelivery]:
+        """A receipt that names no message but a time (Messenger's "everything before this watermark"):
+        merged into every reply of the conversation sent through the account at or before `at`; the
+        replies whose state moved."""
+
+    @abc.abstractmethod
     async def delivery_state(self, delivery_id: str) -> MessageDelivery | None:
         """Where one delivery's message stands (after an attempt: a receipt may have come first)."""
 

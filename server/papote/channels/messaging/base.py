@@ -85,6 +85,16 @@ class Receipt:
 
 
 @dataclass(slots=True)
+class Watermark:
+    """A receipt naming a time, not a message (Messenger): every reply to `address` sent at or before
+    `at` reached `state`."""
+
+    address: str
+    state: str
+    at: Millis
+
+
+@dataclass(slots=True)
 class Window:
     """Whether a reply can go now: `open` freely; otherwise `fallback` names what goes instead (a
     template, a tag) or is None (nothing can go: `reason`)."""
@@ -121,7 +131,7 @@ class Adapter(Protocol):
     def verify(self, account: ChannelAccount, hook: Hook) -> None:
         """Raise WebhookRefused unless `hook` carries the provider's valid signature for `account`."""
 
-    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt]:
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         """What a verified request carries; unknown kinds of event are skipped."""
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window: ...

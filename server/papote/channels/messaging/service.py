@@ -34,7 +34,7 @@ import httpx
 from papote.authz import Action, Principal
 from papote.bus import Bus
 from papote.bus.topics import conv_topic
-from papote.channels.messaging.base import Adapter, Answer, Hook, Inbound, Receipt, WebhookRefused
+from papote.channels.messaging.base import Adapter, Answer, Hook, Inbound, Receipt, Watermark, WebhookRefused
 from papote.channels.meta.messenger import Instagram, Messenger
 from papote.channels.outbox import DeliveryError, Outbox
 from papote.channels.telegram import Telegram
@@ -186,6 +186,8 @@ class Messaging:
                 await self.receive(account, event)
             elif isinstance(event, Receipt):
                 await self.receipt(account, event)
+            elif isinstance(event, Watermark):
+                await self.watermark(account, event)
         return getattr(adapter, "ok", Answer(200, "ok"))
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
@@ -247,6 +249,14 @@ class Messaging:
         state = await self.store.record_receipt(account.id, receipt.provider_id, receipt.state, receipt.error,
                                                 receipt.at or now_ms())
         if state is not None:
+            self.papote.bus.publish(conv_topic(state.conversation_id), DeliveryChanged(
+                state.conversation_id, state.seq, state.channel, state.state, state.error))
+
+    async def watermark(self, account: ChannelAccount, mark: Watermark) -> None:
+        identity = await self.store.channel_identity(account.id, mark.address)
+        if identity is None or identity.conversation_id is None:
+            return
+        for state in await self.store.record_watermark(account.id, identity.conversation_id, mark.state, mark.at):
             self.papote.bus.publish(conv_topic(state.conversation_id), DeliveryChanged(
                 state.conversation_id, state.seq, state.channel, state.state, state.error))
 

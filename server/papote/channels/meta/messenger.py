@@ -3,7 +3,8 @@
 Inbound: `{object: "page" | "instagram", entry: [{id, time, messaging: [{sender: {id}, recipient: {id},
 timestamp, message: {mid, text, is_echo?}} | {delivery: {mids?, watermark}} | {read: {watermark}}]}]}`.
 Messages dedupe on `mid`; echoes (our own sends) are skipped. Deliveries name their `mids` when Meta gives
-them; receipts that carry only a watermark ("everything before this time") are not mapped to messages.
+them; a delivery without them, and every read, carries a watermark ("everything sent before this time"),
+applied to the customer's replies sent before it.
 
 Outbound: `POST {base}/{page id}/messages {recipient: {id}, messaging_type: "RESPONSE", message: {text}}`
 → `{recipient_id, message_id}`. The window is 24 hours from the customer's last message; after it, when
@@ -25,6 +26,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Receipt,
+    Watermark,
     Window,
     json_of,
     post,
@@ -61,9 +63,9 @@ class Messenger:
     def verify(self, account: ChannelAccount, hook: Hook) -> None:
         graph.verify(account, hook)
 
-    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt]:
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         doc = json.loads(hook.body)
-        out: list[Inbound | Receipt] = []
+        out: list[Inbound | Receipt | Watermark] = []
         if not isinstance(doc, dict) or doc.get("object") != self.webhook_object:
             return out
         for entry in doc.get("entry") or []:
@@ -78,7 +80,13 @@ class Messenger:
                 delivery = event.get("delivery")
                 if isinstance(delivery, dict):
                     at = int(delivery.get("watermark") or 0)
-                    out.extend(Receipt(str(mid), "delivered", at) for mid in delivery.get("mids") or [])
+                    mids = delivery.get("mids") or []
+                    out.extend(Receipt(str(mid), "delivered", at) for mid in mids)
+                    if not mids and at and sender:
+                        out.append(Watermark(sender, "delivered", at))
+                read = event.get("read")
+                if isinstance(read, dict) and read.get("watermark") and sender:
+                    out.append(Watermark(sender, "read", int(read["watermark"])))
         return out
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:

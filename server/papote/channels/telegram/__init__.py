@@ -22,6 +22,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Receipt,
+    Watermark,
     WebhookRefused,
     Window,
     json_of,
@@ -56,7 +57,7 @@ class Telegram:
         if not same(account.secrets.get("secret_token", ""), given):
             raise WebhookRefused(403, "bad X-Telegram-Bot-Api-Secret-Token")
 
-    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt]:
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         update = json.loads(hook.body)
         message = update.get("message") if isinstance(update, dict) else None
         if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):

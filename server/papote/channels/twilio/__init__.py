@@ -27,6 +27,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Receipt,
+    Watermark,
     WebhookRefused,
     Window,
     json_of,
@@ -70,7 +71,7 @@ class Twilio:
         if not same(signature(account.secrets.get("auth_token", ""), hook.url, params), given):
             raise WebhookRefused(403, "bad X-Twilio-Signature")
 
-    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt]:
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         form = dict(parse_qsl(hook.body.decode("utf-8", "replace"), keep_blank_values=True))
         sid = form.get("MessageSid") or form.get("SmsSid")
         if not sid or form.get("AccountSid", account.config.get("account_sid")) != account.config.get("account_sid"):

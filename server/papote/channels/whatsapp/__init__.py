@@ -26,6 +26,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Receipt,
+    Watermark,
     Window,
     json_of,
     post,
@@ -63,9 +64,9 @@ class WhatsApp:
     def verify(self, account: ChannelAccount, hook: Hook) -> None:
         graph.verify(account, hook)
 
-    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt]:
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         doc = json.loads(hook.body)
-        out: list[Inbound | Receipt] = []
+        out: list[Inbound | Receipt | Watermark] = []
         if not isinstance(doc, dict) or doc.get("object") != "whatsapp_business_account":
             return out
         for entry in doc.get("entry") or []:

@@ -106,6 +106,28 @@ class ChannelQueries(PostgresEngine):
 
         return await self._transaction(job)
 
+    async def record_watermark(self, account_id: str, conversation_id: str, state: str,
+                               at: int) -> list[MessageDelivery]:
+        async def job(conn: asyncpg.Connection) -> list[MessageDelivery]:
+            moved = await conn.fetch(
+                "INSERT INTO channel_receipts(account_id, provider_msg_id, state, rank, error, at) "
+                "SELECT account_id, provider_msg_id, $1, $2, '', $3 FROM deliveries WHERE conversation_id=$4 "
+                "AND account_id=$5 AND provider_msg_id IS NOT NULL AND sent_at <= $3 "
+                "ON CONFLICT (account_id, provider_msg_id) DO UPDATE SET state=excluded.state, "
+                "rank=excluded.rank, at=excluded.at WHERE excluded.rank > channel_receipts.rank "
+                "RETURNING provider_msg_id",
+                state, RANK[state], at, conversation_id, account_id,
+            )
+            out = []
+            for (provider_msg_id,) in moved:
+                row = await conn.fetchrow(_STATE_SQL + "WHERE d.account_id=$1 AND d.provider_msg_id=$2",
+                                          account_id, provider_msg_id)
+                if row is not None:
+                    out.append(state_of(row))
+            return out
+
+        return await self._transaction(job)
+
     async def delivery_state(self, delivery_id: str) -> MessageDelivery | None:
         row = await self._one(_STATE_SQL + "WHERE d.id=$1", delivery_id)
         return state_of(row) if row and row[0] is not None else None

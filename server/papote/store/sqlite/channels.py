@@ -118,6 +118,27 @@ class ChannelQueries(SqliteEngine):
 
         return await self._write(job)
 
+    async def record_watermark(self, account_id: str, conversation_id: str, state: str,
+                               at: int) -> list[MessageDelivery]:
+        def job(conn: sqlite3.Connection) -> list[MessageDelivery]:
+            moved = conn.execute(
+                "INSERT INTO channel_receipts(account_id, provider_msg_id, state, rank, error, at) "
+                "SELECT account_id, provider_msg_id, ?, ?, '', ? FROM deliveries WHERE conversation_id=? "
+                "AND account_id=? AND provider_msg_id IS NOT NULL AND sent_at <= ? AND true "
+                "ON CONFLICT(account_id, provider_msg_id) DO UPDATE SET state=excluded.state, rank=excluded.rank, "
+                "at=excluded.at WHERE excluded.rank > channel_receipts.rank RETURNING provider_msg_id",
+                (state, RANK[state], at, conversation_id, account_id, at),
+            ).fetchall()
+            out = []
+            for (provider_msg_id,) in moved:
+                row = conn.execute(_STATE_SQL + "WHERE d.account_id=? AND d.provider_msg_id=?",
+                                   (account_id, provider_msg_id)).fetchone()
+                if row is not None:
+                    out.append(state_of(row))
+            return out
+
+        return await self._write(job)
+
     async def delivery_state(self, delivery_id: str) -> MessageDelivery | None:
         row = await self._one(_STATE_SQL + "WHERE d.id=?", (delivery_id,))
         return state_of(row) if row and row[0] is not None else None
