@@ -394,6 +394,16 @@ async def test_messenger_inbound_and_the_human_agent_tag(server: PapoteServer, p
     assert sent.path == "/meta/200001/messages"
     assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
     assert sent.body["recipient"] == {"id": "PSID77"}
+    # Messenger says "read" with a watermark, naming no message: every reply sent before it is read.
+    ack_seq = max(int(seq) for seq in await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"],
+                                                  "the reply's state"))
+    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "sent", "sent")
+    read = {"object": "page", "entry": [{"id": "200001", "time": 1, "messaging": [
+        {"sender": {"id": "PSID77"}, "recipient": {"id": "200001"}, "timestamp": 1,
+         "read": {"watermark": int(time.time() * 1000) + 5000}}]}]}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert (await post_meta(http, account, read)).status_code == 200
+    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "read", "read")
 
 
 async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_once(
