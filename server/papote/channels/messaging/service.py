@@ -274,6 +274,10 @@ class Messaging:
         if thread is None:
             return []
         account, identity = thread
+        if not body.strip():
+            # Files alone: the providers' media uploads are not wired yet, and an empty text is refused.
+            raise PapoteError(f"a reply on {account.kind} needs text (files are not sent there yet)",
+                              ErrorCode.BAD_FIELD)
         adapter = ADAPTERS[account.kind]
         now = now_ms()
         window = adapter.window(account, identity, now)
