@@ -59,6 +59,9 @@ CHANNEL = "messaging"
 #: A provider's 5xx or timeout is retried after 2 s, then 4, 8… (an HTTP API recovers faster than a mail
 #: relay's greylisting, which the outbox's default of 30 s is for); 8 attempts span about 4 minutes.
 FIRST_RETRY_MS = 2_000
+#: Conversations remembered as web chats (their visitor is no channel's customer, and never becomes one):
+#: an agent's reply to them costs no read to find no channel.
+MAX_WEB_CONVERSATIONS = 100_000
 #: Per-identity locks kept for newcomers; a bounded map (a lock is dropped once its identity is settled).
 MAX_LOCKS = 10_000
 
@@ -91,6 +94,7 @@ class Messaging:
                              every_secs=self.config.messaging_check_secs, on_done=self._done,
                              first_retry_ms=FIRST_RETRY_MS)
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
+        self._web: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         papote.chat.outbound_for = self.outbound_for
         papote.chat.on_outbound = self.poke
@@ -262,8 +266,17 @@ class Messaging:
 
     # -- replies -------------------------------------------------------------------------------------
     async def _thread(self, conversation_id: str) -> tuple[ChannelAccount, ChannelIdentity] | None:
+        if conversation_id in self._web:
+            return None
         identity = await self.store.identity_of_conversation(conversation_id)
         if identity is None:
+            conv = await self.store.get_conversation(conversation_id)
+            visitor = await self.store.get_visitor(conv.visitor_id) if conv is not None else None
+            if visitor is not None and not visitor.device.get("channel"):
+                # A web visitor's conversation (a customer on a channel is marked from their first message).
+                self._web[conversation_id] = None
+                if len(self._web) > MAX_WEB_CONVERSATIONS:
+                    self._web.popitem(last=False)
             return None
         account = await self.store.get_channel_account(identity.account_id)
         return (account, identity) if account is not None else None
