@@ -931,7 +931,12 @@ class Run:
 
             await self.bounded([one_relay(i) for i in range(args.conversations)])
         ramp = time.perf_counter() - started
-        await asyncio.sleep(args.duration)  # let the server settle (allocator, GC)
+        # Let the server settle (allocator, GC), then count what holding the sessions costs it: the
+        # second half of the hold is the window (timers, pings, the reaper; no message moves).
+        await asyncio.sleep(args.duration / 2)
+        cpu0, window0 = sum(server_cpu_secs(pid) for pid in self.pids), time.perf_counter()
+        await asyncio.sleep(args.duration / 2)
+        idle_cpu_pct = (sum(server_cpu_secs(pid) for pid in self.pids) - cpu0) / (time.perf_counter() - window0) * 100
         rss1 = sum(server_rss_bytes(pid) for pid in self.pids)
         alive = sum(1 for c in conns if c.connected)
         return {
@@ -942,6 +947,7 @@ class Run:
             "rss_before_mib": rss0 / 2**20,
             "rss_after_mib": rss1 / 2**20,
             "kib_per_session": (rss1 - rss0) / 1024 / max(1, len(conns)),
+            "idle_cpu_pct": idle_cpu_pct,
         }
 
     async def run_resume(self) -> dict[str, Any]:

@@ -402,6 +402,36 @@ def ratio(value: float, base: float) -> float:
 Row = dict[str, Any]
 
 
+#: Row 0's rates: a shop with a few dozen chats at once sends a message every few seconds (10/s is a
+#: busy one; 100/s a large team at peak). At these rates the fixed costs of each commit and each
+#: wake-up dominate, which rows 1-4 hide.
+LOW_RATES = (10, 100)
+#: Long enough for a few hundred messages at 10/s, so p99 is more than the slowest one or two.
+LOW_RATE_SECS = 20.0
+#: The idle server of row 0: what holding a day's worth of open widgets costs when nobody writes.
+IDLE_SESSIONS = 2000
+IDLE_HOLD_SECS = 10.0
+
+
+def row0_low_rates(targets: list[str], size: Size) -> Row:
+    n = size.conns_small
+    out: Row = {"row": 0, "what": f"a busy shop: {' and '.join(map(str, LOW_RATES))} msgs/s; "
+                f"idle CPU holding {IDLE_SESSIONS} sessions", "runs": {}}
+    for target in targets:
+        rates: dict[str, Any] = {}
+        with running(target, agents_for(n)) as server:
+            for rate in LOW_RATES:
+                rates[str(rate)] = loadgen(
+                    server, mode="open", rate=rate, conversations=n, agents=agents_for(n),
+                    warmup=size.warmup, duration=LOW_RATE_SECS if size is FULL else LOW_RATE_SECS / 2,
+                )  # fmt: skip
+        with running(target) as server:
+            idle = loadgen(server, mode="idle", conversations=IDLE_SESSIONS, agents=1, warmup=0,
+                           duration=IDLE_HOLD_SECS)
+        out["runs"][target] = {"rates": rates, "idle": idle}
+    return out
+
+
 def row1_cpu(targets: list[str], size: Size) -> Row:
     n = size.conns_small
     out: Row = {"row": 1, "what": "server CPU µs per delivered message, 5k msgs/s", "runs": {}}
@@ -676,6 +706,7 @@ def row8_widget(targets: list[str], size: Size) -> Row:
 
 
 ROWS: dict[int, Callable[[list[str], Size], Row]] = {
+    0: row0_low_rates,
     1: row1_cpu,
     2: row2_latency,
     3: row3_sustained,
@@ -701,7 +732,20 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
         lines.append((target, figure, versus, verdict))
 
     n = row["row"]
-    if n in (1, 2, "1b"):
+    if n == 0:
+        base = runs.get("baseline")
+        for target, r in runs.items():
+            parts, ratios = [], []
+            for rate, m in r["rates"].items():
+                lat, cpu = m["latency"], m["server_cpu_us_per_msg"]
+                parts.append(f"{rate}/s: {cpu:.0f} µs/msg, p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms"
+                             + (" (noisy)" if m.get("noisy") else ""))
+                if base is not None and target != "baseline":
+                    ratios.append(f"{rate}/s CPU x{ratio(cpu, base['rates'][rate]['server_cpu_us_per_msg']):.2f}")
+            idle = r["idle"]
+            parts.append(f"idle: {idle['idle_cpu_pct']:.1f} % CPU for {idle['sessions']} sessions")
+            add(target, "; ".join(parts), ", ".join(ratios))
+    elif n in (1, 2, "1b"):
         base = runs.get("baseline")
         for target, r in runs.items():
             lat = r["latency"]
@@ -956,7 +1000,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8,9,10")
+    parser.add_argument("--rows", default="0,1,2,3,4,5,6,7,8,9,10")
     parser.add_argument("--targets", default="baseline,socketio,papote")
     parser.add_argument("--priority", action="store_true", help=f"nice {PRIORITY_NICE} (root)")
     args = parser.parse_args(argv)

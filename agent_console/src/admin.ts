@@ -1,6 +1,6 @@
 // Site settings for owners and admins: the widget's look and behaviour, the snippet, identity
-// secrets, agents and invitations, canned responses, API keys and messaging channels (channels.ts).
-// Each section saves on its own.
+// secrets, agents and invitations, canned responses, API keys, webhooks (webhooks.ts) and messaging
+// channels (channels.ts). Each section saves on its own.
 
 import { api } from "./api";
 import { channelsSection } from "./channels";
@@ -10,6 +10,7 @@ import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
 import { type Translation, translationsEditor } from "./texts";
 import type { CannedResponse } from "./types";
+import { webhooksSection } from "./webhooks";
 
 interface SiteFull {
   id: string;
@@ -104,6 +105,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
+      webhooksSection(path),
       channelsSection(path),
     ),
   );

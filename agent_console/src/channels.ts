@@ -105,7 +105,7 @@ async function draw(section: HTMLElement, path: string): Promise<void> {
               { attrs: { "data-channel": c.id } },
               h("strong", null, c.name), " · ", channelLabel(c.kind), " ",
               h("span", { class: "muted small" }, Object.entries({ ...c.config, ...c.secrets }).map(([k, v]) => `${k}: ${v}`).join(" · ")),
-              h("div", { class: "small" }, t("webhookUrl"), ": ", h("code", null, c.webhook_url)),
+              h("div", { class: "small" }, t("channelWebhookUrl"), ": ", h("code", null, c.webhook_url)),
               h(
                 "button",
                 {

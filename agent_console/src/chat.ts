@@ -68,15 +68,15 @@ export function channelLabel(kind: string | undefined): string {
 function deliveryText(d: DeliveryState): string {
   switch (d.state) {
     case "queued":
-      return t("deliveryQueued");
+      return t("replyQueued");
     case "sent":
-      return t("deliverySent");
+      return t("replySent");
     case "delivered":
-      return t("deliveryDelivered");
+      return t("replyDelivered");
     case "read":
-      return t("deliveryRead");
+      return t("replyRead");
     default:
-      return t("deliveryFailed", { error: d.error || "?" });
+      return t("replyFailed", { error: d.error || "?" });
   }
 }
 

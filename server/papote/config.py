@@ -133,6 +133,23 @@ class Config:
     messaging_check_secs: int = 5
     #: One provider request's limit; a claimed delivery is leased for three times as long.
     messaging_timeout_secs: int = 10
+    #: Outgoing webhooks (docs/channels.md, "Webhooks"). Off (the default), an endpoint whose host is or
+    #: resolves to a loopback, private, link-local or otherwise non-public address is refused: a site
+    #: owner must not make the server post into its operator's network. On: any http(s) host.
+    webhook_allow_private: bool = False
+    #: The first retry of a failed webhook waits this long, then each wait doubles up to
+    #: PAPOTE_WEBHOOK_RETRY_MAX_MS (±20 %); after PAPOTE_WEBHOOK_ATTEMPTS attempts it is given up. The
+    #: defaults (30 s doubling to 1 h, 16 attempts) keep trying for about nine hours: a receiver down for a
+    #: deploy or a night gets every event afterwards.
+    webhook_retry_ms: int = 30_000
+    webhook_retry_max_ms: int = 3_600_000
+    webhook_attempts: int = 16
+    #: One webhook request's limit (connect, send, answer); the receiver should answer 2xx at once and
+    #: do its work later.
+    webhook_timeout_secs: int = 10
+    #: How often a node looks for events not yet queued (after a crash) and deliveries that are due;
+    #: events committed on a node are queued at once without waiting for it.
+    webhook_check_secs: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -253,6 +270,13 @@ class Config:
             raise ValueError("PAPOTE_MESSAGING_CHECK_SECS must be 1 to 3600, PAPOTE_MESSAGING_TIMEOUT_SECS 1 to 120")
         if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
             raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
+        if not 10 <= self.webhook_retry_ms <= self.webhook_retry_max_ms <= 86_400_000:
+            raise ValueError("PAPOTE_WEBHOOK_RETRY_MS must be at least 10 and at most PAPOTE_WEBHOOK_RETRY_MAX_MS "
+                             "(at most a day)")
+        if not 1 <= self.webhook_attempts <= 100 or not 1 <= self.webhook_timeout_secs <= 120:
+            raise ValueError("PAPOTE_WEBHOOK_ATTEMPTS must be 1 to 100 and PAPOTE_WEBHOOK_TIMEOUT_SECS 1 to 120")
+        if not 1 <= self.webhook_check_secs <= 3600:
+            raise ValueError("PAPOTE_WEBHOOK_CHECK_SECS must be 1 to 3600")
         from limits import parse
 
         for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors"):

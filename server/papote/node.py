@@ -21,7 +21,9 @@ from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
+from papote.channels.inbound_api import InboundApi
 from papote.channels.messaging.service import Messaging
+from papote.channels.webhooks import Webhooks
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
@@ -84,14 +86,20 @@ class Papote:
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
-                                       self.chat.ref, self.budgets)
+                                       self.chat.ref, self.budgets, self.shared_limits)
         #: Web Push to agents' devices, fed by what this node publishes (push.py).
         self.alerts = Alerts(self.store, config)
         self.bus.observe(self.alerts.observe)
+        self.alerts.on_devices_changed = lambda: self.cluster.invalidate("push", "devices")
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
         #: Messaging channels: provider webhooks in, agents' replies out through the outbox.
         self.messaging = Messaging(self)
+        #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
+        self.webhooks = Webhooks(self)
+        self.bus.observe(self.webhooks.observe)
+        #: Customers' messages posted by a site's own systems (the inbound API channel).
+        self.inbound = InboundApi(self)
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -113,6 +121,7 @@ class Papote:
         await self.alerts.start()
         await self.email.start()
         await self.messaging.start()
+        await self.webhooks.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -132,6 +141,7 @@ class Papote:
         await self.email.stop()
         await self.messaging.stop()
         await self.chat.drain()
+        await self.webhooks.stop()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()
         await self.cluster.stop()
@@ -229,6 +239,8 @@ class Papote:
             self.chat.forget_agent(record_id)
         elif kind == "visitor":
             self.chat.forget_visitor(record_id, tell=False)
+        elif kind == "push":
+            self.alerts.forget_owners()
 
     # -- presence ------------------------------------------------------------------------------------
     async def agents_online(self, site_id: str) -> int:

@@ -6,6 +6,13 @@
                            workers: who wants it (store) ─► encrypt + sign (thread) ─► POST (httpx, timeout)
                                                                                         404/410: forget it
 
+Most sites have no agent with a device, and `observe` sits on every visitor text: it drops everything
+while no agent has a device (`owners`, the agents with one, read once and again when any node announces
+a change of devices — `CacheInvalidated("push")` on the cluster topic — with a re-read every
+OWNERS_REFRESH_SECS as the safety net if the broker lost that). So a shop without phones pays one
+attribute test per message, not a worker hop and store reads. The worker also drops a visitor's reply
+when the assignee has no device before it reads anything else.
+
 Only the node that committed a change sees it through `observe` (the bus calls observers on publish,
 never on what arrives from other nodes), so on several nodes each alert is sent once. Nothing here is
 on the send → commit → ack → fan-out path but the `observe` call; a slow or dead push service costs
@@ -22,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -41,6 +49,9 @@ log = logging.getLogger("papote.push")
 CONCURRENCY = 8
 #: Workers taking alerts off the queue (each resolves who wants one, then sends to every device).
 WORKERS = 2
+#: How stale this node's list of agents with devices may get if the broker lost a change's announcement:
+#: an agent's first alert on a new phone may come this much late, never any later.
+OWNERS_REFRESH_SECS = 30.0
 #: A message's excerpt in the alert: a phone's lock screen shows two lines at most.
 EXCERPT_CHARS = 140
 
@@ -55,6 +66,13 @@ class Alerts:
         self._sends: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._client: httpx.AsyncClient | None = None
+        #: The agents with at least one device; None while unknown (not read yet, or a node announced
+        #: a change being re-read): then every candidate alert is queued, so none is missed.
+        self.owners: frozenset[str] | None = None
+        self._owners_read: asyncio.Task[None] | None = None
+        self._generation = 0
+        #: Tells the other nodes that an agent's devices changed (the cluster's invalidation).
+        self.on_devices_changed: Callable[[], None] | None = None
         #: queued, dropped (queue full), handled (dispatched: sent to whoever wanted it, or to nobody),
         #: and per request: sent, failed (an error answer, a timeout) and gone (404/410, forgotten).
         self.counts = {"queued": 0, "dropped": 0, "handled": 0, "sent": 0, "failed": 0, "gone": 0}
@@ -67,12 +85,14 @@ class Alerts:
         self.keys = await self.store.ensure_push_keys(new_keys())
         self._client = httpx.AsyncClient(timeout=self.config.push_timeout_secs, follow_redirects=False)
         self._workers = [asyncio.create_task(self._work(), name=f"papote-push-{i}") for i in range(WORKERS)]
+        self._workers.append(asyncio.create_task(self._keep_owners(), name="papote-push-owners"))
 
     async def stop(self) -> None:
         # Alerts still queued or on their way are dropped: after a restart they would come late.
-        for task in [*self._workers, *self._sends]:
+        reading = [self._owners_read] if self._owners_read is not None else []
+        for task in [*self._workers, *self._sends, *reading]:
             task.cancel()
-        await asyncio.gather(*self._workers, *self._sends, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._sends, *reading, return_exceptions=True)
         self._workers.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -105,7 +125,9 @@ class Alerts:
                                new_conversation=alerts.get("new_conversation", True),
                                visitor_reply=alerts.get("visitor_reply", True),
                                transfer=alerts.get("transfer", True), created_at=now_ms())
-        return await self.store.save_push_subscription(sub)
+        saved = await self.store.save_push_subscription(sub)
+        self.devices_changed()
+        return saved
 
     async def choose(self, agent_id: str, sub_id: str, alerts: dict[str, bool]) -> PushSubscription:
         sub = await self.store.update_push_alerts(agent_id, sub_id, alerts)
@@ -116,11 +138,53 @@ class Alerts:
     async def unsubscribe(self, agent_id: str, sub_id: str) -> None:
         if not await self.store.delete_push_subscription(agent_id, sub_id):
             raise NotFound("no such device")
+        self.devices_changed()
+
+    # -- who has a device ----------------------------------------------------------------------------
+    def devices_changed(self) -> None:
+        """This node changed someone's devices: re-read here and tell the other nodes to."""
+        self.forget_owners()
+        if self.on_devices_changed is not None:
+            self.on_devices_changed()
+
+    def forget_owners(self) -> None:
+        """Devices changed (here or on another node): queue every candidate alert until re-read."""
+        if self.keys is None:
+            return
+        self._generation += 1
+        self.owners = None
+        if self._owners_read is None or self._owners_read.done():
+            self._owners_read = asyncio.create_task(self._reread_owners(), name="papote-push-owners-read")
+
+    async def _reread_owners(self) -> None:
+        try:
+            await self._read_owners()
+        except Exception:  # the store is away: owners stays unknown, the periodic read tries again
+            log.warning("push: could not re-read which agents have devices", exc_info=True)
+
+    async def _read_owners(self) -> None:
+        # A read that started before a change was announced may miss it: only a read that began after
+        # the last announcement is kept.
+        while True:
+            generation = self._generation
+            owners = frozenset(await self.store.push_owners())
+            if generation == self._generation:
+                self.owners = owners
+                return
+
+    async def _keep_owners(self) -> None:
+        while True:
+            try:
+                await self._read_owners()
+            except Exception:  # the store is away: keep queueing everything until it answers
+                self.owners = None
+                log.warning("push: could not read which agents have devices", exc_info=True)
+            await asyncio.sleep(OWNERS_REFRESH_SECS)
 
     # -- the hook on the bus -------------------------------------------------------------------------
     def observe(self, topic: str, event: Event) -> None:
         """Called by the bus for every event this node publishes: keep those that may alert someone."""
-        if self.keys is None or not isinstance(event, MessageAppended):
+        if self.keys is None or not isinstance(event, MessageAppended) or self.owners == frozenset():
             return
         message = event.message
         if message.kind == MessageKind.TEXT and message.author_kind == AuthorKind.VISITOR:
@@ -154,6 +218,8 @@ class Alerts:
         if kind == "visitor_text" and message.seq == 1:
             alert, agents = "new_conversation", await self._members(conv.site_id)
         elif kind == "visitor_text":
+            if self.owners is not None and conv.assignee_id not in self.owners:
+                return  # the usual reply: nobody's phone to tell, so no membership reads
             alert, agents = "visitor_reply", await self._still_member(conv, conv.assignee_id)
         else:
             target = _target_of(message)
@@ -210,6 +276,7 @@ class Alerts:
                 # The browser unsubscribed, or the service expired it: it never comes back.
                 await self.store.delete_push_endpoint(sub.endpoint)
                 self.counts["gone"] += 1
+                self.devices_changed()
             elif response.status_code >= 400:
                 self.counts["failed"] += 1
                 log.warning("push: %s answered %d", request.url.split("/")[2], response.status_code)

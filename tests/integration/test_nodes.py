@@ -446,6 +446,32 @@ async def test_one_sites_rate_budget_is_spent_across_nodes(
         assert refused_at < budget, f"node 1 let {refused_at} frames through: it counted alone"
 
 
+async def test_one_uploaders_budget_is_spent_across_nodes(
+    tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    from papote.attachments import UPLOAD_RATE
+    from tests.integration.test_attachments import upload_as_agent
+
+    budget = UPLOAD_RATE.amount
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed(request)) as nodes:
+        cookies = [nodes[0].login(), nodes[1].login()]
+        for i in range(budget * 3 // 4):  # three quarters of the budget on node 0: all pass there
+            status, body = upload_as_agent(nodes[0], cookies[0], b"%PDF-1.4 " + bytes([i]), f"n0-{i}.pdf")
+            assert status == 201, body
+        refused_at = None
+        deadline = time.monotonic() + WAIT_SECS
+        for i in range(budget):  # on node 1, the budget runs out after the quarter left
+            status, body = upload_as_agent(nodes[1], cookies[1], b"%PDF-1.4 " + bytes([i]), f"n1-{i}.pdf")
+            if status != 201:
+                assert (status, body.get("error", body).get("code")) == (429, "rate_limited"), body
+                refused_at = i
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)  # each node tells Redis its sums every 0.25 s
+        assert refused_at is not None, "node 1 never counted what node 0 spent"
+        assert refused_at < budget // 2, f"node 1 let {refused_at} uploads through: it counted alone"
+
+
 async def test_the_periodic_job_runs_on_one_node_at_a_time(
     tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
 ) -> None:

@@ -13,6 +13,7 @@ the session: schemathesis signs in again through `POST /api/login` whenever it m
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ROOT, PapoteServer, new_msg_id, visitor
+from tests.harness import ROOT, PapoteServer, free_port, new_msg_id, visitor
 
 pytestmark = pytest.mark.asyncio
 
@@ -76,6 +77,9 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 async def _fixtures(server: PapoteServer) -> tuple[dict[str, str], str]:
     """Real ids for every path parameter, and an API key of the site."""
     owner = server.login()
+    status, endpoint, _ = server.http("POST", f"/api/sites/{server.site_key}/webhooks", {
+        "url": f"http://127.0.0.1:{free_port()}/hook", "events": ["message.created"]}, cookie=owner)
+    assert status == 201, endpoint
     v = await visitor(server)
     await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "hello"})
     cid = (await v.expect("ack", ref=1))["conversation"]
@@ -94,7 +98,14 @@ async def _fixtures(server: PapoteServer) -> tuple[dict[str, str], str]:
     await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),
                   "attachments": [attachment_id]})
     await v.expect("ack", ref=2)
-    fixed = {"key": key, "cid": cid, "vid": v.welcome["visitor"]["id"], "agent_id": agent_id,
+    log = f"/api/sites/{key}/webhooks/{endpoint['id']}/deliveries"
+    for _ in range(200):  # the messages' deliveries, queued right after their COMMIT
+        deliveries = server.http("GET", log, cookie=owner)[1]["deliveries"]
+        if deliveries:
+            break
+        await asyncio.sleep(0.05)
+    fixed = {"key": key, "cid": cid, "endpoint_id": endpoint["id"], "delivery_id": deliveries[-1]["id"],
+             "vid": v.welcome["visitor"]["id"], "agent_id": agent_id,
              "key_id": created["id"], "canned_id": canned["id"], "attachment_id": attachment_id,
              "visitor_token": v.welcome["token"]}
     return fixed, created["key"]
@@ -135,6 +146,8 @@ async def test_the_api_conforms_to_its_openapi_document(tmp_path: Path, examples
         # (per account and per client address) would end its run.
         "PAPOTE_LOCKOUT_FAILURES": "1000000",
         "PAPOTE_LOCKOUT_ADDRESS_FAILURES": "1000000",
+        # A webhook endpoint on loopback (nothing listens there), so its log has deliveries to list.
+        "PAPOTE_WEBHOOK_ALLOW_PRIVATE": "1",
     })
     server.init()
     server.start()

@@ -43,6 +43,7 @@ async def test_subscriptions_by_endpoint_alerts_and_owner(store: Store) -> None:
     await store.save_push_subscription(device(ann.id, "https://push.test/2", "ps_2", transfer=False))
     assert [s.id for s in await store.push_subscriptions(ann.id)] == ["ps_1", "ps_2"]
     assert [s.id for s in await store.push_targets([ann.id, bob.id], "transfer")] == ["ps_1"]
+    assert await store.push_owners() == {ann.id}
     assert [s.id for s in await store.push_targets([ann.id], "new_conversation")] == ["ps_1", "ps_2"]
     assert await store.push_targets([], "transfer") == []
     with pytest.raises(ValueError):

@@ -106,3 +106,17 @@ async def test_the_hook_keeps_what_may_alert_and_drops_beyond_its_bound() -> Non
     assert alerts.stats()["waiting"] == 2 and alerts.counts["queued"] == 2
     alerts.observe("c:c_1", message(MessageKind.TEXT, AuthorKind.VISITOR))
     assert alerts.counts["dropped"] == 1 and alerts.stats()["waiting"] == 2
+
+
+@pytest.mark.asyncio
+async def test_the_hook_drops_everything_while_no_agent_has_a_device() -> None:
+    """The hot path's cost for a shop without phones: one test per visitor text, no queued work."""
+    alerts = Alerts(store=None, config=Config(push_queue=4))  # type: ignore[arg-type]
+    alerts.keys = new_keys()
+    alerts.owners = frozenset()
+    alerts.observe("c:c_1", message(MessageKind.TEXT, AuthorKind.VISITOR))
+    assert alerts.counts["queued"] == 0 and alerts.stats()["waiting"] == 0
+    # Unknown (a node announced a change of devices, being re-read): everything that may alert is queued.
+    alerts.owners = None
+    alerts.observe("c:c_1", message(MessageKind.TEXT, AuthorKind.VISITOR))
+    assert alerts.counts["queued"] == 1

@@ -25,7 +25,7 @@ from papote.attachments.storage import AttachmentStorage, DatabaseStorage, Folde
 from papote.authz import Action, ConversationRef, Principal, authorize
 from papote.errors import ErrorCode, NotFound, PapoteError, RateLimited
 from papote.ids import new_id, now_ms
-from papote.ratelimits import Budgets
+from papote.ratelimits import Budgets, SharedLimits
 from papote.sites import settings_of
 from papote.store import Attachment, Site, Store
 from papote.types import AuthorKind, Millis, PrincipalKind
@@ -41,8 +41,9 @@ ENCODERS = 2
 SWEEP_BATCH = 500
 #: A file's name as kept and shown: the last path segment, without control characters.
 MAX_NAME = 200
-#: Uploads one uploader may make (per node): a conversation's worth of photos and documents fits
-#: many times over; a script filling the disk with 10 MB files does not.
+#: Uploads one uploader may make: a conversation's worth of photos and documents fits many times over;
+#: a script filling the disk with 10 MB files does not. Each node counts it, and with shared budgets
+#: (Redis) the nodes count it together, so spreading uploads over nodes does not multiply it.
 UPLOAD_RATE = parse("60/10minute")
 
 
@@ -89,9 +90,11 @@ def clean_name(name: str, content_type: str) -> str:
 
 class Attachments:
     def __init__(self, store: Store, storage: AttachmentStorage, unsent_secs: int,
-                 ref: Callable[[str], Awaitable[ConversationRef]], budgets: Budgets | None = None) -> None:
+                 ref: Callable[[str], Awaitable[ConversationRef]], budgets: Budgets | None = None,
+                 shared: SharedLimits | None = None) -> None:
         self.store = store
         self._budgets = budgets or Budgets()
+        self._shared = shared
         self._ref = ref
         self.storage = storage
         self.unsent_secs = unsent_secs
@@ -106,6 +109,11 @@ class Attachments:
         authorize(principal, Action.WRITE, site.id)
         if not self._budgets.hit(UPLOAD_RATE, "upload", principal.id):
             raise RateLimited("too many uploads; try again in a few minutes")
+        if self._shared is not None:
+            key = f"upload:{principal.id}"
+            if self._shared.blocked(key):
+                raise RateLimited("too many uploads; try again in a few minutes")
+            self._shared.hit(UPLOAD_RATE, key)
         limits = limits_of(site)
         if not data:
             raise PapoteError("the file is empty", ErrorCode.INVALID_FILE)

@@ -5,6 +5,11 @@
 * `email/` — email continuation: digests of unread agent replies (service.py, render.py), signed reply,
   confirmation and unsubscribe tokens (tokens.py), outbound SMTP (smtp.py), the inbound SMTP listener
   (listener.py) with its pure MIME reading (inbound.py) and quote stripping (quotes.py).
+* `webhooks/` — outgoing Standard Webhooks: events derived from the seq stream past a durable cursor
+  (events.py), signed (signing.py), sent in per-conversation order through the outbox (service.py) to
+  allowed targets only (targets.py).
+* `inbound_api.py` — the inbound API channel: a site's servers post a customer's message (by their own
+  id for the customer), stored like a widget send.
 
 docs/channels.md is the site owner's and operator's view.
 """

@@ -45,9 +45,10 @@ class DeliveryError(Exception):
         self.retry_after_ms = retry_after_ms
 
 
-def backoff_ms(attempts: int, rand: Callable[[], float] = random.random, first_ms: int = FIRST_RETRY_MS) -> int:
+def backoff_ms(attempts: int, rand: Callable[[], float] = random.random, *, first_ms: int = FIRST_RETRY_MS,
+               max_ms: int = MAX_RETRY_MS) -> int:
     """The wait before the next attempt after `attempts` failed ones, ±20 % so retries do not march in step."""
-    base = min(MAX_RETRY_MS, first_ms * 2 ** max(0, attempts - 1))
+    base = min(max_ms, first_ms * 2 ** max(0, attempts - 1))
     return int(base * (0.8 + 0.4 * rand()))
 
 
@@ -56,13 +57,22 @@ Sender = Callable[[Delivery], Awaitable[str | None]]
 
 
 class Outbox:
-    """One channel's worker on this node."""
+    """One channel's worker on this node.
+
+    `ordered`: a delivery is claimed only after every earlier one to the same target for the same
+    conversation is sent or given up (webhooks keep per-conversation order; email needs none). The
+    retry schedule is the module's unless the channel brings its own (`first_retry_ms`…)."""
 
     def __init__(self, store: Store, channel: str, send: Sender, *, lease_ms: int, every_secs: float,
                  on_failed: Callable[[Delivery, str, bool], Awaitable[None]] | None = None,
                  on_done: Callable[[Delivery], Awaitable[None]] | None = None,
-                 first_retry_ms: int = FIRST_RETRY_MS, clock: Callable[[], int] = now_ms) -> None:
+                 clock: Callable[[], int] = now_ms, ordered: bool = False, first_retry_ms: int = FIRST_RETRY_MS,
+                 max_retry_ms: int = MAX_RETRY_MS, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.store = store
+        self.ordered = ordered
+        self.first_retry_ms = first_retry_ms
+        self.max_retry_ms = max_retry_ms
+        self.max_attempts = max_attempts
         self.channel = channel
         self.send = send
         self.lease_ms = lease_ms
@@ -70,7 +80,6 @@ class Outbox:
         self.on_failed = on_failed
         #: Told after each attempt was recorded, whatever its outcome (messaging shows it to agents).
         self.on_done = on_done
-        self.first_retry_ms = first_retry_ms
         self.clock = clock
         self._wake = asyncio.Event()
 
@@ -81,7 +90,9 @@ class Outbox:
     async def run(self) -> None:
         while True:
             try:
-                while await self.run_once() == CLAIM_BATCH:
+                # A full batch may have left more; in an ordered outbox, each sent delivery may have
+                # made the next of its conversation due: look again at once rather than a tick later.
+                while (claimed := await self.run_once()) == CLAIM_BATCH or (self.ordered and claimed):
                     pass
             except Exception:  # a database hiccup: the next round tries again, nothing is lost
                 log.warning("%s outbox round failed", self.channel, exc_info=True)
@@ -93,7 +104,8 @@ class Outbox:
 
     async def run_once(self) -> int:
         """Claim what is due and send it; returns how many were claimed."""
-        claimed = await self.store.claim_deliveries(self.channel, self.clock(), self.lease_ms, CLAIM_BATCH)
+        claim = self.store.claim_ordered_deliveries if self.ordered else self.store.claim_deliveries
+        claimed = await claim(self.channel, self.clock(), self.lease_ms, CLAIM_BATCH)
         for delivery in claimed:
             await self._attempt(delivery)
         return len(claimed)
@@ -125,15 +137,15 @@ class Outbox:
     async def _failed(self, delivery: Delivery, reason: str, *, permanent: bool,
                       retry_after_ms: int | None = None) -> None:
         now = self.clock()
-        if permanent or delivery.attempts >= MAX_ATTEMPTS:
+        if permanent or delivery.attempts >= self.max_attempts:
             await self.store.finish_delivery(delivery.id, DeliveryStatus.FAILED, now, error=reason[:500])
             log.warning("%s delivery %s failed for good after %d attempt(s): %s", self.channel, delivery.id,
                         delivery.attempts, reason)
             if self.on_failed is not None:
                 await self.on_failed(delivery, reason, permanent)
             return
-        wait = (backoff_ms(delivery.attempts, first_ms=self.first_retry_ms) if retry_after_ms is None
-                else max(0, retry_after_ms))
+        wait = (backoff_ms(delivery.attempts, first_ms=self.first_retry_ms, max_ms=self.max_retry_ms)
+                if retry_after_ms is None else max(0, retry_after_ms))
         retry_at = now + wait
         await self.store.finish_delivery(delivery.id, DeliveryStatus.QUEUED, now, error=reason[:500],
                                          retry_at=retry_at)

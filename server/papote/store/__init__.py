@@ -28,6 +28,7 @@ from papote.store import rules
 from papote.store.channels import ChannelStore
 from papote.store.outbox import Delivery, OutboxStore
 from papote.store.push import PushStore
+from papote.store.webhooks import WebhookStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
 
 #: A visitor's fired proactive rules as read back: a site has at most 50 rules at a time (sites.py), so
@@ -320,9 +321,9 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, ChannelStore):
+class Store(PushStore, OutboxStore, WebhookStore, ChannelStore):
     """Persistence for sites, people, conversations and messages, and the outbox of channels
-    (store/outbox.py). All methods are coroutine-safe."""
+    (store/outbox.py, store/webhooks.py). All methods are coroutine-safe."""
 
     epoch: str
 

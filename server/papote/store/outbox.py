@@ -49,9 +49,10 @@ class Delivery:
     site_id: str
     conversation_id: str | None
     visitor_id: str
-    channel: str  # "email" or "messaging"
-    kind: str  # the channel's own: for email "digest" or "confirm"; for messaging the provider
-    target: str  # where: an email address
+    channel: str  # "email", "webhook" or "messaging"
+    #: The channel's own: for email "digest" or "confirm", for a webhook its event type, for messaging the provider.
+    kind: str
+    target: str  # where: an email address, a webhook endpoint's id, a messaging address
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED
     attempts: int = 0
@@ -59,6 +60,9 @@ class Delivery:
     error: str = ""
     created_at: Millis = 0
     sent_at: Millis | None = None
+    #: Its place among the deliveries to the same target for the same conversation, for the channels
+    #: that keep order (`claim_ordered_deliveries`); 0 for those that do not.
+    position: int = 0
     #: Messaging channels: the message this delivery carries, the channel account it leaves by, and the
     #: provider's id for it once accepted (its status callbacks name that id).
     seq: int | None = None

@@ -71,5 +71,9 @@ class PushStore(abc.ABC):
         """The push service said the endpoint is gone (404, 410)."""
 
     @abc.abstractmethod
+    async def push_owners(self) -> set[str]:
+        """The agents with at least one device: the alerts' filter before any per-message read."""
+
+    @abc.abstractmethod
     async def push_targets(self, agent_ids: list[str], alert: str) -> list[PushSubscription]:
         """The subscriptions of these agents that want `alert`."""

@@ -35,6 +35,7 @@ from papote.web import (
     members_api,
     push_api,
     sites_api,
+    webhooks_api,
 )
 from papote.web.http import Endpoint, papote_of, wrap
 from papote.web.openapi import openapi_document
@@ -55,7 +56,7 @@ def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
-            OPENAPI, *push_api.ENDPOINTS, *channels_api.ENDPOINTS]
+            OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *channels_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

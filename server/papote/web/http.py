@@ -52,8 +52,9 @@ class Endpoint:
     path: str
     summary: str
     handler: Handler
-    #: "none", "agent" (cookie), "any" (cookie or API key), "visitor" (`Authorization: Bearer <visitor
-    #: token>` for the site named by the path's {key}: the widget's routes, answered with CORS)
+    #: "none", "agent" (cookie), "any" (cookie or API key), "key" (API key only: a site's servers, as the
+    #: inbound API channel), "visitor" (`Authorization: Bearer <visitor token>` for the site named by the
+    #: path's {key}: the widget's routes, answered with CORS)
     auth: str = "agent"
     #: The JSON request body's schema, or a function of the configuration that gives it.
     body: Schema | Callable[[Config], Schema] | None = None
@@ -94,7 +95,9 @@ async def principal_of(request: Request, auth: str) -> Principal | None:
     header = request.headers.get("authorization", "")
     if auth == "visitor":
         return await visitor_principal(request, header)
-    if auth == "any" and header.lower().startswith("bearer "):
+    if auth == "key" and not header.lower().startswith("bearer "):
+        raise AuthError("send the site's API key: Authorization: Bearer <key>")
+    if auth in ("any", "key") and header.lower().startswith("bearer "):
         site_id = await accounts.site_for_api_key(header[7:].strip())
         if site_id is None:
             raise AuthError("unknown API key")
@@ -299,7 +302,7 @@ def check_write(request: Request, ep: Endpoint) -> None:
     if content_type and not json_type:
         # A cross-site HTML form can only send form or text bodies.
         raise PapoteError("send application/json", ErrorCode.BAD_FRAME)
-    if ep.auth == "any" and request.headers.get("authorization", "").lower().startswith("bearer "):
+    if ep.auth in ("any", "key") and request.headers.get("authorization", "").lower().startswith("bearer "):
         return  # an API key is not something a browser attaches by itself
     if not json_type and CSRF_HEADER not in request.headers:
         # A body-less POST is a "simple" request a page of a sibling origin can send with the cookie.

@@ -61,6 +61,8 @@ def operation(ep: Endpoint, config: Config) -> dict[str, Any]:
                              "content": {ep.raw_body: {"schema": {"type": "string", "format": "binary"}}}}
     if ep.auth == "visitor":
         op["security"] = [{"visitorToken": []}]
+    elif ep.auth == "key":
+        op["security"] = [{"apiKey": []}]
     elif ep.auth != "none":
         op["security"] = [{"session": []}] + ([{"apiKey": []}] if ep.auth == "any" else [])
     return op

@@ -19,10 +19,10 @@ from papote.store.postgres.rows import (
     VISITOR_COLS,
     conv_of,
     delivery_of,
+    insert_delivery,
     prefixed,
     visitor_of,
 )
-from papote.store.postgres.rows import insert_delivery as _insert_delivery
 
 _STATE = {m.value: m for m in AddressState}
 
@@ -70,7 +70,7 @@ class OutboxQueries(PostgresEngine):
             if moved is None:
                 return False
             if delivery is not None:
-                await _insert_delivery(conn, delivery)
+                await insert_delivery(conn, delivery)
             return True
 
         return await self._transaction(job)
@@ -84,7 +84,7 @@ class OutboxQueries(PostgresEngine):
             )
             if inserted is None:
                 return False
-            await _insert_delivery(conn, delivery)
+            await insert_delivery(conn, delivery)
             return True
 
         return await self._transaction(job)

@@ -55,6 +55,7 @@ from papote.store.postgres.rows import (
     visitor_of,
 )
 from papote.store.postgres.teams import TeamQueries
+from papote.store.postgres.webhooks import WebhookQueries
 from papote.store.rules import AppendPlan, visited
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
@@ -63,7 +64,8 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
 
-class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, ChannelQueries, Store):
+class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, WebhookQueries, ChannelQueries,
+                    Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when

@@ -17,10 +17,10 @@ from papote.store.sqlite.rows import (
     VISITOR_COLS,
     conv_of,
     delivery_of,
+    insert_delivery,
     prefixed,
     visitor_of,
 )
-from papote.store.sqlite.rows import insert_delivery as _insert_delivery
 
 _STATE = {m.value: m for m in AddressState}
 
@@ -64,7 +64,7 @@ class OutboxQueries(SqliteEngine):
                 (conversation_id, to_seq, now_ms()),
             )
             if delivery is not None:
-                _insert_delivery(conn, delivery)
+                insert_delivery(conn, delivery)
             return True
 
         return await self._write(job)
@@ -78,7 +78,7 @@ class OutboxQueries(SqliteEngine):
             ).fetchone()
             if inserted is None:
                 return False
-            _insert_delivery(conn, delivery)
+            insert_delivery(conn, delivery)
             return True
 
         return await self._write(job)

@@ -67,6 +67,9 @@ class PushQueries(SqliteEngine):
     async def delete_push_endpoint(self, endpoint: str) -> None:
         await self._write(lambda c: c.execute("DELETE FROM push_subscriptions WHERE endpoint=?", (endpoint,)))
 
+    async def push_owners(self) -> set[str]:
+        return {row[0] for row in await self._all("SELECT DISTINCT agent_id FROM push_subscriptions", [])}
+
     async def push_targets(self, agent_ids: list[str], alert: str) -> list[PushSubscription]:
         if alert not in ALERTS:
             raise ValueError(f"unknown alert {alert!r}")

@@ -53,10 +53,12 @@ from papote.store.sqlite.rows import (
 )
 from papote.store.sqlite.teams import TeamQueries
 from papote.store.sqlite.visitors import VisitorQueries
+from papote.store.sqlite.webhooks import WebhookQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
-class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, ChannelQueries,
+class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, WebhookQueries,
+                  ChannelQueries,
                   Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
