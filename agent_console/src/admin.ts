@@ -1,8 +1,9 @@
 // Site settings for owners and admins: the widget's look and behaviour, the snippet, identity
-// secrets, agents and invitations, canned responses, API keys and webhooks (webhooks.ts). Each section
-// saves on its own.
+// secrets, agents and invitations, canned responses, API keys, webhooks (webhooks.ts) and messaging
+// channels (channels.ts). Each section saves on its own.
 
 import { api } from "./api";
+import { channelsSection } from "./channels";
 import { field, h, mount } from "./dom";
 import { moderationSettings, type ModerationSettings } from "./moderation";
 import { type Desk } from "./desk";
@@ -108,6 +109,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       keysSection(keysData.keys, path, redraw),
       webhooksSection(path),
       myRole === "owner" ? auditSection(path, desk) : null,
+      channelsSection(path),
     ),
   );
 }

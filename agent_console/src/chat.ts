@@ -4,9 +4,9 @@
 // rest redraws around it. Messages are rebuilt only when something in them changed.
 
 import { h, mount } from "./dom";
-import { type Desk } from "./desk";
+import { type DeliveryState, type Desk } from "./desk";
 import { ReplyFiles, attachmentsNode } from "./files";
-import { t, time } from "./i18n";
+import { type Key, t, time } from "./i18n";
 import { mt } from "./moderation";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
@@ -58,6 +58,35 @@ function eventText(m: Message): string {
   }
 }
 
+const CHANNEL_LABELS: Record<string, Key> = {
+  web: "channelWeb",
+  whatsapp: "channelWhatsapp",
+  telegram: "channelTelegram",
+  twilio: "channelTwilio",
+  messenger: "channelMessenger",
+  instagram: "channelInstagram",
+};
+
+export function channelLabel(kind: string | undefined): string {
+  const key = CHANNEL_LABELS[kind ?? "web"];
+  return key ? t(key) : kind ?? "";
+}
+
+function deliveryText(d: DeliveryState): string {
+  switch (d.state) {
+    case "queued":
+      return t("replyQueued");
+    case "sent":
+      return t("replySent");
+    case "delivered":
+      return t("replyDelivered");
+    case "read":
+      return t("replyRead");
+    default:
+      return t("replyFailed", { error: d.error || "?" });
+  }
+}
+
 export class ChatView {
   readonly root: HTMLElement;
   private readonly header = h("div", { class: "chat-header" });
@@ -67,6 +96,8 @@ export class ChatView {
   // Focusable, so that a keyboard can scroll back through a long conversation.
   private readonly messages = h("div", { class: "messages", attrs: { role: "log", "aria-live": "polite", "aria-label": t("messages"), tabindex: 0 } });
   private readonly typingLine = h("div", { class: "typing-line", attrs: { "aria-live": "polite" } });
+  /** What the conversation's channel allows now (a messaging app's reply window), said before writing. */
+  private readonly channelNotice = h("div", { class: "channel-notice", attrs: { role: "status", hidden: true } });
   private readonly cannedList = h("ul", { class: "canned-list", attrs: { role: "listbox", hidden: true } });
   readonly textarea: HTMLTextAreaElement;
   private readonly noteToggle: HTMLInputElement;
@@ -173,9 +204,11 @@ export class ChatView {
       this.transferBox,
       this.messages,
       this.typingLine,
+      this.channelNotice,
       this.composer,
     );
     this.applyNoteMode();
+    void desk.loadChannel(id);
   }
 
   focus(): void {
@@ -203,6 +236,36 @@ export class ChatView {
     // A note reaches no visitor, so it offers no buttons: the editor waits for the next reply.
     this.quickReplies.toggle.hidden = note;
     if (note) this.quickReplies.setOpen(false);
+    this.applyChannel();
+  }
+
+  /** A reply the channel cannot carry now is not written at all: the composer says why first (a
+   * private note still can be), and offers the customer's verified email instead. */
+  private applyChannel(): void {
+    const info = this.desk.channels.get(this.id);
+    const note = this.desk.noteMode.get(this.id) ?? false;
+    const blocked = !!info && !info.can_send && !note;
+    this.textarea.disabled = blocked;
+    this.sendButton.disabled = blocked;
+    if (!info || info.channel === "web" || note) {
+      this.channelNotice.hidden = true;
+      return;
+    }
+    if (blocked) {
+      mount(
+        this.channelNotice,
+        h("p", null, t("cannotSend", { channel: channelLabel(info.channel), reason: info.reason ?? "" })),
+        info.email ? h("a", { class: "offer-email", attrs: { href: "mailto:" + info.email } }, t("offerEmail", { email: info.email })) : null,
+      );
+      this.channelNotice.dataset.blocked = "1";
+      this.channelNotice.hidden = false;
+    } else if (info.window && !info.window.open && info.window.fallback) {
+      mount(this.channelNotice, h("p", null, t(info.window.fallback === "template" ? "windowTemplate" : "windowTag")));
+      this.channelNotice.dataset.blocked = "0";
+      this.channelNotice.hidden = false;
+    } else {
+      this.channelNotice.hidden = true;
+    }
   }
 
   private onInput(): void {
@@ -401,6 +464,7 @@ export class ChatView {
         "div",
         { class: "chat-title" },
         h("h2", null, visitorLabel(desk, conv)),
+        h("span", { class: "channel-badge", attrs: { "data-channel": conv.visitor?.channel ?? "web" } }, channelLabel(conv.visitor?.channel)),
         h(
           "span",
           { class: "muted" },
@@ -441,9 +505,15 @@ export class ChatView {
     const typingName = desk.isTyping(this.id);
     this.typingLine.textContent = typingName !== null ? t("typing", { name: typingName || visitorLabel(desk, conv) }) : "";
 
-    const pending = desk.conn.outbox.items().filter((i) => i.conversation === this.id);
+    const info = desk.channels.get(this.id);
+    this.applyChannel();
     const messages = view?.messages ?? [];
-    const sig = [messages.length, (messages.length ? messages[messages.length - 1].seq : 0), conv.peer_read_seq ?? 0, pending.length, view?.more, conv.visitor?.name].join("|");
+    const lastVisitor = [...messages].reverse().find((m) => m.kind === "text" && m.author.kind === "visitor");
+    // The customer wrote again since the channel was read: their window may be open again.
+    if (info && !info.can_send && lastVisitor && lastVisitor.ts > info.loadedAt) void desk.loadChannel(this.id);
+    const states = desk.deliveries.get(this.id);
+    const pending = desk.conn.outbox.items().filter((i) => i.conversation === this.id);
+    const sig = [[...(states?.entries() ?? [])].map(([seq, d]) => seq + d.state).join(","), messages.length, (messages.length ? messages[messages.length - 1].seq : 0), conv.peer_read_seq ?? 0, pending.length, view?.more, conv.visitor?.name].join("|");
     if (sig === this.signature) return;
     this.signature = sig;
     const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
@@ -496,7 +566,15 @@ export class ChatView {
       m.body ? h("div", { class: "body" }, m.body) : null,
       attachmentsNode(m.attachments),
       offerNode(m, picked),
-      h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null),
+      h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null, this.deliveryNode(m)),
     );
+  }
+
+  /** Where an agent's reply stands on the customer's messaging app. */
+  private deliveryNode(m: Message): HTMLElement | null {
+    if (m.kind !== "text" || m.author.kind !== "agent") return null;
+    const state = this.desk.deliveries.get(this.id)?.get(m.seq);
+    if (!state) return null;
+    return h("span", { class: "delivery", attrs: { "data-delivery": state.state } }, " · " + deliveryText(state));
   }
 }

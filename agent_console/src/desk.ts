@@ -76,6 +76,26 @@ export interface DeskEvents {
   ended(): void;
 }
 
+/** A conversation's channel as the composer needs it (GET /api/conversations/{cid}/channel). */
+export interface ChannelInfo {
+  channel: string;
+  account: { id: string; name: string } | null;
+  address: string | null;
+  window: { open: boolean; closes_at: number | null; fallback: string | null } | null;
+  can_send: boolean;
+  reason: string | null;
+  email: string | null;
+  deliveries: Record<string, { state: string; error: string }>;
+}
+
+export interface DeliveryState {
+  state: string;
+  error: string;
+}
+
+/** Provider states by rank: receipts arrive in any order and the furthest stands (failed is final). */
+const DELIVERY_RANK: Record<string, number> = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
 export class Desk {
   readonly conn: Connection;
   sites: SiteRef[] = [];
@@ -95,6 +115,10 @@ export class Desk {
   readonly closedExtra = new Map<string, AgentConversation>();
   readonly canned = new Map<string, CannedResponse[]>();
   readonly drafts = new Map<string, string>();
+  /** Messaging channels of the conversations opened, and where each agent reply stands on them. */
+  readonly channels = new Map<string, ChannelInfo & { loadedAt: number }>();
+  readonly deliveries = new Map<string, Map<number, DeliveryState>>();
+  private readonly channelLoads = new Set<string>();
   readonly noteMode = new Map<string, boolean>();
   tabs: string[] = [];
   private draftTimer = 0;
@@ -165,6 +189,13 @@ export class Desk {
     this.conn.on("frame", (frame) => this.onFrame(frame));
     this.conn.on("message", ({ message, live }) => this.onMessage(message, live));
     this.conn.on("change", () => this.events.change());
+    // A reply refused for good (a messaging app's window shut meanwhile): say why, give the text back
+    // to the reply box, and read the channel again so the composer explains.
+    this.conn.on("rejected", ({ item, error }) => {
+      if (item.conversation && !this.drafts.get(item.conversation)) this.drafts.set(item.conversation, item.body);
+      this.events.error(error.code, error.message);
+      if (item.conversation) void this.loadChannel(item.conversation);
+    });
     this.conn.on("state", () => this.events.change());
     this.conn.on("closed", ({ code, final }) => {
       if (final && (code === 4001 || code === 4010)) this.events.ended();
@@ -290,6 +321,11 @@ export class Desk {
         }
         break;
       }
+      case "delivery": {
+        const f = frame as unknown as { conversation: string; seq: number; state: string; error: string };
+        this.noteDelivery(f.conversation, f.seq, f.state, f.error);
+        break;
+      }
       case "error": {
         const f = frame as { code: string; message: string; frame?: string };
         if (f.frame !== "send" && f.frame !== "resume") this.events.error(f.code, f.message);
@@ -297,6 +333,29 @@ export class Desk {
       }
     }
     this.events.change();
+  }
+
+  private noteDelivery(conversation: string, seq: number, state: string, error: string): void {
+    let states = this.deliveries.get(conversation);
+    if (!states) this.deliveries.set(conversation, (states = new Map()));
+    const known = states.get(seq);
+    if (!known || (DELIVERY_RANK[state] ?? 0) > (DELIVERY_RANK[known.state] ?? 0)) states.set(seq, { state, error });
+  }
+
+  /** Read (again) a conversation's channel: whether a reply can go now, and its replies' states. */
+  async loadChannel(conversation: string): Promise<void> {
+    if (this.channelLoads.has(conversation)) return;
+    this.channelLoads.add(conversation);
+    try {
+      const info = await api<ChannelInfo>("GET", `/api/conversations/${encodeURIComponent(conversation)}/channel`);
+      this.channels.set(conversation, { ...info, loadedAt: Date.now() });
+      for (const [seq, d] of Object.entries(info.deliveries)) this.noteDelivery(conversation, Number(seq), d.state, d.error);
+      this.events.change();
+    } catch {
+      // Not fatal: the composer works as for a web chat, and the server still refuses what cannot go.
+    } finally {
+      this.channelLoads.delete(conversation);
+    }
   }
 
   private onWelcome(frame: AgentWelcome): void {

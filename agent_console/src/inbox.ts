@@ -2,7 +2,7 @@
 // middle; the visitor's context on the right.
 
 import { api } from "./api";
-import { ChatView, visitorLabel } from "./chat";
+import { ChatView, channelLabel, visitorLabel } from "./chat";
 import { renderContext } from "./context";
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
@@ -369,6 +369,7 @@ export class Inbox {
           "div",
           { class: "conv-top" },
           h("span", { class: "conv-name" }, visitorLabel(desk, c)),
+          c.visitor?.channel ? h("span", { class: "channel-badge small", attrs: { "data-channel": c.visitor.channel } }, channelLabel(c.visitor.channel)) : null,
           unread ? h("span", { class: "badge unread" }, String(unread)) : null,
           h("span", { class: "muted small" }, time(last?.ts ?? c.updated_at)),
         ),

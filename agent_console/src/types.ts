@@ -47,7 +47,7 @@ export interface TrackedEvent {
 
 /** A conversation summary as agents get it. */
 export interface AgentConversation extends Conversation {
-  visitor?: { id: string; name: string; email: string; verified: boolean } | null;
+  visitor?: { id: string; name: string; email: string; verified: boolean; channel?: string } | null;
   site_id?: string;
   rating?: number | null;
   rating_comment?: string;

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 
 from papote.config import Config
 from papote.node import Papote
-from papote.web import api, email_pages, static
+from papote.web import api, channel_hooks, email_pages, static
 from papote.web.agent_ws import AgentSession
 from papote.web.visitor_ws import VisitorSession
 
@@ -50,6 +50,7 @@ def create_app(config: Config | None = None, papote: Papote | None = None) -> St
         Route("/healthz", static.healthz),
         *api.routes(config),
         *email_pages.routes(),
+        *channel_hooks.routes(),
         *static.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

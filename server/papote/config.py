@@ -136,6 +136,16 @@ class Config:
     #: then no agent is online and none has answered: a visitor whose agent is just reconnecting (a
     #: reload, a network change) is no reason to mail the whole team.
     waiting_mail_secs: int = 60
+    #: Messaging channels (docs/channels.md): each provider's API base URL (tests point them at fakes;
+    #: an operator behind an egress proxy may too). Meta's Graph API carries WhatsApp, Messenger and
+    #: Instagram; its version is part of the URL.
+    meta_api_url: str = "https://graph.facebook.com/v21.0"
+    telegram_api_url: str = "https://api.telegram.org"
+    twilio_api_url: str = "https://api.twilio.com"
+    #: How often a node looks for channel deliveries that are due (a reply pokes the worker at once).
+    messaging_check_secs: int = 5
+    #: One provider request's limit; a claimed delivery is leased for three times as long.
+    messaging_timeout_secs: int = 10
     #: Outgoing webhooks (docs/channels.md, "Webhooks"). Off (the default), an endpoint whose host is or
     #: resolves to a loopback, private, link-local or otherwise non-public address is refused: a site
     #: owner must not make the server post into its operator's network. On: any http(s) host.
@@ -266,6 +276,11 @@ class Config:
             raise ValueError("PAPOTE_EMAIL_FROM must be an email address when PAPOTE_SMTP_URL is set")
         if self.smtp_listen and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.smtp_listen):
             raise ValueError("PAPOTE_SMTP_LISTEN must be host:port")
+        for name in ("meta_api_url", "telegram_api_url", "twilio_api_url"):
+            if not getattr(self, name).startswith(("https://", "http://")):
+                raise ValueError(f"PAPOTE_{name.upper()} must be an http(s) URL")
+        if not 1 <= self.messaging_check_secs <= 3600 or not 1 <= self.messaging_timeout_secs <= 120:
+            raise ValueError("PAPOTE_MESSAGING_CHECK_SECS must be 1 to 3600, PAPOTE_MESSAGING_TIMEOUT_SECS 1 to 120")
         if not 1 <= self.email_check_secs <= 3600 or not 1 <= self.smtp_timeout_secs <= 600:
             raise ValueError("PAPOTE_EMAIL_CHECK_SECS must be 1 to 3600 and PAPOTE_SMTP_TIMEOUT_SECS 1 to 600")
         if self.client_addresses not in {"truncated", "full", "none"}:

@@ -28,6 +28,7 @@ from papote.bus.topics import conv_topic
 from papote.errors import CloseCode
 from papote.events import (
     ConversationChanged,
+    DeliveryChanged,
     MessageAppended,
     QueueChanged,
     ReadMarked,
@@ -83,7 +84,7 @@ def rendered(bus_event: BusEvent, audience: Endpoint) -> bytes | None:
 def _held_under(bus_event: BusEvent) -> str:
     """The conversation whose hold a publication waits behind ("" for none: inbox and site frames)."""
     event = bus_event.event
-    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged):
+    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged | DeliveryChanged):
         return event.conversation_id
     return ""
 

@@ -40,6 +40,8 @@ class ErrorCode(str, Enum):
     BLOCKED = "blocked"
     #: The spam filter held the message for an agent's review: stored aside, not delivered yet.
     HELD = "held"
+    #: A reply a messaging channel cannot carry now (WhatsApp's 24-hour window closed, no template).
+    WINDOW_CLOSED = "window_closed"
     INTERNAL = "internal"
 
     @property
@@ -65,6 +67,7 @@ _HTTP_STATUS = {
     ErrorCode.BLOCKED: 403,
     # Stored, to be delivered once released: accepted, not refused.
     ErrorCode.HELD: 202,
+    ErrorCode.WINDOW_CLOSED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -146,6 +146,18 @@ class NodePresence:
 
 
 @dataclass(slots=True)
+class DeliveryChanged:
+    """Where an outbound message on a messaging channel stands changed (queued, sent, delivered, read,
+    failed: the furthest state the provider reported, store/channels.py). Agents see it."""
+
+    conversation_id: str
+    seq: int
+    channel: str
+    state: str
+    error: str = ""
+
+
+@dataclass(slots=True)
 class CacheInvalidated:
     """A record other nodes may cache changed: they drop their copy (`kind` site, agent or visitor)."""
 
@@ -155,7 +167,7 @@ class CacheInvalidated:
 
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
-    | QueueChanged | VisitorChanged | Revoked | VisitorErased | NodePresence | CacheInvalidated
+    | QueueChanged | VisitorChanged | Revoked | VisitorErased | NodePresence | CacheInvalidated | DeliveryChanged
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
@@ -163,5 +175,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
                 AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, NodePresence,
-                CacheInvalidated)
+                CacheInvalidated,
+                DeliveryChanged)
 }

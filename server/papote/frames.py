@@ -12,6 +12,7 @@ None when the audience may not see it at all. The rules, in one table:
 | AvailabilityChanged  | yes                             | no                       |
 | PresenceChanged      | no (agents' loads are internal) | yes                      |
 | VisitorChanged       | no (another visitor's context)  | yes                      |
+| DeliveryChanged      | no (the provider's receipts are the business's) | yes      |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
 | VisitorErased        | never a frame: it closes the visitor's sockets (4013) |    |
 | NodePresence, CacheInvalidated | never: node-to-node, on a topic no connection follows |  |
@@ -28,6 +29,7 @@ from papote.events import (
     AvailabilityChanged,
     CacheInvalidated,
     ConversationChanged,
+    DeliveryChanged,
     Event,
     MessageAppended,
     NodePresence,
@@ -85,6 +87,8 @@ def message_dict(m: Message) -> Frame:
 
 def visitor_summary(v: Visitor, *, full: bool = False) -> Frame:
     out: Frame = {"id": v.id, "name": v.name, "email": v.email, "verified": v.verified}
+    if v.device.get("channel"):  # a customer who writes from a messaging app (channels/messaging/)
+        out["channel"] = v.device["channel"]
     if full:
         out.update(
             page=v.page, pages=v.pages, device=v.device, attributes=v.attributes,
@@ -160,6 +164,13 @@ def _visitor(event: VisitorChanged, audience: Audience) -> Frame | None:
     return frame
 
 
+def _delivery(event: DeliveryChanged, audience: Audience) -> Frame | None:
+    if audience is not Endpoint.AGENT:
+        return None
+    return {"t": "delivery", "conversation": event.conversation_id, "seq": event.seq, "channel": event.channel,
+            "state": event.state, "error": event.error}
+
+
 def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
@@ -182,6 +193,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     AvailabilityChanged: _availability,
     QueueChanged: _queue,
     VisitorChanged: _visitor,
+    DeliveryChanged: _delivery,
     Revoked: _revoked,
     VisitorErased: _never,  # it closes sockets (connections.py)
     # Node-to-node housekeeping on the `cluster` topic, which no connection follows.

@@ -23,6 +23,7 @@ from papote.bus.factory import bus_for
 from papote.channels.email import EmailContinuation
 from papote.channels.email.agent_mail import AgentMail
 from papote.channels.inbound_api import InboundApi
+from papote.channels.messaging.service import Messaging
 from papote.channels.webhooks import Webhooks
 from papote.cluster import Cluster
 from papote.config import Config
@@ -103,6 +104,8 @@ class Papote:
         self.agent_mail = AgentMail(self, self.email.outbox.poke)
         self.bus.observe(self.agent_mail.observe)
         self.bus.observe(self.email.transcripts.observe)
+        #: Messaging channels: provider webhooks in, agents' replies out through the outbox.
+        self.messaging = Messaging(self)
         #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
         self.webhooks = Webhooks(self)
         self.bus.observe(self.webhooks.observe)
@@ -137,6 +140,7 @@ class Papote:
         await self.alerts.start()
         await self.email.start()
         self.agent_mail.start()
+        await self.messaging.start()
         await self.webhooks.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
@@ -159,6 +163,7 @@ class Papote:
             await asyncio.sleep(0.02)
         await self.email.stop()
         await self.agent_mail.stop()
+        await self.messaging.stop()
         await self.chat.drain()
         await self.webhooks.stop()
         await asyncio.gather(*list(self._background), return_exceptions=True)

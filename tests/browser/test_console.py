@@ -406,6 +406,7 @@ async def test_team_invitation_to_an_existing_account_disable_on_one_site_and_ha
     team = owner.locator(".team-admin")
     # Only admin and agent can be granted; ownership is handed over.
     invite_role = team.locator("form").get_by_label("Role")
+    await expect(invite_role.locator("option")).to_have_count(2)  # the settings page is drawn
     assert await invite_role.locator("option").all_inner_texts() == ["Agent", "Admin"]
     await team.get_by_label("Email").fill(BOB_EMAIL)
     await invite_role.select_option("admin")

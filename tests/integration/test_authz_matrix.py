@@ -391,3 +391,56 @@ def test_token_page_matrix(papote_server: PapoteServer) -> None:
         # The genuine token does get through, so the matrix is not denying everyone.
         status, _, _ = server.http("POST", f"{path}?t={sign_link(site_a['secrets'][0], claim)}")
         assert status == 200, path
+
+
+# -- messaging webhooks: each account's own signature, nothing else ---------------------------------------
+
+def test_channel_webhook_matrix(papote_server: PapoteServer) -> None:
+    """A provider webhook is authorized by the signature of the account its URL names, and only that:
+    another site's account secrets, a made-up secret, no signature, or an account that does not exist
+    store nothing (401/403/404)."""
+    import hashlib
+    import hmac
+
+    from tests.providers import meta_body, whatsapp_message
+
+    server = papote_server
+    cookie = server.login()
+    _, site_b, _ = server.http("POST", "/api/sites", {"name": "B", "origins": [server.base_url]}, cookie=cookie)
+    accounts = {}
+    for key, secret in ((server.site_key, "secret-of-site-a"), (site_b["key"], "secret-of-site-b")):
+        status, account, _ = server.http("POST", f"/api/sites/{key}/channels", {"kind": "whatsapp", "name": "WA",
+                                         "settings": {"phone_number_id": "300001", "access_token": "token-123456",
+                                                      "app_secret": secret, "verify_token": "verify-123456"}},
+                                         cookie=cookie)
+        assert status == 201
+        accounts[key] = account["id"]
+    body = meta_body(whatsapp_message("300001", "33699999999", "wamid.matrix", "intruder", name="Intruder"))
+
+    def signed(secret: str) -> dict[str, str]:
+        return {"x-hub-signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+    def post(account_id: str, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(f"{server.base_url}/channels/whatsapp/{account_id}", data=body,
+                                         method="POST", headers={"content-type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as e:
+            with e:
+                return int(e.code)
+
+    target = accounts[server.site_key]
+    cells = {
+        "another site's account secret": (target, signed("secret-of-site-b"), 403),
+        "a made-up secret": (target, signed("not-a-secret"), 403),
+        "no signature": (target, {}, 401),
+        "an account that does not exist": ("ch_doesnotexist", signed("secret-of-site-a"), 404),
+        "another kind's route": (target, {"x-telegram-bot-api-secret-token": "secret-of-site-a"}, 401),
+    }
+    for who, (account_id, headers, expected) in cells.items():
+        assert post(account_id, headers) == expected, who
+    assert server.sql("SELECT count(*) FROM channel_identities") == [(0,)]
+    # The genuine signature does get through.
+    assert post(target, signed("secret-of-site-a")) == 200
+    assert server.sql("SELECT count(*) FROM channel_identities") == [(1,)]

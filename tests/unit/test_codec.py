@@ -11,6 +11,7 @@ from papote.events import (
     AvailabilityChanged,
     CacheInvalidated,
     ConversationChanged,
+    DeliveryChanged,
     Event,
     MessageAppended,
     NodePresence,
@@ -44,6 +45,7 @@ EVENTS: list[Event] = [
     NodePresence("9f" * 8, {}, 15.0, True),
     CacheInvalidated("site", "s_1"),
     VisitorErased("v_1", "s_1"),
+    DeliveryChanged("c_1", 9, "whatsapp", "failed", "131047 Re-engagement message"),
 ]
 
 

@@ -11,6 +11,7 @@ from papote.connections import Connection, Hub, rendered
 from papote.events import (
     AvailabilityChanged,
     ConversationChanged,
+    DeliveryChanged,
     MessageAppended,
     PresenceChanged,
     QueueChanged,
@@ -67,6 +68,7 @@ def test_a_visitor_sees_its_conversation_without_the_agents_fields() -> None:
     (PresenceChanged({"kind": "agent", "id": "a_1", "name": "Ann", "avatar": None}, "online", 5, 1), False, True),
     (VisitorChanged({"id": "v_1"}, True, {"name": "cart"}), False, True),
     (Revoked(), False, False),
+    (DeliveryChanged("c_1", 4, "whatsapp", "read"), False, True),
 ])
 def test_each_event_has_an_audience_rule(event: object, visitor: bool, agent: bool) -> None:
     assert (render(event, VISITOR) is not None) is visitor  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from papote.events import VisitorErased
 from papote.ids import new_id, now_ms
 from papote.privacy import DAY_MS, AuditAction, Privacy
 from papote.store import Attachment, NewMessage, Site, Store, Visitor, VisitorChanges, VisitorEvent
+from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.mail import EmailThread
 from papote.store.moderation import Block, HeldMessage, NpsSurvey
 from papote.store.outbox import AddressState, Delivery
@@ -131,6 +132,11 @@ async def person(store: Store, site: Site, storage: FolderStorage, marker: str) 
     # Mail (store/mail.py): the conversation's email thread, and the team told it was waiting.
     await store.save_email_thread(EmailThread(cid, site.id, f"{marker}@mail.test", f"Order {marker}", now_ms()))
     await store.queue_waiting_notice(cid, [], now_ms())
+    # A messaging app (store/channels.py): the customer's phone number on a site's WhatsApp account.
+    account = ChannelAccount(new_id("ch"), site.id, "whatsapp", "Support", {}, {}, now_ms())
+    await store.insert_channel_account(account)
+    await store.add_channel_identity(ChannelIdentity(account.id, f"+33 {marker}", site.id, v.id, cid, f"Name {marker}",
+                                                     now_ms(), now_ms()))
     return v, cid, attachment
 
 

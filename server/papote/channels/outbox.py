@@ -37,10 +37,12 @@ CLAIM_BATCH = 20
 class DeliveryError(Exception):
     """A send that did not happen: `permanent` when trying again cannot help (an address refused)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after_ms: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        #: The provider said when to come back (a 429's Retry-After): the next attempt waits that long.
+        self.retry_after_ms = retry_after_ms
 
 
 def backoff_ms(attempts: int, rand: Callable[[], float] = random.random, *, first_ms: int = FIRST_RETRY_MS,
@@ -50,7 +52,8 @@ def backoff_ms(attempts: int, rand: Callable[[], float] = random.random, *, firs
     return int(base * (0.8 + 0.4 * rand()))
 
 
-Sender = Callable[[Delivery], Awaitable[None]]
+#: Sends one delivery; returns the provider's id for what it accepted, when it gives one.
+Sender = Callable[[Delivery], Awaitable[str | None]]
 
 
 class Outbox:
@@ -62,6 +65,7 @@ class Outbox:
 
     def __init__(self, store: Store, channel: str, send: Sender, *, lease_ms: int, every_secs: float,
                  on_failed: Callable[[Delivery, str, bool], Awaitable[None]] | None = None,
+                 on_done: Callable[[Delivery], Awaitable[None]] | None = None,
                  clock: Callable[[], int] = now_ms, ordered: bool = False, first_retry_ms: int = FIRST_RETRY_MS,
                  max_retry_ms: int = MAX_RETRY_MS, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.store = store
@@ -74,6 +78,8 @@ class Outbox:
         self.lease_ms = lease_ms
         self.every_secs = every_secs
         self.on_failed = on_failed
+        #: Told after each attempt was recorded, whatever its outcome (messaging shows it to agents).
+        self.on_done = on_done
         self.clock = clock
         self._wake = asyncio.Event()
 
@@ -105,20 +111,31 @@ class Outbox:
         return len(claimed)
 
     async def _attempt(self, delivery: Delivery) -> None:
+        await self._try(delivery)
+        if self.on_done is not None:
+            try:
+                await self.on_done(delivery)
+            except Exception:  # telling agents is best effort: the outcome is recorded
+                log.warning("%s delivery %s: on_done failed", self.channel, delivery.id, exc_info=True)
+
+    async def _try(self, delivery: Delivery) -> None:
         try:
-            await self.send(delivery)
+            provider_msg_id = await self.send(delivery)
         except DeliveryError as exc:
-            await self._failed(delivery, exc.reason, permanent=exc.permanent)
+            await self._failed(delivery, exc.reason, permanent=exc.permanent, retry_after_ms=exc.retry_after_ms)
             return
         except Exception as exc:  # a bug in rendering or sending: keep the row, retry later, say so
             log.exception("%s delivery %s failed unexpectedly", self.channel, delivery.id)
             await self._failed(delivery, f"internal error: {type(exc).__name__}", permanent=False)
             return
-        await self.store.finish_delivery(delivery.id, DeliveryStatus.SENT, self.clock())
+        await self.store.finish_delivery(delivery.id, DeliveryStatus.SENT, self.clock(),
+                                         provider_msg_id=provider_msg_id)
+        delivery.provider_msg_id = provider_msg_id
         log.info("%s delivery %s (%s) sent on attempt %d", self.channel, delivery.id, delivery.kind,
                  delivery.attempts)
 
-    async def _failed(self, delivery: Delivery, reason: str, *, permanent: bool) -> None:
+    async def _failed(self, delivery: Delivery, reason: str, *, permanent: bool,
+                      retry_after_ms: int | None = None) -> None:
         now = self.clock()
         if permanent or delivery.attempts >= self.max_attempts:
             await self.store.finish_delivery(delivery.id, DeliveryStatus.FAILED, now, error=reason[:500])
@@ -127,7 +144,9 @@ class Outbox:
             if self.on_failed is not None:
                 await self.on_failed(delivery, reason, permanent)
             return
-        retry_at = now + backoff_ms(delivery.attempts, first_ms=self.first_retry_ms, max_ms=self.max_retry_ms)
+        wait = (backoff_ms(delivery.attempts, first_ms=self.first_retry_ms, max_ms=self.max_retry_ms)
+                if retry_after_ms is None else max(0, retry_after_ms))
+        retry_at = now + wait
         await self.store.finish_delivery(delivery.id, DeliveryStatus.QUEUED, now, error=reason[:500],
                                          retry_at=retry_at)
         log.info("%s delivery %s attempt %d failed (%s); next at +%d s", self.channel, delivery.id,

@@ -22,6 +22,7 @@ from papote.presence import Presence
 from papote.protocol import Endpoint
 from papote.routing import Told
 from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
+from papote.store.outbox import Delivery
 from papote.types import AuthorKind, Frame, MessageKind
 
 log = logging.getLogger("papote.chat")
@@ -68,6 +69,11 @@ class ChatBase:
                               Awaitable[None]] | None = None
         #: Set by the application: what follows a closing once it is published (the NPS survey, nps.py).
         self.on_closed: Callable[[Conversation], Awaitable[Any]] | None = None
+        #: Set by the messaging channels: the deliveries an agent's text to a conversation must be queued
+        #: with, in the append's own transaction (raises a PapoteError when it cannot go, e.g. WhatsApp's
+        #: 24-hour window); and what to call once such an append is committed.
+        self.outbound_for: Callable[[str, str, str], Awaitable[list[Delivery]]] | None = None
+        self.on_outbound: Callable[[], None] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:

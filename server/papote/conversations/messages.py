@@ -82,6 +82,11 @@ class Messages(Queue):
             found = await self.store.get_attachments(attachments)
             views = [attachment_view(found[i]) for i in attachments if i in found]
             data = {**(data or {}), "attachments": list(attachments)}
+        deliveries = []
+        if (self.outbound_for is not None and conversation_id is not None and not note
+                and principal.kind is not PrincipalKind.VISITOR):
+            # A reply on a messaging channel: its sends are queued with it, or it is refused before storing.
+            deliveries = await self.outbound_for(site_id, conversation_id, body)
         stored = self.store.append_nowait(
             NewMessage(
                 site_id=site_id,
@@ -94,8 +99,12 @@ class Messages(Queue):
                 client_msg_id=client_msg_id,
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
                 data=data,
+                deliveries=deliveries,
             )
         )
+        if deliveries and self.on_outbound is not None:
+            on_outbound = self.on_outbound
+            stored.add_done_callback(lambda f: on_outbound() if not f.cancelled() and f.exception() is None else None)
         if not attachments:
             return stored
         return asyncio.ensure_future(self._bind_files(stored, attachments, claimed, client_msg_id, views))

@@ -25,9 +25,10 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.channels import ChannelStore
 from papote.store.mail import MailStore
 from papote.store.moderation import ModerationStore
-from papote.store.outbox import OutboxStore
+from papote.store.outbox import Delivery, OutboxStore
 from papote.store.privacy import PrivacyStore
 from papote.store.push import PushStore
 from papote.store.webhooks import WebhookStore
@@ -169,6 +170,10 @@ class NewMessage:
     event: str | None = None
     data: dict[str, Any] | None = None
     visitor_id: str | None = None  # needed only to create a conversation
+    #: Outbound deliveries of this message (a reply on a messaging channel), stored in the append's own
+    #: transaction with the seq it takes: a committed message always has its sends queued. A retry (the
+    #: same client_msg_id) stores none again.
+    deliveries: list[Delivery] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -319,10 +324,11 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore, MailStore):
+class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore, MailStore, ChannelStore):
     """Persistence for sites, people, conversations and messages, the outbox of channels
-    (store/outbox.py, store/webhooks.py), moderation and NPS (store/moderation.py), what privacy needs
-    (store/privacy.py) and agents' mail (store/mail.py). All methods are coroutine-safe."""
+    (store/outbox.py, store/webhooks.py, store/channels.py), moderation and NPS (store/moderation.py),
+    what privacy needs (store/privacy.py) and agents' mail (store/mail.py). All methods are
+    coroutine-safe."""
 
     epoch: str
 

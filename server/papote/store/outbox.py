@@ -49,11 +49,11 @@ class Delivery:
     site_id: str
     conversation_id: str | None
     visitor_id: str
-    channel: str  # "email", "webhook"
+    channel: str  # "email", "webhook" or "messaging"
     #: the channel's own: for email "digest", "confirm", "reply" (email channel), "transcript", and the
-    #: agents' "invite", "reset" and "waiting"; for a webhook its event type
+    #: agents' "invite", "reset" and "waiting"; for a webhook its event type; for messaging the provider
     kind: str
-    target: str  # where: an email address, a webhook endpoint's id
+    target: str  # where: an email address, a webhook endpoint's id, a messaging address
     payload: dict[str, Any]  # everything the sender needs, rendered when queued (a retry sends the same)
     status: DeliveryStatus = DeliveryStatus.QUEUED
     attempts: int = 0
@@ -64,6 +64,11 @@ class Delivery:
     #: Its place among the deliveries to the same target for the same conversation, for the channels
     #: that keep order (`claim_ordered_deliveries`); 0 for those that do not.
     position: int = 0
+    #: Messaging channels: the message this delivery carries, the channel account it leaves by, and the
+    #: provider's id for it once accepted (its status callbacks name that id).
+    seq: int | None = None
+    account_id: str | None = None
+    provider_msg_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -104,8 +109,9 @@ class OutboxStore(abc.ABC):
 
     @abc.abstractmethod
     async def finish_delivery(self, delivery_id: str, status: DeliveryStatus, at: Millis, *, error: str = "",
-                              retry_at: Millis = 0) -> None:
-        """Record an attempt's outcome: sent, failed for good, or queued again for `retry_at`."""
+                              retry_at: Millis = 0, provider_msg_id: str | None = None) -> None:
+        """Record an attempt's outcome: sent (with the provider's id for it, if it gave one), failed for
+        good, or queued again for `retry_at`."""
 
     @abc.abstractmethod
     async def deliveries(self, conversation_id: str) -> list[Delivery]:

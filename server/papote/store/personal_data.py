@@ -54,6 +54,10 @@ _CONVERSATIONS = "SELECT id FROM conversations WHERE visitor_id = :visitor"
 
 #: Tables holding a visitor's data, in erasure order (children first, the visitor row last).
 VISITOR_TABLES: tuple[Table, ...] = (
+    Table("channel_identities", Subject.VISITOR, ("address", "visitor_id", "name"),
+          ("account_id", "site_id", "conversation_id", "last_inbound_at", "created_at"),
+          scope="visitor_id = :visitor",
+          erasure="rows deleted: the customer's next message on that app starts as a new contact"),
     Table("email_threads", Subject.VISITOR, ("address", "subject"), ("conversation_id", "site_id", "created_at"),
           scope=f"conversation_id IN ({_CONVERSATIONS})",
           erasure="rows deleted with the conversation: a later mail from the address starts a new one"),
@@ -85,7 +89,7 @@ VISITOR_TABLES: tuple[Table, ...] = (
           erasure="rows deleted with their delivery"),
     Table("deliveries", Subject.VISITOR, ("visitor_id", "target", "payload", "error"),
           ("id", "site_id", "conversation_id", "channel", "kind", "status", "attempts", "next_attempt_at",
-           "created_at", "sent_at", "position"),
+           "created_at", "sent_at", "position", "seq", "account_id", "provider_msg_id"),
           scope=f"visitor_id = :visitor OR conversation_id IN ({_CONVERSATIONS})", json=("payload",),
           erasure="rows deleted, queued ones too (nothing more is sent to the person or to a webhook)"),
     Table("webhook_cursors", Subject.VISITOR, (), ("conversation_id", "seq", "updated_at"),
@@ -149,6 +153,8 @@ OTHER_TABLES: tuple[Table, ...] = (
     Table("password_resets", Subject.AGENT, ("token_hash",), ("agent_id", "created_at", "expires_at"),
           erasure="used up by the reset (with the account's other links), else expired after an hour"),
     Table("agent_mail_prefs", Subject.NONE, (), ("agent_id", "waiting_emails")),
+    Table("channel_accounts", Subject.NONE, (), ("id", "site_id", "kind", "name", "config", "secrets", "created_at")),
+    Table("channel_receipts", Subject.NONE, (), ("account_id", "provider_msg_id", "state", "rank", "error", "at")),
     Table("memberships", Subject.NONE, (), ("site_id", "agent_id", "role", "disabled")),
     Table("webhook_endpoints", Subject.NONE, (),
           ("id", "site_id", "url", "events", "description", "secret", "previous_secret", "previous_until",

@@ -26,6 +26,8 @@ from papote.config import Config
 from papote.web import (
     accounts_api,
     canned_api,
+    channel_hooks,
+    channels_api,
     console_api,
     conversations_api,
     files_api,
@@ -45,7 +47,9 @@ from papote.web.schema import check_supported
 
 
 async def openapi(request: Request, _: Principal | None) -> Any:
-    return openapi_document(papote_of(request).config, all_endpoints())
+    document = openapi_document(papote_of(request).config, all_endpoints())
+    document["paths"].update(channel_hooks.openapi_paths())  # providers' webhooks: not JSON API routes
+    return document
 
 
 #: This document's own endpoint.
@@ -57,7 +61,7 @@ def all_endpoints() -> list[Endpoint]:
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
             OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS,
-            *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS]
+            *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS, *channels_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

@@ -291,8 +291,11 @@ MESSAGE = obj({"conversation": _STR, "seq": _INT, "ts": _MS, "kind": _STR, "auth
                "body": _STR, "client_msg_id": nullable(_STR), "event": nullable(_STR),
                "data": nullable({"type": "object"}), "attachments": array(ref("Attachment"), 10)},
               required=["conversation", "seq", "ts", "kind", "author", "body", "client_msg_id"])
-VISITOR_SHORT = _record({"id": _STR, "name": _STR, "email": _STR, "verified": boolean()})
-VISITOR = _record({**VISITOR_SHORT["properties"], "page": {"type": "object"},
+VISITOR_SHORT = obj({"id": _STR, "name": _STR, "email": _STR, "verified": boolean(),
+                     "channel": enum("whatsapp", "telegram", "twilio", "messenger", "instagram", description=(
+                         "the messaging app this customer writes from (absent: the web widget)"))},
+                    required=["id", "name", "email", "verified"])
+VISITOR = _record({"id": _STR, "name": _STR, "email": _STR, "verified": boolean(), "page": {"type": "object"},
                    "pages": {"type": "array"}, "device": {"type": "object"}, "attributes": {"type": "object"},
                    "created_at": _MS, "last_seen": _MS, "user_id": nullable(_STR)})
 CONVERSATION = _record({

@@ -54,7 +54,8 @@ export const SEND_RETRY_MS = 5_000;
 export const MAX_RESUME_IDS = 100;
 // Errors after which a message can never be stored: retrying would only fail again.
 // `blocked` and `held` are answers for good too: the first is not stored, the second waits for an agent.
-const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden", "blocked", "held"]);
+const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden", "blocked", "held",
+  "window_closed"]);
 
 export interface Clock {
   now(): number;

@@ -35,7 +35,7 @@ from papote.errors import Busy, Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import Appended, Message
 from papote.store.postgres.connection import CONNECTION_LOST, ClientDataError, dumps
-from papote.store.postgres.rows import AUTHOR, KIND, conv_of
+from papote.store.postgres.rows import AUTHOR, KIND, conv_of, insert_delivery
 from papote.store.rules import AppendPlan, is_retry, reopened_event
 
 log = logging.getLogger("papote.store")
@@ -153,7 +153,18 @@ class Lane:
     async def _call(self, plans: list[AppendPlan], now: int) -> list[Any]:
         if self._conn is None or self._conn.is_closed():
             self._conn = await self._connect()
-        return list(await self._conn.fetch(APPEND_SQL, *_arguments(plans, now)))
+        if not any(p.new.deliveries for p in plans):
+            return list(await self._conn.fetch(APPEND_SQL, *_arguments(plans, now)))
+        # Messages with sends (replies on a messaging channel): their deliveries are written in the
+        # batch's own transaction, with the seq each message took (a retry, "existing", queues none).
+        async with self._conn.transaction():
+            rows = list(await self._conn.fetch(APPEND_SQL, *_arguments(plans, now)))
+            for plan, row in zip(plans, rows, strict=True):
+                if row[0] == "stored":
+                    for delivery in plan.new.deliveries:
+                        delivery.conversation_id, delivery.seq = row[3], row[4]
+                        await insert_delivery(self._conn, delivery)
+            return rows
 
     async def _store(self, batch: list[Pending]) -> None:
         plans = [plan for plan, _ in batch]

@@ -7,7 +7,7 @@ import asyncpg
 from papote.store.mail import EmailThread
 from papote.store.outbox import Delivery
 from papote.store.postgres.engine import PostgresEngine
-from papote.store.postgres.outbox import insert_delivery
+from papote.store.postgres.rows import insert_delivery
 
 _THREAD_COLS = "conversation_id, site_id, address, subject, created_at"
 

@@ -10,7 +10,7 @@ import asyncpg
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
 from papote.store.outbox import Delivery
 from papote.store.postgres.engine import PostgresEngine
-from papote.store.postgres.outbox import insert_delivery
+from papote.store.postgres.rows import insert_delivery
 
 _BLOCK = "site_id, visitor_id, blocked_by, reason, created_at"
 _HELD = "id, site_id, conversation_id, visitor_id, author_name, client_msg_id, body, data, reasons, created_at"

@@ -7,34 +7,24 @@ conversation finds the cursor moved and writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import asyncpg
 
 from papote.ids import now_ms
 from papote.store import EmailCandidate
 from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
 from papote.store.postgres.engine import PostgresEngine
-from papote.store.postgres.rows import CONV_COLS, VISITOR_COLS, conv_of, prefixed, visitor_of
+from papote.store.postgres.rows import (
+    CONV_COLS,
+    DELIVERY_COLS,
+    VISITOR_COLS,
+    conv_of,
+    delivery_of,
+    insert_delivery,
+    prefixed,
+    visitor_of,
+)
 
-DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
-                 "next_attempt_at, error, created_at, sent_at, position")
-_STATUS = {m.value: m for m in DeliveryStatus}
 _STATE = {m.value: m for m in AddressState}
-
-
-def delivery_of(row: Sequence[Any]) -> Delivery:
-    return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], _STATUS[row[8]], row[9],
-                    row[10], row[11], row[12], row[13], row[14])
-
-
-async def insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
-    await conn.execute(
-        f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
-        d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, d.payload,
-        str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position,
-    )
 
 
 class OutboxQueries(PostgresEngine):
@@ -130,11 +120,13 @@ class OutboxQueries(PostgresEngine):
         return await self._transaction(job)
 
     async def finish_delivery(self, delivery_id: str, status: DeliveryStatus, at: int, *, error: str = "",
-                              retry_at: int = 0) -> None:
+                              retry_at: int = 0, provider_msg_id: str | None = None) -> None:
         await self._execute(
             "UPDATE deliveries SET status=$2, error=$3, next_attempt_at=$4, "
-            "sent_at=CASE WHEN $2='sent' THEN $5 ELSE sent_at END WHERE id=$1",
+            "sent_at=CASE WHEN $2='sent' THEN $5 ELSE sent_at END, "
+            "provider_msg_id=coalesce($6, provider_msg_id) WHERE id=$1",
             delivery_id, str(status), error, retry_at if status is DeliveryStatus.QUEUED else at, at,
+            provider_msg_id,
         )
 
     async def deliveries(self, conversation_id: str) -> list[Delivery]:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from papote.store import Agent, Conversation, Message, Site, Visitor
+from papote.store.outbox import Delivery, DeliveryStatus
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Role
 
 STATUS = {m.value: m for m in ConversationStatus}
@@ -64,3 +67,23 @@ def visitor_of(row: Sequence[Any]) -> Visitor:
 
 def site_of(row: Sequence[Any]) -> Site:
     return Site(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+
+DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
+                 "next_attempt_at, error, created_at, sent_at, position, seq, account_id, provider_msg_id")
+_DELIVERY_STATUS = {m.value: m for m in DeliveryStatus}
+
+
+def delivery_of(row: Sequence[Any]) -> Delivery:
+    return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], _DELIVERY_STATUS[row[8]],
+                    row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17])
+
+
+async def insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
+    await conn.execute(
+        f"INSERT INTO deliveries({DELIVERY_COLS}) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+        d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, d.payload,
+        str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position, d.seq,
+        d.account_id, d.provider_msg_id,
+    )

@@ -37,6 +37,7 @@ from papote.store import (
     changed,
 )
 from papote.store.postgres.attachments import AttachmentQueries
+from papote.store.postgres.channels import ChannelQueries
 from papote.store.postgres.mail import MailQueries
 from papote.store.postgres.moderation import ModerationQueries
 from papote.store.postgres.outbox import OutboxQueries
@@ -67,7 +68,7 @@ _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "
 
 
 class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, WebhookQueries,
-                    ModerationQueries, PrivacyQueries, MailQueries, Store):
+                    ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when

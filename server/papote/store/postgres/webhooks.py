@@ -13,7 +13,7 @@ import asyncpg
 from papote.ids import now_ms
 from papote.store.outbox import Delivery
 from papote.store.postgres.engine import PostgresEngine
-from papote.store.postgres.outbox import DELIVERY_COLS, delivery_of, insert_delivery
+from papote.store.postgres.rows import DELIVERY_COLS, delivery_of, insert_delivery
 from papote.store.webhooks import WebhookAttempt, WebhookCandidate, WebhookEndpoint, WebhookLogEntry
 
 ENDPOINT_COLS = "id, site_id, url, events, secret, description, previous_secret, previous_until, created_at"

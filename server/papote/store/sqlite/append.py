@@ -8,7 +8,7 @@ from papote.errors import Conflict, NotFound
 from papote.ids import new_id, now_ms
 from papote.store import Appended, Message, NewMessage
 from papote.store.rules import AppendPlan, is_retry, reopened_event
-from papote.store.sqlite.rows import CONV_COLS, MSG_COLS, conv_of, dumps, msg_of
+from papote.store.sqlite.rows import CONV_COLS, MSG_COLS, conv_of, dumps, insert_delivery, msg_of
 from papote.types import ConversationStatus
 
 
@@ -69,6 +69,9 @@ def append_one(conn: sqlite3.Connection, plan: AppendPlan) -> Appended:
         new.author_name, new.client_msg_id, new.body, new.event, new.data, now,
     )
     insert_message(conn, message)
+    for delivery in new.deliveries:  # the message's sends, in its own transaction (transactional outbox)
+        delivery.conversation_id, delivery.seq = conversation_id, message.seq
+        insert_delivery(conn, delivery)
     return Appended(message, conversation, created=created, reopened=reopened)
 
 
@@ -101,8 +104,11 @@ def append_run(conn: sqlite3.Connection, plans: list[AppendPlan]) -> list[tuple[
     outcomes: list[tuple[bool, object] | None] = [None] * len(news)
     by_conversation: dict[tuple[str, str], list[int]] = {}
     careful: list[int] = []
+    # A conversation with a message whose sends are queued with it goes one by one, all of its run (so
+    # its messages keep their order).
+    sending = {n.conversation_id for n in news if n.deliveries}
     for i, new in enumerate(news):
-        if new.conversation_id is None:
+        if new.conversation_id is None or new.conversation_id in sending:
             careful.append(i)
         else:
             by_conversation.setdefault((new.conversation_id, new.site_id), []).append(i)

@@ -7,7 +7,7 @@ import sqlite3
 from papote.store.mail import EmailThread
 from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.outbox import insert_delivery
+from papote.store.sqlite.rows import insert_delivery
 
 _THREAD_COLS = "conversation_id, site_id, address, subject, created_at"
 

@@ -5,34 +5,24 @@ in the writer's transaction, so two workers of this process never claim the same
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
 from papote.ids import now_ms
 from papote.store import EmailCandidate
 from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import CONV_COLS, VISITOR_COLS, conv_of, dumps, prefixed, visitor_of
+from papote.store.sqlite.rows import (
+    CONV_COLS,
+    DELIVERY_COLS,
+    VISITOR_COLS,
+    conv_of,
+    delivery_of,
+    insert_delivery,
+    prefixed,
+    visitor_of,
+)
 
-DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
-                 "next_attempt_at, error, created_at, sent_at, position")
-_STATUS = {m.value: m for m in DeliveryStatus}
 _STATE = {m.value: m for m in AddressState}
-
-
-def delivery_of(row: Sequence[Any]) -> Delivery:
-    return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]),
-                    _STATUS[row[8]], row[9], row[10], row[11], row[12], row[13], row[14])
-
-
-def insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
-    conn.execute(
-        f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, dumps(d.payload),
-         str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position),
-    )
 
 
 class OutboxQueries(SqliteEngine):
@@ -125,13 +115,14 @@ class OutboxQueries(SqliteEngine):
         return await self._write(job)
 
     async def finish_delivery(self, delivery_id: str, status: DeliveryStatus, at: int, *, error: str = "",
-                              retry_at: int = 0) -> None:
+                              retry_at: int = 0, provider_msg_id: str | None = None) -> None:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE deliveries SET status=?, error=?, next_attempt_at=?, "
-                "sent_at=CASE WHEN ?='sent' THEN ? ELSE sent_at END WHERE id=?",
+                "sent_at=CASE WHEN ?='sent' THEN ? ELSE sent_at END, "
+                "provider_msg_id=coalesce(?, provider_msg_id) WHERE id=?",
                 (str(status), error, retry_at if status is DeliveryStatus.QUEUED else at, str(status), at,
-                 delivery_id),
+                 provider_msg_id, delivery_id),
             )
 
         await self._write(job)

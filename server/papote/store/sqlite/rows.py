@@ -10,6 +10,7 @@ from typing import Any
 
 from papote.errors import NotFound
 from papote.store import Agent, Conversation, Message, Site, Visitor
+from papote.store.outbox import Delivery, DeliveryStatus
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Role
 
 # Stored strings to enum members by dict (an Enum call costs ~10x more, per row of every history read).
@@ -93,3 +94,23 @@ def read_back(conn: sqlite3.Connection, table: str, cols: str, row_id: str, miss
     if row is None:
         raise NotFound(missing)
     return row
+
+
+DELIVERY_COLS = ("id, site_id, conversation_id, visitor_id, channel, kind, target, payload, status, attempts, "
+                 "next_attempt_at, error, created_at, sent_at, position, seq, account_id, provider_msg_id")
+_DELIVERY_STATUS = {m.value: m for m in DeliveryStatus}
+
+
+def delivery_of(row: Sequence[Any]) -> Delivery:
+    return Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]),
+                    _DELIVERY_STATUS[row[8]], row[9], row[10], row[11], row[12], row[13], row[14], row[15],
+                    row[16], row[17])
+
+
+def insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
+    conn.execute(
+        f"INSERT INTO deliveries({DELIVERY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (d.id, d.site_id, d.conversation_id, d.visitor_id, d.channel, d.kind, d.target, dumps(d.payload),
+         str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position, d.seq,
+         d.account_id, d.provider_msg_id),
+    )

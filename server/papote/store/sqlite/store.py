@@ -32,6 +32,7 @@ from papote.store import (
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.attachments import AttachmentQueries
+from papote.store.sqlite.channels import ChannelQueries
 from papote.store.sqlite.mail import MailQueries
 from papote.store.sqlite.moderation import ModerationQueries
 from papote.store.sqlite.outbox import OutboxQueries
@@ -61,6 +62,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, WebhookQueries,
                   ModerationQueries, PrivacyQueries, MailQueries,
+                  ChannelQueries,
                   Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 from papote.ids import now_ms
 from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.outbox import DELIVERY_COLS, delivery_of, insert_delivery
-from papote.store.sqlite.rows import dumps
+from papote.store.sqlite.rows import DELIVERY_COLS, delivery_of, dumps, insert_delivery
 from papote.store.webhooks import WebhookAttempt, WebhookCandidate, WebhookEndpoint, WebhookLogEntry
 
 ENDPOINT_COLS = "id, site_id, url, events, secret, description, previous_secret, previous_until, created_at"

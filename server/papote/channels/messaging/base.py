@@ -1,0 +1,202 @@
+"""The vocabulary of messaging channels, and the adapter each provider implements.
+
+An adapter is sans-I/O except for `send`: the webhook route hands it the raw request (`Hook`), and it
+says whether the request is genuine (`verify`, on the raw bytes, in constant time), answers a handshake
+(`handshake`), and reads what the provider sent (`parse`: messages in, receipts of messages out). The
+service (service.py) stores what `parse` returned and only then answers 2xx.
+
+Errors::
+
+    WebhookRefused       a request that is not the provider's (bad or missing signature): 401/403, nothing stored
+    PapoteError(WINDOW_CLOSED)  a reply the channel cannot carry now (raised before anything is stored)
+    DeliveryError        (channels/outbox.py) a send that did not happen; `retry_after_ms` from a 429
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from papote.channels.outbox import DeliveryError
+from papote.errors import ErrorCode, PapoteError
+from papote.store.channels import ChannelAccount, ChannelIdentity
+from papote.store.outbox import Delivery
+from papote.types import Millis
+
+#: WhatsApp's and Messenger's customer-service window: a business may answer freely for 24 hours after
+#: the customer's last message; after it only a template (WhatsApp) or a tagged message (Messenger).
+WINDOW_MS = 24 * 3_600_000
+#: A 429 without a usable Retry-After waits this long (providers' rate windows are about a minute).
+DEFAULT_RETRY_AFTER_MS = 30_000
+
+
+class WebhookRefused(Exception):
+    """A webhook request that is not the provider's: answered with `status`, nothing stored."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Hook:
+    """A webhook request as received: the raw body (signatures are over these exact bytes), headers
+    with lower-case names, and the public URL the provider called (Twilio signs it)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: str = ""
+    media_type: str = "text/plain"
+
+
+@dataclass(slots=True)
+class Inbound:
+    """A customer's message: `address` is who wrote (their identity on the account), `provider_id` the
+    provider's id of the message (the dedupe key), `at` the provider's time of it."""
+
+    address: str
+    provider_id: str
+    body: str
+    at: Millis
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Receipt:
+    """The provider's word on a message we sent: `state` one of sent, delivered, read, failed."""
+
+    provider_id: str
+    state: str
+    at: Millis
+    error: str = ""
+
+
+@dataclass(slots=True)
+class Watermark:
+    """A receipt naming a time, not a message (Messenger): every reply to `address` sent at or before
+    `at` reached `state`."""
+
+    address: str
+    state: str
+    at: Millis
+
+
+@dataclass(slots=True)
+class Window:
+    """Whether a reply can go now: `open` freely; otherwise `fallback` names what goes instead (a
+    template, a tag) or is None (nothing can go: `reason`)."""
+
+    open: bool
+    closes_at: Millis | None = None
+    fallback: str | None = None
+    reason: str | None = None
+
+    @property
+    def can_send(self) -> bool:
+        return self.open or self.fallback is not None
+
+
+@dataclass(slots=True)
+class Field:
+    """A setting a site owner fills in when connecting an account: shown back (`secret=False`) or
+    never again (`secret=True`, only its last characters)."""
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    pattern: str = r".{1,500}"
+
+
+class Adapter(Protocol):
+    kind: str
+    fields: tuple[Field, ...]
+
+    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
+        """The answer to a provider's subscription check (Meta's GET), or None if `hook` is not one."""
+
+    def verify(self, account: ChannelAccount, hook: Hook) -> None:
+        """Raise WebhookRefused unless `hook` carries the provider's valid signature for `account`."""
+
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
+        """What a verified request carries; unknown kinds of event are skipped."""
+
+    def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window: ...
+
+    def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
+                callback_url: str) -> dict[str, Any]:
+        """What `send` will post for an agent's text (rendered when queued: a retry sends the same);
+        `callback_url` is the account's webhook (Twilio's status callbacks go there)."""
+
+    async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                   delivery: Delivery) -> str:
+        """Post the delivery; the provider's message id. Raises DeliveryError."""
+
+
+def same(expected: str | bytes, given: str | bytes | None) -> bool:
+    """Constant-time comparison of a secret with what a request carries (absent: False)."""
+    if given is None or not expected:
+        return False
+    a = expected.encode() if isinstance(expected, str) else expected
+    b = given.encode() if isinstance(given, str) else given
+    return hmac.compare_digest(a, b)
+
+
+def window_closed(reason: str) -> PapoteError:
+    return PapoteError(reason, ErrorCode.WINDOW_CLOSED)
+
+
+def retry_after_ms(response: httpx.Response, body_seconds: Any = None) -> int:
+    """A 429's wait: the Retry-After header (seconds), else a number the body gives, else a default."""
+    for value in (response.headers.get("retry-after"), body_seconds):
+        try:
+            if value is not None:
+                return max(0, int(float(value) * 1000))
+        except (TypeError, ValueError):
+            continue
+    return DEFAULT_RETRY_AFTER_MS
+
+
+def refuse(response: httpx.Response, reason: str, *, window_codes: tuple[Any, ...] = (),
+           code: Any = None, body_retry_after: Any = None) -> DeliveryError:
+    """The DeliveryError for a provider's refusal: 429 waits as told, 5xx and 408 retry with backoff,
+    another 4xx is for good (the request itself is wrong, or the customer's window is shut)."""
+    status = response.status_code
+    if status == 429:
+        return DeliveryError(f"rate limited: {reason}", retry_after_ms=retry_after_ms(response, body_retry_after))
+    if code is not None and code in window_codes:
+        return DeliveryError(f"window closed: {reason}", permanent=True)
+    if status >= 500 or status == 408:
+        return DeliveryError(f"provider error {status}: {reason}")
+    return DeliveryError(f"refused ({status}): {reason}", permanent=True)
+
+
+async def post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST, with a timeout or a lost connection as a temporary failure."""
+    try:
+        return await http.post(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+
+
+def json_of(response: httpx.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

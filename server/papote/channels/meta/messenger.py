@@ -1,0 +1,132 @@
+"""Messenger and Instagram Direct (Meta Graph, the same Send API and webhooks; signed as meta/graph.py).
+
+Inbound: `{object: "page" | "instagram", entry: [{id, time, messaging: [{sender: {id}, recipient: {id},
+timestamp, message: {mid, text, is_echo?}} | {delivery: {mids?, watermark}} | {read: {watermark}}]}]}`.
+Messages dedupe on `mid`; echoes (our own sends) are skipped. Deliveries name their `mids` when Meta gives
+them; a delivery without them, and every read, carries a watermark ("everything sent before this time"),
+applied to the customer's replies sent before it.
+
+Outbound: `POST {base}/{page id}/messages {recipient: {id}, messaging_type: "RESPONSE", message: {text}}`
+→ `{recipient_id, message_id}`. The window is 24 hours from the customer's last message; after it, when
+the site enabled it (the app holds the permission), `messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT"`
+for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the send for good.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from papote.channels.messaging.base import (
+    WINDOW_MS,
+    Answer,
+    Field,
+    Hook,
+    Inbound,
+    Receipt,
+    Watermark,
+    Window,
+    json_of,
+    post,
+    refuse,
+)
+from papote.channels.meta import graph
+from papote.channels.outbox import DeliveryError
+from papote.store.channels import ChannelAccount, ChannelIdentity
+from papote.store.outbox import Delivery
+from papote.types import Millis
+
+#: How long the human-agent tag may answer after the customer's last message.
+HUMAN_AGENT_MS = 7 * 24 * 3_600_000
+RATE_CODES = (613, 4)
+WINDOW_CODES = (10, 551, 10903)
+MAX_TEXT = 2000
+
+
+class Messenger:
+    kind = "messenger"
+    webhook_object = "page"
+    fields: tuple[Field, ...] = (
+        Field("page_id", "Page ID", pattern=r"[0-9]{5,30}"),
+        Field("human_agent", "Answer up to 7 days with the HUMAN_AGENT tag (yes/no)", required=False,
+              pattern=r"yes|no"),
+        Field("access_token", "Page access token", secret=True, pattern=r"[\x21-\x7e]{8,1000}"),
+        Field("app_secret", "App secret", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+        Field("verify_token", "Verify token (you choose it)", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+    )
+
+    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
+        return graph.handshake(account, hook)
+
+    def verify(self, account: ChannelAccount, hook: Hook) -> None:
+        graph.verify(account, hook)
+
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
+        doc = json.loads(hook.body)
+        out: list[Inbound | Receipt | Watermark] = []
+        if not isinstance(doc, dict) or doc.get("object") != self.webhook_object:
+            return out
+        for entry in doc.get("entry") or []:
+            for event in (entry or {}).get("messaging") or []:
+                if not isinstance(event, dict):
+                    continue
+                sender = str((event.get("sender") or {}).get("id") or "")
+                message = event.get("message")
+                if isinstance(message, dict) and message.get("mid") and not message.get("is_echo") and sender:
+                    text = message.get("text") or "[attachment]"
+                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0)))
+                delivery = event.get("delivery")
+                if isinstance(delivery, dict):
+                    at = int(delivery.get("watermark") or 0)
+                    mids = delivery.get("mids") or []
+                    out.extend(Receipt(str(mid), "delivered", at) for mid in mids)
+                    if not mids and at and sender:
+                        out.append(Watermark(sender, "delivered", at))
+                read = event.get("read")
+                if isinstance(read, dict) and read.get("watermark") and sender:
+                    out.append(Watermark(sender, "read", int(read["watermark"])))
+        return out
+
+    def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
+        closes = identity.last_inbound_at + WINDOW_MS
+        if now < closes:
+            return Window(True, closes)
+        if account.config.get("human_agent") == "yes" and now < identity.last_inbound_at + HUMAN_AGENT_MS:
+            return Window(False, closes, fallback="human_agent")
+        return Window(False, closes, reason="The customer last wrote more than 24 hours ago (7 days with the "
+                                            "human-agent tag): Meta no longer lets the page answer.")
+
+    def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
+                callback_url: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"recipient": {"id": identity.address}, "messaging_type": "RESPONSE",
+                               "message": {"text": body[:MAX_TEXT]}}
+        if not window.open:
+            out.update(messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT")
+        return out
+
+    async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                   delivery: Delivery) -> str:
+        url = f"{base_url}/{account.config['page_id']}/messages"
+        response = await post(http, url, json=delivery.payload,
+                              headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        body = json_of(response)
+        if response.is_success:
+            if body.get("message_id"):
+                return str(body["message_id"])
+            raise DeliveryError("the provider accepted the message but gave no id", permanent=True)
+        found = body.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
+        code = error.get("code")
+        reason = f"{code} {error.get('message', '')}".strip()
+        if code in RATE_CODES and response.status_code != 429:
+            raise refuse(httpx.Response(429, headers=response.headers), reason)
+        raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+class Instagram(Messenger):
+    """Instagram Direct: Messenger's API and webhooks, with `object: "instagram"` and the account's id."""
+
+    kind = "instagram"
+    webhook_object = "instagram"

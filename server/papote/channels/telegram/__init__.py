@@ -1,0 +1,90 @@
+"""Telegram Bot API: updates in through a webhook, messages out through `sendMessage`.
+
+Set-up: `setWebhook(url=<the account's webhook URL>, secret_token=<the account's secret token>)`; every
+update then carries `X-Telegram-Bot-Api-Secret-Token`, compared in constant time. The bot token never
+appears in our URL. Inbound: `{update_id, message: {message_id, from: {id, first_name, last_name},
+chat: {id, type}, date, text | caption}}`; the dedupe key is `<chat id>:<message_id>` (an edit,
+`edited_message`, is skipped). Outbound: `POST {base}/bot<token>/sendMessage {chat_id, text}` →
+`{ok: true, result: {message_id}}`, errors `{ok: false, error_code, description, parameters:
+{retry_after}}`. Telegram reports no delivery or read receipts, and has no reply window.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from papote.channels.messaging.base import (
+    Answer,
+    Field,
+    Hook,
+    Inbound,
+    Receipt,
+    Watermark,
+    WebhookRefused,
+    Window,
+    json_of,
+    post,
+    refuse,
+    same,
+)
+from papote.channels.outbox import DeliveryError
+from papote.store.channels import ChannelAccount, ChannelIdentity
+from papote.store.outbox import Delivery
+from papote.types import Millis
+
+#: Telegram's own limit on one message's text.
+MAX_TEXT = 4096
+
+
+class Telegram:
+    kind = "telegram"
+    fields: tuple[Field, ...] = (
+        Field("bot_token", "Bot token (from @BotFather)", secret=True, pattern=r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}"),
+        Field("secret_token", "Webhook secret token (1-256 of A-Z a-z 0-9 _ -)", secret=True,
+              pattern=r"[A-Za-z0-9_-]{1,256}"),
+    )
+
+    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
+        return None
+
+    def verify(self, account: ChannelAccount, hook: Hook) -> None:
+        given = hook.headers.get("x-telegram-bot-api-secret-token")
+        if given is None:
+            raise WebhookRefused(401, "missing X-Telegram-Bot-Api-Secret-Token")
+        if not same(account.secrets.get("secret_token", ""), given):
+            raise WebhookRefused(403, "bad X-Telegram-Bot-Api-Secret-Token")
+
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
+        update = json.loads(hook.body)
+        message = update.get("message") if isinstance(update, dict) else None
+        if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
+            return []
+        chat = str(message["chat"].get("id"))
+        sender = message.get("from") or {}
+        name = " ".join(str(sender.get(k) or "") for k in ("first_name", "last_name")).strip()
+        text = message.get("text") or message.get("caption") or "[attachment]"
+        return [Inbound(chat, f"{chat}:{message.get('message_id')}", str(text),
+                        int(message.get("date") or 0) * 1000, name or str(sender.get("username") or ""))]
+
+    def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
+        return Window(True)
+
+    def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
+                callback_url: str) -> dict[str, Any]:
+        return {"chat_id": identity.address, "text": body[:MAX_TEXT]}
+
+    async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                   delivery: Delivery) -> str:
+        url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/sendMessage"
+        response = await post(http, url, json=delivery.payload)
+        body = json_of(response)
+        if response.is_success and body.get("ok"):
+            result = body.get("result") or {}
+            return f"{delivery.payload['chat_id']}:{result.get('message_id')}"
+        if response.is_success:
+            raise DeliveryError("the provider answered without ok", permanent=True)
+        retry = (body.get("parameters") or {}).get("retry_after")
+        raise refuse(response, str(body.get("description") or ""), body_retry_after=retry)

@@ -1,0 +1,157 @@
+"""WhatsApp Cloud API (Meta Graph): webhooks in, messages out, the 24-hour customer-service window.
+
+Inbound (`POST`, signed like every Meta webhook, meta/graph.py): `{object: "whatsapp_business_account",
+entry: [{id, changes: [{field: "messages", value: {metadata: {phone_number_id}, contacts: [{profile:
+{name}, wa_id}], messages: [{from, id: "wamid…", timestamp, type, text: {body}}] | statuses: [{id,
+status: sent|delivered|read|failed, timestamp, recipient_id, errors: [{code, title}]}]}}]}]}`. Several
+entries and changes may come in one request; a change for another phone number is skipped.
+
+Outbound: `POST {base}/{phone_number_id}/messages` with a Bearer token, `{messaging_product: "whatsapp",
+recipient_type: "individual", to, type: "text", text: {body}}` → `{messages: [{id}]}`. Outside the
+window only an approved template may go: the site's configured one, its one body parameter filled with
+the agent's text. Errors: 131047 (the window is shut: for good), 130429/131056/80007 (rate limits: wait).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from papote.channels.messaging.base import (
+    WINDOW_MS,
+    Answer,
+    Field,
+    Hook,
+    Inbound,
+    Receipt,
+    Watermark,
+    Window,
+    json_of,
+    post,
+    refuse,
+)
+from papote.channels.meta import graph
+from papote.channels.outbox import DeliveryError
+from papote.store.channels import ChannelAccount, ChannelIdentity
+from papote.store.outbox import Delivery
+from papote.types import Millis
+
+#: Graph error codes: the customer's window is shut; rate limits (per number, per pair, per app).
+WINDOW_CODES = (131047,)
+RATE_CODES = (130429, 131056, 80007, 4)
+#: What a non-text message becomes in the inbox (the media itself is not fetched).
+PLACEHOLDER = "[{type}]"
+
+
+class WhatsApp:
+    kind = "whatsapp"
+    fields: tuple[Field, ...] = (
+        Field("phone_number_id", "Phone number ID", pattern=r"[0-9]{5,30}"),
+        Field("template", "Template for replies after 24 hours (optional)", required=False,
+              pattern=r"[a-z0-9_]{1,512}"),
+        Field("template_language", "Template language (optional, default en_US)", required=False,
+              pattern=r"[A-Za-z_]{2,10}"),
+        Field("access_token", "Access token", secret=True, pattern=r"[\x21-\x7e]{8,1000}"),
+        Field("app_secret", "App secret", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+        Field("verify_token", "Verify token (you choose it)", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+    )
+
+    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
+        return graph.handshake(account, hook)
+
+    def verify(self, account: ChannelAccount, hook: Hook) -> None:
+        graph.verify(account, hook)
+
+    def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
+        doc = json.loads(hook.body)
+        out: list[Inbound | Receipt | Watermark] = []
+        if not isinstance(doc, dict) or doc.get("object") != "whatsapp_business_account":
+            return out
+        for entry in doc.get("entry") or []:
+            for change in (entry or {}).get("changes") or []:
+                value = (change or {}).get("value") or {}
+                if change.get("field") != "messages" or not isinstance(value, dict):
+                    continue
+                number = str((value.get("metadata") or {}).get("phone_number_id") or "")
+                if number != str(account.config.get("phone_number_id")):
+                    continue  # another number of the same business account
+                names = {str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
+                         for c in value.get("contacts") or [] if isinstance(c, dict)}
+                for m in value.get("messages") or []:
+                    if isinstance(m, dict) and m.get("id") and m.get("from"):
+                        sender = str(m["from"])
+                        out.append(Inbound(sender, str(m["id"]), _text(m), _millis(m.get("timestamp")),
+                                           names.get(sender, ""), {"type": str(m.get("type") or "text")}))
+                for s in value.get("statuses") or []:
+                    if isinstance(s, dict) and s.get("id") and s.get("status") in ("sent", "delivered", "read",
+                                                                                   "failed"):
+                        errors = s.get("errors") or []
+                        error = ""
+                        if errors and isinstance(errors[0], dict):
+                            error = f"{errors[0].get('code', '')} {errors[0].get('title', '')}".strip()
+                        out.append(Receipt(str(s["id"]), str(s["status"]), _millis(s.get("timestamp")), error))
+        return out
+
+    def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
+        closes = identity.last_inbound_at + WINDOW_MS
+        if now < closes:
+            return Window(True, closes)
+        if account.config.get("template"):
+            return Window(False, closes, fallback="template")
+        return Window(False, closes, reason="The customer last wrote more than 24 hours ago: WhatsApp only "
+                                            "lets a business answer with an approved template, and none is "
+                                            "configured for this account.")
+
+    def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
+                callback_url: str) -> dict[str, Any]:
+        base: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                                "to": identity.address}
+        if window.open:
+            return {**base, "type": "text", "text": {"body": body, "preview_url": False}}
+        return {**base, "type": "template", "template": {
+            "name": account.config["template"],
+            "language": {"code": account.config.get("template_language") or "en_US"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": body}]}],
+        }}
+
+    async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                   delivery: Delivery) -> str:
+        url = f"{base_url}/{account.config['phone_number_id']}/messages"
+        response = await post(http, url, json=delivery.payload,
+                              headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        body = json_of(response)
+        if response.is_success:
+            messages = body.get("messages") or []
+            if messages and isinstance(messages[0], dict) and messages[0].get("id"):
+                return str(messages[0]["id"])
+            raise DeliveryError("the provider accepted the message but gave no id", permanent=True)
+        found = body.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
+        code = error.get("code")
+        reason = f"{code} {error.get('message', '')}".strip()
+        if code in RATE_CODES and response.status_code != 429:
+            raise refuse(httpx.Response(429, headers=response.headers), reason)
+        raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+def _text(m: dict[str, Any]) -> str:
+    kind = str(m.get("type") or "text")
+    if kind == "text":
+        return str((m.get("text") or {}).get("body") or "")
+    if kind == "button":
+        return str((m.get("button") or {}).get("text") or "")
+    if kind == "interactive":
+        reply = (m.get("interactive") or {})
+        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        return str(chosen.get("title") or PLACEHOLDER.format(type=kind))
+    caption = (m.get(kind) or {}).get("caption") if isinstance(m.get(kind), dict) else None
+    return str(caption or PLACEHOLDER.format(type=kind))
+
+
+def _millis(timestamp: Any) -> Millis:
+    try:
+        return int(timestamp) * 1000
+    except (TypeError, ValueError):
+        return 0

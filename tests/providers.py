@@ -1,0 +1,207 @@
+"""Fake messaging providers: one small Starlette app served by uvicorn on a free loopback port, in a
+thread of its own (so a module's server fixture can be given its URL before it starts).
+
+* Their send APIs, as the real ones answer: Meta Graph (`/meta/{id}/messages`, WhatsApp and Messenger),
+  Telegram (`/telegram/bot{token}/sendMessage`), Twilio (`/twilio/2010-04-01/Accounts/{sid}/Messages.json`).
+  Each records what it received, and answers from a script when one is set (`script(kind, ...)`): "429"
+  (with a Retry-After), "500", "timeout" (answers after the client gave up), "window" (WhatsApp's 131047).
+* The webhook side, toward Papote: signers exactly like the providers' (`meta_signature`,
+  `twilio_signature`), and payload builders; tests post them (and re-post, and shuffle them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.harness import free_port
+
+
+def meta_signature(app_secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    data = url + "".join(k + v for k, v in sorted(params.items()))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def meta_body(doc: dict[str, Any]) -> bytes:
+    """JSON as Meta sends it: non-ASCII escaped as \\uXXXX (the signature is over these bytes)."""
+    return json.dumps(doc, ensure_ascii=True).encode()
+
+
+def whatsapp_message(phone_number_id: str, sender: str, wamid: str, text: str, name: str = "Ann",
+                     at: int | None = None) -> dict[str, Any]:
+    return _change(phone_number_id, {
+        "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+        "messages": [{"from": sender, "id": wamid, "timestamp": str(at if at is not None else int(time.time())),
+                      "type": "text", "text": {"body": text}}],
+    })
+
+
+def whatsapp_status(phone_number_id: str, wamid: str, status: str, recipient: str,
+                    error_code: int | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
+                             "recipient_id": recipient}
+    if error_code is not None:
+        entry["errors"] = [{"code": error_code, "title": "Re-engagement message"}]
+    return _change(phone_number_id, {"statuses": [entry]})
+
+
+def _change(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    """One WhatsApp webhook change for the number, in the envelope Meta posts."""
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id}, **value}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": value}]}]}
+
+
+@dataclass
+class Sent:
+    kind: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+    #: The provider's id for it, when it was accepted.
+    provider_id: str = ""
+
+
+@dataclass
+class FakeProviders:
+    port: int = field(default_factory=free_port)
+    sent: list[Sent] = field(default_factory=list)
+    #: Per kind ("meta", "telegram", "twilio"): scripted answers, used up in order before normal ones.
+    scripts: dict[str, list[str]] = field(default_factory=dict)
+    retry_after: int = 2
+    #: Set when a "hang" answer took a request: the provider has it, and Papote waits for an answer.
+    hung: threading.Event = field(default_factory=threading.Event)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, kind: str, *answers: str) -> None:
+        with self._lock:
+            self.scripts.setdefault(kind, []).extend(answers)
+
+    def sends(self, kind: str) -> list[Sent]:
+        with self._lock:
+            return [s for s in self.sent if s.kind == kind]
+
+    def _next(self, kind: str) -> str | None:
+        with self._lock:
+            queue = self.scripts.get(kind) or []
+            return queue.pop(0) if queue else None
+
+    async def _fault(self, kind: str, answer: str | None) -> Response | None:
+        if answer is None:
+            return None
+        if answer == "429":
+            if kind == "telegram":
+                return JSONResponse({"ok": False, "error_code": 429, "description": "Too Many Requests: retry later",
+                                     "parameters": {"retry_after": self.retry_after}}, status_code=429)
+            return JSONResponse({"error": {"message": "rate limit", "code": 130429}}, status_code=429,
+                                headers={"retry-after": str(self.retry_after)})
+        if answer == "500":
+            return JSONResponse({"error": {"message": "internal", "code": 1}}, status_code=500)
+        if answer == "timeout":
+            await asyncio.sleep(5)
+            return JSONResponse({"error": {"message": "late", "code": 2}}, status_code=500)
+        if answer == "hang":  # accepted, then no answer: the caller dies or gives up first
+            self.hung.set()
+            await asyncio.sleep(30)
+            return JSONResponse({"error": {"message": "late", "code": 2}}, status_code=500)
+        if answer == "window":
+            return JSONResponse({"error": {"message": "Re-engagement message", "code": 131047}}, status_code=400)
+        raise AssertionError(f"unknown scripted answer {answer}")
+
+    async def _record(self, kind: str, request: Request) -> tuple[Response | None, Sent]:
+        raw = await request.body()
+        body: Any = (json.loads(raw) if raw and "json" in request.headers.get("content-type", "")
+                     else dict(parse_qsl(raw.decode())))
+        answer = self._next(kind)
+        sent = Sent(kind, request.url.path, body, dict(request.headers), time.monotonic())
+        with self._lock:
+            self.sent.append(sent)
+        return await self._fault(kind, answer), sent
+
+    async def meta(self, request: Request) -> Response:
+        fault, sent = await self._record("meta", request)
+        if fault is not None:
+            return fault
+        body = sent.body
+        if body.get("messaging_product") == "whatsapp":
+            sent.provider_id = f"wamid.fake{next(self._ids)}"
+            return JSONResponse({"messaging_product": "whatsapp",
+                                 "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                                 "messages": [{"id": sent.provider_id}]})
+        sent.provider_id = f"m_fake{next(self._ids)}"
+        return JSONResponse({"recipient_id": body["recipient"]["id"], "message_id": sent.provider_id})
+
+    async def telegram(self, request: Request) -> Response:
+        fault, sent = await self._record("telegram", request)
+        if fault is not None:
+            return fault
+        n = next(self._ids)
+        sent.provider_id = f"{sent.body['chat_id']}:{n}"
+        return JSONResponse({"ok": True, "result": {"message_id": n, "chat": {"id": sent.body["chat_id"]},
+                                                    "text": sent.body["text"]}})
+
+    async def twilio(self, request: Request) -> Response:
+        fault, sent = await self._record("twilio", request)
+        if fault is not None:
+            return fault
+        sent.provider_id = f"SM{next(self._ids):032x}"
+        return JSONResponse({"sid": sent.provider_id, "status": "queued"}, status_code=201)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/meta/{node}/messages", self.meta, methods=["POST"]),
+            Route("/telegram/{bot}/sendMessage", self.telegram, methods=["POST"]),
+            Route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", self.twilio, methods=["POST"]),
+        ])
+
+    def start(self) -> FakeProviders:
+        config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-providers", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake providers did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def env(self) -> dict[str, str]:
+        """What points a Papote server at these fakes."""
+        return {"PAPOTE_META_API_URL": f"{self.url}/meta", "PAPOTE_TELEGRAM_API_URL": f"{self.url}/telegram",
+                "PAPOTE_TWILIO_API_URL": f"{self.url}/twilio", "PAPOTE_MESSAGING_CHECK_SECS": "1",
+                "PAPOTE_MESSAGING_TIMEOUT_SECS": "2"}

@@ -1,0 +1,132 @@
+"""The messaging adapters without sockets: signatures against known vectors, parsing of the providers'
+real payload shapes (batched, mixed, foreign), and the reply windows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, Watermark, WebhookRefused
+from papote.channels.meta import graph
+from papote.channels.meta.messenger import Messenger
+from papote.channels.telegram import Telegram
+from papote.channels.twilio import Twilio, signature
+from papote.channels.whatsapp import WhatsApp
+from papote.store.channels import ChannelAccount, ChannelIdentity
+
+
+def account(kind: str, config: dict[str, str], secrets: dict[str, str]) -> ChannelAccount:
+    return ChannelAccount("ch_1", "s_1", kind, "x", config, secrets, 0)
+
+
+def hook(body: bytes, headers: dict[str, str] | None = None, url: str = "https://chat.shop.test/channels/x/ch_1",
+         method: str = "POST", query: dict[str, str] | None = None) -> Hook:
+    return Hook(method, url, headers or {}, query or {}, body)
+
+
+def test_twilio_signature_matches_twilio_documentation_vector() -> None:
+    params = [("CallSid", "CA1234567890ABCDE"), ("Caller", "+12349013030"), ("Digits", "1234"),
+              ("From", "+12349013030"), ("To", "+18005551212")]
+    assert signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def test_meta_signature_is_over_the_raw_escaped_bytes() -> None:
+    wa = account("whatsapp", {"phone_number_id": "1"}, {"app_secret": "s3cret"})
+    raw = json.dumps({"text": "Zoé ✓"}, ensure_ascii=True).encode()  # Meta escapes non-ASCII
+    good = graph.signature("s3cret", raw)
+    WhatsApp().verify(wa, hook(raw, {"x-hub-signature-256": good}))
+    reserialised = json.dumps(json.loads(raw), ensure_ascii=False).encode()
+    with pytest.raises(WebhookRefused) as refused:
+        WhatsApp().verify(wa, hook(reserialised, {"x-hub-signature-256": good}))
+    assert refused.value.status == 403
+    with pytest.raises(WebhookRefused) as missing:
+        WhatsApp().verify(wa, hook(raw))
+    assert missing.value.status == 401
+
+
+def test_meta_handshake_needs_the_verify_token() -> None:
+    wa = account("whatsapp", {}, {"verify_token": "v-token"})
+    ok = graph.handshake(wa, hook(b"", method="GET", query={"hub.mode": "subscribe", "hub.verify_token": "v-token",
+                                                             "hub.challenge": "42"}))
+    assert ok is not None and (ok.status, ok.body) == (200, "42")
+    bad = graph.handshake(wa, hook(b"", method="GET", query={"hub.mode": "subscribe", "hub.verify_token": "no",
+                                                              "hub.challenge": "42"}))
+    assert bad is not None and bad.status == 403
+    assert graph.handshake(wa, hook(b"{}")) is None  # a POST is no handshake
+
+
+def test_whatsapp_parses_batched_entries_and_skips_other_numbers() -> None:
+    wa = account("whatsapp", {"phone_number_id": "111"}, {})
+    doc = {"object": "whatsapp_business_account", "entry": [
+        {"id": "W", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "111"}, "contacts": [{"profile": {"name": "Ann"}, "wa_id": "336"}],
+            "messages": [{"from": "336", "id": "wamid.A", "timestamp": "1700000000", "type": "text",
+                          "text": {"body": "hi"}},
+                         {"from": "336", "id": "wamid.B", "timestamp": "1700000001", "type": "image",
+                          "image": {"id": "m1", "caption": "my parcel"}}],
+            "statuses": [{"id": "wamid.out", "status": "failed", "timestamp": "1700000002", "recipient_id": "336",
+                          "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}}]},
+        {"id": "W", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": "999"},
+            "messages": [{"from": "1", "id": "wamid.other", "type": "text", "text": {"body": "not ours"}}]}}]},
+    ]}
+    out = WhatsApp().parse(wa, hook(json.dumps(doc).encode()))
+    assert out == [
+        Inbound("336", "wamid.A", "hi", 1_700_000_000_000, "Ann", {"type": "text"}),
+        Inbound("336", "wamid.B", "my parcel", 1_700_000_001_000, "Ann", {"type": "image"}),
+        Receipt("wamid.out", "failed", 1_700_000_002_000, "131047 Re-engagement message"),
+    ]
+
+
+def test_whatsapp_window_and_template() -> None:
+    ident = ChannelIdentity("ch_1", "336", "s_1", "v_1", last_inbound_at=1_000)
+    plain = account("whatsapp", {"phone_number_id": "1"}, {})
+    assert WhatsApp().window(plain, ident, 1_000 + WINDOW_MS - 1).open
+    shut = WhatsApp().window(plain, ident, 1_000 + WINDOW_MS)
+    assert not shut.can_send and shut.reason
+    templated = account("whatsapp", {"phone_number_id": "1", "template": "follow_up"}, {})
+    window = WhatsApp().window(templated, ident, 1_000 + WINDOW_MS)
+    assert window.can_send and window.fallback == "template"
+    payload = WhatsApp().payload(templated, ident, "hello", window, "")
+    assert payload["type"] == "template" and payload["template"]["language"] == {"code": "en_US"}
+
+
+def test_telegram_secret_token_and_update() -> None:
+    tg = account("telegram", {}, {"secret_token": "abc_123"})
+    update = {"update_id": 5, "message": {"message_id": 9, "date": 1700000000, "chat": {"id": -42, "type": "private"},
+                                          "from": {"id": 7, "first_name": "Tess", "last_name": "B"}, "text": "yo"}}
+    raw = json.dumps(update).encode()
+    Telegram().verify(tg, hook(raw, {"x-telegram-bot-api-secret-token": "abc_123"}))
+    for headers, status in (({}, 401), ({"x-telegram-bot-api-secret-token": "abc_124"}, 403)):
+        with pytest.raises(WebhookRefused) as refused:
+            Telegram().verify(tg, hook(raw, headers))
+        assert refused.value.status == status
+    assert Telegram().parse(tg, hook(raw)) == [Inbound("-42", "-42:9", "yo", 1_700_000_000_000, "Tess B")]
+    edited = {"update_id": 6, "edited_message": update["message"]}
+    assert Telegram().parse(tg, hook(json.dumps(edited).encode())) == []
+
+
+def test_twilio_inbound_and_status_callbacks() -> None:
+    tw = account("twilio", {"account_sid": "AC1", "from_number": "+1555"}, {"auth_token": "tok"})
+    inbound = b"MessageSid=SM1&AccountSid=AC1&From=%2B336&To=%2B1555&Body=Hello+there&SmsStatus=received"
+    assert Twilio().parse(tw, hook(inbound)) == [Inbound("+336", "SM1", "Hello there", 0, "")]
+    status = b"MessageSid=SM2&AccountSid=AC1&MessageStatus=undelivered&ErrorCode=30003"
+    assert Twilio().parse(tw, hook(status)) == [Receipt("SM2", "failed", 0, "30003")]
+    assert Twilio().parse(tw, hook(b"MessageSid=SM3&AccountSid=AC1&MessageStatus=sending")) == []
+    assert Twilio().parse(tw, hook(b"MessageSid=SM4&AccountSid=AC9&From=%2B1&Body=x")) == []  # another account
+
+
+def test_messenger_skips_echoes_and_maps_delivery_mids() -> None:
+    fb = account("messenger", {"page_id": "P"}, {})
+    doc = {"object": "page", "entry": [{"id": "P", "time": 1, "messaging": [
+        {"sender": {"id": "U"}, "recipient": {"id": "P"}, "timestamp": 5, "message": {"mid": "m1", "text": "hey"}},
+        {"sender": {"id": "P"}, "recipient": {"id": "U"}, "timestamp": 6,
+         "message": {"mid": "m2", "text": "echo", "is_echo": True}},
+        {"sender": {"id": "U"}, "recipient": {"id": "P"}, "delivery": {"mids": ["m_out"], "watermark": 7}},
+        {"sender": {"id": "U"}, "recipient": {"id": "P"}, "delivery": {"watermark": 8}},
+    ]}]}
+    doc["entry"][0]["messaging"].append({"sender": {"id": "U"}, "recipient": {"id": "P"}, "read": {"watermark": 9}})
+    assert Messenger().parse(fb, hook(json.dumps(doc).encode())) == [
+        Inbound("U", "m1", "hey", 5), Receipt("m_out", "delivered", 7), Watermark("U", "delivered", 8),
+        Watermark("U", "read", 9)]
