@@ -10,8 +10,7 @@ from typing import Any
 from papote.store.moderation import Block, HeldMessage, NpsSurvey, SavedView
 from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import insert_delivery
-from papote.store.sqlite.rows import dumps
+from papote.store.sqlite.rows import dumps, insert_delivery
 
 _HELD = "id, site_id, conversation_id, visitor_id, author_name, client_msg_id, body, data, reasons, created_at"
 _VIEW = "id, site_id, agent_id, name, labels, status, created_at"
