@@ -12,7 +12,19 @@ from hypothesis import strategies as st
 
 from papote.bot import faq
 from papote.bot.stepper import (
-    GO, MAX_MISSES, PERSON, Context, Handover, Input, Phase, Remember, Resolved, Say, State, step, validate,
+    GO,
+    MAX_MISSES,
+    PERSON,
+    Context,
+    Handover,
+    Input,
+    Phase,
+    Remember,
+    Resolved,
+    Say,
+    State,
+    step,
+    validate,
 )
 from papote.bot.tree import check_bot
 from papote.errors import PapoteError

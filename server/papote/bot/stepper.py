@@ -214,7 +214,7 @@ class _Step:
             return self.ctx.agents_online > 0
         if on == "page":
             return fnmatchcase(self.ctx.page_url, node["value"])
-        return (self.ctx.language or "")[:2].lower() == node["value"]
+        return bool((self.ctx.language or "")[:2].lower() == node["value"])
 
     def miss(self) -> None:
         misses = self.state.misses + 1
