@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.bots import BotStore
 from papote.store.outbox import OutboxStore
 from papote.store.push import PushStore
 from papote.types import AgentStatus, AuthorKind, ConversationStatus, MessageKind, Millis, Role
@@ -315,7 +316,7 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore):
+class Store(PushStore, OutboxStore, BotStore):
     """Persistence for sites, people, conversations and messages, and the outbox of channels
     (store/outbox.py). All methods are coroutine-safe."""
 

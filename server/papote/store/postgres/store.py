@@ -36,7 +36,9 @@ from papote.store import (
     VisitorEvent,
     changed,
 )
+from papote.store.bots import NOT_HELD
 from papote.store.postgres.attachments import AttachmentQueries
+from papote.store.postgres.bots import BotQueries
 from papote.store.postgres.outbox import OutboxQueries
 from papote.store.postgres.push import PushQueries
 from papote.store.postgres.rows import (
@@ -62,7 +64,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
 
-class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, Store):
+class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, BotQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when
@@ -531,7 +533,7 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
     async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM conversations WHERE site_id=$1 AND status='open' AND assignee_id IS NULL "
-            "ORDER BY created_at, id LIMIT $2",
+            f"AND {NOT_HELD.format(c='conversations')} ORDER BY created_at, id LIMIT $2",
             site_id, limit,
         )
         return [conv_of(r) for r in rows]
@@ -544,8 +546,9 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
         # those ahead of it in its site's line, by the queue index.
         rows = await self._all(
             "SELECT q.id, (SELECT count(*) FROM conversations o WHERE o.site_id=q.site_id AND o.status='open' "
-            "AND o.assignee_id IS NULL AND (o.created_at, o.id) < (q.created_at, q.id)) "
-            "FROM conversations q WHERE q.id = ANY($1::text[]) AND q.status='open' AND q.assignee_id IS NULL",
+            f"AND o.assignee_id IS NULL AND {NOT_HELD.format(c='o')} AND (o.created_at, o.id) < (q.created_at, q.id)) "
+            "FROM conversations q WHERE q.id = ANY($1::text[]) AND q.status='open' AND q.assignee_id IS NULL "
+            f"AND {NOT_HELD.format(c='q')}",
             ids,
         )
         return {r[0]: int(r[1]) + 1 for r in rows}
