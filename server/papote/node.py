@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from papote import ratelimits
 from papote.accounts import Accounts
 from papote.attachments import Attachments, storage_for
+from papote.bot.runner import Bot
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
@@ -89,6 +90,10 @@ class Papote:
         self.bus.observe(self.alerts.observe)
         #: Email continuation: digests out through the outbox, replies in through the SMTP listener.
         self.email = EmailContinuation(self)
+        #: The site's bot, fed by the visitor messages this node commits (bot/runner.py).
+        self.bot = Bot(self)
+        self.bus.observe(self.bot.observe)
+        self.chat.bot_takes = self.bot.takes
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -109,6 +114,7 @@ class Papote:
         await self.cluster.start()
         await self.alerts.start()
         await self.email.start()
+        await self.bot.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
@@ -126,6 +132,7 @@ class Papote:
                 break
             await asyncio.sleep(0.02)
         await self.email.stop()
+        await self.bot.stop()
         await self.chat.drain()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.alerts.stop()

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from papote.bot import tree as bot_tree
 from papote.errors import ErrorCode, PapoteError
 from papote.store import ApiKey, CannedResponse, Site, Store, rules
 from papote.types import Role
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     #: A reply by email from another address than the visitor's: "flag" stores it marked as such,
     #: "refuse" turns it away at the SMTP level.
     "email_foreign_sender": "flag",
+    #: The site's bot (docs/bot.md): a decision tree with an FAQ, off until the site turns it on.
+    "bot": dict(bot_tree.DEFAULTS),
 }
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
@@ -160,6 +163,8 @@ def _check(key: str, value: Any) -> Any:
     elif key == "email_foreign_sender":
         if value not in ("flag", "refuse"):
             raise _bad("email_foreign_sender must be flag or refuse")
+    elif key == "bot":
+        value = bot_tree.check_bot(value)
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -390,6 +395,9 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "theme": s["theme"],
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),
+        #: Whether a bot answers first (the tree itself stays on the server: the widget only draws its
+        #: messages, which arrive like anyone's).
+        "bot": bool(s["bot"]["enabled"]) and bool(s["bot"]["nodes"]),
     }
 
 

@@ -149,6 +149,10 @@ def test_out_of_hours_with_a_known_email_or_after_misses_it_hands_over_anyway() 
     assert state.phase is Phase.HANDED
     state, _ = run([Input("hi"), Input("human"), Input("x", PERSON)], CLOSED)
     assert state.phase is Phase.HANDED
+    # Without a way to email, no address is asked: the visitor is told someone answers here later.
+    state, outs = run([Input("hi"), Input("human")], Context(open_now=False, can_email=False))
+    assert state.phase is Phase.HANDED and texts(outs[-1]) == [
+        "Our team is away right now: someone will answer here when they are back."]
 
 
 def test_branches_read_the_context() -> None:
@@ -254,7 +258,7 @@ def inputs_for(bot: dict[str, Any]) -> st.SearchStrategy[Input]:
 
 
 contexts = st.builds(Context, st.booleans(), st.integers(0, 2), st.just(""), st.sampled_from(["en", "fr", None]),
-                     st.sampled_from(["", "known@shop.example"]))
+                     st.sampled_from(["", "known@shop.example"]), st.booleans())
 
 
 @settings(max_examples=300, deadline=None)

@@ -89,6 +89,8 @@ class Context:
     language: str | None = None
     #: The visitor's address if the site already knows it (then out of hours no address is asked).
     email: str = ""
+    #: Whether the site can answer by email (a relay, continuation on): otherwise none is asked for.
+    can_email: bool = True
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ class _Step:
 
     def handover(self, reason: str, group: str | None = None, text: str = "") -> None:
         """Hand over now, or out of hours without an address, ask for one first (once)."""
-        if not self.ctx.open_now and self.state.phase is not Phase.AWAY_EMAIL:
+        if not self.ctx.open_now and not self.ctx.can_email:
+            self.out.append(Say(self.texts["away"], ()))
+        elif not self.ctx.open_now and self.state.phase is not Phase.AWAY_EMAIL:
             email = self.known_email()
             if not email:
                 # The node's own words promise a person now: out of hours the truth is the email.

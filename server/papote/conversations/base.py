@@ -62,6 +62,9 @@ class ChatBase:
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
         #: Set by the application to tell the other nodes a cached record changed (kind, id).
         self.on_invalidate: Callable[[str, str], None] | None = None
+        #: Set by the application: whether the site's bot takes a new conversation (bot/runner.py); if
+        #: it does, routing waits for the bot's handover.
+        self.bot_takes: Callable[[Conversation], Awaitable[bool]] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:

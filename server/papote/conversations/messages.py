@@ -187,7 +187,9 @@ class Messages(Queue):
             self.bus.publish(conv_topic(conv.id), MessageAppended(appended.reopened))
             await self.publish_conversation(conv)
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
-        if appended.created or appended.reopened is not None:
+        if appended.created and self.bot_takes is not None and await self.bot_takes(conv):
+            pass  # the bot answers first; routing comes with its handover
+        elif appended.created or appended.reopened is not None:
             # A reopened conversation goes back to the agent who had it, if they can take it.
             had = (appended.reopened.data or {}).get("assignee") if appended.reopened is not None else None
             self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv,
@@ -226,6 +228,8 @@ class Messages(Queue):
             raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
         conv = updated
         self._agents.pop(agent_id, None)
+        # An agent who takes a conversation the bot holds ends the bot's part (no bot message after).
+        await self.store.release_bot(cid, "agent", now_ms())
         if note:
             await self.send(actor, cid, f"transfer-{now_ms()}-{agent_id[-8:]}", note, note=True)
         event = "transferred" if previous and not claim else "assigned"

@@ -89,6 +89,35 @@ TRANSLATION = obj({
                  description="rule id → its message in this language"),
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
 
+_NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
+#: The bot's tree (bot/tree.py, docs/bot.md). The shape is checked here; what ties nodes together (a
+#: `next` naming a node the tree has, no loop that never waits) by `check_bot`, as `bad_field`.
+BOT = obj({
+    "enabled": boolean(),
+    "name": string(1, 60, description="the name the bot's messages are signed with"),
+    "start": string(0, 40, description="the node the bot starts at (empty: the first one)"),
+    "nodes": array(obj({
+        "id": _NODE_ID,
+        "kind": enum("message", "buttons", "question", "faq", "branch", "handover", "end"),
+        "text": string(0, 1000),
+        "next": nullable(_NODE_ID),
+        "options": array(obj({"label": string(1, MAX_LABEL), "next": _NODE_ID}, required=["label", "next"],
+                             closed=True), MAX_OPTIONS - 1),
+        "field": enum("email", "name", "order"),
+        "on": enum("open", "agents_online", "page", "language"),
+        "value": string(1, 500),
+        "yes": _NODE_ID,
+        "no": _NODE_ID,
+        "group": nullable(_NODE_ID),
+    }, required=["id", "kind"], closed=True), 100),
+    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300), "keywords": array(string(1, 40), 50),
+                      "answer": string(1, 2000)}, required=["question", "answer"], closed=True), 200),
+    "handover_words": array(string(1, 40), 50, description="words that hand over at once, besides human, "
+                            "agent, person, personne, conseiller…"),
+    "texts": obj({}, additionalProperties=string(0, 500), maxProperties=20,
+                 description="the bot's own words, overriding the defaults (docs/bot.md)"),
+}, closed=True, description="the site's bot: a decision tree and FAQ that always offers a person")
+
 SETTINGS = obj({
     "color": string(7, 7, pattern="^#[0-9a-fA-F]{6}$"),
     "position": enum("left", "right"),
@@ -122,6 +151,7 @@ SETTINGS = obj({
     "email_delay": integer(0, 7 * 86400, description="seconds an agent's reply stays unread before it is emailed"),
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
+    "bot": BOT,
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
