@@ -216,6 +216,9 @@ class Bot:
                 await self._append(conv, bot, trigger, index, MessageKind.EVENT, "",
                                    {"reason": out.reason, "group": out.group}, event="handover")
             elif isinstance(out, Remember) and out.field == "email":
+                current = await self.store.get_conversation(conv.id)
+                if current is not None and current.contact_email == out.value:
+                    continue  # a re-run after a crash: the address (and its event) is there already
                 visitor = await self.store.get_visitor(conv.visitor_id)
                 principal = _visitor_principal(conv)
                 await self.papote.chat.contact(principal, out.value, conv.id,

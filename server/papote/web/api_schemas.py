@@ -264,7 +264,7 @@ def _record(properties: dict[str, Schema], **extra: Any) -> Schema:
 
 
 OK = _record({"ok": {"const": True}})
-AUTHOR = _record({"kind": enum("agent", "visitor", "system"), "id": nullable(_STR), "name": nullable(_STR)})
+AUTHOR = _record({"kind": enum("agent", "visitor", "system", "bot"), "id": nullable(_STR), "name": nullable(_STR)})
 AGENT_AUTHOR = _record({"kind": {"const": "agent"}, "id": _STR, "name": _STR, "avatar": nullable(_STR)})
 AGENT = _record({**AGENT_AUTHOR["properties"], "email": _STR, "disabled": boolean(),
                  "account_disabled": boolean(), "status": enum("online", "away", "offline"), "capacity": _INT,
@@ -349,6 +349,10 @@ REPORT = _record({
         "type": "integer", "description": "the bucket's start, epoch ms, aligned in `tz` (may precede `from`)"}})]},
         100000),
     "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
+    "bot": _record({"conversations": integer(0, MAX_SAFE_INT), "resolved": integer(0, MAX_SAFE_INT),
+                    "handovers": integer(0, MAX_SAFE_INT), "active": integer(0, MAX_SAFE_INT),
+                    "resolution_rate_pct": nullable(number()), "handover_rate_pct": nullable(number())},
+                   description="the bot's sessions started in the range (docs/bot.md); rates over all of them"),
 })
 INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),

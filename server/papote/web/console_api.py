@@ -73,6 +73,7 @@ async def get_report(request: Request, principal: Principal | None) -> Any:
         "series": [{"start": start, **s.as_dict()} for start, s in report.series],
         "agents": [{"agent": agent_id, "name": names.get(agent_id, "") if agent_id else "",
                     **s.as_dict()} for agent_id, s in report.agents.items()],
+        "bot": report.bot.as_dict(),
     }
 
 
