@@ -6,6 +6,10 @@ trigger (the crash case) posts nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +176,36 @@ async def test_reports_count_the_bot_outcomes(server: PapoteServer) -> None:
 
 def _site_id(server: PapoteServer) -> str:
     return str(server.sql("SELECT id FROM sites WHERE key=?", server.site_key)[0][0])
+
+
+async def test_a_crash_mid_flow_and_a_restart_post_no_bot_message_twice(server: PapoteServer) -> None:
+    """The bot's messages have ids derived from (conversation, trigger seq, step): a run that starts over
+    from a state saved before the crash finds them stored and posts none again. The server is killed
+    (SIGKILL) and the session put back to where it was before any step was saved: the restart's sweep
+    feeds every visitor message again, and the store dedupes what the bot says."""
+    configure(server)
+    v, cid = await start(server)
+    hello = await v.expect("message", body="Hi! What is it about?", timeout=10)
+    await tap(v, cid, hello, "Shipping", 2)
+    await v.expect("message", body="Anything else about shipping?", timeout=10)
+    await say(v, cid, "blorp", 3)
+    await v.expect("message", body="Sorry, I didn't understand that. Anything else about shipping?", timeout=10)
+    before = server.sql("SELECT seq, client_msg_id, body FROM messages WHERE conversation_id=? ORDER BY seq", cid)
+    [(seen,)] = server.sql("SELECT seen_seq FROM bot_sessions WHERE conversation_id=?", cid)
+    await v.close()
+    server.kill()
+    # As if the crash came after the bot's messages were appended and before any step was saved.
+    with contextlib.closing(sqlite3.connect(server.db_path)) as db, db:
+        db.execute("UPDATE bot_sessions SET seen_seq=0, state='{}' WHERE conversation_id=?", (cid,))
+    server.start()
+
+    def caught_up() -> bool:
+        return server.sql("SELECT seen_seq FROM bot_sessions WHERE conversation_id=?", cid) == [(seen,)]
+
+    deadline = time.monotonic() + 30
+    while not caught_up():
+        assert time.monotonic() < deadline, "the restart's sweep did not feed the session again"
+        await asyncio.sleep(0.05)
+    assert server.sql("SELECT seq, client_msg_id, body FROM messages WHERE conversation_id=? ORDER BY seq",
+                      cid) == before
+    assert server.sql("SELECT state FROM bot_sessions WHERE conversation_id=?", cid)[0][0].count('"misses": 1')
