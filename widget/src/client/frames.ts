@@ -4,7 +4,7 @@
 
 export const PROTOCOL_VERSION = 1;
 
-export type AuthorKind = "visitor" | "agent" | "system";
+export type AuthorKind = "visitor" | "agent" | "system" | "bot";
 
 export interface Author {
   kind: AuthorKind;

@@ -52,6 +52,7 @@ const en = {
   transferred: "Transferred to {name}",
   closed: "Conversation closed",
   reopened: "Conversation reopened",
+  handover: "Connecting you to a person",
   earlier: "Show earlier messages",
   notification: "New message from {site}",
   // the visitor's conversations (panel/threads.ts)
@@ -138,6 +139,7 @@ const fr: PanelStrings = {
   transferred: "Transféré à {name}",
   closed: "Conversation terminée",
   reopened: "Conversation rouverte",
+  handover: "Mise en relation avec une personne",
   earlier: "Voir les messages précédents",
   notification: "Nouveau message de {site}",
   conversations: "Vos conversations",

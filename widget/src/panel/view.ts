@@ -379,6 +379,7 @@ export class PanelView {
       transferred: format(t.transferred, { name: agent }),
       closed: t.closed,
       reopened: t.reopened,
+      handover: t.handover,
     };
     const label = m.event ? text[m.event] : undefined;
     return label ? h("div", { class: "event" }, label) : null;
