@@ -209,3 +209,26 @@ async def test_a_crash_mid_flow_and_a_restart_post_no_bot_message_twice(server: 
     assert server.sql("SELECT seq, client_msg_id, body FROM messages WHERE conversation_id=? ORDER BY seq",
                       cid) == before
     assert server.sql("SELECT state FROM bot_sessions WHERE conversation_id=?", cid)[0][0].count('"misses": 1')
+
+
+async def test_the_preview_runs_the_real_stepper_on_a_draft(server: PapoteServer) -> None:
+    cookie = server.login()
+    path = f"/api/sites/{server.site_key}/bot/preview"
+    draft = {**BOT, "nodes": [{"id": "hi", "kind": "buttons", "text": "Draft hello",
+                               "options": [{"label": "Go", "next": "bye"}]},
+                              {"id": "bye", "kind": "end", "text": "Draft bye"}], "start": "hi"}
+    status, first, _ = server.http("POST", path, {"bot": draft, "input": {"text": "hey"}}, cookie=cookie)
+    assert status == 200, first
+    assert first["outputs"] == [{"kind": "say", "text": "Draft hello", "options": [
+        {"label": "Go", "value": "go:bye"}, {"label": "Talk to a person", "value": "person"}]}]
+    status, second, _ = server.http("POST", path, {"bot": draft, "state": first["state"],
+                                                   "input": {"text": "Go", "choice": "go:bye"}}, cookie=cookie)
+    assert [o["kind"] for o in second["outputs"]] == ["say", "resolved"] and second["state"]["phase"] == "resolved"
+    status, closed, _ = server.http("POST", path, {"bot": draft, "state": first["state"], "input": {"text": "human"},
+                                                   "context": {"open_now": False}}, cookie=cookie)
+    assert closed["state"]["phase"] == "away_email"
+    # A draft that makes no sense is refused with a coded error naming what is wrong; nothing is saved.
+    broken = {**draft, "nodes": [{"id": "hi", "kind": "message", "text": "x", "next": "nowhere"}]}
+    status, body, _ = server.http("POST", path, {"bot": broken, "input": {"text": "hey"}}, cookie=cookie)
+    assert status == 400 and body["error"]["code"] == "bad_field" and "nowhere" not in body["error"]["message"]
+    assert "names no node" in body["error"]["message"]

@@ -200,21 +200,38 @@ def test_faq_matching_tokens() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    {"enabled": True, "nodes": []},
-    {"nodes": [{"id": "a", "kind": "message", "text": "x", "next": "nope"}]},
-    {"nodes": [{"id": "a", "kind": "message", "text": "x", "next": "b"},
-               {"id": "b", "kind": "branch", "on": "open", "yes": "a", "no": "a"}]},
-    {"nodes": [{"id": "a", "kind": "buttons", "text": "x", "options": []}]},
-    {"nodes": [{"id": "a", "kind": "question", "field": "age", "text": "x", "next": "a"}]},
+    {"nodes": [{"id": "a", "kind": "question", "field": "age", "text": "x"}]},
     {"nodes": [{"id": "a", "kind": "wat"}]},
-    {"nodes": [{"id": "a", "kind": "end", "text": "x"}, {"id": "a", "kind": "end", "text": "y"}]},
+    {"nodes": [{"id": "a b", "kind": "end", "text": "x"}]},
+    {"nodes": [{"id": "a", "kind": "message", "text": "   "}]},
     {"texts": {"nope": "x"}},
     {"surprise": 1},
 ])
-def test_a_tree_that_makes_no_sense_is_refused(bad: dict[str, Any]) -> None:
+def test_a_tree_of_the_wrong_shape_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(PapoteError) as caught:
         check_bot(bad)
     assert caught.value.code == "bad_field"
+
+
+def test_what_nodes_make_of_each_other_gets_a_meaning() -> None:
+    bot = check_bot({"enabled": True, "start": "gone", "nodes": [
+        {"id": "a", "kind": "message", "text": "x", "next": "b"},
+        {"id": "b", "kind": "branch", "on": "open", "yes": "a", "no": "nowhere"},
+        {"id": "a", "kind": "end", "text": "the second a"},
+        {"id": "c", "kind": "buttons", "text": "pick", "options": [
+            {"label": "One", "next": "a"}, {"label": " one ", "next": "b"}, {"label": "Lost", "next": "gone"}]},
+        {"id": "q", "kind": "question", "field": "order", "text": "Number?"}],
+        "texts": {"person": "  ", "handover": "A person comes"}})
+    assert bot["start"] == "a"  # a start naming no node: the first one
+    assert [n["id"] for n in bot["nodes"]] == ["a", "b", "c", "q"]  # the second "a" is left out
+    assert bot["nodes"][1]["yes"] is None and bot["nodes"][1]["no"] is None  # the loop is cut, nowhere is none
+    assert bot["nodes"][2]["options"] == [{"label": "One", "next": "a"}]
+    assert bot["texts"] == {"handover": "A person comes"}
+    # A branch side that leads nowhere hands over; so does a question with nothing after it.
+    state, out = step(bot, State(), Input("hi"), OPEN)
+    assert state.phase is Phase.HANDED and texts(out) == ["x", "A person comes"]
+    state, out = step(bot, State(started=True, node="q"), Input("A1234"), OPEN)
+    assert out[0] == Remember("order", "A1234") and state.phase is Phase.HANDED
 
 
 # -- properties over random trees and random visitors ----------------------------------------------

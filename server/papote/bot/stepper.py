@@ -176,7 +176,7 @@ class _Step:
                 self.state = replace(self.state, phase=Phase.AWAY_EMAIL, misses=0, reason=reason,
                                      fields={**self.state.fields, "group": group or ""})
                 return
-            self.out.append(Say(self.texts["away_known"].format(email=email), ()))
+            self.out.append(Say(self.texts["away_known"].replace("{email}", email), ()))
         else:
             self.out.append(Say(text or self.texts["handover"], ()))
         self.out.append(Handover(reason, group))
@@ -278,7 +278,7 @@ class _Step:
             return
         self.out.append(Remember("email", value))
         self.state = replace(self.state, fields={**self.state.fields, "email": value})
-        self.out.append(Say(self.texts["email_thanks"].format(email=value), ()))
+        self.out.append(Say(self.texts["email_thanks"].replace("{email}", value), ()))
         self.hand_over_away(said=True)
 
     def hand_over_away(self, *, said: bool = False) -> None:

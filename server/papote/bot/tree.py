@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from papote.errors import ErrorCode, PapoteError
-from papote.quick_replies import MAX_LABEL, MAX_OPTIONS
+from papote.quick_replies import BLANKS, MAX_LABEL, MAX_OPTIONS
 
 KINDS = ("message", "buttons", "question", "faq", "branch", "handover", "end")
 #: What a question may ask for; each has a validation in stepper.py.
@@ -85,19 +85,21 @@ def _bad(message: str) -> PapoteError:
 
 
 def _text(value: Any, where: str, limit: int = MAX_TEXT, *, blank: bool = False) -> str:
-    if not isinstance(value, str) or len(value) > limit or (not blank and not value.strip()):
-        raise _bad(f"{where} must be text of 1 to {limit} characters")
-    return value
-
-
-def _ref(value: Any, ids: set[str], where: str) -> str:
-    if not isinstance(value, str) or value not in ids:
-        raise _bad(f"{where} names no node of this bot")
+    if not isinstance(value, str) or len(value) > limit or (not blank and not value.strip(BLANKS)):
+        raise _bad(f"{where} must be text of 1 to {limit} characters, not blank" if not blank
+                   else f"{where} must be text of at most {limit} characters")
     return value
 
 
 def check_bot(value: Any) -> dict[str, Any]:
-    """The bot setting as stored, or `bad_field` naming what is wrong."""
+    """The bot setting as stored, or `bad_field` naming what is wrong with its shape.
+
+    What the shape allows but the nodes make of each other gets a meaning rather than a refusal, as
+    everywhere two fields meet (web/api_schemas.py): a node whose id repeats an earlier one is left out;
+    a `next`, option, `yes`/`no` or `start` naming no node means "no node" (a message waits there, an
+    option is left out, a branch side and a question's sequel hand over to a person); an edge that would
+    close a loop of messages and branches (the bot talking forever without waiting) is cut the same way.
+    The console's editor shows each of these before saving."""
     if not isinstance(value, dict) or not set(value) <= set(DEFAULTS):
         raise _bad("must be {enabled, name, start, nodes, faq, handover_words, texts}")
     bot = {**DEFAULTS, **value}
@@ -107,23 +109,29 @@ def check_bot(value: Any) -> dict[str, Any]:
     nodes = bot["nodes"]
     if not isinstance(nodes, list) or len(nodes) > MAX_NODES:
         raise _bad(f"nodes must be a list of at most {MAX_NODES} nodes")
-    ids: set[str] = set()
+    unique: dict[str, dict[str, Any]] = {}
     for node in nodes:
         if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not _ID.fullmatch(node["id"]):
             raise _bad("each node needs an id of 1 to 40 letters, digits, _ or -")
-        if node["id"] in ids:
-            raise _bad(f"two nodes are called {node['id']!r}")
-        ids.add(node["id"])
-    clean_nodes = [_check_node(node, ids) for node in nodes]
-    if bot["enabled"] and not clean_nodes:
-        raise _bad("an enabled bot needs at least one node")
-    start = bot["start"] or (clean_nodes[0]["id"] if clean_nodes else "")
-    if clean_nodes:
-        _ref(start, ids, "start")
-    _check_loops(clean_nodes)
+        unique.setdefault(node["id"], node)
+    ids = set(unique)
+    clean_nodes = [_check_node(node, ids) for node in unique.values()]
+    start = bot["start"] if isinstance(bot["start"], str) and bot["start"] in ids else (
+        clean_nodes[0]["id"] if clean_nodes else "")
+    if not isinstance(bot["start"], str):
+        raise _bad("start must be a node id")
+    _cut_loops(clean_nodes)
     return {"enabled": bot["enabled"], "name": name, "start": start, "nodes": clean_nodes,
             "faq": _check_faq(bot["faq"]), "handover_words": _check_words(bot["handover_words"]),
             "texts": _check_texts(bot["texts"])}
+
+
+def _ref(value: Any, ids: set[str], where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise _bad(f"{where} must be a node id")
+    return value if value in ids else None
 
 
 def _check_node(node: dict[str, Any], ids: set[str]) -> dict[str, Any]:
@@ -141,64 +149,59 @@ def _check_node(node: dict[str, Any], ids: set[str]) -> dict[str, Any]:
             if not isinstance(group, str) or not _ID.fullmatch(group):
                 raise _bad(f"{where}.group must be a group id")
             out["group"] = group
-    if kind in ("message", "question", "faq") and node.get("next") is not None:
-        out["next"] = _ref(node["next"], ids, f"{where}.next")
+    if kind in ("message", "question", "faq"):
+        out["next"] = _ref(node.get("next"), ids, f"{where}.next")
     if kind == "question":
         if node.get("field") not in FIELDS:
             raise _bad(f"{where}.field must be one of {', '.join(FIELDS)}")
         out["field"] = node["field"]
-        out.setdefault("next", None)
-        if out["next"] is None:
-            raise _bad(f"{where}.next is needed: what comes after the answer")
     if kind == "buttons":
         options = node.get("options")
-        if not isinstance(options, list) or not 1 <= len(options) <= MAX_NODE_OPTIONS:
-            raise _bad(f"{where}.options must have 1 to {MAX_NODE_OPTIONS} options")
+        if not isinstance(options, list) or len(options) > MAX_NODE_OPTIONS:
+            raise _bad(f"{where}.options must have at most {MAX_NODE_OPTIONS} options")
         seen: set[str] = set()
         out["options"] = []
         for option in options:
             if not isinstance(option, dict):
                 raise _bad(f"{where}.options holds {{label, next}}")
-            label = _text(option.get("label"), f"{where}.options.label", MAX_LABEL).strip()
-            if label.casefold() in seen:
-                raise _bad(f"{where} offers {label!r} twice")
+            label = _text(option.get("label"), f"{where}.options.label", MAX_LABEL).strip(BLANKS)
+            target = _ref(option.get("next"), ids, f"{where}.options.next")
+            if label.casefold() in seen or target is None:
+                continue  # the visitor could not tell two apart; an option to nowhere is no option
             seen.add(label.casefold())
-            out["options"].append({"label": label, "next": _ref(option.get("next"), ids, f"{where}.options.next")})
+            out["options"].append({"label": label, "next": target})
     if kind == "branch":
         on = node.get("on")
         if on not in BRANCH_ON:
             raise _bad(f"{where}.on must be one of {', '.join(BRANCH_ON)}")
         out["on"] = on
-        if on == "page":
-            out["value"] = _text(node.get("value"), f"{where}.value (a URL pattern, * is a wildcard)", 500)
-        elif on == "language":
-            if not isinstance(node.get("value"), str) or not _LANGUAGE.fullmatch(node["value"]):
-                raise _bad(f"{where}.value must be a two-letter language code")
-            out["value"] = node["value"]
+        if on in ("page", "language"):
+            # No pattern matches no page, no code no language: the branch goes `no`.
+            value = _text(node.get("value", ""), f"{where}.value (a URL pattern or a language code)", 500,
+                          blank=True)
+            out["value"] = value.strip().lower()[:2] if on == "language" else value
         out["yes"] = _ref(node.get("yes"), ids, f"{where}.yes")
         out["no"] = _ref(node.get("no"), ids, f"{where}.no")
     return out
 
 
-def _check_loops(nodes: list[dict[str, Any]]) -> None:
-    """Refuse a cycle of messages and branches: the bot would talk forever without waiting."""
+def _cut_loops(nodes: list[dict[str, Any]]) -> None:
+    """Cut each edge that closes a cycle of messages and branches: the bot would talk forever without
+    waiting. A message's cut `next` makes it wait; a branch's cut side hands over."""
     by_id = {n["id"]: n for n in nodes}
-
-    def onward(node: dict[str, Any]) -> list[str]:
-        if node["kind"] == "message":
-            return [node["next"]] if node.get("next") else []
-        if node["kind"] == "branch":
-            return [node["yes"], node["no"]]
-        return []  # every other kind waits for the visitor or ends the bot
-
+    edges = {"message": ("next",), "branch": ("yes", "no")}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(nid: str) -> None:
         state[nid] = 1
-        for nxt in onward(by_id[nid]):
+        node = by_id[nid]
+        for key in edges.get(node["kind"], ()):
+            nxt = node.get(key)
+            if nxt is None:
+                continue
             if state.get(nxt) == 1:
-                raise _bad(f"node {nxt!r} loops back to itself without waiting for the visitor")
-            if nxt not in state:
+                node[key] = None
+            elif nxt not in state:
                 visit(nxt)
         state[nid] = 2
 
@@ -210,14 +213,13 @@ def _check_loops(nodes: list[dict[str, Any]]) -> None:
 def _check_faq(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or len(value) > MAX_FAQ:
         raise _bad(f"faq must be a list of at most {MAX_FAQ} entries")
-    out, ids = [], set()
+    out = []
     for n, entry in enumerate(value):
         if not isinstance(entry, dict):
             raise _bad("each faq entry is {id, question, keywords, answer}")
         eid = entry.get("id") or f"q{n + 1}"
-        if not isinstance(eid, str) or not _ID.fullmatch(eid) or eid in ids:
-            raise _bad("each faq entry needs its own id of letters, digits, _ or -")
-        ids.add(eid)
+        if not isinstance(eid, str) or not _ID.fullmatch(eid):
+            raise _bad("a faq entry's id is letters, digits, _ or -")
         out.append({"id": eid, "question": _text(entry.get("question"), f"faq {eid!r}.question", 300),
                     "keywords": _check_words(entry.get("keywords", []), f"faq {eid!r}.keywords"),
                     "answer": _text(entry.get("answer"), f"faq {eid!r}.answer", MAX_ANSWER)})
@@ -233,7 +235,8 @@ def _check_words(value: Any, where: str = "handover_words") -> list[str]:
 def _check_texts(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not set(value) <= set(DEFAULT_TEXTS["en"]):
         raise _bad("texts may override " + ", ".join(DEFAULT_TEXTS["en"]))
-    return {k: _text(v, f"texts.{k}", 500) for k, v in value.items() if v}
+    # An empty or blank text means the default one, as with the site's other texts.
+    return {k: _text(v, f"texts.{k}", 500, blank=True) for k, v in value.items() if v and v.strip(BLANKS)}
 
 
 def texts_for(bot: dict[str, Any], language: str | None) -> dict[str, str]:

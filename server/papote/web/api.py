@@ -25,6 +25,7 @@ from papote.authz import Principal
 from papote.config import Config
 from papote.web import (
     accounts_api,
+    bot_api,
     canned_api,
     console_api,
     conversations_api,
@@ -51,7 +52,7 @@ def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
-            OPENAPI, *push_api.ENDPOINTS]
+            OPENAPI, *push_api.ENDPOINTS, *bot_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
+from papote.bot.tree import DEFAULT_TEXTS
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
 from papote.sites import ATTACHMENT_CATEGORIES, ATTACHMENTS_MAX_MB, DAYS, MAX_SPANS
@@ -32,6 +33,8 @@ from papote.web.schema import (
     obj,
     string,
 )
+
+BOT_TEXTS = tuple(DEFAULT_TEXTS["en"])
 
 # -- request fields ------------------------------------------------------------------------------------
 
@@ -90,33 +93,60 @@ TRANSLATION = obj({
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
 
 _NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
-#: The bot's tree (bot/tree.py, docs/bot.md). The shape is checked here; what ties nodes together (a
-#: `next` naming a node the tree has, no loop that never waits) by `check_bot`, as `bad_field`.
+#: Text with a character other than spaces, and no NUL anywhere (the rule every text obeys, spelled out
+#: here because a pattern of its own would otherwise let generators put one in).
+_SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
+_SAID = string(1, 1000, pattern=_SOME_TEXT, description="not blank")
+_NO_NUL = "^[^\\x00]*$"
+_NEXT = nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$", description="a node id; one the tree does not have "
+                        "means none"))
+_NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
+    "message": ({"text": _SAID, "next": _NEXT}, ["text"], "says its text, then goes on to `next` or waits"),
+    "buttons": ({"text": _SAID, "options": array(obj({
+        "label": string(1, MAX_LABEL, pattern=_SOME_TEXT, description="not blank"), "next": _NODE_ID},
+        required=["label", "next"], closed=True), MAX_OPTIONS - 1)}, ["text", "options"],
+        "says its text with quick replies, each going to a node"),
+    "question": ({"text": _SAID, "field": enum("email", "name", "order"), "next": _NEXT}, ["text", "field"],
+                 "asks for an email, a name or an order number, validated; then `next` (none: a person)"),
+    "faq": ({"text": _SAID, "next": _NEXT}, ["text"], "answers free questions from the FAQ entries"),
+    "branch": ({"on": enum("open", "agents_online", "page", "language"), "value": string(0, 500, pattern=_NO_NUL), "yes": _NEXT,
+                "no": _NEXT}, ["on"], "goes to `yes` or `no` (none: a person) after opening hours, agents online, "
+                "the page URL (`value`: a pattern, * is a wildcard) or the language (`value`: a code)"),
+    "handover": ({"text": string(0, 1000, pattern=_NO_NUL), "group": nullable(_NODE_ID)}, [], "hands over to a person"),
+    "end": ({"text": _SAID}, ["text"], "the bot resolved it"),
+}
+#: The bot's tree (bot/tree.py, docs/bot.md). The shape is exact here; what nodes make of each other (a
+#: `next` naming no node, a loop that never waits) gets a meaning in `check_bot`, not a refusal.
 BOT = obj({
     "enabled": boolean(),
-    "name": string(1, 60, description="the name the bot's messages are signed with"),
-    "start": string(0, 40, description="the node the bot starts at (empty: the first one)"),
-    "nodes": array(obj({
-        "id": _NODE_ID,
-        "kind": enum("message", "buttons", "question", "faq", "branch", "handover", "end"),
-        "text": string(0, 1000),
-        "next": nullable(_NODE_ID),
-        "options": array(obj({"label": string(1, MAX_LABEL), "next": _NODE_ID}, required=["label", "next"],
-                             closed=True), MAX_OPTIONS - 1),
-        "field": enum("email", "name", "order"),
-        "on": enum("open", "agents_online", "page", "language"),
-        "value": string(1, 500),
-        "yes": _NODE_ID,
-        "no": _NODE_ID,
-        "group": nullable(_NODE_ID),
-    }, required=["id", "kind"], closed=True), 100),
-    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300), "keywords": array(string(1, 40), 50),
-                      "answer": string(1, 2000)}, required=["question", "answer"], closed=True), 200),
-    "handover_words": array(string(1, 40), 50, description="words that hand over at once, besides human, "
-                            "agent, person, personne, conseiller…"),
-    "texts": obj({}, additionalProperties=string(0, 500), maxProperties=20,
-                 description="the bot's own words, overriding the defaults (docs/bot.md)"),
+    "name": string(1, 60, pattern=_SOME_TEXT, description="the name the bot's messages are signed with"),
+    "start": string(0, 40, pattern="^[A-Za-z0-9_-]*$", description="the node the bot starts at (empty, or a node it does not have: the "
+                    "first one)"),
+    "nodes": array({"oneOf": [
+        obj({"id": _NODE_ID, "kind": {"const": kind}, **fields}, required=["id", "kind", *required], closed=True,
+            description=about)
+        for kind, (fields, required, about) in _NODE_KINDS.items()]}, 100,
+        description="the first node with an id wins; later ones with the same id are left out"),
+    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300, pattern=_SOME_TEXT),
+                      "keywords": array(string(1, 40, pattern=_SOME_TEXT), 50),
+                      "answer": string(1, 2000, pattern=_SOME_TEXT)}, required=["question", "answer"],
+                     closed=True), 200),
+    "handover_words": array(string(1, 40, pattern=_SOME_TEXT), 50, description="words that hand over at "
+                            "once, besides human, agent, person, personne, conseiller…"),
+    "texts": obj({k: string(0, 500, pattern=_NO_NUL) for k in BOT_TEXTS}, closed=True,
+                 description="the bot's own words, overriding the defaults (docs/bot.md); empty: the default"),
 }, closed=True, description="the site's bot: a decision tree and FAQ that always offers a person")
+
+BOT_PREVIEW = obj({
+    "bot": BOT,
+    "state": nullable(obj({}, description="the `state` the previous preview answered (null: a new conversation)")),
+    "input": obj({"text": string(0, 4000), "choice": nullable(string(1, 200, description="a quick reply's value"))},
+                 closed=True, description="the visitor's message"),
+    "context": obj({"open_now": boolean(), "agents_online": integer(0, 10000), "page_url": string(0, 2000),
+                    "language": nullable(string(0, 35)), "email": string(0, 254), "can_email": boolean()},
+                   closed=True, description="what branches and handovers look at (defaults: open, one agent "
+                                            "online, no page, no language, no email, email possible)"),
+}, description="a draft tree (the saved one when absent), a state and the visitor's message")
 
 SETTINGS = obj({
     "color": string(7, 7, pattern="^#[0-9a-fA-F]{6}$"),
@@ -354,6 +384,12 @@ REPORT = _record({
                     "resolution_rate_pct": nullable(number()), "handover_rate_pct": nullable(number())},
                    description="the bot's sessions started in the range (docs/bot.md); rates over all of them"),
 })
+_BOT_OUTPUT = obj({"kind": enum("say", "handover", "remember", "resolved"), "text": _STR,
+                   "options": array(_record({"label": _STR, "value": _STR}), MAX_OPTIONS),
+                   "reason": _STR, "group": nullable(_STR), "field": _STR, "value": _STR}, required=["kind"],
+                  description="say: a message and its quick replies; handover: to a person (group); remember: "
+                              "a field the visitor gave; resolved: an end of the tree")
+BOT_PREVIEWED = _record({"state": {"type": "object"}, "outputs": array(_BOT_OUTPUT, 100)})
 INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),
                       "created_at": _MS, "expires_at": _MS, "valid": boolean()},
