@@ -109,9 +109,10 @@ _NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
     "question": ({"text": _SAID, "field": enum("email", "name", "order"), "next": _NEXT}, ["text", "field"],
                  "asks for an email, a name or an order number, validated; then `next` (none: a person)"),
     "faq": ({"text": _SAID, "next": _NEXT}, ["text"], "answers free questions from the FAQ entries"),
-    "branch": ({"on": enum("open", "agents_online", "page", "language"), "value": string(0, 500, pattern=_NO_NUL), "yes": _NEXT,
-                "no": _NEXT}, ["on"], "goes to `yes` or `no` (none: a person) after opening hours, agents online, "
-                "the page URL (`value`: a pattern, * is a wildcard) or the language (`value`: a code)"),
+    "branch": ({"on": enum("open", "agents_online", "page", "language"), "value": string(0, 500, pattern=_NO_NUL),
+                "yes": _NEXT, "no": _NEXT}, ["on"],
+               "goes to `yes` or `no` (none: a person) after opening hours, agents online, the page URL "
+               "(`value`: a pattern, * is a wildcard) or the language (`value`: a code)"),
     "handover": ({"text": string(0, 1000, pattern=_NO_NUL), "group": nullable(_NODE_ID)}, [], "hands over to a person"),
     "end": ({"text": _SAID}, ["text"], "the bot resolved it"),
 }
@@ -120,8 +121,8 @@ _NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
 BOT = obj({
     "enabled": boolean(),
     "name": string(1, 60, pattern=_SOME_TEXT, description="the name the bot's messages are signed with"),
-    "start": string(0, 40, pattern="^[A-Za-z0-9_-]*$", description="the node the bot starts at (empty, or a node it does not have: the "
-                    "first one)"),
+    "start": string(0, 40, pattern="^[A-Za-z0-9_-]*$",
+                    description="the node the bot starts at (empty, or a node it does not have: the first one)"),
     "nodes": array({"oneOf": [
         obj({"id": _NODE_ID, "kind": {"const": kind}, **fields}, required=["id", "kind", *required], closed=True,
             description=about)
