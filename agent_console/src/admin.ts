@@ -2,6 +2,7 @@
 // secrets, agents and invitations, canned responses and API keys. Each section saves on its own.
 
 import { api } from "./api";
+import { type BotSetting, botSection } from "./bot_editor";
 import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
@@ -36,6 +37,7 @@ interface SiteFull {
     email_continuation: boolean;
     email_delay: number;
     email_foreign_sender: "flag" | "refuse";
+    bot?: BotSetting;
   };
   /** Whether this server sends email at all (a relay is configured). */
   email_available?: boolean;
@@ -97,6 +99,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       h("h1", null, t("admin")),
       manageable.length > 1 ? picker : null,
       settingsForm(site, path),
+      botSection(site.settings.bot, path),
       snippetSection(snippetData.snippet),
       secretsSection(site, path),
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
