@@ -36,7 +36,7 @@ from papote.errors import Conflict, PapoteError
 from papote.events import MessageAppended
 from papote.ids import now_ms
 from papote.sites import answering, settings_of
-from papote.store import Conversation, NewMessage, Site, Store
+from papote.store import Conversation, Message, NewMessage, Site, Store
 from papote.store.bots import HELD
 from papote.types import AuthorKind, ConversationStatus, MessageKind, PrincipalKind
 
@@ -95,10 +95,15 @@ class Bot:
     async def takes(self, conv: Conversation) -> bool:
         """A new conversation: if its site has a bot, the bot holds it (routing leaves it alone) and
         starts on its first message. Called before routing would be."""
-        site = await self.papote.site_by_id(conv.site_id)
-        if site is None or bot_of(site) is None:
+        try:
+            site = await self.papote.site_by_id(conv.site_id)
+            if site is None or bot_of(site) is None:
+                return False
+            await self.store.start_bot(conv.id, conv.site_id, now_ms())
+        except Exception:
+            # No session, no hold: routing takes the conversation as if there were no bot.
+            log.exception("the bot could not take %s", conv.id)
             return False
-        await self.store.start_bot(conv.id, conv.site_id, now_ms())
         self.papote.spawn(self.feed(conv.id))
         return True
 
@@ -159,30 +164,42 @@ class Bot:
         if bot is None:  # the site turned its bot off meanwhile: a person takes it from here
             await self._release(cid, "disabled")
             return
-        messages = await self.store.messages_after(cid, session.seen_seq, BATCH, include_notes=False)
-        inputs = [m for m in messages if m.author_kind is AuthorKind.VISITOR and m.kind is MessageKind.TEXT]
         state, seen = State.of(session.state), session.seen_seq
-        for message in inputs:
-            conv = await self.store.get_conversation(cid)
-            if conv is None or conv.assignee_id is not None or conv.status is not ConversationStatus.OPEN:
-                await self._release(cid, "agent")
+        cursor = seen
+        while True:
+            messages = await self.store.messages_after(cid, cursor, BATCH, include_notes=False)
+            if not messages:
                 return
-            choice = (message.data or {}).get("quick_reply")
-            value = str(choice.get("value")) if isinstance(choice, dict) and choice.get("value") else None
-            ctx = await self._context(conv, site)  # type: ignore[arg-type]
-            state, outputs = step(bot, state, Input(message.body, value), ctx)
-            if not await self._perform(conv, bot, message.seq, outputs):
-                return  # an agent joined between two messages: the bot stops there
-            status = ("handover" if state.phase is Phase.HANDED
-                      else "resolved" if state.phase is Phase.RESOLVED else "active")
-            if not await self.store.save_bot(cid, expect_seq=seen, seen_seq=message.seq, status=status,
-                                             state=state.as_dict(), reason=state.reason or "", at=now_ms()):
-                return  # another run recorded this step first: it carries on
-            seen = message.seq
-            if any(isinstance(o, Handover) for o in outputs):
-                handover = next(o for o in outputs if isinstance(o, Handover))
-                await self._route(conv, handover)
-                return
+            cursor = messages[-1].seq
+            inputs = [m for m in messages if m.author_kind is AuthorKind.VISITOR and m.kind is MessageKind.TEXT]
+            for message in inputs:
+                state, seen, go_on = await self._step(cid, bot, site, state, seen, message)  # type: ignore[arg-type]
+                if not go_on:
+                    return
+
+    async def _step(self, cid: str, bot: dict[str, Any], site: Site, state: State, seen: int,
+                    message: Message) -> tuple[State, int, bool]:
+        """Feed one visitor message; (state, seen seq, whether to go on with the next)."""
+        conv = await self.store.get_conversation(cid)
+        if conv is None or conv.assignee_id is not None or conv.status is not ConversationStatus.OPEN:
+            await self._release(cid, "agent")
+            return state, seen, False
+        choice = (message.data or {}).get("quick_reply")
+        value = str(choice.get("value")) if isinstance(choice, dict) and choice.get("value") else None
+        ctx = await self._context(conv, site)
+        state, outputs = step(bot, state, Input(message.body, value), ctx)
+        if not await self._perform(conv, bot, message.seq, outputs):
+            return state, seen, False  # an agent joined between two messages: the bot stops there
+        status = ("handover" if state.phase is Phase.HANDED
+                  else "resolved" if state.phase is Phase.RESOLVED else "active")
+        if not await self.store.save_bot(cid, expect_seq=seen, seen_seq=message.seq, status=status,
+                                         state=state.as_dict(), reason=state.reason or "", at=now_ms()):
+            return state, seen, False  # another run recorded this step first: it carries on
+        handover = next((o for o in outputs if isinstance(o, Handover)), None)
+        if handover is not None:
+            await self._route(conv, handover)
+            return state, message.seq, False
+        return state, message.seq, True
 
     async def _context(self, conv: Conversation, site: Site) -> Context:
         settings = settings_of(site)
