@@ -65,7 +65,13 @@ DEFAULTS: dict[str, Any] = {
     "email_foreign_sender": "flag",
     #: The site's bot (docs/bot.md): a decision tree with an FAQ, off until the site turns it on.
     "bot": dict(bot_tree.DEFAULTS),
+    #: Groups of agents a bot's handover may name: [{"id": "sales", "name": "Sales", "agents": [agent id, …]}].
+    #: A conversation handed to a group goes to its agents only (routing.py).
+    "groups": [],
 }
+#: Groups per site, and agents per group: a support team's desks, not an org chart.
+MAX_GROUPS = 20
+MAX_GROUP_AGENTS = 500
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
 ATTACHMENTS_MAX_MB = 25
@@ -165,6 +171,8 @@ def _check(key: str, value: Any) -> Any:
             raise _bad("email_foreign_sender must be flag or refuse")
     elif key == "bot":
         value = bot_tree.check_bot(value)
+    elif key == "groups":
+        value = _check_groups(value)
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -172,6 +180,34 @@ def _check(key: str, value: Any) -> Any:
     elif key == "translations":
         value = _check_translations(value)
     return value
+
+
+def _check_groups(value: Any) -> list[dict[str, Any]]:
+    """[{id, name, agents}]: a group whose id repeats an earlier one is left out (the first one wins); an
+    agent id that is no member of the site is kept and simply never chosen."""
+    if not isinstance(value, list) or len(value) > MAX_GROUPS:
+        raise _bad(f"groups must be a list of at most {MAX_GROUPS} groups")
+    out: list[dict[str, Any]] = []
+    for group in value:
+        if (not isinstance(group, dict) or not isinstance(group.get("id"), str)
+                or not _RULE_ID.fullmatch(group["id"])):
+            raise _bad("each group needs an id of letters, digits, _ or -")
+        name = group.get("name", group["id"])
+        if not isinstance(name, str) or not 0 < len(name.strip()) <= 80:
+            raise _bad("a group's name is text of 1 to 80 characters")
+        agents = group.get("agents", [])
+        if (not isinstance(agents, list) or len(agents) > MAX_GROUP_AGENTS
+                or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in agents)):
+            raise _bad(f"a group's agents are at most {MAX_GROUP_AGENTS} agent ids")
+        if any(g["id"] == group["id"] for g in out):
+            continue
+        out.append({"id": group["id"], "name": name.strip(), "agents": list(dict.fromkeys(agents))})
+    return out
+
+
+def group_members(settings: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """{group id: its agents} of a site's settings."""
+    return {g["id"]: frozenset(g["agents"]) for g in settings.get("groups") or []}
 
 
 def _check_translations(value: Any) -> dict[str, dict[str, Any]]:

@@ -43,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
 def configure(server: PapoteServer, **settings: Any) -> None:
     cookie = server.login()
     status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}",
-                                  {"settings": {"bot": BOT, "hours": None, **settings}}, cookie=cookie)
+                                  {"settings": {"bot": BOT, "hours": None, "groups": [], **settings}}, cookie=cookie)
     assert status == 200, body
 
 
@@ -163,6 +163,41 @@ async def test_agent_claim_before_the_bot_speaks_again(server: PapoteServer) -> 
     # What would come, would come within this: the bot answers in milliseconds (the tests above).
     assert not [f for f in await v.quiet(0.5) if f.get("author", {}).get("kind") == "bot"]
     assert bot_texts(server, cid) == before
+
+
+async def test_a_handover_to_a_group_goes_to_its_agents_only(server: PapoteServer) -> None:
+    """Two agents online: the owner with room for five, Bob with room for one. Without groups routing
+    picks the owner (most free slots); the tree hands "Sales" to the group `sales`, which is Bob."""
+    server.cli("agent", "create", "--site", server.site_key, "--email", "bob@papote.test", "--password",
+               "bob-password-1", "--name", "Bob", "--role", "agent")
+    [(bob_id,)] = server.sql("SELECT id FROM agents WHERE email=?", "bob@papote.test")
+    sales = {**BOT, "nodes": [
+        {"id": "hello", "kind": "buttons", "text": "Hi! What is it about?",
+         "options": [{"label": "Sales", "next": "sales"}]},
+        {"id": "sales", "kind": "handover", "text": "A seller takes it from here.", "group": "sales"}]}
+    configure(server, bot=sales, groups=[{"id": "sales", "name": "Sales", "agents": [bob_id]}])
+    owner = await agent(server)
+    await owner.send({"t": "status", "ref": 1, "status": "online", "capacity": 5})
+    await owner.expect("ok", ref=1)
+    bob = await agent(server, server.login("bob@papote.test", "bob-password-1"))
+    await bob.send({"t": "status", "ref": 1, "status": "online", "capacity": 1})
+    await bob.expect("ok", ref=1)
+    v, cid = await start(server)
+    hello = await v.expect("message", body="Hi! What is it about?", timeout=10)
+    await tap(v, cid, hello, "Sales", 2)
+    handover = await v.expect("message", event="handover", timeout=10)
+    assert handover["data"] == {"reason": "flow", "group": "sales"}
+    assigned = await v.expect("message", event="assigned", timeout=10)
+    assert assigned["data"]["agent"]["id"] == bob_id
+    # Bob is full now: the next "Sales" visitor waits for Bob rather than go to the owner.
+    v2, cid2 = await start(server)
+    hello = await v2.expect("message", body="Hi! What is it about?", timeout=10)
+    await tap(v2, cid2, hello, "Sales", 2)
+    await v2.expect("queue", conversation=cid2, timeout=10)
+    assert server.sql("SELECT assignee_id FROM conversations WHERE id=?", cid2) == [(None,)]
+    for a in (owner, bob):
+        await a.send({"t": "status", "ref": 9, "status": "offline"})
+        await a.expect("ok", ref=9)
 
 
 async def test_reports_count_the_bot_outcomes(server: PapoteServer) -> None:

@@ -116,3 +116,18 @@ def test_a_visitor_reads_their_languages_texts_or_the_default() -> None:
     assert localized(s, ["en", None]) == {"greeting": "Hi!", "away": "Out.",
                                           "rules": {"cart": "Free shipping", "promo": "Sale"}}
     assert pick_language({"fr": {}}, [None, "FR_ca"]) == "fr"
+
+
+
+def test_groups_of_agents() -> None:
+    from papote.sites import group_members
+
+    merged = validate_settings({"groups": [{"id": "sales", "name": " Sales ", "agents": ["a_1", "a_2", "a_1"]},
+                                           {"id": "sales", "name": "Again", "agents": []},
+                                           {"id": "care", "agents": []}]})
+    assert merged["groups"] == [{"id": "sales", "name": "Sales", "agents": ["a_1", "a_2"]},
+                                {"id": "care", "name": "care", "agents": []}]
+    assert group_members(merged) == {"sales": frozenset({"a_1", "a_2"}), "care": frozenset()}
+    for bad in ([{"id": "a b"}], [{"id": "x", "agents": "a_1"}], "sales", [{"id": "x", "name": " "}]):
+        with pytest.raises(PapoteError):
+            validate_settings({"groups": bad})

@@ -192,10 +192,11 @@ class Bot:
             return state, seen, False  # an agent joined between two messages: the bot stops there
         status = ("handover" if state.phase is Phase.HANDED
                   else "resolved" if state.phase is Phase.RESOLVED else "active")
-        if not await self.store.save_bot(cid, expect_seq=seen, seen_seq=message.seq, status=status,
-                                         state=state.as_dict(), reason=state.reason or "", at=now_ms()):
-            return state, seen, False  # another run recorded this step first: it carries on
         handover = next((o for o in outputs if isinstance(o, Handover)), None)
+        if not await self.store.save_bot(cid, expect_seq=seen, seen_seq=message.seq, status=status,
+                                         state=state.as_dict(), reason=state.reason or "", at=now_ms(),
+                                         group=(handover.group or "") if handover else ""):
+            return state, seen, False  # another run recorded this step first: it carries on
         if handover is not None:
             await self._route(conv, handover)
             return state, message.seq, False

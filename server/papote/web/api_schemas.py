@@ -183,6 +183,12 @@ SETTINGS = obj({
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
     "bot": BOT,
+    "groups": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+                         "name": string(1, 80, pattern=_SOME_TEXT),
+                         "agents": array(ID, 500, description="agent ids; one that is no member is never chosen")},
+                        required=["id"], closed=True), 20,
+                    description="groups of agents a bot's handover may name (docs/bot.md); a group whose id "
+                                "repeats an earlier one is left out"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------

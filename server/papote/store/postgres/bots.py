@@ -31,12 +31,19 @@ class BotQueries(PostgresEngine):
         return _session(row) if row else None
 
     async def save_bot(self, conversation_id: str, *, expect_seq: int, seen_seq: int, status: str,
-                       state: dict[str, Any], reason: str, at: int) -> bool:
+                       state: dict[str, Any], reason: str, at: int, group: str = "") -> bool:
         done = await self._execute(
-            "UPDATE bot_sessions SET seen_seq=$1, status=$2, state=$3, reason=$4, updated_at=$5 "
+            "UPDATE bot_sessions SET seen_seq=$1, status=$2, state=$3, reason=$4, updated_at=$5, group_id=$9 "
             "WHERE conversation_id=$6 AND seen_seq=$7 AND status = ANY($8::text[])",
-            seen_seq, status, json.dumps(state), reason, at, conversation_id, expect_seq, list(HELD))
+            seen_seq, status, json.dumps(state), reason, at, conversation_id, expect_seq, list(HELD), group)
         return str(done).endswith(" 1")
+
+    async def conversation_groups(self, conversation_ids: list[str]) -> dict[str, str]:
+        if not conversation_ids:
+            return {}
+        rows = await self._all("SELECT conversation_id, group_id FROM bot_sessions WHERE conversation_id = "
+                               "ANY($1::text[]) AND group_id<>''", list(conversation_ids))
+        return {r[0]: r[1] for r in rows}
 
     async def release_bot(self, conversation_id: str, reason: str, at: int) -> bool:
         done = await self._execute(

@@ -10,6 +10,8 @@ CREATE TABLE bot_sessions (
     -- The seq of the last visitor message the bot dealt with: moved by compare-and-set.
     seen_seq        bigint NOT NULL DEFAULT 0,
     reason          text NOT NULL DEFAULT '',
+    -- The group of agents the bot handed the conversation to ('' for anyone): routing reads it.
+    group_id        text NOT NULL DEFAULT '',
     created_at      bigint NOT NULL,
     updated_at      bigint NOT NULL
 );

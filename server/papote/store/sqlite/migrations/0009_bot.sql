@@ -10,6 +10,8 @@ CREATE TABLE bot_sessions (
     -- The seq of the last visitor message the bot dealt with: moved by compare-and-set.
     seen_seq        INTEGER NOT NULL DEFAULT 0,
     reason          TEXT NOT NULL DEFAULT '',
+    -- The group of agents the bot handed the conversation to ('' for anyone): routing reads it.
+    group_id        TEXT NOT NULL DEFAULT '',
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 ) WITHOUT ROWID;
