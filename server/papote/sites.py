@@ -68,7 +68,14 @@ DEFAULTS: dict[str, Any] = {
     #: Groups of agents a bot's handover may name: [{"id": "sales", "name": "Sales", "agents": [agent id, …]}].
     #: A conversation handed to a group goes to its agents only (routing.py).
     "groups": [],
+    #: The pre-chat form (docs/bot.md#pre-chat-form): asked before a conversation starts, and as the
+    #: away form outside opening hours. `name`/`email`: "off", "optional" or "required"; `topics`:
+    #: [{"id", "label", "group"?}], a topic may route to a group of agents.
+    "prechat": {"enabled": False, "name": "optional", "email": "optional", "topics": []},
 }
+#: Topics a pre-chat form offers: a short list the visitor reads at a glance.
+MAX_TOPICS = 10
+_ASK = ("off", "optional", "required")
 #: Groups per site, and agents per group: a support team's desks, not an org chart.
 MAX_GROUPS = 20
 MAX_GROUP_AGENTS = 500
@@ -173,6 +180,8 @@ def _check(key: str, value: Any) -> Any:
         value = bot_tree.check_bot(value)
     elif key == "groups":
         value = _check_groups(value)
+    elif key == "prechat":
+        value = _check_prechat(value)
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -203,6 +212,41 @@ def _check_groups(value: Any) -> list[dict[str, Any]]:
             continue
         out.append({"id": group["id"], "name": name.strip(), "agents": list(dict.fromkeys(agents))})
     return out
+
+
+def _check_prechat(value: Any) -> dict[str, Any]:
+    """{enabled, name, email, topics}: a topic whose id or label repeats an earlier one is left out."""
+    if not isinstance(value, dict) or not set(value) <= {"enabled", "name", "email", "topics"}:
+        raise _bad("prechat must be {enabled, name, email, topics}")
+    merged = {**DEFAULTS["prechat"], **value}
+    if not isinstance(merged["enabled"], bool):
+        raise _bad("prechat.enabled must be true or false")
+    for key in ("name", "email"):
+        if merged[key] not in _ASK:
+            raise _bad(f"prechat.{key} must be off, optional or required")
+    topics = merged["topics"]
+    if not isinstance(topics, list) or len(topics) > MAX_TOPICS:
+        raise _bad(f"prechat.topics must be a list of at most {MAX_TOPICS} topics")
+    out: list[dict[str, Any]] = []
+    for topic in topics:
+        if not isinstance(topic, dict) or not isinstance(topic.get("id"), str) or not _RULE_ID.fullmatch(topic["id"]):
+            raise _bad("each topic needs an id of letters, digits, _ or -")
+        label = topic.get("label")
+        if not isinstance(label, str) or not 0 < len(label.strip()) <= 60:
+            raise _bad("a topic's label is text of 1 to 60 characters")
+        group = topic.get("group")
+        if group is not None and (not isinstance(group, str) or not _RULE_ID.fullmatch(group)):
+            raise _bad("a topic's group is a group id")
+        if any(t["id"] == topic["id"] or t["label"].casefold() == label.strip().casefold() for t in out):
+            continue
+        out.append({"id": topic["id"], "label": label.strip(), **({"group": group} if group else {})})
+    return {"enabled": merged["enabled"], "name": merged["name"], "email": merged["email"], "topics": out}
+
+
+def topic_of(settings: dict[str, Any], topic_id: str | None) -> dict[str, Any] | None:
+    """The site's pre-chat topic of that id (None: no such topic, or no form)."""
+    prechat = settings.get("prechat") or {}
+    return next((t for t in prechat.get("topics", []) if t["id"] == topic_id), None) if topic_id else None
 
 
 def group_members(settings: dict[str, Any]) -> dict[str, frozenset[str]]:
@@ -434,6 +478,8 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         #: Whether a bot answers first (the tree itself stays on the server: the widget only draws its
         #: messages, which arrive like anyone's).
         "bot": bool(s["bot"]["enabled"]) and bool(s["bot"]["nodes"]),
+        #: The pre-chat form, without which group a topic routes to.
+        "prechat": {**s["prechat"], "topics": [{"id": t["id"], "label": t["label"]} for t in s["prechat"]["topics"]]},
     }
 
 

@@ -131,3 +131,19 @@ def test_groups_of_agents() -> None:
     for bad in ([{"id": "a b"}], [{"id": "x", "agents": "a_1"}], "sales", [{"id": "x", "name": " "}]):
         with pytest.raises(PapoteError):
             validate_settings({"groups": bad})
+
+
+def test_the_prechat_form() -> None:
+    from papote.sites import topic_of
+
+    merged = validate_settings({"prechat": {"enabled": True, "email": "required", "topics": [
+        {"id": "buy", "label": " Buying ", "group": "sales"}, {"id": "buy", "label": "Again"},
+        {"id": "other", "label": "buying"}, {"id": "help", "label": "Help"}]}})
+    assert merged["prechat"] == {"enabled": True, "name": "optional", "email": "required", "topics": [
+        {"id": "buy", "label": "Buying", "group": "sales"}, {"id": "help", "label": "Help"}]}
+    assert topic_of(merged, "buy") == {"id": "buy", "label": "Buying", "group": "sales"}
+    assert topic_of(merged, "gone") is None and topic_of(merged, None) is None
+    for bad in ({"name": "maybe"}, {"topics": [{"id": "x"}]}, {"topics": [{"id": "x", "label": "X", "group": "a b"}]},
+                {"colour": 1}):
+        with pytest.raises(PapoteError):
+            validate_settings({"prechat": bad})

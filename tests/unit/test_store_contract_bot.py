@@ -71,14 +71,13 @@ async def test_outcomes_count_the_sessions_started_in_the_range(store: Store) ->
     assert await store.bot_outcomes(site.id, 500, 1000) == {"active": 0, "resolved": 0, "handover": 1}
 
 
-async def test_a_handover_to_a_group_is_read_back_for_routing(store: Store) -> None:
+async def test_a_conversations_group_is_read_back_for_routing(store: Store) -> None:
     site = await store.create_site("Shop", [], {})
     grouped, _ = await start(store, site.id)
     plain, _ = await start(store, site.id)
     for cid in (grouped, plain):
         await store.start_bot(cid, site.id, 10)
-    assert await store.save_bot(grouped, expect_seq=0, seen_seq=1, status="handover", state={}, reason="flow",
-                                at=11, group="sales")
-    assert await store.save_bot(plain, expect_seq=0, seen_seq=1, status="handover", state={}, reason="asked", at=11)
+    await store.set_conversation_group(grouped, "care")
+    await store.set_conversation_group(grouped, "sales")  # the later word wins
     assert await store.conversation_groups([grouped, plain, "c_none"]) == {grouped: "sales"}
     assert await store.conversation_groups([]) == {}

@@ -193,9 +193,10 @@ class Bot:
         status = ("handover" if state.phase is Phase.HANDED
                   else "resolved" if state.phase is Phase.RESOLVED else "active")
         handover = next((o for o in outputs if isinstance(o, Handover)), None)
+        if handover is not None and handover.group:
+            await self.store.set_conversation_group(cid, handover.group)  # before routing can see it
         if not await self.store.save_bot(cid, expect_seq=seen, seen_seq=message.seq, status=status,
-                                         state=state.as_dict(), reason=state.reason or "", at=now_ms(),
-                                         group=(handover.group or "") if handover else ""):
+                                         state=state.as_dict(), reason=state.reason or "", at=now_ms()):
             return state, seen, False  # another run recorded this step first: it carries on
         if handover is not None:
             await self._route(conv, handover)

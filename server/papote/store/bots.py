@@ -44,13 +44,16 @@ class BotStore(abc.ABC):
 
     @abc.abstractmethod
     async def save_bot(self, conversation_id: str, *, expect_seq: int, seen_seq: int, status: str,
-                       state: dict[str, Any], reason: str, at: Millis, group: str = "") -> bool:
-        """Record the bot's progress if `seen_seq` is still `expect_seq` (False: another run moved first);
-        `group`: the group of agents a handover names."""
+                       state: dict[str, Any], reason: str, at: Millis) -> bool:
+        """Record the bot's progress if `seen_seq` is still `expect_seq` (False: another run moved first)."""
+
+    @abc.abstractmethod
+    async def set_conversation_group(self, conversation_id: str, group: str) -> None:
+        """The conversation is for this group of agents (a pre-chat topic's, a bot handover's)."""
 
     @abc.abstractmethod
     async def conversation_groups(self, conversation_ids: list[str]) -> dict[str, str]:
-        """{conversation id: group} of those the bot handed to a group of agents, in one read."""
+        """{conversation id: group} of those that are for a group of agents, in one read."""
 
     @abc.abstractmethod
     async def release_bot(self, conversation_id: str, reason: str, at: Millis) -> bool:

@@ -183,6 +183,14 @@ SETTINGS = obj({
     "email_foreign_sender": enum("flag", "refuse", description="a reply by email from another address than "
                                  "the visitor's: stored and flagged, or refused"),
     "bot": BOT,
+    "prechat": obj({
+        "enabled": boolean(), "name": enum("off", "optional", "required"), "email": enum("off", "optional", "required"),
+        "topics": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+                             "label": string(1, 60, pattern=_SOME_TEXT),
+                             "group": nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$"))},
+                            required=["id", "label"], closed=True), 10,
+                        description="a topic whose id or label repeats an earlier one is left out"),
+    }, closed=True, description="the pre-chat form, also the away form (docs/bot.md#pre-chat-form)"),
     "groups": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
                          "name": string(1, 80, pattern=_SOME_TEXT),
                          "agents": array(ID, 500, description="agent ids; one that is no member is never chosen")},

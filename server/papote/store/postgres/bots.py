@@ -31,18 +31,23 @@ class BotQueries(PostgresEngine):
         return _session(row) if row else None
 
     async def save_bot(self, conversation_id: str, *, expect_seq: int, seen_seq: int, status: str,
-                       state: dict[str, Any], reason: str, at: int, group: str = "") -> bool:
+                       state: dict[str, Any], reason: str, at: int) -> bool:
         done = await self._execute(
-            "UPDATE bot_sessions SET seen_seq=$1, status=$2, state=$3, reason=$4, updated_at=$5, group_id=$9 "
+            "UPDATE bot_sessions SET seen_seq=$1, status=$2, state=$3, reason=$4, updated_at=$5 "
             "WHERE conversation_id=$6 AND seen_seq=$7 AND status = ANY($8::text[])",
-            seen_seq, status, json.dumps(state), reason, at, conversation_id, expect_seq, list(HELD), group)
+            seen_seq, status, json.dumps(state), reason, at, conversation_id, expect_seq, list(HELD))
         return str(done).endswith(" 1")
+
+    async def set_conversation_group(self, conversation_id: str, group: str) -> None:
+        await self._execute(
+            "INSERT INTO conversation_groups(conversation_id, group_id) VALUES ($1,$2) "
+            "ON CONFLICT (conversation_id) DO UPDATE SET group_id=excluded.group_id", conversation_id, group)
 
     async def conversation_groups(self, conversation_ids: list[str]) -> dict[str, str]:
         if not conversation_ids:
             return {}
-        rows = await self._all("SELECT conversation_id, group_id FROM bot_sessions WHERE conversation_id = "
-                               "ANY($1::text[]) AND group_id<>''", list(conversation_ids))
+        rows = await self._all("SELECT conversation_id, group_id FROM conversation_groups WHERE conversation_id = "
+                               "ANY($1::text[])", list(conversation_ids))
         return {r[0]: r[1] for r in rows}
 
     async def release_bot(self, conversation_id: str, reason: str, at: int) -> bool:

@@ -35,22 +35,27 @@ class BotQueries(SqliteEngine):
         return _session(row) if row else None
 
     async def save_bot(self, conversation_id: str, *, expect_seq: int, seen_seq: int, status: str,
-                       state: dict[str, Any], reason: str, at: int, group: str = "") -> bool:
+                       state: dict[str, Any], reason: str, at: int) -> bool:
         def job(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "UPDATE bot_sessions SET seen_seq=?, status=?, state=?, reason=?, updated_at=?, group_id=? "
+                "UPDATE bot_sessions SET seen_seq=?, status=?, state=?, reason=?, updated_at=? "
                 f"WHERE conversation_id=? AND seen_seq=? AND status IN ({_HELD})",
-                (seen_seq, status, json.dumps(state), reason, at, group, conversation_id, expect_seq))
+                (seen_seq, status, json.dumps(state), reason, at, conversation_id, expect_seq))
             return cur.rowcount == 1
 
         return bool(await self._write(job))
+
+    async def set_conversation_group(self, conversation_id: str, group: str) -> None:
+        await self._write(lambda c: c.execute(
+            "INSERT INTO conversation_groups(conversation_id, group_id) VALUES (?,?) "
+            "ON CONFLICT(conversation_id) DO UPDATE SET group_id=excluded.group_id", (conversation_id, group)))
 
     async def conversation_groups(self, conversation_ids: list[str]) -> dict[str, str]:
         if not conversation_ids:
             return {}
         marks = ",".join("?" for _ in conversation_ids)
-        rows = await self._all(f"SELECT conversation_id, group_id FROM bot_sessions WHERE conversation_id IN "
-                               f"({marks}) AND group_id<>''", list(conversation_ids))
+        rows = await self._all(f"SELECT conversation_id, group_id FROM conversation_groups WHERE conversation_id "
+                               f"IN ({marks})", list(conversation_ids))
         return {r[0]: r[1] for r in rows}
 
     async def release_bot(self, conversation_id: str, reason: str, at: int) -> bool:
