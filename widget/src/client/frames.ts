@@ -109,6 +109,8 @@ export interface SiteInfo {
   attachments?: { max_bytes: number; types: string[] };
   /** The server emails agents' unread replies to the visitor (a relay is configured and the site wants it). */
   email_continuation?: boolean;
+  /** The pre-chat form (also the away form): what it asks, and the topics offered. */
+  prechat?: { enabled: boolean; name: "off" | "optional" | "required"; email: "off" | "optional" | "required"; topics: { id: string; label: string }[] };
 }
 
 export interface VisitorInfo {
