@@ -3,6 +3,7 @@
 
 import { api } from "./api";
 import { type BotSetting, botSection } from "./bot_editor";
+import { type Group, type Prechat, prechatSection } from "./prechat_editor";
 import { field, h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
@@ -38,6 +39,8 @@ interface SiteFull {
     email_delay: number;
     email_foreign_sender: "flag" | "refuse";
     bot?: BotSetting;
+    prechat?: Prechat;
+    groups?: Group[];
   };
   /** Whether this server sends email at all (a relay is configured). */
   email_available?: boolean;
@@ -100,6 +103,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       manageable.length > 1 ? picker : null,
       settingsForm(site, path),
       botSection(site.settings.bot, path),
+      prechatSection(site.settings.prechat, site.settings.groups, agentsData.agents, path),
       snippetSection(snippetData.snippet),
       secretsSection(site, path),
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),

@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.harness import PapoteServer, agent
 
 from .conftest import open_page
+from .test_console import console_build, sign_in  # noqa: F401 (console_build is a fixture)
 from .test_widget import DELIVERED, demo_url, open_chat, own, write
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
@@ -85,3 +86,34 @@ async def test_the_prechat_form_routes_by_topic_and_is_the_away_form(papote_serv
         await ctx.close()
         for a in (owner, bob):
             await a.close()
+
+
+async def test_the_owner_sets_up_the_form_and_groups_in_the_console(
+    papote_server: PapoteServer, page: Page, console_build: str  # noqa: F811
+) -> None:
+    server = papote_server
+    await sign_in(page, server)
+    await page.get_by_role("button", name="Site settings").click()
+    form = page.get_by_role("form", name="Pre-chat form and groups")
+    await form.get_by_label("Ask before the first message").check()
+    await form.get_by_label("Name", exact=True).select_option("required")
+    await form.get_by_role("button", name="Add a group").click()
+    group = form.get_by_role("group", name="Group 1", exact=True)
+    await group.get_by_label("Group id").fill("sales")
+    await group.get_by_label("Group id").press("Tab")
+    await form.get_by_role("group", name="Group 1", exact=True).get_by_label("Group name").fill("Sales")
+    await form.get_by_role("group", name="Group 1", exact=True).get_by_label("Group name").press("Tab")
+    [(owner_name,)] = server.sql("SELECT name FROM agents WHERE email=?", server.agent_email)
+    await form.get_by_role("group", name="Group 1", exact=True).get_by_label(owner_name, exact=True).check()
+    await form.get_by_role("button", name="Add a topic").click()
+    topic = form.get_by_role("group", name="Topic 1", exact=True)
+    await topic.get_by_label("Topic id").fill("buy")
+    await topic.get_by_label("Label").fill("Buying")
+    await topic.get_by_label("Goes to the group").select_option(label="Sales")
+    await form.get_by_role("button", name="Save the form and groups").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    _, site, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=server.login())
+    [(owner_id,)] = server.sql("SELECT id FROM agents WHERE email=?", server.agent_email)
+    assert site["settings"]["prechat"] == {"enabled": True, "name": "required", "email": "optional",
+                                           "topics": [{"id": "buy", "label": "Buying", "group": "sales"}]}
+    assert site["settings"]["groups"] == [{"id": "sales", "name": "Sales", "agents": [owner_id]}]
