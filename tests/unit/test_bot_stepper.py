@@ -185,6 +185,9 @@ def test_nothing_is_said_after_a_handover() -> None:
 def test_the_state_round_trips_through_storage() -> None:
     state, _ = run([Input("hi"), Input("x", GO + "order"), Input("A1234")])
     assert State.of(state.as_dict()) == state and State.of(None) == State()
+    for bad in ({"phase": "lost"}, {"misses": "2"}, {"fields": {"email": 1}}, {"node": 3}, {"misses": True}):
+        with pytest.raises(PapoteError):
+            State.of(bad)
 
 
 def test_validation_of_answers() -> None:

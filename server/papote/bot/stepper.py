@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.bot import faq
 from papote.bot.tree import HANDOVER_WORDS, texts_for
+from papote.errors import ErrorCode, PapoteError
 
 #: The value of the "talk to a person" option on every bot message.
 PERSON = "person"
@@ -65,10 +66,17 @@ class State:
 
     @classmethod
     def of(cls, data: dict[str, Any] | None) -> State:
+        """The state `as_dict` gave; `bad_field` for anything else (the preview takes one from a client)."""
         if not data:
             return cls()
-        return cls(Phase(data.get("phase", "active")), data.get("node"), bool(data.get("started")),
-                   int(data.get("misses", 0)), dict(data.get("fields") or {}), data.get("reason"))
+        phase, node, reason = data.get("phase", "active"), data.get("node"), data.get("reason")
+        misses, fields = data.get("misses", 0), data.get("fields") or {}
+        if (phase not in Phase.__members__.values() or not isinstance(node, str | None)
+                or not isinstance(reason, str | None) or isinstance(misses, bool) or not isinstance(misses, int)
+                or not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                           for k, v in fields.items())):
+            raise PapoteError("field 'state' is not a state the bot gave", ErrorCode.BAD_FIELD)
+        return cls(Phase(phase), node, bool(data.get("started")), max(0, misses), dict(fields), reason)
 
 
 @dataclass(frozen=True)
