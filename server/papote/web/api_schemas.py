@@ -84,10 +84,14 @@ RULE = {"oneOf": [
         description="shows when the page tracks this event"),
 ]}
 
+#: No NUL anywhere (the rule every text obeys, docs/rest-api.md). Spelled out where a string sits under
+#: `additionalProperties`: generators that honour "no NUL" elsewhere put one there.
+_NUL_FREE = "^[^\\x00]*$"
+
 TRANSLATION = obj({
     "greeting": string(0, 500),
     "away": string(0, 500),
-    "rules": obj({}, additionalProperties=string(0, 1000), maxProperties=50,
+    "rules": obj({}, additionalProperties=string(0, 1000, pattern=_NUL_FREE), maxProperties=50,
                  propertyNames=string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
                  description="rule id → its message in this language"),
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
