@@ -96,7 +96,7 @@ async def test_the_owner_sets_up_the_form_and_groups_in_the_console(
     await page.get_by_role("button", name="Site settings").click()
     form = page.get_by_role("form", name="Pre-chat form and groups")
     await form.get_by_label("Ask before the first message").check()
-    await form.get_by_label("Name", exact=True).select_option("required")
+    await form.get_by_label("Ask for a name").select_option("required")
     await form.get_by_role("button", name="Add a group").click()
     group = form.get_by_role("group", name="Group 1", exact=True)
     await group.get_by_label("Group id").fill("sales")
