@@ -13,8 +13,8 @@ Crash safety: the bot's messages carry ids derived from (conversation, trigger s
 the stepper is deterministic, so running a trigger again — after a crash between an append and the
 save, or on two nodes at once — finds its messages already stored (the store's dedupe on
 (author_id, client_msg_id)) and posts nothing twice. A run that finds its id taken by another text (the
-context changed in between, e.g. agents came online) keeps the stored one. The sweep (`sweep`, leader
-locked across nodes, also at start) feeds what a crash or a lost wake-up left unread.
+context changed in between, e.g. agents came online) keeps the stored one. The sweep (`sweep`, on every
+node, also at start) feeds what a crash or a lost wake-up left unread.
 
 No bot message after an agent joins: the conversation is read again before each message; an agent who
 has it ends the session (`release_bot(…, "agent")`, also done by `Chat.assign`).
@@ -135,11 +135,13 @@ class Bot:
             await asyncio.sleep(SWEEP_SECS)
 
     async def sweep(self) -> int:
-        """Feed the held sessions with unread input; how many. One node at a time."""
-        async with self.store.singleton("bot-sweep") as mine:
-            if not mine:
-                return 0
-            pending = await self.store.bots_pending(SWEEP_BATCH)
+        """Feed the held sessions with unread input; how many.
+
+        Every node sweeps, without a leader lock: feeding is idempotent (the dedupe of the bot's ids, the
+        compare-and-set of `seen_seq`), so two nodes on one session cost a wasted read, never a second
+        message — and a leader lock on PostgreSQL holds a pool connection while the sweep reads on
+        another, which with the email scan's lock can leave a small pool with nothing for requests."""
+        pending = await self.store.bots_pending(SWEEP_BATCH)
         for session in pending:
             await self.feed(session.conversation_id)
         return len(pending)
