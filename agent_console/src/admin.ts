@@ -4,6 +4,8 @@
 
 import { api } from "./api";
 import { channelsSection } from "./channels";
+import { type BotSetting, botSection } from "./bot_editor";
+import { type Group, type Prechat, prechatSection } from "./prechat_editor";
 import { field, h, mount } from "./dom";
 import { moderationSettings, type ModerationSettings } from "./moderation";
 import { type Desk } from "./desk";
@@ -41,6 +43,9 @@ interface SiteFull {
     email_continuation: boolean;
     email_delay: number;
     email_foreign_sender: "flag" | "refuse";
+    bot?: BotSetting;
+    prechat?: Prechat;
+    groups?: Group[];
   } & PrivacySettings;
   /** Whether this server sends email at all (a relay is configured). */
   email_available?: boolean;
@@ -102,6 +107,8 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       h("h1", null, t("admin")),
       manageable.length > 1 ? picker : null,
       settingsForm(site, path),
+      botSection(site.settings.bot, path),
+      prechatSection(site.settings.prechat, site.settings.groups, agentsData.agents, path),
       snippetSection(snippetData.snippet),
       secretsSection(site, path),
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from papote import ratelimits
 from papote.accounts import Accounts
 from papote.attachments import Attachments, storage_for
+from papote.bot.runner import Bot
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
@@ -118,6 +119,10 @@ class Papote:
         #: The NPS survey offered after a closing (nps.py).
         self.nps = Nps(self)
         self.chat.on_closed = self.nps.offer
+        #: The site's bot, fed by the visitor messages this node commits (bot/runner.py).
+        self.bot = Bot(self)
+        self.bus.observe(self.bot.observe)
+        self.chat.bot_takes = self.bot.takes
         self.live_sessions: set[LiveSocket] = set()
         #: Sites by public key, each with the monotonic time its copy expires (CACHE_TTL_SECS).
         self._sites_by_key: dict[str, tuple[float, Site]] = {}
@@ -142,6 +147,7 @@ class Papote:
         self.agent_mail.start()
         await self.messaging.start()
         await self.webhooks.start()
+        await self.bot.start()
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         self._retention = asyncio.create_task(self._apply_retention(), name="papote-retention")
@@ -164,6 +170,7 @@ class Papote:
         await self.email.stop()
         await self.agent_mail.stop()
         await self.messaging.stop()
+        await self.bot.stop()
         await self.chat.drain()
         await self.webhooks.stop()
         await asyncio.gather(*list(self._background), return_exceptions=True)

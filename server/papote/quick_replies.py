@@ -34,7 +34,7 @@ MAX_VALUE = 200
 OPTIONS_KEY = "quick_replies"
 CHOICE_KEY = "quick_reply"
 #: Who may offer options: a person or a program speaking for the site, never the visitor.
-OFFERED_BY = frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM})
+OFFERED_BY = frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM, AuthorKind.BOT})
 
 
 def options_data(options: Iterable[Mapping[str, Any]] | None, *, note: bool) -> dict[str, Any] | None:

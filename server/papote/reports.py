@@ -72,12 +72,42 @@ class Summary:
 
 
 @dataclass
+class BotSummary:
+    """The bot's part (bot sessions started in the range): how many it took, how many it resolved (the
+    visitor reached an end of the tree and wrote no more), how many it handed to a person (asked for,
+    not understood, the tree said so, or an agent took it), and the rates over those it finished."""
+
+    conversations: int = 0
+    resolved: int = 0
+    handovers: int = 0
+    #: Still with the bot (the visitor has not come to an end yet).
+    active: int = 0
+    resolution_rate_pct: float | None = None
+    handover_rate_pct: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def bot_summary(outcomes: dict[str, int]) -> BotSummary:
+    """From the store's {status: sessions}: rates over the sessions started in the range (None for none)."""
+    resolved, handed, active = outcomes.get("resolved", 0), outcomes.get("handover", 0), outcomes.get("active", 0)
+    total = resolved + handed + active
+    out = BotSummary(total, resolved, handed, active)
+    if total:
+        out.resolution_rate_pct = round(100 * resolved / total, 1)
+        out.handover_rate_pct = round(100 * handed / total, 1)
+    return out
+
+
+@dataclass
 class Report:
     summary: Summary
     series: list[tuple[Millis, Summary]] = field(default_factory=list)
     agents: dict[str | None, Summary] = field(default_factory=dict)
     #: The latest NPS answers with a comment: {conversation, score, comment, at}, latest first.
     nps_comments: list[dict[str, Any]] = field(default_factory=list)
+    bot: BotSummary = field(default_factory=BotSummary)
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -232,4 +262,6 @@ class Reports:
                     agent_id: str | None) -> Report:
         rows = await self.store.report_rows(site_id, since, until)
         nps = await self.store.nps_answers(site_id, since, until)
-        return build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=agent_id, nps=nps)
+        report = build_report(rows, since, until, now, bucket=bucket, tz=tz, agent_id=agent_id, nps=nps)
+        report.bot = bot_summary(await self.store.bot_outcomes(site_id, since, until))
+        return report

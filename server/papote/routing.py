@@ -7,6 +7,8 @@ conversations.py does the I/O around them.
 * A new conversation goes to the available agent with the most free slots; ties go to the one idle
   longest (assigned least recently). A returning visitor goes back to their previous agent when that
   agent is available.
+* A conversation handed to a group of agents (the site's `groups`, a bot handover naming one) goes
+  only to that group's agents; while none of them has a slot it waits without holding up the others.
 * When nobody is available the conversation waits in a first-in first-out queue per site. The visitor
   is told their position and an estimate (`wait_estimate`): the online agents handle `slots`
   conversations at once (the sum of their capacities), a conversation takes the site's smoothed
@@ -33,9 +35,11 @@ class Candidate:
         return self.capacity - self.load
 
 
-def pick_agent(candidates: list[Candidate], preferred: str | None = None) -> str | None:
-    """The agent to assign, or None when every available agent is full."""
-    open_ = [c for c in candidates if c.free > 0]
+def pick_agent(candidates: list[Candidate], preferred: str | None = None,
+               allowed: frozenset[str] | None = None) -> str | None:
+    """The agent to assign, or None when every available agent is full. `allowed`: the agents of the
+    group the conversation was handed to (the bot's handover to a group), None for anyone."""
+    open_ = [c for c in candidates if c.free > 0 and (allowed is None or c.agent_id in allowed)]
     if not open_:
         return None
     if preferred is not None:

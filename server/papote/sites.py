@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from papote import moderation_rules
+from papote.bot import tree as bot_tree
 from papote.errors import Conflict, ErrorCode, PapoteError
 from papote.store import ApiKey, CannedResponse, Site, Store, rules
 from papote.types import Role
@@ -80,10 +81,25 @@ DEFAULTS: dict[str, Any] = {
     "email_support_address": "",
     #: Mail the visitor the conversation's transcript when it closes (to a confirmed address only).
     "email_transcript_on_close": False,
+    #: The site's bot (docs/bot.md): a decision tree with an FAQ, off until the site turns it on.
+    "bot": dict(bot_tree.DEFAULTS),
+    #: Groups of agents a bot's handover may name: [{"id": "sales", "name": "Sales", "agents": [agent id, …]}].
+    #: A conversation handed to a group goes to its agents only (routing.py).
+    "groups": [],
+    #: The pre-chat form (docs/bot.md#pre-chat-form): asked before a conversation starts, and as the
+    #: away form outside opening hours. `name`/`email`: "off", "optional" or "required"; `topics`:
+    #: [{"id", "label", "group"?}], a topic may route to a group of agents.
+    "prechat": {"enabled": False, "name": "optional", "email": "optional", "topics": []},
 }
 #: The settings of retention, and their range: ten years is longer than any law asks to keep a chat.
 RETENTION_SETTINGS = ("retention_messages_days", "retention_visitors_days", "retention_attachments_days")
 RETENTION_MAX_DAYS = 3650
+#: Topics a pre-chat form offers: a short list the visitor reads at a glance.
+MAX_TOPICS = 10
+_ASK = ("off", "optional", "required")
+#: Groups per site, and agents per group: a support team's desks, not an org chart.
+MAX_GROUPS = 20
+MAX_GROUP_AGENTS = 500
 #: The categories `attachments_types` may name (papote/attachments/sniff.py: CATEGORIES).
 ATTACHMENT_CATEGORIES = ("image", "pdf", "text", "office")
 ATTACHMENTS_MAX_MB = 25
@@ -201,6 +217,12 @@ def _check(key: str, value: Any) -> Any:
     elif key == "email_transcript_on_close":
         if not isinstance(value, bool):
             raise _bad("email_transcript_on_close must be true or false")
+    elif key == "bot":
+        value = bot_tree.check_bot(value)
+    elif key == "groups":
+        value = _check_groups(value)
+    elif key == "prechat":
+        value = _check_prechat(value)
     elif key == "hours":
         value = _check_hours(value)
     elif key == "rules":
@@ -208,6 +230,69 @@ def _check(key: str, value: Any) -> Any:
     elif key == "translations":
         value = _check_translations(value)
     return value
+
+
+def _check_groups(value: Any) -> list[dict[str, Any]]:
+    """[{id, name, agents}]: a group whose id repeats an earlier one is left out (the first one wins); an
+    agent id that is no member of the site is kept and simply never chosen."""
+    if not isinstance(value, list) or len(value) > MAX_GROUPS:
+        raise _bad(f"groups must be a list of at most {MAX_GROUPS} groups")
+    out: list[dict[str, Any]] = []
+    for group in value:
+        if (not isinstance(group, dict) or not isinstance(group.get("id"), str)
+                or not _RULE_ID.fullmatch(group["id"])):
+            raise _bad("each group needs an id of letters, digits, _ or -")
+        name = group.get("name", group["id"])
+        if not isinstance(name, str) or not 0 < len(name.strip()) <= 80:
+            raise _bad("a group's name is text of 1 to 80 characters")
+        agents = group.get("agents", [])
+        if (not isinstance(agents, list) or len(agents) > MAX_GROUP_AGENTS
+                or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in agents)):
+            raise _bad(f"a group's agents are at most {MAX_GROUP_AGENTS} agent ids")
+        if any(g["id"] == group["id"] for g in out):
+            continue
+        out.append({"id": group["id"], "name": name.strip(), "agents": list(dict.fromkeys(agents))})
+    return out
+
+
+def _check_prechat(value: Any) -> dict[str, Any]:
+    """{enabled, name, email, topics}: a topic whose id or label repeats an earlier one is left out."""
+    if not isinstance(value, dict) or not set(value) <= {"enabled", "name", "email", "topics"}:
+        raise _bad("prechat must be {enabled, name, email, topics}")
+    merged = {**DEFAULTS["prechat"], **value}
+    if not isinstance(merged["enabled"], bool):
+        raise _bad("prechat.enabled must be true or false")
+    for key in ("name", "email"):
+        if merged[key] not in _ASK:
+            raise _bad(f"prechat.{key} must be off, optional or required")
+    topics = merged["topics"]
+    if not isinstance(topics, list) or len(topics) > MAX_TOPICS:
+        raise _bad(f"prechat.topics must be a list of at most {MAX_TOPICS} topics")
+    out: list[dict[str, Any]] = []
+    for topic in topics:
+        if not isinstance(topic, dict) or not isinstance(topic.get("id"), str) or not _RULE_ID.fullmatch(topic["id"]):
+            raise _bad("each topic needs an id of letters, digits, _ or -")
+        label = topic.get("label")
+        if not isinstance(label, str) or not 0 < len(label.strip()) <= 60:
+            raise _bad("a topic's label is text of 1 to 60 characters")
+        group = topic.get("group")
+        if group is not None and (not isinstance(group, str) or not _RULE_ID.fullmatch(group)):
+            raise _bad("a topic's group is a group id")
+        if any(t["id"] == topic["id"] or t["label"].casefold() == label.strip().casefold() for t in out):
+            continue
+        out.append({"id": topic["id"], "label": label.strip(), **({"group": group} if group else {})})
+    return {"enabled": merged["enabled"], "name": merged["name"], "email": merged["email"], "topics": out}
+
+
+def topic_of(settings: dict[str, Any], topic_id: str | None) -> dict[str, Any] | None:
+    """The site's pre-chat topic of that id (None: no such topic, or no form)."""
+    prechat = settings.get("prechat") or {}
+    return next((t for t in prechat.get("topics", []) if t["id"] == topic_id), None) if topic_id else None
+
+
+def group_members(settings: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """{group id: its agents} of a site's settings."""
+    return {g["id"]: frozenset(g["agents"]) for g in settings.get("groups") or []}
 
 
 def _check_translations(value: Any) -> dict[str, dict[str, Any]]:
@@ -439,6 +524,11 @@ def public_settings(site: Site, agents_online: int, now: datetime | None = None,
         "attachments": _attachment_limits(s),
         "email_continuation": email and bool(s["email_continuation"]),
         "email_transcripts": email,
+        #: Whether a bot answers first (the tree itself stays on the server: the widget only draws its
+        #: messages, which arrive like anyone's).
+        "bot": bool(s["bot"]["enabled"]) and bool(s["bot"]["nodes"]),
+        #: The pre-chat form, without which group a topic routes to.
+        "prechat": {**s["prechat"], "topics": [{"id": t["id"], "label": t["label"]} for t in s["prechat"]["topics"]]},
     }
 
 

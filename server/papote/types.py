@@ -33,6 +33,7 @@ class AuthorKind(StrEnum):
     VISITOR = "visitor"
     AGENT = "agent"
     SYSTEM = "system"
+    BOT = "bot"  # the site's bot (bot/): it speaks for the site, never counts as a first response
 
 
 class MessageKind(StrEnum):

@@ -84,3 +84,13 @@ def test_presence_counts_sockets() -> None:
     assert p.effective("a") == "offline"
     p.connected("b", "away", 3)
     assert p.online(["b"]) == []
+
+
+def test_a_group_limits_the_choice_to_its_agents() -> None:
+    roomy, busy = Candidate("a_roomy", 0, 5, 0), Candidate("a_busy", 1, 2, 0)
+    assert pick_agent([roomy, busy]) == "a_roomy"
+    assert pick_agent([roomy, busy], allowed=frozenset({"a_busy"})) == "a_busy"
+    # The group's agents are full: nobody, even with others free (the conversation waits for its group).
+    assert pick_agent([roomy, Candidate("a_busy", 2, 2, 0)], allowed=frozenset({"a_busy"})) is None
+    # A preference outside the group does not get through.
+    assert pick_agent([roomy, busy], preferred="a_roomy", allowed=frozenset({"a_busy"})) == "a_busy"

@@ -116,3 +116,34 @@ def test_a_visitor_reads_their_languages_texts_or_the_default() -> None:
     assert localized(s, ["en", None]) == {"greeting": "Hi!", "away": "Out.",
                                           "rules": {"cart": "Free shipping", "promo": "Sale"}}
     assert pick_language({"fr": {}}, [None, "FR_ca"]) == "fr"
+
+
+
+def test_groups_of_agents() -> None:
+    from papote.sites import group_members
+
+    merged = validate_settings({"groups": [{"id": "sales", "name": " Sales ", "agents": ["a_1", "a_2", "a_1"]},
+                                           {"id": "sales", "name": "Again", "agents": []},
+                                           {"id": "care", "agents": []}]})
+    assert merged["groups"] == [{"id": "sales", "name": "Sales", "agents": ["a_1", "a_2"]},
+                                {"id": "care", "name": "care", "agents": []}]
+    assert group_members(merged) == {"sales": frozenset({"a_1", "a_2"}), "care": frozenset()}
+    for bad in ([{"id": "a b"}], [{"id": "x", "agents": "a_1"}], "sales", [{"id": "x", "name": " "}]):
+        with pytest.raises(PapoteError):
+            validate_settings({"groups": bad})
+
+
+def test_the_prechat_form() -> None:
+    from papote.sites import topic_of
+
+    merged = validate_settings({"prechat": {"enabled": True, "email": "required", "topics": [
+        {"id": "buy", "label": " Buying ", "group": "sales"}, {"id": "buy", "label": "Again"},
+        {"id": "other", "label": "buying"}, {"id": "help", "label": "Help"}]}})
+    assert merged["prechat"] == {"enabled": True, "name": "optional", "email": "required", "topics": [
+        {"id": "buy", "label": "Buying", "group": "sales"}, {"id": "help", "label": "Help"}]}
+    assert topic_of(merged, "buy") == {"id": "buy", "label": "Buying", "group": "sales"}
+    assert topic_of(merged, "gone") is None and topic_of(merged, None) is None
+    for bad in ({"name": "maybe"}, {"topics": [{"id": "x"}]}, {"topics": [{"id": "x", "label": "X", "group": "a b"}]},
+                {"colour": 1}):
+        with pytest.raises(PapoteError):
+            validate_settings({"prechat": bad})

@@ -137,6 +137,11 @@ async def person(store: Store, site: Site, storage: FolderStorage, marker: str) 
     await store.insert_channel_account(account)
     await store.add_channel_identity(ChannelIdentity(account.id, f"+33 {marker}", site.id, v.id, cid, f"Name {marker}",
                                                      now_ms(), now_ms()))
+    # The bot (store/bots.py): what the visitor told it, and the group it handed them to.
+    await store.start_bot(cid, site.id, now_ms())
+    await store.save_bot(cid, expect_seq=0, seen_seq=1, status="handover", state={"email": f"{marker}@mail.test"},
+                         reason="asked", at=now_ms())
+    await store.set_conversation_group(cid, "sales")
     return v, cid, attachment
 
 

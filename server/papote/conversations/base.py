@@ -74,6 +74,9 @@ class ChatBase:
         #: 24-hour window); and what to call once such an append is committed.
         self.outbound_for: Callable[[str, str, str], Awaitable[list[Delivery]]] | None = None
         self.on_outbound: Callable[[], None] | None = None
+        #: Set by the application: whether the site's bot takes a new conversation (bot/runner.py); if
+        #: it does, routing waits for the bot's handover.
+        self.bot_takes: Callable[[Conversation], Awaitable[bool]] | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     async def ref(self, conversation_id: str) -> ConversationRef:

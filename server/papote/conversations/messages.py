@@ -15,6 +15,7 @@ from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
+from papote.sites import settings_of, topic_of
 from papote.store import Appended, Conversation, Message, NewMessage
 from papote.store.rules import attachment_view
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
@@ -205,7 +206,11 @@ class Messages(Queue):
             self.bus.publish(conv_topic(conv.id), MessageAppended(appended.reopened))
             await self.publish_conversation(conv)
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
-        if appended.created or appended.reopened is not None:
+        if appended.created and message.data and isinstance(message.data.get("topic"), dict):
+            await self._topic_group(conv, str(message.data["topic"].get("id", "")))
+        if appended.created and self.bot_takes is not None and await self.bot_takes(conv):
+            pass  # the bot answers first; routing comes with its handover
+        elif appended.created or appended.reopened is not None:
             # A reopened conversation goes back to the agent who had it, if they can take it.
             had = (appended.reopened.data or {}).get("assignee") if appended.reopened is not None else None
             self._spawn(self.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=conv,
@@ -216,6 +221,14 @@ class Messages(Queue):
             # queue moves on, and reports credit the right agent.
             self._spawn(self._claim_on_reply(principal, conv.id))
         return self._ack(message)
+
+    async def _topic_group(self, conv: Conversation, topic_id: str) -> None:
+        """The pre-chat topic that started a conversation routes it to its group, if it names one: stored
+        before routing (or the bot) first sees the conversation."""
+        site = await self.store.get_site(conv.site_id)
+        topic = topic_of(settings_of(site), topic_id) if site is not None else None
+        if topic is not None and topic.get("group"):
+            await self.store.set_conversation_group(conv.id, topic["group"])
 
     async def _claim_on_reply(self, agent: Principal, cid: str) -> None:
         try:
@@ -244,6 +257,8 @@ class Messages(Queue):
             raise Conflict("already assigned to another agent" if claim else "the conversation is closed")
         conv = updated
         self._agents.pop(agent_id, None)
+        # An agent who takes a conversation the bot holds ends the bot's part (no bot message after).
+        await self.store.release_bot(cid, "agent", now_ms())
         if note:
             await self.send(actor, cid, f"transfer-{now_ms()}-{agent_id[-8:]}", note, note=True)
         event = "transferred" if previous and not claim else "assigned"

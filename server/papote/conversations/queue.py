@@ -11,7 +11,7 @@ from papote.events import QueueChanged
 from papote.frames import agent_author
 from papote.ids import now_ms
 from papote.routing import Candidate, Told, pick_agent, smoothed_handling, wait_estimate
-from papote.sites import answering, settings_of
+from papote.sites import answering, group_members, settings_of
 from papote.store import Agent, Conversation
 from papote.types import ConversationStatus, Frame
 
@@ -62,6 +62,10 @@ class Queue(ChatBase):
                                for a in online.values())
                     # Only the head of the line can be served now: read no further than the free slots.
                     line = await self.store.queued(site_id, limit=free + 1) if free else []
+                    # Conversations the bot handed to a group go to that group only (one read, and
+                    # none for a site without groups).
+                    teams = group_members(settings_of(site))
+                    groups = await self.store.conversation_groups([c.id for c in line]) if teams and line else {}
                     at, refusals = 0, 0
                     while at < len(line):
                         conv = line[at]
@@ -75,8 +79,13 @@ class Queue(ChatBase):
                             preferred = last_agent
                         elif returning_visitor is not None and conv.visitor_id == returning_visitor:
                             preferred = await self.store.last_agent_for_visitor(conv.visitor_id)
-                        chosen = pick_agent(candidates, preferred)
+                        group = groups.get(conv.id)
+                        allowed = teams.get(group) if group else None
+                        chosen = pick_agent(candidates, preferred, allowed)
                         if chosen is None:
+                            if allowed is not None:
+                                at += 1  # its group is full: the next in line may still be served
+                                continue
                             break
                         now = now_ms()
                         taken = await self.store.assign(

@@ -209,6 +209,9 @@ class VisitorSend(Send, frozen=True, kw_only=True, tag="send"):
     the message, so agents read what the visitor replied to)."""
 
     answers: RuleId | None = None
+    #: The pre-chat form's topic (its id), on the message that starts a conversation; one the site does
+    #: not offer is ignored.
+    topic: RuleId | None = None
     #: A tap on a quick reply: which option of which message (the conversation must be named).
     quick_reply: QuickReplyChoice | None = None
 

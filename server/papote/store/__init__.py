@@ -25,6 +25,7 @@ from typing import Any
 
 from papote.ids import new_id, now_ms
 from papote.store import rules
+from papote.store.bots import BotStore
 from papote.store.channels import ChannelStore
 from papote.store.mail import MailStore
 from papote.store.moderation import ModerationStore
@@ -324,11 +325,11 @@ class VisitorChanges:
     last_seen: Millis | Keep = KEEP
 
 
-class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore, MailStore, ChannelStore):
+class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore, MailStore, ChannelStore, BotStore):
     """Persistence for sites, people, conversations and messages, the outbox of channels
     (store/outbox.py, store/webhooks.py, store/channels.py), moderation and NPS (store/moderation.py),
-    what privacy needs (store/privacy.py) and agents' mail (store/mail.py). All methods are
-    coroutine-safe."""
+    what privacy needs (store/privacy.py), agents' mail (store/mail.py) and the bot's sessions
+    (store/bots.py). All methods are coroutine-safe."""
 
     epoch: str
 

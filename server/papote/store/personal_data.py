@@ -54,6 +54,13 @@ _CONVERSATIONS = "SELECT id FROM conversations WHERE visitor_id = :visitor"
 
 #: Tables holding a visitor's data, in erasure order (children first, the visitor row last).
 VISITOR_TABLES: tuple[Table, ...] = (
+    Table("bot_sessions", Subject.VISITOR, ("state",),
+          ("conversation_id", "site_id", "status", "seen_seq", "reason", "created_at", "updated_at"),
+          scope=f"conversation_id IN ({_CONVERSATIONS})", json=("state",),
+          erasure="rows deleted with the conversation (the state holds what the visitor told the bot: "
+                  "an email, a name, an order number)"),
+    Table("conversation_groups", Subject.VISITOR, (), ("conversation_id", "group_id"),
+          scope=f"conversation_id IN ({_CONVERSATIONS})", erasure="rows deleted with the conversation"),
     Table("channel_identities", Subject.VISITOR, ("address", "visitor_id", "name"),
           ("account_id", "site_id", "conversation_id", "last_inbound_at", "created_at"),
           scope="visitor_id = :visitor",

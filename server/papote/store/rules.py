@@ -122,11 +122,11 @@ def reopened_event(conversation_id: str, seq: int, new: NewMessage, at: Millis,
 def counts_as_unread(reader_kind: AuthorKind) -> tuple[MessageKind, frozenset[AuthorKind]]:
     """The message kind and the author kinds that count as unread for a reader of `reader_kind`.
 
-    A visitor's unread are the agents' (and the system's) texts; an agent's are the visitor's texts.
-    Events and notes never count: they do not ask for an answer.
+    A visitor's unread are the agents' (the bot's, the system's) texts; an agent's are the visitor's
+    texts. Events and notes never count: they do not ask for an answer.
     """
     if reader_kind == AuthorKind.VISITOR:
-        return MessageKind.TEXT, frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM})
+        return MessageKind.TEXT, frozenset({AuthorKind.AGENT, AuthorKind.SYSTEM, AuthorKind.BOT})
     return MessageKind.TEXT, frozenset({AuthorKind.VISITOR})
 
 

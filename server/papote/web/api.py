@@ -25,6 +25,7 @@ from papote.authz import Principal
 from papote.config import Config
 from papote.web import (
     accounts_api,
+    bot_api,
     canned_api,
     channel_hooks,
     channels_api,
@@ -61,7 +62,8 @@ def all_endpoints() -> list[Endpoint]:
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
             *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
             OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS,
-            *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS, *channels_api.ENDPOINTS]
+            *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS, *channels_api.ENDPOINTS,
+            *bot_api.ENDPOINTS]
 
 
 def routes(config: Config | None = None) -> list[Route]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
+from papote.bot.tree import DEFAULT_TEXTS
 from papote.errors import ErrorCode
 from papote.quick_replies import LABEL_PATTERN, MAX_LABEL, MAX_OPTIONS, MAX_VALUE
 from papote.sites import (
@@ -40,6 +41,8 @@ from papote.web.schema import (
     obj,
     string,
 )
+
+BOT_TEXTS = tuple(DEFAULT_TEXTS["en"])
 
 # -- request fields ------------------------------------------------------------------------------------
 
@@ -89,13 +92,74 @@ RULE = {"oneOf": [
         description="shows when the page tracks this event"),
 ]}
 
+#: No NUL anywhere (the rule every text obeys, docs/rest-api.md). Spelled out where a string sits under
+#: `additionalProperties`: generators that honour "no NUL" elsewhere put one there.
+_NUL_FREE = "^[^\\x00]*$"
+
 TRANSLATION = obj({
     "greeting": string(0, 500),
     "away": string(0, 500),
-    "rules": obj({}, additionalProperties=string(0, 1000), maxProperties=50,
+    "rules": obj({}, additionalProperties=string(0, 1000, pattern=_NUL_FREE), maxProperties=50,
                  propertyNames=string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
                  description="rule id → its message in this language"),
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
+
+_NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
+#: Text with a character other than spaces, and no NUL anywhere (the rule every text obeys, spelled out
+#: here because a pattern of its own would otherwise let generators put one in).
+_SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
+_SAID = string(1, 1000, pattern=_SOME_TEXT, description="not blank")
+_NO_NUL = "^[^\\x00]*$"
+_NEXT = nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$", description="a node id; one the tree does not have "
+                        "means none"))
+_NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
+    "message": ({"text": _SAID, "next": _NEXT}, ["text"], "says its text, then goes on to `next` or waits"),
+    "buttons": ({"text": _SAID, "options": array(obj({
+        "label": string(1, MAX_LABEL, pattern=_SOME_TEXT, description="not blank"), "next": _NODE_ID},
+        required=["label", "next"], closed=True), MAX_OPTIONS - 1)}, ["text", "options"],
+        "says its text with quick replies, each going to a node"),
+    "question": ({"text": _SAID, "field": enum("email", "name", "order"), "next": _NEXT}, ["text", "field"],
+                 "asks for an email, a name or an order number, validated; then `next` (none: a person)"),
+    "faq": ({"text": _SAID, "next": _NEXT}, ["text"], "answers free questions from the FAQ entries"),
+    "branch": ({"on": enum("open", "agents_online", "page", "language"), "value": string(0, 500, pattern=_NO_NUL),
+                "yes": _NEXT, "no": _NEXT}, ["on"],
+               "goes to `yes` or `no` (none: a person) after opening hours, agents online, the page URL "
+               "(`value`: a pattern, * is a wildcard) or the language (`value`: a code)"),
+    "handover": ({"text": string(0, 1000, pattern=_NO_NUL), "group": nullable(_NODE_ID)}, [], "hands over to a person"),
+    "end": ({"text": _SAID}, ["text"], "the bot resolved it"),
+}
+#: The bot's tree (bot/tree.py, docs/bot.md). The shape is exact here; what nodes make of each other (a
+#: `next` naming no node, a loop that never waits) gets a meaning in `check_bot`, not a refusal.
+BOT = obj({
+    "enabled": boolean(),
+    "name": string(1, 60, pattern=_SOME_TEXT, description="the name the bot's messages are signed with"),
+    "start": string(0, 40, pattern="^[A-Za-z0-9_-]*$",
+                    description="the node the bot starts at (empty, or a node it does not have: the first one)"),
+    "nodes": array({"oneOf": [
+        obj({"id": _NODE_ID, "kind": {"const": kind}, **fields}, required=["id", "kind", *required], closed=True,
+            description=about)
+        for kind, (fields, required, about) in _NODE_KINDS.items()]}, 100,
+        description="the first node with an id wins; later ones with the same id are left out"),
+    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300, pattern=_SOME_TEXT),
+                      "keywords": array(string(1, 40, pattern=_SOME_TEXT), 50),
+                      "answer": string(1, 2000, pattern=_SOME_TEXT)}, required=["question", "answer"],
+                     closed=True), 200),
+    "handover_words": array(string(1, 40, pattern=_SOME_TEXT), 50, description="words that hand over at "
+                            "once, besides human, agent, person, personne, conseiller…"),
+    "texts": obj({k: string(0, 500, pattern=_NO_NUL) for k in BOT_TEXTS}, closed=True,
+                 description="the bot's own words, overriding the defaults (docs/bot.md); empty: the default"),
+}, closed=True, description="the site's bot: a decision tree and FAQ that always offers a person")
+
+BOT_PREVIEW = obj({
+    "bot": BOT,
+    "state": nullable(obj({}, description="the `state` the previous preview answered (null: a new conversation)")),
+    "input": obj({"text": string(0, 4000), "choice": nullable(string(1, 200, description="a quick reply's value"))},
+                 closed=True, description="the visitor's message"),
+    "context": obj({"open_now": boolean(), "agents_online": integer(0, 10000), "page_url": string(0, 2000),
+                    "language": nullable(string(0, 35)), "email": string(0, 254), "can_email": boolean()},
+                   closed=True, description="what branches and handovers look at (defaults: open, one agent "
+                                            "online, no page, no language, no email, email possible)"),
+}, description="a draft tree (the saved one when absent), a state and the visitor's message")
 
 SETTINGS = obj({
     "color": string(7, 7, pattern="^#[0-9a-fA-F]{6}$"),
@@ -151,6 +215,21 @@ SETTINGS = obj({
                                                 "(email as a channel); empty: off; another site's: conflict"),
     "email_transcript_on_close": boolean(description="mail the visitor the transcript when the conversation "
                                          "closes (to a confirmed address)"),
+    "bot": BOT,
+    "prechat": obj({
+        "enabled": boolean(), "name": enum("off", "optional", "required"), "email": enum("off", "optional", "required"),
+        "topics": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+                             "label": string(1, 60, pattern=_SOME_TEXT),
+                             "group": nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$"))},
+                            required=["id", "label"], closed=True), 10,
+                        description="a topic whose id or label repeats an earlier one is left out"),
+    }, closed=True, description="the pre-chat form, also the away form (docs/bot.md#pre-chat-form)"),
+    "groups": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
+                         "name": string(1, 80, pattern=_SOME_TEXT),
+                         "agents": array(ID, 500, description="agent ids; one that is no member is never chosen")},
+                        required=["id"], closed=True), 20,
+                    description="groups of agents a bot's handover may name (docs/bot.md); a group whose id "
+                                "repeats an earlier one is left out"),
 }, closed=True, description="only the settings named change; the others keep their values")
 
 # -- request bodies ------------------------------------------------------------------------------------
@@ -266,7 +345,7 @@ def _record(properties: dict[str, Schema], **extra: Any) -> Schema:
 
 
 OK = _record({"ok": {"const": True}})
-AUTHOR = _record({"kind": enum("agent", "visitor", "system"), "id": nullable(_STR), "name": nullable(_STR)})
+AUTHOR = _record({"kind": enum("agent", "visitor", "system", "bot"), "id": nullable(_STR), "name": nullable(_STR)})
 AGENT_AUTHOR = _record({"kind": {"const": "agent"}, "id": _STR, "name": _STR, "avatar": nullable(_STR)})
 AGENT = _record({**AGENT_AUTHOR["properties"], "email": _STR, "disabled": boolean(),
                  "account_disabled": boolean(), "status": enum("online", "away", "offline"), "capacity": _INT,
@@ -357,10 +436,20 @@ REPORT = _record({
     "agents": array({"allOf": [ref("ReportSummary"), _record({"agent": nullable(_STR), "name": _STR})]}, 100000),
     "nps_comments": array(_record({"conversation": _STR, "score": _INT, "comment": _STR, "at": _MS}), 100,
                           description="the latest NPS answers with a comment, latest first"),
+    "bot": _record({"conversations": integer(0, MAX_SAFE_INT), "resolved": integer(0, MAX_SAFE_INT),
+                    "handovers": integer(0, MAX_SAFE_INT), "active": integer(0, MAX_SAFE_INT),
+                    "resolution_rate_pct": nullable(number()), "handover_rate_pct": nullable(number())},
+                   description="the bot's sessions started in the range (docs/bot.md); rates over all of them"),
 })
 INVITE = _record({"id": _STR, "email": _STR, "role": ROLE, "expires_at": _MS, "token": _STR, "url": _STR,
                   "emailed": boolean(description="whether the invitation was mailed to the address")})
 MY_MAIL = _record({"waiting": boolean()})
+_BOT_OUTPUT = obj({"kind": enum("say", "handover", "remember", "resolved"), "text": _STR,
+                   "options": array(_record({"label": _STR, "value": _STR}), MAX_OPTIONS),
+                   "reason": _STR, "group": nullable(_STR), "field": _STR, "value": _STR}, required=["kind"],
+                  description="say: a message and its quick replies; handover: to a person (group); remember: "
+                              "a field the visitor gave; resolved: an end of the tree")
+BOT_PREVIEWED = _record({"state": {"type": "object"}, "outputs": array(_BOT_OUTPUT, 100)})
 INVITATION = _record({"id": _STR, "email": _STR, "role": ROLE, "invited_by": _record({"id": _STR, "name": _STR}),
                       "created_at": _MS, "expires_at": _MS, "valid": boolean()},
                      description="`valid` is false once its author lost the power to grant its role")

@@ -75,6 +75,7 @@ async def get_report(request: Request, principal: Principal | None) -> Any:
         "agents": [{"agent": agent_id, "name": names.get(agent_id, "") if agent_id else "",
                     **s.as_dict()} for agent_id, s in report.agents.items()],
         "nps_comments": report.nps_comments,
+        "bot": report.bot.as_dict(),
     }
 
 

@@ -28,7 +28,7 @@ from papote.protocol import (
     VisitorSend,
 )
 from papote.qr import qr_code
-from papote.sites import localized, normalise_origin, public_settings, settings_of
+from papote.sites import localized, normalise_origin, public_settings, settings_of, topic_of
 from papote.store import Site, Visitor
 from papote.types import PrincipalKind
 from papote.visitors import IdentifyOutcome, Proof
@@ -144,6 +144,9 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         match command:
             case VisitorSend():
                 data = answered(self.site, command.answers, languages(self.visitor))
+                topic = topic_of(settings_of(self.site), command.topic) if command.conversation is None else None
+                if topic is not None:
+                    data = {**(data or {}), "topic": {"id": topic["id"], "label": topic["label"]}}
                 if command.quick_reply is not None:
                     choice = await chat.quick_reply_choice(principal, command.conversation,
                                                            command.quick_reply["seq"], command.quick_reply["option"])

@@ -566,6 +566,7 @@ export class Connection {
       // Only the console writes notes; the visitor endpoint would refuse the field.
       if (item.note) frame.note = true;
       if (item.answers) frame.answers = item.answers;
+      if (item.topic && item.conversation === null) frame.topic = item.topic;
       if (item.quick_reply) frame.quick_reply = item.quick_reply;
       if (item.quick_replies) frame.quick_replies = item.quick_replies;
       if (item.attachments && item.attachments.length) {

@@ -4,7 +4,7 @@
 
 export const PROTOCOL_VERSION = 1;
 
-export type AuthorKind = "visitor" | "agent" | "system";
+export type AuthorKind = "visitor" | "agent" | "system" | "bot";
 
 export interface Author {
   kind: AuthorKind;
@@ -111,6 +111,8 @@ export interface SiteInfo {
   email_continuation?: boolean;
   /** The server sends mail: a visitor may ask for the transcript (the `transcript` frame). */
   email_transcripts?: boolean;
+  /** The pre-chat form (also the away form): what it asks, and the topics offered. */
+  prechat?: { enabled: boolean; name: "off" | "optional" | "required"; email: "off" | "optional" | "required"; topics: { id: string; label: string }[] };
 }
 
 export interface VisitorInfo {

@@ -19,6 +19,8 @@ export interface OutboxItem {
   note?: boolean;
   /** The proactive rule whose message this one answers (widget only). */
   answers?: string;
+  /** The pre-chat form's topic, on the message that starts a conversation (widget only). */
+  topic?: string;
   /** The quick reply this message chose (widget) or the ones it offers (console). */
   quick_reply?: QuickReplyChoice;
   quick_replies?: QuickReplyOption[];
@@ -30,6 +32,7 @@ export interface OutboxItem {
 export interface SendOptions {
   note?: boolean;
   answers?: string;
+  topic?: string;
   quick_reply?: QuickReplyChoice;
   quick_replies?: QuickReplyOption[];
   attachments?: Attachment[];
@@ -71,6 +74,7 @@ export class Outbox {
     const item: OutboxItem = { client_msg_id: newClientMsgId(), conversation, body, created_at: now };
     if (note) item.note = true;
     if (answers) item.answers = answers;
+    if (more.topic) item.topic = more.topic;
     if (more.quick_reply) item.quick_reply = more.quick_reply;
     if (more.quick_replies?.length) item.quick_replies = more.quick_replies;
     if (more.attachments?.length) item.attachments = more.attachments;

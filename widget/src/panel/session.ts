@@ -429,7 +429,8 @@ export class VisitorSession {
     const note = this.proactive[this.proactive.length - 1];
     const answers = note && !note.answered ? note.rule.id : undefined;
     if (note) note.answered = true;
-    const item = this.conn.sendMessage(body, current ? current.id : null, { answers, attachments });
+    const topic = current ? undefined : this.topic || undefined;
+    const item = this.conn.sendMessage(body, current ? current.id : null, { answers, attachments, topic });
     if (!current) {
       this.startedBy = item.client_msg_id;
       this.choice = { kind: "new" };
@@ -482,6 +483,26 @@ export class VisitorSession {
     if (!current) return;
     const first = this.conn.timeline.view(current.id).messages[0];
     if (first) this.conn.send({ t: "fetch", conversation: current.id, before_seq: first.seq, limit: 50 }, false);
+  }
+
+  /** The pre-chat form's topic for the conversation the next message starts ("" for none). */
+  topic = "";
+  /** Whether the pre-chat (or away) form was filled in this page. */
+  prechatDone = false;
+
+  /** The pre-chat form: the name and email go to the visitor (`set`; an email also as the contact of the
+   * current conversation when away), the topic with the message that starts the conversation. */
+  savePrechat(name: string, email: string, topic: string): void {
+    this.host.consent();
+    this.topic = topic;
+    this.prechatDone = true;
+    const frame: ClientFrame = { t: "set", attributes: {} };
+    if (name) frame.name = name;
+    if (email && !this.visitor?.verified) frame.email = email;
+    if (name || frame.email) this.conn.send(frame);
+    if (email && this.current()) this.leaveEmail(email);
+    else if (this.visitor) this.visitor = { ...this.visitor, ...(name ? { name } : {}), ...(email ? { email } : {}) };
+    this.emitChanged();
   }
 
   leaveEmail(email: string): void {

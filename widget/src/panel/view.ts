@@ -2,7 +2,7 @@
 // session (batched to one redraw per frame). The message list is rebuilt whole: a visitor's
 // conversation is short, and a rebuild cannot drift out of sync with the timeline.
 
-import type { Attachment, Conversation, Message } from "../client/frames";
+import type { Attachment, Conversation, Message, SiteInfo } from "../client/frames";
 import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
@@ -386,6 +386,7 @@ export class PanelView {
       transferred: format(t.transferred, { name: agent }),
       closed: t.closed,
       reopened: t.reopened,
+      handover: t.handover,
     };
     const label = m.event ? text[m.event] : undefined;
     return label ? h("div", { class: "event" }, label) : null;
@@ -466,7 +467,11 @@ export class PanelView {
     if (s.blocked) boxes.push(h("div", { class: "box", role: "status", "data-kind": "blocked" }, t.blocked));
 
     const email = this.emailSaved || s.visitor?.email;
-    if (!available && s.site) {
+    const prechat = s.site?.prechat;
+    if (prechat?.enabled && !s.prechatDone && (!current || !available)) {
+      // The same form before a conversation starts and, outside hours, as the away form.
+      boxes.push(this.prechatForm(prechat, !available));
+    } else if (!available && s.site) {
       // Promise an email only when the server sends them; an address typed here is confirmed first.
       const mails = s.site.email_continuation === true;
       const said = !mails ? t.emailKept : s.visitor?.verified && !this.emailSaved ? t.emailSaved : t.emailConfirm;
@@ -572,6 +577,38 @@ export class PanelView {
     );
   }
 
+  private prechatForm(p: NonNullable<SiteInfo["prechat"]>, away: boolean): HTMLElement {
+    const t = this.t;
+    const v = this.session.visitor;
+    const name = h("input", { type: "text", autocomplete: "name", maxlength: "80", "aria-label": t.yourName, placeholder: t.yourName, required: p.name === "required" });
+    name.value = v?.name || "";
+    // Away, the email is what the team answers to: asked even if the form would not.
+    const mail = h("input", { type: "email", autocomplete: "email", "aria-label": t.email, placeholder: t.email, required: p.email === "required" || away });
+    mail.value = v?.email || "";
+    const topic = h("select", { "aria-label": t.topic }, h("option", { value: "" }, t.topic));
+    for (const o of p.topics) topic.append(h("option", { value: o.id }, o.label));
+    return h(
+      "form",
+      {
+        class: "box",
+        "data-kind": "prechat",
+        "aria-label": t.prechat,
+        onsubmit: (e) => {
+          e.preventDefault();
+          this.session.savePrechat(name.value.trim(), mail.value.trim(), topic.value);
+          if (mail.value.trim()) this.emailSaved = mail.value.trim();
+          this.textarea.focus();
+          this.draw();
+        },
+      },
+      h("div", { class: "small" }, away ? (this.session.site?.email_continuation ? t.leaveEmail : t.leaveEmailNoMail) : t.prechat),
+      p.name !== "off" ? name : null,
+      p.email !== "off" || away ? mail : null,
+      p.topics.length ? topic : null,
+      h("div", { class: "row" }, h("button", { class: "btn", type: "submit" }, away ? t.save : t.start)),
+    );
+  }
+
   private contactForm(mails: boolean): HTMLElement {
     const t = this.t;
     const input = h("input", { type: "email", required: true, autocomplete: "email", "aria-label": t.email, placeholder: t.email });
@@ -617,6 +654,11 @@ export class PanelView {
     event.preventDefault();
     const body = this.textarea.value.trim();
     if (this.files.busy()) return;
+    const form = this.extras.querySelector<HTMLFormElement>("form[data-kind=prechat]");
+    if (form && !this.session.current() && !form.checkValidity()) {
+      form.reportValidity(); // a required field of the pre-chat form first
+      return;
+    }
     const attachments = this.files.take();
     if (!body && !attachments.length) return;
     this.session.sendMessage(body.slice(0, this.session.maxBody), attachments);

@@ -36,7 +36,9 @@ from papote.store import (
     VisitorEvent,
     changed,
 )
+from papote.store.bots import NOT_HELD
 from papote.store.postgres.attachments import AttachmentQueries
+from papote.store.postgres.bots import BotQueries
 from papote.store.postgres.channels import ChannelQueries
 from papote.store.postgres.mail import MailQueries
 from papote.store.postgres.moderation import ModerationQueries
@@ -68,7 +70,7 @@ _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "
 
 
 class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, WebhookQueries,
-                    ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, Store):
+                    ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, BotQueries, Store):
     # -- helpers -------------------------------------------------------------------------------------
     async def _update(self, table: str, row_id: str, values: dict[str, Any], missing: str) -> Any:
         """UPDATE the named columns of one row by id and read it back, in one statement; NotFound when
@@ -537,7 +539,7 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
     async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM conversations WHERE site_id=$1 AND status='open' AND assignee_id IS NULL "
-            "ORDER BY created_at, id LIMIT $2",
+            f"AND {NOT_HELD.format(c='conversations')} ORDER BY created_at, id LIMIT $2",
             site_id, limit,
         )
         return [conv_of(r) for r in rows]
@@ -550,8 +552,9 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
         # those ahead of it in its site's line, by the queue index.
         rows = await self._all(
             "SELECT q.id, (SELECT count(*) FROM conversations o WHERE o.site_id=q.site_id AND o.status='open' "
-            "AND o.assignee_id IS NULL AND (o.created_at, o.id) < (q.created_at, q.id)) "
-            "FROM conversations q WHERE q.id = ANY($1::text[]) AND q.status='open' AND q.assignee_id IS NULL",
+            f"AND o.assignee_id IS NULL AND {NOT_HELD.format(c='o')} AND (o.created_at, o.id) < (q.created_at, q.id)) "
+            "FROM conversations q WHERE q.id = ANY($1::text[]) AND q.status='open' AND q.assignee_id IS NULL "
+            f"AND {NOT_HELD.format(c='q')}",
             ids,
         )
         return {r[0]: int(r[1]) + 1 for r in rows}

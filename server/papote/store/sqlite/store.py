@@ -29,9 +29,11 @@ from papote.store import (
     Store,
     changed,
 )
+from papote.store.bots import NOT_HELD
 from papote.store.rules import AppendPlan
 from papote.store.sqlite.append import append_one
 from papote.store.sqlite.attachments import AttachmentQueries
+from papote.store.sqlite.bots import BotQueries
 from papote.store.sqlite.channels import ChannelQueries
 from papote.store.sqlite.mail import MailQueries
 from papote.store.sqlite.moderation import ModerationQueries
@@ -61,8 +63,7 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
 
 class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, WebhookQueries,
-                  ModerationQueries, PrivacyQueries, MailQueries,
-                  ChannelQueries,
+                  ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, BotQueries,
                   Store):
     # -- sites ---------------------------------------------------------------------------------------
     async def insert_site(self, site: Site) -> None:
@@ -446,7 +447,8 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
     async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM conversations INDEXED BY conversations_queue WHERE site_id=? "
-            "AND status='open' AND assignee_id IS NULL ORDER BY created_at, id LIMIT ?",
+            f"AND status='open' AND assignee_id IS NULL AND {NOT_HELD.format(c='conversations')} "
+            "ORDER BY created_at, id LIMIT ?",
             (site_id, -1 if limit is None else limit),
         )
         return [conv_of(r) for r in rows]
@@ -461,9 +463,9 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
         rows = await self._all(
             f"WITH ids(c) AS (VALUES {values}) SELECT q.id, (SELECT COUNT(*) FROM conversations o "
             "INDEXED BY conversations_queue WHERE o.site_id=q.site_id AND o.status='open' "
-            "AND o.assignee_id IS NULL AND (o.created_at<q.created_at OR (o.created_at=q.created_at "
-            "AND o.id<q.id))) FROM ids JOIN conversations q ON q.id=ids.c "
-            "WHERE q.status='open' AND q.assignee_id IS NULL",
+            f"AND o.assignee_id IS NULL AND {NOT_HELD.format(c='o')} AND (o.created_at<q.created_at "
+            "OR (o.created_at=q.created_at AND o.id<q.id))) FROM ids JOIN conversations q ON q.id=ids.c "
+            f"WHERE q.status='open' AND q.assignee_id IS NULL AND {NOT_HELD.format(c='q')}",
             ids,
             point=len(ids) <= INLINE_IDS_MAX,
         )
