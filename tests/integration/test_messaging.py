@@ -428,3 +428,23 @@ async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_onc
     assert len(tries) == 2  # never none; one duplicate at most (no provider takes an idempotency key)
     cookie = server.login()
     await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
+
+
+async def test_a_site_bot_leaves_a_whatsapp_conversation_to_routing(server: PapoteServer) -> None:
+    """The bot speaks through the widget only (its buttons are quick replies): a customer writing on a
+    messaging app would never hear it, so their conversation is routed as if the site had no bot."""
+    from tests.integration.test_bot import BOT
+
+    cookie = server.login()
+    status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": BOT}}, cookie=cookie)
+    assert status == 200, body
+    try:
+        account = whatsapp(server, "100099")
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            cid = await start_thread(server, http, account, "100099", "33600000099", "Bettina")
+        # The webhook answered after the append and the bot's decision: a session would exist by now.
+        assert server.sql("SELECT count(*) FROM bot_sessions WHERE conversation_id=?", cid) == [(0,)]
+        assert not [m for m in messages(server, cookie, cid) if m["author"]["kind"] == "bot"]
+    finally:
+        server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": {**BOT, "enabled": False}}},
+                    cookie=cookie)

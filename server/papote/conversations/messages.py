@@ -208,7 +208,8 @@ class Messages(Queue):
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
         if appended.created and message.data and isinstance(message.data.get("topic"), dict):
             await self._topic_group(conv, str(message.data["topic"].get("id", "")))
-        if appended.created and self.bot_takes is not None and await self.bot_takes(conv):
+        bot_may_take = appended.created and self.bot_takes is not None and _started_in_widget(message)
+        if bot_may_take and self.bot_takes is not None and await self.bot_takes(conv):
             pass  # the bot answers first; routing comes with its handover
         elif appended.created or appended.reopened is not None:
             # A reopened conversation goes back to the agent who had it, if they can take it.
@@ -271,3 +272,11 @@ class Messages(Queue):
         await self.publish_queue(conv.site_id)
         await self.load_changed(agent_id, previous)
         return conv
+
+
+def _started_in_widget(first: Message) -> bool:
+    """Whether a new conversation began in the widget. The bot speaks through the widget only: its
+    buttons are the widget's quick replies, and a messaging app or an email would carry neither them
+    nor (today) its messages, so a customer there would wait on a bot they never hear. A conversation
+    started on another channel is routed as if the site had no bot (docs/bot.md)."""
+    return not (first.data and ("channel" in first.data or "email" in first.data))
