@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from papote.channels.messaging.base import Answer, Hook, WebhookRefused, same
+from papote.channels.messaging.base import Answer, Field, Hook, WebhookRefused, same
 from papote.store.channels import ChannelAccount
 
 
@@ -36,3 +36,23 @@ def verify(account: ChannelAccount, hook: Hook) -> None:
         raise WebhookRefused(401, "missing X-Hub-Signature-256")
     if not same(signature(account.secrets.get("app_secret", ""), hook.body), given.strip().lower()):
         raise WebhookRefused(403, "bad X-Hub-Signature-256")
+
+
+def secret_fields(token_label: str) -> tuple[Field, ...]:
+    """The credentials every Meta account has: its access token (a page's or a business number's), the
+    app secret that signs webhooks, and the verify token the owner chooses for the handshake."""
+    return (
+        Field("access_token", token_label, secret=True, pattern=r"[\x21-\x7e]{8,1000}"),
+        Field("app_secret", "App secret", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+        Field("verify_token", "Verify token (you choose it)", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+    )
+
+
+class GraphWebhooks:
+    """The handshake and the signature check, for the adapters of Meta's platforms."""
+
+    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
+        return handshake(account, hook)
+
+    def verify(self, account: ChannelAccount, hook: Hook) -> None:
+        verify(account, hook)

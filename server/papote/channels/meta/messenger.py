@@ -21,7 +21,6 @@ import httpx
 
 from papote.channels.messaging.base import (
     WINDOW_MS,
-    Answer,
     Field,
     Hook,
     Inbound,
@@ -45,23 +44,15 @@ WINDOW_CODES = (10, 551, 10903)
 MAX_TEXT = 2000
 
 
-class Messenger:
+class Messenger(graph.GraphWebhooks):
     kind = "messenger"
     webhook_object = "page"
     fields: tuple[Field, ...] = (
         Field("page_id", "Page ID", pattern=r"[0-9]{5,30}"),
         Field("human_agent", "Answer up to 7 days with the HUMAN_AGENT tag (yes/no)", required=False,
               pattern=r"yes|no"),
-        Field("access_token", "Page access token", secret=True, pattern=r"[\x21-\x7e]{8,1000}"),
-        Field("app_secret", "App secret", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
-        Field("verify_token", "Verify token (you choose it)", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+        *graph.secret_fields("Page access token"),
     )
-
-    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
-        return graph.handshake(account, hook)
-
-    def verify(self, account: ChannelAccount, hook: Hook) -> None:
-        graph.verify(account, hook)
 
     def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         doc = json.loads(hook.body)

@@ -21,7 +21,6 @@ import httpx
 
 from papote.channels.messaging.base import (
     WINDOW_MS,
-    Answer,
     Field,
     Hook,
     Inbound,
@@ -45,7 +44,7 @@ RATE_CODES = (130429, 131056, 80007, 4)
 PLACEHOLDER = "[{type}]"
 
 
-class WhatsApp:
+class WhatsApp(graph.GraphWebhooks):
     kind = "whatsapp"
     fields: tuple[Field, ...] = (
         Field("phone_number_id", "Phone number ID", pattern=r"[0-9]{5,30}"),
@@ -53,16 +52,8 @@ class WhatsApp:
               pattern=r"[a-z0-9_]{1,512}"),
         Field("template_language", "Template language (optional, default en_US)", required=False,
               pattern=r"[A-Za-z_]{2,10}"),
-        Field("access_token", "Access token", secret=True, pattern=r"[\x21-\x7e]{8,1000}"),
-        Field("app_secret", "App secret", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
-        Field("verify_token", "Verify token (you choose it)", secret=True, pattern=r"[\x21-\x7e]{8,200}"),
+        *graph.secret_fields("Access token"),
     )
-
-    def handshake(self, account: ChannelAccount, hook: Hook) -> Answer | None:
-        return graph.handshake(account, hook)
-
-    def verify(self, account: ChannelAccount, hook: Hook) -> None:
-        graph.verify(account, hook)
 
     def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         doc = json.loads(hook.body)
