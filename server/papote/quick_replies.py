@@ -95,3 +95,15 @@ def choice_data(message: Message | None, seq: int, option: int) -> dict[str, Any
     chosen = options[option]
     label = str(chosen.get("label", ""))
     return {CHOICE_KEY: {"seq": seq, "option": option, "label": label, "value": str(chosen.get("value", label))}}
+
+
+def as_text(body: str, options: list[dict[str, str]]) -> str:
+    """A message and the options it offers as plain text, for channels without buttons of ours (SMS,
+    WhatsApp, Telegram, Messenger): the options but the last numbered, which the customer may type back
+    (the bot reads a number as a tap); the last, a bot's "Talk to a person", written out, since its
+    words hand over when typed."""
+    if not options:
+        return body
+    *choices, last = options
+    lines = [f"{n}. {o['label']}" for n, o in enumerate(choices, 1)]
+    return "\n".join([body, "", *lines, f"– {last['label']}"])

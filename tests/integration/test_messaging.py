@@ -430,21 +430,41 @@ async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_onc
     await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
 
 
-async def test_a_site_bot_leaves_a_whatsapp_conversation_to_routing(server: PapoteServer) -> None:
-    """The bot speaks through the widget only (its buttons are quick replies): a customer writing on a
-    messaging app would never hear it, so their conversation is routed as if the site had no bot."""
+async def test_a_site_bot_speaks_on_whatsapp_with_numbered_options(server: PapoteServer,
+                                                                   providers: FakeProviders) -> None:
+    """The bot's messages go out on the customer's app like an agent's, its buttons as numbered lines; a
+    number typed back is a tap, the last line's words hand over."""
     from tests.integration.test_bot import BOT
 
     cookie = server.login()
-    status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": BOT}}, cookie=cookie)
+    status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": BOT, "hours": None}},
+                                  cookie=cookie)
     assert status == 200, body
+    customer = "33600000099"
+    before = len(providers.sends("meta"))  # the fake provider is the module's: the other backend sent too
+
+    def texts() -> list[str]:
+        return [s.body["text"]["body"] for s in providers.sends("meta")[before:]
+                if s.path == "/meta/100099/messages" and s.body.get("to") == customer]
+
     try:
         account = whatsapp(server, "100099")
         async with httpx.AsyncClient(base_url=server.base_url) as http:
-            cid = await start_thread(server, http, account, "100099", "33600000099", "Bettina")
-        # The webhook answered after the append and the bot's decision: a session would exist by now.
-        assert server.sql("SELECT count(*) FROM bot_sessions WHERE conversation_id=?", cid) == [(0,)]
-        assert not [m for m in messages(server, cookie, cid) if m["author"]["kind"] == "bot"]
+            cid = await start_thread(server, http, account, "100099", customer, "Bettina")
+            first = (await until(texts, "the bot's first message on WhatsApp"))[0]
+            assert first.splitlines()[0] == "Hi! What is it about?"
+            assert first.splitlines()[2:4] == ["1. Shipping", "2. All good"]
+            assert first.splitlines()[-1].startswith("– ")  # "Talk to a person", written out
+            answer = whatsapp_message("100099", customer, "wamid.bot-2", "1", name="Bettina")
+            assert (await post_meta(http, account, answer)).status_code == 200
+            await until(lambda: any(t.startswith("Parcels leave within a day.") for t in texts()),
+                        "the bot's answer to the number typed back")
+            person = whatsapp_message("100099", customer, "wamid.bot-3", first.splitlines()[-1][2:], name="Bettina")
+            assert (await post_meta(http, account, person)).status_code == 200
+            await until(lambda: [m for m in messages(server, cookie, cid) if m.get("event") == "handover"],
+                        "the handover")
+        bot_texts = [m["body"] for m in messages(server, cookie, cid) if m["author"]["kind"] == "bot" and m["body"]]
+        assert len(texts()) == len(bot_texts), "every bot message went out once"
     finally:
         server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": {**BOT, "enabled": False}}},
                     cookie=cookie)

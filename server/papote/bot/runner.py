@@ -27,6 +27,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from papote import quick_replies
 from papote.bot.stepper import Context, Handover, Input, Output, Phase, Remember, Resolved, Say, State, step
 from papote.bot.tree import check_bot
 from papote.bus import Bus
@@ -38,6 +39,7 @@ from papote.ids import now_ms
 from papote.sites import answering, settings_of
 from papote.store import Conversation, Message, NewMessage, Site, Store
 from papote.store.bots import HELD
+from papote.store.outbox import Delivery
 from papote.types import AuthorKind, ConversationStatus, MessageKind, PrincipalKind
 
 
@@ -251,10 +253,11 @@ class Bot:
     async def _append(self, conv: Conversation, bot: dict[str, Any], trigger: int, index: int, kind: MessageKind,
                       body: str, data: dict[str, Any] | None, event: str | None = None) -> None:
         try:
+            deliveries = await self._outbound(conv, kind, body, data)
             appended = await self.store.append(NewMessage(
                 site_id=conv.site_id, conversation_id=conv.id, author_kind=AuthorKind.BOT,
                 author_id=f"bot:{conv.site_id}", author_name=bot["name"], kind=kind, body=body,
-                client_msg_id=message_id(conv.id, trigger, index), event=event, data=data))
+                client_msg_id=message_id(conv.id, trigger, index), event=event, data=data, deliveries=deliveries))
         except Conflict:
             return  # a run before the crash said it with other words (the context changed): keep those
         except PapoteError:
@@ -262,6 +265,23 @@ class Bot:
             return
         if not appended.duplicate:
             self.papote.bus.publish(conv_topic(conv.id), MessageAppended(appended.message))
+            if deliveries and self.papote.chat.on_outbound is not None:
+                self.papote.chat.on_outbound()
+
+    async def _outbound(self, conv: Conversation, kind: MessageKind, body: str,
+                        data: dict[str, Any] | None) -> list[Delivery]:
+        """On a messaging app, the bot's text goes out like an agent's, queued in the append's own
+        transaction (a re-run after a crash finds the message stored and queues nothing again), with its
+        options as numbered lines. A channel that cannot carry it now (a closed window) gets nothing,
+        and the message stays in the conversation for the agent who takes over."""
+        if kind is not MessageKind.TEXT or self.papote.chat.outbound_for is None:
+            return []
+        text = quick_replies.as_text(body, (data or {}).get(quick_replies.OPTIONS_KEY) or [])
+        try:
+            return await self.papote.chat.outbound_for(conv.site_id, conv.id, text)
+        except PapoteError as refused:
+            log.info("the bot's message in %s does not go out on its channel: %s", conv.id, refused)
+            return []
 
     async def _release(self, cid: str, reason: str) -> None:
         await self.store.release_bot(cid, reason, now_ms())

@@ -208,7 +208,7 @@ class Messages(Queue):
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
         if appended.created and message.data and isinstance(message.data.get("topic"), dict):
             await self._topic_group(conv, str(message.data["topic"].get("id", "")))
-        bot_may_take = appended.created and self.bot_takes is not None and _started_in_widget(message)
+        bot_may_take = appended.created and self.bot_takes is not None and _bot_can_speak(message)
         if bot_may_take and self.bot_takes is not None and await self.bot_takes(conv):
             pass  # the bot answers first; routing comes with its handover
         elif appended.created or appended.reopened is not None:
@@ -274,9 +274,8 @@ class Messages(Queue):
         return conv
 
 
-def _started_in_widget(first: Message) -> bool:
-    """Whether a new conversation began in the widget. The bot speaks through the widget only: its
-    buttons are the widget's quick replies, and a messaging app or an email would carry neither them
-    nor (today) its messages, so a customer there would wait on a bot they never hear. A conversation
-    started on another channel is routed as if the site had no bot (docs/bot.md)."""
-    return not (first.data and ("channel" in first.data or "email" in first.data))
+def _bot_can_speak(first: Message) -> bool:
+    """Whether a new conversation began where the bot can speak: the widget, or a messaging app (its
+    messages go out like an agent's, its buttons as numbered lines). Not by email: the support address's
+    replies are an agent's, and a customer there would wait on a bot they never hear (docs/bot.md)."""
+    return not (first.data and "email" in first.data)

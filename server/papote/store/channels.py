@@ -86,7 +86,9 @@ class ChannelStore(abc.ABC):
     async def touch_identity(self, account_id: str, address: str, at: Millis) -> None:
         """The customer wrote at `at`: `last_inbound_at` moves forward (never back)."""
     @abc.abstractmethod
-    async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None: ...
+    async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None:
+        """The identity the conversation's customer writes from: the one naming the conversation, else
+        its visitor's (a new conversation is named just after its first message is stored)."""
 
     @abc.abstractmethod
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,

@@ -213,13 +213,15 @@ class Messaging:
             async with self._lock(key):  # a newcomer: one visitor, one conversation, whatever the re-deliveries
                 identity = await self.store.channel_identity(*key) or await self._newcomer(account, inbound)
                 if identity.conversation_id is None:
+                    # The window opens before the message is stored: a reply committed right after it (the
+                    # bot's) must find it open. Moving it first is safe: it only ever moves forward.
+                    await self.store.touch_identity(account.id, inbound.address, inbound.at or now_ms())
                     cid = await self._store(account, identity, None, inbound)
                     if cid is not None:
                         await self.store.set_identity_conversation(account.id, inbound.address, cid)
-                    await self.store.touch_identity(account.id, inbound.address, inbound.at or now_ms())
                     return
-        await self._store(account, identity, identity.conversation_id, inbound)
         await self.store.touch_identity(account.id, inbound.address, inbound.at or now_ms())
+        await self._store(account, identity, identity.conversation_id, inbound)
 
     async def _newcomer(self, account: ChannelAccount, inbound: Inbound) -> ChannelIdentity:
         # The visitor has no token anyone holds: a customer on a channel is reached through the channel.

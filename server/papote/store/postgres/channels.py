@@ -86,8 +86,12 @@ class ChannelQueries(PostgresEngine):
                             "WHERE account_id=$1 AND address=$2", account_id, address, at)
 
     async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None:
+        # The conversation's own identity, else its visitor's: the link to a new conversation is recorded
+        # just after its first message, and a reply (the bot's) may come in between.
         row = await self._one(
-            f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE conversation_id=$1 LIMIT 1", conversation_id)
+            f"(SELECT {IDENTITY_COLS} FROM channel_identities WHERE conversation_id=$1 LIMIT 1) UNION ALL "
+            f"(SELECT {IDENTITY_COLS} FROM channel_identities WHERE visitor_id=(SELECT visitor_id FROM "
+            f"conversations WHERE id=$1) LIMIT 1) LIMIT 1", conversation_id)
         return identity_of(row) if row else None
 
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,

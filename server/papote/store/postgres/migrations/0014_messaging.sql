@@ -29,6 +29,8 @@ CREATE TABLE channel_identities (
     PRIMARY KEY (account_id, address)
 );
 CREATE INDEX channel_identities_conversation ON channel_identities(conversation_id);
+-- A conversation's customer before its identity names it (store/*/channels.py identity_of_conversation).
+CREATE INDEX channel_identities_visitor ON channel_identities(visitor_id);
 
 -- An outbound message's delivery names the message (seq), the account it leaves by, and once the provider
 -- accepted it, the provider's id for it (status callbacks name that id).
