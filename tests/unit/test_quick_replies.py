@@ -60,3 +60,13 @@ def test_a_choice_of_nothing_offered_is_refused(stored: Message | None) -> None:
     with pytest.raises(PapoteError) as info:
         choice_data(stored, 4, 1 if stored is not None and offered(stored) else 0)
     assert info.value.code is ErrorCode.BAD_FIELD
+
+
+def test_options_as_text_number_the_choices_and_write_the_last_out() -> None:
+    from papote.quick_replies import as_text
+
+    options = [{"label": "Shipping", "value": "go:ship"}, {"label": "Returns", "value": "go:ret"},
+               {"label": "Talk to a person", "value": "person"}]
+    assert as_text("What is it about?", options) == (
+        "What is it about?\n\n1. Shipping\n2. Returns\n– Talk to a person")
+    assert as_text("Hello", []) == "Hello"
