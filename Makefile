@@ -8,8 +8,12 @@ PIP := .venv/bin/pip
 run: install build
 	$(PY) -m papote serve --demo
 
+# Three workers, a test file each at a time (module-scoped servers stay on one worker); every test has
+# its own server, database and ports, so they do not meet. `-n 0` runs them one by one.
+TEST_WORKERS ?= 3
+
 test: install build chromium
-	$(PY) -m pytest -q -m "not soak"
+	$(PY) -m pytest -q -m "not soak" -n $(TEST_WORKERS) --dist loadfile
 
 install: .venv/.stamp node_modules/.stamp
 

@@ -7,6 +7,7 @@ demo shop at /demo.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -42,15 +43,36 @@ def papote_server(tmp_path: Path, server_backend: str, request: pytest.FixtureRe
 
 
 @pytest.fixture(scope="session")
-def widget_build() -> str:
+def widget_build(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Builds loader.js and panel.js once per run; the build itself fails above the size budgets."""
+    return build_once(tmp_path_factory, "widget/build.mjs")
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, script: str) -> str:
+    """Run a build script (`widget/build.mjs`, `agent_console/build.mjs`) once per run; what it printed.
+
+    With several workers (pytest-xdist) the first one builds, under a lock, and the others read what it
+    printed: a second build rewriting the files while another worker's server sends them would serve
+    half a file."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _build(script)
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, common to its workers
+    printed = shared / (script.replace("/", "-") + ".txt")
+    with open(shared / "builds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not printed.exists():
+            printed.write_text(_build(script))
+        return printed.read_text()
+
+
+def _build(script: str) -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.fail("node is needed to build the widget (npm ci, then npm run build)")
+        pytest.fail("node is needed to build the widget and console (npm ci, then npm run build)")
     if not (ROOT / "node_modules" / "esbuild").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300)
-    done = subprocess.run([node, "widget/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"widget build failed:\n{done.stdout}\n{done.stderr}"
+    done = subprocess.run([node, script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 

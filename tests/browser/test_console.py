@@ -10,8 +10,6 @@ import asyncio
 import hashlib
 import hmac
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.harness import Client, PapoteServer, new_msg_id, visitor
 
-from .conftest import ROOT, open_page
+from .conftest import build_once, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -39,16 +37,8 @@ document.hasFocus = () => false;
 
 
 @pytest.fixture(scope="session")
-def console_build() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is needed to build the console (npm ci, then npm run build)")
-    if not (ROOT / "node_modules" / "esbuild").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300)
-    done = subprocess.run([node, "agent_console/build.mjs"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, f"console build failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+def console_build(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return build_once(tmp_path_factory, "agent_console/build.mjs")
 
 
 @pytest_asyncio.fixture
