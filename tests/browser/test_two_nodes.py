@@ -144,7 +144,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
     await expect(teammate(alice, "Bob")).to_contain_text("Online · 0/1", timeout=ACROSS_MS)
     await expect(teammate(bob, "owner")).to_contain_text("Online · 0/1", timeout=ACROSS_MS)
     # A change of status crosses at once: Bob steps away, and node 1 is told.
-    await bob.get_by_label("Status").select_option("away")
+    await bob.get_by_label("Status", exact=True).select_option("away")
     await expect(teammate(alice, "Bob")).to_contain_text("Away", timeout=ACROSS_MS)
 
     # The visitor's widget talks to node 2; the only agent online, on node 1, gets the conversation.
@@ -164,7 +164,7 @@ async def test_two_agents_on_two_nodes_presence_queue_capacity_and_transfer(
         timeout=ACROSS_MS)
 
     # Bob is back: node 1 sees him online, and the next conversation (from a visitor on node 1) is his.
-    await bob.get_by_label("Status").select_option("online")
+    await bob.get_by_label("Status", exact=True).select_option("online")
     await expect(teammate(alice, "Bob")).to_contain_text("Online", timeout=ACROSS_MS)
     v2, c2 = await says(one, nodes.shop.url, "I want a refund")
     assert (await assignee_of(v2, c2, timeout=ACROSS_MS / 1000) or {}).get("name") == "Bob"
