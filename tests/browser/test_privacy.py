@@ -65,7 +65,8 @@ async def test_nothing_is_stored_and_no_socket_opens_before_the_visitor_consents
     # The next page view: consent was given, the returning visitor connects at once.
     sockets.clear()
     await page.reload()
-    await page.wait_for_function("document.querySelector('papote-widget').shadowRoot.querySelector('.panel')")
+    # A locator, not a string predicate: polling one is an eval, which the demo page's CSP refuses.
+    await page.locator("papote-widget .panel").wait_for(state="attached")
     await expect(page.get_by_role("dialog", name="Open chat")).to_have_count(0)
     assert sockets
 
