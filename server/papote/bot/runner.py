@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -71,6 +72,13 @@ BATCH = 20
 SWEEP_SECS = 5.0
 #: Sessions the sweep feeds per round.
 SWEEP_BATCH = 100
+#: How long "this site has no bot" is believed before the site is read again. Every visitor text passes
+#: the observer: on a site without a bot it should cost a dictionary lookup, not a task. A site that
+#: turns its bot on is seen at once where the bot takes a conversation, elsewhere within this (and the
+#: sweep feeds what was skipped meanwhile).
+NO_BOT_TTL_SECS = 5.0
+#: Sites remembered so (a bound: a server of many sites forgets them all at once and reads them again).
+NO_BOT_SITES = 10_000
 
 
 def bot_of(site: Site) -> dict[str, Any] | None:
@@ -92,6 +100,8 @@ class Bot:
         self.store = papote.store
         self._locks: dict[str, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
+        #: Sites found without a bot, until when (monotonic): the observer's shortcut.
+        self._no_bot: dict[str, float] = {}
 
     # -- entry points ----------------------------------------------------------------------------------
     async def takes(self, conv: Conversation) -> bool:
@@ -102,6 +112,7 @@ class Bot:
             if site is None or bot_of(site) is None:
                 return False
             await self.store.start_bot(conv.id, conv.site_id, now_ms())
+            self._no_bot.pop(conv.site_id, None)
         except Exception:
             # No session, no hold: routing takes the conversation as if there were no bot.
             log.exception("the bot could not take %s", conv.id)
@@ -113,6 +124,9 @@ class Bot:
         """A bus observer: a visitor's text this node committed may be input for the bot."""
         if (isinstance(event, MessageAppended) and event.message.author_kind is AuthorKind.VISITOR
                 and event.message.kind is MessageKind.TEXT and event.message.seq > 1):
+            site_id = self.papote.chat.known_site(event.message.conversation_id)
+            if site_id is not None and self._no_bot.get(site_id, 0.0) > time.monotonic():
+                return  # a site without a bot: nothing to feed, no task to spawn
             self.papote.spawn(self._maybe_feed(event.message.conversation_id))
 
     async def _maybe_feed(self, conversation_id: str) -> None:
@@ -120,6 +134,10 @@ class Bot:
         site = await self.papote.site_by_id(ref.site_id)
         if site is not None and bot_of(site) is not None:  # sites without a bot pay no read
             await self.feed(conversation_id)
+        elif site is not None:
+            if len(self._no_bot) > NO_BOT_SITES:
+                self._no_bot.clear()
+            self._no_bot[site.id] = time.monotonic() + NO_BOT_TTL_SECS
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._sweep_forever(), name="papote-bot-sweep")

@@ -88,6 +88,11 @@ class ChatBase:
             ref = self._remember(conv)
         return ref
 
+    def known_site(self, conversation_id: str) -> str | None:
+        """The conversation's site if this node has it at hand (no read): for observers on the hot path."""
+        ref = self._refs.get(conversation_id)
+        return ref.site_id if ref is not None else None
+
     def _remember(self, conv: Conversation) -> ConversationRef:
         ref = ConversationRef(conv.id, conv.site_id, conv.visitor_id)
         self._refs[conv.id] = ref

@@ -108,6 +108,11 @@ class Webhooks:
     def observe(self, topic: str, event: Event) -> None:
         """The bus observer: a message committed on this node makes its conversation due."""
         if isinstance(event, MessageAppended):
+            expires, by_site = self._endpoints
+            if not by_site and expires > time.monotonic():
+                # No site has an endpoint (as read within ENDPOINTS_TTL_SECS): nothing to wake for. One
+                # added on another node meanwhile loses nothing: the scan derives from the cursor.
+                return
             self._due.add(event.conversation_id)
             self._wake.set()
 
