@@ -236,6 +236,9 @@ async def test_no_mail_when_the_visitor_reads_first(mail_server: PapoteServer, s
     seq = await agent_says(a, cid, "Hello Ann!", 2)
     await v.expect("message", body="Hello Ann!")
     await v.send({"t": "read", "conversation": cid, "seq": seq})
+    # The agent hears the read once it is stored: only then may the visitor leave (a `read` has no answer
+    # of its own, and on a loaded machine the close could otherwise race it past the 5 s delay).
+    await a.expect("read", timeout=30)
     await v.close()
     await until(lambda: emailed_seq(server, cid) >= seq, "the decision not to mail", timeout=90)
     assert relay.mails == [] and deliveries(server, cid) == []
