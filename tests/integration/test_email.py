@@ -68,17 +68,24 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
     server.close()
 
 
-@pytest.fixture
-def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
-                request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
-    server = PapoteServer(tmp_path, backend=server_backend, env_extra={
-        "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{sink[1]}",
-        "PAPOTE_EMAIL_FROM": "support@shop.test",
+def mail_env(sink_port: int, sender: str = "support@shop.test", smtp_timeout_secs: int | None = 2) -> dict[str, str]:
+    """A mail-sending server's settings: the sink as relay, a listener of its own, quick checks."""
+    env = {
+        "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+        "PAPOTE_EMAIL_FROM": sender,
         "PAPOTE_EMAIL_DOMAIN": DOMAIN,
         "PAPOTE_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
         "PAPOTE_EMAIL_CHECK_SECS": "1",
-        "PAPOTE_SMTP_TIMEOUT_SECS": "2",
-    })
+    }
+    if smtp_timeout_secs is not None:
+        env["PAPOTE_SMTP_TIMEOUT_SECS"] = str(smtp_timeout_secs)
+    return env
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
+                request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
+    server = PapoteServer(tmp_path, backend=server_backend, env_extra=mail_env(sink[1]))
     yield from serve(server, request)
 
 

@@ -15,8 +15,8 @@ import aiosmtplib
 import pytest
 
 from papote.channels.email import tokens
-from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve
-from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
+from tests.harness import PapoteServer, agent, new_msg_id, serve
+from tests.integration.test_email import DOMAIN, Sink, mail_env, sink, text_of, until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -28,14 +28,8 @@ ANN = "ann@example.test"
 @pytest.fixture
 def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
                 request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
-    server = PapoteServer(tmp_path, backend=server_backend, env_extra={
-        "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{sink[1]}",
-        "PAPOTE_EMAIL_FROM": "papote@shop.test",
-        "PAPOTE_EMAIL_DOMAIN": DOMAIN,
-        "PAPOTE_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
-        "PAPOTE_EMAIL_CHECK_SECS": "1",
-        "PAPOTE_SMTP_TIMEOUT_SECS": "5",
-    })
+    server = PapoteServer(tmp_path, backend=server_backend,
+                          env_extra=mail_env(sink[1], "papote@shop.test", smtp_timeout_secs=5))
     yield from serve(server, request)
 
 

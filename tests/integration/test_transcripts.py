@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from papote.identity import sign_jwt
-from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, serve, visitor
-from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
+from tests.harness import Client, PapoteServer, agent, new_msg_id, serve, visitor
+from tests.integration.test_email import Sink, mail_env, sink, text_of, until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -23,13 +23,8 @@ ANN = "ann@example.test"
 @pytest.fixture
 def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
                 request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
-    server = PapoteServer(tmp_path, backend=server_backend, env_extra={
-        "PAPOTE_SMTP_URL": f"smtp://127.0.0.1:{sink[1]}",
-        "PAPOTE_EMAIL_FROM": "papote@shop.test",
-        "PAPOTE_EMAIL_DOMAIN": DOMAIN,
-        "PAPOTE_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
-        "PAPOTE_EMAIL_CHECK_SECS": "1",
-    })
+    server = PapoteServer(tmp_path, backend=server_backend,
+                          env_extra=mail_env(sink[1], "papote@shop.test", smtp_timeout_secs=None))
     yield from serve(server, request)
 
 
