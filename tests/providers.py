@@ -7,6 +7,10 @@ thread of its own (so a module's server fixture can be given its URL before it s
   (with a Retry-After), "500", "timeout" (answers after the client gave up), "window" (WhatsApp's 131047).
 * The webhook side, toward Papote: signers exactly like the providers' (`meta_signature`,
   `twilio_signature`), and payload builders; tests post them (and re-post, and shuffle them).
+* Buttons: the send APIs check interactive messages, inline keyboards and quick replies against the
+  providers' limits and refuse what the real ones refuse (`invalid()`), and `whatsapp_tap`,
+  `telegram_tap`, `messenger_tap` build the webhook a customer's tap on a sent button makes, in the
+  provider's own shape. Telegram's `answerCallbackQuery` is recorded like a send.
 """
 
 from __future__ import annotations
@@ -70,6 +74,83 @@ def _change(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
              "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id}, **value}
     return {"object": "whatsapp_business_account",
             "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": value}]}]}
+
+
+def whatsapp_tap(phone_number_id: str, sent: Sent, index: int, wamid: str, name: str = "Ann") -> dict[str, Any]:
+    """The webhook of a tap on the `index`-th button (or list row) of an interactive message we sent."""
+    body = sent.body
+    interactive = body["interactive"]
+    if interactive["type"] == "button":
+        reply = dict(interactive["action"]["buttons"][index]["reply"])
+        chosen: dict[str, Any] = {"type": "button_reply", "button_reply": reply}
+    else:
+        rows = [row for section in interactive["action"]["sections"] for row in section["rows"]]
+        row = rows[index]
+        chosen = {"type": "list_reply", "list_reply": {"id": row["id"], "title": row["title"],
+                                                       **({"description": row["description"]}
+                                                          if "description" in row else {})}}
+    return _change(phone_number_id, {
+        "contacts": [{"profile": {"name": name}, "wa_id": body["to"]}],
+        "messages": [{"context": {"from": "15550001111", "id": sent.provider_id}, "from": body["to"], "id": wamid,
+                      "timestamp": str(int(time.time())), "type": "interactive", "interactive": chosen}],
+    })
+
+
+def telegram_tap(sent: Sent, index: int, update_id: int, query_id: str, first_name: str = "Tess") -> dict[str, Any]:
+    """The `callback_query` update of a tap on the `index`-th inline button of a message we sent."""
+    body = sent.body
+    keyboard = body["reply_markup"]["inline_keyboard"]
+    buttons = [button for row in keyboard for button in row]
+    chat = int(body["chat_id"])
+    return {"update_id": update_id, "callback_query": {
+        "id": query_id, "chat_instance": "-77123",
+        "from": {"id": chat, "is_bot": False, "first_name": first_name},
+        "message": {"message_id": int(sent.provider_id.split(":")[1]), "date": int(time.time()),
+                    "from": {"id": 123456, "is_bot": True, "first_name": "Shop bot"},
+                    "chat": {"id": chat, "type": "private"}, "text": body["text"],
+                    "reply_markup": body["reply_markup"]},
+        "data": buttons[index]["callback_data"]}}
+
+
+def messenger_tap(page_id: str, sent: Sent, index: int, mid: str, kind: str = "page") -> dict[str, Any]:
+    """The webhook of a tap on the `index`-th quick reply of a message we sent (Messenger or Instagram)."""
+    reply = sent.body["message"]["quick_replies"][index]
+    at = int(time.time() * 1000)
+    return {"object": kind, "entry": [{"id": page_id, "time": at, "messaging": [
+        {"sender": {"id": sent.body["recipient"]["id"]}, "recipient": {"id": page_id}, "timestamp": at,
+         "message": {"mid": mid, "text": reply["title"], "quick_reply": {"payload": reply["payload"]}}}]}]}
+
+
+def invalid(kind: str, body: Any) -> str | None:
+    """What the real provider would refuse in a send's buttons (its limits), or None."""
+    if kind == "meta" and isinstance(body, dict) and body.get("type") == "interactive":
+        interactive = body["interactive"]
+        if not interactive.get("body", {}).get("text") or len(interactive["body"]["text"]) > 1024:
+            return "interactive body must be 1 to 1024 characters"
+        if interactive["type"] == "button":
+            buttons = interactive["action"]["buttons"]
+            if not 1 <= len(buttons) <= 3 or any(len(b["reply"]["title"]) > 20 or len(b["reply"]["id"]) > 256
+                                                 for b in buttons):
+                return "reply buttons: 1 to 3, titles of 20 characters, ids of 256"
+        elif interactive["type"] == "list":
+            rows = [row for section in interactive["action"]["sections"] for row in section["rows"]]
+            if (not 1 <= len(rows) <= 10 or len(interactive["action"]["button"]) > 20
+                    or any(len(r["title"]) > 24 or len(r["id"]) > 200 for r in rows)):
+                return "list: 1 to 10 rows, titles of 24 characters, ids of 200, a button of 20"
+        else:
+            return f"unknown interactive type {interactive['type']}"
+    if kind == "meta" and isinstance(body, dict) and isinstance(body.get("message"), dict):
+        replies = body["message"].get("quick_replies")
+        if replies is not None and (not 1 <= len(replies) <= 13 or any(
+                r.get("content_type") != "text" or not r.get("title") or len(r.get("payload", "")) > 1000
+                for r in replies)):
+            return "quick replies: 1 to 13 text ones with a title, payloads of 1000"
+    if kind == "telegram" and isinstance(body, dict) and "reply_markup" in body:
+        for row in body["reply_markup"]["inline_keyboard"]:
+            for button in row:
+                if not button.get("text") or not 1 <= len(button.get("callback_data", "").encode()) <= 64:
+                    return "Bad Request: BUTTON_DATA_INVALID"
+    return None
 
 
 @dataclass
@@ -144,6 +225,11 @@ class FakeProviders:
         sent = Sent(kind, request.url.path, body, dict(request.headers), time.monotonic())
         with self._lock:
             self.sent.append(sent)
+        wrong = invalid(kind, body)
+        if wrong is not None and answer is None:
+            if kind == "telegram":
+                return JSONResponse({"ok": False, "error_code": 400, "description": wrong}, status_code=400), sent
+            return JSONResponse({"error": {"message": wrong, "code": 100}}, status_code=400), sent
         return await self._fault(kind, answer), sent
 
     async def meta(self, request: Request) -> Response:
@@ -168,6 +254,14 @@ class FakeProviders:
         return JSONResponse({"ok": True, "result": {"message_id": n, "chat": {"id": sent.body["chat_id"]},
                                                     "text": sent.body["text"]}})
 
+    async def telegram_answer(self, request: Request) -> Response:
+        """answerCallbackQuery: recorded (kind "telegram-answer"), answered `true` like the real one."""
+        raw = await request.body()
+        with self._lock:
+            self.sent.append(Sent("telegram-answer", request.url.path, json.loads(raw), dict(request.headers),
+                                  time.monotonic()))
+        return JSONResponse({"ok": True, "result": True})
+
     async def twilio(self, request: Request) -> Response:
         fault, sent = await self._record("twilio", request)
         if fault is not None:
@@ -179,6 +273,7 @@ class FakeProviders:
         return Starlette(routes=[
             Route("/meta/{node}/messages", self.meta, methods=["POST"]),
             Route("/telegram/{bot}/sendMessage", self.telegram, methods=["POST"]),
+            Route("/telegram/{bot}/answerCallbackQuery", self.telegram_answer, methods=["POST"]),
             Route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", self.twilio, methods=["POST"]),
         ])
 

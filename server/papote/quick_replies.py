@@ -98,8 +98,8 @@ def choice_data(message: Message | None, seq: int, option: int) -> dict[str, Any
 
 
 def as_text(body: str, options: list[dict[str, str]]) -> str:
-    """A message and the options it offers as plain text, for channels without buttons of ours (SMS,
-    WhatsApp, Telegram, Messenger): the options but the last numbered, which the customer may type back
+    """A message and the options it offers as plain text, for channels that cannot draw them as their
+    own buttons (SMS; WhatsApp past its buttons' and lists' limits): the options but the last numbered, which the customer may type back
     (the bot reads a number as a tap); the last, a bot's "Talk to a person", written out, since its
     words hand over when typed."""
     if not options:
@@ -107,3 +107,28 @@ def as_text(body: str, options: list[dict[str, str]]) -> str:
     *choices, last = options
     lines = [f"{n}. {o['label']}" for n, o in enumerate(choices, 1)]
     return "\n".join([body, "", *lines, f"– {last['label']}"])
+
+
+#: What a native button of a messaging app carries back when tapped (WhatsApp's reply id, Telegram's
+#: callback_data, Messenger's payload): `qr:<n>:<value>`, the option's place (1-based, as the customer
+#: would type it) and its value. Both are checked against what the bot offers *now* (bot/stepper.py
+#: `tapped`): a tap is only ever a claim, since an old message's button stays tappable and a modified
+#: client can send any data.
+TAP_PREFIX = "qr:"
+#: Telegram's callback_data holds 1-64 bytes, the shortest of the three (WhatsApp 256/200, Messenger
+#: 1000): a button whose tap would not fit is not drawn natively on any app (the numbered text is).
+MAX_TAP_BYTES = 64
+
+
+def tap_payload(place: int, value: str) -> str:
+    return f"{TAP_PREFIX}{place}:{value}"
+
+
+def read_tap(payload: str) -> tuple[int, str] | None:
+    """(place, value) of a tap's payload, or None when it is not one of ours."""
+    if not payload.startswith(TAP_PREFIX):
+        return None
+    place, sep, value = payload[len(TAP_PREFIX):].partition(":")
+    if not sep or not place.isdigit() or not value or len(place) > 2:
+        return None
+    return int(place), value

@@ -432,19 +432,24 @@ async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_onc
 
 async def test_a_site_bot_speaks_on_whatsapp_with_numbered_options(server: PapoteServer,
                                                                    providers: FakeProviders) -> None:
-    """The bot's messages go out on the customer's app like an agent's, its buttons as numbered lines; a
-    number typed back is a tap, the last line's words hand over."""
+    """The bot's messages go out on the customer's app like an agent's, its buttons as numbered lines when
+    they fit none of WhatsApp's own (a label over 24 characters); a number typed back is a tap, the last
+    line's words hand over."""
     from tests.integration.test_bot import BOT
 
     cookie = server.login()
-    status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"bot": BOT, "hours": None}},
-                                  cookie=cookie)
+    hello = {**BOT["nodes"][0], "options": [{"label": "Shipping, parcels and returns", "next": "ship"},
+                                            {"label": "All good", "next": "bye"}]}
+    long_labels = {**BOT, "nodes": [hello, *BOT["nodes"][1:]]}
+    status, body, _ = server.http("PATCH", f"/api/sites/{server.site_key}",
+                                  {"settings": {"bot": long_labels, "hours": None}}, cookie=cookie)
     assert status == 200, body
     customer = "33600000099"
     before = len(providers.sends("meta"))  # the fake provider is the module's: the other backend sent too
 
-    def texts() -> list[str]:
-        return [s.body["text"]["body"] for s in providers.sends("meta")[before:]
+    def texts() -> list[str]:  # the later messages offer "Talk to a person" alone: WhatsApp's own button
+        return [s.body["text"]["body"] if s.body["type"] == "text" else s.body["interactive"]["body"]["text"]
+                for s in providers.sends("meta")[before:]
                 if s.path == "/meta/100099/messages" and s.body.get("to") == customer]
 
     try:
@@ -453,7 +458,7 @@ async def test_a_site_bot_speaks_on_whatsapp_with_numbered_options(server: Papot
             cid = await start_thread(server, http, account, "100099", customer, "Bettina")
             first = (await until(texts, "the bot's first message on WhatsApp"))[0]
             assert first.splitlines()[0] == "Hi! What is it about?"
-            assert first.splitlines()[2:4] == ["1. Shipping", "2. All good"]
+            assert first.splitlines()[2:4] == ["1. Shipping, parcels and returns", "2. All good"]
             assert first.splitlines()[-1].startswith("– ")  # "Talk to a person", written out
             answer = whatsapp_message("100099", customer, "wamid.bot-2", "1", name="Bettina")
             assert (await post_meta(http, account, answer)).status_code == 200

@@ -24,6 +24,7 @@ from papote.bot.stepper import (
     Say,
     State,
     step,
+    tapped,
     validate,
 )
 from papote.bot.tree import check_bot
@@ -86,6 +87,33 @@ def test_a_flow_collects_validated_answers_then_hands_over_to_the_group() -> Non
 def test_a_typed_label_or_its_number_works_like_a_tap() -> None:
     assert run([Input("hi"), Input("  my ORDER ")])[0].node == "order"
     assert run([Input("hi"), Input("2")])[0].node == "ask"
+
+
+def test_an_app_tap_is_its_number_typed_only_where_the_bot_offers_it_now() -> None:
+    """A messaging app's button carries `qr:<place>:<value>`; it is checked against the node the bot
+    waits at, since an old message's buttons stay tappable and a client can send any payload."""
+    started, _ = run([Input("hi")])
+    assert tapped(SHOP, started, "Questions", "qr:2:go:ask") == Input("2")
+    assert tapped(SHOP, started, "x", "qr:3:person") == Input("x", PERSON)  # offered on every message
+    for forged in ("qr:2:go:order", "qr:9:go:ask", "qr:0:go:ask", "qr:2:", "qr:x:go:ask", "go:ask", "", "qr:123:go:a"):
+        assert tapped(SHOP, started, "x", forged) == Input("x", stale=True), forged
+    at_order, _ = run([Input("hi"), Input("1")])
+    assert tapped(SHOP, at_order, "Questions", "qr:2:go:ask").stale  # the first message's button, later
+
+
+def test_a_stale_tap_asks_again_and_is_no_miss() -> None:
+    state, outs = run([Input("hi"), Input("1"), Input("", stale=True), Input("", stale=True), Input("", stale=True)])
+    assert state.phase is Phase.ACTIVE and state.node == "order" and state.misses == 0
+    for said in outs[2:]:
+        assert texts(said) == ["Sorry, I didn't understand that. Your order number?"]
+    at_buttons, [said] = run([Input("hi"), Input("", stale=True)])[0], run([Input("hi"), Input("", stale=True)])[1][1:]
+    assert at_buttons.node == "hello" and [o[1] for o in said[0].options] == [GO + "order", GO + "ask", GO + "bye",
+                                                                                PERSON]
+    # Out of hours, waiting for an email: the question again. After the end: writing again (a person).
+    away, outs = run([Input("hi"), Input("help me, a human"), Input("", stale=True)], CLOSED)
+    assert away.phase is Phase.AWAY_EMAIL and texts(outs[-1]) == [texts(outs[1])[0]]
+    ended, _ = run([Input("hi"), Input("3"), Input("All done", stale=True)])
+    assert ended.phase is Phase.HANDED and ended.reason == "after_end"
 
 
 @pytest.mark.parametrize("words", ["I want a human", "AGENT", "une personne svp", "un conseiller",

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, Watermark, WebhookRefused
+from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, Watermark, WebhookRefused, buttons_of
 from papote.channels.meta import graph
 from papote.channels.meta.messenger import Messenger
 from papote.channels.telegram import Telegram
@@ -130,3 +130,100 @@ def test_messenger_skips_echoes_and_maps_delivery_mids() -> None:
     assert Messenger().parse(fb, hook(json.dumps(doc).encode())) == [
         Inbound("U", "m1", "hey", 5), Receipt("m_out", "delivered", 7), Watermark("U", "delivered", 8),
         Watermark("U", "read", 9)]
+
+
+def _options(*labels: str) -> list[dict[str, str]]:
+    return [{"label": label, "value": f"go:n{n}"} for n, label in enumerate(labels, 1)]
+
+
+def test_whatsapp_draws_reply_buttons_then_a_list_then_numbered_lines() -> None:
+    wa = account("whatsapp", {"phone_number_id": "111", "template": "reply_later"}, {})
+    who = ChannelIdentity("ch_1", "336", "s_1", "v_1", last_inbound_at=1_000)
+    open_, shut = WhatsApp().window(wa, who, 2_000), WhatsApp().window(wa, who, 1_000 + WINDOW_MS + 1)
+    three = buttons_of(_options("Shipping", "All good", "Talk to a person"))
+    payload = WhatsApp().payload(wa, who, "Hi!", open_, "", three)
+    assert payload["type"] == "interactive" and payload["interactive"]["type"] == "button"
+    assert payload["interactive"]["action"]["buttons"][0] == {"type": "reply", "reply": {"id": "qr:1:go:n1",
+                                                                                         "title": "Shipping"}}
+    # A title over 20 characters, or a fourth option: a list (rows of 24).
+    for options in (_options("Parler à une personne"), _options("a", "b", "c", "d")):
+        listed = WhatsApp().payload(wa, who, "Hi!", open_, "", buttons_of(options))["interactive"]
+        assert listed["type"] == "list" and listed["action"]["button"] == "Options"
+        assert [r["id"] for r in listed["action"]["sections"][0]["rows"]] == [f"qr:{n}:go:n{n}"
+                                                                             for n in range(1, len(options) + 1)]
+    # Over 24 characters, over 10 options, a body over 1024, or a closed window: numbered lines.
+    for body, options in (("Hi!", _options("Shipping, parcels and returns", "b")),
+                          ("Hi!", _options(*"abcdefghijk")), ("x" * 1025, _options("a", "b"))):
+        text = WhatsApp().payload(wa, who, body, open_, "", buttons_of(options))
+        assert text["type"] == "text" and text["text"]["body"].endswith(f"– {options[-1]['label']}")
+    late = WhatsApp().payload(wa, who, "Hi!", shut, "", three)
+    assert late["type"] == "template"
+    numbered = "Hi!\n\n1. Shipping\n2. All good\n– Talk to a person"
+    assert late["template"]["components"][0]["parameters"][0]["text"] == numbered
+
+
+def test_a_value_too_long_for_telegram_draws_no_buttons_anywhere() -> None:
+    assert buttons_of([{"label": "a", "value": "go:" + "x" * 60}]) == []
+    assert len(buttons_of([{"label": "a", "value": "go:" + "x" * 40}])) == 1  # the longest node id fits
+
+
+def test_whatsapp_taps_come_back_with_their_payload() -> None:
+    wa = account("whatsapp", {"phone_number_id": "111"}, {})
+    doc = {"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": "111"}, "contacts": [{"profile": {"name": "Ann"}, "wa_id": "336"}],
+        "messages": [
+            {"context": {"from": "111", "id": "wamid.out"}, "from": "336", "id": "wamid.T1", "timestamp": "1700000000",
+             "type": "interactive", "interactive": {"type": "button_reply",
+                                                    "button_reply": {"id": "qr:1:go:ship", "title": "Shipping"}}},
+            {"from": "336", "id": "wamid.T2", "timestamp": "1700000001", "type": "interactive",
+             "interactive": {"type": "list_reply", "list_reply": {"id": "qr:4:person", "title": "Talk to a person"}}},
+        ]}}]}]}
+    out = WhatsApp().parse(wa, hook(json.dumps(doc).encode()))
+    assert out == [
+        Inbound("336", "wamid.T1", "Shipping", 1_700_000_000_000, "Ann",
+                {"type": "interactive", "tap": "qr:1:go:ship"}),
+        Inbound("336", "wamid.T2", "Talk to a person", 1_700_000_001_000, "Ann",
+                {"type": "interactive", "tap": "qr:4:person"}),
+    ]
+
+
+def test_telegram_inline_keyboard_and_callback_query() -> None:
+    tg = account("telegram", {}, {"bot_token": "1:x", "secret_token": "s"})
+    who = ChannelIdentity("ch_1", "42", "s_1", "v_1")
+    payload = Telegram().payload(tg, who, "Hi!", Telegram().window(tg, who, 0), "",
+                                 buttons_of(_options("Shipping", "Talk to a person")))
+    assert payload == {"chat_id": "42", "text": "Hi!", "reply_markup": {"inline_keyboard": [
+        [{"text": "Shipping", "callback_data": "qr:1:go:n1"}],
+        [{"text": "Talk to a person", "callback_data": "qr:2:go:n2"}]]}}
+    update = {"update_id": 5, "callback_query": {
+        "id": "99", "from": {"id": 42, "first_name": "Tess"}, "chat_instance": "1", "data": "qr:1:go:n1",
+        "message": {"message_id": 7, "chat": {"id": 42, "type": "private"}, "date": 1, "text": "Hi!",
+                    "reply_markup": payload["reply_markup"]}}}
+    assert Telegram().parse(tg, hook(json.dumps(update).encode())) == [
+        Inbound("42", "cb:99", "Shipping", 0, "Tess", {"type": "callback_query", "tap": "qr:1:go:n1",
+                                                      "callback_query": "99"})]
+    inline_mode = {"update_id": 6, "callback_query": {"id": "100", "from": {"id": 42}, "inline_message_id": "i",
+                                                      "data": "qr:1:go:n1"}}
+    assert Telegram().parse(tg, hook(json.dumps(inline_mode).encode())) == []
+
+
+def test_messenger_quick_replies_out_and_their_payload_back() -> None:
+    page = account("messenger", {"page_id": "1"}, {})
+    who = ChannelIdentity("ch_1", "PSID1", "s_1", "v_1", last_inbound_at=1_000)
+    payload = Messenger().payload(page, who, "Hi!", Messenger().window(page, who, 2_000), "",
+                                  buttons_of(_options("Parler à une personne")))
+    assert payload["message"] == {"text": "Hi!", "quick_replies": [
+        {"content_type": "text", "title": "Parler à une person…", "payload": "qr:1:go:n1"}]}
+    doc = {"object": "page", "entry": [{"id": "1", "messaging": [
+        {"sender": {"id": "PSID1"}, "recipient": {"id": "1"}, "timestamp": 5,
+         "message": {"mid": "m1", "text": "Parler à une person…", "quick_reply": {"payload": "qr:1:go:n1"}}}]}]}
+    assert Messenger().parse(page, hook(json.dumps(doc).encode())) == [
+        Inbound("PSID1", "m1", "Parler à une person…", 5, data={"tap": "qr:1:go:n1"})]
+
+
+def test_twilio_sends_the_options_as_numbered_lines() -> None:
+    sms = account("twilio", {"account_sid": "AC1", "from_number": "+1555"}, {})
+    who = ChannelIdentity("ch_1", "+336", "s_1", "v_1")
+    payload = Twilio().payload(sms, who, "Hi!", Twilio().window(sms, who, 0), "https://cb",
+                               buttons_of(_options("Shipping", "Talk to a person")))
+    assert payload["Body"] == "Hi!\n\n1. Shipping\n– Talk to a person"

@@ -29,7 +29,19 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from papote import quick_replies
-from papote.bot.stepper import Context, Handover, Input, Output, Phase, Remember, Resolved, Say, State, step
+from papote.bot.stepper import (
+    Context,
+    Handover,
+    Input,
+    Output,
+    Phase,
+    Remember,
+    Resolved,
+    Say,
+    State,
+    step,
+    tapped,
+)
 from papote.bot.tree import check_bot
 from papote.bus import Bus
 from papote.bus.topics import conv_topic
@@ -206,10 +218,8 @@ class Bot:
         if conv is None or conv.assignee_id is not None or conv.status is not ConversationStatus.OPEN:
             await self._release(cid, "agent")
             return state, seen, False
-        choice = (message.data or {}).get("quick_reply")
-        value = str(choice.get("value")) if isinstance(choice, dict) and choice.get("value") else None
         ctx = await self._context(conv, site)
-        state, outputs = step(bot, state, Input(message.body, value), ctx)
+        state, outputs = step(bot, state, _input(bot, state, message), ctx)
         if not await self._perform(conv, bot, message.seq, outputs):
             return state, seen, False  # an agent joined between two messages: the bot stops there
         status = ("handover" if state.phase is Phase.HANDED
@@ -290,13 +300,14 @@ class Bot:
                         data: dict[str, Any] | None) -> list[Delivery]:
         """On a messaging app, the bot's text goes out like an agent's, queued in the append's own
         transaction (a re-run after a crash finds the message stored and queues nothing again), with its
-        options as numbered lines. A channel that cannot carry it now (a closed window) gets nothing,
-        and the message stays in the conversation for the agent who takes over."""
+        options as the app's own buttons where it has them (else numbered lines: the channel's adapter
+        decides). A channel that cannot carry it now (a closed window) gets nothing, and the message
+        stays in the conversation for the agent who takes over."""
         if kind is not MessageKind.TEXT or self.papote.chat.outbound_for is None:
             return []
-        text = quick_replies.as_text(body, (data or {}).get(quick_replies.OPTIONS_KEY) or [])
+        options = (data or {}).get(quick_replies.OPTIONS_KEY) or []
         try:
-            return await self.papote.chat.outbound_for(conv.site_id, conv.id, text)
+            return await self.papote.chat.outbound_for(conv.site_id, conv.id, body, options)
         except PapoteError as refused:
             log.info("the bot's message in %s does not go out on its channel: %s", conv.id, refused)
             return []
@@ -309,6 +320,21 @@ class Bot:
         current = await self.store.get_conversation(conv.id) or conv
         await self.papote.chat.publish_conversation(current)
         await self.papote.chat.route(conv.site_id, returning_visitor=conv.visitor_id, newcomer=current)
+
+
+def _input(bot: dict[str, Any], state: State, message: Message) -> Input:
+    """What the visitor's message says to the bot: a widget's tap (its quick reply, read from the stored
+    message), a messaging app's tap (its button's payload, checked against what the bot offers now), or
+    a text."""
+    data = message.data or {}
+    choice = data.get(quick_replies.CHOICE_KEY)
+    if isinstance(choice, dict) and choice.get("value"):
+        return Input(message.body, str(choice["value"]))
+    channel = data.get("channel")
+    tap = channel.get("tap") if isinstance(channel, dict) else None
+    if isinstance(tap, str) and tap:
+        return tapped(bot, state, message.body, tap)
+    return Input(message.body)
 
 
 def _visitor_principal(conv: Conversation) -> Any:

@@ -23,6 +23,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
+from papote import quick_replies
 from papote.bot import faq
 from papote.bot.tree import HANDOVER_WORDS, texts_for
 from papote.errors import ErrorCode, PapoteError
@@ -81,10 +82,13 @@ class State:
 
 @dataclass(frozen=True)
 class Input:
-    """A visitor's message: its text, and the value of the quick reply it chose (if it chose one)."""
+    """A visitor's message: its text, and the value of the quick reply it chose (if it chose one).
+    `stale`: a messaging app's tap on a button the bot does not offer where it is now (an old
+    message's, or forged): the bot asks again, and it is no miss."""
 
     text: str = ""
     choice: str | None = None
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,19 @@ class _Step:
         else:
             self.say(self.texts["not_understood"])
 
+    def ask_again(self) -> None:
+        """A tap on a button not offered here: say where the bot is again, counting no miss (the
+        customer did answer, to an older question)."""
+        if self.state.phase is Phase.AWAY_EMAIL:
+            self.say(self.texts["away_email"])
+            return
+        node = self.nodes.get(self.state.node or "")
+        if node is not None and node["kind"] in ("buttons", "question", "faq"):
+            options = [(o["label"], GO + o["next"]) for o in node.get("options", [])]
+            self.say(f"{self.texts['not_understood']} {node['text']}", options)
+        else:
+            self.say(self.texts["not_understood"])
+
     def answer_faq(self, text: str) -> bool:
         entry = faq.best_entry(text, self.bot.get("faq", []))
         if entry is None:
@@ -298,6 +315,24 @@ class _Step:
         self.state = replace(self.state, phase=Phase.HANDED, fields=fields)
 
 
+def tapped(bot: dict[str, Any], state: State, text: str, payload: str) -> Input:
+    """A messaging app's button tap (`payload`: quick_replies.tap_payload) as the bot's input: "talk to
+    a person" is always offered; an option counts as its number typed, and only if the node the bot
+    waits at offers that very option in that place now. Anything else is `stale`."""
+    tap = quick_replies.read_tap(payload)
+    if tap is None:
+        return Input(text, stale=True)
+    place, value = tap
+    if value == PERSON:
+        return Input(text, PERSON)
+    node = next((n for n in bot.get("nodes", []) if n["id"] == state.node), None)
+    if (state.phase is Phase.ACTIVE and state.started and node is not None and node["kind"] == "buttons"
+            and value.startswith(GO) and 1 <= place <= len(node["options"])
+            and node["options"][place - 1]["next"] == value[len(GO):]):
+        return Input(str(place))
+    return Input(text, stale=True)
+
+
 def step(bot: dict[str, Any], state: State, message: Input, ctx: Context) -> tuple[State, list[Output]]:
     """Feed one visitor message to the bot. The first message of a conversation starts it at its
     `start` node (a handover word in it hands over at once; at a waiting `faq` node it is the question)."""
@@ -305,6 +340,9 @@ def step(bot: dict[str, Any], state: State, message: Input, ctx: Context) -> tup
     phase = state.phase
     if phase is Phase.HANDED:
         return state, []
+    if message.stale and state.started and phase is not Phase.RESOLVED:
+        s.ask_again()
+        return s.state, s.out
     wants_person = message.choice == PERSON or is_handover_word(message.text, bot.get("handover_words", []))
     if phase is Phase.AWAY_EMAIL:
         if message.choice == PERSON:

@@ -8,8 +8,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from papote.authz import Action, ConversationRef, Principal, authorize
 from papote.bus import Bus
@@ -24,6 +24,14 @@ from papote.routing import Told
 from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
 from papote.store.outbox import Delivery
 from papote.types import AuthorKind, Frame, MessageKind
+
+
+class OutboundFor(Protocol):
+    """The messaging channels' hook: the deliveries a text (and the bot's options, drawn as the app's
+    buttons) must be stored with in a channel conversation, [] elsewhere."""
+
+    def __call__(self, site_id: str, conversation_id: str, body: str,
+                 options: Sequence[Mapping[str, Any]] = ...) -> Awaitable[list[Delivery]]: ...
 
 log = logging.getLogger("papote.chat")
 
@@ -72,7 +80,7 @@ class ChatBase:
         #: Set by the messaging channels: the deliveries an agent's text to a conversation must be queued
         #: with, in the append's own transaction (raises a PapoteError when it cannot go, e.g. WhatsApp's
         #: 24-hour window); and what to call once such an append is committed.
-        self.outbound_for: Callable[[str, str, str], Awaitable[list[Delivery]]] | None = None
+        self.outbound_for: OutboundFor | None = None
         self.on_outbound: Callable[[], None] | None = None
         #: Set by the application: whether the site's bot takes a new conversation (bot/runner.py); if
         #: it does, routing waits for the bot's handover.

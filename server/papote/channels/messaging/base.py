@@ -15,11 +15,13 @@ Errors::
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from papote import quick_replies
 from papote.channels.outbox import DeliveryError
 from papote.errors import ErrorCode, PapoteError
 from papote.store.channels import ChannelAccount, ChannelIdentity
@@ -109,6 +111,30 @@ class Window:
         return self.open or self.fallback is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A quick reply to draw as the app's own button: its label and what a tap sends back
+    (`quick_replies.tap_payload`)."""
+
+    label: str
+    payload: str
+
+
+def buttons_of(options: Sequence[Mapping[str, Any]]) -> list[Button]:
+    """The stored quick replies (`[{label, value}]`) as buttons; [] when a tap's payload would not fit
+    every app's limit (then the options go as numbered text everywhere)."""
+    out = [Button(str(o.get("label", "")), quick_replies.tap_payload(n, str(o.get("value") or o.get("label"))))
+           for n, o in enumerate(options, 1)]
+    if any(len(b.payload.encode()) > quick_replies.MAX_TAP_BYTES for b in out):
+        return []
+    return out
+
+
+def numbered(body: str, buttons: Sequence[Button]) -> str:
+    """The text a channel sends when it draws no buttons: the options as lines the customer types back."""
+    return quick_replies.as_text(body, [{"label": b.label} for b in buttons])
+
+
 @dataclass(slots=True)
 class Field:
     """A setting a site owner fills in when connecting an account: shown back (`secret=False`) or
@@ -137,9 +163,11 @@ class Adapter(Protocol):
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window: ...
 
     def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
-                callback_url: str) -> dict[str, Any]:
-        """What `send` will post for an agent's text (rendered when queued: a retry sends the same);
-        `callback_url` is the account's webhook (Twilio's status callbacks go there)."""
+                callback_url: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+        """What `send` will post for an agent's or the bot's text (rendered when queued: a retry sends
+        the same); `callback_url` is the account's webhook (Twilio's status callbacks go there);
+        `buttons` the bot's options, drawn as the app's own buttons where it has them and they fit, else
+        as numbered lines (`numbered`)."""
 
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:

@@ -27,6 +27,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -34,7 +35,16 @@ import httpx
 from papote.authz import Action, Principal
 from papote.bus import Bus
 from papote.bus.topics import conv_topic
-from papote.channels.messaging.base import Adapter, Answer, Hook, Inbound, Receipt, Watermark, WebhookRefused
+from papote.channels.messaging.base import (
+    Adapter,
+    Answer,
+    Hook,
+    Inbound,
+    Receipt,
+    Watermark,
+    WebhookRefused,
+    buttons_of,
+)
 from papote.channels.meta.messenger import Instagram, Messenger
 from papote.channels.outbox import DeliveryError, Outbox
 from papote.channels.telegram import Telegram
@@ -96,6 +106,7 @@ class Messaging:
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._web: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
+        self._acks: set[asyncio.Task[None]] = set()
         papote.chat.outbound_for = self.outbound_for
         papote.chat.on_outbound = self.poke
 
@@ -188,11 +199,23 @@ class Messaging:
         for event in events:
             if isinstance(event, Inbound):
                 await self.receive(account, event)
+                if event.data.get("callback_query"):
+                    self._acknowledge(adapter, account, event)
             elif isinstance(event, Receipt):
                 await self.receipt(account, event)
             elif isinstance(event, Watermark):
                 await self.watermark(account, event)
         return getattr(adapter, "ok", Answer(200, "ok"))
+
+    def _acknowledge(self, adapter: Adapter, account: ChannelAccount, inbound: Inbound) -> None:
+        """Answer a tap the app waits on (Telegram's callback query), off the webhook's answer: it is
+        stored already, and an acknowledgement that fails costs the customer a spinner, nothing more."""
+        acknowledge = getattr(adapter, "acknowledge", None)
+        if acknowledge is None or self.http is None:
+            return
+        task = asyncio.create_task(acknowledge(self.http, self.base_url(account.kind), account, inbound))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -283,8 +306,10 @@ class Messaging:
         account = await self.store.get_channel_account(identity.account_id)
         return (account, identity) if account is not None else None
 
-    async def outbound_for(self, site_id: str, conversation_id: str, body: str) -> list[Delivery]:
-        """The deliveries an agent's text must be stored with; `window_closed` when it cannot go."""
+    async def outbound_for(self, site_id: str, conversation_id: str, body: str,
+                           options: Sequence[Mapping[str, Any]] = ()) -> list[Delivery]:
+        """The deliveries an agent's or the bot's text must be stored with; `window_closed` when it
+        cannot go. `options`: the bot's quick replies, drawn as the app's own buttons where it can."""
         thread = await self._thread(conversation_id)
         if thread is None:
             return []
@@ -298,7 +323,7 @@ class Messaging:
         window = adapter.window(account, identity, now)
         if not window.can_send:
             raise PapoteError(window.reason or "this channel cannot carry a reply now", ErrorCode.WINDOW_CLOSED)
-        payload = adapter.payload(account, identity, body, window, self.webhook_url(account))
+        payload = adapter.payload(account, identity, body, window, self.webhook_url(account), buttons_of(options))
         return [Delivery(new_id("d"), site_id, conversation_id, identity.visitor_id, CHANNEL, account.kind,
                          identity.address, payload,
                          next_attempt_at=now, created_at=now, account_id=account.id)]

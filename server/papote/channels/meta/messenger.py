@@ -10,17 +10,23 @@ Outbound: `POST {base}/{page id}/messages {recipient: {id}, messaging_type: "RES
 → `{recipient_id, message_id}`. The window is 24 hours from the customer's last message; after it, when
 the site enabled it (the app holds the permission), `messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT"`
 for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the send for good.
+
+The bot's options go as quick replies (`message.quick_replies: [{content_type: "text", title, payload}]`,
+13 at most, titles cut at 20 characters as the apps would). A tap comes back as a message whose `text`
+is the title and `quick_reply: {payload}` the payload.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from papote.channels.messaging.base import (
     WINDOW_MS,
+    Button,
     Field,
     Hook,
     Inbound,
@@ -28,6 +34,7 @@ from papote.channels.messaging.base import (
     Watermark,
     Window,
     json_of,
+    numbered,
     post,
     refuse,
 )
@@ -42,6 +49,10 @@ HUMAN_AGENT_MS = 7 * 24 * 3_600_000
 RATE_CODES = (613, 4)
 WINDOW_CODES = (10, 551, 10903)
 MAX_TEXT = 2000
+#: Meta's limits on quick replies: 13 of them, 20 characters of title (longer ones are cut by the apps;
+#: cutting them here makes the label that comes back the one we sent).
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
 
 
 class Messenger(graph.GraphWebhooks):
@@ -67,7 +78,10 @@ class Messenger(graph.GraphWebhooks):
                 message = event.get("message")
                 if isinstance(message, dict) and message.get("mid") and not message.get("is_echo") and sender:
                     text = message.get("text") or "[attachment]"
-                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0)))
+                    reply = message.get("quick_reply")
+                    tap = reply.get("payload") if isinstance(reply, dict) else None
+                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0),
+                                       data={"tap": str(tap)} if tap else {}))
                 delivery = event.get("delivery")
                 if isinstance(delivery, dict):
                     at = int(delivery.get("watermark") or 0)
@@ -90,9 +104,15 @@ class Messenger(graph.GraphWebhooks):
                                             "human-agent tag): Meta no longer lets the page answer.")
 
     def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
-                callback_url: str) -> dict[str, Any]:
+                callback_url: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+        message: dict[str, Any] = {"text": body[:MAX_TEXT]}
+        if buttons and len(buttons) <= MAX_QUICK_REPLIES and body.strip():
+            message["quick_replies"] = [{"content_type": "text", "title": _title(b.label), "payload": b.payload}
+                                        for b in buttons]
+        elif buttons:
+            message["text"] = numbered(body, buttons)[:MAX_TEXT]
         out: dict[str, Any] = {"recipient": {"id": identity.address}, "messaging_type": "RESPONSE",
-                               "message": {"text": body[:MAX_TEXT]}}
+                               "message": message}
         if not window.open:
             out.update(messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT")
         return out
@@ -114,6 +134,10 @@ class Messenger(graph.GraphWebhooks):
         if code in RATE_CODES and response.status_code != 429:
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+def _title(label: str) -> str:
+    return label if len(label) <= MAX_QUICK_REPLY_TITLE else label[:MAX_QUICK_REPLY_TITLE - 1] + "…"
 
 
 class Instagram(Messenger):

@@ -7,17 +7,27 @@ chat: {id, type}, date, text | caption}}`; the dedupe key is `<chat id>:<message
 `edited_message`, is skipped). Outbound: `POST {base}/bot<token>/sendMessage {chat_id, text}` →
 `{ok: true, result: {message_id}}`, errors `{ok: false, error_code, description, parameters:
 {retry_after}}`. Telegram reports no delivery or read receipts, and has no reply window.
+
+The bot's options go as an inline keyboard, one button a row (`reply_markup: {inline_keyboard: [[{text,
+callback_data}]]}`). A tap is no message but a `callback_query` update: `{update_id, callback_query: {id,
+from, message: {message_id, chat, reply_markup}, data}}`. It is stored as the customer's message, its
+text the tapped button's label (found in the message's keyboard), its dedupe key `cb:<query id>`, and
+answered with `answerCallbackQuery {callback_query_id}` once stored (without it the app shows a spinner
+on the button until it gives up). Subscribe the webhook to both: `allowed_updates=["message",
+"callback_query"]`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from papote.channels.messaging.base import (
     Answer,
+    Button,
     Field,
     Hook,
     Inbound,
@@ -59,6 +69,9 @@ class Telegram:
 
     def parse(self, account: ChannelAccount, hook: Hook) -> list[Inbound | Receipt | Watermark]:
         update = json.loads(hook.body)
+        query = update.get("callback_query") if isinstance(update, dict) else None
+        if isinstance(query, dict):
+            return _tap(query)
         message = update.get("message") if isinstance(update, dict) else None
         if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
             return []
@@ -73,8 +86,24 @@ class Telegram:
         return Window(True)
 
     def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
-                callback_url: str) -> dict[str, Any]:
-        return {"chat_id": identity.address, "text": body[:MAX_TEXT]}
+                callback_url: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+        out: dict[str, Any] = {"chat_id": identity.address, "text": body[:MAX_TEXT]}
+        if buttons:
+            out["reply_markup"] = {"inline_keyboard": [[{"text": b.label, "callback_data": b.payload}]
+                                                       for b in buttons]}
+        return out
+
+    async def acknowledge(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                          inbound: Inbound) -> None:
+        """Tell the app a tap was taken (its spinner stops). Best effort: a failure loses nothing."""
+        query = inbound.data.get("callback_query")
+        if not query:
+            return
+        url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/answerCallbackQuery"
+        try:
+            await http.post(url, json={"callback_query_id": query})
+        except httpx.HTTPError:
+            pass
 
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
@@ -88,3 +117,21 @@ class Telegram:
             raise DeliveryError("the provider answered without ok", permanent=True)
         retry = (body.get("parameters") or {}).get("retry_after")
         raise refuse(response, str(body.get("description") or ""), body_retry_after=retry)
+
+
+def _tap(query: dict[str, Any]) -> list[Inbound | Receipt | Watermark]:
+    """A tap on an inline button: the customer's message, its text the button's label."""
+    message = query.get("message") or {}
+    chat = (message.get("chat") or {}).get("id") if isinstance(message, dict) else None
+    data = query.get("data")
+    if chat is None or not query.get("id") or not isinstance(data, str):
+        return []  # a tap on an inline-mode message (no chat of ours), or a game button
+    sender = query.get("from") or {}
+    name = " ".join(str(sender.get(k) or "") for k in ("first_name", "last_name")).strip()
+    label = data
+    for row in ((message.get("reply_markup") or {}).get("inline_keyboard") or []):
+        for button in row if isinstance(row, list) else []:
+            if isinstance(button, dict) and button.get("callback_data") == data:
+                label = str(button.get("text") or data)
+    return [Inbound(str(chat), f"cb:{query['id']}", label, 0, name or str(sender.get("username") or ""),
+                    {"type": "callback_query", "tap": data, "callback_query": str(query["id"])})]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,7 @@ import httpx
 
 from papote.channels.messaging.base import (
     Answer,
+    Button,
     Field,
     Hook,
     Inbound,
@@ -31,6 +33,7 @@ from papote.channels.messaging.base import (
     WebhookRefused,
     Window,
     json_of,
+    numbered,
     post,
     refuse,
     same,
@@ -88,7 +91,9 @@ class Twilio:
         return Window(True)
 
     def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
-                callback_url: str) -> dict[str, Any]:
+                callback_url: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+        if buttons:  # SMS has no buttons: the options are lines the customer types back
+            body = numbered(body, buttons)
         return {"To": identity.address, "From": account.config["from_number"], "Body": body[:MAX_TEXT],
                 "StatusCallback": callback_url}
 

@@ -10,17 +10,27 @@ Outbound: `POST {base}/{phone_number_id}/messages` with a Bearer token, `{messag
 recipient_type: "individual", to, type: "text", text: {body}}` → `{messages: [{id}]}`. Outside the
 window only an approved template may go: the site's configured one, its one body parameter filled with
 the agent's text. Errors: 131047 (the window is shut: for good), 130429/131056/80007 (rate limits: wait).
+
+The bot's options go as WhatsApp's own buttons: up to 3 whose labels fit 20 characters as reply buttons
+(`type: "interactive", interactive: {type: "button", body: {text}, action: {buttons: [{type: "reply",
+reply: {id, title}}]}}`), else up to 10 whose labels fit 24 as a list (`interactive: {type: "list", body,
+action: {button, sections: [{rows: [{id, title}]}]}}`), else numbered lines; a body over 1024 characters
+or a closed window (a template carries no buttons of ours) also gets the numbered lines. A tap comes
+back as a message of `type: "interactive"` with `interactive: {type: "button_reply" | "list_reply",
+button_reply | list_reply: {id, title}}`: the id is the button's payload, the title its label.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from papote.channels.messaging.base import (
     WINDOW_MS,
+    Button,
     Field,
     Hook,
     Inbound,
@@ -28,6 +38,7 @@ from papote.channels.messaging.base import (
     Watermark,
     Window,
     json_of,
+    numbered,
     post,
     refuse,
 )
@@ -42,6 +53,15 @@ WINDOW_CODES = (131047,)
 RATE_CODES = (130429, 131056, 80007, 4)
 #: What a non-text message becomes in the inbox (the media itself is not fetched).
 PLACEHOLDER = "[{type}]"
+#: WhatsApp's limits on interactive messages: reply buttons (3, titles of 20), list rows (10, titles of
+#: 24), the list's own button text (20) and the body (1024). Past them the numbered text goes instead.
+MAX_REPLY_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_LIST_ROWS = 10
+MAX_ROW_TITLE = 24
+MAX_INTERACTIVE_BODY = 1024
+#: The list's button: one word that reads the same in English and French (the bot speaks both).
+LIST_BUTTON = "Options"
 
 
 class WhatsApp(graph.GraphWebhooks):
@@ -73,8 +93,12 @@ class WhatsApp(graph.GraphWebhooks):
                 for m in value.get("messages") or []:
                     if isinstance(m, dict) and m.get("id") and m.get("from"):
                         sender = str(m["from"])
+                        data = {"type": str(m.get("type") or "text")}
+                        tap = _tap(m)
+                        if tap:
+                            data["tap"] = tap
                         out.append(Inbound(sender, str(m["id"]), _text(m), _millis(m.get("timestamp")),
-                                           names.get(sender, ""), {"type": str(m.get("type") or "text")}))
+                                           names.get(sender, ""), data))
                 for s in value.get("statuses") or []:
                     if isinstance(s, dict) and s.get("id") and s.get("status") in ("sent", "delivered", "read",
                                                                                    "failed"):
@@ -96,9 +120,15 @@ class WhatsApp(graph.GraphWebhooks):
                                             "configured for this account.")
 
     def payload(self, account: ChannelAccount, identity: ChannelIdentity, body: str, window: Window,
-                callback_url: str) -> dict[str, Any]:
+                callback_url: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
         base: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
                                 "to": identity.address}
+        if window.open and buttons:
+            interactive = _interactive(body, buttons)
+            if interactive is not None:
+                return {**base, "type": "interactive", "interactive": interactive}
+        if buttons:
+            body = numbered(body, buttons)
         if window.open:
             return {**base, "type": "text", "text": {"body": body, "preview_url": False}}
         return {**base, "type": "template", "template": {
@@ -125,6 +155,31 @@ class WhatsApp(graph.GraphWebhooks):
         if code in RATE_CODES and response.status_code != 429:
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+def _interactive(body: str, buttons: Sequence[Button]) -> dict[str, Any] | None:
+    """The interactive object for the options, or None when they fit neither buttons nor a list."""
+    if not body.strip() or len(body) > MAX_INTERACTIVE_BODY:
+        return None
+    longest = max(len(b.label) for b in buttons)
+    if len(buttons) <= MAX_REPLY_BUTTONS and longest <= MAX_BUTTON_TITLE:
+        return {"type": "button", "body": {"text": body}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": b.payload, "title": b.label}} for b in buttons]}}
+    if len(buttons) <= MAX_LIST_ROWS and longest <= MAX_ROW_TITLE:
+        return {"type": "list", "body": {"text": body}, "action": {"button": LIST_BUTTON, "sections": [
+            {"rows": [{"id": b.payload, "title": b.label} for b in buttons]}]}}
+    return None
+
+
+def _tap(m: dict[str, Any]) -> str:
+    """The payload of a tapped button (an interactive reply's id, a template button's payload), or ""."""
+    if m.get("type") == "interactive":
+        reply = m.get("interactive") or {}
+        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        return str(chosen.get("id") or "") if isinstance(chosen, dict) else ""
+    if m.get("type") == "button":
+        return str((m.get("button") or {}).get("payload") or "")
+    return ""
 
 
 def _text(m: dict[str, Any]) -> str:
