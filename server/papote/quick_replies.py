@@ -99,9 +99,9 @@ def choice_data(message: Message | None, seq: int, option: int) -> dict[str, Any
 
 def as_text(body: str, options: list[dict[str, str]]) -> str:
     """A message and the options it offers as plain text, for channels that cannot draw them as their
-    own buttons (SMS; WhatsApp past its buttons' and lists' limits): the options but the last numbered, which the customer may type back
-    (the bot reads a number as a tap); the last, a bot's "Talk to a person", written out, since its
-    words hand over when typed."""
+    own buttons (SMS; WhatsApp past its buttons' and lists' limits): the options but the last
+    numbered, which the customer may type back (the bot reads a number as a tap); the last, a bot's
+    "Talk to a person", written out, since its words hand over when typed."""
     if not options:
         return body
     *choices, last = options
