@@ -132,6 +132,9 @@ class Config:
     #: Postmark's inbound webhook (`POST /api/webhooks/postmark/inbound`, docs/channels.md): the password of
     #: the HTTP Basic credentials put in the webhook's URL at Postmark. Empty: the route answers 404.
     postmark_inbound_secret: str = ""
+    #: Mailgun's inbound routes (`POST /api/webhooks/mailgun/inbound`, docs/channels.md): the account's
+    #: HTTP webhook signing key, which signs each post. Empty: the route answers 404.
+    mailgun_signing_key: str = ""
     #: "A conversation is waiting" is mailed to a site's agents this long after a visitor's text, if by
     #: then no agent is online and none has answered: a visitor whose agent is just reconnecting (a
     #: reload, a network change) is no reason to mail the whole team.

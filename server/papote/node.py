@@ -21,7 +21,7 @@ from papote.bot.runner import Bot
 from papote.bus import Bus
 from papote.bus.broker import BrokerBus
 from papote.bus.factory import bus_for
-from papote.channels.email import EmailContinuation
+from papote.channels.email import EmailContinuation, mailgun
 from papote.channels.email.agent_mail import AgentMail
 from papote.channels.inbound_api import InboundApi
 from papote.channels.messaging.service import Messaging
@@ -39,6 +39,7 @@ from papote.nps import Nps
 from papote.presence import Presence
 from papote.privacy import Privacy
 from papote.push import Alerts
+from papote.replays import Replays
 from papote.reports import Reports
 from papote.sites import Sites, answering, settings_of
 from papote.store import Message, Site, Store, Visitor
@@ -90,6 +91,8 @@ class Papote:
         self.reports = Reports(self.store)
         self.visitors = Visitors(self.store, self.budgets, config.rate_new_visitors)
         self.shared_limits = ratelimits.shared_limits(config)
+        #: Signed posts' one-time tokens (Mailgun's), remembered while their signature is fresh.
+        self.replays = Replays(self.shared_limits, mailgun.MAX_AGE_SECS + mailgun.MAX_SKEW_SECS)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
                                        self.chat.ref, self.budgets, self.shared_limits)
         #: Export, erasure, retention and the audit log (privacy.py).

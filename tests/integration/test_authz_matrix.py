@@ -330,8 +330,9 @@ def test_every_token_page_is_classified() -> None:
 
 #: Mail providers' webhooks: each authenticated by the provider's own credentials, its site named by the
 #: mail's recipient (tests/integration/test_email_webhook.py: no or wrong credentials 401 and nothing
-#: stored, a recipient that is no site's 403). Unconfigured, a webhook is a route that does not exist.
-WEBHOOKS = {("POST", "/api/webhooks/postmark/inbound")}
+#: stored, a recipient that is no site's 403 — 406 for Mailgun, its "stop retrying"). Unconfigured, a
+#: webhook is a route that does not exist.
+WEBHOOKS = {("POST", "/api/webhooks/postmark/inbound"), ("POST", "/api/webhooks/mailgun/inbound")}
 
 
 def test_every_webhook_is_classified() -> None:

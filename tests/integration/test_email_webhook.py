@@ -1,19 +1,25 @@
-"""Postmark's inbound webhook end to end: a real server, real HTTP posts shaped like Postmark's (its
-documented JSON fields, HTTP Basic credentials from the webhook URL), and the same rules as mail by SMTP:
-a new conversation at the support address, replies into their conversation, one message per Message-ID,
-automatic mail dropped, 200 only after COMMIT."""
+"""Postmark's inbound webhook and Mailgun's inbound route end to end: a real server, real HTTP posts
+shaped like Postmark's (its documented JSON fields, HTTP Basic credentials from the webhook URL) and
+Mailgun's (its form, signed in its fields), and the same rules as mail by SMTP: a new conversation at
+the support address, replies into their conversation, one message per Message-ID, automatic mail
+dropped, 200 only after COMMIT."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
+import secrets
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from papote.channels.email import tokens
@@ -26,6 +32,8 @@ __all__ = ["sink"]
 SECRET = "postmark-inbound-secret-1234"
 SUPPORT = "help@shop.test"
 PATH = "/api/webhooks/postmark/inbound"
+MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+MAILGUN_PATH = "/api/webhooks/mailgun/inbound"
 
 
 @pytest.fixture
@@ -37,6 +45,7 @@ def hook_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
         "PAPOTE_EMAIL_DOMAIN": DOMAIN,
         "PAPOTE_EMAIL_CHECK_SECS": "1",
         "PAPOTE_POSTMARK_INBOUND_SECRET": SECRET,
+        "PAPOTE_MAILGUN_SIGNING_KEY": MAILGUN_KEY,
     })
     yield from serve(server, request)
 
@@ -129,4 +138,94 @@ async def test_postmark_inbound(hook_server: PapoteServer, sink: tuple[Sink, int
                  [{"Name": "Return-Path", "Value": "<>"}]):
         status, answer = await send(server, payload("I am away", headers=auto))
         assert status == 200 and "dropped" in answer["outcome"]
+    assert texts(server) == before
+
+
+def mailgun_form(text: str, *, to: str = SUPPORT, sender: str = "bob@example.test", message_id: str = "",
+                 headers: list[list[str]] | None = None, html: str = "", subject: str = "Invoice 77",
+                 key: str = MAILGUN_KEY, timestamp: int | None = None) -> dict[str, str]:
+    """Mailgun's parsed inbound post (its documented fields), signed like Mailgun signs it."""
+    message_id = message_id or f"<{new_msg_id()}@mail.example.test>"
+    all_headers = [["Received", "from mail.example.test by mxa.mailgun.org"], ["From", f"Bob Martin <{sender}>"],
+                   ["To", to], ["Subject", subject], ["Message-Id", message_id],
+                   ["Content-Type", "text/html; charset=utf-8" if html and not text else "multipart/alternative"],
+                   *(headers or [])]
+    at = str(int(time.time()) if timestamp is None else timestamp)
+    token = secrets.token_hex(25)  # 50 characters, like Mailgun's
+    return {
+        "recipient": to, "sender": sender, "from": f"Bob Martin <{sender}>", "subject": subject,
+        "body-plain": text or "Any news? > On Fri, Bob wrote: Checking.", "body-html": html,
+        "stripped-text": "(not used)", "stripped-signature": "", "Message-Id": message_id,
+        "message-headers": json.dumps(all_headers), "attachment-count": "0",
+        "timestamp": at, "token": token,
+        "signature": hmac.new(key.encode(), (at + token).encode(), hashlib.sha256).hexdigest(),
+    }
+
+
+async def post_mailgun(server: PapoteServer, form: dict[str, str], *, multipart: bool = False) -> tuple[int, Any]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        if multipart:  # as Mailgun posts a mail with attachments
+            files = {"attachment-1": ("invoice.pdf", b"%PDF-1.4 fake", "application/pdf")}
+            answer = await http.post(MAILGUN_PATH, data={**form, "attachment-count": "1"}, files=files)
+        else:
+            answer = await http.post(MAILGUN_PATH, data=form)
+    return answer.status_code, answer.json()
+
+
+async def test_mailgun_inbound(hook_server: PapoteServer, sink: tuple[Sink, int]) -> None:
+    server, (relay, _) = hook_server, sink
+    cookie = await asyncio.to_thread(server.login)
+    status, _, _ = await asyncio.to_thread(server.http, "PATCH", f"/api/sites/{server.site_key}",
+                                           {"settings": {"email_support_address": SUPPORT}}, cookie)
+    assert status == 200
+    first = mailgun_form("The invoice is wrong.\n\n-- \nBob", message_id="<bob-1@mail.example.test>")
+
+    # Unsigned, signed with another key, stale, or from the future: 401, nothing stored.
+    unsigned = {k: v for k, v in first.items() if k != "signature"}
+    assert (await post_mailgun(server, unsigned))[0] == 401
+    assert (await post_mailgun(server, mailgun_form("x", key="key-someone-else")))[0] == 401
+    for when in (int(time.time()) - 16 * 60, int(time.time()) + 5 * 60):
+        status, body = await post_mailgun(server, mailgun_form("x", timestamp=when))
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        bad = await http.post(MAILGUN_PATH, content=b"{}", headers={"content-type": "application/json"})
+        assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_frame")
+    assert texts(server) == []
+
+    # The mail, as a multipart post with an attachment (not carried): 200 once stored.
+    status, answer = await post_mailgun(server, first, multipart=True)
+    assert status == 200 and answer == {"ok": True, "outcome": "stored"}
+    [(cid, body)] = texts(server)
+    assert body == "Invoice 77\n\nThe invoice is wrong."
+    # The same signed post again (a replay): 406, Mailgun's "do not retry"; nothing more stored.
+    status, answer = await post_mailgun(server, first)
+    assert (status, answer["error"]["code"]) == (406, "conflict")
+    # The same mail signed afresh (Mailgun's retry of a post whose answer was lost): one message.
+    again = mailgun_form("The invoice is wrong.\n\n-- \nBob", message_id="<bob-1@mail.example.test>")
+    status, answer = await post_mailgun(server, again)
+    assert status == 200 and answer["ok"] is True
+    assert texts(server) == [(cid, body)]
+    # A recipient that is none of ours: 406 (Mailgun stops), nothing stored.
+    status, answer = await post_mailgun(server, mailgun_form("hi", to="nobody@shop.test"))
+    assert (status, answer["error"]["code"]) == (406, "forbidden")
+
+    # The agent answers by mail; Bob's HTML-only answer comes back to the reply address, threaded.
+    a = await agent(server)
+    await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Checking."})
+    await a.expect("ack", ref=1)
+    await until(lambda: relay.mails, "the reply by mail")
+    reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
+    html_only = mailgun_form("", to=reply_to, subject="Re: Invoice 77", html=(
+        "<div>Any news?</div><div class=\"gmail_quote\">On Fri, Bob wrote:<blockquote>Checking.</blockquote></div>"),
+        headers=[["In-Reply-To", relay.mails[0]["Message-ID"]]])
+    status, answer = await post_mailgun(server, html_only)
+    assert status == 200, answer
+    assert [b for c, b in texts(server) if c == cid] == ["Invoice 77\n\nThe invoice is wrong.", "Any news?"]
+
+    # Automatic mail and a null envelope sender: accepted (200, nothing to retry) and dropped.
+    before = texts(server)
+    for form in (mailgun_form("I am away", headers=[["Auto-Submitted", "auto-replied"]]),
+                 {**mailgun_form("Delivery report"), "sender": ""}):
+        status, answer = await post_mailgun(server, form)
+        assert status == 200 and "dropped" in answer["outcome"], answer
     assert texts(server) == before

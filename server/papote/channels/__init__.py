@@ -6,7 +6,8 @@
   confirmation and unsubscribe tokens (tokens.py), outbound SMTP (smtp.py), the inbound SMTP listener
   (listener.py) with its pure MIME reading (inbound.py) and quote stripping (quotes.py); email as a
   channel of its own, mail to a site's support address (support.py); Postmark's inbound webhook, its
-  JSON read into a mail (postmark.py); transcripts (transcripts.py); and mail to agents — invitations,
+  JSON read into a mail (postmark.py), and Mailgun's inbound routes, their signed form read into a mail
+  (mailgun.py); transcripts (transcripts.py); and mail to agents — invitations,
   password resets, "a conversation is waiting" (agent_mail.py, notices.py).
 * `webhooks/` — outgoing Standard Webhooks: events derived from the seq stream past a durable cursor
   (events.py), signed (signing.py), sent in per-conversation order through the outbox (service.py) to

@@ -282,6 +282,8 @@ def str_list(value: Any, name: str) -> list[str]:
     return value
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Body types of a provider's form post; an endpoint without authentication may declare one.
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 def check_write(request: Request, ep: Endpoint) -> None:
@@ -293,6 +295,8 @@ def check_write(request: Request, ep: Endpoint) -> None:
     bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
     if ep.auth == "visitor" or (ep.raw_body is not None and ep.auth == "any" and bearer):
         return  # a token in a header: nothing a browser sends by itself
+    if ep.auth == "none" and ep.raw_body in FORM_TYPES:
+        return  # a provider's signed form (Mailgun): no cookie is read, the signature in it authenticates
     if ep.raw_body is not None:
         # A file's bytes come with their own type: the custom header shows it is no cross-site form (a
         # page of another origin cannot set it, nor a JSON type, without a preflight, never granted).
