@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from papote.channels.email.mailgun import (
     read_mailgun,
     signature,
 )
+from papote.ratelimits import SharedLimits
 from papote.replays import Replays
+from tests.brokers import Broker
 
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 NOW = 1_800_000_000
@@ -90,3 +93,21 @@ async def test_a_token_is_taken_once_until_forgotten() -> None:
     assert await replays.first("other", "t1")  # namespaces apart
     await replays.forget("mailgun", "t1")  # the post failed: its retry gets through
     assert await replays.first("mailgun", "t1")
+
+
+@pytest.mark.asyncio
+async def test_two_nodes_take_a_token_once_through_the_shared_redis(tmp_path: Path) -> None:
+    broker = Broker("redis", tmp_path)
+    broker.start()
+    shared = [SharedLimits(broker.url), SharedLimits(broker.url)]
+    try:
+        one, two = (Replays(s, 60) for s in shared)
+        assert await one.first("mailgun", "tok-a")
+        assert not await two.first("mailgun", "tok-a")  # the other node saw it
+        await one.forget("mailgun", "tok-a")  # a failed post: its retry may land on any node
+        assert await two.first("mailgun", "tok-a")
+        assert shared[0].errors == shared[1].errors == 0
+    finally:
+        for s in shared:
+            await s.close()
+        broker.kill()
