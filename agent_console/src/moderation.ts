@@ -19,6 +19,7 @@ const en = {
   words: "listed words",
   links: "too many links",
   rate: "too many messages",
+  flood: "over the inbound budget (a flood from one address)",
   newConversation: "new conversation",
   blocked: "Blocked visitors",
   noBlocked: "Nobody is blocked on this site.",
@@ -61,6 +62,7 @@ const fr: Record<Key, string> = {
   words: "mots de la liste",
   links: "trop de liens",
   rate: "trop de messages",
+  flood: "au-delà du budget d'entrée (un afflux depuis une adresse)",
   newConversation: "nouvelle conversation",
   blocked: "Visiteurs bloqués",
   noBlocked: "Personne n'est bloqué sur ce site.",
@@ -101,7 +103,7 @@ interface Held {
   visitor: string;
   author_name: string;
   body: string;
-  reasons: ("words" | "links" | "rate")[];
+  reasons: ("words" | "links" | "rate" | "flood")[];
   created_at: number;
 }
 

@@ -48,6 +48,10 @@ class Config:
     #: New anonymous visitors one client address may create. A widget without storage consent creates
     #: one per page view, so an office behind one NAT needs room; a script minting thousands does not.
     rate_new_visitors: str = "120/10minute"
+    #: Messages one customer address may send a site through an inbound path (the inbound API, mail,
+    #: messaging apps), per channel: a person writes a few a minute, a loop or a flood far more
+    #: (inbound_limits.py). They count against `rate_per_site` too.
+    rate_inbound_per_address: str = "30/minute"
     #: Where per-site budgets are counted across nodes: `memory` (each node on its own) or
     #: `redis://host:6379/0`. Empty: the bus's Redis when PAPOTE_BUS is Redis, else memory.
     rate_limits: str = ""
@@ -301,7 +305,7 @@ class Config:
             raise ValueError("PAPOTE_WEBHOOK_CHECK_SECS must be 1 to 3600")
         from limits import parse
 
-        for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors"):
+        for name in ("rate_per_connection", "rate_per_site", "rate_new_visitors", "rate_inbound_per_address"):
             try:
                 parse(getattr(self, name))
             except ValueError:

@@ -142,8 +142,10 @@ class RateLimited(PapoteError):
 
     code = ErrorCode.RATE_LIMITED
 
-    def __init__(self, message: str = "slow down") -> None:
+    def __init__(self, message: str = "slow down", retry_after: int | None = None) -> None:
         super().__init__(message)
+        #: Seconds until the budget opens again, when known: HTTP answers say it in `Retry-After`.
+        self.retry_after = retry_after
 
 
 class Busy(PapoteError):

@@ -33,6 +33,7 @@ from papote.conversations import CACHE_TTL_SECS, Chat, agent_author, public_topi
 from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
 from papote.ids import now_ms
+from papote.inbound_limits import InboundLimits
 from papote.invites import Invites
 from papote.moderation import Moderation
 from papote.nps import Nps
@@ -93,6 +94,9 @@ class Papote:
         self.shared_limits = ratelimits.shared_limits(config)
         #: Signed posts' one-time tokens (Mailgun's), remembered while their signature is fresh.
         self.replays = Replays(self.shared_limits, mailgun.MAX_AGE_SECS + mailgun.MAX_SKEW_SECS)
+        #: The inbound paths' budgets: per customer address, and the site's (inbound_limits.py).
+        self.inbound_limits = InboundLimits(self.budgets, self.shared_limits, config.rate_inbound_per_address,
+                                            config.rate_per_site)
         self.attachments = Attachments(self.store, storage_for(config, self.store), config.attachments_unsent_secs,
                                        self.chat.ref, self.budgets, self.shared_limits)
         #: Export, erasure, retention and the audit log (privacy.py).

@@ -77,6 +77,13 @@ class Budgets:
             window = windows[(namespace, key)] = Window(item)
         return window.hit(now)
 
+    def retry_after(self, namespace: str, key: str, now: float | None = None) -> float:
+        """Seconds until the window of `key` starts over (0 when it has none)."""
+        window = self._windows.get((namespace, key))
+        if window is None:
+            return 0.0
+        return max(0.0, window.ends - (time.monotonic() if now is None else now))
+
     def _sweep(self, now: float) -> None:
         self._last_sweep = now
         for key in [k for k, w in self._windows.items() if w.ends <= now]:
@@ -137,6 +144,11 @@ class SharedLimits:
             return True
         del self.blocked_until[key]
         return False
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until a blocked key's shared window starts over (0 when it is not blocked)."""
+        until = self.blocked_until.get(key)
+        return max(0.0, until - time.time()) if until is not None else 0.0
 
     def hit(self, item: RateLimitItem, key: str, cost: int = 1) -> None:
         counted = self._counted.get(key)

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 from papote.authz import Principal
 from papote.conversations import Chat
+from papote.errors import RateLimited
 from papote.ids import digest, new_secret
+from papote.inbound_limits import InboundLimits
 from papote.store import ConversationQuery, Site, Store, Visitor, VisitorChanges
 from papote.types import PrincipalKind
 
@@ -28,12 +30,14 @@ log = logging.getLogger("papote.inbound")
 class Host(Protocol):
     store: Store
     chat: Chat
+    inbound_limits: InboundLimits
 
 
 class InboundApi:
     def __init__(self, papote: Host) -> None:
         self.store = papote.store
         self.chat = papote.chat
+        self.limits = papote.inbound_limits
         #: One contact is created at a time per (site, external id) on this node; across nodes the
         #: unique (site, user_id) index settles it (`_contact` reads the winner back).
         self._creating: dict[tuple[str, str], asyncio.Lock] = {}
@@ -42,7 +46,11 @@ class InboundApi:
                    client_msg_id: str, body: str, conversation: str | None,
                    new_conversation: bool) -> dict[str, Any]:
         """Store the customer's message; the answer (`client_msg_id, conversation, seq, ts, visitor,
-        duplicate`) once it is committed."""
+        duplicate`) once it is committed. `rate_limited` (with the seconds to wait) over the contact's
+        or the site's budget: nothing is stored, the caller sends it again later."""
+        retry = self.limits.hit(site.id, "api", external_id)
+        if retry is not None:
+            raise RateLimited(f"too many messages for this contact or site; retry in {retry} s", retry)
         visitor = await self._contact(site, external_id, name, email)
         principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
         cid = conversation

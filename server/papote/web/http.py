@@ -77,6 +77,9 @@ class Endpoint:
 def error_response(exc: PapoteError) -> JSONResponse:
     # A shed request may come back soon: say when, as RFC 9110 lets a 503 do.
     headers = {"retry-after": "1"} if exc.code is ErrorCode.BUSY else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"retry-after": str(retry_after)}  # a budget says when it opens again
     return JSONResponse({"error": {"code": exc.code.value, "message": exc.message}},
                         status_code=exc.code.http_status, headers=headers)
 

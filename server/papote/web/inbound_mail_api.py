@@ -35,11 +35,12 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from papote import inbound_limits
 from papote.authz import Principal
 from papote.channels.email import mailgun
 from papote.channels.email.listener import MAX_MAIL_BYTES
 from papote.channels.email.postmark import PayloadError, read_postmark
-from papote.errors import AuthError, Conflict, ErrorCode, Forbidden, NotFound, PapoteError
+from papote.errors import AuthError, Conflict, ErrorCode, Forbidden, NotFound, PapoteError, RateLimited
 from papote.web.http import Endpoint, papote_of
 from papote.web.schema import obj, string
 
@@ -78,6 +79,9 @@ async def _deliver(request: Request, recipients: list[str], envelope_sender: str
     answer = await papote.email.receive(accepted, envelope_sender, raw)
     if answer.startswith("550"):
         return _refuse(refused, Forbidden(answer[4:]))
+    retry = inbound_limits.retry_of(answer)
+    if retry is not None:  # the sender is over budget: the provider retries later, as an SMTP server would
+        raise RateLimited("too many messages from this sender; retry later", retry)
     if not answer.startswith("250"):
         raise PapoteError("the mail could not be stored; retry", ErrorCode.INTERNAL)
     outcome = answer.removeprefix("250 ").removeprefix("OK").lstrip(": ") or "stored"

@@ -8,6 +8,7 @@ from typing import Protocol
 from papote.config import Config
 from papote.connections import Hub
 from papote.conversations import Chat
+from papote.inbound_limits import InboundLimits
 from papote.ratelimits import Budgets
 from papote.store import Site, Store
 
@@ -20,6 +21,8 @@ class Host(Protocol):
     config: Config
     chat: Chat
     budgets: Budgets
+    #: The inbound paths' budgets: a sender over theirs is told to retry later (451).
+    inbound_limits: InboundLimits
     #: Who is connected on this node (the NPS mail goes only to a visitor who left).
     hub: Hub
 

@@ -24,6 +24,7 @@ import logging
 import secrets
 from typing import Any
 
+from papote import inbound_limits
 from papote.authz import Principal
 from papote.channels.email import render, tokens
 from papote.channels.email.host import Host
@@ -314,6 +315,10 @@ class EmailContinuation:
             if mail.kind is MailKind.AUTOMATIC:
                 log.info("automatic mail to the support address of %s dropped", site.id)
                 return "250 OK: automatic mail dropped"
+            retry = self.papote.inbound_limits.hit(site.id, "email", mail.sender)
+            if retry is not None:
+                log.info("mail from %s to the support address of %s over budget: deferred", mail.sender, site.id)
+                return inbound_limits.smtp_over(retry)
             return await self.support.receive(site, mail, raw)
         return "550 5.1.1 No such address"
 
@@ -361,6 +366,10 @@ class EmailContinuation:
         body = (mail.text or mail.full_text).strip()
         if not body:
             return "250 OK: nothing to store"
+        retry = self.papote.inbound_limits.hit(site.id, "email", mail.sender)
+        if retry is not None:
+            log.info("reply from %s to %s over budget: deferred", mail.sender, cid)
+            return inbound_limits.smtp_over(retry)
         limit = self.config.max_body_chars
         if len(body) > limit:
             body = body[:limit - 1] + "…"

@@ -52,11 +52,13 @@ from papote.channels.twilio import Twilio
 from papote.channels.whatsapp import WhatsApp
 from papote.config import Config
 from papote.conversations import Chat
-from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.errors import Blocked, Conflict, ErrorCode, Held, NotFound, PapoteError
 from papote.events import DeliveryChanged
 from papote.ids import new_id, now_ms
+from papote.inbound_limits import InboundLimits
 from papote.store import Store, VisitorChanges
 from papote.store.channels import ChannelAccount, ChannelIdentity
+from papote.store.moderation import HeldMessage
 from papote.store.outbox import Delivery
 from papote.types import PrincipalKind
 
@@ -72,6 +74,9 @@ FIRST_RETRY_MS = 2_000
 #: Conversations remembered as web chats (their visitor is no channel's customer, and never becomes one):
 #: an agent's reply to them costs no read to find no channel.
 MAX_WEB_CONVERSATIONS = 100_000
+#: The reason a message over the inbound budget is held with (beside the spam filter's `words`, `links`,
+#: `rate`), shown to the agents who review it.
+FLOOD = "flood"
 #: Per-identity locks kept for newcomers; a bounded map (a lock is dropped once its identity is settled).
 MAX_LOCKS = 10_000
 
@@ -81,6 +86,7 @@ class Host(Protocol):
     config: Config
     chat: Chat
     bus: Bus
+    inbound_limits: InboundLimits
 
 
 ADAPTERS: dict[str, Adapter] = {a.kind: a for a in (WhatsApp(), Telegram(), Twilio(), Messenger(), Instagram())}
@@ -229,12 +235,18 @@ class Messaging:
         return lock
 
     async def receive(self, account: ChannelAccount, inbound: Inbound) -> None:
-        """Store a customer's message (a re-delivery finds the first copy and stores nothing)."""
+        """Store a customer's message (a re-delivery finds the first copy and stores nothing). Over the
+        address's or the site's inbound budget (inbound_limits.py) it is held for review instead: the
+        provider still gets its 2xx, nothing is lost, and a flood reaches no conversation, bot or agent."""
+        over = self.papote.inbound_limits.hit(account.site_id, account.kind, inbound.address) is not None
         key = (account.id, inbound.address)
         identity = await self.store.channel_identity(*key)
         if identity is None or identity.conversation_id is None:
             async with self._lock(key):  # a newcomer: one visitor, one conversation, whatever the re-deliveries
                 identity = await self.store.channel_identity(*key) or await self._newcomer(account, inbound)
+                if over:
+                    await self._hold(account, identity, inbound)
+                    return
                 if identity.conversation_id is None:
                     # The window opens before the message is stored: a reply committed right after it (the
                     # bot's) must find it open. Moving it first is safe: it only ever moves forward.
@@ -243,8 +255,31 @@ class Messaging:
                     if cid is not None:
                         await self.store.set_identity_conversation(account.id, inbound.address, cid)
                     return
+        if over:
+            await self._hold(account, identity, inbound)
+            return
         await self.store.touch_identity(account.id, inbound.address, inbound.at or now_ms())
         await self._store(account, identity, identity.conversation_id, inbound)
+
+    async def _hold(self, account: ChannelAccount, identity: ChannelIdentity, inbound: Inbound) -> None:
+        """Keep a message over budget aside, as the spam filter does (moderation.py): the site's agents
+        see it among the held messages, and release it (appended under its own client_msg_id, so a
+        re-delivery already stored stays one message) or delete it. Held once per provider id."""
+        body, data, client_msg_id = self._message(account, inbound)
+        await self.store.hold_message(HeldMessage(
+            new_id("h"), account.site_id, identity.conversation_id, identity.visitor_id, identity.name,
+            client_msg_id, body, data, [FLOOD], now_ms()))
+        log.warning("%s message %s from %s on %s over the inbound budget: held for review", account.kind,
+                    inbound.provider_id, inbound.address, account.id)
+
+    def _message(self, account: ChannelAccount, inbound: Inbound) -> tuple[str, dict[str, Any], str]:
+        """The body, data and client_msg_id a customer's message is stored (or held) with."""
+        body = inbound.body.strip() or "…"
+        limit = self.config.max_body_chars
+        if len(body) > limit:
+            body = body[:limit - 1] + "…"
+        data = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
+        return body, data, f"{account.kind}:{inbound.provider_id}"[:200]
 
     async def _newcomer(self, account: ChannelAccount, inbound: Inbound) -> ChannelIdentity:
         # The visitor has no token anyone holds: a customer on a channel is reached through the channel.
@@ -259,18 +294,18 @@ class Messaging:
                      inbound: Inbound) -> str | None:
         chat = self.papote.chat
         principal = Principal(PrincipalKind.VISITOR, identity.visitor_id, identity.name, site_id=account.site_id)
-        body = inbound.body.strip() or "…"
-        limit = self.config.max_body_chars
-        if len(body) > limit:
-            body = body[:limit - 1] + "…"
-        data = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
-        client_msg_id = f"{account.kind}:{inbound.provider_id}"[:200]
+        body, data, client_msg_id = self._message(account, inbound)
         try:
             stored = await chat.submit(principal, cid, client_msg_id, body, data=data)
             _, appended = await chat.complete(principal, stored)
         except Conflict:
             log.info("%s message %s re-delivered with another body: the first copy stands", account.kind,
                      inbound.provider_id)
+            return cid
+        except Held:
+            return cid  # kept aside by the site's spam filter (moderation.py): answered, not stored
+        except Blocked:
+            log.info("%s message %s from a customer blocked on the site: dropped", account.kind, inbound.provider_id)
             return cid
         return appended.conversation.id
 
