@@ -446,6 +446,43 @@ async def test_one_sites_rate_budget_is_spent_across_nodes(
         assert refused_at < budget, f"node 1 let {refused_at} frames through: it counted alone"
 
 
+async def test_one_customer_addresss_inbound_budget_is_spent_across_nodes(
+    tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
+) -> None:
+    """The inbound API's per-address budget (inbound_limits.py) counted in Redis like the site's: a
+    contact's messages spread over two nodes meet one budget."""
+    budget = 8
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed(request),
+                       env_extra={"PAPOTE_RATE_INBOUND_PER_ADDRESS": f"{budget}/minute"}) as nodes:
+        status, key, _ = nodes[0].http("POST", f"/api/sites/{nodes.site_key}/keys", {"name": "crm"},
+                                       cookie=nodes[0].login())
+        assert status == 201, key
+        bearer = {"authorization": f"Bearer {key['key']}"}
+
+        def say(node: Node, n: int) -> tuple[int, Any]:
+            status, body, _ = node.http("POST", f"/api/sites/{nodes.site_key}/inbound/messages",
+                                        {"contact": {"external_id": "crm-77"}, "client_msg_id": f"flood-{n:04d}",
+                                         "body": f"message {n}"}, headers=bearer)
+            return status, body
+
+        for i in range(budget * 3 // 4):  # three quarters of the budget on node 0: all pass there
+            assert say(nodes[0], i)[0] == 201
+        refused_at = None
+        deadline = time.monotonic() + WAIT_SECS
+        for i in range(budget):  # on node 1, the budget runs out after the quarter left
+            status, body = say(nodes[1], 100 + i)
+            if status != 201:
+                assert (status, body["error"]["code"]) == (429, "rate_limited"), body
+                refused_at = i
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)  # each node tells Redis its sums every 0.25 s
+        assert refused_at is not None, "node 1 never counted what node 0 spent"
+        # Alone it would let all `budget` through; counting node 0's, the quarter left (and what is on its
+        # way to Redis while a busy machine flushes late).
+        assert refused_at < budget * 3 // 4, f"node 1 let {refused_at} messages through: it counted alone"
+
+
 async def test_one_uploaders_budget_is_spent_across_nodes(
     tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest,
 ) -> None:
