@@ -229,3 +229,15 @@ async def test_mailgun_inbound(hook_server: PapoteServer, sink: tuple[Sink, int]
         status, answer = await post_mailgun(server, form)
         assert status == 200 and "dropped" in answer["outcome"], answer
     assert texts(server) == before
+
+    # A route whose URL ends in `mime` posts the mail as received: a field larger than a form's usual
+    # 1 MB part is read whole (with an attachment, as Mailgun posts it).
+    raw = (f"From: Carl <carl@example.test>\r\nTo: {SUPPORT}\r\nSubject: Big one\r\n"
+           f"Message-ID: <carl-1@mail.example.test>\r\nContent-Type: text/plain\r\n\r\n"
+           "Please see below.\r\n" + "x" * 1_200_000 + "\r\n")
+    signed = mailgun_form("unused")
+    mime = {k: signed[k] for k in ("timestamp", "token", "signature")}
+    status, answer = await post_mailgun(server, {**mime, "recipient": SUPPORT, "sender": "carl@example.test",
+                                                 "body-mime": raw}, multipart=True)
+    assert status == 200 and answer["outcome"] == "stored", answer
+    assert any(b.startswith("Big one\n\nPlease see below.") for _, b in texts(server))

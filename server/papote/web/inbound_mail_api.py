@@ -108,10 +108,12 @@ async def _mailgun_form(request: Request, raw: bytes) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").lower()
     try:
         if content_type.startswith("multipart/form-data"):
+            # A field may hold a whole mail (`body-mime`, `body-html`): up to the body's own cap.
             form = await MultiPartParser(request.headers, body(), max_files=MAILGUN_MAX_FILES,
-                                         max_fields=MAILGUN_MAX_FIELDS).parse()
+                                         max_fields=MAILGUN_MAX_FIELDS, max_part_size=MAX_WEBHOOK_BYTES).parse()
         elif content_type.startswith("application/x-www-form-urlencoded"):
-            form = await FormParser(request.headers, body()).parse()
+            form = await FormParser(request.headers, body(), max_fields=MAILGUN_MAX_FIELDS,
+                                    max_part_size=MAX_WEBHOOK_BYTES).parse()
         else:
             raise PapoteError("send Mailgun's form (url-encoded or multipart)", ErrorCode.BAD_FRAME)
     except MultiPartException as exc:
