@@ -8,6 +8,7 @@ service (service.py) stores what `parse` returned and only then answers 2xx.
 Errors::
 
     WebhookRefused       a request that is not the provider's (bad or missing signature): 401/403, nothing stored
+    FileRefused          a customer's file that will not be kept (over the site's size): a note, no retry
     PapoteError(WINDOW_CLOSED)  a reply the channel cannot carry now (raised before anything is stored)
     DeliveryError        (channels/outbox.py) a send that did not happen; `retry_after_ms` from a 429
 """
@@ -61,6 +62,28 @@ class Answer:
     media_type: str = "text/plain"
 
 
+class FileRefused(Exception):
+    """A customer's file Papote will not keep, whatever the retries: `code` says why (too_large)."""
+
+    def __init__(self, reason: str, code: ErrorCode) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(slots=True)
+class Media:
+    """A file a customer's message carries, as the provider names it: `ref` is what the adapter's
+    `fetch` needs (WhatsApp's media id, Telegram's file_id, a URL for Twilio and Meta's Messenger),
+    `name` and `content_type` the provider's word for them (only hints: the bytes decide), `kind` the
+    provider's kind of it (image, document, audio…), shown while it is fetched."""
+
+    ref: str
+    kind: str = "file"
+    name: str = ""
+    content_type: str = ""
+
+
 @dataclass(slots=True)
 class Inbound:
     """A customer's message: `address` is who wrote (their identity on the account), `provider_id` the
@@ -72,6 +95,8 @@ class Inbound:
     at: Millis
     name: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    #: The files the message carries: fetched after the webhook is answered (channels/messaging/media.py).
+    media: list[Media] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -145,6 +170,11 @@ class Adapter(Protocol):
                    delivery: Delivery) -> str:
         """Post the delivery; the provider's message id. Raises DeliveryError."""
 
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int) -> bytes:
+        """The bytes of a customer's file, at most `max_bytes` of them. Raises DeliveryError (temporary:
+        retried; permanent: the provider no longer has it) or FileRefused (over `max_bytes`)."""
+
 
 def same(expected: str | bytes, given: str | bytes | None) -> bool:
     """Constant-time comparison of a secret with what a request carries (absent: False)."""
@@ -200,3 +230,46 @@ def json_of(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+async def download(http: httpx.AsyncClient, url: str, max_bytes: int, **kwargs: Any) -> bytes:
+    """GET a file, reading at most `max_bytes` (a larger one is refused as soon as its length or its
+    bytes say so, never held whole). Redirects are followed (Twilio's media URLs redirect to storage;
+    httpx drops the credentials when the redirect leaves the origin). A 429, 5xx, 408, timeout or
+    lost connection is temporary; another 4xx is for good (the provider no longer has the file)."""
+    try:
+        async with http.stream("GET", url, follow_redirects=True, **kwargs) as response:
+            if not response.is_success:
+                await response.aread()
+                raise refuse(response, f"GET of the file answered {response.status_code}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+
+
+async def get_json(http: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:
+    """GET a provider's JSON (WhatsApp's media URL, Telegram's getFile); failures as `download`'s."""
+    try:
+        response = await http.get(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+    body = json_of(response)
+    if not response.is_success:
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        raise refuse(response, str(body.get("description") or (error or {}).get("message") or "")
+                     or f"answered {response.status_code}")
+    return body

@@ -31,10 +31,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from papote.attachments import Attachments
 from papote.authz import Action, Principal
 from papote.bus import Bus
 from papote.bus.topics import conv_topic
 from papote.channels.messaging.base import Adapter, Answer, Hook, Inbound, Receipt, Watermark, WebhookRefused
+from papote.channels.messaging.media import MediaFetcher, jobs_for
 from papote.channels.meta.messenger import Instagram, Messenger
 from papote.channels.outbox import DeliveryError, Outbox
 from papote.channels.telegram import Telegram
@@ -71,6 +73,7 @@ class Host(Protocol):
     config: Config
     chat: Chat
     bus: Bus
+    attachments: Attachments
 
 
 ADAPTERS: dict[str, Adapter] = {a.kind: a for a in (WhatsApp(), Telegram(), Twilio(), Messenger(), Instagram())}
@@ -93,6 +96,9 @@ class Messaging:
         self.outbox = Outbox(self.store, CHANNEL, self._send, lease_ms=lease,
                              every_secs=self.config.messaging_check_secs, on_done=self._done,
                              first_retry_ms=FIRST_RETRY_MS)
+        #: Customers' files: fetched after the webhook is answered, by a worker of their own (media.py).
+        self.media = MediaFetcher(papote, ADAPTERS, papote.attachments.storage, self.base_url, lease_ms=lease,
+                                  every_secs=self.config.messaging_check_secs)
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._web: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,8 +107,9 @@ class Messaging:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(timeout=self.config.messaging_timeout_secs)
+        self.http = self.media.http = httpx.AsyncClient(timeout=self.config.messaging_timeout_secs)
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="papote-messaging-outbox"))
+        self._tasks.append(asyncio.create_task(self.media.outbox.run(), name="papote-messaging-media"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -188,6 +195,8 @@ class Messaging:
         for event in events:
             if isinstance(event, Inbound):
                 await self.receive(account, event)
+                if event.media:
+                    self.media.outbox.poke()
             elif isinstance(event, Receipt):
                 await self.receipt(account, event)
             elif isinstance(event, Watermark):
@@ -236,17 +245,22 @@ class Messaging:
                      inbound: Inbound) -> str | None:
         chat = self.papote.chat
         principal = Principal(PrincipalKind.VISITOR, identity.visitor_id, identity.name, site_id=account.site_id)
-        body = inbound.body.strip() or "…"
+        # A file without a caption is a message without text: its attachment follows once fetched.
+        body = inbound.body.strip() or ("" if inbound.media else "…")
         limit = self.config.max_body_chars
         if len(body) > limit:
             body = body[:limit - 1] + "…"
-        data = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
+        data: dict[str, Any] = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
+        if inbound.media:  # what the agent sees until the files arrive (their kinds, in order)
+            data["channel"]["media"] = [m.kind for m in inbound.media]
         client_msg_id = f"{account.kind}:{inbound.provider_id}"[:200]
         try:
-            stored = await chat.submit(principal, cid, client_msg_id, body, data=data)
+            stored = await chat.submit(principal, cid, client_msg_id, body, data=data,
+                                       jobs=jobs_for(account, identity.visitor_id, inbound))
             _, appended = await chat.complete(principal, stored)
         except Conflict:
-            log.info("%s message %s re-delivered with another body: the first copy stands", account.kind,
+            log.info("%s message %s re-delivered with another body or its files since kept: the first copy "
+                     "stands", account.kind,
                      inbound.provider_id)
             return cid
         return appended.conversation.id

@@ -10,6 +10,10 @@ Outbound: `POST {base}/{page id}/messages {recipient: {id}, messaging_type: "RES
 → `{recipient_id, message_id}`. The window is 24 hours from the customer's last message; after it, when
 the site enabled it (the app holds the permission), `messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT"`
 for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the send for good.
+
+Media in: `message.attachments: [{type: image | video | audio | file, payload: {url}}]` (a sticker is an
+image with `payload.sticker_id`); the URL is Meta's CDN, fetched without credentials after the webhook is
+answered. Other kinds (a location, a shared post: `fallback`, `template`) carry no file and are skipped.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from papote.channels.messaging.base import (
     Field,
     Hook,
     Inbound,
+    Media,
     Receipt,
     Watermark,
     Window,
+    download,
     json_of,
     post,
     refuse,
@@ -42,6 +48,8 @@ HUMAN_AGENT_MS = 7 * 24 * 3_600_000
 RATE_CODES = (613, 4)
 WINDOW_CODES = (10, 551, 10903)
 MAX_TEXT = 2000
+#: Attachment types that carry a file at `payload.url`.
+MEDIA_TYPES = ("image", "video", "audio", "file")
 
 
 class Messenger(graph.GraphWebhooks):
@@ -66,8 +74,10 @@ class Messenger(graph.GraphWebhooks):
                 sender = str((event.get("sender") or {}).get("id") or "")
                 message = event.get("message")
                 if isinstance(message, dict) and message.get("mid") and not message.get("is_echo") and sender:
-                    text = message.get("text") or "[attachment]"
-                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0)))
+                    media = _media(message)
+                    text = message.get("text") or ("" if media else "[attachment]")
+                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0),
+                                       media=media))
                 delivery = event.get("delivery")
                 if isinstance(delivery, dict):
                     at = int(delivery.get("watermark") or 0)
@@ -114,6 +124,23 @@ class Messenger(graph.GraphWebhooks):
         if code in RATE_CODES and response.status_code != 429:
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int) -> bytes:
+        return await download(http, media.ref, max_bytes)
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    out = []
+    for item in message.get("attachments") or []:
+        if not isinstance(item, dict) or item.get("type") not in MEDIA_TYPES:
+            continue
+        payload = item.get("payload")
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            out.append(Media(url, str(item["type"])))
+    return out
 
 
 class Instagram(Messenger):

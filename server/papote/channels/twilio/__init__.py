@@ -9,6 +9,10 @@ carry `MessageSid, MessageStatus` (queued, sending, sent, delivered, undelivered
 
 Outbound: `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic sid:token), form `To, From,
 Body, StatusCallback` → 201 `{sid}`. SMS has no reply window.
+
+Media in (MMS): `NumMedia`, and for each i below it `MediaUrl{i}` and `MediaContentType{i}`. Fetched after
+the webhook is answered, with the account's SID and auth token (Twilio may require HTTP Basic auth on
+media URLs); the URL redirects to Twilio's storage, where httpx sends no credentials.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from papote.channels.messaging.base import (
     Field,
     Hook,
     Inbound,
+    Media,
     Receipt,
     Watermark,
     WebhookRefused,
     Window,
+    download,
     json_of,
     post,
     refuse,
@@ -44,6 +50,8 @@ from papote.types import Millis
 STATES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
 #: SMS bodies longer than this are refused by Twilio.
 MAX_TEXT = 1600
+#: Files one MMS carries at most (Twilio's own bound).
+MAX_MEDIA = 10
 
 
 def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
@@ -82,7 +90,10 @@ class Twilio:
             return [Receipt(sid, state, 0, form.get("ErrorCode", ""))] if state else []
         if not form.get("From"):
             return []
-        return [Inbound(form["From"], sid, form.get("Body", ""), 0, "")]
+        count = form.get("NumMedia", "0")
+        media = [Media(form[f"MediaUrl{i}"], "file", "", form.get(f"MediaContentType{i}", ""))
+                 for i in range(min(int(count) if count.isdigit() else 0, MAX_MEDIA)) if form.get(f"MediaUrl{i}")]
+        return [Inbound(form["From"], sid, form.get("Body", ""), 0, "", media=media)]
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
         return Window(True)
@@ -103,3 +114,8 @@ class Twilio:
                 return str(body["sid"])
             raise DeliveryError("the provider accepted the message but gave no sid", permanent=True)
         raise refuse(response, f"{body.get('code', '')} {body.get('message', '')}".strip())
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int) -> bytes:
+        return await download(http, media.ref, max_bytes,
+                              auth=(account.config["account_sid"], account.secrets.get("auth_token", "")))

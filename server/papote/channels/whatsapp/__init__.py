@@ -10,6 +10,11 @@ Outbound: `POST {base}/{phone_number_id}/messages` with a Bearer token, `{messag
 recipient_type: "individual", to, type: "text", text: {body}}` → `{messages: [{id}]}`. Outside the
 window only an approved template may go: the site's configured one, its one body parameter filled with
 the agent's text. Errors: 131047 (the window is shut: for good), 130429/131056/80007 (rate limits: wait).
+
+Media in: a message of type image, document, audio, video or sticker carries `{<type>: {id, mime_type,
+sha256, caption?, filename?}}`. The file is fetched after the webhook is answered: `GET {base}/{media id}`
+(Bearer) → `{url, mime_type, sha256, file_size, id}`, then `GET url` with the same Bearer token (the URL
+lives 5 minutes: each attempt asks for a fresh one).
 """
 
 from __future__ import annotations
@@ -22,17 +27,22 @@ import httpx
 from papote.channels.messaging.base import (
     WINDOW_MS,
     Field,
+    FileRefused,
     Hook,
     Inbound,
+    Media,
     Receipt,
     Watermark,
     Window,
+    download,
+    get_json,
     json_of,
     post,
     refuse,
 )
 from papote.channels.meta import graph
 from papote.channels.outbox import DeliveryError
+from papote.errors import ErrorCode
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.outbox import Delivery
 from papote.types import Millis
@@ -40,8 +50,10 @@ from papote.types import Millis
 #: Graph error codes: the customer's window is shut; rate limits (per number, per pair, per app).
 WINDOW_CODES = (131047,)
 RATE_CODES = (130429, 131056, 80007, 4)
-#: What a non-text message becomes in the inbox (the media itself is not fetched).
+#: What a message of a kind Papote does not read becomes in the inbox (a location, a contact card…).
 PLACEHOLDER = "[{type}]"
+#: The kinds of message that carry a file, fetched and kept as the message's attachment.
+MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
 
 
 class WhatsApp(graph.GraphWebhooks):
@@ -74,7 +86,8 @@ class WhatsApp(graph.GraphWebhooks):
                     if isinstance(m, dict) and m.get("id") and m.get("from"):
                         sender = str(m["from"])
                         out.append(Inbound(sender, str(m["id"]), _text(m), _millis(m.get("timestamp")),
-                                           names.get(sender, ""), {"type": str(m.get("type") or "text")}))
+                                           names.get(sender, ""), {"type": str(m.get("type") or "text")},
+                                           _media(m)))
                 for s in value.get("statuses") or []:
                     if isinstance(s, dict) and s.get("id") and s.get("status") in ("sent", "delivered", "read",
                                                                                    "failed"):
@@ -126,6 +139,17 @@ class WhatsApp(graph.GraphWebhooks):
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
 
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int) -> bytes:
+        auth = {"authorization": f"Bearer {account.secrets.get('access_token', '')}"}
+        info = await get_json(http, f"{base_url}/{media.ref}", headers=auth)
+        if not info.get("url"):
+            raise DeliveryError("the provider named no URL for the file", permanent=True)
+        size = str(info.get("file_size") or "")
+        if size.isdigit() and int(size) > max_bytes:
+            raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+        return await download(http, str(info["url"]), max_bytes, headers=auth)
+
 
 def _text(m: dict[str, Any]) -> str:
     kind = str(m.get("type") or "text")
@@ -138,7 +162,17 @@ def _text(m: dict[str, Any]) -> str:
         chosen = reply.get("button_reply") or reply.get("list_reply") or {}
         return str(chosen.get("title") or PLACEHOLDER.format(type=kind))
     caption = (m.get(kind) or {}).get("caption") if isinstance(m.get(kind), dict) else None
+    if kind in MEDIA_KINDS:
+        return str(caption or "")  # the file itself follows as the message's attachment
     return str(caption or PLACEHOLDER.format(type=kind))
+
+
+def _media(m: dict[str, Any]) -> list[Media]:
+    kind = str(m.get("type") or "")
+    item = m.get(kind)
+    if kind not in MEDIA_KINDS or not isinstance(item, dict) or not item.get("id"):
+        return []
+    return [Media(str(item["id"]), kind, str(item.get("filename") or ""), str(item.get("mime_type") or ""))]
 
 
 def _millis(timestamp: Any) -> Millis:
