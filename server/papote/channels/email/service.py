@@ -29,6 +29,7 @@ from papote.channels.email import render, tokens
 from papote.channels.email.host import Host
 from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
+from papote.channels.email.mail_files import keep_files, note_refused
 from papote.channels.email.nps_mail import NpsMail
 from papote.channels.email.smtp import parse_smtp_url, send_mail
 from papote.channels.email.support import SupportInbox, client_msg_id
@@ -359,7 +360,7 @@ class EmailContinuation:
         if foreign and settings_of(site)["email_foreign_sender"] == "refuse":
             return "550 5.7.1 This address may not reply to this conversation"
         body = (mail.text or mail.full_text).strip()
-        if not body:
+        if not body and not mail.files:
             return "250 OK: nothing to store"
         limit = self.config.max_body_chars
         if len(body) > limit:
@@ -368,10 +369,15 @@ class EmailContinuation:
         if foreign:
             data["email"]["unverified_sender"] = True
         principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
+        msg_id = client_msg_id(mail.message_id, raw)
+        if mail.files and await self.store.message_by_client_id(visitor.id, msg_id) is not None:
+            return "250 OK: already stored"  # a retry of the sending server: its files are not kept twice
+        kept = await keep_files(self.papote, principal, site, mail)
         try:
-            stored = await self.papote.chat.submit(principal, cid, client_msg_id(mail.message_id, raw), body,
-                                                   data=data)
+            stored = await self.papote.chat.submit(principal, cid, msg_id, body, data=data,
+                                                   attachments=kept.ids or None)
             _, appended = await self.papote.chat.complete(principal, stored)
+            await note_refused(self.papote, appended, kept)
         except Conflict:
             return "250 OK: already stored"  # the same Message-ID with another body: the first one stands
         except Held:
