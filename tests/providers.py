@@ -1,8 +1,10 @@
 """Fake messaging providers: one small Starlette app served by uvicorn on a free loopback port, in a
 thread of its own (so a module's server fixture can be given its URL before it starts).
 
-* Their send APIs, as the real ones answer: Meta Graph (`/meta/{id}/messages`, WhatsApp and Messenger),
-  Telegram (`/telegram/bot{token}/sendMessage`), Twilio (`/twilio/2010-04-01/Accounts/{sid}/Messages.json`).
+* Their send APIs, as the real ones answer: Meta Graph (`/meta/{id}/messages`, WhatsApp and Messenger,
+  JSON or Messenger's multipart upload; WhatsApp's `/meta/{id}/media` upload), Telegram
+  (`/telegram/bot{token}/sendMessage`, `sendPhoto`, `sendDocument`), Twilio
+  (`/twilio/2010-04-01/Accounts/{sid}/Messages.json`).
   Each records what it received, and answers from a script when one is set (`script(kind, ...)`): "429"
   (with a Retry-After), "500", "timeout" (answers after the client gave up), "window" (WhatsApp's 131047).
 * Their media, as the real ones serve it: files a test puts there (`add_file`) are named in webhooks
@@ -147,8 +149,20 @@ class FakeProviders:
 
     async def _record(self, kind: str, request: Request) -> tuple[Response | None, Sent]:
         raw = await request.body()
-        body: Any = (json.loads(raw) if raw and "json" in request.headers.get("content-type", "")
-                     else dict(parse_qsl(raw.decode())))
+        kind_of_body = request.headers.get("content-type", "")
+        body: Any
+        if kind_of_body.startswith("multipart/form-data"):
+            # An upload: its text fields as they are, each file as {filename, content_type, data}.
+            body = {}
+            async with request.form() as form:  # closes the uploads' spooled files
+                for key, value in form.multi_items():
+                    if isinstance(value, str):
+                        body[key] = value
+                    else:
+                        body[key] = {"filename": value.filename, "content_type": value.content_type,
+                                     "data": await value.read()}
+        else:
+            body = json.loads(raw) if raw and "json" in kind_of_body else dict(parse_qsl(raw.decode()))
         answer = self._next(kind)
         sent = Sent(kind, request.url.path, body, dict(request.headers), time.monotonic())
         with self._lock:
@@ -166,7 +180,18 @@ class FakeProviders:
                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                                  "messages": [{"id": sent.provider_id}]})
         sent.provider_id = f"m_fake{next(self._ids)}"
-        return JSONResponse({"recipient_id": body["recipient"]["id"], "message_id": sent.provider_id})
+        recipient = json.loads(body["recipient"]) if isinstance(body["recipient"], str) else body["recipient"]
+        return JSONResponse({"recipient_id": recipient["id"], "message_id": sent.provider_id})
+
+    async def meta_upload(self, request: Request) -> Response:
+        """WhatsApp's media upload: a multipart file in, a media id out (sends then name it)."""
+        fault, sent = await self._record("meta-upload", request)
+        if fault is not None:
+            return fault
+        if sent.body.get("messaging_product") != "whatsapp" or not isinstance(sent.body.get("file"), dict):
+            return JSONResponse({"error": {"message": "missing file", "code": 100}}, status_code=400)
+        sent.provider_id = f"{next(self._ids) + 900000}"
+        return JSONResponse({"id": sent.provider_id})
 
     async def telegram(self, request: Request) -> Response:
         fault, sent = await self._record("telegram", request)
@@ -175,7 +200,7 @@ class FakeProviders:
         n = next(self._ids)
         sent.provider_id = f"{sent.body['chat_id']}:{n}"
         return JSONResponse({"ok": True, "result": {"message_id": n, "chat": {"id": sent.body["chat_id"]},
-                                                    "text": sent.body["text"]}})
+                                                    "text": sent.body.get("text", "")}})
 
     async def twilio(self, request: Request) -> Response:
         fault, sent = await self._record("twilio", request)
@@ -265,6 +290,9 @@ class FakeProviders:
             Route("/storage/{key}", self.storage, methods=["GET"]),
             Route("/cdn/{key}", self.cdn, methods=["GET"]),
             Route("/meta/{node}/messages", self.meta, methods=["POST"]),
+            Route("/meta/{node}/media", self.meta_upload, methods=["POST"]),
+            Route("/telegram/{bot}/sendPhoto", self.telegram, methods=["POST"]),
+            Route("/telegram/{bot}/sendDocument", self.telegram, methods=["POST"]),
             Route("/telegram/{bot}/sendMessage", self.telegram, methods=["POST"]),
             Route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", self.twilio, methods=["POST"]),
         ])

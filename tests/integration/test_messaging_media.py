@@ -9,7 +9,9 @@ site's size becomes a private note, not a crash."""
 from __future__ import annotations
 
 import io
+import json
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +19,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from papote.attachments.links import signature
 from tests.conftest import selected_backends
-from tests.harness import BACKENDS, PapoteServer, agent, serve
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, serve
 from tests.integration.test_messaging import (
     APP_SECRET,
     VERIFY,
@@ -219,3 +222,116 @@ async def test_messenger_and_instagram_attachments_attach_once(server: PapoteSer
     cid, message = await attached(server, cookie, sender)
     assert message["body"] == "" and message["attachments"][0]["content_type"] == "image/jpeg"
     assert len(texts(server, cookie, cid)) == 1 and providers.fetched(key) == 1
+
+
+# -- agents' files out ---------------------------------------------------------------------------------
+
+def upload(server: PapoteServer, cookie: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
+    with httpx.Client(base_url=server.base_url) as http:
+        answer = http.post(f"/api/sites/{server.site_key}/attachments", params={"name": name}, content=data,
+                           headers={"cookie": cookie, "x-papote-request": "1", "content-type": content_type})
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def reply_with(server: PapoteServer, cookie: str, cid: str, body: str, files: list[str]) -> tuple[int, Any]:
+    message: dict[str, Any] = {"client_msg_id": new_msg_id(), "attachments": files}
+    if body:
+        message["body"] = body
+    status, answer, _ = server.http("POST", f"/api/conversations/{cid}/messages", message, cookie=cookie)
+    return status, answer
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+
+
+async def test_an_agents_files_reach_each_providers_upload(server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    photo = upload(server, cookie, "label.jpg", jpeg(), "image/jpeg")
+    doc = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
+    # WhatsApp: each file uploaded to /{number}/media, then sent by its media id; the text goes first.
+    account = whatsapp(server, "300010")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: post_meta(http, account, wa_image(
+            "300010", "33611110010", "wamid.o1", providers.add_file(jpeg(), "image/jpeg"), "hello")))
+    cid, _ = await attached(server, cookie, "33611110010")
+    before, uploads_before = len(providers.sends("meta")), len(providers.sends("meta-upload"))
+    status, ack = reply_with(server, cookie, cid, "Here you are", [photo["id"], doc["id"]])
+    assert status == 201, ack
+    sends = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id][:3] if len(
+        [s for s in providers.sends("meta")[before:] if s.provider_id]) >= 3 else None, "three sends")
+    uploads = providers.sends("meta-upload")[uploads_before:]
+    assert [u.body["file"]["filename"] for u in uploads] == ["label.jpg", "terms.pdf"]
+    assert uploads[1].body["file"]["data"] == PDF and uploads[0].path == "/meta/300010/media"
+    assert [s.body["type"] for s in sends] == ["text", "image", "document"]
+    assert sends[1].body["image"] == {"id": uploads[0].provider_id}
+    assert sends[2].body["document"] == {"id": uploads[1].provider_id, "filename": "terms.pdf"}
+    # Telegram: sendPhoto and sendDocument, multipart.
+    tg = connect(server, "telegram", {"bot_token": TG_TOKEN, "secret_token": TG_SECRET})
+    update = {"update_id": 9201, "message": {"message_id": 1, "date": int(time.time()), "text": "hi",
+                                             "from": {"id": 6161, "first_name": "Tom"},
+                                             "chat": {"id": 6161, "type": "private"}}}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: http.post(hook_path(tg), json=update,
+                                          headers={"x-telegram-bot-api-secret-token": TG_SECRET}))
+    tconv = await until(lambda: conversation_of(server, cookie, "Tom"), "the conversation")
+    before = len(providers.sends("telegram"))
+    photo, doc = (upload(server, cookie, "label.jpg", jpeg(), "image/jpeg"),  # a file goes with one message
+                  upload(server, cookie, "terms.pdf", PDF, "application/pdf"))
+    status, answer = reply_with(server, cookie, tconv["id"], "", [photo["id"], doc["id"]])
+    assert status == 201, answer
+    tsends = await until(lambda: providers.sends("telegram")[before:] if len(
+        providers.sends("telegram")[before:]) >= 2 else None, "two sends")
+    assert [s.path.rsplit("/", 1)[1] for s in tsends] == ["sendPhoto", "sendDocument"]
+    assert tsends[0].body["chat_id"] == "6161" and tsends[1].body["document"]["data"] == PDF
+    # Messenger: the Send API's multipart upload.
+    fb = connect(server, "messenger", {"page_id": "400010", "access_token": "EAAG-page-token-1",
+                                       "app_secret": APP_SECRET, "verify_token": VERIFY})
+    now = int(time.time() * 1000)
+    first = {"object": "page", "entry": [{"id": "400010", "time": now, "messaging": [
+        {"sender": {"id": "PSID-out"}, "recipient": {"id": "400010"}, "timestamp": now,
+         "message": {"mid": "m_out_1", "text": "hi"}}]}]}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: post_meta(http, fb, first))
+    fconv = await until(lambda: conversation_of(server, cookie, "PSID-out"), "the conversation")
+    before = len(providers.sends("meta"))
+    doc = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
+    assert reply_with(server, cookie, fconv["id"], "", [doc["id"]])[0] == 201
+    [fsend] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the upload")
+    assert fsend.path == "/meta/400010/messages" and fsend.body["filedata"]["data"] == PDF
+    assert json.loads(fsend.body["message"])["attachment"]["type"] == "file"
+    assert json.loads(fsend.body["recipient"]) == {"id": "PSID-out"}
+
+
+async def test_twilio_gets_a_signed_link_it_can_fetch_and_a_forged_one_is_refused(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    account = connect(server, "twilio", {"account_sid": TW_SID, "from_number": "+15550001111",
+                                         "auth_token": TW_TOKEN})
+    form = {"MessageSid": "SM" + "c" * 32, "AccountSid": TW_SID, "From": "+33600000088", "To": "+15550001111",
+            "Body": "hi", "NumMedia": "0", "SmsStatus": "received"}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: http.post(hook_path(account), data=form, headers={
+            "x-twilio-signature": twilio_signature(TW_TOKEN, account["webhook_url"], form)}))
+    conv = await until(lambda: conversation_of(server, cookie, "+33600000088"), "the conversation")
+    doc = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
+    before = len(providers.sends("twilio"))
+    assert reply_with(server, cookie, conv["id"], "", [doc["id"]])[0] == 201
+    [sent] = await until(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the MMS")
+    link = sent.body["MediaUrl"]
+    assert link.startswith(f"{server.base_url}/files/{doc['id']}?")
+    async with httpx.AsyncClient() as http:
+        fetched = await http.get(link)  # as Twilio does: no cookie, no credentials
+        assert fetched.status_code == 200 and fetched.content == PDF
+        assert fetched.headers["content-disposition"].startswith("attachment")
+        parts = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+        base = f"{server.base_url}/files/{doc['id']}"
+        forged = {"a wrong signature": {**parts, "s": "A" * 22},
+                  "a later expiry under the old signature": {**parts, "e": str(int(parts["e"]) + 1)},
+                  "an expired link": {"e": "1000", "s": signature("x", doc["id"], 1000)},
+                  "no signature": {"e": parts["e"]}}
+        for why, query in forged.items():
+            answer = await http.get(base, params=query)
+            assert answer.status_code == 404, why
+        other = upload(server, cookie, "other.pdf", PDF, "application/pdf")  # never sent: no link opens it
+        assert (await http.get(f"{server.base_url}/files/{other['id']}", params=parts)).status_code == 404

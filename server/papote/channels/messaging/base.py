@@ -85,6 +85,22 @@ class Media:
 
 
 @dataclass(slots=True)
+class OutboundFile:
+    """An agent's file to send: as stored (re-encoded if an image), and a signed link to it for the
+    providers that fetch files by URL (papote/attachments/links.py)."""
+
+    name: str
+    content_type: str
+    data: bytes
+    link: str
+
+    @property
+    def is_photo(self) -> bool:
+        """A JPEG or PNG: what every provider shows as a picture (others go as documents)."""
+        return self.content_type in ("image/jpeg", "image/png")
+
+
+@dataclass(slots=True)
 class Inbound:
     """A customer's message: `address` is who wrote (their identity on the account), `provider_id` the
     provider's id of the message (the dedupe key), `at` the provider's time of it."""
@@ -169,6 +185,10 @@ class Adapter(Protocol):
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
         """Post the delivery; the provider's message id. Raises DeliveryError."""
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """Send one file of an agent's reply (`delivery.payload["file"]` names it); the provider's id."""
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
                     max_bytes: int) -> bytes:

@@ -14,6 +14,9 @@ for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the
 Media in: `message.attachments: [{type: image | video | audio | file, payload: {url}}]` (a sticker is an
 image with `payload.sticker_id`); the URL is Meta's CDN, fetched without credentials after the webhook is
 answered. Other kinds (a location, a shared post: `fallback`, `template`) carry no file and are skipped.
+
+Media out: the same endpoint, multipart: `recipient`, `messaging_type` (and `tag`) as the text's, `message`
+= `{attachment: {type: image | file, payload: {is_reusable: false}}}`, the bytes as `filedata`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Media,
+    OutboundFile,
     Receipt,
     Watermark,
     Window,
@@ -112,6 +116,23 @@ class Messenger(graph.GraphWebhooks):
         url = f"{base_url}/{account.config['page_id']}/messages"
         response = await post(http, url, json=delivery.payload,
                               headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """The Send API's attachment upload: multipart, `recipient` and `message` as JSON text and the
+        bytes as `filedata`."""
+        kind = "image" if file.is_photo else "file"
+        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in delivery.payload.items()
+                if k not in ("file", "message")}
+        form["message"] = json.dumps({"attachment": {"type": kind, "payload": {"is_reusable": False}}})
+        response = await post(http, f"{base_url}/{account.config['page_id']}/messages", data=form,
+                              files={"filedata": (file.name, file.data, file.content_type)},
+                              headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success:
             if body.get("message_id"):

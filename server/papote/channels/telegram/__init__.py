@@ -13,6 +13,9 @@ Media in: `photo` (the sizes of one picture, smallest first: the largest is kept
 an optional `caption`. Fetched after the webhook is answered: `GET {base}/bot<token>/getFile?file_id=` →
 `{ok, result: {file_path, file_size}}`, then `GET {base}/file/bot<token>/<file_path>`. Bots may download
 files up to 20 MB.
+
+Media out: `sendPhoto` (JPEG, PNG) or `sendDocument` (anything else), multipart with `chat_id` and the
+file; the answer is `sendMessage`'s.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Media,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
@@ -94,7 +98,18 @@ class Telegram:
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
         url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/sendMessage"
-        response = await post(http, url, json=delivery.payload)
+        return self._answer(delivery, await post(http, url, json=delivery.payload))
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        method, field = ("sendPhoto", "photo") if file.is_photo else ("sendDocument", "document")
+        url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/{method}"
+        response = await post(http, url, data={"chat_id": delivery.payload["chat_id"]},
+                              files={field: (file.name, file.data, file.content_type)})
+        return self._answer(delivery, response)
+
+    @staticmethod
+    def _answer(delivery: Delivery, response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success and body.get("ok"):
             result = body.get("result") or {}

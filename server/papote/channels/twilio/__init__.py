@@ -13,6 +13,9 @@ Body, StatusCallback` → 201 `{sid}`. SMS has no reply window.
 Media in (MMS): `NumMedia`, and for each i below it `MediaUrl{i}` and `MediaContentType{i}`. Fetched after
 the webhook is answered, with the account's SID and auth token (Twilio may require HTTP Basic auth on
 media URLs); the URL redirects to Twilio's storage, where httpx sends no credentials.
+
+Media out (MMS): the same `Messages.json` form with `MediaUrl` = a signed link to the file served by
+Papote (`/files/{id}?e=&s=`, papote/attachments/links.py, valid an hour): Twilio fetches it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Media,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
@@ -114,6 +118,15 @@ class Twilio:
                 return str(body["sid"])
             raise DeliveryError("the provider accepted the message but gave no sid", permanent=True)
         raise refuse(response, f"{body.get('code', '')} {body.get('message', '')}".strip())
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """An MMS: Twilio fetches `MediaUrl` itself, so it is our signed link (PAPOTE_PUBLIC_URL must be
+        reachable from Twilio), signed afresh at each attempt."""
+        return await self.send(http, base_url, account, Delivery(
+            delivery.id, delivery.site_id, delivery.conversation_id, delivery.visitor_id, delivery.channel,
+            delivery.kind, delivery.target,
+            {k: v for k, v in delivery.payload.items() if k != "file"} | {"MediaUrl": file.link}))
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
                     max_bytes: int) -> bytes:

@@ -15,12 +15,16 @@ Media in: a message of type image, document, audio, video or sticker carries `{<
 sha256, caption?, filename?}}`. The file is fetched after the webhook is answered: `GET {base}/{media id}`
 (Bearer) → `{url, mime_type, sha256, file_size, id}`, then `GET url` with the same Bearer token (the URL
 lives 5 minutes: each attempt asks for a fresh one).
+
+Media out: `POST {base}/{phone_number_id}/media` (multipart: `file`, `type`, `messaging_product`) → `{id}`,
+then a message `{type: "image", image: {id}}` (JPEG, PNG) or `{type: "document", document: {id, filename}}`
+(anything else). Only inside the window: a template carries text only.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -31,6 +35,7 @@ from papote.channels.messaging.base import (
     Hook,
     Inbound,
     Media,
+    OutboundFile,
     Receipt,
     Watermark,
     Window,
@@ -122,8 +127,30 @@ class WhatsApp(graph.GraphWebhooks):
 
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
+        return await self._post_message(http, base_url, account, delivery.payload)
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """Upload the file (`POST /{number}/media`, multipart) and send a message naming its media id. A
+        retry uploads again: an uploaded file nobody sends expires at Meta after 30 days."""
+        auth = {"authorization": f"Bearer {account.secrets.get('access_token', '')}"}
+        response = await post(http, f"{base_url}/{account.config['phone_number_id']}/media", headers=auth,
+                              data={"messaging_product": "whatsapp", "type": file.content_type},
+                              files={"file": (file.name, file.data, file.content_type)})
+        uploaded = json_of(response)
+        if not response.is_success or not uploaded.get("id"):
+            self._refused(response, uploaded)
+        kind = "image" if file.is_photo else "document"
+        media: dict[str, Any] = {"id": str(uploaded["id"])}
+        if kind == "document":
+            media["filename"] = file.name
+        base = {k: delivery.payload[k] for k in ("messaging_product", "recipient_type", "to")}
+        return await self._post_message(http, base_url, account, {**base, "type": kind, kind: media})
+
+    async def _post_message(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                            payload: dict[str, Any]) -> str:
         url = f"{base_url}/{account.config['phone_number_id']}/messages"
-        response = await post(http, url, json=delivery.payload,
+        response = await post(http, url, json=payload,
                               headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
         body = json_of(response)
         if response.is_success:
@@ -131,6 +158,12 @@ class WhatsApp(graph.GraphWebhooks):
             if messages and isinstance(messages[0], dict) and messages[0].get("id"):
                 return str(messages[0]["id"])
             raise DeliveryError("the provider accepted the message but gave no id", permanent=True)
+        self._refused(response, body)
+
+    @staticmethod
+    def _refused(response: httpx.Response, body: dict[str, Any]) -> NoReturn:
+        if response.is_success:
+            raise DeliveryError("the provider accepted the file but gave no id", permanent=True)
         found = body.get("error")
         error: dict[str, Any] = found if isinstance(found, dict) else {}
         code = error.get("code")
