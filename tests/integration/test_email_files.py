@@ -16,8 +16,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.harness import PapoteServer, serve
-from tests.integration.test_email import Sink, mail_env, sink, until
+from tests.harness import PapoteServer, new_msg_id, serve
+from tests.integration.test_email import Sink, mail_env, sink, text_of, until
 from tests.integration.test_email_channel import ANN, SUPPORT, deliver, mail, patch_settings
 from tests.integration.test_email_webhook import SECRET, payload, send
 
@@ -97,3 +97,25 @@ async def test_postmark_attachments_become_the_messages_files(mail_server: Papot
     [text] = [m for m in listed if m["kind"] == "text"]
     assert [(a["name"], a["kind"], a["width"]) for a in text["attachments"]] == [("damage.png", "image", 200)]
     assert not [m for m in listed if m["kind"] == "note"]
+
+
+async def test_an_agents_reply_by_mail_carries_its_file(mail_server: PapoteServer, sink: tuple[Sink, int]) -> None:
+    server, (relay, _) = mail_server, sink
+    assert (await patch_settings(server, server.site_key, {"email_support_address": SUPPORT}))[0] == 200
+    await deliver(server, mail("Do you have the terms?", message_id="<ann-terms@example.test>"))
+    cookie = await asyncio.to_thread(server.login)
+    cid, _ = await until(lambda: messages_of(server, cookie) if server.sql(
+        "SELECT 1 FROM email_threads WHERE address=?", ANN) else None, "the conversation")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        uploaded = await http.post(f"/api/sites/{server.site_key}/attachments", params={"name": "terms.pdf"},
+                                   content=PDF, headers={"cookie": cookie, "x-papote-request": "1",
+                                                         "content-type": "application/pdf"})
+    assert uploaded.status_code == 201
+    status, ack, _ = server.http("POST", f"/api/conversations/{cid}/messages",
+                                 {"body": "Here they are.", "client_msg_id": new_msg_id(),
+                                  "attachments": [uploaded.json()["id"]]}, cookie=cookie)
+    assert status == 201, ack
+    [sent] = await until(lambda: relay.mails, "the reply by mail")
+    files = [(p.get_filename(), p.get_content_type(), p.get_content()) for p in sent.iter_attachments()]
+    assert files == [("terms.pdf", "application/pdf", PDF)]
+    assert "Here they are." in text_of(sent) and "terms.pdf" in text_of(sent)

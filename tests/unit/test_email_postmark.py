@@ -85,3 +85,17 @@ def test_attachments_are_carried_and_a_signatures_small_inline_image_is_not() ->
     assert [(f.name, f.content_type, len(f.data)) for f in mail.files] == [
         ("bill.pdf", "application/pdf", 10), ("pasted.png", "image/png", len(screenshot))]
     assert mail.text == "Where is it?"
+
+
+def test_an_agents_files_are_attached_up_to_the_mails_budget_then_linked() -> None:
+    from papote.channels.email.render import MAIL_ATTACH_BYTES, with_files
+
+    payload = {"text": "Hello\n", "html": "<!doctype html><html><body><p>Hello</p></body></html>"}
+    files = [{"id": f"at_{i}", "name": f"f{i}.pdf", "size": size, "content_type": "application/pdf",
+              "link": f"https://chat.example/files/at_{i}?e=1&s=x"}
+             for i, size in enumerate((MAIL_ATTACH_BYTES // 2, MAIL_ATTACH_BYTES // 2 + 1, 1000))]
+    out = with_files(payload, "en", files)
+    assert [f["attach"] for f in out["files"]] == [True, False, True]
+    assert "f1.pdf (5.0 MB): https://chat.example/files/at_1?e=1&s=x" in out["text"]
+    assert "f0.pdf (5.0 MB): attached" in out["text"] and 'href="https://chat.example/files/at_1' in out["html"]
+    assert with_files(payload, "en", []) is payload
