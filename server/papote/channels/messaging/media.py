@@ -105,10 +105,16 @@ class MediaFetcher:
         except FileRefused as exc:
             await self._note(job, media, exc.reason, exc.code)
             return None
-        if await self.store.attach_to_message(attachment):
+        keys = [k for k in (attachment.storage_key, attachment.thumbnail_key) if k]
+        try:
+            attached = await self.store.attach_to_message(attachment)
+        except Exception:  # the conversation was erased meanwhile, or the database failed: no orphan bytes
+            await self.storage.delete(keys)
+            raise
+        if attached:
             await self._announce(job)
         else:  # attached by an earlier run of this job: these bytes are a copy nobody points to
-            await self.storage.delete([k for k in (attachment.storage_key, attachment.thumbnail_key) if k])
+            await self.storage.delete(keys)
         log.info("%s file of message %s:%s kept (%d bytes)", account.kind, job.conversation_id, job.seq,
                  attachment.size)
         return None
