@@ -168,6 +168,42 @@ async def test_a_file_over_the_sites_size_becomes_a_note(server: PapoteServer, p
     assert providers.fetched(media_id) == 0  # refused from the size the provider announced
 
 
+async def test_files_refused_by_type_size_or_the_provider_become_notes(server: PapoteServer,
+                                                                       providers: FakeProviders) -> None:
+    """Each refusal is a note on the conversation, said once, and no retry that cannot help: a page of
+    markup (never accepted), a file whose size is only known from the download, a file the provider
+    no longer has."""
+    cookie = server.login()
+    account = connect(server, "twilio", {"account_sid": TW_SID, "from_number": "+15550001111",
+                                         "auth_token": TW_TOKEN})
+    markup = providers.add_file(b"<html><script>alert(1)</script></html>", "text/html")
+    big = providers.add_file(b"%PDF-1.4\n" + b"1" * (10 * 1024 * 1024), "application/pdf")
+    form = {"MessageSid": "MM" + "d" * 32, "AccountSid": TW_SID, "From": "+33600000099", "To": "+15550001111",
+            "Body": "two files", "NumMedia": "2", "MediaUrl0": providers.file_url("twilio", markup),
+            "MediaContentType0": "image/jpeg", "MediaUrl1": providers.file_url("twilio", big),
+            "MediaContentType1": "application/pdf", "SmsStatus": "received"}
+    signature = twilio_signature(TW_TOKEN, account["webhook_url"], form)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(2, lambda: http.post(hook_path(account), data=form, headers={"x-twilio-signature": signature}))
+    conv = await until(lambda: conversation_of(server, cookie, "+33600000099"), "the conversation")
+    found = await until(lambda: notes(server, cookie, conv["id"]) if len(notes(server, cookie, conv["id"])) >= 2
+                        else None, "two notes")
+    assert len(found) == 2
+    assert {("text/html is not accepted" in n["body"], "over 10 MB" in n["body"]) for n in found} == {
+        (True, False), (False, True)}
+    assert providers.fetched(markup) == 1 and providers.fetched(big) <= 1
+    # WhatsApp: the provider answers 404 for the file: for good, a note, no further attempt.
+    wa = whatsapp(server, "300004")
+    gone = providers.add_file(jpeg(), "image/jpeg")
+    providers.script("media", "404")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: post_meta(http, wa, wa_image("300004", "33611110004", "wamid.m4", gone, None)))
+    wconv = await until(lambda: conversation_of(server, cookie, "33611110004"), "the conversation")
+    [note] = await until(lambda: notes(server, cookie, wconv["id"]), "the note")
+    assert "image" in note["body"] and "did not give it" in note["body"]
+    assert providers.fetched(gone) == 1
+
+
 async def test_telegram_photo_attaches_once(server: PapoteServer, providers: FakeProviders) -> None:
     cookie = server.login()
     account = connect(server, "telegram", {"bot_token": TG_TOKEN, "secret_token": TG_SECRET})
