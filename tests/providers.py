@@ -319,4 +319,4 @@ class FakeProviders:
         """What points a Papote server at these fakes."""
         return {"PAPOTE_META_API_URL": f"{self.url}/meta", "PAPOTE_TELEGRAM_API_URL": f"{self.url}/telegram",
                 "PAPOTE_TWILIO_API_URL": f"{self.url}/twilio", "PAPOTE_MESSAGING_CHECK_SECS": "1",
-                "PAPOTE_MESSAGING_TIMEOUT_SECS": "2"}
+                "PAPOTE_MESSAGING_TIMEOUT_SECS": "2", "PAPOTE_MEDIA_ALLOW_PRIVATE": "1"}

@@ -163,3 +163,29 @@ def test_each_provider_names_the_files_a_message_carries() -> None:
             {"type": "fallback", "payload": {"title": "a shared post"}}]}}]}]}
     [fb_in] = Messenger().parse(fb, hook(json.dumps(msg).encode()))
     assert (fb_in.body, fb_in.media) == ("", [Media("https://scontent.xx.fbcdn.net/a.jpg", "image")])
+
+
+def test_a_file_url_a_webhook_names_into_the_operators_network_is_not_fetched() -> None:
+    """A site owner signs their own webhooks: a MediaUrl (or a redirect) to loopback, a private network or
+    the cloud's metadata address is refused for good before any request, unless allowed."""
+    import asyncio
+
+    import httpx
+
+    from papote.channels.messaging.base import download
+    from papote.channels.outbox import DeliveryError
+    from papote.channels.webhooks.targets import check_target
+
+    async def fetch(url: str) -> DeliveryError:
+        async def guard(target: str) -> None:
+            await check_target(target, allow_private=False)
+
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(DeliveryError) as refused:
+                await download(http, url, 1000, guard)
+        return refused.value
+
+    for url in ("http://127.0.0.1:9/x.jpg", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/a",
+                "file:///etc/passwd"):
+        refused = asyncio.run(fetch(url))
+        assert refused.permanent and "may not be fetched" in refused.reason, url

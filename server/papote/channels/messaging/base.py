@@ -16,6 +16,7 @@ Errors::
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -191,8 +192,9 @@ class Adapter(Protocol):
         """Send one file of an agent's reply (`delivery.payload["file"]` names it); the provider's id."""
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
-                    max_bytes: int) -> bytes:
-        """The bytes of a customer's file, at most `max_bytes` of them. Raises DeliveryError (temporary:
+                    max_bytes: int, guard: Guard) -> bytes:
+        """The bytes of a customer's file, at most `max_bytes` of them (`guard` checks a URL the webhook
+        named before it is fetched). Raises DeliveryError (temporary:
         retried; permanent: the provider no longer has it) or FileRefused (over `max_bytes`)."""
 
 
@@ -252,31 +254,61 @@ def json_of(response: httpx.Response) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def download(http: httpx.AsyncClient, url: str, max_bytes: int, **kwargs: Any) -> bytes:
+#: Redirects followed to a file (Twilio's media URL answers one, to its storage).
+MAX_REDIRECTS = 5
+#: Checks that a URL a webhook named may be fetched (channels/webhooks/targets.py: public hosts only).
+Guard = Callable[[str], Awaitable[None]]
+
+
+async def download(http: httpx.AsyncClient, url: str, max_bytes: int, guard: Guard | None = None,
+                   **kwargs: Any) -> bytes:
     """GET a file, reading at most `max_bytes` (a larger one is refused as soon as its length or its
-    bytes say so, never held whole). Redirects are followed (Twilio's media URLs redirect to storage;
-    httpx drops the credentials when the redirect leaves the origin). A 429, 5xx, 408, timeout or
-    lost connection is temporary; another 4xx is for good (the provider no longer has the file)."""
-    try:
-        async with http.stream("GET", url, follow_redirects=True, **kwargs) as response:
-            if not response.is_success:
-                await response.aread()
-                raise refuse(response, f"GET of the file answered {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.TimeoutException as exc:
-        raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+    bytes say so, never held whole). Redirects are followed, each one checked by `guard` first when the
+    URL came from a webhook (a site owner signs their own webhooks: their URL must not reach into the
+    operator's network), and the credentials are dropped when a redirect leaves the origin. A 429, 5xx,
+    408, timeout or lost connection is temporary; another 4xx is for good (the provider no longer has
+    the file)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if guard is not None:
+            try:
+                await guard(url)
+            except PapoteError as exc:
+                raise DeliveryError(f"the file's URL may not be fetched: {exc.message}", permanent=True) from None
+        try:
+            async with http.stream("GET", url, follow_redirects=False, **kwargs) as response:
+                if response.is_redirect and response.headers.get("location"):
+                    target = str(response.url.join(response.headers["location"]))
+                    moved = httpx.URL(target)
+                    if (moved.scheme, moved.netloc) != (response.url.scheme, response.url.netloc):
+                        # Another origin (Twilio's storage): the credentials stay with the provider.
+                        kwargs = {k: v for k, v in kwargs.items() if k not in ("auth", "headers")}
+                    url = target
+                    continue
+                return await _body(response, max_bytes)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+    raise DeliveryError("too many redirects to the file", permanent=True)
+
+
+async def _body(response: httpx.Response, max_bytes: int) -> bytes:
+    """A file's bytes from its answer, at most `max_bytes` (DeliveryError for a refusal, FileRefused past it)."""
+    if not response.is_success:
+        await response.aread()
+        raise refuse(response, f"GET of the file answered {response.status_code}")
+    too_large = FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def get_json(http: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:

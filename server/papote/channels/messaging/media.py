@@ -34,6 +34,7 @@ from papote.bus import Bus
 from papote.bus.topics import conv_topic
 from papote.channels.messaging.base import Adapter, FileRefused, Inbound, Media
 from papote.channels.outbox import DeliveryError, Outbox
+from papote.channels.webhooks.targets import check_target
 from papote.errors import ErrorCode, PapoteError
 from papote.events import AttachmentsAdded, MessageAppended
 from papote.ids import new_id, now_ms
@@ -75,7 +76,7 @@ class MediaFetcher:
     """The worker of fetch jobs on this node (one for every provider: the job's `kind` names it)."""
 
     def __init__(self, papote: Host, adapters: dict[str, Adapter], storage: AttachmentStorage,
-                 base_url: Any, lease_ms: int, every_secs: float) -> None:
+                 base_url: Any, lease_ms: int, every_secs: float, allow_private: bool = False) -> None:
         self.papote = papote
         self.store = papote.store
         self.adapters = adapters
@@ -83,6 +84,7 @@ class MediaFetcher:
         #: kind → the provider's API base (Messaging.base_url: the fakes' in tests).
         self.base_url = base_url
         self.http: httpx.AsyncClient | None = None
+        self.allow_private = allow_private
         self._encoders = asyncio.Semaphore(ENCODERS)
         self.outbox = Outbox(self.store, CHANNEL, self._fetch, lease_ms=lease_ms, every_secs=every_secs,
                              on_failed=self._failed, first_retry_ms=FIRST_RETRY_MS)
@@ -100,7 +102,7 @@ class MediaFetcher:
         assert self.http is not None, "started"
         try:
             data = await self.adapters[account.kind].fetch(self.http, self.base_url(account.kind), account, media,
-                                                           limits.max_bytes)
+                                                           limits.max_bytes, self._guard)
             attachment = await self._keep(job, media, data, limits.max_bytes, limits.types)
         except FileRefused as exc:
             await self._note(job, media, exc.reason, exc.code)
@@ -118,6 +120,13 @@ class MediaFetcher:
         log.info("%s file of message %s:%s kept (%d bytes)", account.kind, job.conversation_id, job.seq,
                  attachment.size)
         return None
+
+    async def _guard(self, url: str) -> None:
+        """A URL a webhook named (Twilio's MediaUrl, Messenger's payload.url) and each redirect from it:
+        a public host only, unless PAPOTE_MEDIA_ALLOW_PRIVATE. A site owner holds the secrets that sign
+        their own webhooks, so without this check they could make the server fetch from its operator's
+        network (the cloud's metadata address…) and read the answer as a customer's file."""
+        await check_target(url, allow_private=self.allow_private)
 
     async def _keep(self, job: Delivery, media: Media, data: bytes, max_bytes: int,
                     types: frozenset[str]) -> Attachment:

@@ -114,7 +114,8 @@ class Messaging:
                              first_retry_ms=FIRST_RETRY_MS)
         #: Customers' files: fetched after the webhook is answered, by a worker of their own (media.py).
         self.media = MediaFetcher(papote, ADAPTERS, papote.attachments.storage, self.base_url, lease_ms=lease,
-                                  every_secs=self.config.messaging_check_secs)
+                                  every_secs=self.config.messaging_check_secs,
+                                  allow_private=self.config.media_allow_private)
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._web: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []

@@ -29,6 +29,7 @@ import httpx
 from papote.channels.messaging.base import (
     WINDOW_MS,
     Field,
+    Guard,
     Hook,
     Inbound,
     Media,
@@ -148,8 +149,8 @@ class Messenger(graph.GraphWebhooks):
 
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
-                    max_bytes: int) -> bytes:
-        return await download(http, media.ref, max_bytes)
+                    max_bytes: int, guard: Guard) -> bytes:
+        return await download(http, media.ref, max_bytes, guard)
 
 
 def _media(message: dict[str, Any]) -> list[Media]:

@@ -31,6 +31,7 @@ import httpx
 from papote.channels.messaging.base import (
     Answer,
     Field,
+    Guard,
     Hook,
     Inbound,
     Media,
@@ -129,6 +130,6 @@ class Twilio:
             {k: v for k, v in delivery.payload.items() if k != "file"} | {"MediaUrl": file.link}))
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
-                    max_bytes: int) -> bytes:
-        return await download(http, media.ref, max_bytes,
+                    max_bytes: int, guard: Guard) -> bytes:
+        return await download(http, media.ref, max_bytes, guard,
                               auth=(account.config["account_sid"], account.secrets.get("auth_token", "")))

@@ -32,6 +32,7 @@ from papote.channels.messaging.base import (
     WINDOW_MS,
     Field,
     FileRefused,
+    Guard,
     Hook,
     Inbound,
     Media,
@@ -173,7 +174,8 @@ class WhatsApp(graph.GraphWebhooks):
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
 
     async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
-                    max_bytes: int) -> bytes:
+                    max_bytes: int, guard: Guard) -> bytes:
+        # The URL comes from the Graph API named by the operator's configuration, not from a webhook.
         auth = {"authorization": f"Bearer {account.secrets.get('access_token', '')}"}
         info = await get_json(http, f"{base_url}/{media.ref}", headers=auth)
         if not info.get("url"):
