@@ -371,3 +371,31 @@ async def test_twilio_gets_a_signed_link_it_can_fetch_and_a_forged_one_is_refuse
             assert answer.status_code == 404, why
         other = upload(server, cookie, "other.pdf", PDF, "application/pdf")  # never sent: no link opens it
         assert (await http.get(f"{server.base_url}/files/{other['id']}", params=parts)).status_code == 404
+
+
+async def test_files_outside_the_window_are_refused_first_and_stay_sendable(server: PapoteServer,
+                                                                            providers: FakeProviders) -> None:
+    """WhatsApp's template carries text only: a reply with a file after 24 hours is refused before it is
+    stored (`window_closed`), and its file is free to go with another message once the customer writes
+    again."""
+    cookie = server.login()
+    account = whatsapp(server, "300020", template="follow_up")
+    old = int(time.time()) - 25 * 3600
+    doc = {**wa_image("300020", "33611110020", "wamid.late", providers.add_file(jpeg(), "image/jpeg"), "late")}
+    doc["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = str(old)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: post_meta(http, account, doc))
+    cid, _ = await attached(server, cookie, "33611110020")
+    file = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
+    before = len(texts(server, cookie, cid))
+    status, answer = reply_with(server, cookie, cid, "Here", [file["id"]])
+    assert (status, answer["error"]["code"]) == (409, "window_closed")
+    assert len(texts(server, cookie, cid)) == before  # nothing stored
+    # The customer writes again: the window opens, and the same file goes.
+    fresh = wa_image("300020", "33611110020", "wamid.again", providers.add_file(jpeg(), "image/jpeg"), "again")
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await post_n(1, lambda: post_meta(http, account, fresh))
+    uploads_before = len(providers.sends("meta-upload"))
+    status, answer = reply_with(server, cookie, cid, "", [file["id"]])
+    assert status == 201, answer
+    await until(lambda: providers.sends("meta-upload")[uploads_before:], "the upload")
