@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 
@@ -50,6 +51,9 @@ log = logging.getLogger("papote.messaging.media")
 CHANNEL = "media"
 #: A provider's file store answers fast or is briefly down: 2 s, then 4, 8… like the replies.
 FIRST_RETRY_MS = 2_000
+#: A fetch is leased this long at least: the provider's timeout bounds each read, not a whole download,
+#: and a 25 MB file over a slow link takes minutes (a lease run out means a second download, not harm).
+MIN_LEASE_MS = 600_000
 #: Images re-encoded at once by this worker (each takes a core for up to a second).
 ENCODERS = 1
 #: What each kind of provider file is called in the note when it cannot be kept.
@@ -76,7 +80,8 @@ class MediaFetcher:
     """The worker of fetch jobs on this node (one for every provider: the job's `kind` names it)."""
 
     def __init__(self, papote: Host, adapters: dict[str, Adapter], storage: AttachmentStorage,
-                 base_url: Any, lease_ms: int, every_secs: float, allow_private: bool = False) -> None:
+                 base_url: Callable[[str], str], lease_ms: int, every_secs: float,
+                 allow_private: bool = False) -> None:
         self.papote = papote
         self.store = papote.store
         self.adapters = adapters
@@ -86,8 +91,8 @@ class MediaFetcher:
         self.http: httpx.AsyncClient | None = None
         self.allow_private = allow_private
         self._encoders = asyncio.Semaphore(ENCODERS)
-        self.outbox = Outbox(self.store, CHANNEL, self._fetch, lease_ms=lease_ms, every_secs=every_secs,
-                             on_failed=self._failed, first_retry_ms=FIRST_RETRY_MS)
+        self.outbox = Outbox(self.store, CHANNEL, self._fetch, lease_ms=max(lease_ms, MIN_LEASE_MS),
+                             every_secs=every_secs, on_failed=self._failed, first_retry_ms=FIRST_RETRY_MS)
 
     async def _fetch(self, job: Delivery) -> None:
         if job.conversation_id is None or job.seq is None:

@@ -96,7 +96,8 @@ class Twilio:
         if not form.get("From"):
             return []
         count = form.get("NumMedia", "0")
-        media = [Media(form[f"MediaUrl{i}"], "file", "", form.get(f"MediaContentType{i}", ""))
+        media = [Media(form[f"MediaUrl{i}"], _kind(form.get(f"MediaContentType{i}", "")), "",
+                       form.get(f"MediaContentType{i}", ""))
                  for i in range(min(int(count) if count.isdigit() else 0, MAX_MEDIA)) if form.get(f"MediaUrl{i}")]
         return [Inbound(form["From"], sid, form.get("Body", ""), 0, "", media=media)]
 
@@ -133,3 +134,9 @@ class Twilio:
                     max_bytes: int, guard: Guard) -> bytes:
         return await download(http, media.ref, max_bytes, guard,
                               auth=(account.config["account_sid"], account.secrets.get("auth_token", "")))
+
+
+def _kind(content_type: str) -> str:
+    """What the MMS says a file is (image, video, audio; else a file): only how the inbox names it."""
+    major = content_type.split("/", 1)[0].lower()
+    return major if major in ("image", "video", "audio") else "file"
