@@ -296,7 +296,7 @@ class Bot:
             return []
         text = quick_replies.as_text(body, (data or {}).get(quick_replies.OPTIONS_KEY) or [])
         try:
-            return await self.papote.chat.outbound_for(conv.site_id, conv.id, text)
+            return await self.papote.chat.outbound_for(conv.site_id, conv.id, text, [])
         except PapoteError as refused:
             log.info("the bot's message in %s does not go out on its channel: %s", conv.id, refused)
             return []

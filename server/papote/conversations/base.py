@@ -21,7 +21,7 @@ from papote.frames import agent_author, conversation_view, visitor_summary
 from papote.presence import Presence
 from papote.protocol import Endpoint
 from papote.routing import Told
-from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
+from papote.store import Agent, Attachment, Conversation, Message, NewMessage, Store, Visitor
 from papote.store.outbox import Delivery
 from papote.types import AuthorKind, Frame, MessageKind
 
@@ -72,7 +72,7 @@ class ChatBase:
         #: Set by the messaging channels: the deliveries an agent's text to a conversation must be queued
         #: with, in the append's own transaction (raises a PapoteError when it cannot go, e.g. WhatsApp's
         #: 24-hour window); and what to call once such an append is committed.
-        self.outbound_for: Callable[[str, str, str], Awaitable[list[Delivery]]] | None = None
+        self.outbound_for: Callable[[str, str, str, list[Attachment]], Awaitable[list[Delivery]]] | None = None
         self.on_outbound: Callable[[], None] | None = None
         #: Set by the application: whether the site's bot takes a new conversation (bot/runner.py); if
         #: it does, routing waits for the bot's handover.

@@ -10,6 +10,13 @@ Outbound: `POST {base}/{page id}/messages {recipient: {id}, messaging_type: "RES
 → `{recipient_id, message_id}`. The window is 24 hours from the customer's last message; after it, when
 the site enabled it (the app holds the permission), `messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT"`
 for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the send for good.
+
+Media in: `message.attachments: [{type: image | video | audio | file, payload: {url}}]` (a sticker is an
+image with `payload.sticker_id`); the URL is Meta's CDN, fetched without credentials after the webhook is
+answered. Other kinds (a location, a shared post: `fallback`, `template`) carry no file and are skipped.
+
+Media out: the same endpoint, multipart: `recipient`, `messaging_type` (and `tag`) as the text's, `message`
+= `{attachment: {type: image | file, payload: {is_reusable: false}}}`, the bytes as `filedata`.
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ import httpx
 from papote.channels.messaging.base import (
     WINDOW_MS,
     Field,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     Window,
+    download,
     json_of,
     post,
     refuse,
@@ -42,6 +53,8 @@ HUMAN_AGENT_MS = 7 * 24 * 3_600_000
 RATE_CODES = (613, 4)
 WINDOW_CODES = (10, 551, 10903)
 MAX_TEXT = 2000
+#: Attachment types that carry a file at `payload.url`.
+MEDIA_TYPES = ("image", "video", "audio", "file")
 
 
 class Messenger(graph.GraphWebhooks):
@@ -66,8 +79,10 @@ class Messenger(graph.GraphWebhooks):
                 sender = str((event.get("sender") or {}).get("id") or "")
                 message = event.get("message")
                 if isinstance(message, dict) and message.get("mid") and not message.get("is_echo") and sender:
-                    text = message.get("text") or "[attachment]"
-                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0)))
+                    media = _media(message)
+                    text = message.get("text") or ("" if media else "[attachment]")
+                    out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0),
+                                       media=media))
                 delivery = event.get("delivery")
                 if isinstance(delivery, dict):
                     at = int(delivery.get("watermark") or 0)
@@ -102,6 +117,23 @@ class Messenger(graph.GraphWebhooks):
         url = f"{base_url}/{account.config['page_id']}/messages"
         response = await post(http, url, json=delivery.payload,
                               headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """The Send API's attachment upload: multipart, `recipient` and `message` as JSON text and the
+        bytes as `filedata`."""
+        kind = "image" if file.is_photo else "file"
+        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in delivery.payload.items()
+                if k not in ("file", "message")}
+        form["message"] = json.dumps({"attachment": {"type": kind, "payload": {"is_reusable": False}}})
+        response = await post(http, f"{base_url}/{account.config['page_id']}/messages", data=form,
+                              files={"filedata": (file.name, file.data, file.content_type)},
+                              headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success:
             if body.get("message_id"):
@@ -114,6 +146,23 @@ class Messenger(graph.GraphWebhooks):
         if code in RATE_CODES and response.status_code != 429:
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        return await download(http, media.ref, max_bytes, guard)
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    out = []
+    for item in message.get("attachments") or []:
+        if not isinstance(item, dict) or item.get("type") not in MEDIA_TYPES:
+            continue
+        payload = item.get("payload")
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            out.append(Media(url, str(item["type"])))
+    return out
 
 
 class Instagram(Messenger):

@@ -7,6 +7,15 @@ chat: {id, type}, date, text | caption}}`; the dedupe key is `<chat id>:<message
 `edited_message`, is skipped). Outbound: `POST {base}/bot<token>/sendMessage {chat_id, text}` →
 `{ok: true, result: {message_id}}`, errors `{ok: false, error_code, description, parameters:
 {retry_after}}`. Telegram reports no delivery or read receipts, and has no reply window.
+
+Media in: `photo` (the sizes of one picture, smallest first: the largest is kept), `document`
+`{file_id, file_name, mime_type, file_size}`, `video`, `audio`, `voice`, `animation`, `sticker`, each with
+an optional `caption`. Fetched after the webhook is answered: `GET {base}/bot<token>/getFile?file_id=` →
+`{ok, result: {file_path, file_size}}`, then `GET {base}/file/bot<token>/<file_path>`. Bots may download
+files up to 20 MB.
+
+Media out: `sendPhoto` (JPEG, PNG) or `sendDocument` (anything else), multipart with `chat_id` and the
+file; the answer is `sendMessage`'s.
 """
 
 from __future__ import annotations
@@ -19,24 +28,33 @@ import httpx
 from papote.channels.messaging.base import (
     Answer,
     Field,
+    FileRefused,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
     Window,
+    download,
+    get_json,
     json_of,
     post,
     refuse,
     same,
 )
 from papote.channels.outbox import DeliveryError
+from papote.errors import ErrorCode
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.outbox import Delivery
 from papote.types import Millis
 
 #: Telegram's own limit on one message's text.
 MAX_TEXT = 4096
+#: The message fields that carry one file (besides `photo`, a list of sizes of one picture).
+FILE_KINDS = ("document", "video", "audio", "voice", "animation", "sticker", "video_note")
 
 
 class Telegram:
@@ -65,9 +83,11 @@ class Telegram:
         chat = str(message["chat"].get("id"))
         sender = message.get("from") or {}
         name = " ".join(str(sender.get(k) or "") for k in ("first_name", "last_name")).strip()
-        text = message.get("text") or message.get("caption") or "[attachment]"
+        media = _media(message)
+        text = message.get("text") or message.get("caption") or ("" if media else "[attachment]")
         return [Inbound(chat, f"{chat}:{message.get('message_id')}", str(text),
-                        int(message.get("date") or 0) * 1000, name or str(sender.get("username") or ""))]
+                        int(message.get("date") or 0) * 1000, name or str(sender.get("username") or ""),
+                        media=media)]
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
         return Window(True)
@@ -79,7 +99,18 @@ class Telegram:
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
         url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/sendMessage"
-        response = await post(http, url, json=delivery.payload)
+        return self._answer(delivery, await post(http, url, json=delivery.payload))
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        method, field = ("sendPhoto", "photo") if file.is_photo else ("sendDocument", "document")
+        url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/{method}"
+        response = await post(http, url, data={"chat_id": delivery.payload["chat_id"]},
+                              files={field: (file.name, file.data, file.content_type)})
+        return self._answer(delivery, response)
+
+    @staticmethod
+    def _answer(delivery: Delivery, response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success and body.get("ok"):
             result = body.get("result") or {}
@@ -88,3 +119,28 @@ class Telegram:
             raise DeliveryError("the provider answered without ok", permanent=True)
         retry = (body.get("parameters") or {}).get("retry_after")
         raise refuse(response, str(body.get("description") or ""), body_retry_after=retry)
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        # The file path names a file of the Bot API the operator configured: no guard needed.
+        token = account.secrets.get("bot_token", "")
+        found = await get_json(http, f"{base_url}/bot{token}/getFile", params={"file_id": media.ref})
+        result = found.get("result") if isinstance(found.get("result"), dict) else None
+        if not found.get("ok") or result is None or not result.get("file_path"):
+            raise DeliveryError("the provider named no file path", permanent=True)
+        size = result.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+        return await download(http, f"{base_url}/file/bot{token}/{result['file_path']}", max_bytes)
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        return [Media(str(photo[-1]["file_id"]), "image", "", "image/jpeg")]
+    for kind in FILE_KINDS:
+        item = message.get(kind)
+        if isinstance(item, dict) and item.get("file_id"):
+            return [Media(str(item["file_id"]), kind, str(item.get("file_name") or ""),
+                          str(item.get("mime_type") or ""))]
+    return []
