@@ -774,6 +774,8 @@ class Run:
         self.cores0 = core_busy_secs()
         self.threads0 = thread_cpu_secs(self.pids[0])
         self.nodes0 = [server_cpu_secs(pid) for pid in self.pids]
+        # bench/profile.py starts sampling the server on this line.
+        print("recording window begins", file=sys.stderr, flush=True)
         return sum(self.nodes0), time.process_time(), sum(self.cores0)
 
     async def end_window(self, cpu0: tuple[float, float, float]) -> dict[str, Any]:

@@ -1,10 +1,17 @@
 """Fake messaging providers: one small Starlette app served by uvicorn on a free loopback port, in a
 thread of its own (so a module's server fixture can be given its URL before it starts).
 
-* Their send APIs, as the real ones answer: Meta Graph (`/meta/{id}/messages`, WhatsApp and Messenger),
-  Telegram (`/telegram/bot{token}/sendMessage`), Twilio (`/twilio/2010-04-01/Accounts/{sid}/Messages.json`).
+* Their send APIs, as the real ones answer: Meta Graph (`/meta/{id}/messages`, WhatsApp and Messenger,
+  JSON or Messenger's multipart upload; WhatsApp's `/meta/{id}/media` upload), Telegram
+  (`/telegram/bot{token}/sendMessage`, `sendPhoto`, `sendDocument`), Twilio
+  (`/twilio/2010-04-01/Accounts/{sid}/Messages.json`).
   Each records what it received, and answers from a script when one is set (`script(kind, ...)`): "429"
   (with a Retry-After), "500", "timeout" (answers after the client gave up), "window" (WhatsApp's 131047).
+* Their media, as the real ones serve it: files a test puts there (`add_file`) are named in webhooks
+  and fetched by Papote — WhatsApp's `GET /meta/{media id}` (Bearer) → a URL, then `GET` that URL with
+  the Bearer; Telegram's `getFile` → `file_path`, then `/telegram/file/bot{token}/{path}`; Twilio's media
+  URL (Basic auth) redirecting to storage without credentials; Messenger's CDN URL (no credentials).
+  Every file GET is recorded (`fetches`) and answers from the script "media" first ("500", "404").
 * The webhook side, toward Papote: signers exactly like the providers' (`meta_signature`,
   `twilio_signature`), and payload builders; tests post them (and re-post, and shuffle them).
 * Buttons: the send APIs check interactive messages, inline keyboards and quick replies against the
@@ -174,6 +181,10 @@ class FakeProviders:
     #: Set when a "hang" answer took a request: the provider has it, and Papote waits for an answer.
     hung: threading.Event = field(default_factory=threading.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: Files served to Papote: key → (bytes, content type).
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    #: Every GET of a file's bytes: (path, authorization header or "").
+    fetches: list[tuple[str, str]] = field(default_factory=list)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -219,8 +230,20 @@ class FakeProviders:
 
     async def _record(self, kind: str, request: Request) -> tuple[Response | None, Sent]:
         raw = await request.body()
-        body: Any = (json.loads(raw) if raw and "json" in request.headers.get("content-type", "")
-                     else dict(parse_qsl(raw.decode())))
+        kind_of_body = request.headers.get("content-type", "")
+        body: Any
+        if kind_of_body.startswith("multipart/form-data"):
+            # An upload: its text fields as they are, each file as {filename, content_type, data}.
+            body = {}
+            async with request.form() as form:  # closes the uploads' spooled files
+                for key, value in form.multi_items():
+                    if isinstance(value, str):
+                        body[key] = value
+                    else:
+                        body[key] = {"filename": value.filename, "content_type": value.content_type,
+                                     "data": await value.read()}
+        else:
+            body = json.loads(raw) if raw and "json" in kind_of_body else dict(parse_qsl(raw.decode()))
         answer = self._next(kind)
         sent = Sent(kind, request.url.path, body, dict(request.headers), time.monotonic())
         with self._lock:
@@ -243,7 +266,18 @@ class FakeProviders:
                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                                  "messages": [{"id": sent.provider_id}]})
         sent.provider_id = f"m_fake{next(self._ids)}"
-        return JSONResponse({"recipient_id": body["recipient"]["id"], "message_id": sent.provider_id})
+        recipient = json.loads(body["recipient"]) if isinstance(body["recipient"], str) else body["recipient"]
+        return JSONResponse({"recipient_id": recipient["id"], "message_id": sent.provider_id})
+
+    async def meta_upload(self, request: Request) -> Response:
+        """WhatsApp's media upload: a multipart file in, a media id out (sends then name it)."""
+        fault, sent = await self._record("meta-upload", request)
+        if fault is not None:
+            return fault
+        if sent.body.get("messaging_product") != "whatsapp" or not isinstance(sent.body.get("file"), dict):
+            return JSONResponse({"error": {"message": "missing file", "code": 100}}, status_code=400)
+        sent.provider_id = f"{next(self._ids) + 900000}"
+        return JSONResponse({"id": sent.provider_id})
 
     async def telegram(self, request: Request) -> Response:
         fault, sent = await self._record("telegram", request)
@@ -252,7 +286,7 @@ class FakeProviders:
         n = next(self._ids)
         sent.provider_id = f"{sent.body['chat_id']}:{n}"
         return JSONResponse({"ok": True, "result": {"message_id": n, "chat": {"id": sent.body["chat_id"]},
-                                                    "text": sent.body["text"]}})
+                                                    "text": sent.body.get("text", "")}})
 
     async def telegram_answer(self, request: Request) -> Response:
         """answerCallbackQuery: recorded (kind "telegram-answer"), answered `true` like the real one."""
@@ -269,9 +303,90 @@ class FakeProviders:
         sent.provider_id = f"SM{next(self._ids):032x}"
         return JSONResponse({"sid": sent.provider_id, "status": "queued"}, status_code=201)
 
+    # -- media ----------------------------------------------------------------------------------------
+    def add_file(self, data: bytes, content_type: str) -> str:
+        """Keep a file to serve; its key is the provider's id for it (a WhatsApp media id, a Telegram
+        file_id) and the last segment of its URLs."""
+        key = f"7{next(self._ids):09d}"  # digits, like a WhatsApp media id
+        with self._lock:
+            self.files[key] = (data, content_type)
+        return key
+
+    def file_url(self, kind: str, key: str) -> str:
+        """Where the provider says a file is: Twilio's media URL, Messenger's CDN URL."""
+        return f"{self.url}/twilio/media/{key}" if kind == "twilio" else f"{self.url}/cdn/{key}"
+
+    def fetched(self, key: str) -> int:
+        with self._lock:
+            return sum(1 for path, _ in self.fetches if path.rsplit("/", 1)[-1].split(".")[0] == key)
+
+    async def _serve(self, request: Request, key: str, auth: str | None) -> Response:
+        """A file's bytes, if `auth` (when given) is the Authorization the provider expects."""
+        with self._lock:
+            self.fetches.append((request.url.path, request.headers.get("authorization", "")))
+        answer = self._next("media")
+        if answer == "500":
+            return JSONResponse({"error": {"message": "internal", "code": 1}}, status_code=500)
+        if answer == "404":
+            return Response("gone", status_code=404)
+        if auth is not None and request.headers.get("authorization") != auth:
+            return Response("unauthorized", status_code=401)
+        found = self.files.get(key)
+        if found is None:
+            return Response("no such file", status_code=404)
+        return Response(found[0], media_type=found[1])
+
+    async def whatsapp_media(self, request: Request) -> Response:
+        key = str(request.path_params["media"])
+        found = self.files.get(key)
+        if found is None or not request.headers.get("authorization", "").startswith("Bearer "):
+            return JSONResponse({"error": {"message": "Unsupported get request", "code": 100}}, status_code=400)
+        return JSONResponse({"messaging_product": "whatsapp", "url": f"{self.url}/meta-files/{key}",
+                             "mime_type": found[1], "sha256": hashlib.sha256(found[0]).hexdigest(),
+                             "file_size": str(len(found[0])), "id": key})
+
+    async def whatsapp_file(self, request: Request) -> Response:
+        return await self._serve(request, request.path_params["key"], "Bearer EAAG-access-token-xyz")
+
+    async def telegram_get_file(self, request: Request) -> Response:
+        key = request.query_params.get("file_id", "")
+        found = self.files.get(key)
+        if found is None:
+            return JSONResponse({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                status_code=400)
+        return JSONResponse({"ok": True, "result": {"file_id": key, "file_unique_id": "u" + key,
+                                                    "file_size": len(found[0]), "file_path": f"photos/{key}.jpg"}})
+
+    async def telegram_file(self, request: Request) -> Response:
+        return await self._serve(request, request.path_params["path"].rsplit("/", 1)[-1].split(".")[0], None)
+
+    async def twilio_media(self, request: Request) -> Response:
+        # Twilio answers the media URL with a redirect to its storage (which needs no credentials).
+        sid_token = base64.b64decode(request.headers.get("authorization", "Basic ")[6:] or b"").decode()
+        if not sid_token.startswith("AC"):
+            return Response("unauthorized", status_code=401)
+        key = request.path_params["key"]
+        return Response(status_code=307, headers={"location": f"{self.url}/storage/{key}"})
+
+    async def storage(self, request: Request) -> Response:
+        return await self._serve(request, request.path_params["key"], None)
+
+    async def cdn(self, request: Request) -> Response:
+        return await self._serve(request, request.path_params["key"], None)
+
     def app(self) -> Starlette:
         return Starlette(routes=[
+            Route("/meta/{media:int}", self.whatsapp_media, methods=["GET"]),
+            Route("/meta-files/{key}", self.whatsapp_file, methods=["GET"]),
+            Route("/telegram/{bot}/getFile", self.telegram_get_file, methods=["GET"]),
+            Route("/telegram/file/{bot}/{path:path}", self.telegram_file, methods=["GET"]),
+            Route("/twilio/media/{key}", self.twilio_media, methods=["GET"]),
+            Route("/storage/{key}", self.storage, methods=["GET"]),
+            Route("/cdn/{key}", self.cdn, methods=["GET"]),
             Route("/meta/{node}/messages", self.meta, methods=["POST"]),
+            Route("/meta/{node}/media", self.meta_upload, methods=["POST"]),
+            Route("/telegram/{bot}/sendPhoto", self.telegram, methods=["POST"]),
+            Route("/telegram/{bot}/sendDocument", self.telegram, methods=["POST"]),
             Route("/telegram/{bot}/sendMessage", self.telegram, methods=["POST"]),
             Route("/telegram/{bot}/answerCallbackQuery", self.telegram_answer, methods=["POST"]),
             Route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", self.twilio, methods=["POST"]),
@@ -299,4 +414,4 @@ class FakeProviders:
         """What points a Papote server at these fakes."""
         return {"PAPOTE_META_API_URL": f"{self.url}/meta", "PAPOTE_TELEGRAM_API_URL": f"{self.url}/telegram",
                 "PAPOTE_TWILIO_API_URL": f"{self.url}/twilio", "PAPOTE_MESSAGING_CHECK_SECS": "1",
-                "PAPOTE_MESSAGING_TIMEOUT_SECS": "2"}
+                "PAPOTE_MESSAGING_TIMEOUT_SECS": "2", "PAPOTE_MEDIA_ALLOW_PRIVATE": "1"}

@@ -565,6 +565,7 @@ export class ChatView {
       choiceNode(m),
       m.body ? h("div", { class: "body" }, m.body) : null,
       attachmentsNode(m.attachments),
+      mediaPending(m) ? h("div", { class: "muted small" }, t("mediaPending")) : null,
       offerNode(m, picked),
       h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null, this.deliveryNode(m)),
     );
@@ -577,4 +578,11 @@ export class ChatView {
     if (!state) return null;
     return h("span", { class: "delivery", attrs: { "data-delivery": state.state } }, " · " + deliveryText(state));
   }
+}
+
+/** A customer's message from a messaging app whose files are still being fetched (an `attachments`
+ *  frame brings them; one that cannot be kept leaves a note instead). */
+function mediaPending(m: Message): boolean {
+  const media = (m.data as { channel?: { media?: unknown[] } } | null | undefined)?.channel?.media;
+  return Array.isArray(media) && media.length > (m.attachments?.length ?? 0);
 }

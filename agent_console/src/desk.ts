@@ -326,6 +326,13 @@ export class Desk {
         this.noteDelivery(f.conversation, f.seq, f.state, f.error);
         break;
       }
+      case "attachments": {
+        // A customer's files on a messaging app reach their message once fetched from the provider.
+        const f = frame as unknown as { conversation: string; seq: number; attachments: Attachment[] };
+        const message = this.conn.timeline.conversations.get(f.conversation)?.messages.find((m) => m.seq === f.seq);
+        if (message) message.attachments = f.attachments;
+        break;
+      }
       case "error": {
         const f = frame as { code: string; message: string; frame?: string };
         if (f.frame !== "send" && f.frame !== "resume") this.events.error(f.code, f.message);

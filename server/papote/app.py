@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 
 from papote.config import Config
 from papote.node import Papote
-from papote.web import api, channel_hooks, email_pages, static
+from papote.web import api, channel_hooks, email_pages, file_links, static
 from papote.web.agent_ws import AgentSession
 from papote.web.visitor_ws import VisitorSession
 
@@ -51,6 +51,7 @@ def create_app(config: Config | None = None, papote: Papote | None = None) -> St
         *api.routes(config),
         *email_pages.routes(),
         *channel_hooks.routes(),
+        *file_links.routes(),
         *static.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -153,6 +153,10 @@ class Config:
     messaging_check_secs: int = 5
     #: One provider request's limit; a claimed delivery is leased for three times as long.
     messaging_timeout_secs: int = 10
+    #: Customers' files named by URL in a messaging webhook (Twilio's MediaUrl, Messenger's and Instagram's
+    #: attachment URLs). Off (the default), a URL, or a redirect from it, to a non-public address is not
+    #: fetched (a note says so): a site owner signs their own webhooks. On: any http(s) host (a test's fake).
+    media_allow_private: bool = False
     #: Outgoing webhooks (docs/channels.md, "Webhooks"). Off (the default), an endpoint whose host is or
     #: resolves to a loopback, private, link-local or otherwise non-public address is refused: a site
     #: owner must not make the server post into its operator's network. On: any http(s) host.

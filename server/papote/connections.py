@@ -27,6 +27,7 @@ from papote.bus import NODE_ID, Bus, BusEvent
 from papote.bus.topics import conv_topic
 from papote.errors import CloseCode
 from papote.events import (
+    AttachmentsAdded,
     ConversationChanged,
     DeliveryChanged,
     MessageAppended,
@@ -84,7 +85,7 @@ def rendered(bus_event: BusEvent, audience: Endpoint) -> bytes | None:
 def _held_under(bus_event: BusEvent) -> str:
     """The conversation whose hold a publication waits behind ("" for none: inbox and site frames)."""
     event = bus_event.event
-    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged | DeliveryChanged):
+    if isinstance(event, MessageAppended | ReadMarked | Typing | QueueChanged | DeliveryChanged | AttachmentsAdded):
         return event.conversation_id
     return ""
 

@@ -158,6 +158,17 @@ class DeliveryChanged:
 
 
 @dataclass(slots=True)
+class AttachmentsAdded:
+    """Files reached a message after it was stored (a messaging app's media, fetched from the provider
+    once the webhook was answered): `attachments` are the message's files as clients see them, all of
+    them, in order. Agents see it; the customer is on the provider's app, not on a socket."""
+
+    conversation_id: str
+    seq: int
+    attachments: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class CacheInvalidated:
     """A record other nodes may cache changed: they drop their copy (`kind` site, agent or visitor)."""
 
@@ -168,6 +179,7 @@ class CacheInvalidated:
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
     | QueueChanged | VisitorChanged | Revoked | VisitorErased | NodePresence | CacheInvalidated | DeliveryChanged
+    | AttachmentsAdded
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
@@ -176,5 +188,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
                 AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, NodePresence,
                 CacheInvalidated,
-                DeliveryChanged)
+                DeliveryChanged, AttachmentsAdded)
 }

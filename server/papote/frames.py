@@ -13,6 +13,7 @@ None when the audience may not see it at all. The rules, in one table:
 | PresenceChanged      | no (agents' loads are internal) | yes                      |
 | VisitorChanged       | no (another visitor's context)  | yes                      |
 | DeliveryChanged      | no (the provider's receipts are the business's) | yes      |
+| AttachmentsAdded     | no (the customer is on the provider's app)      | yes      |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
 | VisitorErased        | never a frame: it closes the visitor's sockets (4013) |    |
 | NodePresence, CacheInvalidated | never: node-to-node, on a topic no connection follows |  |
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from papote.events import (
+    AttachmentsAdded,
     AvailabilityChanged,
     CacheInvalidated,
     ConversationChanged,
@@ -171,6 +173,13 @@ def _delivery(event: DeliveryChanged, audience: Audience) -> Frame | None:
             "state": event.state, "error": event.error}
 
 
+def _attachments(event: AttachmentsAdded, audience: Audience) -> Frame | None:
+    if audience is not Endpoint.AGENT:
+        return None
+    return {"t": "attachments", "conversation": event.conversation_id, "seq": event.seq,
+            "attachments": event.attachments}
+
+
 def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
@@ -194,6 +203,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     QueueChanged: _queue,
     VisitorChanged: _visitor,
     DeliveryChanged: _delivery,
+    AttachmentsAdded: _attachments,
     Revoked: _revoked,
     VisitorErased: _never,  # it closes sockets (connections.py)
     # Node-to-node housekeeping on the `cluster` topic, which no connection follows.

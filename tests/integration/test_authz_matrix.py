@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -392,6 +393,72 @@ def test_token_page_matrix(papote_server: PapoteServer) -> None:
         # The genuine token does get through, so the matrix is not denying everyone.
         status, _, _ = server.http("POST", f"{path}?t={sign_link(site_a['secrets'][0], claim)}")
         assert status == 200, path
+
+
+# -- signed file links: the signature of the file's own site, unexpired, and nothing else ----------------
+
+#: Routes that open a file by a signed, expiring link (papote/attachments/links.py), no session needed.
+FILE_LINKS = {"/files/{attachment_id}"}
+
+
+def test_every_file_link_route_is_classified() -> None:
+    from papote.app import create_app
+
+    paths = {getattr(r, "path", "") for r in create_app(Config()).routes}
+    assert {p for p in paths if p.startswith("/files/")} == FILE_LINKS
+
+
+@pytest.mark.asyncio
+async def test_file_link_matrix(papote_server: PapoteServer) -> None:
+    """A file link opens its one file while its signature (by the file's site) holds and it has not
+    expired. Another site's secret, a made-up one, a tampered expiry, an expired link, an unsent upload and
+    a file that does not exist all get the same 404; the genuine link gets the file."""
+    from papote.attachments.links import file_link, signature
+    from papote.ids import now_ms
+
+    server = papote_server
+    cookie = server.login()
+    v = await visitor(server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "hi"})
+    cid = (await v.expect("ack", ref=1))["conversation"]
+    ids = []
+    for name in ("sent.txt", "unsent.txt"):
+        upload = urllib.request.Request(f"{server.base_url}/api/widget/{server.site_key}/attachments?name={name}",
+                                        data=b"a file", method="POST",
+                                        headers={"authorization": f"Bearer {v.welcome['token']}"})
+        with urllib.request.urlopen(upload, timeout=10) as answer:
+            ids.append(json.loads(answer.read())["id"])
+    sent, unsent = ids
+    await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(), "attachments": [sent]})
+    await v.expect("ack", ref=2)
+    _, site_a, _ = server.http("GET", f"/api/sites/{server.site_key}", cookie=cookie)
+    _, site_b, _ = server.http("POST", "/api/sites", {"name": "B", "origins": [server.base_url]}, cookie=cookie)
+    secret = site_a["secrets"][0]
+    later = now_ms() + 600_000
+
+    def get(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return int(exc.code)
+
+    base = f"{server.base_url}/files/{sent}"
+    forged = {
+        "another site's secret": file_link(server.base_url, site_b["secrets"][0], sent, later),
+        "a made-up secret": file_link(server.base_url, "not-a-secret", sent, later),
+        "a tampered expiry": f"{base}?e={later + 1}&s={signature(secret, sent, later)}",
+        "an expired link": file_link(server.base_url, secret, sent, now_ms() - 1),
+        "another file's signature": f"{base}?e={later}&s={signature(secret, unsent, later)}",
+        "an unsent upload": file_link(server.base_url, secret, unsent, later),
+        "a file that does not exist": file_link(server.base_url, secret, "at_doesnotexist", later),
+        "no signature": f"{base}?e={later}",
+        "garbage": f"{base}?e=x&s=y",
+    }
+    for who, url in forged.items():
+        assert get(url) == 404, who
+    assert get(file_link(server.base_url, secret, sent, later)) == 200  # not denying everyone
 
 
 # -- messaging webhooks: each account's own signature, nothing else ---------------------------------------

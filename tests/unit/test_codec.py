@@ -8,6 +8,7 @@ import pytest
 from papote.bus.codec import CodecError, decode, encode
 from papote.events import (
     EVENT_TYPES,
+    AttachmentsAdded,
     AvailabilityChanged,
     CacheInvalidated,
     ConversationChanged,
@@ -46,6 +47,8 @@ EVENTS: list[Event] = [
     CacheInvalidated("site", "s_1"),
     VisitorErased("v_1", "s_1"),
     DeliveryChanged("c_1", 9, "whatsapp", "failed", "131047 Re-engagement message"),
+    AttachmentsAdded("c_1", 4, [{"id": "at_1", "kind": "image", "content_type": "image/jpeg", "size": 10,
+                                 "name": "image.jpg", "width": 2, "height": 2, "thumbnail": True}]),
 ]
 
 

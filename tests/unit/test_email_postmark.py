@@ -3,11 +3,12 @@ any mail (inbound.py). Pure: no server."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
-from papote.channels.email.inbound import MailKind, read_mail
+from papote.channels.email.inbound import SIGNATURE_IMAGE_BYTES, MailKind, read_mail
 from papote.channels.email.postmark import PayloadError, read_postmark
 
 
@@ -67,3 +68,34 @@ def test_a_header_cannot_inject_another() -> None:
 def test_what_is_not_a_postmark_message(bad: Any) -> None:
     with pytest.raises(PayloadError):
         read_postmark(bad)
+
+
+def test_attachments_are_carried_and_a_signatures_small_inline_image_is_not() -> None:
+    logo = b"\x89PNG\r\n\x1a\n" + b"0" * 200
+    screenshot = b"\x89PNG\r\n\x1a\n" + b"1" * (SIGNATURE_IMAGE_BYTES + 1)
+    got = read_postmark(payload(Attachments=[
+        {"Name": "bill.pdf", "Content": base64.b64encode(b"%PDF-1.4 x").decode(), "ContentType": "application/pdf"},
+        {"Name": "logo.png", "Content": base64.b64encode(logo).decode(), "ContentType": "image/png",
+         "ContentID": "logo1"},
+        {"Name": "pasted.png", "Content": base64.b64encode(screenshot).decode(), "ContentType": "image/png",
+         "ContentID": "<img2>"},
+        {"Name": "broken", "Content": "not base64 !", "ContentType": "text/plain"},
+    ]))
+    mail = read_mail(got.raw)
+    assert [(f.name, f.content_type, len(f.data)) for f in mail.files] == [
+        ("bill.pdf", "application/pdf", 10), ("pasted.png", "image/png", len(screenshot))]
+    assert mail.text == "Where is it?"
+
+
+def test_an_agents_files_are_attached_up_to_the_mails_budget_then_linked() -> None:
+    from papote.channels.email.render import MAIL_ATTACH_BYTES, with_files
+
+    payload = {"text": "Hello\n", "html": "<!doctype html><html><body><p>Hello</p></body></html>"}
+    files = [{"id": f"at_{i}", "name": f"f{i}.pdf", "size": size, "content_type": "application/pdf",
+              "link": f"https://chat.example/files/at_{i}?e=1&s=x"}
+             for i, size in enumerate((MAIL_ATTACH_BYTES // 2, MAIL_ATTACH_BYTES // 2 + 1, 1000))]
+    out = with_files(payload, "en", files)
+    assert [f["attach"] for f in out["files"]] == [True, False, True]
+    assert "f1.pdf (5.0 MB): https://chat.example/files/at_1?e=1&s=x" in out["text"]
+    assert "f0.pdf (5.0 MB): attached" in out["text"] and 'href="https://chat.example/files/at_1' in out["html"]
+    assert with_files(payload, "en", []) is payload

@@ -9,6 +9,7 @@ from papote.bus import BusEvent
 from papote.bus.local import LocalBus
 from papote.connections import Connection, Hub, rendered
 from papote.events import (
+    AttachmentsAdded,
     AvailabilityChanged,
     ConversationChanged,
     DeliveryChanged,
@@ -69,6 +70,7 @@ def test_a_visitor_sees_its_conversation_without_the_agents_fields() -> None:
     (VisitorChanged({"id": "v_1"}, True, {"name": "cart"}), False, True),
     (Revoked(), False, False),
     (DeliveryChanged("c_1", 4, "whatsapp", "read"), False, True),
+    (AttachmentsAdded("c_1", 4, []), False, True),
 ])
 def test_each_event_has_an_audience_rule(event: object, visitor: bool, agent: bool) -> None:
     assert (render(event, VISITOR) is not None) is visitor  # type: ignore[arg-type]

@@ -7,7 +7,16 @@ import json
 
 import pytest
 
-from papote.channels.messaging.base import WINDOW_MS, Hook, Inbound, Receipt, Watermark, WebhookRefused, buttons_of
+from papote.channels.messaging.base import (
+    WINDOW_MS,
+    Hook,
+    Inbound,
+    Media,
+    Receipt,
+    Watermark,
+    WebhookRefused,
+    buttons_of,
+)
 from papote.channels.meta import graph
 from papote.channels.meta.messenger import Messenger
 from papote.channels.telegram import Telegram
@@ -74,7 +83,7 @@ def test_whatsapp_parses_batched_entries_and_skips_other_numbers() -> None:
     out = WhatsApp().parse(wa, hook(json.dumps(doc).encode()))
     assert out == [
         Inbound("336", "wamid.A", "hi", 1_700_000_000_000, "Ann", {"type": "text"}),
-        Inbound("336", "wamid.B", "my parcel", 1_700_000_001_000, "Ann", {"type": "image"}),
+        Inbound("336", "wamid.B", "my parcel", 1_700_000_001_000, "Ann", {"type": "image"}, [Media("m1", "image")]),
         Receipt("wamid.out", "failed", 1_700_000_002_000, "131047 Re-engagement message"),
     ]
 
@@ -227,3 +236,62 @@ def test_twilio_sends_the_options_as_numbered_lines() -> None:
     payload = Twilio().payload(sms, who, "Hi!", Twilio().window(sms, who, 0), "https://cb",
                                buttons_of(_options("Shipping", "Talk to a person")))
     assert payload["Body"] == "Hi!\n\n1. Shipping\n– Talk to a person"
+
+
+def test_each_provider_names_the_files_a_message_carries() -> None:
+    """Media in: the file's reference for `fetch`, the caption as the body (empty without one), and no
+    placeholder text for a file (its attachment follows); a kind without a file keeps a placeholder."""
+    wa = account("whatsapp", {"phone_number_id": "111"}, {})
+    doc = {"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": "111"},
+        "messages": [{"from": "336", "id": "wamid.D", "timestamp": "1", "type": "document",
+                      "document": {"id": "77", "filename": "bill.pdf", "mime_type": "application/pdf"}},
+                     {"from": "336", "id": "wamid.L", "timestamp": "2", "type": "location",
+                      "location": {"latitude": 1, "longitude": 2}}]}}]}]}
+    [doc_in, where] = WhatsApp().parse(wa, hook(json.dumps(doc).encode()))
+    assert (doc_in.body, doc_in.media) == ("", [Media("77", "document", "bill.pdf", "application/pdf")])
+    assert (where.body, where.media) == ("[location]", [])
+    tg = account("telegram", {}, {"secret_token": "abc_123"})
+    photo = {"update_id": 7, "message": {"message_id": 3, "date": 1, "chat": {"id": 5, "type": "private"},
+                                         "from": {"id": 5, "first_name": "T"}, "caption": "look",
+                                         "photo": [{"file_id": "small"}, {"file_id": "large"}]}}
+    [tg_in] = Telegram().parse(tg, hook(json.dumps(photo).encode()))
+    assert (tg_in.body, tg_in.media) == ("look", [Media("large", "image", "", "image/jpeg")])
+    tw = account("twilio", {"account_sid": "AC1", "from_number": "+1555"}, {"auth_token": "tok"})
+    mms = (b"MessageSid=MM1&AccountSid=AC1&From=%2B336&Body=&NumMedia=2&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2Fm0"
+           b"&MediaContentType0=image%2Fjpeg&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fm1&MediaContentType1=text%2Fvcard")
+    [tw_in] = Twilio().parse(tw, hook(mms))
+    assert [m.ref for m in tw_in.media] == ["https://api.twilio.com/m0", "https://api.twilio.com/m1"]
+    fb = account("messenger", {"page_id": "P"}, {})
+    msg = {"object": "page", "entry": [{"id": "P", "time": 1, "messaging": [
+        {"sender": {"id": "U"}, "recipient": {"id": "P"}, "timestamp": 5, "message": {"mid": "m9", "attachments": [
+            {"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/a.jpg"}},
+            {"type": "fallback", "payload": {"title": "a shared post"}}]}}]}]}
+    [fb_in] = Messenger().parse(fb, hook(json.dumps(msg).encode()))
+    assert (fb_in.body, fb_in.media) == ("", [Media("https://scontent.xx.fbcdn.net/a.jpg", "image")])
+
+
+def test_a_file_url_a_webhook_names_into_the_operators_network_is_not_fetched() -> None:
+    """A site owner signs their own webhooks: a MediaUrl (or a redirect) to loopback, a private network or
+    the cloud's metadata address is refused for good before any request, unless allowed."""
+    import asyncio
+
+    import httpx
+
+    from papote.channels.messaging.base import download
+    from papote.channels.outbox import DeliveryError
+    from papote.channels.webhooks.targets import check_target
+
+    async def fetch(url: str) -> DeliveryError:
+        async def guard(target: str) -> None:
+            await check_target(target, allow_private=False)
+
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(DeliveryError) as refused:
+                await download(http, url, 1000, guard)
+        return refused.value
+
+    for url in ("http://127.0.0.1:9/x.jpg", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/a",
+                "file:///etc/passwd"):
+        refused = asyncio.run(fetch(url))
+        assert refused.permanent and "may not be fetched" in refused.reason, url

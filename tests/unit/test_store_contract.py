@@ -717,6 +717,29 @@ async def test_attachments_are_claimed_bound_and_read_with_their_message(store: 
 
 
 @pytest.mark.asyncio
+async def test_a_file_fetched_after_its_message_is_attached_once(store: Store) -> None:
+    """A messaging app's file reaches its message after the append (`attach_to_message`): the row bound,
+    the id appended to the message's data, in order; the same attachment id again (a fetch job run
+    twice) changes nothing. The data of the message keeps its other keys."""
+    site, v = await site_and_visitor(store)
+    new = text(site, v, None, "caption", "m-fetched-1")
+    new.data = {"channel": {"kind": "whatsapp", "id": "wamid.1", "media": ["image", "document"]}}
+    cid = (await store.append(new)).message.conversation_id
+    first, second = upload_of(site, v.id, "one.jpg"), upload_of(site, v.id, "two.pdf")
+    for one in (first, second):
+        one.conversation_id, one.seq = cid, 1
+    assert await store.attach_to_message(first)
+    assert await store.attach_to_message(second)
+    assert not await store.attach_to_message(first)  # run twice: nothing more
+    [read] = await store.messages_after(cid, 0, 10, include_notes=False)
+    assert [x["name"] for x in read.attachments] == ["one.jpg", "two.pdf"]
+    assert read.data is not None and read.data["channel"]["media"] == ["image", "document"]
+    assert read.data["attachments"] == [first.id, second.id]
+    bound = await store.get_attachment(second.id)
+    assert bound is not None and (bound.conversation_id, bound.seq) == (cid, 1)
+
+
+@pytest.mark.asyncio
 async def test_a_claim_refuses_others_files_and_files_of_another_message(store: Store) -> None:
     site, v = await site_and_visitor(store)
     other_site = await store.create_site("Other", [], {})

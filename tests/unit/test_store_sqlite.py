@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,16 +68,18 @@ async def test_a_corrupt_file_refuses_to_start(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_reads_see_every_commit_after_background_checkpoints(store: SqliteStore) -> None:
+async def test_reads_see_every_commit_after_background_checkpoints(
+    monkeypatch: pytest.MonkeyPatch, store: SqliteStore
+) -> None:
     # Guard: a statement left un-stepped on a reader (the checkpoint's result row) would keep a read
     # transaction open there, and that reader would serve an old snapshot.
-    import papote.store.sqlite.engine as sqlite_module
-
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_COMMITS", 1)  # checkpoint after the first commit
+    checkpoints = watch_checkpoints(monkeypatch)
     site, visitor = await site_and_visitor(store)
     cid = (await store.append(text(site, visitor, None, "a", "cmid-00001"))).conversation.id
-    await asyncio.sleep(sqlite_module.CHECKPOINT_SECS * 1.5)
+    await wait_until(lambda: checkpoints)
     await store.append(text(site, visitor, cid, "b", "cmid-00002"))
-    for _ in range(sqlite_module.READERS * 2):  # every reader connection, round robin
+    for _ in range(sqlite_store.READERS * 2):  # every reader connection, round robin
         assert [m.body for m in await store.messages_after(cid, 0, 10, include_notes=False)] == ["a", "b"]
 
 
@@ -105,11 +108,44 @@ async def test_point_reads_see_each_commit_and_fall_back_when_the_wal_is_busy(st
         store._inline = inline
 
 
+def watch_checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """One entry each time the writer finishes a checkpoint."""
+    done: list[bool] = []
+    rest = sqlite_store._checkpoint_rest
+
+    def counted(conn: sqlite3.Connection) -> None:
+        rest(conn)
+        done.append(True)
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint_rest", counted)
+    return done
+
+
+async def wait_until(condition: Callable[[], object], limit: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
+
+
+def test_a_quiet_store_checkpoints_rarely() -> None:
+    # Each checkpoint fsyncs the database file: at a few messages a second, one a second cost more than
+    # the messages (docs/performance.md). Few commits wait for CHECKPOINT_COMMITS or CHECKPOINT_IDLE_SECS.
+    due = sqlite_store.checkpoint_due
+    assert not due(0, 3600.0)  # nothing new: never
+    assert not due(10, 1.0)  # a quiet shop's second
+    assert not due(sqlite_store.CHECKPOINT_COMMITS - 1, sqlite_store.CHECKPOINT_IDLE_SECS - 0.1)
+    assert due(sqlite_store.CHECKPOINT_COMMITS, 1.0)  # under load: every tick, as before
+    assert due(1, sqlite_store.CHECKPOINT_IDLE_SECS)  # a quiet WAL is still copied back in time
+
+
 @pytest.mark.asyncio
 async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A checkpoint from a reader never catches up with a writer that commits all the time; without the
     # writer finishing it between batches the WAL only grows (every commit appending to the file).
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_SECS", 0.1)  # twenty checkpoints in the run below
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_COMMITS", 10)  # each tick of the run below has more
     store = SqliteStore(str(tmp_path / "t.db"))
     await store.open()
     try:

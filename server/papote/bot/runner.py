@@ -307,7 +307,7 @@ class Bot:
             return []
         options = (data or {}).get(quick_replies.OPTIONS_KEY) or []
         try:
-            return await self.papote.chat.outbound_for(conv.site_id, conv.id, body, options)
+            return await self.papote.chat.outbound_for(conv.site_id, conv.id, body, [], options)
         except PapoteError as refused:
             log.info("the bot's message in %s does not go out on its channel: %s", conv.id, refused)
             return []

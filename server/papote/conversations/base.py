@@ -21,16 +21,16 @@ from papote.frames import agent_author, conversation_view, visitor_summary
 from papote.presence import Presence
 from papote.protocol import Endpoint
 from papote.routing import Told
-from papote.store import Agent, Conversation, Message, NewMessage, Store, Visitor
+from papote.store import Agent, Attachment, Conversation, Message, NewMessage, Store, Visitor
 from papote.store.outbox import Delivery
 from papote.types import AuthorKind, Frame, MessageKind
 
 
 class OutboundFor(Protocol):
-    """The messaging channels' hook: the deliveries a text (and the bot's options, drawn as the app's
-    buttons) must be stored with in a channel conversation, [] elsewhere."""
+    """The messaging channels' hook: the deliveries a text, its files (and the bot's options, drawn as the
+    app's buttons) must be stored with in a channel conversation, [] elsewhere."""
 
-    def __call__(self, site_id: str, conversation_id: str, body: str,
+    def __call__(self, site_id: str, conversation_id: str, body: str, files: list[Attachment],
                  options: Sequence[Mapping[str, Any]] = ...) -> Awaitable[list[Delivery]]: ...
 
 log = logging.getLogger("papote.chat")

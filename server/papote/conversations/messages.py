@@ -16,7 +16,8 @@ from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
 from papote.sites import settings_of, topic_of
-from papote.store import Appended, Conversation, Message, NewMessage
+from papote.store import Appended, Attachment, Conversation, Message, NewMessage
+from papote.store.outbox import Delivery
 from papote.store.rules import attachment_view
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
 
@@ -51,6 +52,7 @@ class Messages(Queue):
         data: dict[str, Any] | None = None,
         attachments: list[str] | None = None,
         screened: bool = False,
+        jobs: list[Delivery] | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order.
@@ -62,7 +64,9 @@ class Messages(Queue):
 
         A visitor's message passes moderation first (`screen`, papote/moderation.py): `blocked` when they
         are blocked on the site, `held` when the spam filter keeps it for review. `screened`: it already
-        did (an agent releasing a held message)."""
+        did (an agent releasing a held message). `jobs`: outbox rows written in the append's own
+        transaction, and only if the message is new (a messaging channel's fetches of a customer's files).
+        """
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -77,17 +81,25 @@ class Messages(Queue):
                               {**(data or {}), "attachments": attachments} if attachments else data)
         claimed: list[str] = []
         views: list[dict[str, Any]] = []
+        files: list[Attachment] = []
         if attachments:
             attachments = list(dict.fromkeys(attachments))  # a file named twice goes once
             claimed = await self.store.claim_attachments(attachments, site_id, principal.id, client_msg_id)
             found = await self.store.get_attachments(attachments)
-            views = [attachment_view(found[i]) for i in attachments if i in found]
+            files = [found[i] for i in attachments if i in found]
+            views = [attachment_view(f) for f in files]
             data = {**(data or {}), "attachments": list(attachments)}
         deliveries = []
         if (self.outbound_for is not None and conversation_id is not None and not note
                 and principal.kind is not PrincipalKind.VISITOR):
             # A reply on a messaging channel: its sends are queued with it, or it is refused before storing.
-            deliveries = await self.outbound_for(site_id, conversation_id, body)
+            try:
+                deliveries = await self.outbound_for(site_id, conversation_id, body, files)
+            except PapoteError:
+                await self.store.release_attachments(claimed, client_msg_id)  # nothing stored: sendable again
+                raise
+        if jobs:
+            deliveries = [*deliveries, *jobs]
         stored = self.store.append_nowait(
             NewMessage(
                 site_id=site_id,

@@ -534,6 +534,13 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
         """Key claimed uploads to their committed message (idempotent: a retry binds nothing new)."""
 
     @abc.abstractmethod
+    async def attach_to_message(self, attachment: Attachment) -> bool:
+        """Keep a file a channel fetched after its message was stored (`attachment.conversation_id` and
+        `seq` name the message): the row is inserted already bound and its id appended to the message's
+        `data["attachments"]`, in one transaction. False, and nothing changed, when an attachment with
+        this id exists (a fetch job run twice: its id is minted when the job is queued)."""
+
+    @abc.abstractmethod
     async def message_by_client_id(self, author_id: str, client_msg_id: str) -> tuple[str, int] | None:
         """(conversation, seq) of the message `author_id` stored under `client_msg_id`, if any."""
 

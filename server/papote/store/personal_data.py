@@ -98,7 +98,8 @@ VISITOR_TABLES: tuple[Table, ...] = (
           ("id", "site_id", "conversation_id", "channel", "kind", "status", "attempts", "next_attempt_at",
            "created_at", "sent_at", "position", "seq", "account_id", "provider_msg_id"),
           scope=f"visitor_id = :visitor OR conversation_id IN ({_CONVERSATIONS})", json=("payload",),
-          erasure="rows deleted, queued ones too (nothing more is sent to the person or to a webhook)"),
+          erasure="rows deleted, queued ones too (nothing more is sent to the person or to a webhook, and a "
+                  "customer's file not fetched yet from a messaging app is never fetched)"),
     Table("webhook_cursors", Subject.VISITOR, (), ("conversation_id", "seq", "updated_at"),
           scope=f"conversation_id IN ({_CONVERSATIONS})", erasure="rows deleted with the conversation"),
     Table("email_cursors", Subject.VISITOR, (), ("conversation_id", "emailed_seq", "updated_at"),

@@ -54,8 +54,16 @@ def holds_nul(value: Any) -> bool:
 
 def check_storable(*values: Any) -> None:
     """Refuse (`bad_field`) values a store cannot keep as given: text holding a NUL."""
-    if any(holds_nul(v) for v in values):
-        raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
+    for value in values:
+        # Most values are a plain string or None: `in` on a str is one C call, the walk is for the rest
+        # (5 % of the event loop's CPU per message at 1k msgs/s went to the walk, docs/performance.md).
+        if value is None:
+            continue
+        if value.__class__ is str:
+            if "\x00" in value:
+                raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
+        elif holds_nul(value):
+            raise PapoteError(NUL_REFUSED, ErrorCode.BAD_FIELD)
 
 
 @dataclass(frozen=True, slots=True)

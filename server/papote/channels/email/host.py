@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from papote.attachments import Attachments
+from papote.bus import Bus
 from papote.config import Config
 from papote.connections import Hub
 from papote.conversations import Chat
@@ -25,5 +27,8 @@ class Host(Protocol):
     inbound_limits: InboundLimits
     #: Who is connected on this node (the NPS mail goes only to a visitor who left).
     hub: Hub
+    #: Where an inbound mail's files are kept (mail_files.py), and the bus that tells agents of notes.
+    attachments: Attachments
+    bus: Bus
 
     async def site_by_id(self, site_id: str) -> Site | None: ...

@@ -5,6 +5,12 @@ person's reply (stored as the visitor's message), an automatic one (out-of-offic
 RFC 3834's signals), or a bounce (a delivery status report, RFC 3464: the address stops receiving mail).
 Message ids are read with a pattern, never compared as raw header text: a folded header comes back with
 a leading space.
+
+Files: every attachment part is kept (`files`, at most MAX_FILES), except the images a signature
+embeds — an inline part with a Content-ID (the HTML shows it through `cid:`) under SIGNATURE_IMAGE_BYTES
+is a logo or a social icon, and Papote shows the text, not the HTML. A larger inline image is a picture
+the person pasted into their mail (a screenshot) and is kept. What a file is, and whether the site takes
+it, is decided later from its bytes, as for any upload (papote/attachments/).
 """
 
 from __future__ import annotations
@@ -23,6 +29,20 @@ from papote.channels.email.quotes import html_to_text, strip_html, strip_text
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 #: `Precedence` values that mark mail no person wrote for us to answer.
 _BULK = {"bulk", "auto_reply", "junk", "list"}
+#: Files kept from one mail: a person attaches a few; a mail with more is a dump, its first ones kept.
+MAX_FILES = 10
+#: An inline image with a Content-ID smaller than this is a signature's logo or icon (they weigh a few
+#: KB), not something the person meant to send; a pasted screenshot weighs more.
+SIGNATURE_IMAGE_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class MailFile:
+    """A file a mail carries: its name and declared type as the mail says (hints only), and its bytes."""
+
+    name: str
+    content_type: str
+    data: bytes
 
 
 class MailKind(str, enum.Enum):
@@ -46,6 +66,8 @@ class InboundMail:
     failed: list[str] = field(default_factory=list)
     #: The From header's display name ("Ann Smith"), or "".
     sender_name: str = ""
+    #: The files it carries (not a signature's images), in the mail's order.
+    files: list[MailFile] = field(default_factory=list)
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -130,6 +152,33 @@ def _texts(msg: EmailMessage) -> tuple[str, str]:
     return "", ""
 
 
+def _files(msg: EmailMessage) -> list[MailFile]:
+    out: list[MailFile] = []
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_maintype() == "message":
+            continue
+        disposition = part.get_content_disposition()
+        inline_image = part.get_content_maintype() == "image" and disposition != "attachment"
+        if disposition != "attachment" and not inline_image:
+            continue  # the body's text and HTML parts
+        try:
+            data = part.get_payload(decode=True)
+        except (ValueError, LookupError, AssertionError):
+            continue
+        if not isinstance(data, bytes) or not data:
+            continue
+        if inline_image and part.get("content-id") and len(data) < SIGNATURE_IMAGE_BYTES:
+            continue  # a signature's logo
+        try:
+            name = part.get_filename() or ""
+        except (ValueError, IndexError):
+            name = ""
+        out.append(MailFile(name, part.get_content_type(), data))
+        if len(out) >= MAX_FILES:
+            break
+    return out
+
+
 def read_mail(raw: bytes, envelope_sender: str | None = None) -> InboundMail:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
@@ -141,4 +190,5 @@ def read_mail(raw: bytes, envelope_sender: str | None = None) -> InboundMail:
         kind=kind, message_id=ids[0] if ids else "", sender=_sender(msg), subject=_str(msg, "subject"),
         text=text, full_text=full, references=refs,
         failed=_failed_recipients(msg) if kind is MailKind.BOUNCE else [], sender_name=_sender_name(msg),
+        files=_files(msg) if kind is MailKind.REPLY else [],
     )

@@ -12,11 +12,14 @@ so a mail reads the same whichever way it came:
 * quotes are stripped by Papote's own rules (quotes.py), not taken from `StrippedTextReply`, so a reply
   reads the same by SMTP and by webhook;
 * `Return-Path: <>` among the headers is the null return path of a notification (an automatic mail);
-* attachments are not carried yet (they are dropped, and the text says nothing of them).
+* `Attachments` become MIME parts again (base64 `Content`; a `ContentID` makes the part inline with
+  that Content-ID, as the mail had it), so the reading decides about them as for a mail by SMTP.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -104,6 +107,31 @@ def read_postmark(payload: Any) -> PostmarkMail:
             msg.add_alternative(rich, subtype="html")
     else:
         msg.set_content(rich, subtype="html")
+    for item in payload.get("Attachments") or []:
+        _attach(msg, item)
     return_path = by_name.get("return-path")
     envelope = return_path.strip() if return_path is not None else None
     return PostmarkMail(recipients, envelope, msg.as_bytes())
+
+
+def _attach(msg: EmailMessage, item: Any) -> None:
+    """One of Postmark's `Attachments` as a MIME part (an unreadable one is skipped, never fatal)."""
+    if not isinstance(item, dict) or not isinstance(item.get("Content"), str):
+        return
+    try:
+        data = base64.b64decode(item["Content"], validate=True)
+    except (binascii.Error, ValueError):
+        return
+    maintype, _, subtype = str(item.get("ContentType") or "application/octet-stream").partition("/")
+    if not maintype.isascii() or not subtype or "\n" in subtype or "\r" in subtype:
+        maintype, subtype = "application", "octet-stream"
+    name = str(item.get("Name") or "file").replace("\r", " ").replace("\n", " ")[:200]
+    content_id = str(item.get("ContentID") or "").strip()
+    try:
+        if content_id:  # an image the HTML shows inline (a signature's logo, a pasted screenshot)
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name, disposition="inline",
+                               cid=f"<{content_id.strip('<>')}>")
+        else:
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    except (ValueError, TypeError):
+        return

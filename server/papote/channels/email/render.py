@@ -28,6 +28,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "confirm_body": "Someone, hopefully you, left this address in the chat on {site} to be told of replies.",
         "confirm_action": "Yes, send me the replies by email",
         "confirm_ignore": "If it was not you, ignore this email: nothing else will be sent to this address.",
+        "files": "Files",
+        "attached": "attached",
     },
     "fr": {
         "subject": "Votre conversation avec {site}",
@@ -42,6 +44,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "confirm_action": "Oui, envoyez-moi les réponses par e-mail",
         "confirm_ignore": "Si ce n'était pas vous, ignorez cet e-mail : rien d'autre ne sera envoyé à cette "
                           "adresse.",
+        "files": "Fichiers",
+        "attached": "en pièce jointe",
     },
 }
 
@@ -52,6 +56,11 @@ def language(visitor_locale: str | None, site_locale: str | None) -> str:
         if candidate and candidate[:2].lower() in STRINGS:
             return candidate[:2].lower()
     return "en"
+
+
+#: Files attached to one mail, in total: relays commonly refuse mail over 25 MB, and base64 adds a third.
+#: Files beyond it go as signed links (`with_files`).
+MAIL_ATTACH_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +133,35 @@ def confirmation(site_name: str, lang: str, *, confirm: str, message_id: str) ->
                             f"{html.escape(action)}</a></p><p style=\"color:#555\">{html.escape(ignore)}</p>"),
         "reply_to": "", "unsubscribe": "", "message_id": message_id, "in_reply_to": "", "references": [],
     }
+
+
+def with_files(payload: dict[str, Any], lang: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The payload with the agents' files: `files` (each `{id, name, size, content_type, link}`, in the
+    order sent) are attached while their total stays within MAIL_ATTACH_BYTES (`attach: true`: the bytes
+    are read when the mail is sent); every file is also listed in the text, a larger one with its signed
+    link instead (papote/attachments/links.py), so nothing is lost to a relay's size limit."""
+    if not files:
+        return payload
+    s = STRINGS[lang]
+    total = 0
+    listed: list[dict[str, Any]] = []
+    for f in files:
+        attach = total + int(f["size"]) <= MAIL_ATTACH_BYTES
+        total += int(f["size"]) if attach else 0
+        listed.append({**f, "attach": attach})
+    lines = [f"{s['files']}:"] + [
+        f"- {f['name']} ({_size(int(f['size']))}): " + (s["attached"] if f["attach"] else f["link"]) for f in listed]
+    items = "".join(
+        f"<li>{html.escape(f['name'])} ({_size(int(f['size']))}): "
+        + (html.escape(s["attached"]) if f["attach"]
+           else f'<a href="{html.escape(f["link"])}">{html.escape(f["link"])}</a>') + "</li>" for f in listed)
+    text = payload["text"].rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
+    page = payload["html"].replace("</body></html>", f"<p>{html.escape(s['files'])}:</p><ul>{items}</ul></body></html>")
+    return {**payload, "text": text, "html": page, "files": listed}
+
+
+def _size(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)} KB"
 
 
 def html_page(lang: str, content: str) -> str:

@@ -22,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from email.message import EmailMessage
 from typing import Any
 
 from papote import inbound_limits
+from papote.attachments.links import MAIL_TTL_MS, file_link
 from papote.authz import Principal
 from papote.channels.email import render, tokens
 from papote.channels.email.host import Host
 from papote.channels.email.inbound import MailKind, read_mail
 from papote.channels.email.listener import start_listener
+from papote.channels.email.mail_files import keep_files, note_refused
 from papote.channels.email.nps_mail import NpsMail
 from papote.channels.email.smtp import parse_smtp_url, send_mail
 from papote.channels.email.support import SupportInbox, client_msg_id
@@ -221,16 +224,20 @@ class EmailContinuation:
             in_reply_to=chain[-1], references=chain[-MAX_REFERENCES:],
         )
         reply_to = tokens.reply_address(site.secrets[0], cid, self.domain)
+        expires = now + MAIL_TTL_MS
+        files = [{"id": a["id"], "name": a["name"], "size": a["size"], "content_type": a["content_type"],
+                  "link": file_link(self.config.base_url, site.secrets[0], a["id"], expires)}
+                 for m in unread for a in m.attachments]
         if thread is not None:
-            payload = render.reply(site.name, lang, unread, subject=thread.subject, reply_to=reply_to,
-                                   threading=threading)
+            payload = render.with_files(render.reply(site.name, lang, unread, subject=thread.subject,
+                                                     reply_to=reply_to, threading=threading), lang, files)
             return Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "reply", address, payload,
                             next_attempt_at=now, created_at=now)
-        payload = render.digest(
+        payload = render.with_files(render.digest(
             site.name, lang, unread, reply_to=reply_to,
             unsubscribe=self.unsubscribe_link(site, address),
             threading=threading,
-        )
+        ), lang, files)
         return Delivery(new_id("d"), site.id, cid, visitor_id, CHANNEL, "digest", address, payload,
                         next_attempt_at=now, created_at=now)
 
@@ -258,6 +265,9 @@ class EmailContinuation:
             raise DeliveryError("no relay configured")
         payload = delivery.payload
         message = render.build_message(payload, self.config.email_from, delivery.target)
+        for f in payload.get("files") or []:
+            if f.get("attach"):
+                await self._attach(message, f)
         if delivery.kind in AGENT_KINDS:
             envelope = self.config.email_from  # an agent's bounce is the operator's to read
         else:
@@ -268,6 +278,19 @@ class EmailContinuation:
             envelope = tokens.reply_address(site.secrets[0], delivery.conversation_id, self.domain)
         await send_mail(self.smtp, message, envelope_sender=envelope, recipient=delivery.target,
                         timeout=self.config.smtp_timeout_secs)
+
+    async def _attach(self, message: EmailMessage, file: dict[str, Any]) -> None:
+        """Add an agent's file to the mail; one erased since the mail was queued is left out (its line
+        in the text stays)."""
+        attachment = await self.store.get_attachment(str(file["id"]))
+        if attachment is None:
+            return
+        try:
+            data, content_type = await self.papote.attachments.read(attachment, thumbnail=False)
+        except NotFound:
+            return
+        maintype, _, subtype = content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.name)
 
     async def _bounced_delivery(self, delivery: Delivery, reason: str, permanent: bool) -> None:
         if permanent and delivery.kind not in AGENT_KINDS:
@@ -364,7 +387,7 @@ class EmailContinuation:
         if foreign and settings_of(site)["email_foreign_sender"] == "refuse":
             return "550 5.7.1 This address may not reply to this conversation"
         body = (mail.text or mail.full_text).strip()
-        if not body:
+        if not body and not mail.files:
             return "250 OK: nothing to store"
         retry = self.papote.inbound_limits.hit(site.id, "email", mail.sender)
         if retry is not None:
@@ -377,10 +400,15 @@ class EmailContinuation:
         if foreign:
             data["email"]["unverified_sender"] = True
         principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
+        msg_id = client_msg_id(mail.message_id, raw)
+        if mail.files and await self.store.message_by_client_id(visitor.id, msg_id) is not None:
+            return "250 OK: already stored"  # a retry of the sending server: its files are not kept twice
+        kept = await keep_files(self.papote, principal, site, mail)
         try:
-            stored = await self.papote.chat.submit(principal, cid, client_msg_id(mail.message_id, raw), body,
-                                                   data=data)
+            stored = await self.papote.chat.submit(principal, cid, msg_id, body, data=data,
+                                                   attachments=kept.ids or None)
             _, appended = await self.papote.chat.complete(principal, stored)
+            await note_refused(self.papote, appended, kept)
         except Conflict:
             return "250 OK: already stored"  # the same Message-ID with another body: the first one stands
         except Held:

@@ -30,6 +30,7 @@ from papote.authz import Principal
 from papote.channels.email import tokens
 from papote.channels.email.host import Host
 from papote.channels.email.inbound import InboundMail
+from papote.channels.email.mail_files import keep_files, note_refused
 from papote.errors import Conflict, PapoteError
 from papote.ids import now_ms
 from papote.sites import settings_of
@@ -120,7 +121,7 @@ class SupportInbox:
         body = (mail.text or mail.full_text).strip()
         if cid is None and subject:
             body = f"{subject}\n\n{body}".strip()
-        if not body:
+        if not body and not mail.files:
             return "250 OK: nothing to store"
         limit = self.papote.config.max_body_chars
         if len(body) > limit:
@@ -128,10 +129,15 @@ class SupportInbox:
         data: dict[str, Any] = {"email": {"message_id": mail.message_id, "from": mail.sender, "subject": subject,
                                           "channel": "support"}}
         principal = Principal(PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=site.id)
+        msg_id = client_msg_id(mail.message_id, raw)
+        if mail.files and await self.store.message_by_client_id(visitor.id, msg_id) is not None:
+            return "250 OK: already stored"  # a retry of the sending server: its files are not kept twice
+        kept = await keep_files(self.papote, principal, site, mail)
         try:
-            stored = await self.papote.chat.submit(principal, cid, client_msg_id(mail.message_id, raw), body,
-                                                   data=data)
+            stored = await self.papote.chat.submit(principal, cid, msg_id, body, data=data,
+                                                   attachments=kept.ids or None)
             _, appended = await self.papote.chat.complete(principal, stored)
+            await note_refused(self.papote, appended, kept)
         except Conflict:
             return "250 OK: already stored"
         except PapoteError as exc:

@@ -8,6 +8,7 @@ service (service.py) stores what `parse` returned and only then answers 2xx.
 Errors::
 
     WebhookRefused       a request that is not the provider's (bad or missing signature): 401/403, nothing stored
+    FileRefused          a customer's file that will not be kept (over the site's size): a note, no retry
     PapoteError(WINDOW_CLOSED)  a reply the channel cannot carry now (raised before anything is stored)
     DeliveryError        (channels/outbox.py) a send that did not happen; `retry_after_ms` from a 429
 """
@@ -15,7 +16,7 @@ Errors::
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +64,44 @@ class Answer:
     media_type: str = "text/plain"
 
 
+class FileRefused(Exception):
+    """A customer's file Papote will not keep, whatever the retries: `code` says why (too_large)."""
+
+    def __init__(self, reason: str, code: ErrorCode) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(slots=True)
+class Media:
+    """A file a customer's message carries, as the provider names it: `ref` is what the adapter's
+    `fetch` needs (WhatsApp's media id, Telegram's file_id, a URL for Twilio and Meta's Messenger),
+    `name` and `content_type` the provider's word for them (only hints: the bytes decide), `kind` the
+    provider's kind of it (image, document, audio…), shown while it is fetched."""
+
+    ref: str
+    kind: str = "file"
+    name: str = ""
+    content_type: str = ""
+
+
+@dataclass(slots=True)
+class OutboundFile:
+    """An agent's file to send: as stored (re-encoded if an image), and a signed link to it for the
+    providers that fetch files by URL (papote/attachments/links.py)."""
+
+    name: str
+    content_type: str
+    data: bytes
+    link: str
+
+    @property
+    def is_photo(self) -> bool:
+        """A JPEG or PNG: what every provider shows as a picture (others go as documents)."""
+        return self.content_type in ("image/jpeg", "image/png")
+
+
 @dataclass(slots=True)
 class Inbound:
     """A customer's message: `address` is who wrote (their identity on the account), `provider_id` the
@@ -74,6 +113,8 @@ class Inbound:
     at: Millis
     name: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    #: The files the message carries: fetched after the webhook is answered (channels/messaging/media.py).
+    media: list[Media] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -173,6 +214,16 @@ class Adapter(Protocol):
                    delivery: Delivery) -> str:
         """Post the delivery; the provider's message id. Raises DeliveryError."""
 
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """Send one file of an agent's reply (`delivery.payload["file"]` names it); the provider's id."""
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        """The bytes of a customer's file, at most `max_bytes` of them (`guard` checks a URL the webhook
+        named before it is fetched). Raises DeliveryError (temporary:
+        retried; permanent: the provider no longer has it) or FileRefused (over `max_bytes`)."""
+
 
 def same(expected: str | bytes, given: str | bytes | None) -> bool:
     """Constant-time comparison of a secret with what a request carries (absent: False)."""
@@ -228,3 +279,76 @@ def json_of(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+#: Redirects followed to a file (Twilio's media URL answers one, to its storage).
+MAX_REDIRECTS = 5
+#: Checks that a URL a webhook named may be fetched (channels/webhooks/targets.py: public hosts only).
+Guard = Callable[[str], Awaitable[None]]
+
+
+async def download(http: httpx.AsyncClient, url: str, max_bytes: int, guard: Guard | None = None,
+                   **kwargs: Any) -> bytes:
+    """GET a file, reading at most `max_bytes` (a larger one is refused as soon as its length or its
+    bytes say so, never held whole). Redirects are followed, each one checked by `guard` first when the
+    URL came from a webhook (a site owner signs their own webhooks: their URL must not reach into the
+    operator's network), and the credentials are dropped when a redirect leaves the origin. A 429, 5xx,
+    408, timeout or lost connection is temporary; another 4xx is for good (the provider no longer has
+    the file)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if guard is not None:
+            try:
+                await guard(url)
+            except PapoteError as exc:
+                raise DeliveryError(f"the file's URL may not be fetched: {exc.message}", permanent=True) from None
+        try:
+            async with http.stream("GET", url, follow_redirects=False, **kwargs) as response:
+                if response.is_redirect and response.headers.get("location"):
+                    target = str(response.url.join(response.headers["location"]))
+                    moved = httpx.URL(target)
+                    if (moved.scheme, moved.netloc) != (response.url.scheme, response.url.netloc):
+                        # Another origin (Twilio's storage): the credentials stay with the provider.
+                        kwargs = {k: v for k, v in kwargs.items() if k not in ("auth", "headers")}
+                    url = target
+                    continue
+                return await _body(response, max_bytes)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+    raise DeliveryError("too many redirects to the file", permanent=True)
+
+
+async def _body(response: httpx.Response, max_bytes: int) -> bytes:
+    """A file's bytes from its answer, at most `max_bytes` (DeliveryError for a refusal, FileRefused past it)."""
+    if not response.is_success:
+        await response.aread()
+        raise refuse(response, f"GET of the file answered {response.status_code}")
+    too_large = FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def get_json(http: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:
+    """GET a provider's JSON (WhatsApp's media URL, Telegram's getFile); failures as `download`'s."""
+    try:
+        response = await http.get(url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"timeout: {type(exc).__name__}") from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"connection failed: {type(exc).__name__}") from exc
+    body = json_of(response)
+    if not response.is_success:
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        raise refuse(response, str(body.get("description") or (error or {}).get("message") or "")
+                     or f"answered {response.status_code}")
+    return body

@@ -13,7 +13,9 @@
   so concurrent re-deliveries of it agree on one visitor and one conversation (across nodes the identity
   row's first writer wins; a second conversation for a newcomer is possible only if two nodes receive two
   different first messages within the same few milliseconds).
-* Outbound: `Chat.submit` asks `outbound_for` before storing an agent's text. On a channel conversation the
+* Outbound: `Chat.submit` asks `outbound_for` before storing an agent's reply (its text and its files:
+  one delivery each, sent in order; a file is uploaded to the provider, or given as a signed link of
+  ours to the one that fetches by URL, Twilio). On a channel conversation the
   window is checked first (WhatsApp: 24 hours, else the configured template; Messenger: the human-agent
   tag if enabled): a reply that cannot go is refused with `window_closed` and nothing is stored. Otherwise
   its delivery is returned and written in the append's own transaction, and the outbox worker of the
@@ -32,6 +34,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from papote.attachments import Attachments
+from papote.attachments.links import PROVIDER_TTL_MS, file_link
 from papote.authz import Action, Principal
 from papote.bus import Bus
 from papote.bus.topics import conv_topic
@@ -40,11 +44,13 @@ from papote.channels.messaging.base import (
     Answer,
     Hook,
     Inbound,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
     buttons_of,
 )
+from papote.channels.messaging.media import MediaFetcher, jobs_for
 from papote.channels.meta.messenger import Instagram, Messenger
 from papote.channels.outbox import DeliveryError, Outbox
 from papote.channels.telegram import Telegram
@@ -56,7 +62,7 @@ from papote.errors import Blocked, Conflict, ErrorCode, Held, NotFound, PapoteEr
 from papote.events import DeliveryChanged
 from papote.ids import new_id, now_ms
 from papote.inbound_limits import InboundLimits
-from papote.store import Store, VisitorChanges
+from papote.store import Attachment, Site, Store, VisitorChanges
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.moderation import HeldMessage
 from papote.store.outbox import Delivery
@@ -77,6 +83,8 @@ MAX_WEB_CONVERSATIONS = 100_000
 #: The reason a message over the inbound budget is held with (beside the spam filter's `words`, `links`,
 #: `rate`), shown to the agents who review it.
 FLOOD = "flood"
+#: Window fallbacks that may carry a file: Messenger's human-agent tag may; WhatsApp's template may not.
+FILE_FALLBACKS = ("human_agent",)
 #: Per-identity locks kept for newcomers; a bounded map (a lock is dropped once its identity is settled).
 MAX_LOCKS = 10_000
 
@@ -87,6 +95,9 @@ class Host(Protocol):
     chat: Chat
     bus: Bus
     inbound_limits: InboundLimits
+    attachments: Attachments
+
+    async def site_by_id(self, site_id: str) -> Site | None: ...
 
 
 ADAPTERS: dict[str, Adapter] = {a.kind: a for a in (WhatsApp(), Telegram(), Twilio(), Messenger(), Instagram())}
@@ -109,6 +120,10 @@ class Messaging:
         self.outbox = Outbox(self.store, CHANNEL, self._send, lease_ms=lease,
                              every_secs=self.config.messaging_check_secs, on_done=self._done,
                              first_retry_ms=FIRST_RETRY_MS)
+        #: Customers' files: fetched after the webhook is answered, by a worker of their own (media.py).
+        self.media = MediaFetcher(papote, ADAPTERS, papote.attachments.storage, self.base_url, lease_ms=lease,
+                                  every_secs=self.config.messaging_check_secs,
+                                  allow_private=self.config.media_allow_private)
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._web: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,8 +133,9 @@ class Messaging:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(timeout=self.config.messaging_timeout_secs)
+        self.http = self.media.http = httpx.AsyncClient(timeout=self.config.messaging_timeout_secs)
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="papote-messaging-outbox"))
+        self._tasks.append(asyncio.create_task(self.media.outbox.run(), name="papote-messaging-media"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -205,6 +221,8 @@ class Messaging:
         for event in events:
             if isinstance(event, Inbound):
                 await self.receive(account, event)
+                if event.media:
+                    self.media.outbox.poke()
                 if event.data.get("callback_query"):
                     self._acknowledge(adapter, account, event)
             elif isinstance(event, Receipt):
@@ -274,11 +292,14 @@ class Messaging:
 
     def _message(self, account: ChannelAccount, inbound: Inbound) -> tuple[str, dict[str, Any], str]:
         """The body, data and client_msg_id a customer's message is stored (or held) with."""
-        body = inbound.body.strip() or "…"
+        # A file without a caption is a message without text: its attachment follows once fetched.
+        body = inbound.body.strip() or ("" if inbound.media else "…")
         limit = self.config.max_body_chars
         if len(body) > limit:
             body = body[:limit - 1] + "…"
-        data = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
+        data: dict[str, Any] = {"channel": {"kind": account.kind, "id": inbound.provider_id, **inbound.data}}
+        if inbound.media:  # what the agent sees until the files arrive (their kinds, in order)
+            data["channel"]["media"] = [m.kind for m in inbound.media]
         return body, data, f"{account.kind}:{inbound.provider_id}"[:200]
 
     async def _newcomer(self, account: ChannelAccount, inbound: Inbound) -> ChannelIdentity:
@@ -296,10 +317,12 @@ class Messaging:
         principal = Principal(PrincipalKind.VISITOR, identity.visitor_id, identity.name, site_id=account.site_id)
         body, data, client_msg_id = self._message(account, inbound)
         try:
-            stored = await chat.submit(principal, cid, client_msg_id, body, data=data)
+            stored = await chat.submit(principal, cid, client_msg_id, body, data=data,
+                                       jobs=jobs_for(account, identity.visitor_id, inbound))
             _, appended = await chat.complete(principal, stored)
         except Conflict:
-            log.info("%s message %s re-delivered with another body: the first copy stands", account.kind,
+            log.info("%s message %s re-delivered with another body or its files since kept: the first copy "
+                     "stands", account.kind,
                      inbound.provider_id)
             return cid
         except Held:
@@ -342,26 +365,32 @@ class Messaging:
         return (account, identity) if account is not None else None
 
     async def outbound_for(self, site_id: str, conversation_id: str, body: str,
-                           options: Sequence[Mapping[str, Any]] = ()) -> list[Delivery]:
-        """The deliveries an agent's or the bot's text must be stored with; `window_closed` when it
-        cannot go. `options`: the bot's quick replies, drawn as the app's own buttons where it can."""
+                           files: list[Attachment], options: Sequence[Mapping[str, Any]] = ()) -> list[Delivery]:
+        """The deliveries an agent's or the bot's reply must be stored with (its text, then each file: one
+        each, so a file's retry never sends the text again); `window_closed` when it cannot go.
+        `options`: the bot's quick replies, drawn on the text as the app's own buttons where it can."""
         thread = await self._thread(conversation_id)
         if thread is None:
             return []
         account, identity = thread
-        if not body.strip():
-            # Files alone: the providers' media uploads are not wired yet, and an empty text is refused.
-            raise PapoteError(f"a reply on {account.kind} needs text (files are not sent there yet)",
-                              ErrorCode.BAD_FIELD)
+        if not body.strip() and not files:
+            raise PapoteError(f"a reply on {account.kind} needs text or files", ErrorCode.BAD_FIELD)
         adapter = ADAPTERS[account.kind]
         now = now_ms()
         window = adapter.window(account, identity, now)
         if not window.can_send:
             raise PapoteError(window.reason or "this channel cannot carry a reply now", ErrorCode.WINDOW_CLOSED)
-        payload = adapter.payload(account, identity, body, window, self.webhook_url(account), buttons_of(options))
+        if files and not window.open and window.fallback not in FILE_FALLBACKS:
+            raise PapoteError("Files can go only while the customer's 24-hour window is open: the template "
+                              "that answers after it carries text only.", ErrorCode.WINDOW_CLOSED)
+        url = self.webhook_url(account)
+        payloads = [adapter.payload(account, identity, body, window, url, buttons_of(options))] if body.strip() else []
+        payloads += [{**adapter.payload(account, identity, "", window, url),
+                      "file": {"id": f.id, "name": f.name, "content_type": f.content_type, "kind": f.kind}}
+                     for f in files]
         return [Delivery(new_id("d"), site_id, conversation_id, identity.visitor_id, CHANNEL, account.kind,
-                         identity.address, payload,
-                         next_attempt_at=now, created_at=now, account_id=account.id)]
+                         identity.address, payload, next_attempt_at=now, created_at=now + i, account_id=account.id)
+                for i, payload in enumerate(payloads)]
 
     async def channel_view(self, principal: Principal, conversation_id: str) -> dict[str, Any]:
         """What the composer needs before the agent writes: the channel, whether a reply can go now and
@@ -390,7 +419,18 @@ class Messaging:
         if account is None:
             raise DeliveryError("the channel account was disconnected", permanent=True)
         assert self.http is not None, "started"
-        return await ADAPTERS[account.kind].send(self.http, self.base_url(account.kind), account, delivery)
+        adapter = ADAPTERS[account.kind]
+        if "file" not in delivery.payload:
+            return await adapter.send(self.http, self.base_url(account.kind), account, delivery)
+        attachment = await self.store.get_attachment(str(delivery.payload["file"]["id"]))
+        site = await self.papote.site_by_id(delivery.site_id)
+        if attachment is None or site is None:
+            raise DeliveryError("the file was deleted", permanent=True)
+        data, _ = await self.papote.attachments.read(attachment, thumbnail=False)
+        # A provider that fetches by URL (Twilio) gets a signed link that lives an hour from this attempt.
+        link = file_link(self.config.base_url, site.secrets[0], attachment.id, now_ms() + PROVIDER_TTL_MS)
+        return await adapter.send_file(self.http, self.base_url(account.kind), account, delivery,
+                                       OutboundFile(attachment.name, attachment.content_type, data, link))
 
     async def _done(self, delivery: Delivery) -> None:
         if delivery.seq is None or delivery.conversation_id is None:

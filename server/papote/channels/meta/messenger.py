@@ -14,6 +14,13 @@ for up to 7 days. Errors 613 and 4 are rate limits; 10, 551 and 10903 refuse the
 The bot's options go as quick replies (`message.quick_replies: [{content_type: "text", title, payload}]`,
 13 at most, titles cut at 20 characters as the apps would). A tap comes back as a message whose `text`
 is the title and `quick_reply: {payload}` the payload.
+
+Media in: `message.attachments: [{type: image | video | audio | file, payload: {url}}]` (a sticker is an
+image with `payload.sticker_id`); the URL is Meta's CDN, fetched without credentials after the webhook is
+answered. Other kinds (a location, a shared post: `fallback`, `template`) carry no file and are skipped.
+
+Media out: the same endpoint, multipart: `recipient`, `messaging_type` (and `tag`) as the text's, `message`
+= `{attachment: {type: image | file, payload: {is_reusable: false}}}`, the bytes as `filedata`.
 """
 
 from __future__ import annotations
@@ -28,11 +35,15 @@ from papote.channels.messaging.base import (
     WINDOW_MS,
     Button,
     Field,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     Window,
+    download,
     json_of,
     numbered,
     post,
@@ -53,6 +64,8 @@ MAX_TEXT = 2000
 #: cutting them here makes the label that comes back the one we sent).
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
+#: Attachment types that carry a file at `payload.url`.
+MEDIA_TYPES = ("image", "video", "audio", "file")
 
 
 class Messenger(graph.GraphWebhooks):
@@ -77,11 +90,12 @@ class Messenger(graph.GraphWebhooks):
                 sender = str((event.get("sender") or {}).get("id") or "")
                 message = event.get("message")
                 if isinstance(message, dict) and message.get("mid") and not message.get("is_echo") and sender:
-                    text = message.get("text") or "[attachment]"
+                    media = _media(message)
+                    text = message.get("text") or ("" if media else "[attachment]")
                     reply = message.get("quick_reply")
                     tap = reply.get("payload") if isinstance(reply, dict) else None
                     out.append(Inbound(sender, str(message["mid"]), str(text), int(event.get("timestamp") or 0),
-                                       data={"tap": str(tap)} if tap else {}))
+                                       data={"tap": str(tap)} if tap else {}, media=media))
                 delivery = event.get("delivery")
                 if isinstance(delivery, dict):
                     at = int(delivery.get("watermark") or 0)
@@ -122,6 +136,23 @@ class Messenger(graph.GraphWebhooks):
         url = f"{base_url}/{account.config['page_id']}/messages"
         response = await post(http, url, json=delivery.payload,
                               headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """The Send API's attachment upload: multipart, `recipient` and `message` as JSON text and the
+        bytes as `filedata`."""
+        kind = "image" if file.is_photo else "file"
+        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in delivery.payload.items()
+                if k not in ("file", "message")}
+        form["message"] = json.dumps({"attachment": {"type": kind, "payload": {"is_reusable": False}}})
+        response = await post(http, f"{base_url}/{account.config['page_id']}/messages", data=form,
+                              files={"filedata": (file.name, file.data, file.content_type)},
+                              headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
+        return self._answer(response)
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success:
             if body.get("message_id"):
@@ -135,9 +166,25 @@ class Messenger(graph.GraphWebhooks):
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
 
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        return await download(http, media.ref, max_bytes, guard)
+
 
 def _title(label: str) -> str:
     return label if len(label) <= MAX_QUICK_REPLY_TITLE else label[:MAX_QUICK_REPLY_TITLE - 1] + "…"
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    out = []
+    for item in message.get("attachments") or []:
+        if not isinstance(item, dict) or item.get("type") not in MEDIA_TYPES:
+            continue
+        payload = item.get("payload")
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            out.append(Media(url, str(item["type"])))
+    return out
 
 
 class Instagram(Messenger):

@@ -15,6 +15,15 @@ text the tapped button's label (found in the message's keyboard), its dedupe key
 answered with `answerCallbackQuery {callback_query_id}` once stored (without it the app shows a spinner
 on the button until it gives up). Subscribe the webhook to both: `allowed_updates=["message",
 "callback_query"]`.
+
+Media in: `photo` (the sizes of one picture, smallest first: the largest is kept), `document`
+`{file_id, file_name, mime_type, file_size}`, `video`, `audio`, `voice`, `animation`, `sticker`, each with
+an optional `caption`. Fetched after the webhook is answered: `GET {base}/bot<token>/getFile?file_id=` →
+`{ok, result: {file_path, file_size}}`, then `GET {base}/file/bot<token>/<file_path>`. Bots may download
+files up to 20 MB.
+
+Media out: `sendPhoto` (JPEG, PNG) or `sendDocument` (anything else), multipart with `chat_id` and the
+file; the answer is `sendMessage`'s.
 """
 
 from __future__ import annotations
@@ -29,24 +38,33 @@ from papote.channels.messaging.base import (
     Answer,
     Button,
     Field,
+    FileRefused,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
     Window,
+    download,
+    get_json,
     json_of,
     post,
     refuse,
     same,
 )
 from papote.channels.outbox import DeliveryError
+from papote.errors import ErrorCode
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.outbox import Delivery
 from papote.types import Millis
 
 #: Telegram's own limit on one message's text.
 MAX_TEXT = 4096
+#: The message fields that carry one file (besides `photo`, a list of sizes of one picture).
+FILE_KINDS = ("document", "video", "audio", "voice", "animation", "sticker", "video_note")
 
 
 class Telegram:
@@ -78,9 +96,11 @@ class Telegram:
         chat = str(message["chat"].get("id"))
         sender = message.get("from") or {}
         name = " ".join(str(sender.get(k) or "") for k in ("first_name", "last_name")).strip()
-        text = message.get("text") or message.get("caption") or "[attachment]"
+        media = _media(message)
+        text = message.get("text") or message.get("caption") or ("" if media else "[attachment]")
         return [Inbound(chat, f"{chat}:{message.get('message_id')}", str(text),
-                        int(message.get("date") or 0) * 1000, name or str(sender.get("username") or ""))]
+                        int(message.get("date") or 0) * 1000, name or str(sender.get("username") or ""),
+                        media=media)]
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
         return Window(True)
@@ -108,7 +128,18 @@ class Telegram:
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
         url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/sendMessage"
-        response = await post(http, url, json=delivery.payload)
+        return self._answer(delivery, await post(http, url, json=delivery.payload))
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        method, field = ("sendPhoto", "photo") if file.is_photo else ("sendDocument", "document")
+        url = f"{base_url}/bot{account.secrets.get('bot_token', '')}/{method}"
+        response = await post(http, url, data={"chat_id": delivery.payload["chat_id"]},
+                              files={field: (file.name, file.data, file.content_type)})
+        return self._answer(delivery, response)
+
+    @staticmethod
+    def _answer(delivery: Delivery, response: httpx.Response) -> str:
         body = json_of(response)
         if response.is_success and body.get("ok"):
             result = body.get("result") or {}
@@ -117,6 +148,19 @@ class Telegram:
             raise DeliveryError("the provider answered without ok", permanent=True)
         retry = (body.get("parameters") or {}).get("retry_after")
         raise refuse(response, str(body.get("description") or ""), body_retry_after=retry)
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        # The file path names a file of the Bot API the operator configured: no guard needed.
+        token = account.secrets.get("bot_token", "")
+        found = await get_json(http, f"{base_url}/bot{token}/getFile", params={"file_id": media.ref})
+        result = found.get("result") if isinstance(found.get("result"), dict) else None
+        if not found.get("ok") or result is None or not result.get("file_path"):
+            raise DeliveryError("the provider named no file path", permanent=True)
+        size = result.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+        return await download(http, f"{base_url}/file/bot{token}/{result['file_path']}", max_bytes)
 
 
 def _tap(query: dict[str, Any]) -> list[Inbound | Receipt | Watermark]:
@@ -135,3 +179,15 @@ def _tap(query: dict[str, Any]) -> list[Inbound | Receipt | Watermark]:
                 label = str(button.get("text") or data)
     return [Inbound(str(chat), f"cb:{query['id']}", label, 0, name or str(sender.get("username") or ""),
                     {"type": "callback_query", "tap": data, "callback_query": str(query["id"])})]
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        return [Media(str(photo[-1]["file_id"]), "image", "", "image/jpeg")]
+    for kind in FILE_KINDS:
+        item = message.get(kind)
+        if isinstance(item, dict) and item.get("file_id"):
+            return [Media(str(item["file_id"]), kind, str(item.get("file_name") or ""),
+                          str(item.get("mime_type") or ""))]
+    return []

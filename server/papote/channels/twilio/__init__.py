@@ -9,6 +9,13 @@ carry `MessageSid, MessageStatus` (queued, sending, sent, delivered, undelivered
 
 Outbound: `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic sid:token), form `To, From,
 Body, StatusCallback` → 201 `{sid}`. SMS has no reply window.
+
+Media in (MMS): `NumMedia`, and for each i below it `MediaUrl{i}` and `MediaContentType{i}`. Fetched after
+the webhook is answered, with the account's SID and auth token (Twilio may require HTTP Basic auth on
+media URLs); the URL redirects to Twilio's storage, where httpx sends no credentials.
+
+Media out (MMS): the same `Messages.json` form with `MediaUrl` = a signed link to the file served by
+Papote (`/files/{id}?e=&s=`, papote/attachments/links.py, valid an hour): Twilio fetches it.
 """
 
 from __future__ import annotations
@@ -26,12 +33,16 @@ from papote.channels.messaging.base import (
     Answer,
     Button,
     Field,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     WebhookRefused,
     Window,
+    download,
     json_of,
     numbered,
     post,
@@ -47,6 +58,8 @@ from papote.types import Millis
 STATES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
 #: SMS bodies longer than this are refused by Twilio.
 MAX_TEXT = 1600
+#: Files one MMS carries at most (Twilio's own bound).
+MAX_MEDIA = 10
 
 
 def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
@@ -85,7 +98,11 @@ class Twilio:
             return [Receipt(sid, state, 0, form.get("ErrorCode", ""))] if state else []
         if not form.get("From"):
             return []
-        return [Inbound(form["From"], sid, form.get("Body", ""), 0, "")]
+        count = form.get("NumMedia", "0")
+        media = [Media(form[f"MediaUrl{i}"], _kind(form.get(f"MediaContentType{i}", "")), "",
+                       form.get(f"MediaContentType{i}", ""))
+                 for i in range(min(int(count) if count.isdigit() else 0, MAX_MEDIA)) if form.get(f"MediaUrl{i}")]
+        return [Inbound(form["From"], sid, form.get("Body", ""), 0, "", media=media)]
 
     def window(self, account: ChannelAccount, identity: ChannelIdentity, now: Millis) -> Window:
         return Window(True)
@@ -108,3 +125,23 @@ class Twilio:
                 return str(body["sid"])
             raise DeliveryError("the provider accepted the message but gave no sid", permanent=True)
         raise refuse(response, f"{body.get('code', '')} {body.get('message', '')}".strip())
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """An MMS: Twilio fetches `MediaUrl` itself, so it is our signed link (PAPOTE_PUBLIC_URL must be
+        reachable from Twilio), signed afresh at each attempt."""
+        return await self.send(http, base_url, account, Delivery(
+            delivery.id, delivery.site_id, delivery.conversation_id, delivery.visitor_id, delivery.channel,
+            delivery.kind, delivery.target,
+            {k: v for k, v in delivery.payload.items() if k != "file"} | {"MediaUrl": file.link}))
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        return await download(http, media.ref, max_bytes, guard,
+                              auth=(account.config["account_sid"], account.secrets.get("auth_token", "")))
+
+
+def _kind(content_type: str) -> str:
+    """What the MMS says a file is (image, video, audio; else a file): only how the inbox names it."""
+    major = content_type.split("/", 1)[0].lower()
+    return major if major in ("image", "video", "audio") else "file"

@@ -18,13 +18,22 @@ action: {button, sections: [{rows: [{id, title}]}]}}`), else numbered lines; a b
 or a closed window (a template carries no buttons of ours) also gets the numbered lines. A tap comes
 back as a message of `type: "interactive"` with `interactive: {type: "button_reply" | "list_reply",
 button_reply | list_reply: {id, title}}`: the id is the button's payload, the title its label.
+
+Media in: a message of type image, document, audio, video or sticker carries `{<type>: {id, mime_type,
+sha256, caption?, filename?}}`. The file is fetched after the webhook is answered: `GET {base}/{media id}`
+(Bearer) → `{url, mime_type, sha256, file_size, id}`, then `GET url` with the same Bearer token (the URL
+lives 5 minutes: each attempt asks for a fresh one).
+
+Media out: `POST {base}/{phone_number_id}/media` (multipart: `file`, `type`, `messaging_product`) → `{id}`,
+then a message `{type: "image", image: {id}}` (JPEG, PNG) or `{type: "document", document: {id, filename}}`
+(anything else). Only inside the window: a template carries text only.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -32,11 +41,17 @@ from papote.channels.messaging.base import (
     WINDOW_MS,
     Button,
     Field,
+    FileRefused,
+    Guard,
     Hook,
     Inbound,
+    Media,
+    OutboundFile,
     Receipt,
     Watermark,
     Window,
+    download,
+    get_json,
     json_of,
     numbered,
     post,
@@ -44,6 +59,7 @@ from papote.channels.messaging.base import (
 )
 from papote.channels.meta import graph
 from papote.channels.outbox import DeliveryError
+from papote.errors import ErrorCode
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.outbox import Delivery
 from papote.types import Millis
@@ -51,8 +67,10 @@ from papote.types import Millis
 #: Graph error codes: the customer's window is shut; rate limits (per number, per pair, per app).
 WINDOW_CODES = (131047,)
 RATE_CODES = (130429, 131056, 80007, 4)
-#: What a non-text message becomes in the inbox (the media itself is not fetched).
+#: What a message of a kind Papote does not read becomes in the inbox (a location, a contact card…).
 PLACEHOLDER = "[{type}]"
+#: The kinds of message that carry a file, fetched and kept as the message's attachment.
+MEDIA_KINDS = ("image", "document", "audio", "video", "sticker")
 #: WhatsApp's limits on interactive messages: reply buttons (3, titles of 20), list rows (10, titles of
 #: 24), the list's own button text (20) and the body (1024). Past them the numbered text goes instead.
 MAX_REPLY_BUTTONS = 3
@@ -98,7 +116,7 @@ class WhatsApp(graph.GraphWebhooks):
                         if tap:
                             data["tap"] = tap
                         out.append(Inbound(sender, str(m["id"]), _text(m), _millis(m.get("timestamp")),
-                                           names.get(sender, ""), data))
+                                           names.get(sender, ""), data, _media(m)))
                 for s in value.get("statuses") or []:
                     if isinstance(s, dict) and s.get("id") and s.get("status") in ("sent", "delivered", "read",
                                                                                    "failed"):
@@ -139,8 +157,30 @@ class WhatsApp(graph.GraphWebhooks):
 
     async def send(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
                    delivery: Delivery) -> str:
+        return await self._post_message(http, base_url, account, delivery.payload)
+
+    async def send_file(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                        delivery: Delivery, file: OutboundFile) -> str:
+        """Upload the file (`POST /{number}/media`, multipart) and send a message naming its media id. A
+        retry uploads again: an uploaded file nobody sends expires at Meta after 30 days."""
+        auth = {"authorization": f"Bearer {account.secrets.get('access_token', '')}"}
+        response = await post(http, f"{base_url}/{account.config['phone_number_id']}/media", headers=auth,
+                              data={"messaging_product": "whatsapp", "type": file.content_type},
+                              files={"file": (file.name, file.data, file.content_type)})
+        uploaded = json_of(response)
+        if not response.is_success or not uploaded.get("id"):
+            self._refused(response, uploaded)
+        kind = "image" if file.is_photo else "document"
+        media: dict[str, Any] = {"id": str(uploaded["id"])}
+        if kind == "document":
+            media["filename"] = file.name
+        base = {k: delivery.payload[k] for k in ("messaging_product", "recipient_type", "to")}
+        return await self._post_message(http, base_url, account, {**base, "type": kind, kind: media})
+
+    async def _post_message(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount,
+                            payload: dict[str, Any]) -> str:
         url = f"{base_url}/{account.config['phone_number_id']}/messages"
-        response = await post(http, url, json=delivery.payload,
+        response = await post(http, url, json=payload,
                               headers={"authorization": f"Bearer {account.secrets.get('access_token', '')}"})
         body = json_of(response)
         if response.is_success:
@@ -148,6 +188,12 @@ class WhatsApp(graph.GraphWebhooks):
             if messages and isinstance(messages[0], dict) and messages[0].get("id"):
                 return str(messages[0]["id"])
             raise DeliveryError("the provider accepted the message but gave no id", permanent=True)
+        self._refused(response, body)
+
+    @staticmethod
+    def _refused(response: httpx.Response, body: dict[str, Any]) -> NoReturn:
+        if response.is_success:
+            raise DeliveryError("the provider accepted the file but gave no id", permanent=True)
         found = body.get("error")
         error: dict[str, Any] = found if isinstance(found, dict) else {}
         code = error.get("code")
@@ -155,6 +201,18 @@ class WhatsApp(graph.GraphWebhooks):
         if code in RATE_CODES and response.status_code != 429:
             raise refuse(httpx.Response(429, headers=response.headers), reason)
         raise refuse(response, reason, window_codes=WINDOW_CODES, code=code)
+
+    async def fetch(self, http: httpx.AsyncClient, base_url: str, account: ChannelAccount, media: Media,
+                    max_bytes: int, guard: Guard) -> bytes:
+        # The URL comes from the Graph API named by the operator's configuration, not from a webhook.
+        auth = {"authorization": f"Bearer {account.secrets.get('access_token', '')}"}
+        info = await get_json(http, f"{base_url}/{media.ref}", headers=auth)
+        if not info.get("url"):
+            raise DeliveryError("the provider named no URL for the file", permanent=True)
+        size = str(info.get("file_size") or "")
+        if size.isdigit() and int(size) > max_bytes:
+            raise FileRefused(f"the file is over {max_bytes // (1024 * 1024)} MB", ErrorCode.TOO_LARGE)
+        return await download(http, str(info["url"]), max_bytes, headers=auth)
 
 
 def _interactive(body: str, buttons: Sequence[Button]) -> dict[str, Any] | None:
@@ -193,7 +251,17 @@ def _text(m: dict[str, Any]) -> str:
         chosen = reply.get("button_reply") or reply.get("list_reply") or {}
         return str(chosen.get("title") or PLACEHOLDER.format(type=kind))
     caption = (m.get(kind) or {}).get("caption") if isinstance(m.get(kind), dict) else None
+    if kind in MEDIA_KINDS:
+        return str(caption or "")  # the file itself follows as the message's attachment
     return str(caption or PLACEHOLDER.format(type=kind))
+
+
+def _media(m: dict[str, Any]) -> list[Media]:
+    kind = str(m.get("type") or "")
+    item = m.get(kind)
+    if kind not in MEDIA_KINDS or not isinstance(item, dict) or not item.get("id"):
+        return []
+    return [Media(str(item["id"]), kind, str(item.get("filename") or ""), str(item.get("mime_type") or ""))]
 
 
 def _millis(timestamp: Any) -> Millis:

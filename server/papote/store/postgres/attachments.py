@@ -76,6 +76,27 @@ class AttachmentQueries(PostgresEngine):
                 "UPDATE attachments SET conversation_id=$1, seq=$2 WHERE id = ANY($3::text[]) "
                 "AND conversation_id IS NULL", conversation_id, seq, attachment_ids)
 
+    async def attach_to_message(self, attachment: Attachment) -> bool:
+        a = attachment
+
+        async def job(conn: asyncpg.Connection) -> bool:
+            inserted = await conn.fetchrow(
+                f"INSERT INTO attachments({ATTACHMENT_COLS}) VALUES "
+                "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT (id) DO NOTHING RETURNING id",
+                a.id, a.site_id, str(a.uploader_kind), a.uploader_id, a.kind, a.content_type, a.size, a.name,
+                a.storage_key, a.thumbnail_key, a.width, a.height, a.created_at, a.client_msg_id,
+                a.conversation_id, a.seq,
+            )
+            if inserted is None:
+                return False
+            await conn.execute(
+                "UPDATE messages SET data=jsonb_set(coalesce(data, '{}'::jsonb), '{attachments}', "
+                "coalesce(data->'attachments', '[]'::jsonb) || jsonb_build_array($3::text)) "
+                "WHERE conversation_id=$1 AND seq=$2", a.conversation_id, a.seq, a.id)
+            return True
+
+        return await self._transaction(job)
+
     async def message_by_client_id(self, author_id: str, client_msg_id: str) -> tuple[str, int] | None:
         row = await self._one("SELECT conversation_id, seq FROM messages WHERE author_id=$1 AND client_msg_id=$2",
                               author_id, client_msg_id)

@@ -138,5 +138,6 @@ class ChannelQueries(PostgresEngine):
 
     async def message_deliveries(self, conversation_id: str) -> dict[int, MessageDelivery]:
         rows = await self._all(
-            _STATE_SQL + "WHERE d.conversation_id=$1 AND d.seq IS NOT NULL ORDER BY d.created_at", conversation_id)
+            _STATE_SQL + "WHERE d.conversation_id=$1 AND d.channel='messaging' AND d.seq IS NOT NULL "
+            "ORDER BY d.created_at", conversation_id)
         return {r[0]: state_of(r) for r in rows}

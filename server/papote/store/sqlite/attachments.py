@@ -5,6 +5,7 @@ The writer is alone, so a claim's checks and its update cannot interleave with a
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -73,6 +74,29 @@ class AttachmentQueries(SqliteEngine):
             await self._write(lambda conn: conn.execute(
                 f"UPDATE attachments SET conversation_id=?, seq=? WHERE id IN ({_marks(len(attachment_ids))}) "
                 "AND conversation_id IS NULL", (conversation_id, seq, *attachment_ids)))
+
+    async def attach_to_message(self, attachment: Attachment) -> bool:
+        a = attachment
+
+        def job(conn: sqlite3.Connection) -> bool:
+            inserted = conn.execute(
+                f"INSERT INTO attachments({ATTACHMENT_COLS}) VALUES ({_marks(16)}) "
+                "ON CONFLICT(id) DO NOTHING RETURNING id",
+                (a.id, a.site_id, a.uploader_kind, a.uploader_id, a.kind, a.content_type, a.size, a.name,
+                 a.storage_key, a.thumbnail_key, a.width, a.height, a.created_at, a.client_msg_id,
+                 a.conversation_id, a.seq),
+            ).fetchone()
+            if inserted is None:
+                return False
+            row = conn.execute("SELECT data FROM messages WHERE conversation_id=? AND seq=?",
+                               (a.conversation_id, a.seq)).fetchone()
+            data = json.loads(row[0]) if row and row[0] else {}
+            data["attachments"] = [*(data.get("attachments") or []), a.id]
+            conn.execute("UPDATE messages SET data=? WHERE conversation_id=? AND seq=?",
+                         (json.dumps(data, separators=(",", ":")), a.conversation_id, a.seq))
+            return True
+
+        return await self._write(job)
 
     async def message_by_client_id(self, author_id: str, client_msg_id: str) -> tuple[str, int] | None:
         row = await self._one("SELECT conversation_id, seq FROM messages WHERE author_id=? AND client_msg_id=?",

@@ -148,6 +148,7 @@ class ChannelQueries(SqliteEngine):
         return state_of(row) if row and row[0] is not None else None
 
     async def message_deliveries(self, conversation_id: str) -> dict[int, MessageDelivery]:
-        rows = await self._all(_STATE_SQL + "WHERE d.conversation_id=? AND d.seq IS NOT NULL ORDER BY d.created_at",
+        rows = await self._all(_STATE_SQL + "WHERE d.conversation_id=? AND d.channel='messaging' AND d.seq IS NOT NULL "
+                               "ORDER BY d.created_at",
                                (conversation_id,))
         return {r[0]: state_of(r) for r in rows}
