@@ -1,13 +1,14 @@
-"""Files of inbound mail, end to end on both backends: a real SMTP client into the server's listener and
-Postmark-shaped webhook posts. A PDF becomes the message's attachment (the same bytes come back), a
-signature's small inline logo is left out, a type the site does not take is named in a private note,
-and the sending server's retry keeps nothing twice."""
+"""Files of inbound mail, end to end on both backends: a real SMTP client into the server's listener,
+Postmark-shaped webhook posts and Mailgun-shaped multipart forms. A PDF becomes the message's attachment
+(the same bytes come back), a signature's small inline logo is left out, a type the site does not take
+is named in a private note, and the sending server's retry keeps nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from PIL import Image
 from tests.harness import PapoteServer, new_msg_id, serve
 from tests.integration.test_email import Sink, mail_env, sink, text_of, until
 from tests.integration.test_email_channel import ANN, SUPPORT, deliver, mail, patch_settings
-from tests.integration.test_email_webhook import SECRET, payload, send
+from tests.integration.test_email_webhook import MAILGUN_KEY, MAILGUN_PATH, SECRET, mailgun_form, payload, send
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -30,7 +31,8 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 @pytest.fixture
 def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
                 request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
-    env = {**mail_env(sink[1], "papote@shop.test", smtp_timeout_secs=5), "PAPOTE_POSTMARK_INBOUND_SECRET": SECRET}
+    env = {**mail_env(sink[1], "papote@shop.test", smtp_timeout_secs=5), "PAPOTE_POSTMARK_INBOUND_SECRET": SECRET,
+           "PAPOTE_MAILGUN_SIGNING_KEY": MAILGUN_KEY}
     server = PapoteServer(tmp_path, backend=server_backend, env_extra=env)
     yield from serve(server, request)
 
@@ -97,6 +99,29 @@ async def test_postmark_attachments_become_the_messages_files(mail_server: Papot
     [text] = [m for m in listed if m["kind"] == "text"]
     assert [(a["name"], a["kind"], a["width"]) for a in text["attachments"]] == [("damage.png", "image", 200)]
     assert not [m for m in listed if m["kind"] == "note"]
+
+
+async def test_mailgun_attachments_become_the_messages_files(mail_server: PapoteServer) -> None:
+    """Mailgun's `attachment-N` files ride the same path: kept as the message's, a signature's small
+    inline logo (named in `content-id-map`) left out, and Mailgun's retry (signed afresh) keeps none twice."""
+    server = mail_server
+    assert (await patch_settings(server, server.site_key, {"email_support_address": SUPPORT}))[0] == 200
+    photo = png(200)
+    files = {"attachment-1": ("damage.png", photo, "image/png"), "attachment-2": ("sig.png", png(4), "image/png")}
+    for _ in range(2):  # the second post is Mailgun's retry of a post whose answer was lost
+        form = {**mailgun_form("A photo of the damage", sender=ANN, message_id="<ann-mg-files@mail.example.test>",
+                               html='<p>A photo of the damage</p><img src="cid:sig1@mail">'),
+                "attachment-count": "2", "content-id-map": json.dumps({"<sig1@mail>": "attachment-2"})}
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            answer = await http.post(MAILGUN_PATH, data=form, files=files)
+        assert answer.status_code == 200, answer.text
+    cookie = await asyncio.to_thread(server.login)
+    cid, listed = messages_of(server, cookie)
+    [text] = [m for m in listed if m["kind"] == "text"]
+    assert text["body"] == "Invoice 77\n\nA photo of the damage"
+    assert [(a["name"], a["kind"], a["width"]) for a in text["attachments"]] == [("damage.png", "image", 200)]
+    assert not [m for m in listed if m["kind"] == "note"]
+    assert server.sql("SELECT count(*) FROM attachments WHERE conversation_id=?", cid) == [(1,)]
 
 
 async def test_an_agents_reply_by_mail_carries_its_file(mail_server: PapoteServer, sink: tuple[Sink, int]) -> None:

@@ -192,11 +192,12 @@ async def test_mailgun_inbound(hook_server: PapoteServer, sink: tuple[Sink, int]
         assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_frame")
     assert texts(server) == []
 
-    # The mail, as a multipart post with an attachment (not carried): 200 once stored.
+    # The mail, as a multipart post with an attachment (kept as the message's file): 200 once stored.
     status, answer = await post_mailgun(server, first, multipart=True)
     assert status == 200 and answer == {"ok": True, "outcome": "stored"}
     [(cid, body)] = texts(server)
     assert body == "Invoice 77\n\nThe invoice is wrong."
+    assert server.sql("SELECT name FROM attachments WHERE conversation_id=?", cid) == [("invoice.pdf",)]
     # The same signed post again (a replay): 406, Mailgun's "do not retry"; nothing more stored.
     status, answer = await post_mailgun(server, first)
     assert (status, answer["error"]["code"]) == (406, "conflict")

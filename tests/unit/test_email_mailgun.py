@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from papote.channels.email.inbound import MailKind, read_mail
+from papote.channels.email.inbound import SIGNATURE_IMAGE_BYTES, MailKind, read_mail
 from papote.channels.email.mailgun import (
     MAX_AGE_SECS,
+    MailgunFile,
     PayloadError,
     SignatureError,
     check_signature,
@@ -83,6 +84,26 @@ def test_automatic_mail_raw_mime_and_bad_forms() -> None:
     for bad in ({"recipient": ""}, {"from": "", "message-headers": "[]"}, {"message-headers": "{not json"}):
         with pytest.raises(PayloadError):
             read_mailgun(form(**bad))
+
+
+def test_attachments_are_carried_in_the_mails_order_and_a_signatures_small_inline_image_is_not() -> None:
+    """The form's `attachment-N` files become the mail's files, ordered by N whatever the form's order;
+    `content-id-map` makes a file inline, so a small one is a signature's logo, left out."""
+    logo = b"\x89PNG\r\n\x1a\n" + b"0" * 200
+    screenshot = b"\x89PNG\r\n\x1a\n" + b"1" * (SIGNATURE_IMAGE_BYTES + 1)
+    files = [MailgunFile("attachment-3", "pasted.png", "image/png", screenshot),
+             MailgunFile("attachment-1", "bill.pdf", "application/pdf", b"%PDF-1.4 x"),
+             MailgunFile("attachment-2", "logo.png", "image/png", logo),
+             MailgunFile("attachment-10", "notes.txt", "text/plain\r\nX-Evil: 1", b"notes")]
+    cids = json.dumps({"<logo1@mail>": "attachment-2", "<img2@mail>": "attachment-3"})
+    mail = read_mail(read_mailgun(form(**{"attachment-count": "4", "content-id-map": cids}), files).raw)
+    assert [(f.name, f.content_type, len(f.data)) for f in mail.files] == [
+        ("bill.pdf", "application/pdf", 10), ("pasted.png", "image/png", len(screenshot)),
+        ("notes.txt", "application/octet-stream", 5)]
+    assert mail.text == "Hello"
+    # An unreadable map is no map: the files are kept as plain attachments (the logo too).
+    kept = read_mail(read_mailgun(form(**{"content-id-map": "{not json"}), files[1:3]).raw)
+    assert [f.name for f in kept.files] == ["bill.pdf", "logo.png"]
 
 
 @pytest.mark.asyncio

@@ -18,7 +18,8 @@ signed in its own fields: HMAC-SHA256 of `timestamp` + `token` under `PAPOTE_MAI
 nodes like the rate limits). A bad or stale signature is 401 (Mailgun retries, re-signed); a replayed
 token, or a recipient that is none of ours, is 406, the one answer that makes Mailgun stop retrying. The
 form is read before the signature can be checked (Mailgun puts it in the body): its size is capped
-first, and its files are never kept.
+first, and its files (`attachment-N`) are only read once the signature holds, then kept as a mail's by
+SMTP are (channels/email/mail_files.py).
 """
 
 from __future__ import annotations
@@ -96,12 +97,15 @@ def _refuse(status: int, exc: PapoteError) -> JSONResponse:
 
 #: Mailgun stops retrying a post answered 406 (any other non-200 is retried for 8 hours).
 MAILGUN_FINAL = 406
-#: A Mailgun form's bounds: its fields are a mail's parts and headers; its files are not read.
+#: A Mailgun form's bounds: its fields are a mail's parts and headers, its files the mail's attachments
+#: (the reading keeps the first 10 of them: channels/email/inbound.py).
 MAILGUN_MAX_FIELDS = 1000
 MAILGUN_MAX_FILES = 100
 
 
-async def _mailgun_form(request: Request, raw: bytes) -> dict[str, str]:
+async def _mailgun_form(request: Request, raw: bytes) -> tuple[dict[str, str], list[tuple[str, UploadFile]]]:
+    """The form's text fields (the first of each name), and its `attachment-N` files by field, unread
+    (other files are closed: Mailgun posts none)."""
     async def body() -> Any:
         yield raw
 
@@ -119,12 +123,25 @@ async def _mailgun_form(request: Request, raw: bytes) -> dict[str, str]:
     except MultiPartException as exc:
         raise PapoteError(f"not a Mailgun form: {exc.message}", ErrorCode.BAD_FRAME) from None
     fields: dict[str, str] = {}
+    files: list[tuple[str, UploadFile]] = []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            await value.close()  # attachments are not carried yet
+            if mailgun.ATTACHMENT_FIELD.fullmatch(name):
+                files.append((name, value))
+            else:
+                await value.close()
         elif name not in fields:
             fields[name] = value
-    return fields
+    return fields, files
+
+
+async def _mailgun_files(form: dict[str, str], files: list[tuple[str, UploadFile]]) -> list[mailgun.MailgunFile]:
+    """The form's files as the mail's (none for a `body-mime` post: its mail carries them). Their bytes
+    are bounded by the body's cap, read already."""
+    if form.get("body-mime"):
+        return []
+    return [mailgun.MailgunFile(name, upload.filename or "", upload.content_type or "", await upload.read())
+            for name, upload in files]
 
 
 async def mailgun_inbound(request: Request, _: Principal | None) -> Any:
@@ -132,7 +149,17 @@ async def mailgun_inbound(request: Request, _: Principal | None) -> Any:
     key = papote.config.mailgun_signing_key
     if not key:
         raise NotFound("no such route")
-    form = await _mailgun_form(request, await _read_capped(request))
+    form, uploads = await _mailgun_form(request, await _read_capped(request))
+    try:
+        return await _mailgun_post(request, key, form, uploads)
+    finally:
+        for _field, upload in uploads:
+            await upload.close()
+
+
+async def _mailgun_post(request: Request, key: str, form: dict[str, str],
+                        uploads: list[tuple[str, UploadFile]]) -> Any:
+    papote = papote_of(request)
     try:
         token = mailgun.check_signature(key, form, time.time())
     except mailgun.SignatureError as exc:
@@ -141,7 +168,7 @@ async def mailgun_inbound(request: Request, _: Principal | None) -> Any:
         return _refuse(MAILGUN_FINAL, Conflict("this post was received already (its token is spent)"))
     try:
         try:
-            mail = mailgun.read_mailgun(form)
+            mail = mailgun.read_mailgun(form, await _mailgun_files(form, uploads))
         except mailgun.PayloadError as exc:
             return _refuse(MAILGUN_FINAL, PapoteError(f"not a Mailgun inbound message: {exc}", ErrorCode.BAD_FRAME))
         return await _deliver(request, mail.recipients, mail.envelope_sender, mail.raw, refused=MAILGUN_FINAL)

@@ -45,6 +45,26 @@ class MailFile:
     data: bytes
 
 
+def add_file(msg: EmailMessage, data: bytes, content_type: str, name: str, content_id: str = "") -> None:
+    """A file a provider parsed out of a mail (Postmark, Mailgun) as a MIME part of `msg` again, so the
+    reading below decides about it as for a mail by SMTP. A `content_id` makes the part inline with that
+    Content-ID, as the mail had it (a signature's logo, a pasted screenshot). A part the library will not
+    write (a name or Content-ID it refuses) is skipped, never fatal."""
+    maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+    if not maintype.isascii() or not subtype or "\n" in subtype or "\r" in subtype:
+        maintype, subtype = "application", "octet-stream"
+    name = (name or "file").replace("\r", " ").replace("\n", " ")[:200]
+    content_id = content_id.strip().strip("<>")
+    try:
+        if content_id:
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name, disposition="inline",
+                               cid=f"<{content_id}>")
+        else:
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    except (ValueError, TypeError):
+        return
+
+
 class MailKind(str, enum.Enum):
     REPLY = "reply"
     AUTOMATIC = "automatic"

@@ -15,7 +15,10 @@ Papote rebuilds the MIME message from the form (or takes `body-mime` as it is) a
 reading as the SMTP listener and Postmark (inbound.py), so a mail reads the same whichever way it came:
 quotes are stripped by Papote's rules, not taken from `stripped-text`; an HTML-only mail (its
 `Content-Type` header says `text/html`) is read from its HTML, not from Mailgun's text of it; an empty
-`sender` is the null return path of a notification. Attachments are not carried yet.
+`sender` is the null return path of a notification. The `attachment-N` files become MIME parts again, in
+their order (`content-id-map`, a JSON object from `<Content-ID>` to `attachment-N`, makes a file inline
+with its Content-ID, as the mail had it), so the reading decides about them as for a mail by SMTP; a
+`body-mime` post carries its files inside the mail.
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
+
+from papote.channels.email.inbound import add_file
 
 #: How old a signed post may be. Mailgun signs each attempt when it makes it; a post replayed later
 #: than this is refused even if its token was forgotten, which is what bounds the memory of tokens.
 MAX_AGE_SECS = 900
 #: How far in the future a timestamp may be (the two clocks' disagreement); further is refused.
 MAX_SKEW_SECS = 60
+#: The form fields that carry the mail's files, numbered from 1 (`attachment-1`, `attachment-2`…).
+ATTACHMENT_FIELD = re.compile(r"attachment-([0-9]{1,4})")
 #: Headers Papote writes itself from the form's own fields, or that describe the MIME structure it
 #: rebuilds: a copy from `message-headers` would contradict them.
 _OWN = {"from", "subject", "content-type", "content-transfer-encoding", "mime-version", "return-path"}
@@ -44,6 +52,16 @@ class PayloadError(ValueError):
 
 class SignatureError(ValueError):
     """The post is not signed by Mailgun with this key, or not now (`reason` says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunFile:
+    """A file of the form: its field (`attachment-N`), and its name, type and bytes as posted."""
+
+    field: str
+    name: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +106,21 @@ def _headers(form: Mapping[str, str]) -> list[tuple[str, str]]:
             if isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)]
 
 
-def read_mailgun(form: Mapping[str, str]) -> MailgunMail:
-    """The recipients, the envelope sender and the MIME bytes of a Mailgun inbound post."""
+def _content_ids(form: Mapping[str, str]) -> dict[str, str]:
+    """`attachment-N` → its Content-ID, from `content-id-map` (an unreadable map is no map: the files
+    are then plain attachments, which keeps them rather than losing them)."""
+    try:
+        found = json.loads(form.get("content-id-map") or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(name): str(cid) for cid, name in found.items() if isinstance(name, str)}
+
+
+def read_mailgun(form: Mapping[str, str], files: Sequence[MailgunFile] = ()) -> MailgunMail:
+    """The recipients, the envelope sender and the MIME bytes of a Mailgun inbound post (`files`: the
+    form's `attachment-N` files, in any order)."""
     recipients = list(dict.fromkeys(a.strip() for a in form.get("recipient", "").split(",") if "@" in a))
     if not recipients:
         raise PayloadError("no recipient")
@@ -130,4 +161,13 @@ def read_mailgun(form: Mapping[str, str]) -> MailgunMail:
             msg.add_alternative(rich, subtype="html")
     else:
         msg.set_content(rich, subtype="html")
+    content_ids = _content_ids(form) if files else {}
+    for f in sorted(files, key=_place):
+        add_file(msg, f.data, f.content_type, f.name, content_ids.get(f.field, ""))
     return MailgunMail(recipients, envelope, msg.as_bytes())
+
+
+def _place(f: MailgunFile) -> int:
+    """A file's number in the mail (`attachment-2` → 2): the form's order is the client's, not the mail's."""
+    found = ATTACHMENT_FIELD.fullmatch(f.field)
+    return int(found.group(1)) if found else 0

@@ -26,6 +26,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+from papote.channels.email.inbound import add_file
+
 #: Headers Papote writes itself from the JSON's own fields, or that describe the MIME structure it
 #: rebuilds: a copy from `Headers` would contradict them.
 _OWN = {"from", "to", "cc", "subject", "message-id", "content-type", "content-transfer-encoding", "mime-version",
@@ -122,16 +124,5 @@ def _attach(msg: EmailMessage, item: Any) -> None:
         data = base64.b64decode(item["Content"], validate=True)
     except (binascii.Error, ValueError):
         return
-    maintype, _, subtype = str(item.get("ContentType") or "application/octet-stream").partition("/")
-    if not maintype.isascii() or not subtype or "\n" in subtype or "\r" in subtype:
-        maintype, subtype = "application", "octet-stream"
-    name = str(item.get("Name") or "file").replace("\r", " ").replace("\n", " ")[:200]
-    content_id = str(item.get("ContentID") or "").strip()
-    try:
-        if content_id:  # an image the HTML shows inline (a signature's logo, a pasted screenshot)
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name, disposition="inline",
-                               cid=f"<{content_id.strip('<>')}>")
-        else:
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    except (ValueError, TypeError):
-        return
+    add_file(msg, data, str(item.get("ContentType") or ""), str(item.get("Name") or ""),
+             str(item.get("ContentID") or ""))
