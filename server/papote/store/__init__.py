@@ -481,11 +481,15 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
     async def delete_visitor_token(self, token_hash: str) -> None: ...
     @abc.abstractmethod
     async def merge_visitor(self, from_id: str, into_id: str) -> None:
-        """Move everything of `from_id` to `into_id` (an anonymous visitor who identified): conversations,
-        tokens, tracked events, read positions, and the authorship of its messages — with it their
+        """Move everything of `from_id` to `into_id` and delete `from_id`, in one transaction: every
+        row of every table the personal-data registry says names a visitor (tokens, conversations,
+        events, link codes, read positions, uploads, blocks, held messages, surveys, channel identities,
+        email addresses' standing, deliveries), and the authorship of its messages — with it their
         dedupe keys, so exactly-once holds across the merge (a retried `client_msg_id` gets its first
-        ack), and the proactive rules already shown to it. Any entry point's visitor (a channel's contact
-        later) merges the same way."""
+        ack, a channel's re-delivery finds its first copy). Where a unique key would hold twice the
+        kept person's row stands (a rule's first showing, the first block, the further read); a message
+        or held message of `from_id` with the same key stays, without the key. Both visitors are of one
+        site (the caller checks). Used by a verified identify and by an agent's explicit merge."""
 
     @abc.abstractmethod
     async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None: ...

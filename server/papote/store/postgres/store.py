@@ -60,6 +60,7 @@ from papote.store.postgres.rows import (
     visitor_of,
 )
 from papote.store.postgres.teams import TeamQueries
+from papote.store.postgres.visitor_merge import MERGE_SQL
 from papote.store.postgres.webhooks import WebhookQueries
 from papote.store.rules import AppendPlan, visited
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
@@ -316,33 +317,8 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             await conn.execute(
                 "SELECT 1 FROM conversations WHERE visitor_id=$1 ORDER BY id FOR UPDATE", from_id
             )
-            await conn.execute("UPDATE visitor_tokens SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            await conn.execute("UPDATE conversations SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            await conn.execute("UPDATE visitor_events SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            # Their messages are now the merged person's, and so are their dedupe keys (author_id,
-            # client_msg_id): a send retried under the new identity finds its first copy. Should both
-            # have used one client_msg_id (never with minted UUIDs), the older row keeps its author.
-            await conn.execute(
-                "UPDATE messages m SET author_id=$1 WHERE m.author_id=$2 AND m.author_kind='visitor' "
-                "AND (m.client_msg_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages o "
-                "WHERE o.author_id=$1 AND o.client_msg_id=m.client_msg_id))",
-                into_id, from_id,
-            )
-            # Their uploads too: a file sent before identifying, retried after, is still theirs.
-            await conn.execute("UPDATE attachments SET uploader_id=$1 WHERE uploader_id=$2 "
-                               "AND uploader_kind='visitor'", into_id, from_id)
-            await conn.execute(
-                "UPDATE reads SET participant_id=$1 WHERE participant_id=$2 AND NOT EXISTS "
-                "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id AND r2.participant_id=$1)",
-                into_id, from_id,
-            )
-            # Rules shown to either are shown to the person; a rule both saw keeps its first time.
-            await conn.execute(
-                "INSERT INTO visitor_rules(visitor_id, rule_id, fired_at) "
-                "SELECT $1, rule_id, fired_at FROM visitor_rules WHERE visitor_id=$2 ON CONFLICT DO NOTHING",
-                into_id, from_id,
-            )
-            await conn.execute("DELETE FROM visitors WHERE id=$1", from_id)
+            for sql in MERGE_SQL:
+                await conn.execute(sql, *((from_id, into_id) if "$2" in sql else (from_id,)))
 
         await self._transaction(job)
 
