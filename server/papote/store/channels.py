@@ -91,6 +91,14 @@ class ChannelStore(abc.ABC):
         its visitor's (a new conversation is named just after its first message is stored)."""
 
     @abc.abstractmethod
+    async def visitor_identities(self, visitor_id: str) -> list[ChannelIdentity]:
+        """Every channel identity of the visitor (a phone number, a chat…), oldest first."""
+    @abc.abstractmethod
+    async def find_contacts(self, site_id: str, text: str, limit: int) -> list[str]:
+        """The site's visitors whose name, email, user id or channel identity (address or name) holds
+        `text` (case-insensitively, literally: no wildcard), or whose id it is; most recently seen first."""
+
+    @abc.abstractmethod
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,
                              at: Millis) -> MessageDelivery | None:
         """Merge a provider's status callback (the furthest state wins); the message's resulting
