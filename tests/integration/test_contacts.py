@@ -194,7 +194,8 @@ async def test_the_timeline_shows_every_channel_and_conversation_in_time_order(s
     assert (status, gone) == (status_none, none) == (404, none)
     # Found by a channel address, a name or an email.
     for q in ("33611000003", "léa", "lea-42"):
-        status, found, _ = server.http("GET", f"/api/sites/{server.site_key}/contacts?q={urllib.parse.quote(q)}", cookie=cookie)
+        path = f"/api/sites/{server.site_key}/contacts?q={urllib.parse.quote(q)}"
+        status, found, _ = server.http("GET", path, cookie=cookie)
         assert status == 200 and [c["id"] for c in found["contacts"]] == [web_vid], q
     await v.close()
 
