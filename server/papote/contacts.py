@@ -148,9 +148,9 @@ class Contacts:
         """Merge contact `from_id` into `into_id` (both of one site the agent handles). The verified one
         is kept whichever way the agent asked (a site's signed identity is never merged away); two
         verified as different users are refused. Answers the kept contact's timeline and who was merged."""
+        keep = await self._visible(principal, into_id, Action.HANDLE)  # before anything is said about it
         if into_id == from_id:
             raise PapoteError("a contact cannot be merged into itself", ErrorCode.BAD_FIELD)
-        keep = await self._visible(principal, into_id, Action.HANDLE)
         gone = await self.store.get_visitor(from_id)
         if gone is None or gone.site_id != keep.site_id:
             raise NotFound("no such visitor")
