@@ -7,15 +7,20 @@ A real server per backend, fake providers on loopback (tests/providers.py), real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from papote.identity import user_hash
+from tests import postgres
+from tests.brokers import Broker
 from tests.conftest import selected_backends
 from tests.harness import BACKENDS, PapoteServer, agent, identify, new_msg_id, serve, visitor
 from tests.integration.test_messaging import (
@@ -26,6 +31,7 @@ from tests.integration.test_messaging import (
     until,
     whatsapp,
 )
+from tests.nodes import cluster
 from tests.providers import FakeProviders, whatsapp_message
 
 pytestmark = [pytest.mark.asyncio]
@@ -277,3 +283,43 @@ async def test_unverified_claims_merge_nothing(server: PapoteServer) -> None:
     assert {c["id"] for c in found["contacts"]} == {known_vid, claim_vid}
     await known.close()
     await claim.close()
+
+
+@pytest.fixture
+def redis_broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker("redis", tmp_path / "redis")
+    b.start()
+    yield b
+    b.kill()
+
+
+async def test_a_merge_on_one_node_reconnects_the_widget_on_another_which_continues_as_the_kept_contact(
+        tmp_path: Path, redis_broker: Broker) -> None:
+    async with postgres.database() as database, cluster(tmp_path, database, redis_broker, 2) as nodes:
+        a, b = nodes[0], nodes[1]
+        nodes.wait_nodes_see_each_other()
+        owner = a.login()
+        kept = await visitor(b, origin=nodes.origin)
+        await kept.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "k"})
+        await kept.expect("ack", ref=1)
+        gone = await visitor(b, origin=nodes.origin)
+        cmid = new_msg_id()
+        await gone.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": cmid, "body": "mine"})
+        first = await gone.expect("ack", ref=1)  # node b now caches the conversation as the merged one's
+        kept_vid, gone_vid = kept.welcome["visitor"]["id"], gone.welcome["visitor"]["id"]
+
+        status, body, _ = a.http("POST", f"/api/visitors/{kept_vid}/merge", {"from": gone_vid}, cookie=owner)
+        assert status == 200, body
+
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(gone.ws.recv(), 20)
+        assert gone.ws.close_code == 1001
+        back = await visitor(b, token=gone.welcome["token"], origin=nodes.origin)
+        assert back.welcome["visitor"]["id"] == kept_vid
+        # Node b forgot what it cached of the merged-away visitor: the kept one may write in the conversation,
+        # and the retried send is the first copy.
+        await back.send({"t": "send", "ref": 2, "conversation": first["conversation"], "client_msg_id": cmid,
+                         "body": "mine"})
+        again = await back.expect("ack", ref=2)
+        assert (again["conversation"], again["seq"]) == (first["conversation"], first["seq"])
