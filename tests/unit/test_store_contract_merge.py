@@ -12,13 +12,18 @@ import pytest
 import pytest_asyncio
 
 from papote.attachments import FolderStorage
+from papote.authz import Action, Principal
+from papote.bus.local import LocalBus
+from papote.config import Config
+from papote.conversations import Chat
 from papote.ids import now_ms
+from papote.presence import Presence
 from papote.store import NewMessage, Store
 from papote.store.moderation import HeldMessage
 from papote.store.personal_data import TABLES, VISITOR_TABLES
 from papote.store.postgres import PostgresStore
 from papote.store.sqlite import SqliteStore
-from papote.types import AuthorKind, MessageKind
+from papote.types import AuthorKind, MessageKind, PrincipalKind
 from tests.unit.test_store_contract_privacy import every_row, person
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
@@ -122,3 +127,42 @@ async def test_unique_keys_keep_the_kept_persons_row_and_lose_no_message(store: 
     assert (block.visitor_id, block.reason) == (bob.id, "spam from bob")  # the kept person's block
     read = "SELECT read_seq FROM reads WHERE participant_id=:visitor AND conversation_id='%s'"
     assert await count(store, read % bob_cid, bob.id) == 2  # the further read stands
+
+
+async def test_merging_again_sweeps_a_message_stored_under_the_merged_away_id_meanwhile(
+        store: Store, pair: dict[str, Any]) -> None:
+    # A send authorized (or a channel identity read) before the merge, appended after it: its author is the
+    # merged-away id. The chat runs the merge again (conversations/messages.py), which moves it and its key.
+    site, ann, bob, ann_cid = pair["site"], pair["ann"], pair["bob"], pair["ann_cid"]
+    await store.merge_visitor(ann.id, bob.id)
+    late = await store.append(NewMessage(site.id, ann_cid, AuthorKind.VISITOR, ann.id, "Ann", MessageKind.TEXT,
+                                         "late", "whatsapp:wamid.late", visitor_id=ann.id))
+    assert late.conversation.visitor_id == bob.id and not late.duplicate
+    await store.merge_visitor(ann.id, bob.id)
+    assert await naming(store, ann.id) == []
+    again = await store.append(NewMessage(site.id, ann_cid, AuthorKind.VISITOR, bob.id, "Bob", MessageKind.TEXT,
+                                          "late", "whatsapp:wamid.late", visitor_id=bob.id))
+    assert again.duplicate and again.message.seq == late.message.seq
+
+
+async def test_a_send_authorized_before_a_merge_and_stored_after_it_is_the_kept_persons(store: Store) -> None:
+    # The widget of the visitor merged away sends while its node still holds the conversation as theirs (the
+    # merge committed on another node; the invalidation is on its way): the chat moves the message to the
+    # kept person, so its retry under the kept identity (after the reconnect) is a duplicate.
+    site = await store.create_site("Shop", ["https://shop.test"], {})
+    gone = await store.create_visitor(site.id, "gone-token")
+    kept = await store.create_visitor(site.id, "kept-token")
+    first = await store.append(NewMessage(site.id, None, AuthorKind.VISITOR, gone.id, "", MessageKind.TEXT, "hi",
+                                          "m-first-0001", visitor_id=gone.id))
+    cid = first.conversation.id
+    chat = Chat(store, LocalBus(), Config.from_env({}), Presence())
+    as_gone = Principal(PrincipalKind.VISITOR, gone.id, "", site_id=site.id)
+    await chat.conversation_for(as_gone, cid, Action.WRITE)  # the node caches the conversation as gone's
+    await store.merge_visitor(gone.id, kept.id)  # elsewhere: this node has not heard yet
+
+    _, appended = await chat.complete(as_gone, await chat.submit(as_gone, cid, "m-late-00001", "late"))
+    assert appended.conversation.visitor_id == kept.id
+    assert await naming(store, gone.id) == []
+    retried = await store.append(NewMessage(site.id, cid, AuthorKind.VISITOR, kept.id, "", MessageKind.TEXT, "late",
+                                            "m-late-00001", visitor_id=kept.id))
+    assert retried.duplicate and retried.message.seq == appended.message.seq

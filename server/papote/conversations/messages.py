@@ -155,10 +155,20 @@ class Messages(Queue):
     ) -> tuple[Frame, Appended]:
         """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
         appended = await stored
+        if principal.kind is PrincipalKind.VISITOR and appended.conversation.visitor_id != principal.id:
+            await self._merged_meanwhile(principal.id, appended.conversation.visitor_id)
         ack = self.finish_simple(principal, appended, note=note, origin=origin)
         if ack is not None:
             return ack, appended
         return await self.finish(principal, appended, note=note, origin=origin), appended
+
+    async def _merged_meanwhile(self, author_id: str, owner_id: str) -> None:
+        """A visitor's message landed in a conversation that is another visitor's: an agent's merge
+        committed between this send's authorization (or a channel's identity read) and its append. The
+        message names the merged-away visitor; the merge is run again to move it (and its dedupe key) to
+        the kept one, so a re-delivery of it is still a duplicate (docs/channels.md, exactly-once)."""
+        if await self.store.get_visitor(author_id) is None:
+            await self.store.merge_visitor(author_id, owner_id)
 
     @staticmethod
     def _ack(message: Message) -> Frame:
