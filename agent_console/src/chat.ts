@@ -67,10 +67,13 @@ const CHANNEL_LABELS: Record<string, Key> = {
   instagram: "channelInstagram",
 };
 
-/** Where a conversation happens: what the server said of it (`…/channel`) once read, else its visitor's
- * app. A contact merged across channels has a web chat and a WhatsApp one: the visitor alone cannot say. */
+/** Where a conversation happens: what the server said of it (`…/channel`, or the contact's timeline)
+ * once read, else its visitor's app. A contact merged across channels has a web chat and a WhatsApp one:
+ * the visitor alone cannot say. */
 export function conversationChannel(desk: Desk, conv: AgentConversation): string {
-  return desk.channels.get(conv.id)?.channel ?? conv.visitor?.channel ?? "web";
+  const timeline = conv.visitor ? desk.timelines.get(conv.visitor.id) : undefined;
+  const kind = timeline?.conversations.find((c) => c.id === conv.id)?.channel.kind;
+  return desk.channels.get(conv.id)?.channel ?? (kind === "email" ? undefined : kind) ?? conv.visitor?.channel ?? "web";
 }
 
 export function channelLabel(kind: string | undefined): string {
