@@ -89,6 +89,9 @@ async def test_the_timeline_and_a_merge_in_the_context_panel(
     channels = panel.get_by_role("list", name="Channels")
     await expect(channels.locator("[data-channel='whatsapp']")).to_contain_text("33655556666")
     await expect(channels.locator("[data-channel='web']")).to_have_count(1)
+    # The inbox row of the WhatsApp conversation, now the web visitor's, still says WhatsApp.
+    await expect(row(page, wa["id"]).locator(".conv-name")).to_have_text("Inès")
+    await expect(row(page, wa["id"]).locator(".channel-badge")).to_have_text("WhatsApp")
     # One click opens the WhatsApp conversation, which says it is on WhatsApp.
     await timeline.locator(f"[data-conversation='{wa['id']}']").click()
     chat = page.locator(f".chat[data-conversation='{wa['id']}']")
