@@ -31,6 +31,7 @@ from papote.conversations import Chat
 from papote.errors import ErrorCode, NotFound, PapoteError
 from papote.events import VisitorMerged
 from papote.frames import visitor_summary
+from papote.moderation import Moderation
 from papote.privacy import AuditAction, Privacy
 from papote.store import ConversationQuery, Store, Visitor, VisitorChanges
 from papote.store.channels import ChannelAccount, ChannelIdentity
@@ -52,6 +53,7 @@ class Host(Protocol):
     chat: Chat
     bus: Bus
     privacy: Privacy
+    moderation: Moderation
 
     async def publish_visitor(self, visitor: Visitor, event: dict[str, Any] | None = None) -> None: ...
 
@@ -169,6 +171,7 @@ class Contacts:
         # Every node: cached conversation refs of the merged-away visitor go, and their widgets reconnect
         # (their token opens the kept visitor now, who has all their conversations).
         papote.chat.forget_visitor(gone.id)
+        papote.moderation.blocks_changed(keep.site_id)  # a block of the merged-away visitor is the kept one's now
         papote.bus.publish(visitor_topic(gone.id), VisitorMerged(gone.id, keep.id, keep.site_id))
         await papote.publish_visitor(keep)
         for conv in moved:  # the inbox shows them under the kept contact, whose widgets see them too

@@ -323,3 +323,22 @@ async def test_a_merge_on_one_node_reconnects_the_widget_on_another_which_contin
                          "body": "mine"})
         again = await back.expect("ack", ref=2)
         assert (again["conversation"], again["seq"]) == (first["conversation"], first["seq"])
+
+
+async def test_a_block_of_the_merged_away_contact_blocks_the_kept_one(server: PapoteServer) -> None:
+    cookie = server.login()
+    kept, kept_vid, kept_cid, _ = await web_visitor(server, "I am fine")
+    spam, spam_vid, _, _ = await web_visitor(server, "casino casino")
+    status, _, _ = server.http("POST", f"/api/sites/{server.site_key}/blocks", {"visitor": spam_vid}, cookie=cookie)
+    assert status == 201
+    await kept.send({"t": "send", "ref": 2, "conversation": kept_cid, "client_msg_id": new_msg_id(), "body": "ok"})
+    await kept.expect("ack", ref=2)  # this node now holds the site's blocks, without the kept contact
+    assert merge(server, cookie, kept_vid, spam_vid)[0] == 200
+    # A merge is no way out of a block: the kept contact is blocked at once (the cached blocks were dropped).
+    await kept.send({"t": "send", "ref": 3, "conversation": kept_cid, "client_msg_id": new_msg_id(), "body": "hi"})
+    refused = await kept.expect("error", ref=3)
+    assert refused["code"] == "blocked"
+    _, blocks, _ = server.http("GET", f"/api/sites/{server.site_key}/blocks", cookie=cookie)
+    assert [b["visitor"] for b in blocks["blocks"]] == [kept_vid]
+    await kept.close()
+    await spam.close()
