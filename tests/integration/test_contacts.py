@@ -342,3 +342,19 @@ async def test_a_block_of_the_merged_away_contact_blocks_the_kept_one(server: Pa
     assert [b["visitor"] for b in blocks["blocks"]] == [kept_vid]
     await kept.close()
     await spam.close()
+
+
+async def test_an_identify_merge_carries_a_block_at_once_too(server: PapoteServer) -> None:
+    cookie = server.login()
+    known, _, _, _ = await web_visitor(server, "I am Zoé")
+    known_vid = (await identify(server, known, "zoe"))["visitor"]["id"]
+    anon, anon_vid, _, _ = await web_visitor(server, "casino")
+    status, _, _ = server.http("POST", f"/api/sites/{server.site_key}/blocks", {"visitor": anon_vid}, cookie=cookie)
+    assert status == 201
+    await known.send({"t": "send", "ref": 5, "conversation": None, "client_msg_id": new_msg_id(), "body": "ok"})
+    cid = (await known.expect("ack", ref=5))["conversation"]  # the node holds the site's blocks now
+    assert (await identify(server, anon, "zoe", ref=6))["visitor"]["id"] == known_vid
+    await known.send({"t": "send", "ref": 7, "conversation": cid, "client_msg_id": new_msg_id(), "body": "hi"})
+    assert (await known.expect("error", ref=7))["code"] == "blocked"
+    await known.close()
+    await anon.close()

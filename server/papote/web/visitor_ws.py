@@ -239,6 +239,7 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         done = await papote.visitors.identify(site, self.visitor, held, proof)
         if done.outcome is IdentifyOutcome.MERGED:
             papote.chat.forget_visitor(done.previous.id)
+            papote.moderation.blocks_changed(site.id)  # a block moved with the merge (contacts.py says why)
         self._reconnect_others(done.previous.id if done.outcome is IdentifyOutcome.MERGED else None, held)
         await self._become(done.visitor, done.token, "identified", command.ref,
                            switched=done.outcome is IdentifyOutcome.SWITCHED)
