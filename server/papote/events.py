@@ -132,8 +132,9 @@ class VisitorErased:
 
 @dataclass(slots=True)
 class VisitorMerged:
-    """An agent merged visitor `from_id` into `into_id` (contacts.py): the merged-away visitor's sockets,
-    on every node, reconnect (1001) and come back as whoever their token opens now, the kept visitor."""
+    """Visitor `from_id` was merged into `into_id` (an agent's merge, contacts.py, or a verified identify):
+    the merged-away visitor's sockets, on every node, reconnect (1001) and come back as whoever their
+    token opens now, the kept visitor."""
 
     from_id: str
     into_id: str

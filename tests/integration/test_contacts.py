@@ -358,3 +358,22 @@ async def test_an_identify_merge_carries_a_block_at_once_too(server: PapoteServe
     assert (await known.expect("error", ref=7))["code"] == "blocked"
     await known.close()
     await anon.close()
+
+
+async def test_an_identify_merge_on_one_node_reconnects_the_visitors_sockets_on_another(
+        tmp_path: Path, redis_broker: Broker) -> None:
+    async with postgres.database() as database, cluster(tmp_path, database, redis_broker, 2) as nodes:
+        a, b = nodes[0], nodes[1]
+        nodes.wait_nodes_see_each_other()
+        known = await visitor(a, origin=nodes.origin)
+        await identify(a, known, "max")
+        other_device = await visitor(b, origin=nodes.origin)  # the anonymous visitor's socket on node b
+        token = other_device.welcome["token"]
+        tab = await visitor(a, token=token, origin=nodes.origin)  # the same visitor on node a identifies
+        await identify(a, tab, "max")
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(other_device.ws.recv(), 20)
+        assert other_device.ws.close_code == 1001
+        await known.close()
+        await tab.close()

@@ -7,9 +7,9 @@ from typing import Any, assert_never
 
 from papote.authz import Principal
 from papote.connections import Connection
-from papote.conversations import conv_topic, public_topic, visitor_summary
+from papote.conversations import conv_topic, public_topic, visitor_summary, visitor_topic
 from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
-from papote.events import ConversationChanged
+from papote.events import ConversationChanged, VisitorMerged
 from papote.protocol import (
     Contact,
     Endpoint,
@@ -243,6 +243,11 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         self._reconnect_others(done.previous.id if done.outcome is IdentifyOutcome.MERGED else None, held)
         await self._become(done.visitor, done.token, "identified", command.ref,
                            switched=done.outcome is IdentifyOutcome.SWITCHED)
+        if done.outcome is IdentifyOutcome.MERGED:
+            # The merged-away visitor's sockets on the other nodes reconnect too (this node's were asked
+            # above; this socket speaks for the person now and no longer follows the old visitor's topic).
+            papote.bus.publish(visitor_topic(done.previous.id),
+                               VisitorMerged(done.previous.id, done.visitor.id, site.id))
 
     async def _become(self, target: Visitor, token: str, answer: str, ref: Any, *, switched: bool) -> None:
         """This socket speaks for `target` now (identified, or continued with a link code): new principal,
