@@ -53,6 +53,7 @@ class Messages(Queue):
         attachments: list[str] | None = None,
         screened: bool = False,
         jobs: list[Delivery] | None = None,
+        opens: str | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order.
@@ -66,7 +67,9 @@ class Messages(Queue):
         are blocked on the site, `held` when the spam filter keeps it for review. `screened`: it already
         did (an agent releasing a held message). `jobs`: outbox rows written in the append's own
         transaction, and only if the message is new (a messaging channel's fetches of a customer's files).
-        """
+
+        `opens` (with `conversation_id=None`): the id the new conversation takes; a first message that
+        finds it created already joins it (`NewMessage.new_conversation_id`)."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -113,6 +116,7 @@ class Messages(Queue):
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
                 data=data,
                 deliveries=deliveries,
+                new_conversation_id=opens if conversation_id is None else None,
             )
         )
         if deliveries and self.on_outbound is not None:

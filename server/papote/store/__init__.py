@@ -171,6 +171,12 @@ class NewMessage:
     event: str | None = None
     data: dict[str, Any] | None = None
     visitor_id: str | None = None  # needed only to create a conversation
+    #: The id the conversation this message creates takes (`conversation_id=None`), instead of a fresh
+    #: one. When that conversation exists already — created by a first message racing this one, on this
+    #: node or another — this message joins it (it must be the same visitor's, else `NotFound`): so the
+    #: first messages of a customer that arrive at once on several nodes open one conversation (a
+    #: channel's newcomer, a new mail contact: `ids.first_conversation_id`).
+    new_conversation_id: str | None = None
     #: Outbound deliveries of this message (a reply on a messaging channel), stored in the append's own
     #: transaction with the seq it takes: a committed message always has its sends queued. A retry (the
     #: same client_msg_id) stores none again.
@@ -464,6 +470,12 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
 
     @abc.abstractmethod
     async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None: ...
+    @abc.abstractmethod
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        """Insert `visitor` (its name, email and device too) found by `token_hash`, unless a visitor of
+        this site holds that token already: then nothing is written and that one is returned. True
+        when `visitor` was inserted. For a token derived from what a customer is (a mail contact's
+        address), so that their first mails arriving at once on several nodes make one visitor."""
     @abc.abstractmethod
     async def get_visitor(self, visitor_id: str) -> Visitor | None: ...
     @abc.abstractmethod

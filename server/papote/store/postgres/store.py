@@ -255,6 +255,29 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             visitor.id, visitor.site_id, visitor.created_at, visitor.last_seen, token_hash,
         )
 
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        async def job(conn: asyncpg.Connection) -> tuple[Visitor, bool]:
+            await conn.execute(
+                "INSERT INTO visitors(id, site_id, name, email, device, created_at, last_seen) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7)", visitor.id, visitor.site_id, visitor.name, visitor.email,
+                visitor.device, visitor.created_at, visitor.last_seen)
+            # Another transaction inserting this token (another node's first mail of this sender): this
+            # one waits for its commit, then does nothing, and gives its own visitor up.
+            added = await conn.fetchval(
+                "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES ($1,$2,$3) "
+                "ON CONFLICT (token_hash) DO NOTHING RETURNING 1", token_hash, visitor.id, visitor.created_at)
+            if added is not None:
+                return visitor, True
+            await conn.execute("DELETE FROM visitors WHERE id=$1", visitor.id)
+            row = await conn.fetchrow(
+                f"SELECT {prefixed(VISITOR_COLS, 'v')} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
+                "WHERE t.token_hash=$1 AND v.site_id=$2", token_hash, visitor.site_id)
+            if row is None:
+                raise NotFound("that token is another site's")
+            return visitor_of(row), False
+
+        return await self._transaction(job)
+
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=$1", visitor_id)
         return visitor_of(row) if row else None
