@@ -42,6 +42,8 @@ class ErrorCode(str, Enum):
     HELD = "held"
     #: A reply a messaging channel cannot carry now (WhatsApp's 24-hour window closed, no template).
     WINDOW_CLOSED = "window_closed"
+    #: A tap on quick replies the visitor already answered: one answer per set (quick_replies.py).
+    ANSWERED = "answered"
     INTERNAL = "internal"
 
     @property
@@ -68,6 +70,7 @@ _HTTP_STATUS = {
     # Stored, to be delivered once released: accepted, not refused.
     ErrorCode.HELD: 202,
     ErrorCode.WINDOW_CLOSED: 409,
+    ErrorCode.ANSWERED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -59,6 +59,9 @@ class ChatBase:
         self._fanout_tails: dict[str, asyncio.Future[None]] = {}
         #: (conversation, seq) → (the fan-out to wait for, this one's own), from `finish_simple` to `finish`.
         self._fanout_turns: dict[tuple[str, int], tuple[asyncio.Future[None] | None, asyncio.Future[None]]] = {}
+        #: (conversation, seq) → the latest tap on that message's quick replies not committed yet: the
+        #: next tap waits for it, then finds it answered (`submit_tap`).
+        self._taps: dict[tuple[str, int], asyncio.Future[None]] = {}
         #: Set by the application to announce presence (with load) when assignments change.
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
         #: Set by the application to tell the other nodes a cached record changed (kind, id).

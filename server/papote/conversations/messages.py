@@ -142,16 +142,54 @@ class Messages(Queue):
         return appended
 
     async def quick_reply_choice(
-        self, principal: Principal, conversation_id: str | None, seq: int, option: int
+        self, principal: Principal, conversation_id: str | None, seq: int, option: int, client_msg_id: str
     ) -> dict[str, Any]:
         """The `data` of a visitor's tap on option `option` of the message at `seq`: read from the
         store (the label and value are the agent's, never the client's). `bad_field` when that
-        message offers no such option, `not_found` for a conversation the visitor may not read."""
+        message offers no such option, `not_found` for a conversation the visitor may not read,
+        `answered` when its options were answered already — unless by this very tap (this author and
+        `client_msg_id`): a retry goes on, and the store's dedupe gives it its first ack."""
         if conversation_id is None:
             raise PapoteError("field 'quick_reply' needs the conversation it answers in", ErrorCode.BAD_FIELD)
         await self.conversation_for(principal, conversation_id, Action.READ)
         found = await self.store.messages_before(conversation_id, seq + 1, 1, include_notes=False)
-        return quick_replies.choice_data(found[-1] if found else None, seq, option)
+        data = quick_replies.choice_data(found[-1] if found else None, seq, option)
+        answer = await self.store.quick_reply_answer(conversation_id, seq)
+        if answer is not None and (answer.author_id, answer.client_msg_id) != (principal.id, client_msg_id):
+            raise PapoteError(f"the quick replies of message {seq} were answered already (seq {answer.seq})",
+                              ErrorCode.ANSWERED)
+        return data
+
+    async def submit_tap(
+        self, principal: Principal, conversation_id: str | None, client_msg_id: str, body: str, seq: int,
+        option: int, *, data: dict[str, Any] | None = None, attachments: list[str] | None = None,
+    ) -> asyncio.Future[Appended]:
+        """`submit` for a tap on quick replies (`quick_reply_choice` says what it chose, or refuses it).
+        Taps on one set take turns on this node, each checked once the one before it is committed, so a
+        double tap, or two tabs tapping at once, store one answer (on two nodes at the very same
+        instant both could pass the check: a known limit, docs/protocol.md §3.1)."""
+        key = (conversation_id or "", seq)
+        previous = self._taps.get(key)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._taps[key] = turn
+
+        def release(_: object = None) -> None:
+            if not turn.done():
+                turn.set_result(None)
+            if self._taps.get(key) is turn:
+                del self._taps[key]
+
+        try:
+            if previous is not None:
+                await previous
+            choice = await self.quick_reply_choice(principal, conversation_id, seq, option, client_msg_id)
+            stored = await self.submit(principal, conversation_id, client_msg_id, body,
+                                       data={**(data or {}), **choice}, attachments=attachments)
+        except BaseException:
+            release()
+            raise
+        stored.add_done_callback(release)
+        return stored
 
     async def complete(
         self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,

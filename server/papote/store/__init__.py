@@ -631,6 +631,11 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
         """The latest `limit` messages before `before_seq` (None: the end), oldest first."""
 
     @abc.abstractmethod
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        """The first visitor text after `seq` that is a tap on the quick replies of the message at `seq`
+        (`data.quick_reply.seq`), or None while they are unanswered."""
+
+    @abc.abstractmethod
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         """The latest text or note of each conversation (notes only with `include_notes`), in one read:
         inbox previews show what someone said, never an event (`assigned`, `closed`) that came after."""

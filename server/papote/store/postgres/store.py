@@ -497,6 +497,14 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
         )
         return await self.with_attachments([msg_of(r) for r in reversed(rows)])
 
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        row = await self._one(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=$1 AND seq>$2 AND author_kind='visitor' "
+            "AND kind='text' AND data->'quick_reply'->'seq' = to_jsonb($2::bigint) ORDER BY seq LIMIT 1",
+            conversation_id, seq,
+        )
+        return msg_of(row) if row else None
+
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
             return {}
