@@ -26,7 +26,7 @@ from typing import Any
 from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.store.bots import BotStore
-from papote.store.channels import ChannelStore
+from papote.store.channels import ChannelIdentity, ChannelStore
 from papote.store.mail import MailStore
 from papote.store.moderation import ModerationStore
 from papote.store.outbox import Delivery, OutboxStore
@@ -470,6 +470,24 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
 
     @abc.abstractmethod
     async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None: ...
+
+    # Parts of the channel and mail contracts (store/channels.py, store/mail.py) that name this module's
+    # records, declared here so that those modules need not import this one.
+    @abc.abstractmethod
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
+        """Store a new identity, or return the one already stored for (account, address): the first
+        writer wins, so two deliveries of a newcomer's first message agree on one visitor — on one node
+        or several. `visitor` (the identity's new visitor and its token hash) is inserted in the same
+        transaction, and only if the identity is new: the loser of a race writes nothing at all."""
+
+    @abc.abstractmethod
+    async def waiting_candidates(self, since: Millis, due: Millis, limit: int) -> list[Message]:
+        """The conversations "a conversation is waiting" may be due for, oldest first: open, updated
+        since `since`, never announced (`waiting_notices`), with a visitor text written since `since`
+        and no agent text after it. For each, the first such text (the one the mail quotes), when it
+        was written at or before `due`."""
+
     @abc.abstractmethod
     async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
         """Insert `visitor` (its name, email and device too) found by `token_hash`, unless a visitor of

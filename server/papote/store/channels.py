@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from papote.types import Millis
-
-if TYPE_CHECKING:
-    from papote.store import Visitor
 
 #: Provider states as ranked: a later callback of a lower rank changes nothing. `failed` is terminal.
 #: `queued` is ours (not yet accepted by the provider); `blocked` is a send refused before it left.
@@ -79,13 +76,7 @@ class ChannelStore(abc.ABC):
 
     @abc.abstractmethod
     async def channel_identity(self, account_id: str, address: str) -> ChannelIdentity | None: ...
-    @abc.abstractmethod
-    async def add_channel_identity(self, identity: ChannelIdentity,
-                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
-        """Store a new identity, or return the one already stored for (account, address): the first
-        writer wins, so two deliveries of a newcomer's first message agree on one visitor — on one node
-        or several. `visitor` (the identity's new visitor and its token hash) is inserted in the same
-        transaction, and only if the identity is new: the loser of a race writes nothing at all."""
+    # `add_channel_identity` is declared in papote.store (it names a Visitor).
     @abc.abstractmethod
     async def set_identity_conversation(self, account_id: str, address: str, conversation_id: str) -> None: ...
     @abc.abstractmethod

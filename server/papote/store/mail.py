@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from papote.store.outbox import Delivery
 from papote.types import Millis
-
-if TYPE_CHECKING:
-    from papote.store import Message
 
 
 @dataclass(slots=True)
@@ -63,13 +59,7 @@ class MailStore(abc.ABC):
         """Mark the conversation as announced and queue `deliveries`, in one transaction; False (and
         nothing written) when it was announced before."""
 
-    @abc.abstractmethod
-    async def waiting_candidates(self, since: Millis, due: Millis, limit: int) -> list[Message]:
-        """The conversations "a conversation is waiting" may be due for, oldest first: open, updated
-        since `since`, never announced (`waiting_notices`), with a visitor text written since `since`
-        and no agent text after it. For each, the first such text (the one the mail quotes), when it
-        was written at or before `due`."""
-
+    # `waiting_candidates` is declared in papote.store (it names a Message).
     @abc.abstractmethod
     async def waiting_emails(self, agent_ids: list[str]) -> dict[str, bool]:
         """Whether each agent wants "a conversation is waiting" mail (the default: yes)."""
