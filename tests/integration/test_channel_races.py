@@ -1,5 +1,6 @@
-"""A customer's first messages from another channel arriving at once on two nodes (one PostgreSQL
-database, a private Redis): one visitor and one conversation for them, whatever the interleaving.
+"""Races between two nodes (one PostgreSQL database, a private Redis): a customer's first messages
+from another channel arriving at once make one visitor and one conversation, whatever the
+interleaving; two tabs tapping one set of quick replies at once store one answer.
 
 The race is forced, not hoped for: the test holds a lock on the table the newcomer's row goes into
 (`LOCK TABLE … IN EXCLUSIVE MODE`: reads go on, inserts wait) until both nodes have read "no such
@@ -24,9 +25,10 @@ import pytest_asyncio
 
 from tests import postgres
 from tests.brokers import Broker
-from tests.harness import free_port, new_msg_id
+from tests.harness import agent, free_port, new_msg_id, visitor
 from tests.integration.test_email import Sink, mail_env, sink
-from tests.nodes import Cluster, cluster
+from tests.integration.test_quick_replies import answer_to
+from tests.nodes import SITE_ORIGIN, Cluster, cluster
 from tests.providers import meta_body, meta_signature, whatsapp_message
 
 pytestmark = pytest.mark.asyncio
@@ -189,3 +191,53 @@ async def test_first_mails_of_a_sender_on_two_nodes_make_one_contact_and_one_con
         await asyncio.to_thread(nodes.stop)
         if failed_of(request)():
             print(nodes.logs())
+
+
+async def test_taps_on_one_set_of_quick_replies_on_two_nodes_at_once_store_one_answer(
+        tmp_path: Path, database: str, broker: Broker, request: pytest.FixtureRequest) -> None:
+    """Two tabs of a visitor, on two nodes, tap the same quick replies at once. Both checks would pass
+    before either tap is stored (the test holds the messages table while they are sent): the set's
+    lock makes the second tap wait for the first to be committed, and it is refused `answered`."""
+    async with cluster(tmp_path, database, broker, 2, failed=failed_of(request),
+                       env_extra={"PAPOTE_DATABASE_POOL": POOL}) as nodes:
+        nodes.wait_bus_connected()
+        tabs = [await visitor(nodes[0], origin=SITE_ORIGIN)]
+        tabs.append(await visitor(nodes[1], token=tabs[0].welcome["token"], origin=SITE_ORIGIN))
+        await tabs[0].send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(),
+                            "body": "Hello"})
+        cid = (await tabs[0].expect("ack", ref=1, timeout=30))["conversation"]
+        a = await agent(nodes[0])
+        await a.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(),
+                      "body": "Which one?", "quick_replies": [{"label": "Red"}, {"label": "Blue"}]})
+        seq = (await a.expect("ack", ref=2, timeout=30))["seq"]
+
+        conn = await asyncpg.connect(database)
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("LOCK TABLE messages IN EXCLUSIVE MODE")
+            for ref, (tab, option) in enumerate(zip(tabs, (0, 1), strict=True), start=10):
+                await tab.send({"t": "send", "ref": ref, "conversation": cid, "client_msg_id": new_msg_id(),
+                                "body": ("Red", "Blue")[option], "quick_reply": {"seq": seq, "option": option}})
+            deadline = time.monotonic() + WAIT_SECS
+            while True:
+                waiting = await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE relation='messages'::regclass AND NOT granted")
+                set_held = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND granted")
+                # Both taps at their insert (each node checked), or one there holding the set's lock.
+                if waiting >= 2 or (waiting >= 1 and set_held >= 1):
+                    break
+                assert time.monotonic() < deadline, f"{waiting} taps waiting to be stored"
+                await asyncio.sleep(0.02)
+            await tx.rollback()
+        finally:
+            await conn.close()
+        answers = [await answer_to(tab, ref) for ref, tab in enumerate(tabs, start=10)]
+        assert sorted(f["t"] if f["t"] == "ack" else f["code"] for f in answers) == ["ack", "answered"], answers
+        conn = await asyncpg.connect(database)
+        try:
+            taps = await conn.fetchval("SELECT count(*) FROM messages WHERE conversation_id=$1 AND seq>$2 "
+                                       "AND author_kind='visitor' AND kind='text'", cid, seq)
+            assert taps == 1
+        finally:
+            await conn.close()

@@ -5,13 +5,16 @@ to a waiting conversation makes, and `assign` (claim or transfer, whose note is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.bus.topics import conv_topic
 from papote.conversations.queue import Queue
-from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.errors import Busy, Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
@@ -20,6 +23,11 @@ from papote.store import Appended, Attachment, Conversation, Message, NewMessage
 from papote.store.outbox import Delivery
 from papote.store.rules import attachment_view
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
+
+#: A tap waits this long at most for another tap on the same quick replies (on another node) to be
+#: stored, polling the lock this often: a tap takes milliseconds; past that, `busy` and the client retries.
+TAP_LOCK_SECS = 5.0
+TAP_LOCK_POLL_SECS = 0.02
 
 
 class Messages(Queue):
@@ -165,31 +173,41 @@ class Messages(Queue):
         option: int, *, data: dict[str, Any] | None = None, attachments: list[str] | None = None,
     ) -> asyncio.Future[Appended]:
         """`submit` for a tap on quick replies (`quick_reply_choice` says what it chose, or refuses it).
-        Taps on one set take turns on this node, each checked once the one before it is committed, so a
-        double tap, or two tabs tapping at once, store one answer (on two nodes at the very same
-        instant both could pass the check: a known limit, docs/protocol.md §3.1)."""
+        Taps on one set take turns, each checked once the one before it is committed, so a double tap,
+        or two tabs tapping at once, store one answer: on this node in memory, across nodes under the
+        store's lock named after the set (`singleton`), held from the check to the commit. Returns once
+        the tap is committed (or refused)."""
         key = (conversation_id or "", seq)
         previous = self._taps.get(key)
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._taps[key] = turn
-
-        def release(_: object = None) -> None:
-            if not turn.done():
-                turn.set_result(None)
-            if self._taps.get(key) is turn:
-                del self._taps[key]
-
         try:
             if previous is not None:
                 await previous
-            choice = await self.quick_reply_choice(principal, conversation_id, seq, option, client_msg_id)
-            stored = await self.submit(principal, conversation_id, client_msg_id, body,
-                                       data={**(data or {}), **choice}, attachments=attachments)
-        except BaseException:
-            release()
-            raise
-        stored.add_done_callback(release)
-        return stored
+            async with self._set_lock(key) as held:
+                if not held:
+                    raise Busy("another tap on these quick replies is being stored; retry in a moment")
+                choice = await self.quick_reply_choice(principal, conversation_id, seq, option, client_msg_id)
+                stored = await self.submit(principal, conversation_id, client_msg_id, body,
+                                           data={**(data or {}), **choice}, attachments=attachments)
+                await asyncio.wait([stored])  # committed (or refused) before the next tap checks
+            return stored
+        finally:
+            turn.set_result(None)
+            if self._taps.get(key) is turn:
+                del self._taps[key]
+
+    @contextlib.asynccontextmanager
+    async def _set_lock(self, key: tuple[str, int]) -> AsyncIterator[bool]:
+        """The store's lock on one set of quick replies, waited for (a tap takes milliseconds) up to
+        `TAP_LOCK_SECS`; yields whether it is held."""
+        deadline = time.monotonic() + TAP_LOCK_SECS
+        while True:
+            async with self.store.singleton(f"papote.quick-reply:{key[0]}:{key[1]}") as held:
+                if held or time.monotonic() >= deadline:
+                    yield held
+                    return
+            await asyncio.sleep(TAP_LOCK_POLL_SECS)
 
     async def complete(
         self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,
