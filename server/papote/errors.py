@@ -44,6 +44,8 @@ class ErrorCode(str, Enum):
     WINDOW_CLOSED = "window_closed"
     #: Two contacts an agent asked to merge were both verified by the site, as different users.
     VERIFIED_DIFFERENT = "verified_different"
+    #: A tap on quick replies the visitor already answered: one answer per set (quick_replies.py).
+    ANSWERED = "answered"
     INTERNAL = "internal"
 
     @property
@@ -71,6 +73,7 @@ _HTTP_STATUS = {
     ErrorCode.HELD: 202,
     ErrorCode.WINDOW_CLOSED: 409,
     ErrorCode.VERIFIED_DIFFERENT: 409,
+    ErrorCode.ANSWERED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -104,8 +104,11 @@ class Papote:
         self.email = EmailContinuation(self)
         #: Mail to agents: invitations, password resets, "a conversation is waiting" (same outbox).
         self.agent_mail = AgentMail(self, self.email.outbox.poke)
+        self.agent_mail.start_round = self.email.poke
+        self.email.rounds.append(self.agent_mail.scan_once)
         self.bus.observe(self.agent_mail.observe)
         self.bus.observe(self.email.transcripts.observe)
+        self.chat.closing_deliveries = self.email.transcripts.at_close
         #: Messaging channels: provider webhooks in, agents' replies out through the outbox.
         self.messaging = Messaging(self)
         self.contacts = Contacts(self)

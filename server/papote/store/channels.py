@@ -76,10 +76,7 @@ class ChannelStore(abc.ABC):
 
     @abc.abstractmethod
     async def channel_identity(self, account_id: str, address: str) -> ChannelIdentity | None: ...
-    @abc.abstractmethod
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
-        """Store a new identity, or return the one already stored for (account, address): the first
-        writer wins, so two deliveries of a newcomer's first message agree on one visitor."""
+    # `add_channel_identity` is declared in papote.store (it names a Visitor).
     @abc.abstractmethod
     async def set_identity_conversation(self, account_id: str, address: str, conversation_id: str) -> None: ...
     @abc.abstractmethod

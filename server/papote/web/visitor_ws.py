@@ -148,11 +148,13 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                 if topic is not None:
                     data = {**(data or {}), "topic": {"id": topic["id"], "label": topic["label"]}}
                 if command.quick_reply is not None:
-                    choice = await chat.quick_reply_choice(principal, command.conversation,
-                                                           command.quick_reply["seq"], command.quick_reply["option"])
-                    data = {**(data or {}), **choice}
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
-                                           data=data, attachments=command.attachments)
+                    stored = await chat.submit_tap(principal, command.conversation, command.client_msg_id,
+                                                   command.text, command.quick_reply["seq"],
+                                                   command.quick_reply["option"], data=data,
+                                                   attachments=command.attachments)
+                else:
+                    stored = await chat.submit(principal, command.conversation, command.client_msg_id,
+                                               command.text, data=data, attachments=command.attachments)
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.

@@ -7,8 +7,10 @@ from typing import Any
 
 import asyncpg
 
+from papote.store import Visitor
 from papote.store.channels import RANK, ChannelAccount, ChannelIdentity, MessageDelivery, furthest
 from papote.store.postgres.engine import PostgresEngine
+from papote.store.postgres.rows import insert_visitor_row
 
 ACCOUNT_COLS = "id, site_id, kind, name, config, secrets, created_at"
 IDENTITY_COLS = "account_id, address, site_id, visitor_id, conversation_id, name, last_inbound_at, created_at"
@@ -67,15 +69,20 @@ class ChannelQueries(PostgresEngine):
                               account_id, address)
         return identity_of(row) if row else None
 
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
         async def job(conn: asyncpg.Connection) -> ChannelIdentity:
             i = identity
-            await conn.execute(
+            # A racing transaction's row for this address (another node's newcomer): this insert waits
+            # for its commit, then does nothing, and its row (its visitor) is the one read back.
+            added = await conn.fetchval(
                 f"INSERT INTO channel_identities({IDENTITY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) "
-                "ON CONFLICT (account_id, address) DO NOTHING",
+                "ON CONFLICT (account_id, address) DO NOTHING RETURNING 1",
                 i.account_id, i.address, i.site_id, i.visitor_id, i.conversation_id, i.name, i.last_inbound_at,
                 i.created_at,
             )
+            if added is not None and visitor is not None:
+                await insert_visitor_row(conn, *visitor)
             row = await conn.fetchrow(
                 f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE account_id=$1 AND address=$2",
                 i.account_id, i.address)

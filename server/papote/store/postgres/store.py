@@ -256,6 +256,29 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             visitor.id, visitor.site_id, visitor.created_at, visitor.last_seen, token_hash,
         )
 
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        async def job(conn: asyncpg.Connection) -> tuple[Visitor, bool]:
+            await conn.execute(
+                "INSERT INTO visitors(id, site_id, name, email, device, created_at, last_seen) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7)", visitor.id, visitor.site_id, visitor.name, visitor.email,
+                visitor.device, visitor.created_at, visitor.last_seen)
+            # Another transaction inserting this token (another node's first mail of this sender): this
+            # one waits for its commit, then does nothing, and gives its own visitor up.
+            added = await conn.fetchval(
+                "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES ($1,$2,$3) "
+                "ON CONFLICT (token_hash) DO NOTHING RETURNING 1", token_hash, visitor.id, visitor.created_at)
+            if added is not None:
+                return visitor, True
+            await conn.execute("DELETE FROM visitors WHERE id=$1", visitor.id)
+            row = await conn.fetchrow(
+                f"SELECT {prefixed(VISITOR_COLS, 'v')} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
+                "WHERE t.token_hash=$1 AND v.site_id=$2", token_hash, visitor.site_id)
+            if row is None:
+                raise NotFound("that token is another site's")
+            return visitor_of(row), False
+
+        return await self._transaction(job)
+
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=$1", visitor_id)
         return visitor_of(row) if row else None
@@ -449,6 +472,14 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             conversation_id, before_seq if before_seq is not None else 2**62, limit,
         )
         return await self.with_attachments([msg_of(r) for r in reversed(rows)])
+
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        row = await self._one(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=$1 AND seq>$2 AND author_kind='visitor' "
+            "AND kind='text' AND data->'quick_reply'->'seq' = to_jsonb($2::bigint) ORDER BY seq LIMIT 1",
+            conversation_id, seq,
+        )
+        return msg_of(row) if row else None
 
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:

@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from papote.store import Visitor
 from papote.store.channels import RANK, ChannelAccount, ChannelIdentity, MessageDelivery, furthest
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import dumps
+from papote.store.sqlite.rows import dumps, insert_visitor_row
 
 ACCOUNT_COLS = "id, site_id, kind, name, config, secrets, created_at"
 IDENTITY_COLS = "account_id, address, site_id, visitor_id, conversation_id, name, last_inbound_at, created_at"
@@ -73,15 +74,18 @@ class ChannelQueries(SqliteEngine):
                               (account_id, address))
         return identity_of(row) if row else None
 
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
         def job(conn: sqlite3.Connection) -> ChannelIdentity:
             i = identity
-            conn.execute(
+            added = conn.execute(
                 f"INSERT INTO channel_identities({IDENTITY_COLS}) VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(account_id, address) DO NOTHING",
                 (i.account_id, i.address, i.site_id, i.visitor_id, i.conversation_id, i.name, i.last_inbound_at,
                  i.created_at),
-            )
+            ).rowcount > 0
+            if added and visitor is not None:  # the one writer: no other can come in between
+                insert_visitor_row(conn, *visitor)
             row = conn.execute(f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE account_id=? AND address=?",
                                (i.account_id, i.address)).fetchone()
             return identity_of(row)

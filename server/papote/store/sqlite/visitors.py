@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from papote.errors import NotFound
 from papote.ids import now_ms
 from papote.store import MAX_FIRED_RULES, Visitor, VisitorChanges, VisitorEvent, changed
 from papote.store.rules import visited
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import INLINE_IDS_MAX, VISITOR_COLS, dumps, prefixed, read_back, set_columns, visitor_of
+from papote.store.sqlite.rows import (
+    INLINE_IDS_MAX,
+    VISITOR_COLS,
+    dumps,
+    insert_visitor_row,
+    prefixed,
+    read_back,
+    set_columns,
+    visitor_of,
+)
 
 #: A merge, statement by statement (docs/channels.md, "One customer across channels"): every table the
 #: personal-data registry says holds a visitor's id moves to the person kept, in one transaction. Where a
@@ -75,6 +85,21 @@ class VisitorQueries(SqliteEngine):
             )
 
         await self._write(job)
+
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        def job(conn: sqlite3.Connection) -> tuple[Visitor, bool]:
+            row = conn.execute(
+                f"SELECT {prefixed(VISITOR_COLS, 'v')} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
+                "WHERE t.token_hash=?", (token_hash,)).fetchone()
+            if row is None:  # the one writer: nobody can insert it between this read and the insert
+                insert_visitor_row(conn, visitor, token_hash)
+                return visitor, True
+            found = visitor_of(row)
+            if found.site_id != visitor.site_id:
+                raise NotFound("that token is another site's")
+            return found, False
+
+        return await self._write(job)
 
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=?", (visitor_id,))
