@@ -67,6 +67,15 @@ const CHANNEL_LABELS: Record<string, Key> = {
   instagram: "channelInstagram",
 };
 
+/** Where a conversation happens: what the server said of it (`…/channel`, or the contact's timeline)
+ * once read, else its visitor's app. A contact merged across channels has a web chat and a WhatsApp one:
+ * the visitor alone cannot say. */
+export function conversationChannel(desk: Desk, conv: AgentConversation): string {
+  const timeline = conv.visitor ? desk.timelines.get(conv.visitor.id) : undefined;
+  const kind = timeline?.conversations.find((c) => c.id === conv.id)?.channel.kind;
+  return desk.channels.get(conv.id)?.channel ?? (kind === "email" ? undefined : kind) ?? conv.visitor?.channel ?? "web";
+}
+
 export function channelLabel(kind: string | undefined): string {
   const key = CHANNEL_LABELS[kind ?? "web"];
   return key ? t(key) : kind ?? "";
@@ -464,7 +473,7 @@ export class ChatView {
         "div",
         { class: "chat-title" },
         h("h2", null, visitorLabel(desk, conv)),
-        h("span", { class: "channel-badge", attrs: { "data-channel": conv.visitor?.channel ?? "web" } }, channelLabel(conv.visitor?.channel)),
+        h("span", { class: "channel-badge", attrs: { "data-channel": conversationChannel(desk, conv) } }, channelLabel(conversationChannel(desk, conv))),
         h(
           "span",
           { class: "muted" },

@@ -5,6 +5,7 @@ import { h, mount } from "./dom";
 import { type Desk } from "./desk";
 import { dateTime, t, time } from "./i18n";
 import { visitorLabel } from "./chat";
+import { mergeButton, timelineSections } from "./contacts";
 import { blockButton } from "./moderation";
 import { privacyActions } from "./privacy";
 import type { AgentConversation, Page } from "./types";
@@ -75,6 +76,7 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
   const events = desk.visitorEvents.get(vid) ?? [];
   const past = (desk.pastConversations.get(vid) ?? []).filter((c) => c.id !== conv.id);
   const attributes = Object.entries(visitor?.attributes ?? {});
+  const timeline = desk.timelines.get(vid);
   mount(
     panel,
     h(
@@ -87,6 +89,7 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
         : null,
     ),
     blockButton(conv.site, vid, () => renderContext(panel, desk, conv, openChat)),
+    mergeButton(desk, conv),
     h(
       "dl",
       { class: "kvs" },
@@ -121,7 +124,9 @@ export function renderContext(panel: HTMLElement, desk: Desk, conv: AgentConvers
           ),
         )
       : null,
-    past.length
+    // Every channel and every conversation of the contact once the timeline came; until then, the past ones.
+    timeline ? timelineSections(timeline, conv.id, openChat) : null,
+    !timeline && past.length
       ? h(
           "section",
           null,

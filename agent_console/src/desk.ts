@@ -25,6 +25,7 @@ import type {
   VisitorFull,
 } from "./types";
 import { api } from "./api";
+import type { Timeline } from "./contacts";
 
 /** Replies written but not yet acknowledged survive a reload of the console: an agent who hit Enter
  * just before closing the laptop has not lost the answer. Kept per agent, dropped at sign-out. */
@@ -105,6 +106,8 @@ export class Desk {
   /** Whether the visitor has a widget open right now (from live `visitor` frames; unknown before one). */
   readonly visitorOnline = new Map<string, boolean>();
   readonly pastConversations = new Map<string, AgentConversation[]>();
+  /** Each contact's identities and conversations on every channel (contacts.ts). */
+  readonly timelines = new Map<string, Timeline>();
   readonly typing = new Map<string, { name: string; until: number }>();
   readonly unread = new Map<string, number>();
   readonly lastMessage = new Map<string, Message>();
@@ -534,6 +537,12 @@ export class Desk {
       this.events.change();
     } catch {
       // The panel shows what the summary had.
+    }
+    try {
+      this.timelines.set(visitorId, await api<Timeline>("GET", `/api/visitors/${encodeURIComponent(visitorId)}/timeline`));
+      this.events.change();
+    } catch {
+      // Without it the panel lists the visitor's past conversations as before.
     }
   }
 

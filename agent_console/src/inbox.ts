@@ -2,7 +2,7 @@
 // middle; the visitor's context on the right.
 
 import { api } from "./api";
-import { ChatView, channelLabel, visitorLabel } from "./chat";
+import { ChatView, channelLabel, conversationChannel, visitorLabel } from "./chat";
 import { renderContext } from "./context";
 import { h, mount } from "./dom";
 import { type Desk } from "./desk";
@@ -369,7 +369,9 @@ export class Inbox {
           "div",
           { class: "conv-top" },
           h("span", { class: "conv-name" }, visitorLabel(desk, c)),
-          c.visitor?.channel ? h("span", { class: "channel-badge small", attrs: { "data-channel": c.visitor.channel } }, channelLabel(c.visitor.channel)) : null,
+          conversationChannel(desk, c) !== "web"
+            ? h("span", { class: "channel-badge small", attrs: { "data-channel": conversationChannel(desk, c) } }, channelLabel(conversationChannel(desk, c)))
+            : null,
           unread ? h("span", { class: "badge unread" }, String(unread)) : null,
           h("span", { class: "muted small" }, time(last?.ts ?? c.updated_at)),
         ),

@@ -36,6 +36,7 @@ from papote.events import (
     Revoked,
     Typing,
     VisitorErased,
+    VisitorMerged,
 )
 from papote.frames import SHARED_FRAMES, may_see, render
 from papote.protocol import Endpoint, encode
@@ -154,6 +155,11 @@ class Connection:
         elif kind is VisitorErased:
             if event.visitor_id == self.principal.id:  # type: ignore[union-attr]
                 self.close(CloseCode.VISITOR_ERASED, "this visitor was erased")
+            return
+        elif kind is VisitorMerged:
+            # The token this socket came with opens the kept visitor now: reconnecting makes it them.
+            if event.from_id == self.principal.id:  # type: ignore[union-attr]
+                self.close(CloseCode.GOING_AWAY, "this visitor was merged into another; reconnect")
             return
         elif kind is ConversationChanged and self.on_conversation is not None:
             self.on_conversation(self, event)  # type: ignore[arg-type]

@@ -42,6 +42,10 @@ class ErrorCode(str, Enum):
     HELD = "held"
     #: A reply a messaging channel cannot carry now (WhatsApp's 24-hour window closed, no template).
     WINDOW_CLOSED = "window_closed"
+    #: Two contacts an agent asked to merge were both verified by the site, as different users.
+    VERIFIED_DIFFERENT = "verified_different"
+    #: A tap on quick replies the visitor already answered: one answer per set (quick_replies.py).
+    ANSWERED = "answered"
     INTERNAL = "internal"
 
     @property
@@ -68,6 +72,8 @@ _HTTP_STATUS = {
     # Stored, to be delivered once released: accepted, not refused.
     ErrorCode.HELD: 202,
     ErrorCode.WINDOW_CLOSED: 409,
+    ErrorCode.VERIFIED_DIFFERENT: 409,
+    ErrorCode.ANSWERED: 409,
     ErrorCode.INTERNAL: 500,
 }
 

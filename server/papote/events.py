@@ -131,6 +131,17 @@ class VisitorErased:
 
 
 @dataclass(slots=True)
+class VisitorMerged:
+    """Visitor `from_id` was merged into `into_id` (an agent's merge, contacts.py, or a verified identify):
+    the merged-away visitor's sockets, on every node, reconnect (1001) and come back as whoever their
+    token opens now, the kept visitor."""
+
+    from_id: str
+    into_id: str
+    site_id: str
+
+
+@dataclass(slots=True)
 class NodePresence:
     """One node's agents: who is connected to it, with the status and capacity each chose.
 
@@ -178,15 +189,15 @@ class CacheInvalidated:
 
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
-    | QueueChanged | VisitorChanged | Revoked | VisitorErased | NodePresence | CacheInvalidated | DeliveryChanged
-    | AttachmentsAdded
+    | QueueChanged | VisitorChanged | Revoked | VisitorErased | VisitorMerged | NodePresence | CacheInvalidated
+    | DeliveryChanged | AttachmentsAdded
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
-                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, NodePresence,
-                CacheInvalidated,
+                AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, VisitorMerged,
+                NodePresence, CacheInvalidated,
                 DeliveryChanged, AttachmentsAdded)
 }

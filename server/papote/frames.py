@@ -16,6 +16,7 @@ None when the audience may not see it at all. The rules, in one table:
 | AttachmentsAdded     | no (the customer is on the provider's app)      | yes      |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
 | VisitorErased        | never a frame: it closes the visitor's sockets (4013) |    |
+| VisitorMerged        | never a frame: the merged-away visitor's sockets reconnect (1001) | |
 | NodePresence, CacheInvalidated | never: node-to-node, on a topic no connection follows |  |
 
 Pure functions of their arguments: tested without sockets (tests/unit/test_frames.py).
@@ -42,6 +43,7 @@ from papote.events import (
     Typing,
     VisitorChanged,
     VisitorErased,
+    VisitorMerged,
 )
 from papote.protocol import Endpoint
 from papote.store import Agent, Conversation, Message, Visitor
@@ -184,7 +186,7 @@ def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
 
-def _never(event: NodePresence | CacheInvalidated | VisitorErased, audience: Audience) -> Frame | None:
+def _never(event: NodePresence | CacheInvalidated | VisitorErased | VisitorMerged, audience: Audience) -> Frame | None:
     return None
 
 
@@ -206,6 +208,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     AttachmentsAdded: _attachments,
     Revoked: _revoked,
     VisitorErased: _never,  # it closes sockets (connections.py)
+    VisitorMerged: _never,  # it reconnects sockets (connections.py)
     # Node-to-node housekeeping on the `cluster` topic, which no connection follows.
     NodePresence: _never,
     CacheInvalidated: _never,

@@ -91,6 +91,10 @@ class Moderation:
         self._blocked.pop(site_id, None)
         self._sites.pop(site_id, None)
 
+    def blocks_changed(self, site_id: str) -> None:
+        """The site's blocks changed without this module (a merge moved one): every node reads them again."""
+        self._changed(site_id)
+
     def _changed(self, site_id: str) -> None:
         self.forget(site_id)
         if self.on_invalidate is not None:

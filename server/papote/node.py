@@ -29,6 +29,7 @@ from papote.channels.webhooks import Webhooks
 from papote.cluster import Cluster
 from papote.config import Config
 from papote.connections import Hub
+from papote.contacts import Contacts
 from papote.conversations import CACHE_TTL_SECS, Chat, agent_author, public_topic, site_topic, visitor_summary
 from papote.errors import CloseCode
 from papote.events import AvailabilityChanged, PresenceChanged, VisitorChanged
@@ -110,10 +111,14 @@ class Papote:
         self.email = EmailContinuation(self)
         #: Mail to agents: invitations, password resets, "a conversation is waiting" (same outbox).
         self.agent_mail = AgentMail(self, self.email.outbox.poke)
+        self.agent_mail.start_round = self.email.poke
+        self.email.rounds.append(self.agent_mail.scan_once)
         self.bus.observe(self.agent_mail.observe)
         self.bus.observe(self.email.transcripts.observe)
+        self.chat.closing_deliveries = self.email.transcripts.at_close
         #: Messaging channels: provider webhooks in, agents' replies out through the outbox.
         self.messaging = Messaging(self)
+        self.contacts = Contacts(self)
         #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
         self.webhooks = Webhooks(self)
         self.bus.observe(self.webhooks.observe)

@@ -60,6 +60,7 @@ class AuditAction:
     API_KEY_REVOKED = "api_key.revoked"
     VISITOR_EXPORTED = "visitor.exported"
     VISITOR_ERASED = "visitor.erased"
+    VISITORS_MERGED = "visitor.merged"  # target: the kept contact; details: {"merged": the other's id}
     RETENTION_RUN = "retention.run"
 
 

@@ -154,6 +154,16 @@ async def test_console_pages(papote_server: PapoteServer, scheme: str, scheme_co
         await page.keyboard.press("Escape")
         await expect(page.get_by_role("dialog", name="Emoji picker")).to_be_hidden()
 
+        # The contact's channels and timeline, then the merge dialog with a search answered.
+        await expect(page.get_by_role("list", name="Conversations on every channel")).to_be_visible()
+        await page.get_by_role("button", name="Merge with another contact…").click()
+        merge = page.get_by_role("dialog", name="Merge contacts")
+        await merge.get_by_role("searchbox", name="Find a contact").fill("nobody-like-this")
+        await expect(merge.get_by_role("list", name="Contacts found")).to_contain_text("No other contact matches.")
+        await audit(page, axe_script, "console merge dialog")
+        await page.keyboard.press("Escape")
+        await expect(merge).to_be_hidden()
+
         await page.get_by_role("button", name="Site settings").click()
         await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()
         await audit(page, axe_script, "console site settings")

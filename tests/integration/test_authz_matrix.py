@@ -102,6 +102,13 @@ async def test_websocket_matrix(papote_server: PapoteServer) -> None:
         assert not leaked, f"{who} received {leaked}"
 
 
+#: Routes whose body must name something of the site to pass validation: the generic body would be
+#: refused with `bad_field` before authorization is even asked (a merge names the contact merged away).
+ROUTE_BODIES: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/api/visitors/{vid}/merge"): {"from": "{vid}"},
+}
+
+
 def fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "x_doesnotexist"), path)
 
@@ -146,7 +153,10 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
         for who, auth in principals.items():
             answers = []
             for values in (real, fake):
-                status, body, _ = server.http(ep.method, fill(ep.path, values), bodies[ep.method], **auth)
+                body_in = ROUTE_BODIES.get((ep.method, ep.path), bodies[ep.method])
+                if isinstance(body_in, dict) and (ep.method, ep.path) in ROUTE_BODIES:
+                    body_in = {k: fill(v, values) for k, v in body_in.items()}
+                status, body, _ = server.http(ep.method, fill(ep.path, values), body_in, **auth)
                 code = body["error"]["code"] if isinstance(body, dict) and "error" in body else None
                 answers.append((status, code))
             assert answers[0] == answers[1], f"{who} {ep.method} {ep.path}: {answers[0]} vs missing {answers[1]}"

@@ -4,6 +4,7 @@ refused with coded errors and store nothing. Real server, real sockets, both bac
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -150,4 +151,67 @@ async def test_a_choice_must_name_an_offered_option(papote_server: PapoteServer)
                          "quick_reply": {"seq": seq, "option": 0}})
     assert (await stranger.expect("error", ref=32))["code"] == "not_found"
     for c in (v, a, stranger):
+        await c.close()
+
+
+async def test_an_answered_set_refuses_a_second_tap_and_a_retry_keeps_its_first_ack(
+        papote_server: PapoteServer) -> None:
+    v, a, cid, seq = await conversation_with_options(papote_server)
+    first = {"t": "send", "conversation": cid, "client_msg_id": new_msg_id(), "body": "Track my order",
+             "quick_reply": {"seq": seq, "option": 0}}
+    await v.send({**first, "ref": 40})
+    ack = await v.expect("ack", ref=40)
+    answered = papote_server.sql(TEXTS, cid)
+    # Another tap on the same set, from this tab or another one of the visitor's: refused, nothing stored.
+    other_tab = await visitor(papote_server, token=v.welcome["token"])
+    for client, ref, option in ((v, 41, 1), (v, 42, 0), (other_tab, 43, 2)):
+        await client.send({"t": "send", "ref": ref, "conversation": cid, "client_msg_id": new_msg_id(),
+                           "body": "again", "quick_reply": {"seq": seq, "option": option}})
+        error = await client.expect("error", ref=ref)
+        assert error["code"] == "answered", error
+    # The first tap sent again (the widget's outbox after a reconnect): its first ack, still.
+    await other_tab.send({**first, "ref": 44})
+    assert (await other_tab.expect("ack", ref=44))["seq"] == ack["seq"]
+    assert papote_server.sql(TEXTS, cid) == answered
+    # A later message's options are a set of their own.
+    await a.send({"t": "send", "ref": 45, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Anything else?",
+                  "quick_replies": [{"label": "No"}, {"label": "Yes"}]})
+    later = (await a.expect("ack", ref=45))["seq"]
+    await v.send({"t": "send", "ref": 46, "conversation": cid, "client_msg_id": new_msg_id(), "body": "No",
+                  "quick_reply": {"seq": later, "option": 0}})
+    await v.expect("ack", ref=46)
+    for c in (v, a, other_tab):
+        await c.close()
+
+
+async def answer_to(client: Client, ref: int, timeout: float = 10.0) -> dict[str, Any]:
+    """The `ack` or `error` answering the frame sent with `ref`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for i, frame in enumerate(client.backlog):
+            if frame.get("ref") == ref and frame["t"] in ("ack", "error"):
+                return client.backlog.pop(i)
+        frame = await client.recv(max(0.01, deadline - time.monotonic()))
+        client.backlog.append(frame)
+
+
+async def test_a_double_tap_stores_one_answer(papote_server: PapoteServer) -> None:
+    """Two taps sent back to back, and two tabs tapping at once: the second of each pair is checked once
+    the first is committed, and refused."""
+    v, a, cid, seq = await conversation_with_options(papote_server)
+    other_tab = await visitor(papote_server, token=v.welcome["token"])
+    taps = [(v, 50, 0), (v, 51, 1), (other_tab, 52, 2)]
+    for client, ref, option in taps:  # none waits for an answer before the next goes
+        await client.send({"t": "send", "ref": ref, "conversation": cid, "client_msg_id": new_msg_id(),
+                           "body": OPTIONS[option]["label"], "quick_reply": {"seq": seq, "option": option}})
+    answers = []
+    for client, ref, _ in taps:
+        frame = await answer_to(client, ref)
+        answers.append(frame["t"] if frame["t"] == "ack" else frame["code"])
+    assert sorted(answers) == ["ack", "answered", "answered"], answers
+    taps_stored = papote_server.sql(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id=? AND author_kind='visitor' AND kind='text' "
+        "AND seq>?", cid, seq)
+    assert taps_stored == [(1,)]
+    for c in (v, a, other_tab):
         await c.close()

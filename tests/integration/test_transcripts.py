@@ -97,4 +97,7 @@ async def test_transcripts(mail_server: PapoteServer, sink: tuple[Sink, int]) ->
     await a.expect("ok", ref=6)
     await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='transcript' AND status='sent'")
                 == [(4,)], "four transcripts recorded as sent")
-    assert server.sql("SELECT count(*) FROM deliveries WHERE conversation_id=?", bob_cid) == [(0,)]
+    # The closing's decision is recorded (done), and no mail comes of it.
+    await until(lambda: server.sql("SELECT status FROM deliveries WHERE conversation_id=? AND channel='transcript'",
+                                   bob_cid) == [("sent",)], "the decision taken")
+    assert server.sql("SELECT count(*) FROM deliveries WHERE conversation_id=? AND channel='email'", bob_cid) == [(0,)]

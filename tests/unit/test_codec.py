@@ -23,6 +23,7 @@ from papote.events import (
     Typing,
     VisitorChanged,
     VisitorErased,
+    VisitorMerged,
 )
 from papote.store import Conversation, Message
 
@@ -46,6 +47,7 @@ EVENTS: list[Event] = [
     NodePresence("9f" * 8, {}, 15.0, True),
     CacheInvalidated("site", "s_1"),
     VisitorErased("v_1", "s_1"),
+    VisitorMerged("v_1", "v_2", "s_1"),
     DeliveryChanged("c_1", 9, "whatsapp", "failed", "131047 Re-engagement message"),
     AttachmentsAdded("c_1", 4, [{"id": "at_1", "kind": "image", "content_type": "image/jpeg", "size": 10,
                                  "name": "image.jpg", "width": 2, "height": 2, "thumbnail": True}]),

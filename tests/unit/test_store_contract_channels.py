@@ -9,8 +9,9 @@ import itertools
 import pytest
 import pytest_asyncio
 
-from papote.ids import new_id, now_ms
-from papote.store import NewMessage, Store
+from papote.errors import NotFound
+from papote.ids import first_conversation_id, new_id, now_ms
+from papote.store import NewMessage, Store, Visitor
 from papote.store.channels import ChannelAccount, ChannelIdentity, furthest
 from papote.store.outbox import Delivery, DeliveryStatus
 from papote.types import AuthorKind, MessageKind
@@ -125,3 +126,52 @@ async def test_the_furthest_state_rule() -> None:
     assert furthest("sent", "", "delivered", "") == ("delivered", "")
     assert furthest("failed", "refused", None, "") == ("failed", "refused")
     assert furthest("sent", "", "failed", "131047 Re-engagement message") == ("failed", "131047 Re-engagement message")
+
+
+async def test_a_newcomer_and_its_first_conversation_are_made_once(store: Store) -> None:
+    """What the database arbitrates when a customer's first messages race (channels/messaging/service.py,
+    channels/email/support.py): the identity with its visitor, a contact, and the first conversation."""
+    site = await store.create_site("Shop", ["https://shop.test"], {})
+    account = ChannelAccount(new_id("ch"), site.id, "telegram", "Bot", {}, {"bot_token": "t"}, now_ms())
+    await store.insert_channel_account(account)
+
+    def newcomer() -> tuple[ChannelIdentity, tuple[Visitor, str]]:
+        now = now_ms()
+        v = Visitor(new_id("v"), site.id, None, "Ann", "", False, {}, {}, [], {"channel": "telegram"}, now, now)
+        return ChannelIdentity(account.id, "chat-7", site.id, v.id, None, "Ann", 0, now), (v, "channel-" + v.id)
+
+    first_identity, first_visitor = newcomer()
+    won = await store.add_channel_identity(first_identity, first_visitor)
+    assert won.visitor_id == first_visitor[0].id
+    stored = await store.get_visitor(won.visitor_id)
+    assert stored is not None and stored.name == "Ann" and stored.device == {"channel": "telegram"}
+    second_identity, second_visitor = newcomer()
+    lost = await store.add_channel_identity(second_identity, second_visitor)
+    assert lost.visitor_id == won.visitor_id
+    assert await store.get_visitor(second_visitor[0].id) is None  # the loser wrote nothing
+
+    # A contact found by a token derived from what they are: the second insert finds the first one.
+    now = now_ms()
+    bea = Visitor(new_id("v"), site.id, None, "Bea", "bea@example.test", False, {}, {}, [], {"channel": "email"},
+                  now, now)
+    assert await store.insert_visitor_once(bea, "contact-bea") == (bea, True)
+    again = Visitor(new_id("v"), site.id, None, "Bea", "bea@example.test", False, {}, {}, [], {}, now, now)
+    found, inserted = await store.insert_visitor_once(again, "contact-bea")
+    assert (found.id, found.email, inserted) == (bea.id, "bea@example.test", False)
+    assert await store.get_visitor(again.id) is None
+
+    # Two first messages naming one conversation id: the first creates it, the second joins it.
+    cid = first_conversation_id(won.visitor_id)
+
+    def opening(n: int) -> NewMessage:
+        return NewMessage(site.id, None, AuthorKind.VISITOR, won.visitor_id, "Ann", MessageKind.TEXT, f"hi {n}",
+                          f"telegram:{n}", visitor_id=won.visitor_id, new_conversation_id=cid)
+
+    one = await store.append(opening(1))
+    two = await store.append(opening(2))
+    assert (one.conversation.id, one.created, one.message.seq) == (cid, True, 1)
+    assert (two.conversation.id, two.created, two.message.seq) == (cid, False, 2)
+    # Another visitor naming that id does not get in.
+    with pytest.raises(NotFound):
+        await store.append(NewMessage(site.id, None, AuthorKind.VISITOR, bea.id, "Bea", MessageKind.TEXT, "me too",
+                                      "x:1", visitor_id=bea.id, new_conversation_id=cid))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from papote.channels.email.agent_mail import AgentMail
+from papote.channels.email.agent_mail import WAITING_WINDOW_MS, AgentMail
 from papote.config import Config
 from papote.presence import Presence
 from papote.ratelimits import Budgets
@@ -70,3 +70,31 @@ async def test_who_is_told(any_store: Store) -> None:
                                   "On it", "m-answer"))
     assert await mail.announce(second) is False
     assert await store.deliveries(second.conversation_id) == []
+
+
+async def test_a_round_decides_from_the_store_alone(any_store: Store) -> None:
+    """`scan_once` needs nothing a node remembers: the conversations whose first unanswered visitor text
+    waited the grace period are announced, once; others wait, or are answered, or are too old."""
+    store = any_store
+    host = Host(store)
+    mail = AgentMail(host, host.poke)  # never observed anything: a node that just started
+    grace = host.config.waiting_mail_secs * 1000
+    site = await store.create_site("Shop", ["https://shop.test"], {})
+    lea = await store.create_agent("lea@shop.test", "Léa", "h")
+    await store.set_membership(site.id, lea.id, Role.AGENT)
+    waiting = await visitor_text(store, site, "waiting")
+    await store.append(NewMessage(site.id, waiting.conversation_id, AuthorKind.VISITOR, waiting.author_id, "Ann",
+                                  MessageKind.TEXT, "still there?", "m-again"))
+    answered = await visitor_text(store, site, "answered")
+    await store.append(NewMessage(site.id, answered.conversation_id, AuthorKind.AGENT, lea.id, "Léa",
+                                  MessageKind.TEXT, "Yes?", "m-yes"))
+    now = waiting.created_at
+    assert await mail.scan_once(now + grace - 1) == 0  # not due yet
+    assert await mail.scan_once(now + grace + 10) == 1
+    [sent] = await store.deliveries(waiting.conversation_id)
+    assert sent.kind == "waiting" and sent.target == lea.email and "waiting" in sent.payload["text"]
+    assert await store.deliveries(answered.conversation_id) == []
+    assert await mail.scan_once(now + grace + 20) == 0  # once per conversation
+    # A text unanswered for longer than the window is no news any more.
+    late = await visitor_text(store, site, "late")
+    assert await mail.scan_once(late.created_at + grace + WAITING_WINDOW_MS + 1) == 0

@@ -67,6 +67,9 @@ class ChatBase:
         self._fanout_tails: dict[str, asyncio.Future[None]] = {}
         #: (conversation, seq) → (the fan-out to wait for, this one's own), from `finish_simple` to `finish`.
         self._fanout_turns: dict[tuple[str, int], tuple[asyncio.Future[None] | None, asyncio.Future[None]]] = {}
+        #: (conversation, seq) → the latest tap on that message's quick replies not committed yet: the
+        #: next tap waits for it, then finds it answered (`submit_tap`).
+        self._taps: dict[tuple[str, int], asyncio.Future[None]] = {}
         #: Set by the application to announce presence (with load) when assignments change.
         self.on_load_change: Callable[[str], Awaitable[None]] | None = None
         #: Set by the application to tell the other nodes a cached record changed (kind, id).
@@ -75,6 +78,10 @@ class ChatBase:
         #: site, conversation, client_msg_id, body, data); raises `Blocked` or `Held` (papote/moderation.py).
         self.screen: Callable[[Principal, str, str | None, str, str, dict[str, Any] | None],
                               Awaitable[None]] | None = None
+        #: Set by the application: the deliveries a closing queues with its `closed` event, in that
+        #: append's own transaction, so a node dying after the close cannot lose them (transcripts.py:
+        #: the transcript at close, decided there).
+        self.closing_deliveries: Callable[[Conversation], Awaitable[list[Delivery]]] | None = None
         #: Set by the application: what follows a closing once it is published (the NPS survey, nps.py).
         self.on_closed: Callable[[Conversation], Awaitable[Any]] | None = None
         #: Set by the messaging channels: the deliveries an agent's text to a conversation must be queued
@@ -191,7 +198,8 @@ class ChatBase:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def event(
-        self, conv: Conversation, event: str, actor: Principal | None, data: dict[str, Any] | None = None
+        self, conv: Conversation, event: str, actor: Principal | None, data: dict[str, Any] | None = None,
+        *, deliveries: list[Delivery] | None = None,
     ) -> Message:
         appended = await self.store.append(
             NewMessage(
@@ -199,7 +207,7 @@ class ChatBase:
                 author_kind=actor.author_kind if actor else AuthorKind.SYSTEM,
                 author_id=actor.id if actor else "", author_name=actor.name if actor else "",
                 kind=MessageKind.EVENT,
-                body="", event=event, data=data,
+                body="", event=event, data=data, deliveries=deliveries or [],
             )
         )
         self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message))

@@ -22,7 +22,8 @@ class Lifecycle(Queue):
         conv = await self.store.update_conversation(
             cid, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=now_ms())
         )
-        await self.event(conv, "closed", actor)
+        deliveries = await self.closing_deliveries(conv) if self.closing_deliveries is not None else []
+        await self.event(conv, "closed", actor, deliveries=deliveries)
         await self.publish_conversation(conv)
         await self.load_changed(conv.assignee_id)
         self._spawn(self.route(conv.site_id))

@@ -5,13 +5,16 @@ to a waiting conversation makes, and `assign` (claim or transfer, whose note is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.bus.topics import conv_topic
 from papote.conversations.queue import Queue
-from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
+from papote.errors import Busy, Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
@@ -20,6 +23,11 @@ from papote.store import Appended, Attachment, Conversation, Message, NewMessage
 from papote.store.outbox import Delivery
 from papote.store.rules import attachment_view
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
+
+#: A tap waits this long at most for another tap on the same quick replies (on another node) to be
+#: stored, polling the lock this often: a tap takes milliseconds; past that, `busy` and the client retries.
+TAP_LOCK_SECS = 5.0
+TAP_LOCK_POLL_SECS = 0.02
 
 
 class Messages(Queue):
@@ -53,6 +61,7 @@ class Messages(Queue):
         attachments: list[str] | None = None,
         screened: bool = False,
         jobs: list[Delivery] | None = None,
+        opens: str | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order.
@@ -66,7 +75,9 @@ class Messages(Queue):
         are blocked on the site, `held` when the spam filter keeps it for review. `screened`: it already
         did (an agent releasing a held message). `jobs`: outbox rows written in the append's own
         transaction, and only if the message is new (a messaging channel's fetches of a customer's files).
-        """
+
+        `opens` (with `conversation_id=None`): the id the new conversation takes; a first message that
+        finds it created already joins it (`NewMessage.new_conversation_id`)."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -113,6 +124,7 @@ class Messages(Queue):
                 visitor_id=principal.id if principal.kind is PrincipalKind.VISITOR else None,
                 data=data,
                 deliveries=deliveries,
+                new_conversation_id=opens if conversation_id is None else None,
             )
         )
         if deliveries and self.on_outbound is not None:
@@ -138,16 +150,64 @@ class Messages(Queue):
         return appended
 
     async def quick_reply_choice(
-        self, principal: Principal, conversation_id: str | None, seq: int, option: int
+        self, principal: Principal, conversation_id: str | None, seq: int, option: int, client_msg_id: str
     ) -> dict[str, Any]:
         """The `data` of a visitor's tap on option `option` of the message at `seq`: read from the
         store (the label and value are the agent's, never the client's). `bad_field` when that
-        message offers no such option, `not_found` for a conversation the visitor may not read."""
+        message offers no such option, `not_found` for a conversation the visitor may not read,
+        `answered` when its options were answered already — unless by this very tap (this author and
+        `client_msg_id`): a retry goes on, and the store's dedupe gives it its first ack."""
         if conversation_id is None:
             raise PapoteError("field 'quick_reply' needs the conversation it answers in", ErrorCode.BAD_FIELD)
         await self.conversation_for(principal, conversation_id, Action.READ)
         found = await self.store.messages_before(conversation_id, seq + 1, 1, include_notes=False)
-        return quick_replies.choice_data(found[-1] if found else None, seq, option)
+        data = quick_replies.choice_data(found[-1] if found else None, seq, option)
+        answer = await self.store.quick_reply_answer(conversation_id, seq)
+        if answer is not None and (answer.author_id, answer.client_msg_id) != (principal.id, client_msg_id):
+            raise PapoteError(f"the quick replies of message {seq} were answered already (seq {answer.seq})",
+                              ErrorCode.ANSWERED)
+        return data
+
+    async def submit_tap(
+        self, principal: Principal, conversation_id: str | None, client_msg_id: str, body: str, seq: int,
+        option: int, *, data: dict[str, Any] | None = None, attachments: list[str] | None = None,
+    ) -> asyncio.Future[Appended]:
+        """`submit` for a tap on quick replies (`quick_reply_choice` says what it chose, or refuses it).
+        Taps on one set take turns, each checked once the one before it is committed, so a double tap,
+        or two tabs tapping at once, store one answer: on this node in memory, across nodes under the
+        store's lock named after the set (`singleton`), held from the check to the commit. Returns once
+        the tap is committed (or refused)."""
+        key = (conversation_id or "", seq)
+        previous = self._taps.get(key)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._taps[key] = turn
+        try:
+            if previous is not None:
+                await previous
+            async with self._set_lock(key) as held:
+                if not held:
+                    raise Busy("another tap on these quick replies is being stored; retry in a moment")
+                choice = await self.quick_reply_choice(principal, conversation_id, seq, option, client_msg_id)
+                stored = await self.submit(principal, conversation_id, client_msg_id, body,
+                                           data={**(data or {}), **choice}, attachments=attachments)
+                await asyncio.wait([stored])  # committed (or refused) before the next tap checks
+            return stored
+        finally:
+            turn.set_result(None)
+            if self._taps.get(key) is turn:
+                del self._taps[key]
+
+    @contextlib.asynccontextmanager
+    async def _set_lock(self, key: tuple[str, int]) -> AsyncIterator[bool]:
+        """The store's lock on one set of quick replies, waited for (a tap takes milliseconds) up to
+        `TAP_LOCK_SECS`; yields whether it is held."""
+        deadline = time.monotonic() + TAP_LOCK_SECS
+        while True:
+            async with self.store.singleton(f"papote.quick-reply:{key[0]}:{key[1]}") as held:
+                if held or time.monotonic() >= deadline:
+                    yield held
+                    return
+            await asyncio.sleep(TAP_LOCK_POLL_SECS)
 
     async def complete(
         self, principal: Principal, stored: asyncio.Future[Appended], *, note: bool = False,
@@ -155,10 +215,20 @@ class Messages(Queue):
     ) -> tuple[Frame, Appended]:
         """Second half of `send`: once committed, the `ack` (returned) and the fan-out."""
         appended = await stored
+        if principal.kind is PrincipalKind.VISITOR and appended.conversation.visitor_id != principal.id:
+            await self._merged_meanwhile(principal.id, appended.conversation.visitor_id)
         ack = self.finish_simple(principal, appended, note=note, origin=origin)
         if ack is not None:
             return ack, appended
         return await self.finish(principal, appended, note=note, origin=origin), appended
+
+    async def _merged_meanwhile(self, author_id: str, owner_id: str) -> None:
+        """A visitor's message landed in a conversation that is another visitor's: an agent's merge
+        committed between this send's authorization (or a channel's identity read) and its append. The
+        message names the merged-away visitor; the merge is run again to move it (and its dedupe key) to
+        the kept one, so a re-delivery of it is still a duplicate (docs/channels.md, exactly-once)."""
+        if await self.store.get_visitor(author_id) is None:
+            await self.store.merge_visitor(author_id, owner_id)
 
     @staticmethod
     def _ack(message: Message) -> Frame:

@@ -26,7 +26,7 @@ from typing import Any
 from papote.ids import new_id, now_ms
 from papote.store import rules
 from papote.store.bots import BotStore
-from papote.store.channels import ChannelStore
+from papote.store.channels import ChannelIdentity, ChannelStore
 from papote.store.mail import MailStore
 from papote.store.moderation import ModerationStore
 from papote.store.outbox import Delivery, OutboxStore
@@ -171,6 +171,12 @@ class NewMessage:
     event: str | None = None
     data: dict[str, Any] | None = None
     visitor_id: str | None = None  # needed only to create a conversation
+    #: The id the conversation this message creates takes (`conversation_id=None`), instead of a fresh
+    #: one. When that conversation exists already — created by a first message racing this one, on this
+    #: node or another — this message joins it (it must be the same visitor's, else `NotFound`): so the
+    #: first messages of a customer that arrive at once on several nodes open one conversation (a
+    #: channel's newcomer, a new mail contact: `ids.first_conversation_id`).
+    new_conversation_id: str | None = None
     #: Outbound deliveries of this message (a reply on a messaging channel), stored in the append's own
     #: transaction with the seq it takes: a committed message always has its sends queued. A retry (the
     #: same client_msg_id) stores none again.
@@ -464,6 +470,30 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
 
     @abc.abstractmethod
     async def insert_visitor(self, visitor: Visitor, token_hash: str) -> None: ...
+
+    # Parts of the channel and mail contracts (store/channels.py, store/mail.py) that name this module's
+    # records, declared here so that those modules need not import this one.
+    @abc.abstractmethod
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
+        """Store a new identity, or return the one already stored for (account, address): the first
+        writer wins, so two deliveries of a newcomer's first message agree on one visitor — on one node
+        or several. `visitor` (the identity's new visitor and its token hash) is inserted in the same
+        transaction, and only if the identity is new: the loser of a race writes nothing at all."""
+
+    @abc.abstractmethod
+    async def waiting_candidates(self, since: Millis, due: Millis, limit: int) -> list[Message]:
+        """The conversations "a conversation is waiting" may be due for, oldest first: open, updated
+        since `since`, never announced (`waiting_notices`), with a visitor text written since `since`
+        and no agent text after it. For each, the first such text (the one the mail quotes), when it
+        was written at or before `due`."""
+
+    @abc.abstractmethod
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        """Insert `visitor` (its name, email and device too) found by `token_hash`, unless a visitor of
+        this site holds that token already: then nothing is written and that one is returned. True
+        when `visitor` was inserted. For a token derived from what a customer is (a mail contact's
+        address), so that their first mails arriving at once on several nodes make one visitor."""
     @abc.abstractmethod
     async def get_visitor(self, visitor_id: str) -> Visitor | None: ...
     @abc.abstractmethod
@@ -481,11 +511,15 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
     async def delete_visitor_token(self, token_hash: str) -> None: ...
     @abc.abstractmethod
     async def merge_visitor(self, from_id: str, into_id: str) -> None:
-        """Move everything of `from_id` to `into_id` (an anonymous visitor who identified): conversations,
-        tokens, tracked events, read positions, and the authorship of its messages — with it their
+        """Move everything of `from_id` to `into_id` and delete `from_id`, in one transaction: every
+        row of every table the personal-data registry says names a visitor (tokens, conversations,
+        events, link codes, read positions, uploads, blocks, held messages, surveys, channel identities,
+        email addresses' standing, deliveries), and the authorship of its messages — with it their
         dedupe keys, so exactly-once holds across the merge (a retried `client_msg_id` gets its first
-        ack), and the proactive rules already shown to it. Any entry point's visitor (a channel's contact
-        later) merges the same way."""
+        ack, a channel's re-delivery finds its first copy). Where a unique key would hold twice the
+        kept person's row stands (a rule's first showing, the first block, the further read); a message
+        or held message of `from_id` with the same key stays, without the key. Both visitors are of one
+        site (the caller checks). Used by a verified identify and by an agent's explicit merge."""
 
     @abc.abstractmethod
     async def add_visitor_event(self, visitor_id: str, event: VisitorEvent) -> None: ...
@@ -617,6 +651,11 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
         self, conversation_id: str, before_seq: int | None, limit: int, *, include_notes: bool
     ) -> list[Message]:
         """The latest `limit` messages before `before_seq` (None: the end), oldest first."""
+
+    @abc.abstractmethod
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        """The first visitor text after `seq` that is a tap on the quick replies of the message at `seq`
+        (`data.quick_reply.seq`), or None while they are unanswered."""
 
     @abc.abstractmethod
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:

@@ -76,10 +76,7 @@ class ChannelStore(abc.ABC):
 
     @abc.abstractmethod
     async def channel_identity(self, account_id: str, address: str) -> ChannelIdentity | None: ...
-    @abc.abstractmethod
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
-        """Store a new identity, or return the one already stored for (account, address): the first
-        writer wins, so two deliveries of a newcomer's first message agree on one visitor."""
+    # `add_channel_identity` is declared in papote.store (it names a Visitor).
     @abc.abstractmethod
     async def set_identity_conversation(self, account_id: str, address: str, conversation_id: str) -> None: ...
     @abc.abstractmethod
@@ -89,6 +86,14 @@ class ChannelStore(abc.ABC):
     async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None:
         """The identity the conversation's customer writes from: the one naming the conversation, else
         its visitor's (a new conversation is named just after its first message is stored)."""
+
+    @abc.abstractmethod
+    async def visitor_identities(self, visitor_id: str) -> list[ChannelIdentity]:
+        """Every channel identity of the visitor (a phone number, a chat…), oldest first."""
+    @abc.abstractmethod
+    async def find_contacts(self, site_id: str, text: str, limit: int) -> list[str]:
+        """The site's visitors whose name, email, user id or channel identity (address or name) holds
+        `text` (case-insensitively, literally: no wildcard), or whose id it is; most recently seen first."""
 
     @abc.abstractmethod
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,

@@ -59,6 +59,7 @@ class MailStore(abc.ABC):
         """Mark the conversation as announced and queue `deliveries`, in one transaction; False (and
         nothing written) when it was announced before."""
 
+    # `waiting_candidates` is declared in papote.store (it names a Message).
     @abc.abstractmethod
     async def waiting_emails(self, agent_ids: list[str]) -> dict[str, bool]:
         """Whether each agent wants "a conversation is waiting" mail (the default: yes)."""

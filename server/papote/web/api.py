@@ -30,6 +30,7 @@ from papote.web import (
     channel_hooks,
     channels_api,
     console_api,
+    contacts_api,
     conversations_api,
     files_api,
     inbound_mail_api,
@@ -60,7 +61,8 @@ OPENAPI = Endpoint("GET", "/api/openapi.json", "This document", openapi, "none",
 def all_endpoints() -> list[Endpoint]:
     """Every resource's endpoints, in matching order (the console's reports and invitations first)."""
     return [*console_api.ENDPOINTS, *accounts_api.ENDPOINTS, *sites_api.ENDPOINTS, *members_api.ENDPOINTS,
-            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *files_api.ENDPOINTS,
+            *keys_api.ENDPOINTS, *canned_api.ENDPOINTS, *conversations_api.ENDPOINTS, *contacts_api.ENDPOINTS,
+            *files_api.ENDPOINTS,
             OPENAPI, *push_api.ENDPOINTS, *webhooks_api.ENDPOINTS, *moderation_api.ENDPOINTS,
             *privacy_api.ENDPOINTS, *mail_api.ENDPOINTS, *inbound_mail_api.ENDPOINTS, *channels_api.ENDPOINTS,
             *bot_api.ENDPOINTS]

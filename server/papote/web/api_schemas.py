@@ -427,6 +427,39 @@ MESSAGES = obj({"messages": array(ref("Message"), 200), "more": boolean(), "last
 ACK = _record({"client_msg_id": _STR, "conversation": _STR, "seq": _INT, "ts": _MS})
 VISITOR_DETAIL = _record({"visitor": ref("Visitor"), "conversations": array(ref("Conversation"), 50),
                           "events": array(ref("Event"), 100000)})
+#: Where a conversation happens, or a channel a contact is known on (contacts.py).
+CHANNEL_KINDS = ("web", "email", "whatsapp", "telegram", "twilio", "messenger", "instagram")
+CHANNEL = _record({"kind": enum(*CHANNEL_KINDS),
+                   "address": nullable(_STR),
+                   "account": nullable(_record({"id": _STR, "name": _STR}))},
+                  description="`address`: the phone number, chat or page-scoped id on a messaging app, the email "
+                              "address by mail, the site's user id on the web (null while anonymous); `account`: "
+                              "the site's account on the messaging app (null on the web and by mail)")
+IDENTITY = obj({**CHANNEL["properties"], "name": _STR, "verified": boolean(),
+                "conversation": nullable(_STR), "last_inbound_at": nullable(_MS), "since": _MS},
+               required=[*CHANNEL["required"], "name", "verified"],
+               description="a channel the contact is known on; `verified`: the site identified them (web, and "
+                           "the email they were identified with), or the provider vouches for the address "
+                           "(messaging apps); `conversation`, `last_inbound_at` and `since` come with messaging "
+                           "identities: the conversation their next message goes to, when they last wrote")
+TIMELINE_CONVERSATION = {**CONVERSATION, "properties": {**CONVERSATION["properties"], "channel": CHANNEL},
+                         "required": [*CONVERSATION["required"], "channel"]}
+TIMELINE = _record({"visitor": ref("Visitor"), "identities": array(IDENTITY, 1000),
+                    "conversations": array(TIMELINE_CONVERSATION, 100,
+                                           description="most recent activity first (`updated_at`)")})
+MERGED = _record({**TIMELINE["properties"], "kept": _STR, "merged": _STR},
+                 description="the kept contact's timeline; `kept` and `merged` say which way the merge went "
+                             "(a verified contact is always the one kept)")
+CONTACT_CARD = obj({**VISITOR_SHORT["properties"], "user_id": nullable(_STR), "last_seen": _MS, "created_at": _MS,
+                    "identities": array(CHANNEL, 1000)},
+                   required=[*VISITOR_SHORT["required"], "user_id", "last_seen", "created_at", "identities"])
+CONTACTS = _record({"contacts": array(CONTACT_CARD, 20, description="most recently seen first")})
+CONTACTS_QUERY: dict[str, Schema] = {
+    "q": string(0, 200, description="part of a name, an email, a user id or a channel address (a phone "
+                                    "number, a chat id), or a visitor id; empty: the latest seen"),
+}
+MERGE = obj({"from": {**ID, "description": "the contact merged away (deleted once merged)"}},
+            required=["from"], closed=True)
 REPORT = _record({
     "site": _STR, "from": _MS, "to": _MS, "bucket": enum("hour", "day"), "tz": _STR, "agent": nullable(_STR),
     "summary": ref("ReportSummary"),

@@ -7,9 +7,9 @@ from typing import Any, assert_never
 
 from papote.authz import Principal
 from papote.connections import Connection
-from papote.conversations import conv_topic, public_topic, visitor_summary
+from papote.conversations import conv_topic, public_topic, visitor_summary, visitor_topic
 from papote.errors import CloseCode, ErrorCode, PapoteError, RateLimited
-from papote.events import ConversationChanged
+from papote.events import ConversationChanged, VisitorMerged
 from papote.protocol import (
     Contact,
     Endpoint,
@@ -148,11 +148,13 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
                 if topic is not None:
                     data = {**(data or {}), "topic": {"id": topic["id"], "label": topic["label"]}}
                 if command.quick_reply is not None:
-                    choice = await chat.quick_reply_choice(principal, command.conversation,
-                                                           command.quick_reply["seq"], command.quick_reply["option"])
-                    data = {**(data or {}), **choice}
-                stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
-                                           data=data, attachments=command.attachments)
+                    stored = await chat.submit_tap(principal, command.conversation, command.client_msg_id,
+                                                   command.text, command.quick_reply["seq"],
+                                                   command.quick_reply["option"], data=data,
+                                                   attachments=command.attachments)
+                else:
+                    stored = await chat.submit(principal, command.conversation, command.client_msg_id,
+                                               command.text, data=data, attachments=command.attachments)
                 await self.pipeline(
                     command, stored,
                     # Following a conversation this send may just have started: before its ack goes out.
@@ -239,9 +241,15 @@ class VisitorSession(LiveSession[VisitorHello, VisitorCommand]):
         done = await papote.visitors.identify(site, self.visitor, held, proof)
         if done.outcome is IdentifyOutcome.MERGED:
             papote.chat.forget_visitor(done.previous.id)
+            papote.moderation.blocks_changed(site.id)  # a block moved with the merge (contacts.py says why)
         self._reconnect_others(done.previous.id if done.outcome is IdentifyOutcome.MERGED else None, held)
         await self._become(done.visitor, done.token, "identified", command.ref,
                            switched=done.outcome is IdentifyOutcome.SWITCHED)
+        if done.outcome is IdentifyOutcome.MERGED:
+            # The merged-away visitor's sockets on the other nodes reconnect too (this node's were asked
+            # above; this socket speaks for the person now and no longer follows the old visitor's topic).
+            papote.bus.publish(visitor_topic(done.previous.id),
+                               VisitorMerged(done.previous.id, done.visitor.id, site.id))
 
     async def _become(self, target: Visitor, token: str, answer: str, ref: Any, *, switched: bool) -> None:
         """This socket speaks for `target` now (identified, or continued with a link code): new principal,

@@ -53,9 +53,10 @@ export const SEND_RETRY_MS = 5_000;
 // A `resume` names at most this many conversations (docs/protocol.md §3): more go in several.
 export const MAX_RESUME_IDS = 100;
 // Errors after which a message can never be stored: retrying would only fail again.
-// `blocked` and `held` are answers for good too: the first is not stored, the second waits for an agent.
+// `blocked` and `held` are answers for good too: the first is not stored, the second waits for an agent;
+// so is `answered`: a second tap on quick replies already answered is never stored.
 const REJECTING_ERRORS = new Set(["bad_field", "too_large", "conflict", "not_found", "forbidden", "blocked", "held",
-  "window_closed"]);
+  "window_closed", "answered"]);
 
 export interface Clock {
   now(): number;

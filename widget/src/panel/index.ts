@@ -40,7 +40,8 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
   session.conn.on("rejected", ({ item, error }) => {
     // Held for review: shown as waiting, until an agent releases it (then it arrives as a message).
     if (error.code === "held") session.held.push(item);
-    else session.rejected.push(item);
+    // A second tap on answered quick replies: the first answer is in the conversation, nothing to show.
+    else if (error.code !== "answered") session.rejected.push(item);
     if (error.code === "blocked") session.blocked = true;
     view.draw();
   });

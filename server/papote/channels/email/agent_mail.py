@@ -13,9 +13,13 @@ link still works by hand then.
   `RESET_PER_ACCOUNT`, in this process).
 * Waiting: when a visitor writes and, `waiting_mail_secs` later, none of the site's agents is online
   and none answered, every member who has not turned it off gets one mail — once per conversation
-  (`waiting_notices`), not per message. Fed by the domain events this node commits (`observe`, like
-  push.py), so on several nodes it is decided once. The grace period lives in this node's memory: a
-  restart within it forgets the text (the visitor's next one is noted again).
+  (`waiting_notices`), not per message. Decided from the store only, in the email rounds every node
+  runs and one at a time holds (`scan_once`, under the `singleton` leader lock, service.py): the
+  conversations with a visitor text unanswered for the grace period and no notice yet. The notice row
+  and the mails are written in one transaction, its primary key making it once. A node that dies
+  within the grace period loses nothing: the text is in the store, and the next round, on any node,
+  decides it. The node that committed a text only remembers when it falls due, to start a round
+  then rather than at the next periodic one (`observe`): a hint, never the decision.
 """
 
 from __future__ import annotations
@@ -50,11 +54,15 @@ RESET_PER_ADDRESS = parse("10/hour")
 RESET_PER_ACCOUNT = parse("3/hour")
 #: The excerpt of the visitor's words in "a conversation is waiting".
 EXCERPT_CHARS = 300
-#: Conversations waiting to be looked at (for `waiting_mail_secs`); beyond, a new one is not noted (and
-#: may be announced by the visitor's next text).
+#: Texts whose grace period ends are remembered to start a round then (a hint: beyond this many, the
+#: periodic round decides them, `email_check_secs` later at most).
 QUEUE = 1000
-#: Conversations remembered as announced (the oldest forgotten first; the store keeps them all).
-ANNOUNCED_KEPT = 10_000
+#: A visitor text still unanswered this long after its grace period, without a mail, is no news any
+#: more: older ones are not decided (this also bounds what a round reads). A node down for less
+#: catches up on its return.
+WAITING_WINDOW_MS = 3_600_000
+#: Conversations read per query of a round (the next page follows, oldest first).
+SCAN_BATCH = 200
 
 
 class Host(Protocol):
@@ -73,10 +81,11 @@ class AgentMail:
         self.config = papote.config
         self.enabled = self.config.email_enabled
         self._poke = poke
-        #: Conversations where a visitor wrote, by id, with the first such text, oldest first.
-        self._pending: dict[str, Message] = {}
-        #: Conversations known to be announced already (the store says so too; this spares the reads).
-        self._announced: dict[str, None] = {}
+        #: Starts an email round (service.py's `poke`), set by the node.
+        self.start_round: Callable[[], None] = lambda: None
+        #: Conversations where a visitor wrote on this node, with when their grace period ends, oldest
+        #: first: when to start a round (the decision reads the store).
+        self._due: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
@@ -146,39 +155,53 @@ class AgentMail:
 
     # -- a conversation is waiting -------------------------------------------------------------------
     def observe(self, topic: str, event: Event) -> None:
-        """Called by the bus for every event this node publishes: note the conversations where a visitor
-        wrote (the first text of each is enough: it is announced once)."""
+        """Called by the bus for every event this node publishes: remember when a visitor's text falls
+        due, to start a round then (the first text of a conversation is enough: it is announced once)."""
         if self._worker is None or not isinstance(event, MessageAppended):
             return
         message = event.message
         if message.kind is not MessageKind.TEXT or message.author_kind is not AuthorKind.VISITOR:
             return
-        if message.conversation_id in self._pending or message.conversation_id in self._announced:
-            return
-        if len(self._pending) >= QUEUE:
-            log.warning("waiting-mail queue full: a visitor text was not looked at")
-            return
-        self._pending[message.conversation_id] = message
+        if message.conversation_id in self._due or len(self._due) >= QUEUE:
+            return  # a full memory of hints only delays a decision to the periodic round
+        self._due[message.conversation_id] = message.created_at + self.config.waiting_mail_secs * 1000
         self._wake.set()
 
     async def _work(self) -> None:
-        grace_ms = self.config.waiting_mail_secs * 1000
         while True:
             self._wake.clear()  # before looking: a text noted from now on wakes the wait below
-            # Texts arrive in time order: the oldest pending one is the next due.
-            due = [m for m in self._pending.values() if m.created_at + grace_ms <= now_ms()]
-            for message in due:
-                self._pending.pop(message.conversation_id, None)
-                try:
-                    await self.announce(message)
-                except Exception:  # one bad conversation must not stop the worker
-                    log.warning("waiting mail for %s failed", message.conversation_id, exc_info=True)
-            first = next(iter(self._pending.values()), None)
-            wait = (first.created_at + grace_ms - now_ms()) / 1000 if first else 3600.0
+            now = now_ms()
+            due = [cid for cid, at in self._due.items() if at <= now]
+            for cid in due:
+                del self._due[cid]
+            if due:
+                self.start_round()
+            first = min(self._due.values(), default=None)
+            wait = (first - now_ms()) / 1000 if first is not None else 3600.0
             try:
-                await asyncio.wait_for(self._wake.wait(), max(0.05, min(wait, 3600.0)))
+                # A hair past the due time: the round's `due` bound must include the text.
+                await asyncio.wait_for(self._wake.wait(), max(0.05, min(wait + 0.05, 3600.0)))
             except TimeoutError:
                 pass
+
+    async def scan_once(self, now: int) -> int:
+        """One round's decisions (the caller holds the leader lock): announce every conversation whose
+        first unanswered visitor text waited the grace period; returns how many mails were queued for."""
+        if not self.enabled:
+            return 0
+        due = now - self.config.waiting_mail_secs * 1000
+        since = due - WAITING_WINDOW_MS
+        queued = 0
+        while True:
+            batch = await self.store.waiting_candidates(since, due, SCAN_BATCH)
+            for message in batch:
+                try:
+                    queued += await self.announce(message)
+                except Exception:  # one bad conversation must not stop the others
+                    log.warning("waiting mail for %s failed", message.conversation_id, exc_info=True)
+            if len(batch) < SCAN_BATCH or batch[-1].created_at <= since:
+                return queued
+            since = batch[-1].created_at
 
     async def announce(self, message: Message) -> bool:
         """Queue "a conversation is waiting" to the site's agents, if none is online, none answered
@@ -212,9 +235,6 @@ class AgentMail:
         # Even with nobody to tell, the conversation counts as announced: an agent opting in later is
         # not mailed about this one.
         done = await self.store.queue_waiting_notice(conv.id, deliveries, now)
-        self._announced[conv.id] = None
-        if len(self._announced) > ANNOUNCED_KEPT:
-            del self._announced[next(iter(self._announced))]
         if done and deliveries:
             log.info("waiting mail queued to %d agent(s) for conversation %s", len(deliveries), conv.id)
             self._queued()

@@ -12,6 +12,9 @@ decides each:
 * the address was only typed by an anonymous visitor and never confirmed: a content-free confirmation
   request is queued (once per address and site) and the cursor waits; the digest follows confirmation.
 
+The same rounds decide "a conversation is waiting" (agent_mail.py) and NPS mail (nps_mail.py);
+transcripts at close are decided in the closing's own transaction (transcripts.py).
+
 The outbox worker (channels/outbox.py) sends what is queued. Replies arrive through the SMTP listener
 (listener.py), and are stored by the same `Chat.submit` as a widget send, as the visitor, with a
 client_msg_id made from the Message-ID: the same mail delivered three times is one message.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -87,12 +91,17 @@ class EmailContinuation:
         self.support = SupportInbox(papote)
         #: Transcripts asked for from the widget or sent at close (transcripts.py).
         self.transcripts = Transcripts(papote, self.outbox.poke)
+        #: More decisions taken in the same rounds, under the same leader lock: "a conversation is
+        #: waiting" (agent_mail.py), added by the node. Each returns how many mails it queued.
+        self.rounds: list[Callable[[int], Awaitable[int]]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.enabled:
             self._tasks.append(asyncio.create_task(self._scan_loop(), name="papote-email-scan"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="papote-email-outbox"))
+            self._tasks.append(asyncio.create_task(self.transcripts.decisions.run(),
+                                                   name="papote-transcript-decisions"))
             log.info("email continuation on: relay %s, replies to *@%s", self.smtp.host if self.smtp else "?",
                      self.domain)
         else:
@@ -107,7 +116,6 @@ class EmailContinuation:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.transcripts.stop()
 
     def poke(self) -> None:
         self._wake.set()
@@ -121,6 +129,9 @@ class EmailContinuation:
                         await self.scan_once(now_ms())
                         if await self.nps.scan_once(now_ms()):
                             self.outbox.poke()
+                        for decide in self.rounds:
+                            if await decide(now_ms()):
+                                self.outbox.poke()
             except Exception:  # the next round tries again: the decision lives in the store
                 log.warning("email scan failed", exc_info=True)
             try:

@@ -5,6 +5,8 @@ conversation in the inbox, or continues one when it answers our thread.
         │                                                        (found again by a token digest made of both)
         ├─ In-Reply-To / References name one of our Message-IDs (`<papote.<conversation code>…>`) of a
         │  conversation of this site whose thread is with this very sender ─► the same conversation
+        ├─ the contact has no conversation yet ─► their first one, whose id is derived from the contact:
+        │  their first mails arriving at once on several nodes all land in it (the store creates it once)
         └─ otherwise ─► a new conversation; its first message is the subject and the text
 
 The message is stored by the same `Chat.submit` as a widget send, as that contact, with a client_msg_id
@@ -32,9 +34,9 @@ from papote.channels.email.host import Host
 from papote.channels.email.inbound import InboundMail
 from papote.channels.email.mail_files import keep_files, note_refused
 from papote.errors import Conflict, PapoteError
-from papote.ids import now_ms
+from papote.ids import first_conversation_id, new_id, now_ms
 from papote.sites import settings_of
-from papote.store import Site, Visitor, VisitorChanges
+from papote.store import Site, Visitor
 from papote.store.mail import EmailThread
 from papote.store.outbox import AddressState
 from papote.types import PrincipalKind
@@ -97,9 +99,11 @@ class SupportInbox:
         token_hash = contact_token_hash(site.id, mail.sender)
         visitor = await self.store.get_visitor_by_token(site.id, token_hash)
         if visitor is None:
-            visitor = await self.store.create_visitor(site.id, token_hash)
-            visitor = await self.store.update_visitor(visitor.id, VisitorChanges(
-                email=mail.sender, name=mail.sender_name or mail.sender.split("@")[0], device={"channel": "email"}))
+            # Inserted only if no node made this contact meanwhile (the store arbitrates on the token).
+            now = now_ms()
+            visitor, _ = await self.store.insert_visitor_once(Visitor(
+                new_id("v"), site.id, None, (mail.sender_name or mail.sender.split("@")[0])[:200], mail.sender,
+                False, {}, {}, [], {"channel": "email"}, now, now), token_hash)
         return visitor
 
     async def _thread_of(self, site: Site, visitor: Visitor, mail: InboundMail) -> str | None:
@@ -132,10 +136,18 @@ class SupportInbox:
         msg_id = client_msg_id(mail.message_id, raw)
         if mail.files and await self.store.message_by_client_id(visitor.id, msg_id) is not None:
             return "250 OK: already stored"  # a retry of the sending server: its files are not kept twice
+        opens = None
+        if cid is None:
+            # A contact's first conversation has an id derived from them: their mails that find it not
+            # created yet — the first ones, arriving at once on several nodes — all open it, and the
+            # store creates it once (the others join it). Later mails open conversations of their own.
+            first = first_conversation_id(visitor.id)
+            if await self.store.get_conversation(first) is None:
+                opens = first
         kept = await keep_files(self.papote, principal, site, mail)
         try:
             stored = await self.papote.chat.submit(principal, cid, msg_id, body, data=data,
-                                                   attachments=kept.ids or None)
+                                                   attachments=kept.ids or None, opens=opens)
             _, appended = await self.papote.chat.complete(principal, stored)
             await note_refused(self.papote, appended, kept)
         except Conflict:

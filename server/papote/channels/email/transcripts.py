@@ -8,13 +8,17 @@ typed, so nobody can have a conversation mailed to a stranger. An address bounci
 unsubscribed one still gets a transcript the visitor asks for, not the automatic one.
 
 Asked for: checked (the conversation is the visitor's: `not_found` otherwise, like any frame), limited
-(`TRANSCRIPTS_PER_VISITOR`), and queued in the outbox before the `ok`. At close: decided by the node
-that committed the `closed` event (from its domain events, like push.py), once per closing.
+(`TRANSCRIPTS_PER_VISITOR`), and queued in the outbox before the `ok`.
+
+At close: when the site sends transcripts at close, the closing queues a decision with its `closed`
+event, in that append's own transaction (`at_close`, a delivery of the outbox channel `transcript`):
+a closing acknowledged is a decision that cannot be lost. Any node's worker of that channel takes it
+(a lease: a node dying while deciding leaves it to another once the lease ends) and queues the mail,
+under an id derived from the decision's, so that deciding twice still queues one mail.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -24,11 +28,12 @@ from limits import parse
 from papote.authz import Action, Principal
 from papote.channels.email import notices, render, tokens
 from papote.channels.email.host import Host
+from papote.channels.outbox import Outbox
 from papote.errors import Conflict, RateLimited
 from papote.events import Event, MessageAppended
 from papote.ids import new_id, now_ms
 from papote.sites import settings_of
-from papote.store import Conversation, Message, Site, Visitor
+from papote.store import Conversation, Message, Visitor
 from papote.store.outbox import AddressState, Delivery
 from papote.types import MessageKind
 
@@ -40,6 +45,10 @@ TRANSCRIPTS_PER_VISITOR = parse("3/hour")
 BATCH = 500
 #: A transcript holds at most this many messages (the newest): a mail, not an archive.
 MAX_MESSAGES = 2000
+#: The outbox channel of the decisions a closing queues (`at_close`); their `kind`:
+DECISIONS = "transcript"
+AT_CLOSE = "at_close"
+DECISION_LEASE_MS = 10_000
 
 
 class Transcripts:
@@ -48,7 +57,10 @@ class Transcripts:
         self.store = papote.store
         self.config = papote.config
         self._poke = poke
-        self._closings: set[asyncio.Task[None]] = set()
+        #: The worker of the decisions closings queue (started with the email outbox, service.py). A
+        #: decision is a few reads and one write: its lease is short, and a lost node's are soon retried.
+        self.decisions = Outbox(self.store, DECISIONS, self._decide, lease_ms=DECISION_LEASE_MS,
+                                every_secs=self.config.email_check_secs)
 
     async def address_of(self, conv: Conversation, visitor: Visitor, *, asked: bool) -> str | None:
         """Where this conversation's transcript may go, or None."""
@@ -83,7 +95,8 @@ class Transcripts:
         await self._queue(conv, visitor, address)
         return address
 
-    async def _queue(self, conv: Conversation, visitor: Visitor | None, address: str) -> None:
+    async def _queue(self, conv: Conversation, visitor: Visitor | None, address: str,
+                     delivery_id: str | None = None) -> None:
         site = await self.papote.site_by_id(conv.site_id)
         if site is None:
             return
@@ -95,7 +108,7 @@ class Transcripts:
         # Answering the transcript continues the conversation, as answering a digest does.
         payload["reply_to"] = tokens.reply_address(site.secrets[0], conv.id, domain)
         now = now_ms()
-        await self.store.queue_delivery(Delivery(new_id("d"), site.id, conv.id, conv.visitor_id, "email",
+        await self.store.queue_delivery(Delivery(delivery_id or new_id("d"), site.id, conv.id, conv.visitor_id, "email",
                                                  "transcript", address, payload, next_attempt_at=now,
                                                  created_at=now))
         self._poke()
@@ -117,30 +130,40 @@ class Transcripts:
         return out[-MAX_MESSAGES:]
 
     # -- at close --------------------------------------------------------------------------------------
+    async def at_close(self, conv: Conversation) -> list[Delivery]:
+        """What a closing queues with its `closed` event: the decision to send the transcript, when the
+        site wants one at every close (the address is looked for when deciding)."""
+        if not self.config.email_enabled:
+            return []
+        site = await self.papote.site_by_id(conv.site_id)
+        if site is None or not settings_of(site)["email_transcript_on_close"]:
+            return []
+        now = now_ms()
+        return [Delivery(new_id("d"), conv.site_id, conv.id, conv.visitor_id, DECISIONS, AT_CLOSE, "", {},
+                         next_attempt_at=now, created_at=now)]
+
     def observe(self, topic: str, event: Event) -> None:
-        """Called by the bus for every event this node publishes: a conversation closed here."""
+        """Called by the bus for every event this node publishes: a closing committed here has a decision
+        waiting, which this node's worker takes at once (any other's would, a round later)."""
         if not self.config.email_enabled or not isinstance(event, MessageAppended):
             return
         message = event.message
         if message.kind is MessageKind.EVENT and message.event == "closed":
-            task = asyncio.create_task(self._closed(message))
-            self._closings.add(task)
-            task.add_done_callback(self._closings.discard)
+            self.decisions.poke()
 
-    async def _closed(self, message: Message) -> None:
-        try:
-            conv = await self.store.get_conversation(message.conversation_id)
-            site: Site | None = await self.papote.site_by_id(conv.site_id) if conv else None
-            if conv is None or site is None or not settings_of(site)["email_transcript_on_close"]:
-                return
-            visitor = await self.store.get_visitor(conv.visitor_id)
-            if visitor is None:
-                return
-            address = await self.address_of(conv, visitor, asked=False)
-            if address is not None:
-                await self._queue(conv, visitor, address)
-        except Exception:  # a transcript that cannot be made must not trouble the close
-            log.warning("transcript at close of %s failed", message.conversation_id, exc_info=True)
-
-    async def stop(self) -> None:
-        await asyncio.gather(*self._closings, return_exceptions=True)
+    async def _decide(self, decision: Delivery) -> None:
+        """Queue the transcript a closing decided on, to an address the visitor is known to hold (none:
+        nothing is sent, and the decision is done). The mail's id is derived from the decision's: a
+        decision taken again (its node died before recording it done) finds its mail queued already."""
+        if decision.conversation_id is None:
+            return
+        mail_id = f"{decision.id}.mail"
+        if any(d.id == mail_id for d in await self.store.deliveries(decision.conversation_id)):
+            return
+        conv = await self.store.get_conversation(decision.conversation_id)
+        visitor = await self.store.get_visitor(conv.visitor_id) if conv is not None else None
+        if conv is None or visitor is None:
+            return
+        address = await self.address_of(conv, visitor, asked=False)
+        if address is not None:
+            await self._queue(conv, visitor, address, delivery_id=mail_id)

@@ -9,10 +9,12 @@
   in the store, the furthest state winning, and agents are told (`DeliveryChanged`).
 * Identities: a customer on an account (a phone number, a chat) is a visitor created for them, and the
   conversation their first message opened is the one every later message goes to (a closed one reopens,
-  as it does for a widget visitor). The first message of a newcomer is stored under a per-identity lock,
-  so concurrent re-deliveries of it agree on one visitor and one conversation (across nodes the identity
-  row's first writer wins; a second conversation for a newcomer is possible only if two nodes receive two
-  different first messages within the same few milliseconds).
+  as it does for a widget visitor). The database arbitrates a newcomer's first messages, whatever their
+  interleaving on one node or several: the identity and its visitor are inserted in one transaction,
+  only if (account, address) has no identity yet (the loser reads the winner's back and writes nothing),
+  and every first message names the conversation it opens by an id derived from that visitor
+  (`ids.first_conversation_id`): the store creates it once, and a racing first message joins it. One
+  customer, one visitor, one conversation.
 * Outbound: `Chat.submit` asks `outbound_for` before storing an agent's reply (its text and its files:
   one delivery each, sent in order; a file is uploaded to the provider, or given as a signed link of
   ours to the one that fetches by URL, Twilio). On a channel conversation the
@@ -60,9 +62,9 @@ from papote.config import Config
 from papote.conversations import Chat
 from papote.errors import Blocked, Conflict, ErrorCode, Held, NotFound, PapoteError
 from papote.events import DeliveryChanged
-from papote.ids import new_id, now_ms
+from papote.ids import first_conversation_id, new_id, now_ms
 from papote.inbound_limits import InboundLimits
-from papote.store import Attachment, Site, Store, VisitorChanges
+from papote.store import Attachment, Site, Store, Visitor
 from papote.store.channels import ChannelAccount, ChannelIdentity
 from papote.store.moderation import HeldMessage
 from papote.store.outbox import Delivery
@@ -260,7 +262,7 @@ class Messaging:
         key = (account.id, inbound.address)
         identity = await self.store.channel_identity(*key)
         if identity is None or identity.conversation_id is None:
-            async with self._lock(key):  # a newcomer: one visitor, one conversation, whatever the re-deliveries
+            async with self._lock(key):  # a newcomer: spares this node's own racing deliveries the work
                 identity = await self.store.channel_identity(*key) or await self._newcomer(account, inbound)
                 if over:
                     await self._hold(account, identity, inbound)
@@ -269,7 +271,10 @@ class Messaging:
                     # The window opens before the message is stored: a reply committed right after it (the
                     # bot's) must find it open. Moving it first is safe: it only ever moves forward.
                     await self.store.touch_identity(account.id, inbound.address, inbound.at or now_ms())
-                    cid = await self._store(account, identity, None, inbound)
+                    # Every first message of this customer, on any node, names the same conversation: the
+                    # store creates it once and the others join it (NewMessage.new_conversation_id).
+                    cid = await self._store(account, identity, None, inbound,
+                                            opens=first_conversation_id(identity.visitor_id))
                     if cid is not None:
                         await self.store.set_identity_conversation(account.id, inbound.address, cid)
                     return
@@ -304,21 +309,24 @@ class Messaging:
 
     async def _newcomer(self, account: ChannelAccount, inbound: Inbound) -> ChannelIdentity:
         # The visitor has no token anyone holds: a customer on a channel is reached through the channel.
-        visitor = await self.store.create_visitor(account.site_id, "channel-" + secrets.token_hex(32))
-        name = inbound.name or inbound.address
-        await self.store.update_visitor(visitor.id, VisitorChanges(
-            name=name[:200], device={"channel": account.kind, "account": account.id}))
-        return await self.store.add_channel_identity(ChannelIdentity(
-            account.id, inbound.address, account.site_id, visitor.id, None, name[:200], 0, now_ms()))
+        # It is written with the identity, and only if the identity is new: a node that lost the race for
+        # this address gets the winner's identity and visitor, and leaves no visitor of its own behind.
+        name = (inbound.name or inbound.address)[:200]
+        now = now_ms()
+        visitor = Visitor(new_id("v"), account.site_id, None, name, "", False, {}, {}, [],
+                          {"channel": account.kind, "account": account.id}, now, now)
+        return await self.store.add_channel_identity(
+            ChannelIdentity(account.id, inbound.address, account.site_id, visitor.id, None, name, 0, now),
+            (visitor, "channel-" + secrets.token_hex(32)))
 
     async def _store(self, account: ChannelAccount, identity: ChannelIdentity, cid: str | None,
-                     inbound: Inbound) -> str | None:
+                     inbound: Inbound, *, opens: str | None = None) -> str | None:
         chat = self.papote.chat
         principal = Principal(PrincipalKind.VISITOR, identity.visitor_id, identity.name, site_id=account.site_id)
         body, data, client_msg_id = self._message(account, inbound)
         try:
             stored = await chat.submit(principal, cid, client_msg_id, body, data=data,
-                                       jobs=jobs_for(account, identity.visitor_id, inbound))
+                                       jobs=jobs_for(account, identity.visitor_id, inbound), opens=opens)
             _, appended = await chat.complete(principal, stored)
         except Conflict:
             log.info("%s message %s re-delivered with another body or its files since kept: the first copy "

@@ -7,8 +7,10 @@ from typing import Any
 
 import asyncpg
 
+from papote.store import Visitor
 from papote.store.channels import RANK, ChannelAccount, ChannelIdentity, MessageDelivery, furthest
 from papote.store.postgres.engine import PostgresEngine
+from papote.store.postgres.rows import insert_visitor_row
 
 ACCOUNT_COLS = "id, site_id, kind, name, config, secrets, created_at"
 IDENTITY_COLS = "account_id, address, site_id, visitor_id, conversation_id, name, last_inbound_at, created_at"
@@ -22,6 +24,12 @@ _STATE_SQL = (
 
 def account_of(row: Sequence[Any]) -> ChannelAccount:
     return ChannelAccount(row[0], row[1], row[2], row[3], dict(row[4]), dict(row[5]), row[6])
+
+
+def like_escape(text: str) -> str:
+    """`text` matched literally by (I)LIKE, whose default escape is a backslash (a typed % or _ is no
+    wildcard)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def identity_of(row: Sequence[Any]) -> ChannelIdentity:
@@ -61,15 +69,20 @@ class ChannelQueries(PostgresEngine):
                               account_id, address)
         return identity_of(row) if row else None
 
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
         async def job(conn: asyncpg.Connection) -> ChannelIdentity:
             i = identity
-            await conn.execute(
+            # A racing transaction's row for this address (another node's newcomer): this insert waits
+            # for its commit, then does nothing, and its row (its visitor) is the one read back.
+            added = await conn.fetchval(
                 f"INSERT INTO channel_identities({IDENTITY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) "
-                "ON CONFLICT (account_id, address) DO NOTHING",
+                "ON CONFLICT (account_id, address) DO NOTHING RETURNING 1",
                 i.account_id, i.address, i.site_id, i.visitor_id, i.conversation_id, i.name, i.last_inbound_at,
                 i.created_at,
             )
+            if added is not None and visitor is not None:
+                await insert_visitor_row(conn, *visitor)
             row = await conn.fetchrow(
                 f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE account_id=$1 AND address=$2",
                 i.account_id, i.address)
@@ -86,13 +99,32 @@ class ChannelQueries(PostgresEngine):
                             "WHERE account_id=$1 AND address=$2", account_id, address, at)
 
     async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None:
-        # The conversation's own identity, else its visitor's: the link to a new conversation is recorded
-        # just after its first message, and a reply (the bot's) may come in between.
+        # The conversation's own identity, else its visitor's identity that names no conversation yet: the
+        # link to a new conversation is recorded just after its first message, and a reply (the bot's) may
+        # come in between. Only that one: a contact merged with a web visitor has identities naming their
+        # own conversations, and a reply in the web chat must not leave by the phone.
         row = await self._one(
             f"(SELECT {IDENTITY_COLS} FROM channel_identities WHERE conversation_id=$1 LIMIT 1) UNION ALL "
             f"(SELECT {IDENTITY_COLS} FROM channel_identities WHERE visitor_id=(SELECT visitor_id FROM "
-            f"conversations WHERE id=$1) LIMIT 1) LIMIT 1", conversation_id)
+            f"conversations WHERE id=$1) AND conversation_id IS NULL LIMIT 1) LIMIT 1", conversation_id)
         return identity_of(row) if row else None
+
+    async def visitor_identities(self, visitor_id: str) -> list[ChannelIdentity]:
+        rows = await self._all(f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE visitor_id=$1 "
+                               "ORDER BY created_at, account_id, address", visitor_id)
+        return [identity_of(r) for r in rows]
+
+    async def find_contacts(self, site_id: str, text: str, limit: int) -> list[str]:
+        like = "%" + like_escape(text) + "%"
+        rows = await self._all(
+            "SELECT id FROM (SELECT id, last_seen FROM visitors WHERE site_id=$1 AND (name ILIKE $2 "
+            "OR email ILIKE $2 OR user_id ILIKE $2 OR id=$3) "
+            "UNION SELECT v.id, v.last_seen FROM channel_identities i JOIN visitors v ON v.id=i.visitor_id "
+            "WHERE i.site_id=$1 AND (i.address ILIKE $2 OR i.name ILIKE $2) "
+            "UNION SELECT v.id, v.last_seen FROM email_addresses e JOIN visitors v ON v.id=e.visitor_id "
+            "WHERE e.site_id=$1 AND e.email ILIKE $2) found ORDER BY last_seen DESC, id LIMIT $4",
+            site_id, like, text, limit)
+        return [str(r[0]) for r in rows]
 
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,
                              at: int) -> MessageDelivery | None:

@@ -57,7 +57,7 @@ def _arguments(plans: list[AppendPlan], now: int) -> list[Any]:
         [n.conversation_id for n in news],
         [n.site_id for n in news],
         [n.visitor_id for n in news],
-        [new_id("c") if n.conversation_id is None else None for n in news],
+        [(n.new_conversation_id or new_id("c")) if n.conversation_id is None else None for n in news],
         [str(n.author_kind) for n in news],
         [n.author_id for n in news],
         [n.author_name for n in news],

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncpg
 
+from papote.store import Message
 from papote.store.mail import EmailThread
 from papote.store.outbox import Delivery
 from papote.store.postgres.engine import PostgresEngine
-from papote.store.postgres.rows import insert_delivery
+from papote.store.postgres.rows import MSG_COLS, insert_delivery, msg_of, prefixed
 
 _THREAD_COLS = "conversation_id, site_id, address, subject, created_at"
 
+#: "A conversation is waiting"'s candidates (store/mail.py `waiting_candidates`).
+_WAITING_SQL = (
+    "SELECT {cols} FROM messages m WHERE (m.conversation_id, m.seq) IN ("
+    " SELECT u.conversation_id, min(u.seq) FROM messages u JOIN conversations c ON c.id = u.conversation_id"
+    " WHERE c.status = 'open' AND c.updated_at >= {since} AND u.created_at >= {since}"
+    " AND u.author_kind = 'visitor' AND u.kind = 'text'"
+    " AND NOT EXISTS (SELECT 1 FROM waiting_notices w WHERE w.conversation_id = u.conversation_id)"
+    " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.conversation_id = u.conversation_id AND r.seq > u.seq"
+    " AND r.author_kind = 'agent' AND r.kind = 'text')"
+    " GROUP BY u.conversation_id HAVING min(u.created_at) <= {due})"
+    " ORDER BY m.created_at, m.conversation_id LIMIT {limit}"
+)
 
 class MailQueries(PostgresEngine):
     async def queue_delivery(self, delivery: Delivery) -> None:
@@ -59,6 +72,11 @@ class MailQueries(PostgresEngine):
             return True
 
         return await self._transaction(job)
+
+    async def waiting_candidates(self, since: int, due: int, limit: int) -> list[Message]:
+        rows = await self._all(_WAITING_SQL.format(cols=prefixed(MSG_COLS, "m"), since="$1", due="$2",
+                                                   limit="$3"), since, due, limit)
+        return [msg_of(r) for r in rows]
 
     async def waiting_emails(self, agent_ids: list[str]) -> dict[str, bool]:
         out = dict.fromkeys(agent_ids, True)

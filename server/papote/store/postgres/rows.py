@@ -87,3 +87,13 @@ async def insert_delivery(conn: asyncpg.Connection, d: Delivery) -> None:
         str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position, d.seq,
         d.account_id, d.provider_msg_id,
     )
+
+
+async def insert_visitor_row(conn: asyncpg.Connection, visitor: Visitor, token_hash: str) -> None:
+    """A new visitor with its details and its token, in the caller's transaction."""
+    v = visitor
+    await conn.execute(
+        "INSERT INTO visitors(id, site_id, name, email, device, created_at, last_seen) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        v.id, v.site_id, v.name, v.email, v.device, v.created_at, v.last_seen)
+    await conn.execute("INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES ($1,$2,$3)",
+                       token_hash, v.id, v.created_at)

@@ -60,6 +60,7 @@ from papote.store.postgres.rows import (
     visitor_of,
 )
 from papote.store.postgres.teams import TeamQueries
+from papote.store.postgres.visitor_merge import MERGE_SQL
 from papote.store.postgres.webhooks import WebhookQueries
 from papote.store.rules import AppendPlan, visited
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
@@ -255,6 +256,29 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             visitor.id, visitor.site_id, visitor.created_at, visitor.last_seen, token_hash,
         )
 
+    async def insert_visitor_once(self, visitor: Visitor, token_hash: str) -> tuple[Visitor, bool]:
+        async def job(conn: asyncpg.Connection) -> tuple[Visitor, bool]:
+            await conn.execute(
+                "INSERT INTO visitors(id, site_id, name, email, device, created_at, last_seen) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7)", visitor.id, visitor.site_id, visitor.name, visitor.email,
+                visitor.device, visitor.created_at, visitor.last_seen)
+            # Another transaction inserting this token (another node's first mail of this sender): this
+            # one waits for its commit, then does nothing, and gives its own visitor up.
+            added = await conn.fetchval(
+                "INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES ($1,$2,$3) "
+                "ON CONFLICT (token_hash) DO NOTHING RETURNING 1", token_hash, visitor.id, visitor.created_at)
+            if added is not None:
+                return visitor, True
+            await conn.execute("DELETE FROM visitors WHERE id=$1", visitor.id)
+            row = await conn.fetchrow(
+                f"SELECT {prefixed(VISITOR_COLS, 'v')} FROM visitor_tokens t JOIN visitors v ON v.id=t.visitor_id "
+                "WHERE t.token_hash=$1 AND v.site_id=$2", token_hash, visitor.site_id)
+            if row is None:
+                raise NotFound("that token is another site's")
+            return visitor_of(row), False
+
+        return await self._transaction(job)
+
     async def get_visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(f"SELECT {VISITOR_COLS} FROM visitors WHERE id=$1", visitor_id)
         return visitor_of(row) if row else None
@@ -316,33 +340,8 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             await conn.execute(
                 "SELECT 1 FROM conversations WHERE visitor_id=$1 ORDER BY id FOR UPDATE", from_id
             )
-            await conn.execute("UPDATE visitor_tokens SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            await conn.execute("UPDATE conversations SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            await conn.execute("UPDATE visitor_events SET visitor_id=$1 WHERE visitor_id=$2", into_id, from_id)
-            # Their messages are now the merged person's, and so are their dedupe keys (author_id,
-            # client_msg_id): a send retried under the new identity finds its first copy. Should both
-            # have used one client_msg_id (never with minted UUIDs), the older row keeps its author.
-            await conn.execute(
-                "UPDATE messages m SET author_id=$1 WHERE m.author_id=$2 AND m.author_kind='visitor' "
-                "AND (m.client_msg_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages o "
-                "WHERE o.author_id=$1 AND o.client_msg_id=m.client_msg_id))",
-                into_id, from_id,
-            )
-            # Their uploads too: a file sent before identifying, retried after, is still theirs.
-            await conn.execute("UPDATE attachments SET uploader_id=$1 WHERE uploader_id=$2 "
-                               "AND uploader_kind='visitor'", into_id, from_id)
-            await conn.execute(
-                "UPDATE reads SET participant_id=$1 WHERE participant_id=$2 AND NOT EXISTS "
-                "(SELECT 1 FROM reads r2 WHERE r2.conversation_id=reads.conversation_id AND r2.participant_id=$1)",
-                into_id, from_id,
-            )
-            # Rules shown to either are shown to the person; a rule both saw keeps its first time.
-            await conn.execute(
-                "INSERT INTO visitor_rules(visitor_id, rule_id, fired_at) "
-                "SELECT $1, rule_id, fired_at FROM visitor_rules WHERE visitor_id=$2 ON CONFLICT DO NOTHING",
-                into_id, from_id,
-            )
-            await conn.execute("DELETE FROM visitors WHERE id=$1", from_id)
+            for sql in MERGE_SQL:
+                await conn.execute(sql, *((from_id, into_id) if "$2" in sql else (from_id,)))
 
         await self._transaction(job)
 
@@ -473,6 +472,14 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             conversation_id, before_seq if before_seq is not None else 2**62, limit,
         )
         return await self.with_attachments([msg_of(r) for r in reversed(rows)])
+
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        row = await self._one(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=$1 AND seq>$2 AND author_kind='visitor' "
+            "AND kind='text' AND data->'quick_reply'->'seq' = to_jsonb($2::bigint) ORDER BY seq LIMIT 1",
+            conversation_id, seq,
+        )
+        return msg_of(row) if row else None
 
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:

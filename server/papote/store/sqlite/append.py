@@ -38,12 +38,17 @@ def append_one(conn: sqlite3.Connection, plan: AppendPlan) -> Appended:
     if conversation_id is None:
         if new.visitor_id is None:
             raise NotFound("no conversation to write to")
-        conversation_id = new_id("c")
-        conn.execute(
-            "INSERT INTO conversations(id, site_id, visitor_id, created_at, updated_at) VALUES (?,?,?,?,?)",
+        conversation_id = new.new_conversation_id or new_id("c")
+        # A first message naming the id it opens joins that conversation if another one created it first
+        # (NewMessage.new_conversation_id): the insert does nothing then, and it must be this visitor's.
+        created = conn.execute(
+            "INSERT INTO conversations(id, site_id, visitor_id, created_at, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(id) DO NOTHING",
             (conversation_id, new.site_id, new.visitor_id, now, now),
-        )
-        created = True
+        ).rowcount > 0
+        if not created and conn.execute("SELECT 1 FROM conversations WHERE id=? AND visitor_id=?",
+                                        (conversation_id, new.visitor_id)).fetchone() is None:
+            raise NotFound("no conversation to write to")
     first_response = plan.first_response
     conv_row = conn.execute(
         "UPDATE conversations SET last_seq=last_seq+1, updated_at=?"

@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from papote.store import Visitor
 from papote.store.channels import RANK, ChannelAccount, ChannelIdentity, MessageDelivery, furthest
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import dumps
+from papote.store.sqlite.rows import dumps, insert_visitor_row
 
 ACCOUNT_COLS = "id, site_id, kind, name, config, secrets, created_at"
 IDENTITY_COLS = "account_id, address, site_id, visitor_id, conversation_id, name, last_inbound_at, created_at"
@@ -19,6 +20,11 @@ _STATE_SQL = (
     "FROM deliveries d "
     "LEFT JOIN channel_receipts r ON r.account_id=d.account_id AND r.provider_msg_id=d.provider_msg_id "
 )
+
+
+def like_escape(text: str) -> str:
+    """`text` matched literally by LIKE … ESCAPE '\\' (a typed % or _ is no wildcard)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def account_of(row: Sequence[Any]) -> ChannelAccount:
@@ -68,15 +74,18 @@ class ChannelQueries(SqliteEngine):
                               (account_id, address))
         return identity_of(row) if row else None
 
-    async def add_channel_identity(self, identity: ChannelIdentity) -> ChannelIdentity:
+    async def add_channel_identity(self, identity: ChannelIdentity,
+                                   visitor: tuple[Visitor, str] | None = None) -> ChannelIdentity:
         def job(conn: sqlite3.Connection) -> ChannelIdentity:
             i = identity
-            conn.execute(
+            added = conn.execute(
                 f"INSERT INTO channel_identities({IDENTITY_COLS}) VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(account_id, address) DO NOTHING",
                 (i.account_id, i.address, i.site_id, i.visitor_id, i.conversation_id, i.name, i.last_inbound_at,
                  i.created_at),
-            )
+            ).rowcount > 0
+            if added and visitor is not None:  # the one writer: no other can come in between
+                insert_visitor_row(conn, *visitor)
             row = conn.execute(f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE account_id=? AND address=?",
                                (i.account_id, i.address)).fetchone()
             return identity_of(row)
@@ -98,13 +107,32 @@ class ChannelQueries(SqliteEngine):
         await self._write(job)
 
     async def identity_of_conversation(self, conversation_id: str) -> ChannelIdentity | None:
-        # The conversation's own identity, else its visitor's: the link to a new conversation is recorded
-        # just after its first message, and a reply (the bot's) may come in between.
+        # The conversation's own identity, else its visitor's identity that names no conversation yet: the
+        # link to a new conversation is recorded just after its first message, and a reply (the bot's) may
+        # come in between. Only that one: a contact merged with a web visitor has identities naming their
+        # own conversations, and a reply in the web chat must not leave by the phone.
         row = await self._one(
             f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE conversation_id=? UNION ALL "
             f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE visitor_id=(SELECT visitor_id FROM conversations "
-            f"WHERE id=?) LIMIT 1", (conversation_id, conversation_id))
+            f"WHERE id=?) AND conversation_id IS NULL LIMIT 1", (conversation_id, conversation_id))
         return identity_of(row) if row else None
+
+    async def visitor_identities(self, visitor_id: str) -> list[ChannelIdentity]:
+        rows = await self._all(f"SELECT {IDENTITY_COLS} FROM channel_identities WHERE visitor_id=? "
+                               "ORDER BY created_at, account_id, address", (visitor_id,))
+        return [identity_of(r) for r in rows]
+
+    async def find_contacts(self, site_id: str, text: str, limit: int) -> list[str]:
+        like = "%" + like_escape(text) + "%"
+        rows = await self._all(
+            "SELECT id FROM (SELECT id, last_seen FROM visitors WHERE site_id=?1 AND (name LIKE ?2 ESCAPE '\\' "
+            "OR email LIKE ?2 ESCAPE '\\' OR user_id LIKE ?2 ESCAPE '\\' OR id=?3) "
+            "UNION SELECT v.id, v.last_seen FROM channel_identities i JOIN visitors v ON v.id=i.visitor_id "
+            "WHERE i.site_id=?1 AND (i.address LIKE ?2 ESCAPE '\\' OR i.name LIKE ?2 ESCAPE '\\') "
+            "UNION SELECT v.id, v.last_seen FROM email_addresses e JOIN visitors v ON v.id=e.visitor_id "
+            "WHERE e.site_id=?1 AND e.email LIKE ?2 ESCAPE '\\') ORDER BY last_seen DESC, id LIMIT ?4",
+            (site_id, like, text, limit))
+        return [str(r[0]) for r in rows]
 
     async def record_receipt(self, account_id: str, provider_msg_id: str, state: str, error: str,
                              at: int) -> MessageDelivery | None:

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import sqlite3
 
+from papote.store import Message
 from papote.store.mail import EmailThread
 from papote.store.outbox import Delivery
 from papote.store.sqlite.engine import SqliteEngine
-from papote.store.sqlite.rows import insert_delivery
+from papote.store.sqlite.rows import MSG_COLS, insert_delivery, msg_of, prefixed
 
 _THREAD_COLS = "conversation_id, site_id, address, subject, created_at"
+#: "A conversation is waiting"'s candidates (store/mail.py `waiting_candidates`).
+_WAITING_SQL = (
+    "SELECT {cols} FROM messages m WHERE (m.conversation_id, m.seq) IN ("
+    " SELECT u.conversation_id, min(u.seq) FROM messages u JOIN conversations c ON c.id = u.conversation_id"
+    " WHERE c.status = 'open' AND c.updated_at >= {since} AND u.created_at >= {since}"
+    " AND u.author_kind = 'visitor' AND u.kind = 'text'"
+    " AND NOT EXISTS (SELECT 1 FROM waiting_notices w WHERE w.conversation_id = u.conversation_id)"
+    " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.conversation_id = u.conversation_id AND r.seq > u.seq"
+    " AND r.author_kind = 'agent' AND r.kind = 'text')"
+    " GROUP BY u.conversation_id HAVING min(u.created_at) <= {due})"
+    " ORDER BY m.created_at, m.conversation_id LIMIT {limit}"
+)
 
 
 class MailQueries(SqliteEngine):
@@ -56,6 +69,11 @@ class MailQueries(SqliteEngine):
             return True
 
         return await self._write(job)
+
+    async def waiting_candidates(self, since: int, due: int, limit: int) -> list[Message]:
+        rows = await self._all(_WAITING_SQL.format(cols=prefixed(MSG_COLS, "m"), since="?", due="?", limit="?"),
+                               (since, since, due, limit))
+        return [msg_of(r) for r in rows]
 
     async def waiting_emails(self, agent_ids: list[str]) -> dict[str, bool]:
         out = dict.fromkeys(agent_ids, True)

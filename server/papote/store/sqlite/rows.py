@@ -114,3 +114,13 @@ def insert_delivery(conn: sqlite3.Connection, d: Delivery) -> None:
          str(d.status), d.attempts, d.next_attempt_at, d.error, d.created_at, d.sent_at, d.position, d.seq,
          d.account_id, d.provider_msg_id),
     )
+
+
+def insert_visitor_row(conn: sqlite3.Connection, visitor: Visitor, token_hash: str) -> None:
+    """A new visitor with its details and its token, in the caller's transaction."""
+    v = visitor
+    conn.execute(
+        "INSERT INTO visitors(id, site_id, name, email, device, created_at, last_seen) VALUES (?,?,?,?,?,?,?)",
+        (v.id, v.site_id, v.name, v.email, dumps(v.device), v.created_at, v.last_seen))
+    conn.execute("INSERT INTO visitor_tokens(token_hash, visitor_id, created_at) VALUES (?,?,?)",
+                 (token_hash, v.id, v.created_at))

@@ -368,6 +368,14 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
         )
         return await self.with_attachments([msg_of(r) for r in reversed(rows)])
 
+    async def quick_reply_answer(self, conversation_id: str, seq: int) -> Message | None:
+        row = await self._one(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id=? AND seq>? AND author_kind='visitor' "
+            "AND kind='text' AND json_extract(data, '$.quick_reply.seq')=? ORDER BY seq LIMIT 1",
+            (conversation_id, seq, seq),
+        )
+        return msg_of(row) if row else None
+
     async def last_messages(self, conversation_ids: list[str], *, include_notes: bool) -> dict[str, Message]:
         if not conversation_ids:
             return {}
