@@ -208,6 +208,8 @@ async def test_a_long_email_wraps_between_its_parts(
     await row(page, conv).click()
     shown = page.locator(".context .email")
     await expect(shown).to_have_text(email)
+    # The panel is drawn again when the contact's timeline arrives: measure the final one.
+    await expect(page.locator(".context .timeline")).to_be_visible()
     breaks = await shown.evaluate(LINE_BREAKS)
     assert breaks, "the address is wider than the panel: it must wrap somewhere"
     for pair in breaks:
