@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from tests import postgres
 from tests.harness import BACKENDS, CREATED_DATABASES, OPEN_CLIENTS, PapoteServer, drop_database, serve
+from tests.providers import FakeProviders
 
 T = TypeVar("T")
 
@@ -93,3 +94,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":  # type: ignore[attr-defined]
         item.rep_call = report  # type: ignore[attr-defined]
     return report
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[FakeProviders]:
+    """The messaging apps' fake servers on loopback (tests/providers.py), one set per test module."""
+    fake = FakeProviders().start()
+    yield fake
+    fake.stop()

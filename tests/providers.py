@@ -415,3 +415,18 @@ class FakeProviders:
         return {"PAPOTE_META_API_URL": f"{self.url}/meta", "PAPOTE_TELEGRAM_API_URL": f"{self.url}/telegram",
                 "PAPOTE_TWILIO_API_URL": f"{self.url}/twilio", "PAPOTE_MESSAGING_CHECK_SECS": "1",
                 "PAPOTE_MESSAGING_TIMEOUT_SECS": "2", "PAPOTE_MEDIA_ALLOW_PRIVATE": "1"}
+
+
+def serve_on_backend(request: Any, tmp_path_factory: Any, name: str, env: dict[str, str]) -> Any:
+    """A module-scoped server fixture's body, parametrized over BACKENDS: skipped for a backend
+    `--backend` leaves out, else a server in its own directory with `env` (the fake providers' URLs
+    and whatever the module adds)."""
+    import pytest
+
+    from tests.conftest import selected_backends
+    from tests.harness import PapoteServer, serve
+
+    if request.param not in selected_backends(request.config):
+        pytest.skip(f"--backend leaves {request.param} out")
+    papote = PapoteServer(tmp_path_factory.mktemp(f"{name}-{request.param}"), backend=request.param, env_extra=env)
+    yield from serve(papote, request)

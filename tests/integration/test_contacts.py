@@ -21,8 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from papote.identity import user_hash
 from tests import postgres
 from tests.brokers import Broker
-from tests.conftest import selected_backends
-from tests.harness import BACKENDS, PapoteServer, agent, identify, new_msg_id, serve, visitor
+from tests.harness import BACKENDS, PapoteServer, agent, identify, new_msg_id, visitor
 from tests.integration.test_messaging import (
     channel_of,
     conversations_of,
@@ -32,26 +31,16 @@ from tests.integration.test_messaging import (
     whatsapp,
 )
 from tests.nodes import cluster
-from tests.providers import FakeProviders, whatsapp_message
+from tests.providers import FakeProviders, serve_on_backend, whatsapp_message
 
 pytestmark = [pytest.mark.asyncio]
 
-
-@pytest.fixture(scope="module")
-def providers() -> Iterator[FakeProviders]:
-    fake = FakeProviders().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            providers: FakeProviders) -> Iterator[PapoteServer]:
-    if request.param not in selected_backends(request.config):
-        pytest.skip(f"--backend leaves {request.param} out")
-    papote = PapoteServer(tmp_path_factory.mktemp(f"contacts-{request.param}"), backend=request.param,
-                          env_extra=providers.env())
-    yield from serve(papote, request)
+    yield from serve_on_backend(request, tmp_path_factory, "contacts", providers.env())
 
 
 def timeline(server: PapoteServer, cookie: str, vid: str) -> dict[str, Any]:

@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import selected_backends
-from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, serve
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id
 from tests.providers import (
     FakeProviders,
     meta_body,
     meta_signature,
+    serve_on_backend,
     twilio_signature,
     whatsapp_message,
     whatsapp_status,
@@ -34,22 +34,13 @@ APP_SECRET = "app-secret-0123456789"
 VERIFY = "verify-token-42"
 
 
-@pytest.fixture(scope="module")
-def providers() -> Iterator[FakeProviders]:
-    fake = FakeProviders().start()
-    yield fake
-    fake.stop()
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            providers: FakeProviders) -> Iterator[PapoteServer]:
-    if request.param not in selected_backends(request.config):
-        pytest.skip(f"--backend leaves {request.param} out")
     # A thousand messages of one customer at once measure the dedupe here, not the inbound budget.
-    papote = PapoteServer(tmp_path_factory.mktemp(f"messaging-{request.param}"), backend=request.param,
-                          env_extra={**providers.env(), "PAPOTE_RATE_INBOUND_PER_ADDRESS": "100000/minute"})
-    yield from serve(papote, request)
+    yield from serve_on_backend(request, tmp_path_factory, "messaging",
+                                {**providers.env(), "PAPOTE_RATE_INBOUND_PER_ADDRESS": "100000/minute"})
 
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:

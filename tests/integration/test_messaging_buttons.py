@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import selected_backends
-from tests.harness import BACKENDS, PapoteServer, serve
+from tests.harness import BACKENDS, PapoteServer
 from tests.integration.test_bot import BOT
 from tests.integration.test_messaging import (
     APP_SECRET,
@@ -28,7 +27,15 @@ from tests.integration.test_messaging import (
     until,
     whatsapp,
 )
-from tests.providers import FakeProviders, Sent, messenger_tap, telegram_tap, whatsapp_message, whatsapp_tap
+from tests.providers import (
+    FakeProviders,
+    Sent,
+    messenger_tap,
+    serve_on_backend,
+    telegram_tap,
+    whatsapp_message,
+    whatsapp_tap,
+)
 
 pytestmark = [pytest.mark.asyncio]
 
@@ -36,21 +43,11 @@ TG_TOKEN = "654321:ABC-DEF1234ghIkl-zyx57W2v1u123ew99"
 TG_SECRET = "tg-buttons_1"
 
 
-@pytest.fixture(scope="module")
-def providers() -> Iterator[FakeProviders]:
-    fake = FakeProviders().start()
-    yield fake
-    fake.stop()
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            providers: FakeProviders) -> Iterator[PapoteServer]:
-    if request.param not in selected_backends(request.config):
-        pytest.skip(f"--backend leaves {request.param} out")
-    papote = PapoteServer(tmp_path_factory.mktemp(f"buttons-{request.param}"), backend=request.param,
-                          env_extra=providers.env())
-    yield from serve(papote, request)
+    yield from serve_on_backend(request, tmp_path_factory, "buttons", providers.env())
 
 
 def use_bot(server: PapoteServer, bot: dict[str, Any]) -> None:

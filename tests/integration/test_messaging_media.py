@@ -20,8 +20,7 @@ import pytest
 from PIL import Image
 
 from papote.attachments.links import signature
-from tests.conftest import selected_backends
-from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, serve
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id
 from tests.integration.test_messaging import (
     APP_SECRET,
     VERIFY,
@@ -33,7 +32,7 @@ from tests.integration.test_messaging import (
     until,
     whatsapp,
 )
-from tests.providers import FakeProviders, twilio_signature
+from tests.providers import FakeProviders, serve_on_backend, twilio_signature
 
 pytestmark = [pytest.mark.asyncio]
 
@@ -43,21 +42,11 @@ TW_SID = "AC" + "0123456789abcdef" * 2
 TW_TOKEN = "twilio0auth0token0123"
 
 
-@pytest.fixture(scope="module")
-def providers() -> Iterator[FakeProviders]:
-    fake = FakeProviders().start()
-    yield fake
-    fake.stop()
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            providers: FakeProviders) -> Iterator[PapoteServer]:
-    if request.param not in selected_backends(request.config):
-        pytest.skip(f"--backend leaves {request.param} out")
-    papote = PapoteServer(tmp_path_factory.mktemp(f"media-{request.param}"), backend=request.param,
-                          env_extra=providers.env())
-    yield from serve(papote, request)
+    yield from serve_on_backend(request, tmp_path_factory, "media", providers.env())
 
 
 def jpeg(side: int = 64) -> bytes:
