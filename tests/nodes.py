@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,3 +282,13 @@ async def _close(ws: Any) -> None:
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
+
+
+def failed_of(request: Any) -> Callable[[], bool]:
+    """Whether the test of `request` has failed (conftest records `rep_call`): a cluster then prints its logs."""
+
+    def failed() -> bool:
+        report = getattr(request.node, "rep_call", None)
+        return report is not None and report.failed
+
+    return failed

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tests.brokers import Broker
 from tests.harness import agent, free_port, new_msg_id, visitor
 from tests.integration.test_email import Sink, mail_env, sink
 from tests.integration.test_quick_replies import answer_to
-from tests.nodes import SITE_ORIGIN, Cluster, cluster
+from tests.nodes import SITE_ORIGIN, Cluster, cluster, failed_of
 from tests.providers import meta_body, meta_signature, whatsapp_message
 
 pytestmark = pytest.mark.asyncio
@@ -55,13 +55,6 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     yield b
     b.kill()
 
-
-def failed_of(request: pytest.FixtureRequest) -> Callable[[], bool]:
-    def failed() -> bool:
-        report = getattr(request.node, "rep_call", None)
-        return report is not None and report.failed
-
-    return failed
 
 
 async def raced(database: str, table: str, waiting: int, fire: Awaitable[Any]) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tests import postgres
 from tests.brokers import Broker
 from tests.harness import Client, agent, new_msg_id, visitor
 from tests.integration.test_email import Sink, mail_env, sink, text_of, until
-from tests.nodes import SITE_ORIGIN, Cluster, Node, cluster
+from tests.nodes import SITE_ORIGIN, Cluster, Node, cluster, failed_of
 
 pytestmark = pytest.mark.asyncio
 __all__ = ["sink"]
@@ -44,13 +44,6 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     yield b
     b.kill()
 
-
-def failed_of(request: pytest.FixtureRequest) -> Callable[[], bool]:
-    def failed() -> bool:
-        report = getattr(request.node, "rep_call", None)
-        return report is not None and report.failed
-
-    return failed
 
 
 def env(sink_port: int) -> dict[str, str]:
