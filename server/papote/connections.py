@@ -1,9 +1,10 @@
 """Live connections on this node: who is connected, what each listens to, and a bounded queue each.
 
 Fan-out never waits on a socket. A bus event is rendered for the connection's audience (frames.py; once
-per audience and publication, however many connections share it), pushed onto each listening
-connection's queue without blocking, and a writer task per connection drains it to the socket. A
-connection whose queue is full is a slow consumer: it is closed with 4009 and will resume from the
+per audience and publication, however many connections share it), written to each listening
+connection's socket at once when nothing is ahead of it, else pushed onto the connection's queue without
+blocking, which a writer task per connection drains to the socket (web/live.py). A connection whose
+queue is full is a slow consumer: it is closed with 4009 and will resume from the
 store, so one stalled phone never slows the other chats on this node, and memory stays bounded (queue
 length × frame size).
 
@@ -109,6 +110,9 @@ class Connection:
     on_conversation: Callable[[Connection, ConversationChanged], None] | None = None
     #: Digest of the agent session this socket authenticated with (logout closes only its sockets).
     session: str | None = None
+    #: Set by the socket's session: writes a frame now if nothing is ahead of it (True), else the frame
+    #: queues. Most frames find the socket idle and never wake the writer task (web/live.py).
+    write_now: Callable[[bytes], bool] | None = None
     #: Conversations being resumed: their live frames wait here until the history has been queued, so
     #: the client gets the gap, then what followed, in seq order and once.
     holding: dict[str, list[BusEvent]] = field(default_factory=dict)
@@ -124,6 +128,9 @@ class Connection:
 
     def push(self, data: bytes) -> None:
         if self.closed:
+            return
+        write_now = self.write_now
+        if write_now is not None and self.queue.empty() and write_now(data):
             return
         try:
             self.queue.put_nowait(data)

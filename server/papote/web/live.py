@@ -1,10 +1,11 @@
 """The life of one WebSocket, shared by the visitor and agent endpoints. It moves bytes; rules live elsewhere.
 
-    accept → first frame `hello` (10 s) → `welcome` → loop: receive → protocol core → handler → queue
-                                                         writer task: queue → socket
+    accept → first frame `hello` (10 s) → `welcome` → loop: receive → protocol core → handler → socket
+                                                         (or, behind a full socket: queue → writer task)
 
-Every answer and every fanned-out frame goes through the connection's bounded queue, so frames leave in
-the order they were decided and one writer owns the socket. A handler error becomes an `error` frame;
+Every answer and every fanned-out frame leaves in the order it was decided. One that finds nothing ahead
+of it is written in the turn that decided it (`_write_now`: no task wakes up for it); one that finds the
+socket busy goes to the connection's bounded queue, which a writer task drains in order. A handler error becomes an `error` frame;
 an unexpected exception is logged and answered `internal` — the connection and the server carry on.
 """
 
@@ -40,6 +41,7 @@ from papote.protocol import (
 )
 from papote.ratelimits import Window
 from papote.types import Frame
+from papote.web.eager import start_eagerly
 
 if TYPE_CHECKING:
     from papote.node import Papote
@@ -78,6 +80,10 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
         self._close: tuple[CloseCode, str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        #: True while the writer task hands a queued frame to the socket: nothing may overtake it.
+        self._writing = False
+        #: A frame written now whose send had to wait for the socket to drain; what follows queues behind.
+        self._send_tail: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a send in flight finishes (cheaper than a Semaphore)
         self._completions: set[asyncio.Task[None]] = set()
@@ -123,6 +129,7 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
             self.conn = conn
             self.papote.live_sessions.add(self)
             self._writer = asyncio.create_task(self._write_loop(conn), name=f"papote-writer-{conn.id}")
+            conn.write_now = self._write_now
             await self._read_loop()
         except asyncio.CancelledError:
             # Cancelled by `request_close` (slow consumer, revoked session, idle, shutdown): a decision
@@ -318,13 +325,39 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
         if self.conn is not None:
             self.conn.push(encode(frame))
 
+    def _write_now(self, data: bytes) -> bool:
+        """Write `data` in this turn of the loop if nothing is ahead of it (`Connection.push` checked the
+        queue is empty). False: the writer task is sending, or a send waits for the socket: queue it."""
+        if self._writing or self._send_tail is not None:
+            return False
+        try:
+            tail = start_eagerly(self.ws.send({"type": "websocket.send", "bytes": data}))
+        except Exception:  # OSError, or starlette's WebSocketDisconnect for it
+            self.request_close(CloseCode.NORMAL, "socket gone")
+            return True
+        if tail is not None:  # the socket's buffer is full: the rest of this send waits in a task
+            self._send_tail = tail
+            tail.add_done_callback(self._tail_sent)
+        return True
+
+    def _tail_sent(self, tail: asyncio.Task[None]) -> None:
+        if self._send_tail is tail:
+            self._send_tail = None
+        if not tail.cancelled() and tail.exception() is not None:
+            self.request_close(CloseCode.NORMAL, "socket gone")
+
     async def _write_loop(self, conn: Connection) -> None:
         queue = conn.queue
         send = self.ws.send
         try:
             while True:
                 data = await queue.get()
+                self._writing = True
+                tail = self._send_tail
+                if tail is not None:  # a frame written earlier is still going out: this one follows it
+                    await asyncio.wait((tail,))
                 await send({"type": "websocket.send", "bytes": data})
+                self._writing = False
                 queue.task_done()
         except Exception:  # OSError, or starlette's WebSocketDisconnect for it
             # The socket went away under us; the read loop sees the disconnect and cleans up.
@@ -365,6 +398,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
 
     async def _drain(self, conn: Connection) -> None:
         await conn.queue.join()
+        if self._send_tail is not None:
+            await asyncio.wait((self._send_tail,))
 
     async def _close_socket(self, code: CloseCode, reason: str) -> None:
         # A stalled peer may never let the close frame out; uvicorn's keepalive reaps it then.
