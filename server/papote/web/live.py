@@ -5,8 +5,9 @@
 
 Every answer and every fanned-out frame leaves in the order it was decided. One that finds nothing ahead
 of it is written in the turn that decided it (`_write_now`: no task wakes up for it); one that finds the
-socket busy goes to the connection's bounded queue, which a writer task drains in order. A handler error becomes an `error` frame;
-an unexpected exception is logged and answered `internal` — the connection and the server carry on.
+socket busy goes to the connection's bounded queue, which a writer task drains in order. A handler
+error becomes an `error` frame; an unexpected exception is logged and answered `internal` — the
+connection and the server carry on.
 """
 
 from __future__ import annotations
