@@ -788,6 +788,10 @@ class Run:
             window["bus"] = {key: sum(b1.get(key, 0) - b0.get(key, 0) for b0, b1 in buses)
                              for key in ("sent", "received", "dropped", "refused", "repairs", "repaired")}
             window["bus"]["kind"] = health[0].get("bus", {}).get("kind", "")
+            # Group commit over the window: each commit pays one fsync, the cost no relay has.
+            stores = [(h0.get("store", {}), h1.get("store", {})) for h0, h1 in zip(self.health0, health, strict=True)]
+            window["store"] = {key: sum(s1.get(key, 0) - s0.get(key, 0) for s0, s1 in stores)
+                               for key in ("commits", "writes")}
         return window
 
     def end_window_now(self, cpu0: tuple[float, float, float]) -> dict[str, Any]:
@@ -900,6 +904,8 @@ class Run:
             "delivered_per_sec": deliveries / window["window_secs"],
             "server_cpu_us_per_msg": window["server_cpu_secs"] / deliveries * 1e6 if deliveries else float("nan"),
             "server_cpu_pct": window["server_cpu_secs"] / window["window_secs"] * 100,
+            **({"commits_per_msg": window["store"]["commits"] / deliveries} if "store" in window and deliveries
+               else {}),
             "loadgen_cpu_pct": window["loadgen_cpu_secs"] / window["window_secs"] * 100,
             "latency": latency_summary(self.stats.latencies_ns),
             "ack_latency": latency_summary(self.stats.ack_latencies_ns),

@@ -69,6 +69,7 @@ LOADGEN_CORE = "1"
 # other test suites, their processes then yield the two cores to the measurement (needs root).
 PRIORITY_NICE = "-10"
 PREFIX: list[str] = []  # set from --priority in main()
+MACHINE: dict[str, Any] = {}  # machine(), read once in main(): the tables quote its disk probe
 # Rate limits are a protection for real deployments; a benchmark that drives one site from one
 # address at thousands of frames per second would measure the limiter's refusals instead.
 UNLIMITED = "1000000/1second"
@@ -723,6 +724,17 @@ ROWS: dict[int, Callable[[list[str], Size], Row]] = {
 # ---------------------------------------------------------------- the table
 
 
+def commits_per_message(run: dict[str, Any]) -> str:
+    """", 0.62 commits/msg": Papote's group commit over the window (from /healthz), with the CPU those
+    commits' fsyncs cost at the disk probe's price: the part of µs/msg no relay pays."""
+    per_msg = run.get("commits_per_msg")
+    if per_msg is None:
+        return ""
+    fsync = MACHINE.get("fsync_4k")
+    floor = f", fsync ≈ {per_msg * fsync['cpu_us']:.0f} µs/msg" if fsync else ""
+    return f", {per_msg:.2f} commits/msg{floor}"
+
+
 def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
     """(target, figure, vs baseline, verdict) lines for one row."""
     runs = row["runs"]
@@ -753,6 +765,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
             figure = (
                 f"{cpu:.1f} µs/msg, p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
                 f"{r['delivered_ratio'] * 100:.2f} % delivered, CPU {r['server_cpu_pct']:.0f} %"
+                + commits_per_message(r)
                 + (" (noisy)" if r.get("noisy") else "")
             )
             versus = ""
@@ -972,6 +985,34 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The disk probe's size: enough calls for a p99, few enough to take about a second.
+FSYNC_PROBES = 200
+
+
+def fsync_probe() -> dict[str, float]:
+    """Write 4 KiB and fdatasync it, FSYNC_PROBES times, where the servers keep their SQLite files:
+    wall time (what a commit waits) and the CPU each call costs this process (on a virtual disk most
+    of it is the flush request trapping to the host). A Papote commit pays one of these; the relays
+    pay none, so this is the floor under Papote's cost per message: commits per message × its CPU."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    with tempfile.NamedTemporaryFile(prefix="papote-bench-fsync-") as probe:
+        fd = probe.fileno()
+        page = b"\x5a" * 4096
+        for i in range(FSYNC_PROBES):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            os.pwrite(fd, page, (i % 16) * 4096)  # a small file rewritten in place, as a recycled WAL is
+            os.fdatasync(fd)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.thread_time() - cpu)
+    walls.sort()
+    return {
+        "wall_p50_us": walls[len(walls) // 2] * 1e6,
+        "wall_p99_us": walls[int(len(walls) * 0.99)] * 1e6,
+        "cpu_us": statistics.mean(cpus) * 1e6,
+    }
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -994,6 +1035,7 @@ def machine() -> dict[str, Any]:
         "versions": versions,
         "commit": commit,
         "loadavg_at_start": os.getloadavg(),
+        "fsync_4k": fsync_probe(),
     }
 
 
@@ -1018,8 +1060,11 @@ def main(argv: list[str] | None = None) -> int:
         log("papote is not runnable here (python -m papote --help failed); skipping it")
         targets.remove("papote")
     rows: list[Row] = []
+    MACHINE.update(machine())
+    log(f"disk: 4 KiB write + fdatasync {MACHINE['fsync_4k']['wall_p50_us']:.0f} µs p50, "
+        f"{MACHINE['fsync_4k']['wall_p99_us']:.0f} µs p99, {MACHINE['fsync_4k']['cpu_us']:.0f} µs of CPU")
     report: dict[str, Any] = {
-        "machine": machine(),
+        "machine": MACHINE,
         "quick": args.quick,
         "priority": args.priority,
         "rows": rows,

@@ -36,6 +36,18 @@ async def test_ack_means_on_disk(papote_server: PapoteServer) -> None:
     assert rows == [("durable?", 1)]
 
 
+async def test_healthz_counts_the_commits_that_carried_the_acked_writes(papote_server: PapoteServer) -> None:
+    before = papote_server.http("GET", "/healthz")[1]["store"]
+    v, cid = await start_conversation(papote_server, "first")
+    for ref in range(2, 12):  # sent together: group commit may carry several in one transaction
+        await v.send({"t": "send", "ref": ref, "conversation": cid, "client_msg_id": new_msg_id(), "body": "more"})  # type: ignore[attr-defined]
+    for ref in range(2, 12):
+        await v.expect("ack", ref=ref)  # type: ignore[attr-defined]
+    after = papote_server.http("GET", "/healthz")[1]["store"]
+    commits, writes = after["commits"] - before["commits"], after["writes"] - before["writes"]
+    assert writes >= 11 and 1 <= commits <= writes
+
+
 async def test_retry_of_an_unacked_send_is_stored_once(papote_server: PapoteServer) -> None:
     v, cid = await start_conversation(papote_server)
     cmid = new_msg_id()

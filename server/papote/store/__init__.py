@@ -348,6 +348,12 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
     async def close(self) -> None:
         """Flush every pending write, then close."""
 
+    @abc.abstractmethod
+    def commit_stats(self) -> dict[str, int]:
+        """How well group commit gathers, since the start: `commits` (transactions of the write path)
+        and `writes` (the jobs they carried). `/healthz` shows them; the benchmarks read commits per
+        message from them, each commit's fsync being the one cost no relay pays."""
+
     @contextlib.asynccontextmanager
     async def singleton(self, job: str) -> AsyncIterator[bool]:
         """Whether this node runs `job` now: True for one node at a time across every node sharing

@@ -34,7 +34,8 @@ async def healthz(request: Request) -> Response:
     papote = request.app.state.papote
     return JSONResponse({"ok": True, "epoch": papote.epoch, "connections": len(papote.live_sessions),
                          "node": papote.bus.node, "bus": papote.bus.stats(),
-                         "cluster": papote.cluster.stats(), "push": papote.alerts.stats()})
+                         "cluster": papote.cluster.stats(), "push": papote.alerts.stats(),
+                         "store": papote.store.commit_stats()})
 
 
 def _asset(folder: Path, name: str, max_age: int) -> Response:

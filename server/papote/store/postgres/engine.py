@@ -159,6 +159,11 @@ class PostgresEngine:
             raise RuntimeError("store is not open")
         return self._lanes
 
+    def commit_stats(self) -> dict[str, int]:
+        """The append lanes' batches (other writes are a transaction each on the pool, not counted)."""
+        lanes = self._lanes
+        return {"commits": lanes.batches, "writes": lanes.appends} if lanes is not None else {"commits": 0, "writes": 0}
+
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:

@@ -345,6 +345,10 @@ class SqliteEngine:
             await writer.stop()
 
     # -- the writer ----------------------------------------------------------------------------------
+    def commit_stats(self) -> dict[str, int]:
+        """Every write goes through the writer's batches, so these count them all."""
+        return {"commits": self.batches, "writes": self.jobs}
+
     def _submit(
         self, fn: Callable[[sqlite3.Connection], T], *, checked: bool = False, append: AppendPlan | None = None
     ) -> asyncio.Future[T]:
