@@ -7,6 +7,10 @@ the server's CPU time and RSS from /proc over the recording window only. Targets
 * ``baseline``  bench/baseline_relay.py — the cheapest relay on the same stack, no persistence.
 * ``socketio``  bench/peer_socketio.py — the same relay with python-socketio, no persistence.
 * ``papote``    ``papote serve`` on a fresh SQLite file, synchronous=FULL (the default).
+* ``papote-nosync``  the same with ``PAPOTE_SYNCHRONOUS=NORMAL``: commits reach the OS but are not
+  fsynced (a power cut may lose the last acknowledged messages; never a setting we recommend). It is
+  measured only to attribute: ``papote`` minus ``papote-nosync`` is what durability costs in the same
+  run — the fsync, its wait and the smaller batches it leads to — the one cost no relay pays.
 
 Rows 9 and 10 run Papote on PostgreSQL (a throw-away database on the machine's server, see
 bench/cluster.py): row 9 one node on the PostgreSQL store next to one on SQLite; row 10 three nodes
@@ -69,6 +73,8 @@ LOADGEN_CORE = "1"
 # other test suites, their processes then yield the two cores to the measurement (needs root).
 PRIORITY_NICE = "-10"
 PREFIX: list[str] = []  # set from --priority in main()
+#: In the order every row runs them: the baseline first, as ratios are only meaningful within one run.
+TARGETS = ("baseline", "socketio", "papote", "papote-nosync")
 MACHINE: dict[str, Any] = {}  # machine(), read once in main(): the tables quote its disk probe
 # Rate limits are a protection for real deployments; a benchmark that drives one site from one
 # address at thousands of frames per second would measure the limiter's refusals instead.
@@ -139,6 +145,11 @@ class Server:
     workdir: Path
     site_keys: list[str] = field(default_factory=list)
     agent_emails: list[str] = field(default_factory=list)
+
+    @property
+    def speaks(self) -> str:
+        """The load generator's adapter: every Papote variant speaks Papote's protocol."""
+        return "papote" if self.target.startswith("papote") else self.target
 
     @property
     def pid(self) -> int:
@@ -212,6 +223,8 @@ def start_server(target: str, agents: int = 1, origin: str = BENCH_ORIGIN) -> Se
     else:
         site_keys, emails = papote_prepare(workdir, port, agents, origin)
         env = papote_env(workdir, port)
+        if target == "papote-nosync":
+            env["PAPOTE_SYNCHRONOUS"] = "NORMAL"
         command = [*papote_bin(), "serve"]
     logfile = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -247,6 +260,7 @@ class Nodes:
     database: str  # the PostgreSQL database's name, whose backends' CPU is measured
     broker: subprocess.Popen[bytes] | None = None
     target: str = "papote"
+    speaks: str = "papote"
 
     @property
     def site_keys(self) -> list[str]:
@@ -342,14 +356,14 @@ def loadgen_once(server: Server | Nodes, **options: Any) -> dict[str, Any]:
     """Run bench/loadgen.py on the other core against `server`; return its JSON result."""
     servers = server.servers if isinstance(server, Nodes) else [server]
     command = [
-        *PREFIX, "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"), "--target", server.target,
+        *PREFIX, "taskset", "-c", LOADGEN_CORE, PYTHON, str(BENCH / "loadgen.py"), "--target", server.speaks,
         "--port", ",".join(str(s.port) for s in servers), "--server-pid", ",".join(str(s.pid) for s in servers),
     ]  # fmt: skip
     if isinstance(server, Nodes):
         options.setdefault("pg_database", server.database)
         if server.broker is not None:
             options.setdefault("broker_pid", server.broker.pid)
-    if server.target == "papote":
+    if server.speaks == "papote":
         options.setdefault("site_key", ",".join(server.site_keys))
         options.setdefault("agent_email", ",".join(server.agent_emails))
         options.setdefault("password", BENCH_PASSWORD)
@@ -724,13 +738,13 @@ ROWS: dict[int, Callable[[list[str], Size], Row]] = {
 # ---------------------------------------------------------------- the table
 
 
-def commits_per_message(run: dict[str, Any]) -> str:
+def commits_per_message(target: str, run: dict[str, Any]) -> str:
     """", 0.62 commits/msg": Papote's group commit over the window (from /healthz), with the CPU those
     commits' fsyncs cost at the disk probe's price: the part of µs/msg no relay pays."""
     per_msg = run.get("commits_per_msg")
     if per_msg is None:
         return ""
-    fsync = MACHINE.get("fsync_4k")
+    fsync = MACHINE.get("fsync_4k") if target == "papote" else None  # papote-nosync does not fsync
     floor = f", fsync ≈ {per_msg * fsync['cpu_us']:.0f} µs/msg" if fsync else ""
     return f", {per_msg:.2f} commits/msg{floor}"
 
@@ -765,7 +779,7 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
             figure = (
                 f"{cpu:.1f} µs/msg, p50/p99 {lat['p50_ms']:.2f}/{lat['p99_ms']:.2f} ms, "
                 f"{r['delivered_ratio'] * 100:.2f} % delivered, CPU {r['server_cpu_pct']:.0f} %"
-                + commits_per_message(r)
+                + commits_per_message(target, r)
                 + (" (noisy)" if r.get("noisy") else "")
             )
             versus = ""
@@ -1043,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
     parser.add_argument("--rows", default="0,1,2,3,4,5,6,7,8,9,10")
-    parser.add_argument("--targets", default="baseline,socketio,papote")
+    parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--priority", action="store_true", help=f"nice {PRIORITY_NICE} (root)")
     args = parser.parse_args(argv)
     # Turn SIGTERM into SystemExit so every `running()` block stops its server on the way out.
@@ -1055,10 +1069,10 @@ def main(argv: list[str] | None = None) -> int:
     size = QUICK if args.quick else FULL
     targets = args.targets.split(",")
     # The baseline runs first in every row: ratios are only meaningful within one run.
-    targets.sort(key=["baseline", "socketio", "papote"].index)
+    targets.sort(key=TARGETS.index)
     if "papote" in targets and subprocess.run([*papote_bin(), "--help"], capture_output=True, cwd=ROOT).returncode:
         log("papote is not runnable here (python -m papote --help failed); skipping it")
-        targets.remove("papote")
+        targets = [t for t in targets if not t.startswith("papote")]
     rows: list[Row] = []
     MACHINE.update(machine())
     log(f"disk: 4 KiB write + fdatasync {MACHINE['fsync_4k']['wall_p50_us']:.0f} µs p50, "
