@@ -3,11 +3,10 @@
     accept → first frame `hello` (10 s) → `welcome` → loop: receive → protocol core → handler → socket
                                                          (or, behind a full socket: queue → writer task)
 
-Every answer and every fanned-out frame leaves in the order it was decided. One that finds nothing ahead
-of it is written in the turn that decided it (`_write_now`: no task wakes up for it); one that finds the
-socket busy goes to the connection's bounded queue, which a writer task drains in order. A handler
-error becomes an `error` frame; an unexpected exception is logged and answered `internal` — the
-connection and the server carry on.
+Every answer and every fanned-out frame leaves in the order it was decided: written in the turn that
+decided it when nothing is ahead of it, else through the connection's bounded queue and its writer task
+(outgoing.py). A handler error becomes an `error` frame; an unexpected exception is logged and answered
+`internal` — the connection and the server carry on.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from papote.protocol import (
 )
 from papote.ratelimits import Window
 from papote.types import Frame
-from papote.web.eager import start_eagerly
+from papote.web.outgoing import Outgoing
 
 if TYPE_CHECKING:
     from papote.node import Papote
@@ -81,10 +80,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
         self._close: tuple[CloseCode, str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        #: True while the writer task hands a queued frame to the socket: nothing may overtake it.
-        self._writing = False
-        #: A frame written now whose send had to wait for the socket to drain; what follows queues behind.
-        self._send_tail: asyncio.Task[None] | None = None
+        self._outgoing = Outgoing(lambda data: ws.send({"type": "websocket.send", "bytes": data}),
+                                  lambda: self.request_close(CloseCode.NORMAL, "socket gone"))
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a send in flight finishes (cheaper than a Semaphore)
         self._completions: set[asyncio.Task[None]] = set()
@@ -129,8 +126,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
                 return
             self.conn = conn
             self.papote.live_sessions.add(self)
-            self._writer = asyncio.create_task(self._write_loop(conn), name=f"papote-writer-{conn.id}")
-            conn.write_now = self._write_now
+            self._writer = asyncio.create_task(self._outgoing.drain(conn.queue), name=f"papote-writer-{conn.id}")
+            conn.write_now = self._outgoing.write_now
             await self._read_loop()
         except asyncio.CancelledError:
             # Cancelled by `request_close` (slow consumer, revoked session, idle, shutdown): a decision
@@ -326,44 +323,6 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
         if self.conn is not None:
             self.conn.push(encode(frame))
 
-    def _write_now(self, data: bytes) -> bool:
-        """Write `data` in this turn of the loop if nothing is ahead of it (`Connection.push` checked the
-        queue is empty). False: the writer task is sending, or a send waits for the socket: queue it."""
-        if self._writing or self._send_tail is not None:
-            return False
-        try:
-            tail = start_eagerly(self.ws.send({"type": "websocket.send", "bytes": data}))
-        except Exception:  # OSError, or starlette's WebSocketDisconnect for it
-            self.request_close(CloseCode.NORMAL, "socket gone")
-            return True
-        if tail is not None:  # the socket's buffer is full: the rest of this send waits in a task
-            self._send_tail = tail
-            tail.add_done_callback(self._tail_sent)
-        return True
-
-    def _tail_sent(self, tail: asyncio.Task[None]) -> None:
-        if self._send_tail is tail:
-            self._send_tail = None
-        if not tail.cancelled() and tail.exception() is not None:
-            self.request_close(CloseCode.NORMAL, "socket gone")
-
-    async def _write_loop(self, conn: Connection) -> None:
-        queue = conn.queue
-        send = self.ws.send
-        try:
-            while True:
-                data = await queue.get()
-                self._writing = True
-                tail = self._send_tail
-                if tail is not None:  # a frame written earlier is still going out: this one follows it
-                    await asyncio.wait((tail,))
-                await send({"type": "websocket.send", "bytes": data})
-                self._writing = False
-                queue.task_done()
-        except Exception:  # OSError, or starlette's WebSocketDisconnect for it
-            # The socket went away under us; the read loop sees the disconnect and cleans up.
-            self.request_close(CloseCode.NORMAL, "socket gone")
-
     # -- closing -------------------------------------------------------------------------------------
     def request_close(self, code: CloseCode, reason: str) -> None:
         """Close from anywhere (a bus listener, the idle reaper, shutdown): the read loop stops."""
@@ -390,17 +349,12 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
             if self._close is not None and self.conn is not None:
                 # Let already-queued frames (an error, the last acks) leave before the close frame.
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(self._drain(self.conn), 1.0)
+                    await asyncio.wait_for(self._outgoing.flushed(self.conn.queue), 1.0)
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
         if self._close is not None:
             await self._close_socket(*self._close)
-
-    async def _drain(self, conn: Connection) -> None:
-        await conn.queue.join()
-        if self._send_tail is not None:
-            await asyncio.wait((self._send_tail,))
 
     async def _close_socket(self, code: CloseCode, reason: str) -> None:
         # A stalled peer may never let the close frame out; uvicorn's keepalive reaps it then.
