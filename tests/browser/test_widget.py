@@ -17,7 +17,7 @@ from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
 from .agent import Agent
 from .conftest import ROOT, open_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 DELIVERED = re.compile(r"^(sent|read)$")
 
