@@ -7,6 +7,7 @@ demo shop at /demo.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -19,7 +20,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.harness import PapoteServer, serve
+from tests.harness import OPEN_CLIENTS, PapoteServer, serve
 
 from .agent import Agent
 
@@ -83,7 +84,11 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest_asyncio.fixture
+# One Chromium per test module, on the module's event loop (every browser module and fixture says
+# `loop_scope="module"`): starting Playwright's driver and Chromium took 2-4 s per test, a third of a
+# browser test's setup. Each test still gets a fresh context (`context`, or one of its own): cookies,
+# storage, service workers and permissions are per context, so tests do not meet.
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser(widget_build: str, chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -91,14 +96,14 @@ async def browser(widget_build: str, chromium_path: str) -> AsyncIterator[Browse
         await chromium.close()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
     yield ctx
     await ctx.close()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def page(context: BrowserContext) -> Page:
     return await open_page(context)
 
@@ -111,7 +116,17 @@ async def open_page(context: BrowserContext) -> Page:
     return page
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(autouse=True, loop_scope="module")
+async def close_clients() -> AsyncIterator[None]:
+    """tests/conftest.py's `close_clients` on the module's loop, where this directory's tests open them."""
+    yield
+    while OPEN_CLIENTS:
+        client = OPEN_CLIENTS.pop()
+        with contextlib.suppress(Exception):
+            await client.ws.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
 async def agent(papote_server: Any) -> AsyncIterator[Agent]:
     signed_in = await Agent.sign_in(papote_server.base_url, papote_server.agent_email, papote_server.agent_password)
     await signed_in.connect()

@@ -22,7 +22,7 @@ from .agent import Agent
 from .conftest import ROOT, open_page
 from .test_console import console_build, row, sign_in, visitor_says
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 __all__ = ["console_build"]  # a fixture, used by name
 
@@ -49,7 +49,7 @@ def scheme(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def scheme_context(scheme: str, browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800},
                                     color_scheme=scheme,  # type: ignore[arg-type]

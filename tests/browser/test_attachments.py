@@ -25,7 +25,7 @@ from .test_console import console_build as console_build  # the console's build,
 from .test_console import queue, row, sign_in
 from .test_widget import demo_url, open_chat
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -36,14 +36,14 @@ def png(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
     return out.getvalue()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def visitor_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800}, accept_downloads=True)
     yield ctx
     await ctx.close()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def phone_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True,
                                     has_touch=True)

@@ -20,7 +20,7 @@ from tests.integration.test_email import Sink, sink
 from .conftest import open_page
 from .test_widget import demo_url, open_chat, said, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["sink"]
 
 PERSON = "Connecting you to a person"
@@ -40,7 +40,7 @@ def configure(server: PapoteServer, **settings: Any) -> None:
     assert status == 200, body
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def visitors(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
     made: list[BrowserContext] = []
     yield made

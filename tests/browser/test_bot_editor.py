@@ -14,7 +14,7 @@ from tests.harness import PapoteServer
 from .test_console import console_build, sign_in  # noqa: F401 (console_build is a fixture)
 from .test_widget import demo_url, open_chat, said, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 def step(page: Page, sid: str) -> Any:

@@ -21,7 +21,7 @@ from tests.harness import Client, PapoteServer, new_msg_id, visitor
 
 from .conftest import build_once, open_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 BOB_EMAIL = "bob@papote.test"
 BOB_PASSWORD = "bob-battery-staple"
@@ -41,7 +41,7 @@ def console_build(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_once(tmp_path_factory, "agent_console/build.mjs")
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def second_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 720})
     yield ctx

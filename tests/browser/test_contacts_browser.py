@@ -20,7 +20,7 @@ from .test_console import console_build, queue, row, sign_in, visitor_says
 
 __all__ = ["console_build"]  # a fixture, used by name
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 APP_SECRET = "app-secret-contacts-1"
 

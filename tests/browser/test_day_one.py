@@ -17,7 +17,7 @@ from .agent import Agent
 from .conftest import open_page
 from .test_console import console_build, queue, row, sign_in  # noqa: F401 (console_build is a fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 #: Where an element pokes out of the box that holds it, or overlaps its day's name: (what, how).
 LAYOUT_FAULTS = """(box) => {

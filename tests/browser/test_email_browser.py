@@ -20,7 +20,7 @@ from .test_widget import DELIVERED, demo_url, open_chat, own, write
 
 __all__ = ["console_build"]  # a fixture, used by name
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest.fixture

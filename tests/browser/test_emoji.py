@@ -15,7 +15,7 @@ from .conftest import open_page
 from .test_console import console_build, row, sign_in, visitor_says  # noqa: F401 (console_build is a fixture)
 from .test_widget import demo_url, open_chat
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 def chunk_requests(page: Page) -> list[str]:

@@ -15,7 +15,7 @@ from .test_console import queue, row, sign_in, visitor_says
 
 #: The console's build, once per session: test_console's fixture, made visible here.
 console_build = test_console.console_build
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio, pytest.mark.usefixtures("console_build")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module"), pytest.mark.usefixtures("console_build")]
 
 
 async def answer_to(client: Client, body: str, conversation: str | None, ref: int) -> dict[str, object]:

@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 from .agent import Agent
 from .test_widget import demo_url, open_chat, own, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def test_the_nps_survey_after_a_close(papote_server: Any, page: Page, agent: Agent) -> None:

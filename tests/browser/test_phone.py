@@ -17,7 +17,7 @@ from tests.harness import PapoteServer
 from .conftest import open_page
 from .test_console import BOB_EMAIL, BOB_PASSWORD, add_bob, console_build, row, visitor_says
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["console_build"]  # a fixture, used by name
 
 PHONE = {"width": 375, "height": 667}
@@ -25,7 +25,7 @@ PHONE = {"width": 375, "height": 667}
 TOUCH = 44
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(locale="en-US", viewport=PHONE, is_mobile=True, has_touch=True)
     yield ctx

@@ -18,7 +18,7 @@ from .conftest import open_page
 from .test_console import console_build, sign_in, visitor_says  # noqa: F401 (a fixture)
 from .test_widget import demo_url, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 #: Everything the page's origin holds: our keys in localStorage and sessionStorage, cookies, IndexedDB.
 STORED = """async () => {

@@ -19,7 +19,7 @@ from .conftest import open_page
 from .test_console import console_build, visitor_says
 from .test_phone import PHONE, sign_in_on_phone
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 __all__ = ["console_build"]  # a fixture, used by name
 
 #: Generous: a service worker installs, activates and claims its page on a busy 2-core machine.

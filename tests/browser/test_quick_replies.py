@@ -15,7 +15,7 @@ from .conftest import open_page
 from .test_console import console_build, row, sign_in  # noqa: F401 (console_build is a fixture)
 from .test_widget import DELIVERED, demo_url, open_chat, own, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 OPTIONS = ["Track my order", "Return an item", "Something else"]
 

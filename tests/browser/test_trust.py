@@ -19,7 +19,7 @@ from tests.harness import free_port
 from .agent import Agent
 from .test_widget import DELIVERED, demo_url, open_chat, own, said, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from .conftest import open_page
 from .test_console import BOB_EMAIL, BOB_PASSWORD, add_bob, assignee_of, console_build, queue, row, set_capacity
 from .test_console import sign_in as console_sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 __all__ = ["console_build"]  # a fixture the tests below use
 
@@ -86,7 +86,7 @@ class TwoNodes:
     shop: Shop
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[TwoNodes]:
     """Node 1 and node 2 (tests/nodes.py) on one PostgreSQL database and one private Redis; the site
     allows the shop's page."""
@@ -109,7 +109,7 @@ def failed(request: pytest.FixtureRequest) -> bool:
     return report is not None and bool(report.failed)
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def contexts(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
     """Agent A's browser, agent B's, and the visitor's: three profiles that share nothing."""
     made = [await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 760}) for _ in range(3)]

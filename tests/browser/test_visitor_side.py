@@ -22,7 +22,7 @@ from .conftest import open_page
 from .test_console import console_build, sign_in  # noqa: F401  (console_build is a fixture)
 from .test_widget import DELIVERED, demo_url, open_chat, own, said, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 #: Every wait on the server's side is bounded by this: the machine is shared and slow at times.
 WAIT_SECS = 20

@@ -21,7 +21,7 @@ from .test_console import console_build, sign_in
 
 __all__ = ["console_build"]  # a fixture, used by name
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from .agent import Agent
 from .conftest import open_page
 from .test_widget import DELIVERED, demo_url, open_chat, own, said, write
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def test_continue_on_another_device(papote_server: Any, page: Page, browser: Browser, agent: Agent) -> None:

@@ -124,6 +124,38 @@ test("only one message at a time may start a conversation; the others wait for i
   assert.equal(sends[1].conversation, "c_9");
 });
 
+test("an ack lost with the connection: the history that settles the first message gives the others its conversation", () => {
+  const conn = connect();
+  const ws = FakeSocket.last();
+  ws.accept();
+  ws.deliver(welcome());
+  const first = conn.sendMessage("Hello from the train", null);
+  assert.deepEqual(ws.sentOf("send").map((f) => f.body), ["Hello from the train"]);
+  // Stored by the server, but the connection drops before its ack reaches us; meanwhile two more
+  // are written, still without a conversation id.
+  ws.serverClose(1006);
+  const second = conn.sendMessage("Written in the tunnel", null);
+  const third = conn.sendMessage("Still in the tunnel", null);
+  clock.advance(BACKOFF_CAP_MS);
+  const ws2 = FakeSocket.last();
+  ws2.accept();
+  ws2.deliver(welcome({ conversations: [{ id: "c_1", status: "open", last_seq: 1, read_seq: 0, peer_read_seq: 0, unread: 0 }] }));
+  // The resume's history answers first and already holds the first message...
+  const mine = { author: { kind: "visitor" as const, id: "v_1", name: "" } };
+  ws2.deliver(history([message(1, { ...mine, body: "Hello from the train", client_msg_id: first.client_msg_id })]));
+  // ...then the resent send's ack (deduped by the server), which finds it already settled.
+  ws2.deliver({ t: "ack", client_msg_id: first.client_msg_id, conversation: "c_1", seq: 1, ts: 1 });
+  const sends = ws2.sentOf("send").filter((f) => f.client_msg_id !== first.client_msg_id);
+  assert.deepEqual(
+    sends.map((f) => [f.client_msg_id, f.conversation]),
+    [
+      [second.client_msg_id, "c_1"],
+      [third.client_msg_id, "c_1"],
+    ],
+    "the messages written behind it belong to its conversation, not to a new one",
+  );
+});
+
 test("a refused message leaves the outbox; a rate-limited one is retried", () => {
   const conn = connect();
   const ws = FakeSocket.last();

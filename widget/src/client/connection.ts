@@ -444,11 +444,16 @@ export class Connection {
     if (!known) this.resume([message.conversation]);
   }
 
-  /** Our message came back through history or from another tab: it is stored, stop sending it. */
+  /** Our message came back through history or from another tab: it is stored, stop sending it.
+   * If it was the one starting a conversation, this is how we learn that conversation's id when its
+   * ack was lost with the connection (the resume's history comes before the resent send's ack, which
+   * then finds nothing left to settle): the messages waiting behind it go to the same conversation
+   * instead of each starting one of its own. */
   private settleOwn(message: Message): void {
-    if (message.client_msg_id && this.outbox.remove(message.client_msg_id)) {
-      this.inFlight.delete(message.client_msg_id);
-    }
+    const item = message.client_msg_id ? this.outbox.remove(message.client_msg_id) : undefined;
+    if (!item) return;
+    this.inFlight.delete(item.client_msg_id);
+    if (item.conversation === null) this.outbox.assignConversation(message.conversation);
   }
 
   private onAck(frame: AckFrame): void {
