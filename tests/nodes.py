@@ -26,6 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+import pytest_asyncio
+
+from tests import postgres
 from tests.brokers import Broker
 from tests.harness import OPEN_CLIENTS, ROOT, PapoteServer, free_port
 
@@ -292,3 +296,30 @@ def failed_of(request: Any) -> Callable[[], bool]:
         return report is not None and report.failed
 
     return failed
+
+
+# -- the fixtures every cluster test takes: import them into the test module (they are listed in its __all__)
+@pytest_asyncio.fixture
+async def database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for the test's cluster."""
+    async with postgres.database() as url:
+        yield url
+
+
+def _broker(kind: str, tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(kind, tmp_path / kind)
+    b.start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture(params=["redis", "nats"])
+def any_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
+    """A private broker of each kind, on a free port: a test that kills it kills nothing else."""
+    yield from _broker(request.param, tmp_path)
+
+
+@pytest.fixture
+def redis_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A private redis-server on a free port."""
+    yield from _broker("redis", tmp_path)

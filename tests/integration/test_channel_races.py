@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Awaitable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,16 @@ import aiosmtplib
 import asyncpg
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests import postgres
 from tests.brokers import Broker
 from tests.harness import agent, free_port, new_msg_id, visitor
 from tests.integration.test_email import Sink, mail_env, sink
 from tests.integration.test_quick_replies import answer_to
-from tests.nodes import SITE_ORIGIN, Cluster, cluster, failed_of
+from tests.nodes import SITE_ORIGIN, Cluster, cluster, database, failed_of, redis_broker
 from tests.providers import meta_body, meta_signature, whatsapp_message
 
 pytestmark = pytest.mark.asyncio
-__all__ = ["sink"]
+__all__ = ["database", "redis_broker", "sink"]
 
 APP_SECRET = "app-secret-0123456789"
 SUPPORT = "help@shop.test"
@@ -40,21 +38,6 @@ SUPPORT = "help@shop.test"
 WAIT_SECS = 60.0
 #: Database connections per node: one waiting insert per customer, and room for the rest.
 POOL = "10"
-
-
-@pytest_asyncio.fixture
-async def database() -> AsyncIterator[str]:
-    async with postgres.database() as url:
-        yield url
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
-
 
 
 async def raced(database: str, table: str, waiting: int, fire: Awaitable[Any]) -> Any:
@@ -82,10 +65,10 @@ async def raced(database: str, table: str, waiting: int, fire: Awaitable[Any]) -
 
 
 async def test_first_whatsapp_messages_on_two_nodes_make_one_visitor_and_one_conversation(
-        tmp_path: Path, database: str, broker: Broker, request: pytest.FixtureRequest) -> None:
+        tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest) -> None:
     customers = [f"3361234567{n}" for n in range(3)]
     per_node = 3  # each customer's first messages, on each node
-    async with cluster(tmp_path, database, broker, 2, failed=failed_of(request),
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed_of(request),
                        env_extra={"PAPOTE_DATABASE_POOL": POOL}) as nodes:
         one = nodes[0]
         status, account, _ = one.http("POST", f"/api/sites/{one.site_key}/channels", {
@@ -142,10 +125,10 @@ def first_mail(sender: str, n: int) -> EmailMessage:
 
 
 async def test_first_mails_of_a_sender_on_two_nodes_make_one_contact_and_one_conversation(
-        tmp_path: Path, database: str, broker: Broker, sink: tuple[Sink, int],
+        tmp_path: Path, database: str, redis_broker: Broker, sink: tuple[Sink, int],
         request: pytest.FixtureRequest) -> None:
     senders = [f"bea{n}@example.test" for n in range(3)]
-    nodes = Cluster(tmp_path, database, broker, 2, env_extra={
+    nodes = Cluster(tmp_path, database, redis_broker, 2, env_extra={
         **mail_env(sink[1], "papote@shop.test"), "PAPOTE_DATABASE_POOL": POOL})
     ports = []
     for node in nodes:  # a listener each, as each machine of a deployment has
@@ -187,11 +170,11 @@ async def test_first_mails_of_a_sender_on_two_nodes_make_one_contact_and_one_con
 
 
 async def test_taps_on_one_set_of_quick_replies_on_two_nodes_at_once_store_one_answer(
-        tmp_path: Path, database: str, broker: Broker, request: pytest.FixtureRequest) -> None:
+        tmp_path: Path, database: str, redis_broker: Broker, request: pytest.FixtureRequest) -> None:
     """Two tabs of a visitor, on two nodes, tap the same quick replies at once. Both checks would pass
     before either tap is stored (the test holds the messages table while they are sent): the set's
     lock makes the second tap wait for the first to be committed, and it is refused `answered`."""
-    async with cluster(tmp_path, database, broker, 2, failed=failed_of(request),
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed_of(request),
                        env_extra={"PAPOTE_DATABASE_POOL": POOL}) as nodes:
         nodes.wait_bus_connected()
         tabs = [await visitor(nodes[0], origin=SITE_ORIGIN)]

@@ -8,42 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from papote.identity import sign_jwt
-from tests import postgres
 from tests.brokers import Broker
 from tests.harness import Client, agent, new_msg_id, visitor
 from tests.integration.test_email import Sink, mail_env, sink, text_of, until
-from tests.nodes import SITE_ORIGIN, Cluster, Node, cluster, failed_of
+from tests.nodes import SITE_ORIGIN, Cluster, Node, cluster, database, failed_of, redis_broker
 
 pytestmark = pytest.mark.asyncio
-__all__ = ["sink"]
+__all__ = ["database", "redis_broker", "sink"]
 
 #: The grace period before "a conversation is waiting": long enough to kill the node within it.
 GRACE_SECS = 3
 WAIT_SECS = 60.0
-
-
-@pytest_asyncio.fixture
-async def database() -> AsyncIterator[str]:
-    async with postgres.database() as url:
-        yield url
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
-
 
 
 def env(sink_port: int) -> dict[str, str]:
@@ -79,10 +61,10 @@ async def first_text(node: Node, body: str) -> tuple[Client, str]:
 
 
 async def test_a_waiting_mail_is_sent_once_when_the_node_the_visitor_wrote_to_dies_in_its_grace_period(
-        tmp_path: Path, database: str, broker: Broker, sink: tuple[Sink, int],
+        tmp_path: Path, database: str, redis_broker: Broker, sink: tuple[Sink, int],
         request: pytest.FixtureRequest) -> None:
     relay = sink[0]
-    async with cluster(tmp_path, database, broker, 2, failed=failed_of(request), env_extra=env(sink[1])) as nodes:
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed_of(request), env_extra=env(sink[1])) as nodes:
         nodes.wait_bus_connected()
         owner = nodes.owner_email
         # Nobody is online. The visitor writes on node 0, which dies at once, well within the grace period.
@@ -121,11 +103,11 @@ async def identified(node: Node, name: str, email: str) -> Client:
 
 
 async def test_a_transcript_at_close_is_sent_once_when_the_closing_node_dies_before_deciding(
-        tmp_path: Path, database: str, broker: Broker, sink: tuple[Sink, int],
+        tmp_path: Path, database: str, redis_broker: Broker, sink: tuple[Sink, int],
         request: pytest.FixtureRequest) -> None:
     relay = sink[0]
     ann, bea = "ann@example.test", "bea@example.test"
-    async with cluster(tmp_path, database, broker, 2, failed=failed_of(request), env_extra=env(sink[1])) as nodes:
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed_of(request), env_extra=env(sink[1])) as nodes:
         nodes.wait_bus_connected()
         await settings(nodes[0], email_transcript_on_close=True, email_continuation=False)
         v = await identified(nodes[0], "ann", ann)

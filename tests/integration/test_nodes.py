@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
-import pytest_asyncio
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -30,9 +29,10 @@ from papote.errors import CloseCode
 from tests import postgres
 from tests.brokers import Broker
 from tests.harness import ROOT, Client, agent, new_msg_id, visitor
-from tests.nodes import Cluster, Node, cluster
+from tests.nodes import Cluster, Node, any_broker, cluster, database, redis_broker
 
 pytestmark = pytest.mark.asyncio
+__all__ = ["any_broker", "database", "redis_broker"]
 
 #: Generous bounds: several suites share this 2-core machine. What must be fast says so itself.
 WAIT_SECS = 30.0
@@ -40,28 +40,6 @@ WAIT_SECS = 30.0
 CHANGE_SECS = 1.0
 
 
-@pytest_asyncio.fixture
-async def database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the test's cluster."""
-    async with postgres.database() as url:
-        yield url
-
-
-def _broker(kind: str, tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(kind, tmp_path / kind)
-    b.start()
-    yield b
-    b.kill()
-
-
-@pytest.fixture(params=["redis", "nats"])
-def any_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    yield from _broker(request.param, tmp_path)
-
-
-@pytest.fixture
-def redis_broker(tmp_path: Path) -> Iterator[Broker]:
-    yield from _broker("redis", tmp_path)
 
 
 def failed(request: pytest.FixtureRequest) -> Callable[[], bool]:

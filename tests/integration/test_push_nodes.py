@@ -6,36 +6,21 @@ whose connections hear of it through the broker.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from tests import postgres
 from tests.brokers import Broker
 from tests.harness import agent, new_msg_id, visitor
-from tests.nodes import Node, cluster
+from tests.nodes import Node, cluster, database, redis_broker
 from tests.push_service import Browser, FakePushService
 
 pytestmark = pytest.mark.asyncio
+__all__ = ["database", "redis_broker"]
 
 WAIT_SECS = 30.0
-
-
-@pytest_asyncio.fixture
-async def database() -> AsyncIterator[str]:
-    async with postgres.database() as url:
-        yield url
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
 
 
 @pytest.fixture
@@ -56,13 +41,13 @@ def settled(node: Node) -> dict[str, Any]:
 
 
 async def test_each_alert_is_sent_once_by_the_node_that_committed_it(
-        tmp_path: Path, database: str, broker: Broker, push_service: FakePushService,
+        tmp_path: Path, database: str, redis_broker: Broker, push_service: FakePushService,
         request: pytest.FixtureRequest) -> None:
     def failed() -> bool:
         report = getattr(request.node, "rep_call", None)
         return report is not None and report.failed
 
-    async with cluster(tmp_path, database, broker, 2, failed=failed,
+    async with cluster(tmp_path, database, redis_broker, 2, failed=failed,
                        env_extra={"PAPOTE_PUSH_SERVICES": push_service.origin}) as nodes:
         nodes.wait_bus_connected()
         one, two = nodes[0], nodes[1]
