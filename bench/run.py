@@ -26,8 +26,8 @@ origin (core 0), with the bench site's snippet loading the bubble from ``papote 
 Every figure is printed next to its ratio to the baseline of the same run: the machine is shared
 and absolute numbers drift by ±30 % between runs, while ratios hold within ±5-10 %.
 
-    .venv/bin/python bench/run.py                 # the full table (~5 minutes)
-    .venv/bin/python bench/run.py --quick         # reduced sizes, ~1 minute: development and CI
+    .venv/bin/python bench/run.py                 # the full table (rows 0-4 alone: ~13 minutes)
+    .venv/bin/python bench/run.py --quick         # reduced sizes (rows 0-4 alone: ~7 minutes)
     .venv/bin/python bench/run.py --rows 1,4 --targets baseline,papote
 
 Results go to bench/results/<UTC timestamp>.json (git-ignored).
@@ -387,7 +387,7 @@ def loadgen_once(server: Server | Nodes, **options: Any) -> dict[str, Any]:
 
 @dataclass
 class Size:
-    """Loads per row; --quick divides them so a run takes about a minute."""
+    """Loads per row; --quick divides them (rows 0-4 with four targets: ~7 minutes instead of ~13)."""
 
     warmup: float
     duration: float
@@ -1059,7 +1059,7 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced sizes (~1 minute)")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (about half the time)")
     parser.add_argument("--rows", default="0,1,2,3,4,5,6,7,8,9,10")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--priority", action="store_true", help=f"nice {PRIORITY_NICE} (root)")
