@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import os
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests import postgres
-from tests.harness import BACKENDS, CREATED_DATABASES, OPEN_CLIENTS, PapoteServer, drop_database, serve
+from tests.harness import BACKENDS, CREATED_DATABASES, PapoteServer, close_open_clients, drop_database, serve
 from tests.providers import FakeProviders
 
 T = TypeVar("T")
@@ -75,10 +74,7 @@ def pg_database() -> Iterator[str]:
 async def close_clients() -> AsyncIterator[None]:
     """Protocol clients opened by a test are closed with it (no socket outlives its test)."""
     yield
-    while OPEN_CLIENTS:
-        client = OPEN_CLIENTS.pop()
-        with contextlib.suppress(Exception):
-            await client.ws.close()
+    await close_open_clients()
 
 
 @pytest.fixture

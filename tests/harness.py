@@ -342,6 +342,14 @@ def new_msg_id() -> str:
 OPEN_CLIENTS: list[Client] = []
 
 
+async def close_open_clients() -> None:
+    """Close every client still open, one by one; a socket the server already dropped is no error."""
+    while OPEN_CLIENTS:
+        client = OPEN_CLIENTS.pop()
+        with contextlib.suppress(Exception):
+            await client.ws.close()
+
+
 class Client:
     """A protocol client: msgpack frames over a real WebSocket, with a buffer of received frames."""
 

@@ -7,7 +7,6 @@ demo shop at /demo.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
@@ -20,7 +19,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.harness import OPEN_CLIENTS, PapoteServer, serve
+from tests.harness import PapoteServer, close_open_clients, serve
 
 from .agent import Agent
 
@@ -120,10 +119,7 @@ async def open_page(context: BrowserContext) -> Page:
 async def close_clients() -> AsyncIterator[None]:
     """tests/conftest.py's `close_clients` on the module's loop, where this directory's tests open them."""
     yield
-    while OPEN_CLIENTS:
-        client = OPEN_CLIENTS.pop()
-        with contextlib.suppress(Exception):
-            await client.ws.close()
+    await close_open_clients()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
