@@ -40,10 +40,32 @@ from tests import postgres
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Ports this process has handed out: the kernel may give a released port again at once, and a test
+#: that asks twice (a server's HTTP port, then its SMTP listener's) then gave both services one port.
+_PORTS_GIVEN: set[int] = set()
+
+
+def _worker_slot() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, the number of workers); (0, 1) outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0), max(count, 1)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, never handed out before by this process, and of this worker's
+    residue class: between the probe's release and the server's bind, a parallel worker's probe
+    could otherwise be given the same port (a CI run once met another listener's SMTP banner on a
+    test server's HTTP port)."""
+    index, count = _worker_slot()
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        # The kernel gives bind(0) odd ports (even ones go to outgoing connections): split on the rest.
+        if port not in _PORTS_GIVEN and (port >> 1) % count == index:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 BACKENDS = ("sqlite", "postgres")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 OWNER_EMAIL = "owner@faults.papote"
@@ -33,12 +35,6 @@ SITE_ORIGIN = "http://shop.faults.test"
 START_SECS = 15.0
 # Rate limits protect production; here many clients share 127.0.0.1 and one site on purpose.
 UNLIMITED = "1000000/1second"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
