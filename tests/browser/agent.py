@@ -119,6 +119,16 @@ class Agent:
         data = response.json()
         return list(data["messages"] if isinstance(data, dict) else data)
 
+    async def stored_events(self, conversation: str, event: str) -> list[Frame]:
+        """The conversation's stored `event` messages, once there is one (what the widget hides at once,
+        such as an answered survey, the server stores a moment later)."""
+        deadline = asyncio.get_running_loop().time() + ANSWER_SECS
+        while True:
+            found = [m for m in await self.messages(conversation) if m.get("event") == event]
+            if found or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+
     async def update_site(self, site_key: str, settings: Frame) -> None:
         response = await self.http.patch(f"/api/sites/{site_key}", json={"settings": settings})
         response.raise_for_status()

@@ -35,7 +35,7 @@ async def test_the_nps_survey_after_a_close(papote_server: Any, page: Page, agen
 
     # The survey gives way to the usual rating of the conversation, and stays answered after a reload.
     await expect(survey).to_have_count(0)
-    events = [m for m in await agent.messages(conversation) if m.get("event") == "nps_answered"]
+    events = await agent.stored_events(conversation, "nps_answered")
     assert [(m["data"]["score"], m["data"]["comment"]) for m in events] == [(9, "Quick and kind")]
     await expect(page.locator("papote-widget form[data-kind=rate]")).to_be_visible()
     await page.reload()  # the panel was open: it comes back open, on the list of conversations
