@@ -54,6 +54,28 @@ export function mount(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
+/** `mount` for lists redrawn on every change (the inbox's rows, the open chats' tabs): a new child equal
+ * to one already there (`isEqualNode`: same tag, attributes and content) keeps the one already there,
+ * which is never detached unless it moves. So a redraw that changes nothing under the pointer does not
+ * swallow a click landing at that moment (a press on one node and a release on its replacement make no
+ * click), and keyboard focus stays where it was. The kept node keeps its own listeners: only for
+ * children whose listeners use nothing but what they show. */
+export function mountKept(parent: Element, children: Element[]): void {
+  for (const node of [...parent.childNodes]) if (!(node instanceof Element)) node.remove();
+  const old = [...parent.children];
+  const kept = new Set<Element>();
+  const next = children.map((child) => {
+    const same = old.find((o) => !kept.has(o) && o.isEqualNode(child));
+    if (!same) return child;
+    kept.add(same);
+    return same;
+  });
+  next.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] ?? null);
+  });
+  while (parent.children.length > next.length) parent.lastElementChild?.remove();
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 export function svg(tag: string, attrs: Record<string, string | number>, ...children: (Node | string)[]): SVGElement {

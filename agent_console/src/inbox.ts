@@ -4,7 +4,7 @@
 import { api } from "./api";
 import { ChatView, channelLabel, conversationChannel, visitorLabel } from "./chat";
 import { renderContext } from "./context";
-import { h, mount } from "./dom";
+import { h, mount, mountKept } from "./dom";
 import { type Desk } from "./desk";
 import { duration, lang, t, time } from "./i18n";
 import { phoneText } from "./i18n_phone";
@@ -29,6 +29,7 @@ export class Inbox {
   private searchResults: AgentConversation[] | null = null;
   private searchTimer = 0;
   private readonly queueNav = h("nav", { class: "queues", attrs: { "aria-label": t("inbox") } });
+  private readonly queueButtons = new Map<Queue, HTMLButtonElement>();
   private readonly list = h("ul", { class: "conv-list" });
   private readonly team = h("section", { class: "team", attrs: { "aria-label": t("team") } });
   // The open conversations: a list of switches (Alt+1…9), each with its close button. Not an ARIA
@@ -217,15 +218,15 @@ export class Inbox {
       );
       this.siteSelect.value = this.site;
     }
-    mount(
-      this.queueNav,
-      QUEUES.map(({ id, label }) => {
-        const count = this.rows(id).length;
-        return h(
+    // The queue buttons are made once and updated in place: redrawn on every change, one pressed while
+    // the inbox redraws lost its click, and the keyboard focus on it went to the page.
+    for (const { id, label } of QUEUES) {
+      let button = this.queueButtons.get(id);
+      if (!button) {
+        button = h(
           "button",
           {
-            class: "queue" + (this.queue === id ? " active" : ""),
-            attrs: { type: "button", "data-queue": id, "aria-pressed": this.queue === id ? "true" : "false" },
+            attrs: { type: "button", "data-queue": id },
             on: {
               click: () => {
                 this.queue = id;
@@ -235,12 +236,22 @@ export class Inbox {
               },
             },
           },
-          h("span", null, t(label)),
+          h("span", { class: "label" }),
           " ",
-          h("span", { class: "count" }, String(count)),
+          h("span", { class: "count" }),
         );
-      }),
-    );
+        this.queueButtons.set(id, button);
+        this.queueNav.append(button);
+      }
+      button.className = "queue" + (this.queue === id ? " active" : "");
+      button.setAttribute("aria-pressed", this.queue === id ? "true" : "false");
+      // Only what changed is written (the language may have, too): the nodes under the pointer stay.
+      const texts: [string, string][] = [[".label", t(label)], [".count", String(this.rows(id).length)]];
+      for (const [selector, text] of texts) {
+        const shown = button.querySelector(selector);
+        if (shown && shown.textContent !== text) shown.textContent = text;
+      }
+    }
     const siteId = desk.sites.find((s) => s.key === this.site)?.id;
     const team = desk.agentsOfSite(siteId).sort((a, b) => (a.name || "").localeCompare(b.name || ""));
     mount(
@@ -264,9 +275,9 @@ export class Inbox {
     const viewSite = this.site || desk.sites[0]?.key || "";
     void this.saved.load(viewSite).catch(() => undefined);
     const rows = this.saved.active ? this.viewRows(this.saved.active, viewSite) : this.rows(this.queue);
-    mount(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : this.emptyList());
+    mountKept(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : [this.emptyList()]);
 
-    mount(
+    mountKept(
       this.tabsBar,
       desk.tabs.map((id, i) => {
         const conv = desk.summary(id);

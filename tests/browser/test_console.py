@@ -262,6 +262,42 @@ async def test_two_agents_three_visitors_routing_transfer_note_canned_rating_and
         await v.close()
 
 
+async def test_a_redraw_leaves_the_queue_buttons_and_unchanged_rows_in_place(
+        papote_server: PapoteServer, console_build: str, context: BrowserContext) -> None:
+    """The inbox redraws on every change. A node replaced under the pointer swallows a click pressed on
+    the old one and released on the new, and a focused one replaced sends the focus to the page: the
+    queue buttons and the rows a change leaves as they were must stay the very same nodes."""
+    server = papote_server
+    page = await open_page(context)
+    await sign_in(page, server)
+    v1, c1 = await visitor_says(server, "First question")
+    v2, c2 = await visitor_says(server, "Second question")
+    await queue(page, "open")
+    await expect(row(page, c1)).to_contain_text("Assigned to")
+    await expect(row(page, c2)).to_contain_text("Assigned to")
+    await page.locator("[data-queue=open]").focus()
+    await page.evaluate("""([c1]) => {
+        window.keptRow = document.querySelector(`.conv-list [data-conversation='${c1}']`).closest("li");
+        window.keptButton = document.querySelector("[data-queue=open]");
+    }""", [c1])
+
+    await v2.send({"t": "send", "ref": 5, "conversation": c2, "client_msg_id": new_msg_id(), "body": "Any news?"})
+    await expect(row(page, c2)).to_contain_text("Any news?")
+    kept = await page.evaluate("""([c1]) => ({
+        row: document.querySelector(`.conv-list [data-conversation='${c1}']`).closest("li") === window.keptRow,
+        button: document.querySelector("[data-queue=open]") === window.keptButton,
+        focus: document.activeElement === window.keptButton,
+    })""", [c1])
+    assert kept == {"row": True, "button": True, "focus": True}
+    # The queue still switches, and the rows follow it.
+    await queue(page, "closed")
+    await expect(row(page, c1)).to_have_count(0)
+    await queue(page, "open")
+    await expect(row(page, c2)).to_contain_text("Any news?")
+    await v1.close()
+    await v2.close()
+
+
 async def test_manual_pick_site_settings_and_claim(papote_server: PapoteServer, console_build: str,
                                                    context: BrowserContext) -> None:
     server = papote_server
