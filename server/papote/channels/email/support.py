@@ -95,16 +95,19 @@ class SupportInbox:
         site_id = self._addresses.get(address)
         return await self.papote.site_by_id(site_id) if site_id else None
 
-    async def contact(self, site: Site, mail: InboundMail) -> Visitor:
+    async def contact(self, site: Site, mail: InboundMail) -> tuple[Visitor, bool]:
+        """The sender's contact, and whether this mail found none: one of their first mails (its insert
+        won, or lost to another first mail made at the same time on another node or connection)."""
         token_hash = contact_token_hash(site.id, mail.sender)
         visitor = await self.store.get_visitor_by_token(site.id, token_hash)
-        if visitor is None:
-            # Inserted only if no node made this contact meanwhile (the store arbitrates on the token).
-            now = now_ms()
-            visitor, _ = await self.store.insert_visitor_once(Visitor(
-                new_id("v"), site.id, None, (mail.sender_name or mail.sender.split("@")[0])[:200], mail.sender,
-                False, {}, {}, [], {"channel": "email"}, now, now), token_hash)
-        return visitor
+        if visitor is not None:
+            return visitor, False
+        # Inserted only if no node made this contact meanwhile (the store arbitrates on the token).
+        now = now_ms()
+        visitor, _ = await self.store.insert_visitor_once(Visitor(
+            new_id("v"), site.id, None, (mail.sender_name or mail.sender.split("@")[0])[:200], mail.sender,
+            False, {}, {}, [], {"channel": "email"}, now, now), token_hash)
+        return visitor, True
 
     async def _thread_of(self, site: Site, visitor: Visitor, mail: InboundMail) -> str | None:
         """The conversation this mail answers: one of ours it names, of this site, with this sender."""
@@ -119,7 +122,7 @@ class SupportInbox:
         if not mail.sender or "@" not in mail.sender:
             return "250 OK: no sender to answer, dropped"
         standing = await self.store.email_address(site.id, mail.sender)
-        visitor = await self.contact(site, mail)
+        visitor, first_mail = await self.contact(site, mail)
         cid = await self._thread_of(site, visitor, mail)
         subject = mail.subject.strip()[:MAX_SUBJECT]
         body = (mail.text or mail.full_text).strip()
@@ -138,11 +141,12 @@ class SupportInbox:
             return "250 OK: already stored"  # a retry of the sending server: its files are not kept twice
         opens = None
         if cid is None:
-            # A contact's first conversation has an id derived from them: their mails that find it not
-            # created yet — the first ones, arriving at once on several nodes — all open it, and the
-            # store creates it once (the others join it). Later mails open conversations of their own.
+            # A contact's first conversation has an id derived from them: their first mails — those that
+            # found no contact, arriving at once on several nodes — all open it, and the store creates it
+            # once (the others join it, even when it was committed before they looked). A later mail opens
+            # a conversation of its own, unless the first is not there (any more).
             first = first_conversation_id(visitor.id)
-            if await self.store.get_conversation(first) is None:
+            if first_mail or await self.store.get_conversation(first) is None:
                 opens = first
         kept = await keep_files(self.papote, principal, site, mail)
         try:
