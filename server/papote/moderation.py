@@ -25,7 +25,8 @@ from papote.ids import new_id, now_ms
 from papote.moderation_rules import RecentSends, judge
 from papote.sites import settings_of
 from papote.store import Site, Store
-from papote.store.moderation import Block, HeldMessage
+from papote.store.moderation import Block, HeldMessage, keep_for_release, take_for_release
+from papote.store.outbox import Delivery
 from papote.types import PrincipalKind
 
 #: Held messages listed at once in the console: more than a team reviews in one sitting.
@@ -51,7 +52,7 @@ class Moderation:
 
     # -- the filter, before a visitor's message is stored ------------------------------------------
     async def screen(self, principal: Principal, site_id: str, conversation_id: str | None, client_msg_id: str,
-                     body: str, data: dict[str, Any] | None) -> None:
+                     body: str, data: dict[str, Any] | None, jobs: list[Delivery], opens: str | None) -> None:
         if principal.id in await self._blocked_on(site_id):
             raise Blocked()
         settings = await self._settings(site_id)
@@ -61,9 +62,10 @@ class Moderation:
         verdict = judge(body, settings, recent)
         if not verdict.held:
             return
+        # Held, it keeps what its release must store with it: its files' fetches, the conversation it opens.
         await self.store.hold_message(HeldMessage(
-            new_id("h"), site_id, conversation_id, principal.id, principal.name, client_msg_id, body, data,
-            list(verdict.reasons), now_ms()))
+            new_id("h"), site_id, conversation_id, principal.id, principal.name, client_msg_id, body,
+            keep_for_release(data, jobs, opens), list(verdict.reasons), now_ms()))
         raise Held()
 
     async def _settings(self, site_id: str) -> dict[str, Any]:
@@ -134,10 +136,12 @@ class Moderation:
         between leaves it held; releasing it again finds the first copy by its client_msg_id)."""
         held = await self._held_of(site, held_id)
         visitor = Principal(PrincipalKind.VISITOR, held.visitor_id, held.author_name, site_id=site.id)
-        data = dict(held.data) if held.data else None
+        data, jobs, opens = take_for_release(held.data)
+        data = dict(data) if data else None
         attachments = list(data.pop("attachments", []) or []) if data else []
         ack, _ = await self.host.chat.send(visitor, held.conversation_id, held.client_msg_id, held.body,
-                                           data=data or None, attachments=attachments or None, screened=True)
+                                           data=data or None, attachments=attachments or None, screened=True,
+                                           jobs=jobs or None, opens=opens)
         await self.store.delete_held(held.id)
         return {"conversation": ack["conversation"], "seq": ack["seq"]}
 

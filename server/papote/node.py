@@ -122,6 +122,7 @@ class Papote:
         #: Outgoing webhooks, derived from what this node commits (and, durably, from the seq stream).
         self.webhooks = Webhooks(self)
         self.bus.observe(self.webhooks.observe)
+        self.messaging.media.on_settled = self.webhooks.wake
         #: Customers' messages posted by a site's own systems (the inbound API channel).
         self.inbound = InboundApi(self)
         #: Blocks and the spam filter, asked before a visitor's message is stored (moderation.py).

@@ -18,7 +18,8 @@ import pytest
 from tests.harness import PapoteServer, new_msg_id, serve
 from tests.integration.test_email import Sink, mail_env, sink
 from tests.integration.test_email_webhook import MAILGUN_KEY, SECRET, mailgun_form, payload
-from tests.integration.test_messaging import APP_SECRET, VERIFY, post_meta
+from tests.integration.test_messaging import APP_SECRET, VERIFY, post_meta, until
+from tests.integration.test_messaging_media import jpeg, wa_image
 from tests.providers import FakeProviders, whatsapp_message
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
@@ -51,7 +52,7 @@ def visitor_texts(server: PapoteServer) -> list[str]:
 
 
 async def test_an_address_over_its_budget_comes_back_later_and_nothing_under_it_is_lost(
-        limited: PapoteServer, sink: tuple[Sink, int]) -> None:
+        limited: PapoteServer, sink: tuple[Sink, int], providers: FakeProviders) -> None:
     server = limited
     cookie = await asyncio.to_thread(server.login)
     status, _, _ = await asyncio.to_thread(server.http, "PATCH", f"/api/sites/{server.site_key}",
@@ -114,8 +115,9 @@ async def test_an_address_over_its_budget_comes_back_later_and_nothing_under_it_
     # A messaging webhook: always 200 (providers disable webhooks that keep failing); past the budget the
     # messages are held for review, flagged `flood`, and nothing reaches the conversation.
     _, account, _ = await asyncio.to_thread(server.http, "POST", f"/api/sites/{server.site_key}/channels", {
-        "kind": "whatsapp", "name": "wa", "settings": {"phone_number_id": "100301", "access_token": "EAAG-token-123",
-                                                       "app_secret": APP_SECRET, "verify_token": VERIFY}}, cookie)
+        "kind": "whatsapp", "name": "wa", "settings": {
+            "phone_number_id": "100301", "access_token": "EAAG-access-token-xyz",  # the fake serves files for it
+            "app_secret": APP_SECRET, "verify_token": VERIFY}}, cookie)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         for n in range(BUDGET + 2):
             doc = whatsapp_message("100301", "33622000001", f"wamid.flood-{n}", f"wa {n}", name="Flo")
@@ -132,3 +134,18 @@ async def test_an_address_over_its_budget_comes_back_later_and_nothing_under_it_
         server.http, "POST", f"/api/sites/{server.site_key}/held/{flood[0]['id']}/release", None, cookie)
     assert status == 200, released
     assert f"wa {BUDGET}" in visitor_texts(server)
+
+    # A file over the budget waits with its message, unfetched, and is fetched once it is released.
+    media_id = providers.add_file(jpeg(), "image/jpeg")
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        doc = wa_image("100301", "33622000001", "wamid.flood-file", media_id, "wa photo")
+        assert (await post_meta(http, account, doc)).status_code == 200
+    _, held, _ = await asyncio.to_thread(server.http, "GET", f"/api/sites/{server.site_key}/held", None, cookie)
+    [photo] = [h for h in held["held"] if h["body"] == "wa photo"]
+    assert photo["reasons"] == ["flood"] and providers.fetched(media_id) == 0
+    status, released, _ = await asyncio.to_thread(
+        server.http, "POST", f"/api/sites/{server.site_key}/held/{photo['id']}/release", None, cookie)
+    assert status == 200, released
+    await until(lambda: providers.fetched(media_id) == 1 and server.sql(
+        "SELECT 1 FROM attachments WHERE conversation_id=? AND seq=?", released["conversation"], released["seq"]),
+        "the released photo kept")

@@ -8,6 +8,7 @@ site's size becomes a private note, not a crash."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -32,7 +33,8 @@ from tests.integration.test_messaging import (
     until,
     whatsapp,
 )
-from tests.providers import FakeProviders, serve_on_backend, twilio_signature
+from tests.integration.test_webhooks import Receiver, add_endpoint
+from tests.providers import FakeProviders, serve_on_backend, twilio_signature, whatsapp_message
 
 pytestmark = [pytest.mark.asyncio]
 
@@ -46,7 +48,9 @@ TW_TOKEN = "twilio0auth0token0123"
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            providers: FakeProviders) -> Iterator[PapoteServer]:
-    yield from serve_on_backend(request, tmp_path_factory, "media", providers.env())
+    # Webhooks to a receiver on loopback, scanned each second (a file's `message.created` waits for it).
+    yield from serve_on_backend(request, tmp_path_factory, "media", {
+        **providers.env(), "PAPOTE_WEBHOOK_ALLOW_PRIVATE": "1", "PAPOTE_WEBHOOK_CHECK_SECS": "1"})
 
 
 def jpeg(side: int = 64) -> bytes:
@@ -125,6 +129,105 @@ async def test_whatsapp_image_with_caption_attaches_once_and_the_console_sees_it
         await post_n(2, lambda: post_meta(http, account, doc))
     assert len(texts(server, cookie, cid)) == 2 and providers.fetched(media_id) == 1
     assert [len(m["attachments"]) for m in texts(server, cookie, cid)] == [1, 1]
+
+
+@contextlib.contextmanager
+def spam_words(server: PapoteServer, cookie: str, words: list[str]) -> Iterator[None]:
+    """The site's spam filter holds messages with these words meanwhile (the module's site is shared)."""
+    status, _, _ = server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"spam_words": words}},
+                               cookie=cookie)
+    assert status == 200
+    try:
+        yield
+    finally:
+        server.http("PATCH", f"/api/sites/{server.site_key}", {"settings": {"spam_words": []}}, cookie=cookie)
+
+
+async def test_a_held_messages_file_is_fetched_when_an_agent_releases_it(server: PapoteServer,
+                                                                       providers: FakeProviders) -> None:
+    """The spam filter holds a customer's image with its caption: nothing is fetched while it waits, and
+    its release stores the message and fetches its file as if it had never been held."""
+    cookie = server.login()
+    with spam_words(server, cookie, ["lottery"]):
+        account = whatsapp(server, "300009")
+        media_id = providers.add_file(jpeg(), "image/jpeg")
+        opener = wa_image("300009", "33611110009", "wamid.h0", providers.add_file(jpeg(), "image/jpeg"), "hello")
+        doc = wa_image("300009", "33611110009", "wamid.h1", media_id, "I won the lottery")
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            await post_n(1, lambda: post_meta(http, account, opener))
+            cid, _ = await attached(server, cookie, "33611110009")
+            await post_n(2, lambda: post_meta(http, account, doc))
+        _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/held", cookie=cookie)
+        [held] = [h for h in listed["held"] if h["body"] == "I won the lottery"]
+        assert held["reasons"] == ["words"] and providers.fetched(media_id) == 0
+        assert [m["body"] for m in texts(server, cookie, cid)] == ["hello"]
+
+        status, released, _ = server.http("POST", f"/api/sites/{server.site_key}/held/{held['id']}/release",
+                                          cookie=cookie)
+        assert status == 200, released
+        assert released["conversation"] == cid
+        [message] = await until(lambda: [m for m in texts(server, cookie, cid)
+                                         if m["body"] == "I won the lottery" and m.get("attachments")],
+                                "the released message's file")
+    assert message["seq"] == released["seq"] and message["attachments"][0]["kind"] == "image"
+    assert "held_jobs" not in (message.get("data") or {})  # what the release stores with it stays private
+    assert Image.open(io.BytesIO(downloaded(server, cookie, message["attachments"][0]["id"]))).size == (64, 64)
+    assert providers.fetched(media_id) == 1
+
+
+async def test_a_new_customers_held_first_message_opens_the_thread_their_next_messages_join(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    cookie = server.login()
+    with spam_words(server, cookie, ["jackpot"]):
+        account = whatsapp(server, "300010")
+        media_id = providers.add_file(jpeg(), "image/jpeg")
+        first = wa_image("300010", "33611110010", "wamid.n1", media_id, "jackpot here")
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            await post_n(1, lambda: post_meta(http, account, first))
+            _, listed, _ = server.http("GET", f"/api/sites/{server.site_key}/held", cookie=cookie)
+            [held] = [h for h in listed["held"] if h["body"] == "jackpot here"]
+            assert held["conversation"] is None
+            status, released, _ = server.http("POST", f"/api/sites/{server.site_key}/held/{held['id']}/release",
+                                              cookie=cookie)
+            assert status == 200, released
+            second = whatsapp_message("300010", "33611110010", "wamid.n2", "still there?", name="33611110010")
+            await post_n(1, lambda: post_meta(http, account, second))
+        cid = released["conversation"]
+        await until(lambda: [m for m in texts(server, cookie, cid) if m["body"] == "still there?"],
+                    "the next message in the released message's conversation")
+        await until(lambda: [m for m in texts(server, cookie, cid) if m.get("attachments")], "the released file")
+
+
+async def test_a_webhooks_message_created_waits_for_the_customers_file_and_carries_it(
+        server: PapoteServer, providers: FakeProviders) -> None:
+    """An integrator's endpoint hears of a customer's photo once it is kept, with the photo in the event:
+    a `message.created` without it, and no event for the file after, would leave it never knowing."""
+    cookie = server.login()
+    receiver = Receiver()
+    receiver.start()
+    endpoint = add_endpoint(server, cookie, receiver, ["message.created"])
+    try:
+        account = whatsapp(server, "300011")
+        media_id = providers.add_file(jpeg(), "image/jpeg")
+        providers.script("media", "500")  # the first fetch fails: the file comes ~2 s after its message
+        doc = wa_image("300011", "33611110011", "wamid.w1", media_id, "photo for the hook")
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            await post_n(1, lambda: post_meta(http, account, doc))
+            follow = whatsapp_message("300011", "33611110011", "wamid.w2", "and a follow-up", name="33611110011")
+            await post_n(1, lambda: post_meta(http, account, follow))
+
+        def events() -> list[dict[str, Any]]:
+            return [r["body"]["data"]["message"] for r in receiver.delivered()
+                    if r["body"]["data"]["message"]["body"] in ("photo for the hook", "and a follow-up")]
+
+        delivered = await until(lambda: len(events()) == 2 and events(), "both messages' events")
+    finally:
+        server.http("DELETE", f"/api/sites/{server.site_key}/webhooks/{endpoint['id']}", cookie=cookie)
+        receiver.stop()
+    photo, after = delivered
+    assert providers.fetched(media_id) == 2  # the failed try, then the one that kept it
+    assert photo["body"] == "photo for the hook" and [a["kind"] for a in photo["attachments"]] == ["image"]
+    assert after["body"] == "and a follow-up" and after["seq"] == photo["seq"] + 1  # in order, after it
 
 
 async def test_a_fetch_failing_twice_then_succeeding_still_attaches(server: PapoteServer,

@@ -8,7 +8,7 @@ import pytest
 from papote.channels.outbox import FIRST_RETRY_MS, MAX_ATTEMPTS, DeliveryError, Outbox
 from papote.ids import new_id
 from papote.store import NewMessage, Store
-from papote.store.outbox import Delivery, DeliveryStatus
+from papote.store.outbox import Delivery, DeliveryStatus, sending_order
 from papote.types import AuthorKind, MessageKind
 
 pytestmark = pytest.mark.asyncio
@@ -59,3 +59,19 @@ async def test_sent_retried_and_failed(store: Store) -> None:
     last = (await store.deliveries(cid))[1]
     assert last.status is DeliveryStatus.FAILED and last.attempts == MAX_ATTEMPTS
     assert told == [("u2@x.test", True), ("u1@x.test", False)]
+
+
+async def test_a_conversations_deliveries_are_sent_in_message_order_whatever_their_ids() -> None:
+    """Two bot answers (seq 5 then 6), queued in the same millisecond, and a file of seq 5 queued the
+    millisecond after: whatever the random ids, the customer receives 5, its file, then 6; another
+    conversation's older delivery still goes first."""
+
+    def delivery(id_: str, conversation: str, seq: int, created_at: int) -> Delivery:
+        return Delivery(id_, "s_1", conversation, "v_1", "messaging", "whatsapp", "+33600000000", {},
+                        created_at=created_at, seq=seq)
+
+    other = delivery("d_z", "c_other", 1, 999)
+    first, second = delivery("d_y", "c_1", 5, 1000), delivery("d_a", "c_1", 6, 1000)
+    file_of_first = delivery("d_b", "c_1", 5, 1001)
+    for claimed in ([second, file_of_first, first, other], [file_of_first, first, other, second]):
+        assert [d.id for d in sending_order(claimed)] == ["d_z", "d_y", "d_b", "d_a"]

@@ -75,9 +75,11 @@ class ChatBase:
         #: Set by the application to tell the other nodes a cached record changed (kind, id).
         self.on_invalidate: Callable[[str, str], None] | None = None
         #: Set by the application: moderation of a visitor's message before it is stored (principal,
-        #: site, conversation, client_msg_id, body, data); raises `Blocked` or `Held` (papote/moderation.py).
-        self.screen: Callable[[Principal, str, str | None, str, str, dict[str, Any] | None],
-                              Awaitable[None]] | None = None
+        #: site, conversation, client_msg_id, body, data, and the outbox rows and conversation id its
+        #: append carries: a held message keeps them for its release); raises `Blocked` or `Held`
+        #: (papote/moderation.py).
+        self.screen: Callable[[Principal, str, str | None, str, str, dict[str, Any] | None, list[Delivery],
+                               str | None], Awaitable[None]] | None = None
         #: Set by the application: the deliveries a closing queues with its `closed` event, in that
         #: append's own transaction, so a node dying after the close cannot lose them (transcripts.py:
         #: the transcript at close, decided there).

@@ -43,10 +43,12 @@ class Messages(Queue):
         data: dict[str, Any] | None = None,
         attachments: list[str] | None = None,
         screened: bool = False,
+        jobs: list[Delivery] | None = None,
+        opens: str | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
         stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data,
-                                   attachments=attachments, screened=screened)
+                                   attachments=attachments, screened=screened, jobs=jobs, opens=opens)
         return await self.complete(principal, stored, note=note, origin=origin)
 
     async def submit(
@@ -89,7 +91,8 @@ class Messages(Queue):
             authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
         if self.screen is not None and principal.kind is PrincipalKind.VISITOR and not screened:
             await self.screen(principal, site_id, conversation_id, client_msg_id, body,
-                              {**(data or {}), "attachments": attachments} if attachments else data)
+                              {**(data or {}), "attachments": attachments} if attachments else data,
+                              jobs or [], opens if conversation_id is None else None)
         claimed: list[str] = []
         views: list[dict[str, Any]] = []
         files: list[Attachment] = []

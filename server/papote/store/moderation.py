@@ -13,8 +13,18 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from papote.ids import new_id, now_ms
 from papote.store.outbox import Delivery
 from papote.types import Millis
+
+#: Keys of a held message's `data` under which it keeps what its append would have carried, for its
+#: release to store it as it would have been stored: the outbox rows written with it (a messaging
+#: channel's fetches of the customer's files, channels/messaging/media.py), and the id of the
+#: conversation a customer's first message opens (`NewMessage.new_conversation_id`: the one their next
+#: messages join). Never shown: the held list does not return `data`, and the released message's `data`
+#: goes without them.
+HELD_JOBS = "held_jobs"
+HELD_OPENS = "held_opens"
 
 
 @dataclass(slots=True)
@@ -40,6 +50,41 @@ class HeldMessage:
     #: Why the filter held it: codes of papote/moderation_rules.py (`words`, `links`, `rate`).
     reasons: list[str]
     created_at: Millis
+
+
+def keep_for_release(data: dict[str, Any] | None, jobs: list[Delivery],
+                     opens: str | None = None) -> dict[str, Any] | None:
+    """`data` of a message about to be held, with the outbox rows and the conversation id its append
+    carried (neither: unchanged)."""
+    if data and (HELD_JOBS in data or HELD_OPENS in data):
+        # Only what the server itself passes here is kept: never keys a message's data came with.
+        data = {k: v for k, v in data.items() if k not in (HELD_JOBS, HELD_OPENS)} or None
+    if not jobs and opens is None:
+        return data
+    kept = dict(data or {})
+    if jobs:
+        kept[HELD_JOBS] = [{"site_id": j.site_id, "visitor_id": j.visitor_id, "channel": j.channel,
+                            "kind": j.kind, "target": j.target, "payload": j.payload,
+                            "account_id": j.account_id} for j in jobs]
+    if opens is not None:
+        kept[HELD_OPENS] = opens
+    return kept
+
+
+def take_for_release(data: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[Delivery], str | None]:
+    """A held message's `data` without what it kept, the outbox rows (due now, with fresh ids: a release
+    retried after a crash finds its message stored, and the store writes them only with a new one) and
+    the conversation id it opens."""
+    if not data or (HELD_JOBS not in data and HELD_OPENS not in data):
+        return data, [], None
+    rest = {k: v for k, v in data.items() if k not in (HELD_JOBS, HELD_OPENS)}
+    now = now_ms()
+    jobs = [Delivery(new_id("d"), str(j["site_id"]), None, str(j["visitor_id"]), str(j["channel"]), str(j["kind"]),
+                     str(j["target"]), dict(j["payload"]), next_attempt_at=now, created_at=now,
+                     account_id=j.get("account_id"))
+            for j in data.get(HELD_JOBS) or [] if isinstance(j, dict)]
+    opens = data.get(HELD_OPENS)
+    return rest or None, jobs, opens if isinstance(opens, str) else None
 
 
 @dataclass(slots=True)

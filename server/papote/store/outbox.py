@@ -22,6 +22,10 @@ from typing import Any
 
 from papote.types import Millis
 
+#: The outbox channel of the customers' files to fetch from a messaging provider: written with their
+#: message, worked by channels/messaging/media.py, waited for by the webhooks (channels/webhooks/).
+MEDIA_FETCH = "media"
+
 
 class DeliveryStatus(str, enum.Enum):
     QUEUED = "queued"  # due at next_attempt_at
@@ -71,6 +75,21 @@ class Delivery:
     provider_msg_id: str | None = None
 
 
+def sending_order(claimed: list[Delivery]) -> list[Delivery]:
+    """The order a worker sends what one claim gave it: oldest first, except that a conversation's own
+    deliveries go in the order of its messages (seq), and a message's in the order they were queued.
+
+    `created_at` alone is not enough: a bot's two answers, or the text and files of one message, are
+    queued within the same millisecond, and ids are random, so a customer on WhatsApp read them in
+    either order. Each conversation keeps the slots its deliveries hold in the oldest-first order;
+    they are filled in message order."""
+    in_message_order: dict[str | None, list[Delivery]] = {}
+    for delivery in sorted(claimed, key=lambda d: (-1 if d.seq is None else d.seq, d.created_at, d.id)):
+        in_message_order.setdefault(delivery.conversation_id, []).append(delivery)
+    turns = {cid: iter(queue) for cid, queue in in_message_order.items()}
+    return [next(turns[d.conversation_id]) for d in sorted(claimed, key=lambda d: (d.created_at, d.id))]
+
+
 @dataclass(slots=True)
 class EmailAddress:
     site_id: str
@@ -112,6 +131,12 @@ class OutboxStore(abc.ABC):
                               retry_at: Millis = 0, provider_msg_id: str | None = None) -> None:
         """Record an attempt's outcome: sent (with the provider's id for it, if it gave one), failed for
         good, or queued again for `retry_at`."""
+
+    @abc.abstractmethod
+    async def first_unsettled_seq(self, conversation_id: str, channel: str) -> int | None:
+        """The lowest seq of the conversation with a delivery of `channel` neither sent nor failed for
+        good yet; None when there is none. (Webhooks hold a message's event until the customer's files
+        it came with are fetched or given up: channel "media".)"""
 
     @abc.abstractmethod
     async def deliveries(self, conversation_id: str) -> list[Delivery]:

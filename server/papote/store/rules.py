@@ -109,6 +109,14 @@ def attachment_ids(data: dict[str, Any] | None) -> list[str]:
     return [i for i in ids if isinstance(i, str)]
 
 
+def files_to_come(message: Message) -> int:
+    """How many of the provider files a message names (`data.channel.media`: a customer's photos on a
+    messaging channel, fetched after it was stored) it does not have yet."""
+    channel = (message.data or {}).get("channel")
+    media = channel.get("media") if isinstance(channel, dict) else None
+    return max(0, len(media) - len(message.attachments)) if isinstance(media, list) else 0
+
+
 def attachment_view(a: Attachment) -> dict[str, Any]:
     """An attachment as clients see it inside a message: never where it is stored."""
     return {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size, "name": a.name,

@@ -41,14 +41,14 @@ from papote.events import AttachmentsAdded, MessageAppended
 from papote.ids import new_id, now_ms
 from papote.store import Attachment, NewMessage, Store
 from papote.store.channels import ChannelAccount
-from papote.store.outbox import Delivery
+from papote.store.outbox import MEDIA_FETCH, Delivery
 from papote.store.rules import attachment_ids, attachment_view
 from papote.types import AuthorKind, MessageKind
 
 log = logging.getLogger("papote.messaging.media")
 
 #: The outbox channel of fetch jobs (the delivery's `kind` is the provider, `target` the customer).
-CHANNEL = "media"
+CHANNEL = MEDIA_FETCH
 #: A provider's file store answers fast or is briefly down: 2 s, then 4, 8… like the replies.
 FIRST_RETRY_MS = 2_000
 #: A fetch is leased this long at least: the provider's timeout bounds each read, not a whole download,
@@ -92,7 +92,11 @@ class MediaFetcher:
         self.allow_private = allow_private
         self._encoders = asyncio.Semaphore(ENCODERS)
         self.outbox = Outbox(self.store, CHANNEL, self._fetch, lease_ms=max(lease_ms, MIN_LEASE_MS),
-                             every_secs=every_secs, on_failed=self._failed, first_retry_ms=FIRST_RETRY_MS)
+                             every_secs=every_secs, on_failed=self._failed, on_done=self._done,
+                             first_retry_ms=FIRST_RETRY_MS)
+        #: Told a conversation's id once a fetch's outcome is recorded (kept, given up, or to retry):
+        #: the webhooks, which hold a message's event until its files are settled, look again.
+        self.on_settled: Callable[[str], None] | None = None
 
     async def _fetch(self, job: Delivery) -> None:
         if job.conversation_id is None or job.seq is None:
@@ -125,6 +129,10 @@ class MediaFetcher:
         log.info("%s file of message %s:%s kept (%d bytes)", account.kind, job.conversation_id, job.seq,
                  attachment.size)
         return None
+
+    async def _done(self, job: Delivery) -> None:
+        if self.on_settled is not None and job.conversation_id is not None:
+            self.on_settled(job.conversation_id)
 
     async def _guard(self, url: str) -> None:
         """A URL a webhook named (Twilio's MediaUrl, Messenger's payload.url) and each redirect from it:

@@ -66,7 +66,7 @@ from papote.ids import first_conversation_id, new_id, now_ms
 from papote.inbound_limits import InboundLimits
 from papote.store import Attachment, Site, Store, Visitor
 from papote.store.channels import ChannelAccount, ChannelIdentity
-from papote.store.moderation import HeldMessage
+from papote.store.moderation import HeldMessage, keep_for_release
 from papote.store.outbox import Delivery
 from papote.types import PrincipalKind
 
@@ -289,9 +289,13 @@ class Messaging:
         see it among the held messages, and release it (appended under its own client_msg_id, so a
         re-delivery already stored stays one message) or delete it. Held once per provider id."""
         body, data, client_msg_id = self._message(account, inbound)
+        # Released, it is stored as it would have been now: its files fetched, and a first message opening
+        # the conversation the customer's next messages join.
+        opens = first_conversation_id(identity.visitor_id) if identity.conversation_id is None else None
+        kept = keep_for_release(data, jobs_for(account, identity.visitor_id, inbound), opens)
         await self.store.hold_message(HeldMessage(
             new_id("h"), account.site_id, identity.conversation_id, identity.visitor_id, identity.name,
-            client_msg_id, body, data, [FLOOD], now_ms()))
+            client_msg_id, body, kept, [FLOOD], now_ms()))
         log.warning("%s message %s from %s on %s over the inbound budget: held for review", account.kind,
                     inbound.provider_id, inbound.address, account.id)
 

@@ -33,7 +33,8 @@ from papote.errors import Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import Event, MessageAppended
 from papote.ids import new_id, now_ms
 from papote.store import Site, Store
-from papote.store.outbox import Delivery, DeliveryStatus
+from papote.store.outbox import MEDIA_FETCH, Delivery, DeliveryStatus
+from papote.store.rules import files_to_come
 from papote.store.webhooks import WebhookAttempt, WebhookEndpoint, WebhookLogEntry
 
 log = logging.getLogger("papote.webhooks")
@@ -108,13 +109,17 @@ class Webhooks:
     def observe(self, topic: str, event: Event) -> None:
         """The bus observer: a message committed on this node makes its conversation due."""
         if isinstance(event, MessageAppended):
-            expires, by_site = self._endpoints
-            if not by_site and expires > time.monotonic():
-                # No site has an endpoint (as read within ENDPOINTS_TTL_SECS): nothing to wake for. One
-                # added on another node meanwhile loses nothing: the scan derives from the cursor.
-                return
-            self._due.add(event.conversation_id)
-            self._wake.set()
+            self.wake(event.conversation_id)
+
+    def wake(self, conversation_id: str) -> None:
+        """Derive this conversation soon: a message was committed, or a customer's file settled."""
+        expires, by_site = self._endpoints
+        if not by_site and expires > time.monotonic():
+            # No site has an endpoint (as read within ENDPOINTS_TTL_SECS): nothing to wake for. One
+            # added on another node meanwhile loses nothing: the scan derives from the cursor.
+            return
+        self._due.add(conversation_id)
+        self._wake.set()
 
     # -- endpoints -----------------------------------------------------------------------------------
     async def _all_endpoints(self) -> dict[str, list[WebhookEndpoint]]:
@@ -267,6 +272,15 @@ class Webhooks:
             endpoints = (await self._all_endpoints()).get(conv.site_id, [])
             site = await self.papote.site_by_id(conv.site_id)
             messages = await self.store.messages_after(cid, cursor, DERIVE_BATCH, include_notes=True)
+            # A customer's message whose files are still being fetched waits for them (kept, or given up
+            # with a note), so that its `message.created` carries them; the events after it wait too, as
+            # they keep the conversation's order. The fetch's outcome wakes this (`wake`); the scan too.
+            # Only a message without all the files it names may have a fetch in flight: the store is
+            # asked only then.
+            if any(files_to_come(m) for m in messages):
+                waiting = await self.store.first_unsettled_seq(cid, MEDIA_FETCH)
+                if waiting is not None:
+                    messages = [m for m in messages if m.seq < waiting]
             if site is None or not messages:
                 break
             deliveries = webhook_events.deliveries_for(messages, endpoints, site_key=site.key,

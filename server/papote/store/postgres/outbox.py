@@ -11,7 +11,7 @@ import asyncpg
 
 from papote.ids import now_ms
 from papote.store import EmailCandidate
-from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
+from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress, sending_order
 from papote.store.postgres.engine import PostgresEngine
 from papote.store.postgres.rows import (
     CONV_COLS,
@@ -111,11 +111,11 @@ class OutboxQueries(PostgresEngine):
             rows = await conn.fetch(
                 "UPDATE deliveries SET status='sending', attempts=attempts+1, next_attempt_at=$1 "
                 "WHERE id IN (SELECT id FROM deliveries WHERE channel=$2 AND status IN ('queued', 'sending') "
-                "AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+                "AND next_attempt_at <= $3 ORDER BY next_attempt_at, seq, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
                 f"RETURNING {DELIVERY_COLS}",
                 now + lease_ms, channel, now, limit,
             )
-            return sorted((delivery_of(r) for r in rows), key=lambda d: (d.created_at, d.id))
+            return sending_order([delivery_of(r) for r in rows])
 
         return await self._transaction(job)
 
@@ -128,6 +128,11 @@ class OutboxQueries(PostgresEngine):
             delivery_id, str(status), error, retry_at if status is DeliveryStatus.QUEUED else at, at,
             provider_msg_id,
         )
+
+    async def first_unsettled_seq(self, conversation_id: str, channel: str) -> int | None:
+        value = await self._value("SELECT min(seq) FROM deliveries WHERE conversation_id=$1 AND channel=$2 "
+                                  "AND status IN ('queued', 'sending')", conversation_id, channel)
+        return int(value) if value is not None else None
 
     async def deliveries(self, conversation_id: str) -> list[Delivery]:
         rows = await self._all(

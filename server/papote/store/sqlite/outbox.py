@@ -9,7 +9,7 @@ import sqlite3
 
 from papote.ids import now_ms
 from papote.store import EmailCandidate
-from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress
+from papote.store.outbox import AddressState, Delivery, DeliveryStatus, EmailAddress, sending_order
 from papote.store.sqlite.engine import SqliteEngine
 from papote.store.sqlite.rows import (
     CONV_COLS,
@@ -106,11 +106,11 @@ class OutboxQueries(SqliteEngine):
             rows = conn.execute(
                 "UPDATE deliveries SET status='sending', attempts=attempts+1, next_attempt_at=? "
                 "WHERE id IN (SELECT id FROM deliveries WHERE channel=? AND status IN ('queued', 'sending') "
-                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, seq, id LIMIT ?) "
                 f"RETURNING {DELIVERY_COLS}",
                 (now + lease_ms, channel, now, limit),
             ).fetchall()
-            return sorted((delivery_of(r) for r in rows), key=lambda d: (d.created_at, d.id))
+            return sending_order([delivery_of(r) for r in rows])
 
         return await self._write(job)
 
@@ -126,6 +126,11 @@ class OutboxQueries(SqliteEngine):
             )
 
         await self._write(job)
+
+    async def first_unsettled_seq(self, conversation_id: str, channel: str) -> int | None:
+        row = await self._one("SELECT MIN(seq) FROM deliveries WHERE conversation_id=? AND channel=? "
+                              "AND status IN ('queued', 'sending')", (conversation_id, channel))
+        return row[0] if row else None
 
     async def deliveries(self, conversation_id: str) -> list[Delivery]:
         rows = await self._all(
