@@ -166,6 +166,9 @@ async def messages(client: Client, seqs: set[int], timeout: float = WAIT_SECS) -
 async def test_events_cross_nodes_both_ways(node_a: PapoteServer, node_b: OtherNode) -> None:
     v, cid, site_id, visitor_id = await first_message(node_a)
     await node_b.bus.subscribe(conv_topic(cid), node_b.listen)
+    # The check that follows a subscription reads the store: a message committed before it ran would
+    # be repaired from there (no origin), not carried by the broker, which is what this test proves.
+    await until(lambda: not node_b.bus.busy, "node B's baseline read and check")
     await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(), "body": "from A"})
     ack = await v.expect("ack", timeout=WAIT_SECS)
     await until(lambda: ack["seq"] in node_b.seqs(), "node A's message on node B")

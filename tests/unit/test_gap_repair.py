@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from papote.bus import BusEvent
+from papote.bus import repair as repair_module
 from papote.bus.repair import GapRepair
-from papote.events import MessageAppended, Typing
+from papote.events import AttachmentsAdded, MessageAppended, Typing
 from papote.store import Message
 
 CID = "c_1"
@@ -112,3 +113,82 @@ async def test_unfollowed_conversations_pass_straight_through() -> None:
     repair = GapRepair(lambda topic, event: out.append(event))
     repair.offer(TOPIC, CID, live(9))
     assert seqs(out) == [9]
+
+
+# -- files that reach a message after it was stored ----------------------------------------------------
+
+PHOTO = {"id": "at_1", "kind": "image", "content_type": "image/jpeg", "size": 10, "name": "photo.jpg",
+         "width": 1, "height": 1, "thumbnail": True}
+
+
+class FilesHistory(FakeHistory):
+    """Message 4 is a customer's photo on a messaging channel; `kept` says whether its file is stored."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__(last)
+        self.kept = False
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        return [with_photo(m, self.kept) if m.seq == 4 else m
+                for m in await super().messages_after(conversation_id, after_seq, limit)]
+
+
+def with_photo(m: Message, kept: bool) -> Message:
+    m.data = {"channel": {"kind": "whatsapp", "media": ["image"]}}
+    m.attachments = [dict(PHOTO)] if kept else []
+    return m
+
+
+async def following_files() -> tuple[GapRepair, FilesHistory, list[BusEvent]]:
+    out: list[BusEvent] = []
+    repair = GapRepair(lambda topic, event: out.append(event))
+    history = FilesHistory(last=3)
+    repair.history = history
+    task = repair.follow(CID)
+    assert task is not None
+    await task
+    history.last = 4
+    repair.offer(TOPIC, CID, BusEvent(MessageAppended(with_photo(message(4), kept=False)), origin="n.1"))
+    return repair, history, out
+
+
+def files_out(out: list[BusEvent]) -> list[tuple[int, list[str]]]:
+    return [(e.event.seq, [a["id"] for a in e.event.attachments]) for e in out
+            if isinstance(e.event, AttachmentsAdded)]
+
+
+@pytest.mark.asyncio
+async def test_files_whose_publication_was_lost_are_read_from_the_store_at_the_next_check() -> None:
+    repair, history, out = await following_files()
+    await repair.check()
+    await settle(repair)
+    assert files_out(out) == []  # not fetched yet: nothing to hand out, still watched
+    history.kept = True  # fetched on another node; its AttachmentsAdded was lost with the broker
+    await repair.check()
+    await settle(repair)
+    assert files_out(out) == [(4, ["at_1"])]
+    reads = history.reads
+    await repair.check()
+    await settle(repair)
+    assert files_out(out) == [(4, ["at_1"])] and history.reads == reads  # complete: no longer watched
+
+
+@pytest.mark.asyncio
+async def test_files_that_arrive_live_are_not_read_again() -> None:
+    repair, history, out = await following_files()
+    repair.offer(TOPIC, CID, BusEvent(AttachmentsAdded(CID, 4, [dict(PHOTO)]), origin="n.1"))
+    reads = history.reads
+    await repair.check()
+    await settle(repair)
+    assert files_out(out) == [(4, ["at_1"])] and history.reads == reads
+
+
+@pytest.mark.asyncio
+async def test_a_file_never_kept_is_watched_for_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(repair_module, "FILES_WATCH_SECS", -1.0)  # already past its watch
+    repair, history, out = await following_files()
+    reads = history.reads
+    history.kept = True
+    await repair.check()
+    await settle(repair)
+    assert files_out(out) == [] and history.reads == reads

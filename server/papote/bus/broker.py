@@ -220,6 +220,11 @@ class BrokerBus(Bus):
             except Exception:
                 log.exception("bus: periodic position check failed")
 
+    @property
+    def busy(self) -> bool:
+        """A subscription, baseline read, store check or repair is still running on this node."""
+        return bool(self._tasks) or self.repair.busy
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

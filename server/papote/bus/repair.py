@@ -17,6 +17,12 @@ A node that starts following a conversation reads its position first (the baseli
 that arrives before that read finishes waits for it, then goes out unless the baseline already had it.
 Typing, read marks and the like pass straight through: they are best effort and carry no seq.
 
+Files that reach a message after it was stored (a customer's photo on a messaging channel, fetched from
+the provider once the webhook was answered) carry no seq either, but they are not best effort: an
+`AttachmentsAdded` lost on the way would leave the agents on this node looking at a message without its
+photo until they reload. So a message delivered while its files were still to come is watched: `check`
+reads it again from the store, and hands its files out if they arrived without their publication.
+
 `repairs` counts the repairs that found messages missing, `repaired` the messages they delivered
 (/healthz shows both under `bus`).
 """
@@ -25,19 +31,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from papote.bus import BusEvent
 from papote.bus.topics import conv_topic
-from papote.events import MessageAppended
+from papote.events import AttachmentsAdded, MessageAppended
 from papote.store import Message
+from papote.store.rules import files_to_come
 
 log = logging.getLogger("papote.bus")
 
 #: Messages read from the store per repair query; a longer gap takes several (each delivered in order).
 REPAIR_BATCH = 500
+#: How long a message delivered with files still to come is watched for them: a fetch is retried for
+#: ~4 minutes at most (channels/messaging/media.py: 8 attempts from 2 s apart, doubling), and a file
+#: given up leaves a note instead, which is a message of its own.
+FILES_WATCH_SECS = 600.0
 
 
 class History(Protocol):
@@ -57,6 +69,9 @@ class _Followed:
     #: Publications waiting for a baseline read or a repair in progress.
     pending: list[BusEvent] = field(default_factory=list)
     busy: bool = True
+    #: Messages delivered with files still to come: seq → (watched until, files handed out so far,
+    #: files it names).
+    files: dict[int, tuple[float, int, int]] = field(default_factory=dict)
 
 
 class GapRepair:
@@ -87,8 +102,11 @@ class GapRepair:
         """A publication for `conv:<id>`, local or from the broker: deliver it in seq order."""
         state = self._followed.get(conversation_id)
         event = bus_event.event
-        if state is None or type(event) is not MessageAppended:
+        if state is None:
             self._deliver(topic, bus_event)
+            return
+        if type(event) is not MessageAppended:
+            self._hand(topic, state, bus_event)
             return
         if state.busy:
             state.pending.append(bus_event)
@@ -99,7 +117,7 @@ class GapRepair:
             return  # a duplicate: a repair or the baseline had it
         if seq == state.delivered + 1:
             state.delivered = seq
-            self._deliver(topic, bus_event)
+            self._hand(topic, state, bus_event)
             return
         state.busy = True
         state.pending.append(bus_event)
@@ -120,6 +138,10 @@ class GapRepair:
                 continue
             state.busy = True
             self._spawn(self._settle(cid, state, upto=last))
+        for cid in ids:
+            state = self._followed.get(cid)
+            if state is not None and state.files:
+                self._spawn(self._recheck_files(cid, state))
 
     # -- the repair itself ---------------------------------------------------------------------------
     async def _settle(self, cid: str, state: _Followed, *, baseline: bool = False, upto: int = 0) -> None:
@@ -147,11 +169,11 @@ class GapRepair:
                 for seq in sorted(held):
                     if seq == state.delivered + 1:
                         state.delivered = seq
-                        self._deliver(topic, held[seq])
+                        self._hand(topic, state, held[seq])
                     elif seq > state.delivered:
                         state.pending.append(held[seq])  # still a gap: the next round reads it
                 for event in others:
-                    self._deliver(topic, event)
+                    self._hand(topic, state, event)
                 if not state.pending:
                     break
                 if state.delivered == before:
@@ -190,11 +212,57 @@ class GapRepair:
                 if live is None:
                     found += 1
                 state.delivered = message.seq
-                self._deliver(topic, live if live is not None else BusEvent(MessageAppended(message)))
+                self._hand(topic, state, live if live is not None else BusEvent(MessageAppended(message)))
         if found:
             self.repairs += 1
             self.repaired += found
             log.info("gap repair: %d message(s) of %s read from the store", found, cid)
+
+    # -- files that come after their message -------------------------------------------------------
+    def _hand(self, topic: str, state: _Followed, bus_event: BusEvent) -> None:
+        """Deliver a publication of a followed conversation, keeping its watched files up to date: a
+        message with files still to come is watched, an `AttachmentsAdded` counts what went out."""
+        event = bus_event.event
+        if type(event) is MessageAppended:
+            missing = files_to_come(event.message)
+            if missing:
+                has = len(event.message.attachments)
+                state.files[event.message.seq] = (time.monotonic() + FILES_WATCH_SECS, has, has + missing)
+        elif type(event) is AttachmentsAdded and event.seq in state.files:
+            until, handed, named = state.files[event.seq]
+            if len(event.attachments) >= named:
+                del state.files[event.seq]  # all there: nothing more to watch
+            else:
+                state.files[event.seq] = (until, max(handed, len(event.attachments)), named)
+        self._deliver(topic, bus_event)
+
+    async def _recheck_files(self, cid: str, state: _Followed) -> None:
+        """Read again the watched messages of `cid`; hand out files that came without their publication."""
+        assert self.history is not None
+        now = time.monotonic()
+        try:
+            for seq, (until, _, _) in sorted(state.files.items()):
+                if until < now:
+                    state.files.pop(seq, None)
+                    continue
+                found = await self.history.messages_after(cid, seq - 1, 1)
+                message = found[0] if found and found[0].seq == seq else None
+                if message is None:
+                    state.files.pop(seq, None)  # erased meanwhile
+                    continue
+                current = state.files.get(seq)
+                if current is None:
+                    continue  # unfollowed, or seen complete meanwhile
+                if len(message.attachments) > current[1]:
+                    log.info("gap repair: the files of %s:%d read from the store", cid, seq)
+                    self._hand(conv_topic(cid), state, BusEvent(AttachmentsAdded(cid, seq, list(message.attachments))))
+        except Exception:  # the store is unreachable: the next check reads again
+            log.warning("gap repair: the files of %s could not be read", cid, exc_info=True)
+
+    @property
+    def busy(self) -> bool:
+        """A baseline read, store check or repair is still running."""
+        return bool(self._tasks)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
