@@ -521,6 +521,12 @@ async def broker_outage(nodes: Cluster, broker: Broker) -> dict[str, Any]:
     cookie = nodes[1].login()
     v, cid = await start_conversation(nodes[0], nodes.origin)
     a = await resumed_agent(nodes[1], cookie, {cid: 0})
+    # Routing assigns the conversation to the agent once it sees them online, and the assignment is a
+    # message (an event with a seq). Were it committed after the outage, it would reveal the gap by
+    # itself, and the mutant would go uncaught: so the outage starts once it has reached the agent.
+    assigned = await until(lambda: [m["seq"] for m in stored(nodes[1], cid, cookie)
+                                    if m.get("event") == "assigned"], "the conversation assigned")
+    await catch_up(a, cid, assigned[0])
     await drain(a)
     broker.kill()
     await until(lambda: not any(h["bus"]["connected"] for h in nodes.healthz()), "both nodes to lose the broker")
