@@ -8,21 +8,39 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from papote.config import Config
 from papote.node import Papote
 from papote.web import api, channel_hooks, email_pages, file_links, static
 from papote.web.agent_ws import AgentSession
+from papote.web.turn_writes import FLUSHER, SERVER_SEND, Flusher
 from papote.web.visitor_ws import VisitorSession
 
-__all__ = ["Papote", "create_app"]
+__all__ = ["Papote", "PapoteApp", "create_app"]
 
 
-def create_app(config: Config | None = None, papote: Papote | None = None) -> Starlette:
+class PapoteApp(Starlette):
+    """Starlette, which also hands each WebSocket the server's own `send` and the node's `Flusher`
+    (web/turn_writes.py): a turn's frames to one socket leave in one write."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.turn_writes = Flusher()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send
+            scope[FLUSHER] = self.turn_writes
+        await super().__call__(scope, receive, send)
+
+
+def create_app(config: Config | None = None, papote: Papote | None = None) -> PapoteApp:
     config = config or Config.from_env()
     papote = papote or Papote(config)
 
@@ -54,6 +72,7 @@ def create_app(config: Config | None = None, papote: Papote | None = None) -> St
         *file_links.routes(),
         *static.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = PapoteApp(routes=routes, lifespan=lifespan)
     app.state.papote = papote
+    papote.store.on_settled = app.turn_writes.arm
     return app

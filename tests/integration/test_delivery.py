@@ -48,6 +48,39 @@ async def test_healthz_counts_the_commits_that_carried_the_acked_writes(papote_s
     assert writes >= 11 and 1 <= commits <= writes
 
 
+async def test_frames_settled_together_leave_together_in_order(papote_server: PapoteServer) -> None:
+    """A group commit settles a burst in one turn: its acks reach the sender, and its fan-outs the
+    agent, in seq order, and each socket's frames of that turn leave in one write (/healthz counts
+    frames and writes). Bursts are sent until one is seen gathered: a busy machine may read a burst
+    over several turns, and then it is written over several too."""
+    a = await agent(papote_server)
+    v, cid = await start_conversation(papote_server, "first")
+    await a.expect("message", conversation=cid, seq=1)
+    last_seq = 1
+    for burst in range(20):
+        before = papote_server.http("GET", "/healthz")[1]["socket_writes"]
+        refs = range(100 * burst + 100, 100 * burst + 120)
+        for ref in refs:
+            await v.send({"t": "send", "ref": ref, "conversation": cid, "client_msg_id": new_msg_id(),  # type: ignore[attr-defined]
+                          "body": f"burst {burst} ref {ref}"})
+        for ref in refs:
+            await v.expect("ack", ref=ref)  # type: ignore[attr-defined]
+            await a.expect("message", conversation=cid, body=f"burst {burst} ref {ref}")
+        # In the order they arrived: each socket's frames in commit order.
+        acks = [f["seq"] for f in v.frames if f["t"] == "ack" and f.get("ref") in refs]  # type: ignore[attr-defined]
+        delivered = [f["seq"] for f in a.frames
+                     if f["t"] == "message" and str(f.get("body", "")).startswith(f"burst {burst} ")]
+        # Strictly increasing, not consecutive: routing may take a seq meanwhile (the agent's `assigned`).
+        assert acks == delivered and len(acks) == 20 and acks == sorted(set(acks)) and acks[0] > last_seq
+        last_seq = acks[-1]
+        after = papote_server.http("GET", "/healthz")[1]["socket_writes"]
+        frames, writes = after["frames"] - before["frames"], after["writes"] - before["writes"]
+        assert frames >= 40 and writes <= frames
+        if frames - writes >= 10:
+            return
+    raise AssertionError("no burst of 20 sends ever left in fewer writes than frames")
+
+
 async def test_retry_of_an_unacked_send_is_stored_once(papote_server: PapoteServer) -> None:
     v, cid = await start_conversation(papote_server)
     cmid = new_msg_id()

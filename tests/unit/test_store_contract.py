@@ -246,6 +246,26 @@ async def test_one_callers_appends_are_stored_in_the_order_queued(store: Store) 
 
 
 @pytest.mark.asyncio
+async def test_the_settled_hook_runs_once_a_commits_futures_are_resolved(store: Store) -> None:
+    """`Store.on_settled`: called on the loop once a commit's appends are resolved, before their
+    callbacks run (the web layer arms its flush of socket writes there, so it runs behind them)."""
+    site, visitor = await site_and_visitor(store)
+    cid = (await store.append(text(site, visitor, None, "start", "cmid-start"))).conversation.id
+    futures = [store.append_nowait(text(site, visitor, cid, f"m{i}", f"cmid-hook-{i}")) for i in range(5)]
+    ran: list[int] = []
+    for future in futures:
+        future.add_done_callback(lambda _: ran.append(1))
+    seen: list[tuple[int, int]] = []  # at each call: futures resolved, callbacks run
+    store.on_settled = lambda: seen.append((sum(f.done() for f in futures), len(ran)))
+    try:
+        await asyncio.gather(*futures)
+    finally:
+        store.on_settled = None
+    last_resolving = next(call for call in seen if call[0] == 5)
+    assert last_resolving[1] < 5, "the hook ran after the callbacks of the futures it followed"
+
+
+@pytest.mark.asyncio
 async def test_concurrent_retries_leave_no_hole_and_no_duplicate(store: Store) -> None:
     # Every send retried several times at once, into the same conversations, with new sends between:
     # a seq taken before the dedupe would leave a hole where each retry was found to be one.

@@ -6,7 +6,10 @@ The contract every backend keeps is in test_store_contract.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +43,43 @@ async def test_concurrent_appends_get_distinct_contiguous_seqs_in_few_batches(st
     assert sorted(r.message.seq for r in results) == list(range(2, 1002))
     # Group commit: a thousand waiting appends share a handful of transactions.
     assert store.batches - batches_before <= 10
+
+
+#: Generous: the suite shares two cores with other work.
+WAIT_SECS = 30.0
+
+
+@pytest.mark.asyncio
+async def test_the_writer_commits_what_waits_without_waiting_for_the_loop(store: SqliteStore) -> None:
+    """A write that queued during a commit leaves as soon as that commit returns, even while the loop is
+    still busy with the commit's outcome (its acks and fan-outs): the loop does not start each batch."""
+    started, gate = threading.Event(), threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> None:
+        started.set()
+        assert gate.wait(WAIT_SECS)
+
+    first = store._submit(slow)
+    assert await asyncio.to_thread(started.wait, WAIT_SECS), "the writer never took the first job"
+    second = store._submit(lambda conn: conn.execute("INSERT INTO meta(key, value) VALUES ('probe', 'x')"))
+    seen_while_busy: list[bool] = []
+
+    def busy_loop(_: object) -> None:
+        # The loop learns the first commit and, in that very turn, stays busy: the second write must
+        # reach the disk meanwhile (read from another connection, as another process would).
+        deadline = time.monotonic() + WAIT_SECS
+        with contextlib.closing(sqlite3.connect(store.path)) as raw:
+            while time.monotonic() < deadline:
+                if raw.execute("SELECT 1 FROM meta WHERE key='probe'").fetchone():
+                    seen_while_busy.append(True)
+                    return
+                time.sleep(0.01)
+
+    first.add_done_callback(busy_loop)
+    gate.set()
+    await first
+    await second
+    assert seen_while_busy, "the second write waited for the loop to start its batch"
 
 
 @pytest.mark.asyncio
@@ -164,4 +204,40 @@ async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.Monke
         await store.close()
     # Started over every ~0.1 s, the file holds a few checkpoints' worth; never started over, all of it.
     assert size < written / 3, f"WAL of {size} bytes after {store.batches} commits: it never started over"
+
+
+@pytest.mark.asyncio
+async def test_the_checkpoint_gets_its_turn_when_the_writer_never_runs_dry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Many senders at once: each commit returns to a queue that refilled meanwhile, so the writer goes
+    # from batch to batch without going idle. The checkpoint's share in the writer thread must still run
+    # during the load, or nothing starts the WAL over and it grows for as long as the load lasts.
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_SECS", 0.1)  # twenty ticks in the run below
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_COMMITS", 10)  # each tick of the run below has more
+    ran_at: list[float] = []
+
+    def counted(conn: sqlite3.Connection) -> None:
+        ran_at.append(time.monotonic())
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint_rest", counted)
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    try:
+        site, visitor = await site_and_visitor(store)
+        cid = (await store.append(text(site, visitor, None, "hello", "cmid-start"))).message.conversation_id
+        deadline = time.monotonic() + 2.0
+
+        async def sender(k: int) -> None:
+            n = 0
+            while time.monotonic() < deadline:
+                await store.append(text(site, visitor, cid, f"m{n}", f"cmid-{k}-{n:06d}"))
+                n += 1
+
+        await asyncio.gather(*(sender(k) for k in range(50)))
+    finally:
+        await store.close()
+    during = [t for t in ran_at if t < deadline]
+    assert len(during) >= 3, f"the writer's checkpoint ran {len(during)} times in 2 s of steady writes"
 

@@ -19,7 +19,7 @@ import abc
 import asyncio
 import contextlib
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -338,6 +338,10 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
     (store/bots.py). All methods are coroutine-safe."""
 
     epoch: str
+    #: Called on the loop once the futures of a commit's writes are resolved, so right before their
+    #: callbacks run (in the loop's next round): the web layer arms its end-of-round flush of socket
+    #: writes there (web/turn_writes.py), behind the acks and fan-outs those callbacks frame.
+    on_settled: Callable[[], None] | None
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @abc.abstractmethod

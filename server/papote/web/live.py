@@ -42,6 +42,7 @@ from papote.protocol import (
 from papote.ratelimits import Window
 from papote.types import Frame
 from papote.web.outgoing import Outgoing
+from papote.web.turn_writes import DirectSocket
 
 if TYPE_CHECKING:
     from papote.node import Papote
@@ -81,7 +82,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._outgoing = Outgoing(lambda data: ws.send({"type": "websocket.send", "bytes": data}),
-                                  lambda: self.request_close(CloseCode.NORMAL, "socket gone"))
+                                  lambda: self.request_close(CloseCode.NORMAL, "socket gone"),
+                                  DirectSocket.of(ws.scope))
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a send in flight finishes (cheaper than a Semaphore)
         self._completions: set[asyncio.Task[None]] = set()

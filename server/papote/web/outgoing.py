@@ -8,7 +8,8 @@ and the fan-out), which the relay baseline does not pay. So `Outgoing.write_now`
 it goes to the connection's bounded queue, which the writer task (`Outgoing.drain`) sends in order
 behind it. Frames leave in the order they were decided, and a stalled reader still fills the queue and
 is closed as a slow consumer (connections.py). (Python 3.12's eager task factory steps every task like
-this; the server runs on 3.11 and wants it for one call.)
+this; the server runs on 3.11 and wants it for one call.) On uvicorn's Sans-I/O protocol, "written at
+once" means framed at once, and the frames of one turn leave in one write per socket (turn_writes.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from papote.web.turn_writes import DirectSocket, SocketGone
 
 #: Sends one frame: the ASGI send of a `websocket.send` message, as a coroutine not yet started.
 Send = Callable[[bytes], Coroutine[Any, Any, None]]
@@ -57,9 +60,11 @@ async def _finish(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
 class Outgoing:
     """The frames of one socket on their way out. `gone()` is called when the socket failed a send."""
 
-    def __init__(self, send: Send, gone: Callable[[], None]) -> None:
+    def __init__(self, send: Send, gone: Callable[[], None], direct: DirectSocket | None = None) -> None:
         self._send = send
         self._gone = gone
+        #: The socket's framer, when the server has one we can reach (web/turn_writes.py).
+        self._direct = direct
         #: True while `drain` hands a queued frame to the socket: nothing may overtake it.
         self._draining = False
         #: A frame written at once whose send had to wait for the socket: what follows queues behind it.
@@ -70,6 +75,15 @@ class Outgoing:
         queue is empty). False: a queued frame or a waiting send is ahead, so `data` must queue."""
         if self._draining or self._tail is not None:
             return False
+        direct = self._direct
+        if direct is not None:
+            try:
+                if direct.write(data):
+                    return True
+            except SocketGone:
+                self._gone()
+                return True
+            # The transport asked to pause: the ASGI send below waits for it, and what follows queues.
         try:
             tail = start_eagerly(self._send(data))
         except Exception:  # OSError, or starlette's WebSocketDisconnect for it

@@ -35,7 +35,8 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True, "epoch": papote.epoch, "connections": len(papote.live_sessions),
                          "node": papote.bus.node, "bus": papote.bus.stats(),
                          "cluster": papote.cluster.stats(), "push": papote.alerts.stats(),
-                         "store": papote.store.commit_stats()})
+                         "store": papote.store.commit_stats(),
+                         "socket_writes": request.app.turn_writes.stats()})
 
 
 def _asset(folder: Path, name: str, max_age: int) -> Response:

@@ -121,6 +121,7 @@ class PostgresEngine:
         #: The connection holding this node's job locks (`singleton`), and what serializes its statements.
         self._locks: asyncpg.Connection | None = None
         self._locks_guard = asyncio.Lock()
+        self.on_settled: Callable[[], None] | None = None  # see Store.on_settled
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -134,7 +135,11 @@ class PostgresEngine:
             self.dsn, min_size=1, max_size=self.pool_size, init=prepare_connection, reset=reset_connection,
             timeout=CONNECT_TIMEOUT,
         )
-        self._lanes = Lanes(self.lane_count, self._connect)
+        self._lanes = Lanes(self.lane_count, self._connect, self._settled)
+
+    def _settled(self) -> None:
+        if self.on_settled is not None:
+            self.on_settled()
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT)

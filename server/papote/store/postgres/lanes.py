@@ -106,9 +106,12 @@ def _settle(future: asyncio.Future[Appended], outcome: tuple[bool, Any]) -> None
 
 
 class Lane:
-    def __init__(self, index: int, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+    def __init__(self, index: int, connect: Callable[[], Awaitable[asyncpg.Connection]],
+                 settled: Callable[[], None]) -> None:
         self.index = index
         self._connect = connect
+        #: Called once a batch's futures are resolved (Store.on_settled).
+        self._settled = settled
         self._conn: asyncpg.Connection | None = None
         self.waiting: deque[Pending] = deque()
         self.running = False  # a batch is in flight or about to leave
@@ -144,6 +147,7 @@ class Lane:
             if not isinstance(exc, Exception):
                 raise
         finally:
+            self._settled()
             if self.waiting:
                 self._start()
             else:
@@ -227,8 +231,9 @@ class Lane:
 class Lanes:
     """The append lanes of one node."""
 
-    def __init__(self, count: int, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
-        self.lanes = [Lane(i, connect) for i in range(count)]
+    def __init__(self, count: int, connect: Callable[[], Awaitable[asyncpg.Connection]],
+                 settled: Callable[[], None]) -> None:
+        self.lanes = [Lane(i, connect, settled) for i in range(count)]
         self._closing = False
 
     def submit(self, plan: AppendPlan) -> asyncio.Future[Appended]:
