@@ -85,12 +85,17 @@ async def relay(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        for conversation in joined:
-            members = _rooms.get(conversation)
-            if members is not None:
-                members.discard(websocket)
-                if not members:
-                    del _rooms[conversation]
+        leave(_rooms, joined, websocket)
+
+
+def leave(rooms: dict[str, set[Any]], joined: list[str], member: object) -> None:
+    """A closed connection leaves the rooms it joined; an empty room goes (bench/durable_relay.py too)."""
+    for conversation in joined:
+        members = rooms.get(conversation)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del rooms[conversation]
 
 
 app = Starlette(routes=[WebSocketRoute("/ws", relay)])

@@ -761,8 +761,8 @@ class Run:
         return out
 
     async def health(self) -> list[dict[str, Any]]:
-        """Every node's /healthz (papote only)."""
-        if self.args.target != "papote":
+        """Every node's /healthz (Papote's, and the durable relay's commit counts)."""
+        if self.args.target != "papote" and not self.args.healthz:
             return []
         return list(await asyncio.gather(*(http_get_json(self.args.host, port, "/healthz") for port in self.ports)))
 
@@ -1047,6 +1047,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", choices=["baseline", "socketio", "papote"], required=True)
     p.add_argument("--mode", choices=["open", "pingpong", "idle", "resume"], default="open")
+    p.add_argument("--healthz", type=int, default=0, help="1: read /healthz around the window (not Papote too)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", required=True, help="the server's port, or every node's, comma-separated")
     p.add_argument("--server-pid", required=True, help="for CPU time and RSS from /proc (one per port)")

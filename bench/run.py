@@ -5,6 +5,9 @@ subprocess pinned to core 0 (``taskset -c 0``), runs bench/loadgen.py pinned to 
 the server's CPU time and RSS from /proc over the recording window only. Targets:
 
 * ``baseline``  bench/baseline_relay.py — the cheapest relay on the same stack, no persistence.
+* ``durable``   bench/durable_relay.py — the baseline relay plus a durable commit before each ack
+  (SQLite, synchronous=FULL, a writer thread with group commit): what durability costs any server on
+  this stack, so that ``papote`` over ``durable`` is what Papote's own code costs on top of it.
 * ``socketio``  bench/peer_socketio.py — the same relay with python-socketio, no persistence.
 * ``papote``    ``papote serve`` on a fresh SQLite file, synchronous=FULL (the default).
 * ``papote-nosync``  the same with ``PAPOTE_SYNCHRONOUS=NORMAL``: commits reach the OS but are not
@@ -74,7 +77,7 @@ LOADGEN_CORE = "1"
 PRIORITY_NICE = "-10"
 PREFIX: list[str] = []  # set from --priority in main()
 #: In the order every row runs them: the baseline first, as ratios are only meaningful within one run.
-TARGETS = ("baseline", "socketio", "papote", "papote-nosync")
+TARGETS = ("baseline", "durable", "socketio", "papote", "papote-nosync")
 MACHINE: dict[str, Any] = {}  # machine(), read once in main(): the tables quote its disk probe
 # Rate limits are a protection for real deployments; a benchmark that drives one site from one
 # address at thousands of frames per second would measure the limiter's refusals instead.
@@ -151,6 +154,8 @@ class Server:
     @property
     def speaks(self) -> str:
         """The load generator's adapter: every Papote variant speaks Papote's protocol."""
+        if self.target == "durable":
+            return "baseline"  # the relay's protocol
         return "papote" if self.target.startswith("papote") else self.target
 
     @property
@@ -220,6 +225,9 @@ def start_server(target: str, agents: int = 1, origin: str = BENCH_ORIGIN) -> Se
     emails: list[str] = []
     if target == "baseline":
         command = uvicorn_command("baseline_relay:app", port)
+    elif target == "durable":
+        command = uvicorn_command("durable_relay:app", port)
+        env["DURABLE_DB"] = str(workdir / "relay.db")
     elif target == "socketio":
         command = uvicorn_command("peer_socketio:app", port)
     else:
@@ -365,6 +373,8 @@ def loadgen_once(server: Server | Nodes, **options: Any) -> dict[str, Any]:
         options.setdefault("pg_database", server.database)
         if server.broker is not None:
             options.setdefault("broker_pid", server.broker.pid)
+    if server.target == "durable":
+        options.setdefault("healthz", 1)  # its commits per message, as Papote's
     if server.speaks == "papote":
         options.setdefault("site_key", ",".join(server.site_keys))
         options.setdefault("agent_email", ",".join(server.agent_emails))
@@ -746,7 +756,7 @@ def commits_per_message(target: str, run: dict[str, Any]) -> str:
     per_msg = run.get("commits_per_msg")
     if per_msg is None:
         return ""
-    fsync = MACHINE.get("fsync_4k") if target == "papote" else None  # papote-nosync does not fsync
+    fsync = MACHINE.get("fsync_4k") if target in ("papote", "durable") else None  # papote-nosync does not
     floor = f", fsync ≈ {per_msg * fsync['cpu_us']:.0f} µs/msg" if fsync else ""
     return f", {per_msg:.2f} commits/msg{floor}"
 
@@ -760,6 +770,9 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
         lines.append((target, figure, versus, verdict))
 
     n = row["row"]
+    # Papote against the durable floor (bench/durable_relay.py): what its own code costs on top of
+    # durability, printed after the ratios to the baseline.
+    floor = runs.get("durable")
     if n == 0:
         base = runs.get("baseline")
         for target, r in runs.items():
@@ -770,6 +783,8 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                              + (" (noisy)" if m.get("noisy") else ""))
                 if base is not None and target != "baseline":
                     ratios.append(f"{rate}/s CPU x{ratio(cpu, base['rates'][rate]['server_cpu_us_per_msg']):.2f}")
+                if floor is not None and target.startswith("papote"):
+                    ratios.append(f"x{ratio(cpu, floor['rates'][rate]['server_cpu_us_per_msg']):.2f} durable")
             idle = r["idle"]
             parts.append(f"idle: {idle['idle_cpu_pct']:.1f} % CPU for {idle['sessions']} sessions")
             add(target, "; ".join(parts), ", ".join(ratios))
@@ -790,6 +805,8 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                     f"CPU x{ratio(cpu, base['server_cpu_us_per_msg']):.2f}, "
                     f"p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
                 )
+            if floor is not None and target.startswith("papote"):
+                versus += f"; CPU x{ratio(cpu, floor['server_cpu_us_per_msg']):.2f} durable"
             verdict = ""
             if target == "papote" and n == 1 and base is not None:
                 ok = ratio(cpu, base["server_cpu_us_per_msg"]) <= CPU_RATIO_MAX
@@ -832,6 +849,8 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
             if base is not None and target != "baseline":
                 rr = ratio(r["throughput"], base["throughput"])
                 versus = f"x{rr:.2f}"
+                if floor is not None and target.startswith("papote"):
+                    versus += f"; x{ratio(r['throughput'], floor['throughput']):.2f} durable"
                 if target == "papote":
                     verdict = "PASS" if rr >= SATURATION_RATIO_MIN else "MISS"
             add(target, figure, versus, verdict)
@@ -927,6 +946,8 @@ def verdicts(row: Row) -> list[tuple[str, str, str, str]]:
                     f"vs sqlite: nodes x{ratio(cpu, one):.2f}, all x{ratio(total, one):.2f}, "
                     f"p99 x{ratio(lat['p99_ms'], base['latency']['p99_ms']):.2f}"
                 )
+            if floor is not None and target.startswith("papote"):
+                versus += f"; CPU x{ratio(cpu, floor['server_cpu_us_per_msg']):.2f} durable"
             add(target, figure, versus)
     elif n == "10b":
         base = runs.get("sqlite")
