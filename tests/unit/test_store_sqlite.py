@@ -207,6 +207,43 @@ async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.Monke
 
 
 @pytest.mark.asyncio
+async def test_a_long_wal_keeps_its_length_under_load_and_is_cut_once_quiet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Cutting the file back at every start-over stalled the commits after each checkpoint under heavy
+    # load; it waits for a quiet spell instead, and a quiet spell does come.
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_SECS", 0.05)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_COMMITS", 10)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_IDLE_SECS", 0.2)
+    monkeypatch.setattr(sqlite_store, "WAL_KEEP_BYTES", 16 * 4096)  # a few commits' worth
+    done = watch_checkpoints(monkeypatch)
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    try:
+        site, visitor = await site_and_visitor(store)
+        cid = (await store.append(text(site, visitor, None, "hello", "cmid-start"))).message.conversation_id
+        sizes: list[int] = []
+        n = 0
+
+        async def sender(k: int) -> None:
+            nonlocal n
+            while len(done) < 6:  # six start-overs under load
+                await store.append(text(site, visitor, cid, "x" * 3000, f"cmid-{k}-{n:06d}"))
+                n += 1
+                sizes.append(sqlite_store.wal_bytes(store.path))
+
+        await asyncio.wait_for(asyncio.gather(*(sender(k) for k in range(20))), WAIT_SECS)
+        assert max(sizes) > sqlite_store.WAL_KEEP_BYTES, "the load never made the WAL long: nothing tested"
+        longest = 0
+        for size in sizes:
+            assert size >= longest, f"the WAL was cut from {longest} to {size} bytes under load"
+            longest = size
+        await wait_until(lambda: sqlite_store.wal_bytes(store.path) == 0, WAIT_SECS)  # quiet: cut
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
 async def test_the_checkpoint_gets_its_turn_when_the_writer_never_runs_dry(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
