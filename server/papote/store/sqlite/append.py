@@ -104,6 +104,14 @@ def append_run(conn: sqlite3.Connection, plans: list[AppendPlan]) -> list[tuple[
     (whose rows it then sees when it looks for duplicates). Outcomes come back in the order of `news`:
     (True, Appended) or (False, the Conflict or NotFound to raise).
     """
+    if len(plans) == 1:
+        # A shop's pace commits a message or two at a time: one alone takes the per-message path, three
+        # statements and none of the run's bookkeeping, which pays only from two messages up (its Python
+        # comes in cold in the writer: 88-94 → 77-80 µs per commit, docs/performance.md).
+        try:
+            return [(True, append_one(conn, plans[0]))]
+        except (Conflict, NotFound) as exc:
+            return [(False, exc)]
     news = [p.new for p in plans]
     now = now_ms()
     outcomes: list[tuple[bool, object] | None] = [None] * len(news)
