@@ -101,13 +101,14 @@ def append_run(conn: sqlite3.Connection, plans: list[AppendPlan]) -> list[tuple[
     `UPDATE … last_seq = last_seq + n` per conversation and one `executemany` insert, instead of three
     statements per message. A conversation needing more care (creation, a closed one to reopen, an
     unknown id or site) goes message by message through `append_one`, in order, after the others
-    (whose rows it then sees when it looks for duplicates). Outcomes come back in the order of `news`:
-    (True, Appended) or (False, the Conflict or NotFound to raise).
+    (whose rows it then sees when it looks for duplicates). A run of one message goes to `append_one`
+    whole. Outcomes come back in the order of `news`: (True, Appended) or (False, the Conflict or
+    NotFound to raise).
     """
     if len(plans) == 1:
         # A shop's pace commits a message or two at a time: one alone takes the per-message path, three
         # statements and none of the run's bookkeeping, which pays only from two messages up (its Python
-        # comes in cold in the writer: 88-94 → 77-80 µs per commit, docs/performance.md).
+        # comes in cold in the writer: 88-94 → 77-80 µs of `append_run` per commit, docs/performance.md).
         try:
             return [(True, append_one(conn, plans[0]))]
         except (Conflict, NotFound) as exc:
