@@ -406,12 +406,16 @@ class SqliteEngine:
         return await self._submit(fn, checked=checked)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the next batch: on the next turn of the loop (jobs submitted in this one join it), or
-        GATHER_SECS later under load."""
+        """Start the next batch: now, or GATHER_SECS later under load.
+
+        Now, not on the loop's next turn: the writer thread needs the GIL to begin, which it gets only
+        once the loop polls for I/O, so the jobs submitted in the rest of this turn join the batch all
+        the same; a `call_soon` start added a round of the loop (and whatever frames that round read)
+        before the commit's first statement."""
         if self._busy() and len(self._waiting) < GATHER_ENOUGH:
             self._next_batch = loop.call_later(GATHER_SECS, self._start_batch)
         else:
-            self._next_batch = loop.call_soon(self._start_batch)
+            self._start_batch()
 
     def _start_batch(self) -> None:
         self._next_batch = None
