@@ -74,6 +74,45 @@ POSTGRES_POOL = "4"
 T = TypeVar("T")
 
 
+#: How long a test waits for a condition by default: generous, the suite shares two cores with other work.
+UNTIL_SECS = 60.0
+#: How often it looks again.
+UNTIL_POLL_SECS = 0.05
+
+
+async def until(condition: Callable[[], Any], what: str, timeout: float = UNTIL_SECS, *,
+                blocking: bool = False) -> Any:
+    """Poll `condition()` until it returns something true, and return that; fail naming `what` after
+    `timeout` seconds. `blocking`: the condition does blocking I/O (an HTTP call, a mailbox read), so it
+    runs in a thread and the loop keeps serving meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await asyncio.to_thread(condition) if blocking else condition()
+        if value:
+            return value
+        if loop.time() >= deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        await asyncio.sleep(UNTIL_POLL_SECS)
+
+
+async def until_io(condition: Callable[[], Any], what: str, timeout: float = UNTIL_SECS) -> Any:
+    """`until` for a condition that reads the server or a mailbox (blocking I/O)."""
+    return await until(condition, what, timeout, blocking=True)
+
+
+def until_sync(condition: Callable[[], Any], what: str, timeout: float = UNTIL_SECS) -> Any:
+    """`until` for a test without an event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(UNTIL_POLL_SECS)
+
+
 def run_async(job: Callable[[], Awaitable[T]]) -> T:
     """Runs a coroutine to completion from synchronous harness code, inside a test's event loop or not."""
     async def main() -> T:

@@ -5,7 +5,6 @@ code, by the QR code, and by a link opened in a tab that already shows the page.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
@@ -16,6 +15,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.harness import until
 
 from .agent import Agent
 from .conftest import open_page
@@ -30,15 +31,6 @@ WAIT_SECS = 20
 
 def widget(page: Page) -> Any:
     return page.locator("papote-widget")
-
-
-async def until(check: Any, what: str) -> None:
-    """Polls `check()` until it is true, within WAIT_SECS."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECS
-    while not check():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_returning_visitor_picks_a_thread_or_starts_a_new_one(

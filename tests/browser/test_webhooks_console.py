@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.harness import PapoteServer, new_msg_id, serve
+from tests.harness import PapoteServer, new_msg_id, serve, until
 from tests.integration.test_webhooks import Receiver, api_key
 
 from .conftest import open_page
@@ -37,14 +37,6 @@ def receiver() -> Iterator[Receiver]:
     r.start()
     yield r
     r.stop()
-
-
-async def until(condition: Any, what: str, timeout: float = 30) -> None:
-    for _ in range(int(timeout * 20)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(what)
 
 
 async def test_an_admin_manages_webhooks_in_the_console(papote_server: PapoteServer, console_build: str,

@@ -41,6 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests import postgres
 from tests.brokers import Broker
+from tests.harness import until
 from tests.nodes import UNLIMITED, Cluster, cluster
 
 pytestmark = pytest.mark.asyncio
@@ -280,14 +281,6 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
     b.start()
     yield b
     b.kill()
-
-
-async def until(condition: Any, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def node_kill(nodes: Cluster, broker: Broker, plan: Plan) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP
 
 from papote.channels.email import tokens
 from papote.identity import sign_jwt
-from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, serve, visitor
+from tests.harness import Client, PapoteServer, agent, free_port, new_msg_id, serve, until_io, visitor
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 
@@ -87,16 +87,6 @@ def mail_server(tmp_path: Path, server_backend: str, sink: tuple[Sink, int],
                 request: pytest.FixtureRequest) -> Iterator[PapoteServer]:
     server = PapoteServer(tmp_path, backend=server_backend, env_extra=mail_env(sink[1]))
     yield from serve(server, request)
-
-
-async def until(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(condition)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"waited {timeout} s for {what}")
 
 
 def listen_port(server: PapoteServer) -> int:
@@ -174,7 +164,7 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     replied = time.monotonic()
     await agent_says(a, cid, "It ships tomorrow.", 2)
 
-    await until(lambda: relay.mails, "the digest")
+    await until_io(lambda: relay.mails, "the digest")
     assert relay.arrived[0] - replied >= 1.0, "not before the site's email_delay"
     first = relay.mails[0]
     assert first["To"] == ANN and first["From"].addresses[0].addr_spec == "support@shop.test"
@@ -188,11 +178,11 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     unsubscribe = first["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith(server.base_url + "/email/unsubscribe?t=")
     assert relay.envelopes[0][0] == reply_to  # bounces come back to the conversation's own address
-    await until(lambda: deliveries(server, cid) == [("digest", "sent", 1)], "the delivery recorded as sent")
+    await until_io(lambda: deliveries(server, cid) == [("digest", "sent", 1)], "the delivery recorded as sent")
 
     # A second reply: a second digest, threaded under the first.
     await agent_says(a, cid, "Tracking number: 42.", 3)
-    await until(lambda: len(relay.mails) == 2, "the second digest")
+    await until_io(lambda: len(relay.mails) == 2, "the second digest")
     second = relay.mails[1]
     assert "Tracking number: 42." in text_of(second) and "It ships tomorrow." not in text_of(second)
     assert second["In-Reply-To"] == first["Message-ID"] and first["Message-ID"] in second["References"]
@@ -231,7 +221,7 @@ async def test_round_trip(mail_server: PapoteServer, sink: tuple[Sink, int]) -> 
     assert stored_bodies(server, cid) == ["Where is my order?", "Great, thanks!"]
     assert server.sql("SELECT state FROM email_addresses WHERE email=?", ANN) == [("bouncing",)]
     seq = await agent_says(a, cid, "Anything else?", 4)
-    await until(lambda: emailed_seq(server, cid) >= seq, "the decision past the last reply")
+    await until_io(lambda: emailed_seq(server, cid) >= seq, "the decision past the last reply")
     assert len(relay.mails) == 2 and len(deliveries(server, cid)) == 2
 
 
@@ -247,7 +237,7 @@ async def test_no_mail_when_the_visitor_reads_first(mail_server: PapoteServer, s
     # of its own, and on a loaded machine the close could otherwise race it past the 5 s delay).
     await a.expect("read", timeout=30)
     await v.close()
-    await until(lambda: emailed_seq(server, cid) >= seq, "the decision not to mail", timeout=90)
+    await until_io(lambda: emailed_seq(server, cid) >= seq, "the decision not to mail", timeout=90)
     assert relay.mails == [] and deliveries(server, cid) == []
 
 
@@ -264,7 +254,7 @@ async def test_a_typed_address_is_confirmed_before_any_content(mail_server: Papo
     await v.close()
     await agent_says(a, cid, "Secret order details", 3)
 
-    await until(lambda: relay.mails, "the confirmation request")
+    await until_io(lambda: relay.mails, "the confirmation request")
     ask = relay.mails[0]
     assert ask["To"] == "bob@example.test" and "Secret order details" not in ask.as_string()
     assert ask["Reply-To"] is None
@@ -277,7 +267,7 @@ async def test_a_typed_address_is_confirmed_before_any_content(mail_server: Papo
     assert status == 404
     status, done, _ = await asyncio.to_thread(server.http, "POST", path)
     assert status == 200 and "bob@example.test" in done
-    await until(lambda: len(relay.mails) == 2, "the digest after confirmation")
+    await until_io(lambda: len(relay.mails) == 2, "the digest after confirmation")
     assert "Secret order details" in text_of(relay.mails[1])
 
     # Unsubscribing (RFC 8058 one-click) stops continuation for this address on this site.
@@ -286,7 +276,7 @@ async def test_a_typed_address_is_confirmed_before_any_content(mail_server: Papo
     assert status == 200
     assert server.sql("SELECT state FROM email_addresses WHERE email=?", "bob@example.test") == [("unsubscribed",)]
     seq = await agent_says(a, cid, "Still there?", 4)
-    await until(lambda: emailed_seq(server, cid) >= seq, "the decision past the last reply")
+    await until_io(lambda: emailed_seq(server, cid) >= seq, "the decision past the last reply")
     assert len(relay.mails) == 2
 
 
@@ -304,8 +294,8 @@ async def test_a_kill_between_claim_and_send_loses_nothing(mail_server: PapoteSe
     await asyncio.to_thread(server.kill)  # kill -9 mid-send
     relay.release.set()
     await asyncio.to_thread(server.start)
-    await until(lambda: relay.mails, "the digest, sent after the restart")
-    await until(lambda: deliveries(server, cid) == [("digest", "sent", 2)], "the second attempt recorded")
+    await until_io(lambda: relay.mails, "the digest, sent after the restart")
+    await until_io(lambda: deliveries(server, cid) == [("digest", "sent", 2)], "the second attempt recorded")
     assert len(relay.mails) == 1 and "Your refund is on its way." in text_of(relay.mails[0])
 
 
@@ -317,7 +307,7 @@ async def test_a_reply_from_another_address_is_flagged_or_refused(mail_server: P
     v, cid = await ann_writes(server)
     await v.close()
     await agent_says(a, cid, "Which size?", 2)
-    await until(lambda: relay.mails, "the digest")
+    await until_io(lambda: relay.mails, "the digest")
     reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
 
     await send_reply(server, reply_to, "Size M please (from my work address)", sender="ann@work.test")
@@ -366,14 +356,14 @@ async def test_two_nodes_send_each_digest_once(tmp_path: Path, sink: tuple[Sink,
             await v.close()
         for i, cid in enumerate(cids):
             await agent_says(a, cid, f"Answer {i}", 10 + i)
-        await until(lambda: len(relay.mails) >= 8, "eight digests", timeout=90)
-        await until(lambda: node_a.sql("SELECT count(*) FROM deliveries WHERE status='sent'") == [(8,)],
-                    "eight deliveries recorded as sent")
+        await until_io(lambda: len(relay.mails) >= 8, "eight digests", timeout=90)
+        await until_io(lambda: node_a.sql("SELECT count(*) FROM deliveries WHERE status='sent'") == [(8,)],
+                       "eight deliveries recorded as sent")
         assert sorted(m["To"] for m in relay.mails) == sorted(f"u{i}@example.test" for i in range(8))
         assert node_a.sql("SELECT count(*), max(attempts) FROM deliveries") == [(8, 1)]
         # Both nodes kept deciding meanwhile: one more round each finds nothing more to send.
         seq = await agent_says(a, cids[0], "One more thing", 30)
-        await until(lambda: emailed_seq(node_a, cids[0]) >= seq and len(relay.mails) == 9, "the ninth digest")
+        await until_io(lambda: emailed_seq(node_a, cids[0]) >= seq and len(relay.mails) == 9, "the ninth digest")
         assert len(relay.mails) == 9
     finally:
         node_b.stop()

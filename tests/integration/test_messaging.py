@@ -11,13 +11,13 @@ import json
 import random
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, until_io
 from tests.providers import (
     FakeProviders,
     meta_body,
@@ -41,16 +41,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     # A thousand messages of one customer at once measure the dedupe here, not the inbound budget.
     yield from serve_on_backend(request, tmp_path_factory, "messaging",
                                 {**providers.env(), "PAPOTE_RATE_INBOUND_PER_ADDRESS": "100000/minute"})
-
-
-async def until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(condition)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"waited {timeout} s for {what}")
 
 
 def connect(server: PapoteServer, kind: str, settings: dict[str, str], cookie: str | None = None) -> dict[str, Any]:
@@ -197,7 +187,7 @@ async def test_a_reply_goes_out_and_its_state_follows_the_furthest_receipt(serve
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await post_meta(http, account, whatsapp_message("100004", customer, "wamid.in4", "Hi!",
                                                                 name="Zoé"))).status_code == 200
-        conv = await until(lambda: conversation_of(server, cookie, "Zoé"), "the conversation")
+        conv = await until_io(lambda: conversation_of(server, cookie, "Zoé"), "the conversation")
         cid = conv["id"]
         view = channel_of(server, cookie, cid)
         assert (view["channel"], view["can_send"], view["address"]) == ("whatsapp", True, customer)
@@ -207,7 +197,7 @@ async def test_a_reply_goes_out_and_its_state_follows_the_furthest_receipt(serve
         status, ack, _ = server.http("POST", f"/api/conversations/{cid}/messages",
                                      {"body": "Hello Zoé", "client_msg_id": new_msg_id()}, cookie=cookie)
         assert status == 201
-        sent = await until(lambda: providers.sends("meta")[before:], "the send to WhatsApp")
+        sent = await until_io(lambda: providers.sends("meta")[before:], "the send to WhatsApp")
         assert sent[0].path == "/meta/100004/messages"
         assert sent[0].body["to"] == customer and sent[0].body["text"]["body"] == "Hello Zoé"
         assert sent[0].headers["authorization"] == "Bearer EAAG-access-token-xyz"
@@ -218,8 +208,8 @@ async def test_a_reply_goes_out_and_its_state_follows_the_furthest_receipt(serve
         for state in ("read", "delivered", "sent"):  # out of order: the furthest stays
             receipt = whatsapp_status("100004", wamid, state, customer)
             assert (await post_meta(http, account, receipt)).status_code == 200
-        await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "read",
-                    "the read receipt")
+        await until_io(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "read",
+                       "the read receipt")
         frame = await console.expect("delivery", timeout=20)
         assert frame["state"] == "read"
 
@@ -230,7 +220,7 @@ async def start_thread(server: PapoteServer, http: httpx.AsyncClient, account: d
                                                              name=name, at=at))
     assert answer.status_code == 200
     cookie = server.login()
-    conv = await until(lambda: conversation_of(server, cookie, name), "the conversation")
+    conv = await until_io(lambda: conversation_of(server, cookie, name), "the conversation")
     return str(conv["id"])
 
 
@@ -251,13 +241,13 @@ async def test_a_429_is_retried_after_its_retry_after_and_a_5xx_or_timeout_with_
     before = len(providers.sends("meta"))
     status, ack = reply(server, cookie, cid, "after the limits")
     assert status == 201
-    sends = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send",
-                        timeout=60)
+    sends = await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send",
+                           timeout=60)
     tries = [s for s in providers.sends("meta")[before:] if s.body.get("to") == "33600000005"]
     assert len(tries) == 3 and sends[0] is tries[-1]
     # No second attempt before the Retry-After the 429 gave.
     assert tries[1].at - tries[0].at >= providers.retry_after - 0.1
-    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
+    await until_io(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
 
 
 async def test_outside_the_window_a_reply_is_refused_first_or_goes_as_the_template(
@@ -279,7 +269,7 @@ async def test_outside_the_window_a_reply_is_refused_first_or_goes_as_the_templa
     assert view["can_send"] is True and view["window"]["fallback"] == "template"
     before = len(providers.sends("meta"))
     assert reply(server, cookie, templ, "Your order shipped")[0] == 201
-    [sent] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the template")
+    [sent] = await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the template")
     assert sent.body["type"] == "template" and sent.body["template"]["name"] == "follow_up"
     assert sent.body["template"]["language"] == {"code": "fr"}
     assert sent.body["template"]["components"][0]["parameters"][0]["text"] == "Your order shipped"
@@ -294,10 +284,10 @@ async def test_the_provider_refusing_for_a_closed_window_fails_the_reply_for_goo
     providers.script("meta", "window")
     status, ack = reply(server, cookie, cid, "refused")
     assert status == 201
-    state = await until(lambda: channel_of(server, cookie, cid)["deliveries"].get(str(ack["seq"])), "failed",
-                        timeout=30)
-    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "failed",
-                "failed")
+    state = await until_io(lambda: channel_of(server, cookie, cid)["deliveries"].get(str(ack["seq"])), "failed",
+                           timeout=30)
+    await until_io(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "failed",
+                   "failed")
     assert state is not None
     assert "131047" in channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["error"]
 
@@ -318,14 +308,14 @@ async def test_telegram_secret_token_inbound_and_replies(server: PapoteServer, p
         for _ in range(3):  # re-delivered: one message
             answer = await http.post(path, json=update, headers={"x-telegram-bot-api-secret-token": "tg-secret_1"})
             assert answer.status_code == 200
-    conv = await until(lambda: conversation_of(server, cookie, "Tess"), "the conversation")
+    conv = await until_io(lambda: conversation_of(server, cookie, "Tess"), "the conversation")
     assert conv["visitor"]["channel"] == "telegram"
     assert [m["body"] for m in messages(server, cookie, conv["id"]) if m["kind"] == "text"] == ["Bonjour"]
     providers.retry_after = 1
     providers.script("telegram", "500", "429")
     before = len(providers.sends("telegram"))
     assert reply(server, cookie, conv["id"], "Salut Tess")[0] == 201
-    sent = await until(lambda: [s for s in providers.sends("telegram")[before:] if s.provider_id], "the send")
+    sent = await until_io(lambda: [s for s in providers.sends("telegram")[before:] if s.provider_id], "the send")
     tries = providers.sends("telegram")[before:]
     assert sent[0].path == "/telegram/bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/sendMessage"
     assert sent[0].body == {"chat_id": "4242", "text": "Salut Tess"}
@@ -349,11 +339,11 @@ async def test_twilio_signed_form_inbound_status_callbacks_and_replies(server: P
         assert (await http.post(path, data=form, headers={"x-twilio-signature": forged})).status_code == 403
         good = await http.post(path, data=form, headers={"x-twilio-signature": twilio_signature(token, url, form)})
         assert good.status_code == 200 and good.text == "<Response></Response>"
-        conv = await until(lambda: conversation_of(server, cookie, "+33600000009"), "the conversation")
+        conv = await until_io(lambda: conversation_of(server, cookie, "+33600000009"), "the conversation")
         before = len(providers.sends("twilio"))
         status, ack = reply(server, cookie, conv["id"], "Tomorrow")
         assert status == 201
-        [sent] = await until(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the send")
+        [sent] = await until_io(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the send")
         assert sent.body["To"] == "+33600000009" and sent.body["From"] == "+15550001111"
         assert sent.body["StatusCallback"] == url and sent.headers["authorization"].startswith("Basic ")
         for status_word in ("delivered", "sent"):
@@ -362,8 +352,9 @@ async def test_twilio_signed_form_inbound_status_callbacks_and_replies(server: P
             answer = await http.post(path, data=callback,
                                      headers={"x-twilio-signature": twilio_signature(token, url, callback)})
             assert answer.status_code == 200
-    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack["seq"])]["state"] == "delivered",
-                "delivered")
+    await until_io(
+        lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack["seq"])]["state"] == "delivered",
+        "delivered")
 
 
 async def test_messenger_inbound_and_the_human_agent_tag(server: PapoteServer, providers: FakeProviders) -> None:
@@ -378,24 +369,26 @@ async def test_messenger_inbound_and_the_human_agent_tag(server: PapoteServer, p
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await post_meta(http, account, doc, secret="nope")).status_code == 403
         assert (await post_meta(http, account, doc)).status_code == 200
-    conv = await until(lambda: conversation_of(server, cookie, "PSID77"), "the conversation")
+    conv = await until_io(lambda: conversation_of(server, cookie, "PSID77"), "the conversation")
     assert channel_of(server, cookie, conv["id"])["window"]["fallback"] == "human_agent"
     before = len(providers.sends("meta"))
     assert reply(server, cookie, conv["id"], "Yes: it left today")[0] == 201
-    [sent] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send")
+    [sent] = await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send")
     assert sent.path == "/meta/200001/messages"
     assert sent.body["messaging_type"] == "MESSAGE_TAG" and sent.body["tag"] == "HUMAN_AGENT"
     assert sent.body["recipient"] == {"id": "PSID77"}
     # Messenger says "read" with a watermark, naming no message: every reply sent before it is read.
-    ack_seq = max(int(seq) for seq in await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"],
-                                                  "the reply's state"))
-    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "sent", "sent")
+    ack_seq = max(int(seq) for seq in await until_io(lambda: channel_of(server, cookie, conv["id"])["deliveries"],
+                                                     "the reply's state"))
+    await until_io(
+        lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "sent", "sent")
     read = {"object": "page", "entry": [{"id": "200001", "time": 1, "messaging": [
         {"sender": {"id": "PSID77"}, "recipient": {"id": "200001"}, "timestamp": 1,
          "read": {"watermark": int(time.time() * 1000) + 5000}}]}]}
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await post_meta(http, account, read)).status_code == 200
-    await until(lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "read", "read")
+    await until_io(
+        lambda: channel_of(server, cookie, conv["id"])["deliveries"][str(ack_seq)]["state"] == "read", "read")
 
 
 async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_once(
@@ -411,15 +404,15 @@ async def test_kill_9_after_the_provider_took_a_reply_sends_it_again_at_most_onc
     before = len(providers.sends("meta"))
     status, ack = reply(server, cookie, cid, "survive the crash")
     assert status == 201
-    await until(providers.hung.is_set, "the provider taking the reply")
+    await until_io(providers.hung.is_set, "the provider taking the reply")
     server.kill()  # SIGKILL while the provider holds the reply and Papote has not recorded it
     server.start()
-    await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send after restart",
-                timeout=60)
+    await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the send after restart",
+                   timeout=60)
     tries = [s for s in providers.sends("meta")[before:] if s.body.get("to") == customer]
     assert len(tries) == 2  # never none; one duplicate at most (no provider takes an idempotency key)
     cookie = server.login()
-    await until(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
+    await until_io(lambda: channel_of(server, cookie, cid)["deliveries"][str(ack["seq"])]["state"] == "sent", "sent")
 
 
 async def test_a_site_bot_speaks_on_whatsapp_with_numbered_options(server: PapoteServer,
@@ -448,18 +441,18 @@ async def test_a_site_bot_speaks_on_whatsapp_with_numbered_options(server: Papot
         account = whatsapp(server, "100099")
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             cid = await start_thread(server, http, account, "100099", customer, "Bettina")
-            first = (await until(texts, "the bot's first message on WhatsApp"))[0]
+            first = (await until_io(texts, "the bot's first message on WhatsApp"))[0]
             assert first.splitlines()[0] == "Hi! What is it about?"
             assert first.splitlines()[2:4] == ["1. Shipping, parcels and returns", "2. All good"]
             assert first.splitlines()[-1].startswith("– ")  # "Talk to a person", written out
             answer = whatsapp_message("100099", customer, "wamid.bot-2", "1", name="Bettina")
             assert (await post_meta(http, account, answer)).status_code == 200
-            await until(lambda: any(t.startswith("Parcels leave within a day.") for t in texts()),
-                        "the bot's answer to the number typed back")
+            await until_io(lambda: any(t.startswith("Parcels leave within a day.") for t in texts()),
+                           "the bot's answer to the number typed back")
             person = whatsapp_message("100099", customer, "wamid.bot-3", first.splitlines()[-1][2:], name="Bettina")
             assert (await post_meta(http, account, person)).status_code == 200
-            await until(lambda: [m for m in messages(server, cookie, cid) if m.get("event") == "handover"],
-                        "the handover")
+            await until_io(lambda: [m for m in messages(server, cookie, cid) if m.get("event") == "handover"],
+                           "the handover")
         bot_texts = [m["body"] for m in messages(server, cookie, cid) if m["author"]["kind"] == "bot" and m["body"]]
         assert len(texts()) == len(bot_texts), "every bot message went out once"
     finally:

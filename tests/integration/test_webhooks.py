@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.harness import PapoteServer, free_port, new_msg_id, serve
+from tests.harness import PapoteServer, free_port, new_msg_id, serve, until_sync
 
 pytestmark = pytest.mark.both_backends
 
@@ -74,7 +74,7 @@ class Receiver:
                                                      lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
-        until(lambda: self._server is not None and self._server.started, "the receiver to listen")
+        until_sync(lambda: self._server is not None and self._server.started, "the receiver to listen")
 
     def stop(self) -> None:
         assert self._server is not None and self._thread is not None
@@ -91,16 +91,6 @@ class Receiver:
                     seen.add(r["id"])
                     out.append(r)
             return out
-
-
-def until(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"waited {timeout} s for {what}")
 
 
 @pytest.fixture
@@ -156,7 +146,7 @@ def test_every_event_arrives_after_an_outage_and_a_crash_in_per_conversation_ord
     add_endpoint(server, cookie, receiver)
     status, first = customer_says(server, key, "zoe", "hello")
     assert status == 201
-    until(lambda: len(receiver.delivered()) == 2, "the first conversation's opening and message")
+    until_sync(lambda: len(receiver.delivered()) == 2, "the first conversation's opening and message")
 
     receiver.stop()  # down: its port refuses connections
     expected: dict[str, list[tuple[int, str]]] = {}
@@ -186,14 +176,15 @@ def test_every_event_arrives_after_an_outage_and_a_crash_in_per_conversation_ord
     # The attempts fail meanwhile, and the log says so: no answer at all.
     endpoint_id = server.http("GET", f"/api/sites/{server.site_key}/webhooks", cookie=cookie)[1]["endpoints"][0]["id"]
     log_path = f"/api/sites/{server.site_key}/webhooks/{endpoint_id}/deliveries"
-    until(lambda: any(a["status_code"] is None and a["error"] for d in server.http("GET", log_path, cookie=cookie)[1]
-                      ["deliveries"] for a in d["attempts"]), "a failed attempt in the log")
+    until_sync(lambda: any(a["status_code"] is None and a["error"]
+                           for d in server.http("GET", log_path, cookie=cookie)[1]["deliveries"]
+                           for a in d["attempts"]), "a failed attempt in the log")
     server.kill()  # and the server dies too, with deliveries queued and half-tried
     server.start()
     receiver.start()
 
     total = 2 + sum(len(v) for v in expected.values())
-    until(lambda: len(receiver.delivered()) >= total, f"{total} events delivered", timeout=90)
+    until_sync(lambda: len(receiver.delivered()) >= total, f"{total} events delivered", timeout=90)
     delivered = receiver.delivered()
     assert len(delivered) == total
     assert all(r["verified"] == receiver.secrets for r in receiver.requests), "every request signed"
@@ -205,7 +196,7 @@ def test_every_event_arrives_after_an_outage_and_a_crash_in_per_conversation_ord
     assert got == expected, "every event once, each conversation's in order"
     # A retried request kept its webhook-id, with the timestamp of its own attempt.
     # (the receiver may answer before the server has recorded the answer: wait for the log to say sent)
-    log = until(lambda: (lambda page: all(d["status"] == "sent" for d in page["deliveries"]) and page)(
+    log = until_sync(lambda: (lambda page: all(d["status"] == "sent" for d in page["deliveries"]) and page)(
         server.http("GET", log_path, cookie=cookie)[1]), "every delivery recorded as sent")
     retried = [d for d in log["deliveries"] if len(d["attempts"]) > 1]
     assert retried
@@ -221,7 +212,7 @@ def test_rotation_the_log_and_a_resend(hook_server: PapoteServer, receiver: Rece
     one = f"/api/sites/{server.site_key}/webhooks/{endpoint['id']}"
     receiver.fail_next = 1  # the first attempt is refused: the retry carries the same id
     customer_says(server, key, "wendy", "before the rotation")
-    until(lambda: len(receiver.delivered()) == 1, "the first event")
+    until_sync(lambda: len(receiver.delivered()) == 1, "the first event")
     first_id = receiver.delivered()[0]["id"]
     assert [r["id"] for r in receiver.requests] == [first_id, first_id]
     assert receiver.requests[1]["ts"] >= receiver.requests[0]["ts"]
@@ -234,7 +225,7 @@ def test_rotation_the_log_and_a_resend(hook_server: PapoteServer, receiver: Rece
     assert "secret" not in listed[0], "a secret is shown when made, never listed"
     receiver.secrets = [rotated["secret"], old]
     customer_says(server, key, "wendy", "during the rotation")
-    until(lambda: len(receiver.delivered()) == 2, "the event after the rotation")
+    until_sync(lambda: len(receiver.delivered()) == 2, "the event after the rotation")
     during = receiver.delivered()[1]
     assert len(during["signature"].split(" ")) == 2
     assert during["verified"] == [rotated["secret"], old], "a receiver with either secret verifies"
@@ -246,7 +237,7 @@ def test_rotation_the_log_and_a_resend(hook_server: PapoteServer, receiver: Rece
     assert oldest["attempts"][0]["error"].startswith("HTTP 500")
     status, again, _ = server.http("POST", f"{one}/deliveries/{oldest['id']}/resend", cookie=cookie)
     assert status == 202 and again["webhook_id"] == oldest["webhook_id"] == first_id
-    until(lambda: [r["id"] for r in receiver.requests].count(first_id) == 3, "the re-sent event")
+    until_sync(lambda: [r["id"] for r in receiver.requests].count(first_id) == 3, "the re-sent event")
     assert server.http("POST", f"{one}/deliveries/d_nope/resend", cookie=cookie)[0] == 404
 
     # Another site's owner reaches none of it, even naming this endpoint through their own site.
@@ -294,7 +285,7 @@ def test_the_inbound_api_is_idempotent_and_authorized(hook_server: PapoteServer,
     assert contact["visitor"]["user_id"] == "crm-4711" and contact["visitor"]["verified"] is True
     assert next_one["visitor"] == ack["visitor"]
     # What the customer wrote reaches the webhook like a widget message, once.
-    until(lambda: len(receiver.delivered()) == 2, "both messages as webhook events")
+    until_sync(lambda: len(receiver.delivered()) == 2, "both messages as webhook events")
     assert [r["body"]["data"]["message"]["author"]["kind"] for r in receiver.delivered()] == ["visitor"] * 2
 
     path = f"/api/sites/{server.site_key}/inbound/messages"
