@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -47,6 +48,16 @@ async def test_concurrent_appends_get_distinct_contiguous_seqs_in_few_batches(st
 
 #: Generous: the suite shares two cores with other work.
 WAIT_SECS = 30.0
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="a Linux scheduling policy")
+async def test_the_writer_thread_waits_for_the_core_rather_than_preempt_the_loop(store: SqliteStore) -> None:
+    """Woken by its queue or by its fsync, the writer needs the GIL the running loop holds: as a batch
+    thread it waits for the loop to poll instead of preempting it to block on the GIL at once."""
+    writer = store._writer
+    assert writer is not None and writer._thread is not None and writer._thread.native_id is not None
+    assert os.sched_getscheduler(writer._thread.native_id) == os.SCHED_BATCH
 
 
 @pytest.mark.asyncio
