@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve, visitor
-from tests.integration.test_email import DOMAIN, Sink, sink, text_of, until
+from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve, until_io, visitor
+from tests.integration.test_email import DOMAIN, Sink, sink, text_of
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]  # the relay fixture, shared with test_email.py
@@ -62,7 +62,7 @@ async def test_an_invitation_is_mailed_and_its_link_works(mail_server: PapoteSer
     status, invite, _ = await http(server, "POST", f"/api/sites/{server.site_key}/invites",
                                    {"email": "Carol@Example.test", "role": "agent"}, owner)
     assert status == 201 and invite["emailed"] is True
-    await until(lambda: mails_to(relay, "carol@example.test"), "the invitation")
+    await until_io(lambda: mails_to(relay, "carol@example.test"), "the invitation")
     mail = mails_to(relay, "carol@example.test")[0]
     assert "Test shop" in mail["Subject"] and mail["Reply-To"] is None
     assert relay.envelopes[0][0] == "support@shop.test"  # an agent's bounce is not a conversation's
@@ -85,7 +85,7 @@ async def test_a_password_reset(mail_server: PapoteServer, sink: tuple[Sink, int
     answers = [await http(server, "POST", "/api/password/forgot", {"email": e})
                for e in ("nobody@papote.test", BOB.upper(), "not an address")]
     assert [(s, b) for s, b, _ in answers] == [(202, {"ok": True})] * 3
-    await until(lambda: mails_to(relay, BOB), "the reset mail")
+    await until_io(lambda: mails_to(relay, BOB), "the reset mail")
     assert len(relay.mails) == 1
     url = link_in(mails_to(relay, BOB)[0], r"http://\S+/password/reset\?t=\S+")
     path = url.removeprefix(server.base_url)
@@ -119,7 +119,7 @@ async def test_a_password_reset(mail_server: PapoteServer, sink: tuple[Sink, int
 
     # An expired link is refused too.
     await http(server, "POST", "/api/password/forgot", {"email": BOB})
-    await until(lambda: len(mails_to(relay, BOB)) == 2, "the second reset mail")
+    await until_io(lambda: len(mails_to(relay, BOB)) == 2, "the second reset mail")
     second = link_in(mails_to(relay, BOB)[1], r"http://\S+/password/reset\?t=\S+").split("?t=")[1]
     await asyncio.to_thread(write_sql, server, "UPDATE password_resets SET expires_at=1")
     status, _, _ = await http(server, "POST", "/api/password/reset", {"token": second, "password": "another-pass"})
@@ -130,7 +130,7 @@ async def test_a_password_reset(mail_server: PapoteServer, sink: tuple[Sink, int
     statuses = [(await http(server, "POST", "/api/password/forgot", {"email": BOB}))[0] for _ in range(8)]
     assert 429 in statuses and statuses[0] == 202
     await asyncio.sleep(0)
-    await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='reset'") == [(3,)],
+    await until_io(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='reset'") == [(3,)],
                 "the account's third reset mail")
 
 
@@ -177,11 +177,11 @@ async def test_a_conversation_is_waiting(mail_server: PapoteServer, sink: tuple[
     cid = (await v.expect("ack", ref=1))["conversation"]
     await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Hello?"})
     await v.expect("ack", ref=2)
-    await until(lambda: len(relay.mails) >= 2, "the waiting mails")
+    await until_io(lambda: len(relay.mails) >= 2, "the waiting mails")
     assert sorted(m["To"] for m in relay.mails) == [BOB, server.agent_email]
     mail = mails_to(relay, BOB)[0]
     assert "Anyone?" in text_of(mail) and f"/console#conversation={cid}" in text_of(mail)
-    await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='waiting' AND status='sent'")
+    await until_io(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='waiting' AND status='sent'")
                 == [(2,)], "both sent")
     await v.send({"t": "send", "ref": 3, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Hi?"})
     await v.expect("ack", ref=3)
@@ -199,8 +199,8 @@ async def test_a_conversation_is_waiting(mail_server: PapoteServer, sink: tuple[
     x = await visitor(server)
     await x.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "Later"})
     third = (await x.expect("ack", ref=1))["conversation"]
-    await until(lambda: server.sql("SELECT conversation_id FROM waiting_notices WHERE conversation_id=?", third),
+    await until_io(lambda: server.sql("SELECT conversation_id FROM waiting_notices WHERE conversation_id=?", third),
                 "the third conversation announced", timeout=30)
     assert server.sql("SELECT count(*) FROM waiting_notices WHERE conversation_id=?", other) == [(0,)]
-    await until(lambda: len(relay.mails) == 4, "two more waiting mails")
+    await until_io(lambda: len(relay.mails) == 4, "two more waiting mails")
     assert sum("Hello?" in text_of(m) or "Hi?" in text_of(m) for m in relay.mails) == 0

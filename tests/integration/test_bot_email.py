@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve, visitor
+from tests.harness import PapoteServer, agent, free_port, new_msg_id, serve, until_io, visitor
 from tests.integration.test_bot import BOT, CLOSED, say, tap
-from tests.integration.test_email import Sink, sink, until
+from tests.integration.test_email import Sink, sink
 
 pytestmark = [pytest.mark.asyncio]
 __all__ = ["sink"]  # the SMTP sink fixture, shared with the email tests
@@ -57,5 +57,5 @@ async def test_out_of_hours_the_bot_collects_an_email_and_the_continuation_answe
     await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(),
                   "body": "Good morning! Here is your answer."})
     await a.expect("ack", ref=1)
-    await until(lambda: sink[0].envelopes, "a mail to the address the bot collected")
+    await until_io(lambda: sink[0].envelopes, "a mail to the address the bot collected")
     assert sink[0].envelopes[0][1] == ["ann@example.test"]

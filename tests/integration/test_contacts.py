@@ -21,13 +21,12 @@ from websockets.exceptions import ConnectionClosed
 from papote.identity import user_hash
 from tests import postgres
 from tests.brokers import Broker
-from tests.harness import BACKENDS, PapoteServer, agent, identify, new_msg_id, visitor
+from tests.harness import BACKENDS, PapoteServer, agent, identify, new_msg_id, until_io, visitor
 from tests.integration.test_messaging import (
     channel_of,
     conversations_of,
     messages,
     post_meta,
-    until,
     whatsapp,
 )
 from tests.nodes import cluster
@@ -65,7 +64,7 @@ async def whatsapp_contact(server: PapoteServer, http: httpx.AsyncClient, accoun
         return next((c for c in conversations_of(server, cookie)
                      if c["visitor"] and c["visitor"]["name"] == name), None)
 
-    conv = await until(found, "the WhatsApp conversation")
+    conv = await until_io(found, "the WhatsApp conversation")
     return str(conv["id"]), str(conv["visitor"]["id"])
 
 
@@ -101,7 +100,7 @@ async def test_a_redelivery_after_a_merge_is_still_one_message_and_replies_still
         nxt = await post_meta(http, account, whatsapp_message("300001", customer, "wamid.ct2", "Still there?",
                                                               name="Inès WA"))
         assert nxt.status_code == 200
-        await until(lambda: len([m for m in messages(server, cookie, wa_cid) if m["author"]["kind"] == "visitor"])
+        await until_io(lambda: len([m for m in messages(server, cookie, wa_cid) if m["author"]["kind"] == "visitor"])
                     >= 2, "the next message")
         texts = [(m["body"], m["author"]["id"]) for m in messages(server, cookie, wa_cid)
                  if m["author"]["kind"] == "visitor"]
@@ -116,7 +115,7 @@ async def test_a_redelivery_after_a_merge_is_still_one_message_and_replies_still
         status, _, _ = server.http("POST", f"/api/conversations/{wa_cid}/messages",
                                    {"body": "Yes, we are", "client_msg_id": new_msg_id()}, cookie=cookie)
         assert status == 201
-        sent = await until(lambda: providers.sends("meta")[before:], "the reply on WhatsApp")
+        sent = await until_io(lambda: providers.sends("meta")[before:], "the reply on WhatsApp")
         assert sent[0].body["to"] == customer and sent[0].body["text"]["body"] == "Yes, we are"
         status, _, _ = server.http("POST", f"/api/conversations/{web_cid}/messages",
                                    {"body": "On the website", "client_msg_id": new_msg_id()}, cookie=cookie)

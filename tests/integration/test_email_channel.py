@@ -15,8 +15,8 @@ import aiosmtplib
 import pytest
 
 from papote.channels.email import tokens
-from tests.harness import PapoteServer, agent, new_msg_id, serve
-from tests.integration.test_email import DOMAIN, Sink, mail_env, sink, text_of, until
+from tests.harness import PapoteServer, agent, new_msg_id, serve, until_io
+from tests.integration.test_email import DOMAIN, Sink, mail_env, sink, text_of
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -94,7 +94,7 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
                  message_id="<ann-1@example.test>")
     for _ in range(3):
         await deliver(server, first)
-    [cid] = await until(lambda: conversations_of(server, ANN), "the conversation")
+    [cid] = await until_io(lambda: conversations_of(server, ANN), "the conversation")
     assert bodies(server, cid) == [("visitor", "Broken zip\n\nMy zip broke on the first day.")]
     contact = server.sql("SELECT v.email, v.name, v.verified FROM conversations c JOIN visitors v "
                          "ON v.id=c.visitor_id WHERE c.id=?", cid)
@@ -106,7 +106,7 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
     await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(),
                   "body": "Sorry! A new one is on its way."})
     await a.expect("ack", ref=1)
-    await until(lambda: relay.mails, "the agent's reply by mail")
+    await until_io(lambda: relay.mails, "the agent's reply by mail")
     reply = relay.mails[0]
     assert reply["To"] == ANN and reply["Subject"] == "Re: Broken zip"
     assert reply["In-Reply-To"] == "<ann-1@example.test>" and "<ann-1@example.test>" in reply["References"]
@@ -121,14 +121,14 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
     # And to the Reply-To: the same conversation again.
     await deliver(server, mail("One more thing: blue, please.", subject="Re: Broken zip",
                                headers={"In-Reply-To": reply["Message-ID"]}), to=reply_to)
-    await until(lambda: len(bodies(server, cid)) == 4, "both answers in the conversation")
+    await until_io(lambda: len(bodies(server, cid)) == 4, "both answers in the conversation")
     assert bodies(server, cid)[2:] == [("visitor", "Thanks!"), ("visitor", "One more thing: blue, please.")]
     assert conversations_of(server, ANN) == [cid]
 
     # Another sender naming Ann's thread starts a conversation of their own; it never joins hers.
     await deliver(server, mail("Let me in", sender="mallory@example.test", headers={
         "References": reply["Message-ID"]}), sender="mallory@example.test")
-    [mallory] = await until(lambda: conversations_of(server, "mallory@example.test"), "mallory's conversation")
+    [mallory] = await until_io(lambda: conversations_of(server, "mallory@example.test"), "mallory's conversation")
     assert mallory != cid and len(bodies(server, cid)) == 4
 
     # An out-of-office and a bounce to the support address store nothing.
@@ -149,5 +149,5 @@ async def test_mail_to_the_support_address_is_a_conversation(mail_server: Papote
     await asyncio.to_thread(null_sender_mail)
     assert server.sql("SELECT count(*) FROM messages WHERE kind='text'") == before
     assert server.sql("SELECT state FROM email_addresses WHERE email='gone@example.test'") == [("bouncing",)]
-    await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='reply' AND status='sent'") == [(1,)],
+    await until_io(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='reply' AND status='sent'") == [(1,)],
                 "the reply recorded as sent")

@@ -16,8 +16,8 @@ import pytest
 
 from papote.identity import sign_jwt
 from tests.brokers import Broker
-from tests.harness import Client, agent, new_msg_id, visitor
-from tests.integration.test_email import Sink, mail_env, sink, text_of, until
+from tests.harness import Client, agent, new_msg_id, until_io, visitor
+from tests.integration.test_email import Sink, mail_env, sink, text_of
 from tests.nodes import SITE_ORIGIN, Cluster, Node, cluster, database, failed_of, redis_broker
 
 pytestmark = pytest.mark.asyncio
@@ -71,14 +71,14 @@ async def test_a_waiting_mail_is_sent_once_when_the_node_the_visitor_wrote_to_di
         v, cid = await first_text(nodes[0], "Is anyone there?")
         await v.close()
         await killed(nodes, 0)
-        await until(lambda: mails_to(relay, owner, "waiting"), "the waiting mail, from node 1", timeout=WAIT_SECS)
+        await until_io(lambda: mails_to(relay, owner, "waiting"), "the waiting mail, from node 1", timeout=WAIT_SECS)
         assert "Is anyone there?" in text_of(mails_to(relay, owner, "waiting")[0])
 
         # Node 0 comes back: it does not mail about that conversation again. A later conversation of its
         # own is announced, so its rounds have run past the first one.
         await restarted(nodes, 0)
         w, later = await first_text(nodes[0], "Hello again?")
-        await until(lambda: len(mails_to(relay, owner, "waiting")) >= 2, "the second conversation's mail",
+        await until_io(lambda: len(mails_to(relay, owner, "waiting")) >= 2, "the second conversation's mail",
                     timeout=WAIT_SECS)
         await w.close()
         texts = [text_of(m) for m in mails_to(relay, owner, "waiting")]
@@ -137,7 +137,7 @@ async def test_a_transcript_at_close_is_sent_once_when_the_closing_node_dies_bef
             await tx.rollback()
         finally:
             await conn.close()
-        await until(lambda: mails_to(relay, ann, "conversation"), "the transcript, from node 1", timeout=WAIT_SECS)
+        await until_io(lambda: mails_to(relay, ann, "conversation"), "the transcript, from node 1", timeout=WAIT_SECS)
         assert "Where is my parcel?" in text_of(mails_to(relay, ann, "conversation")[0])
 
         # Node 0 comes back and closes another conversation: that one's transcript comes, the first
@@ -150,7 +150,7 @@ async def test_a_transcript_at_close_is_sent_once_when_the_closing_node_dies_bef
         b = await agent(nodes[0])
         await b.send({"t": "close", "ref": 3, "conversation": other})
         await b.expect("ok", ref=3, timeout=30)
-        await until(lambda: mails_to(relay, bea, "conversation"), "the second transcript", timeout=WAIT_SECS)
+        await until_io(lambda: mails_to(relay, bea, "conversation"), "the second transcript", timeout=WAIT_SECS)
         assert len(mails_to(relay, ann, "conversation")) == 1
         conn = await asyncpg.connect(database)
         try:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.harness import PapoteServer, new_msg_id, serve
-from tests.integration.test_email import Sink, mail_env, sink, text_of, until
+from tests.harness import PapoteServer, new_msg_id, serve, until_io
+from tests.integration.test_email import Sink, mail_env, sink, text_of
 from tests.integration.test_email_channel import ANN, SUPPORT, deliver, mail, patch_settings
 from tests.integration.test_email_webhook import MAILGUN_KEY, MAILGUN_PATH, SECRET, mailgun_form, payload, send
 
@@ -69,7 +69,7 @@ async def test_a_mail_with_a_pdf_by_smtp_becomes_an_attachment_once(mail_server:
     for _ in range(2):  # the sending server's retry: nothing kept twice
         await deliver(server, msg)
     cookie = await asyncio.to_thread(server.login)
-    await until(lambda: [m for m in messages_of(server, cookie)[1] if m["kind"] == "note"], "the note")
+    await until_io(lambda: [m for m in messages_of(server, cookie)[1] if m["kind"] == "note"], "the note")
     cid, listed = messages_of(server, cookie)
     [text] = [m for m in listed if m["kind"] == "text"]
     [note] = [m for m in listed if m["kind"] == "note"]
@@ -129,7 +129,7 @@ async def test_an_agents_reply_by_mail_carries_its_file(mail_server: PapoteServe
     assert (await patch_settings(server, server.site_key, {"email_support_address": SUPPORT}))[0] == 200
     await deliver(server, mail("Do you have the terms?", message_id="<ann-terms@example.test>"))
     cookie = await asyncio.to_thread(server.login)
-    cid, _ = await until(lambda: messages_of(server, cookie) if server.sql(
+    cid, _ = await until_io(lambda: messages_of(server, cookie) if server.sql(
         "SELECT 1 FROM email_threads WHERE address=?", ANN) else None, "the conversation")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         uploaded = await http.post(f"/api/sites/{server.site_key}/attachments", params={"name": "terms.pdf"},
@@ -140,7 +140,7 @@ async def test_an_agents_reply_by_mail_carries_its_file(mail_server: PapoteServe
                                  {"body": "Here they are.", "client_msg_id": new_msg_id(),
                                   "attachments": [uploaded.json()["id"]]}, cookie=cookie)
     assert status == 201, ack
-    [sent] = await until(lambda: relay.mails, "the reply by mail")
+    [sent] = await until_io(lambda: relay.mails, "the reply by mail")
     files = [(p.get_filename(), p.get_content_type(), p.get_content()) for p in sent.iter_attachments()]
     assert files == [("terms.pdf", "application/pdf", PDF)]
     assert "Here they are." in text_of(sent) and "terms.pdf" in text_of(sent)

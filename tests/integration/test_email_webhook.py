@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from papote.channels.email import tokens
-from tests.harness import PapoteServer, agent, new_msg_id, serve
-from tests.integration.test_email import DOMAIN, Sink, sink, until
+from tests.harness import PapoteServer, agent, new_msg_id, serve, until_io
+from tests.integration.test_email import DOMAIN, Sink, sink
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -122,7 +122,7 @@ async def test_postmark_inbound(hook_server: PapoteServer, sink: tuple[Sink, int
     a = await agent(server)
     await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Checking."})
     await a.expect("ack", ref=1)
-    await until(lambda: relay.mails, "the reply by mail")
+    await until_io(lambda: relay.mails, "the reply by mail")
     reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
     assert tokens.parse_reply_address(reply_to, DOMAIN) is not None
     html_only = payload("", to=reply_to, subject="Re: Order 1234", html=(
@@ -214,7 +214,7 @@ async def test_mailgun_inbound(hook_server: PapoteServer, sink: tuple[Sink, int]
     a = await agent(server)
     await a.send({"t": "send", "ref": 1, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Checking."})
     await a.expect("ack", ref=1)
-    await until(lambda: relay.mails, "the reply by mail")
+    await until_io(lambda: relay.mails, "the reply by mail")
     reply_to = relay.mails[0]["Reply-To"].addresses[0].addr_spec
     html_only = mailgun_form("", to=reply_to, subject="Re: Invoice 77", html=(
         "<div>Any news?</div><div class=\"gmail_quote\">On Fri, Bob wrote:<blockquote>Checking.</blockquote></div>"),

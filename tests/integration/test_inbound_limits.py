@@ -15,10 +15,10 @@ import aiosmtplib
 import httpx
 import pytest
 
-from tests.harness import PapoteServer, new_msg_id, serve
+from tests.harness import PapoteServer, new_msg_id, serve, until_io
 from tests.integration.test_email import Sink, mail_env, sink
 from tests.integration.test_email_webhook import MAILGUN_KEY, SECRET, mailgun_form, payload
-from tests.integration.test_messaging import APP_SECRET, VERIFY, post_meta, until
+from tests.integration.test_messaging import APP_SECRET, VERIFY, post_meta
 from tests.integration.test_messaging_media import jpeg, wa_image
 from tests.providers import FakeProviders, whatsapp_message
 
@@ -146,6 +146,6 @@ async def test_an_address_over_its_budget_comes_back_later_and_nothing_under_it_
     status, released, _ = await asyncio.to_thread(
         server.http, "POST", f"/api/sites/{server.site_key}/held/{photo['id']}/release", None, cookie)
     assert status == 200, released
-    await until(lambda: providers.fetched(media_id) == 1 and server.sql(
+    await until_io(lambda: providers.fetched(media_id) == 1 and server.sql(
         "SELECT 1 FROM attachments WHERE conversation_id=? AND seq=?", released["conversation"], released["seq"]),
         "the released photo kept")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import BACKENDS, PapoteServer
+from tests.harness import BACKENDS, PapoteServer, until_io
 from tests.integration.test_bot import BOT
 from tests.integration.test_messaging import (
     APP_SECRET,
@@ -24,7 +24,6 @@ from tests.integration.test_messaging import (
     messages,
     post_meta,
     start_thread,
-    until,
     whatsapp,
 )
 from tests.providers import (
@@ -81,7 +80,7 @@ async def test_whatsapp_reply_buttons_a_tap_is_the_option_and_old_or_forged_taps
     customer = f"3361100{server.port}"  # the fake providers are the module's: one customer a backend
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         cid = await start_thread(server, http, account, "100201", customer, "Ines")
-        [first] = await until(lambda: wa_sends(providers, "100201", customer), "the bot's first message")
+        [first] = await until_io(lambda: wa_sends(providers, "100201", customer), "the bot's first message")
         assert first.body["type"] == "interactive"
         interactive = first.body["interactive"]
         assert interactive["type"] == "button" and interactive["body"] == {"text": "Hi! What is it about?"}
@@ -93,7 +92,7 @@ async def test_whatsapp_reply_buttons_a_tap_is_the_option_and_old_or_forged_taps
         tap = whatsapp_tap("100201", first, 0, "wamid.tap-1", name="Ines")
         for _ in range(2):
             assert (await post_meta(http, account, tap)).status_code == 200
-        await until(lambda: "Anything else about shipping?" in bot_texts(server, cid), "the bot following the tap")
+        await until_io(lambda: "Anything else about shipping?" in bot_texts(server, cid), "the bot following the tap")
         visitor = [m for m in messages(server, server.login(), cid) if m["author"]["kind"] == "visitor"]
         assert [m["body"] for m in visitor] == ["Hello", "Shipping"]
         assert visitor[1]["data"]["channel"]["tap"] == "qr:1:go:ship"
@@ -102,7 +101,7 @@ async def test_whatsapp_reply_buttons_a_tap_is_the_option_and_old_or_forged_taps
         said = len(bot_texts(server, cid))
         old = whatsapp_tap("100201", first, 1, "wamid.tap-old", name="Ines")
         assert (await post_meta(http, account, old)).status_code == 200
-        await until(lambda: len(bot_texts(server, cid)) > said, "the bot asking again")
+        await until_io(lambda: len(bot_texts(server, cid)) > said, "the bot asking again")
         assert bot_texts(server, cid)[-1] == "Sorry, I didn't understand that. Anything else about shipping?"
         # Forged ids (an option of no message here, and no id of ours): asked again, no miss counted.
         for n, forged in enumerate(("qr:2:go:bye", "qr:1:go:nowhere", "not-ours", "qr:99:go:ship")):
@@ -113,7 +112,7 @@ async def test_whatsapp_reply_buttons_a_tap_is_the_option_and_old_or_forged_taps
                                                             "button_reply": {"id": forged, "title": "All good"}})
             message.pop("text")
             assert (await post_meta(http, account, doc)).status_code == 200
-            await until(lambda before=said: len(bot_texts(server, cid)) > before,
+            await until_io(lambda before=said: len(bot_texts(server, cid)) > before,
                         f"the bot asking again after {forged}")
         assert not handed_over(server, cid), "stale and forged taps are no misses"
 
@@ -122,8 +121,8 @@ async def test_whatsapp_reply_buttons_a_tap_is_the_option_and_old_or_forged_taps
         assert latest.body["interactive"]["action"]["buttons"][-1]["reply"]["id"] == "qr:1:person"
         person = whatsapp_tap("100201", latest, 0, "wamid.tap-person")
         assert (await post_meta(http, account, person)).status_code == 200
-        await until(lambda: handed_over(server, cid), "the handover")
-    sends = await until(lambda: len(wa_sends(providers, "100201", customer)) == len(bot_texts(server, cid))
+        await until_io(lambda: handed_over(server, cid), "the handover")
+    sends = await until_io(lambda: len(wa_sends(providers, "100201", customer)) == len(bot_texts(server, cid))
                         and wa_sends(providers, "100201", customer), "every bot message sent")
     assert [wa_text(s) for s in sends] == bot_texts(server, cid), "every bot message went out once, in order"
 
@@ -137,14 +136,14 @@ async def test_whatsapp_more_than_three_options_go_as_a_list(server: PapoteServe
     customer = f"3361200{server.port}"
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         cid = await start_thread(server, http, account, "100202", customer, "Lise")
-        [first] = await until(lambda: wa_sends(providers, "100202", customer), "the bot's first message")
+        [first] = await until_io(lambda: wa_sends(providers, "100202", customer), "the bot's first message")
         interactive = first.body["interactive"]
         assert interactive["type"] == "list" and interactive["action"]["button"] == "Options"
         rows = interactive["action"]["sections"][0]["rows"]
         assert [r["title"] for r in rows] == ["Shipping", "All good", "Returns", "Where is my order?",
                                               "Talk to a person"]
         assert (await post_meta(http, account, whatsapp_tap("100202", first, 1, "wamid.list-1"))).status_code == 200
-        await until(lambda: "Glad I could help!" in bot_texts(server, cid), "the bot following the list's row")
+        await until_io(lambda: "Glad I could help!" in bot_texts(server, cid), "the bot following the list's row")
         visitor = [m for m in messages(server, server.login(), cid) if m["author"]["kind"] == "visitor"]
         assert visitor[-1]["body"] == "All good"
 
@@ -164,7 +163,7 @@ async def test_telegram_inline_keyboard_the_tap_is_answered_and_counts_once(
                                              "chat": {"id": chat, "type": "private"}, "text": "Hi"}}
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await http.post(hook_path(account), json=update, headers=headers)).status_code == 200
-        [first] = await until(sends, "the bot's first message")
+        [first] = await until_io(sends, "the bot's first message")
         assert first.body["text"] == "Hi! What is it about?"
         assert first.body["reply_markup"] == {"inline_keyboard": [
             [{"text": "Shipping", "callback_data": "qr:1:go:ship"}],
@@ -175,7 +174,7 @@ async def test_telegram_inline_keyboard_the_tap_is_answered_and_counts_once(
         assert unsigned.status_code == 401
         for _ in range(2):  # re-delivered by Telegram: one message
             assert (await http.post(hook_path(account), json=tap, headers=headers)).status_code == 200
-        answered = await until(lambda: [s for s in providers.sends("telegram-answer")
+        answered = await until_io(lambda: [s for s in providers.sends("telegram-answer")
                                         if s.body.get("callback_query_id") == f"44{server.port}1"],
                                "answerCallbackQuery")
         assert answered[0].path == f"/telegram/bot{TG_TOKEN}/answerCallbackQuery"
@@ -185,14 +184,14 @@ async def test_telegram_inline_keyboard_the_tap_is_answered_and_counts_once(
             if conv["visitor"] and conv["visitor"]["name"] == "Tom":
                 conv_id = conv["id"]
         assert conv_id is not None
-        await until(lambda: "Glad I could help!" in bot_texts(server, conv_id), "the bot following the tap")
+        await until_io(lambda: "Glad I could help!" in bot_texts(server, conv_id), "the bot following the tap")
         visitor = [m for m in messages(server, server.login(), conv_id) if m["author"]["kind"] == "visitor"]
         assert [m["body"] for m in visitor] == ["Hi", "All good"]
         # The first message's "Shipping" after the end: an old tap is taken as writing again after
         # the end (a person comes), never as the option.
         old = telegram_tap(first, 0, 7003, f"44{server.port}2", first_name="Tom")
         assert (await http.post(hook_path(account), json=old, headers=headers)).status_code == 200
-        await until(lambda: handed_over(server, conv_id), "the handover after the end")
+        await until_io(lambda: handed_over(server, conv_id), "the handover after the end")
         assert "Parcels leave within a day." not in bot_texts(server, conv_id)
 
 
@@ -213,17 +212,17 @@ async def test_messenger_quick_replies_come_back_as_the_option(server: PapoteSer
          "message": {"mid": "m_btn_1", "text": "Hello"}}]}]}
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         assert (await post_meta(http, account, doc)).status_code == 200
-        [first] = await until(sends, "the bot's first message")
+        [first] = await until_io(sends, "the bot's first message")
         assert first.body["message"]["text"] == "Hi! What is it about?"
         assert first.body["message"]["quick_replies"] == [
             {"content_type": "text", "title": "Shipping", "payload": "qr:1:go:ship"},
             {"content_type": "text", "title": "All good", "payload": "qr:2:go:bye"},
             {"content_type": "text", "title": "Talk to a person", "payload": "qr:3:person"}]
         assert (await post_meta(http, account, messenger_tap("200201", first, 0, "m_btn_2"))).status_code == 200
-        await until(lambda: len(sends()) >= 3, "the bot following the tap")
+        await until_io(lambda: len(sends()) >= 3, "the bot following the tap")
         assert [s.body["message"]["text"] for s in sends()[1:3]] == ["Parcels leave within a day.",
                                                                      "Anything else about shipping?"]
         latest = sends()[-1]
         assert (await post_meta(http, account, messenger_tap("200201", latest, 0, "m_btn_3"))).status_code == 200
-        await until(lambda: any(s.body["message"]["text"].startswith("I'm getting you a person")
+        await until_io(lambda: any(s.body["message"]["text"].startswith("I'm getting you a person")
                                 for s in sends()), "the handover's words")

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from papote.attachments.links import signature
-from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id
+from tests.harness import BACKENDS, PapoteServer, agent, new_msg_id, until_io
 from tests.integration.test_messaging import (
     APP_SECRET,
     VERIFY,
@@ -30,7 +30,6 @@ from tests.integration.test_messaging import (
     hook_path,
     messages,
     post_meta,
-    until,
     whatsapp,
 )
 from tests.integration.test_webhooks import Receiver, add_endpoint
@@ -74,8 +73,8 @@ async def post_n(times: int, post: Any) -> None:
 
 
 async def attached(server: PapoteServer, cookie: str, name: str) -> tuple[str, dict[str, Any]]:
-    conv = await until(lambda: conversation_of(server, cookie, name), "the conversation")
-    [message] = await until(lambda: [m for m in texts(server, cookie, conv["id"]) if m.get("attachments")],
+    conv = await until_io(lambda: conversation_of(server, cookie, name), "the conversation")
+    [message] = await until_io(lambda: [m for m in texts(server, cookie, conv["id"]) if m.get("attachments")],
                             "the attachment")
     return str(conv["id"]), message
 
@@ -166,7 +165,7 @@ async def test_a_held_messages_file_is_fetched_when_an_agent_releases_it(server:
                                           cookie=cookie)
         assert status == 200, released
         assert released["conversation"] == cid
-        [message] = await until(lambda: [m for m in texts(server, cookie, cid)
+        [message] = await until_io(lambda: [m for m in texts(server, cookie, cid)
                                          if m["body"] == "I won the lottery" and m.get("attachments")],
                                 "the released message's file")
     assert message["seq"] == released["seq"] and message["attachments"][0]["kind"] == "image"
@@ -193,9 +192,9 @@ async def test_a_new_customers_held_first_message_opens_the_thread_their_next_me
             second = whatsapp_message("300010", "33611110010", "wamid.n2", "still there?", name="33611110010")
             await post_n(1, lambda: post_meta(http, account, second))
         cid = released["conversation"]
-        await until(lambda: [m for m in texts(server, cookie, cid) if m["body"] == "still there?"],
+        await until_io(lambda: [m for m in texts(server, cookie, cid) if m["body"] == "still there?"],
                     "the next message in the released message's conversation")
-        await until(lambda: [m for m in texts(server, cookie, cid) if m.get("attachments")], "the released file")
+        await until_io(lambda: [m for m in texts(server, cookie, cid) if m.get("attachments")], "the released file")
 
 
 async def test_a_webhooks_message_created_waits_for_the_customers_file_and_carries_it(
@@ -220,7 +219,7 @@ async def test_a_webhooks_message_created_waits_for_the_customers_file_and_carri
             return [r["body"]["data"]["message"] for r in receiver.delivered()
                     if r["body"]["data"]["message"]["body"] in ("photo for the hook", "and a follow-up")]
 
-        delivered = await until(lambda: len(events()) == 2 and events(), "both messages' events")
+        delivered = await until_io(lambda: len(events()) == 2 and events(), "both messages' events")
     finally:
         server.http("DELETE", f"/api/sites/{server.site_key}/webhooks/{endpoint['id']}", cookie=cookie)
         receiver.stop()
@@ -253,8 +252,8 @@ async def test_a_file_over_the_sites_size_becomes_a_note(server: PapoteServer, p
                    filename="manual.pdf")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(2, lambda: post_meta(http, account, doc))
-    conv = await until(lambda: conversation_of(server, cookie, "33611110003"), "the conversation")
-    [note] = await until(lambda: notes(server, cookie, conv["id"]), "the note")
+    conv = await until_io(lambda: conversation_of(server, cookie, "33611110003"), "the conversation")
+    [note] = await until_io(lambda: notes(server, cookie, conv["id"]), "the note")
     assert "was not kept: the file is over 10 MB" in note["body"]
     assert [(m["body"], m.get("attachments", [])) for m in texts(server, cookie, conv["id"])] == [("the manual", [])]
     assert providers.fetched(media_id) == 0  # refused from the size the provider announced
@@ -277,8 +276,8 @@ async def test_files_refused_by_type_size_or_the_provider_become_notes(server: P
     signature = twilio_signature(TW_TOKEN, account["webhook_url"], form)
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(2, lambda: http.post(hook_path(account), data=form, headers={"x-twilio-signature": signature}))
-    conv = await until(lambda: conversation_of(server, cookie, "+33600000099"), "the conversation")
-    found = await until(lambda: notes(server, cookie, conv["id"]) if len(notes(server, cookie, conv["id"])) >= 2
+    conv = await until_io(lambda: conversation_of(server, cookie, "+33600000099"), "the conversation")
+    found = await until_io(lambda: notes(server, cookie, conv["id"]) if len(notes(server, cookie, conv["id"])) >= 2
                         else None, "two notes")
     assert len(found) == 2
     assert {("text/html is not accepted" in n["body"], "over 10 MB" in n["body"]) for n in found} == {
@@ -290,8 +289,8 @@ async def test_files_refused_by_type_size_or_the_provider_become_notes(server: P
     providers.script("media", "404")
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(1, lambda: post_meta(http, wa, wa_image("300004", "33611110004", "wamid.m4", gone, None)))
-    wconv = await until(lambda: conversation_of(server, cookie, "33611110004"), "the conversation")
-    [note] = await until(lambda: notes(server, cookie, wconv["id"]), "the note")
+    wconv = await until_io(lambda: conversation_of(server, cookie, "33611110004"), "the conversation")
+    [note] = await until_io(lambda: notes(server, cookie, wconv["id"]), "the note")
     assert "image" in note["body"] and "did not give it" in note["body"]
     assert providers.fetched(gone) == 1
 
@@ -386,7 +385,7 @@ async def test_an_agents_files_reach_each_providers_upload(server: PapoteServer,
     before, uploads_before = len(providers.sends("meta")), len(providers.sends("meta-upload"))
     status, ack = reply_with(server, cookie, cid, "Here you are", [photo["id"], doc["id"]])
     assert status == 201, ack
-    sends = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id][:3] if len(
+    sends = await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id][:3] if len(
         [s for s in providers.sends("meta")[before:] if s.provider_id]) >= 3 else None, "three sends")
     uploads = providers.sends("meta-upload")[uploads_before:]
     assert [u.body["file"]["filename"] for u in uploads] == ["label.jpg", "terms.pdf"]
@@ -402,13 +401,13 @@ async def test_an_agents_files_reach_each_providers_upload(server: PapoteServer,
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(1, lambda: http.post(hook_path(tg), json=update,
                                           headers={"x-telegram-bot-api-secret-token": TG_SECRET}))
-    tconv = await until(lambda: conversation_of(server, cookie, "Tom"), "the conversation")
+    tconv = await until_io(lambda: conversation_of(server, cookie, "Tom"), "the conversation")
     before = len(providers.sends("telegram"))
     photo, doc = (upload(server, cookie, "label.jpg", jpeg(), "image/jpeg"),  # a file goes with one message
                   upload(server, cookie, "terms.pdf", PDF, "application/pdf"))
     status, answer = reply_with(server, cookie, tconv["id"], "", [photo["id"], doc["id"]])
     assert status == 201, answer
-    tsends = await until(lambda: providers.sends("telegram")[before:] if len(
+    tsends = await until_io(lambda: providers.sends("telegram")[before:] if len(
         providers.sends("telegram")[before:]) >= 2 else None, "two sends")
     assert [s.path.rsplit("/", 1)[1] for s in tsends] == ["sendPhoto", "sendDocument"]
     assert tsends[0].body["chat_id"] == "6161" and tsends[1].body["document"]["data"] == PDF
@@ -421,11 +420,11 @@ async def test_an_agents_files_reach_each_providers_upload(server: PapoteServer,
          "message": {"mid": "m_out_1", "text": "hi"}}]}]}
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(1, lambda: post_meta(http, fb, first))
-    fconv = await until(lambda: conversation_of(server, cookie, "PSID-out"), "the conversation")
+    fconv = await until_io(lambda: conversation_of(server, cookie, "PSID-out"), "the conversation")
     before = len(providers.sends("meta"))
     doc = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
     assert reply_with(server, cookie, fconv["id"], "", [doc["id"]])[0] == 201
-    [fsend] = await until(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the upload")
+    [fsend] = await until_io(lambda: [s for s in providers.sends("meta")[before:] if s.provider_id], "the upload")
     assert fsend.path == "/meta/400010/messages" and fsend.body["filedata"]["data"] == PDF
     assert json.loads(fsend.body["message"])["attachment"]["type"] == "file"
     assert json.loads(fsend.body["recipient"]) == {"id": "PSID-out"}
@@ -441,11 +440,11 @@ async def test_twilio_gets_a_signed_link_it_can_fetch_and_a_forged_one_is_refuse
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         await post_n(1, lambda: http.post(hook_path(account), data=form, headers={
             "x-twilio-signature": twilio_signature(TW_TOKEN, account["webhook_url"], form)}))
-    conv = await until(lambda: conversation_of(server, cookie, "+33600000088"), "the conversation")
+    conv = await until_io(lambda: conversation_of(server, cookie, "+33600000088"), "the conversation")
     doc = upload(server, cookie, "terms.pdf", PDF, "application/pdf")
     before = len(providers.sends("twilio"))
     assert reply_with(server, cookie, conv["id"], "", [doc["id"]])[0] == 201
-    [sent] = await until(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the MMS")
+    [sent] = await until_io(lambda: [s for s in providers.sends("twilio")[before:] if s.provider_id], "the MMS")
     link = sent.body["MediaUrl"]
     assert link.startswith(f"{server.base_url}/files/{doc['id']}?")
     async with httpx.AsyncClient() as http:
@@ -490,4 +489,4 @@ async def test_files_outside_the_window_are_refused_first_and_stay_sendable(serv
     uploads_before = len(providers.sends("meta-upload"))
     status, answer = reply_with(server, cookie, cid, "", [file["id"]])
     assert status == 201, answer
-    await until(lambda: providers.sends("meta-upload")[uploads_before:], "the upload")
+    await until_io(lambda: providers.sends("meta-upload")[uploads_before:], "the upload")

@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from tests.harness import PapoteServer
+from tests.harness import PapoteServer, until_io
 
-from .test_email import Sink, ann_writes, mail_server, set_delay, sink, text_of, until
+from .test_email import Sink, ann_writes, mail_server, set_delay, sink, text_of
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["mail_server", "sink"]  # fixtures of test_email, used here
@@ -39,7 +39,7 @@ async def test_a_visitor_who_left_answers_by_email_once(mail_server: PapoteServe
     survey = (await v.expect("message", event="nps", timeout=30))["data"]["survey"]
     await v.close()  # Ann leaves without answering
 
-    mail = await until(lambda: next((m for m in relay.mails if "How did we do?" in str(m["Subject"])), None),
+    mail = await until_io(lambda: next((m for m in relay.mails if "How did we do?" in str(m["Subject"])), None),
                        "the NPS mail")
     assert mail["To"] == "ann@example.test"
     links = re.findall(r"^(\d+): (\S+)$", text_of(mail).replace("\r\n", "\n"), re.MULTILINE)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from papote.identity import sign_jwt
-from tests.harness import Client, PapoteServer, agent, new_msg_id, serve, visitor
-from tests.integration.test_email import Sink, mail_env, sink, text_of, until
+from tests.harness import Client, PapoteServer, agent, new_msg_id, serve, until_io, visitor
+from tests.integration.test_email import Sink, mail_env, sink, text_of
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.both_backends]
 __all__ = ["sink"]
@@ -63,7 +63,7 @@ async def test_transcripts(mail_server: PapoteServer, sink: tuple[Sink, int]) ->
 
     # Asked for: to the address the site signed for Ann, with the texts and never the note.
     assert (await ask(ann, cid, 10))["t"] == "ok"
-    await until(lambda: relay.mails, "the transcript")
+    await until_io(lambda: relay.mails, "the transcript")
     mail = relay.mails[0]
     assert mail["To"] == ANN and "Test shop" in mail["Subject"]
     text = text_of(mail)
@@ -87,17 +87,17 @@ async def test_transcripts(mail_server: PapoteServer, sink: tuple[Sink, int]) ->
     assert foreign["t"] == "error" and foreign["code"] == "not_found"
 
     # At close, when the site says so.
-    await until(lambda: len(relay.mails) == 3, "the three transcripts asked for")
+    await until_io(lambda: len(relay.mails) == 3, "the three transcripts asked for")
     await settings(server, email_transcript_on_close=True)
     await a.send({"t": "close", "ref": 5, "conversation": cid})
     await a.expect("ok", ref=5)
-    await until(lambda: len(relay.mails) == 4, "the transcript at close")
+    await until_io(lambda: len(relay.mails) == 4, "the transcript at close")
     assert relay.mails[3]["To"] == ANN and "Yes, in 3 days." in text_of(relay.mails[3])
     await a.send({"t": "close", "ref": 6, "conversation": bob_cid})  # a typed address: nothing at close
     await a.expect("ok", ref=6)
-    await until(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='transcript' AND status='sent'")
+    await until_io(lambda: server.sql("SELECT count(*) FROM deliveries WHERE kind='transcript' AND status='sent'")
                 == [(4,)], "four transcripts recorded as sent")
     # The closing's decision is recorded (done), and no mail comes of it.
-    await until(lambda: server.sql("SELECT status FROM deliveries WHERE conversation_id=? AND channel='transcript'",
+    await until_io(lambda: server.sql("SELECT status FROM deliveries WHERE conversation_id=? AND channel='transcript'",
                                    bob_cid) == [("sent",)], "the decision taken")
     assert server.sql("SELECT count(*) FROM deliveries WHERE conversation_id=? AND channel='email'", bob_cid) == [(0,)]
