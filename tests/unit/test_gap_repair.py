@@ -24,6 +24,7 @@ class FakeHistory:
     def __init__(self, last: int) -> None:
         self.last = last
         self.reads = 0
+        self.unreachable = 0  # reads that fail, as a store cut off fails them
 
     async def positions(self, conversation_ids: list[str]) -> dict[str, int]:
         await asyncio.sleep(0)
@@ -32,6 +33,9 @@ class FakeHistory:
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
         self.reads += 1
         await asyncio.sleep(0)
+        if self.unreachable:
+            self.unreachable -= 1
+            raise ConnectionError("the store is unreachable")
         return [message(s) for s in range(after_seq + 1, min(self.last, after_seq + limit) + 1)]
 
 
@@ -92,6 +96,26 @@ async def test_a_lost_last_message_is_found_by_the_check() -> None:
     await repair.check()
     await settle(repair)
     assert seqs(out) == [3, 4] and repair.repairs == 1  # up to date: nothing read twice
+
+
+@pytest.mark.asyncio
+async def test_a_repair_the_store_refused_is_done_once_by_the_next_check() -> None:
+    """A repair that cannot read the store gives up on what it held (a hole cannot be filled without
+    the store); the next check reads the hole and what followed it, each message once, and a late
+    copy from the broker is dropped."""
+    repair, history, out = await following(last=3)
+    history.last = 6  # 4 and 5 were committed elsewhere, their publications lost
+    history.unreachable = 1
+    repair.offer(TOPIC, CID, live(6))
+    await settle(repair)
+    assert seqs(out) == []
+    await repair.check()  # the store is back
+    await settle(repair)
+    assert seqs(out) == [4, 5, 6]
+    repair.offer(TOPIC, CID, live(6))  # the broker's late copy
+    repair.offer(TOPIC, CID, live(7))
+    await settle(repair)
+    assert seqs(out) == [4, 5, 6, 7]
 
 
 @pytest.mark.asyncio
