@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,6 +62,10 @@ RESUME_GRACE_SECS = 10.0
 #: anyway. A broker that is down must not stop clients catching up from the store; what they miss live
 #: meanwhile reaches them through the gap repair when the broker is back.
 SUBSCRIBE_WAIT_SECS = 2.0
+
+#: Messages acknowledged on one socket that it remembers (`Connection.acked`): a socket has a few sends
+#: in flight, and a copy that could follow an ack arrives within seconds of it.
+ACKED_KEPT = 64
 
 AUDIENCES = (Endpoint.VISITOR, Endpoint.AGENT)
 
@@ -122,6 +127,13 @@ class Connection:
     #: Per resumed conversation, the last seq its history reached. A message committed just before the
     #: history read but fanned out just after it would otherwise reach this client twice.
     replayed_upto: dict[str, int] = field(default_factory=dict)
+    #: The last messages acknowledged on this socket, as (conversation, seq). A live copy of one that
+    #: does not name this socket as its origin is not sent back to it: after a reconnect the client
+    #: resends what was not acked, the store's dedupe acks it with the first copy's seq, and that first
+    #: copy's publication (from the old socket, or read back from the store by a gap repair, without
+    #: an origin) would reach the socket that has just been told of it.
+    acked: set[tuple[str, int]] = field(default_factory=set)
+    _acked_order: deque[tuple[str, int]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_limit)
@@ -150,6 +162,8 @@ class Connection:
         kind = type(event)
         if kind is MessageAppended:  # the hot path: most publications are messages
             if self.replayed_upto and event.seq <= self.replayed_upto.get(event.conversation_id, 0):  # type: ignore[union-attr]
+                return
+            if self.acked and (event.conversation_id, event.seq) in self.acked:  # type: ignore[union-attr]
                 return
         elif kind is Revoked:
             assert isinstance(event, Revoked)
@@ -183,6 +197,15 @@ class Connection:
             bus_event, self.endpoint)
         if data is not None:
             self.push(data)
+
+    def acknowledged(self, conversation_id: str, seq: int) -> None:
+        """An `ack` for this message went out on this socket (see `acked`)."""
+        key = (conversation_id, seq)
+        if key not in self.acked:
+            self.acked.add(key)
+            self._acked_order.append(key)
+            if len(self._acked_order) > ACKED_KEPT:
+                self.acked.discard(self._acked_order.popleft())
 
     def hold(self, conversation_id: str) -> None:
         self.holding.setdefault(conversation_id, [])

@@ -69,3 +69,31 @@ async def test_a_message_fanned_out_after_the_history_that_had_it_is_not_sent_tw
     while not conn.queue.empty():
         frames.append(decode(conn.queue.get_nowait(), 1 << 16))
     assert [(f["t"], f["seq"]) for f in frames] == [("read", 3), ("message", 8)]
+
+
+@pytest.mark.asyncio
+async def test_a_copy_of_a_message_acknowledged_on_this_socket_is_not_sent_back_to_it() -> None:
+    """A resent message is acked with its first copy's seq; that copy's publication (from the socket
+    that sent it before a reconnect, or a gap repair's read of the store) reaches the new socket after
+    the ack: it is not sent to it again. Other sockets of the visitor still get it."""
+    conn, other = visitor_connection(), visitor_connection()
+    conn.acknowledged("c_1", 10)
+    for each in (conn, other):
+        each.listen("conversation:c_1", BusEvent(live(10).event, origin="old-node.17"))
+        each.listen("conversation:c_1", live(11))
+    assert queued_seqs(conn) == [11]
+    assert queued_seqs(other) == [10, 11]
+    conn.acknowledged("c_1", 12)
+    conn.listen("conversation:c_1", live(12))  # read back by a gap repair: no origin
+    assert queued_seqs(conn) == []
+
+
+@pytest.mark.asyncio
+async def test_a_socket_remembers_a_bounded_number_of_acks() -> None:
+    conn = visitor_connection()
+    for seq in range(1, 1001):
+        conn.acknowledged("c_1", seq)
+    assert len(conn.acked) == len(conn._acked_order) == 64
+    conn.listen("conversation:c_1", live(1))  # long forgotten: a copy this late goes out
+    conn.listen("conversation:c_1", live(1000))
+    assert queued_seqs(conn) == [1]

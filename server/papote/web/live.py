@@ -249,6 +249,8 @@ class LiveSession(ABC, Generic[HelloT, CommandT]):
                 ack["ref"] = command.ref
             if on_ack is not None:
                 on_ack(ack)
+            if self.conn is not None:
+                self.conn.acknowledged(ack["conversation"], ack["seq"])
             self.send(ack)
 
         def failed(exc: BaseException) -> None:
