@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -132,8 +131,8 @@ class Connection:
     #: resends what was not acked, the store's dedupe acks it with the first copy's seq, and that first
     #: copy's publication (from the old socket, or read back from the store by a gap repair, without
     #: an origin) would reach the socket that has just been told of it.
-    acked: set[tuple[str, int]] = field(default_factory=set)
-    _acked_order: deque[tuple[str, int]] = field(default_factory=deque)
+    #: Oldest first (a dict keeps its order): the first one goes when there are more than ACKED_KEPT.
+    acked: dict[tuple[str, int], None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_limit)
@@ -202,10 +201,9 @@ class Connection:
         """An `ack` for this message went out on this socket (see `acked`)."""
         key = (conversation_id, seq)
         if key not in self.acked:
-            self.acked.add(key)
-            self._acked_order.append(key)
-            if len(self._acked_order) > ACKED_KEPT:
-                self.acked.discard(self._acked_order.popleft())
+            self.acked[key] = None
+            if len(self.acked) > ACKED_KEPT:
+                del self.acked[next(iter(self.acked))]
 
     def hold(self, conversation_id: str) -> None:
         self.holding.setdefault(conversation_id, [])

@@ -115,9 +115,9 @@ def _yield_to_the_loop() -> None:
     The writer is woken twice per commit: by its queue when a batch is started, and by the disk when
     its `fdatasync` returns. Both times it needs the GIL next, which the loop holds while it runs, so
     taking the core from the loop won it nothing: it blocked on the GIL at once and handed the core
-    back, two context switches later. With the server on one core (as the bench pins it) that was 0.15-
-    0.7 involuntary switches of the loop per message at 1k msgs/s; as a batch thread the writer runs
-    when the loop polls for I/O (which releases the GIL) and the loop is not preempted: 0.02. CPU per
+    back, two context switches later. With the server on one core (as the bench pins it), the loop
+    was preempted 0.15 to 0.7 times per message at 1k msgs/s; as a batch thread the writer runs when
+    the loop polls for I/O (which releases the GIL) and the loop is not preempted: 0.02. CPU per
     message at 1k msgs/s −8-9 %, at 5k −5 %, saturation +6 % (docs/performance.md). On a free core
     the writer still starts at once: only wake-up preemption changes, not its share of the CPU."""
     if not hasattr(os, "SCHED_BATCH"):
