@@ -130,8 +130,8 @@ class Connection:
     #: does not name this socket as its origin is not sent back to it: after a reconnect the client
     #: resends what was not acked, the store's dedupe acks it with the first copy's seq, and that first
     #: copy's publication (from the old socket, or read back from the store by a gap repair, without
-    #: an origin) would reach the socket that has just been told of it.
-    #: Oldest first (a dict keeps its order): the first one goes when there are more than ACKED_KEPT.
+    #: an origin) would reach the socket that has just been told of it. Oldest first (a dict keeps its
+    #: order): the first goes when there are more than ACKED_KEPT.
     acked: dict[tuple[str, int], None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -108,7 +108,7 @@ def resolve(future: asyncio.Future[Any], outcome: Outcome) -> None:
         future.set_exception(outcome[1])
 
 
-def _yield_to_the_loop() -> None:
+def _schedule_as_batch_thread() -> None:
     """Schedule the calling thread (the writer) as a batch thread: woken, it waits for the core rather
     than take it from the event loop at once.
 
@@ -170,7 +170,7 @@ class WriterThread:
         self._thread = None
 
     def _run(self) -> None:
-        _yield_to_the_loop()
+        _schedule_as_batch_thread()
         try:
             conn = sqlite3.connect(self.path, isolation_level=None)
         except BaseException as exc:
