@@ -151,6 +151,15 @@ async def catch_up(client: Client, cid: str, seq: int, timeout: float = WAIT_SEC
         client.backlog.append(await client.recv(left))
 
 
+async def assigned(node: Node, cookie: str, client: Client, cid: str) -> None:
+    """Wait until routing has assigned `cid` to the agent and the agent `client` has heard of it.
+    The assignment is a message (an event with a seq) committed whenever routing sees the agent
+    online: a test that counts seqs must not let it land in the middle of its own sends."""
+    seqs = await until(lambda: [m["seq"] for m in stored(node, cid, cookie) if m.get("event") == "assigned"],
+                       "the conversation assigned")
+    await catch_up(client, cid, seqs[0])
+
+
 def _highest(client: Client, cid: str) -> int:
     """The highest seq `client` has heard of in `cid` (live, history or its own acks)."""
     seqs = [f["seq"] for f in client.frames + client.backlog
@@ -521,12 +530,9 @@ async def broker_outage(nodes: Cluster, broker: Broker) -> dict[str, Any]:
     cookie = nodes[1].login()
     v, cid = await start_conversation(nodes[0], nodes.origin)
     a = await resumed_agent(nodes[1], cookie, {cid: 0})
-    # Routing assigns the conversation to the agent once it sees them online, and the assignment is a
-    # message (an event with a seq). Were it committed after the outage, it would reveal the gap by
-    # itself, and the mutant would go uncaught: so the outage starts once it has reached the agent.
-    assigned = await until(lambda: [m["seq"] for m in stored(nodes[1], cid, cookie)
-                                    if m.get("event") == "assigned"], "the conversation assigned")
-    await catch_up(a, cid, assigned[0])
+    # Were routing's assignment committed after the outage, it would reveal the gap by itself, and the
+    # mutant would go uncaught: so the outage starts once it has reached the agent.
+    await assigned(nodes[1], cookie, a, cid)
     await drain(a)
     broker.kill()
     await until(lambda: not any(h["bus"]["connected"] for h in nodes.healthz()), "both nodes to lose the broker")
@@ -568,6 +574,9 @@ async def committed_only(nodes: Cluster) -> list[str]:
     cookie = nodes[1].login()
     v, cid = await start_conversation(nodes[0], nodes.origin, "first")
     a = await resumed_agent(nodes[1], cookie, {cid: 0})
+    # The mutant guesses its message's seq; an assignment committed meanwhile takes that seq, and the
+    # guess is then dropped as a duplicate instead of showing its body: so the sends start after it.
+    await assigned(nodes[1], cookie, a, cid)
     reused = new_msg_id()
     await v.send({"t": "send", "ref": 2, "conversation": cid, "client_msg_id": reused, "body": "second"})
     await v.expect("ack", timeout=WAIT_SECS, ref=2)
