@@ -150,6 +150,29 @@ async def test_unread_badge_and_api_events(
     await expect(said(page, "Ping me when you know")).to_have_count(0)
 
 
+async def test_a_reply_written_while_the_visitor_was_offline_is_announced_when_they_return(
+    papote_server: Any, context: BrowserContext, page: Page, agent: Agent
+) -> None:
+    # The reply comes back in the resume's history, not as a live frame: to the visitor it is as new.
+    await page.goto(demo_url(papote_server))
+    await page.evaluate(
+        "window.seen = []; ['unread', 'message'].forEach("
+        "e => Papote('on', e, v => window.seen.push(e + ':' + (typeof v === 'object' ? v.body : v))))"
+    )
+    await open_chat(page)
+    await write(page, "Back in a minute")
+    conversation = (await agent.visitor_message("Back in a minute"))["conversation"]
+    await expect(own(page, "Back in a minute")).to_have_attribute("data-state", DELIVERED)
+    await context.set_offline(True)
+    await expect(page.locator("papote-widget .banner")).to_be_visible()
+    await page.evaluate("Papote('close')")
+    await agent.reply(conversation, "Answered while you were away.")
+    await context.set_offline(False)
+    await expect(page.get_by_role("button", name=re.compile(r"Open chat, 1 unread"))).to_be_visible()
+    # Emitted before the badge is drawn (the draw waits for a microtask).
+    assert await page.evaluate("window.seen") == ["message:Answered while you were away.", "unread:1"]
+
+
 async def test_queue_position_is_shown_until_an_agent_takes_the_conversation(
     papote_server: Any, page: Page, agent: Agent
 ) -> None:

@@ -32,8 +32,16 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
   const setCustomCss = host.addCss("");
   session.onSite = (site) => setCustomCss(site.custom_css || "");
 
+  // The last seq this page heard of in each conversation. A reply is new to the visitor when it came
+  // live, or in a resume's history past what the page had: written while it reconnected, or while
+  // the resume that follows a new conversation's first ack was on its way (the server then holds
+  // the live frame back, and the reply comes once, in the history).
+  const heard = new Map<string, number>();
   session.conn.on("message", ({ message, live }) => {
-    if (!live || message.kind !== "text" || message.author.kind === "visitor") return;
+    const prev = heard.get(message.conversation);
+    if (prev === undefined || message.seq > prev) heard.set(message.conversation, message.seq);
+    const fresh = live || (prev !== undefined && message.seq > prev);
+    if (!fresh || message.kind !== "text" || message.author.kind === "visitor") return;
     replyArrived(message);
   });
 
