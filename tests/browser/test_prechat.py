@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.harness import PapoteServer, agent
+from tests.harness import PapoteServer, agent, until_io
 
 from .conftest import open_page
 from .test_console import console_build, sign_in  # noqa: F401 (console_build is a fixture)
@@ -79,9 +79,11 @@ async def test_the_prechat_form_routes_by_topic_and_is_the_away_form(papote_serv
         await form.get_by_label("Email").fill("ben@example.test")
         await form.get_by_role("button", name="Save").click()
         await expect(form).to_have_count(0)
-        await away_ctx.close()
-        rows = server.sql("SELECT name, email FROM visitors WHERE email=?", "ben@example.test")
+        # The form closes as the `set` frame leaves: the server stores it a moment later.
+        rows = await until_io(lambda: server.sql("SELECT name, email FROM visitors WHERE email=?",
+                                                 "ben@example.test"), "the away form's name and email stored")
         assert rows == [("Ben", "ben@example.test")]
+        await away_ctx.close()
     finally:
         await ctx.close()
         for a in (owner, bob):
