@@ -28,6 +28,9 @@ class FakeHistory:
 
     async def positions(self, conversation_ids: list[str]) -> dict[str, int]:
         await asyncio.sleep(0)
+        if self.unreachable:
+            self.unreachable -= 1
+            raise ConnectionError("the store is unreachable")
         return {CID: self.last} if CID in conversation_ids else {}
 
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
@@ -116,6 +119,46 @@ async def test_a_repair_the_store_refused_is_done_once_by_the_next_check() -> No
     repair.offer(TOPIC, CID, live(7))
     await settle(repair)
     assert seqs(out) == [4, 5, 6, 7]
+
+
+@pytest.mark.asyncio
+async def test_a_baseline_the_store_refused_is_read_again_not_taken_as_zero() -> None:
+    """The store fails the first read of a conversation's position: nothing this node delivers later
+    replays the conversation from its start, and gaps after the next read are repaired as usual."""
+    out: list[BusEvent] = []
+    repair = GapRepair(lambda topic, event: out.append(event))
+    history = FakeHistory(last=5)
+    history.unreachable = 1
+    repair.history = history
+    task = repair.follow(CID)
+    assert task is not None
+    await task
+    await repair.check()  # the store is back: the baseline is read again, 1-5 are not replayed
+    await settle(repair)
+    assert seqs(out) == [] and history.reads == 0
+    history.last = 7  # 6 lost on the way
+    repair.offer(TOPIC, CID, live(7))
+    await settle(repair)
+    assert seqs(out) == [6, 7]
+
+
+@pytest.mark.asyncio
+async def test_a_publication_after_a_refused_baseline_waits_for_it_to_be_read_again() -> None:
+    out: list[BusEvent] = []
+    repair = GapRepair(lambda topic, event: out.append(event))
+    history = FakeHistory(last=5)
+    history.unreachable = 1
+    repair.history = history
+    task = repair.follow(CID)
+    assert task is not None
+    await task
+    history.last = 6
+    repair.offer(TOPIC, CID, live(6))
+    await settle(repair)
+    assert seqs(out) == [6] and history.reads == 0
+    repair.offer(TOPIC, CID, live(6))  # a late copy
+    repair.offer(TOPIC, CID, live(7))
+    assert seqs(out) == [6, 7]
 
 
 @pytest.mark.asyncio

@@ -15,6 +15,7 @@ listeners on this node, `GapRepair` keeps the last seq it delivered:
 
 A node that starts following a conversation reads its position first (the baseline): a publication
 that arrives before that read finishes waits for it, then goes out unless the baseline already had it.
+A baseline the store fails to give is read again by the next check or publication, never guessed.
 Typing, read marks and the like pass straight through: they are best effort and carry no seq.
 
 Files that reach a message after it was stored (a customer's photo on a messaging channel, fetched from
@@ -111,8 +112,12 @@ class GapRepair:
         if state.busy:
             state.pending.append(bus_event)
             return
+        if state.delivered is None:  # the baseline read failed: this publication waits for another
+            state.busy = True
+            state.pending.append(bus_event)
+            self._spawn(self._settle(conversation_id, state, baseline=True))
+            return
         seq = event.message.seq
-        assert state.delivered is not None
         if seq <= state.delivered:
             return  # a duplicate: a repair or the baseline had it
         if seq == state.delivered + 1:
@@ -131,6 +136,11 @@ class GapRepair:
             c for c in conversation_ids if c in self._followed]
         if not ids:
             return
+        for cid in ids:
+            state = self._followed.get(cid)
+            if state is not None and not state.busy and state.delivered is None:  # its baseline read failed
+                state.busy = True
+                self._spawn(self._settle(cid, state, baseline=True))
         positions = await self.history.positions(ids)
         for cid, last in positions.items():
             state = self._followed.get(cid)
@@ -190,8 +200,8 @@ class GapRepair:
             for event in state.pending:
                 self._deliver(topic, event)
             state.pending = []
-            if state.delivered is None:
-                state.delivered = 0
+            # A failed baseline leaves `delivered` unknown, and the next check or publication reads it
+            # again. Taken as 0, it would have the next check replay the whole conversation here.
         finally:
             state.busy = False
 
