@@ -1,17 +1,23 @@
-// Site settings for owners and admins: the widget's look and behaviour, the snippet, identity
-// secrets, agents and invitations, canned responses, API keys, webhooks (webhooks.ts) and messaging
-// channels (channels.ts). Each section saves on its own.
+// Site settings for owners and admins: the widget's look and behaviour (opening hours in
+// hours_editor.ts, proactive rules in rules_editor.ts), the snippet, identity secrets and API keys
+// (site_keys.ts), agents and invitations (team.ts), canned responses (canned_editor.ts), webhooks
+// (webhooks.ts) and messaging channels (channels.ts). Each section saves on its own.
 
 import { api } from "./api";
 import { channelsSection } from "./channels";
 import { type BotSetting, botSection } from "./bot_editor";
+import { cannedSection } from "./canned_editor";
 import { type Group, type Prechat, prechatSection } from "./prechat_editor";
 import { field, h, mount } from "./dom";
+import { showDone, showFailure, statusLine } from "./form_status";
+import { hoursEditor, timeZoneInput } from "./hours_editor";
 import { moderationSettings, type ModerationSettings } from "./moderation";
 import { type Desk } from "./desk";
 import { t } from "./i18n";
 import { type AgentRow, type Invitation, teamSection } from "./team";
 import { auditSection, type PrivacySettings, privacySettings } from "./privacy";
+import { type Rule, rulesEditor } from "./rules_editor";
+import { type ApiKey, keysSection, secretsSection, snippetSection } from "./site_keys";
 import { type Translation, translationsEditor } from "./texts";
 import type { CannedResponse } from "./types";
 import { webhooksSection } from "./webhooks";
@@ -52,22 +58,7 @@ interface SiteFull {
 }
 
 
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 let current = "";
-
-function note(): HTMLElement {
-  return h("p", { class: "form-status", attrs: { role: "status" } });
-}
-
-function fail(status: HTMLElement, err: unknown): void {
-  status.textContent = t("error", { message: (err as Error).message });
-  status.classList.add("form-error");
-}
-
-function ok(status: HTMLElement, text = t("saved")): void {
-  status.textContent = text;
-  status.classList.remove("form-error");
-}
 
 export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> {
   const manageable = desk.sites.filter((s) => s.role !== "agent");
@@ -77,13 +68,13 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
     return;
   }
   const path = `/api/sites/${encodeURIComponent(current)}`;
-  let loaded: [SiteFull, { agents: AgentRow[] }, { canned: CannedResponse[] }, { keys: { id: string; name: string; created_at: number }[] }, { snippet: string }, { invites: Invitation[] }];
+  let loaded: [SiteFull, { agents: AgentRow[] }, { canned: CannedResponse[] }, { keys: ApiKey[] }, { snippet: string }, { invites: Invitation[] }];
   try {
     loaded = await Promise.all([
       api<SiteFull>("GET", path),
       api<{ agents: AgentRow[] }>("GET", path + "/agents"),
       api<{ canned: CannedResponse[] }>("GET", path + "/canned"),
-      api<{ keys: { id: string; name: string; created_at: number }[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
+      api<{ keys: ApiKey[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
       api<{ snippet: string }>("GET", path + "/snippet"),
       api<{ invites: Invitation[] }>("GET", path + "/invites"),
     ]);
@@ -110,7 +101,7 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       botSection(site.settings.bot, path),
       prechatSection(site.settings.prechat, site.settings.groups, agentsData.agents, path),
       snippetSection(snippetData.snippet),
-      secretsSection(site, path),
+      secretsSection(site.secrets ?? [], path),
       teamSection(agentsData.agents, invitesData.invites, path, { id: desk.me.id, role: myRole }, redraw),
       cannedSection(cannedData.canned, path, desk, redraw),
       keysSection(keysData.keys, path, redraw),
@@ -190,7 +181,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
   const email = emailSettings(site);
   const moderation = moderationSettings(s as ModerationSettings);
   const privacy = privacySettings(s);
-  const status = note();
+  const status = statusLine();
   return h(
     "form",
     {
@@ -200,7 +191,7 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
           e.preventDefault();
           const days = week.read();
           if (typeof days === "string") {
-            fail(status, new Error(days));
+            showFailure(status, new Error(days));
             return;
           }
           api("PATCH", path, {
@@ -229,8 +220,8 @@ function settingsForm(site: SiteFull, path: string): HTMLElement {
               ...privacy.read(),
             },
           })
-            .then(() => ok(status))
-            .catch((err: unknown) => fail(status, err));
+            .then(() => showDone(status))
+            .catch((err: unknown) => showFailure(status, err));
         },
       },
     },
@@ -303,343 +294,4 @@ function emailSettings(site: SiteFull): { root: HTMLElement; read: () => Record<
       email_foreign_sender: foreign.value,
     }),
   };
-}
-
-/** Every IANA zone this browser knows, as suggestions for a text box that filters as one types (a
- * select of ~400 options is not searchable). The server checks the name whatever is typed. */
-function timeZoneInput(value: string): [HTMLInputElement, HTMLElement] {
-  const known = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.("timeZone") ?? [];
-  const zones = known.includes("UTC") ? known : [...known, "UTC"];
-  const input = h("input", {
-    attrs: { type: "text", list: "site-tz-list", placeholder: "Europe/Paris", autocomplete: "off", spellcheck: "false" },
-    props: { value },
-  });
-  return [input, h("datalist", { attrs: { id: "site-tz-list" } }, zones.map((z) => h("option", { attrs: { value: z } })))];
-}
-
-type Span = [string, string];
-
-/** The week's opening spans: any number per day (a lunch break is two spans), each with its own
- * remove button. `read()` returns the days to save, or the reason they cannot be saved. */
-function hoursEditor(initial: Record<string, Span[]>): { root: HTMLElement; read: () => Record<string, Span[]> | string } {
-  const rows = new Map<string, HTMLElement>();
-  const spanRow = (day: string, span: Span | null): HTMLElement => {
-    const open = h("input", { class: "span-open", attrs: { type: "time", "aria-label": t("opensAt", { day: t(day as Day) }) }, props: { value: span?.[0] ?? "" } });
-    const close = h("input", { class: "span-close", attrs: { type: "time", "aria-label": t("closesAt", { day: t(day as Day) }) }, props: { value: span?.[1] ?? "" } });
-    const item: HTMLElement = h(
-      "li",
-      { class: "span" },
-      open,
-      h("span", { attrs: { "aria-hidden": "true" } }, "–"),
-      close,
-      h("button", { class: "link", attrs: { type: "button", "aria-label": t("removeSpan", { day: t(day as Day) }) }, on: { click: () => item.remove() } }, "×"),
-    );
-    return item;
-  };
-  // Each day is a named group (its spans and buttons); a list item may not be a group.
-  const root = h(
-    "div",
-    { class: "days" },
-    DAYS.map((d) => {
-      const list = h("ul", { class: "spans" }, (initial[d] ?? []).map((span) => spanRow(d, span)));
-      rows.set(d, list);
-      return h(
-        "div",
-        { class: "day", attrs: { role: "group", "aria-label": t(d) } },
-        h("span", { class: "day-name" }, t(d)),
-        list,
-        h("button", { class: "link", attrs: { type: "button", "aria-label": t("addSpan", { day: t(d) }) }, on: { click: () => list.append(spanRow(d, null)) } }, "+ " + t("addSpanShort")),
-      );
-    }),
-  );
-  const read = (): Record<string, Span[]> | string => {
-    const days: Record<string, Span[]> = {};
-    for (const [day, list] of rows) {
-      for (const item of list.querySelectorAll<HTMLElement>(".span")) {
-        const open = item.querySelector<HTMLInputElement>(".span-open")?.value ?? "";
-        const close = item.querySelector<HTMLInputElement>(".span-close")?.value ?? "";
-        if (!open && !close) continue; // an empty row is no span
-        if (!open || !close) return t("spanIncomplete", { day: t(day as Day) });
-        (days[day] ??= []).push([open, close]);
-      }
-    }
-    return days;
-  };
-  return { root, read };
-}
-
-type Day = (typeof DAYS)[number];
-
-interface Rule {
-  id: string;
-  trigger: "url" | "time_on_page" | "event";
-  message: string;
-  url?: string;
-  seconds?: number | null;
-  event?: string;
-  condition?: { field: string; op: string; value: number | string } | null;
-}
-
-const OPS = [">", ">=", "<", "<=", "=="];
-
-/** Proactive rules as a form, one card per rule; what is saved is the same JSON the API takes. */
-function rulesEditor(initial: Rule[]): { root: HTMLElement; read: () => Rule[] } {
-  const list = h("ol", { class: "rules" });
-  const readers = new Map<HTMLElement, () => Rule>();
-  let made = 0;
-  const add = (rule: Rule): void => {
-    const n = ++made;
-    const id = `rule-${n}`;
-    const ruleId = h("input", { attrs: { type: "text", pattern: "[A-Za-z0-9_-]+", maxlength: 40, required: true }, props: { value: rule.id } });
-    const trigger = h(
-      "select",
-      null,
-      (["url", "time_on_page", "event"] as const).map((v) => h("option", { attrs: { value: v }, props: { selected: rule.trigger === v } }, t(`trigger_${v}`))),
-    );
-    const message = h("textarea", { attrs: { rows: 2, maxlength: 1000, required: true }, props: { value: rule.message } });
-    const url = h("input", { attrs: { type: "text", maxlength: 500, placeholder: "https://shop.example/cart*" }, props: { value: rule.url ?? "" } });
-    const seconds = h("input", { attrs: { type: "number", min: 0, max: 3600 }, props: { value: rule.seconds == null ? "" : String(rule.seconds) } });
-    const event = h("input", { attrs: { type: "text", maxlength: 64 }, props: { value: rule.event ?? "" } });
-    const condField = h("input", { attrs: { type: "text", maxlength: 64 }, props: { value: rule.condition?.field ?? "" } });
-    const condOp = h("select", null, OPS.map((op) => h("option", { attrs: { value: op }, props: { selected: (rule.condition?.op ?? ">") === op } }, op)));
-    const condValue = h("input", { attrs: { type: "text", maxlength: 500 }, props: { value: rule.condition ? String(rule.condition.value) : "" } });
-    const urlField = field(t("ruleUrl"), url, `${id}-url`);
-    const eventFields = h(
-      "div",
-      { class: "rule-event" },
-      field(t("ruleEvent"), event, `${id}-event`),
-      h("div", { class: "grid3" }, field(t("ruleCondField"), condField, `${id}-cf`), field(t("ruleCondOp"), condOp, `${id}-co`), field(t("ruleCondValue"), condValue, `${id}-cv`)),
-    );
-    const shape = (): void => {
-      urlField.hidden = trigger.value !== "url";
-      eventFields.hidden = trigger.value !== "event";
-    };
-    trigger.addEventListener("change", shape);
-    shape();
-    const item: HTMLElement = h(
-      "li",
-      { class: "rule", attrs: { role: "group", "aria-label": t("ruleN", { n }) } },
-      h("div", { class: "grid2" }, field(t("ruleId"), ruleId, `${id}-id`), field(t("ruleTrigger"), trigger, `${id}-trigger`)),
-      field(t("ruleMessage"), message, `${id}-message`),
-      urlField,
-      field(t("ruleSeconds"), seconds, `${id}-seconds`),
-      eventFields,
-      h("button", { attrs: { type: "button" }, on: { click: () => (readers.delete(item), item.remove()) } }, t("removeRule", { n })),
-    );
-    readers.set(item, () => {
-      const out: Rule = { id: ruleId.value.trim(), trigger: trigger.value as Rule["trigger"], message: message.value };
-      if (out.trigger === "url") out.url = url.value.trim();
-      if (seconds.value !== "") out.seconds = Number(seconds.value);
-      if (out.trigger === "event") {
-        out.event = event.value.trim();
-        if (condField.value.trim()) {
-          const raw = condValue.value.trim();
-          const num = Number(raw);
-          out.condition = { field: condField.value.trim(), op: condOp.value, value: raw !== "" && Number.isFinite(num) ? num : raw };
-        }
-      }
-      return out;
-    });
-    list.append(item);
-  };
-  for (const rule of initial) add(rule);
-  const root = h(
-    "fieldset",
-    { class: "rules-box" },
-    h("legend", null, t("rules")),
-    h("p", { class: "muted small" }, t("rulesHelp")),
-    list,
-    h("button", { attrs: { type: "button" }, on: { click: () => add({ id: `rule-${Date.now().toString(36)}`, trigger: "url", message: "" }) } }, t("addRule")),
-  );
-  return { root, read: () => [...list.querySelectorAll<HTMLElement>(".rule")].map((item) => readers.get(item)!()) };
-}
-
-function snippetSection(snippet: string): HTMLElement {
-  const code = h("pre", { class: "code snippet" }, snippet);
-  const status = note();
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", null, t("snippet")),
-    code,
-    h(
-      "button",
-      {
-        attrs: { type: "button" },
-        on: {
-          click: () => {
-            navigator.clipboard
-              ?.writeText(snippet)
-              .then(() => ok(status, t("copied")))
-              .catch(() => {
-                // No clipboard permission: select the text so Ctrl+C works.
-                const range = document.createRange();
-                range.selectNodeContents(code);
-                getSelection()?.removeAllRanges();
-                getSelection()?.addRange(range);
-              });
-          },
-        },
-      },
-      t("copy"),
-    ),
-    status,
-  );
-}
-
-/** A secret signs visitors' identities: it stays masked until someone asks to see it, so a screen
- * share or a look over the shoulder does not leak it. */
-function secretItem(secret: string, n: number): HTMLElement {
-  const shown = h("code", { class: "secret masked" }, "•".repeat(16));
-  const button: HTMLButtonElement = h(
-    "button",
-    {
-      attrs: { type: "button", "aria-pressed": "false", "aria-label": t("revealSecret", { n }) },
-      on: {
-        click: () => {
-          const reveal = button.getAttribute("aria-pressed") !== "true";
-          button.setAttribute("aria-pressed", String(reveal));
-          button.textContent = reveal ? t("hide") : t("reveal");
-          shown.textContent = reveal ? secret : "•".repeat(16);
-          shown.classList.toggle("masked", !reveal);
-        },
-      },
-    },
-    t("reveal"),
-  );
-  return h("li", null, shown, " ", button);
-}
-
-function secretsSection(site: SiteFull, path: string): HTMLElement {
-  const list = h("ul", { class: "secrets" }, (site.secrets ?? []).map((s, i) => secretItem(s, i + 1)));
-  const status = note();
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", null, t("secrets")),
-    list,
-    h(
-      "button",
-      {
-        attrs: { type: "button" },
-        on: {
-          click: () => {
-            if (!confirm(t("rotateConfirm"))) return;
-            api<{ secrets: string[] }>("POST", path + "/secrets/rotate", {})
-              .then((data) => {
-                mount(list, data.secrets.map((s, i) => secretItem(s, i + 1)));
-                ok(status);
-              })
-              .catch((err: unknown) => fail(status, err));
-          },
-        },
-      },
-      t("rotate"),
-    ),
-    status,
-  );
-}
-
-function cannedSection(items: CannedResponse[], path: string, desk: Desk, redraw: () => void): HTMLElement {
-  const status = note();
-  const shortcut = h("input", { attrs: { type: "text", pattern: "[A-Za-z0-9_-]+", maxlength: 40, "aria-label": t("shortcut"), placeholder: t("shortcut") } });
-  const body = h("textarea", { attrs: { rows: 2, maxlength: 4000, "aria-label": t("text"), placeholder: t("text") } });
-  const after = (): void => {
-    void desk.loadCanned();
-    redraw();
-  };
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", null, t("canned")),
-    h("p", { class: "muted small" }, t("cannedHelp")),
-    h(
-      "ul",
-      { class: "canned-admin" },
-      items.map((c) =>
-        h(
-          "li",
-          null,
-          h("strong", null, "/" + c.shortcut),
-          " ",
-          h("span", null, c.body),
-          " ",
-          h(
-            "button",
-            {
-              attrs: { type: "button", "aria-label": `${t("delete")} /${c.shortcut}` },
-              on: { click: () => void api("DELETE", `${path}/canned/${encodeURIComponent(c.id)}`).then(after).catch((err: unknown) => fail(status, err)) },
-            },
-            t("delete"),
-          ),
-        ),
-      ),
-    ),
-    h(
-      "form",
-      {
-        class: "row",
-        on: {
-          submit: (e) => {
-            e.preventDefault();
-            api("POST", path + "/canned", { shortcut: shortcut.value.trim(), body: body.value })
-              .then(after)
-              .catch((err: unknown) => fail(status, err));
-          },
-        },
-      },
-      shortcut,
-      body,
-      h("button", { class: "primary", attrs: { type: "submit" } }, t("save")),
-    ),
-    status,
-  );
-}
-
-function keysSection(keys: { id: string; name: string; created_at: number }[], path: string, redraw: () => void): HTMLElement {
-  const status = note();
-  const name = h("input", { attrs: { type: "text", maxlength: 80, "aria-label": t("keyName"), placeholder: t("keyName") } });
-  const shown = h("div");
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", null, t("apiKeys")),
-    h(
-      "ul",
-      null,
-      keys.map((k) =>
-        h(
-          "li",
-          null,
-          k.name,
-          " ",
-          h("code", null, k.id),
-          " ",
-          h(
-            "button",
-            { attrs: { type: "button" }, on: { click: () => void api("DELETE", `${path}/keys/${encodeURIComponent(k.id)}`).then(redraw).catch((err: unknown) => fail(status, err)) } },
-            t("revoke"),
-          ),
-        ),
-      ),
-    ),
-    h(
-      "form",
-      {
-        class: "row",
-        on: {
-          submit: (e) => {
-            e.preventDefault();
-            api<{ key: string }>("POST", path + "/keys", { name: name.value })
-              .then((data) => mount(shown, h("p", null, t("keyShownOnce")), h("code", { class: "secret" }, data.key)))
-              .catch((err: unknown) => fail(status, err));
-          },
-        },
-      },
-      name,
-      h("button", { class: "primary", attrs: { type: "submit" } }, t("createKey")),
-    ),
-    shown,
-    status,
-  );
 }

@@ -6,6 +6,7 @@
 import { api } from "./api";
 import { type BotKey, bt } from "./bot_texts";
 import { field, h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { t } from "./i18n";
 
 type Kind = "message" | "buttons" | "question" | "faq" | "branch" | "handover" | "end";
@@ -70,7 +71,7 @@ export function botSection(initial: BotSetting | undefined, path: string): HTMLE
   const nodes = h("ol", { class: "rules bot-nodes" });
   const faq = h("ol", { class: "rules bot-faq" });
   const words = h("input", { attrs: { type: "text" }, props: { value: bot.handover_words.join(", ") } });
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   const uid = `bot-${++made}`;
 
   const ids = (): string[] => bot.nodes.map((n) => n.id).filter(Boolean);
@@ -248,7 +249,7 @@ function previewPanel(read: () => BotSetting, path: string): HTMLElement {
   const choices = h("div", { class: "bot-preview-choices", attrs: { role: "group", "aria-label": bt("botPreviewChoices") } });
   const closed = h("input", { attrs: { type: "checkbox" } });
   const say = h("input", { attrs: { type: "text", maxlength: 4000 } });
-  const error = h("p", { class: "form-status", attrs: { role: "status" } });
+  const error = statusLine();
   const line = (who: string, text: string, cls: string): void => void log.append(h("li", { class: cls }, h("b", null, who, ": "), text));
   const send = (text: string, choice: string | null): void => {
     line(bt("botVisitor"), text, "visitor");

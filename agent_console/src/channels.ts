@@ -6,6 +6,7 @@
 import { api } from "./api";
 import { channelLabel } from "./chat";
 import { field, h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { t } from "./i18n";
 
 interface ProviderField {
@@ -36,7 +37,7 @@ export function channelsSection(path: string): HTMLElement {
 }
 
 async function draw(section: HTMLElement, path: string): Promise<void> {
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   let data: Channels;
   try {
     data = await api<Channels>("GET", path + "/channels");

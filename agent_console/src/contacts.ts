@@ -3,6 +3,7 @@
 
 import { api, query } from "./api";
 import { h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { type Desk } from "./desk";
 import { dateTime, t } from "./i18n";
 import { channelLabel } from "./chat";
@@ -107,7 +108,7 @@ function openMerge(desk: Desk, siteKey: string, vid: string): void {
   const input = h("input", { attrs: { type: "search", placeholder: t("mergeSearchPlaceholder"), "aria-label": t("mergeSearch") } });
   const results = h("ul", { class: "merge-results", attrs: { "aria-label": t("mergeResults") } });
   const compare = h("div", { class: "merge-compare" });
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   const confirmButton = h("button", { class: "primary merge-confirm", attrs: { type: "button", disabled: true } }, t("mergeConfirm"));
   let chosen: string | null = null;
   let mine: Timeline | null = null;

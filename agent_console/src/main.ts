@@ -6,6 +6,7 @@ import { askNotifications, chime, notificationsAvailable, notificationTitle, not
 import { visitorLabel } from "./chat";
 import { Desk, forgetLocal, type Me } from "./desk";
 import { h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { LANGS, lang, setLang, t } from "./i18n";
 import { Inbox } from "./inbox";
 import { renderAdmin } from "./admin";
@@ -99,7 +100,7 @@ function showLogin(message = ""): void {
 /** The mail I want from Papote: "a conversation is waiting" (on by default). */
 function mailSection(): HTMLElement {
   const box = h("input", { attrs: { type: "checkbox", id: "mail-waiting" } });
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   box.disabled = true;
   api<{ waiting: boolean }>("GET", "/api/me/mail")
     .then((prefs) => {
@@ -503,7 +504,7 @@ class Shell {
     const me = this.desk.me;
     const name = h("input", { attrs: { type: "text", id: "me-name", maxlength: 80, required: true }, props: { value: me.name } });
     const avatar = h("input", { attrs: { type: "url", id: "me-avatar", placeholder: "https://…" }, props: { value: me.avatar ?? "" } });
-    const status = h("p", { class: "form-status", attrs: { role: "status" } });
+    const status = statusLine();
     return h(
       "form",
       {

@@ -5,6 +5,7 @@
 import { api } from "./api";
 import { bt } from "./bot_texts";
 import { field, h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { t } from "./i18n";
 
 type Ask = "off" | "optional" | "required";
@@ -38,7 +39,7 @@ export function prechatSection(initial: Prechat | undefined, initialGroups: Grou
   const [email, emailField] = ask(p.email, `${uid}-email`, bt("prechatEmail"));
   const topics = h("ol", { class: "rules" });
   const groupList = h("ol", { class: "rules" });
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
 
   const draw = (): void => {
     mount(topics, p.topics.map((topic, i) => {

@@ -3,6 +3,7 @@
 
 import { api, query } from "./api";
 import { field, h, mount } from "./dom";
+import { statusLine } from "./form_status";
 import { type Desk } from "./desk";
 import { dateTime, t } from "./i18n";
 import type { AgentConversation } from "./types";
@@ -85,7 +86,7 @@ export function privacyActions(desk: Desk, conv: AgentConversation): HTMLElement
   const site = desk.siteOf(conv);
   if (!site || site.role === "agent" || !conv.visitor) return null;
   const path = `/api/sites/${encodeURIComponent(site.key)}/visitors/${encodeURIComponent(conv.visitor.id)}`;
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   const failed = (err: unknown): void => {
     status.textContent = t("error", { message: (err as Error).message });
     status.classList.add("form-error");

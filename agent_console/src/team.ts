@@ -5,6 +5,7 @@
 
 import { api } from "./api";
 import { h, mount } from "./dom";
+import { showDone, showFailure, statusLine } from "./form_status";
 import { dateTime, t, type Key } from "./i18n";
 
 export interface AgentRow {
@@ -39,17 +40,8 @@ export function roleLabel(role: string): string {
   return t(key);
 }
 
-function status(): HTMLElement {
-  return h("p", { class: "form-status", attrs: { role: "status" } });
-}
-
-function shown(el: HTMLElement, text: string, error = false): void {
-  el.textContent = text;
-  el.classList.toggle("form-error", error);
-}
-
 function failed(el: HTMLElement): (err: unknown) => void {
-  return (err) => shown(el, t("error", { message: (err as Error).message }), true);
+  return (err) => showFailure(el, err);
 }
 
 /** The roles I may grant: up to mine, never owner (that is handed over). */
@@ -67,7 +59,7 @@ function roleSelect(value: string, choices: string[], label: string, onChange: (
 }
 
 export function teamSection(agents: AgentRow[], invites: Invitation[], path: string, me: { id: string; role: string }, redraw: () => void): HTMLElement {
-  const note = status();
+  const note = statusLine();
   const act = (method: string, url: string, body?: unknown): void => {
     void api(method, url, body).then(redraw).catch(failed(note));
   };
@@ -170,7 +162,7 @@ export function teamSection(agents: AgentRow[], invites: Invitation[], path: str
 
 /** The account page's part: invitations to my email, my sites (leave one), a new site when allowed. */
 export async function mySitesSection(me: { id: string }, afterChange: () => void): Promise<HTMLElement> {
-  const note = status();
+  const note = statusLine();
   const box = h("div", { class: "my-sites" });
   const draw = async (): Promise<void> => {
     let data: [{ invites: Invitation[] }, { sites: { key: string; name: string; role: string }[]; can_create_sites: boolean }];
@@ -182,7 +174,7 @@ export async function mySitesSection(me: { id: string }, afterChange: () => void
     }
     const [{ invites }, info] = data;
     const done = (message = ""): void => {
-      shown(note, message);
+      showDone(note, message);
       void draw();
       afterChange();
     };

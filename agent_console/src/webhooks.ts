@@ -3,6 +3,7 @@
 
 import { api } from "./api";
 import { h, mount } from "./dom";
+import { showFailure, statusLine } from "./form_status";
 import { dateTime, t } from "./i18n";
 
 export const EVENT_TYPES = [
@@ -48,11 +49,6 @@ interface Delivery {
   next_attempt_at: number | null;
 }
 
-function failText(status: HTMLElement, err: unknown): void {
-  status.textContent = t("error", { message: (err as Error).message });
-  status.classList.add("form-error");
-}
-
 /** The section: it loads its own data, and redraws itself after every change. */
 export function webhooksSection(path: string): HTMLElement {
   const section = h("section", { class: "card webhooks", attrs: { "aria-labelledby": "webhooks-title" } });
@@ -62,7 +58,7 @@ export function webhooksSection(path: string): HTMLElement {
       .then((data) => mount(section, ...content(data.endpoints, path, shown, draw)))
       .catch((err: unknown) => {
         const status = h("p", { class: "form-status" });
-        failText(status, err);
+        showFailure(status, err);
         mount(section, h("h2", { attrs: { id: "webhooks-title" } }, t("webhooks")), status);
       });
   };
@@ -75,7 +71,7 @@ function secretNote(shown: HTMLElement, endpoint: Endpoint): void {
 }
 
 function content(endpoints: Endpoint[], path: string, shown: HTMLElement, redraw: () => void): HTMLElement[] {
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   const url = h("input", { attrs: { type: "url", required: true, placeholder: "https://…", "aria-label": t("webhookUrl"), maxlength: 2000 } });
   const boxes = EVENT_TYPES.map((type) => h("input", { attrs: { type: "checkbox", value: type }, props: { checked: type === "message.created" } }));
   const list = h(
@@ -96,7 +92,7 @@ function content(endpoints: Endpoint[], path: string, shown: HTMLElement, redraw
               secretNote(shown, endpoint);
               redraw();
             })
-            .catch((err: unknown) => failText(status, err));
+            .catch((err: unknown) => showFailure(status, err));
         },
       },
     },
@@ -124,7 +120,7 @@ function endpointRow(e: Endpoint, path: string, shown: HTMLElement, status: HTML
   const act = (method: string, suffix: string, then: (data: Endpoint) => void): void => {
     api<Endpoint>(method, one + suffix)
       .then(then)
-      .catch((err: unknown) => failText(status, err));
+      .catch((err: unknown) => showFailure(status, err));
   };
   return h(
     "li",
@@ -169,12 +165,12 @@ function endpointRow(e: Endpoint, path: string, shown: HTMLElement, status: HTML
 }
 
 async function drawLog(log: HTMLElement, one: string): Promise<void> {
-  const status = h("p", { class: "form-status", attrs: { role: "status" } });
+  const status = statusLine();
   let deliveries: Delivery[];
   try {
     deliveries = (await api<{ deliveries: Delivery[] }>("GET", `${one}/deliveries?limit=50`)).deliveries;
   } catch (err) {
-    failText(status, err);
+    showFailure(status, err);
     mount(log, status);
     return;
   }
@@ -209,7 +205,7 @@ async function drawLog(log: HTMLElement, one: string): Promise<void> {
                   click: () =>
                     void api("POST", `${one}/deliveries/${encodeURIComponent(d.id)}/resend`)
                       .then(() => drawLog(log, one))
-                      .catch((err: unknown) => failText(status, err)),
+                      .catch((err: unknown) => showFailure(status, err)),
                 },
               },
               t("resend"),
