@@ -33,9 +33,9 @@ const mount: MountPanel = (host: LoaderHost): PanelApi => {
   session.onSite = (site) => setCustomCss(site.custom_css || "");
 
   // The last seq this page heard of in each conversation. A reply is new to the visitor when it came
-  // live, or in a resume's history past what the page had: written while it reconnected, or while
-  // the resume that follows a new conversation's first ack was on its way (the server then holds
-  // the live frame back, and the reply comes once, in the history).
+  // live, or in a resume's history past what the page had: written while the page was offline, or
+  // while the server answered the resume that follows a new conversation's first ack (it holds the
+  // live frame back meanwhile, and the reply comes once, in the history).
   const heard = new Map<string, number>();
   session.conn.on("message", ({ message, live }) => {
     const prev = heard.get(message.conversation);
