@@ -23,6 +23,9 @@ const BACK_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round" d="M15 5l-7 7 7 7"/></svg>';
 const CLOSE_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
+// Drawn, not the paperclip emoji: a system without a colour emoji font showed an empty box instead.
+const ATTACH_ICON =
+  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5"/></svg>';
 // Within this many px of the bottom, the visitor is "following" the conversation: keep them there.
 const STICK_TO_BOTTOM_PX = 48;
 
@@ -47,7 +50,7 @@ export class PanelView {
   private readonly textarea = h("textarea", { rows: 1, maxlength: 4000 });
   private readonly sendButton = h("button", { class: "btn", type: "submit" });
   private readonly emoji: EmojiButton;
-  private readonly attachButton = h("button", { class: "linkbtn attach", type: "button" }, "📎");
+  private readonly attachButton = h("button", { class: "icon attach", type: "button" });
   private readonly fileInput = h("input", { type: "file", multiple: true, hidden: true });
   private readonly tray = h("div", { class: "tray", role: "group" });
   private readonly files: Files;
@@ -66,6 +69,7 @@ export class PanelView {
     this.closeButton.innerHTML = CLOSE_ICON; // constant markup
     this.closeButton.addEventListener("click", () => this.close(true));
     this.backButton.innerHTML = BACK_ICON; // constant markup
+    this.attachButton.innerHTML = ATTACH_ICON; // constant markup
     this.backButton.addEventListener("click", () => {
       this.session.choose({ kind: "list" });
       this.drawNow();
