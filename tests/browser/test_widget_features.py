@@ -119,14 +119,20 @@ async def test_outside_opening_hours_the_visitor_can_write_and_leave_an_email(
     await context.close()
 
 
+async def record_events(page: Page, events: list[str]) -> None:
+    """Record the widget's API events in `window.seen`, as "event:argument" (a message by its body)."""
+    await page.evaluate(
+        "events => { window.seen = []; events.forEach(e => Papote('on', e, "
+        "v => window.seen.push(e + ':' + (typeof v === 'object' ? v.body : v)))) }",
+        events,
+    )
+
+
 async def test_unread_badge_and_api_events(
     papote_server: Any, context: BrowserContext, page: Page, agent: Agent
 ) -> None:
     await page.goto(demo_url(papote_server))
-    await page.evaluate(
-        "window.seen = []; ['open', 'close', 'unread', 'message'].forEach("
-        "e => Papote('on', e, v => window.seen.push(e + ':' + (typeof v === 'object' ? v.body : v))))"
-    )
+    await record_events(page, ["open", "close", "unread", "message"])
     await open_chat(page)
     await write(page, "Ping me when you know")
     conversation = (await agent.visitor_message("Ping me when you know"))["conversation"]
@@ -155,10 +161,7 @@ async def test_a_reply_written_while_the_visitor_was_offline_is_announced_when_t
 ) -> None:
     # The reply comes back in the resume's history, not as a live frame: to the visitor it is as new.
     await page.goto(demo_url(papote_server))
-    await page.evaluate(
-        "window.seen = []; ['unread', 'message'].forEach("
-        "e => Papote('on', e, v => window.seen.push(e + ':' + (typeof v === 'object' ? v.body : v))))"
-    )
+    await record_events(page, ["unread", "message"])
     await open_chat(page)
     await write(page, "Back in a minute")
     conversation = (await agent.visitor_message("Back in a minute"))["conversation"]

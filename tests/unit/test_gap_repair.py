@@ -57,6 +57,19 @@ async def following(last: int) -> tuple[GapRepair, FakeHistory, list[BusEvent]]:
     return repair, history, out
 
 
+async def following_unread(last: int) -> tuple[GapRepair, FakeHistory, list[BusEvent]]:
+    """`following`, with the store failing the first read of the conversation's position."""
+    out: list[BusEvent] = []
+    repair = GapRepair(lambda topic, event: out.append(event))
+    history = FakeHistory(last)
+    history.unreachable = 1
+    repair.history = history
+    task = repair.follow(CID)
+    assert task is not None
+    await task
+    return repair, history, out
+
+
 def seqs(out: list[BusEvent]) -> list[int]:
     return [e.event.message.seq for e in out if isinstance(e.event, MessageAppended)]
 
@@ -125,14 +138,7 @@ async def test_a_repair_the_store_refused_is_done_once_by_the_next_check() -> No
 async def test_a_baseline_the_store_refused_is_read_again_not_taken_as_zero() -> None:
     """The store fails the first read of a conversation's position: nothing this node delivers later
     replays the conversation from its start, and gaps after the next read are repaired as usual."""
-    out: list[BusEvent] = []
-    repair = GapRepair(lambda topic, event: out.append(event))
-    history = FakeHistory(last=5)
-    history.unreachable = 1
-    repair.history = history
-    task = repair.follow(CID)
-    assert task is not None
-    await task
+    repair, history, out = await following_unread(last=5)
     await repair.check()  # the store is back: the baseline is read again, 1-5 are not replayed
     await settle(repair)
     assert seqs(out) == [] and history.reads == 0
@@ -144,14 +150,7 @@ async def test_a_baseline_the_store_refused_is_read_again_not_taken_as_zero() ->
 
 @pytest.mark.asyncio
 async def test_a_publication_after_a_refused_baseline_waits_for_it_to_be_read_again() -> None:
-    out: list[BusEvent] = []
-    repair = GapRepair(lambda topic, event: out.append(event))
-    history = FakeHistory(last=5)
-    history.unreachable = 1
-    repair.history = history
-    task = repair.follow(CID)
-    assert task is not None
-    await task
+    repair, history, out = await following_unread(last=5)
     history.last = 6
     repair.offer(TOPIC, CID, live(6))
     await settle(repair)
