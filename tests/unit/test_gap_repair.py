@@ -16,6 +16,12 @@ CID = "c_1"
 TOPIC = f"conv:{CID}"
 
 
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed read is tried again within milliseconds here, not a second."""
+    monkeypatch.setattr(repair_module, "RETRY_SECS", 0.01)
+
+
 def message(seq: int) -> Message:
     return Message(CID, seq, "text", "visitor", "v_1", "", f"m-{seq:08d}", f"body {seq}", None, None, seq)
 
@@ -115,23 +121,35 @@ async def test_a_lost_last_message_is_found_by_the_check() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_repair_the_store_refused_is_done_once_by_the_next_check() -> None:
+async def test_a_repair_the_store_refused_is_tried_again_and_done_once() -> None:
     """A repair that cannot read the store gives up on what it held (a hole cannot be filled without
-    the store); the next check reads the hole and what followed it, each message once, and a late
-    copy from the broker is dropped."""
+    the store) and tries again soon, without waiting for the periodic check: the retry reads the hole
+    and what followed it, each message once, and a late copy from the broker is dropped."""
     repair, history, out = await following(last=3)
     history.last = 6  # 4 and 5 were committed elsewhere, their publications lost
     history.unreachable = 1
     repair.offer(TOPIC, CID, live(6))
-    await settle(repair)
-    assert seqs(out) == []
-    await repair.check()  # the store is back
-    await settle(repair)
+    await settle(repair)  # the failed read, then its retry
     assert seqs(out) == [4, 5, 6]
     repair.offer(TOPIC, CID, live(6))  # the broker's late copy
     repair.offer(TOPIC, CID, live(7))
     await settle(repair)
     assert seqs(out) == [4, 5, 6, 7]
+
+
+@pytest.mark.asyncio
+async def test_retries_wait_longer_while_the_store_stays_unreachable() -> None:
+    repair, history, out = await following(last=3)
+    history.last = 5
+    history.unreachable = 4  # the repair's read, then three retries' position reads, fail
+    started = asyncio.get_running_loop().time()
+    repair.offer(TOPIC, CID, live(5))  # 4's publication was lost: the repair's read fails
+    await settle(repair)
+    waited = asyncio.get_running_loop().time() - started
+    assert seqs(out) == [4, 5]
+    # 0.01 + 0.02 + 0.04 + 0.08 s between the tries: each waited twice as long as the one before.
+    assert waited >= 0.15
+    assert repair._followed[CID].retry_secs == 0.0  # back to the first delay once a read succeeds
 
 
 @pytest.mark.asyncio
@@ -258,3 +276,26 @@ async def test_a_file_never_kept_is_watched_for_a_bounded_time(monkeypatch: pyte
     await repair.check()
     await settle(repair)
     assert files_out(out) == [] and history.reads == reads
+
+
+@pytest.mark.asyncio
+async def test_a_retry_waiting_for_its_turn_does_not_count_as_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`busy` is what tests and /healthz wait on: a read in flight, not a retry asleep."""
+    monkeypatch.setattr(repair_module, "RETRY_SECS", 60.0)
+    repair, history, out = await following(last=3)
+    history.last = 5
+    history.unreachable = 1
+    repair.offer(TOPIC, CID, live(5))
+    await until_quiet(repair)
+    assert not repair.busy and repair._followed[CID].retrying
+    await repair.stop()
+
+
+async def until_quiet(repair: GapRepair) -> None:
+    """Wait for every task of `repair` but its retries asleep (the fake store answers within a few
+    turns of the loop: a thousand is a generous bound)."""
+    for _ in range(1000):
+        if not repair.busy:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the repair never went quiet")

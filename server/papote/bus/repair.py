@@ -11,11 +11,13 @@ listeners on this node, `GapRepair` keeps the last seq it delivered:
   so once seq N is committed every seq below it is too: the read never finds a hole;
 * the last message of a burst has no successor to reveal its loss, so `check` compares each followed
   conversation's position in the store with `delivered` — every `check_secs`, and at once after every
-  broker reconnect — and repairs the difference.
+  broker reconnect — and repairs the difference;
+* a read the store fails (the store restarting, a connection cut) is tried again a second later, then
+  less and less often while it keeps failing (`RETRY_SECS`), not only at the next periodic check.
 
 A node that starts following a conversation reads its position first (the baseline): a publication
 that arrives before that read finishes waits for it, then goes out unless the baseline already had it.
-A baseline the store fails to give is read again by the next check or publication, never guessed.
+A baseline the store fails to give is read again (soon after, or at the next publication), never guessed.
 Typing, read marks and the like pass straight through: they are best effort and carry no seq.
 
 Files that reach a message after it was stored (a customer's photo on a messaging channel, fetched from
@@ -47,6 +49,12 @@ log = logging.getLogger("papote.bus")
 
 #: Messages read from the store per repair query; a longer gap takes several (each delivered in order).
 REPAIR_BATCH = 500
+#: A baseline read or a repair the store failed is tried again this soon, rather than at the next
+#: periodic check (`PAPOTE_BUS_CHECK_SECS`, 30 s by default): the live messages it held wait for it.
+#: While the store stays unreachable each try waits twice as long as the one before, up to
+#: `RETRY_MAX_SECS`, so a node following many conversations does not hammer a store that is down.
+RETRY_SECS = 1.0
+RETRY_MAX_SECS = 30.0
 #: How long a message delivered with files still to come is watched for them: a fetch is retried for
 #: ~4 minutes at most (channels/messaging/media.py: 8 attempts from 2 s apart, doubling), and a file
 #: given up leaves a note instead, which is a message of its own.
@@ -73,6 +81,10 @@ class _Followed:
     #: Messages delivered with files still to come: seq → (watched until, files handed out so far,
     #: files it names).
     files: dict[int, tuple[float, int, int]] = field(default_factory=dict)
+    #: The wait before the next try after a failed read (0: the last read succeeded), and whether
+    #: that try is scheduled.
+    retry_secs: float = 0.0
+    retrying: bool = False
 
 
 class GapRepair:
@@ -81,6 +93,7 @@ class GapRepair:
         self.history: History | None = None
         self._followed: dict[str, _Followed] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sleeping = 0  # retries waiting for their turn, among `_tasks`
         self.repairs = 0
         self.repaired = 0
 
@@ -195,15 +208,40 @@ class GapRepair:
                     state.pending = []
                     break
         except Exception:
-            # The store is unreachable: what waited goes out as it is; the next check repairs.
-            log.exception("gap repair of %s failed", cid)
+            # The store is unreachable: what waited goes out as it is, and a hole is read on the retry.
+            # The first failure in a row is logged with its cause; the retries that fail again, briefly.
+            log.warning("gap repair of %s failed", cid, exc_info=state.retry_secs == 0)
             for event in state.pending:
                 self._deliver(topic, event)
             state.pending = []
-            # A failed baseline leaves `delivered` unknown, and the next check or publication reads it
-            # again. Taken as 0, it would have the next check replay the whole conversation here.
+            # A failed baseline leaves `delivered` unknown, and the retry, the next check or publication
+            # reads it again. Taken as 0, it would have the next check replay the whole conversation here.
+            self._retry_later(cid, state)
+        else:
+            state.retry_secs = 0.0
         finally:
             state.busy = False
+
+    def _retry_later(self, cid: str, state: _Followed) -> None:
+        """A read for `cid` failed: check it again after `RETRY_SECS`, doubling while it keeps failing."""
+        if state.retrying or self._followed.get(cid) is not state:
+            return
+        state.retry_secs = min(RETRY_MAX_SECS, state.retry_secs * 2 or RETRY_SECS)
+        state.retrying = True
+        self._spawn(self._retry(cid, state))
+
+    async def _retry(self, cid: str, state: _Followed) -> None:
+        self._sleeping += 1
+        try:
+            await asyncio.sleep(state.retry_secs)
+        finally:
+            self._sleeping -= 1
+        state.retrying = False
+        try:
+            await self.check([cid])
+        except Exception:  # the position read failed: the store is still unreachable
+            log.warning("gap repair: %s still cannot be read", cid)
+            self._retry_later(cid, state)
 
     async def _read_missing(
         self, cid: str, topic: str, state: _Followed, target: int, held: dict[int, BusEvent]
@@ -271,8 +309,8 @@ class GapRepair:
 
     @property
     def busy(self) -> bool:
-        """A baseline read, store check or repair is still running."""
-        return bool(self._tasks)
+        """A baseline read, store check or repair is still running (a retry waiting for its turn is not)."""
+        return len(self._tasks) > self._sleeping
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
