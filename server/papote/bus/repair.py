@@ -242,6 +242,9 @@ class GapRepair:
         except Exception:  # the position read failed: the store is still unreachable
             log.warning("gap repair: %s still cannot be read", cid)
             self._retry_later(cid, state)
+            return
+        if not state.retrying:  # the store answered (and the repair it started has not failed yet)
+            state.retry_secs = 0.0
 
     async def _read_missing(
         self, cid: str, topic: str, state: _Followed, target: int, held: dict[int, BusEvent]
