@@ -220,6 +220,19 @@ async def test_typing_the_code_continues_and_the_qr_code_carries_the_link(
     await expect(qr).to_be_visible()
     shot = Image.open(io.BytesIO(await qr.screenshot()))
     assert [r.text for r in zxingcpp.read_barcodes(shot)] == [url]
+    # The box goes once the visitor is done with it: by its own close button (focus back on the
+    # button it came from), or by that button again.
+    button = widget(page).get_by_role("button", name="Continue on another device")
+    box = widget(page).locator('[data-kind="link"]')
+    await expect(button).to_have_attribute("aria-expanded", "true")
+    await box.get_by_role("button", name="Close").click()
+    await expect(box).to_be_hidden()
+    await expect(button).to_have_attribute("aria-expanded", "false")
+    await expect(button).to_be_focused()
+    await button.click()
+    await expect(box).to_contain_text("#papote=")
+    await button.click()
+    await expect(box).to_be_hidden()
 
     phone = await browser.new_context(locale="en-US", viewport={"width": 390, "height": 800})
     try:
@@ -237,6 +250,11 @@ async def test_typing_the_code_continues_and_the_qr_code_carries_the_link(
         await widget(other).get_by_role("button", name="Continue", exact=True).click()
         await expect(own(other, "Started on my laptop")).to_have_attribute("data-state", DELIVERED)
         await expect(widget(other).get_by_role("alert")).to_have_count(0)
+        # "Continued here" is said until the visitor closes it.
+        linked = widget(other).locator('[data-kind="link"]')
+        await expect(linked.get_by_role("status")).to_be_visible()
+        await linked.get_by_role("button", name="Close").click()
+        await expect(linked).to_be_hidden()
         await write(other, "Now on my phone")
         await expect(said(page, "Now on my phone")).to_be_visible()
         # The phone keeps being that visitor after a reload.

@@ -10,6 +10,8 @@ import type { VisitorSession } from "./session";
 const SVG = "http://www.w3.org/2000/svg";
 const QR_MIN_PX = 112;
 const QR_MAX_PX = 176;
+const CLOSE_ICON =
+  '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
 
 export function qrImage(size: number, path: string, label: string): SVGSVGElement {
   const svg = document.createElementNS(SVG, "svg");
@@ -41,7 +43,10 @@ export class Continuation {
   readonly root = h("div", { class: "extras" });
   private key = "";
 
-  constructor(private readonly session: VisitorSession) {}
+  constructor(
+    private readonly session: VisitorSession,
+    private readonly close: () => void,
+  ) {}
 
   draw(show: boolean, t: PanelStrings, time: (ts: number) => string): void {
     const s = this.session;
@@ -55,6 +60,9 @@ export class Continuation {
     this.root.hidden = !show;
     if (!show) return;
     const box = h("div", { class: "box", "data-kind": "link" });
+    const shut = h("button", { class: "icon shut", type: "button", "aria-label": t.close, title: t.close, onclick: this.close });
+    shut.innerHTML = CLOSE_ICON; // constant markup
+    box.append(shut);
     const link = s.link;
     if (s.linked) box.append(h("div", { class: "small", role: "status" }, t.linked));
     if (link) {

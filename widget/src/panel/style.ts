@@ -58,6 +58,9 @@ input{flex:1}
 .composer textarea{flex:1;resize:none;max-height:120px;line-height:1.35}
 .foot{padding:4px 12px 8px;background:var(--p-bg);text-align:center}
 .linkbtn{border:0;background:none;color:var(--p-muted);font:inherit;font-size:12px;cursor:pointer;text-decoration:underline}
+.box[data-kind=link]{position:relative;padding-right:40px}
+.shut{position:absolute;top:6px;right:6px;width:28px;height:28px;color:var(--p-muted)}
+.shut:hover{background:var(--p-line)}
 .icon[hidden],.threads[hidden],.log[hidden],.extras[hidden],.composer[hidden]{display:none}
 .threads{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:var(--p-log)}
 .threads-title{font-size:15px;margin:0}

@@ -76,7 +76,10 @@ export class PanelView {
       // The button is gone with the thread: a keyboard user lands on the list's first conversation.
       this.threads.querySelector("button")?.focus();
     });
-    this.continuation = new Continuation(session);
+    this.continuation = new Continuation(session, () => {
+      this.closeLink();
+      this.linkButton.focus(); // the button the box came from: focus must not fall out of the panel
+    });
     this.panel = h("section", { class: "panel", role: "dialog", hidden: true });
     this.emoji = composerEmoji(host, this.textarea, this.panel);
     const form = (this.composer = h(
@@ -110,6 +113,7 @@ export class PanelView {
       this.session.sendTyping(this.textarea.value.trim().length > 0);
     });
     this.linkButton.addEventListener("click", () => {
+      if (this.linkShown()) return this.closeLink();
       this.linkOpen = true;
       // A code is for a conversation to take along; on the device that receives one, the field is enough.
       if (this.session.conversations().length) this.session.requestLink();
@@ -169,6 +173,21 @@ export class PanelView {
     this.backButton.title = t.back;
     this.linkButton.textContent = t.continueDevice;
     this.panel.lang = this.host.locale;
+    this.draw();
+  }
+
+  /** The box of "continue on another device": asked for, or saying how a code went. */
+  private linkShown(): boolean {
+    const s = this.session;
+    return this.linkOpen || !!s.linkError || s.linked;
+  }
+
+  /** The visitor is done with that box: it goes, with what it said (a refusal, "continued here"). It
+   * took a third of a phone's panel, and stayed as long as the page did. */
+  private closeLink(): void {
+    this.linkOpen = false;
+    this.session.linkError = null;
+    this.session.linked = false;
     this.draw();
   }
 
@@ -267,7 +286,9 @@ export class PanelView {
         this.drawLog();
         this.drawExtras(available);
       }
-      this.continuation.draw(this.linkOpen || !!s.linkError || s.linked, t, (ts) => this.time(ts));
+      const shown = this.linkShown();
+      this.continuation.draw(shown, t, (ts) => this.time(ts));
+      this.linkButton.setAttribute("aria-expanded", String(shown));
       if (this.visible && !listing) s.markRead();
     }
     this.host.setUnread(s.unread());
