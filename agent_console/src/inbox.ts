@@ -4,7 +4,7 @@
 import { api } from "./api";
 import { ChatView, channelLabel, conversationChannel, visitorLabel } from "./chat";
 import { renderContext } from "./context";
-import { h, mount, mountKept } from "./dom";
+import { h, mount, mountKept, svg } from "./dom";
 import { type Desk } from "./desk";
 import { duration, lang, t, time } from "./i18n";
 import { phoneText } from "./i18n_phone";
@@ -363,9 +363,10 @@ export class Inbox {
     const unread = desk.unreadOf(c.id);
     const site = desk.siteOf(c);
     const waiting = !c.assignee && c.status === "open";
-    // A message that is only files previews as their names.
-    const said = shown ? shown.body || (shown.attachments ?? []).map((a) => `📎 ${a.name}`).join(", ") : "";
-    const preview = shown ? (shown.kind === "note" ? `${t("noteBadge")}: ${said}` : said) : "";
+    // A message that is only files previews as their names, after a paperclip.
+    const onlyFiles = !!shown && !shown.body && (shown.attachments ?? []).length > 0;
+    const said = shown ? shown.body || (shown.attachments ?? []).map((a) => a.name).join(", ") : "";
+    const preview = shown ? (shown.kind === "note" ? `${t("noteBadge")}: ` : "") : "";
     return h(
       "li",
       null,
@@ -386,7 +387,7 @@ export class Inbox {
           unread ? h("span", { class: "badge unread" }, String(unread)) : null,
           h("span", { class: "muted small" }, time(last?.ts ?? c.updated_at)),
         ),
-        h("div", { class: "conv-preview" }, preview.slice(0, 120)),
+        h("div", { class: "conv-preview" }, preview, onlyFiles ? paperclip() : null, said.slice(0, 120)),
         h(
           "div",
           { class: "conv-meta muted small" },
@@ -401,4 +402,20 @@ export class Inbox {
       ),
     );
   }
+}
+
+/** Drawn, not the paperclip emoji: a system without a colour emoji font showed an empty box instead. */
+function paperclip(): SVGElement {
+  return svg(
+    "svg",
+    { viewBox: "0 0 24 24", width: 13, height: 13, "aria-hidden": "true", class: "clip" },
+    svg("path", {
+      fill: "none",
+      stroke: "currentColor",
+      "stroke-width": 2,
+      "stroke-linecap": "round",
+      "stroke-linejoin": "round",
+      d: "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5",
+    }),
+  );
 }

@@ -106,6 +106,10 @@ async def test_a_photo_to_the_agent_and_a_pdf_back(papote_server: PapoteServer, 
     await expect(card).to_be_visible()
     await expect(card).to_contain_text("PDF")
     await expect(card).to_contain_text(f"{len(PDF)} B")
+    # A message of files only previews in the inbox as their names, after a drawn paperclip.
+    preview = row(console, conversation).locator(".conv-preview")
+    await expect(preview).to_have_text("invoice.pdf")
+    await expect(preview.locator("svg.clip")).to_have_count(1)
     async with shop.expect_download() as download:
         await card.get_by_role("button", name="Download invoice.pdf").click()
     got = await download.value
