@@ -44,7 +44,15 @@ async def sign_in_on_phone(page: Page, server: PapoteServer, email: str | None =
     assert not errors, errors
 
 
-async def no_sideways_scroll(page: Page, where: str) -> None:
+async def fits_the_screen(page: Page, where: str) -> None:
+    """Nothing scrolls sideways, and the document is no taller than the screen: a page scrolls inside
+    itself, under the header and above the bottom bar, never the whole console off the screen."""
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    if height > PHONE["height"]:
+        culprits = await page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().bottom > innerHeight + 1 && getComputedStyle(e).position === 'absolute')
+            .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().bottom)}`).slice(0, 8)""")
+        raise AssertionError(f"{where}: the document is {height} px tall, past the screen: {culprits}")
     widths = await page.evaluate("""() => {
         const out = {document: document.documentElement.scrollWidth};
         for (const el of document.querySelectorAll('.page, .sidebar, .chats, .context, .messages, .conv-list'))
@@ -97,7 +105,7 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
                              *[(f"bottom bar {n}", nav.get_by_role("button", name=n))
                                for n in ("Inbox", "Reports", "Site settings", "Account")]]:
             await touch_size(target, name)
-        await no_sideways_scroll(page, "list")
+        await fits_the_screen(page, "list")
 
         # The conversation: the list is gone, a way back is there; reply.
         await row(page, conv).click()
@@ -134,7 +142,7 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
                              ("label box", page.get_by_role("textbox", name="Add label")),
                              ("remove label", chat.get_by_role("button", name="Remove label lamps"))]:
             await touch_size(target, name)
-        await no_sideways_scroll(page, "conversation")
+        await fits_the_screen(page, "conversation")
 
         # The visitor's context, then back with the browser's own back button.
         await page.get_by_role("button", name="Visitor details").click()
@@ -143,7 +151,7 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
         await expect(page.locator(".context")).to_contain_text("Your cart")
         await expect(chat).to_be_hidden()
         await touch_size(page.get_by_role("button", name="Back to the conversation"), "back to the conversation")
-        await no_sideways_scroll(page, "visitor context")
+        await fits_the_screen(page, "visitor context")
         await page.go_back()
         await expect(screen_of(page)).to_have_attribute("data-screen", "chat")
         await expect(chat).to_be_visible()
@@ -175,14 +183,14 @@ async def test_a_conversation_on_a_phone(papote_server: PapoteServer, console_bu
         await expect(page.get_by_role("heading", name="Site settings", level=1)).to_be_visible()
         await expect(page.get_by_role("heading", name="Agents")).to_be_visible()
         await expect(page.get_by_role("cell", name=BOB_EMAIL)).to_be_visible()
-        await no_sideways_scroll(page, "site settings")
+        await fits_the_screen(page, "site settings")
         await nav.get_by_role("button", name="Reports").click()
         await expect(page.get_by_role("heading", name="By agent")).to_be_visible()
-        await no_sideways_scroll(page, "reports")
+        await fits_the_screen(page, "reports")
         await nav.get_by_role("button", name="Account").click()
         await expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
         await expect(page.get_by_label("A visitor replies in a conversation assigned to me")).to_be_checked()
-        await no_sideways_scroll(page, "account")
+        await fits_the_screen(page, "account")
         # The browser's back goes to the previous page.
         await page.go_back()
         await expect(page.get_by_role("heading", name="By agent")).to_be_visible()
@@ -240,6 +248,11 @@ async def test_the_tablet_and_desktop_keep_every_pane(papote_server: PapoteServe
                 await expect(page.get_by_role("button", name="Back to conversations")).to_be_hidden()
                 await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
                 assert await page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+                # The longest page scrolls inside itself: its screen-reader-only labels made the
+                # document thousands of pixels taller, and the console could be scrolled off the screen.
+                await page.get_by_role("button", name="Site settings").click()
+                await expect(page.get_by_role("heading", name="Agents")).to_be_visible()
+                assert await page.evaluate("document.documentElement.scrollHeight") <= viewport["height"]
             finally:
                 await ctx.close()
     finally:
