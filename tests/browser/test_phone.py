@@ -50,7 +50,8 @@ async def fits_the_screen(page: Page, where: str) -> None:
     height = await page.evaluate("document.documentElement.scrollHeight")
     if height > PHONE["height"]:
         culprits = await page.evaluate("""() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().bottom > innerHeight + 1 && getComputedStyle(e).position === 'absolute')
+            .filter(e => getComputedStyle(e).position === 'absolute')
+            .filter(e => e.getBoundingClientRect().bottom > innerHeight + 1)
             .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().bottom)}`).slice(0, 8)""")
         raise AssertionError(f"{where}: the document is {height} px tall, past the screen: {culprits}")
     widths = await page.evaluate("""() => {
