@@ -4,6 +4,7 @@
 
 import { api } from "./api";
 import { h, mount } from "./dom";
+import { showFailure, statusLine } from "./form_status";
 import { lang } from "./i18n";
 import type { AgentConversation } from "./types";
 
@@ -100,6 +101,8 @@ export class SavedViews {
       h("option", { attrs: { value: "open" } }, vt("open")),
       h("option", { attrs: { value: "closed" } }, vt("closed")),
     );
+    // How the last save or delete went: a refusal (a blank name, a label too long, the network) is said.
+    const said = statusLine();
     const form = h(
       "form",
       {
@@ -112,7 +115,13 @@ export class SavedViews {
               labels: labels.value.split(",").map((l) => l.trim()).filter(Boolean),
               status: status.value || null,
             };
-            const view = await api<SavedView>("POST", `/api/sites/${encodeURIComponent(this.site)}/views`, body);
+            let view: SavedView;
+            try {
+              view = await api<SavedView>("POST", `/api/sites/${encodeURIComponent(this.site)}/views`, body);
+            } catch (err) {
+              showFailure(said, err); // the form stays as typed, to be mended
+              return;
+            }
             this.views = [...this.views.filter((v) => v.id !== view.id), view].sort((a, b) => a.name.localeCompare(b.name));
             this.active = view;
             this.changed();
@@ -134,7 +143,12 @@ export class SavedViews {
             attrs: { type: "button", "aria-label": vt("deleteView") },
             on: {
               click: async () => {
-                await api("DELETE", `/api/sites/${encodeURIComponent(this.site)}/views/${active.id}`);
+                try {
+                  await api("DELETE", `/api/sites/${encodeURIComponent(this.site)}/views/${active.id}`);
+                } catch (err) {
+                  showFailure(said, err);
+                  return;
+                }
                 this.views = this.views.filter((v) => v.id !== active.id);
                 this.active = null;
                 this.changed();
@@ -144,6 +158,7 @@ export class SavedViews {
           }, "×")
         : null),
       h("details", null, h("summary", null, vt("saveView")), form),
+      said,
     );
   }
 }

@@ -96,7 +96,12 @@ async def test_block_release_and_nps_in_reports(papote_server: PapoteServer, con
     assert server.http("POST", f"/api/conversations/{c1}/label", {"add": ["refund"]}, cookie=cookie)[0] == 200
     await page.get_by_role("button", name="Inbox").click()
     await page.locator(".saved-views summary").click()
+    # A refusal is said, and the form keeps what was typed: here a label past 40 characters.
     await page.get_by_role("textbox", name="View name").fill("Refunds")
+    await page.get_by_role("textbox", name="Labels (comma separated)").fill("refund, " + "x" * 41)
+    await page.locator(".view-form").get_by_role("button", name="Save").click()
+    await expect(page.locator(".saved-views [role=status]")).to_contain_text("labels")
+    await expect(page.get_by_role("textbox", name="View name")).to_have_value("Refunds")
     await page.get_by_role("textbox", name="Labels (comma separated)").fill("refund")
     await page.locator(".view-form").get_by_role("button", name="Save").click()
     views = page.get_by_role("combobox", name="Saved views")

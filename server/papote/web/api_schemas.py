@@ -107,15 +107,15 @@ TRANSLATION = obj({
 _NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
 #: Text with a character other than spaces, and no NUL anywhere (the rule every text obeys, spelled out
 #: here because a pattern of its own would otherwise let generators put one in).
-_SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
-_SAID = string(1, 1000, pattern=_SOME_TEXT, description="not blank")
+SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
+_SAID = string(1, 1000, pattern=SOME_TEXT, description="not blank")
 _NO_NUL = "^[^\\x00]*$"
 _NEXT = nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$", description="a node id; one the tree does not have "
                         "means none"))
 _NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
     "message": ({"text": _SAID, "next": _NEXT}, ["text"], "says its text, then goes on to `next` or waits"),
     "buttons": ({"text": _SAID, "options": array(obj({
-        "label": string(1, MAX_LABEL, pattern=_SOME_TEXT, description="not blank"), "next": _NODE_ID},
+        "label": string(1, MAX_LABEL, pattern=SOME_TEXT, description="not blank"), "next": _NODE_ID},
         required=["label", "next"], closed=True), MAX_OPTIONS - 1)}, ["text", "options"],
         "says its text with quick replies, each going to a node"),
     "question": ({"text": _SAID, "field": enum("email", "name", "order"), "next": _NEXT}, ["text", "field"],
@@ -132,7 +132,7 @@ _NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
 #: `next` naming no node, a loop that never waits) gets a meaning in `check_bot`, not a refusal.
 BOT = obj({
     "enabled": boolean(),
-    "name": string(1, 60, pattern=_SOME_TEXT, description="the name the bot's messages are signed with"),
+    "name": string(1, 60, pattern=SOME_TEXT, description="the name the bot's messages are signed with"),
     "start": string(0, 40, pattern="^[A-Za-z0-9_-]*$",
                     description="the node the bot starts at (empty, or a node it does not have: the first one)"),
     "nodes": array({"oneOf": [
@@ -140,11 +140,11 @@ BOT = obj({
             description=about)
         for kind, (fields, required, about) in _NODE_KINDS.items()]}, 100,
         description="the first node with an id wins; later ones with the same id are left out"),
-    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300, pattern=_SOME_TEXT),
-                      "keywords": array(string(1, 40, pattern=_SOME_TEXT), 50),
-                      "answer": string(1, 2000, pattern=_SOME_TEXT)}, required=["question", "answer"],
+    "faq": array(obj({"id": _NODE_ID, "question": string(1, 300, pattern=SOME_TEXT),
+                      "keywords": array(string(1, 40, pattern=SOME_TEXT), 50),
+                      "answer": string(1, 2000, pattern=SOME_TEXT)}, required=["question", "answer"],
                      closed=True), 200),
-    "handover_words": array(string(1, 40, pattern=_SOME_TEXT), 50, description="words that hand over at "
+    "handover_words": array(string(1, 40, pattern=SOME_TEXT), 50, description="words that hand over at "
                             "once, besides human, agent, person, personne, conseiller…"),
     "texts": obj({k: string(0, 500, pattern=_NO_NUL) for k in BOT_TEXTS}, closed=True,
                  description="the bot's own words, overriding the defaults (docs/bot.md); empty: the default"),
@@ -219,13 +219,13 @@ SETTINGS = obj({
     "prechat": obj({
         "enabled": boolean(), "name": enum("off", "optional", "required"), "email": enum("off", "optional", "required"),
         "topics": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
-                             "label": string(1, 60, pattern=_SOME_TEXT),
+                             "label": string(1, 60, pattern=SOME_TEXT),
                              "group": nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$"))},
                             required=["id", "label"], closed=True), 10,
                         description="a topic whose id or label repeats an earlier one is left out"),
     }, closed=True, description="the pre-chat form, also the away form (docs/bot.md#pre-chat-form)"),
     "groups": array(obj({"id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
-                         "name": string(1, 80, pattern=_SOME_TEXT),
+                         "name": string(1, 80, pattern=SOME_TEXT),
                          "agents": array(ID, 500, description="agent ids; one that is no member is never chosen")},
                         required=["id"], closed=True), 20,
                     description="groups of agents a bot's handover may name (docs/bot.md); a group whose id "

@@ -20,7 +20,7 @@ from papote.authz import Action, Principal
 from papote.errors import NotFound
 from papote.ids import new_id, now_ms
 from papote.store.moderation import Block, HeldMessage, SavedView
-from papote.web.api_schemas import ID, LABEL, MAX_REPORT_MS
+from papote.web.api_schemas import ID, LABEL, MAX_REPORT_MS, SOME_TEXT
 from papote.web.http import Endpoint, json_body, papote_of, params, site_for
 from papote.web.schema import Schema, array, enum, integer, nullable, obj, string
 
@@ -49,7 +49,8 @@ HELD = _record({"id": _STR, "conversation": nullable(_STR), "visitor": _STR, "au
                 "created_at": _MS})
 VIEW = _record({"id": _STR, "name": _STR, "labels": array(_STR, 20), "status": nullable(enum("open", "closed"))})
 CREATE_BLOCK = obj({"visitor": ID, "reason": string(0, 500)}, required=["visitor"])
-SAVE_VIEW = obj({"name": string(1, 60), "labels": array(LABEL, 20), "status": nullable(enum("open", "closed"))},
+SAVE_VIEW = obj({"name": string(1, 60, pattern=SOME_TEXT, description="not blank"), "labels": array(LABEL, 20),
+                 "status": nullable(enum("open", "closed"))},
                 required=["name"])
 EXPORT_QUERY: dict[str, Schema] = {
     "from": integer(0, MAX_REPORT_MS, description="conversations created from, epoch ms (default: 30 days "
