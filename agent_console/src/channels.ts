@@ -6,7 +6,7 @@
 import { api } from "./api";
 import { channelLabel } from "./chat";
 import { field, h, mount } from "./dom";
-import { statusLine } from "./form_status";
+import { showFailure, statusLine } from "./form_status";
 import { t } from "./i18n";
 
 interface ProviderField {
@@ -115,7 +115,7 @@ async function draw(section: HTMLElement, path: string): Promise<void> {
                     click: () =>
                       void api("DELETE", `${path}/channels/${encodeURIComponent(c.id)}`)
                         .then(redraw)
-                        .catch((err: unknown) => (status.textContent = t("error", { message: (err as Error).message }))),
+                        .catch((err: unknown) => showFailure(status, err)),
                   },
                 },
                 t("disconnect"),

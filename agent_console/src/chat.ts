@@ -461,7 +461,9 @@ export class ChatView {
     const conv = desk.summary(this.id);
     const view = desk.conn.timeline.conversations.get(this.id);
     if (!conv) {
-      mount(this.header, h("h2", null, "…"));
+      // Still on its way, or it could not be read: then the tab says why rather than wait for ever.
+      const failed = desk.loadFailed.get(this.id);
+      mount(this.header, failed ? h("p", { class: "form-error", attrs: { role: "alert" } }, t("error", { message: failed })) : h("h2", null, "…"));
       return;
     }
     const mine = conv.assignee?.id === desk.me.id;

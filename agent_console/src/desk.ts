@@ -547,6 +547,8 @@ export class Desk {
   }
 
   private readonly fetching = new Set<string>();
+  /** Why a conversation could not be read (gone, not ours any more, the network): its tab says so. */
+  readonly loadFailed = new Map<string, string>();
 
   /** A conversation we have no summary of (a past one from the context panel, a restored tab). */
   async loadConversation(id: string): Promise<void> {
@@ -555,10 +557,12 @@ export class Desk {
     try {
       const conv = await api<AgentConversation & { visitor: VisitorFull }>("GET", `/api/conversations/${encodeURIComponent(id)}`);
       if (!this.conn.timeline.conversations.get(id)?.summary) this.closedExtra.set(id, conv);
+      this.loadFailed.delete(id);
       this.remember([conv]);
       this.events.change();
-    } catch {
-      // Gone or not ours any more: the tab says so by staying empty.
+    } catch (err) {
+      this.loadFailed.set(id, (err as Error).message);
+      this.events.change();
     } finally {
       this.fetching.delete(id);
     }

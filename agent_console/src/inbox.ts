@@ -27,6 +27,9 @@ export class Inbox {
   site = "";
   private q = "";
   private searchResults: AgentConversation[] | null = null;
+  /** Why the closed conversations or the search could not be read from the server, until they are:
+   * without it, a failed search read "No conversation matches." and a failed Closed queue was empty. */
+  private remoteFailed: string | null = null;
   private searchTimer = 0;
   private readonly queueNav = h("nav", { class: "queues", attrs: { "aria-label": t("inbox") } });
   private readonly queueButtons = new Map<Queue, HTMLButtonElement>();
@@ -150,22 +153,33 @@ export class Inbox {
   /** Closed conversations and full-text search come from the REST API. */
   refreshRemote(): void {
     const site = this.site || null;
-    void this.desk.loadClosed(site, this.q || null).catch(() => undefined);
+    const asked = this.q;
+    const failed = (err: unknown): void => {
+      if (asked !== this.q) return;
+      this.remoteFailed = t("error", { message: (err as Error).message });
+      this.render();
+    };
+    const read = (): void => {
+      if (asked !== this.q || this.remoteFailed === null) return;
+      this.remoteFailed = null;
+      this.render();
+    };
+    void this.desk.loadClosed(site, this.q || null).then(read, failed);
     if (!this.q) {
       this.searchResults = null;
       return;
     }
     const params = new URLSearchParams({ q: this.q, limit: "100" });
     if (site) params.set("site", site);
-    const asked = this.q;
     api<{ conversations: AgentConversation[] }>("GET", `/api/conversations?${params}`)
       .then((data) => {
         if (asked !== this.q) return;
         this.searchResults = data.conversations;
         this.desk.remember(data.conversations);
+        read();
         this.render();
       })
-      .catch(() => undefined);
+      .catch(failed);
   }
 
   // ---- chats ----
@@ -275,7 +289,9 @@ export class Inbox {
     const viewSite = this.site || desk.sites[0]?.key || "";
     void this.saved.load(viewSite).catch(() => undefined);
     const rows = this.saved.active ? this.viewRows(this.saved.active, viewSite) : this.rows(this.queue);
-    mountKept(this.list, rows.length ? rows.map((c, i) => this.renderRow(c, i)) : [this.emptyList()]);
+    const listed = rows.length ? rows.map((c, i) => this.renderRow(c, i)) : this.remoteFailed ? [] : [this.emptyList()];
+    if (this.remoteFailed) listed.unshift(h("li", { class: "empty form-error", attrs: { role: "alert" } }, this.remoteFailed));
+    mountKept(this.list, listed);
 
     mountKept(
       this.tabsBar,

@@ -117,6 +117,7 @@ function mailSection(): HTMLElement {
         status.textContent = t("saved");
       })
       .catch((err: unknown) => {
+        box.checked = !box.checked; // not saved: the box shows what is
         status.textContent = errorText(err);
       });
   });
@@ -158,7 +159,14 @@ async function showInvite(token: string): Promise<void> {
   let info: { email: string; role: string; site: string };
   try {
     info = await api("POST", "/api/invites/inspect", { token });
-  } catch {
+  } catch (err) {
+    const refused = err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429;
+    if (!refused) {
+      // The network, the server or a rate limit: the link may well be good. It stays in the address
+      // bar, so that a reload tries it again.
+      showLogin(errorText(err));
+      return;
+    }
     history.replaceState(null, "", location.pathname);
     showLogin(t("inviteInvalid"));
     return;

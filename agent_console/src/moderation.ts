@@ -113,6 +113,9 @@ interface Block {
   created_at: number;
 }
 
+/** The last block or unblock that failed, per visitor: said beside the button until the next try. */
+const blockFailed = new Map<string, string>();
+
 /** Who is blocked, per site key, as last read: the context panel's button reads it. */
 const blockedBySite = new Map<string, Set<string>>();
 
@@ -146,7 +149,14 @@ export async function renderModeration(main: HTMLElement, desk: Desk): Promise<v
       status.textContent = mt("failed", { message: err instanceof ApiError ? err.message : String(err) });
     }
   };
-  const [{ held }, blocks] = await Promise.all([api<{ held: Held[] }>("GET", `${base}/held`), loadBlocks(chosen)]);
+  let held: Held[], blocks: Block[];
+  try {
+    [{ held }, blocks] = await Promise.all([api<{ held: Held[] }>("GET", `${base}/held`), loadBlocks(chosen)]);
+  } catch (err) {
+    // Empty lists would read as "nothing held, nobody blocked": say why there is nothing instead.
+    status.textContent = mt("failed", { message: err instanceof ApiError ? err.message : String(err) });
+    return;
+  }
   mount(
     heldBox,
     h("h2", null, mt("held")),
@@ -217,19 +227,33 @@ export function blockButton(site: string, visitor: string, redraw: () => void): 
         click: async () => {
           if (!blocked && !confirm(mt("blockConfirm"))) return;
           button.disabled = true;
+          blockFailed.delete(visitor);
           try {
             if (blocked) await api("DELETE", `${base}/${encodeURIComponent(visitor)}`);
             else await api("POST", base, { visitor });
-            await loadBlocks(site);
-          } finally {
+          } catch (err) {
+            blockFailed.set(visitor, mt("failed", { message: err instanceof ApiError ? err.message : String(err) }));
             redraw();
+            return;
           }
+          // Done: the button says so at once; the site's list is read again for the blocks of others.
+          if (blocked) known.delete(visitor);
+          else known.add(visitor);
+          await loadBlocks(site).catch(() => undefined);
+          redraw();
         },
       },
     },
     blocked ? mt("unblock") : mt("block"),
   );
-  return h("div", { class: "row block-row" }, blocked ? h("span", { class: "badge blocked" }, mt("blockedBadge")) : null, button);
+  const failed = blockFailed.get(visitor);
+  return h(
+    "div",
+    { class: "row block-row" },
+    blocked ? h("span", { class: "badge blocked" }, mt("blockedBadge")) : null,
+    button,
+    failed ? h("p", { class: "form-error", attrs: { role: "alert" } }, failed) : null,
+  );
 }
 
 export interface ModerationSettings {

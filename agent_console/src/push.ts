@@ -147,7 +147,12 @@ async function drawNotifications(root: HTMLElement, message: string): Promise<vo
       on: {
         change: () => {
           chosen[name] = box.checked;
-          if (here) api("PATCH", `/api/me/devices/${encodeURIComponent(here.id)}`, { alerts: { [name]: box.checked } }).catch(failed);
+          if (here) {
+            api("PATCH", `/api/me/devices/${encodeURIComponent(here.id)}`, { alerts: { [name]: box.checked } }).catch((err: unknown) => {
+              box.checked = chosen[name] = !box.checked; // not saved: the box shows what is
+              failed(err);
+            });
+          }
         },
       },
     });

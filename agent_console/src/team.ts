@@ -60,8 +60,14 @@ function roleSelect(value: string, choices: string[], label: string, onChange: (
 
 export function teamSection(agents: AgentRow[], invites: Invitation[], path: string, me: { id: string; role: string }, redraw: () => void): HTMLElement {
   const note = statusLine();
-  const act = (method: string, url: string, body?: unknown): void => {
-    void api(method, url, body).then(redraw).catch(failed(note));
+  // `undo`: on a refusal, after the note says why (a select put back on the value the server has).
+  const act = (method: string, url: string, body?: unknown, undo?: () => void): void => {
+    void api(method, url, body)
+      .then(redraw)
+      .catch((err: unknown) => {
+        failed(note)(err);
+        undo?.();
+      });
   };
   const rows = agents.map((a) => {
     const mine = a.id === me.id;
@@ -87,8 +93,10 @@ export function teamSection(agents: AgentRow[], invites: Invitation[], path: str
         ),
       );
     }
-    const role = manageable
-      ? roleSelect(a.role, grantable(me.role), `${t("role")} ${a.name}`, (r) => act("PATCH", `${path}/agents/${encodeURIComponent(a.id)}`, { role: r }))
+    const role: HTMLElement = manageable
+      ? roleSelect(a.role, grantable(me.role), `${t("role")} ${a.name}`, (r) =>
+          act("PATCH", `${path}/agents/${encodeURIComponent(a.id)}`, { role: r }, () => ((role as HTMLSelectElement).value = a.role)),
+        )
       : h("span", null, roleLabel(a.role));
     return h(
       "tr",
@@ -170,6 +178,7 @@ export async function mySitesSection(me: { id: string }, afterChange: () => void
       data = await Promise.all([api<{ invites: Invitation[] }>("GET", "/api/me/invites"), api<{ sites: { key: string; name: string; role: string }[]; can_create_sites: boolean }>("GET", "/api/me")]);
     } catch (err) {
       failed(note)(err);
+      if (note.parentNode !== box) mount(box, note); // the first read failed: the section says why, not blank
       return;
     }
     const [{ invites }, info] = data;

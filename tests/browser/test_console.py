@@ -298,6 +298,45 @@ async def test_a_redraw_leaves_the_queue_buttons_and_unchanged_rows_in_place(
     await v2.close()
 
 
+async def test_a_request_that_fails_is_said(papote_server: PapoteServer, console_build: str,
+                                            context: BrowserContext) -> None:
+    """An action or a read the server never answered says so, where it was asked for: before, a
+    block lost its failure, a failed search read "No conversation matches.", the moderation page
+    stayed blank and a conversation that could not be read kept "…" in its header for ever."""
+    server = papote_server
+    page = await open_page(context)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "Block this visitor?"
+    await sign_in(page, server)
+    client, conv = await visitor_says(server, "Please block me later")
+    await queue(page, "open")
+    await row(page, conv).click()
+    block = page.get_by_role("button", name="Block visitor")
+    await expect(block).to_be_visible()
+
+    await context.set_offline(True)
+    await block.click()
+    await expect(page.locator(".block-row [role=alert]")).to_contain_text("network error")
+    await page.get_by_role("searchbox", name="Search").fill("lamp")
+    await expect(page.locator(".conv-list [role=alert]")).to_contain_text("network error")
+    await expect(page.get_by_text("No conversation matches.")).to_have_count(0)
+    await page.get_by_role("button", name="Moderation").click()
+    await expect(page.locator(".moderation [role=alert]")).to_contain_text("network error")
+
+    await context.set_offline(False)
+    await page.get_by_role("button", name="Inbox").click()
+    await page.get_by_role("searchbox", name="Search").fill("Please")  # read again: the error goes
+    await expect(page.locator(".conv-list [role=alert]")).to_have_count(0)
+    await expect(row(page, conv)).to_be_visible()
+    await page.get_by_role("button", name="Block visitor").click()  # tried again, it works
+    await expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    await expect(page.locator(".block-row [role=alert]")).to_have_count(0)
+
+    # A conversation that cannot be read (here: none has this id) says so in its tab.
+    await page.goto(server.base_url + "/console#conversation=c_no_such_one")
+    await expect(page.locator(".chat [role=alert]")).to_contain_text("Something went wrong")
+    await client.close()
+
+
 async def test_manual_pick_site_settings_and_claim(papote_server: PapoteServer, console_build: str,
                                                    context: BrowserContext) -> None:
     server = papote_server
