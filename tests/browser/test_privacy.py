@@ -139,3 +139,6 @@ async def test_an_erased_visitors_widget_forgets_them(papote_server: Any, page: 
         await page.wait_for_timeout(100)
     assert await page.evaluate(f"localStorage.getItem({key!r})") is None
     await expect(page.locator("papote-widget").get_by_text("Erase me please")).to_have_count(0)
+    # The socket is closed for good: the panel says so, not "Connecting…" for ever.
+    await expect(page.locator("papote-widget .banner")).to_have_text(
+        "The chat is unavailable. Reload the page to try again.")

@@ -9,6 +9,7 @@ import hmac
 import re
 from typing import Any
 
+import msgpack
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -82,6 +83,46 @@ async def test_rating_after_the_conversation_closes(papote_server: Any, page: Pa
     await expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
     rated = await agent.next("conversation", lambda f: f["conversation"].get("rating") == 4)
     assert rated["conversation"]["rating_comment"] == "Quick and kind"
+
+
+async def test_a_refused_rating_comes_back_as_its_form(papote_server: Any, page: Page, agent: Agent) -> None:
+    """The rating form thanked as soon as it sent, and the server's refusal was lost. Here the first
+    `rate` frame is spoilt on its way (a rating of 9), and the real server refuses it (`bad_field`)."""
+    spoil = {"rate": 1}
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, bytes):
+                frame = msgpack.unpackb(message)
+                if frame.get("t") == "rate" and spoil["rate"]:
+                    spoil["rate"] -= 1
+                    message = msgpack.packb({**frame, "rating": 9})
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    await page.route_web_socket(re.compile(r".*/ws/visitor$"), route)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    await write(page, "All done, thanks")
+    conversation = (await agent.visitor_message("All done, thanks"))["conversation"]
+    await agent.close_conversation(conversation)
+
+    await page.get_by_role("button", name="4 out of 5").click()
+    comment = page.get_by_role("textbox", name="Comment (optional)")
+    assert await comment.get_attribute("maxlength") == "2000"  # the server's bound
+    await comment.fill("Very helpful")
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.locator("papote-widget [data-kind=rate] [role=alert]")).to_have_text(
+        "That did not go through. Please try again.")
+    await expect(comment).to_have_value("Very helpful")  # given back, to send again
+    await page.get_by_role("button", name="4 out of 5").click()
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+    rated = await agent.next("conversation", lambda f: f["conversation"].get("rating") == 4)
+    assert (rated["conversation"]["id"], rated["conversation"]["rating_comment"]) == (conversation, "Very helpful")
 
 
 async def test_page_context_follows_history_navigation(papote_server: Any, page: Page, agent: Agent) -> None:

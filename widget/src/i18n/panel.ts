@@ -100,6 +100,11 @@ const en = {
   sendNps: "Send",
   held: "Waiting for review",
   blocked: "Sorry, your messages can't be delivered on this site.",
+  unavailable: "The chat is unavailable. Reload the page to try again.",
+  notSent: "That did not go through. Please try again.",
+  emailRefused: "This email address was not accepted. Please check it.",
+  emailHint: "An email address, like name@example.com",
+  linkFailed: "No code could be made right now. Try again in a few minutes.",
 };
 
 export type PanelStrings = typeof en;
@@ -199,6 +204,11 @@ const fr: PanelStrings = {
   sendNps: "Envoyer",
   held: "En attente de vérification",
   blocked: "Désolés, vos messages ne peuvent pas être transmis sur ce site.",
+  unavailable: "Le chat n'est pas disponible. Rechargez la page pour réessayer.",
+  notSent: "L'envoi n'a pas abouti. Veuillez réessayer.",
+  emailRefused: "Cette adresse e-mail n'a pas été acceptée. Vérifiez-la.",
+  emailHint: "Une adresse e-mail, comme nom@exemple.fr",
+  linkFailed: "Aucun code n'a pu être créé pour l'instant. Réessayez dans quelques minutes.",
 };
 
 export const panelStrings: Record<Locale, PanelStrings> = { en, fr };

@@ -50,7 +50,7 @@ export class Continuation {
 
   draw(show: boolean, t: PanelStrings, time: (ts: number) => string): void {
     const s = this.session;
-    const key = show ? JSON.stringify([s.link?.code, s.link?.qr ? 1 : 0, s.linkError, s.linked, t.code]) : "";
+    const key = show ? JSON.stringify([s.link?.code, s.link?.qr ? 1 : 0, s.linkError, s.linked, s.refused.get("link"), t.code]) : "";
     if (key === this.key) return;
     this.key = key;
     const old = this.root.querySelector("input");
@@ -65,6 +65,8 @@ export class Continuation {
     box.append(shut);
     const link = s.link;
     if (s.linked) box.append(h("div", { class: "small", role: "status" }, t.linked));
+    // No code came (the page is not on the site's allowed origins, too many asked from here).
+    if (s.refused.has("link") && !link) box.append(h("div", { class: "error", role: "alert" }, t.linkFailed));
     if (link) {
       const url = link.url || `${location.href.split("#")[0]}#papote=${link.code}`;
       // The QR code beside the code and the link: the panel keeps room for the conversation.

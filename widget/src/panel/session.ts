@@ -34,6 +34,8 @@ const PAGE_SETTLE_MS = 300;
 const IDENTIFY_WAIT_MS = 5_000;
 /** The refs of `transcript` frames (no other frame of the widget carries a number this high). */
 const TRANSCRIPT_REF = 700_000;
+// The pre-chat form's `set`: its `ok` or `error` is recognised by this ref (the page's own `set` calls carry none).
+const PRECHAT_REF = 699_999;
 
 export interface ProactiveNote {
   rule: ProactiveRule;
@@ -75,6 +77,14 @@ export class VisitorSession {
   private transcriptRef = 0;
   /** A code from another device continued the conversation on this one: say so once. */
   linked = false;
+  /** What the server refused of the visitor's answers (`rate`, `nps`, `contact`, `set` of the pre-chat
+   * form, `link`), by frame: the error code, until they try again. Their forms said "thanks" at once,
+   * and a refusal (a comment too long, an address the server does not take) was lost. */
+  readonly refused = new Map<string, string>();
+  /** The visitor's email before one typed in a form, to put back if the server refuses the new one. */
+  private emailBefore: string | undefined = undefined;
+  /** The pre-chat form's `set` is on its way (the page's own `set` calls are not the form's). */
+  private prechatSending = false;
   rejected: OutboxItem[] = [];
   /** Messages the site's spam filter held for review (moderation): shown as waiting. */
   held: OutboxItem[] = [];
@@ -134,6 +144,8 @@ export class VisitorSession {
     this.conn.on("closed", ({ code }) => {
       // An identify written on this socket will not be answered on the next one.
       this.identifyAnswered();
+      // Nor a transcript asked for on it: the button comes back, to ask again.
+      if (this.transcript?.state === "asking") this.transcript = null;
       // The site erased this visitor (docs/privacy.md): forget everything here, and stay closed.
       if (code === 4013) {
         for (const key of Object.values(StorageKey)) if (key !== StorageKey.consent) storage.remove(key);
@@ -260,9 +272,19 @@ export class VisitorSession {
           this.linkError = frame.code;
         } else if (frame.frame === "transcript" && this.transcript) {
           this.transcript = { ...this.transcript, state: frame.code };
+        } else if (frame.frame === "contact" || (frame.frame === "set" && frame.ref === PRECHAT_REF)) {
+          if (frame.frame === "set") {
+            this.prechatSending = false;
+            this.prechatDone = false; // the form comes back, with what went wrong
+          }
+          this.refused.set(frame.frame, frame.code);
+          if (this.visitor) this.visitor = { ...this.visitor, email: this.emailBefore ?? "" };
+        } else if (frame.frame === "rate" || frame.frame === "nps" || frame.frame === "link") {
+          this.refused.set(frame.frame, frame.code);
         } else return;
         break;
       case "ok":
+        if (frame.ref === PRECHAT_REF) this.prechatSending = false;
         if (frame.ref !== this.transcriptRef || !this.transcript) return;
         this.transcript = { ...this.transcript, state: "sent" };
         break;
@@ -336,6 +358,11 @@ export class VisitorSession {
 
   get connected(): boolean {
     return this.conn.state === ConnectionState.Open;
+  }
+
+  /** The server closed the socket for good (a final close code): no reconnect will come. */
+  get stopped(): boolean {
+    return this.conn.state === ConnectionState.Stopped;
   }
 
   conversations(): Conversation[] {
@@ -496,10 +523,15 @@ export class VisitorSession {
     this.host.consent();
     this.topic = topic;
     this.prechatDone = true;
-    const frame: ClientFrame = { t: "set", attributes: {} };
+    const frame: ClientFrame = { t: "set", ref: PRECHAT_REF, attributes: {} };
     if (name) frame.name = name;
     if (email && !this.visitor?.verified) frame.email = email;
-    if (name || frame.email) this.conn.send(frame);
+    this.refused.delete("set");
+    this.emailBefore = this.visitor?.email;
+    if (name || frame.email) {
+      this.prechatSending = true;
+      this.conn.send(frame);
+    }
     if (email && this.current()) this.leaveEmail(email);
     else if (this.visitor) this.visitor = { ...this.visitor, ...(name ? { name } : {}), ...(email ? { email } : {}) };
     this.emitChanged();
@@ -510,6 +542,8 @@ export class VisitorSession {
     const frame: ClientFrame = { t: "contact", email };
     const current = this.current();
     if (current) frame.conversation = current.id;
+    this.refused.delete("contact");
+    if (!this.prechatSending) this.emailBefore = this.visitor?.email;
     this.conn.send(frame);
     if (this.visitor) this.visitor = { ...this.visitor, email };
     this.emitChanged();
@@ -518,12 +552,14 @@ export class VisitorSession {
   rate(conversation: string, rating: number, comment: string): void {
     const frame: ClientFrame = { t: "rate", conversation, rating };
     if (comment) frame.comment = comment;
+    this.refused.delete("rate");
     this.conn.send(frame);
   }
 
   answerNps(conversation: string, survey: string, score: number, comment: string): void {
     const frame: ClientFrame = { t: "nps", conversation, survey, score };
     if (comment) frame.comment = comment;
+    this.refused.delete("nps");
     this.conn.send(frame);
   }
 
@@ -533,14 +569,17 @@ export class VisitorSession {
     // Refs of its own, well above the connection's: the `ok` is recognised as this one's.
     this.transcriptRef = TRANSCRIPT_REF + ((this.transcriptRef + 1) % 1000);
     this.transcript = { conversation, state: "asking" };
-    this.conn.send({ t: "transcript", ref: this.transcriptRef, conversation }, false);
+    // Queued while offline (the button would wait for ever for an answer to a frame never sent); a
+    // socket that closes before the answer gives the button back (see the constructor).
+    this.conn.send({ t: "transcript", ref: this.transcriptRef, conversation });
     this.emitChanged();
   }
 
   requestLink(): void {
     this.host.consent();
     // The page, without its fragment: the server answers the link to it and its QR code.
-    this.conn.send({ t: "link", url: location.href.split("#")[0].slice(0, 2000) }, false);
+    this.refused.delete("link");
+    this.conn.send({ t: "link", url: location.href.split("#")[0].slice(0, 2000) });
   }
 
   /** A code from another device (typed, or from a link opened in this very tab): continue as them. */

@@ -26,6 +26,25 @@ const CLOSE_ICON =
 // Drawn, not the paperclip emoji: a system without a colour emoji font showed an empty box instead.
 const ATTACH_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5"/></svg>';
+// The server's bounds (docs/protocol.md: `rate`, `nps`, `contact`, `set`): a longer comment or an
+// address it does not take was refused after the form had said thanks.
+const COMMENT_MAX = 2000;
+const EMAIL_MAX = 254;
+const EMAIL_PATTERN = "[^@\\s]+@[^@\\s]+\\.[^@\\s]+";
+
+function emailInput(t: PanelStrings, required: boolean): HTMLInputElement {
+  return h("input", {
+    type: "email",
+    autocomplete: "email",
+    maxlength: EMAIL_MAX,
+    pattern: EMAIL_PATTERN,
+    title: t.emailHint,
+    "aria-label": t.email,
+    placeholder: t.email,
+    required,
+  });
+}
+
 // Within this many px of the bottom, the visitor is "following" the conversation: keep them there.
 const STICK_TO_BOTTOM_PX = 48;
 
@@ -60,6 +79,10 @@ export class PanelView {
   private readonly rated = new Set<string>();
   private rating = 0;
   private emailSaved = "";
+  /** The last rating and survey answer sent (their keys in `rated`), taken back if refused. */
+  private readonly lastAnswer: Record<string, string> = {};
+  /** Their comments, given back to the form a refusal brings back. */
+  private readonly lastComment: Record<string, string> = {};
 
   constructor(
     private readonly host: LoaderHost,
@@ -266,7 +289,9 @@ export class PanelView {
     this.status.textContent = status;
 
     this.banner.hidden = s.connected;
-    this.banner.textContent = navigator.onLine === false ? t.offline : t.connecting;
+    // Closed for good (the site is gone, this page's origin is refused, the visitor was erased): not
+    // "Connecting…" for ever.
+    this.banner.textContent = s.stopped ? t.unavailable : navigator.onLine === false ? t.offline : t.connecting;
 
     this.notice.hidden = available || !site;
     if (!available) {
@@ -483,6 +508,12 @@ export class PanelView {
         }
       }
       const key = `${current.id}@${closing}`;
+      // A rating or an answer the server refused comes back as its form, saying so ("conflict": one
+      // was stored already, from another tab: thanks all the same).
+      for (const kind of ["rate", "nps"]) {
+        const code = s.refused.get(kind);
+        if (code && code !== "conflict" && this.lastAnswer[kind]) this.rated.delete(this.lastAnswer[kind]);
+      }
       const thanked = this.rated.has(key);
       const survey = pendingSurvey(messages);
       if (survey && !this.rated.has(survey)) boxes.push(this.npsForm(current.id, survey));
@@ -491,6 +522,7 @@ export class PanelView {
     }
     if (s.blocked) boxes.push(h("div", { class: "box", role: "status", "data-kind": "blocked" }, t.blocked));
 
+    if (s.refused.has("contact") || s.refused.has("set")) this.emailSaved = ""; // not saved after all
     const email = this.emailSaved || s.visitor?.email;
     const prechat = s.site?.prechat;
     if (prechat?.enabled && !s.prechatDone && (!current || !available)) {
@@ -528,7 +560,8 @@ export class PanelView {
 
   private ratingForm(conversation: string, key: string): HTMLElement {
     const t = this.t;
-    const comment = h("textarea", { rows: 2, "aria-label": t.comment, placeholder: t.comment });
+    const comment = h("textarea", { rows: 2, maxlength: COMMENT_MAX, "aria-label": t.comment, placeholder: t.comment });
+    if (this.session.refused.has("rate")) comment.value = this.lastComment.rate ?? "";
     const submit = h("button", { class: "btn", type: "submit", disabled: this.rating === 0 }, t.sendRating);
     const stars = h("div", { class: "row stars", role: "group", "aria-label": t.rateTitle });
     for (let n = 1; n <= 5; n++) {
@@ -551,6 +584,8 @@ export class PanelView {
           this.host.consent();
           this.session.rate(conversation, this.rating, comment.value.trim());
           this.rated.add(key);
+          this.lastAnswer.rate = key;
+          this.lastComment.rate = comment.value;
           this.rating = 0;
           this.textarea.focus(); // the form is about to disappear: keep focus somewhere useful
           this.draw();
@@ -559,6 +594,7 @@ export class PanelView {
       h("div", {}, t.rateTitle),
       stars,
       comment,
+      this.refusal("rate"),
       h("div", { class: "row" }, submit),
     );
   }
@@ -567,7 +603,8 @@ export class PanelView {
   private npsForm(conversation: string, survey: string): HTMLElement {
     const t = this.t;
     let score = -1;
-    const comment = h("textarea", { rows: 2, "aria-label": t.comment, placeholder: t.comment });
+    const comment = h("textarea", { rows: 2, maxlength: COMMENT_MAX, "aria-label": t.comment, placeholder: t.comment });
+    if (this.session.refused.has("nps")) comment.value = this.lastComment.nps ?? "";
     const submit = h("button", { class: "btn", type: "submit", disabled: true }, t.sendNps);
     const scores = h("div", { class: "row nps", role: "group", "aria-label": format(t.npsTitle, { site: this.session.site?.name || "" }) });
     for (let n = 0; n <= 10; n++) {
@@ -590,6 +627,8 @@ export class PanelView {
           this.host.consent();
           this.session.answerNps(conversation, survey, score, comment.value.trim());
           this.rated.add(survey);
+          this.lastAnswer.nps = survey;
+          this.lastComment.nps = comment.value;
           this.textarea.focus();
           this.draw();
         },
@@ -598,6 +637,7 @@ export class PanelView {
       scores,
       h("div", { class: "row small nps-ends" }, h("span", {}, t.npsLow), h("span", {}, t.npsHigh)),
       comment,
+      this.refusal("nps"),
       h("div", { class: "row" }, submit),
     );
   }
@@ -608,7 +648,7 @@ export class PanelView {
     const name = h("input", { type: "text", autocomplete: "name", maxlength: "80", "aria-label": t.yourName, placeholder: t.yourName, required: p.name === "required" });
     name.value = v?.name || "";
     // Away, the email is what the team answers to: asked even if the form would not.
-    const mail = h("input", { type: "email", autocomplete: "email", "aria-label": t.email, placeholder: t.email, required: p.email === "required" || away });
+    const mail = emailInput(t, p.email === "required" || away);
     mail.value = v?.email || "";
     const topic = h("select", { "aria-label": t.topic }, h("option", { value: "" }, t.topic));
     for (const o of p.topics) topic.append(h("option", { value: o.id }, o.label));
@@ -630,13 +670,21 @@ export class PanelView {
       p.name !== "off" ? name : null,
       p.email !== "off" || away ? mail : null,
       p.topics.length ? topic : null,
+      this.refusal("set"),
       h("div", { class: "row" }, h("button", { class: "btn", type: "submit" }, away ? t.save : t.start)),
     );
   }
 
+  /** What the server said of the form's last answer, if it refused it. */
+  private refusal(kind: string): HTMLElement | null {
+    const code = this.session.refused.get(kind);
+    if (!code || code === "conflict") return null;
+    return h("div", { class: "error", role: "alert" }, kind === "contact" || kind === "set" ? this.t.emailRefused : this.t.notSent);
+  }
+
   private contactForm(mails: boolean): HTMLElement {
     const t = this.t;
-    const input = h("input", { type: "email", required: true, autocomplete: "email", "aria-label": t.email, placeholder: t.email });
+    const input = emailInput(t, true);
     return h(
       "form",
       {
@@ -654,6 +702,7 @@ export class PanelView {
       },
       h("div", { class: "small" }, mails ? t.leaveEmail : t.leaveEmailNoMail),
       h("div", { class: "row" }, input, h("button", { class: "btn", type: "submit" }, t.save)),
+      this.refusal("contact"),
     );
   }
 
