@@ -59,7 +59,7 @@ export class ReplyFiles {
             ? h("progress", { attrs: { max: 1, "aria-label": t("uploading", { name }) }, props: { value: u.progress } })
             : null,
           u.state === "failed" ? h("span", { class: "small error", attrs: { role: "alert" } }, t("uploadFailed", { name }) + (u.error ? ` (${u.error})` : "")) : null,
-          u.state === "failed"
+          u.state === "failed" && !u.final // refused for what the file is: sending it again cannot help
             ? h("button", { class: "link", attrs: { type: "button" }, on: { click: () => this.retry(u) } }, t("retry"))
             : null,
           h("button", { class: "link", attrs: { type: "button", "aria-label": t("removeFile", { name }) }, on: { click: () => this.remove(u) } }, "×"),
@@ -72,7 +72,8 @@ export class ReplyFiles {
   private retry(upload: Upload): void {
     upload.state = "uploading";
     upload.progress = 0;
-    upload.error = undefined;
+    upload.error = upload.code = undefined;
+    upload.final = false;
     this.start(upload);
     this.draw();
   }

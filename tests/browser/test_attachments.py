@@ -137,14 +137,26 @@ async def test_a_failed_upload_is_retried_and_sent_once_on_a_phone(papote_server
     await page.route(re.compile(r".*/api/widget/[^/]+/attachments\?.*"), fail_once)
     await page.goto(demo_url(server))
     await open_chat(page)
+    # A file the server refuses for what it is: its reason, and no Retry (it would be refused again).
+    failures.append("not this one")
+    await attach(page, "setup.exe", b"MZ" + bytes(200), "application/x-msdownload",
+                 page.get_by_role("button", name="Attach a file"))
+    refused = page.locator("papote-widget .upload[data-state=failed]", has_text="setup.exe")
+    await expect(refused).to_contain_text("This type of file cannot be sent here")
+    await expect(refused.get_by_role("button", name="Retry")).to_have_count(0)
+    await refused.get_by_role("button", name="Remove setup.exe").click()
+    failures.clear()
     await attach(page, "receipt.png", png((10, 160, 10)), "image/png", page.get_by_role("button", name="Attach a file"))
     failed = page.locator("papote-widget .upload[data-state=failed]")
     await expect(failed).to_contain_text("receipt.png")
     assert len(failures) == 1
-    # Sending waits for the file: nothing leaves while it is not uploaded.
+    # Sending waits for the file: nothing leaves while it is not uploaded, and the panel says why.
     await page.get_by_role("button", name="Send", exact=True).click()
+    hint = page.locator("papote-widget .tray [role=status]")
+    await expect(hint).to_have_text("A file could not be sent: retry it or remove it, then send.")
     await page.get_by_role("button", name="Retry").click()
     await expect(page.locator("papote-widget .upload[data-state=ready]")).to_have_count(1)
+    await expect(hint).to_have_count(0)
     await page.get_by_role("button", name="Send", exact=True).click()
     sent = page.locator("papote-widget .msg.mine")
     await expect(sent.get_by_role("button", name="View image receipt.png")).to_be_visible()

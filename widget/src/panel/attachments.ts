@@ -17,8 +17,16 @@ export interface Upload {
   state: "uploading" | "failed" | "ready";
   progress: number;
   error?: string;
+  /** The server's error code when it refused the file (`too_large`, `unsupported_type`…). */
+  code?: string;
+  /** Refused for what the file is (a 4xx other than a rate limit): sending it again cannot help. */
+  final?: boolean;
   attachment?: Attachment;
 }
+
+/** An upload with no progress for this long has stalled (a network that went away without an
+ * error): it fails, with Retry, rather than show "uploading" for ever. */
+const UPLOAD_STALL_MS = 60_000;
 
 export interface FileLimits {
   max_bytes: number;
@@ -46,14 +54,31 @@ export function spoken(message: { body: string; attachments?: Attachment[] }): s
  * `upload`: ready with the server's record on a 201, failed with the server's message, the status or
  * `networkError` otherwise. `changed` runs after every step. */
 export function sendUpload(xhr: XMLHttpRequest, upload: Upload, networkError: string, changed: () => void): void {
+  let stall = 0;
+  const failed = (): void => {
+    clearTimeout(stall);
+    upload.state = "failed";
+    upload.error = networkError;
+    changed();
+  };
+  const watch = (): void => {
+    clearTimeout(stall);
+    stall = window.setTimeout(() => {
+      xhr.onerror = xhr.onload = null;
+      xhr.abort();
+      failed();
+    }, UPLOAD_STALL_MS);
+  };
   xhr.upload.onprogress = (e) => {
+    watch();
     if (e.lengthComputable) {
       upload.progress = e.loaded / e.total;
       changed();
     }
   };
   xhr.onload = () => {
-    let body: { error?: { message?: string } } & Partial<Attachment> = {};
+    clearTimeout(stall);
+    let body: { error?: { message?: string; code?: string } } & Partial<Attachment> = {};
     try {
       body = JSON.parse(xhr.responseText);
     } catch {
@@ -66,14 +91,13 @@ export function sendUpload(xhr: XMLHttpRequest, upload: Upload, networkError: st
     } else {
       upload.state = "failed";
       upload.error = body.error?.message || `HTTP ${xhr.status}`;
+      upload.code = body.error?.code;
+      upload.final = xhr.status >= 400 && xhr.status < 500 && xhr.status !== 408 && xhr.status !== 429;
     }
     changed();
   };
-  xhr.onerror = () => {
-    upload.state = "failed";
-    upload.error = networkError;
-    changed();
-  };
+  xhr.onerror = failed;
+  watch();
   xhr.send(upload.file);
 }
 
@@ -113,7 +137,8 @@ export class Files {
   retry(upload: Upload): void {
     upload.state = "uploading";
     upload.progress = 0;
-    upload.error = undefined;
+    upload.error = upload.code = undefined;
+    upload.final = false;
     this.start(upload);
     this.changed();
   }
@@ -182,9 +207,12 @@ export function trayRows(files: Files, t: PanelStrings): HTMLElement[] {
       row.append(h("progress", { max: 1, value: u.progress, "aria-label": format(t.uploading, { name }) }));
     }
     if (u.state === "failed") {
-      row.append(h("span", { class: "small", role: "alert" }, format(t.uploadFailed, { name })));
+      // Why, in the visitor's language where the server's code says it.
+      const why = u.code === "too_large" ? t.fileTooBig : u.code === "unsupported_type" ? t.fileType : u.error;
+      const said = format(t.uploadFailed, { name });
+      row.append(h("span", { class: "small", role: "alert" }, why && why !== said ? `${said}: ${why}` : said));
       // Too big or not accepted: retrying cannot help, only removing it.
-      if (u.error !== t.fileTooBig && u.error !== t.filesOff) {
+      if (u.error !== t.fileTooBig && u.error !== t.filesOff && !u.final) {
         row.append(h("button", { class: "linkbtn", type: "button", onclick: () => files.retry(u) }, t.retry));
       }
     }
@@ -210,7 +238,11 @@ export function filesNode(files: Files, list: Attachment[], t: PanelStrings, sho
         h("div", { class: "small" }, a.name),
         h("div", { class: "small" }, `${typeLabel(a)} · ${formatSize(a.size)}`),
         h("button", { class: "linkbtn", type: "button", "aria-label": format(t.download, { name: a.name }),
-          onclick: () => void files.download(a) }, "⬇")));
+          onclick: (e) => {
+            const card = (e.currentTarget as HTMLElement).parentElement!;
+            card.querySelector(".error")?.remove();
+            files.download(a).catch(() => card.append(h("div", { class: "small error", role: "alert" }, t.downloadFailed)));
+          } }, "⬇")));
     }
   }
   return box;

@@ -79,6 +79,8 @@ export class PanelView {
   private readonly rated = new Set<string>();
   private rating = 0;
   private emailSaved = "";
+  /** Why Send did nothing: files still uploading, or one that failed (cleared once none is pending). */
+  private filesHint = "";
   /** The last rating and survey answer sent (their keys in `rated`), taken back if refused. */
   private readonly lastAnswer: Record<string, string> = {};
   /** Their comments, given back to the form a refusal brings back. */
@@ -716,7 +718,9 @@ export class PanelView {
 
   private drawTray(): void {
     this.attachButton.hidden = !(this.session.site?.attachments?.types.length ?? 0);
-    this.tray.replaceChildren(...trayRows(this.files, this.t));
+    if (!this.files.busy()) this.filesHint = "";
+    const hint = this.filesHint ? h("div", { class: "small", role: "status" }, this.filesHint) : null;
+    this.tray.replaceChildren(...trayRows(this.files, this.t), ...(hint ? [hint] : []));
   }
 
   private attachmentsNode(list: Attachment[]): HTMLElement {
@@ -727,7 +731,12 @@ export class PanelView {
   private submit(event: Event): void {
     event.preventDefault();
     const body = this.textarea.value.trim();
-    if (this.files.busy()) return;
+    if (this.files.busy()) {
+      // Said, not silent: the send waits for files still on their way, or for a failed one to be dealt with.
+      this.filesHint = this.files.uploads.some((u) => u.state === "failed") ? this.t.filesFix : this.t.filesWait;
+      this.drawTray();
+      return;
+    }
     const form = this.extras.querySelector<HTMLFormElement>("form[data-kind=prechat]");
     if (form && !this.session.current() && !form.checkValidity()) {
       form.reportValidity(); // a required field of the pre-chat form first
