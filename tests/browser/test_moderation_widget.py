@@ -4,6 +4,8 @@ when an agent releases it, and the polite notice a blocked visitor reads."""
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -53,6 +55,15 @@ async def test_held_then_released_and_blocked(papote_server: Any, page: Page, ag
     first = await agent.visitor_message("Hello there")
     await write(page, "Best casino in town")
     await expect(own(page, "Best casino in town")).to_have_attribute("data-state", "held")
+    await expect(own(page, "Best casino in town")).to_contain_text("Waiting for review")
+    # It waits in its own conversation: not in another one the visitor opens meanwhile.
+    panel = page.locator("papote-widget")
+    await panel.get_by_role("button", name="Back to your conversations").click()
+    await panel.get_by_role("button", name="New conversation").click()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    await expect(own(page, "Best casino in town")).to_have_count(0)
+    await panel.get_by_role("button", name="Back to your conversations").click()
+    await panel.get_by_role("button", name=re.compile(r"Hello there")).click()
     await expect(own(page, "Best casino in town")).to_contain_text("Waiting for review")
 
     held = (await agent.http.get(f"/api/sites/{site}/held")).json()["held"]

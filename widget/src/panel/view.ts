@@ -12,6 +12,7 @@ import { h, linkify, safeImageUrl } from "./dom";
 import { offerState, quickRepliesNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
 import type { EmojiButton } from "../emoji/button";
+import type { OutboxItem } from "../client/outbox";
 import type { Line, VisitorSession } from "./session";
 import { type SiteTexts, siteTexts } from "./texts";
 import { byActivity, lastText, threadList, threadUnread } from "./threads";
@@ -397,14 +398,18 @@ export class PanelView {
       });
       if (buttons) items.push(buttons);
     }
-    for (const item of s.rejected) {
-      items.push(this.bubble(item.body, true, null, t.rejected, "rejected", item.created_at));
+    // Each in its own conversation (one that never started shows wherever the visitor is), with its
+    // files: a message of files only was an empty bubble.
+    const here = (item: OutboxItem): boolean => item.conversation === null || item.conversation === current?.id;
+    const said = (item: OutboxItem): string => item.body || (item.attachments ?? []).map((a) => a.name).join(", ");
+    for (const item of s.rejected.filter(here)) {
+      items.push(this.bubble(said(item), true, null, t.rejected, "rejected", item.created_at));
     }
     // A held message released by an agent is in the timeline now: it is no longer waiting.
     const delivered = new Set(lines.flatMap((l) => (l.kind === "message" && l.message.client_msg_id ? [l.message.client_msg_id] : [])));
     s.held = s.held.filter((item) => !delivered.has(item.client_msg_id));
-    for (const item of s.held) {
-      items.push(this.bubble(item.body, true, null, t.held, "held", item.created_at));
+    for (const item of s.held.filter(here)) {
+      items.push(this.bubble(said(item), true, null, t.held, "held", item.created_at));
     }
     for (const note of proactive) items.push(this.siteBubble(texts.rule(note.rule)));
     const typist = s.typingIn(current?.id);
