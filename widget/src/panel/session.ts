@@ -144,8 +144,10 @@ export class VisitorSession {
     this.conn.on("closed", ({ code }) => {
       // An identify written on this socket will not be answered on the next one.
       this.identifyAnswered();
-      // Nor a transcript asked for on it: the button comes back, to ask again.
+      // Nor a transcript asked for on it: the button comes back, to ask again. The pre-chat form's
+      // `set` is not waited for either.
       if (this.transcript?.state === "asking") this.transcript = null;
+      this.prechatSending = false;
       // The site erased this visitor (docs/privacy.md): forget everything here, and stay closed.
       if (code === 4013) {
         for (const key of Object.values(StorageKey)) if (key !== StorageKey.consent) storage.remove(key);
