@@ -125,6 +125,41 @@ async def test_a_refused_rating_comes_back_as_its_form(papote_server: Any, page:
     assert (rated["conversation"]["id"], rated["conversation"]["rating_comment"]) == (conversation, "Very helpful")
 
 
+async def test_a_message_the_server_keeps_failing_to_store_says_so_and_goes_once_it_can(
+        papote_server: Any, page: Page, agent: Agent) -> None:
+    """A server fault (`internal`) is retried every 5 s for as long as it lasts; after two in a row the
+    message says it is not sent yet, instead of "Sending…" for ever. The fault is made on the way:
+    the first two `send` frames of this message are answered `internal` and never reach the server."""
+    faults = {"left": 2}
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, bytes):
+                frame = msgpack.unpackb(message)
+                if frame.get("t") == "send" and frame.get("body") == "Flaky network here" and faults["left"]:
+                    faults["left"] -= 1
+                    ws.send(msgpack.packb({"t": "error", "code": "internal", "message": "try again",
+                                           "frame": "send", "ref": frame["ref"]}))
+                    return
+            server.send(message)
+
+        ws.on_message(to_server)
+
+    await page.route_web_socket(re.compile(r".*/ws/visitor$"), route)
+    await page.goto(demo_url(papote_server))
+    await open_chat(page)
+    await write(page, "Flaky network here")
+    mine = own(page, "Flaky network here")
+    await expect(mine).to_have_attribute("data-state", "retrying", timeout=20_000)
+    await expect(mine).to_contain_text("Not sent yet: trying again")
+    await expect(mine).to_have_attribute("data-state", DELIVERED, timeout=20_000)
+    message = await agent.visitor_message("Flaky network here")
+    assert [m["body"] for m in await agent.messages(message["conversation"])
+            if m.get("kind") == "text"] == ["Flaky network here"]
+
+
 async def test_page_context_follows_history_navigation(papote_server: Any, page: Page, agent: Agent) -> None:
     await page.goto(demo_url(papote_server))
     await open_chat(page)

@@ -50,6 +50,9 @@ export const WELCOME_TIMEOUT_MS = 15_000;
 export const MAX_QUEUED_FRAMES = 100;
 // A send the server could not take now (rate_limited, internal) is tried again after this.
 export const SEND_RETRY_MS = 5_000;
+/** A message the server failed to store this many times in a row (its `internal`, `busy`, a rate
+ * limit) is still tried every SEND_RETRY_MS, and says so: "Sending…" for ever told nothing. */
+export const SEND_STALLED_AFTER = 2;
 // A `resume` names at most this many conversations (docs/protocol.md §3): more go in several.
 export const MAX_RESUME_IDS = 100;
 // Errors after which a message can never be stored: retrying would only fail again.
@@ -120,6 +123,8 @@ export class Connection {
   private attempt = 0;
   private pingCount = 0;
   private readonly inFlight = new Set<string>();
+  /** Retriable refusals in a row, per message still in the outbox. */
+  private readonly failures = new Map<string, number>();
   private readonly resumed = new Set<string>();
   private queued: ClientFrame[] = [];
   private heartbeatTimer: unknown = null;
@@ -453,12 +458,14 @@ export class Connection {
     const item = message.client_msg_id ? this.outbox.remove(message.client_msg_id) : undefined;
     if (!item) return;
     this.inFlight.delete(item.client_msg_id);
+    this.failures.delete(item.client_msg_id);
     if (item.conversation === null) this.outbox.assignConversation(message.conversation);
   }
 
   private onAck(frame: AckFrame): void {
     const item = this.outbox.remove(frame.client_msg_id);
     this.inFlight.delete(frame.client_msg_id);
+    this.failures.delete(frame.client_msg_id);
     if (item) {
       if (item.conversation === null) this.outbox.assignConversation(frame.conversation);
       const added = this.timeline.addMessage({
@@ -518,6 +525,7 @@ export class Connection {
       const item = this.outbox.remove(id);
       if (item) this.emit("rejected", { item, error: frame });
     } else {
+      this.failures.set(id, (this.failures.get(id) ?? 0) + 1);
       this.clock.setTimeout(() => this.flush(), SEND_RETRY_MS);
     }
     this.emit("change", undefined);
@@ -549,6 +557,11 @@ export class Connection {
 
   deliveryState(clientMsgId: string): DeliveryState {
     return this.inFlight.has(clientMsgId) ? "sending" : "pending";
+  }
+
+  /** The server failed to store this message several times in a row: it is still being tried. */
+  stalled(clientMsgId: string): boolean {
+    return (this.failures.get(clientMsgId) ?? 0) >= SEND_STALLED_AFTER;
   }
 
   /** Sends every waiting message not already on its way, in the order they were written. */

@@ -55,7 +55,7 @@ export interface LinkInfo {
  * the outbox. */
 export type Line =
   | { kind: "message"; message: Message; mine: boolean }
-  | { kind: "pending"; item: OutboxItem; state: "pending" | "sending" };
+  | { kind: "pending"; item: OutboxItem; state: "pending" | "sending" | "retrying" };
 
 type Changed = () => void;
 
@@ -414,7 +414,7 @@ export class VisitorSession {
       if (stored.has(item.client_msg_id)) continue;
       // A message waiting to start a conversation shows on the new one's screen; others in their own.
       if (item.conversation !== (current ? current.id : null)) continue;
-      out.push({ kind: "pending", item, state });
+      out.push({ kind: "pending", item, state: state === "sending" && this.conn.stalled(item.client_msg_id) ? "retrying" : state });
     }
     return out;
   }

@@ -37,7 +37,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{
 .author{font-size:12px;font-weight:600;color:var(--p-muted);margin-bottom:2px}
 .meta{font-size:11px;color:var(--p-muted);margin-top:2px;text-align:right}
 .mine .meta{color:inherit}
-.msg[data-state=pending] .bubble{opacity:.65}
+.msg[data-state=pending] .bubble,.msg[data-state=retrying] .bubble{opacity:.65}
 .msg[data-state=rejected] .bubble{background:var(--p-bad);color:var(--p-bad-fg)}
 .typing{font-size:12px;color:var(--p-muted);font-style:italic;padding:2px 4px}
 .earlier{align-self:center;border:0;background:none;color:var(--p-link);cursor:pointer;font:inherit;font-size:13px;padding:4px}
