@@ -5,7 +5,6 @@ when an agent releases it, and the polite notice a blocked visitor reads."""
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
