@@ -3,7 +3,7 @@
 // (site_keys.ts), agents and invitations (team.ts), canned responses (canned_editor.ts), webhooks
 // (webhooks.ts) and messaging channels (channels.ts). Each section saves on its own.
 
-import { api } from "./api";
+import { api, ApiError } from "./api";
 import { channelsSection } from "./channels";
 import { type BotSetting, botSection } from "./bot_editor";
 import { cannedSection } from "./canned_editor";
@@ -74,7 +74,12 @@ export async function renderAdmin(main: HTMLElement, desk: Desk): Promise<void> 
       api<SiteFull>("GET", path),
       api<{ agents: AgentRow[] }>("GET", path + "/agents"),
       api<{ canned: CannedResponse[] }>("GET", path + "/canned"),
-      api<{ keys: ApiKey[] }>("GET", path + "/keys").catch(() => ({ keys: [] })),
+      // Keys are the owner's and admins' to see: a refusal (403) is no keys to show, anything else
+      // fails the page as the other reads do.
+      api<{ keys: ApiKey[] }>("GET", path + "/keys").catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 403) return { keys: [] };
+        throw err;
+      }),
       api<{ snippet: string }>("GET", path + "/snippet"),
       api<{ invites: Invitation[] }>("GET", path + "/invites"),
     ]);
