@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
+from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute, expect
 
 from .agent import Agent
 from .conftest import ROOT, open_page
@@ -85,6 +85,25 @@ async def test_open_send_and_the_agents_reply_arrives(papote_server: Any, page: 
     await page.get_by_role("textbox", name="Message").press("Escape")
     await expect(page.get_by_role("textbox", name="Message")).to_be_hidden()
     await expect(page.get_by_role("button", name="Open chat")).to_be_focused()
+
+
+async def test_a_click_waits_for_a_panel_that_failed_to_load_once(papote_server: Any, page: Page) -> None:
+    """The panel's file failing once (a proxy's hiccup) left the visitor's click unanswered: the loader
+    now fetches it again by itself while the click waits, and the chat opens from that one click."""
+    fetched: list[int] = []
+
+    async def flaky(route: Route) -> None:
+        fetched.append(1)
+        if len(fetched) == 1:
+            await route.fulfill(status=503, body="busy")
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r".*/widget/panel\.js.*"), flaky)
+    await page.goto(demo_url(papote_server))
+    await page.get_by_role("button", name="Open chat").click()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_visible(timeout=15_000)
+    assert len(fetched) == 2
 
 
 async def test_reload_keeps_the_history(papote_server: Any, page: Page, agent: Agent) -> None:

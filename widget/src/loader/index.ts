@@ -29,6 +29,8 @@ const CLOSE_ICON =
 
 // Commands that need the server: calling one loads the panel (without opening it).
 const NEEDS_PANEL = ["open", "toggle", "identify", "set", "track"];
+// Times a panel that failed to load is fetched again by itself while a command waits for it.
+const PANEL_RETRIES = 3;
 
 function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): void {
   const stub = w.Papote;
@@ -39,6 +41,7 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
   const listeners: Partial<Record<ApiEvent, Listener[]>> = {};
   let panel: PanelApi | null = null;
   let panelRequested = false;
+  let panelTries = 0;
   const waiting: unknown[][] = []; // commands for the panel while it loads
   let open = false;
   let unread = Number(storage.get(StorageKey.unread)) || 0;
@@ -195,7 +198,10 @@ function boot(w: Window & { Papote?: Stub; papoteSettings?: PapoteSettings }): v
     script.async = true;
     script.src = `${host.baseUrl}/widget/panel.js?v=${PANEL_VERSION}`;
     script.onerror = () => {
+      script.remove();
       panelRequested = false; // a later click tries again
+      // A click waits for the panel: try again by itself (1 s, 2 s, 3 s), not leave it unanswered.
+      if (waiting.length && panelTries < PANEL_RETRIES) setTimeout(loadPanel, ++panelTries * 1000);
     };
     d.head.appendChild(script);
   }
