@@ -113,6 +113,10 @@ interface Block {
   created_at: number;
 }
 
+/** When the blocks of a site were last asked for without an answer yet (or with a failure), per site. */
+const blocksFailedAt = new Map<string, number>();
+const BLOCKS_RETRY_MS = 30_000;
+
 /** The last block or unblock that failed, per visitor: said beside the button until the next try. */
 const blockFailed = new Map<string, string>();
 
@@ -212,8 +216,12 @@ export async function renderModeration(main: HTMLElement, desk: Desk): Promise<v
 export function blockButton(site: string, visitor: string, redraw: () => void): HTMLElement {
   const known = blockedBySite.get(site);
   if (!known) {
-    // Read once per site, then kept up to date by this button and the moderation page.
-    void loadBlocks(site).then(redraw, () => undefined);
+    // Read once per site, then kept up to date by this button and the moderation page. A read that
+    // failed is tried again at a redraw BLOCKS_RETRY_MS later, not at every one (each message redraws).
+    if (Date.now() - (blocksFailedAt.get(site) ?? 0) >= BLOCKS_RETRY_MS) {
+      blocksFailedAt.set(site, Date.now());
+      void loadBlocks(site).then(() => (blocksFailedAt.delete(site), redraw()), () => undefined);
+    }
     return h("span");
   }
   const blocked = known.has(visitor);
