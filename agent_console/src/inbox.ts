@@ -29,7 +29,7 @@ export class Inbox {
   private searchResults: AgentConversation[] | null = null;
   /** Why the closed conversations or the search could not be read from the server, until they are:
    * without it, a failed search read "No conversation matches." and a failed Closed queue was empty. */
-  private remoteFailed: string | null = null;
+  private readonly remoteFailed = new Map<"closed" | "search", string>();
   private searchTimer = 0;
   private readonly queueNav = h("nav", { class: "queues", attrs: { "aria-label": t("inbox") } });
   private readonly queueButtons = new Map<Queue, HTMLButtonElement>();
@@ -154,19 +154,21 @@ export class Inbox {
   refreshRemote(): void {
     const site = this.site || null;
     const asked = this.q;
-    const failed = (err: unknown): void => {
+    // Each read clears only its own failure: a search that failed stays said when the Closed queue's
+    // read of the same moment worked.
+    const failed = (what: "closed" | "search") => (err: unknown): void => {
       if (asked !== this.q) return;
-      this.remoteFailed = t("error", { message: (err as Error).message });
+      this.remoteFailed.set(what, t("error", { message: (err as Error).message }));
       this.render();
     };
-    const read = (): void => {
-      if (asked !== this.q || this.remoteFailed === null) return;
-      this.remoteFailed = null;
+    const read = (what: "closed" | "search"): void => {
+      if (asked !== this.q || !this.remoteFailed.delete(what)) return;
       this.render();
     };
-    void this.desk.loadClosed(site, this.q || null).then(read, failed);
+    void this.desk.loadClosed(site, this.q || null).then(() => read("closed"), failed("closed"));
     if (!this.q) {
       this.searchResults = null;
+      this.remoteFailed.delete("search");
       return;
     }
     const params = new URLSearchParams({ q: this.q, limit: "100" });
@@ -176,10 +178,10 @@ export class Inbox {
         if (asked !== this.q) return;
         this.searchResults = data.conversations;
         this.desk.remember(data.conversations);
-        read();
+        read("search");
         this.render();
       })
-      .catch(failed);
+      .catch(failed("search"));
   }
 
   // ---- chats ----
@@ -289,8 +291,9 @@ export class Inbox {
     const viewSite = this.site || desk.sites[0]?.key || "";
     void this.saved.load(viewSite).catch(() => undefined);
     const rows = this.saved.active ? this.viewRows(this.saved.active, viewSite) : this.rows(this.queue);
-    const listed = rows.length ? rows.map((c, i) => this.renderRow(c, i)) : this.remoteFailed ? [] : [this.emptyList()];
-    if (this.remoteFailed) listed.unshift(h("li", { class: "empty form-error", attrs: { role: "alert" } }, this.remoteFailed));
+    const failure = this.remoteFailed.get("search") ?? this.remoteFailed.get("closed");
+    const listed = rows.length ? rows.map((c, i) => this.renderRow(c, i)) : failure ? [] : [this.emptyList()];
+    if (failure) listed.unshift(h("li", { class: "empty form-error", attrs: { role: "alert" } }, failure));
     mountKept(this.list, listed);
 
     mountKept(
