@@ -108,6 +108,42 @@ async def test_a_nul_in_a_body_a_path_or_a_query_is_a_coded_400(papote_server: P
     assert "Traceback" not in server.logs()
 
 
+async def test_names_and_texts_people_read_may_not_be_blank(papote_server: PapoteServer) -> None:
+    """Spaces alone were stored as a site's, an agent's or a key's name, a label, a canned reply:
+    each then showed as nothing at all. Each is a coded 400 now, and nothing is stored."""
+    server = papote_server
+    cookie = server.login()
+    site = f"/api/sites/{server.site_key}"
+    v = await visitor(server)
+    await v.send({"t": "send", "ref": 1, "conversation": None, "client_msg_id": new_msg_id(), "body": "Hi"})
+    conversation = (await v.expect("ack"))["conversation"]
+    blank = "  \t "
+    for method, path, payload in (
+        ("PATCH", site, {"name": blank}),
+        ("POST", "/api/sites", {"name": blank}),
+        ("PATCH", "/api/me", {"name": blank}),
+        ("POST", f"{site}/keys", {"name": blank}),
+        ("POST", f"{site}/canned", {"shortcut": "hello", "body": blank}),
+        ("POST", f"{site}/views", {"name": blank}),
+        ("POST", f"/api/conversations/{conversation}/label", {"add": [blank]}),
+        ("POST", f"{site}/channels", {"kind": "telegram", "name": blank, "settings": {
+            "bot_token": "123456:" + "A" * 30, "secret_token": "s3cret"}}),
+        ("PATCH", site, {"settings": {"rules": [{"id": "r1", "trigger": "time_on_page", "seconds": 5,
+                                                 "message": blank}]}}),
+    ):
+        status, body, _ = server.http(method, path, payload, cookie=cookie)
+        assert (status, body["error"]["code"]) == (400, "bad_field"), (method, path, body)
+        assert "'settings.bot_token'" not in body["error"]["message"], body  # refused for the blank
+    a = await agent(server, cookie)
+    await a.send({"t": "label", "ref": 2, "conversation": conversation, "add": [blank]})
+    assert (await a.expect("error", ref=2))["code"] == "bad_field"
+    _, found, _ = server.http("GET", f"/api/conversations/{conversation}", cookie=cookie)
+    assert found["labels"] == []
+    assert server.sql("SELECT count(*) FROM canned_responses")[0][0] == 0
+    await a.close()
+    await v.close()
+
+
 async def test_the_csv_export_agent_parameter_cannot_shape_the_header(papote_server: PapoteServer) -> None:
     server = papote_server
     cookie = server.login()

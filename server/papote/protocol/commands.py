@@ -68,7 +68,8 @@ Ref = Annotated[int, Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)] | Annotated[str, M
 AttributeKey = Annotated[str, Meta(pattern=r"\A[A-Za-z0-9_.-]{1,64}\Z")]
 #: Custom attributes are flat: a key to a scalar, so agents can show and filter them. nil removes one.
 AttributeValue = Annotated[str, Meta(max_length=500)] | int | float | bool | None
-LabelName = Annotated[str, Meta(min_length=1, max_length=40)]
+#: Not blank: a label of spaces alone shows as nothing (the REST API refuses it too).
+LabelName = Annotated[str, Meta(min_length=1, max_length=40, pattern="[^ \t\n\r]")]
 #: Quick replies' bounds, as papote.quick_replies states them with their reasons (kept literal here:
 #: the protocol package imports nothing above it). A label is not blank; a repeated one is left out there.
 MAX_QUICK_REPLIES = 10

@@ -61,7 +61,16 @@ ORIGIN = string(8, 300, pattern="^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._-]+(:[0-9]
 TIME_ZONES = sorted(available_timezones())
 TIME_ZONE = enum(*TIME_ZONES, description="an IANA time zone name")
 HHMM = string(5, 5, pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$")
-LABEL = string(1, 40)
+#: Text with a character other than spaces, and no NUL anywhere (the rule every text obeys, spelled out
+#: here because a pattern of its own would otherwise let generators put one in).
+SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
+#: Names and texts people read (a label, a site's, an agent's, a canned reply): spaces alone would show
+#: as nothing at all.
+def named(max_len: int) -> Schema:
+    return string(1, max_len, pattern=SOME_TEXT, description="not blank")
+
+
+LABEL = named(40)
 
 HOURS = nullable(obj({
     "tz": TIME_ZONE,
@@ -73,7 +82,7 @@ HOURS = nullable(obj({
 
 _RULE_COMMON: dict[str, Schema] = {
     "id": string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
-    "message": string(1, 1000),
+    "message": named(1000),
     "seconds": nullable(integer(0, 3600)),
 }
 # Closed like the settings around them: a key a rule does not have is refused, not silently dropped.
@@ -97,17 +106,14 @@ RULE = {"oneOf": [
 _NUL_FREE = "^[^\\x00]*$"
 
 TRANSLATION = obj({
-    "greeting": string(0, 500),
-    "away": string(0, 500),
+    "greeting": string(0, 500, pattern=_NUL_FREE),
+    "away": string(0, 500, pattern=_NUL_FREE),
     "rules": obj({}, additionalProperties=string(0, 1000, pattern=_NUL_FREE), maxProperties=50,
                  propertyNames=string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
                  description="rule id → its message in this language"),
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
 
 _NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
-#: Text with a character other than spaces, and no NUL anywhere (the rule every text obeys, spelled out
-#: here because a pattern of its own would otherwise let generators put one in).
-SOME_TEXT = "^[^\\x00]*[^ \\t\\n\\r\\x00][^\\x00]*$"
 _SAID = string(1, 1000, pattern=SOME_TEXT, description="not blank")
 _NO_NUL = "^[^\\x00]*$"
 _NEXT = nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$", description="a node id; one the tree does not have "
@@ -235,18 +241,18 @@ SETTINGS = obj({
 # -- request bodies ------------------------------------------------------------------------------------
 
 LOGIN = obj({"email": string(0, 254), "password": PASSWORD}, required=["email", "password"])
-UPDATE_ME = obj({"name": string(1, 80), "avatar": nullable(HTTPS_URL), "capacity": integer(1, 50)})
+UPDATE_ME = obj({"name": named(80), "avatar": nullable(HTTPS_URL), "capacity": integer(1, 50)})
 FORGOT_PASSWORD = obj({"email": string(0, 254)}, required=["email"])
 RESET_PASSWORD = obj({"token": string(8, 128), "password": PASSWORD_NEW}, required=["token", "password"])
 UPDATE_MY_MAIL = obj({"waiting": boolean(description="a mail when a visitor writes and no agent is online")})
 CHANGE_PASSWORD = obj({"current": PASSWORD, "new": PASSWORD_NEW}, required=["current", "new"])
-SITE_FIELDS: dict[str, Schema] = {"name": string(1, 120), "origins": array(ORIGIN, 50), "settings": SETTINGS}
+SITE_FIELDS: dict[str, Schema] = {"name": named(120), "origins": array(ORIGIN, 50), "settings": SETTINGS}
 CREATE_SITE = obj(SITE_FIELDS, required=["name"])
 UPDATE_SITE = obj(SITE_FIELDS)
 UPDATE_AGENT = obj({"role": ROLE, "disabled": boolean()})
 TRANSFER = obj({"agent": ID}, required=["agent"], description="the member who becomes the owner")
-CREATE_KEY = obj({"name": string(1, 80)}, required=["name"])
-SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body": string(1, 4000)},
+CREATE_KEY = obj({"name": named(80)}, required=["name"])
+SAVE_CANNED = obj({"shortcut": string(1, 40, pattern="^[A-Za-z0-9_-]+$"), "body": named(4000)},
                   required=["shortcut", "body"])
 
 #: Web Push: the alerts a device may get (store/push.py `ALERTS`), each on or off.

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 
 from papote.authz import Action, Principal
 from papote.channels.messaging.service import ADAPTERS
+from papote.web.api_schemas import named
 from papote.web.http import Endpoint, json_body, papote_of, site_for
 from papote.web.schema import Schema, array, boolean, enum, nullable, obj, string
 
@@ -26,7 +27,7 @@ def _connect(kind: str) -> Schema:
     settings = obj({f.name: string(0 if not f.required else 1, 1000,
                                    pattern=f"^(?:{f.pattern}){'' if f.required else '?'}$", description=f.label)
                     for f in fields}, required=[f.name for f in fields if f.required], closed=True)
-    return obj({"kind": {"const": kind}, "name": string(1, 80), "settings": settings},
+    return obj({"kind": {"const": kind}, "name": named(80), "settings": settings},
                required=["kind", "name", "settings"], closed=True)
 
 
