@@ -103,19 +103,18 @@ RULE = {"oneOf": [
 
 #: No NUL anywhere (the rule every text obeys, docs/rest-api.md). Spelled out where a string sits under
 #: `additionalProperties`: generators that honour "no NUL" elsewhere put one there.
-_NUL_FREE = "^[^\\x00]*$"
+_NO_NUL = "^[^\\x00]*$"
 
 TRANSLATION = obj({
-    "greeting": string(0, 500, pattern=_NUL_FREE),
-    "away": string(0, 500, pattern=_NUL_FREE),
-    "rules": obj({}, additionalProperties=string(0, 1000, pattern=_NUL_FREE), maxProperties=50,
+    "greeting": string(0, 500, pattern=_NO_NUL),
+    "away": string(0, 500, pattern=_NO_NUL),
+    "rules": obj({}, additionalProperties=string(0, 1000, pattern=_NO_NUL), maxProperties=50,
                  propertyNames=string(1, 40, pattern="^[A-Za-z0-9_-]+$"),
                  description="rule id → its message in this language"),
 }, closed=True, description="a site's texts in one language; an empty or missing text is the default one")
 
 _NODE_ID = string(1, 40, pattern="^[A-Za-z0-9_-]+$")
 _SAID = string(1, 1000, pattern=SOME_TEXT, description="not blank")
-_NO_NUL = "^[^\\x00]*$"
 _NEXT = nullable(string(1, 40, pattern="^[A-Za-z0-9_-]+$", description="a node id; one the tree does not have "
                         "means none"))
 _NODE_KINDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
