@@ -262,7 +262,10 @@ function viewer(files: Files, a: Attachment, t: PanelStrings, closed: () => void
     e.stopPropagation(); // closes the image, not the whole chat
     done();
   });
-  files.blobUrl(a.id, false).then((url) => (img.src = url), () => undefined);
+  files.blobUrl(a.id, false).then(
+    (url) => (img.src = url),
+    () => img.replaceWith(h("div", { class: "small error", role: "alert" }, t.downloadFailed)),
+  );
   queueMicrotask(() => close.focus());
   return box;
 }
