@@ -4,6 +4,7 @@
 import { api } from "./api";
 import { ChatView, channelLabel, conversationChannel, visitorLabel } from "./chat";
 import { renderContext } from "./context";
+import { PAPERCLIP_PATH } from "../../widget/src/panel/attachments";
 import { h, mount, mountKept, svg } from "./dom";
 import { type Desk } from "./desk";
 import { duration, lang, t, time } from "./i18n";
@@ -423,7 +424,6 @@ export class Inbox {
   }
 }
 
-/** Drawn, not the paperclip emoji: a system without a colour emoji font showed an empty box instead. */
 function paperclip(): SVGElement {
   return svg(
     "svg",
@@ -434,7 +434,7 @@ function paperclip(): SVGElement {
       "stroke-width": 2,
       "stroke-linecap": "round",
       "stroke-linejoin": "round",
-      d: "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5",
+      d: PAPERCLIP_PATH,
     }),
   );
 }

@@ -113,6 +113,11 @@ interface Block {
   created_at: number;
 }
 
+/** "That did not work: …", with the server's reason when it gave one. */
+function failedText(err: unknown): string {
+  return mt("failed", { message: err instanceof ApiError ? err.message : String(err) });
+}
+
 /** When the blocks of a site were last asked for without an answer yet (or with a failure), per site. */
 const blocksFailedAt = new Map<string, number>();
 const BLOCKS_RETRY_MS = 30_000;
@@ -150,7 +155,7 @@ export async function renderModeration(main: HTMLElement, desk: Desk): Promise<v
       await api(method, base + path);
       redraw();
     } catch (err) {
-      status.textContent = mt("failed", { message: err instanceof ApiError ? err.message : String(err) });
+      status.textContent = failedText(err);
     }
   };
   let held: Held[], blocks: Block[];
@@ -158,7 +163,7 @@ export async function renderModeration(main: HTMLElement, desk: Desk): Promise<v
     [{ held }, blocks] = await Promise.all([api<{ held: Held[] }>("GET", `${base}/held`), loadBlocks(chosen)]);
   } catch (err) {
     // Empty lists would read as "nothing held, nobody blocked": say why there is nothing instead.
-    status.textContent = mt("failed", { message: err instanceof ApiError ? err.message : String(err) });
+    status.textContent = failedText(err);
     return;
   }
   mount(
@@ -240,7 +245,7 @@ export function blockButton(site: string, visitor: string, redraw: () => void): 
             if (blocked) await api("DELETE", `${base}/${encodeURIComponent(visitor)}`);
             else await api("POST", base, { visitor });
           } catch (err) {
-            blockFailed.set(visitor, mt("failed", { message: err instanceof ApiError ? err.message : String(err) }));
+            blockFailed.set(visitor, failedText(err));
             redraw();
             return;
           }

@@ -12,6 +12,10 @@ import { format } from "../i18n/locale";
 import type { PanelStrings } from "../i18n/panel";
 import { h } from "./dom";
 
+/** A paperclip, drawn (the emoji shows as an empty box without a colour emoji font): the widget's
+ * attach button and the console's preview of a message of files. */
+export const PAPERCLIP_PATH = "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5";
+
 export interface Upload {
   file: File;
   state: "uploading" | "failed" | "ready";

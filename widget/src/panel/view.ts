@@ -7,7 +7,7 @@ import { type PanelStrings, panelStrings } from "../i18n/panel";
 import { format } from "../i18n/locale";
 import type { LoaderHost } from "../loader/host";
 import { Continuation } from "./continuation";
-import { Files, filesNode, trayRows } from "./attachments";
+import { Files, filesNode, PAPERCLIP_PATH, trayRows } from "./attachments";
 import { h, linkify, safeImageUrl } from "./dom";
 import { offerState, quickRepliesNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
@@ -24,9 +24,7 @@ const BACK_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round" d="M15 5l-7 7 7 7"/></svg>';
 const CLOSE_ICON =
   '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6L6 18"/></svg>';
-// Drawn, not the paperclip emoji: a system without a colour emoji font showed an empty box instead.
-const ATTACH_ICON =
-  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3l7.5-7.5"/></svg>';
+const ATTACH_ICON = `<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="${PAPERCLIP_PATH}"/></svg>`;
 // The server's bounds (docs/protocol.md: `rate`, `nps`, `contact`, `set`): a longer comment or an
 // address it does not take was refused after the form had said thanks.
 const COMMENT_MAX = 2000;
