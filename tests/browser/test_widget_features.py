@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -85,10 +86,10 @@ async def test_rating_after_the_conversation_closes(papote_server: Any, page: Pa
     assert rated["conversation"]["rating_comment"] == "Quick and kind"
 
 
-async def test_a_refused_rating_comes_back_as_its_form(papote_server: Any, page: Page, agent: Agent) -> None:
-    """The rating form thanked as soon as it sent, and the server's refusal was lost. Here the first
-    `rate` frame is spoilt on its way (a rating of 9), and the real server refuses it (`bad_field`)."""
-    spoil = {"rate": 1}
+async def on_visitor_frames(page: Page, change: Callable[[dict[str, Any], Any], dict[str, Any] | None]) -> None:
+    """Route the page's visitor socket to the real server through `change`, which sees each frame the
+    page sends (and the route, to answer in the server's place) and returns the frame to pass on, or
+    None to keep it back."""
 
     def route(ws: Any) -> None:
         server = ws.connect_to_server()
@@ -96,14 +97,30 @@ async def test_a_refused_rating_comes_back_as_its_form(papote_server: Any, page:
         def to_server(message: str | bytes) -> None:
             if isinstance(message, bytes):
                 frame = msgpack.unpackb(message)
-                if frame.get("t") == "rate" and spoil["rate"]:
-                    spoil["rate"] -= 1
-                    message = msgpack.packb({**frame, "rating": 9})
+                passed = change(frame, ws)
+                if passed is None:
+                    return
+                if passed is not frame:
+                    message = msgpack.packb(passed)
             server.send(message)
 
         ws.on_message(to_server)
 
     await page.route_web_socket(re.compile(r".*/ws/visitor$"), route)
+
+
+async def test_a_refused_rating_comes_back_as_its_form(papote_server: Any, page: Page, agent: Agent) -> None:
+    """The rating form thanked as soon as it sent, and the server's refusal was lost. Here the first
+    `rate` frame is spoilt on its way (a rating of 9), and the real server refuses it (`bad_field`)."""
+    spoil = {"rate": 1}
+
+    def spoilt(frame: dict[str, Any], _: Any) -> dict[str, Any] | None:
+        if frame.get("t") == "rate" and spoil["rate"]:
+            spoil["rate"] -= 1
+            return {**frame, "rating": 9}
+        return frame
+
+    await on_visitor_frames(page, spoilt)
     await page.goto(demo_url(papote_server))
     await open_chat(page)
     await write(page, "All done, thanks")
@@ -132,22 +149,15 @@ async def test_a_message_the_server_keeps_failing_to_store_says_so_and_goes_once
     the first two `send` frames of this message are answered `internal` and never reach the server."""
     faults = {"left": 2}
 
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
+    def faulty(frame: dict[str, Any], ws: Any) -> dict[str, Any] | None:
+        if frame.get("t") == "send" and frame.get("body") == "Flaky network here" and faults["left"]:
+            faults["left"] -= 1
+            ws.send(msgpack.packb({"t": "error", "code": "internal", "message": "try again",
+                                   "frame": "send", "ref": frame["ref"]}))
+            return None
+        return frame
 
-        def to_server(message: str | bytes) -> None:
-            if isinstance(message, bytes):
-                frame = msgpack.unpackb(message)
-                if frame.get("t") == "send" and frame.get("body") == "Flaky network here" and faults["left"]:
-                    faults["left"] -= 1
-                    ws.send(msgpack.packb({"t": "error", "code": "internal", "message": "try again",
-                                           "frame": "send", "ref": frame["ref"]}))
-                    return
-            server.send(message)
-
-        ws.on_message(to_server)
-
-    await page.route_web_socket(re.compile(r".*/ws/visitor$"), route)
+    await on_visitor_frames(page, faulty)
     await page.goto(demo_url(papote_server))
     await open_chat(page)
     await write(page, "Flaky network here")
