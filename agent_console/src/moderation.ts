@@ -249,7 +249,7 @@ export function blockButton(site: string, visitor: string, redraw: () => void): 
             redraw();
             return;
           }
-          // Done: the button says so at once; the site's list is read again for the blocks of others.
+          // Done: the button shows it even if the read below fails, which refreshes the blocks of others.
           if (blocked) known.delete(visitor);
           else known.add(visitor);
           await loadBlocks(site).catch(() => undefined);
