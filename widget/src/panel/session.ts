@@ -34,7 +34,7 @@ const PAGE_SETTLE_MS = 300;
 const IDENTIFY_WAIT_MS = 5_000;
 /** The refs of `transcript` frames (no other frame of the widget carries a number this high). */
 const TRANSCRIPT_REF = 700_000;
-// The pre-chat form's `set`: its `ok` or `error` is recognised by this ref (the page's own `set` calls carry none).
+// The pre-chat form's `set`: its `error` is told apart by this ref from one of the page's own `set` calls (they carry none).
 const PRECHAT_REF = 699_999;
 
 export interface ProactiveNote {
@@ -83,8 +83,6 @@ export class VisitorSession {
   readonly refused = new Map<string, string>();
   /** The visitor's email before one typed in a form, to put back if the server refuses the new one. */
   private emailBefore: string | undefined = undefined;
-  /** The pre-chat form's `set` is on its way (the page's own `set` calls are not the form's). */
-  private prechatSending = false;
   rejected: OutboxItem[] = [];
   /** Messages the site's spam filter held for review (moderation): shown as waiting. */
   held: OutboxItem[] = [];
@@ -144,10 +142,8 @@ export class VisitorSession {
     this.conn.on("closed", ({ code }) => {
       // An identify written on this socket will not be answered on the next one.
       this.identifyAnswered();
-      // Nor a transcript asked for on it: the button comes back, to ask again. The pre-chat form's
-      // `set` is not waited for either.
+      // Nor a transcript asked for on it: the button comes back, to ask again.
       if (this.transcript?.state === "asking") this.transcript = null;
-      this.prechatSending = false;
       // The site erased this visitor (docs/privacy.md): forget everything here, and stay closed.
       if (code === 4013) {
         for (const key of Object.values(StorageKey)) if (key !== StorageKey.consent) storage.remove(key);
@@ -275,10 +271,7 @@ export class VisitorSession {
         } else if (frame.frame === "transcript" && this.transcript) {
           this.transcript = { ...this.transcript, state: frame.code };
         } else if (frame.frame === "contact" || (frame.frame === "set" && frame.ref === PRECHAT_REF)) {
-          if (frame.frame === "set") {
-            this.prechatSending = false;
-            this.prechatDone = false; // the form comes back, with what went wrong
-          }
+          if (frame.frame === "set") this.prechatDone = false; // the form comes back, with what went wrong
           this.refused.set(frame.frame, frame.code);
           if (this.visitor) this.visitor = { ...this.visitor, email: this.emailBefore ?? "" };
         } else if (frame.frame === "rate" || frame.frame === "nps" || frame.frame === "link") {
@@ -286,7 +279,6 @@ export class VisitorSession {
         } else return;
         break;
       case "ok":
-        if (frame.ref === PRECHAT_REF) this.prechatSending = false;
         if (frame.ref !== this.transcriptRef || !this.transcript) return;
         this.transcript = { ...this.transcript, state: "sent" };
         break;
@@ -530,10 +522,7 @@ export class VisitorSession {
     if (email && !this.visitor?.verified) frame.email = email;
     this.refused.delete("set");
     this.emailBefore = this.visitor?.email;
-    if (name || frame.email) {
-      this.prechatSending = true;
-      this.conn.send(frame);
-    }
+    if (name || frame.email) this.conn.send(frame);
     if (email && this.current()) this.leaveEmail(email);
     else if (this.visitor) this.visitor = { ...this.visitor, ...(name ? { name } : {}), ...(email ? { email } : {}) };
     this.emitChanged();
@@ -545,7 +534,7 @@ export class VisitorSession {
     const current = this.current();
     if (current) frame.conversation = current.id;
     this.refused.delete("contact");
-    if (!this.prechatSending) this.emailBefore = this.visitor?.email;
+    this.emailBefore = this.visitor?.email;
     this.conn.send(frame);
     if (this.visitor) this.visitor = { ...this.visitor, email };
     this.emitChanged();

@@ -513,22 +513,19 @@ export class PanelView {
         }
       }
       const key = `${current.id}@${closing}`;
-      // A rating or an answer the server refused comes back as its form, saying so ("conflict": one
-      // was stored already, from another tab: thanks all the same).
-      for (const kind of ["rate", "nps"]) {
-        const code = s.refused.get(kind);
-        if (code && code !== "conflict" && this.lastAnswer[kind]) this.rated.delete(this.lastAnswer[kind]);
-      }
-      const thanked = this.rated.has(key);
+      // Answered here, unless the server refused that very answer: then its form comes back, saying so.
+      const answered = (kind: string, k: string): boolean =>
+        this.rated.has(k) && !(this.refusedCode(kind) && this.lastAnswer[kind] === k);
+      const thanked = answered("rate", key);
       const survey = pendingSurvey(messages);
-      if (survey && !this.rated.has(survey)) boxes.push(this.npsForm(current.id, survey));
+      if (survey && !answered("nps", survey)) boxes.push(this.npsForm(current.id, survey));
       else boxes.push(thanked || ratedSince ? h("div", { class: "box" }, thanked ? t.thanks : t.closedNotice) : this.ratingForm(current.id, key));
       if (s.site?.email_transcripts) boxes.push(this.transcriptBox(current.id));
     }
     if (s.blocked) boxes.push(h("div", { class: "box", role: "status", "data-kind": "blocked" }, t.blocked));
 
-    if (s.refused.has("contact") || s.refused.has("set")) this.emailSaved = ""; // not saved after all
-    const email = this.emailSaved || s.visitor?.email;
+    const saved = s.refused.has("contact") || s.refused.has("set") ? "" : this.emailSaved; // refused: not saved
+    const email = saved || s.visitor?.email;
     const prechat = s.site?.prechat;
     if (prechat?.enabled && !s.prechatDone && (!current || !available)) {
       // The same form before a conversation starts and, outside hours, as the away form.
@@ -536,7 +533,7 @@ export class PanelView {
     } else if (!available && s.site) {
       // Promise an email only when the server sends them; an address typed here is confirmed first.
       const mails = s.site.email_continuation === true;
-      const said = !mails ? t.emailKept : s.visitor?.verified && !this.emailSaved ? t.emailSaved : t.emailConfirm;
+      const said = !mails ? t.emailKept : s.visitor?.verified && !saved ? t.emailSaved : t.emailConfirm;
       if (email) boxes.push(h("div", { class: "box small" }, format(said, { email })));
       else boxes.push(this.contactForm(mails));
     }
@@ -680,10 +677,16 @@ export class PanelView {
     );
   }
 
+  /** The code the server refused the form's last answer with; none for `conflict` (one was stored
+   * already, from another tab: thanks all the same). */
+  private refusedCode(kind: string): string | null {
+    const code = this.session.refused.get(kind);
+    return code && code !== "conflict" ? code : null;
+  }
+
   /** What the server said of the form's last answer, if it refused it. */
   private refusal(kind: string): HTMLElement | null {
-    const code = this.session.refused.get(kind);
-    if (!code || code === "conflict") return null;
+    if (!this.refusedCode(kind)) return null;
     return h("div", { class: "error", role: "alert" }, kind === "contact" || kind === "set" ? this.t.emailRefused : this.t.notSent);
   }
 
