@@ -222,12 +222,17 @@ async def test_the_wal_starts_over_under_steady_writes(monkeypatch: pytest.Monke
         while loop.time() < deadline:
             await store.append(text(site, visitor, cid, f"m{n}", f"cmid-{n:06d}"))
             n += 1
-        written = store.batches * 3 * 4096  # each commit writes at least three pages to the WAL
-        size = (tmp_path / "t.db-wal").stat().st_size
+        # The WAL header's checkpoint sequence number counts the times the file started over (SQLite
+        # bumps it at each restart). Its length said the same less surely: on a busy machine the first
+        # restarts come late, and the file keeps the length it reached (a full run failed by 0.4 %).
+        with (tmp_path / "t.db-wal").open("rb") as wal:
+            header = wal.read(16)
+        restarts = int.from_bytes(header[12:16], "big")
     finally:
         await store.close()
-    # Started over every ~0.1 s, the file holds a few checkpoints' worth; never started over, all of it.
-    assert size < written / 3, f"WAL of {size} bytes after {store.batches} commits: it never started over"
+    # Checkpointed every ~0.1 s for 2 s, it started over ~25 times here; without the writer's share of
+    # the checkpoint, 0 to 3 times (the reader's alone catches up only when the writer pauses).
+    assert restarts >= 6, f"the WAL started over {restarts} times in {store.batches} commits"
 
 
 @pytest.mark.asyncio
