@@ -133,6 +133,10 @@ class Config:
     client_addresses: str = "truncated"
     #: How often one node applies the sites' retention (their `retention_*_days` settings).
     retention_every_secs: int = 3600
+    #: How often each node ends the snoozes that are over (conversations/snooze.py): how late past its
+    #: time a snoozed conversation can come back, and how long a visitor's message can take to wake one
+    #: snoozed on another node less than this long ago. One indexed read of the snoozed ones each time.
+    snooze_check_secs: int = 5
     #: Postmark's inbound webhook (`POST /api/webhooks/postmark/inbound`, docs/channels.md): the password of
     #: the HTTP Basic credentials put in the webhook's URL at Postmark. Empty: the route answers 404.
     postmark_inbound_secret: str = ""
@@ -298,6 +302,8 @@ class Config:
             raise ValueError("PAPOTE_CLIENT_ADDRESSES must be truncated, full or none")
         if not 1 <= self.retention_every_secs <= 7 * 86400:
             raise ValueError("PAPOTE_RETENTION_EVERY_SECS must be between 1 and 604800")
+        if not 1 <= self.snooze_check_secs <= 300:
+            raise ValueError("PAPOTE_SNOOZE_CHECK_SECS must be between 1 and 300")
         if not 0 <= self.waiting_mail_secs <= 86400:
             raise ValueError("PAPOTE_WAITING_MAIL_SECS must be 0 to 86400")
         if not 10 <= self.webhook_retry_ms <= self.webhook_retry_max_ms <= 86_400_000:

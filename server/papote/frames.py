@@ -124,6 +124,7 @@ def conversation_view(
             rating=conv.rating,
             rating_comment=conv.rating_comment,
             site_id=conv.site_id,
+            snoozed_until=conv.snoozed_until,
         )
     return frame
 

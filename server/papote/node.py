@@ -143,6 +143,7 @@ class Papote:
         self._reaper: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._retention: asyncio.Task[None] | None = None
+        self._snoozes: asyncio.Task[None] | None = None
         self.started_at = time.time()
 
     @property
@@ -164,6 +165,7 @@ class Papote:
         self._reaper = asyncio.create_task(self._reap_idle(), name="papote-reaper")
         self._sweeper = asyncio.create_task(self._sweep_attachments(), name="papote-attachment-sweep")
         self._retention = asyncio.create_task(self._apply_retention(), name="papote-retention")
+        self._snoozes = asyncio.create_task(self._wake_snoozed(), name="papote-snooze-sweep")
         log.info("papote ready: database %s, bus %s, node %s, epoch %s", self.config.database_shown,
                  self.config.bus_shown, self.bus.node, self.store.epoch)
 
@@ -175,6 +177,8 @@ class Papote:
             self._sweeper.cancel()
         if self._retention:
             self._retention.cancel()
+        if self._snoozes:
+            self._snoozes.cancel()
         # Give sockets a moment to send their close frames, then let handlers finish their writes.
         for _ in range(50):
             if not self.live_sessions:
@@ -226,6 +230,18 @@ class Papote:
                 raise
             except Exception:
                 log.exception("retention pass failed")
+
+    async def _wake_snoozed(self) -> None:
+        """Every node sweeps: the store's conditional write wakes each conversation once, and each node
+        learns which are snoozed (conversations/snooze.py). No leader lock: a sweep is one indexed read."""
+        while True:
+            await asyncio.sleep(self.config.snooze_check_secs)
+            try:
+                await self.chat.wake_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("snooze sweep failed")
 
     async def _reap_idle(self) -> None:
         checked = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -41,6 +42,8 @@ SCOPED: dict[str, Any] = {
     "transfer": lambda cid: {"conversation": cid, "agent": "a_whoever", "note": "n"},
     "close": lambda cid: {"conversation": cid},
     "reopen": lambda cid: {"conversation": cid},
+    "snooze": lambda cid: {"conversation": cid, "until": int(time.time() * 1000) + 3_600_000},
+    "unsnooze": lambda cid: {"conversation": cid},
     "label": lambda cid: {"conversation": cid, "add": ["vip"]},
 }
 #: Frames that name no conversation: they act on the sender itself (tested elsewhere).
@@ -104,8 +107,9 @@ async def test_websocket_matrix(papote_server: PapoteServer) -> None:
 
 #: Routes whose body must name something of the site to pass validation: the generic body would be
 #: refused with `bad_field` before authorization is even asked (a merge names the contact merged away).
-ROUTE_BODIES: dict[tuple[str, str], dict[str, str]] = {
+ROUTE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/visitors/{vid}/merge"): {"from": "{vid}"},
+    ("POST", "/api/conversations/{cid}/snooze"): {"until": int(time.time() * 1000) + 3_600_000},
 }
 
 
@@ -155,7 +159,7 @@ async def test_http_matrix(papote_server: PapoteServer) -> None:
             for values in (real, fake):
                 body_in = ROUTE_BODIES.get((ep.method, ep.path), bodies[ep.method])
                 if isinstance(body_in, dict) and (ep.method, ep.path) in ROUTE_BODIES:
-                    body_in = {k: fill(v, values) for k, v in body_in.items()}
+                    body_in = {k: fill(v, values) if isinstance(v, str) else v for k, v in body_in.items()}
                 status, body, _ = server.http(ep.method, fill(ep.path, values), body_in, **auth)
                 code = body["error"]["code"] if isinstance(body, dict) and "error" in body else None
                 answers.append((status, code))

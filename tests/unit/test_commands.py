@@ -75,6 +75,8 @@ VALID: dict[Endpoint, dict[str, dict[str, Any]]] = {
         "transfer": {"conversation": CID, "agent": "a_1", "note": "over to you"},
         "close": {"conversation": CID},
         "reopen": {"conversation": CID},
+        "snooze": {"conversation": CID, "until": 1_800_000_000_000},
+        "unsnooze": {"conversation": CID},
         "label": {"conversation": CID, "add": ["vip"], "remove": ["new"]},
         "status": {"status": "away", "capacity": 5},
     },

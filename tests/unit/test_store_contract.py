@@ -826,3 +826,44 @@ async def test_merge_moves_the_visitors_uploads(store: Store) -> None:
     await store.insert_attachment(upload)
     await store.merge_visitor(anonymous.id, known.id)
     assert await store.claim_attachments([upload.id], site.id, known.id, "m-after-merge") == [upload.id]
+
+
+@pytest.mark.asyncio
+async def test_a_snooze_ends_at_its_time_or_at_its_visitors_next_message_and_leaves_the_load(store: Store) -> None:
+    site, visitor = await site_and_visitor(store)
+    agent = await store.create_agent("lea@shop.test", "Léa", "hash")
+    convs = []
+    for i in range(3):
+        v = visitor if i == 0 else await store.create_visitor(site.id, f"tok{i}")
+        conv = (await store.append(text(site, v, None, "hi", f"cmid-s{i}"))).conversation
+        assert conv.snoozed_until is None
+        assert await store.assign(conv.id, agent.id, 10, only_if_unassigned=True) is not None
+        convs.append(conv)
+    later, now = 5_000_000_000_000, 4_000_000_000_000
+    for conv in convs:
+        snoozed = await store.update_conversation(conv.id, ConversationChanges(snoozed_until=later,
+                                                                               snoozed_seq=conv.last_seq))
+        assert snoozed.snoozed_until == later
+    # Off the agent's plate: their load counts none of them, and a capacity of one still has room.
+    assert await store.agent_loads([agent.id]) == {agent.id: 0}
+    newcomer = await store.create_visitor(site.id, "tok-x")
+    extra = (await store.append(text(site, newcomer, None, "hi", "cmid-x"))).conversation
+    assert await store.assign(extra.id, agent.id, 11, only_if_unassigned=True, within_capacity=1) is not None
+    woken, still = await store.wake_snoozed(now)
+    assert woken == [] and sorted(still) == sorted(c.id for c in convs)
+
+    # An agent's reply and a visitor's event wake nothing; the visitor's message wakes theirs.
+    await store.append(reply(site, agent.id, convs[0].id, "Monday", "cmid-r"))
+    await store.append(NewMessage(site.id, convs[0].id, VISITOR, visitor.id, "", EVENT, "", None, event="contact"))
+    woken, still = await store.wake_snoozed(now)
+    assert woken == [] and sorted(still) == sorted(c.id for c in convs)
+    await store.append(text(site, visitor, convs[0].id, "any news?", "cmid-s0b"))
+    woken, still = await store.wake_snoozed(now)
+    assert [c.id for c in woken] == [convs[0].id] and woken[0].snoozed_until is None
+    assert sorted(still) == sorted(c.id for c in convs[1:])
+    # Its time: the rest; and each snooze ends once, however many sweep at once.
+    results = await asyncio.gather(store.wake_snoozed(later), store.wake_snoozed(later))
+    assert sorted(c.id for woken, _ in results for c in woken) == sorted(c.id for c in convs[1:])
+    assert await store.wake_snoozed(later) == ([], [])
+    assert (await store.get_conversation(convs[1].id)).snoozed_until is None  # type: ignore[union-attr]
+    assert await store.agent_loads([agent.id]) == {agent.id: 4}

@@ -12,7 +12,8 @@ published only after the store has committed what they describe.
 
 `Chat` is assembled from one part per concept, each in its own module: base.py (what they share),
 queue.py (routing and places in line), messages.py (posting, claims, assignment), lifecycle.py (close,
-reopen, labels, rating, contact) and timeline.py (summaries, history, pages, reads, typing).
+reopen, labels, rating, contact), snooze.py (setting a conversation aside until a time) and
+timeline.py (summaries, history, pages, reads, typing).
 """
 
 from papote.bus.topics import agent_topic, conv_topic, public_topic, site_topic, visitor_topic
@@ -20,13 +21,14 @@ from papote.conversations.base import CACHE_TTL_SECS, REF_CACHE, ChatBase
 from papote.conversations.lifecycle import RATING_LOOKBACK, Lifecycle
 from papote.conversations.messages import Messages
 from papote.conversations.queue import HANDLING_SAMPLE, ROUTE_REFUSALS, Queue
+from papote.conversations.snooze import MAX_SNOOZE_MS, Snoozes
 from papote.conversations.timeline import PAGE, Timeline
 from papote.frames import agent_author, message_dict, message_frame, visitor_summary
 
-__all__ = ["CACHE_TTL_SECS", "HANDLING_SAMPLE", "PAGE", "RATING_LOOKBACK", "REF_CACHE", "ROUTE_REFUSALS",
-           "Chat", "ChatBase", "Lifecycle", "Messages", "Queue", "Timeline", "agent_author", "agent_topic",
-           "conv_topic", "message_dict", "message_frame", "public_topic", "site_topic", "visitor_summary",
-           "visitor_topic"]
+__all__ = ["CACHE_TTL_SECS", "HANDLING_SAMPLE", "MAX_SNOOZE_MS", "PAGE", "RATING_LOOKBACK", "REF_CACHE",
+           "ROUTE_REFUSALS", "Chat", "ChatBase", "Lifecycle", "Messages", "Queue", "Snoozes", "Timeline",
+           "agent_author", "agent_topic", "conv_topic", "message_dict", "message_frame", "public_topic",
+           "site_topic", "visitor_summary", "visitor_topic"]
 
 
 class Chat(Lifecycle, Timeline, Messages):

@@ -57,6 +57,9 @@ class ChatBase:
         self._background: set[asyncio.Task[Any]] = set()
         self._site_keys: dict[str, str] = {}  # site keys never change
         self._rating: set[str] = set()  # conversations whose rating is being stored
+        #: Conversations this node knows are snoozed (snooze.py): a visitor's message to one wakes it
+        #: at once, with no read on the append path.
+        self.snoozed: set[str] = set()
         #: Per site, what each waiting visitor was last told (place, estimate): moving up the line
         #: never raises an estimate. Pruned to the line whenever the whole line is published.
         self._told: dict[str, dict[str, Told]] = {}

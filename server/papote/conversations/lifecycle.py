@@ -19,9 +19,12 @@ class Lifecycle(Queue):
         conv = await self.conversation_for(actor, cid, Action.HANDLE)
         if conv.status == ConversationStatus.CLOSED:
             return conv
+        # A closing ends a snooze: what is closed waits for nothing.
         conv = await self.store.update_conversation(
-            cid, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=now_ms())
+            cid, ConversationChanges(status=ConversationStatus.CLOSED, closed_at=now_ms(), snoozed_until=None,
+                                     snoozed_seq=None)
         )
+        self.snoozed.discard(cid)
         deliveries = await self.closing_deliveries(conv) if self.closing_deliveries is not None else []
         await self.event(conv, "closed", actor, deliveries=deliveries)
         await self.publish_conversation(conv)

@@ -13,7 +13,7 @@ from typing import Any
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
 from papote.bus.topics import conv_topic
-from papote.conversations.queue import Queue
+from papote.conversations.snooze import Snoozes
 from papote.errors import Busy, Conflict, ErrorCode, NotFound, PapoteError
 from papote.events import MessageAppended
 from papote.frames import agent_author
@@ -30,7 +30,7 @@ TAP_LOCK_SECS = 5.0
 TAP_LOCK_POLL_SECS = 0.02
 
 
-class Messages(Queue):
+class Messages(Snoozes):
     async def send(
         self,
         principal: Principal,
@@ -249,7 +249,7 @@ class Messages(Queue):
         more = appended.created or appended.reopened is not None or (
             principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
             and conv.assignee_id is None
-        )
+        ) or (conv.id in self.snoozed and appended.message.author_kind is AuthorKind.VISITOR)
         if not more and conv.id not in self._fanout_tails:
             self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message), origin)
             return self._ack(appended.message)
@@ -293,6 +293,9 @@ class Messages(Queue):
         self.bus.publish(conv_topic(conv.id), MessageAppended(message), origin)
         if appended.created and message.data and isinstance(message.data.get("topic"), dict):
             await self._topic_group(conv, str(message.data["topic"].get("id", "")))
+        if conv.id in self.snoozed and message.author_kind is AuthorKind.VISITOR:
+            # Its visitor wrote: the sweep's conditional write wakes it (once, whichever node sweeps too).
+            self._spawn(self.wake_due())
         bot_may_take = appended.created and self.bot_takes is not None and _bot_can_speak(message)
         if bot_may_take and self.bot_takes is not None and await self.bot_takes(conv):
             pass  # the bot answers first; routing comes with its handover

@@ -343,6 +343,19 @@ class Reopen(Command, frozen=True, kw_only=True, tag="reopen"):
     conversation: Id
 
 
+class Snooze(Command, frozen=True, kw_only=True, tag="snooze"):
+    """Set an open conversation aside until `until` (conversations/snooze.py)."""
+
+    conversation: Id
+    #: When it comes back, in ms since the epoch: in the coming year (checked against the server's
+    #: clock by the conversation service, which says `bad_field` otherwise).
+    until: Annotated[int, Meta(ge=0, le=MAX_SAFE_INT)]
+
+
+class Unsnooze(Command, frozen=True, kw_only=True, tag="unsnooze"):
+    conversation: Id
+
+
 class Label(Command, frozen=True, kw_only=True, tag="label"):
     conversation: Id
     add: Annotated[list[LabelName], Meta(max_length=20)] | None = None
@@ -366,7 +379,8 @@ VisitorCommand: TypeAlias = (
     VisitorSend | Page | Identify | Set | Track | Contact | Rate | NpsAnswer | Link | Redeem | Fired | Transcript
 )
 AgentCommand: TypeAlias = (
-    AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Label | Status
+    AgentSend | Subscribe | Unsubscribe | Claim | Assign | Transfer | Close | Reopen | Snooze | Unsnooze | Label
+    | Status
 )
 
 SHARED: tuple[type[Command], ...] = get_args(SharedCommand)

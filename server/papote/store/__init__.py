@@ -107,6 +107,10 @@ class Conversation:
     assigned_at: Millis | None
     first_response_at: Millis | None
     closed_at: Millis | None
+    #: Set aside by an agent until then (conversations/snooze.py); None when not snoozed, and in what the
+    #: PostgreSQL store's append returns (an append never changes it; `ChatBase.snoozed` is what a
+    #: visitor's message is checked against).
+    snoozed_until: Millis | None = None
 
 
 @dataclass(slots=True)
@@ -315,6 +319,9 @@ class ConversationChanges:
     closed_at: Millis | Keep | None = KEEP
     updated_at: Millis | Keep = KEEP
     visitor_id: str | Keep = KEEP
+    snoozed_until: Millis | Keep | None = KEEP
+    #: The conversation's last seq when it was snoozed: its visitor's next message wakes it.
+    snoozed_seq: int | Keep | None = KEEP
 
 
 @dataclass(slots=True)
@@ -641,6 +648,11 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
     @abc.abstractmethod
     async def update_conversation(self, conversation_id: str, changes: ConversationChanges) -> Conversation: ...
     @abc.abstractmethod
+    async def wake_snoozed(self, now: Millis) -> tuple[list[Conversation], list[str]]:
+        """End the snoozes that are over: their time came (`snoozed_until <= now`) or their visitor
+        wrote since (a visitor message after `snoozed_seq`). Returns the conversations woken, each by
+        one node only however many sweep at once, and the ids of those still snoozed."""
+    @abc.abstractmethod
     async def assign(
         self, conversation_id: str, agent_id: str, at: Millis, *, only_if_unassigned: bool,
         within_capacity: int | None = None,
@@ -695,7 +707,8 @@ class Store(PushStore, OutboxStore, WebhookStore, ModerationStore, PrivacyStore,
         """{conversation: messages of `kind` by `authors` after the reader's read_seq} (0 when none)."""
     @abc.abstractmethod
     async def agent_loads(self, agent_ids: list[str]) -> dict[str, int]:
-        """Open conversations assigned to each agent (routing compares them to capacity)."""
+        """Open conversations assigned to each agent, the snoozed ones left out (routing compares them to
+        capacity; a snoozed conversation is off its agent's plate until it comes back)."""
 
     @abc.abstractmethod
     async def queued(self, site_id: str, limit: int | None = None) -> list[Conversation]:

@@ -117,7 +117,7 @@ VISITOR_TABLES: tuple[Table, ...] = (
           erasure="every message of the visitor's conversations deleted, the agents' and notes too"),
     Table("conversations", Subject.VISITOR, ("visitor_id", "contact_email", "rating_comment"),
           ("id", "site_id", "status", "assignee_id", "last_seq", "labels", "rating", "created_at", "updated_at",
-           "assigned_at", "first_response_at", "closed_at"),
+           "assigned_at", "first_response_at", "closed_at", "snoozed_until", "snoozed_seq"),
           scope="visitor_id = :visitor", json=("labels",), erasure="rows deleted"),
     Table("visitor_events", Subject.VISITOR, ("visitor_id", "name", "data"), ("at",),
           scope="visitor_id = :visitor", json=("data",), erasure="rows deleted"),

@@ -21,9 +21,11 @@ from papote.protocol import (
     Endpoint,
     Label,
     Reopen,
+    Snooze,
     Status,
     Subscribe,
     Transfer,
+    Unsnooze,
     Unsubscribe,
 )
 from papote.store import Agent, AgentChanges, ConversationQuery
@@ -146,6 +148,10 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
                 await chat.close(principal, command.conversation)
             case Reopen():
                 await chat.reopen(principal, command.conversation)
+            case Snooze():
+                await chat.snooze(principal, command.conversation, command.until)
+            case Unsnooze():
+                await chat.unsnooze(principal, command.conversation)
             case Label():
                 await chat.label(principal, command.conversation, command.add or [], command.remove or [])
             case Status():

@@ -293,6 +293,8 @@ def post_message(max_body_chars: int) -> Schema:
 
 
 ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])
+SNOOZE = obj({"until": integer(0, MAX_SAFE_INT, description=(
+    "epoch milliseconds, after now and within a year (`bad_field` otherwise)"))}, required=["until"])
 LABEL_CHANGE = obj({"add": nullable(array(LABEL, 20)), "remove": nullable(array(LABEL, 20))})
 CREATE_INVITE = {**obj({"email": EMAIL, "role": {**ROLE, "default": "agent"}}, required=["email"],
                        description="no password: the person chooses theirs when accepting"),
@@ -389,6 +391,8 @@ CONVERSATION = _record({
     "visitor": nullable(ref("VisitorShort")), "labels": array(_STR, 1000),
     "contact_email": _STR, "rating": nullable(_INT), "rating_comment": nullable(_STR),
     "read_seq": _INT, "peer_read_seq": _INT, "unread": _INT, "last_message": nullable(ref("Message")),
+    "snoozed_until": nullable({**_MS, "description": "set aside until then, out of the open queues (null: not "
+                                                     "snoozed); its visitor's next message ends it sooner"}),
 })
 EVENT = _record({"name": _STR, "data": any_json(), "at": _MS})
 CONVERSATION_DETAIL = {**CONVERSATION,

@@ -101,6 +101,23 @@ async def reopen_conversation(request: Request, principal: Principal | None) -> 
     return summary
 
 
+async def snooze_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    chat = papote_of(request).chat
+    body = await json_body(request)
+    conv = await chat.snooze(principal, request.path_params["cid"], body["until"])
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
+async def unsnooze_conversation(request: Request, principal: Principal | None) -> Any:
+    assert principal is not None
+    chat = papote_of(request).chat
+    conv = await chat.unsnooze(principal, request.path_params["cid"])
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
 async def assign_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     chat = papote_of(request).chat
@@ -162,6 +179,10 @@ ENDPOINTS: list[Endpoint] = [
              response=ref("Conversation")),
     Endpoint("POST", "/api/conversations/{cid}/reopen", "Reopen a closed conversation", reopen_conversation,
              "any", response=ref("Conversation")),
+    Endpoint("POST", "/api/conversations/{cid}/snooze", "Set an open conversation aside until a time",
+             snooze_conversation, "any", body=shapes.SNOOZE, response=ref("Conversation")),
+    Endpoint("POST", "/api/conversations/{cid}/unsnooze", "Bring a snoozed conversation back now",
+             unsnooze_conversation, "any", response=ref("Conversation")),
     Endpoint("POST", "/api/conversations/{cid}/assign", "Assign a conversation to an agent of its site",
              assign_conversation, "any", body=shapes.ASSIGN, response=ref("Conversation")),
     Endpoint("POST", "/api/conversations/{cid}/label", "Add and remove labels", label_conversation, "any",

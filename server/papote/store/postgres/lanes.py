@@ -78,7 +78,7 @@ def outcome_of(plan: AppendPlan, row: Any, now: int) -> tuple[bool, Any]:
     kind = row[0]
     if kind == "missing":
         return False, NotFound("no such conversation" if new.conversation_id else "no conversation to write to")
-    conversation = conv_of(row, 14)
+    conversation = conv_of(row, 14, snoozed=False)
     if kind == "existing":
         first = Message(row[3], row[4], KIND[row[5]], AUTHOR[row[6]], row[7], row[8], row[9], row[10], row[11],
                         row[12], row[13])

@@ -23,7 +23,7 @@ ROLE = {m.value: m for m in Role}
 
 CONV_COLS = (
     "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
-    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at"
+    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at, snoozed_until"
 )
 MSG_COLS = (
     "conversation_id, seq, kind, author_kind, author_id, author_name, client_msg_id, body, event, "
@@ -40,11 +40,14 @@ def prefixed(cols: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
-def conv_of(row: Sequence[Any], at: int = 0) -> Conversation:
+def conv_of(row: Sequence[Any], at: int = 0, *, snoozed: bool = True) -> Conversation:
+    """`snoozed=False` for the append functions' rows, which carry every column but `snoozed_until`
+    (an append never changes it; the Conversation then says None)."""
     r = row
     return Conversation(
         r[at], r[at + 1], r[at + 2], STATUS[r[at + 3]], r[at + 4], r[at + 5], r[at + 6], r[at + 7],
         r[at + 8], r[at + 9], r[at + 10], r[at + 11], r[at + 12], r[at + 13], r[at + 14],
+        r[at + 15] if snoozed else None,
     )
 
 

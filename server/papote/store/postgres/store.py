@@ -69,6 +69,14 @@ from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 #: never from a client.
 _TABLES = {"sites": SITE_COLS, "agents": AGENT_COLS, "visitors": VISITOR_COLS, "conversations": CONV_COLS}
 
+#: Whether a snoozed conversation's snooze is over ($1: now): its time came, or its visitor wrote since
+#: it was snoozed (a message, not an event such as a rating; the messages' primary key finds the ones
+#: after `snoozed_seq`).
+_SNOOZE_OVER = (
+    "(snoozed_until <= $1 OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id "
+    "AND m.seq > conversations.snoozed_seq AND m.author_kind = 'visitor' AND m.kind <> 'event'))"
+)
+
 
 class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, WebhookQueries,
                     ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, BotQueries, Store):
@@ -440,6 +448,26 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
         values = {k: (str(v) if k == "status" else v) for k, v in changed(changes).items()}
         return conv_of(await self._update("conversations", conversation_id, values, "no such conversation"))
 
+    async def wake_snoozed(self, now: int) -> tuple[list[Conversation], list[str]]:
+        # A read first: most sweeps find nothing due. Then one conditional UPDATE: two nodes sweeping
+        # at once each wait for the other's row lock and find the snooze already over, so each
+        # conversation is woken (and published) by one node.
+        rows = await self._all(f"SELECT id, {_SNOOZE_OVER} FROM conversations WHERE snoozed_until IS NOT NULL", now)
+        due = [r[0] for r in rows if r[1]]
+        still = [r[0] for r in rows if not r[1]]
+        if not due:
+            return [], still
+
+        async def job(conn: asyncpg.Connection) -> list[Any]:
+            return list(await conn.fetch(
+                "UPDATE conversations SET snoozed_until=NULL, snoozed_seq=NULL "
+                f"WHERE id = ANY($2::text[]) AND snoozed_until IS NOT NULL AND {_SNOOZE_OVER} "
+                f"RETURNING {CONV_COLS}",
+                now, due,
+            ))
+
+        return [conv_of(r) for r in await self._transaction(job)], still
+
     async def assign(
         self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool,
         within_capacity: int | None = None,
@@ -535,7 +563,8 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
         if not agent_ids:
             return {}
         rows = await self._all(
-            "SELECT assignee_id, count(*) FROM conversations WHERE status='open' "
+            # A snoozed conversation is off its agent's plate until it comes back (snooze.py).
+            "SELECT assignee_id, count(*) FROM conversations WHERE status='open' AND snoozed_until IS NULL "
             "AND assignee_id = ANY($1::text[]) GROUP BY assignee_id",
             list(set(agent_ids)),
         )

@@ -25,7 +25,7 @@ INLINE_IDS_MAX = 20
 
 CONV_COLS = (
     "id, site_id, visitor_id, status, assignee_id, last_seq, labels, contact_email, rating, "
-    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at"
+    "rating_comment, created_at, updated_at, assigned_at, first_response_at, closed_at, snoozed_until"
 )
 MSG_COLS = (
     "conversation_id, seq, kind, author_kind, author_id, author_name, client_msg_id, body, event, "
@@ -54,7 +54,7 @@ NO_LABELS = "[]"
 def conv_of(row: Sequence[Any]) -> Conversation:
     return Conversation(
         row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], [] if row[6] == NO_LABELS else json.loads(row[6]),
-        row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14],
+        row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15],
     )
 
 

@@ -61,6 +61,14 @@ from papote.store.sqlite.visitors import VisitorQueries
 from papote.store.sqlite.webhooks import WebhookQueries
 from papote.types import AuthorKind, ConversationStatus, MessageKind, Role
 
+#: Whether a snoozed conversation's snooze is over (one `?`: now): its time came, or its visitor wrote
+#: since it was snoozed (a message, not an event such as a rating; the messages' primary key finds the
+#: ones after `snoozed_seq`).
+_SNOOZE_OVER = (
+    "(snoozed_until <= ? OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id "
+    "AND m.seq > conversations.snoozed_seq AND m.author_kind = 'visitor' AND m.kind <> 'event'))"
+)
+
 
 class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, OutboxQueries, WebhookQueries,
                   ModerationQueries, PrivacyQueries, MailQueries, ChannelQueries, BotQueries,
@@ -321,13 +329,34 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
 
         return await self._write(job)
 
+    async def wake_snoozed(self, now: int) -> tuple[list[Conversation], list[str]]:
+        # A read first, in a reader thread (a team may keep thousands snoozed): most sweeps find nothing
+        # due, and a write would cost a commit each time.
+        rows = await self._all(f"SELECT id, {_SNOOZE_OVER} FROM conversations WHERE snoozed_until IS NOT NULL",
+                               (now,))
+        due = [r[0] for r in rows if r[1]]
+        still = [r[0] for r in rows if not r[1]]
+        if not due:
+            return [], still
+
+        def job(conn: sqlite3.Connection) -> list[Conversation]:
+            marks = ",".join("?" * len(due))
+            return [conv_of(r) for r in conn.execute(
+                "UPDATE conversations SET snoozed_until=NULL, snoozed_seq=NULL "
+                f"WHERE id IN ({marks}) AND snoozed_until IS NOT NULL AND {_SNOOZE_OVER} RETURNING {CONV_COLS}",
+                (*due, now),
+            )]
+
+        return await self._write(job), still
+
     async def assign(
         self, conversation_id: str, agent_id: str, at: int, *, only_if_unassigned: bool,
         within_capacity: int | None = None,
     ) -> Conversation | None:
         # One writer: the UPDATE and its count run with no other write in between, which is the lock.
         capacity = ("" if within_capacity is None else
-                    " AND (SELECT COUNT(*) FROM conversations WHERE assignee_id=? AND status='open') < ?")
+                    " AND (SELECT COUNT(*) FROM conversations WHERE assignee_id=? AND status='open' "
+                    "AND snoozed_until IS NULL) < ?")
         args = () if within_capacity is None else (agent_id, within_capacity)
 
         def job(conn: sqlite3.Connection) -> Conversation | None:
@@ -444,7 +473,8 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
             return {}
         marks = ",".join("?" * len(agent_ids))
         rows = await self._all(
-            f"SELECT assignee_id, COUNT(*) FROM conversations WHERE status='open' "
+            # A snoozed conversation is off its agent's plate until it comes back (snooze.py).
+            f"SELECT assignee_id, COUNT(*) FROM conversations WHERE status='open' AND snoozed_until IS NULL "
             f"AND assignee_id IN ({marks}) GROUP BY assignee_id",
             agent_ids,
         )
