@@ -6,12 +6,12 @@
 import { h, mount } from "./dom";
 import { type DeliveryState, type Desk } from "./desk";
 import { ReplyFiles, attachmentsNode } from "./files";
-import { type Key, t, time } from "./i18n";
+import { type Key, dateTime, t, time } from "./i18n";
 import { mt } from "./moderation";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
-import type { AgentConversation, CannedResponse, Message } from "./types";
+import { type AgentConversation, type CannedResponse, type Message, isSnoozed } from "./types";
 
 export function visitorLabel(desk: Desk, conv: AgentConversation | null, visitorId?: string): string {
   const name = desk.visitorName(conv, visitorId);
@@ -102,6 +102,7 @@ export class ChatView {
   private readonly labelChips = h("div", { class: "label-chips" });
   private readonly labelInput: HTMLInputElement;
   private readonly transferBox = h("div", { class: "transfer-box", attrs: { hidden: true } });
+  private readonly snoozeBox = h("div", { class: "transfer-box snooze-box", attrs: { hidden: true } });
   // Focusable, so that a keyboard can scroll back through a long conversation.
   private readonly messages = h("div", { class: "messages", attrs: { role: "log", "aria-live": "polite", "aria-label": t("messages"), tabindex: 0 } });
   private readonly typingLine = h("div", { class: "typing-line", attrs: { "aria-live": "polite" } });
@@ -211,6 +212,7 @@ export class ChatView {
       this.header,
       h("div", { class: "labels-row" }, h("span", { class: "muted" }, t("labels"), ": "), this.labelChips, this.labelInput),
       this.transferBox,
+      this.snoozeBox,
       this.messages,
       this.typingLine,
       this.channelNotice,
@@ -454,6 +456,74 @@ export class ChatView {
     select.focus();
   }
 
+  private toggleSnooze(): void {
+    if (this.snoozeBox.hidden) this.showSnooze();
+    else this.hideSnooze();
+    this.update(); // the button says whether its box is open
+  }
+
+  private hideSnooze(): void {
+    this.snoozeBox.hidden = true;
+    this.snoozeBox.replaceChildren();
+  }
+
+  /** Snooze: a few usual times, or one chosen; the conversation leaves the open queues until then. */
+  private showSnooze(): void {
+    const done = (): void => {
+      this.hideSnooze();
+      this.update();
+    };
+    const snooze = (until: number): void => {
+      this.desk.action({ t: "snooze", conversation: this.id, until });
+      done();
+    };
+    const now = new Date();
+    const chosen = h("input", {
+      attrs: { type: "datetime-local", "aria-label": t("snoozeUntilLabel"), min: localInput(now), max: localInput(new Date(now.getTime() + SNOOZE_MAX_MS)), required: true },
+    });
+    const error = h("p", { class: "form-error", attrs: { role: "alert", hidden: true } });
+    mount(
+      this.snoozeBox,
+      h("p", { class: "muted small" }, t("snoozeHint")),
+      h(
+        "div",
+        { class: "row" },
+        snoozePresets(now).map(({ key, until }) =>
+          h("button", { attrs: { type: "button", title: dateTime(until) }, on: { click: () => snooze(until) } }, t(key)),
+        ),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        h("label", null, t("snoozeUntilLabel"), " ", chosen),
+        h(
+          "button",
+          {
+            class: "primary",
+            attrs: { type: "button" },
+            on: {
+              click: () => {
+                const until = chosen.value ? new Date(chosen.value).getTime() : NaN;
+                if (!(until > Date.now() && until <= Date.now() + SNOOZE_MAX_MS)) {
+                  error.textContent = t("snoozeOutOfRange");
+                  error.hidden = false;
+                  chosen.focus();
+                  return;
+                }
+                snooze(until);
+              },
+            },
+          },
+          t("snooze"),
+        ),
+        h("button", { attrs: { type: "button" }, on: { click: done } }, t("cancel")),
+      ),
+      error,
+    );
+    this.snoozeBox.hidden = false;
+    this.snoozeBox.querySelector<HTMLButtonElement>("button")?.focus();
+  }
+
   // ---- drawing ----
 
   update(): void {
@@ -468,6 +538,7 @@ export class ChatView {
     }
     const mine = conv.assignee?.id === desk.me.id;
     const open = conv.status === "open";
+    if ((!open || isSnoozed(conv)) && !this.snoozeBox.hidden) this.hideSnooze(); // snoozed or closed meanwhile
     const site = desk.siteOf(conv);
     mount(
       this.header,
@@ -481,7 +552,7 @@ export class ChatView {
           { class: "muted" },
           [site && desk.sites.length > 1 ? site.name + " · " : "", conv.assignee ? t("assignedTo", { name: conv.assignee.name }) : t("unassigned")].join(""),
           " · ",
-          open ? t("statusOpen") : t("statusClosed"),
+          open ? (isSnoozed(conv) ? t("snoozedUntil", { time: dateTime(conv.snoozed_until ?? 0) }) : t("statusOpen")) : t("statusClosed"),
         ),
       ),
       h(
@@ -489,6 +560,11 @@ export class ChatView {
         { class: "chat-actions" },
         open && !mine && !conv.assignee ? h("button", { class: "primary", attrs: { type: "button" }, on: { click: () => this.claim() } }, t("claim")) : null,
         open ? h("button", { attrs: { type: "button" }, on: { click: () => this.showTransfer(conv) } }, conv.assignee ? t("transfer") : t("assign")) : null,
+        open && isSnoozed(conv)
+          ? h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "unsnooze", conversation: this.id }) } }, t("unsnooze"))
+          : open
+            ? h("button", { attrs: { type: "button", "aria-expanded": String(!this.snoozeBox.hidden) }, on: { click: () => this.toggleSnooze() } }, t("snooze"))
+            : null,
         open
           ? h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "close", conversation: this.id }) } }, t("close"))
           : h("button", { attrs: { type: "button" }, on: { click: () => desk.action({ t: "reopen", conversation: this.id }) } }, t("reopen")),
@@ -596,4 +672,29 @@ export class ChatView {
 function mediaPending(m: Message): boolean {
   const media = (m.data as { channel?: { media?: unknown[] } } | null | undefined)?.channel?.media;
   return Array.isArray(media) && media.length > (m.attachments?.length ?? 0);
+}
+
+/** The furthest a snooze may end: the server's bound (conversations/snooze.py MAX_SNOOZE_MS). */
+const SNOOZE_MAX_MS = 366 * 86_400_000;
+
+/** The usual snooze ends, in the agent's own time zone: in an hour, tomorrow at 9:00, next Monday at 9:00. */
+export function snoozePresets(now: Date): { key: Key; until: number }[] {
+  const at9 = (days: number): number => {
+    const d = new Date(now);
+    d.setDate(d.getDate() + days);
+    d.setHours(9, 0, 0, 0);
+    return d.getTime();
+  };
+  const toMonday = (8 - now.getDay()) % 7 || 7; // Monday after this one when today is a Monday
+  return [
+    { key: "snoozeHour", until: now.getTime() + 3_600_000 },
+    { key: "snoozeTomorrow", until: at9(1) },
+    { key: "snoozeNextWeek", until: at9(toMonday) },
+  ];
+}
+
+/** A date as a `datetime-local` input's value (the agent's local time, to the minute). */
+function localInput(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }

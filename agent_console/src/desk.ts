@@ -24,6 +24,7 @@ import type {
   VisitorFrame,
   VisitorFull,
 } from "./types";
+import { isSnoozed } from "./types";
 import { api } from "./api";
 import type { Timeline } from "./contacts";
 
@@ -272,7 +273,8 @@ export class Desk {
   agentsOfSite(siteId: string | undefined): AgentPresence[] {
     const loads = new Map<string, number>();
     for (const c of this.all()) {
-      if (c.status === "open" && c.assignee) loads.set(c.assignee.id, (loads.get(c.assignee.id) ?? 0) + 1);
+      // A snoozed conversation is off its agent's plate until it comes back, as the server counts it.
+      if (c.status === "open" && c.assignee && !isSnoozed(c)) loads.set(c.assignee.id, (loads.get(c.assignee.id) ?? 0) + 1);
     }
     return [...this.presence.values()]
       .filter((a) => !siteId || !a.sites || siteId in a.sites)

@@ -7,18 +7,19 @@ import { renderContext } from "./context";
 import { PAPERCLIP_PATH } from "../../widget/src/panel/attachments";
 import { h, mount, mountKept, svg } from "./dom";
 import { type Desk } from "./desk";
-import { duration, lang, t, time } from "./i18n";
+import { dateTime, duration, lang, t, time } from "./i18n";
 import { phoneText } from "./i18n_phone";
 import { isPhone, type Place, type Screen } from "./phone";
 import { dismissAlerts } from "./push";
-import type { AgentConversation } from "./types";
+import { type AgentConversation, isSnoozed } from "./types";
 import { inView, SavedViews, type SavedView } from "./views";
 
-export type Queue = "unassigned" | "mine" | "open" | "closed";
-const QUEUES: { id: Queue; label: "unassigned" | "mine" | "allOpen" | "closed" }[] = [
+export type Queue = "unassigned" | "mine" | "open" | "snoozed" | "closed";
+const QUEUES: { id: Queue; label: "unassigned" | "mine" | "allOpen" | "snoozedQueue" | "closed" }[] = [
   { id: "unassigned", label: "unassigned" },
   { id: "mine", label: "mine" },
   { id: "open", label: "allOpen" },
+  { id: "snoozed", label: "snoozedQueue" },
   { id: "closed", label: "closed" },
 ];
 
@@ -108,13 +109,17 @@ export class Inbox {
 
   private inQueue(c: AgentConversation, queue: Queue): boolean {
     if (this.site && c.site !== this.site) return false;
+    // A snoozed conversation waits in its own list until it comes back (its time, or its visitor).
+    const open = c.status === "open" && !isSnoozed(c);
     switch (queue) {
       case "unassigned":
-        return c.status === "open" && !c.assignee;
+        return open && !c.assignee;
       case "mine":
-        return c.status === "open" && c.assignee?.id === this.desk.me.id;
+        return open && c.assignee?.id === this.desk.me.id;
       case "open":
-        return c.status === "open";
+        return open;
+      case "snoozed":
+        return isSnoozed(c);
       case "closed":
         return c.status === "closed";
     }
@@ -135,6 +140,7 @@ export class Inbox {
     for (const c of this.searchResults ?? []) if (!byId.has(c.id)) byId.set(c.id, c);
     const rows = [...byId.values()].filter((c) => this.inQueue(c, queue) && (this.matches(c) || this.searchResults?.some((r) => r.id === c.id)));
     if (queue === "unassigned") rows.sort((a, b) => a.created_at - b.created_at); // first come, first served
+    else if (queue === "snoozed") rows.sort((a, b) => (a.snoozed_until ?? 0) - (b.snoozed_until ?? 0)); // next back first
     else rows.sort((a, b) => (this.desk.lastOf(b.id)?.ts ?? b.updated_at) - (this.desk.lastOf(a.id)?.ts ?? a.updated_at));
     return rows;
   }
@@ -382,7 +388,8 @@ export class Inbox {
     const shown = desk.previewOf(c.id);
     const unread = desk.unreadOf(c.id);
     const site = desk.siteOf(c);
-    const waiting = !c.assignee && c.status === "open";
+    const snoozed = isSnoozed(c);
+    const waiting = !c.assignee && c.status === "open" && !snoozed;
     // A message that is only files previews as their names, after a paperclip.
     const onlyFiles = !!shown && !shown.body && (shown.attachments ?? []).length > 0;
     const said = shown ? shown.body || (shown.attachments ?? []).map((a) => a.name).join(", ") : "";
@@ -412,6 +419,7 @@ export class Inbox {
           "div",
           { class: "conv-meta muted small" },
           desk.sites.length > 1 && site ? site.name + " · " : "",
+          snoozed ? t("snoozedUntil", { time: dateTime(c.snoozed_until ?? 0) }) + " · " : "",
           waiting
             ? `${t("queuePosition", { n: index + 1 })} · ${t("waiting", { time: duration((Date.now() - c.created_at) / 1000) })}`
             : c.assignee

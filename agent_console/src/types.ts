@@ -52,6 +52,13 @@ export interface AgentConversation extends Conversation {
   rating?: number | null;
   rating_comment?: string;
   contact_email?: string;
+  /** Set aside until then (ms), out of the open queues; null or absent when not snoozed. */
+  snoozed_until?: number | null;
+}
+
+/** Whether a conversation is snoozed: set aside by an agent until a time (it is still open). */
+export function isSnoozed(c: AgentConversation): boolean {
+  return c.status === "open" && !!c.snoozed_until;
 }
 
 export interface AgentWelcome {

@@ -6,7 +6,7 @@ import { api } from "./api";
 import { h, mount } from "./dom";
 import { showFailure, statusLine } from "./form_status";
 import { lang } from "./i18n";
-import type { AgentConversation } from "./types";
+import { type AgentConversation, isSnoozed } from "./types";
 
 export interface SavedView {
   id: string;
@@ -49,7 +49,9 @@ function vt(key: keyof typeof en): string {
 /** Whether a conversation fits a view: every label of the view, and its status when it names one. */
 export function inView(c: AgentConversation, view: SavedView): boolean {
   const labels = new Set(c.labels ?? []);
-  return view.labels.every((l) => labels.has(l)) && (!view.status || c.status === view.status);
+  // An "open" view leaves the snoozed ones out, as the open queues do.
+  const status = !view.status || (c.status === view.status && !(view.status === "open" && isSnoozed(c)));
+  return view.labels.every((l) => labels.has(l)) && status;
 }
 
 export class SavedViews {

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -651,3 +652,53 @@ async def test_tablet_width_and_a_verified_visitor(papote_server: PapoteServer, 
         await v.close()
     finally:
         await ctx.close()
+
+
+async def test_snooze_sets_a_conversation_aside_until_its_visitor_writes_or_an_agent_wakes_it(
+        papote_server: PapoteServer, console_build: str, context: BrowserContext) -> None:
+    server = papote_server
+    page = await open_page(context)
+    await sign_in(page, server)
+    v, conv = await visitor_says(server, "Can you call me back next week?")
+    await expect(row(page, conv)).to_be_visible()  # routed to the one agent online: the Mine queue
+    await row(page, conv).click()
+    chat = page.locator(f".chat[data-conversation='{conv}']")
+    await expect(page.locator("[data-queue=snoozed] .count")).to_have_text("0")
+
+    # A preset: the conversation leaves Mine for Snoozed, and says until when.
+    snooze = chat.locator(".chat-actions").get_by_role("button", name="Snooze")
+    await snooze.click()
+    await expect(snooze).to_have_attribute("aria-expanded", "true")
+    await chat.get_by_role("button", name="Tomorrow 9:00").click()
+    await expect(chat.locator(".chat-title")).to_contain_text("Snoozed until")
+    await expect(row(page, conv)).to_have_count(0)
+    await expect(page.locator("[data-queue=snoozed] .count")).to_have_text("1")
+    await expect(page.locator(".team")).to_contain_text("Online · 0/")  # off the agent's plate
+    await queue(page, "snoozed")
+    await expect(row(page, conv)).to_contain_text("Snoozed until")
+    status, body, _ = server.http("GET", f"/api/conversations/{conv}", cookie=server.login())
+    assert status == 200 and body["snoozed_until"] > 0
+
+    # Its visitor writes: it is back in Mine at once.
+    await v.send({"t": "send", "ref": 3, "conversation": conv, "client_msg_id": new_msg_id(), "body": "Any news?"})
+    await v.expect("ack", ref=3)
+    await expect(page.locator("[data-queue=snoozed] .count")).to_have_text("0")
+    await expect(page.locator(".team")).to_contain_text("Online · 1/")
+    await queue(page, "mine")
+    await expect(row(page, conv)).to_be_visible()
+    await expect(snooze).to_be_visible()
+
+    # A time of one's own: one in the past is refused where it was typed; then woken by hand.
+    await snooze.click()
+    until = chat.get_by_label("Until")
+    await until.fill("2020-01-01T09:00")
+    await chat.locator(".snooze-box").get_by_role("button", name="Snooze").click()
+    await expect(chat.locator(".snooze-box [role=alert]")).to_have_text("Choose a time in the coming year.")
+    await until.fill((datetime.now() + timedelta(days=30)).strftime("%Y-%m-%dT09:00"))
+    await chat.locator(".snooze-box").get_by_role("button", name="Snooze").click()
+    await expect(page.locator("[data-queue=snoozed] .count")).to_have_text("1")
+    await expect(chat.locator(".snooze-box")).to_be_hidden()
+    await chat.get_by_role("button", name="Unsnooze").click()
+    await expect(page.locator("[data-queue=snoozed] .count")).to_have_text("0")
+    await expect(row(page, conv)).to_be_visible()
+    await v.close()
