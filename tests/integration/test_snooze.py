@@ -67,6 +67,17 @@ async def claimed(server: PapoteServer, cid: str, cookie: str | None = None) -> 
     staff = await agent(server, cookie)
     await staff.send({"t": "claim", "ref": 5, "conversation": cid})
     await staff.expect("ok", ref=5)
+    # Routing may have given it to this agent first (the claim then holds): its frame can come after
+    # the `ok`, so the assignment is awaited as the agent sees it.
+    me = staff.welcome["agent"]["id"]
+    deadline = time.monotonic() + WAIT_SECS
+    while not [f for f in staff.frames if f["t"] == "conversation" and f["conversation"]["id"] == cid
+               and (f["conversation"].get("assignee") or {}).get("id") == me]:
+        assert time.monotonic() < deadline, "the agent never saw the conversation assigned to them"
+        try:
+            staff.backlog.append(await staff.recv(1.0))
+        except TimeoutError:
+            pass
     return staff
 
 
