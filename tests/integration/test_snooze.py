@@ -95,6 +95,10 @@ async def test_a_snoozed_conversation_comes_back_when_its_visitor_writes_or_at_i
     await snoozed_until(staff, cid, until, mark)
     status, body, _ = server.http("GET", f"/api/conversations/{cid}", cookie=cookie)
     assert status == 200 and body["snoozed_until"] == until and body["status"] == "open"
+    status, body, _ = server.http("GET", "/api/conversations?snoozed=true", cookie=cookie)
+    assert status == 200 and [c["id"] for c in body["conversations"]] == [cid]
+    status, body, _ = server.http("GET", "/api/conversations?snoozed=false&status=open", cookie=cookie)
+    assert status == 200 and cid not in [c["id"] for c in body["conversations"]]
     # An agent's own reply does not wake it; its visitor's message does, at once.
     await staff.send({"t": "send", "ref": 11, "conversation": cid, "client_msg_id": new_msg_id(), "body": "Monday"})
     await staff.expect("ack", ref=11)

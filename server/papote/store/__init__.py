@@ -209,6 +209,8 @@ class ConversationQuery:
     text: str | None = None
     limit: int = 50
     before_updated_at: Millis | None = None
+    #: True: only the snoozed ones; False: none of them; None: either.
+    snoozed: bool | None = None
 
 
 @dataclass(slots=True)

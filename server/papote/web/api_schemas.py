@@ -311,6 +311,7 @@ LIST_CONVERSATIONS_QUERY: dict[str, Schema] = {
     "status": enum("open", "closed"),
     "assignee": string(1, 64, description="an agent id, or `me`"),
     "unassigned": boolean(description="only conversations nobody is assigned"),
+    "snoozed": boolean(description="true: only the snoozed ones; false: leave them out (absent: either)"),
     "visitor": string(1, 64, description="a visitor id"),
     "q": string(0, 200, description="words searched in messages, visitor names and emails"),
     "limit": integer(1, 200, default=50),

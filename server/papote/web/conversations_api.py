@@ -39,7 +39,7 @@ async def list_conversations(request: Request, principal: Principal | None) -> A
     query = ConversationQuery(
         site_ids=site_ids, status=ConversationStatus(q["status"]) if q["status"] else None,
         assignee_id=assignee, unassigned=bool(q["unassigned"]), visitor_id=q["visitor"], text=q["q"] or None,
-        limit=q["limit"], before_updated_at=q["before"],
+        limit=q["limit"], before_updated_at=q["before"], snoozed=q["snoozed"],
     )
     convs = await papote.chat.find(query)
     return {"conversations": await papote.chat.summaries(convs, principal)}

@@ -427,6 +427,8 @@ class PostgresStore(AttachmentQueries, TeamQueries, PushQueries, OutboxQueries, 
             where.append(f"visitor_id={arg(query.visitor_id)}")
         if query.before_updated_at is not None:
             where.append(f"updated_at<{arg(query.before_updated_at)}")
+        if query.snoozed is not None:
+            where.append("snoozed_until IS NOT NULL" if query.snoozed else "snoozed_until IS NULL")
         if query.text:
             # A substring, wildcards escaped, without regard to case (as SQLite's LIKE does for ASCII),
             # over bodies and the visitor's name and email.

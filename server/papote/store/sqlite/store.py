@@ -302,6 +302,8 @@ class SqliteStore(AttachmentQueries, TeamQueries, VisitorQueries, PushQueries, O
         if query.before_updated_at is not None:
             where.append("updated_at<?")
             params.append(query.before_updated_at)
+        if query.snoozed is not None:
+            where.append("snoozed_until IS NOT NULL" if query.snoozed else "snoozed_until IS NULL")
         if query.text:
             # LIKE with escaped wildcards: search is by substring over bodies and the visitor's name/email.
             needle = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
