@@ -180,6 +180,18 @@ class AttachmentsAdded:
 
 
 @dataclass(slots=True)
+class Mentioned:
+    """An agent was mentioned in a private note (the note at `seq`): published on that agent's own topic,
+    since they may not follow the conversation. `by` is the note's author (an Author), `body` the note's
+    first characters."""
+
+    conversation_id: str
+    seq: int
+    by: dict[str, Any]
+    body: str
+
+
+@dataclass(slots=True)
 class CacheInvalidated:
     """A record other nodes may cache changed: they drop their copy (`kind` site, agent or visitor)."""
 
@@ -190,7 +202,7 @@ class CacheInvalidated:
 Event = (
     MessageAppended | ConversationChanged | ReadMarked | Typing | PresenceChanged | AvailabilityChanged
     | QueueChanged | VisitorChanged | Revoked | VisitorErased | VisitorMerged | NodePresence | CacheInvalidated
-    | DeliveryChanged | AttachmentsAdded
+    | DeliveryChanged | AttachmentsAdded | Mentioned
 )
 
 #: Every event class, by the name the codec writes on the wire to the broker.
@@ -199,5 +211,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (MessageAppended, ConversationChanged, ReadMarked, Typing, PresenceChanged,
                 AvailabilityChanged, QueueChanged, VisitorChanged, Revoked, VisitorErased, VisitorMerged,
                 NodePresence, CacheInvalidated,
-                DeliveryChanged, AttachmentsAdded)
+                DeliveryChanged, AttachmentsAdded, Mentioned)
 }

@@ -14,6 +14,7 @@ None when the audience may not see it at all. The rules, in one table:
 | VisitorChanged       | no (another visitor's context)  | yes                      |
 | DeliveryChanged      | no (the provider's receipts are the business's) | yes      |
 | AttachmentsAdded     | no (the customer is on the provider's app)      | yes      |
+| Mentioned            | no (a note's mention is between agents)         | yes (on the mentioned agent's own topic) |
 | Revoked              | never a frame: it closes sockets (connections.py) |        |
 | VisitorErased        | never a frame: it closes the visitor's sockets (4013) |    |
 | VisitorMerged        | never a frame: the merged-away visitor's sockets reconnect (1001) | |
@@ -34,6 +35,7 @@ from papote.events import (
     ConversationChanged,
     DeliveryChanged,
     Event,
+    Mentioned,
     MessageAppended,
     NodePresence,
     PresenceChanged,
@@ -183,6 +185,13 @@ def _attachments(event: AttachmentsAdded, audience: Audience) -> Frame | None:
             "attachments": event.attachments}
 
 
+def _mentioned(event: Mentioned, audience: Audience) -> Frame | None:
+    if audience is not Endpoint.AGENT:
+        return None
+    return {"t": "mentioned", "conversation": event.conversation_id, "seq": event.seq, "by": event.by,
+            "body": event.body}
+
+
 def _revoked(event: Revoked, audience: Audience) -> Frame | None:
     return None
 
@@ -207,6 +216,7 @@ _RENDERERS: dict[type[Any], Callable[[Any, Audience], Frame | None]] = {
     VisitorChanged: _visitor,
     DeliveryChanged: _delivery,
     AttachmentsAdded: _attachments,
+    Mentioned: _mentioned,
     Revoked: _revoked,
     VisitorErased: _never,  # it closes sockets (connections.py)
     VisitorMerged: _never,  # it reconnects sockets (connections.py)

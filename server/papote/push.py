@@ -21,7 +21,8 @@ a worker slot for at most PAPOTE_PUSH_TIMEOUT_SECS, and no retry: an alert that 
 The alerts (store/push.py `ALERTS`), each chosen per device:
 - `new_conversation`: a visitor started a conversation on one of the agent's sites;
 - `visitor_reply`: a visitor wrote in a conversation assigned to the agent;
-- `transfer`: another agent transferred (or assigned) a conversation to the agent.
+- `transfer`: another agent transferred (or assigned) a conversation to the agent;
+- `mention`: another agent mentioned the agent in a private note (its `data.mentions`).
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class Alerts:
         sub = PushSubscription(new_id("ps"), agent_id, endpoint, p256dh, auth, label,
                                new_conversation=alerts.get("new_conversation", True),
                                visitor_reply=alerts.get("visitor_reply", True),
-                               transfer=alerts.get("transfer", True), created_at=now_ms())
+                               transfer=alerts.get("transfer", True), created_at=now_ms(),
+                               mention=alerts.get("mention", True))
         saved = await self.store.save_push_subscription(sub)
         self.devices_changed()
         return saved
@@ -192,6 +194,8 @@ class Alerts:
         elif (message.kind == MessageKind.EVENT and message.event in ("transferred", "assigned")
               and message.author_kind == AuthorKind.AGENT and _target_of(message) not in (None, message.author_id)):
             kind = "handed_over"
+        elif message.kind == MessageKind.NOTE and message.data and message.data.get("mentions"):
+            kind = "mention"
         else:
             return
         try:
@@ -213,10 +217,16 @@ class Alerts:
 
     async def dispatch(self, kind: str, message: Message) -> None:
         conv = await self.store.get_conversation(message.conversation_id)
-        if conv is None or conv.status != ConversationStatus.OPEN:
-            return
+        if conv is None or (conv.status != ConversationStatus.OPEN and kind != "mention"):
+            return  # (a note may mention someone in a closed conversation: it is still news to them)
         if kind == "visitor_text" and message.seq == 1:
             alert, agents = "new_conversation", await self._members(conv.site_id)
+        elif kind == "mention":
+            mentioned = [a for a in (message.data or {}).get("mentions", []) if isinstance(a, str)]
+            if self.owners is not None and not self.owners.intersection(mentioned):
+                return  # nobody mentioned has a device
+            team = set(await self._members(conv.site_id))  # still members since the note was written
+            alert, agents = "mention", [a for a in mentioned if a in team]
         elif kind == "visitor_text":
             if self.owners is not None and conv.assignee_id not in self.owners:
                 return  # the usual reply: nobody's phone to tell, so no membership reads
@@ -259,6 +269,9 @@ class Alerts:
             "ts": message.created_at,
         }
         if message.kind == MessageKind.TEXT:
+            out["body"] = message.body[:EXCERPT_CHARS]
+        elif message.kind == MessageKind.NOTE:  # a mention: who wrote it, and what
+            out["by"] = message.author_name
             out["body"] = message.body[:EXCERPT_CHARS]
         else:
             out["by"] = message.author_name

@@ -79,7 +79,8 @@ async def test_alerts_reach_the_devices_that_chose_them(server: PapoteServer, pu
     owner_phone = Browser(push_service.endpoint("owner-phone"))
     bea_phone = Browser(push_service.endpoint("bea-phone"))
     owner_device = subscribe(server, owner, owner_phone, visitor_reply=False)
-    assert owner_device["alerts"] == {"new_conversation": True, "visitor_reply": False, "transfer": True}
+    assert owner_device["alerts"] == {"new_conversation": True, "visitor_reply": False, "transfer": True,
+                                      "mention": True}
     bea_device = subscribe(server, bea, bea_phone, new_conversation=False)
 
     # 1. A new conversation: the owner's phone wants it, Bea's does not.
@@ -142,6 +143,26 @@ async def test_alerts_reach_the_devices_that_chose_them(server: PapoteServer, pu
     settled(server)
     assert len(push_service.received("bea-phone")) == 1
     assert len(push_service.received("owner-phone")) == 3  # the owner's own act alerts nobody
+
+    # 4. A note of the owner's mentions Bea (and the owner, left out): Bea's phone hears it, with its start.
+    status, _, _ = server.http("POST", f"/api/conversations/{cid}/messages",
+                               {"body": "Bea, can you check the refund?", "note": True,
+                                "mentions": [bea_id, owner_id]}, cookie=owner)
+    assert status == 201
+    settled(server)
+    [_, mentioned] = push_service.wait_for("bea-phone", 2)
+    mention = bea_phone.decrypt(mentioned.body)
+    assert mention["alert"] == "mention" and mention["conversation"] == cid
+    assert mention["body"] == "Bea, can you check the refund?" and mention["by"] == transfer["by"]
+    assert len(push_service.received("owner-phone")) == 3
+    # Bea turns mentions off: the next one is not sent.
+    assert server.http("PATCH", f"/api/me/devices/{bea_device['id']}", {"alerts": {"mention": False}},
+                       cookie=bea)[0] == 200
+    status, _, _ = server.http("POST", f"/api/conversations/{cid}/messages",
+                               {"body": "Again?", "note": True, "mentions": [bea_id]}, cookie=owner)
+    assert status == 201
+    settled(server)
+    assert len(push_service.received("bea-phone")) == 2
 
 
 @pytest.mark.asyncio

@@ -14,6 +14,7 @@ from papote.events import (
     ConversationChanged,
     DeliveryChanged,
     Event,
+    Mentioned,
     MessageAppended,
     NodePresence,
     PresenceChanged,
@@ -51,6 +52,7 @@ EVENTS: list[Event] = [
     DeliveryChanged("c_1", 9, "whatsapp", "failed", "131047 Re-engagement message"),
     AttachmentsAdded("c_1", 4, [{"id": "at_1", "kind": "image", "content_type": "image/jpeg", "size": 10,
                                  "name": "image.jpg", "width": 2, "height": 2, "thumbnail": True}]),
+    Mentioned("c_1", 5, {"kind": "agent", "id": "a_1", "name": "Léa", "avatar": None}, "@Bea can you look?"),
 ]
 
 

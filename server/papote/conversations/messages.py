@@ -12,10 +12,10 @@ from typing import Any
 
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
-from papote.bus.topics import conv_topic
+from papote.bus.topics import agent_topic, conv_topic
 from papote.conversations.snooze import Snoozes
 from papote.errors import Busy, Conflict, ErrorCode, NotFound, PapoteError
-from papote.events import MessageAppended
+from papote.events import Mentioned, MessageAppended
 from papote.frames import agent_author
 from papote.ids import now_ms
 from papote.sites import settings_of, topic_of
@@ -28,6 +28,8 @@ from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, Pri
 #: stored, polling the lock this often: a tap takes milliseconds; past that, `busy` and the client retries.
 TAP_LOCK_SECS = 5.0
 TAP_LOCK_POLL_SECS = 0.02
+#: The start of a note its `mentioned` frame carries: what a notification shows (two lines).
+MENTION_EXCERPT_CHARS = 140
 
 
 class Messages(Snoozes):
@@ -45,10 +47,12 @@ class Messages(Snoozes):
         screened: bool = False,
         jobs: list[Delivery] | None = None,
         opens: str | None = None,
+        mentions: list[str] | None = None,
     ) -> tuple[Frame, Appended]:
         """Store a message and fan it out. Returns the `ack` frame (only after COMMIT)."""
         stored = await self.submit(principal, conversation_id, client_msg_id, body, note=note, data=data,
-                                   attachments=attachments, screened=screened, jobs=jobs, opens=opens)
+                                   attachments=attachments, screened=screened, jobs=jobs, opens=opens,
+                                   mentions=mentions)
         return await self.complete(principal, stored, note=note, origin=origin)
 
     async def submit(
@@ -64,6 +68,7 @@ class Messages(Snoozes):
         screened: bool = False,
         jobs: list[Delivery] | None = None,
         opens: str | None = None,
+        mentions: list[str] | None = None,
     ) -> asyncio.Future[Appended]:
         """First half of `send`: authorize, then queue the append. Returns as soon as it is queued, so a
         connection can submit its next frame while this one commits; appends keep submission order.
@@ -79,7 +84,11 @@ class Messages(Snoozes):
         transaction, and only if the message is new (a messaging channel's fetches of a customer's files).
 
         `opens` (with `conversation_id=None`): the id the new conversation takes; a first message that
-        finds it created already joins it (`NewMessage.new_conversation_id`)."""
+        finds it created already joins it (`NewMessage.new_conversation_id`).
+
+        `mentions`: agents a note mentions, named in its data (`mentions`); each is told once it is
+        committed (`Mentioned`, and an alert on their devices). Only in a note, only agents of the site
+        (`bad_field` otherwise, before anything is stored); the author mentioning themselves is dropped."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -89,6 +98,12 @@ class Messages(Snoozes):
             ref = self._refs.get(conversation_id) or await self.ref(conversation_id)
             site_id = ref.site_id
             authorize(principal, Action.NOTE if note else Action.WRITE, site_id, ref)
+        if mentions:
+            if not note:
+                raise PapoteError("mentions go in private notes", ErrorCode.BAD_FIELD)
+            mentioned = await self._mentionable(site_id, principal.id, mentions)
+            if mentioned:
+                data = {**(data or {}), "mentions": mentioned}
         if self.screen is not None and principal.kind is PrincipalKind.VISITOR and not screened:
             await self.screen(principal, site_id, conversation_id, client_msg_id, body,
                               {**(data or {}), "attachments": attachments} if attachments else data,
@@ -136,6 +151,17 @@ class Messages(Snoozes):
         if not attachments:
             return stored
         return asyncio.ensure_future(self._bind_files(stored, attachments, claimed, client_msg_id, views))
+
+    async def _mentionable(self, site_id: str, author_id: str, ids: list[str]) -> list[str]:
+        """The agents a note mentions, once each, the author left out; one that is not an active agent
+        of the site (unknown, another site's, disabled) refuses the note, with the answer a missing id
+        gets, so it tells nothing about other sites' agents."""
+        team = {agent.id for agent, membership in await self.store.team(site_id)
+                if not agent.disabled and not membership.disabled}
+        for agent_id in ids:
+            if agent_id not in team:
+                raise PapoteError(f"{agent_id!r} is not an agent of this site", ErrorCode.BAD_FIELD)
+        return [a for a in dict.fromkeys(ids) if a != author_id]
 
     async def _bind_files(self, stored: asyncio.Future[Appended], ids: list[str], claimed: list[str],
                           client_msg_id: str, views: list[dict[str, Any]]) -> Appended:
@@ -249,7 +275,9 @@ class Messages(Snoozes):
         more = appended.created or appended.reopened is not None or (
             principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
             and conv.assignee_id is None
-        ) or (conv.id in self.snoozed and appended.message.author_kind is AuthorKind.VISITOR)
+        ) or (conv.id in self.snoozed and appended.message.author_kind is AuthorKind.VISITOR) or (
+            note and appended.message.data is not None and "mentions" in appended.message.data
+        )
         if not more and conv.id not in self._fanout_tails:
             self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message), origin)
             return self._ack(appended.message)
@@ -296,6 +324,8 @@ class Messages(Snoozes):
         if conv.id in self.snoozed and message.author_kind is AuthorKind.VISITOR:
             # Its visitor wrote: the sweep's conditional write wakes it (once, whichever node sweeps too).
             self._spawn(self.wake_due())
+        if message.kind is MessageKind.NOTE and message.data and message.data.get("mentions"):
+            await self._tell_mentioned(message)
         bot_may_take = appended.created and self.bot_takes is not None and _bot_can_speak(message)
         if bot_may_take and self.bot_takes is not None and await self.bot_takes(conv):
             pass  # the bot answers first; routing comes with its handover
@@ -310,6 +340,16 @@ class Messages(Snoozes):
             # queue moves on, and reports credit the right agent.
             self._spawn(self._claim_on_reply(principal, conv.id))
         return self._ack(message)
+
+    async def _tell_mentioned(self, note: Message) -> None:
+        """Each agent a note mentions hears of it on their own topic, on whichever node their consoles
+        are (they may not follow the conversation)."""
+        author = await self.agent(note.author_id)
+        by = agent_author(author) if author is not None else {
+            "kind": "agent", "id": note.author_id, "name": note.author_name, "avatar": None}
+        event = Mentioned(note.conversation_id, note.seq, by, note.body[:MENTION_EXCERPT_CHARS])
+        for agent_id in note.data["mentions"] if note.data else []:
+            self.bus.publish(agent_topic(agent_id), event)
 
     async def _topic_group(self, conv: Conversation, topic_id: str) -> None:
         """The pre-chat topic that started a conversation routes it to its group, if it names one: stored

@@ -73,6 +73,8 @@ LabelName = Annotated[str, Meta(min_length=1, max_length=40, pattern="[^ \t\n\r]
 #: Quick replies' bounds, as papote.quick_replies states them with their reasons (kept literal here:
 #: the protocol package imports nothing above it). A label is not blank; a repeated one is left out there.
 MAX_QUICK_REPLIES = 10
+#: Agents one private note may mention: a team's worth; more is a broadcast, which a note is not.
+MAX_MENTIONS = 20
 QuickReplyLabel = Annotated[str, Meta(min_length=1, max_length=60, pattern="[^ \t\n\r]")]
 QuickReplyValue = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -309,6 +311,8 @@ class AgentSend(Send, frozen=True, kw_only=True, tag="send"):
     note: bool | None = None
     #: Buttons offered under the message (never on a note); the visitor's tap is their next message.
     quick_replies: Annotated[list[QuickReply], Meta(max_length=MAX_QUICK_REPLIES)] | None = None
+    #: Agents of the site a note mentions (only with `note`): each is told (`mentioned`), followed or not.
+    mentions: Annotated[list[Id], Meta(max_length=MAX_MENTIONS)] | None = None
 
 
 class Subscribe(Command, frozen=True, kw_only=True, tag="subscribe"):

@@ -152,7 +152,7 @@ OTHER_TABLES: tuple[Table, ...] = (
           ("site_id", "role", "created_by", "expires_at", "id", "created_at"),
           erasure="deleted when accepted, declined or withdrawn"),
     Table("push_subscriptions", Subject.AGENT, ("endpoint", "p256dh", "auth", "label"),
-          ("id", "agent_id", "new_conversation", "visitor_reply", "transfer", "created_at"),
+          ("id", "agent_id", "new_conversation", "visitor_reply", "transfer", "created_at", "mention"),
           erasure="deleted when the agent removes the device or the push service drops it"),
     Table("audit_log", Subject.AGENT, ("actor_id",),
           ("id", "site_id", "at", "actor_kind", "action", "target", "details"),

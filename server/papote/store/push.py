@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from papote.types import Millis
 
 #: The alerts an agent may choose, per device (the columns of `push_subscriptions`).
-ALERTS = ("new_conversation", "visitor_reply", "transfer")
+ALERTS = ("new_conversation", "visitor_reply", "transfer", "mention")
 
 
 @dataclass(slots=True)
@@ -31,6 +31,8 @@ class PushSubscription:
     visitor_reply: bool
     transfer: bool
     created_at: Millis
+    #: Another agent mentions me in a private note.
+    mention: bool = True
 
     def wants(self, alert: str) -> bool:
         return bool(getattr(self, alert))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any, assert_never
 
 from papote import quick_replies
 from papote.authz import Action
-from papote.connections import Connection
-from papote.conversations import agent_author, conv_topic, site_topic
+from papote.connections import SUBSCRIBE_WAIT_SECS, Connection
+from papote.conversations import agent_author, agent_topic, conv_topic, site_topic
 from papote.errors import CloseCode, NotFound
 from papote.events import ConversationChanged
 from papote.ids import digest
@@ -66,6 +68,12 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
         conn.session = self.session_digest
         papote.hub.add(conn)
         self.conn = conn
+        # The agent's own topic (sessions revoked, mentions) is live on the broker before `welcome`:
+        # what is published to them once their console has its welcome reaches it. A broker that is down
+        # does not hold the welcome longer than a resume would wait for it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.ensure_future(papote.hub.subscribe(conn, agent_topic(agent.id))),
+                                   SUBSCRIBE_WAIT_SECS)
         status = agent.status if agent.status in ("online", "away") else AgentStatus.ONLINE.value
         papote.presence.connected(agent.id, status, agent.capacity)
         convs = await papote.chat.find(
@@ -123,7 +131,8 @@ class AgentSession(LiveSession[AgentHello, AgentCommand]):
                 note = bool(command.note)
                 data = quick_replies.options_data(command.quick_replies, note=note)
                 stored = await chat.submit(principal, command.conversation, command.client_msg_id, command.text,
-                                           note=note, data=data, attachments=command.attachments)
+                                           note=note, data=data, attachments=command.attachments,
+                                           mentions=command.mentions)
                 await self.pipeline(command, stored, note=note)
                 return  # answered by its ack
             case Subscribe():

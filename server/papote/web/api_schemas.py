@@ -259,6 +259,7 @@ ALERT_CHOICES = obj({
     "new_conversation": boolean(description="a visitor starts a conversation on one of my sites"),
     "visitor_reply": boolean(description="a visitor writes in a conversation assigned to me"),
     "transfer": boolean(description="another agent transfers or assigns a conversation to me"),
+    "mention": boolean(description="another agent mentions me in a private note"),
 }, closed=True, description="alerts not named keep their value (all on for a new device)")
 SUBSCRIBE_DEVICE = obj({
     "endpoint": string(12, 2000, pattern="^https?://", description="the push service's URL for this browser "
@@ -284,6 +285,9 @@ def post_message(max_body_chars: int) -> Schema:
                 "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
                     "options the visitor may tap, shown under the message; a note offers none (they are "
                     "left out), and an option repeating an earlier label (trimmed, without case) is left out")),
+                "mentions": array(ID, 20, description=(
+                    "agents of the site a note mentions (only with `note`; `bad_field` otherwise, or for an id "
+                    "that is not an agent of the site): each is told, on their consoles and devices")),
                 "attachments": array(ID, 10, description="ids of files uploaded first (POST "
                                      "/api/sites/{key}/attachments), in the order shown; with some, "
                                      "`body` may be left out")},
@@ -508,5 +512,5 @@ PUSH_KEY = _record({"public_key": nullable(_STR)},
                                "alerts are off on this server")
 DEVICE = _record({"id": _STR, "endpoint": _STR, "label": _STR, "created_at": _MS,
                   "alerts": _record({"new_conversation": boolean(), "visitor_reply": boolean(),
-                                     "transfer": boolean()})})
+                                     "transfer": boolean(), "mention": boolean()})})
 DEVICES = _record({"devices": array(DEVICE, 10000)})

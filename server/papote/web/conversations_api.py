@@ -80,7 +80,7 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     ack, _ = await papote.chat.send(principal, request.path_params["cid"],
                                     body.get("client_msg_id") or new_id("api"), body.get("body") or "",
                                     note=note, data=quick_replies.options_data(body.get("quick_replies"), note=note),
-                                    attachments=files)
+                                    attachments=files, mentions=body.get("mentions") or None)
     del ack["t"]
     return JSONResponse(ack, status_code=201)
 

@@ -8,7 +8,8 @@ from typing import Any
 from papote.store.postgres.engine import PostgresEngine
 from papote.store.push import ALERTS, PushSubscription, VapidKeys
 
-_COLS = "id, agent_id, endpoint, p256dh, auth, label, new_conversation, visitor_reply, transfer, created_at"
+_COLS = ("id, agent_id, endpoint, p256dh, auth, label, new_conversation, visitor_reply, transfer, created_at, "
+         "mention")
 
 
 class PushQueries(PostgresEngine):
@@ -27,16 +28,16 @@ class PushQueries(PostgresEngine):
 
     async def save_push_subscription(self, sub: PushSubscription) -> PushSubscription:
         row = await self._write_row(
-            f"INSERT INTO push_subscriptions({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+            f"INSERT INTO push_subscriptions({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
             "ON CONFLICT (endpoint) DO UPDATE SET "
             " id=CASE WHEN push_subscriptions.agent_id=excluded.agent_id"
             " THEN push_subscriptions.id ELSE excluded.id END,"
             " agent_id=excluded.agent_id, p256dh=excluded.p256dh, auth=excluded.auth, label=excluded.label,"
             " new_conversation=excluded.new_conversation, visitor_reply=excluded.visitor_reply,"
-            " transfer=excluded.transfer "
+            " transfer=excluded.transfer, mention=excluded.mention "
             f"RETURNING {_COLS}",
             sub.id, sub.agent_id, sub.endpoint, sub.p256dh, sub.auth, sub.label, sub.new_conversation,
-            sub.visitor_reply, sub.transfer, sub.created_at)
+            sub.visitor_reply, sub.transfer, sub.created_at, sub.mention)
         return _subscription_of(row)
 
     async def push_subscriptions(self, agent_id: str) -> list[PushSubscription]:
@@ -72,4 +73,5 @@ class PushQueries(PostgresEngine):
 
 
 def _subscription_of(row: Any) -> PushSubscription:
-    return PushSubscription(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+    return PushSubscription(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                            row[10])

@@ -9,7 +9,8 @@ from typing import Any
 from papote.store.push import ALERTS, PushSubscription, VapidKeys
 from papote.store.sqlite.engine import SqliteEngine
 
-_COLS = "id, agent_id, endpoint, p256dh, auth, label, new_conversation, visitor_reply, transfer, created_at"
+_COLS = ("id, agent_id, endpoint, p256dh, auth, label, new_conversation, visitor_reply, transfer, created_at, "
+         "mention")
 
 
 class PushQueries(SqliteEngine):
@@ -25,15 +26,15 @@ class PushQueries(SqliteEngine):
     async def save_push_subscription(self, sub: PushSubscription) -> PushSubscription:
         def job(conn: sqlite3.Connection) -> Any:
             conn.execute(
-                f"INSERT INTO push_subscriptions({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO push_subscriptions({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(endpoint) DO UPDATE SET "
                 " id=CASE WHEN push_subscriptions.agent_id=excluded.agent_id"
                 " THEN push_subscriptions.id ELSE excluded.id END,"
                 " agent_id=excluded.agent_id, p256dh=excluded.p256dh, auth=excluded.auth, label=excluded.label,"
                 " new_conversation=excluded.new_conversation, visitor_reply=excluded.visitor_reply,"
-                " transfer=excluded.transfer",
+                " transfer=excluded.transfer, mention=excluded.mention",
                 (sub.id, sub.agent_id, sub.endpoint, sub.p256dh, sub.auth, sub.label, int(sub.new_conversation),
-                 int(sub.visitor_reply), int(sub.transfer), sub.created_at))
+                 int(sub.visitor_reply), int(sub.transfer), sub.created_at, int(sub.mention)))
             return conn.execute(f"SELECT {_COLS} FROM push_subscriptions WHERE endpoint=?", (sub.endpoint,)).fetchone()
 
         return _subscription_of(await self._write(job))
@@ -85,4 +86,4 @@ class PushQueries(SqliteEngine):
 
 def _subscription_of(row: Any) -> PushSubscription:
     return PushSubscription(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]),
-                            bool(row[8]), row[9])
+                            bool(row[8]), row[9], bool(row[10]))

@@ -1,0 +1,3 @@
+-- Mentions in private notes (conversations/messages.py): a device's alert for them, on by default for the
+-- devices already registered, as every alert is for a new one.
+ALTER TABLE push_subscriptions ADD COLUMN mention boolean NOT NULL DEFAULT true;
