@@ -8,7 +8,7 @@ import { phoneText, type PhoneKey } from "./i18n_phone";
 export const LANG_CACHE = "papote-console-prefs";
 
 export interface Alert {
-  alert: "new_conversation" | "visitor_reply" | "transfer";
+  alert: "new_conversation" | "visitor_reply" | "transfer" | "mention";
   conversation: string;
   site: string;
   visitor: string;
@@ -28,6 +28,8 @@ export function alertText(alert: Alert, language: string): { title: string; body
       return { title: alert.visitor ? say("pushNewFrom", { name }) : say("pushNew"), body: [alert.body ?? "", where].filter(Boolean).join("\n") };
     case "visitor_reply":
       return { title: say("pushReply", { name }), body: alert.body ?? "" };
+    case "mention":
+      return { title: say("pushMention", { by: alert.by || say("pushAgent") }), body: alert.body ?? "" };
     default:
       return { title: say("pushTransfer", { by: alert.by ?? "" }), body: [name, where].filter(Boolean).join(" · ") };
   }

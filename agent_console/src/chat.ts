@@ -11,7 +11,8 @@ import { mt } from "./moderation";
 import { answeredOffers } from "../../widget/src/client/quick_replies";
 import { QuickReplyEditor, choiceNode, offerNode } from "./quick_replies";
 import { composerEmoji } from "./emoji";
-import { type AgentConversation, type CannedResponse, type Message, isSnoozed } from "./types";
+import { MentionPicker, displayName, mentionToken, mentionedIds, mentionsIn, noteBody } from "./mentions";
+import { type AgentConversation, type AgentPresence, type CannedResponse, type Message, isSnoozed } from "./types";
 
 export function visitorLabel(desk: Desk, conv: AgentConversation | null, visitorId?: string): string {
   const name = desk.visitorName(conv, visitorId);
@@ -119,6 +120,8 @@ export class ChatView {
   private signature = "";
   private cannedMatches: CannedResponse[] = [];
   private cannedIndex = 0;
+  /** The "@" list of a note: the site's other agents. */
+  private readonly mentions = new MentionPicker((agent) => this.insertMention(agent));
 
   constructor(
     private readonly desk: Desk,
@@ -146,7 +149,12 @@ export class ChatView {
         input: () => this.onInput(),
         keydown: (e) => this.onKeydown(e),
         // Unless the box has the focus again by then (a tap on Send, then "/" at once).
-        blur: () => setTimeout(() => document.activeElement !== this.textarea && this.hideCanned(), 150),
+        blur: () =>
+          setTimeout(() => {
+            if (document.activeElement === this.textarea) return;
+            this.hideCanned();
+            this.mentions.hide();
+          }, 150),
       },
     });
     this.noteToggle = h("input", {
@@ -196,6 +204,7 @@ export class ChatView {
     mount(
       this.composer,
       this.cannedList,
+      this.mentions.list,
       this.files.tray,
       this.textarea,
       this.quickReplies.root,
@@ -247,6 +256,7 @@ export class ChatView {
     // A note reaches no visitor, so it offers no buttons: the editor waits for the next reply.
     this.quickReplies.toggle.hidden = note;
     if (note) this.quickReplies.setOpen(false);
+    else this.mentions.hide(); // mentions belong to notes: a reply sends none
     this.applyChannel();
   }
 
@@ -284,6 +294,7 @@ export class ChatView {
     this.desk.saveDrafts();
     this.desk.typed(this.id);
     this.updateCanned();
+    this.updateMentions();
   }
 
   private submit(): void {
@@ -293,14 +304,19 @@ export class ChatView {
     if (!body && !attachments.length) return;
     const max = (this.desk.conn.welcome?.max_body as number | undefined) ?? 4000;
     const note = this.desk.noteMode.get(this.id) ?? false;
-    this.desk.send(this.id, body.slice(0, max), note, note ? [] : this.quickReplies.take(), attachments);
+    const text = body.slice(0, max);
+    const mentions = note ? mentionsIn(text, this.desk.mentionDraft(this.id)) : [];
+    this.desk.send(this.id, text, note, note ? [] : this.quickReplies.take(), attachments, mentions);
     this.textarea.value = "";
     this.desk.drafts.delete(this.id);
+    this.desk.mentionDrafts.delete(this.id);
     this.desk.saveDrafts();
     this.hideCanned();
+    this.mentions.hide();
   }
 
   private onKeydown(e: KeyboardEvent): void {
+    if (this.mentions.key(e)) return;
     if (!this.cannedList.hidden && this.cannedMatches.length) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -402,6 +418,39 @@ export class ChatView {
     this.desk.drafts.set(this.id, this.textarea.value);
     this.desk.saveDrafts();
     this.hideCanned();
+    this.textarea.focus();
+  }
+
+  /** In a note, the `@word` before the caret lists the site's other agents to mention. */
+  private updateMentions(): void {
+    const token = this.desk.noteMode.get(this.id) ? mentionToken(this.textarea.value, this.textarea.selectionStart ?? this.textarea.value.length) : null;
+    if (!token) {
+      this.mentions.hide();
+      return;
+    }
+    this.mentions.show(this.mentionable(), token.word);
+  }
+
+  private mentionable(): AgentPresence[] {
+    const conv = this.desk.summary(this.id);
+    return this.desk.agentsOfSite(conv?.site_id).filter((a) => a.id !== this.desk.me.id);
+  }
+
+  /** `@typed` becomes `@Name `, and the draft remembers whom that name stands for. */
+  private insertMention(agent: AgentPresence): void {
+    const value = this.textarea.value;
+    const caret = this.textarea.selectionStart ?? value.length;
+    const token = mentionToken(value, caret);
+    const start = token ? token.start : caret;
+    const name = displayName(agent);
+    const text = `@${name} `;
+    this.textarea.value = value.slice(0, start) + text + value.slice(caret);
+    const pos = start + text.length;
+    this.textarea.setSelectionRange(pos, pos);
+    this.desk.mentionDraft(this.id).set(name, agent.id);
+    this.desk.drafts.set(this.id, this.textarea.value);
+    this.desk.saveDrafts();
+    this.mentions.hide();
     this.textarea.focus();
   }
 
@@ -650,12 +699,18 @@ export class ChatView {
         : null,
       h("div", { class: "author" }, m.kind === "note" ? h("span", { class: "note-badge" }, t("noteBadge")) : null, author),
       choiceNode(m),
-      m.body ? h("div", { class: "body" }, m.body) : null,
+      m.body ? h("div", { class: "body" }, m.kind === "note" ? this.noteText(m) : m.body) : null,
       attachmentsNode(m.attachments),
       mediaPending(m) ? h("div", { class: "muted small" }, t("mediaPending")) : null,
       offerNode(m, picked),
       h("div", { class: "meta" }, time(m.ts), seen ? h("span", { class: "seen" }, " · " + t("seen")) : null, this.deliveryNode(m)),
     );
+  }
+
+  /** A note's text, the agents it mentions (`data.mentions`) in bold by their current name. */
+  private noteText(m: Message): (string | HTMLElement)[] {
+    const mentioned = mentionedIds(m.data).map((id) => ({ id, name: displayName({ id, name: this.desk.presence.get(id)?.name }) }));
+    return noteBody(m.body, mentioned, this.desk.me.id);
   }
 
   /** Where an agent's reply stands on the customer's messaging app. */

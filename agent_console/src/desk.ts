@@ -74,8 +74,21 @@ export interface DeskEvents {
   conversation(conversation: AgentConversation, reason: "new" | "assigned"): void;
   /** An action was refused. */
   error(code: string, message: string): void;
+  /** Another agent mentioned me in a note (the conversation may be someone else's). */
+  mentioned(frame: MentionedFrame): void;
   /** The server ended our session (logout elsewhere, password change, disabled). */
   ended(): void;
+}
+
+/** Another agent's note mentions me (docs/protocol.md, "mentioned"): sent to each of my consoles. */
+export interface MentionedFrame {
+  t: "mentioned";
+  conversation: string;
+  /** The note's seq in its conversation. */
+  seq: number;
+  by: Author;
+  /** The note's first characters. */
+  body: string;
 }
 
 /** A conversation's channel as the composer needs it (GET /api/conversations/{cid}/channel). */
@@ -124,6 +137,10 @@ export class Desk {
   readonly deliveries = new Map<string, Map<number, DeliveryState>>();
   private readonly channelLoads = new Set<string>();
   readonly noteMode = new Map<string, boolean>();
+  /** Per draft, whom each `@Name` picked in it stands for (mentions.ts); dropped once sent. */
+  readonly mentionDrafts = new Map<string, Map<string, string>>();
+  /** Conversations whose notes mentioned me since I last opened them: their rows say "@". */
+  readonly mentionedIn = new Set<string>();
   tabs: string[] = [];
   private draftTimer = 0;
 
@@ -338,6 +355,16 @@ export class Desk {
         if (message) message.attachments = f.attachments;
         break;
       }
+      case "mentioned": {
+        const f = frame as unknown as MentionedFrame;
+        if (typeof f.conversation !== "string") break;
+        // Not necessarily a conversation this console follows (it may be a colleague's): read it, so
+        // that its row, with its "@", is there to open.
+        if (!this.summary(f.conversation)) void this.loadConversation(f.conversation);
+        if (!this.isReading(f.conversation)) this.mentionedIn.add(f.conversation);
+        this.events.mentioned(f);
+        break;
+      }
       case "error": {
         const f = frame as { code: string; message: string; frame?: string };
         if (f.frame !== "send" && f.frame !== "resume") this.events.error(f.code, f.message);
@@ -465,11 +492,20 @@ export class Desk {
     const view = this.conn.timeline.conversations.get(id);
     const seq = Math.max(view?.lastSeq ?? 0, view?.messages[view.messages.length - 1]?.seq ?? 0, view?.summary?.last_seq ?? 0);
     this.unread.set(id, 0);
+    this.mentionedIn.delete(id); // read: a mention in it is seen too
     if (seq > 0) this.conn.markRead(id, seq);
   }
 
-  send(id: string, body: string, note: boolean, quickReplies: QuickReplyOption[] = [], attachments?: Attachment[]): void {
-    this.conn.sendMessage(body, id, { note, quick_replies: quickReplies, attachments });
+  /** The draft's picked mentions (name → agent id), made on first use. */
+  mentionDraft(id: string): Map<string, string> {
+    let picked = this.mentionDrafts.get(id);
+    if (!picked) this.mentionDrafts.set(id, (picked = new Map()));
+    return picked;
+  }
+
+  /** Sends a reply, or a note (`note`) that may mention agents of the site (`mentions`, notes only). */
+  send(id: string, body: string, note: boolean, quickReplies: QuickReplyOption[] = [], attachments?: Attachment[], mentions: string[] = []): void {
+    this.conn.sendMessage(body, id, { note, quick_replies: quickReplies, attachments, mentions: note && mentions.length ? mentions : undefined });
     this.typingOff(id);
   }
 

@@ -14,6 +14,7 @@ const en = {
   alertNewConversation: "A new conversation in the queue of my sites",
   alertVisitorReply: "A visitor replies in a conversation assigned to me",
   alertTransfer: "A conversation is transferred to me",
+  alertMention: "Mentions of me in notes",
   turnOn: "Turn on alerts on this device",
   turnOff: "Turn off alerts on this device",
   alertsOn: "Alerts are on for this device.",
@@ -33,6 +34,8 @@ const en = {
   pushNewFrom: "New conversation from {name}",
   pushReply: "{name} replied",
   pushTransfer: "{by} transferred a conversation to you",
+  pushMention: "{by} mentioned you",
+  pushAgent: "An agent",
   pushVisitor: "A visitor",
   pushOn: "on {site}",
 };
@@ -51,6 +54,7 @@ const fr: Record<PhoneKey, string> = {
   alertNewConversation: "Une nouvelle conversation dans la file de mes sites",
   alertVisitorReply: "Un visiteur répond dans une conversation qui m'est assignée",
   alertTransfer: "Une conversation m'est transférée",
+  alertMention: "Mentions de moi dans les notes",
   turnOn: "Activer les alertes sur cet appareil",
   turnOff: "Désactiver les alertes sur cet appareil",
   alertsOn: "Les alertes sont activées sur cet appareil.",
@@ -69,6 +73,8 @@ const fr: Record<PhoneKey, string> = {
   pushNewFrom: "Nouvelle conversation de {name}",
   pushReply: "{name} a répondu",
   pushTransfer: "{by} vous a transféré une conversation",
+  pushMention: "{by} vous a mentionné",
+  pushAgent: "Un agent",
   pushVisitor: "Un visiteur",
   pushOn: "sur {site}",
 };

@@ -321,6 +321,7 @@ export class Inbox {
             },
             visitorLabel(desk, conv),
             unread && !active ? h("span", { class: "badge unread", attrs: { "aria-label": t("unreadCount", { n: unread }) } }, String(unread)) : null,
+            desk.mentionedIn.has(id) ? mentionBadge() : null,
             desk.isTyping(id) !== null ? h("span", { class: "dots", attrs: { "aria-hidden": "true" } }, " …") : null,
           ),
           h("button", { class: "tab-close", attrs: { type: "button", "aria-label": t("closeTab") }, on: { click: () => this.closeTab(id) } }, "×"),
@@ -412,6 +413,7 @@ export class Inbox {
             ? h("span", { class: "channel-badge small", attrs: { "data-channel": conversationChannel(desk, c) } }, channelLabel(conversationChannel(desk, c)))
             : null,
           unread ? h("span", { class: "badge unread" }, String(unread)) : null,
+          desk.mentionedIn.has(c.id) ? mentionBadge() : null,
           h("span", { class: "muted small" }, time(last?.ts ?? c.updated_at)),
         ),
         h("div", { class: "conv-preview" }, preview, onlyFiles ? paperclip() : null, said.slice(0, 120)),
@@ -430,6 +432,12 @@ export class Inbox {
       ),
     );
   }
+}
+
+/** A note mentioned me in this conversation, and I have not opened it since. */
+function mentionBadge(): HTMLElement {
+  const label = t("mentionedBadge");
+  return h("span", { class: "badge mention", attrs: { role: "img", "aria-label": label, title: label } }, "@");
 }
 
 function paperclip(): SVGElement {

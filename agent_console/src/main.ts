@@ -253,6 +253,10 @@ class Shell {
           notify(notificationTitle("new", ""), `${visitorLabel(this.desk, conv)}: ${last?.body ?? ""}`, conv.id, () => this.openChat(conv.id));
         }
       },
+      mentioned: (f) => {
+        chime();
+        notify(t("mentionedYou", { name: f.by.name || t("agent") }), f.body, f.conversation, () => this.openChat(f.conversation));
+      },
       error: (_code, message) => this.toast(message),
       ended: () => {
         if (this.leaving) return;
@@ -443,6 +447,7 @@ class Shell {
       ["Enter", t("scSend")],
       ["Shift + Enter", t("scNewline")],
       ["/", t("scCanned")],
+      ["@", t("scMention")],
       ["?", t("scHelp")],
     ];
     return h(

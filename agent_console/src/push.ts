@@ -8,13 +8,14 @@ import { dateTime, lang } from "./i18n";
 import { phoneText, type PhoneKey } from "./i18n_phone";
 import { LANG_CACHE } from "./alert_text";
 
-const ALERTS = ["new_conversation", "visitor_reply", "transfer"] as const;
+const ALERTS = ["new_conversation", "visitor_reply", "transfer", "mention"] as const;
 type AlertName = (typeof ALERTS)[number];
 type Alerts = Record<AlertName, boolean>;
 const ALERT_LABEL: Record<AlertName, PhoneKey> = {
   new_conversation: "alertNewConversation",
   visitor_reply: "alertVisitorReply",
   transfer: "alertTransfer",
+  mention: "alertMention",
 };
 
 interface Device {
@@ -139,7 +140,8 @@ async function drawNotifications(root: HTMLElement, message: string): Promise<vo
   }
   const sub = await thisSubscription();
   const here = sub ? (devices.find((d) => d.endpoint === sub.endpoint) ?? null) : null;
-  const chosen: Alerts = here ? { ...here.alerts } : { new_conversation: true, visitor_reply: true, transfer: true };
+  // A kind the device's record does not have yet is on, as the server counts it (new kinds start on).
+  const chosen: Alerts = { new_conversation: true, visitor_reply: true, transfer: true, mention: true, ...here?.alerts };
   const boxes = ALERTS.map((name) => {
     const box = h("input", {
       attrs: { type: "checkbox", id: `alert-${name}` },

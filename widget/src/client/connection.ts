@@ -476,7 +476,8 @@ export class Connection {
         author: this.options.self(),
         body: item.body,
         client_msg_id: item.client_msg_id,
-        data: ownData(item),
+        // As the server stores it: a note keeps whom it mentions (deduplicated, never the author).
+        data: item.mentions?.length ? { ...ownData(item), mentions: item.mentions } : ownData(item),
         attachments: item.attachments,
       });
       if (added) this.emit("message", { message: this.lastOf(frame.conversation, frame.seq), live: true });
@@ -584,6 +585,7 @@ export class Connection {
       };
       // Only the console writes notes; the visitor endpoint would refuse the field.
       if (item.note) frame.note = true;
+      if (item.note && item.mentions?.length) frame.mentions = item.mentions;
       if (item.answers) frame.answers = item.answers;
       if (item.topic && item.conversation === null) frame.topic = item.topic;
       if (item.quick_reply) frame.quick_reply = item.quick_reply;

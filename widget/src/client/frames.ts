@@ -272,6 +272,8 @@ export interface SendFrame extends ClientFrame {
   quick_replies?: { label: string; value?: string }[];
   /** Ids of files uploaded first. */
   attachments?: string[];
+  /** Console: the agents a private note mentions (with `note: true` only). */
+  mentions?: string[];
 }
 
 /** Close codes after which reconnecting cannot help until something changes (docs/protocol.md §1). */

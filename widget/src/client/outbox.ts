@@ -26,6 +26,8 @@ export interface OutboxItem {
   quick_replies?: QuickReplyOption[];
   /** Files uploaded first, sent with the message (their ids go in the frame). */
   attachments?: Attachment[];
+  /** Agents a note mentions, by id (console only, with `note`). */
+  mentions?: string[];
 }
 
 /** What a message carries besides its text. */
@@ -36,6 +38,7 @@ export interface SendOptions {
   quick_reply?: QuickReplyChoice;
   quick_replies?: QuickReplyOption[];
   attachments?: Attachment[];
+  mentions?: string[];
 }
 
 export interface OutboxStore {
@@ -78,6 +81,7 @@ export class Outbox {
     if (more.quick_reply) item.quick_reply = more.quick_reply;
     if (more.quick_replies?.length) item.quick_replies = more.quick_replies;
     if (more.attachments?.length) item.attachments = more.attachments;
+    if (note && more.mentions?.length) item.mentions = more.mentions;
     this.store.save([...this.store.load(), item]);
     return item;
   }
