@@ -87,8 +87,9 @@ class Messages(Snoozes):
         finds it created already joins it (`NewMessage.new_conversation_id`).
 
         `mentions`: agents a note mentions, named in its data (`mentions`); each is told once it is
-        committed (`Mentioned`, and an alert on their devices). Only in a note, only agents of the site
-        (`bad_field` otherwise, before anything is stored); the author mentioning themselves is dropped."""
+        committed (`Mentioned`, and an alert on their devices). Only in a note (`bad_field` otherwise),
+        only agents of the site (`not_found` otherwise), refused before anything is stored; the author
+        mentioning themselves is dropped."""
         if conversation_id is None:
             if principal.kind is not PrincipalKind.VISITOR or principal.site_id is None:
                 raise PapoteError("agents must name the conversation", ErrorCode.BAD_FIELD)
@@ -154,13 +155,12 @@ class Messages(Snoozes):
 
     async def _mentionable(self, site_id: str, author_id: str, ids: list[str]) -> list[str]:
         """The agents a note mentions, once each, the author left out; one that is not an active agent
-        of the site (unknown, another site's, disabled) refuses the note, with the answer a missing id
-        gets, so it tells nothing about other sites' agents."""
+        of the site (unknown, another site's, disabled) refuses the note `not_found`, as `assign` does,
+        the same answer for each, so it tells nothing about other sites' agents."""
         team = {agent.id for agent, membership in await self.store.team(site_id)
                 if not agent.disabled and not membership.disabled}
-        for agent_id in ids:
-            if agent_id not in team:
-                raise PapoteError(f"{agent_id!r} is not an agent of this site", ErrorCode.BAD_FIELD)
+        if any(agent_id not in team for agent_id in ids):
+            raise NotFound("no such agent on this site")
         return [a for a in dict.fromkeys(ids) if a != author_id]
 
     async def _bind_files(self, stored: asyncio.Future[Appended], ids: list[str], claimed: list[str],

@@ -279,21 +279,27 @@ QUICK_REPLY = obj({"label": string(1, MAX_LABEL, pattern=LABEL_PATTERN, descript
                               "it stands for")
 
 
+#: A reply that mentions someone: a mention is for agents, and a reply reaches the visitor.
+_REPLY_WITH_MENTIONS: Schema = {"required": ["mentions"],
+                                "properties": {"mentions": {"minItems": 1}, "note": {"not": {"const": True}}}}
+
+
 def post_message(max_body_chars: int) -> Schema:
-    return obj({"body": string(1, max_body_chars), "client_msg_id": CLIENT_MSG_ID,
-                "note": boolean(description="a private note, seen by agents only"),
-                "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
-                    "options the visitor may tap, shown under the message; a note offers none (they are "
-                    "left out), and an option repeating an earlier label (trimmed, without case) is left out")),
-                "mentions": array(ID, 20, description=(
-                    "agents of the site a note mentions (only with `note`; `bad_field` otherwise, or for an id "
-                    "that is not an agent of the site): each is told, on their consoles and devices")),
-                "attachments": array(ID, 10, description="ids of files uploaded first (POST "
-                                     "/api/sites/{key}/attachments), in the order shown; with some, "
-                                     "`body` may be left out")},
-               description="`body`, `attachments` or both",
-               anyOf=[{"required": ["body"]},
-                      {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}])
+    schema = obj({"body": string(1, max_body_chars), "client_msg_id": CLIENT_MSG_ID,
+                  "note": boolean(description="a private note, seen by agents only"),
+                  "quick_replies": array(QUICK_REPLY, MAX_OPTIONS, description=(
+                      "options the visitor may tap, shown under the message; a note offers none (they are "
+                      "left out), and an option repeating an earlier label (trimmed, without case) is left out")),
+                  "mentions": array(ID, 20, description=(
+                      "agents of the site a note mentions (only with `note`; 404 for an id that is not an agent "
+                      "of the site): each is told, on their consoles and devices")),
+                  "attachments": array(ID, 10, description="ids of files uploaded first (POST "
+                                       "/api/sites/{key}/attachments), in the order shown; with some, "
+                                       "`body` may be left out")},
+                 description="`body`, `attachments` or both; `mentions` only with `note: true`",
+                 anyOf=[{"required": ["body"]},
+                        {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}])
+    return {**schema, "not": _REPLY_WITH_MENTIONS}
 
 
 ASSIGN = obj({"agent": ID, "note": nullable(string(0, 4000))}, required=["agent"])
