@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests import postgres
+from tests.brokers import Broker
 from tests.harness import BACKENDS, CREATED_DATABASES, PapoteServer, close_open_clients, drop_database, serve
 from tests.providers import FakeProviders
 
@@ -98,3 +99,12 @@ def providers() -> Iterator[FakeProviders]:
     fake = FakeProviders().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def redis_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A private redis-server on a free port for this test's nodes, killed at its end (never the machine's)."""
+    b = Broker("redis", tmp_path / "redis")
+    b.start()
+    yield b
+    b.kill()

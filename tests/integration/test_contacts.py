@@ -273,14 +273,6 @@ async def test_unverified_claims_merge_nothing(server: PapoteServer) -> None:
     await claim.close()
 
 
-@pytest.fixture
-def redis_broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
-
-
 async def test_a_merge_on_one_node_reconnects_the_widget_on_another_which_continues_as_the_kept_contact(
         tmp_path: Path, redis_broker: Broker) -> None:
     async with postgres.database() as database, cluster(tmp_path, database, redis_broker, 2) as nodes:

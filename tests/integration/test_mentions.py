@@ -4,7 +4,6 @@ on one node and across two; what may not be mentioned is refused before anything
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,14 +124,6 @@ async def test_what_may_not_be_mentioned_is_refused_and_nothing_is_stored(papote
     assert (status, body["error"]["code"]) == (400, "bad_field")
     status, page, _ = server.http("GET", f"/api/conversations/{cid}/messages", cookie=cookie)
     assert [m["body"] for m in page["messages"] if m["kind"] != "event"] == ["hello"]
-
-
-@pytest.fixture
-def redis_broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
 
 
 async def test_a_mention_reaches_an_agent_on_another_node(tmp_path: Path, redis_broker: Broker) -> None:

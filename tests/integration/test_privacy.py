@@ -176,14 +176,6 @@ async def pg(database: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
         await conn.close()
 
 
-@pytest.fixture
-def redis_broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
-
-
 async def test_an_erasure_on_one_node_closes_the_visitor_on_another_and_retention_runs_once(
     tmp_path: Path, redis_broker: Broker, request: pytest.FixtureRequest,
 ) -> None:

@@ -159,14 +159,6 @@ async def test_what_cannot_be_snoozed_is_refused_and_a_closing_ends_a_snooze(ser
     assert status == 409 and body["error"]["code"] == "conflict"
 
 
-@pytest.fixture
-def redis_broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker("redis", tmp_path / "redis")
-    b.start()
-    yield b
-    b.kill()
-
-
 async def test_a_snooze_on_one_node_is_woken_once_by_a_visitor_writing_to_another(
     tmp_path: Path, redis_broker: Broker,
 ) -> None:

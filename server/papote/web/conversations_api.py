@@ -12,10 +12,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from papote import quick_replies
 from papote.authz import Action, Principal, authorize
-from papote.conversations import message_dict, visitor_summary
+from papote.conversations import Chat, message_dict, visitor_summary
 from papote.errors import ErrorCode, NotFound, PapoteError
 from papote.ids import new_id
-from papote.store import ConversationQuery
+from papote.store import Conversation, ConversationQuery
 from papote.types import ConversationStatus, MessageKind
 from papote.web import api_schemas as shapes
 from papote.web.api_schemas import ref
@@ -85,37 +85,35 @@ async def post_message(request: Request, principal: Principal | None) -> Any:
     return JSONResponse(ack, status_code=201)
 
 
+async def _summary(chat: Chat, conv: Conversation, principal: Principal) -> Any:
+    """A conversation's state after an agent's action, as the caller sees it (the REST answer)."""
+    [summary] = await chat.summaries([conv], principal)
+    return summary
+
+
 async def close_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     chat = papote_of(request).chat
-    conv = await chat.close(principal, request.path_params["cid"])
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, await chat.close(principal, request.path_params["cid"]), principal)
 
 
 async def reopen_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     chat = papote_of(request).chat
-    conv = await chat.reopen(principal, request.path_params["cid"])
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, await chat.reopen(principal, request.path_params["cid"]), principal)
 
 
 async def snooze_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     chat = papote_of(request).chat
     body = await json_body(request)
-    conv = await chat.snooze(principal, request.path_params["cid"], body["until"])
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, await chat.snooze(principal, request.path_params["cid"], body["until"]), principal)
 
 
 async def unsnooze_conversation(request: Request, principal: Principal | None) -> Any:
     assert principal is not None
     chat = papote_of(request).chat
-    conv = await chat.unsnooze(principal, request.path_params["cid"])
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, await chat.unsnooze(principal, request.path_params["cid"]), principal)
 
 
 async def assign_conversation(request: Request, principal: Principal | None) -> Any:
@@ -123,8 +121,7 @@ async def assign_conversation(request: Request, principal: Principal | None) -> 
     chat = papote_of(request).chat
     body = await json_body(request)
     conv = await chat.assign(principal, request.path_params["cid"], body["agent"], note=body.get("note"))
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, conv, principal)
 
 
 async def label_conversation(request: Request, principal: Principal | None) -> Any:
@@ -132,8 +129,7 @@ async def label_conversation(request: Request, principal: Principal | None) -> A
     chat = papote_of(request).chat
     body = await json_body(request)
     conv = await chat.label(principal, request.path_params["cid"], body.get("add") or [], body.get("remove") or [])
-    [summary] = await chat.summaries([conv], principal)
-    return summary
+    return await _summary(chat, conv, principal)
 
 
 async def transcript(request: Request, principal: Principal | None) -> Response:
