@@ -41,6 +41,7 @@ from papote.events import Event, MessageAppended
 from papote.ids import new_id, now_ms
 from papote.store import Conversation, Message, Store
 from papote.store.push import PushSubscription, VapidKeys
+from papote.store.rules import mentioned
 from papote.types import AuthorKind, ConversationStatus, MessageKind
 from papote.webpush import build_request, new_keys, service_allowed, valid_browser_keys
 
@@ -194,7 +195,7 @@ class Alerts:
         elif (message.kind == MessageKind.EVENT and message.event in ("transferred", "assigned")
               and message.author_kind == AuthorKind.AGENT and _target_of(message) not in (None, message.author_id)):
             kind = "handed_over"
-        elif message.kind == MessageKind.NOTE and message.data and message.data.get("mentions"):
+        elif mentioned(message):
             kind = "mention"
         else:
             return
@@ -222,11 +223,11 @@ class Alerts:
         if kind == "visitor_text" and message.seq == 1:
             alert, agents = "new_conversation", await self._members(conv.site_id)
         elif kind == "mention":
-            mentioned = [a for a in (message.data or {}).get("mentions", []) if isinstance(a, str)]
-            if self.owners is not None and not self.owners.intersection(mentioned):
+            named = mentioned(message)
+            if self.owners is not None and not self.owners.intersection(named):
                 return  # nobody mentioned has a device
             team = set(await self._members(conv.site_id))  # still members since the note was written
-            alert, agents = "mention", [a for a in mentioned if a in team]
+            alert, agents = "mention", [a for a in named if a in team]
         elif kind == "visitor_text":
             if self.owners is not None and conv.assignee_id not in self.owners:
                 return  # the usual reply: nobody's phone to tell, so no membership reads

@@ -4,7 +4,7 @@ back then, or as soon as its visitor writes; on one node and across two."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +33,28 @@ def server(tmp_path: Path, server_backend: str, request: pytest.FixtureRequest) 
     yield from serve(s, request)
 
 
-async def snoozed_until(client: Client, cid: str, until: int | None, after: int) -> dict[str, Any]:
-    """The first `conversation` frame of `cid` received after the client's `after`th frame that says it
-    is snoozed until `until` (None: awake). Frames read meanwhile stay for `expect`."""
+async def seen(client: Client, cid: str, after: int, what: str,
+               fits: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first `conversation` frame of `cid` received after the client's `after`th frame whose summary
+    `fits`, waiting for it. Frames read meanwhile stay for `expect`."""
     deadline = time.monotonic() + WAIT_SECS
     while True:
         for frame in client.frames[after:]:
             conv = frame.get("conversation")
-            if frame["t"] == "conversation" and conv["id"] == cid and conv.get("snoozed_until") == until:
+            if frame["t"] == "conversation" and conv["id"] == cid and fits(conv):
                 return conv  # type: ignore[no-any-return]
         left = deadline - time.monotonic()
-        assert left > 0, f"no conversation frame with snoozed_until={until}"
+        assert left > 0, f"no conversation frame {what}"
         try:
             client.backlog.append(await client.recv(min(left, 1.0)))
         except TimeoutError:
             pass
+
+
+async def snoozed_until(client: Client, cid: str, until: int | None, after: int) -> dict[str, Any]:
+    """The first `conversation` frame of `cid` after the `after`th that says it is snoozed until `until`
+    (None: awake)."""
+    return await seen(client, cid, after, f"with snoozed_until={until}", lambda c: c.get("snoozed_until") == until)
 
 
 def wakes(client: Client, cid: str, after: int) -> list[dict[str, Any]]:
@@ -70,14 +77,7 @@ async def claimed(server: PapoteServer, cid: str, cookie: str | None = None) -> 
     # Routing may have given it to this agent first (the claim then holds): its frame can come after
     # the `ok`, so the assignment is awaited as the agent sees it.
     me = staff.welcome["agent"]["id"]
-    deadline = time.monotonic() + WAIT_SECS
-    while not [f for f in staff.frames if f["t"] == "conversation" and f["conversation"]["id"] == cid
-               and (f["conversation"].get("assignee") or {}).get("id") == me]:
-        assert time.monotonic() < deadline, "the agent never saw the conversation assigned to them"
-        try:
-            staff.backlog.append(await staff.recv(1.0))
-        except TimeoutError:
-            pass
+    await seen(staff, cid, 0, "assigned to the agent", lambda c: (c.get("assignee") or {}).get("id") == me)
     return staff
 
 

@@ -21,7 +21,7 @@ from papote.ids import now_ms
 from papote.sites import settings_of, topic_of
 from papote.store import Appended, Attachment, Conversation, Message, NewMessage
 from papote.store.outbox import Delivery
-from papote.store.rules import attachment_view
+from papote.store.rules import attachment_view, mentioned
 from papote.types import AuthorKind, ConversationStatus, Frame, MessageKind, PrincipalKind
 
 #: A tap waits this long at most for another tap on the same quick replies (on another node) to be
@@ -276,7 +276,7 @@ class Messages(Snoozes):
             principal.kind is PrincipalKind.AGENT and not note and conv.status == ConversationStatus.OPEN
             and conv.assignee_id is None
         ) or (conv.id in self.snoozed and appended.message.author_kind is AuthorKind.VISITOR) or (
-            note and appended.message.data is not None and "mentions" in appended.message.data
+            note and bool(mentioned(appended.message))
         )
         if not more and conv.id not in self._fanout_tails:
             self.bus.publish(conv_topic(conv.id), MessageAppended(appended.message), origin)
@@ -324,8 +324,8 @@ class Messages(Snoozes):
         if conv.id in self.snoozed and message.author_kind is AuthorKind.VISITOR:
             # Its visitor wrote: the sweep's conditional write wakes it (once, whichever node sweeps too).
             self._spawn(self.wake_due())
-        if message.kind is MessageKind.NOTE and message.data and message.data.get("mentions"):
-            await self._tell_mentioned(message)
+        if mentions := mentioned(message):
+            await self._tell_mentioned(message, mentions)
         bot_may_take = appended.created and self.bot_takes is not None and _bot_can_speak(message)
         if bot_may_take and self.bot_takes is not None and await self.bot_takes(conv):
             pass  # the bot answers first; routing comes with its handover
@@ -341,14 +341,14 @@ class Messages(Snoozes):
             self._spawn(self._claim_on_reply(principal, conv.id))
         return self._ack(message)
 
-    async def _tell_mentioned(self, note: Message) -> None:
+    async def _tell_mentioned(self, note: Message, mentions: list[str]) -> None:
         """Each agent a note mentions hears of it on their own topic, on whichever node their consoles
         are (they may not follow the conversation)."""
         author = await self.agent(note.author_id)
         by = agent_author(author) if author is not None else {
             "kind": "agent", "id": note.author_id, "name": note.author_name, "avatar": None}
         event = Mentioned(note.conversation_id, note.seq, by, note.body[:MENTION_EXCERPT_CHARS])
-        for agent_id in note.data["mentions"] if note.data else []:
+        for agent_id in mentions:
             self.bus.publish(agent_topic(agent_id), event)
 
     async def _topic_group(self, conv: Conversation, topic_id: str) -> None:

@@ -109,6 +109,14 @@ def attachment_ids(data: dict[str, Any] | None) -> list[str]:
     return [i for i in ids if isinstance(i, str)]
 
 
+def mentioned(message: Message) -> list[str]:
+    """The agents a note mentions (`data.mentions`, checked when it was sent); none for anything else."""
+    if message.kind is not MessageKind.NOTE or not message.data:
+        return []
+    ids = message.data.get("mentions") or []
+    return [i for i in ids if isinstance(i, str)]
+
+
 def files_to_come(message: Message) -> int:
     """How many of the provider files a message names (`data.channel.media`: a customer's photos on a
     messaging channel, fetched after it was stored) it does not have yet."""
